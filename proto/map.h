@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster map: which nodes serve which chunk of a volume.
+ *
+ * A volume is cut into chunks of chunk_size bytes (a power of two).
+ * Chunk i is served by placement chunks[i % n_chunks], whose node list
+ * is ordered by preference. The map carries an epoch that grows with
+ * every change. The same map applies to every volume of a cluster.
+ *
+ * Text form (the file the mock nodes share, see docs/protocol.md):
+ *
+ *   # comment
+ *   epoch 7
+ *   chunk_size 1M          # suffixes K, M, G (powers of 1024)
+ *   node 127.0.0.1:7001    # node 0
+ *   node 127.0.0.1:7002    # node 1
+ *   chunk 0 1              # placement 0: node 0, then node 1
+ *   chunk 1 0              # placement 1: node 1, then node 0
+ *
+ * Without "chunk" lines there is one placement per node: placement i
+ * prefers node i and falls back to the others in order.
+ */
+#ifndef NETBLK_MAP_H
+#define NETBLK_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAP_MAX_NODES      256
+#define MAP_MAX_PLACEMENTS 65536
+#define MAP_ADDR_MAX       255
+
+struct map_placement {
+	uint32_t n;          /* number of nodes, >= 1 */
+	uint32_t *nodes;     /* indexes into map.nodes, preferred first */
+};
+
+struct map {
+	uint64_t epoch;
+	uint64_t chunk_size;
+	uint32_t n_nodes;
+	char **nodes;        /* "host:port", "[v6]:port" */
+	uint32_t n_chunks;   /* number of placements */
+	struct map_placement *chunks;
+};
+
+/* Constructors return NULL with errno set. map_free(NULL) is a no-op. */
+struct map *map_dup(const struct map *map);
+void map_free(struct map *map);
+
+/*
+ * Parse the text form. Returns 0 and a new map in *out, or -EINVAL with
+ * a message naming the line and what is wrong in err.
+ */
+int map_parse(const char *text, struct map **out, char *err, size_t errlen);
+/* As map_parse on a file's contents; -errno from open/read too. */
+int map_load_file(const char *path, struct map **out, char *err, size_t errlen);
+
+/*
+ * Check a map received from the network or built by hand: chunk_size a
+ * power of two >= 4096, 1..MAP_MAX_NODES nodes, 1..MAP_MAX_PLACEMENTS
+ * placements, every placement non-empty with valid distinct node indexes.
+ * Returns 0 or -EINVAL with a reason in err.
+ */
+int map_validate(const struct map *map, char *err, size_t errlen);
+
+/* Chunk index of a byte offset. */
+static inline uint64_t map_chunk_of(const struct map *map, uint64_t offset)
+{
+	return offset / map->chunk_size;
+}
+
+/* Placement serving a chunk. */
+const struct map_placement *map_placement_of(const struct map *map,
+					     uint64_t chunk);
+
+/* Index of a node by its address string, or -ENOENT. */
+int map_node_index(const struct map *map, const char *addr);
+
+/* Does node serve chunk (anywhere in its placement list)? */
+bool map_node_serves(const struct map *map, uint32_t node, uint64_t chunk);
+
+/*
+ * Does node serve every chunk that [offset, offset + length) touches?
+ * length 0 counts as touching the chunk of offset.
+ */
+bool map_node_serves_range(const struct map *map, uint32_t node,
+			   uint64_t offset, uint64_t length);
+
+#endif
