@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client I/O engine: one volume served by a cluster of storage nodes.
+ *
+ * A struct cluster belongs to one thread and one ev_loop. It owns one TLS
+ * connection per node it needs (conn.h), the current cluster map, and the
+ * requests in flight. It has no global mutable state: a daemon runs one
+ * cluster per worker thread, all on the same volume, and may share one
+ * SSL_CTX between them (tls_client_ctx_new() in tls.h; SSL_CTX is
+ * reference counted and thread safe for this use).
+ *
+ * Every function here must be called from the thread that runs the loop.
+ * Other threads reach the cluster through an ev_async of their own.
+ *
+ * Life cycle:
+ *
+ *   c = cluster_new(loop, &cfg);         copies cfg, opens nothing
+ *   cluster_start(c, ready_cb, opaque);  connects, handshakes, OPENs
+ *   ... ready_cb(c, 0, opaque) ...       cluster_volume(c) is valid now
+ *   cluster_submit(c, io) ...            any number, any time after ready
+ *   cluster_free(c);                     see below for outstanding io
+ *
+ * Tools that only want a ready cluster call cluster_open_sync(), which
+ * runs the loop until the start finished.
+ *
+ * Ownership:
+ * - cluster_new() copies every string of the config; the caller may free
+ *   the config afterwards. An SSL_CTX given in cfg.ssl_ctx gets a
+ *   reference of its own (SSL_CTX_up_ref); the caller keeps and frees its
+ *   own reference.
+ * - A struct cluster_io and its iovecs and data buffers belong to the
+ *   caller. Between cluster_submit() returning 0 and done() being called,
+ *   the engine uses them and the caller must not touch, move or free them.
+ *   done() is called exactly once per accepted io, from the loop, never
+ *   from inside cluster_submit(). Inside done() the io is the caller's
+ *   again: it may free or resubmit it.
+ * - cluster_free() completes every outstanding io with -EIO (their done()
+ *   is called from inside cluster_free()), then frees the connections, the
+ *   map and the cluster. It must not be called from inside a callback of
+ *   the same cluster (done, ready_cb): defer it, e.g. with ev_break or an
+ *   ev_idle. cluster_free(NULL) is a no-op.
+ */
+#ifndef NETBLK_CLUSTER_H
+#define NETBLK_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "rpc.h"
+
+struct ev_loop;
+struct ssl_ctx_st; /* SSL_CTX */
+struct map;
+struct cluster;
+
+/* Defaults used when a config field is 0. */
+#define CLUSTER_DEFAULT_TRY_TIMEOUT     5.0   /* s */
+#define CLUSTER_DEFAULT_CONNECT_TIMEOUT 10.0  /* s */
+#define CLUSTER_DEFAULT_MAX_INFLIGHT    64
+#define CLUSTER_DEFAULT_MAX_IO_SIZE     (1u << 20)
+#define CLUSTER_MAX_INFLIGHT_LIMIT      4096
+
+/*
+ * Log sink. level is a syslog level (LOG_ERR ... LOG_DEBUG); msg has no
+ * trailing newline. NULL means stderr, prefixed with "netblk-engine: ".
+ */
+typedef void cluster_log_fn(void *opaque, int level, const char *msg);
+
+struct cluster_config {
+	/* Seed nodes, "host:port" or "[v6]:port". At least one. */
+	const char *const *nodes;
+	size_t n_nodes;
+	const char *volume;
+	bool read_only;           /* ask the nodes for read-only access */
+
+	/*
+	 * TLS: either ssl_ctx (from tls_client_ctx_new()) or the three file
+	 * names. ca is required with files; cert and key go together.
+	 */
+	struct ssl_ctx_st *ssl_ctx;
+	const char *tls_ca, *tls_cert, *tls_key;
+	/*
+	 * Name the server certificate must carry. NULL: the host part of
+	 * each node's address (a DNS name, or an IP address checked against
+	 * the certificate's IP SANs).
+	 */
+	const char *server_name;
+
+	/*
+	 * io_timeout: give up on an io (done(-EIO)) once it has been retried
+	 * for this long; 0 = retry forever.
+	 * try_timeout: a request without a reply for this long is sent again
+	 * (to the next node of its placement); 0 = default.
+	 * connect_timeout: cluster_start() fails with -ETIMEDOUT when no
+	 * node was reachable in this time; also the limit for one TCP+TLS
+	 * connect attempt. 0 = default.
+	 */
+	double io_timeout;
+	double try_timeout;
+	double connect_timeout;
+
+	uint32_t max_inflight;    /* asked per connection; 0 = default */
+	uint32_t max_io_size;     /* asked per request; 0 = default */
+	const char *client_name;  /* shown in node logs; NULL = "netblk" */
+
+	cluster_log_fn *log_fn;   /* NULL = stderr */
+	void *log_opaque;
+	int log_level;            /* highest level logged; 0 = LOG_NOTICE */
+};
+
+/*
+ * One block I/O. The caller fills the public fields; the engine owns the
+ * private part between submit and done.
+ *
+ * op: RPC_OP_READ, RPC_OP_WRITE, RPC_OP_FLUSH, RPC_OP_DISCARD,
+ *     RPC_OP_WRITE_ZEROES.
+ * offset, length: bytes, multiples of the volume's block_size, inside the
+ *     volume. READ and WRITE need length > 0. FLUSH ignores both.
+ * flags: RPC_FLAG_FUA (WRITE, WRITE_ZEROES), RPC_FLAG_UNMAP (WRITE_ZEROES).
+ * iov, iovcnt: READ/WRITE data, any number of segments holding at least
+ *     length bytes in total; unused for other ops. READ data is received
+ *     straight into these buffers. WRITE data is copied once, into the
+ *     TLS output of the connection.
+ * done: result is 0, -EIO (the cause was logged once with node address,
+ *     request id and status name), -EOPNOTSUPP (the nodes do not
+ *     implement the op or flag) or -EROFS (write-class op on a read-only
+ *     volume).
+ */
+struct cluster_io {
+	enum rpc_op op;
+	uint64_t offset;
+	uint64_t length;
+	uint32_t flags;
+	const struct iovec *iov;
+	int iovcnt;
+	void (*done)(struct cluster_io *io, int result);
+	void *opaque;
+
+	/* private: the engine's, between submit and done */
+	struct {
+		struct cluster_io *next;  /* completion / wait list */
+		struct cluster *cluster;
+		uint32_t pending;         /* sub-requests not completed */
+		int result;               /* first error wins */
+		double start;             /* ev_now() at submit */
+	} priv;
+};
+
+struct cluster_stats {
+	uint64_t ios;             /* cluster_io accepted */
+	uint64_t requests;        /* RPC requests sent (sub-requests, resends) */
+	uint64_t retries;         /* requests sent again */
+	uint64_t reconnects;      /* connections re-established */
+	uint64_t errors;          /* io completed with an error */
+	uint64_t map_refreshes;   /* new maps installed */
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint32_t inflight;        /* ios accepted, done not yet called */
+	uint32_t conns_ready;     /* connections in state READY */
+};
+
+/*
+ * Allocate a cluster for loop. Nothing is connected yet. Returns NULL with
+ * errno set (EINVAL for a bad config: no nodes, unparsable address, empty
+ * volume, missing TLS files; ENOMEM); the reason is logged.
+ */
+struct cluster *cluster_new(struct ev_loop *loop,
+			    const struct cluster_config *cfg);
+
+/*
+ * Start asynchronously: connect to the seed nodes, complete TLS and the
+ * handshake with the first that answers, OPEN the volume, fetch the map,
+ * then connect to the nodes of the map as they are needed. ready_cb is
+ * called exactly once, from the loop, with err:
+ *   0             ready: cluster_volume() and cluster_submit() usable
+ *   -ENOENT       the volume does not exist
+ *   -ECONNREFUSED no seed node accepted a connection
+ *   -ETIMEDOUT    no seed node answered within connect_timeout
+ *   -EACCES       TLS failed: certificate not trusted, wrong name, expired
+ *   -EPROTO       TLS or protocol failure of another kind
+ *   -EROFS        read-write access asked for a read-only volume
+ *   -EIO          other failure reported by the node
+ * cluster_last_error() then holds a message naming the node and cause.
+ * After a failure the cluster can only be freed.
+ * Returns 0, or -EALREADY when already started.
+ */
+typedef void cluster_ready_fn(struct cluster *c, int err, void *opaque);
+int cluster_start(struct cluster *c, cluster_ready_fn *ready_cb, void *opaque);
+
+/*
+ * Blocking convenience for tools: cluster_new + cluster_start, running
+ * loop (which should have no other watchers that keep it busy) until
+ * ready_cb. Returns the ready cluster, or NULL with errno set to the
+ * positive error of the start, and a message in err (if errlen > 0).
+ */
+struct cluster *cluster_open_sync(struct ev_loop *loop,
+				  const struct cluster_config *cfg,
+				  char *err, size_t errlen);
+
+/* Message of the last failure (start or io); "" when none. Never NULL. */
+const char *cluster_last_error(const struct cluster *c);
+
+/* Valid once ready (NULL before). Owned by the cluster. */
+const struct rpc_volume_info *cluster_volume(const struct cluster *c);
+
+/* Current map, NULL before ready. Owned by the cluster; replaced when a
+ * newer epoch arrives, so do not keep the pointer across loop iterations. */
+const struct map *cluster_map(const struct cluster *c);
+
+bool cluster_is_ready(const struct cluster *c);
+
+/*
+ * Submit an io. Returns 0 when accepted (done() will be called exactly
+ * once, later, from the loop), or without calling done():
+ *   -EINVAL   bad op, flags, alignment, range or iovecs
+ *   -ENOTCONN cluster not ready (start not finished, or failed)
+ */
+int cluster_submit(struct cluster *c, struct cluster_io *io);
+
+void cluster_get_stats(const struct cluster *c, struct cluster_stats *out);
+
+void cluster_free(struct cluster *c);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS for the client engine: a TLS 1.3-only client SSL_CTX, per-connection
+ * SSL objects with server name/IP verification, and readable error text.
+ * Knows nothing of libev or the RPC protocol.
+ */
+#ifndef NETBLK_TLS_H
+#define NETBLK_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+/*
+ * A client context: TLS 1.3 only, server certificate verified against
+ * the CA file (required), client certificate and key from cert/key (both
+ * or neither). Returns a new context (free with SSL_CTX_free) or NULL with
+ * errno set and a message naming the file and cause in err.
+ */
+SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
+			    char *err, size_t errlen);
+
+/*
+ * An SSL for a connected socket fd, in client mode, that checks the
+ * server certificate against name: an IPv4/IPv6 literal is matched
+ * against IP SANs, anything else as a DNS host name (also sent as SNI).
+ * Returns NULL with errno set and a message in err.
+ */
+SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
+		    char *err, size_t errlen);
+
+/*
+ * Describe why a handshake or I/O failed, after SSL_connect/read/write
+ * returned ret <= 0 with SSL_get_error() == ssl_err. Drains the OpenSSL
+ * error queue. Certificate failures give the verify result text, e.g.
+ * "certificate verify failed: certificate has expired" or
+ * "... hostname mismatch". Returns -EACCES for a certificate problem,
+ * -ECONNRESET when the peer closed, -EPROTO otherwise.
+ */
+int tls_describe_error(SSL *ssl, int ret, int ssl_err, char *buf, size_t len);
+
+/* Is name an IPv4 or IPv6 literal (no brackets)? */
+bool tls_name_is_ip(const char *name);
+
+#endif
