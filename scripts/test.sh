@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, builds vduse-netblk twice (a
+# sanitizer build and a normal one), runs the unit and integration tests
+# in the sanitizer build, then every test (VM tests included) in the normal
+# build. Output ends with ctest's summary of the normal build.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -L unit         # extra arguments go to the final ctest
+#   NETBLK_SKIP_ASAN=1 scripts/test.sh   # skip the sanitizer pass
+set -uo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${NETBLK_BUILD_DIR:-$src/build}
+jobs=$(nproc)
+
+"$src/scripts/install-deps" || exit 1
+
+asan_rc=0
+if [ -z "${NETBLK_SKIP_ASAN:-}" ]; then
+  echo "=== sanitizer build (ASan+UBSan): unit and integration tests"
+  if cmake -S "$src" -B "$build-asan" -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
+     cmake --build "$build-asan" -j"$jobs" >"$build-asan.log" 2>&1; then
+    (cd "$build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+       ctest --output-on-failure -LE 'vm|fuzz' "$@") || asan_rc=1
+  else
+    tail -50 "$build-asan.log"; asan_rc=1
+  fi
+  [ $asan_rc -eq 0 ] || echo "=== sanitizer build: FAILED (see above)"
+fi
+
+echo "=== normal build: all tests"
+cmake -S "$src" -B "$build" >/dev/null || exit 1
+cmake --build "$build" -j"$jobs" >"$build.log" 2>&1 || { tail -50 "$build.log"; exit 1; }
+cd "$build" && ctest --output-on-failure "$@"
+rc=$?
+[ $asan_rc -eq 0 ] || rc=1
+exit $rc
