@@ -1,0 +1,87 @@
+# guest-lib.sh - helpers for scripts that run inside the test VM.
+#
+# Source it first thing:  . "$NETBLK_SRC/tests/vm/guest-lib.sh"
+# It sets -eu -o pipefail. Functions:
+#   fail MSG...            print "FAIL: MSG" and exit 1
+#   skip MSG...            print "SKIP: MSG" and exit 77
+#   log MSG...             print "[t=SECONDS] MSG" (time since boot)
+#   load_modules [MOD...]  bring lo up, load vdpa vduse virtio_vdpa virtio_blk
+#                          (or the modules given), fail naming the one that
+#                          did not load
+#   wait_for PATH [TIMEOUT_S]   wait (default 10 s) until PATH exists, else fail
+#   wait_gone PATH [TIMEOUT_S]  wait until PATH no longer exists, else fail
+#   check_dmesg_clean      fail, printing the lines, if the kernel log has a
+#                          WARNING, BUG, Oops, Call Trace, ... since boot
+#   on_exit CMD            run CMD (eval) at exit, last registered first
+# The VM is thrown away afterwards, but tests still clean up (vdpa dev del,
+# kill daemons) because that is part of what they check.
+set -eu -o pipefail
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+log() {
+	local up
+	up=$(cut -d' ' -f1 /proc/uptime)
+	echo "[t=$up] $*"
+}
+
+_guest_exit_cmds=()
+_guest_run_exit() {
+	local rc=$? i
+	set +e
+	for ((i = ${#_guest_exit_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_guest_exit_cmds[$i]}"
+	done
+	exit "$rc"
+}
+trap _guest_run_exit EXIT
+
+on_exit() {
+	_guest_exit_cmds+=("$*")
+}
+
+load_modules() {
+	local m mods=("$@")
+	[ ${#mods[@]} -gt 0 ] || mods=(vdpa vduse virtio_vdpa virtio_blk)
+	ip link set lo up || fail "cannot bring up lo"
+	for m in "${mods[@]}"; do
+		modprobe -d "$NETBLK_MODDIR" "$m" ||
+			fail "modprobe $m failed (kernel $(uname -r), modules in $NETBLK_MODDIR)"
+	done
+}
+
+# wait_for PATH [TIMEOUT_S]: polls every 0.1 s.
+wait_for() {
+	local path=$1 limit=$(( ${2:-10} * 10 )) i
+	for ((i = 0; i < limit; i++)); do
+		[ -e "$path" ] && return 0
+		sleep 0.1
+	done
+	fail "$path did not appear within ${2:-10} s"
+}
+
+wait_gone() {
+	local path=$1 limit=$(( ${2:-10} * 10 )) i
+	for ((i = 0; i < limit; i++)); do
+		[ -e "$path" ] || return 0
+		sleep 0.1
+	done
+	fail "$path still exists after ${2:-10} s"
+}
+
+check_dmesg_clean() {
+	local bad
+	bad=$(dmesg | grep -E 'WARNING:|BUG:|BUG |Oops|Call Trace|general protection fault|UBSAN:|KASAN:|kernel BUG|hung_task|soft lockup|refcount_t:' || true)
+	if [ -n "$bad" ]; then
+		echo "$bad" >&2
+		fail "kernel log is not clean (see above; full log in $NETBLK_OUT/dmesg.txt)"
+	fi
+}

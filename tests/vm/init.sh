@@ -1,0 +1,81 @@
+#!/bin/busybox sh
+# PID 1 of the test VM (busybox initramfs built by fetch.sh).
+#
+# Loads the 9p modules listed in /modules.list, mounts the host root read-only
+# (tag hostroot) on /newroot with fresh tmpfs /tmp and /run and the kernel
+# filesystems, mounts the writable per-test share (tag netblkout) on the same
+# path as on the host, and runs the job script written by run-in-vm.sh inside
+# a chroot. It then copies dmesg next to the results and prints
+#   NETBLK_VM_RESULT <token> <exit code>
+# which run-in-vm.sh looks for, and powers off.
+#
+# Kernel command line: netblk.token=T netblk.out=DIR netblk.moddir=DIR
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+say() { echo "netblk-vm-init: $*" >/dev/console; }
+
+param() {
+	for w in $(cat /proc/cmdline); do
+		case $w in
+		"netblk.$1="*) echo "${w#*=}" ;;
+		esac
+	done
+}
+
+token=$(param token)
+out=$(param out)
+moddir=$(param moddir)
+results_mounted=0
+
+finish() {
+	if [ "$results_mounted" = 1 ]; then
+		dmesg >"/newroot$out/dmesg.txt" 2>/dev/null
+	fi
+	sync
+	echo "NETBLK_VM_RESULT $token $1" >/dev/console
+	poweroff -f
+	sleep 5
+	exit "$1"
+}
+
+die() {
+	say "error: $*"
+	dmesg | tail -n 30 >/dev/console
+	finish 125
+}
+
+while read -r m; do
+	insmod "/lib/modules/$m" || die "insmod $m failed"
+done </modules.list
+
+nine="trans=virtio,version=9p2000.L,msize=512000"
+mount -t 9p -o "$nine,ro" hostroot /newroot || die "cannot mount host root over 9p"
+mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp || die "tmpfs /tmp"
+mount -t tmpfs -o mode=0755 tmpfs /newroot/run || die "tmpfs /run"
+mount -t proc proc /newroot/proc || die "proc"
+mount -t sysfs sysfs /newroot/sys || die "sysfs"
+mount -t devtmpfs devtmpfs /newroot/dev || die "devtmpfs"
+mkdir -p /newroot/dev/pts /newroot/dev/shm
+mount -t devpts devpts /newroot/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
+mount -t configfs configfs /newroot/sys/kernel/config 2>/dev/null
+mount -t debugfs debugfs /newroot/sys/kernel/debug 2>/dev/null
+[ -n "$out" ] && [ -d "/newroot$out" ] || die "results directory '$out' missing"
+mount -t 9p -o "$nine" netblkout "/newroot$out" || die "cannot mount results share"
+results_mounted=1
+
+# The host has no /lib/modules for this kernel: route both the kernel's
+# module autoloading and a plain `modprobe` in scripts to the unpacked package.
+mkdir -p /newroot/run/netblk-bin
+printf '#!/bin/sh\nexec /usr/sbin/modprobe -d %s "$@"\n' "$moddir" >/newroot/run/netblk-bin/modprobe
+chmod 0755 /newroot/run/netblk-bin/modprobe
+echo /run/netblk-bin/modprobe >/proc/sys/kernel/modprobe
+
+[ -f "/newroot$out/.vm-job.sh" ] || die "job script missing in $out"
+chroot /newroot /bin/bash "$out/.vm-job.sh" </dev/null >/dev/console 2>&1
+finish $?

@@ -1,0 +1,143 @@
+#!/bin/bash
+# run-in-vm.sh - run one test script inside a throw-away Debian 6.12 VM.
+#
+#   tests/vm/run-in-vm.sh [--name NAME] [--timeout SECONDS] SCRIPT [ARGS...]
+#
+# Boots the kernel prepared by fetch.sh under QEMU (TCG, no network), with the
+# host root read-only over 9p and a writable results directory
+#   $NETBLK_BUILD/vm-out/NAME        (NAME defaults to SCRIPT without .sh)
+# mounted at the same path inside. SCRIPT runs as root under bash with
+#   NETBLK_BUILD NETBLK_SRC NETBLK_BIN   as on the host (same paths inside)
+#   NETBLK_MODDIR   directory holding lib/modules/<kver> (modprobe -d DIR);
+#                   a plain `modprobe` in the guest already uses it
+#   NETBLK_OUT      the writable results directory (also the working dir)
+#   NETBLK_KVER     the guest kernel version
+# plus any other NETBLK_* variable of the caller. Its exit code is ours
+# (77 = skipped). The guest console is kept in NETBLK_OUT/console.log and the
+# guest dmesg in NETBLK_OUT/dmesg.txt; on failure the console tail is printed.
+#
+# Environment: NETBLK_VM_TIMEOUT (s, default 300), NETBLK_VM_MEM (default 2G),
+# NETBLK_VM_SMP (default 2), NETBLK_VM_CACHE (default $NETBLK_BUILD/vm-cache).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export NETBLK_SRC=${NETBLK_SRC:-$(cd "$here/../.." && pwd)}
+export NETBLK_BUILD=${NETBLK_BUILD:-$NETBLK_SRC/build}
+export NETBLK_BIN=${NETBLK_BIN:-$NETBLK_BUILD/bin}
+cache=${NETBLK_VM_CACHE:-$NETBLK_BUILD/vm-cache}
+vm_timeout=${NETBLK_VM_TIMEOUT:-300}
+name=
+
+usage() { sed -n '2,21p' "$0"; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--name) name=$2; shift 2 ;;
+	--timeout) vm_timeout=$2; shift 2 ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; break ;;
+	-*) echo "run-in-vm.sh: unknown option '$1'" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+if [ $# -lt 1 ]; then
+	usage >&2
+	exit 2
+fi
+script=$(realpath "$1")
+shift
+[ -f "$script" ] || { echo "run-in-vm.sh: no such script: $script" >&2; exit 2; }
+case $vm_timeout in
+''|*[!0-9]*) echo "run-in-vm.sh: timeout '$vm_timeout' is not a number of seconds" >&2; exit 2 ;;
+esac
+name=${name:-$(basename "$script" .sh)}
+case $name in
+''|*[!A-Za-z0-9_.-]*) echo "run-in-vm.sh: bad test name '$name'" >&2; exit 2 ;;
+esac
+
+# Cheap when the cache is complete; does the downloads otherwise.
+"$here/fetch.sh" </dev/null
+. "$cache/kernel.env"
+
+# The guest sees host paths through 9p; a space would split the kernel
+# command line.
+out=$NETBLK_BUILD/vm-out/$name
+case "$out$NETBLK_VM_MODDIR" in
+*[[:space:]]*) echo "run-in-vm.sh: paths with spaces are not supported: $out" >&2; exit 2 ;;
+esac
+rm -rf "$out"
+mkdir -p "$out"
+out=$(realpath "$out")
+console=$out/console.log
+token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+
+{
+	echo '#!/bin/bash'
+	echo '# Written by run-in-vm.sh; run by the VM init inside the chroot.'
+	env | grep -E '^NETBLK_[A-Za-z0-9_]*=' | grep -vE '^NETBLK_(OUT|MODDIR|KVER|VM_[A-Z_]*)=' |
+		while IFS='=' read -r k v; do printf 'export %s=%q\n' "$k" "$v"; done || true
+	printf 'export NETBLK_OUT=%q\n' "$out"
+	printf 'export NETBLK_MODDIR=%q\n' "$NETBLK_VM_MODDIR"
+	printf 'export NETBLK_KVER=%q\n' "$NETBLK_VM_KVER"
+	echo 'export PATH=/run/netblk-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+	echo 'export HOME=/tmp LANG=C.UTF-8 TERM=dumb'
+	echo 'cd "$NETBLK_OUT"'
+	printf 'exec bash'
+	printf ' %q' "$script" "$@"
+	echo
+} >"$out/.vm-job.sh"
+
+append="console=ttyS0 panic=-1 quiet loglevel=4"
+append+=" netblk.token=$token netblk.out=$out netblk.moddir=$NETBLK_VM_MODDIR"
+
+t0=$(date +%s%N)
+rc=0
+timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp "${NETBLK_VM_SMP:-2}" -m "${NETBLK_VM_MEM:-2G}" \
+	-nodefaults -nographic -no-reboot -monitor none -nic none \
+	-serial "file:$console" \
+	-kernel "$NETBLK_VM_VMLINUX" -initrd "$NETBLK_VM_INITRAMFS" -append "$append" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs "local,path=$out,mount_tag=netblkout,security_model=none,multidevs=remap" \
+	</dev/null >"$out/qemu.log" 2>&1 || rc=$?
+elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
+secs=$(printf '%d.%03d' $((elapsed / 1000)) $((elapsed % 1000)))
+
+show_console() {
+	echo "---- guest console (last 150 lines of $console) ----"
+	tail -n 150 "$console" 2>/dev/null | tr -d '\r'
+	echo "---- end of guest console; qemu messages in $out/qemu.log, dmesg in $out/dmesg.txt ----"
+}
+
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	echo "run-in-vm.sh: $name: VM timed out after $vm_timeout s"
+	show_console
+	exit 1
+fi
+
+result=$(tr -d '\r' <"$console" 2>/dev/null | sed -n "s/^NETBLK_VM_RESULT $token \([0-9][0-9]*\)\$/\1/p" | tail -n1)
+if [ -z "$result" ]; then
+	echo "run-in-vm.sh: $name: VM ended (qemu exit $rc) without reporting a result after $secs s"
+	cat "$out/qemu.log"
+	show_console
+	exit 1
+fi
+
+case $result in
+0)
+	echo "run-in-vm.sh: $name: passed in $secs s (VM wall time)"
+	;;
+77)
+	echo "run-in-vm.sh: $name: skipped in $secs s:"
+	tr -d '\r' <"$console" | grep -v '^NETBLK_VM_RESULT ' | tail -n 5
+	;;
+125)
+	echo "run-in-vm.sh: $name: the VM init failed before running the script ($secs s)"
+	show_console
+	;;
+*)
+	echo "run-in-vm.sh: $name: failed with exit code $result in $secs s"
+	show_console
+	;;
+esac
+exit "$result"
