@@ -221,6 +221,25 @@ int cluster_submit(struct cluster *c, struct cluster_io *io);
 
 void cluster_get_stats(const struct cluster *c, struct cluster_stats *out);
 
+/*
+ * Administrative request to ONE node, blocking (runs loop): connect to
+ * node ("host:port"), TLS + handshake (no OPEN), then
+ *   RPC_OP_CREATE: create cfg->volume with size bytes and block_size
+ *                  (0 = 512); the new volume's info is stored in *info.
+ *   RPC_OP_INFO:   describe cfg->volume into *info.
+ *   RPC_OP_GET_MAP: fetch the node's map into *map_out (caller frees
+ *                  with map_free); info may be NULL.
+ * cfg supplies TLS, server_name, connect_timeout, client_name and log;
+ * cfg->nodes is ignored. Returns 0, or -EEXIST (CREATE of an existing
+ * volume), -ENOENT (INFO of a missing volume), -EOPNOTSUPP (the node
+ * refuses the op), -ECONNREFUSED/-ETIMEDOUT/-EACCES/-EPROTO as for
+ * cluster_start, -EIO otherwise; with a message in err.
+ */
+int cluster_admin_sync(struct ev_loop *loop, const struct cluster_config *cfg,
+		       const char *node, enum rpc_op op, uint64_t size,
+		       uint32_t block_size, struct rpc_volume_info *info,
+		       struct map **map_out, char *err, size_t errlen);
+
 void cluster_free(struct cluster *c);
 
 #endif
