@@ -69,12 +69,14 @@ mount -t debugfs debugfs /newroot/sys/kernel/debug 2>/dev/null
 mount -t 9p -o "$nine" netblkout "/newroot$out" || die "cannot mount results share"
 results_mounted=1
 
-# The host has no /lib/modules for this kernel: route both the kernel's
-# module autoloading and a plain `modprobe` in scripts to the unpacked package.
+# The host has no /lib/modules for this kernel: route a plain `modprobe` in
+# scripts and the kernel's module autoloading (which runs in this initramfs
+# root, not in the chroot) to the unpacked package.
 mkdir -p /newroot/run/netblk-bin
 printf '#!/bin/sh\nexec /usr/sbin/modprobe -d %s "$@"\n' "$moddir" >/newroot/run/netblk-bin/modprobe
-chmod 0755 /newroot/run/netblk-bin/modprobe
-echo /run/netblk-bin/modprobe >/proc/sys/kernel/modprobe
+printf '#!/bin/sh\nexec chroot /newroot /usr/sbin/modprobe -d %s "$@"\n' "$moddir" >/bin/netblk-modprobe
+chmod 0755 /newroot/run/netblk-bin/modprobe /bin/netblk-modprobe
+echo /bin/netblk-modprobe >/proc/sys/kernel/modprobe
 
 [ -f "/newroot$out/.vm-job.sh" ] || die "job script missing in $out"
 chroot /newroot /bin/bash "$out/.vm-job.sh" </dev/null >/dev/console 2>&1

@@ -12,7 +12,8 @@
 #                   a plain `modprobe` in the guest already uses it
 #   NETBLK_OUT      the writable results directory (also the working dir)
 #   NETBLK_KVER     the guest kernel version
-# plus any other NETBLK_* variable of the caller. Its exit code is ours
+# plus any other NETBLK_* variable of the caller. The guest's /tmp and /run are
+# its own tmpfs (a SCRIPT under /tmp is copied to the results directory). Its exit code is ours
 # (77 = skipped). The guest console is kept in NETBLK_OUT/console.log and the
 # guest dmesg in NETBLK_OUT/dmesg.txt; on failure the console tail is printed.
 #
@@ -69,6 +70,13 @@ rm -rf "$out"
 mkdir -p "$out"
 out=$(realpath "$out")
 console=$out/console.log
+# The guest has its own /tmp and /run: a script kept there is copied along.
+case $script in
+/tmp/*|/run/*|/dev/*)
+	cp "$script" "$out/$(basename "$script")"
+	script=$out/$(basename "$script")
+	;;
+esac
 token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
 {
@@ -95,7 +103,7 @@ rc=0
 timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp "${NETBLK_VM_SMP:-2}" -m "${NETBLK_VM_MEM:-2G}" \
 	-nodefaults -nographic -no-reboot -monitor none -nic none \
-	-serial "file:$console" \
+	-serial "file:$console" -fw_cfg name=etc/sercon-port,string=0 \
 	-kernel "$NETBLK_VM_VMLINUX" -initrd "$NETBLK_VM_INITRAMFS" -append "$append" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$out,mount_tag=netblkout,security_model=none,multidevs=remap" \
@@ -106,7 +114,7 @@ secs=$(printf '%d.%03d' $((elapsed / 1000)) $((elapsed % 1000)))
 show_console() {
 	echo "---- guest console (last 150 lines of $console) ----"
 	tail -n 150 "$console" 2>/dev/null | tr -d '\r'
-	echo "---- end of guest console; qemu messages in $out/qemu.log, dmesg in $out/dmesg.txt ----"
+	echo "---- end of guest console; qemu messages in $out/qemu.log$([ -f "$out/dmesg.txt" ] && echo ", dmesg in $out/dmesg.txt") ----"
 }
 
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
@@ -129,7 +137,7 @@ case $result in
 	;;
 77)
 	echo "run-in-vm.sh: $name: skipped in $secs s:"
-	tr -d '\r' <"$console" | grep -v '^NETBLK_VM_RESULT ' | tail -n 5
+	tr -d '\r' <"$console" | grep -vE '^NETBLK_VM_RESULT |^\[ *[0-9]+\.[0-9]+\] ' | tail -n 5
 	;;
 125)
 	echo "run-in-vm.sh: $name: the VM init failed before running the script ($secs s)"
