@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netblk-cli internals: shared by netblk-cli.c (options, dispatch) and the
+ * command files cli_*.c. Not a library interface.
+ *
+ * Exit codes of every command: CLI_EXIT_OK, CLI_EXIT_FAIL for runtime
+ * errors (I/O error, TLS failure, volume not found, data mismatch),
+ * CLI_EXIT_USAGE for bad command lines.
+ */
+#ifndef NETBLK_CLI_H
+#define NETBLK_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <getopt.h>
+
+#include "cluster.h"
+#include "rpc.h"
+
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
+#define CLI_EXIT_USAGE 2
+
+#define CLI_DEFAULT_IO_TIMEOUT 30.0 /* s */
+#define CLI_BUF_ALIGN          4096
+#define CLI_MAX_XFER           (16u << 20) /* largest single I/O */
+
+/* Options every command accepts. */
+struct cli_common {
+	const char *cluster_arg;  /* as given */
+	char **nodes;             /* split cluster_arg, owned */
+	size_t n_nodes;
+	const char *volume;
+	const char *ca, *cert, *key;
+	const char *tls_name;
+	double io_timeout;
+	double connect_timeout;
+	bool read_only;
+	int verbose;              /* -v count minus -q count */
+};
+
+/* An opened volume. */
+struct cli_ctx {
+	struct cli_common *opt;
+	const char *cmd;          /* command name, for messages */
+	struct ev_loop *loop;
+	struct cluster *cluster;
+	const struct rpc_volume_info *vol;
+};
+
+/*
+ * Command-specific options: the command's long options (val >= 256) and a
+ * handler that stores a value. The handler returns 0, or -EINVAL after
+ * printing a message naming the option.
+ */
+typedef int cli_opt_fn(void *opaque, int val, const char *name,
+		       const char *arg);
+
+/*
+ * Parse argv (argv[0] = command name) with the common options and the
+ * command's own. Prints help and returns 1 on --help; returns 0 with
+ * *first_arg set to the index of the first operand; returns -EINVAL
+ * after printing a message naming the bad option.
+ */
+int cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
+		      char **argv, const struct option *cmd_opts,
+		      cli_opt_fn *fn, void *opaque, const char *help,
+		      int *first_arg);
+
+/* Messages on stderr, prefixed with "netblk-cli: ". */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Number parsing; on error print "invalid ... for OPT" and return -EINVAL.
+ * Sizes take suffixes K, M, G, T (powers of 1024; "KiB" and "k" also).
+ */
+int cli_parse_size(const char *optname, const char *s, uint64_t *out);
+int cli_parse_uint(const char *optname, const char *s, uint64_t min,
+		   uint64_t max, uint64_t *out);
+int cli_parse_seconds(const char *optname, const char *s, double *out);
+
+/* Format a byte count as "1.5 MiB (1572864 bytes)" into buf. */
+const char *cli_fmt_size(uint64_t bytes, char *buf, size_t len);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t cli_now_ns(void);
+
+/* splitmix64: a small, fast, seedable generator. */
+uint64_t cli_rand_next(uint64_t *state);
+
+/* Aligned buffer for I/O; free with free(). NULL with errno set. */
+void *cli_buf_alloc(size_t size);
+
+/*
+ * Connect, handshake and open opt->volume (cluster_open_sync). Returns 0,
+ * or -errno after printing the engine's message.
+ */
+int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
+		 const char *cmd);
+void cli_ctx_close(struct cli_ctx *ctx);
+
+/* Route engine messages to stderr at the -v/-q level. */
+void cli_engine_config_log(const struct cli_common *opt,
+			   struct cluster_config *cfg);
+
+/* One io, waiting for it by running the loop. Returns 0 or -errno. */
+int cli_io_sync(struct cli_ctx *ctx, enum rpc_op op, uint64_t offset,
+		uint64_t length, void *buf);
+
+/* Print an I/O failure with the engine's last message. */
+void cli_report_io_error(struct cli_ctx *ctx, enum rpc_op op,
+			 uint64_t offset, uint64_t length, int err);
+
+/*
+ * The ordered pipeline used by import, export and verify: up to depth
+ * ios in flight, each in its own slot buffer of buf_size bytes.
+ * next() prepares the next io (sets offset and length, fills data for
+ * writes) and returns 1, or 0 when there is no more, or -errno.
+ * complete() is called for each successful io in submission order (so
+ * output to a pipe stays in order) and returns 0 or -errno. After the
+ * first error nothing more is submitted and complete() is no longer
+ * called; cli_pipe_run() waits for the ios in flight and returns the
+ * error.
+ */
+struct cli_slot {
+	struct cluster_io io;
+	struct iovec iov;
+	uint8_t *buf;
+	uint64_t offset, length;
+	uint64_t seq;
+	bool busy, done;
+	int result;
+	struct cli_pipe *pipe;
+};
+
+struct cli_pipe {
+	struct cli_ctx *ctx;
+	enum rpc_op op;            /* RPC_OP_READ or RPC_OP_WRITE */
+	uint32_t depth;
+	size_t buf_size;
+	int (*next)(struct cli_pipe *p, struct cli_slot *s);
+	int (*complete)(struct cli_pipe *p, struct cli_slot *s);
+	void *opaque;
+	/* state */
+	struct cli_slot *slots;
+	uint64_t next_seq, retire_seq;
+	uint32_t inflight;
+	bool no_more;
+	int error;
+	uint64_t bytes;            /* completed successfully */
+};
+
+int cli_pipe_run(struct cli_pipe *p);
+
+/* Commands: return a CLI_EXIT_* code. argv[0] is the command name. */
+int cli_cmd_create(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_info(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_import(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_export(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_verify(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_bench(struct cli_common *opt, int argc, char **argv);
+
+/* Checks shared by the commands that need a cluster. */
+int cli_require_common(const struct cli_common *opt, const char *cmd,
+		       bool need_volume);
+
+#endif

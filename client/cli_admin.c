@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netblk-cli create / info: administrative requests that do not open a
+ * volume, sent to one node at a time with cluster_admin_sync().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "cli.h"
+#include "map.h"
+
+static const char cli_create_help[] =
+"NAME\n"
+"    netblk-cli create - create a volume\n"
+"\n"
+"SYNOPSIS\n"
+"    netblk-cli [COMMON OPTIONS] create [--block-size 512|4096] SIZE\n"
+"\n"
+"DESCRIPTION\n"
+"    Sends CREATE for --volume with SIZE bytes (a multiple of the block\n"
+"    size) to every node given with --cluster, one after the other. Nodes\n"
+"    only accept it when they are configured to allow it.\n"
+"\n"
+"OPTIONS\n"
+"    --block-size N   logical block size of the volume, 512 (default) or\n"
+"                     4096\n"
+"    See 'netblk-cli --help' for the common options.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 when every node created the volume; 1 when a node refused (volume\n"
+"    exists, creation not allowed, no space) or could not be reached; 2\n"
+"    for a bad command line.\n";
+
+static const char cli_info_help[] =
+"NAME\n"
+"    netblk-cli info - describe a volume and the cluster map\n"
+"\n"
+"SYNOPSIS\n"
+"    netblk-cli [COMMON OPTIONS] info\n"
+"\n"
+"DESCRIPTION\n"
+"    Asks the first node of --cluster that answers for the size, block size\n"
+"    and limits of --volume (without opening it) and for the cluster map,\n"
+"    and prints them.\n"
+"\n"
+"    See 'netblk-cli --help' for the common options.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 on success; 1 when the volume does not exist or no node answered;\n"
+"    2 for a bad command line.\n";
+
+/* The engine config the admin requests use (TLS, timeouts, logging). */
+static void cli_admin_config(const struct cli_common *opt,
+			     struct cluster_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nodes = (const char *const *)opt->nodes;
+	cfg->n_nodes = opt->n_nodes;
+	cfg->volume = opt->volume;
+	cfg->tls_ca = opt->ca;
+	cfg->tls_cert = opt->cert;
+	cfg->tls_key = opt->key;
+	cfg->server_name = opt->tls_name;
+	cfg->connect_timeout = opt->connect_timeout;
+	cfg->client_name = "netblk-cli";
+	cli_engine_config_log(opt, cfg);
+}
+
+static int cli_create_opt(void *opaque, int val, const char *name,
+			  const char *arg)
+{
+	uint64_t *bs = opaque;
+
+	if (cli_parse_size(name, arg, bs) < 0)
+		return -EINVAL;
+	if (*bs != 512 && *bs != 4096) {
+		cli_err("%s must be 512 or 4096, got '%s'", name, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "block-size", required_argument, NULL, 256 },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cluster_config cfg;
+	struct ev_loop *loop;
+	uint64_t size, bs = 512;
+	char sz[64], err[512];
+	int first, ret, rc = CLI_EXIT_OK;
+
+	ret = cli_parse_options(opt, "create", argc, argv, opts, cli_create_opt,
+				&bs, cli_create_help, &first);
+	if (ret)
+		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first != argc - 1) {
+		cli_err("create: %s SIZE", first >= argc ? "missing" : "expected exactly one");
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_parse_size("SIZE", argv[first], &size) < 0)
+		return CLI_EXIT_USAGE;
+	if (size == 0 || size % bs) {
+		cli_err("create: SIZE must be a positive multiple of the block size %" PRIu64
+			", got '%s'", bs, argv[first]);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_require_common(opt, "create", true) < 0)
+		return CLI_EXIT_USAGE;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	if (!loop) {
+		cli_err("create: cannot create an event loop");
+		return CLI_EXIT_FAIL;
+	}
+	cli_admin_config(opt, &cfg);
+
+	for (size_t i = 0; i < opt->n_nodes; i++) {
+		struct rpc_volume_info info = { 0 };
+
+		err[0] = '\0';
+		ret = cluster_admin_sync(loop, &cfg, opt->nodes[i], RPC_OP_CREATE,
+					 size, (uint32_t)bs, &info, NULL, err,
+					 sizeof(err));
+		if (ret == 0) {
+			printf("create: volume '%s' of %s, block size %" PRIu64 ", created on %s\n",
+			       opt->volume, cli_fmt_size(size, sz, sizeof(sz)), bs,
+			       opt->nodes[i]);
+			continue;
+		}
+		rc = CLI_EXIT_FAIL;
+		if (ret == -EEXIST)
+			cli_err("create: volume '%s' already exists on %s%s%s",
+				opt->volume, opt->nodes[i], err[0] ? ": " : "", err);
+		else if (ret == -EOPNOTSUPP)
+			cli_err("create: %s does not allow creating volumes%s%s",
+				opt->nodes[i], err[0] ? ": " : "", err);
+		else
+			cli_err("create: cannot create volume '%s' on %s: %s",
+				opt->volume, opt->nodes[i], err[0] ? err : strerror(-ret));
+	}
+	ev_loop_destroy(loop);
+	return rc;
+}
+
+static void cli_info_print_map(const struct map *m)
+{
+	printf("map epoch:        %" PRIu64 "\n", m->epoch);
+	printf("chunk size:       %" PRIu64 "\n", m->chunk_size);
+	for (uint32_t i = 0; i < m->n_nodes; i++)
+		printf("node %-3u          %s\n", i, m->nodes[i]);
+	for (uint32_t i = 0; i < m->n_chunks && i < 64; i++) {
+		printf("placement %-3u     ", i);
+		for (uint32_t j = 0; j < m->chunks[i].n; j++)
+			printf("%s%u", j ? " " : "", m->chunks[i].nodes[j]);
+		printf("\n");
+	}
+	if (m->n_chunks > 64)
+		printf("(%u placements, first 64 shown)\n", m->n_chunks);
+}
+
+int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
+{
+	struct rpc_volume_info info = { 0 };
+	struct cluster_config cfg;
+	struct map *map = NULL;
+	struct ev_loop *loop;
+	char sz[64], err[512] = "";
+	size_t i;
+	int first, ret, rc = CLI_EXIT_FAIL;
+
+	ret = cli_parse_options(opt, "info", argc, argv, NULL, NULL, NULL,
+				cli_info_help, &first);
+	if (ret)
+		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first < argc) {
+		cli_err("info: unexpected argument '%s'", argv[first]);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_require_common(opt, "info", true) < 0)
+		return CLI_EXIT_USAGE;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	if (!loop) {
+		cli_err("info: cannot create an event loop");
+		return CLI_EXIT_FAIL;
+	}
+	cli_admin_config(opt, &cfg);
+
+	/* The first node that answers; a missing volume is an answer. */
+	for (i = 0; i < opt->n_nodes; i++) {
+		err[0] = '\0';
+		ret = cluster_admin_sync(loop, &cfg, opt->nodes[i], RPC_OP_INFO,
+					 0, 0, &info, NULL, err, sizeof(err));
+		if (ret == 0)
+			break;
+		if (ret == -ENOENT) {
+			cli_err("info: volume '%s' not found on %s%s%s", opt->volume,
+				opt->nodes[i], err[0] ? ": " : "", err);
+			goto out_destroy_loop;
+		}
+		cli_err("info: %s: %s", opt->nodes[i], err[0] ? err : strerror(-ret));
+	}
+	if (i == opt->n_nodes)
+		goto out_destroy_loop;
+
+	printf("volume:           %s\n", info.volume[0] ? info.volume : opt->volume);
+	printf("size:             %s\n", cli_fmt_size(info.size, sz, sizeof(sz)));
+	printf("block size:       %u\n", info.block_size);
+	printf("read-only:        %s\n", info.read_only ? "yes" : "no");
+	printf("max discard:      %u\n", info.max_discard_size);
+	printf("max write zeroes: %u\n", info.max_write_zeroes_size);
+	printf("answered by:      %s\n", opt->nodes[i]);
+
+	err[0] = '\0';
+	ret = cluster_admin_sync(loop, &cfg, opt->nodes[i], RPC_OP_GET_MAP, 0, 0,
+				 NULL, &map, err, sizeof(err));
+	if (ret == 0 && map)
+		cli_info_print_map(map);
+	else
+		printf("map:              not available (%s)\n",
+		       err[0] ? err : strerror(-ret));
+	map_free(map);
+	rc = CLI_EXIT_OK;
+
+out_destroy_loop:
+	ev_loop_destroy(loop);
+	return rc;
+}

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netblk-cli import / export: copy between a file (or stdin/stdout) and
+ * the volume, pipelined at a queue depth. Offsets and lengths are bytes;
+ * partial blocks at either end of an import are read, modified and
+ * written back so that the bytes around them are kept.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CLI_XFER_DEFAULT_BS    (256u << 10)
+#define CLI_XFER_DEFAULT_DEPTH 16
+
+static const char cli_import_help[] =
+"NAME\n"
+"    netblk-cli import - copy a file into a volume\n"
+"\n"
+"SYNOPSIS\n"
+"    netblk-cli [COMMON OPTIONS] import [--offset N] [--block-size N]\n"
+"               [--queue-depth N] FILE\n"
+"\n"
+"DESCRIPTION\n"
+"    Writes the bytes of FILE ('-' reads standard input) into the volume,\n"
+"    starting at --offset (default 0), with up to --queue-depth writes of\n"
+"    --block-size bytes in flight. Offset and file size need not be\n"
+"    multiples of the volume's block size: a partial block at either end is\n"
+"    read, updated and written back. The rest of the volume is untouched.\n"
+"    The data is flushed before the command returns.\n"
+"\n"
+"OPTIONS\n"
+"    --offset N       first byte of the volume to write (default 0)\n"
+"    --block-size N   bytes per write, a multiple of the volume block size\n"
+"                     (default 256K)\n"
+"    --queue-depth N  writes in flight (default 16)\n"
+"    See 'netblk-cli --help' for the common options.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 when every byte was written and flushed; 1 on an I/O error, when\n"
+"    FILE does not fit in the volume, or FILE cannot be read; 2 for a bad\n"
+"    command line.\n";
+
+static const char cli_export_help[] =
+"NAME\n"
+"    netblk-cli export - copy a volume into a file\n"
+"\n"
+"SYNOPSIS\n"
+"    netblk-cli [COMMON OPTIONS] export [--offset N] [--length N]\n"
+"               [--block-size N] [--queue-depth N] FILE\n"
+"\n"
+"DESCRIPTION\n"
+"    Reads --length bytes (default: up to the end of the volume) from\n"
+"    --offset (default 0) and writes them, in order, to FILE ('-' writes\n"
+"    standard output), with up to --queue-depth reads in flight. FILE is\n"
+"    created or truncated. Offset and length may be any byte counts.\n"
+"\n"
+"OPTIONS\n"
+"    --offset N       first byte to read (default 0)\n"
+"    --length N       bytes to read (default: to the end of the volume)\n"
+"    --block-size N   bytes per read, a multiple of the volume block size\n"
+"                     (default 256K)\n"
+"    --queue-depth N  reads in flight (default 16)\n"
+"    See 'netblk-cli --help' for the common options.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 when every byte was read and written out; 1 on an I/O error or a\n"
+"    range beyond the end of the volume; 2 for a bad command line.\n";
+
+enum {
+	CLI_XOPT_OFFSET = 256,
+	CLI_XOPT_LENGTH,
+	CLI_XOPT_BS,
+	CLI_XOPT_DEPTH,
+};
+
+static const struct option cli_import_opts[] = {
+	{ "offset", required_argument, NULL, CLI_XOPT_OFFSET },
+	{ "block-size", required_argument, NULL, CLI_XOPT_BS },
+	{ "queue-depth", required_argument, NULL, CLI_XOPT_DEPTH },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option cli_export_opts[] = {
+	{ "offset", required_argument, NULL, CLI_XOPT_OFFSET },
+	{ "length", required_argument, NULL, CLI_XOPT_LENGTH },
+	{ "block-size", required_argument, NULL, CLI_XOPT_BS },
+	{ "queue-depth", required_argument, NULL, CLI_XOPT_DEPTH },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct cli_xfer {
+	uint64_t offset;
+	uint64_t length;
+	bool has_length;
+	uint64_t bs;
+	uint64_t depth;
+
+	const char *path;
+	int fd;
+	uint64_t pos;        /* next volume offset */
+	uint64_t end;        /* export: aligned end; import: volume size */
+	bool eof;
+	uint8_t *tail;       /* import: trailing partial block data */
+	uint64_t tail_off, tail_len;
+	uint32_t vbs;        /* volume block size */
+};
+
+static int cli_xfer_opt(void *opaque, int val, const char *name,
+			const char *arg)
+{
+	struct cli_xfer *x = opaque;
+
+	switch (val) {
+	case CLI_XOPT_OFFSET:
+		return cli_parse_size(name, arg, &x->offset);
+	case CLI_XOPT_LENGTH:
+		x->has_length = true;
+		return cli_parse_size(name, arg, &x->length);
+	case CLI_XOPT_BS:
+		if (cli_parse_size(name, arg, &x->bs) < 0)
+			return -EINVAL;
+		if (x->bs == 0 || x->bs > CLI_MAX_XFER) {
+			cli_err("%s must be between 1 and %u bytes", name,
+				CLI_MAX_XFER);
+			return -EINVAL;
+		}
+		return 0;
+	case CLI_XOPT_DEPTH:
+		return cli_parse_uint(name, arg, 1, CLUSTER_MAX_INFLIGHT_LIMIT,
+				      &x->depth);
+	}
+	return -EINVAL;
+}
+
+/* Read up to len bytes; short only at end of file. */
+static ssize_t cli_read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+static int cli_write_full(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int cli_xfer_check_bs(struct cli_ctx *ctx, struct cli_xfer *x)
+{
+	x->vbs = ctx->vol->block_size ? ctx->vol->block_size : 512;
+	if (x->bs % x->vbs) {
+		cli_err("%s: --block-size %" PRIu64 " is not a multiple of the volume block size %u",
+			ctx->cmd, x->bs, x->vbs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Read-modify-write of one volume block at boff: data replaces len bytes
+ * starting skip bytes into the block.
+ */
+static int cli_import_partial(struct cli_ctx *ctx, struct cli_xfer *x,
+			      uint64_t boff, uint64_t skip,
+			      const uint8_t *data, uint64_t len)
+{
+	uint8_t *blk;
+	int ret;
+
+	blk = cli_buf_alloc(x->vbs);
+	if (!blk)
+		return -ENOMEM;
+	ret = cli_io_sync(ctx, RPC_OP_READ, boff, x->vbs, blk);
+	if (ret < 0) {
+		cli_report_io_error(ctx, RPC_OP_READ, boff, x->vbs, ret);
+		goto out_free;
+	}
+	memcpy(blk + skip, data, len);
+	ret = cli_io_sync(ctx, RPC_OP_WRITE, boff, x->vbs, blk);
+	if (ret < 0)
+		cli_report_io_error(ctx, RPC_OP_WRITE, boff, x->vbs, ret);
+out_free:
+	free(blk);
+	return ret;
+}
+
+static int cli_import_next(struct cli_pipe *p, struct cli_slot *s)
+{
+	struct cli_xfer *x = p->opaque;
+	uint64_t aligned, rem;
+	ssize_t n;
+
+	if (x->eof)
+		return 0;
+	n = cli_read_full(x->fd, s->buf, x->bs);
+	if (n < 0) {
+		cli_err("import: cannot read '%s': %s", x->path, strerror((int)-n));
+		return (int)n;
+	}
+	if ((uint64_t)n < x->bs)
+		x->eof = true;
+	if (x->pos + (uint64_t)n > x->end) {
+		cli_err("import: '%s' does not fit: the volume ends at %" PRIu64
+			" bytes, the data would reach beyond it (offset %" PRIu64 ")",
+			x->path, x->end, x->pos + n);
+		return -EFBIG;
+	}
+	rem = (uint64_t)n % x->vbs;
+	aligned = (uint64_t)n - rem;
+	if (rem) {
+		/* Only the last read of the input can be short. */
+		memcpy(x->tail, s->buf + aligned, rem);
+		x->tail_off = x->pos + aligned;
+		x->tail_len = rem;
+	}
+	s->offset = x->pos;
+	s->length = aligned;
+	x->pos += n;
+	return aligned ? 1 : 0;
+}
+
+static int cli_xfer_open_input(struct cli_xfer *x, const char *path)
+{
+	struct stat st;
+
+	x->path = strcmp(path, "-") == 0 ? "standard input" : path;
+	x->fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (x->fd < 0) {
+		cli_err("import: cannot open '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(x->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		x->length = st.st_size;
+		x->has_length = true;
+	}
+	return 0;
+}
+
+int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
+{
+	struct cli_xfer x = { .bs = CLI_XFER_DEFAULT_BS,
+			      .depth = CLI_XFER_DEFAULT_DEPTH, .fd = -1 };
+	struct cli_pipe p = { 0 };
+	struct cli_ctx ctx;
+	char sz[64];
+	int first, ret, rc = CLI_EXIT_FAIL;
+
+	ret = cli_parse_options(opt, "import", argc, argv, cli_import_opts,
+				cli_xfer_opt, &x, cli_import_help, &first);
+	if (ret)
+		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first != argc - 1) {
+		cli_err("import: %s FILE (use '-' for standard input)",
+			first >= argc ? "missing" : "expected exactly one");
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_require_common(opt, "import", true) < 0)
+		return CLI_EXIT_USAGE;
+	if (opt->read_only) {
+		cli_err("import: cannot write with --read-only");
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_xfer_open_input(&x, argv[first]) < 0)
+		return CLI_EXIT_FAIL;
+	if (cli_ctx_open(&ctx, opt, "import") < 0)
+		goto out_close_fd;
+	if (cli_xfer_check_bs(&ctx, &x) < 0) {
+		rc = CLI_EXIT_USAGE;
+		goto out_close_ctx;
+	}
+	x.end = ctx.vol->size;
+	if (x.offset > x.end || (x.has_length && x.length > x.end - x.offset)) {
+		cli_err("import: %s (%" PRIu64 " bytes) at offset %" PRIu64
+			" does not fit in volume '%s' of %" PRIu64 " bytes",
+			x.path, x.length, x.offset, opt->volume, x.end);
+		goto out_close_ctx;
+	}
+	x.tail = cli_buf_alloc(x.vbs);
+	if (!x.tail)
+		goto out_close_ctx;
+	x.pos = x.offset;
+
+	/* Leading partial block. */
+	if (x.pos % x.vbs) {
+		uint64_t skip = x.pos % x.vbs;
+		uint64_t want = x.vbs - skip;
+		ssize_t n;
+
+		n = cli_read_full(x.fd, x.tail, want);
+		if (n < 0) {
+			cli_err("import: cannot read '%s': %s", x.path,
+				strerror((int)-n));
+			goto out_free_tail;
+		}
+		if (x.pos + (uint64_t)n > x.end) {
+			cli_err("import: '%s' does not fit in the volume", x.path);
+			goto out_free_tail;
+		}
+		if (n > 0 && cli_import_partial(&ctx, &x, x.pos - skip, skip,
+						x.tail, n) < 0)
+			goto out_free_tail;
+		x.pos += n;
+		if ((uint64_t)n < want)
+			x.eof = true;
+	}
+
+	p.ctx = &ctx;
+	p.op = RPC_OP_WRITE;
+	p.depth = x.depth;
+	p.buf_size = x.bs;
+	p.next = cli_import_next;
+	p.opaque = &x;
+	if (cli_pipe_run(&p) < 0)
+		goto out_free_tail;
+
+	/* Trailing partial block. */
+	if (x.tail_len &&
+	    cli_import_partial(&ctx, &x, x.tail_off, 0, x.tail, x.tail_len) < 0)
+		goto out_free_tail;
+
+	ret = cli_io_sync(&ctx, RPC_OP_FLUSH, 0, 0, NULL);
+	if (ret < 0 && ret != -EOPNOTSUPP) {
+		cli_report_io_error(&ctx, RPC_OP_FLUSH, 0, 0, ret);
+		goto out_free_tail;
+	}
+	printf("import: wrote %s from %s to volume '%s' at offset %" PRIu64 "\n",
+	       cli_fmt_size(x.pos - x.offset, sz, sizeof(sz)), x.path,
+	       opt->volume, x.offset);
+	rc = CLI_EXIT_OK;
+
+out_free_tail:
+	free(x.tail);
+out_close_ctx:
+	cli_ctx_close(&ctx);
+out_close_fd:
+	if (x.fd > STDIN_FILENO)
+		close(x.fd);
+	return rc;
+}
+
+static int cli_export_next(struct cli_pipe *p, struct cli_slot *s)
+{
+	struct cli_xfer *x = p->opaque;
+	uint64_t len;
+
+	if (x->pos >= x->end)
+		return 0;
+	len = x->end - x->pos;
+	if (len > x->bs)
+		len = x->bs;
+	s->offset = x->pos;
+	s->length = len;
+	x->pos += len;
+	return 1;
+}
+
+static int cli_export_complete(struct cli_pipe *p, struct cli_slot *s)
+{
+	struct cli_xfer *x = p->opaque;
+	uint64_t lo = s->offset, hi = s->offset + s->length;
+	int ret;
+
+	if (lo < x->offset)
+		lo = x->offset;
+	if (hi > x->offset + x->length)
+		hi = x->offset + x->length;
+	if (hi <= lo)
+		return 0;
+	ret = cli_write_full(x->fd, s->buf + (lo - s->offset), hi - lo);
+	if (ret < 0)
+		cli_err("export: cannot write '%s': %s", x->path, strerror(-ret));
+	return ret;
+}
+
+int cli_cmd_export(struct cli_common *opt, int argc, char **argv)
+{
+	struct cli_xfer x = { .bs = CLI_XFER_DEFAULT_BS,
+			      .depth = CLI_XFER_DEFAULT_DEPTH, .fd = -1 };
+	struct cli_pipe p = { 0 };
+	struct cli_ctx ctx;
+	bool to_stdout;
+	char sz[64];
+	int first, ret, rc = CLI_EXIT_FAIL;
+
+	ret = cli_parse_options(opt, "export", argc, argv, cli_export_opts,
+				cli_xfer_opt, &x, cli_export_help, &first);
+	if (ret)
+		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first != argc - 1) {
+		cli_err("export: %s FILE (use '-' for standard output)",
+			first >= argc ? "missing" : "expected exactly one");
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_require_common(opt, "export", true) < 0)
+		return CLI_EXIT_USAGE;
+	if (cli_ctx_open(&ctx, opt, "export") < 0)
+		return CLI_EXIT_FAIL;
+	if (cli_xfer_check_bs(&ctx, &x) < 0) {
+		rc = CLI_EXIT_USAGE;
+		goto out_close_ctx;
+	}
+	if (x.offset > ctx.vol->size) {
+		cli_err("export: --offset %" PRIu64 " is beyond the end of volume '%s' (%" PRIu64 " bytes)",
+			x.offset, opt->volume, ctx.vol->size);
+		goto out_close_ctx;
+	}
+	if (!x.has_length)
+		x.length = ctx.vol->size - x.offset;
+	if (x.length > ctx.vol->size - x.offset) {
+		cli_err("export: --offset %" PRIu64 " --length %" PRIu64
+			" reaches beyond the end of volume '%s' (%" PRIu64 " bytes)",
+			x.offset, x.length, opt->volume, ctx.vol->size);
+		goto out_close_ctx;
+	}
+
+	to_stdout = strcmp(argv[first], "-") == 0;
+	x.path = to_stdout ? "standard output" : argv[first];
+	x.fd = to_stdout ? STDOUT_FILENO :
+	       open(argv[first], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (x.fd < 0) {
+		cli_err("export: cannot create '%s': %s", argv[first],
+			strerror(errno));
+		goto out_close_ctx;
+	}
+
+	x.pos = x.offset - x.offset % x.vbs;
+	x.end = x.offset + x.length;
+	if (x.end % x.vbs)
+		x.end += x.vbs - x.end % x.vbs;
+	if (x.end > ctx.vol->size)
+		x.end = ctx.vol->size;
+
+	p.ctx = &ctx;
+	p.op = RPC_OP_READ;
+	p.depth = x.depth;
+	p.buf_size = x.bs;
+	p.next = cli_export_next;
+	p.complete = cli_export_complete;
+	p.opaque = &x;
+	if (x.length && cli_pipe_run(&p) < 0)
+		goto out_close_fd;
+	if (!to_stdout && close(x.fd) < 0) {
+		x.fd = -1;
+		cli_err("export: cannot write '%s': %s", x.path, strerror(errno));
+		goto out_close_fd;
+	}
+	if (!to_stdout)
+		x.fd = -1;
+	fprintf(to_stdout ? stderr : stdout,
+		"export: read %s from volume '%s' at offset %" PRIu64 " into %s\n",
+		cli_fmt_size(x.length, sz, sizeof(sz)), opt->volume, x.offset,
+		x.path);
+	rc = CLI_EXIT_OK;
+
+out_close_fd:
+	if (x.fd > STDERR_FILENO)
+		close(x.fd);
+out_close_ctx:
+	cli_ctx_close(&ctx);
+	return rc;
+}

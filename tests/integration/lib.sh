@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: MIT
+#
+# Helpers for the vduse-netblk integration tests. Source it first thing:
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# It makes a private temporary directory ($NB_TMP), removes it and stops
+# every process the test started when the script exits, and offers:
+#
+#   nb_certs [DIR [netblk-certs options]]  test PKI (default $NB_TMP/pki)
+#   nb_mock_start NAME [mock options]      start a mock node, wait until it
+#                                          listens; sets NB_PORT_<NAME>
+#   nb_mock_stop NAME                      stop it (SIGTERM, bounded wait)
+#   nb_mock_port NAME                      print its port
+#   mock_ctl NAME COMMAND...               send a control command
+#   nb_cli [cli options] COMMAND...        run netblk-cli with the default
+#                                          TLS files and a hang guard
+#   nb_expect_fail WHAT REGEX CMD...       CMD must exit non-zero and print
+#                                          something matching REGEX
+#   nb_info/nb_fail/nb_skip MESSAGE        report; fail exits 1, skip 77
+#
+# Environment: NETBLK_BIN (our programs), NETBLK_SRC (source tree). When
+# run by hand they default to the build dir next to the sources.
+
+set -eu -o pipefail
+
+NB_TEST=$(basename "$0" .sh)
+NETBLK_SRC=${NETBLK_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+NETBLK_BIN=${NETBLK_BIN:-$NETBLK_SRC/build/bin}
+NB_CERTS=$NETBLK_SRC/scripts/netblk-certs
+NB_MOCK=$NETBLK_BIN/netblk-server-mock
+NB_CLI_BIN=$NETBLK_BIN/netblk-cli
+NB_HANG_GUARD=${NB_HANG_GUARD:-120}   # seconds any single command may take
+NB_START_WAIT=${NB_START_WAIT:-10}    # seconds a mock may take to listen
+
+nb_info() { echo "[$NB_TEST] $*"; }
+nb_fail() {
+	echo "[$NB_TEST] FAIL: $*" >&2
+	exit 1
+}
+nb_skip() {
+	echo "[$NB_TEST] SKIP: $*" >&2
+	exit 77
+}
+
+declare -A NB_MOCK_PID=()
+NB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/netblk-$NB_TEST.XXXXXX") || nb_fail "mktemp failed"
+
+nb_cleanup() {
+	local rc=$? name pid i
+	set +e
+	for name in "${!NB_MOCK_PID[@]}"; do
+		pid=${NB_MOCK_PID[$name]}
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for name in "${!NB_MOCK_PID[@]}"; do
+		pid=${NB_MOCK_PID[$name]}
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		for f in "$NB_TMP"/*.log; do
+			[ -e "$f" ] || continue
+			echo "--- last lines of $(basename "$f") ---" >&2
+			tail -n 20 "$f" >&2
+		done
+	fi
+	if [ -n "${NB_KEEP_TMP:-}" ]; then
+		echo "[$NB_TEST] kept $NB_TMP" >&2
+	else
+		rm -rf "$NB_TMP"
+	fi
+	exit "$rc"
+}
+trap nb_cleanup EXIT
+trap 'exit 130' INT TERM
+
+nb_require_programs() {
+	[ -x "$NB_MOCK" ] || nb_fail "$NB_MOCK is not built (set NETBLK_BIN)"
+	[ -x "$NB_CLI_BIN" ] || nb_fail "$NB_CLI_BIN is not built (set NETBLK_BIN)"
+	[ -x "$NB_CERTS" ] || nb_fail "$NB_CERTS is missing"
+	command -v openssl >/dev/null || nb_skip "the openssl command is not installed"
+	command -v timeout >/dev/null || nb_skip "the timeout command is not installed"
+}
+
+# nb_certs [DIR [netblk-certs options...]]
+nb_certs() {
+	local dir=${1:-$NB_TMP/pki}
+	[ $# -gt 0 ] && shift
+	"$NB_CERTS" "$dir" "$@" >"$NB_TMP/certs.log" 2>&1 ||
+		nb_fail "netblk-certs $dir $*: $(cat "$NB_TMP/certs.log")"
+}
+
+# nb_mock_start NAME [options]: --listen, --port-file, --control and the
+# default TLS files are added unless NB_MOCK_CERT/KEY/CA override them.
+# Extra options are passed as given. Sets NB_PORT_<NAME>.
+nb_mock_start() {
+	local name=$1 pki=$NB_TMP/pki i pid port
+	shift
+	local portfile=$NB_TMP/$name.port
+	rm -f "$portfile" "$NB_TMP/$name.sock"
+	"$NB_MOCK" --listen "127.0.0.1:${NB_MOCK_LISTEN_PORT:-0}" --port-file "$portfile" \
+		--cert "${NB_MOCK_CERT:-$pki/server.crt}" --key "${NB_MOCK_KEY:-$pki/server.key}" \
+		--ca "${NB_MOCK_CA:-$pki/ca.crt}" --control "$NB_TMP/$name.sock" \
+		"$@" >>"$NB_TMP/$name.log" 2>&1 &
+	pid=$!
+	NB_MOCK_PID[$name]=$pid
+	for ((i = 0; i < NB_START_WAIT * 10; i++)); do
+		if [ -s "$portfile" ] && [ -S "$NB_TMP/$name.sock" ]; then
+			port=$(tr -dc 0-9 <"$portfile")
+			[ -n "$port" ] && break
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null || true
+			unset "NB_MOCK_PID[$name]"
+			nb_fail "mock $name exited at start: $(tail -n 5 "$NB_TMP/$name.log")"
+		fi
+		sleep 0.1
+	done
+	[ -n "${port:-}" ] || nb_fail "mock $name did not listen within ${NB_START_WAIT}s"
+	printf -v "NB_PORT_$name" '%s' "$port"
+}
+
+nb_mock_port() {
+	local v=NB_PORT_$1
+	echo "${!v}"
+}
+
+nb_mock_stop() {
+	local name=$1 pid=${NB_MOCK_PID[$1]:-} i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset "NB_MOCK_PID[$name]"
+}
+
+# mock_ctl NAME COMMAND...: prints the reply; fails the test on error.
+mock_ctl() {
+	local name=$1 out
+	shift
+	out=$(timeout 30 "$NB_MOCK" ctl "$NB_TMP/$name.sock" "$@" 2>&1) ||
+		nb_fail "mock_ctl $name $*: $out"
+	printf '%s\n' "$out"
+}
+
+# mock_stat NAME KEY: one number from 'stats' (lines "key value" or
+# "key=value"); prints 0 when the key is absent.
+mock_stat() {
+	mock_ctl "$1" stats | awk -v k="$2" '
+		{ gsub(/[=:]/, " ") }
+		{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); found = 1; exit } }
+		END { if (!found) print 0 }'
+}
+
+# nb_cli [options] COMMAND...: netblk-cli with the default client TLS
+# files (override with NB_CLI_CA/CERT/KEY, or pass the options: later
+# options win) under a hang guard.
+nb_cli() {
+	local pki=$NB_TMP/pki
+	timeout --kill-after=5 "$NB_HANG_GUARD" "$NB_CLI_BIN" \
+		--ca "${NB_CLI_CA:-$pki/ca.crt}" --cert "${NB_CLI_CERT:-$pki/client.crt}" \
+		--key "${NB_CLI_KEY:-$pki/client.key}" "$@"
+}
+
+# nb_expect_fail WHAT REGEX CMD...: CMD must exit non-zero (not by the
+# hang guard) and its output must match the extended REGEX.
+nb_expect_fail() {
+	local what=$1 re=$2 rc=0 out
+	shift 2
+	out=$("$@" 2>&1) || rc=$?
+	[ "$rc" != 0 ] || nb_fail "$what: expected failure, got exit 0; output: $out"
+	[ "$rc" != 124 ] && [ "$rc" != 137 ] || nb_fail "$what: command hung (killed by the hang guard)"
+	grep -Eqi -- "$re" <<<"$out" || nb_fail "$what: exit $rc but output does not match /$re/: $out"
+	nb_info "ok: $what (exit $rc): $(head -n 1 <<<"$out")"
+	NB_LAST_RC=$rc
+	NB_LAST_OUT=$out
+}
+
+# nb_pattern_file FILE SIZE [SEED]: deterministic pseudo-random bytes.
+nb_pattern_file() {
+	openssl enc -aes-128-ctr -nosalt -pass "pass:${3:-netblk}" -pbkdf2 -iter 1 \
+		-in <(head -c "$2" /dev/zero) -out "$1" 2>/dev/null ||
+		nb_fail "cannot make pattern file $1"
+	[ "$(stat -c %s "$1")" = "$2" ] || nb_fail "pattern file $1 has the wrong size"
+}
