@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VDUSE device at run time: a control thread that answers the
+ * kernel's control messages on /dev/vduse/NAME (VDUSE_GET_VQ_STATE,
+ * VDUSE_SET_STATUS, VDUSE_UPDATE_IOTLB) and starts, stops and remaps the
+ * virtqueues on the workers. It never waits on the network or on netlink,
+ * so the kernel always gets an answer in time, whatever the cluster does;
+ * the main thread may block in vdpa netlink calls (which make the kernel
+ * send control messages) while this thread answers them.
+ */
+#ifndef NETBLK_DEVICE_H
+#define NETBLK_DEVICE_H
+
+#include <stdint.h>
+
+#include "worker.h"
+
+struct device;
+
+/*
+ * Start the control thread for the open device fd (not owned) with
+ * num_queues virtqueues, queue i served by workers[i % n_workers] (the
+ * array is copied; the workers must outlive the device). NULL with errno.
+ */
+struct device *device_start(const char *name, int dev_fd,
+			    unsigned int num_queues, struct worker **workers,
+			    unsigned int n_workers);
+
+/* Last device status the driver set (VIRTIO_CONFIG_S_*). */
+uint8_t device_status(struct device *d);
+
+/* Stop the control thread, stop every queue, free. NULL is a no-op. */
+void device_stop(struct device *d);
+
+#endif

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker thread of the daemon: one ev_loop that owns some virtqueues of
+ * the device, its own connections to the cluster (a struct cluster), its
+ * own IOTLB cache and its own virtio-blk state. Requests popped from its
+ * queues go to its cluster; completions go back to its queues, with one
+ * interrupt per queue per loop iteration at most.
+ *
+ * Other threads reach a worker only through the synchronous commands
+ * below, carried by an ev_async: the device's control thread starts and
+ * stops queues and invalidates mappings; the main thread stops the worker.
+ * A command waits for the worker to carry it out, which never involves the
+ * network, so it returns promptly (bounded by WORKER_CMD_TIMEOUT_MS).
+ */
+#ifndef NETBLK_WORKER_H
+#define NETBLK_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blk.h"
+#include "cluster.h"
+#include "vq.h"
+
+#define WORKER_MAX_QUEUES      64
+#define WORKER_CMD_TIMEOUT_MS  10000
+#define WORKER_BUDGET          64    /* requests popped per queue per wake-up */
+
+struct worker;
+
+struct worker_params {
+	unsigned int id;                       /* for log messages */
+	const char *dev_name;                  /* for log messages */
+	int dev_fd;                            /* /dev/vduse/NAME; not owned */
+	const struct blk_params *blk;          /* copied */
+	const struct cluster_config *cluster;  /* used during worker_start() */
+};
+
+struct worker_stats {
+	uint64_t requests;      /* requests handed to the cluster */
+	uint64_t errors;        /* completed with an error */
+	uint64_t bad_requests;  /* refused by the virtio-blk layer */
+	uint32_t inflight;
+};
+
+/*
+ * Start the thread. It opens its cluster (bounded by the config's connect
+ * timeout) before this returns. Returns the worker, or NULL with errno set
+ * and a message in err.
+ */
+struct worker *worker_start(const struct worker_params *p, char *err,
+			    size_t errlen);
+
+/*
+ * Serve virtqueue index with the given ring layout and kick eventfd
+ * (not owned: the caller closes it after worker_queue_stop()).
+ * driver_features are what the driver accepted. 0 or -errno.
+ */
+int worker_queue_start(struct worker *w, unsigned int index,
+		       const struct vq_layout *layout, int kickfd,
+		       uint64_t driver_features);
+/*
+ * Stop serving a queue (device reset or vq disabled). Requests still in
+ * flight complete later without touching the ring. *last_avail gets the
+ * index the queue would resume from. 0 or -errno.
+ */
+int worker_queue_stop(struct worker *w, unsigned int index,
+		      uint16_t *last_avail);
+/* Current last_avail_idx of a queue (VDUSE_GET_VQ_STATE). */
+int worker_queue_state(struct worker *w, unsigned int index,
+		       uint16_t *last_avail);
+/* Drop cached mappings overlapping [start, last] (VDUSE_UPDATE_IOTLB). */
+int worker_invalidate(struct worker *w, uint64_t start, uint64_t last);
+
+void worker_get_stats(struct worker *w, struct worker_stats *out);
+
+/*
+ * Stop the thread and free everything. Requests still in flight are
+ * completed with an I/O error first. NULL is a no-op.
+ */
+void worker_stop(struct worker *w);
+
+#endif
