@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netblk-server-mock: a storage node for tests and demos of vduse-netblk.
+ *
+ * Shared definitions: configuration, the server object, statistics, fault
+ * settings and logging. One single-threaded libev loop owns everything.
+ *
+ * Layers (each calls only downward):
+ *   main.c      glue: options, startup, shutdown
+ *   control.c   the control socket and the `ctl` client
+ *   command.c   text commands (control socket and --fault)
+ *   server.c    listening socket, cluster map, connection list, signals
+ *   conn.c      one TLS connection: buffers, framing, backpressure
+ *   request.c   one request: checks, fault injection, execution
+ *   volume.c    storage of one volume (memory or file)
+ *   tls.c       OpenSSL context and error texts
+ *   options.c   command line
+ */
+#ifndef NETBLK_MOCK_H
+#define NETBLK_MOCK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <openssl/ssl.h>
+
+#include "map.h"
+#include "rpc.h"
+
+#define MOCK_PROG "netblk-server-mock"
+
+/* Exit codes */
+#define MOCK_EXIT_RUNTIME 1
+#define MOCK_EXIT_USAGE   2
+
+/* Largest protobuf header accepted in a request frame. */
+#define MOCK_MAX_REQ_HDR  4096
+#define MOCK_MAX_INFLIGHT 4096
+#define MOCK_MAX_VOLUMES  1024
+
+/* ---- logging (log.c) ---- */
+
+enum mock_log_level {
+	MOCK_LOG_ERROR,
+	MOCK_LOG_WARN,
+	MOCK_LOG_INFO,
+	MOCK_LOG_DEBUG,
+	MOCK_LOG_MAX
+};
+
+void mock_log_set_level(enum mock_log_level level);
+void mock_log_set_name(const char *name);
+bool mock_log_enabled(enum mock_log_level level);
+/* Parse "error", "warn", "info", "debug"; -EINVAL otherwise. */
+int mock_log_parse_level(const char *text, enum mock_log_level *out);
+void mock_log(enum mock_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define mock_err(...)   mock_log(MOCK_LOG_ERROR, __VA_ARGS__)
+#define mock_warn(...)  mock_log(MOCK_LOG_WARN, __VA_ARGS__)
+#define mock_info(...)  mock_log(MOCK_LOG_INFO, __VA_ARGS__)
+#define mock_debug(...) do { \
+	if (mock_log_enabled(MOCK_LOG_DEBUG)) \
+		mock_log(MOCK_LOG_DEBUG, __VA_ARGS__); \
+} while (0)
+
+/* ---- configuration (options.c) ---- */
+
+struct mock_volume_spec {
+	char *name;
+	uint64_t size;
+	char *path;        /* NULL: in memory */
+	bool read_only;
+};
+
+struct mock_config {
+	const char *listen;
+	const char *port_file;
+	const char *cert, *key, *ca;
+	const char *name;          /* NULL: node address */
+	const char *node;          /* NULL: listen host with the bound port */
+	const char *map_path;      /* NULL: one-node map of this node */
+	const char *control_path;
+	const char *volume_dir;
+	bool allow_create;
+	uint32_t block_size;
+	uint32_t max_inflight;
+	uint32_t max_io_size;
+	uint32_t max_discard;
+	uint32_t max_write_zeroes;
+	uint32_t max_connections;
+	uint64_t seed;
+	bool has_seed;
+	enum mock_log_level log_level;
+	struct mock_volume_spec *volumes;
+	size_t n_volumes;
+	char **faults;
+	size_t n_faults;
+};
+
+/*
+ * Parse argv into cfg. Returns 0, 1 when --help was printed, or
+ * -EINVAL after printing a message naming the bad option.
+ */
+int mock_options_parse(int argc, char **argv, struct mock_config *cfg);
+void mock_options_free(struct mock_config *cfg);
+/* "512", "4K", "1M", "2G", "1T": bytes; -EINVAL or -ERANGE otherwise. */
+int mock_parse_size(const char *text, uint64_t *out);
+/* Decimal unsigned integer within [min, max]; -EINVAL or -ERANGE. */
+int mock_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+/* ---- faults and statistics ---- */
+
+enum mock_fault_op {
+	MOCK_FOP_READ,
+	MOCK_FOP_WRITE,
+	MOCK_FOP_FLUSH,
+	MOCK_FOP_DISCARD,
+	MOCK_FOP_WRITE_ZEROES,
+	MOCK_FOP_MAX
+};
+
+struct mock_faults {
+	double error_rate[MOCK_FOP_MAX]; /* percent, 0..100 */
+	uint32_t delay_min_ms, delay_max_ms;
+	uint64_t drop_every;             /* 0 = off */
+	uint64_t drop_counter;           /* data requests since drop-every */
+	bool stall;
+};
+
+struct mock_stats {
+	uint64_t connections;      /* accepted since start */
+	uint64_t requests;         /* frames decoded as requests */
+	uint64_t reads, writes, flushes, fua, discards, write_zeroes;
+	uint64_t not_owner;
+	uint64_t errors_injected;
+	uint64_t drops;
+	uint64_t bytes_read, bytes_written;
+	uint64_t inflight;         /* held requests right now */
+};
+
+/* ---- the server (server.c) ---- */
+
+struct mock_volume;
+struct mock_conn;
+struct mock_control;
+
+struct mock_server {
+	struct ev_loop *loop;
+	const struct mock_config *cfg;
+	SSL_CTX *ssl_ctx;
+
+	int listen_fd;
+	ev_io accept_watcher;
+	char node_addr[MAP_ADDR_MAX + 1];
+	char name[RPC_NAME_MAX + 1];
+	uint16_t port;
+
+	struct map *map;
+	int node_index;            /* in map, or -1 when absent */
+
+	struct mock_volume **volumes;
+	size_t n_volumes;
+
+	struct mock_faults faults;
+	struct mock_stats stats;
+	uint64_t rng;
+
+	struct mock_conn *conns;   /* live connections */
+	size_t n_conns;
+	struct mock_conn *dead;    /* closed, freed from the prepare watcher */
+	struct mock_conn *dirty;   /* output to flush before sleeping */
+
+	struct mock_control *control;
+	ev_signal sig_int, sig_term, sig_hup;
+	ev_prepare prepare;
+	bool quitting;
+};
+
+/* Set up everything from cfg; on failure logs why and returns -errno. */
+int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
+		     const struct mock_config *cfg);
+void mock_server_fini(struct mock_server *srv);
+/* Stop the loop; mock_server_fini() closes everything afterwards. */
+void mock_server_quit(struct mock_server *srv);
+/* Reload --map; on failure keeps the old map, returns -errno and a reason. */
+int mock_server_map_reload(struct mock_server *srv, char *err, size_t errlen);
+struct mock_volume *mock_server_find_volume(struct mock_server *srv,
+					    const char *name);
+/* Add a volume (takes ownership on success). */
+int mock_server_add_volume(struct mock_server *srv, struct mock_volume *vol);
+/* Answer the requests held by stall on every connection. */
+void mock_server_release_stalled(struct mock_server *srv);
+/* Uniform random in [0, n). */
+uint64_t mock_server_random(struct mock_server *srv, uint64_t n);
+
+/* ---- commands (command.c) ---- */
+
+/*
+ * Execute one text command (control socket line or --fault). Writes the
+ * answer text (without "ok "/"error " prefix) to out. Returns 0 or -errno.
+ */
+int mock_command_exec(struct mock_server *srv, const char *line,
+		      char *out, size_t outlen);
+const char *mock_fault_op_name(enum mock_fault_op op);
+
+/* ---- control socket (control.c) ---- */
+
+struct mock_control *mock_control_new(struct mock_server *srv, const char *path);
+void mock_control_free(struct mock_control *ctl);
+/* `netblk-server-mock ctl SOCKET CMD [ARGS...]`; returns the exit code. */
+int mock_ctl_main(int argc, char **argv);
+
+#endif

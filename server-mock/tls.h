@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* OpenSSL for the mock: a TLS 1.3 only server context with mutual auth. */
+#ifndef NETBLK_MOCK_TLS_H
+#define NETBLK_MOCK_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+/*
+ * Server context: TLS 1.3 only, our certificate and key, and clients must
+ * present a certificate that verifies against ca_file. Returns NULL with a
+ * reason in err.
+ */
+SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
+			  const char *ca_file, char *err, size_t errlen);
+
+/*
+ * Describe why an SSL call failed (ret and SSL_get_error() result),
+ * emptying the OpenSSL error queue. Mentions a failed certificate
+ * verification when there was one.
+ */
+void mock_tls_describe(SSL *ssl, int ssl_err, int ret, char *buf, size_t len);
+
+#endif
