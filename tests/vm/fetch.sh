@@ -27,7 +27,7 @@ want_headers=0
 for arg in "$@"; do
 	case $arg in
 	--headers) want_headers=1 ;;
-	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "fetch.sh: unknown argument '$arg'" >&2; exit 2 ;;
 	esac
 done

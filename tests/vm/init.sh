@@ -54,7 +54,7 @@ while read -r m; do
 done </modules.list
 
 nine="trans=virtio,version=9p2000.L,msize=512000"
-mount -t 9p -o "$nine,ro" hostroot /newroot || die "cannot mount host root over 9p"
+mount -t 9p -o "$nine,ro,cache=loose" hostroot /newroot || die "cannot mount host root over 9p"
 mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp || die "tmpfs /tmp"
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run || die "tmpfs /run"
 mount -t proc proc /newroot/proc || die "proc"

@@ -18,7 +18,8 @@
 # guest dmesg in NETBLK_OUT/dmesg.txt; on failure the console tail is printed.
 #
 # Environment: NETBLK_VM_TIMEOUT (s, default 300), NETBLK_VM_MEM (default 2G),
-# NETBLK_VM_SMP (default 2), NETBLK_VM_CACHE (default $NETBLK_BUILD/vm-cache).
+# NETBLK_VM_SMP (default 2), NETBLK_VM_CACHE (default $NETBLK_BUILD/vm-cache),
+# NETBLK_VM_APPEND (extra kernel command line, e.g. "loglevel=8").
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,7 +30,7 @@ cache=${NETBLK_VM_CACHE:-$NETBLK_BUILD/vm-cache}
 vm_timeout=${NETBLK_VM_TIMEOUT:-300}
 name=
 
-usage() { sed -n '2,21p' "$0"; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -95,7 +96,9 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	echo
 } >"$out/.vm-job.sh"
 
-append="console=ttyS0 panic=-1 quiet loglevel=4"
+# Warnings (level 4) and worse reach the console, so a splat shows up next to
+# the script's output even when the VM never gets to copy dmesg.
+append="console=ttyS0 panic=-1 quiet loglevel=5 ${NETBLK_VM_APPEND:-}"
 append+=" netblk.token=$token netblk.out=$out netblk.moddir=$NETBLK_VM_MODDIR"
 
 t0=$(date +%s%N)
@@ -107,7 +110,12 @@ timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
 	-kernel "$NETBLK_VM_VMLINUX" -initrd "$NETBLK_VM_INITRAMFS" -append "$append" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$out,mount_tag=netblkout,security_model=none,multidevs=remap" \
-	</dev/null >"$out/qemu.log" 2>&1 || rc=$?
+	</dev/null >"$out/qemu.log" 2>&1 &
+vm_pid=$!
+# If we are interrupted (ctest's own timeout, ^C), take the VM down with us.
+trap 'kill -TERM $vm_pid 2>/dev/null; wait $vm_pid; echo "run-in-vm.sh: $name: interrupted" >&2; exit 130' INT TERM HUP
+wait $vm_pid || rc=$?
+trap - INT TERM HUP
 elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
 secs=$(printf '%d.%03d' $((elapsed / 1000)) $((elapsed % 1000)))
 

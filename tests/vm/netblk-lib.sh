@@ -1,0 +1,103 @@
+# netblk-lib.sh - helpers for VM tests of vduse-netblk (source after
+# guest-lib.sh). Everything runs inside the VM: mock nodes on 127.0.0.1,
+# certificates under /tmp, the daemon from $NETBLK_BIN.
+#
+#   make_pki                         certificates in $PKI (once)
+#   start_mock NAME PORT ARGS...     netblk-server-mock in the background,
+#                                    control socket /tmp/NAME.ctl, log
+#                                    $NETBLK_OUT/NAME.log; waits until it listens
+#   mock_ctl NAME CMD...             send a control command, print the answer
+#   mock_stat NAME KEY               one counter from 'stats'
+#   start_daemon DEV ARGS...         vduse-netblk --foreground in the
+#                                    background (log $NETBLK_OUT/DEV.log);
+#                                    waits for its block device and sets
+#                                    BLK (e.g. /dev/vda) and DAEMON_PID
+#   stop_daemon [SIGNAL]             signal the daemon (TERM) and wait; fails
+#                                    unless it exits 0 and the device is gone
+#   cli ARGS...                      netblk-cli with the cluster TLS options
+PKI=/tmp/pki
+MOCK_BIN=$NETBLK_BIN/netblk-server-mock
+DAEMON_BIN=$NETBLK_BIN/vduse-netblk
+CLI_BIN=$NETBLK_BIN/netblk-cli
+DAEMON_PID=
+BLK=
+declare -A MOCK_PIDS=()
+
+TLS_ARGS=(--ca "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+
+make_pki() {
+	[ -f "$PKI/ca.crt" ] && return 0
+	"$NETBLK_SRC/scripts/netblk-certs" "$PKI" >/dev/null ||
+		fail "netblk-certs failed"
+}
+
+start_mock() {
+	local name=$1 port=$2 i
+	shift 2
+	make_pki
+	"$MOCK_BIN" --listen "127.0.0.1:$port" --name "$name" \
+		--ca "$PKI/ca.crt" --cert "$PKI/server.crt" --key "$PKI/server.key" \
+		--control "/tmp/$name.ctl" "$@" >>"$NETBLK_OUT/$name.log" 2>&1 &
+	MOCK_PIDS[$name]=$!
+	on_exit "kill ${MOCK_PIDS[$name]} 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do
+		[ -S "/tmp/$name.ctl" ] && mock_ctl "$name" stats >/dev/null 2>&1 && return 0
+		kill -0 "${MOCK_PIDS[$name]}" 2>/dev/null ||
+			fail "mock $name exited at start: $(tail -5 "$NETBLK_OUT/$name.log")"
+		sleep 0.1
+	done
+	fail "mock $name did not come up within 10 s"
+}
+
+stop_mock() {
+	local name=$1
+	kill "${MOCK_PIDS[$name]}" 2>/dev/null || true
+	wait "${MOCK_PIDS[$name]}" 2>/dev/null || true
+}
+
+mock_ctl() {
+	local name=$1
+	shift
+	"$MOCK_BIN" ctl "/tmp/$name.ctl" "$@"
+}
+
+mock_stat() {
+	mock_ctl "$1" stats | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+cli() {
+	"$CLI_BIN" "${TLS_ARGS[@]}" "$@"
+}
+
+# The block device the kernel made of vDPA device $1, or nothing.
+blk_of() {
+	local b
+	b=$(ls "/sys/bus/vdpa/devices/$1"/virtio*/block 2>/dev/null | head -1)
+	[ -n "$b" ] && echo "/dev/$b"
+}
+
+start_daemon() {
+	local dev=$1 i
+	shift
+	make_pki
+	"$DAEMON_BIN" --foreground --name "$dev" "${TLS_ARGS[@]}" "$@" \
+		>>"$NETBLK_OUT/$dev.log" 2>&1 </dev/null &
+	DAEMON_PID=$!
+	on_exit "kill $DAEMON_PID 2>/dev/null"
+	for ((i = 0; i < 300; i++)); do
+		BLK=$(blk_of "$dev" || true)
+		[ -n "$BLK" ] && [ -b "$BLK" ] && { log "daemon $dev serves $BLK"; return 0; }
+		kill -0 "$DAEMON_PID" 2>/dev/null ||
+			fail "vduse-netblk exited at start: $(tail -5 "$NETBLK_OUT/$dev.log")"
+		sleep 0.1
+	done
+	fail "no block device for $dev within 30 s: $(tail -5 "$NETBLK_OUT/$dev.log")"
+}
+
+stop_daemon() {
+	local sig=${1:-TERM} rc=0
+	kill -"$sig" "$DAEMON_PID"
+	wait "$DAEMON_PID" || rc=$?
+	[ "$rc" -eq 0 ] || fail "vduse-netblk exited with $rc after SIG$sig: $(tail -5 "$NETBLK_OUT"/*.log | tail -20)"
+	DAEMON_PID=
+}
