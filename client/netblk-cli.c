@@ -6,6 +6,7 @@
  * command lives in its own cli_*.c file.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,6 +480,8 @@ int main(int argc, char **argv)
 	};
 	int first = 0, ret;
 
+	/* A closed socket or output pipe is an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	ret = cli_main_parse(&opt, argc, argv, &first);
 	if (ret != 0) {
 		ret = ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;

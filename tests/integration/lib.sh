@@ -192,3 +192,62 @@ nb_pattern_file() {
 		nb_fail "cannot make pattern file $1"
 	[ "$(stat -c %s "$1")" = "$2" ] || nb_fail "pattern file $1 has the wrong size"
 }
+
+# nb_map_write FILE EPOCH CHUNK_SIZE "ADDR ADDR..." [PLACEMENT...]
+# PLACEMENT is a list of node indexes like "0" or "1 0"; without any, one
+# placement per node (the map's default).
+nb_map_write() {
+	local file=$1 epoch=$2 chunk=$3 addrs=$4 a p
+	shift 4
+	{
+		echo "# written by $NB_TEST"
+		echo "epoch $epoch"
+		echo "chunk_size $chunk"
+		for a in $addrs; do echo "node $a"; done
+		for p in "$@"; do echo "chunk $p"; done
+	} >"$file.tmp"
+	mv -f "$file.tmp" "$file"
+}
+
+# nb_cluster_start N MAPFILE CHUNK_SIZE [mock options] -- [PLACEMENT...]
+# Start mock nodes n0..n(N-1) on free ports, all with --map MAPFILE, then
+# write the real map (epoch 2, the nodes in order, the placements given)
+# and make every node load it. Sets NB_CLUSTER (comma-separated addresses).
+nb_cluster_start() {
+	local n=$1 map=$2 chunk=$3 i addrs= opts=() placements=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	placements=("$@")
+	# The ports are known only once the nodes listen: start them with a
+	# map that names none of them, then load the real one.
+	nb_map_write "$map" 1 "$chunk" "127.0.0.1:1"
+	for ((i = 0; i < n; i++)); do
+		nb_mock_start "n$i" --map "$map" "${opts[@]}"
+		addrs+="${addrs:+ }127.0.0.1:$(nb_mock_port "n$i")"
+	done
+	nb_map_write "$map" 2 "$chunk" "$addrs" "${placements[@]}"
+	for ((i = 0; i < n; i++)); do
+		mock_ctl "n$i" map-reload >/dev/null
+	done
+	NB_CLUSTER=${addrs// /,}
+}
+
+# nb_tls_expect_refused WHAT REGEX CLI_OPTIONS...: both the data path
+# (verify) and the admin path (info) must fail with exit 1 and print
+# something matching REGEX. The options go before the command.
+nb_tls_expect_refused() {
+	local what=$1 re=$2
+	shift 2
+	nb_expect_fail "$what (verify)" "$re" nb_cli --connect-timeout 10 "$@" verify --size 64K
+	[ "$NB_LAST_RC" = 1 ] || nb_fail "$what (verify): exit $NB_LAST_RC, expected 1"
+	nb_expect_fail "$what (info)" "$re" nb_cli --connect-timeout 10 "$@" info
+	[ "$NB_LAST_RC" = 1 ] || nb_fail "$what (info): exit $NB_LAST_RC, expected 1"
+}
+
+# nb_tls_expect_ok CLI_OPTIONS...: the same setup with the right files works.
+nb_tls_expect_ok() {
+	local out
+	out=$(nb_cli "$@" verify --size 64K 2>&1) || nb_fail "control case failed: $out"
+	nb_info "ok: control case with matching certificates: $(tail -n 1 <<<"$out")"
+}
