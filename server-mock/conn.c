@@ -210,12 +210,15 @@ void mock_conn_free(struct mock_conn *conn)
 static void mock_conn_fail(struct mock_conn *conn, const char *what, int ssl_err,
 			   int ret)
 {
+	unsigned long e = ERR_peek_error();
+	bool eof = (ssl_err == SSL_ERROR_SYSCALL && e == 0) ||
+		   ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
 	char why[512];
 
 	mock_tls_describe(conn->ssl, ssl_err, ret, why, sizeof(why));
 	if (conn->state == MOCK_CONN_TLS_HANDSHAKE)
 		mock_warn("client %s: TLS handshake failed: %s", conn->peer, why);
-	else if (ssl_err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+	else if (eof)
 		mock_info("client %s: %s: %s", conn->peer, what, why);
 	else
 		mock_warn("client %s: %s: %s", conn->peer, what, why);
