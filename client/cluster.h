@@ -61,6 +61,7 @@ struct cluster;
 #define CLUSTER_DEFAULT_MAX_INFLIGHT    64
 #define CLUSTER_DEFAULT_MAX_IO_SIZE     (1u << 20)
 #define CLUSTER_MAX_INFLIGHT_LIMIT      4096
+#define CLUSTER_SECTOR                  512u
 
 /*
  * Log sink. level is a syslog level (LOG_ERR ... LOG_DEBUG); msg has no
@@ -116,7 +117,7 @@ struct cluster_config {
  *
  * op: RPC_OP_READ, RPC_OP_WRITE, RPC_OP_FLUSH, RPC_OP_DISCARD,
  *     RPC_OP_WRITE_ZEROES.
- * offset, length: bytes, multiples of the volume's block_size, inside the
+ * offset, length: bytes, multiples of 512 (CLUSTER_SECTOR), inside the
  *     volume. READ and WRITE need length > 0. FLUSH ignores both.
  * flags: RPC_FLAG_FUA (WRITE, WRITE_ZEROES), RPC_FLAG_UNMAP (WRITE_ZEROES).
  * iov, iovcnt: READ/WRITE data, any number of segments holding at least

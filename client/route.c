@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/* Pure routing decisions of the client engine; see route.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route.h"
+
+size_t route_iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SIZE_MAX - total)
+			return SIZE_MAX;
+		total += iov[i].iov_len;
+	}
+	return total;
+}
+
+int route_iov_advance(const struct iovec *iov, int iovcnt,
+		      struct route_iov_pos *pos, uint64_t n)
+{
+	struct route_iov_pos p = *pos;
+
+	for (;;) {
+		/* normalise: skip finished and empty segments */
+		while (p.idx < iovcnt && p.off >= iov[p.idx].iov_len) {
+			p.idx++;
+			p.off = 0;
+		}
+		if (n == 0)
+			break;
+		if (p.idx >= iovcnt)
+			return -EINVAL;
+		size_t left = iov[p.idx].iov_len - p.off;
+		if (n < left) {
+			p.off += n;
+			n = 0;
+		} else {
+			n -= left;
+			p.idx++;
+			p.off = 0;
+		}
+	}
+	*pos = p;
+	return 0;
+}
+
+bool route_op_writes(enum rpc_op op)
+{
+	return op == RPC_OP_WRITE || op == RPC_OP_DISCARD ||
+	       op == RPC_OP_WRITE_ZEROES;
+}
+
+static uint64_t route_round_sector(uint64_t v)
+{
+	return v - v % CLUSTER_SECTOR;
+}
+
+uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
+			  uint32_t max_io_size)
+{
+	switch (op) {
+	case RPC_OP_READ:
+	case RPC_OP_WRITE:
+		return route_round_sector(max_io_size);
+	case RPC_OP_DISCARD:
+		return route_round_sector(vol->max_discard_size);
+	case RPC_OP_WRITE_ZEROES:
+		return route_round_sector(vol->max_write_zeroes_size);
+	default:
+		return 0;
+	}
+}
+
+int route_io_validate(const struct cluster_io *io,
+		      const struct rpc_volume_info *vol, bool read_only)
+{
+	uint32_t allowed;
+
+	switch (io->op) {
+	case RPC_OP_READ:
+		allowed = 0;
+		break;
+	case RPC_OP_WRITE:
+		allowed = RPC_FLAG_FUA;
+		break;
+	case RPC_OP_FLUSH:
+	case RPC_OP_DISCARD:
+		allowed = 0;
+		break;
+	case RPC_OP_WRITE_ZEROES:
+		allowed = RPC_FLAG_FUA | RPC_FLAG_UNMAP;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (io->flags & ~allowed)
+		return -EINVAL;
+	if (!io->done)
+		return -EINVAL;
+
+	if (io->op != RPC_OP_FLUSH) {
+		if (io->offset % CLUSTER_SECTOR || io->length % CLUSTER_SECTOR)
+			return -EINVAL;
+		if (io->offset > vol->size || io->length > vol->size - io->offset)
+			return -EINVAL;
+	}
+	if (io->op == RPC_OP_READ || io->op == RPC_OP_WRITE) {
+		if (io->length == 0 || io->iovcnt <= 0 || !io->iov)
+			return -EINVAL;
+		if (route_iov_total(io->iov, io->iovcnt) < io->length)
+			return -EINVAL;
+	}
+
+	if (route_op_writes(io->op) && (read_only || vol->read_only))
+		return -EROFS;
+	if (io->op == RPC_OP_DISCARD &&
+	    route_op_max_len(io->op, vol, 0) == 0)
+		return -EOPNOTSUPP;
+	if (io->op == RPC_OP_WRITE_ZEROES &&
+	    route_op_max_len(io->op, vol, 0) == 0)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+uint64_t route_piece_len(uint64_t offset, uint64_t length,
+			 uint64_t chunk_size, uint64_t max_len)
+{
+	uint64_t to_end = chunk_size - (offset & (chunk_size - 1));
+	uint64_t n = length;
+
+	if (n > to_end)
+		n = to_end;
+	if (max_len && n > max_len)
+		n = max_len;
+	return n;
+}
+
+uint64_t route_count_pieces(uint64_t offset, uint64_t length,
+			    uint64_t chunk_size, uint64_t max_len)
+{
+	uint64_t count = 0;
+
+	while (length) {
+		uint64_t n = route_piece_len(offset, length, chunk_size,
+					     max_len);
+		offset += n;
+		length -= n;
+		count++;
+	}
+	return count;
+}
+
+int route_pick(const struct map_placement *pl, uint32_t start_pos,
+	       route_usable_fn *usable, void *opaque)
+{
+	if (!pl || pl->n == 0)
+		return -1;
+	for (uint32_t i = 0; i < pl->n; i++) {
+		uint32_t pos = (start_pos + i) % pl->n;
+
+		if (usable(pl->nodes[pos], opaque))
+			return (int)pos;
+	}
+	return -1;
+}
+
+enum route_action route_status_action(enum rpc_status status, int *result)
+{
+	*result = -EIO;
+	switch (status) {
+	case RPC_STATUS_OK:
+		*result = 0;
+		return ROUTE_COMPLETE;
+	case RPC_STATUS_IO_ERROR:
+		return ROUTE_NEXT_NODE;
+	case RPC_STATUS_NOT_OWNER:
+		return ROUTE_REFRESH_MAP;
+	case RPC_STATUS_BUSY:
+		return ROUTE_RETRY_LATER;
+	case RPC_STATUS_BAD_STATE:
+		return ROUTE_RECONNECT;
+	case RPC_STATUS_READ_ONLY:
+		*result = -EROFS;
+		return ROUTE_COMPLETE;
+	case RPC_STATUS_UNSUPPORTED:
+		*result = -EOPNOTSUPP;
+		return ROUTE_COMPLETE;
+	case RPC_STATUS_OUT_OF_RANGE:
+	case RPC_STATUS_NO_SPACE:
+	case RPC_STATUS_MALFORMED:
+	case RPC_STATUS_NOT_FOUND:
+	case RPC_STATUS_EXISTS:
+	default:
+		return ROUTE_COMPLETE;
+	}
+}
+
+bool route_should_refresh(uint64_t have_epoch, uint64_t node_epoch)
+{
+	return node_epoch == 0 || node_epoch > have_epoch;
+}
+
+bool route_map_is_newer(uint64_t have_epoch, uint64_t got_epoch)
+{
+	return got_epoch > have_epoch;
+}
+
+double route_backoff(uint32_t attempt, double base, double max, uint32_t rnd)
+{
+	double d = base;
+	double jitter = 0.75 + (double)(rnd % 1000) / 2000.0;
+
+	for (uint32_t i = 0; i < attempt && d < max; i++)
+		d *= 2;
+	if (d > max)
+		d = max;
+	if (d <= 0)
+		d = 0.001;
+	return d * jitter;
+}
+
+uint32_t route_rand(uint64_t *state)
+{
+	uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static int route_copy_part(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (n == 0 || n >= cap)
+		return -EINVAL;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+int route_addr_split(const char *addr, char *host, size_t hostlen,
+		     char *port, size_t portlen)
+{
+	const char *colon, *p;
+	size_t hlen;
+	int ret;
+
+	if (!addr)
+		return -EINVAL;
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		ret = route_copy_part(host, hostlen, addr + 1,
+				      (size_t)(close - addr - 1));
+		if (ret < 0)
+			return ret;
+		if (!strchr(host, ':'))
+			return -EINVAL; /* brackets are for IPv6 only */
+		colon = close + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
+			return -EINVAL; /* none, or an unbracketed IPv6 */
+		hlen = (size_t)(colon - addr);
+		if (memchr(addr, ']', hlen) || memchr(addr, '[', hlen))
+			return -EINVAL;
+		ret = route_copy_part(host, hostlen, addr, hlen);
+		if (ret < 0)
+			return ret;
+	}
+
+	p = colon + 1;
+	if (*p == '\0' || strlen(p) > 5)
+		return -EINVAL;
+	unsigned long v = 0;
+	for (const char *q = p; *q; q++) {
+		if (*q < '0' || *q > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*q - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	return route_copy_part(port, portlen, p, strlen(p));
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Routing decisions of the client engine, as pure functions: checking an
+ * io, cutting it at chunk and size limits, walking the caller's iovecs,
+ * choosing a node of a placement, what a reply status means, when a map
+ * is newer, backoff delays, and splitting node addresses. No I/O, no
+ * allocation, no logging: unit-tested without a network (test_route.c,
+ * test_status.c).
+ */
+#ifndef NETBLK_ROUTE_H
+#define NETBLK_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "cluster.h"
+#include "map.h"
+#include "rpc.h"
+
+/* A position inside an iovec array: segment idx, byte off in it. */
+struct route_iov_pos {
+	int idx;
+	size_t off;
+};
+
+/* Sum of the segment lengths (saturates at SIZE_MAX). */
+size_t route_iov_total(const struct iovec *iov, int iovcnt);
+
+/*
+ * Move pos forward by n bytes. Returns 0, or -EINVAL when fewer than n
+ * bytes remain after pos (pos is then left unchanged). A position at the
+ * end of a segment is normalised to the start of the next non-empty one.
+ */
+int route_iov_advance(const struct iovec *iov, int iovcnt,
+		      struct route_iov_pos *pos, uint64_t n);
+
+/*
+ * Check an io against the volume before accepting it. Returns
+ *   0            accept
+ *   -EINVAL      refuse (cluster_submit returns it): unknown op, bad
+ *                flags, unaligned or out-of-range offset/length, zero
+ *                length READ/WRITE, too few iovec bytes
+ *   -EROFS       accept but fail: write-class op, read-only volume
+ *   -EOPNOTSUPP  accept but fail: the volume does not do this op
+ */
+int route_io_validate(const struct cluster_io *io,
+		      const struct rpc_volume_info *vol, bool read_only);
+
+/* Is op a write-class op (WRITE, DISCARD, WRITE_ZEROES)? */
+bool route_op_writes(enum rpc_op op);
+
+/*
+ * Largest piece of op one request may carry: max_io_size for READ and
+ * WRITE, the volume's discard / write-zeroes limits for those (rounded
+ * down to CLUSTER_SECTOR), 0 for ops with no range.
+ */
+uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
+			  uint32_t max_io_size);
+
+/*
+ * Length of the first piece of [offset, offset + length) that stays in
+ * one chunk and is at most max_len (0 = no size limit). Never 0 for
+ * length > 0. chunk_size must be a power of two.
+ */
+uint64_t route_piece_len(uint64_t offset, uint64_t length,
+			 uint64_t chunk_size, uint64_t max_len);
+
+/* Number of pieces route_piece_len cuts the range into (0 for length 0). */
+uint64_t route_count_pieces(uint64_t offset, uint64_t length,
+			    uint64_t chunk_size, uint64_t max_len);
+
+/*
+ * First position in pl, going round from start_pos, whose node usable()
+ * accepts. Returns the position (0 .. pl->n - 1) or -1 when none is.
+ */
+typedef bool route_usable_fn(uint32_t node, void *opaque);
+int route_pick(const struct map_placement *pl, uint32_t start_pos,
+	       route_usable_fn *usable, void *opaque);
+
+/* What the engine does with a reply status. */
+enum route_action {
+	ROUTE_COMPLETE,     /* finish the request with the given result */
+	ROUTE_NEXT_NODE,    /* try the next node of the placement, then
+			       keep retrying until the io timeout */
+	ROUTE_RETRY_LATER,  /* same routing again after a backoff */
+	ROUTE_REFRESH_MAP,  /* the map may be stale: refresh, route again */
+	ROUTE_RECONNECT,    /* the connection lost its state: reconnect,
+			       send again */
+	ROUTE_ACTION_MAX
+};
+
+/*
+ * Decide for a reply to a block request. *result gets the io result for
+ * ROUTE_COMPLETE (0, -EIO, -EROFS, -EOPNOTSUPP) and -EIO otherwise (the
+ * result if retries run out).
+ */
+enum route_action route_status_action(enum rpc_status status, int *result);
+
+/* Should a NOT_OWNER carrying node_epoch (0 = unknown) trigger a map
+ * refresh, given the epoch we routed with? Otherwise the node is behind
+ * us and the next node of the placement is tried. */
+bool route_should_refresh(uint64_t have_epoch, uint64_t node_epoch);
+
+/* Is a map with epoch got newer than the one we have (have; 0 = none)? */
+bool route_map_is_newer(uint64_t have_epoch, uint64_t got_epoch);
+
+/*
+ * Backoff before attempt number attempt (0 = first retry): base doubled
+ * per attempt up to max, scaled by a jitter factor in [0.75, 1.25) taken
+ * from rnd. Always > 0 and <= 1.25 * max.
+ */
+double route_backoff(uint32_t attempt, double base, double max, uint32_t rnd);
+
+/* Small per-cluster pseudo-random generator (xorshift64*). */
+uint32_t route_rand(uint64_t *state);
+
+/*
+ * Split "host:port" or "[v6]:port" into host (brackets removed) and
+ * port. Returns 0, or -EINVAL for an empty host, a missing or
+ * non-numeric port, a port over 65535, an unbalanced bracket, an
+ * unbracketed IPv6 address, or a part too long for its buffer.
+ */
+int route_addr_split(const char *addr, char *host, size_t hostlen,
+		     char *port, size_t portlen);
+
+#endif
