@@ -267,6 +267,42 @@ int mock_parse_size(const char *text, uint64_t *out)
 	return 0;
 }
 
+/* Split "host:port" or "[v6]:port". */
+int mock_split_host_port(const char *addr, char *host, size_t hostlen,
+			 char *port, size_t portlen)
+{
+	const char *colon;
+	size_t n;
+
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		n = (size_t)(end - addr - 1);
+		if (n == 0 || n >= hostlen)
+			return -EINVAL;
+		memcpy(host, addr + 1, n);
+		host[n] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || colon == addr || strchr(addr, ':') != colon)
+			return -EINVAL;
+		n = (size_t)(colon - addr);
+		if (n >= hostlen)
+			return -EINVAL;
+		memcpy(host, addr, n);
+		host[n] = '\0';
+	}
+	if (!colon[1] || strlen(colon + 1) >= portlen ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strtoul(colon + 1, NULL, 10) > 65535)
+		return -EINVAL;
+	snprintf(port, portlen, "%s", colon + 1);
+	return 0;
+}
+
 static int mock_options_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int mock_options_error(const char *fmt, ...)
@@ -373,6 +409,11 @@ static int mock_options_fault(struct mock_config *cfg, const char *arg)
 
 static int mock_options_check(struct mock_config *cfg)
 {
+	char host[200], port[8];
+
+	if (mock_split_host_port(cfg->listen, host, sizeof(host), port, sizeof(port)) < 0)
+		return mock_options_error("--listen %s: expected HOST:PORT or [IPV6]:PORT (port 0..65535)",
+					  cfg->listen);
 	if (!cfg->cert)
 		return mock_options_error("missing required option --cert FILE");
 	if (!cfg->key)

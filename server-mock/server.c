@@ -32,42 +32,6 @@ uint64_t mock_server_random(struct mock_server *srv, uint64_t n)
 	return n ? (x * 0x2545F4914F6CDD1DULL) % n : 0;
 }
 
-/* Split "host:port" or "[v6]:port". */
-static int mock_server_split_addr(const char *addr, char *host, size_t hostlen,
-				  char *port, size_t portlen)
-{
-	const char *colon;
-	size_t n;
-
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-
-		if (!end || end[1] != ':')
-			return -EINVAL;
-		n = (size_t)(end - addr - 1);
-		if (n == 0 || n >= hostlen)
-			return -EINVAL;
-		memcpy(host, addr + 1, n);
-		host[n] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || colon == addr || strchr(addr, ':') != colon)
-			return -EINVAL;
-		n = (size_t)(colon - addr);
-		if (n >= hostlen)
-			return -EINVAL;
-		memcpy(host, addr, n);
-		host[n] = '\0';
-	}
-	if (!colon[1] || strlen(colon + 1) >= portlen ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strtoul(colon + 1, NULL, 10) > 65535)
-		return -EINVAL;
-	snprintf(port, portlen, "%s", colon + 1);
-	return 0;
-}
-
 static bool mock_server_is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET) {
@@ -114,7 +78,7 @@ static int mock_server_listen(struct mock_server *srv, char *host, size_t hostle
 	char port[8];
 	int fd, r, one = 1;
 
-	if (mock_server_split_addr(listen_addr, host, hostlen, port, sizeof(port)) < 0) {
+	if (mock_split_host_port(listen_addr, host, hostlen, port, sizeof(port)) < 0) {
 		mock_err("--listen %s: expected HOST:PORT or [IPV6]:PORT", listen_addr);
 		return -EINVAL;
 	}
