@@ -1023,8 +1023,11 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case CONN_CONNECTING:
 	case CONN_TLS_HANDSHAKE:
 	case CONN_HELLO:
-		conn_fail(conn, -ETIMEDOUT, "no answer within %.1f s (%s)",
-			  conn->p->connect_timeout, conn_state_name(conn->state));
+		conn_fail(conn, -ETIMEDOUT, "timed out after %.1f s in the %s",
+			  conn->p->connect_timeout,
+			  conn->state == CONN_CONNECTING ? "TCP connect" :
+			  conn->state == CONN_TLS_HANDSHAKE ? "TLS handshake" :
+			  "protocol handshake");
 		return;
 	case CONN_BACKOFF:
 		conn_connect(conn);
@@ -1040,7 +1043,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 		if (now - oldest >= conn->p->try_timeout - 0.001) {
 			conn_fail(conn, -ETIMEDOUT,
-				  "request id %llu got no reply within %.1f s",
+				  "request id %llu timed out: no reply within %.1f s",
 				  (unsigned long long)id, conn->p->try_timeout);
 			return;
 		}
