@@ -19,7 +19,9 @@
  *   pipeline N LEN SEED     N writes then N reads in flight at once
  *   send OP OFF LEN SEED    send READ/WRITE without waiting
  *   recv N                  wait for N replies, all with the expected status
- *   badmagic | badlen | bigread   protocol violations; expect the close
+ *   tally N                 wait for N replies, print the count of each status
+ *   badmagic | badlen | bigread | bighdr | junkhdr
+ *                           protocol violations; expect the close
  *   closed                  the server must close the connection
  *   run CMD                 run a shell command, which must succeed
  *   sleep MS
@@ -529,6 +531,27 @@ static void probe_run_step(char *step)
 			rpc_reply_clear(&rep);
 		}
 		return;
+	} else if (strcmp(w[0], "tally") == 0) {
+		uint64_t k = probe_num(w[1]), count[RPC_STATUS_MAX] = { 0 };
+
+		for (uint64_t i = 0; i < k; i++) {
+			uint8_t *data;
+			uint32_t len;
+
+			if (probe_recv_reply(probe_cur, &rep, &data, &len) < 0)
+				probe_die("connection closed after %llu of %llu replies",
+					  (unsigned long long)i, (unsigned long long)k);
+			count[rep.status]++;
+			free(data);
+			rpc_reply_clear(&rep);
+		}
+		printf("%s:", probe_step);
+		for (int s = 0; s < RPC_STATUS_MAX; s++)
+			if (count[s])
+				printf(" %s=%llu", rpc_status_name((enum rpc_status)s),
+				       (unsigned long long)count[s]);
+		printf("\n");
+		return;
 	} else if (strcmp(w[0], "badmagic") == 0) {
 		static const uint8_t junk[RPC_FRAME_HDR_SIZE] = "GET / HTTP/1.0\r\n";
 
@@ -542,6 +565,17 @@ static void probe_run_step(char *step)
 		req.id = probe_cur->next_id++;
 		req.length = 4096;
 		probe_send_request(probe_cur, &req, data, sizeof(data));
+		probe_expect_closed(probe_cur);
+		return;
+	} else if (strcmp(w[0], "bighdr") == 0 || strcmp(w[0], "junkhdr") == 0) {
+		bool big = w[0][1] == 'i';
+		uint32_t hlen = big ? 8192 : 10;
+		uint8_t *buf = malloc(RPC_FRAME_HDR_SIZE + hlen);
+
+		rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, hlen, 0);
+		memset(buf + RPC_FRAME_HDR_SIZE, 0xff, hlen);
+		probe_send(probe_cur, buf, RPC_FRAME_HDR_SIZE + hlen);
+		free(buf);
 		probe_expect_closed(probe_cur);
 		return;
 	} else if (strcmp(w[0], "bigread") == 0) {
