@@ -13,6 +13,16 @@
 #   check_dmesg_clean      fail, printing the lines, if the kernel log has a
 #                          WARNING, BUG, Oops, Call Trace, ... since boot
 #   on_exit CMD            run CMD (eval) at exit, last registered first
+#   bg_start LOG CMD...    start CMD in the background, output to
+#                          $NETBLK_OUT/LOG.log (never to a pipe: a daemon
+#                          holding a $(...) open would hang it); sets BG_PID;
+#                          the process is killed at exit if still running
+#   bg_stop PID [TIMEOUT_S]  SIGTERM, wait (default 10 s), then SIGKILL and
+#                          fail; returns the process's exit status otherwise
+#   vdpa_attach NAME [TIMEOUT_S]  vdpa dev add NAME (mgmtdev vduse) once
+#                          /dev/vduse/NAME exists; prints /dev/vdX (the disk
+#                          virtio_vdpa made of it)
+#   vdpa_detach NAME       vdpa dev del NAME and wait until it is gone
 # The VM is thrown away afterwards, but tests still clean up (vdpa dev del,
 # kill daemons) because that is part of what they check.
 set -eu -o pipefail
@@ -84,4 +94,47 @@ check_dmesg_clean() {
 		echo "$bad" >&2
 		fail "kernel log is not clean (see above; full log in $NETBLK_OUT/dmesg.txt)"
 	fi
+}
+
+bg_start() {
+	local logname=$1
+	shift
+	"$@" </dev/null >>"$NETBLK_OUT/$logname.log" 2>&1 &
+	BG_PID=$!
+	on_exit "kill -KILL $BG_PID 2>/dev/null"
+}
+
+bg_stop() {
+	local pid=$1 limit=$(( ${2:-10} * 10 )) i rc=0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < limit; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		fail "process $pid did not exit within ${2:-10} s of SIGTERM"
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+
+vdpa_attach() {
+	local name=$1 timeout=${2:-10} blk i
+	wait_for "/dev/vduse/$name" "$timeout"
+	vdpa dev add name "$name" mgmtdev vduse >&2 || fail "vdpa dev add $name failed"
+	for ((i = 0; i < timeout * 10; i++)); do
+		blk=$(ls "/sys/bus/vdpa/devices/$name/"virtio*/block 2>/dev/null || true)
+		if [ -n "$blk" ] && [ -b "/dev/$blk" ]; then
+			echo "/dev/$blk"
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "no block device appeared for vdpa device $name within $timeout s"
+}
+
+vdpa_detach() {
+	vdpa dev del "$1" || fail "vdpa dev del $1 failed"
+	wait_gone "/sys/bus/vdpa/devices/$1" 10
 }

@@ -125,13 +125,16 @@ show_console() {
 	echo "---- end of guest console; qemu messages in $out/qemu.log$([ -f "$out/dmesg.txt" ] && echo ", dmesg in $out/dmesg.txt") ----"
 }
 
+result=$(tr -d '\r' <"$console" 2>/dev/null | sed -n "s/^NETBLK_VM_RESULT $token \([0-9][0-9]*\)\$/\1/p" | tail -n1)
+
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	echo "run-in-vm.sh: $name: VM timed out after $vm_timeout s"
+	[ -z "$result" ] ||
+		echo "run-in-vm.sh: $name: the script had ended with exit code $result, but the VM did not power off"
 	show_console
 	exit 1
 fi
 
-result=$(tr -d '\r' <"$console" 2>/dev/null | sed -n "s/^NETBLK_VM_RESULT $token \([0-9][0-9]*\)\$/\1/p" | tail -n1)
 if [ -z "$result" ]; then
 	echo "run-in-vm.sh: $name: VM ended (qemu exit $rc) without reporting a result after $secs s"
 	cat "$out/qemu.log"

@@ -10,50 +10,27 @@
 dev=smoke0
 img=/tmp/smoke0.img
 mnt=/tmp/mnt
-qsd_pid=
 
 command -v qemu-storage-daemon >/dev/null || fail "qemu-storage-daemon not installed on the host"
 load_modules
 
 start_qsd() {
-	qemu-storage-daemon \
+	bg_start qsd qemu-storage-daemon \
 		--blockdev "driver=file,node-name=file0,filename=$img,cache.direct=off" \
-		--export "type=vduse-blk,id=e0,node-name=file0,name=$dev,writable=on,num-queues=2" \
-		>>"$NETBLK_OUT/qsd.log" 2>&1 &
-	qsd_pid=$!
-	wait_for "/dev/vduse/$dev" 10
+		--export "type=vduse-blk,id=e0,node-name=file0,name=$dev,writable=on,num-queues=2"
+	qsd_pid=$BG_PID
 }
 
 stop_qsd() {
-	[ -n "$qsd_pid" ] || return 0
-	kill "$qsd_pid"
-	wait "$qsd_pid" || true
-	qsd_pid=
+	bg_stop "$qsd_pid" || fail "qemu-storage-daemon exited with status $? on SIGTERM"
 	wait_gone "/dev/vduse/$dev" 10
 }
 
-# Attach the vduse device through virtio_vdpa; prints the /dev node.
-attach() {
-	local blk i
-	vdpa dev add name "$dev" mgmtdev vduse || fail "vdpa dev add $dev failed"
-	for ((i = 0; i < 100; i++)); do
-		blk=$(ls /sys/bus/vdpa/devices/$dev/virtio*/block 2>/dev/null || true)
-		[ -n "$blk" ] && [ -b "/dev/$blk" ] && { echo "/dev/$blk"; return 0; }
-		sleep 0.1
-	done
-	fail "no block device appeared for vdpa device $dev"
-}
-
-detach() {
-	vdpa dev del "$dev" || fail "vdpa dev del $dev failed"
-	wait_gone "/sys/bus/vdpa/devices/$dev" 10
-}
-
-on_exit 'umount $mnt 2>/dev/null; vdpa dev del $dev 2>/dev/null; [ -z "$qsd_pid" ] || kill $qsd_pid'
+on_exit 'umount $mnt 2>/dev/null; vdpa dev del $dev 2>/dev/null'
 
 truncate -s 128M "$img"
 start_qsd
-blk=$(attach)
+blk=$(vdpa_attach $dev)
 log "vduse device $dev is $blk ($(cat /sys/block/${blk#/dev/}/size) sectors)"
 [ "$(blockdev --getsize64 "$blk")" = $((128 << 20)) ] || fail "$blk has the wrong size"
 
@@ -77,15 +54,15 @@ check_sums() {
 }
 
 check_sums "after remount"
-detach
-blk=$(attach)
+vdpa_detach $dev
+blk=$(vdpa_attach $dev)
 check_sums "after vdpa del/add"
-detach
+vdpa_detach $dev
 stop_qsd
 start_qsd
-blk=$(attach)
+blk=$(vdpa_attach $dev)
 check_sums "after restarting qemu-storage-daemon"
-detach
+vdpa_detach $dev
 stop_qsd
 check_dmesg_clean
 log "smoke test done"
