@@ -23,6 +23,7 @@
  *   badmagic | badlen | bigread | bighdr | junkhdr
  *                           protocol violations; expect the close
  *   closed                  the server must close the connection
+ *   bench read|write SECS QD LEN   random I/O at queue depth QD; prints IOPS
  *   run CMD                 run a shell command, which must succeed
  *   sleep MS
  *
@@ -38,6 +39,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -54,6 +56,7 @@ struct probe_conn {
 	SSL *ssl;
 	uint64_t next_id;
 	uint32_t max_inflight, max_io;
+	uint64_t vol_size;
 };
 
 static SSL_CTX *probe_ctx;
@@ -373,6 +376,60 @@ static void probe_pipeline(uint32_t n, uint64_t len, uint64_t seed)
 	free(seen);
 }
 
+static double probe_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Keep qd random requests of len bytes in flight for secs seconds; print IOPS. */
+static void probe_bench(bool wr, double secs, uint32_t qd, uint64_t len)
+{
+	struct probe_conn *c = probe_cur;
+	uint64_t blocks = c->vol_size / len, done = 0, sent = 0, rnd = 88172645463325252ull;
+	uint8_t *buf = calloc(1, len);
+	double start = probe_now(), end = start + secs;
+
+	if (!buf || blocks == 0)
+		probe_die("bench needs an open volume larger than %llu bytes", (unsigned long long)len);
+	for (;;) {
+		bool more = probe_now() < end;
+
+		while (more && sent - done < qd) {
+			struct rpc_request req = { .id = c->next_id++,
+						   .op = wr ? RPC_OP_WRITE : RPC_OP_READ,
+						   .length = len };
+
+			rnd ^= rnd << 13;
+			rnd ^= rnd >> 7;
+			rnd ^= rnd << 17;
+			req.offset = (rnd % blocks) * len;
+			probe_send_request(c, &req, buf, wr ? (uint32_t)len : 0);
+			sent++;
+		}
+		if (done == sent)
+			break;
+		struct rpc_reply rep;
+		uint8_t *data;
+		uint32_t dlen;
+
+		if (probe_recv_reply(c, &rep, &data, &dlen) < 0)
+			probe_die("connection closed during bench");
+		if (rep.status != RPC_STATUS_OK)
+			probe_die("bench request failed: %s", rpc_status_name(rep.status));
+		free(data);
+		rpc_reply_clear(&rep);
+		done++;
+	}
+	secs = probe_now() - start;
+	printf("%s: %llu %s of %llu bytes at QD%u in %.2f s: %.0f IOPS, %.1f MiB/s\n", probe_step,
+	       (unsigned long long)done, wr ? "writes" : "reads", (unsigned long long)len, qd,
+	       secs, done / secs, done * (double)len / secs / 1048576);
+	free(buf);
+}
+
 static void probe_run_step(char *step)
 {
 	char *w[PROBE_MAX_WORDS] = { 0 };
@@ -451,6 +508,8 @@ static void probe_run_step(char *step)
 				printf(" map_epoch=%llu map_nodes=%u", (unsigned long long)rep.map->epoch,
 				       rep.map->n_nodes);
 			printf("\n");
+			if (req.op == RPC_OP_OPEN)
+				probe_cur->vol_size = rep.volume.size;
 			if (req.op == RPC_OP_OPEN && !rep.map)
 				probe_die("OPEN reply without a cluster map");
 		}
@@ -530,6 +589,12 @@ static void probe_run_step(char *step)
 			free(data);
 			rpc_reply_clear(&rep);
 		}
+		return;
+	} else if (strcmp(w[0], "bench") == 0) {
+		if (!w[4])
+			probe_die("usage: bench read|write SECONDS QD LEN");
+		probe_bench(strcmp(w[1], "write") == 0, (double)probe_num(w[2]),
+			    (uint32_t)probe_num(w[3]), probe_num(w[4]));
 		return;
 	} else if (strcmp(w[0], "tally") == 0) {
 		uint64_t k = probe_num(w[1]), count[RPC_STATUS_MAX] = { 0 };
