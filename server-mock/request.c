@@ -93,6 +93,19 @@ static enum mock_fault_op mock_request_fault_op(enum rpc_op op)
 	}
 }
 
+/* Known flags each operation takes (docs/protocol.md). */
+static uint32_t mock_request_flags_taken(enum rpc_op op)
+{
+	switch (op) {
+	case RPC_OP_WRITE:
+		return RPC_FLAG_FUA;
+	case RPC_OP_WRITE_ZEROES:
+		return RPC_FLAG_FUA | RPC_FLAG_UNMAP;
+	default:
+		return 0;
+	}
+}
+
 static bool mock_request_owned(const struct mock_server *srv, uint64_t offset,
 			       uint64_t length)
 {
@@ -179,6 +192,13 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 				  "unknown flag bits 0x%x", req->flags & ~RPC_FLAGS_ALL);
 		return;
 	}
+	if (req->flags & ~mock_request_flags_taken(req->op)) {
+		mock_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
+				  "flag 0x%x is not taken by %s",
+				  req->flags & ~mock_request_flags_taken(req->op),
+				  rpc_op_name(req->op));
+		return;
+	}
 	if (req->op != RPC_OP_FLUSH &&
 	    (req->offset > vol->size || req->length > vol->size - req->offset)) {
 		mock_request_fail(conn, req, RPC_STATUS_OUT_OF_RANGE,
@@ -245,8 +265,6 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 	case RPC_OP_DISCARD:
 		srv->stats.discards++;
 		r = mock_volume_discard(vol, req->offset, req->length);
-		if (r == 0)
-			r = mock_request_sync_if_fua(conn, req);
 		break;
 	case RPC_OP_WRITE_ZEROES:
 		srv->stats.write_zeroes++;

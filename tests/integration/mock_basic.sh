@@ -26,7 +26,7 @@ mock_probe m \
 	"!OUT_OF_RANGE write 67108864 1 1" \
 	"!OUT_OF_RANGE read 18446744073709551104 4096 0" \
 	"read 67108864 0 0" \
-	"!MALFORMED rflags 0x80 0 512" \
+	"!MALFORMED rflags 0x80 0 512" "!UNSUPPORTED rflags 1 0 512" \
 	"flush" \
 	"write 8192 4096 9" "discard 0 8192" "readz 0 8192" "read 8192 4096 9" \
 	"write 0 65536 5" "wz 100 10000" "readz 100 10000" "read 10100 100 5" "read 0 100 5" \
