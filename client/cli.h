@@ -108,6 +108,10 @@ void cli_engine_config_log(const struct cli_common *opt,
 int cli_io_sync(struct cli_ctx *ctx, enum rpc_op op, uint64_t offset,
 		uint64_t length, void *buf);
 
+/* One line of engine counters (requests, retries, reconnects, map
+ * refreshes, failed I/Os) on stdout, prefixed with the command name. */
+void cli_print_engine_stats(const struct cli_ctx *ctx);
+
 /* Print an I/O failure with the engine's last message. */
 void cli_report_io_error(struct cli_ctx *ctx, enum rpc_op op,
 			 uint64_t offset, uint64_t length, int err);

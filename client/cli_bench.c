@@ -397,6 +397,7 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	ev_timer_stop(ctx.loop, &b->timer);
 
 	cli_bench_report(b, opt->volume);
+	cli_print_engine_stats(&ctx);
 	if (b->error)
 		cli_err("bench: stopped by an I/O error after %" PRIu64 " I/Os", b->ios);
 	else

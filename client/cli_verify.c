@@ -364,6 +364,7 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	rc = CLI_EXIT_OK;
 
 out_close:
+	cli_print_engine_stats(&ctx);
 	fflush(stdout);
 	cli_ctx_close(&ctx);
 	return rc;

@@ -6,6 +6,7 @@
  * command lives in its own cli_*.c file.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,8 +50,9 @@ static const char cli_main_help[] =
 "                              (default 30; 0 = retry forever)\n"
 "    --connect-timeout S       give up connecting after S seconds (default 10)\n"
 "    --read-only               open the volume read-only\n"
-"    -v, --verbose             more engine messages (repeat for debug)\n"
-"    -q, --quiet               only errors\n"
+"    -v, --verbose             engine messages: -v warnings (reconnects,\n"
+"                              retries), -vv info, -vvv debug\n"
+"    -q, --quiet               no engine messages (the default)\n"
 "    -h, --help                this text\n"
 "\n"
 "SIZES\n"
@@ -309,12 +311,14 @@ static void cli_engine_log(void *opaque, int level, const char *msg)
 void cli_engine_config_log(const struct cli_common *opt,
 			   struct cluster_config *cfg)
 {
-	int level = LOG_WARNING + opt->verbose;
-
-	if (level < LOG_ERR)
-		level = LOG_ERR;
-	if (level > LOG_DEBUG)
-		level = LOG_DEBUG;
+	/*
+	 * Quiet by default: every command reports a failure itself, with the
+	 * engine's message (cluster_open_sync's err, cluster_last_error()).
+	 * -v shows warnings (reconnects, retries), -vv info, -vvv debug.
+	 */
+	static const int levels[] = { LOG_CRIT, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	int v = opt->verbose < 0 ? 0 : opt->verbose > 3 ? 3 : opt->verbose;
+	int level = levels[v];
 	cfg->log_fn = cli_engine_log;
 	cfg->log_opaque = NULL;
 	cfg->log_level = level;
@@ -420,6 +424,17 @@ void cli_report_io_error(struct cli_ctx *ctx, enum rpc_op op,
 	cli_err("%s: %s on %s of %llu bytes at offset %llu%s%s", ctx->cmd,
 		what, rpc_op_name(op), (unsigned long long)length,
 		(unsigned long long)offset, last[0] ? ": " : "", last);
+}
+
+void cli_print_engine_stats(const struct cli_ctx *ctx)
+{
+	struct cluster_stats st;
+
+	cluster_get_stats(ctx->cluster, &st);
+	printf("%s: engine: %" PRIu64 " requests, %" PRIu64 " retries, %" PRIu64
+	       " reconnects, %" PRIu64 " map refreshes, %" PRIu64 " failed I/Os\n",
+	       ctx->cmd, st.requests, st.retries, st.reconnects,
+	       st.map_refreshes, st.errors);
 }
 
 static void cli_common_free(struct cli_common *opt)

@@ -19,7 +19,7 @@ grep -q "8388608 bytes" <<<"$out" || nb_fail "info does not show the size 838860
 grep -Eq "block size: +512" <<<"$out" || nb_fail "info does not show block size 512: $out"
 nb_info "ok: info shows 8 MiB, block size 512"
 out=$(nb_cli --cluster "$c0" --volume newvol verify --size 8M 2>&1) || nb_fail "verify on the new volume failed: $out"
-nb_info "ok: verify on the created volume: $(tail -n 1 <<<"$out")"
+nb_info "ok: verify on the created volume: $(grep -m1 "verify: OK\|bench: .*IOPS" <<<"$out")"
 
 nb_expect_fail "create an existing volume" "already exists" \
 	nb_cli --cluster "$c0" --volume newvol create 8M

@@ -41,7 +41,7 @@ for bs in 192K 100K; do
 	out=$(nb_cli "${cli[@]}" verify --pass read --size "$size" --block-size "$bs" --queue-depth 8 --seed 7) ||
 		nb_fail "read pass with $bs I/Os failed: $out"
 	grep -q "verify: OK" <<<"$out" || nb_fail "read pass with $bs I/Os did not report OK: $out"
-	nb_info "ok: read back with $bs I/Os: $(tail -n 1 <<<"$out")"
+	nb_info "ok: read back with $bs I/Os: $(grep -m1 "verify: OK\|bench: .*IOPS" <<<"$out")"
 done
 for i in 0 1 2; do
 	bytes=$(mock_stat "n$i" bytes_read)

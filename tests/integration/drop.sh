@@ -14,5 +14,8 @@ out=$(nb_cli --cluster "127.0.0.1:$(nb_mock_port n0)" --volume vol0 \
 grep -q "verify: OK" <<<"$out" || nb_fail "verify did not report OK: $out"
 drops=$(mock_stat n0 drops)
 [ "$drops" -gt 0 ] || nb_fail "the node dropped no connection: $(mock_ctl n0 stats)"
-nb_info "ok: 64 MiB verify OK with $drops dropped connections: $(tail -n 1 <<<"$out")"
+reconnects=$(sed -n 's/.* \([0-9][0-9]*\) reconnects.*/\1/p' <<<"$out")
+[ "${reconnects:-0}" -ge 1 ] || nb_fail "the client reports no reconnect: $(grep engine: <<<"$out")"
+nb_info "ok: client: $(grep engine: <<<"$out")"
+nb_info "ok: 64 MiB verify OK with $drops dropped connections: $(grep -m1 "verify: OK\|bench: .*IOPS" <<<"$out")"
 nb_info "PASS"

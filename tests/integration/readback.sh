@@ -62,10 +62,10 @@ nb_info "ok: whole volume (8 MiB) equals the expected image"
 out=$(nb_cli "${cli[@]}" verify --offset 61440 --size $((6 << 20)) --block-size 100K --queue-depth 8 --seed 42) ||
 	nb_fail "verify (100K blocks from offset 61440) failed: $out"
 grep -q "verify: OK" <<<"$out" || nb_fail "verify did not report OK: $out"
-nb_info "ok: $(tail -n 1 <<<"$out") (100 KiB I/Os from offset 61440)"
+nb_info "ok: $(grep -m1 "verify: OK\|bench: .*IOPS" <<<"$out") (100 KiB I/Os from offset 61440)"
 out=$(nb_cli "${cli[@]}" verify --block-size 512 --size 1M --queue-depth 32) ||
 	nb_fail "verify with 512-byte I/Os failed: $out"
-nb_info "ok: $(tail -n 1 <<<"$out") (512-byte I/Os)"
+nb_info "ok: $(grep -m1 "verify: OK\|bench: .*IOPS" <<<"$out") (512-byte I/Os)"
 # A second read pass with the earlier seed must notice the overwritten start.
 rc=0
 out=$(nb_cli "${cli[@]}" verify --pass read --offset 61440 --size 1M --block-size 64K --seed 42) || rc=$?
