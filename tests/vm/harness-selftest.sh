@@ -2,8 +2,9 @@
 # Runs on the host: checks that run-in-vm.sh reports what happened in the
 # guest instead of passing everything. A script's arguments (with spaces and
 # quotes) and NETBLK_* environment reach the guest, files it writes to
-# NETBLK_OUT come back, its exit code is ours, 77 stays a skip, and a hung
-# guest is killed with a clear message.
+# NETBLK_OUT come back, its exit code is ours, 77 stays a skip, a kernel
+# warning fails an otherwise passing script, and a hung guest is killed with
+# a clear message.
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +33,9 @@ cat >"$work/g_skip.sh" <<'EOF'
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
 skip "no frobnicator in this guest"
 EOF
+cat >"$work/g_splat.sh" <<'EOF'
+echo "WARNING: CPU: 0 PID: 1 at selftest.c:1 injected by the harness self-test" >/dev/kmsg
+EOF
 cat >"$work/g_hang.sh" <<'EOF'
 echo "about to hang"
 sleep 1000
@@ -58,6 +62,11 @@ out=$("$here/run-in-vm.sh" --name selftest_skip "$work/g_skip.sh" 2>&1)
 rc=$?
 check "exit code 77 is a skip (got $rc)" '[ "$rc" = 77 ]'
 check "skip shows the reason" '[[ $out == *"no frobnicator in this guest"* ]]'
+
+out=$("$here/run-in-vm.sh" --name selftest_splat "$work/g_splat.sh" 2>&1)
+rc=$?
+check "a kernel warning fails a passing script (got $rc)" '[ "$rc" = 1 ]'
+check "the warning is shown" '[[ $out == *"injected by the harness self-test"* ]]'
 
 out=$("$here/run-in-vm.sh" --name selftest_hang --timeout 15 "$work/g_hang.sh" 2>&1)
 rc=$?

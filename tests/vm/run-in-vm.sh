@@ -12,10 +12,16 @@
 #                   a plain `modprobe` in the guest already uses it
 #   NETBLK_OUT      the writable results directory (also the working dir)
 #   NETBLK_KVER     the guest kernel version
-# plus any other NETBLK_* variable of the caller. The guest's /tmp and /run are
-# its own tmpfs (a SCRIPT under /tmp is copied to the results directory). Its exit code is ours
-# (77 = skipped). The guest console is kept in NETBLK_OUT/console.log and the
-# guest dmesg in NETBLK_OUT/dmesg.txt; on failure the console tail is printed.
+# plus any other NETBLK_* variable of the caller. The guest's /tmp and /run
+# are its own tmpfs (a SCRIPT under /tmp is copied to the results directory);
+# the host root is cached by the guest (9p cache=loose), so do not change
+# files under it while a VM runs.
+#
+# Exit code: the script's (77 = skipped); a passing script still fails if the
+# guest's final dmesg has a kernel splat (patterns in dmesg-bad.re); 1 when
+# the VM times out or ends without a result. The guest console is kept in
+# NETBLK_OUT/console.log, the guest dmesg in NETBLK_OUT/dmesg.txt; on failure
+# the console tail is printed.
 #
 # Environment: NETBLK_VM_TIMEOUT (s, default 300), NETBLK_VM_MEM (default 2G),
 # NETBLK_VM_SMP (default 2), NETBLK_VM_CACHE (default $NETBLK_BUILD/vm-cache),
@@ -141,6 +147,17 @@ if [ -z "$result" ]; then
 	show_console
 	exit 1
 fi
+
+# A kernel splat fails the test even when the script did not look for one
+# (it may come after the script's own check, e.g. when a daemon is killed).
+if [ "$result" = 0 ] && [ -f "$out/dmesg.txt" ] &&
+	grep -E -f "$here/dmesg-bad.re" "$out/dmesg.txt" >"$out/dmesg-bad.txt"; then
+	echo "run-in-vm.sh: $name: the script passed but the kernel log has errors:"
+	head -n 40 "$out/dmesg-bad.txt"
+	echo "(full kernel log in $out/dmesg.txt)"
+	exit 1
+fi
+rm -f "$out/dmesg-bad.txt"
 
 case $result in
 0)
