@@ -432,11 +432,11 @@ int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
 		rc = vq_next_head(vq, &head);
 		if (rc < 0)
 			return rc;
-		vq_publish_avail_event(vq);
 		if (head < vq->layout.num)
 			break;
 		vq->stats.bad_heads++;
 		vq->needs_reset = true;
+		vq_publish_avail_event(vq);
 	}
 
 	memset(&w, 0, sizeof(w));
@@ -475,6 +475,7 @@ int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
 					     last->iov_len - 1;
 		}
 	}
+	vq_publish_avail_event(vq);
 	vq->stats.popped++;
 	vq->inflight++;
 	*elemp = elem;
