@@ -158,6 +158,7 @@ struct mock_server {
 
 	int listen_fd;
 	ev_io accept_watcher;
+	ev_timer accept_pause;     /* out of descriptors: retry accept later */
 	char node_addr[MAP_ADDR_MAX + 1];
 	char name[RPC_NAME_MAX + 1];
 	uint16_t port;

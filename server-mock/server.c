@@ -291,8 +291,17 @@ static void mock_server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sslen,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Level-triggered: pause accepting instead of spinning. */
+				mock_warn("accept: %s; pausing new connections for 1 s",
+					  strerror(errno));
+				ev_io_stop(loop, &srv->accept_watcher);
+				ev_timer_set(&srv->accept_pause, 1., 0.);
+				ev_timer_start(loop, &srv->accept_pause);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				mock_warn("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		mock_server_format_peer(&ss, peer, sizeof(peer));
@@ -312,6 +321,13 @@ static void mock_server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		srv->stats.connections++;
 		mock_info("client %s: connected", peer);
 	}
+}
+
+static void mock_server_accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mock_server *srv = w->data;
+
+	ev_io_start(loop, &srv->accept_watcher);
 }
 
 /* Before the loop sleeps: flush batched replies, free closed connections. */
@@ -410,6 +426,8 @@ int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
 	ev_io_init(&srv->accept_watcher, mock_server_accept_cb, srv->listen_fd, EV_READ);
 	srv->accept_watcher.data = srv;
 	ev_io_start(loop, &srv->accept_watcher);
+	ev_timer_init(&srv->accept_pause, mock_server_accept_resume_cb, 1., 0.);
+	srv->accept_pause.data = srv;
 	ev_prepare_init(&srv->prepare, mock_server_prepare_cb);
 	srv->prepare.data = srv;
 	ev_prepare_start(loop, &srv->prepare);
@@ -456,6 +474,8 @@ void mock_server_fini(struct mock_server *srv)
 	srv->control = NULL;
 	if (ev_is_active(&srv->accept_watcher))
 		ev_io_stop(loop, &srv->accept_watcher);
+	if (ev_is_active(&srv->accept_pause))
+		ev_timer_stop(loop, &srv->accept_pause);
 	if (ev_is_active(&srv->prepare))
 		ev_prepare_stop(loop, &srv->prepare);
 	if (ev_is_active(&srv->sig_int)) {
