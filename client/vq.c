@@ -84,7 +84,7 @@ static void *vq_map_ring(struct vq *vq, uint64_t iova, uint64_t len,
 	uint64_t got = len;
 	void *p;
 
-	if (iova + len < iova)
+	if (len == 0 || iova + (len - 1) < iova)
 		return NULL;
 	p = vq->ops->translate(vq->opaque, iova, &got, write);
 	if (!p || got != len || ((uintptr_t)p & (align - 1)))
@@ -220,7 +220,7 @@ static int vq_read_guest(struct vq *vq, uint64_t iova, void *buf, uint64_t len)
 {
 	uint8_t *dst = buf;
 
-	if (iova + len < iova)
+	if (len && iova + (len - 1) < iova)
 		return -EFAULT;
 	while (len) {
 		uint64_t got = len;
@@ -265,7 +265,7 @@ static void vq_walk_buf(struct vq *vq, struct vq_walk *w,
 	}
 	if (len == 0)
 		vq_walk_fail(w, -EINVAL, "zero-length descriptor");
-	if (addr + len < addr)
+	if (len && addr + (len - 1) < addr)
 		vq_walk_fail(w, -EFAULT, "buffer wraps around the end of the address space");
 	if (w->in_len > UINT32_MAX || w->out_len > UINT32_MAX)
 		vq_walk_fail(w, -EOVERFLOW, "chain longer than 4 GiB");
