@@ -67,8 +67,8 @@ int vq_fake_ring_init(struct vq_fake *f, uint32_t num, uint64_t desc_iova,
 		      uint64_t avail_iova, uint64_t used_iova,
 		      uint64_t features, struct vq_layout *layout);
 
-/* Write descriptor @i of the ring's table (i is taken modulo nothing: it
- * must be < num, else -EINVAL). */
+/* The helpers below need a ring set up by vq_fake_ring_init() first.
+ * Write descriptor @i (< num, else -EINVAL) of the ring's table. */
 int vq_fake_set_desc(struct vq_fake *f, uint32_t i, uint64_t addr,
 		     uint32_t len, uint16_t flags, uint16_t next);
 /* Write entry @i of a descriptor table at @table_iova (indirect tables). */
