@@ -344,6 +344,7 @@ static void mock_request_handshake(struct mock_conn *conn, const struct rpc_requ
 {
 	const struct mock_config *cfg = conn->srv->cfg;
 	const struct rpc_handshake *hs = &req->handshake;
+	char client[RPC_NAME_MAX + 1];
 	struct rpc_reply rep;
 	uint32_t inflight, io;
 
@@ -373,8 +374,13 @@ static void mock_request_handshake(struct mock_conn *conn, const struct rpc_requ
 		return;
 	}
 	mock_conn_set_state(conn, MOCK_CONN_READY);
+	/* The client's name is free text: keep control bytes out of the log. */
+	snprintf(client, sizeof(client), "%s", hs->name);
+	for (char *p = client; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	mock_info("client %s: handshake from \"%s\": version %u, max_inflight %u, max_io_size %u",
-		  conn->peer, hs->name, RPC_VERSION, inflight, io);
+		  conn->peer, client, RPC_VERSION, inflight, io);
 	mock_request_reply_init(conn, &rep, req, RPC_STATUS_OK);
 	rep.has_handshake = true;
 	rep.handshake.version = RPC_VERSION;
