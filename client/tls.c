@@ -2,6 +2,9 @@
 /* TLS 1.3 client contexts, per-connection SSL objects, error text. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,6 +138,95 @@ out_free_ctx:
 	return NULL;
 }
 
+/*
+ * A socket BIO that sends with MSG_NOSIGNAL: a node closing its end must
+ * give the engine an error, not kill the process with SIGPIPE.
+ */
+static BIO_METHOD *tls_bio_method;
+static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
+
+static int tls_bio_fd(BIO *b)
+{
+	return (int)(intptr_t)BIO_get_data(b);
+}
+
+static int tls_bio_write(BIO *b, const char *buf, int len)
+{
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	n = send(tls_bio_fd(b), buf, (size_t)len, MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			BIO_set_retry_write(b);
+		return -1;
+	}
+	return (int)n;
+}
+
+static int tls_bio_read(BIO *b, char *buf, int len)
+{
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	n = recv(tls_bio_fd(b), buf, (size_t)len, 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			BIO_set_retry_read(b);
+		return -1;
+	}
+	return (int)n;
+}
+
+static int tls_bio_puts(BIO *b, const char *str)
+{
+	return tls_bio_write(b, str, (int)strlen(str));
+}
+
+static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int tls_bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void tls_bio_method_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+				     BIO_TYPE_DESCRIPTOR, "netblk socket");
+
+	if (!m)
+		return;
+	BIO_meth_set_write(m, tls_bio_write);
+	BIO_meth_set_read(m, tls_bio_read);
+	BIO_meth_set_puts(m, tls_bio_puts);
+	BIO_meth_set_ctrl(m, tls_bio_ctrl);
+	BIO_meth_set_create(m, tls_bio_create);
+	tls_bio_method = m;
+}
+
+BIO *tls_socket_bio_new(int fd)
+{
+	BIO *b;
+
+	pthread_once(&tls_bio_once, tls_bio_method_init);
+	if (!tls_bio_method)
+		return NULL;
+	b = BIO_new(tls_bio_method);
+	if (b)
+		BIO_set_data(b, (void *)(intptr_t)fd);
+	return b;
+}
+
 bool tls_name_is_ip(const char *name)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
@@ -148,6 +240,7 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 {
 	char msg[256];
 	X509_VERIFY_PARAM *param;
+	BIO *bio;
 	SSL *ssl;
 
 	ERR_clear_error();
@@ -158,8 +251,10 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (SSL_set_fd(ssl, fd) != 1)
+	bio = tls_socket_bio_new(fd);
+	if (!bio)
 		goto out_free_ssl;
+	SSL_set_bio(ssl, bio, bio);
 	SSL_set_connect_state(ssl);
 	param = SSL_get0_param(ssl);
 	X509_VERIFY_PARAM_set_hostflags(param,
@@ -253,6 +348,11 @@ int tls_describe_error(SSL *ssl, int ret, int ssl_err, char *buf, size_t len)
 		if (!reason) {
 			ERR_error_string_n(e, tmp, sizeof(tmp));
 			reason = tmp;
+		}
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			snprintf(buf, len, "connection closed by the node");
+			return -ECONNRESET;
 		}
 		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 		    tls_reason_is_cert_alert(ERR_GET_REASON(e))) {

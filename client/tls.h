@@ -40,6 +40,13 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
  */
 int tls_describe_error(SSL *ssl, int ret, int ssl_err, char *buf, size_t len);
 
+/*
+ * A BIO over a connected non-blocking socket that sends with MSG_NOSIGNAL
+ * (a closed peer gives EPIPE, never SIGPIPE). The fd stays the caller's.
+ * NULL when out of memory.
+ */
+BIO *tls_socket_bio_new(int fd);
+
 /* Is name an IPv4 or IPv6 literal (no brackets)? */
 bool tls_name_is_ip(const char *name);
 

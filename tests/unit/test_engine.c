@@ -1,0 +1,877 @@
+/*
+ * Unit tests of the client engine (cluster.h) against in-process fake
+ * nodes (fake_node.c) on 127.0.0.1: data round trips over split requests
+ * and scattered iovecs, FLUSH fan-out, status handling, failover, map
+ * refresh, retries, timeouts, malformed replies, in-flight limits, TLS
+ * failures, and the completion rules (done exactly once, never inside
+ * cluster_submit, -EIO on cluster_free).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <cmocka.h>
+#include <ev.h>
+
+#include "cluster.h"
+#include "fake_node.h"
+#include "map.h"
+
+#define KiB 1024u
+#define VOL_SIZE (4u << 20)
+
+struct env {
+	struct ev_loop *loop;
+	struct fake_pki pki;
+	struct fake_disk disk;
+	struct fake_node *node[3];
+	int n_nodes;
+	struct map *map;
+	struct cluster_config cfg;
+	const char *addrs[3];
+	char log[16384];
+};
+
+static struct fake_pki env_pki;
+
+static void env_log(void *opaque, int level, const char *msg)
+{
+	struct env *e = opaque;
+	size_t l = strlen(e->log);
+
+	if (getenv("TEST_VERBOSE"))
+		fprintf(stderr, "engine: %s\n", msg);
+	if (l + strlen(msg) + 2 < sizeof(e->log)) {
+		memcpy(e->log + l, msg, strlen(msg));
+		e->log[l + strlen(msg)] = '\n';
+		e->log[l + strlen(msg) + 1] = '\0';
+	}
+}
+
+static struct map *env_map(struct env *e, uint64_t epoch, const char *chunks)
+{
+	char text[1024], err[256];
+	struct map *m;
+	int l;
+
+	l = snprintf(text, sizeof(text), "epoch %llu\nchunk_size 64K\n",
+		     (unsigned long long)epoch);
+	for (int i = 0; i < e->n_nodes; i++)
+		l += snprintf(text + l, sizeof(text) - l, "node %s\n",
+			      e->node[i]->addr);
+	snprintf(text + l, sizeof(text) - l, "%s", chunks ? chunks : "");
+	if (map_parse(text, &m, err, sizeof(err)) < 0)
+		fail_msg("map: %s", err);
+	return m;
+}
+
+/* n fake nodes sharing one disk, map epoch 1 with the given chunk lines. */
+static struct env *env_new(int n, const char *chunks)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	e->loop = ev_loop_new(EVFLAG_AUTO);
+	e->disk.size = VOL_SIZE;
+	e->disk.bytes = calloc(1, VOL_SIZE);
+	e->n_nodes = n;
+	for (int i = 0; i < n; i++) {
+		e->node[i] = fake_node_new(e->loop, env_pki.server_ctx, &e->disk,
+					   "vol0");
+		e->addrs[i] = e->node[i]->addr;
+	}
+	e->map = env_map(e, 1, chunks);
+	for (int i = 0; i < n; i++)
+		e->node[i]->map = e->map;
+	e->cfg.nodes = e->addrs;
+	e->cfg.n_nodes = 1;
+	e->cfg.volume = "vol0";
+	e->cfg.tls_ca = env_pki.ca;
+	e->cfg.tls_cert = env_pki.cert;
+	e->cfg.tls_key = env_pki.key;
+	e->cfg.io_timeout = 20;
+	e->cfg.try_timeout = 5;
+	e->cfg.connect_timeout = 5;
+	e->cfg.log_fn = env_log;
+	e->cfg.log_opaque = e;
+	e->cfg.log_level = LOG_DEBUG;
+	e->cfg.client_name = "test_engine";
+	return e;
+}
+
+static void env_free(struct env *e)
+{
+	for (int i = 0; i < e->n_nodes; i++)
+		fake_node_free(e->node[i]);
+	map_free(e->map);
+	free(e->disk.bytes);
+	ev_loop_destroy(e->loop);
+	free(e);
+}
+
+static struct cluster *env_open(struct env *e)
+{
+	char err[512];
+	struct cluster *c = cluster_open_sync(e->loop, &e->cfg, err, sizeof(err));
+
+	if (!c)
+		fail_msg("open failed: %s", err);
+	return c;
+}
+
+static void env_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	*(bool *)w->data = true;
+}
+
+/* Run the loop until *cond or 10 s pass (then fail). */
+static void env_run_until(struct env *e, const bool *cond)
+{
+	bool expired = false;
+	ev_timer t;
+
+	ev_timer_init(&t, env_deadline_cb, 10., 0.);
+	t.data = &expired;
+	ev_timer_start(e->loop, &t);
+	while (!*cond && !expired)
+		ev_run(e->loop, EVRUN_ONCE);
+	ev_timer_stop(e->loop, &t);
+	if (!*cond)
+		fail_msg("condition not reached within 10 s; log:\n%s", e->log);
+}
+
+/* Let the loop do pending work without waiting long. */
+static void env_settle(struct env *e, int rounds)
+{
+	for (int i = 0; i < rounds; i++)
+		ev_run(e->loop, EVRUN_NOWAIT);
+}
+
+/* ---- io helpers ---- */
+
+struct tio {
+	struct cluster_io io;
+	struct iovec iov[8];
+	int calls;
+	int result;
+	bool *in_submit;
+	bool done_inside_submit;
+	bool *all_done;
+	int *remaining;
+};
+
+static void tio_done(struct cluster_io *io, int result)
+{
+	struct tio *t = io->opaque;
+
+	t->calls++;
+	t->result = result;
+	if (t->in_submit && *t->in_submit)
+		t->done_inside_submit = true;
+	if (t->remaining && --*t->remaining == 0 && t->all_done)
+		*t->all_done = true;
+}
+
+static int io_sync(struct env *e, struct cluster *c, enum rpc_op op,
+		   uint64_t off, uint64_t len, uint32_t flags,
+		   struct iovec *iov, int iovcnt)
+{
+	bool done = false, in_submit = true;
+	int remaining = 1;
+	struct tio t = { .in_submit = &in_submit, .all_done = &done,
+			 .remaining = &remaining };
+	int ret;
+
+	t.io = (struct cluster_io){ .op = op, .offset = off, .length = len,
+				    .flags = flags, .iov = iov, .iovcnt = iovcnt,
+				    .done = tio_done, .opaque = &t };
+	ret = cluster_submit(c, &t.io);
+	in_submit = false;
+	if (ret)
+		return ret;
+	assert_int_equal(t.calls, 0); /* never from inside submit */
+	env_run_until(e, &done);
+	assert_int_equal(t.calls, 1);
+	assert_false(t.done_inside_submit);
+	return t.result;
+}
+
+static void pattern(uint8_t *p, size_t n, uint64_t off, int seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(((off + i) * 2654435761u >> 13) + seed * 17);
+}
+
+/* Cut buf into uneven segments. */
+static int scatter(uint8_t *buf, size_t len, struct iovec *iov)
+{
+	size_t cuts[] = { 512, 4096 - 512, 0, 7 * 512, 8192, 1536 };
+	size_t off = 0;
+	int n = 0;
+
+	for (size_t i = 0; i < 6 && off < len; i++) {
+		size_t l = cuts[i] < len - off ? cuts[i] : len - off;
+
+		iov[n].iov_base = buf + off;
+		iov[n].iov_len = l;
+		off += l;
+		n++;
+	}
+	if (off < len) {
+		iov[n].iov_base = buf + off;
+		iov[n].iov_len = len - off;
+		n++;
+	}
+	return n;
+}
+
+/* ---- tests ---- */
+
+static void test_round_trip_and_flush(void **state)
+{
+	struct env *e = env_new(2, NULL); /* chunk i prefers node i % 2 */
+	uint64_t off = 60 * KiB, len = 300 * KiB;
+	uint8_t *w = malloc(len), *r = calloc(1, len);
+	struct iovec iov[8];
+	struct cluster *c;
+	int n;
+
+	e->cfg.n_nodes = 2;
+	c = env_open(e);
+	assert_true(cluster_volume(c)->size == VOL_SIZE);
+	assert_int_equal(cluster_map(c)->epoch, 1);
+
+	pattern(w, len, off, 1);
+	n = scatter(w, len, iov);
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, off, len, 0, iov, n), 0);
+	assert_memory_equal(e->disk.bytes + off, w, len);
+	/* 60K..360K covers chunks 0..5: both nodes got their pieces */
+	assert_true(e->node[0]->reqs[RPC_OP_WRITE] >= 3);
+	assert_true(e->node[1]->reqs[RPC_OP_WRITE] >= 3);
+
+	struct iovec one = { r, len };
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, off, len, 0, &one, 1), 0);
+	assert_memory_equal(r, w, len);
+
+	/* flush reaches every node that got writes */
+	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+
+	/* write-zeroes split by the discard limit */
+	e->node[0]->reqs[RPC_OP_WRITE_ZEROES] = 0;
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE_ZEROES, 64 * KiB, 64 * KiB,
+				 RPC_FLAG_UNMAP, NULL, 0), 0);
+	for (size_t i = 64 * KiB; i < 128 * KiB; i++)
+		if (e->disk.bytes[i])
+			fail_msg("byte %zu not zeroed", i);
+
+	struct cluster_stats st;
+	cluster_get_stats(c, &st);
+	assert_true(st.ios == 4);
+	assert_true(st.errors == 0);
+	assert_true(st.bytes_written == len);
+	assert_true(st.bytes_read == len);
+	assert_int_equal(st.inflight, 0);
+	cluster_free(c);
+	free(w);
+	free(r);
+	env_free(e);
+}
+
+static void test_split_by_max_io_size(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	uint8_t *buf = malloc(64 * KiB);
+	struct iovec iov[8];
+	struct cluster *c;
+
+	e->node[0]->max_io_size = 8 * KiB;
+	c = env_open(e);
+	pattern(e->disk.bytes, 64 * KiB, 0, 3);
+	int n = scatter(buf, 64 * KiB, iov);
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 8);
+	assert_memory_equal(buf, e->disk.bytes, 64 * KiB);
+	cluster_free(c);
+	free(buf);
+	env_free(e);
+}
+
+static void test_volume_not_found(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	char err[512];
+
+	e->cfg.volume = "nosuchvol";
+	errno = 0;
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(err, "nosuchvol"));
+	assert_non_null(strstr(err, "not found"));
+	assert_non_null(strstr(err, e->node[0]->addr));
+	env_free(e);
+}
+
+static void test_unreachable(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	const char *addr[] = { NULL };
+	char err[512], dead[64];
+
+	/* a port that was just free */
+	snprintf(dead, sizeof(dead), "%s", e->node[0]->addr);
+	fake_node_free(e->node[0]);
+	e->n_nodes = 0;
+	addr[0] = dead;
+	e->cfg.nodes = addr;
+	errno = 0;
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_int_equal(errno, ECONNREFUSED);
+	assert_non_null(strstr(err, dead));
+	assert_non_null(strstr(err, "refused"));
+	env_free(e);
+}
+
+static void test_bad_config(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	const char *bad[] = { "127.0.0.1" };
+	char err[512];
+
+	e->cfg.tls_ca = "/nonexistent/ca.crt";
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/ca.crt"));
+	e->cfg.tls_ca = env_pki.ca;
+	e->cfg.tls_key = NULL;
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "together"));
+	e->cfg.tls_key = env_pki.key;
+	e->cfg.nodes = bad;
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err, "'127.0.0.1'"));
+	env_free(e);
+}
+
+static void test_tls_failures(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	char err[512];
+
+	/* a CA that did not sign the node */
+	e->cfg.tls_ca = env_pki.other_ca;
+	errno = 0;
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_int_equal(errno, EACCES);
+	assert_non_null(strstr(err, "certificate verify failed"));
+	assert_non_null(strstr(err, "local issuer"));
+
+	/* the name the certificate must carry */
+	e->cfg.tls_ca = env_pki.ca;
+	e->cfg.server_name = "storage.example.org";
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_int_equal(errno, EACCES);
+	assert_non_null(strstr(err, "hostname mismatch"));
+	/* a name the certificate does carry works */
+	e->cfg.server_name = "localhost";
+	struct cluster *c = env_open(e);
+	cluster_free(c);
+	e->cfg.server_name = NULL;
+
+	/* expired node certificate */
+	e->node[0]->ctx = env_pki.expired_ctx;
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_int_equal(errno, EACCES);
+	assert_non_null(strstr(err, "certificate has expired"));
+	e->node[0]->ctx = env_pki.server_ctx;
+
+	/* no client certificate: the node refuses us */
+	e->cfg.tls_cert = e->cfg.tls_key = NULL;
+	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_int_equal(errno, EACCES);
+	assert_non_null(strstr(err, "certificate"));
+	env_free(e);
+}
+
+/* ---- hooks ---- */
+
+struct hook_ctl {
+	enum rpc_op op;           /* requests of this op are affected */
+	int times;                /* this many times; -1 = always */
+	enum fake_kind kind;
+	enum rpc_status status;
+	uint64_t epoch;
+	int variant;              /* malformed variant */
+	int hits;
+};
+
+static void hook_status(struct fake_node *n, const struct rpc_request *req,
+			struct fake_answer *ans, void *opaque)
+{
+	struct hook_ctl *h = opaque;
+
+	if (req->op != h->op || h->times == 0)
+		return;
+	if (h->times > 0)
+		h->times--;
+	h->hits++;
+	ans->kind = h->kind;
+	ans->rep.status = h->status;
+	if (h->epoch)
+		ans->rep.epoch = h->epoch;
+	snprintf(ans->rep.message, sizeof(ans->rep.message), "injected by test");
+}
+
+static void test_status_results(void **state)
+{
+	static const struct {
+		enum rpc_status status;
+		int result;
+	} cases[] = {
+		{ RPC_STATUS_UNSUPPORTED, -EOPNOTSUPP },
+		{ RPC_STATUS_OUT_OF_RANGE, -EIO },
+		{ RPC_STATUS_READ_ONLY, -EROFS },
+		{ RPC_STATUS_NO_SPACE, -EIO },
+		{ RPC_STATUS_MALFORMED, -EIO },
+	};
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_WRITE, .kind = FAKE_REPLY };
+	uint8_t buf[4096] = { 1 };
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c = env_open(e);
+
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h.times = 1;
+		h.status = cases[i].status;
+		assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1),
+				 cases[i].result);
+		if (cases[i].result == -EIO) {
+			const char *m = cluster_last_error(c);
+
+			assert_non_null(strstr(m, rpc_status_name(cases[i].status)));
+			assert_non_null(strstr(m, e->node[0]->addr));
+			assert_non_null(strstr(m, "request id"));
+			assert_non_null(strstr(m, "injected by test"));
+		}
+	}
+	/* and the next write works */
+	h.times = 0;
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	cluster_free(c);
+	env_free(e);
+}
+
+static void test_io_error_failover(void **state)
+{
+	/* one placement: node 0 preferred, then node 1 */
+	struct env *e = env_new(2, "chunk 0 1\n");
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_IO_ERROR };
+	uint8_t buf[8192];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c = env_open(e);
+
+	pattern(e->disk.bytes, 8192, 0, 5);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 8192, 0, &iov, 1), 0);
+	assert_memory_equal(buf, e->disk.bytes, 8192);
+	assert_int_equal(h.hits, 1);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
+	cluster_free(c);
+	env_free(e);
+}
+
+static void test_io_timeout(void **state)
+{
+	struct env *e = env_new(2, "chunk 0 1\n");
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_IO_ERROR };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c;
+
+	e->cfg.io_timeout = 0.4;
+	c = env_open(e);
+	for (int i = 0; i < 2; i++) {
+		e->node[i]->hook = hook_status;
+		e->node[i]->hook_opaque = &h;
+	}
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
+	assert_true(h.hits >= 2); /* both nodes tried, then retried */
+	assert_non_null(strstr(cluster_last_error(c), "IO_ERROR"));
+	assert_non_null(strstr(cluster_last_error(c), "gave up"));
+	cluster_free(c);
+	env_free(e);
+}
+
+static void test_busy_retry(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = 3, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_BUSY };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c = env_open(e);
+	struct cluster_stats st;
+
+	pattern(buf, sizeof(buf), 0, 9);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 8192, 4096, RPC_FLAG_FUA,
+				 &iov, 1), 0);
+	assert_int_equal(h.hits, 3);
+	assert_memory_equal(e->disk.bytes + 8192, buf, 4096);
+	cluster_get_stats(c, &st);
+	assert_true(st.retries == 3);
+	cluster_free(c);
+	env_free(e);
+}
+
+static void test_not_owner_refresh(void **state)
+{
+	struct env *e = env_new(2, "chunk 0\n");   /* epoch 1: all on node 0 */
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_NOT_OWNER, .epoch = 2 };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c = env_open(e);
+	struct map *m2 = env_map(e, 2, "chunk 1\n"); /* epoch 2: all on node 1 */
+
+	pattern(e->disk.bytes, 4096, 0, 11);
+	e->node[0]->map = m2;
+	e->node[1]->map = m2;
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_memory_equal(buf, e->disk.bytes, 4096);
+	assert_int_equal(cluster_map(c)->epoch, 2);
+	assert_int_equal(h.hits, 1);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
+	assert_true(e->node[0]->reqs[RPC_OP_GET_MAP] +
+		    e->node[1]->reqs[RPC_OP_GET_MAP] == 1);
+	cluster_free(c);
+	map_free(m2);
+	env_free(e);
+}
+
+static void test_not_owner_stale_node(void **state)
+{
+	/* the node says NOT_OWNER with an older epoch: try the next node,
+	 * keep our map */
+	struct env *e = env_new(2, "chunk 0 1\n");
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_NOT_OWNER };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c;
+	struct map *m5 = env_map(e, 5, "chunk 0 1\n");
+
+	for (int i = 0; i < 2; i++)
+		e->node[i]->map = m5;
+	c = env_open(e);
+	assert_int_equal(cluster_map(c)->epoch, 5);
+	h.epoch = 4;
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(cluster_map(c)->epoch, 5);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_GET_MAP] +
+			 e->node[1]->reqs[RPC_OP_GET_MAP], 0);
+	cluster_free(c);
+	map_free(m5);
+	env_free(e);
+}
+
+/* Malformed first READ reply: the conn reconnects and the read is sent again. */
+static void hook_malformed(struct fake_node *n, const struct rpc_request *req,
+			   struct fake_answer *ans, void *opaque)
+{
+	struct hook_ctl *h = opaque;
+	struct rpc_reply rep;
+	int len;
+
+	if (req->op != RPC_OP_READ || h->times == 0)
+		return;
+	h->times--;
+	h->hits++;
+	ans->kind = FAKE_RAW;
+	memset(&rep, 0, sizeof(rep));
+	rep.id = req->id;
+	switch (h->variant) {
+	case 0: /* bad magic */
+		memcpy(ans->raw, "GARBAGE-GARBAGE-GARBAGE", 24);
+		ans->raw_len = 24;
+		return;
+	case 1: /* a reply id that is not in flight */
+		rep.id = req->id ^ 0x5a5a0000ull;
+		len = rpc_reply_encode(&rep, 0, ans->raw, sizeof(ans->raw));
+		break;
+	case 2: /* OK to a READ without its data */
+		len = rpc_reply_encode(&rep, 0, ans->raw, sizeof(ans->raw));
+		break;
+	case 3: /* header length over the limit */
+		rpc_frame_hdr_encode(ans->raw, RPC_KIND_REPLY, RPC_MAX_HDR_LEN + 1, 0);
+		len = RPC_FRAME_HDR_SIZE;
+		break;
+	case 4: /* undecodable protobuf header */
+		rpc_frame_hdr_encode(ans->raw, RPC_KIND_REPLY, 6, 0);
+		memcpy(ans->raw + RPC_FRAME_HDR_SIZE, "\xff\xff\xff\xff\xff\xff", 6);
+		len = RPC_FRAME_HDR_SIZE + 6;
+		break;
+	case 5: /* a request frame from the node */
+		rpc_frame_hdr_encode(ans->raw, RPC_KIND_REQUEST, 2, 0);
+		memcpy(ans->raw + RPC_FRAME_HDR_SIZE, "\x08\x01", 2);
+		len = RPC_FRAME_HDR_SIZE + 2;
+		break;
+	default: /* data longer than asked for */
+		len = rpc_reply_encode(&rep, (uint32_t)req->length + 512, ans->raw,
+				       sizeof(ans->raw));
+		break;
+	}
+	assert_true(len > 0);
+	ans->raw_len = (size_t)len;
+}
+
+static void test_malformed_replies(void **state)
+{
+	static const char *const expect[] = {
+		"malformed frame header", "not in flight", "carries 0 data bytes",
+		"too large", "undecodable", "request frame", "carries",
+	};
+
+	for (int v = 0; v < 7; v++) {
+		struct env *e = env_new(1, NULL);
+		struct hook_ctl h = { .times = 1, .variant = v };
+		uint8_t buf[4096];
+		struct iovec iov = { buf, sizeof(buf) };
+		struct cluster *c = env_open(e);
+		struct cluster_stats st;
+
+		pattern(e->disk.bytes, 4096, 0, v);
+		e->node[0]->hook = hook_malformed;
+		e->node[0]->hook_opaque = &h;
+		assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+		assert_memory_equal(buf, e->disk.bytes, 4096);
+		assert_int_equal(h.hits, 1);
+		cluster_get_stats(c, &st);
+		assert_true(st.reconnects == 1);
+		if (!strstr(e->log, expect[v]))
+			fail_msg("variant %d: log lacks '%s':\n%s", v, expect[v], e->log);
+		cluster_free(c);
+		env_free(e);
+	}
+}
+
+static void test_drop_and_resend(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = 1, .kind = FAKE_CLOSE };
+	uint8_t buf[16384];
+	struct iovec iov[8];
+	struct cluster *c = env_open(e);
+	struct cluster_stats st;
+
+	pattern(buf, sizeof(buf), 4096, 13);
+	int n = scatter(buf, sizeof(buf), iov);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 4096, sizeof(buf), 0, iov, n), 0);
+	assert_memory_equal(e->disk.bytes + 4096, buf, sizeof(buf));
+	assert_int_equal(e->node[0]->conns_accepted, 2);
+	cluster_get_stats(c, &st);
+	assert_true(st.reconnects == 1);
+	assert_true(st.retries == 1);
+	cluster_free(c);
+	env_free(e);
+}
+
+static void test_try_timeout_resend(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_HOLD };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c;
+
+	e->cfg.try_timeout = 0.3;
+	c = env_open(e);
+	pattern(e->disk.bytes, 4096, 0, 17);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_memory_equal(buf, e->disk.bytes, 4096);
+	assert_non_null(strstr(e->log, "timed out"));
+	assert_int_equal(e->node[0]->conns_accepted, 2);
+	cluster_free(c);
+	env_free(e);
+}
+
+static void test_max_inflight_respected(void **state)
+{
+	enum { N = 16 };
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
+	static uint8_t bufs[N][4096];
+	struct tio t[N];
+	bool all = false;
+	int remaining = N;
+	struct cluster *c;
+
+	e->node[0]->max_inflight = 2;
+	c = env_open(e);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	for (int i = 0; i < N; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].iov[0] = (struct iovec){ bufs[i], 4096 };
+		t[i].all_done = &all;
+		t[i].remaining = &remaining;
+		t[i].io = (struct cluster_io){ .op = RPC_OP_READ, .offset = i * 8192,
+					       .length = 4096, .iov = t[i].iov,
+					       .iovcnt = 1, .done = tio_done,
+					       .opaque = &t[i] };
+		assert_int_equal(cluster_submit(c, &t[i].io), 0);
+	}
+	/* bounded: each round lets the node see what was sent, then answers */
+	for (int round = 0; round < 100 && !all; round++) {
+		env_settle(e, 20);
+		assert_true(e->node[0]->held <= 2);
+		fake_node_release(e->node[0]);
+	}
+	assert_true(all);
+	assert_int_equal(e->node[0]->max_held, 2);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(t[i].calls, 1);
+		assert_int_equal(t[i].result, 0);
+	}
+	cluster_free(c);
+	env_free(e);
+}
+
+static void test_free_completes_outstanding(void **state)
+{
+	enum { N = 4 };
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = -1, .kind = FAKE_HOLD };
+	static uint8_t bufs[N][4096];
+	struct tio t[N];
+	struct cluster *c = env_open(e);
+
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	for (int i = 0; i < N; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].iov[0] = (struct iovec){ bufs[i], 4096 };
+		t[i].io = (struct cluster_io){ .op = RPC_OP_WRITE, .offset = i * 4096,
+					       .length = 4096, .iov = t[i].iov,
+					       .iovcnt = 1, .done = tio_done,
+					       .opaque = &t[i] };
+		assert_int_equal(cluster_submit(c, &t[i].io), 0);
+	}
+	for (int round = 0; round < 200 && e->node[0]->held < N; round++)
+		env_settle(e, 1);
+	assert_int_equal(e->node[0]->held, N);
+	cluster_free(c);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(t[i].calls, 1);
+		assert_int_equal(t[i].result, -EIO);
+	}
+	env_free(e);
+}
+
+static void test_deferred_completions(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c;
+
+	e->cfg.read_only = true;
+	c = env_open(e);
+	/* refused locally, still completed from the loop, not from submit */
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1), -EROFS);
+	assert_int_equal(io_sync(e, c, RPC_OP_DISCARD, 0, 4096, 0, NULL, 0), -EROFS);
+	/* nothing written: FLUSH completes at once, also deferred */
+	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_WRITE], 0);
+	/* invalid ios are refused by submit itself */
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 100, 4096, 0, &iov, 1), -EINVAL);
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, VOL_SIZE, 4096, 0, &iov, 1), -EINVAL);
+	assert_int_equal(io_sync(e, c, RPC_OP_GET_MAP, 0, 0, 0, NULL, 0), -EINVAL);
+	cluster_free(c);
+	env_free(e);
+}
+
+static void test_node_down_failover(void **state)
+{
+	/* node 0 preferred for everything; it dies; node 1 takes over */
+	struct env *e = env_new(2, "chunk 0 1\n");
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c;
+
+	e->cfg.n_nodes = 2;
+	c = env_open(e);
+	pattern(e->disk.bytes, 4096, 0, 21);
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
+	/* stop listening and drop the connections */
+	ev_io_stop(e->loop, &e->node[0]->accept_w);
+	fake_node_drop_all(e->node[0]);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_memory_equal(buf, e->disk.bytes, 4096);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
+	cluster_free(c);
+	env_free(e);
+}
+
+static int group_setup(void **state)
+{
+	return fake_pki_init(&env_pki);
+}
+
+static int group_teardown(void **state)
+{
+	fake_pki_free(&env_pki);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_and_flush),
+		cmocka_unit_test(test_split_by_max_io_size),
+		cmocka_unit_test(test_volume_not_found),
+		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_tls_failures),
+		cmocka_unit_test(test_status_results),
+		cmocka_unit_test(test_io_error_failover),
+		cmocka_unit_test(test_io_timeout),
+		cmocka_unit_test(test_busy_retry),
+		cmocka_unit_test(test_not_owner_refresh),
+		cmocka_unit_test(test_not_owner_stale_node),
+		cmocka_unit_test(test_malformed_replies),
+		cmocka_unit_test(test_drop_and_resend),
+		cmocka_unit_test(test_try_timeout_resend),
+		cmocka_unit_test(test_max_inflight_respected),
+		cmocka_unit_test(test_free_completes_outstanding),
+		cmocka_unit_test(test_deferred_completions),
+		cmocka_unit_test(test_node_down_failover),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
