@@ -54,3 +54,15 @@ unset "NB_MOCK_PID[m]"
 [ "$rc" = 0 ] || nb_fail "mock exited $rc after quit"
 [ ! -e "$sock" ] || nb_fail "control socket not removed on exit"
 nb_info "ok: quit exits 0 and removes the socket"
+
+# SIGTERM: close everything, exit 0.
+nb_mock_start t --volume v:1M
+pid=${NB_MOCK_PID[t]}
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+unset "NB_MOCK_PID[t]"
+[ "$rc" = 0 ] || nb_fail "mock exited $rc after SIGTERM"
+grep -q "signal 15: shutting down" "$NB_TMP/t.log" || nb_fail "SIGTERM not logged"
+[ ! -e "$NB_TMP/t.sock" ] || nb_fail "control socket not removed after SIGTERM"
+nb_info "ok: SIGTERM exits 0"

@@ -69,3 +69,20 @@ for c in error-rate delay drop-every stall reset stats map-reload resize quit; d
 	grep -Eq "^    $c( |$)" "$NB_TMP/help.txt" || nb_fail "--help does not document the command $c"
 done
 nb_info "ok: --help documents all options and commands"
+
+# IPv6 loopback, when the machine has one: the default node address keeps
+# the brackets and the bound port.
+if [ -e /proc/net/if_inet6 ] && grep -q "^0\{31\}1 " /proc/net/if_inet6; then
+	"$NB_MOCK" --listen "[::1]:0" --port-file "$NB_TMP/v6.port" "${tls[@]}" --volume v:1M \
+		>"$NB_TMP/v6.log" 2>&1 &
+	NB_MOCK_PID[v6]=$!
+	for ((i = 0; i < 100; i++)); do [ -s "$NB_TMP/v6.port" ] && break; sleep 0.1; done
+	p6=$(cat "$NB_TMP/v6.port")
+	timeout 30 "$MOCK_PROBE" --connect "[::1]:$p6" --ca "$pki/ca.crt" --cert "$pki/client.crt" \
+		--key "$pki/client.key" "hs" "getmap" "open v" "write 0 512 1" "read 0 512 1" \
+		>"$NB_TMP/v6.out" || nb_fail "probe over IPv6 failed"
+	grep -q "node0=\[::1\]:$p6" "$NB_TMP/v6.out" || nb_fail "IPv6 node address: $(cat "$NB_TMP/v6.out")"
+	nb_info "ok: IPv6 listen"
+else
+	nb_info "no IPv6 loopback: IPv6 listen not checked"
+fi
