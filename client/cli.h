@@ -99,6 +99,8 @@ void *cli_buf_alloc(size_t size);
 int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 		 const char *cmd);
 void cli_ctx_close(struct cli_ctx *ctx);
+/* -EROFS, after printing why, when the opened volume is read-only. */
+int cli_ctx_check_writable(const struct cli_ctx *ctx);
 
 /* Route engine messages to stderr at the -v/-q level. */
 void cli_engine_config_log(const struct cli_common *opt,

@@ -346,6 +346,8 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	rc = CLI_EXIT_FAIL;
 	if (cli_ctx_open(&ctx, opt, "bench") < 0)
 		goto out_free_bench;
+	if (b->op == RPC_OP_WRITE && cli_ctx_check_writable(&ctx) < 0)
+		goto out_close;
 	vbs = ctx.vol->block_size ? ctx.vol->block_size : 512;
 	if (!b->size || b->size > ctx.vol->size)
 		b->size = ctx.vol->size;

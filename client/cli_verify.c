@@ -267,9 +267,10 @@ static int cli_verify_pass(struct cli_ctx *ctx, struct cli_verify *v,
 	}
 	secs = (cli_now_ns() - t0) / 1e9;
 	if (ret < 0) {
-		printf("verify: %s pass FAILED after %s: I/O error\n",
+		printf("verify: %s pass FAILED after %s: %s\n",
 		       op == RPC_OP_WRITE ? "write" : "read",
-		       cli_fmt_size(p.bytes, sz, sizeof(sz)));
+		       cli_fmt_size(p.bytes, sz, sizeof(sz)),
+		       ret == -EIO ? "I/O error" : strerror(-ret));
 		return ret;
 	}
 	printf("verify: %s %s in %" PRIu64 " %s, %.2f s, %.1f MB/s\n",
@@ -313,6 +314,8 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 
 	if (cli_ctx_open(&ctx, opt, "verify") < 0)
 		return CLI_EXIT_FAIL;
+	if (v.do_write && cli_ctx_check_writable(&ctx) < 0)
+		goto out_close;
 	vbs = ctx.vol->block_size ? ctx.vol->block_size : 512;
 	if (v.bs % vbs || v.offset % vbs || (v.has_size && v.size % vbs)) {
 		cli_err("verify: --offset, --size and --block-size must be multiples of the volume block size %u",
@@ -320,7 +323,7 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 		rc = CLI_EXIT_USAGE;
 		goto out_close;
 	}
-	if (vbs % CLI_VERIFY_SECTOR && v.offset % CLI_VERIFY_SECTOR) {
+	if (v.offset % CLI_VERIFY_SECTOR) {
 		cli_err("verify: --offset must be a multiple of %u", CLI_VERIFY_SECTOR);
 		rc = CLI_EXIT_USAGE;
 		goto out_close;

@@ -298,6 +298,8 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 		rc = CLI_EXIT_USAGE;
 		goto out_close_ctx;
 	}
+	if (cli_ctx_check_writable(&ctx) < 0)
+		goto out_close_ctx;
 	x.end = ctx.vol->size;
 	if (x.offset > x.end || (x.has_length && x.length > x.end - x.offset)) {
 		cli_err("import: %s (%" PRIu64 " bytes) at offset %" PRIu64

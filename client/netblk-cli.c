@@ -371,6 +371,15 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 	return 0;
 }
 
+int cli_ctx_check_writable(const struct cli_ctx *ctx)
+{
+	if (!ctx->vol->read_only)
+		return 0;
+	cli_err("%s: volume '%s' is read-only (the node serves it read-only)",
+		ctx->cmd, ctx->opt->volume);
+	return -EROFS;
+}
+
 void cli_ctx_close(struct cli_ctx *ctx)
 {
 	cluster_free(ctx->cluster);
