@@ -32,6 +32,7 @@ mock_probe m \
 	"write 0 65536 5" "wz 100 10000" "readz 100 10000" "read 10100 100 5" "read 0 100 5" \
 	"wz 20000 40000 unmap" "readz 20000 40000" \
 	"pipeline 16 4096 11" \
+	"trickle 3000000 5000 13" \
 	"pipeline 8 256K 12" \
 	"!OUT_OF_RANGE discard 0 128M" \
 	"!MALFORMED discard 0 64M" \

@@ -16,6 +16,7 @@
  *   write OFF LEN SEED [fua] | read OFF LEN SEED | readz OFF LEN
  *   flush | discard OFF LEN | wz OFF LEN [unmap]
  *   rflags FLAGS OFF LEN    READ with raw flag bits
+ *   trickle OFF LEN SEED    WRITE sent in 1..7 byte TLS records, read back
  *   pipeline N LEN SEED     N writes then N reads in flight at once
  *   send OP OFF LEN SEED    send READ/WRITE without waiting
  *   recv N                  wait for N replies, all with the expected status
@@ -595,6 +596,38 @@ static void probe_run_step(char *step)
 			probe_die("usage: bench read|write SECONDS QD LEN");
 		probe_bench(strcmp(w[1], "write") == 0, (double)probe_num(w[2]),
 			    (uint32_t)probe_num(w[3]), probe_num(w[4]));
+		return;
+	} else if (strcmp(w[0], "trickle") == 0) {
+		/* A WRITE frame sent in TLS records of 1 to 7 bytes, then read back. */
+		uint64_t off = probe_num(w[1]), len = probe_num(w[2]), seed = probe_num(w[3]);
+		uint8_t *frame = malloc(8192 + len), *rdata;
+		uint32_t rlen;
+		size_t pos = 0, total;
+		int h;
+
+		req.op = RPC_OP_WRITE;
+		req.id = probe_cur->next_id++;
+		req.offset = off;
+		req.length = len;
+		h = rpc_request_encode(&req, (uint32_t)len, frame, 8192);
+		if (h < 0)
+			probe_die("cannot encode request");
+		probe_fill(frame + h, off, len, seed);
+		total = (size_t)h + len;
+		while (pos < total) {
+			size_t piece = 1 + pos % 7;
+
+			if (piece > total - pos)
+				piece = total - pos;
+			probe_send(probe_cur, frame + pos, piece);
+			pos += piece;
+		}
+		free(frame);
+		if (probe_recv_reply(probe_cur, &rep, &rdata, &rlen) < 0 || rep.id != req.id)
+			probe_die("no reply to the trickled write");
+		probe_check_status(&rep, want);
+		rpc_reply_clear(&rep);
+		probe_rw(RPC_OP_READ, off, len, (int64_t)seed, 0, RPC_STATUS_OK);
 		return;
 	} else if (strcmp(w[0], "tally") == 0) {
 		uint64_t k = probe_num(w[1]), count[RPC_STATUS_MAX] = { 0 };
