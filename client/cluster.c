@@ -165,6 +165,11 @@ static int cluster_map_install(struct cluster *c, struct map *map)
 		    c->volume_name, (unsigned long long)map->epoch,
 		    map->n_nodes, map->n_chunks,
 		    (unsigned long long)map->chunk_size);
+	/* conns of nodes outside the map reconnect only on demand */
+	for (size_t i = 0; i < c->n_conns; i++)
+		c->conns[i]->lazy = true;
+	for (uint32_t i = 0; i < map->n_nodes; i++)
+		node_conn[i]->lazy = false;
 	free(c->node_conn);
 	map_free(c->map);
 	c->node_conn = node_conn;

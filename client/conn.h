@@ -14,7 +14,9 @@
  * a request without reply for try_timeout) logs once, closes the socket,
  * hands every queued and in-flight request back to the owner through
  * ops->returned, and waits (BACKOFF: exponential from backoff_base to
- * backoff_max, with jitter) before reconnecting by itself.
+ * backoff_max, with jitter) before reconnecting by itself (or, when the
+ * owner marked it lazy and nothing is queued, before going back to
+ * DISCONNECTED).
  *
  * Ownership: a struct conn_req belongs to the owner; the conn only links
  * it between conn_submit() and ops->reply()/ops->returned(), and reads the
@@ -136,6 +138,12 @@ struct conn {
 	uint32_t queued;
 	uint64_t sent, reconnects;
 
+	/*
+	 * Set by the owner: when a failed conn has nothing queued, go back to
+	 * DISCONNECTED after the backoff instead of reconnecting by itself.
+	 */
+	bool lazy;
+
 	/* owner's scratch, never touched by the conn */
 	unsigned owner_bits;
 	struct conn *owner_next;
@@ -215,8 +223,8 @@ void conn_close(struct conn *conn);
 /* conn_close, then free. NULL is a no-op. */
 void conn_free(struct conn *conn);
 
-/* May a request be routed to this conn (READY, or connecting without a
- * failure since it was last READY)? */
+/* May a request be routed to this conn (READY or DISCONNECTED, or
+ * connecting without a failure since it was last READY)? */
 bool conn_usable(const struct conn *conn);
 
 const char *conn_state_name(enum conn_state state);
