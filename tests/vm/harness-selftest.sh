@@ -68,10 +68,10 @@ rc=$?
 check "a kernel warning fails a passing script (got $rc)" '[ "$rc" = 1 ]'
 check "the warning is shown" '[[ $out == *"injected by the harness self-test"* ]]'
 
-out=$("$here/run-in-vm.sh" --name selftest_hang --timeout 15 "$work/g_hang.sh" 2>&1)
+out=$("$here/run-in-vm.sh" --name selftest_hang --timeout 30 "$work/g_hang.sh" 2>&1)
 rc=$?
 check "a hung guest fails (got $rc)" '[ "$rc" != 0 ] && [ "$rc" != 77 ]'
-check "timeout message" '[[ $out == *"VM timed out after 15 s"* ]]'
+check "timeout message" '[[ $out == *"VM timed out after 30 s"* ]]'
 check "timeout shows the guest output" '[[ $out == *"about to hang"* ]]'
 
 if [ "$failures" != 0 ]; then
