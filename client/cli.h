@@ -159,6 +159,25 @@ struct cli_pipe {
 
 int cli_pipe_run(struct cli_pipe *p);
 
+/*
+ * Latency histogram (cli_hist.c): log-linear buckets, 16 per power of
+ * two (resolution about 6%, reported at the bucket middle, so within
+ * about 3%), fixed size whatever the number of samples. Values are
+ * nanoseconds or any other unit.
+ */
+#define CLI_HIST_HALF    16u
+#define CLI_HIST_BUCKETS (2 * CLI_HIST_HALF + 60 * CLI_HIST_HALF)
+
+struct cli_hist {
+	uint64_t count[CLI_HIST_BUCKETS];
+	uint64_t n, sum, max;
+};
+
+void cli_hist_add(struct cli_hist *h, uint64_t v);
+/* Smallest value v (within the resolution) with a fraction q of the
+ * samples <= v; never above the largest sample; 0 when empty. */
+uint64_t cli_hist_quantile(const struct cli_hist *h, double q);
+
 /* Commands: return a CLI_EXIT_* code. argv[0] is the command name. */
 int cli_cmd_create(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_info(struct cli_common *opt, int argc, char **argv);

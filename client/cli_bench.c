@@ -2,8 +2,8 @@
 /*
  * netblk-cli bench: keep iodepth ios in flight for a number of seconds
  * and print IOPS, bandwidth and a latency distribution. Latencies go
- * into a fixed log-linear histogram (about 3% resolution), so memory
- * does not grow with the number of ios.
+ * into a fixed histogram (cli_hist.c), so memory does not grow with the
+ * number of ios.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,9 +15,6 @@
 #include <ev.h>
 
 #include "cli.h"
-
-#define CLI_HIST_HALF    16u /* sub-buckets per power of two */
-#define CLI_HIST_BUCKETS (2 * CLI_HIST_HALF + 60 * CLI_HIST_HALF)
 
 static const char cli_bench_help[] =
 "NAME\n"
@@ -69,11 +66,6 @@ static const struct option cli_bench_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-struct cli_hist {
-	uint64_t count[CLI_HIST_BUCKETS];
-	uint64_t n, sum, max;
-};
-
 struct cli_bench;
 
 struct cli_bench_slot {
@@ -103,60 +95,6 @@ struct cli_bench {
 	struct cli_hist hist;
 	ev_timer timer;
 };
-
-static unsigned int cli_hist_bucket(uint64_t v)
-{
-	unsigned int msb, shift;
-
-	if (v < 2 * CLI_HIST_HALF)
-		return v;
-	msb = 63 - __builtin_clzll(v);
-	shift = msb - 4; /* v >> shift is in [16, 32) */
-	return 2 * CLI_HIST_HALF + (shift - 1) * CLI_HIST_HALF +
-	       (unsigned int)((v >> shift) - CLI_HIST_HALF);
-}
-
-/* Middle of a bucket's range. */
-static uint64_t cli_hist_value(unsigned int b)
-{
-	unsigned int shift;
-	uint64_t m;
-
-	if (b < 2 * CLI_HIST_HALF)
-		return b;
-	shift = (b - 2 * CLI_HIST_HALF) / CLI_HIST_HALF + 1;
-	m = (b - 2 * CLI_HIST_HALF) % CLI_HIST_HALF + CLI_HIST_HALF;
-	return (m << shift) + ((1ull << shift) >> 1);
-}
-
-static void cli_hist_add(struct cli_hist *h, uint64_t v)
-{
-	h->count[cli_hist_bucket(v)]++;
-	h->n++;
-	h->sum += v;
-	if (v > h->max)
-		h->max = v;
-}
-
-/* Value at or below which a fraction q of the samples lie. */
-static uint64_t cli_hist_quantile(const struct cli_hist *h, double q)
-{
-	uint64_t want, seen = 0, v;
-
-	if (h->n == 0)
-		return 0;
-	want = (uint64_t)(q * h->n + 0.999999);
-	if (want == 0)
-		want = 1;
-	for (unsigned int b = 0; b < CLI_HIST_BUCKETS; b++) {
-		seen += h->count[b];
-		if (seen >= want) {
-			v = cli_hist_value(b);
-			return v > h->max ? h->max : v;
-		}
-	}
-	return h->max;
-}
 
 static int cli_bench_opt(void *opaque, int val, const char *name,
 			 const char *arg)

@@ -1,15 +1,27 @@
 /* SPDX-License-Identifier: MIT */
-/* netblk-cli: number parsing, clocks, random numbers, buffers. */
+/* netblk-cli: messages, number parsing, clocks, random numbers, buffers. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("netblk-cli: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 static int cli_size_shift(const char *suffix, unsigned int *shift)
 {

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,17 +110,6 @@ static const struct cli_command cli_commands[] = {
 	{ "verify", cli_cmd_verify },
 	{ "bench", cli_cmd_bench },
 };
-
-void cli_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("netblk-cli: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static int cli_split_cluster(struct cli_common *opt, const char *arg)
 {
