@@ -232,15 +232,15 @@ if ! cache_complete; then
 	build_initramfs "$root" "$kver" "$kdir/initramfs.cpio"
 	initramfs_sum >"$cache/initramfs.sum"
 
-	cat >"$cache/kernel.env.tmp" <<-EOF
-	# Written by tests/vm/fetch.sh; image and headers of one version.
-	NETBLK_VM_KVER=$kver
-	NETBLK_VM_PKGVER=$pkgver
-	NETBLK_VM_HEADERS_PKG=linux-headers-$kver
-	NETBLK_VM_VMLINUX=$kdir/vmlinux
-	NETBLK_VM_INITRAMFS=$kdir/initramfs.cpio
-	NETBLK_VM_MODDIR=$root
-	EOF
+	{
+		echo "# Written by tests/vm/fetch.sh; image and headers of one version."
+		printf 'NETBLK_VM_KVER=%q\n' "$kver"
+		printf 'NETBLK_VM_PKGVER=%q\n' "$pkgver"
+		printf 'NETBLK_VM_HEADERS_PKG=%q\n' "linux-headers-$kver"
+		printf 'NETBLK_VM_VMLINUX=%q\n' "$kdir/vmlinux"
+		printf 'NETBLK_VM_INITRAMFS=%q\n' "$kdir/initramfs.cpio"
+		printf 'NETBLK_VM_MODDIR=%q\n' "$root"
+	} >"$cache/kernel.env.tmp"
 	mv "$cache/kernel.env.tmp" "$cache/kernel.env"
 	log "cache ready in $(( $(date +%s) - t0 )) s: $cache"
 fi
