@@ -290,6 +290,7 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	struct cli_ctx ctx;
 	uint32_t vbs;
 	char sz[64];
+	bool started = false;
 	int first, ret, rc = CLI_EXIT_FAIL;
 
 	ret = cli_parse_options(opt, "verify", argc, argv, cli_verify_opts,
@@ -349,6 +350,7 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	       v.offset, v.bs, v.depth, v.seed,
 	       v.do_write && v.do_read ? "both" : v.do_write ? "write" : "read");
 	fflush(stdout);
+	started = true;
 
 	if (v.do_write && cli_verify_pass(&ctx, &v, RPC_OP_WRITE) < 0)
 		goto out_close;
@@ -367,7 +369,8 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	rc = CLI_EXIT_OK;
 
 out_close:
-	cli_print_engine_stats(&ctx);
+	if (started)
+		cli_print_engine_stats(&ctx);
 	fflush(stdout);
 	cli_ctx_close(&ctx);
 	return rc;
