@@ -53,7 +53,7 @@ int conn_write_out(struct conn *conn)
 		size_t n = 0;
 		int ret;
 
-		ERR_clear_error();
+		/* the error queue is empty: every failure path drains it */
 		ret = SSL_write_ex(conn->ssl, conn->out + conn->out_off, len, &n);
 		if (ret == 1) {
 			conn->out_off += n;
@@ -517,7 +517,6 @@ void conn_read(struct conn *conn)
 		}
 		}
 
-		ERR_clear_error();
 		ret = SSL_read_ex(conn->ssl, dst, want, &n);
 		if (ret != 1) {
 			int e = SSL_get_error(conn->ssl, ret);

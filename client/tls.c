@@ -130,6 +130,8 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* fewer recv calls: take whole records (and more) at once */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	return ctx;
 
 out_free_ctx:
