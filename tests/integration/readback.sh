@@ -68,8 +68,22 @@ out=$(nb_cli "${cli[@]}" verify --block-size 512 --size 1M --queue-depth 32) ||
 nb_info "ok: $(grep -m1 "verify: OK\|bench: .*IOPS" <<<"$out") (512-byte I/Os)"
 # A second read pass with the earlier seed must notice the overwritten start.
 rc=0
-out=$(nb_cli "${cli[@]}" verify --pass read --offset 61440 --size 1M --block-size 64K --seed 42) || rc=$?
+out=$(nb_cli "${cli[@]}" verify --pass read --offset 61440 --size 1M --block-size 64K --seed 42 2>&1) || rc=$?
 [ "$rc" = 1 ] || nb_fail "verify --pass read of overwritten data: exit $rc, expected 1: $out"
 grep -q "stale data written with seed" <<<"$out" || nb_fail "verify did not describe the stale data: $out"
 nb_info "ok: verify detects data of another seed: $(grep -m1 MISMATCH <<<"$out")"
+
+# A volume with 4 KiB logical blocks: partial blocks are 4 KiB wide.
+nb_mock_start n4k --volume v4k:4M --block-size 4096
+c4k=(--cluster "127.0.0.1:$(nb_mock_port n4k)" --volume v4k)
+nb_pattern_file "$NB_TMP/in" 10000 b4k
+nb_cli "${c4k[@]}" import --offset 1234 "$NB_TMP/in" >/dev/null || nb_fail "import into the 4K-block volume failed"
+nb_cli "${c4k[@]}" export --offset 1234 --length 10000 "$NB_TMP/out" >/dev/null || nb_fail "export from the 4K-block volume failed"
+cmp "$NB_TMP/in" "$NB_TMP/out" || nb_fail "10000 bytes at offset 1234 of a 4K-block volume read back different"
+head -c 1234 /dev/zero | cmp - <(nb_cli "${c4k[@]}" export --length 1234 - 2>/dev/null) ||
+	nb_fail "bytes before the unaligned write in the 4K-block volume changed"
+nb_info "ok: 10000 bytes at offset 1234 of a 4 KiB-block volume read back, bytes before it still zero"
+nb_expect_fail "verify with 512-byte I/Os on a 4K-block volume" "multiples of the volume block size 4096" \
+	nb_cli "${c4k[@]}" verify --block-size 512 --size 1M
+[ "$NB_LAST_RC" = 2 ] || nb_fail "misaligned verify: exit $NB_LAST_RC, expected 2"
 nb_info "PASS"
