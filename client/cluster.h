@@ -12,6 +12,15 @@
  * Every function here must be called from the thread that runs the loop.
  * Other threads reach the cluster through an ev_async of their own.
  *
+ * The loop: the cluster's connections keep ev_run(loop, 0) running (they
+ * are active watchers), so a tool waiting for one io breaks out of the
+ * loop from done() (ev_break) or runs it with EVRUN_ONCE. The engine's
+ * own ev_prepare (which writes out the requests submitted during one loop
+ * iteration, many per TLS record) does not keep the loop alive.
+ * Host names in addresses are resolved with a blocking getaddrinfo() when
+ * a connection is made; IP literals never block.
+ * The engine never raises SIGPIPE (sockets are written with MSG_NOSIGNAL).
+ *
  * Life cycle:
  *
  *   c = cluster_new(loop, &cfg);         copies cfg, opens nothing
@@ -124,6 +133,16 @@ struct cluster_config {
  *     length bytes in total; unused for other ops. READ data is received
  *     straight into these buffers. WRITE data is copied once, into the
  *     TLS output of the connection.
+ * FLUSH is sent to every node that received write-class requests from
+ *     this cluster and completes when all answered; with no such node it
+ *     completes (later, from the loop) with 0.
+ * Requests are cut at chunk boundaries and at max_io_size (READ/WRITE) or
+ *     the volume's discard / write-zeroes limits; done() is called once,
+ *     after every piece completed; the first error wins.
+ * Retries: IO_ERROR, a lost connection or try_timeout send the piece to
+ *     the next reachable node of its placement; BUSY waits a backoff;
+ *     NOT_OWNER from a node with a newer epoch refreshes the map (one
+ *     GET_MAP at a time) and routes again; all until io_timeout.
  * done: result is 0, -EIO (the cause was logged once with node address,
  *     request id and status name), -EOPNOTSUPP (the nodes do not
  *     implement the op or flag) or -EROFS (write-class op on a read-only
