@@ -10,6 +10,7 @@ nb_mock_start n0 --volume vol0:4M
 node=(--cluster "127.0.0.1:$(nb_mock_port n0)" --volume vol0)
 mock_ctl n0 error-rate all 100 >/dev/null
 
+# shellcheck disable=SC2034 # used by nb_cli
 NB_HANG_GUARD=60
 for cmd in "verify --size 1M" "export /dev/null" "bench --pattern randwrite --seconds 2"; do
 	# shellcheck disable=SC2086

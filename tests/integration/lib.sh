@@ -178,10 +178,13 @@ nb_expect_fail() {
 	shift 2
 	out=$("$@" 2>&1) || rc=$?
 	[ "$rc" != 0 ] || nb_fail "$what: expected failure, got exit 0; output: $out"
-	[ "$rc" != 124 ] && [ "$rc" != 137 ] || nb_fail "$what: command hung (killed by the hang guard)"
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		nb_fail "$what: command hung (killed by the hang guard)"
+	fi
 	grep -Eqi -- "$re" <<<"$out" || nb_fail "$what: exit $rc but output does not match /$re/: $out"
 	nb_info "ok: $what (exit $rc): $(head -n 1 <<<"$out")"
 	NB_LAST_RC=$rc
+	# shellcheck disable=SC2034 # for the calling test
 	NB_LAST_OUT=$out
 }
 
@@ -214,7 +217,7 @@ nb_map_write() {
 # write the real map (epoch 2, the nodes in order, the placements given)
 # and make every node load it. Sets NB_CLUSTER (comma-separated addresses).
 nb_cluster_start() {
-	local n=$1 map=$2 chunk=$3 i addrs= opts=() placements=()
+	local n=$1 map=$2 chunk=$3 i addrs='' opts=() placements=()
 	shift 3
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
 	[ $# -gt 0 ] && shift
@@ -230,6 +233,7 @@ nb_cluster_start() {
 	for ((i = 0; i < n; i++)); do
 		mock_ctl "n$i" map-reload >/dev/null
 	done
+	# shellcheck disable=SC2034 # for the calling test
 	NB_CLUSTER=${addrs// /,}
 }
 

@@ -46,6 +46,7 @@ done
 
 # Pipes: stdin to the volume and the volume to stdout, in order.
 nb_pattern_file "$NB_TMP/in" $((3 << 20)) pipe
+# shellcheck disable=SC2002 # a real pipe, not a regular file, on stdin
 cat "$NB_TMP/in" | nb_cli "${cli[@]}" import --offset $((2 << 20)) --block-size 192K --queue-depth 16 - >/dev/null ||
 	nb_fail "import from stdin failed"
 dd if="$NB_TMP/in" of="$model" bs=1M seek=2 conv=notrunc status=none
