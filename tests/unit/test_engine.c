@@ -54,14 +54,15 @@ static void env_log(void *opaque, int level, const char *msg)
 	}
 }
 
-static struct map *env_map(struct env *e, uint64_t epoch, const char *chunks)
+static struct map *env_map_cs(struct env *e, uint64_t epoch,
+			      const char *chunk_size, const char *chunks)
 {
 	char text[1024], err[256];
 	struct map *m;
 	int l;
 
-	l = snprintf(text, sizeof(text), "epoch %llu\nchunk_size 64K\n",
-		     (unsigned long long)epoch);
+	l = snprintf(text, sizeof(text), "epoch %llu\nchunk_size %s\n",
+		     (unsigned long long)epoch, chunk_size);
 	for (int i = 0; i < e->n_nodes; i++)
 		l += snprintf(text + l, sizeof(text) - l, "node %s\n",
 			      e->node[i]->addr);
@@ -69,6 +70,11 @@ static struct map *env_map(struct env *e, uint64_t epoch, const char *chunks)
 	if (map_parse(text, &m, err, sizeof(err)) < 0)
 		fail_msg("map: %s", err);
 	return m;
+}
+
+static struct map *env_map(struct env *e, uint64_t epoch, const char *chunks)
+{
+	return env_map_cs(e, epoch, "64K", chunks);
 }
 
 /* n fake nodes sharing one disk, map epoch 1 with the given chunk lines. */
@@ -838,6 +844,64 @@ static void test_node_down_failover(void **state)
 	env_free(e);
 }
 
+/* A new map with smaller chunks: pieces in flight are cut again. */
+static void test_refresh_resplits(void **state)
+{
+	struct env *e = env_new(2, "chunk 0\n");   /* 64K chunks, all node 0 */
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_NOT_OWNER, .epoch = 2 };
+	uint8_t *buf = malloc(64 * KiB);
+	struct iovec iov[8];
+	struct cluster *c = env_open(e);
+	/* epoch 2: 16K chunks alternating between the nodes */
+	struct map *m2 = env_map_cs(e, 2, "16K", "chunk 0\nchunk 1\n");
+
+	pattern(e->disk.bytes, 64 * KiB, 0, 23);
+	for (int i = 0; i < 2; i++)
+		e->node[i]->map = m2;
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	int n = scatter(buf, 64 * KiB, iov);
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
+	assert_memory_equal(buf, e->disk.bytes, 64 * KiB);
+	assert_true(cluster_map(c)->chunk_size == 16 * KiB);
+	/* 1 refused + 2 pieces on node 0, 2 pieces on node 1 */
+	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 3);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 2);
+	cluster_free(c);
+	map_free(m2);
+	free(buf);
+	env_free(e);
+}
+
+/* Pieces on two nodes, one fails: the io fails, the other piece is done. */
+static void test_first_error_wins(void **state)
+{
+	struct env *e = env_new(2, NULL);
+	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = -1, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_UNSUPPORTED };
+	uint8_t *buf = malloc(128 * KiB);
+	struct iovec iov = { buf, 128 * KiB };
+	struct cluster *c;
+
+	e->cfg.n_nodes = 2;
+	c = env_open(e);
+	pattern(buf, 128 * KiB, 0, 29);
+	e->node[1]->hook = hook_status;
+	e->node[1]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 128 * KiB, 0, &iov, 1),
+			 -EOPNOTSUPP);
+	/* chunk 0 (node 0) written, chunk 1 (node 1) refused */
+	assert_memory_equal(e->disk.bytes, buf, 64 * KiB);
+	assert_int_equal(h.hits, 1);
+	struct cluster_stats st;
+	cluster_get_stats(c, &st);
+	assert_true(st.errors == 1);
+	cluster_free(c);
+	free(buf);
+	env_free(e);
+}
+
 static int group_setup(void **state)
 {
 	return fake_pki_init(&env_pki);
@@ -871,6 +935,8 @@ int main(void)
 		cmocka_unit_test(test_free_completes_outstanding),
 		cmocka_unit_test(test_deferred_completions),
 		cmocka_unit_test(test_node_down_failover),
+		cmocka_unit_test(test_refresh_resplits),
+		cmocka_unit_test(test_first_error_wins),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
