@@ -25,6 +25,7 @@
 #define CLI_DEFAULT_IO_TIMEOUT 30.0 /* s */
 #define CLI_BUF_ALIGN          4096
 #define CLI_MAX_XFER           (16u << 20) /* largest single I/O */
+#define CLI_MAX_BUFFERS        (1ull << 30) /* queue depth x I/O size */
 
 /* Options every command accepts. */
 struct cli_common {
@@ -79,6 +80,10 @@ int cli_parse_size(const char *optname, const char *s, uint64_t *out);
 int cli_parse_uint(const char *optname, const char *s, uint64_t min,
 		   uint64_t max, uint64_t *out);
 int cli_parse_seconds(const char *optname, const char *s, double *out);
+
+/* -EINVAL, after printing why, when depth buffers of bs bytes exceed
+ * CLI_MAX_BUFFERS. */
+int cli_check_buffers(const char *cmd, uint64_t depth, uint64_t bs);
 
 /* Format a byte count as "1.5 MiB (1572864 bytes)" into buf. */
 const char *cli_fmt_size(uint64_t bytes, char *buf, size_t len);

@@ -274,7 +274,8 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 		cli_err("bench: missing --pattern randread|randwrite|read|write");
 		goto out_free_bench;
 	}
-	if (cli_require_common(opt, "bench", true) < 0)
+	if (cli_require_common(opt, "bench", true) < 0 ||
+	    cli_check_buffers("bench", b->depth, b->bs) < 0)
 		goto out_free_bench;
 	if (b->op == RPC_OP_WRITE && opt->read_only) {
 		cli_err("bench: --pattern %s cannot run with --read-only", b->pattern);

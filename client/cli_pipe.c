@@ -106,6 +106,11 @@ int cli_pipe_run(struct cli_pipe *p)
 
 	if (p->depth == 0 || p->buf_size == 0)
 		return -EINVAL;
+	if ((uint64_t)p->depth * p->buf_size > CLI_MAX_BUFFERS) {
+		cli_err("%s: queue depth %u x block size %zu is more than %llu MiB of buffers",
+			p->ctx->cmd, p->depth, p->buf_size, CLI_MAX_BUFFERS >> 20);
+		return -E2BIG;
+	}
 	p->slots = calloc(p->depth, sizeof(*p->slots));
 	if (!p->slots)
 		return -ENOMEM;

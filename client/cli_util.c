@@ -107,6 +107,16 @@ int cli_parse_seconds(const char *optname, const char *s, double *out)
 	return 0;
 }
 
+int cli_check_buffers(const char *cmd, uint64_t depth, uint64_t bs)
+{
+	if (depth * bs <= CLI_MAX_BUFFERS)
+		return 0;
+	cli_err("%s: queue depth %" PRIu64 " x I/O size %" PRIu64
+		" needs more than %llu MiB of buffers; lower one of them",
+		cmd, depth, bs, CLI_MAX_BUFFERS >> 20);
+	return -EINVAL;
+}
+
 const char *cli_fmt_size(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };

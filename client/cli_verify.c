@@ -301,7 +301,8 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 		cli_err("verify: unexpected argument '%s'", argv[first]);
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_require_common(opt, "verify", true) < 0)
+	if (cli_require_common(opt, "verify", true) < 0 ||
+	    cli_check_buffers("verify", v.depth, v.bs) < 0)
 		return CLI_EXIT_USAGE;
 	if (v.do_write && opt->read_only) {
 		cli_err("verify: the write pass cannot run with --read-only (use --pass read)");

@@ -284,7 +284,8 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 			first >= argc ? "missing" : "expected exactly one");
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_require_common(opt, "import", true) < 0)
+	if (cli_require_common(opt, "import", true) < 0 ||
+	    cli_check_buffers("import", x.depth, x.bs) < 0)
 		return CLI_EXIT_USAGE;
 	if (opt->read_only) {
 		cli_err("import: cannot write with --read-only");
@@ -423,7 +424,8 @@ int cli_cmd_export(struct cli_common *opt, int argc, char **argv)
 			first >= argc ? "missing" : "expected exactly one");
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_require_common(opt, "export", true) < 0)
+	if (cli_require_common(opt, "export", true) < 0 ||
+	    cli_check_buffers("export", x.depth, x.bs) < 0)
 		return CLI_EXIT_USAGE;
 	if (cli_ctx_open(&ctx, opt, "export") < 0)
 		return CLI_EXIT_FAIL;

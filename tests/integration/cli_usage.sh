@@ -32,6 +32,7 @@ usage_expect 2 "--pattern" "${common[@]}" bench --pattern sideways
 usage_expect 2 "--pattern" "${common[@]}" bench
 usage_expect 2 "--iodepth" "${common[@]}" bench --pattern read --iodepth 0
 usage_expect 2 "--io-timeout" "${common[@]}" --io-timeout -1 verify
+usage_expect 2 "MiB of buffers" "${common[@]}" verify --queue-depth 4096 --block-size 16M
 usage_expect 2 "unknown command 'frobnicate'" "${common[@]}" frobnicate
 usage_expect 2 "missing COMMAND" "${common[@]}"
 usage_expect 2 "missing --cluster" --volume vol0 --ca "$NB_TMP/pki/ca.crt" verify
