@@ -1,0 +1,47 @@
+# vhost-lib.sh - helpers for VM tests that drive a VDUSE device through
+# vhost_vdpa with vhost-blk-test (source after guest-lib.sh).
+#
+#   vhost_of NAME          the /dev/vhost-vdpa-N of vDPA device NAME, or nothing
+#   vhost_wait NAME [S]    wait (default 30 s) for it; prints it
+#   vhost_attach NAME      vdpa dev add NAME (vduse), prints /dev/vhost-vdpa-N
+#   vhost_detach NAME      vdpa dev del NAME and wait until it is gone
+#   vbt ARGS...            run vhost-blk-test, output to the log, fail naming
+#                          the command when it exits non-zero
+VBT_BIN=$NETBLK_BIN/vhost-blk-test
+[ -x "$VBT_BIN" ] || fail "$VBT_BIN not built"
+
+vhost_of() {
+	local d
+	d=$(ls -d "/sys/bus/vdpa/devices/$1"/vhost-vdpa-* 2>/dev/null | head -1)
+	[ -n "$d" ] && echo "/dev/$(basename "$d")"
+}
+
+vhost_wait() {
+	local name=$1 limit=$(( ${2:-30} * 10 )) i v
+	for ((i = 0; i < limit; i++)); do
+		v=$(vhost_of "$name" || true)
+		[ -n "$v" ] && [ -c "$v" ] && { echo "$v"; return 0; }
+		sleep 0.1
+	done
+	fail "no /dev/vhost-vdpa-* for vDPA device $name within ${2:-30} s" \
+		"(driver: $(basename "$(readlink "/sys/bus/vdpa/devices/$name/driver" 2>/dev/null)" 2>/dev/null))"
+}
+
+vhost_attach() {
+	vdpa dev add name "$1" mgmtdev vduse || fail "vdpa dev add $1 failed"
+	vhost_wait "$1"
+}
+
+vhost_detach() {
+	vdpa dev del "$1" || fail "vdpa dev del $1 failed"
+	wait_gone "/sys/bus/vdpa/devices/$1" 10
+}
+
+vbt() {
+	local t0 rc=0
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	log "vhost-blk-test $*"
+	"$VBT_BIN" "$@" || rc=$?
+	[ "$rc" = 0 ] || fail "vhost-blk-test $* exited $rc"
+	log "  ... passed in $(echo "$(cut -d' ' -f1 /proc/uptime) - $t0" | bc 2>/dev/null || echo '?') s"
+}
