@@ -3,7 +3,8 @@
 # exports a file as a vduse-blk device with two queues, vdpa binds it to
 # vhost_vdpa (virtio_vdpa is not loaded), and the tool drives
 # /dev/vhost-vdpa-N: verify (with and without EVENT_IDX/INDIRECT, segments
-# split anywhere), remap (with idle queues: see below), reset (quiesced and with requests in flight), and
+# split anywhere), remap (with idle queues) and reset (after quiescing; see
+# below for why), and
 # write-file/read-file, whose bytes must be those of qemu-storage-daemon's
 # backing file. Ends with a clean kernel log.
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
@@ -35,7 +36,8 @@ vbt "$vhost" verify --seed 12 --size 4M --offset 32M --no-event-idx --no-indirec
 # fail with IOERR there: move buffers only while the queues are idle.
 vbt "$vhost" remap --seed 13 --size 8M --rounds 2 --quiesce
 vbt "$vhost" reset --seed 14 --size 8M --rounds 5
-vbt "$vhost" reset --seed 15 --size 8M --rounds 3 --inflight
+# Not --inflight: libvduse asserts (vq->inuse == 0 in vduse_queue_disable)
+# and qemu-storage-daemon aborts when reset with requests in flight.
 
 # Bytes written through vhost-vdpa are the backing file's bytes, and bytes
 # in the backing file are what the tool reads.
@@ -50,6 +52,8 @@ cmp /tmp/out.bin /tmp/img.bin ||
 	fail "read-file at 32M differs from the backing file"
 log "write-file/read-file match qemu-storage-daemon's backing file"
 
+check_dmesg_clean
+
 # For the record (not asserted: a limitation of libvduse, not of the tool):
 # buffers moved while requests are in flight.
 if "$VBT_BIN" "$vhost" remap --seed 16 --size 4M --rounds 1 >/tmp/remap.log 2>&1; then
@@ -60,8 +64,7 @@ else
 fi
 
 vhost_detach "$dev"
-kill "$qsd_pid"
+kill "$qsd_pid" 2>/dev/null || log "note: qemu-storage-daemon had exited: $(tail -1 "$NETBLK_OUT/qsd.log")"
 wait "$qsd_pid" || true
 qsd_pid=
-check_dmesg_clean
 log "vhost-blk-test works on qemu-storage-daemon"
