@@ -45,3 +45,41 @@ vbt() {
 	[ "$rc" = 0 ] || fail "vhost-blk-test $* exited $rc"
 	log "  ... passed in $(echo "$(cut -d' ' -f1 /proc/uptime) - $t0" | bc 2>/dev/null || echo '?') s"
 }
+
+# start_daemon_vhost DEV ARGS...: vduse-netblk --foreground (log
+# $NETBLK_OUT/DEV.log) with vhost_vdpa the only vDPA driver loaded; waits
+# for its /dev/vhost-vdpa-N and sets VHOST and DAEMON_PID (netblk-lib.sh).
+start_daemon_vhost() {
+	local dev=$1 i
+	shift
+	make_pki
+	"$DAEMON_BIN" --foreground --name "$dev" "${TLS_ARGS[@]}" "$@" \
+		>>"$NETBLK_OUT/$dev.log" 2>&1 </dev/null &
+	DAEMON_PID=$!
+	on_exit "kill $DAEMON_PID 2>/dev/null"
+	for ((i = 0; i < 300; i++)); do
+		VHOST=$(vhost_of "$dev" || true)
+		[ -n "$VHOST" ] && [ -c "$VHOST" ] && { log "daemon $dev serves $VHOST"; return 0; }
+		kill -0 "$DAEMON_PID" 2>/dev/null ||
+			fail "vduse-netblk exited at start: $(tail -5 "$NETBLK_OUT/$dev.log")"
+		sleep 0.1
+	done
+	fail "no /dev/vhost-vdpa-* for $dev within 30 s: $(tail -5 "$NETBLK_OUT/$dev.log")"
+}
+
+# daemon_alive DEV: fail unless the daemon still runs.
+daemon_alive() {
+	kill -0 "$DAEMON_PID" 2>/dev/null ||
+		fail "vduse-netblk ($1) died: $(tail -5 "$NETBLK_OUT/$1.log")"
+}
+
+# rebind NAME DRIVER: move vDPA device NAME to DRIVER (vhost_vdpa or
+# virtio_vdpa) through sysfs: unbind, driver_override, bind.
+rebind() {
+	local name=$1 drv=$2 cur
+	cur=$(basename "$(readlink "/sys/bus/vdpa/devices/$name/driver")")
+	echo "$name" >"/sys/bus/vdpa/drivers/$cur/unbind" || fail "unbind $name from $cur failed"
+	echo "$drv" >"/sys/bus/vdpa/devices/$name/driver_override" || fail "driver_override $drv failed"
+	echo "$name" >"/sys/bus/vdpa/drivers/$drv/bind" || fail "bind $name to $drv failed"
+	log "$name moved from $cur to $drv"
+}
