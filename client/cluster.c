@@ -77,19 +77,28 @@ void cluster_idle_start(struct cluster *c)
 		ev_idle_start(c->loop, &c->idle);
 }
 
-static void cluster_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+/*
+ * Deferred callbacks run from the prepare watcher, every loop iteration
+ * (an idle watcher alone would starve while the sockets stay busy); the
+ * idle watcher only keeps the loop from sleeping while some are due.
+ */
+static void cluster_run_deferred(struct cluster *c)
 {
-	struct cluster *c = w->data;
-
-	if (!c->done_head && !c->ready_due)
-		ev_idle_stop(loop, w);
 	if (c->ready_due) {
 		c->ready_due = false;
 		if (c->ready_cb)
 			c->ready_cb(c, c->start_err, c->ready_opaque);
-		/* the callback may have queued completions; fall through */
 	}
 	cluster_run_completions(c);
+}
+
+static void cluster_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct cluster *c = w->data;
+
+	cluster_run_deferred(c);
+	/* stopped only here, so that ev_run(EVRUN_ONCE) returns after a
+	 * deferred callback ran from the prepare watcher */
 	if (!c->done_head && !c->ready_due)
 		ev_idle_stop(loop, w);
 }
@@ -98,6 +107,9 @@ static void cluster_prepare_cb(struct ev_loop *loop, ev_prepare *w,
 			       int revents)
 {
 	struct cluster *c = w->data;
+
+	if (c->done_head || c->ready_due)
+		cluster_run_deferred(c);
 
 	/* A failed flush may hand requests to other conns: loop until quiet. */
 	while (c->dirty) {
