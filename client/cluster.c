@@ -302,7 +302,7 @@ static void cluster_start_done(struct cluster *c, int err)
 		cluster_set_state(c, CLUSTER_FAILED);
 		for (size_t i = 0; i < c->n_conns; i++)
 			conn_close(c->conns[i]);
-		elog_printf(&c->log, LOG_ERR, "volume %s: cannot start: %s",
+		elog_printf(&c->log, LOG_INFO, "volume %s: cannot start: %s",
 			    c->volume_name, c->last_error);
 	} else {
 		for (size_t i = 0; i < c->n_conns; i++)
