@@ -92,7 +92,8 @@ ensure_host_tools() {
 	busybox_is_static || missing+=(busybox-static)
 	if [ ${#missing[@]} -gt 0 ]; then
 		[ "$(id -u)" = 0 ] || die "missing packages ${missing[*]} and not root to install them"
-		apt_install $(printf '%s\n' "${missing[@]}" | sort -u)
+		mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+		apt_install "${missing[@]}"
 	fi
 	busybox_is_static || die "/bin/busybox is not a static binary (install busybox-static)"
 }
@@ -125,13 +126,13 @@ choose_kernel() {
 # zstd complain, so judge success by the ELF header of the result.
 extract_vmlinux() {
 	local vmlinuz=$1 out=$2 off
-	for off in $(LC_ALL=C grep -obUaP '\x28\xb5\x2f\xfd' "$vmlinuz" | cut -d: -f1); do
+	while read -r off; do
 		tail -c +"$((off + 1))" "$vmlinuz" | zstd -dcq 2>/dev/null >"$out.tmp" || true
 		if [ "$(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then
 			mv "$out.tmp" "$out"
 			return 0
 		fi
-	done
+	done < <(LC_ALL=C grep -obUaP '\x28\xb5\x2f\xfd' "$vmlinuz" | cut -d: -f1)
 	rm -f "$out.tmp"
 	return 1
 }
@@ -139,14 +140,12 @@ extract_vmlinux() {
 # Modules (in load order) the initramfs needs to mount the host root over
 # virtio 9p; built-in ones are skipped.
 initramfs_modules() {
-	local root=$1 kver=$2 m line
+	local root=$1 kver=$2 m
 	for m in virtio_pci netfs 9pnet 9pnet_virtio 9p; do
 		/usr/sbin/modprobe -d "$root" -S "$kver" --show-depends "$m" ||
 			die "module $m not found in $root"
-	done | while read -r line; do
-		case $line in
-		insmod\ *) set -- $line; echo "$2" ;;
-		esac
+	done | while read -r cmd path _; do
+		[ "$cmd" = insmod ] && echo "$path"
 	done | awk '!seen[$0]++'
 }
 
@@ -194,6 +193,7 @@ if ! cache_complete; then
 	t0=$(date +%s)
 	if [ -f "$cache/kernel.env" ]; then
 		# Keep an earlier choice: image and headers must stay matched.
+		# shellcheck source=/dev/null
 		. "$cache/kernel.env"
 		kver=$NETBLK_VM_KVER
 		pkgver=$NETBLK_VM_PKGVER
@@ -208,14 +208,17 @@ if ! cache_complete; then
 	kdir=$cache/$kver
 	root=$kdir/root
 	mkdir -p "$cache/debs" "$kdir"
-	deb=$(ls "$cache/debs/linux-image-${kver}-unsigned_"*.deb 2>/dev/null | head -n1 || true)
-	if [ -z "$deb" ]; then
+	debs=("$cache/debs/linux-image-${kver}-unsigned_"*.deb)
+	deb=${debs[0]}
+	if [ ! -f "$deb" ]; then
 		log "downloading linux-image-$kver-unsigned=$pkgver"
 		(cd "$cache/debs" &&
 			{ apt-get download -q "linux-image-$kver-unsigned=$pkgver" >&2 ||
 			  { apt_update_once && apt-get download -q "linux-image-$kver-unsigned=$pkgver" >&2; }; }) ||
 			die "apt-get download linux-image-$kver-unsigned=$pkgver failed"
-		deb=$(ls "$cache/debs/linux-image-${kver}-unsigned_"*.deb | head -n1)
+		debs=("$cache/debs/linux-image-${kver}-unsigned_"*.deb)
+		deb=${debs[0]}
+		[ -f "$deb" ] || die "apt-get download left no .deb in $cache/debs"
 	fi
 	if [ ! -f "$root/lib/modules/$kver/modules.dep" ]; then
 		log "unpacking $(basename "$deb")"
@@ -245,6 +248,7 @@ if ! cache_complete; then
 	log "cache ready in $(( $(date +%s) - t0 )) s: $cache"
 fi
 
+# shellcheck source=/dev/null
 . "$cache/kernel.env"
 if [ "$want_headers" = 1 ] && ! dpkg -s "$NETBLK_VM_HEADERS_PKG" >/dev/null 2>&1; then
 	apt_install "$NETBLK_VM_HEADERS_PKG=$NETBLK_VM_PKGVER"

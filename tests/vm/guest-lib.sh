@@ -60,6 +60,7 @@ on_exit() {
 	_guest_exit_cmds+=("$*")
 }
 
+# shellcheck disable=SC2120 # the module list is optional
 load_modules() {
 	local m mods=("$@")
 	[ ${#mods[@]} -gt 0 ] || mods=(vdpa vduse virtio_vdpa virtio_blk)

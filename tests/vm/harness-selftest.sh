@@ -5,6 +5,9 @@
 # NETBLK_OUT come back, its exit code is ours, 77 stays a skip, a kernel
 # warning fails an otherwise passing script, and a hung guest is killed with
 # a clear message.
+
+# The checks are strings evaluated later, so their $... stay single-quoted.
+# shellcheck disable=SC2016,SC2034
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

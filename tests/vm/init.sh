@@ -20,6 +20,7 @@ mount -t devtmpfs devtmpfs /dev
 say() { echo "netblk-vm-init: $*" >/dev/console; }
 
 param() {
+	# shellcheck disable=SC2013 # the command line is one line of words
 	for w in $(cat /proc/cmdline); do
 		case $w in
 		"netblk.$1="*) echo "${w#*=}" ;;
@@ -70,7 +71,9 @@ mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
 mount -t configfs configfs /newroot/sys/kernel/config 2>/dev/null
 mount -t debugfs debugfs /newroot/sys/kernel/debug 2>/dev/null
-[ -n "$out" ] && [ -d "/newroot$out" ] || die "results directory '$out' missing"
+if [ -z "$out" ] || [ ! -d "/newroot$out" ]; then
+	die "results directory '$out' missing"
+fi
 mount -t 9p -o "$nine" netblkout "/newroot$out" || die "cannot mount results share"
 results_mounted=1
 

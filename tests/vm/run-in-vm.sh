@@ -65,6 +65,7 @@ esac
 
 # Cheap when the cache is complete; does the downloads otherwise.
 "$here/fetch.sh" </dev/null
+# shellcheck source=/dev/null
 . "$cache/kernel.env"
 
 # The guest sees host paths through 9p; a space would split the kernel
@@ -96,6 +97,7 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	printf 'export NETBLK_KVER=%q\n' "$NETBLK_VM_KVER"
 	echo 'export PATH=/run/netblk-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	echo 'export HOME=/tmp LANG=C.UTF-8 TERM=dumb'
+	# shellcheck disable=SC2016 # expanded in the guest
 	echo 'cd "$NETBLK_OUT"'
 	printf 'exec bash'
 	printf ' %q' "$script" "$@"

@@ -5,6 +5,7 @@
 # keeps its files' contents across an unmount/remount, across detaching and
 # re-attaching the disk, and across a restart of the daemon on the same
 # backing file. Ends with a clean kernel log.
+# shellcheck source=tests/vm/guest-lib.sh
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
 
 dev=smoke0
@@ -26,12 +27,12 @@ stop_qsd() {
 	wait_gone "/dev/vduse/$dev" 10
 }
 
-on_exit 'umount $mnt 2>/dev/null; vdpa dev del $dev 2>/dev/null'
+on_exit "umount $mnt 2>/dev/null; vdpa dev del $dev 2>/dev/null"
 
 truncate -s 128M "$img"
 start_qsd
 blk=$(vdpa_attach $dev)
-log "vduse device $dev is $blk ($(cat /sys/block/${blk#/dev/}/size) sectors)"
+log "vduse device $dev is $blk ($(cat "/sys/block/${blk#/dev/}/size") sectors)"
 [ "$(blockdev --getsize64 "$blk")" = $((128 << 20)) ] || fail "$blk has the wrong size"
 
 mkfs.ext4 -q -F "$blk" || fail "mkfs.ext4 on $blk failed"

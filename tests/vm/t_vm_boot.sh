@@ -3,6 +3,7 @@
 # results share, and the VDUSE stack loads: the vduse control device and the
 # vduse vdpa management device appear; module loading, by hand and by the
 # kernel, uses the guest kernel's modules.
+# shellcheck source=tests/vm/guest-lib.sh
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
 
 log "kernel $(uname -r)"
