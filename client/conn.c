@@ -377,7 +377,7 @@ void conn_connect(struct conn *conn)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	hints.ai_flags = AI_NUMERICSERV; /* no AI_ADDRCONFIG: ::1 counts */
 	if (tls_name_is_ip(conn->host))
 		hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
 	/* Note: a DNS name is resolved synchronously here. */
