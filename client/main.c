@@ -546,13 +546,13 @@ static void main_blk_params(const struct main_opts *o,
 		.max_segment_bytes = 1u << 20,
 	};
 	/* GET_ID: the volume id, truncated to the 20 bytes virtio allows. */
-	strncpy(p->serial, o->volume, sizeof(p->serial));
+	memcpy(p->serial, o->volume, strnlen(o->volume, sizeof(p->serial)));
 }
 
 static int main_run(struct main_opts *o)
 {
 	struct worker *workers[MAIN_MAX_QUEUES] = { 0 };
-	struct rpc_volume_info vol;
+	struct rpc_volume_info vol = { 0 };
 	struct blk_params bp;
 	struct virtio_blk_config config;
 	struct vduse_dev_params dp;

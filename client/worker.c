@@ -72,7 +72,7 @@ struct worker {
 	struct worker_stats stats;
 
 	ev_async wake;
-	ev_check after;       /* end of each loop iteration */
+	ev_prepare after;     /* end of each loop iteration, before blocking */
 
 	/* Commands from other threads: one at a time, under cmd_send_lock. */
 	pthread_mutex_t cmd_send_lock;
@@ -160,6 +160,9 @@ static void worker_io_done(struct cluster_io *cio, int result)
 	struct blk_req *req = io->req;
 
 	io->q->dirty = true;
+	if (log_level() >= LOG_DEBUG)
+		log_msg(LOG_DEBUG, "%s: queue %u: %s done: %d", w->name,
+			io->q->index, blk_op_name(req->op), result);
 	if (result < 0)
 		w->stats.errors++;
 	worker_io_put(w, io);
@@ -250,6 +253,9 @@ static void worker_queue_run(struct worker_queue *q)
 	do {
 		vq_kick_disable(q->vq);
 		n = blk_queue_process(w->blk, q->vq, WORKER_BUDGET);
+		if (n != 0 && log_level() >= LOG_DEBUG)
+			log_msg(LOG_DEBUG, "%s: queue %u: popped %d", w->name,
+				q->index, n);
 		if (n < 0) {
 			if (n == -EIO)
 				log_msg(LOG_ERR, "%s: queue %u: the driver broke "
@@ -273,6 +279,8 @@ static void worker_kick_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 	if (read(watcher->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERR, "%s: queue %u: reading kick eventfd: %s",
 			q->w->name, q->index, strerror(errno));
+	else if (log_level() >= LOG_DEBUG)
+		log_msg(LOG_DEBUG, "%s: queue %u: kick", q->w->name, q->index);
 	worker_queue_run(q);
 }
 
@@ -285,7 +293,7 @@ static void worker_more_cb(struct ev_loop *loop, ev_idle *watcher, int revents)
 }
 
 /* After each loop iteration: one interrupt per queue, free old mappings. */
-static void worker_after_cb(struct ev_loop *loop, ev_check *watcher,
+static void worker_after_cb(struct ev_loop *loop, ev_prepare *watcher,
 			    int revents)
 {
 	struct worker *w = watcher->data;
@@ -296,8 +304,14 @@ static void worker_after_cb(struct ev_loop *loop, ev_check *watcher,
 
 		if (q && q->dirty) {
 			q->dirty = false;
-			if (q->started)
-				vq_notify_batch(q->vq);
+			if (q->started) {
+				int ret = vq_notify_batch(q->vq);
+
+				if (ret < 0)
+					log_msg(LOG_ERR, "%s: queue %u: interrupt "
+						"injection failed: %s", w->name,
+						q->index, strerror(-ret));
+			}
 		}
 	}
 	if (iotlb_retired_count(w->iotlb))
@@ -472,7 +486,7 @@ static void *worker_main(void *arg)
 		return NULL;
 
 	ev_async_start(w->loop, &w->wake);
-	ev_check_start(w->loop, &w->after);
+	ev_prepare_start(w->loop, &w->after);
 	ev_run(w->loop, 0);
 	return NULL;
 }
@@ -532,7 +546,7 @@ struct worker *worker_start(const struct worker_params *p, char *err,
 	}
 	ev_async_init(&w->wake, worker_wake_cb);
 	w->wake.data = w;
-	ev_check_init(&w->after, worker_after_cb);
+	ev_prepare_init(&w->after, worker_after_cb);
 	w->after.data = w;
 	w->start_cfg = p->cluster;
 
