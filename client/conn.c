@@ -492,13 +492,28 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			ev_timer_stop(loop, w);
 			return;
 		}
-		if (now - oldest >= conn->p->try_timeout - 0.001) {
+		double t = conn->p->try_timeout, next;
+		double age = now - oldest, quiet = now - conn->last_rx;
+
+		/*
+		 * Stuck: a request try_timeout old while the node sent nothing
+		 * for as long, or CONN_TRY_PATIENCE times that old even though
+		 * other replies keep coming (a long transfer on a slow link is
+		 * not a stuck request).
+		 */
+		if (age >= t - 0.001 &&
+		    (quiet >= t - 0.001 || age >= CONN_TRY_PATIENCE * t - 0.001)) {
 			conn_fail(conn, -ETIMEDOUT,
 				  "request id %llu timed out: no reply within %.1f s",
-				  (unsigned long long)id, conn->p->try_timeout);
+				  (unsigned long long)id, age);
 			return;
 		}
-		w->repeat = oldest + conn->p->try_timeout - now;
+		if (age < t)
+			next = oldest + t;
+		else
+			next = conn->last_rx + t < oldest + CONN_TRY_PATIENCE * t ?
+			       conn->last_rx + t : oldest + CONN_TRY_PATIENCE * t;
+		w->repeat = next - now > 0.001 ? next - now : 0.001;
 		ev_timer_again(loop, w);
 		return;
 	}

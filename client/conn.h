@@ -11,7 +11,8 @@
  * incrementally; READ data goes straight into the request's iovecs.
  *
  * Any failure (socket error, TLS error, malformed frame, unknown reply id,
- * a request without reply for try_timeout) logs once, closes the socket,
+ * a request without reply for try_timeout while the node sends nothing,
+ * or for 4 x try_timeout at all) logs once, closes the socket,
  * hands every queued and in-flight request back to the owner through
  * ops->returned, and waits (BACKOFF: exponential from backoff_base to
  * backoff_max, with jitter) before reconnecting by itself (or, when the
@@ -159,6 +160,7 @@ struct conn {
 	ev_io io;
 	ev_timer timer;
 	int events;
+	double last_rx;            /* ev_now() of the last bytes received */
 	bool ever_ready;
 	bool write_wants_read, read_wants_write;
 	bool in_dispatch;

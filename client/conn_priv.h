@@ -9,6 +9,7 @@
 #define CONN_READ_FRAMES_MAX 512         /* frames per wake-up */
 #define CONN_READ_BYTES_MAX  (16u << 20) /* bytes per wake-up */
 #define CONN_SLOT_GEN_SHIFT  32
+#define CONN_TRY_PATIENCE    4           /* see conn_timer_cb */
 
 /* conn.c */
 void conn_set_state(struct conn *conn, enum conn_state to);

@@ -261,6 +261,7 @@ static void conn_hello_finish(struct conn *conn, struct rpc_reply *rep)
 	for (uint32_t i = conn->max_inflight; i > 0; i--)
 		conn->free_slots[conn->n_free++] = i - 1;
 	ev_timer_stop(conn->loop, &conn->timer);
+	conn->last_rx = ev_now(conn->loop);
 	conn_set_state(conn, CONN_READY);
 	if (conn->state == CONN_READY && conn->q_head && conn->p->ops->kick)
 		conn->p->ops->kick(conn);
@@ -536,6 +537,7 @@ void conn_read(struct conn *conn)
 			return;
 		}
 		conn->read_wants_write = false;
+		conn->last_rx = ev_now(conn->loop);
 		bytes += n;
 
 		switch (conn->rx) {

@@ -795,6 +795,46 @@ static void test_try_timeout_resend(void **state)
 	env_free(e);
 }
 
+/*
+ * A request older than try_timeout on a connection that keeps answering
+ * others is not declared stuck (a long transfer on a slow link); it gets
+ * its reply on the same connection.
+ */
+static void test_try_timeout_busy_conn(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_HOLD };
+	uint8_t slow[4096], buf[4096];
+	struct iovec siov = { slow, sizeof(slow) }, iov = { buf, sizeof(buf) };
+	bool slow_done = false;
+	int remaining = 1;
+	struct tio t = { .all_done = &slow_done, .remaining = &remaining };
+	struct cluster *c;
+
+	e->cfg.try_timeout = 1.0;
+	c = env_open(e);
+	pattern(e->disk.bytes, 8192, 0, 31);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	t.io = (struct cluster_io){ .op = RPC_OP_READ, .offset = 0, .length = 4096,
+				    .iov = &siov, .iovcnt = 1, .done = tio_done,
+				    .opaque = &t };
+	assert_int_equal(cluster_submit(c, &t.io), 0);
+	/* 1.5 x try_timeout of other replies, one every 0.1 s */
+	for (int i = 0; i < 15; i++) {
+		assert_int_equal(io_sync(e, c, RPC_OP_READ, 4096, 4096, 0, &iov, 1), 0);
+		ev_sleep(0.1);
+	}
+	assert_false(slow_done);
+	fake_node_release(e->node[0]);
+	env_run_until(e, &slow_done);
+	assert_int_equal(t.result, 0);
+	assert_memory_equal(slow, e->disk.bytes, 4096);
+	assert_int_equal(e->node[0]->conns_accepted, 1);
+	cluster_free(c);
+	env_free(e);
+}
+
 static void test_max_inflight_respected(void **state)
 {
 	enum { N = 16 };
@@ -1004,6 +1044,7 @@ int main(void)
 		cmocka_unit_test(test_random_garbage),
 		cmocka_unit_test(test_drop_and_resend),
 		cmocka_unit_test(test_try_timeout_resend),
+		cmocka_unit_test(test_try_timeout_busy_conn),
 		cmocka_unit_test(test_max_inflight_respected),
 		cmocka_unit_test(test_free_completes_outstanding),
 		cmocka_unit_test(test_deferred_completions),
