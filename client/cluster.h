@@ -101,8 +101,12 @@ struct cluster_config {
 	/*
 	 * io_timeout: give up on an io (done(-EIO)) once it has been retried
 	 * for this long; 0 = retry forever.
-	 * try_timeout: a request without a reply for this long is sent again
-	 * (to the next node of its placement); 0 = default.
+	 * try_timeout: a request without a reply for this long, while its
+	 * node sent nothing for as long (or for 4 x this long in any case),
+	 * means the connection is stuck: it is closed and reconnected, and
+	 * its requests are sent again (to the next reachable node of their
+	 * placement); 0 = default. io_timeout is checked when a request is
+	 * retried, so an io may fail up to one try_timeout after it.
 	 * connect_timeout: cluster_start() fails with -ETIMEDOUT when no
 	 * node was reachable in this time; also the limit for one TCP+TLS
 	 * connect attempt. 0 = default.
