@@ -203,6 +203,39 @@ int mode_verify(struct mode_args *a)
 	return mode_end(&c, ret, "verify");
 }
 
+/* fill / check: the generation-1 pattern, for checks across tools. */
+int mode_fill(struct mode_args *a)
+{
+	struct mode_ctx c;
+	int ret;
+
+	if (mode_start(&c, a))
+		return VBT_EXIT_FAIL;
+	c.w.fixed_gen = 1;
+	ret = mode_write_all(&c);
+	if (!ret && sess_has(&c.s, VIRTIO_BLK_F_FLUSH)) {
+		unsigned n = 1;
+
+		ret = work_run(&c.w, mode_flush_next, &n);
+	}
+	return mode_end(&c, ret, "fill");
+}
+
+int mode_check(struct mode_args *a)
+{
+	struct mode_ctx c;
+	int ret;
+
+	if (mode_start(&c, a))
+		return VBT_EXIT_FAIL;
+	for (uint64_t i = 0; i < c.w.nsect; i++)
+		c.w.model[i].gen = 1;
+	mode_phase(&c, "reading the range: every sector must hold its fill "
+		   "pattern");
+	ret = work_check_all(&c.w);
+	return mode_end(&c, ret, "check");
+}
+
 /* remap: move idle buffers to new IOVAs while other requests run. */
 struct mode_remap {
 	struct mode_ctx *c;

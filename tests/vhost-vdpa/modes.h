@@ -27,6 +27,8 @@ struct mode_args {
 
 int mode_info(struct mode_args *a);
 int mode_verify(struct mode_args *a);
+int mode_fill(struct mode_args *a);
+int mode_check(struct mode_args *a);
 int mode_remap(struct mode_args *a);
 int mode_reset(struct mode_args *a);
 int mode_write_file(struct mode_args *a);

@@ -30,6 +30,9 @@ static const char main_usage[] =
 "                    ranges must read zero, discarded ones zero or their\n"
 "                    old data), random mixed requests, then the error paths\n"
 "                    (I/O past the end -> IOERR, unknown type -> UNSUPP)\n"
+"  fill              write the pattern (one generation) over the range, flush\n"
+"  check             read the range; every sector must hold what fill wrote\n"
+"                    with the same --seed (so other tools can stand between)\n"
 "  remap             like verify's mixed phase, --rounds times, while the\n"
 "                    data buffers of idle requests move to other memory at\n"
 "                    other IOVAs (IOTLB UPDATE + INVALIDATE, batched and\n"
@@ -271,6 +274,10 @@ int main(int argc, char **argv)
 		return mode_info(&a);
 	if (!strcmp(cmd, "verify"))
 		return mode_verify(&a);
+	if (!strcmp(cmd, "fill"))
+		return mode_fill(&a);
+	if (!strcmp(cmd, "check"))
+		return mode_check(&a);
 	if (!strcmp(cmd, "remap"))
 		return mode_remap(&a);
 	if (!strcmp(cmd, "reset"))

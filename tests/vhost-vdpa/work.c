@@ -291,7 +291,8 @@ int work_run(struct work *w, work_gen_fn *gen, void *arg)
 			have = gen(w, &op, arg);
 			more = have;
 			if (have && op.type == VIRTIO_BLK_T_OUT)
-				op.gen = w->next_gen++;
+				op.gen = w->fixed_gen ? w->fixed_gen :
+					 w->next_gen++;
 		}
 		if (!have && !more && !sess_in_flight(w->s) && !w->hold)
 			return w->failures ? -1 : 0;

@@ -67,6 +67,7 @@ struct work {
 	uint8_t *busy;
 	struct work_op *inflight;	/* per slot */
 	uint32_t next_gen;
+	uint32_t fixed_gen;	/* non-zero: every write uses this generation */
 	struct util_rng rng;
 	work_tick_fn *tick;
 	void *tick_arg;
