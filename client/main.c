@@ -57,6 +57,7 @@ struct main_opts {
 	bool attach;
 	double io_timeout;
 	double connect_timeout;
+	double stop_timeout;
 	int log_level;
 };
 
@@ -102,6 +103,9 @@ static void main_usage(FILE *f)
 "                            (default vduse; BUS/NAME for one on a bus)\n"
 "      --no-attach           create the VDUSE device only; attach it\n"
 "                            yourself with 'vdpa dev add'\n"
+"      --stop-timeout SEC    at SIGINT/SIGTERM, requests still waiting for\n"
+"                            the cluster this long fail with an I/O error so\n"
+"                            that detaching cannot hang (default 5)\n"
 "\n"
 "Process:\n"
 "  -f, --foreground          stay in the foreground, log to stderr\n"
@@ -196,7 +200,7 @@ static int main_split_cluster(struct main_opts *o, const char *arg)
 enum {
 	OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_TLS_NAME, OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_QUEUE_SIZE, OPT_MGMTDEV, OPT_NO_ATTACH,
-	OPT_PID_FILE, OPT_LOG_LEVEL,
+	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT,
 };
 
 static int main_parse(int argc, char **argv, struct main_opts *o)
@@ -221,6 +225,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		{ "no-attach", no_argument, NULL, OPT_NO_ATTACH },
 		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
@@ -234,6 +239,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		.queue_size = MAIN_DEFAULT_QUEUE_SIZE,
 		.attach = true,
 		.connect_timeout = 10,
+		.stop_timeout = 5,
 		.log_level = LOG_NOTICE,
 	};
 	opterr = 0;
@@ -298,6 +304,10 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case OPT_NO_ATTACH:
 			o->attach = false;
+			break;
+		case OPT_STOP_TIMEOUT:
+			ret = main_parse_seconds("--stop-timeout", optarg,
+						 &o->stop_timeout);
 			break;
 		case OPT_PID_FILE:
 			o->pid_file = optarg;
@@ -666,6 +676,9 @@ static int main_run(struct main_opts *o)
 	ev_run(loop, 0);
 	ret = 0;
 
+	/* The kernel's detach waits for requests in flight: bound it. */
+	for (i = 0; i < o->queues; i++)
+		worker_drain(workers[i], o->stop_timeout);
 	if (o->attach) {
 		int r = vdpa_dev_del(o->name, err, sizeof(err));
 

@@ -21,6 +21,7 @@ enum worker_cmd_type {
 	WORKER_CMD_QUEUE_STOP,
 	WORKER_CMD_QUEUE_STATE,
 	WORKER_CMD_INVALIDATE,
+	WORKER_CMD_DRAIN,
 	WORKER_CMD_EXIT,
 	WORKER_CMD_MAX
 };
@@ -32,6 +33,7 @@ struct worker_cmd {
 	int kickfd;
 	uint64_t features;
 	uint64_t start, last;
+	double grace;
 	uint16_t avail;
 	int result;
 };
@@ -72,6 +74,7 @@ struct worker {
 	struct worker_stats stats;
 
 	ev_async wake;
+	ev_timer drain_timer;
 	ev_prepare after;     /* end of each loop iteration, before blocking */
 
 	/* Commands from other threads: one at a time, under cmd_send_lock. */
@@ -188,6 +191,8 @@ static int worker_submit(void *opaque, struct blk_req *req)
 	if ((unsigned int)req->op >= BLK_OP_MAX || index >= WORKER_MAX_QUEUES ||
 	    !w->queues[index])
 		return -EINVAL;
+	if (!w->cluster)
+		return -EIO;	/* drained: the device is going away */
 	io = worker_io_get(w);
 	if (!io)
 		return -ENOMEM;
@@ -392,6 +397,21 @@ static void worker_do_invalidate(struct worker *w, struct worker_cmd *c)
 	}
 }
 
+static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
+			    int revents)
+{
+	struct worker *w = watcher->data;
+
+	if (w->stats.inflight)
+		log_msg(LOG_WARNING, "%s: %u request(s) still in flight at "
+			"stop: failing them with I/O errors", w->name,
+			w->stats.inflight);
+	/* Completes everything in flight with -EIO; later requests fail in
+	 * worker_submit(). */
+	cluster_free(w->cluster);
+	w->cluster = NULL;
+}
+
 static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 			   int revents)
 {
@@ -421,6 +441,13 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		break;
 	case WORKER_CMD_INVALIDATE:
 		worker_do_invalidate(w, c);
+		c->result = 0;
+		break;
+	case WORKER_CMD_DRAIN:
+		if (w->cluster && !ev_is_active(&w->drain_timer)) {
+			ev_timer_set(&w->drain_timer, c->grace, 0);
+			ev_timer_start(loop, &w->drain_timer);
+		}
 		c->result = 0;
 		break;
 	case WORKER_CMD_EXIT:
@@ -546,6 +573,8 @@ struct worker *worker_start(const struct worker_params *p, char *err,
 	}
 	ev_async_init(&w->wake, worker_wake_cb);
 	w->wake.data = w;
+	ev_init(&w->drain_timer, worker_drain_cb);
+	w->drain_timer.data = w;
 	ev_prepare_init(&w->after, worker_after_cb);
 	w->after.data = w;
 	w->start_cfg = p->cluster;
@@ -616,6 +645,13 @@ int worker_invalidate(struct worker *w, uint64_t start, uint64_t last)
 {
 	struct worker_cmd c = { .type = WORKER_CMD_INVALIDATE, .start = start,
 				.last = last };
+
+	return worker_call(w, &c);
+}
+
+int worker_drain(struct worker *w, double grace)
+{
+	struct worker_cmd c = { .type = WORKER_CMD_DRAIN, .grace = grace };
 
 	return worker_call(w, &c);
 }

@@ -73,6 +73,14 @@ int worker_queue_state(struct worker *w, unsigned int index,
 /* Drop cached mappings overlapping [start, last] (VDUSE_UPDATE_IOTLB). */
 int worker_invalidate(struct worker *w, uint64_t start, uint64_t last);
 
+/*
+ * The device is going away: requests still in flight after grace seconds
+ * (and any that arrive later) complete with an I/O error, so that the
+ * kernel's detach, which waits for them, finishes even when the cluster
+ * cannot be reached. Returns at once.
+ */
+int worker_drain(struct worker *w, double grace);
+
 void worker_get_stats(struct worker *w, struct worker_stats *out);
 
 /*

@@ -18,7 +18,7 @@ for bs in 4k 128k; do
 		size=16M
 		[ "$bs" = 4k ] && [ "$qd" = 1 ] && size=4M
 		out="$NETBLK_OUT/fio-$bs-qd$qd.txt"
-		fio --name="verify-$bs-qd$qd" --filename="$BLK" --direct=1 \
+		fio --eta=never --name="verify-$bs-qd$qd" --filename="$BLK" --direct=1 \
 			--ioengine=libaio --rw=randwrite --bs="$bs" --iodepth="$qd" \
 			--size="$size" --numjobs=1 --verify=crc32c --do_verify=1 \
 			--verify_fatal=1 --verify_backlog=0 --randrepeat=0 \

@@ -12,8 +12,8 @@ expect() {
 	shift 2
 	timeout 60 "$@" >/tmp/out 2>&1 || rc=$?
 	[ "$rc" = "$code" ] || fail "'$*' exited $rc, expected $code: $(tail -3 /tmp/out)"
-	grep -qiE "$pattern" /tmp/out || fail "'$*' did not say '$pattern': $(tail -3 /tmp/out)"
-	log "ok ($rc): $(grep -iE "$pattern" /tmp/out | head -1)"
+	grep -qiE -e "$pattern" /tmp/out || fail "'$*' did not say '$pattern': $(tail -3 /tmp/out)"
+	log "ok ($rc): $(grep -iE -e "$pattern" /tmp/out | head -1)"
 }
 
 load_modules vdpa
