@@ -534,3 +534,15 @@ int blk_queue_process(struct blk_dev *dev, struct vq *vq, unsigned int budget)
 		return rc;
 	return (int)n;
 }
+
+int blk_queue_resubmit(struct blk_dev *dev, struct vq *vq, uint16_t head)
+{
+	struct vq_elem *elem;
+	int rc;
+
+	rc = vq_pop_head(vq, head, sizeof(struct blk_req), &elem);
+	if (rc < 0)
+		return rc;
+	blk_req_start(dev, vq, (struct blk_req *)elem);
+	return 0;
+}

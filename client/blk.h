@@ -132,6 +132,10 @@ uint64_t blk_dev_capacity_sectors(const struct blk_dev *dev);
  * or -errno from vq_pop() (-ENXIO not ready, -EIO ring broken). */
 int blk_queue_process(struct blk_dev *dev, struct vq *vq, unsigned int budget);
 
+/* Start again request @head, popped by a process that died before it
+ * completed (see vq_recover()). 0 or -errno from vq_pop_head(). */
+int blk_queue_resubmit(struct blk_dev *dev, struct vq *vq, uint16_t head);
+
 /* Backend's completion: @err 0 or -errno (-EOPNOTSUPP -> UNSUPP, others ->
  * IOERR).  Frees @req (unless more segments follow). */
 void blk_complete(struct blk_req *req, int err);

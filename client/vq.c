@@ -34,6 +34,7 @@ struct vq {
 	unsigned int inflight;
 
 	struct vq_stats stats;
+	struct vq_log *log;	/* NULL: not logging */
 
 	/* scratch for one chain walk */
 	struct iovec iov[VQ_MAX_IOV];
@@ -157,6 +158,7 @@ void vq_reset(struct vq *vq)
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->unsignalled = 0;
+	vq->log = NULL;
 	memset(&vq->layout, 0, sizeof(vq->layout));
 }
 
@@ -415,29 +417,14 @@ static int vq_next_head(struct vq *vq, uint16_t *headp)
 	return 0;
 }
 
-int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
+/* Walk the chain at @head into a fresh element. */
+static int vq_build_elem(struct vq *vq, uint16_t head, size_t elem_size,
+			 struct vq_elem **elemp)
 {
 	struct vq_walk w;
 	struct vq_elem *elem;
 	const char *chain_why;
-	uint16_t head;
 	size_t niov;
-	int rc;
-
-	if (!vq->ready)
-		return -ENXIO;
-	if (elem_size < sizeof(struct vq_elem))
-		return -EINVAL;
-	for (;;) {
-		rc = vq_next_head(vq, &head);
-		if (rc < 0)
-			return rc;
-		if (head < vq->layout.num)
-			break;
-		vq->stats.bad_heads++;
-		vq->needs_reset = true;
-		vq_publish_avail_event(vq);
-	}
 
 	memset(&w, 0, sizeof(w));
 	chain_why = vq_walk_chain(vq, &w, head);
@@ -450,11 +437,8 @@ int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
 	elem_size = (elem_size + _Alignof(struct iovec) - 1) &
 		    ~(_Alignof(struct iovec) - 1);
 	elem = calloc(1, elem_size + niov * sizeof(struct iovec));
-	if (!elem) {
-		/* give the chain back: the next pop retries it */
-		vq->last_avail_idx--;
+	if (!elem)
 		return -ENOMEM;
-	}
 	elem->head = head;
 	elem->iov = (struct iovec *)((char *)elem + elem_size);
 	if (w.buf_error) {
@@ -475,11 +459,116 @@ int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
 					     last->iov_len - 1;
 		}
 	}
-	vq_publish_avail_event(vq);
 	vq->stats.popped++;
 	vq->inflight++;
 	*elemp = elem;
 	return 0;
+}
+
+/* The log's last_avail_idx follows ours; stores ordered for a reader
+ * that finds them after we died. */
+static void vq_log_avail(struct vq *vq)
+{
+	if (vq->log)
+		__atomic_store_n(&vq->log->last_avail_idx, vq->last_avail_idx,
+				 __ATOMIC_RELEASE);
+}
+
+int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
+{
+	uint16_t head;
+	int rc;
+
+	if (!vq->ready)
+		return -ENXIO;
+	if (elem_size < sizeof(struct vq_elem))
+		return -EINVAL;
+	for (;;) {
+		rc = vq_next_head(vq, &head);
+		if (rc < 0)
+			return rc;
+		if (head < vq->layout.num)
+			break;
+		vq->stats.bad_heads++;
+		vq->needs_reset = true;
+		vq_log_avail(vq);
+		vq_publish_avail_event(vq);
+	}
+	rc = vq_build_elem(vq, head, elem_size, elemp);
+	if (rc < 0) {
+		/* give the chain back: the next pop retries it */
+		vq->last_avail_idx--;
+		return rc;
+	}
+	if (vq->log)
+		__atomic_store_n(&vq->log->inflight[head], 1, __ATOMIC_RELEASE);
+	vq_log_avail(vq);
+	vq_publish_avail_event(vq);
+	return 0;
+}
+
+int vq_pop_head(struct vq *vq, uint16_t head, size_t elem_size,
+		struct vq_elem **elemp)
+{
+	if (!vq->ready)
+		return -ENXIO;
+	if (elem_size < sizeof(struct vq_elem) || head >= vq->layout.num)
+		return -EINVAL;
+	return vq_build_elem(vq, head, elem_size, elemp);
+}
+
+void vq_log_start(struct vq *vq, struct vq_log *log)
+{
+	log->num = vq->layout.num;
+	memset(log->inflight, 0, sizeof(log->inflight));
+	log->used_idx = vq->used_idx;
+	__atomic_store_n(&log->last_avail_idx, vq->last_avail_idx,
+			 __ATOMIC_RELEASE);
+	vq->log = log;
+}
+
+void vq_log_stop(struct vq *vq)
+{
+	vq->log = NULL;
+}
+
+int vq_recover(struct vq *vq, struct vq_log *log, uint16_t *heads)
+{
+	uint32_t num = vq->layout.num;
+	uint16_t idx, end;
+	unsigned int n = 0, i;
+
+	if (!vq->ready)
+		return -ENXIO;
+	if (log->num != num || log->last_avail_idx != vq->last_avail_idx)
+		return -EINVAL;
+	/* Pushes published but not recorded: those heads are done. */
+	end = vq->used_idx;
+	if ((uint16_t)(end - log->used_idx) > num)
+		return -EINVAL;
+	for (idx = log->used_idx; idx != end; idx++) {
+		uint32_t id = le32toh(vq->used->ring[idx & (num - 1)].id);
+
+		if (id < num)
+			log->inflight[id] = 0;
+	}
+	log->used_idx = end;
+	/* Heads still offered in the avail ring cannot be in flight: a mark
+	 * there is a pop that died before recording last_avail_idx. */
+	end = vq_avail_idx(vq);
+	if ((uint16_t)(end - vq->last_avail_idx) <= num) {
+		for (idx = vq->last_avail_idx; idx != end; idx++) {
+			uint16_t h = le16toh(vq->avail->ring[idx & (num - 1)]);
+
+			if (h < num)
+				log->inflight[h] = 0;
+		}
+	}
+	for (i = 0; i < num; i++)
+		if (log->inflight[i])
+			heads[n++] = i;
+	vq->log = log;
+	return n;
 }
 
 int vq_push(struct vq *vq, uint16_t id, uint32_t len)
@@ -496,6 +585,11 @@ int vq_push(struct vq *vq, uint16_t id, uint32_t len)
 	vq->used_idx++;
 	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx),
 			 __ATOMIC_RELEASE);
+	if (vq->log && id < vq->layout.num) {
+		__atomic_store_n(&vq->log->inflight[id], 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&vq->log->used_idx, vq->used_idx,
+				 __ATOMIC_RELEASE);
+	}
 	vq->unsignalled++;
 	vq->stats.pushed++;
 	return 0;

@@ -97,6 +97,22 @@ struct vq_stats {
 	uint64_t notifies_suppressed;
 };
 
+/*
+ * In-flight log: what a successor process needs to resume a queue after
+ * this one died (kill -9 included). It lives in memory the caller maps
+ * from a file (MAP_SHARED under /run), so every store that executed
+ * survives the process. vq_pop() marks a head in flight before it records
+ * the new last_avail_idx; vq_push() publishes the used entry before it
+ * clears the mark and records used_idx. vq_recover() reconciles a log
+ * with the rings, whatever instruction the writer died at.
+ */
+struct vq_log {
+	uint32_t num;                    /* queue size the log belongs to */
+	uint16_t last_avail_idx;         /* chains before this were popped */
+	uint16_t used_idx;               /* pushes recorded */
+	uint8_t inflight[VQ_MAX_SIZE];   /* 1: popped, not yet pushed */
+};
+
 struct vq;
 
 /* New unconfigured queue (not ready: vq_pop() returns -ENXIO).  @index is
@@ -135,6 +151,27 @@ void vq_set_needs_reset(struct vq *vq);
  * -ENOMEM.  -ENXIO: queue not ready.  -EIO: the avail index is more than a
  * queue ahead of us (broken driver, needs-reset set, nothing consumed). */
 int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp);
+
+/*
+ * Start (log != NULL) or stop logging to @log. Starting a fresh log sets
+ * it to the queue's current position with nothing in flight.
+ */
+void vq_log_start(struct vq *vq, struct vq_log *log);
+void vq_log_stop(struct vq *vq);
+
+/*
+ * Resume from @log after vq_setup() with layout.last_avail_idx =
+ * log->last_avail_idx: finish the bookkeeping a dead writer left half
+ * done, then store in @heads (room for the queue size) the heads that
+ * were popped and never completed, and return how many. The caller
+ * re-reads each with vq_pop_head() and completes it as usual. Starts
+ * logging to @log. -EINVAL when the log does not match the queue.
+ */
+int vq_recover(struct vq *vq, struct vq_log *log, uint16_t *heads);
+
+/* As vq_pop(), for chain @head that was popped by an earlier process. */
+int vq_pop_head(struct vq *vq, uint16_t head, size_t elem_size,
+		struct vq_elem **elemp);
 
 /* True if vq_pop() would find something (cheap; no state change). */
 bool vq_has_avail(struct vq *vq);
