@@ -65,22 +65,46 @@ int mode_info(struct mode_args *a)
 	return VBT_EXIT_OK;
 }
 
-/* A sequential copy between a memory image and the device. */
+/*
+ * A sequential copy between a file and the device, streamed: each request
+ * reads its bytes from the file at submit (write-file) or writes them to
+ * the file at completion (read-file).
+ */
 struct xfer {
-	uint8_t *img;
+	int fd;
+	const char *file;
 	uint64_t len;		/* bytes */
 	uint64_t dev_off;	/* bytes */
-	uint64_t next;		/* next byte of img to submit */
+	uint64_t next;		/* next file byte to submit */
 	uint32_t chunk;
 	bool write;
 	int failed;
 	uint64_t requests;
 };
 
+static int xfer_io(bool write, int fd, uint8_t *buf, size_t len, off_t at,
+		   const char *file)
+{
+	while (len) {
+		ssize_t n = write ? pwrite(fd, buf, len, at) :
+				    pread(fd, buf, len, at);
+
+		if (n <= 0) {
+			util_err("%s %s at byte %lld: %s", write ? "writing" :
+				 "reading", file, (long long)at,
+				 n < 0 ? strerror(errno) : "file is shorter");
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+		at += n;
+	}
+	return 0;
+}
+
 static void xfer_done(struct sess *s, struct sess_req *r, void *arg)
 {
 	struct xfer *x = arg;
-	uint64_t at = r->sector * PAT_SECTOR - x->dev_off;
 
 	if (r->status != VIRTIO_BLK_S_OK) {
 		util_fail("%s of %u bytes at byte %" PRIu64 ": status %s",
@@ -89,43 +113,67 @@ static void xfer_done(struct sess *s, struct sess_req *r, void *arg)
 		x->failed++;
 		return;
 	}
-	if (!x->write)
-		memcpy(x->img + at, sess_req_data(s, r), r->len);
 	x->requests++;
+	if (r->type == VIRTIO_BLK_T_IN &&
+	    xfer_io(true, x->fd, sess_req_data(s, r), r->len,
+		    (off_t)(r->sector * PAT_SECTOR - x->dev_off), x->file))
+		x->failed++;
+}
+
+static int xfer_submit_one(struct sess *s, struct xfer *x, uint32_t type,
+			   uint64_t n)
+{
+	struct sess_req *r;
+	int ret;
+
+	while (!(r = sess_req_get(s)))
+		if (sess_poll(s, xfer_done, x) < 0)
+			return -1;
+	r->type = type;
+	r->sector = (x->dev_off + x->next) / PAT_SECTOR;
+	r->len = (uint32_t)n;
+	if (type == VIRTIO_BLK_T_OUT &&
+	    xfer_io(false, x->fd, sess_req_data(s, r), n, (off_t)x->next,
+		    x->file)) {
+		sess_req_put(s, r);
+		return -1;
+	}
+	while ((ret = sess_submit(s, r)) == -EAGAIN)
+		if (sess_poll(s, xfer_done, x) < 0) {
+			sess_req_put(s, r);
+			return -1;
+		}
+	if (ret) {
+		sess_req_put(s, r);
+		return -1;
+	}
+	return 0;
 }
 
 static int xfer_run(struct sess *s, struct xfer *x)
 {
-	struct sess_req *r = NULL;
-	int ret;
+	uint32_t type = x->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
 
-	while (!x->failed && (x->next < x->len || sess_in_flight(s))) {
-		if (x->next < x->len && !r)
-			r = sess_req_get(s);
-		if (r) {
-			uint64_t n = x->len - x->next;
+	while (!x->failed && x->next < x->len) {
+		uint64_t n = x->len - x->next;
 
-			if (n > x->chunk)
-				n = x->chunk;
-			r->type = x->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-			r->sector = (x->dev_off + x->next) / PAT_SECTOR;
-			r->len = (uint32_t)n;
-			if (x->write)
-				memcpy(sess_req_data(s, r), x->img + x->next, n);
-			ret = sess_submit(s, r);
-			if (ret == 0) {
-				x->next += n;
-				r = NULL;
-				continue;
-			}
-			if (ret != -EAGAIN)
+		if (n > x->chunk)
+			n = x->chunk;
+		if (xfer_submit_one(s, x, type, n))
+			return -1;
+		x->next += n;
+	}
+	/* Make a write durable the way a guest would. */
+	if (!x->failed && x->write && sess_has(s, VIRTIO_BLK_F_FLUSH)) {
+		while (sess_in_flight(s))
+			if (sess_poll(s, xfer_done, x) < 0)
 				return -1;
-		}
-		if (sess_poll(s, xfer_done, x) < 0)
+		if (xfer_submit_one(s, x, VIRTIO_BLK_T_FLUSH, 0))
 			return -1;
 	}
-	if (r)
-		sess_req_put(s, r);
+	while (!x->failed && sess_in_flight(s))
+		if (sess_poll(s, xfer_done, x) < 0)
+			return -1;
 	return x->failed ? -1 : 0;
 }
 
@@ -164,124 +212,58 @@ out_close:
 	return -1;
 }
 
-int mode_write_file(struct mode_args *a)
+static int xfer_main(struct mode_args *a, bool write)
 {
-	struct xfer x = { .write = true };
+	struct xfer x = { .write = write, .file = a->file };
+	const char *what = write ? "write-file" : "read-file";
+	int64_t t0 = util_now_ms();
 	struct sess s;
 	struct stat st;
-	int64_t t0 = util_now_ms();
-	int fd, ret;
+	bool flushed;
+	int ret;
 
-	fd = open(a->file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	x.fd = write ? open(a->file, O_RDONLY | O_CLOEXEC) :
+		       open(a->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0644);
+	if (x.fd < 0 || fstat(x.fd, &st) < 0) {
 		util_err("cannot open %s: %s", a->file, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		if (x.fd >= 0)
+			close(x.fd);
 		return VBT_EXIT_FAIL;
 	}
-	x.len = (uint64_t)st.st_size;
-	x.img = malloc(x.len ? x.len : 1);
-	for (uint64_t got = 0; x.img && got < x.len;) {
-		ssize_t n = read(fd, x.img + got, x.len - got);
-
-		if (n <= 0) {
-			util_err("cannot read %s: %s", a->file,
-				 n < 0 ? strerror(errno) : "file shrank");
-			free(x.img);
-			x.img = NULL;
-			break;
-		}
-		got += (uint64_t)n;
-	}
-	close(fd);
-	if (!x.img)
-		return VBT_EXIT_FAIL;
-	if (xfer_open_session(&s, a, &x.len, true)) {
-		free(x.img);
+	x.len = write ? (uint64_t)st.st_size : a->size;
+	if (xfer_open_session(&s, a, &x.len, write)) {
+		close(x.fd);
 		return VBT_EXIT_FAIL;
 	}
 	x.dev_off = a->offset;
 	x.chunk = sess_max_io(&s);
 	ret = xfer_run(&s, &x);
-	if (!ret && sess_has(&s, VIRTIO_BLK_F_FLUSH)) {
-		struct sess_req *r;
-
-		/* Make it durable the way a guest would. */
-		while (!(r = sess_req_get(&s)))
-			if (sess_poll(&s, xfer_done, &x) < 0)
-				break;
-		if (r) {
-			r->type = VIRTIO_BLK_T_FLUSH;
-			ret = sess_submit(&s, r) ? -1 : 0;
-			while (!ret && sess_in_flight(&s))
-				ret = sess_poll(&s, xfer_done, &x) < 0 ? -1 : 0;
-			if (x.failed)
-				ret = -1;
-		} else {
-			ret = -1;
-		}
-	}
+	flushed = write && sess_has(&s, VIRTIO_BLK_F_FLUSH);
 	sess_close(&s);
-	free(x.img);
+	if (close(x.fd) < 0 && !ret) {
+		util_err("closing %s: %s", a->file, strerror(errno));
+		ret = -1;
+	}
 	if (ret) {
-		util_info("write-file: FAILED");
+		util_info("%s: FAILED", what);
 		return VBT_EXIT_FAIL;
 	}
-	util_info("write-file: wrote %" PRIu64 " bytes of %s at offset %"
-		  PRIu64 " in %" PRIu64 " requests, flushed: OK in %.1f s",
-		  x.len, a->file, a->offset, x.requests,
+	util_info("%s: %s %" PRIu64 " bytes %s %s at device offset %" PRIu64
+		  " in %" PRIu64 " requests%s: OK in %.1f s", what,
+		  write ? "wrote" : "read", x.len, write ? "of" : "into",
+		  a->file, a->offset, x.requests,
+		  flushed ? ", flushed" : "",
 		  (util_now_ms() - t0) / 1000.0);
 	return VBT_EXIT_OK;
 }
 
+int mode_write_file(struct mode_args *a)
+{
+	return xfer_main(a, true);
+}
+
 int mode_read_file(struct mode_args *a)
 {
-	struct xfer x = { .write = false };
-	struct sess s;
-	int64_t t0 = util_now_ms();
-	uint64_t off = 0;
-	int fd, ret;
-
-	x.len = a->size;
-	if (xfer_open_session(&s, a, &x.len, false))
-		return VBT_EXIT_FAIL;
-	x.img = malloc(x.len ? x.len : 1);
-	if (!x.img) {
-		util_err("out of memory for %" PRIu64 " bytes", x.len);
-		sess_close(&s);
-		return VBT_EXIT_FAIL;
-	}
-	x.dev_off = a->offset;
-	x.chunk = sess_max_io(&s);
-	ret = xfer_run(&s, &x);
-	sess_close(&s);
-	if (ret) {
-		free(x.img);
-		util_info("read-file: FAILED");
-		return VBT_EXIT_FAIL;
-	}
-	fd = open(a->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		util_err("cannot create %s: %s", a->file, strerror(errno));
-		free(x.img);
-		return VBT_EXIT_FAIL;
-	}
-	while (off < x.len) {
-		ssize_t n = write(fd, x.img + off, x.len - off);
-
-		if (n <= 0) {
-			util_err("writing %s: %s", a->file, strerror(errno));
-			close(fd);
-			free(x.img);
-			return VBT_EXIT_FAIL;
-		}
-		off += (uint64_t)n;
-	}
-	close(fd);
-	free(x.img);
-	util_info("read-file: read %" PRIu64 " bytes at offset %" PRIu64
-		  " into %s in %" PRIu64 " requests: OK in %.1f s", x.len,
-		  a->offset, a->file, x.requests,
-		  (util_now_ms() - t0) / 1000.0);
-	return VBT_EXIT_OK;
+	return xfer_main(a, false);
 }
