@@ -90,6 +90,7 @@ static void cluster_run_deferred(struct cluster *c)
 			c->ready_cb(c, c->start_err, c->ready_opaque);
 	}
 	cluster_run_completions(c);
+	cluster_volreq_run_done(c);
 }
 
 static void cluster_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -99,7 +100,7 @@ static void cluster_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	cluster_run_deferred(c);
 	/* stopped only here, so that ev_run(EVRUN_ONCE) returns after a
 	 * deferred callback ran from the prepare watcher */
-	if (!c->done_head && !c->ready_due)
+	if (!c->done_head && !c->ready_due && !c->vol_done)
 		ev_idle_stop(loop, w);
 }
 
@@ -108,7 +109,7 @@ static void cluster_prepare_cb(struct ev_loop *loop, ev_prepare *w,
 {
 	struct cluster *c = w->data;
 
-	if (c->done_head || c->ready_due)
+	if (c->done_head || c->ready_due || c->vol_done)
 		cluster_run_deferred(c);
 
 	/* A failed flush may hand requests to other conns: loop until quiet. */
@@ -363,6 +364,10 @@ static void cluster_conn_reply(struct conn *conn, struct conn_req *req,
 	struct cluster *c = conn->p->opaque;
 	struct cluster_sub *sub = cluster_sub_of(req);
 
+	if (req->op == RPC_OP_INFO) {
+		cluster_volreq_reply(c, conn, (struct cluster_volreq *)req, rep);
+		return;
+	}
 	if (sub == &c->refresh) {
 		cluster_refresh_reply(c, conn, rep);
 		return;
@@ -376,6 +381,10 @@ static void cluster_conn_returned(struct conn *conn, struct conn_req *req,
 	struct cluster *c = conn->p->opaque;
 	struct cluster_sub *sub = cluster_sub_of(req);
 
+	if (req->op == RPC_OP_INFO) {
+		cluster_volreq_returned(c, conn, (struct cluster_volreq *)req, err);
+		return;
+	}
 	if (sub == &c->refresh) {
 		c->refreshing = false;
 		c->refresh.where = SUB_FREE;
@@ -388,10 +397,40 @@ static void cluster_conn_returned(struct conn *conn, struct conn_req *req,
 	cluster_sub_returned(c, conn, sub, err);
 }
 
+bool cluster_node_avoided(const struct cluster *c, const struct conn *conn)
+{
+	return conn->owner_avoid_until > ev_now(c->loop);
+}
+
+/*
+ * A connection was closed because a request got no reply in time: the
+ * node is stalled or overloaded. Route around it for a while (doubling
+ * with every timeout until it answers again), so that requests do not
+ * keep waiting try_timeout on it while its placement has other nodes.
+ */
+static void cluster_node_timed_out(struct cluster *c, struct conn *conn)
+{
+	double avoid = c->params.try_timeout;
+
+	c->stats.timeouts++;
+	for (uint32_t i = 0; i < conn->owner_strikes && avoid < CLUSTER_AVOID_MAX; i++)
+		avoid *= 2;
+	if (avoid > CLUSTER_AVOID_MAX)
+		avoid = CLUSTER_AVOID_MAX;
+	conn->owner_strikes++;
+	conn->owner_avoid_until = ev_now(c->loop) + avoid;
+	elog_printf(&c->log, LOG_WARNING,
+		    "volume %s: node %s did not answer in time; preferring other nodes for %.1f s",
+		    c->volume_name, conn->addr, avoid);
+}
+
 static void cluster_conn_state(struct conn *conn, enum conn_state old)
 {
 	struct cluster *c = conn->p->opaque;
 
+	if (conn->state == CONN_BACKOFF && old == CONN_READY &&
+	    conn->err == -ETIMEDOUT && c->state == CLUSTER_READY)
+		cluster_node_timed_out(c, conn);
 	if (conn->state == CONN_READY) {
 		if (c->state == CLUSTER_STARTING)
 			cluster_start_done(c, 0);
@@ -413,16 +452,20 @@ static int cluster_conn_opened(struct conn *conn, struct rpc_reply *rep,
 	const struct rpc_volume_info *v = &rep->volume;
 
 	if (c->have_volume) {
-		if (v->size != c->volume.size ||
-		    v->block_size != c->volume.block_size) {
+		if (v->block_size != c->volume.block_size) {
 			snprintf(msg, msglen,
-				 "volume '%s' differs on this node (%llu bytes, block %u; expected %llu, block %u)",
-				 c->volume_name, (unsigned long long)v->size,
-				 v->block_size,
-				 (unsigned long long)c->volume.size,
+				 "volume '%s' differs on this node (block size %u, expected %u)",
+				 c->volume_name, v->block_size,
 				 c->volume.block_size);
 			return -EPROTO;
 		}
+		/* resized: the new size is taken by cluster_refresh_volume() */
+		if (v->size != c->volume.size)
+			elog_printf(&c->log, LOG_INFO,
+				    "volume %s: node %s reports %llu bytes (we use %llu until a refresh)",
+				    c->volume_name, conn->addr,
+				    (unsigned long long)v->size,
+				    (unsigned long long)c->volume.size);
 		if (rep->map)
 			cluster_map_offer(c, conn, rep);
 		return 0;
@@ -718,6 +761,7 @@ void cluster_free(struct cluster *c)
 		conn_close(c->conns[i]);
 	cluster_fail_all(c);
 	cluster_run_completions(c);
+	cluster_volreq_run_done(c);
 
 	ev_ref(c->loop);
 	ev_prepare_stop(c->loop, &c->prepare);

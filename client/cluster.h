@@ -137,16 +137,30 @@ struct cluster_config {
  *     length bytes in total; unused for other ops. READ data is received
  *     straight into these buffers. WRITE data is copied once, into the
  *     TLS output of the connection.
- * FLUSH is sent to every node that received write-class requests from
- *     this cluster and completes when all answered; with no such node it
- *     completes (later, from the loop) with 0.
+ * FLUSH is sent to every node that completed write-class requests
+ *     without FUA for this cluster since the last FLUSH sent to it (or
+ *     whose last FLUSH failed), and completes when all answered; with no
+ *     such node it completes (later, from the loop) with 0.
  * Requests are cut at chunk boundaries and at max_io_size (READ/WRITE) or
  *     the volume's discard / write-zeroes limits; done() is called once,
  *     after every piece completed; the first error wins.
  * Retries: IO_ERROR, a lost connection or try_timeout send the piece to
  *     the next reachable node of its placement; BUSY waits a backoff;
  *     NOT_OWNER from a node with a newer epoch refreshes the map (one
- *     GET_MAP at a time) and routes again; all until io_timeout.
+ *     GET_MAP at a time) and routes again; all until io_timeout (0:
+ *     forever). Every request that had no reply when its connection was
+ *     lost is sent again; see "Idempotence" in docs/protocol.md for why
+ *     that never changes the result.
+ * Node health: a node whose connection was closed for a request without
+ *     reply (try_timeout) is avoided while another node of the placement
+ *     is usable, for try_timeout x 2^(strikes - 1), at most 60 s; it gets
+ *     requests again after that, and its strikes are forgotten at its
+ *     first data reply. Nodes that are down are reconnected with an
+ *     exponential backoff (50 ms doubling to 5 s, with jitter); once
+ *     READY again, the first node of each placement is preferred again.
+ *     The cluster never enters a permanent failed state after start: ios
+ *     that ran out of io_timeout fail with -EIO, later ones are tried
+ *     afresh.
  * done: result is 0, -EIO (the cause was logged once with node address,
  *     request id and status name), -EOPNOTSUPP (the nodes do not
  *     implement the op or flag) or -EROFS (write-class op on a read-only
@@ -183,6 +197,10 @@ struct cluster_stats {
 	uint64_t bytes_written;
 	uint32_t inflight;        /* ios accepted, done not yet called */
 	uint32_t conns_ready;     /* connections in state READY */
+	uint64_t timeouts;        /* connections closed for a request without
+				     reply within try_timeout */
+	uint64_t tls_reloads;     /* cluster_reload_tls() calls */
+	uint64_t volume_refreshes; /* cluster_refresh_volume() answered */
 };
 
 /*
@@ -244,6 +262,48 @@ bool cluster_is_ready(const struct cluster *c);
 int cluster_submit(struct cluster *c, struct cluster_io *io);
 
 void cluster_get_stats(const struct cluster *c, struct cluster_stats *out);
+
+/*
+ * Learn the volume's current size (online resize) without disturbing
+ * I/O: an INFO request for the volume goes to one READY node, on the
+ * connection that carries block requests; the call never blocks.
+ * When the reply arrives, a size that differs from cluster_volume()'s is
+ * taken over (requests up to the new size are accepted from then on;
+ * after a shrink, requests beyond it are refused with -EINVAL), and
+ * cb(c, info, 0, opaque) is called with info = cluster_volume(c), valid
+ * during the call. A change of block size is refused (err -EPROTO, size
+ * kept). Otherwise cb gets info NULL and err:
+ *   -EIO       the node answered with an error status (logged)
+ *   -EPROTO    the reply lacks volume information, or the block size
+ *              changed
+ *   -ENOTCONN  the connection was lost and no other node is READY
+ *   -ESHUTDOWN cluster_free() ran (cb is then called from inside it)
+ * cb is called exactly once, from the loop (never from inside this
+ * function); it may call any cluster function except cluster_free().
+ * A lost connection sends the INFO again to another READY node (at most
+ * 3 tries). Several refreshes may run at once, each with its own cb.
+ * Returns 0 (cb will be called), -ENOTCONN (cluster not ready or no node
+ * READY now: try again later) or -ENOMEM.
+ */
+typedef void cluster_volume_fn(struct cluster *c,
+			       const struct rpc_volume_info *info, int err,
+			       void *opaque);
+int cluster_refresh_volume(struct cluster *c, cluster_volume_fn *cb,
+			   void *opaque);
+
+/*
+ * Use ctx (from tls_client_ctx_new()) for every connection made from now
+ * on: certificate, key and CA reload, e.g. on SIGHUP. Connections that
+ * are up keep their session and their old context until they close; the
+ * I/O on them is not disturbed. ctx gets a reference of its own
+ * (SSL_CTX_up_ref); the caller keeps and frees its own, and may share
+ * one ctx between the clusters of several threads. To reload from files,
+ * call tls_client_ctx_new() first: when it fails (unreadable or bad
+ * file, key not private, key not matching the certificate) keep the old
+ * context and log the message it gives. Returns 0, or -EINVAL for a NULL
+ * ctx.
+ */
+int cluster_reload_tls(struct cluster *c, struct ssl_ctx_st *ctx);
 
 /*
  * Administrative request to ONE node, blocking (runs loop): connect to

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Administrative requests to one node (CREATE, INFO, GET_MAP), blocking
- * on a loop of the caller's: cluster_admin_sync() in cluster.h.
+ * Administrative requests: to one node (CREATE, INFO, GET_MAP), blocking
+ * on a loop of the caller's (cluster_admin_sync()); and, on a running
+ * cluster, the volume refresh (INFO on a READY connection, for online
+ * resize) and the TLS context reload. See cluster.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,9 +11,162 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "cluster_priv.h"
 #include "conn.h"
 #include "map.h"
 #include "tls.h"
+
+/* ---- running cluster: volume refresh, TLS reload ---- */
+
+#define CLUSTER_VOLREQ_TRIES 3
+
+/* A READY conn other than skip, preferring nodes not avoided. */
+static struct conn *cluster_ready_conn(struct cluster *c, struct conn *skip)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < c->n_conns; i++) {
+			struct conn *conn = c->conns[i];
+
+			if (conn != skip && conn->state == CONN_READY &&
+			    (pass || !cluster_node_avoided(c, conn)))
+				return conn;
+		}
+	return NULL;
+}
+
+int cluster_refresh_volume(struct cluster *c, cluster_volume_fn *cb,
+			   void *opaque)
+{
+	struct cluster_volreq *vr;
+	struct conn *conn;
+
+	if (!c || !cb)
+		return -EINVAL;
+	if (c->state != CLUSTER_READY)
+		return -ENOTCONN;
+	conn = cluster_ready_conn(c, NULL);
+	if (!conn)
+		return -ENOTCONN;
+	vr = calloc(1, sizeof(*vr));
+	if (!vr)
+		return -ENOMEM;
+	vr->req.op = RPC_OP_INFO;
+	vr->req.volume = c->volume_name;
+	vr->cb = cb;
+	vr->opaque = opaque;
+	vr->tries = 1;
+	elog_printf(&c->log, LOG_DEBUG, "volume %s: asking node %s for its size",
+		    c->volume_name, conn->addr);
+	conn_submit(conn, &vr->req);
+	return 0;
+}
+
+/* Report from the loop (deferred), or at once from cluster_free(). */
+static void cluster_volreq_done(struct cluster *c, struct cluster_volreq *vr,
+				int err)
+{
+	vr->err = err;
+	vr->next = c->vol_done;
+	c->vol_done = vr;
+	if (c->state != CLUSTER_FREEING)
+		cluster_idle_start(c);
+}
+
+void cluster_volreq_run_done(struct cluster *c)
+{
+	struct cluster_volreq *list = c->vol_done;
+
+	c->vol_done = NULL;
+	while (list) {
+		struct cluster_volreq *vr = list;
+
+		list = vr->next;
+		if (vr->err == 0)
+			c->stats.volume_refreshes++;
+		vr->cb(c, vr->err ? NULL : &c->volume, vr->err, vr->opaque);
+		free(vr);
+	}
+}
+
+void cluster_volreq_reply(struct cluster *c, struct conn *conn,
+			  struct cluster_volreq *vr, const struct rpc_reply *rep)
+{
+	const struct rpc_volume_info *v = &rep->volume;
+
+	if (rep->status != RPC_STATUS_OK) {
+		elog_printf(&c->log, LOG_WARNING,
+			    "volume %s: node %s: INFO failed: %s%s%s",
+			    c->volume_name, conn->addr,
+			    rpc_status_name(rep->status),
+			    rep->message[0] ? ": " : "", rep->message);
+		cluster_volreq_done(c, vr, -EIO);
+		return;
+	}
+	if (!rep->has_volume) {
+		elog_printf(&c->log, LOG_WARNING,
+			    "volume %s: node %s: INFO reply without volume information",
+			    c->volume_name, conn->addr);
+		cluster_volreq_done(c, vr, -EPROTO);
+		return;
+	}
+	if (v->block_size != c->volume.block_size || v->size % CLUSTER_SECTOR) {
+		elog_printf(&c->log, LOG_ERR,
+			    "volume %s: node %s reports an unusable geometry (%llu bytes, block size %u; block size must stay %u); size kept",
+			    c->volume_name, conn->addr,
+			    (unsigned long long)v->size, v->block_size,
+			    c->volume.block_size);
+		cluster_volreq_done(c, vr, -EPROTO);
+		return;
+	}
+	if (v->size != c->volume.size) {
+		elog_printf(&c->log, LOG_NOTICE,
+			    "volume %s: size changed from %llu to %llu bytes (node %s)",
+			    c->volume_name, (unsigned long long)c->volume.size,
+			    (unsigned long long)v->size, conn->addr);
+		c->volume.size = v->size;
+	}
+	cluster_volreq_done(c, vr, 0);
+}
+
+void cluster_volreq_returned(struct cluster *c, struct conn *conn,
+			     struct cluster_volreq *vr, int err)
+{
+	struct conn *next;
+
+	if (c->state == CLUSTER_FREEING || err == -ESHUTDOWN) {
+		cluster_volreq_done(c, vr, -ESHUTDOWN);
+		return;
+	}
+	if (err == -EINVAL) { /* could not be encoded */
+		cluster_volreq_done(c, vr, -EPROTO);
+		return;
+	}
+	next = cluster_ready_conn(c, conn);
+	if (next && vr->tries < CLUSTER_VOLREQ_TRIES) {
+		vr->tries++;
+		conn_submit(next, &vr->req);
+		return;
+	}
+	cluster_volreq_done(c, vr, -ENOTCONN);
+}
+
+int cluster_reload_tls(struct cluster *c, SSL_CTX *ctx)
+{
+	if (!c || !ctx)
+		return -EINVAL;
+	SSL_CTX_up_ref(ctx);
+	/* conns that are up hold their own reference through their SSL */
+	SSL_CTX_free(c->ssl_ctx);
+	c->ssl_ctx = ctx;
+	c->params.ssl_ctx = ctx;
+	c->stats.tls_reloads++;
+	elog_printf(&c->log, LOG_INFO,
+		    "volume %s: TLS context replaced; new connections use it",
+		    c->volume_name);
+	return 0;
+}
+
+/* ---- one node, blocking ---- */
 
 struct cluster_admin {
 	struct conn_req req;

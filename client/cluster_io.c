@@ -117,6 +117,9 @@ void cluster_sub_finish(struct cluster *c, struct cluster_sub *sub,
 		}
 		if (io->priv.result == 0)
 			io->priv.result = result;
+		/* that node's writes are still not known to be durable */
+		if (sub->req.op == RPC_OP_FLUSH && sub->target)
+			sub->target->owner_bits |= CLUSTER_CONN_WROTE;
 	} else if (result == 0) {
 		if (sub->req.op == RPC_OP_READ)
 			c->stats.bytes_read += sub->req.length;
@@ -303,6 +306,15 @@ static bool cluster_node_usable(uint32_t node, void *opaque)
 	return conn_usable(c->node_conn[node]);
 }
 
+/* Usable and not avoided after a timeout: the first choice. */
+static bool cluster_node_healthy(uint32_t node, void *opaque)
+{
+	struct cluster *c = opaque;
+
+	return conn_usable(c->node_conn[node]) &&
+	       !cluster_node_avoided(c, c->node_conn[node]);
+}
+
 static void cluster_send(struct cluster *c, struct cluster_sub *sub,
 			 struct conn *conn)
 {
@@ -312,8 +324,6 @@ static void cluster_send(struct cluster *c, struct cluster_sub *sub,
 	c->stats.requests++;
 	sub->conn = conn;
 	sub->where = SUB_CONN;
-	if (route_op_writes(sub->req.op))
-		conn->owner_bits |= CLUSTER_CONN_WROTE;
 	conn_submit(conn, &sub->req);
 }
 
@@ -365,8 +375,10 @@ void cluster_route(struct cluster *c, struct cluster_sub *sub)
 		const struct map *map = c->map;
 		uint64_t chunk = map_chunk_of(map, sub->req.offset);
 		const struct map_placement *pl = map_placement_of(map, chunk);
-		int pos = route_pick(pl, sub->pos, cluster_node_usable, c);
+		int pos = route_pick(pl, sub->pos, cluster_node_healthy, c);
 
+		if (pos < 0)
+			pos = route_pick(pl, sub->pos, cluster_node_usable, c);
 		if (pos < 0) {
 			if (!sub->cause[0])
 				snprintf(sub->cause, sizeof(sub->cause),
@@ -436,8 +448,15 @@ void cluster_sub_reply(struct cluster *c, struct conn *conn,
 	if (rep->status != RPC_STATUS_OK)
 		cluster_sub_cause(sub, conn, rep);
 
+	/* the node answers data requests: forget its timeouts */
+	conn->owner_strikes = 0;
+	conn->owner_avoid_until = 0;
 	switch (action) {
 	case ROUTE_COMPLETE:
+		/* a completed write that is not durable yet: FLUSH this node */
+		if (result == 0 && route_op_writes(sub->req.op) &&
+		    !(sub->req.flags & RPC_FLAG_FUA))
+			conn->owner_bits |= CLUSTER_CONN_WROTE;
 		cluster_sub_finish(c, sub, result);
 		return;
 	case ROUTE_NEXT_NODE:
@@ -526,8 +545,11 @@ static int cluster_submit_flush(struct cluster *c, struct cluster_io *io)
 
 		if (!(conn->owner_bits & CLUSTER_CONN_WROTE))
 			continue;
+		/* set again by the next completed write, or if this fails */
+		conn->owner_bits &= ~CLUSTER_CONN_WROTE;
 		sub = cluster_sub_alloc(c);
 		if (!sub) {
+			conn->owner_bits |= CLUSTER_CONN_WROTE;
 			io->priv.result = -EIO;
 			if (--io->priv.pending == 0)
 				cluster_io_complete(c, io);

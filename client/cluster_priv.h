@@ -18,10 +18,11 @@
 #define CLUSTER_BACKOFF_BASE 0.05  /* s */
 #define CLUSTER_BACKOFF_MAX  5.0   /* s */
 #define CLUSTER_SUB_BLOCK    64
+#define CLUSTER_AVOID_MAX    60.0  /* s, longest a timed-out node is avoided */
 
 /* conn->owner_bits */
 #define CLUSTER_CONN_SEED  1u  /* seed whose first attempt is running */
-#define CLUSTER_CONN_WROTE 2u  /* got write-class requests: flush it */
+#define CLUSTER_CONN_WROTE 2u  /* completed writes since the last FLUSH */
 #define CLUSTER_CONN_DIRTY 4u  /* on c->dirty */
 
 enum cluster_state {
@@ -108,6 +109,7 @@ struct cluster {
 	bool refreshing;
 
 	struct cluster_io *done_head, **done_tail;
+	struct cluster_volreq *vol_done;  /* volume refreshes to report */
 	ev_idle idle;
 
 	struct conn *dirty;         /* via conn->owner_next */
@@ -118,11 +120,30 @@ struct cluster {
 	struct cluster_stats stats;
 };
 
+/* A cluster_refresh_volume() in progress: an INFO request on one conn. */
+struct cluster_volreq {
+	struct conn_req req;        /* first member; op RPC_OP_INFO */
+	cluster_volume_fn *cb;
+	void *opaque;
+	int err;
+	uint32_t tries;
+	struct rpc_volume_info info;
+	struct cluster_volreq *next;
+};
+
 /* cluster.c */
 void cluster_set_error(struct cluster *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void cluster_refresh_map(struct cluster *c, struct conn *prefer);
 void cluster_idle_start(struct cluster *c);
+bool cluster_node_avoided(const struct cluster *c, const struct conn *conn);
+
+/* cluster_admin.c (volume refresh) */
+void cluster_volreq_reply(struct cluster *c, struct conn *conn,
+			  struct cluster_volreq *vr, const struct rpc_reply *rep);
+void cluster_volreq_returned(struct cluster *c, struct conn *conn,
+			     struct cluster_volreq *vr, int err);
+void cluster_volreq_run_done(struct cluster *c);
 
 /* cluster_io.c */
 struct cluster_sub *cluster_sub_alloc(struct cluster *c);

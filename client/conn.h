@@ -148,6 +148,8 @@ struct conn {
 	/* owner's scratch, never touched by the conn */
 	unsigned owner_bits;
 	struct conn *owner_next;
+	double owner_avoid_until;  /* ev_now() before which to route elsewhere */
+	uint32_t owner_strikes;    /* timeouts since the node last answered */
 
 	/* private */
 	struct ev_loop *loop;

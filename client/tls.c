@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +60,26 @@ static int tls_check_readable(const char *what, const char *path,
 	return 0;
 }
 
+int tls_check_key_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		int e = errno;
+
+		tls_set_err(err, errlen, "cannot read client key '%s': %s", path,
+			    strerror(e));
+		return -e;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		tls_set_err(err, errlen,
+			    "client key '%s' is accessible by group or others (mode %04o); refusing it: make it private (chmod 600)",
+			    path, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 			    char *err, size_t errlen)
 {
@@ -82,6 +103,8 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 		ret = tls_check_readable("client certificate", cert, err, errlen);
 	if (!ret && key)
 		ret = tls_check_readable("client key", key, err, errlen);
+	if (!ret && key)
+		ret = tls_check_key_file(key, err, errlen);
 	if (ret) {
 		errno = -ret;
 		return NULL;

@@ -15,11 +15,22 @@
 /*
  * A client context: TLS 1.3 only, server certificate verified against
  * the CA file (required), client certificate and key from cert/key (both
- * or neither). Returns a new context (free with SSL_CTX_free) or NULL with
- * errno set and a message naming the file and cause in err.
+ * or neither; the key file must be private, see tls_check_key_file()).
+ * Returns a new context (free with SSL_CTX_free) or NULL with errno set
+ * and a message naming the file and cause in err. Reloading certificates
+ * means calling it again and handing the result to cluster_reload_tls();
+ * when it fails the caller keeps using its old context.
  */
 SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 			    char *err, size_t errlen);
+
+/*
+ * Refuse a private key file that group or others may access (any of the
+ * mode bits 077): returns 0, -EPERM with a message naming the file and
+ * its mode, or -errno when it cannot be examined. tls_client_ctx_new()
+ * calls it for the client key.
+ */
+int tls_check_key_file(const char *path, char *err, size_t errlen);
 
 /*
  * An SSL for a connected socket fd, in client mode, that checks the

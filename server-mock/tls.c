@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -30,8 +31,16 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 {
 	STACK_OF(X509_NAME) *names;
 	char why[256];
+	struct stat st;
 	SSL_CTX *ctx;
 
+	/* A private key others can read is no longer private: refuse it. */
+	if (stat(key_file, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		snprintf(err, errlen,
+			 "private key --key %s is accessible by group or others (mode %04o); refusing it: make it private (chmod 600)",
+			 key_file, (unsigned)(st.st_mode & 07777));
+		return NULL;
+	}
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {

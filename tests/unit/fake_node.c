@@ -65,11 +65,16 @@ static X509 *fake_cert(EVP_PKEY *key, EVP_PKEY *sign_key, X509 *issuer,
 
 static int fake_write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 {
-	FILE *f = fopen(path, "w");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		      cert ? 0644 : 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	int ok;
 
-	if (!f)
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	ok = cert ? PEM_write_X509(f, cert) :
 		    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
 	fclose(f);
