@@ -30,6 +30,7 @@ struct device {
 	struct worker **workers;
 	unsigned int n_workers;
 	struct device_queue queues[DEVICE_MAX_QUEUES];
+	struct vq_log *logs;
 	_Atomic uint8_t status;
 	struct ev_loop *loop;
 	ev_io msg_watcher;
@@ -58,7 +59,7 @@ static void device_stop_queues(struct device *d)
 	}
 }
 
-static int device_start_queues(struct device *d)
+static int device_start_queues(struct device *d, bool resume)
 {
 	uint64_t features;
 	unsigned int i;
@@ -100,8 +101,11 @@ static int device_start_queues(struct device *d)
 			.last_avail_idx = info.split.avail_index,
 			.features = features,
 		};
+		if (resume && d->logs)
+			layout.last_avail_idx = d->logs[i].last_avail_idx;
 		ret = worker_queue_start(device_worker(d, i), i, &layout,
-					 q->kickfd, features);
+					 q->kickfd, features,
+					 d->logs ? &d->logs[i] : NULL, resume);
 		if (ret < 0) {
 			log_msg(LOG_ERR, "%s: cannot start queue %u (size %u): %s",
 				d->name, i, info.num, strerror(-ret));
@@ -127,7 +131,7 @@ static int device_set_status(struct device *d, uint8_t status)
 	log_msg(LOG_INFO, "%s: status 0x%02x -> 0x%02x", d->name, old, status);
 	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	    !(old & VIRTIO_CONFIG_S_DRIVER_OK))
-		ret = device_start_queues(d);
+		ret = device_start_queues(d, false);
 	else if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 		 (old & VIRTIO_CONFIG_S_DRIVER_OK))
 		device_stop_queues(d);
@@ -234,7 +238,8 @@ static void *device_main(void *arg)
 
 struct device *device_start(const char *name, int dev_fd,
 			    unsigned int num_queues, struct worker **workers,
-			    unsigned int n_workers)
+			    unsigned int n_workers, struct vq_log *logs,
+			    bool resume)
 {
 	struct device *d;
 	unsigned int i;
@@ -259,6 +264,19 @@ struct device *device_start(const char *name, int dev_fd,
 	memcpy(d->workers, workers, n_workers * sizeof(*workers));
 	for (i = 0; i < DEVICE_MAX_QUEUES; i++)
 		d->queues[i].kickfd = -1;
+	d->logs = logs;
+	if (resume) {
+		/* The driver set DRIVER_OK long ago: no message will say so. */
+		ret = device_start_queues(d, true);
+		if (ret < 0) {
+			device_stop_queues(d);
+			errno = -ret;
+			goto out_free;
+		}
+		atomic_store(&d->status, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+			     VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
+			     VIRTIO_CONFIG_S_DRIVER_OK);
+	}
 	ev_io_init(&d->msg_watcher, device_msg_cb, dev_fd, EV_READ);
 	d->msg_watcher.data = d;
 	ev_io_start(d->loop, &d->msg_watcher);

@@ -20,11 +20,16 @@ struct device;
 /*
  * Start the control thread for the open device fd (not owned) with
  * num_queues virtqueues, queue i served by workers[i % n_workers] (the
- * array is copied; the workers must outlive the device). NULL with errno.
+ * array is copied; the workers must outlive the device). logs (may be
+ * NULL) holds num_queues in-flight logs, in the state file. With resume,
+ * the device was left running by a daemon that died or left: the queues
+ * the driver had set up are taken over at once, from their logs.
+ * NULL with errno.
  */
 struct device *device_start(const char *name, int dev_fd,
 			    unsigned int num_queues, struct worker **workers,
-			    unsigned int n_workers);
+			    unsigned int n_workers, struct vq_log *logs,
+			    bool resume);
 
 /* Last device status the driver set (VIRTIO_CONFIG_S_*). */
 uint8_t device_status(struct device *d);

@@ -30,6 +30,7 @@
 #include "cluster.h"
 #include "device.h"
 #include "log.h"
+#include "state.h"
 #include "vdpa_nl.h"
 #include "vduse_dev.h"
 #include "worker.h"
@@ -50,6 +51,7 @@ struct main_opts {
 	const char *ca, *cert, *key, *tls_name;
 	const char *mgmtdev;
 	const char *pid_file;
+	const char *state_dir;
 	unsigned int queues;
 	unsigned int queue_size;
 	bool read_only;
@@ -103,6 +105,9 @@ static void main_usage(FILE *f)
 "                            (default vduse; BUS/NAME for one on a bus)\n"
 "      --no-attach           create the VDUSE device only; attach it\n"
 "                            yourself with 'vdpa dev add'\n"
+"      --state-dir DIR       where the state file NAME.state lives, which\n"
+"                            lets a new daemon take the device over\n"
+"                            (default /run/vduse-netblk)\n"
 "      --stop-timeout SEC    at SIGINT/SIGTERM, requests still waiting for\n"
 "                            the cluster this long fail with an I/O error so\n"
 "                            that detaching cannot hang (default 5)\n"
@@ -117,7 +122,15 @@ static void main_usage(FILE *f)
 "\n"
 "Exit status: 0 after a clean stop; 1 when the device could not be set up\n"
 "(VDUSE missing, name in use, no permission, volume not found, cluster\n"
-"unreachable); 2 for bad options.\n");
+"unreachable); 2 for bad options.\n"
+"\n"
+"Restart and upgrade: SIGUSR1 stops the daemon but leaves the device in\n"
+"place, attached, with the guest's requests waiting. Starting vduse-netblk\n"
+"again with the same --name takes the device over: it reopens\n"
+"/dev/vduse/NAME, resumes every queue where the old daemon was, and runs\n"
+"again the requests that were in flight. The same holds when the daemon\n"
+"was killed (kill -9): nothing the guest wrote is lost and it sees no\n"
+"error, only a pause.\n");
 }
 
 static int main_bad_option(const char *fmt, const char *arg)
@@ -200,7 +213,7 @@ static int main_split_cluster(struct main_opts *o, const char *arg)
 enum {
 	OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_TLS_NAME, OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_QUEUE_SIZE, OPT_MGMTDEV, OPT_NO_ATTACH,
-	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT,
+	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
 };
 
 static int main_parse(int argc, char **argv, struct main_opts *o)
@@ -226,6 +239,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
@@ -240,6 +254,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		.attach = true,
 		.connect_timeout = 10,
 		.stop_timeout = 5,
+		.state_dir = STATE_DEFAULT_DIR,
 		.log_level = LOG_NOTICE,
 	};
 	opterr = 0;
@@ -304,6 +319,9 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case OPT_NO_ATTACH:
 			o->attach = false;
+			break;
+		case OPT_STATE_DIR:
+			o->state_dir = optarg;
 			break;
 		case OPT_STOP_TIMEOUT:
 			ret = main_parse_seconds("--stop-timeout", optarg,
@@ -471,10 +489,28 @@ static bool main_wait_node(const char *name, char *out, size_t outlen)
 
 /* ---- run ---- */
 
+static int main_last_signal;
+
 static void main_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	log_msg(LOG_NOTICE, "signal %d: detaching and stopping", w->signum);
+	main_last_signal = w->signum;
+	if (w->signum == SIGUSR1)
+		log_msg(LOG_NOTICE, "signal %d: stopping, device left in place",
+			w->signum);
+	else
+		log_msg(LOG_NOTICE, "signal %d: detaching and stopping",
+			w->signum);
 	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Is vDPA device NAME attached already (a device we take over)? */
+static bool main_attached(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", name);
+	return stat(path, &sb) == 0;
 }
 
 static int main_write_pid_file(const char *path)
@@ -568,8 +604,10 @@ static int main_run(struct main_opts *o)
 	struct vduse_dev_params dp;
 	struct cluster_config cfg;
 	struct device *dev = NULL;
+	struct state st = { .fd = -1 };
+	bool takeover = false, serving = false;
 	struct ev_loop *loop;
-	ev_signal sigint, sigterm;
+	ev_signal sigint, sigterm, sigusr1;
 	char prefixes[MAIN_MAX_QUEUES][16];
 	char err[512] = "", node[PATH_MAX], line[PATH_MAX + 8];
 	const char *why;
@@ -600,15 +638,49 @@ static int main_run(struct main_opts *o)
 		.config_size = sizeof(config),
 	};
 	ret = vduse_dev_create(&dp, err, sizeof(err));
-	if (ret < 0) {
+	if (ret == -EEXIST) {
+		char serr[512];
+
+		if (state_open(&st, o->state_dir, o->name, serr,
+			       sizeof(serr)) < 0) {
+			log_msg(LOG_ERR, "%s (no state to take it over: %s)",
+				err, serr);
+			return ret;
+		}
+		if (strcmp(st.hdr->volume, o->volume) != 0) {
+			log_msg(LOG_ERR, "device '%s' serves volume '%s', not "
+				"'%s': refusing to take it over", o->name,
+				st.hdr->volume, o->volume);
+			state_close(&st, false);
+			return -EEXIST;
+		}
+		takeover = true;
+		if (st.hdr->num_queues != o->queues ||
+		    st.hdr->queue_size != o->queue_size)
+			log_msg(LOG_NOTICE, "%s: taking over with the device's "
+				"%u queue(s) of %u", o->name,
+				st.hdr->num_queues, st.hdr->queue_size);
+		o->queues = st.hdr->num_queues;
+		o->queue_size = st.hdr->queue_size;
+		main_blk_params(o, &vol, &bp);
+		log_msg(LOG_NOTICE, "%s: taking over the existing device",
+			o->name);
+	} else if (ret < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		return ret;
+	} else {
+		ret = state_create(&st, o->state_dir, o->name, o->volume,
+				   o->queues, o->queue_size, err, sizeof(err));
+		if (ret < 0) {
+			log_msg(LOG_ERR, "%s", err);
+			goto out_destroy;
+		}
 	}
 	dev_fd = vduse_dev_open(o->name, 2000, err, sizeof(err));
 	if (dev_fd < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		ret = dev_fd;
-		goto out_destroy;
+		goto out_state;
 	}
 	for (i = 0; i < o->queues; i++) {
 		struct worker_params wp = {
@@ -625,7 +697,8 @@ static int main_run(struct main_opts *o)
 			goto out_workers;
 		}
 	}
-	dev = device_start(o->name, dev_fd, o->queues, workers, o->queues);
+	dev = device_start(o->name, dev_fd, o->queues, workers, o->queues,
+			   st.queues, takeover);
 	if (!dev) {
 		ret = -errno;
 		log_msg(LOG_ERR, "cannot start the control thread: %s",
@@ -637,7 +710,14 @@ static int main_run(struct main_opts *o)
 		(unsigned long long)vol.size, bp.block_size,
 		bp.read_only ? ", read-only" : "", o->queues, o->queue_size);
 
-	if (o->attach) {
+	if (takeover && main_attached(o->name)) {
+		if (main_wait_node(o->name, node, sizeof(node)))
+			snprintf(line, sizeof(line), "%s\n", node);
+		else
+			snprintf(line, sizeof(line), "/dev/vduse/%s\n", o->name);
+		log_msg(LOG_NOTICE, "%s: took over, serving %s", o->name,
+			line);
+	} else if (o->attach) {
 		ret = vdpa_dev_add(o->name, o->mgmtdev, err, sizeof(err));
 		if (ret < 0) {
 			log_msg(LOG_ERR, "%s", err);
@@ -660,6 +740,7 @@ static int main_run(struct main_opts *o)
 	}
 	if (o->pid_file)
 		main_write_pid_file(o->pid_file);
+	serving = true;
 	main_report(line);
 	main_report("ok\n");
 	main_report_done();
@@ -671,10 +752,25 @@ static int main_run(struct main_opts *o)
 	loop = ev_default_loop(EVFLAG_SIGNALFD);
 	ev_signal_init(&sigint, main_signal_cb, SIGINT);
 	ev_signal_init(&sigterm, main_signal_cb, SIGTERM);
+	ev_signal_init(&sigusr1, main_signal_cb, SIGUSR1);
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sigterm);
+	ev_signal_start(loop, &sigusr1);
 	ev_run(loop, 0);
 	ret = 0;
+
+	if (main_last_signal == SIGUSR1) {
+		/* Leave: queues stop without completing anything, the state
+		 * file keeps what was in flight for the next daemon. */
+		log_msg(LOG_NOTICE, "%s: leaving the device in place for a "
+			"new daemon (state in %s)", o->name, st.path);
+		device_stop(dev);
+		for (i = 0; i < o->queues; i++)
+			worker_stop(workers[i]);
+		close(dev_fd);
+		state_close(&st, false);
+		goto out_pid;
+	}
 
 	/* The kernel's detach waits for requests in flight: bound it. */
 	for (i = 0; i < o->queues; i++)
@@ -693,6 +789,13 @@ out_workers:
 	for (i = 0; i < o->queues; i++)
 		worker_stop(workers[i]);
 	close(dev_fd);
+out_state:
+	if (takeover && !serving) {
+		/* Not ours to destroy: leave it for whoever can serve it. */
+		state_close(&st, false);
+		goto out_pid;
+	}
+	state_close(&st, true);
 out_destroy:
 	if (vduse_dev_destroy(o->name, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
@@ -701,6 +804,7 @@ out_destroy:
 	} else {
 		log_msg(LOG_INFO, "%s: destroyed", o->name);
 	}
+out_pid:
 	if (o->pid_file)
 		unlink(o->pid_file);
 	return ret;
@@ -722,6 +826,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	if (!o.foreground)
 		main_daemonize();

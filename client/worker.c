@@ -32,6 +32,8 @@ struct worker_cmd {
 	struct vq_layout layout;
 	int kickfd;
 	uint64_t features;
+	struct vq_log *log;
+	bool resume;
 	uint64_t start, last;
 	double grace;
 	uint16_t avail;
@@ -355,6 +357,32 @@ static int worker_do_queue_start(struct worker *w, struct worker_cmd *c)
 	ret = vq_setup(q->vq, &c->layout);
 	if (ret < 0)
 		return ret;
+	if (c->log && c->resume) {
+		uint16_t *heads = malloc(sizeof(*heads) * c->layout.num);
+		int i, n;
+
+		if (!heads)
+			return -ENOMEM;
+		n = vq_recover(q->vq, c->log, heads);
+		if (n < 0) {
+			free(heads);
+			return n;
+		}
+		log_msg(LOG_NOTICE, "%s: queue %u: resuming at %u with %d "
+			"request(s) that were in flight", w->name, q->index,
+			c->layout.last_avail_idx, n);
+		for (i = 0; i < n; i++) {
+			ret = blk_queue_resubmit(w->blk, q->vq, heads[i]);
+			if (ret < 0)
+				log_msg(LOG_ERR, "%s: queue %u: request %u "
+					"cannot be run again: %s", w->name,
+					q->index, heads[i], strerror(-ret));
+		}
+		q->dirty = true;
+		free(heads);
+	} else if (c->log) {
+		vq_log_start(q->vq, c->log);
+	}
 	ev_io_init(&q->kick, worker_kick_cb, c->kickfd, EV_READ);
 	q->kick.data = q;
 	ev_io_start(w->loop, &q->kick);
@@ -608,12 +636,13 @@ out_free:
 
 int worker_queue_start(struct worker *w, unsigned int index,
 		       const struct vq_layout *layout, int kickfd,
-		       uint64_t driver_features)
+		       uint64_t driver_features, struct vq_log *log,
+		       bool resume)
 {
 	struct worker_cmd c = {
 		.type = WORKER_CMD_QUEUE_START, .index = index,
 		.layout = *layout, .kickfd = kickfd,
-		.features = driver_features,
+		.features = driver_features, .log = log, .resume = resume,
 	};
 
 	return worker_call(w, &c);

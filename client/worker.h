@@ -55,11 +55,16 @@ struct worker *worker_start(const struct worker_params *p, char *err,
 /*
  * Serve virtqueue index with the given ring layout and kick eventfd
  * (not owned: the caller closes it after worker_queue_stop()).
- * driver_features are what the driver accepted. 0 or -errno.
+ * driver_features are what the driver accepted. log (may be NULL) is the
+ * queue's in-flight log in the state file: with resume false it starts
+ * afresh; with resume true the queue takes over from a daemon that died:
+ * layout->last_avail_idx must be log->last_avail_idx, and the requests
+ * the log shows in flight are run again. 0 or -errno.
  */
 int worker_queue_start(struct worker *w, unsigned int index,
 		       const struct vq_layout *layout, int kickfd,
-		       uint64_t driver_features);
+		       uint64_t driver_features, struct vq_log *log,
+		       bool resume);
 /*
  * Stop serving a queue (device reset or vq disabled). Requests still in
  * flight complete later without touching the ring. *last_avail gets the
