@@ -5,7 +5,8 @@
 # segments split anywhere; and the bytes on the device are the cluster's:
 # the whole volume read through vhost-vdpa equals netblk-cli export,
 # a file written with write-file is what export returns, and what
-# netblk-cli import writes is what read-file returns.
+# netblk-cli import writes is what read-file returns. Served --read-only,
+# the device offers RO, refuses writes with IOERR and reads the same bytes.
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
 . "$NETBLK_SRC/tests/vm/netblk-lib.sh"
 . "$NETBLK_SRC/tests/vhost-vdpa/vhost-lib.sh"
@@ -16,8 +17,8 @@ start_mock n1 7001 --volume vvol:32M
 start_daemon_vhost vbd0 --cluster 127.0.0.1:7001 --volume vvol --queues 2
 
 vbt "$VHOST" info
-vbt "$VHOST" verify --seed 21 --size 32M
-vbt "$VHOST" verify --seed 22 --size 8M --offset 4M --queues 1 --no-event-idx --no-indirect --seg-align 1
+vbt "$VHOST" verify --seed 21 --size 16M --offset 8M
+vbt "$VHOST" verify --seed 22 --size 4M --offset 4M --queues 1 --no-event-idx --no-indirect --seg-align 1
 daemon_alive vbd0
 
 vbt "$VHOST" read-file /tmp/dev.bin
@@ -38,6 +39,18 @@ vbt "$VHOST" read-file /tmp/b.out
 cmp /tmp/b /tmp/b.out || fail "read-file through $VHOST differs from what netblk-cli import wrote"
 log "32 MiB imported with netblk-cli = read through $VHOST"
 
+stop_daemon TERM
+wait_gone /sys/bus/vdpa/devices/vbd0 10
+
+# Read-only: the device offers VIRTIO_BLK_F_RO, writes get IOERR, reads
+# still return the volume's bytes.
+start_daemon_vhost vbd0 --cluster 127.0.0.1:7001 --volume vvol --read-only
+"$VBT_BIN" "$VHOST" info >/tmp/info.txt || fail "vhost-blk-test info failed"
+grep -q '^read-only: *yes' /tmp/info.txt || fail "--read-only device does not offer VIRTIO_BLK_F_RO: $(cat /tmp/info.txt)"
+vbt "$VHOST" verify --seed 23 --size 8M
+vbt "$VHOST" read-file /tmp/b.ro
+cmp /tmp/b /tmp/b.ro || fail "read-only device reads differ from the volume"
+log "read-only: RO offered, writes refused with IOERR, data intact"
 stop_daemon TERM
 wait_gone /sys/bus/vdpa/devices/vbd0 10
 check_dmesg_clean
