@@ -3,8 +3,8 @@
 # guest instead of passing everything. A script's arguments (with spaces and
 # quotes) and NETBLK_* environment reach the guest, files it writes to
 # NETBLK_OUT come back, its exit code is ours, 77 stays a skip, a kernel
-# warning fails an otherwise passing script, and a hung guest is killed with
-# a clear message.
+# warning fails an otherwise passing script (unless the test expects it), and
+# a hung guest is killed with a clear message.
 
 # The checks are strings evaluated later, so their $... stay single-quoted.
 # shellcheck disable=SC2016,SC2034
@@ -38,6 +38,8 @@ skip "no frobnicator in this guest"
 EOF
 cat >"$work/g_splat.sh" <<'EOF'
 echo "WARNING: CPU: 0 PID: 1 at selftest.c:1 injected by the harness self-test" >/dev/kmsg
+echo "WARNING: CPU: 0 PID: 1 at selftest.c:2 expected by the test" >/dev/kmsg
+echo 'selftest\.c:2 expected' >"$NETBLK_OUT/dmesg-allow.re"
 EOF
 cat >"$work/g_hang.sh" <<'EOF'
 echo "about to hang"
@@ -70,6 +72,7 @@ out=$("$here/run-in-vm.sh" --name selftest_splat "$work/g_splat.sh" 2>&1)
 rc=$?
 check "a kernel warning fails a passing script (got $rc)" '[ "$rc" = 1 ]'
 check "the warning is shown" '[[ $out == *"injected by the harness self-test"* ]]'
+check "a warning listed in dmesg-allow.re is not" '[[ $out != *"expected by the test"* ]]'
 
 out=$("$here/run-in-vm.sh" --name selftest_hang --timeout 30 "$work/g_hang.sh" 2>&1)
 rc=$?

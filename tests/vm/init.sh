@@ -7,7 +7,8 @@
 # path as on the host, and runs the job script written by run-in-vm.sh inside
 # a chroot. It then copies dmesg next to the results and prints
 #   NETBLK_VM_RESULT <token> <exit code>
-# which run-in-vm.sh looks for, and powers off.
+# which run-in-vm.sh looks for, and powers off. The script's output goes to
+# script.log in the results directory.
 #
 # Kernel command line: netblk.token=T netblk.out=DIR netblk.moddir=DIR
 /bin/busybox --install -s /bin
@@ -87,5 +88,6 @@ chmod 0755 /newroot/run/netblk-bin/modprobe /bin/netblk-modprobe
 echo /bin/netblk-modprobe >/proc/sys/kernel/modprobe
 
 [ -f "/newroot$out/.vm-job.sh" ] || die "job script missing in $out"
-chroot /newroot /bin/bash "$out/.vm-job.sh" </dev/null >/dev/console 2>&1
+# Output to a file, not the console: on a tty, tools draw progress bars.
+chroot /newroot /bin/bash "$out/.vm-job.sh" </dev/null >"/newroot$out/script.log" 2>&1
 finish $?
