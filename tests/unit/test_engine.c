@@ -4,7 +4,9 @@
  * and scattered iovecs, FLUSH fan-out, status handling, failover, map
  * refresh, retries, timeouts, malformed replies, in-flight limits, TLS
  * failures, and the completion rules (done exactly once, never inside
- * cluster_submit, -EIO on cluster_free).
+ * cluster_submit, -EIO on cluster_free); and resilience: recovery after
+ * io_timeout, stalled nodes avoided, volume refresh (online resize), TLS
+ * context reload, private key file modes, FLUSH targets.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <ev.h>
@@ -22,6 +26,7 @@
 #include "cluster.h"
 #include "fake_node.h"
 #include "map.h"
+#include "tls.h"
 
 #define KiB 1024u
 #define VOL_SIZE (4u << 20)
@@ -1014,6 +1019,373 @@ static void test_first_error_wins(void **state)
 	env_free(e);
 }
 
+/* ---- resilience: recovery, stalled nodes, resize, TLS reload ---- */
+
+/*
+ * io_timeout ran out (every request failed, then the node was down):
+ * the same cluster serves new ios once the node answers again.
+ */
+static void test_recover_after_io_timeout(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = -1, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_IO_ERROR };
+	uint8_t buf[4096], rd[4096];
+	struct iovec iov = { buf, sizeof(buf) }, riov = { rd, sizeof(rd) };
+	struct cluster_stats st;
+	struct cluster *c;
+
+	e->cfg.io_timeout = 0.4;
+	c = env_open(e);
+	pattern(buf, sizeof(buf), 0, 41);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1), -EIO);
+	assert_true(h.hits >= 2);
+	assert_non_null(strstr(cluster_last_error(c), "gave up"));
+	/* the fault is gone: the same cluster works again */
+	h.times = 0;
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	assert_memory_equal(e->disk.bytes, buf, 4096);
+
+	/* the node goes down: connections dropped, handshakes not answered */
+	ev_io_stop(e->loop, &e->node[0]->accept_w);
+	fake_node_drop_all(e->node[0]);
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &riov, 1), -EIO);
+	/* it comes back: a new io is served, no restart needed */
+	ev_io_start(e->loop, &e->node[0]->accept_w);
+	memset(rd, 0, sizeof(rd));
+	e->cfg.io_timeout = 0; /* (config was copied: the cluster keeps 0.4) */
+	int ret = -EIO;
+	for (int i = 0; i < 40 && ret; i++)
+		ret = io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &riov, 1);
+	assert_int_equal(ret, 0);
+	assert_memory_equal(rd, buf, 4096);
+	cluster_get_stats(c, &st);
+	assert_true(st.errors >= 2);
+	assert_true(cluster_is_ready(c));
+	cluster_free(c);
+	env_free(e);
+}
+
+/*
+ * A node that stops answering (stall): the request moves to the next
+ * node of the placement after try_timeout, later requests go there at
+ * once while the stalled node is avoided, and the first node is used
+ * again once the avoidance ran out and it answers.
+ */
+static void test_stalled_node_avoided(void **state)
+{
+	struct env *e = env_new(2, "chunk 0 1\n");
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster_stats st;
+	struct cluster *c;
+
+	e->cfg.n_nodes = 2;
+	e->cfg.try_timeout = 0.3;
+	c = env_open(e);
+	pattern(e->disk.bytes, 64 * KiB, 0, 43);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_memory_equal(buf, e->disk.bytes, 4096);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
+	assert_non_null(strstr(e->log, "did not answer in time"));
+	/* avoided: the next ones go straight to node 1 */
+	for (int i = 1; i < 6; i++) {
+		memset(buf, 0, sizeof(buf));
+		assert_int_equal(io_sync(e, c, RPC_OP_READ, i * 4096, 4096, 0,
+					 &iov, 1), 0);
+		assert_memory_equal(buf, e->disk.bytes + i * 4096, 4096);
+	}
+	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 6);
+	cluster_get_stats(c, &st);
+	assert_true(st.timeouts == 1);
+
+	/* node 0 recovers; after the avoidance it is preferred again */
+	h.times = 0;
+	fake_node_release(e->node[0]);
+	ev_sleep(0.35);
+	unsigned before = e->node[0]->reqs[RPC_OP_READ];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(io_sync(e, c, RPC_OP_READ, i * 4096, 4096, 0,
+					 &iov, 1), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], before + 4);
+	cluster_free(c);
+	env_free(e);
+}
+
+struct vol_seen {
+	int calls;
+	int err;
+	uint64_t size;
+	bool done;
+	bool *in_call;
+	bool inside;
+};
+
+static void vol_cb(struct cluster *c, const struct rpc_volume_info *info,
+		   int err, void *opaque)
+{
+	struct vol_seen *v = opaque;
+
+	v->calls++;
+	v->err = err;
+	v->size = info ? info->size : 0;
+	assert_true(err != 0 || info == cluster_volume(c));
+	if (v->in_call && *v->in_call)
+		v->inside = true;
+	v->done = true;
+}
+
+static void test_refresh_volume(void **state)
+{
+	struct env *e = env_new(2, NULL);
+	struct hook_ctl h = { .op = RPC_OP_INFO, .times = -1, .kind = FAKE_HOLD };
+	uint8_t *buf = malloc(64 * KiB), *rd = malloc(64 * KiB);
+	struct iovec iov = { buf, 64 * KiB }, riov = { rd, 64 * KiB };
+	bool in_call = false;
+	struct vol_seen v = { .in_call = &in_call };
+	struct cluster *c;
+
+	e->cfg.n_nodes = 2;
+	c = env_open(e);
+	assert_true(cluster_volume(c)->size == VOL_SIZE);
+	/* grow the volume on the nodes: 4 MiB -> 8 MiB */
+	e->disk.bytes = realloc(e->disk.bytes, 2 * VOL_SIZE);
+	memset(e->disk.bytes + VOL_SIZE, 0, VOL_SIZE);
+	e->disk.size = 2 * VOL_SIZE;
+	pattern(buf, 64 * KiB, 6u << 20, 47);
+	/* not yet known: refused */
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 6u << 20, 64 * KiB, 0,
+				 &iov, 1), -EINVAL);
+	in_call = true;
+	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), 0);
+	in_call = false;
+	assert_int_equal(v.calls, 0);
+	env_run_until(e, &v.done);
+	assert_int_equal(v.calls, 1);
+	assert_false(v.inside);
+	assert_int_equal(v.err, 0);
+	assert_true(v.size == 2 * VOL_SIZE);
+	assert_true(cluster_volume(c)->size == 2 * VOL_SIZE);
+	assert_non_null(strstr(e->log, "size changed"));
+	/* beyond the old size, within the new one: accepted, data right */
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 6u << 20, 64 * KiB, 0,
+				 &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 6u << 20, 64 * KiB, 0,
+				 &riov, 1), 0);
+	assert_memory_equal(rd, buf, 64 * KiB);
+	assert_memory_equal(e->disk.bytes + (6u << 20), buf, 64 * KiB);
+	/* reconnecting to a node that reports the new size works */
+	fake_node_drop_all(e->node[0]);
+	fake_node_drop_all(e->node[1]);
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 64 * KiB, 0, &riov, 1), 0);
+
+	/* a changed block size is refused, the size kept */
+	e->node[0]->block_size = e->node[1]->block_size = 4096;
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), 0);
+	env_run_until(e, &v.done);
+	assert_int_equal(v.err, -EPROTO);
+	assert_true(cluster_volume(c)->size == 2 * VOL_SIZE);
+	e->node[0]->block_size = e->node[1]->block_size = 512;
+
+	/* the node that has it loses the connection: another node answers */
+	for (int i = 0; i < 2; i++) {
+		e->node[i]->hook = hook_status;
+		e->node[i]->hook_opaque = &h;
+	}
+	/* both connections up again (bounded wait) */
+	struct cluster_stats st;
+	for (int i = 0; i < 100; i++) {
+		cluster_get_stats(c, &st);
+		if (st.conns_ready == 2)
+			break;
+		ev_sleep(0.05);
+		env_settle(e, 5);
+	}
+	assert_int_equal(st.conns_ready, 2);
+	h.times = 1;
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), 0);
+	for (int round = 0; round < 200 && h.hits < 1; round++)
+		env_settle(e, 1);
+	assert_int_equal(h.hits, 1);
+	for (int i = 0; i < 2; i++)
+		if (e->node[i]->held)
+			fake_node_drop_all(e->node[i]);
+	env_run_until(e, &v.done);
+	assert_int_equal(v.err, 0);
+	assert_true(v.size == 2 * VOL_SIZE);
+
+	/* cluster_free with a refresh outstanding: -ESHUTDOWN, from free */
+	h.times = -1;
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), 0);
+	for (int round = 0; round < 200 && !e->node[0]->held && !e->node[1]->held;
+	     round++)
+		env_settle(e, 1);
+	cluster_free(c);
+	assert_int_equal(v.calls, 1);
+	assert_int_equal(v.err, -ESHUTDOWN);
+	free(buf);
+	free(rd);
+	env_free(e);
+}
+
+static void test_refresh_volume_not_ready(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct vol_seen v = { 0 };
+	struct cluster *c = cluster_new(e->loop, &e->cfg);
+
+	assert_non_null(c);
+	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), -ENOTCONN);
+	assert_int_equal(v.calls, 0);
+	cluster_free(c);
+	env_free(e);
+}
+
+/* Copy src to dst with mode; returns 0. */
+static int copy_file_mode(const char *src, const char *dst, mode_t mode)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod %o '%s'", src, dst,
+		 (unsigned)mode, dst);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_key_file_mode(void **state)
+{
+	char key[160], err[512];
+	SSL_CTX *ctx;
+
+	snprintf(key, sizeof(key), "%s/open.key", env_pki.dir);
+	assert_int_equal(copy_file_mode(env_pki.key, key, 0644), 0);
+	errno = 0;
+	ctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, key, err, sizeof(err));
+	assert_null(ctx);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(err, key));
+	assert_non_null(strstr(err, "0644"));
+	assert_non_null(strstr(err, "group or others"));
+	assert_int_equal(copy_file_mode(env_pki.key, key, 0640), 0);
+	assert_null(tls_client_ctx_new(env_pki.ca, env_pki.cert, key, err,
+				       sizeof(err)));
+	assert_non_null(strstr(err, "0640"));
+	assert_int_equal(copy_file_mode(env_pki.key, key, 0400), 0);
+	ctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, key, err, sizeof(err));
+	assert_non_null(ctx);
+	SSL_CTX_free(ctx);
+	unlink(key);
+}
+
+/*
+ * TLS reload: a connection that is up keeps working (its io completes on
+ * it); new connections use the new context. Proven with a context that
+ * trusts the wrong CA (reconnects fail), then a good one (they work).
+ */
+static void test_reload_tls(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_HOLD };
+	uint8_t slow[4096], buf[4096];
+	struct iovec siov = { slow, sizeof(slow) }, iov = { buf, sizeof(buf) };
+	bool slow_done = false;
+	int remaining = 1;
+	struct tio t = { .all_done = &slow_done, .remaining = &remaining };
+	struct cluster_stats st;
+	char err[512];
+	SSL_CTX *bad, *good;
+	struct cluster *c;
+
+	e->cfg.io_timeout = 0;
+	c = env_open(e);
+	pattern(e->disk.bytes, 8192, 0, 53);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	t.io = (struct cluster_io){ .op = RPC_OP_READ, .offset = 0, .length = 4096,
+				    .iov = &siov, .iovcnt = 1, .done = tio_done,
+				    .opaque = &t };
+	assert_int_equal(cluster_submit(c, &t.io), 0);
+	for (int round = 0; round < 200 && !e->node[0]->held; round++)
+		env_settle(e, 1);
+	assert_int_equal(e->node[0]->held, 1);
+
+	bad = tls_client_ctx_new(env_pki.other_ca, env_pki.cert, env_pki.key,
+				 err, sizeof(err));
+	assert_non_null(bad);
+	assert_int_equal(cluster_reload_tls(c, bad), 0);
+	SSL_CTX_free(bad); /* the cluster holds its own reference */
+	/* in flight on the old connection: answered there */
+	fake_node_release(e->node[0]);
+	env_run_until(e, &slow_done);
+	assert_int_equal(t.result, 0);
+	assert_memory_equal(slow, e->disk.bytes, 4096);
+	assert_int_equal(e->node[0]->conns_accepted, 1);
+
+	/* a new connection uses the new context: the node is not trusted */
+	fake_node_drop_all(e->node[0]);
+	remaining = 1;
+	slow_done = false;
+	t.calls = 0;
+	t.io.offset = 4096;
+	assert_int_equal(cluster_submit(c, &t.io), 0);
+	for (int round = 0; round < 100 && !strstr(e->log, "local issuer"); round++)
+		ev_run(e->loop, EVRUN_ONCE);
+	assert_non_null(strstr(e->log, "certificate verify failed"));
+	assert_false(slow_done);
+
+	/* the right context again: the waiting io completes */
+	good = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key, err,
+				  sizeof(err));
+	assert_non_null(good);
+	assert_int_equal(cluster_reload_tls(c, good), 0);
+	SSL_CTX_free(good);
+	env_run_until(e, &slow_done);
+	assert_int_equal(t.result, 0);
+	assert_memory_equal(slow, e->disk.bytes + 4096, 4096);
+	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	cluster_get_stats(c, &st);
+	assert_true(st.tls_reloads == 2);
+	assert_int_equal(cluster_reload_tls(c, NULL), -EINVAL);
+	cluster_free(c);
+	env_free(e);
+}
+
+/* FLUSH goes only to nodes with completed non-FUA writes since their
+ * last flush. */
+static void test_flush_targets(void **state)
+{
+	struct env *e = env_new(2, NULL);
+	uint8_t buf[4096] = { 7 };
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cluster *c;
+
+	e->cfg.n_nodes = 2;
+	c = env_open(e);
+	/* chunk 0 -> node 0, chunk 1 -> node 1 */
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
+				 &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
+	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+	/* nothing written since: no second flush to node 1 */
+	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+	cluster_free(c);
+	env_free(e);
+}
+
 static int group_setup(void **state)
 {
 	return fake_pki_init(&env_pki);
@@ -1051,6 +1423,13 @@ int main(void)
 		cmocka_unit_test(test_node_down_failover),
 		cmocka_unit_test(test_refresh_resplits),
 		cmocka_unit_test(test_first_error_wins),
+		cmocka_unit_test(test_recover_after_io_timeout),
+		cmocka_unit_test(test_stalled_node_avoided),
+		cmocka_unit_test(test_refresh_volume),
+		cmocka_unit_test(test_refresh_volume_not_ready),
+		cmocka_unit_test(test_key_file_mode),
+		cmocka_unit_test(test_reload_tls),
+		cmocka_unit_test(test_flush_targets),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
