@@ -161,6 +161,27 @@ int bufs_unmap(struct bufs *b)
 	return ret;
 }
 
+int bufs_refresh_ctrl(struct bufs *b)
+{
+	int ret, r2;
+
+	if (!vhd_has_batch(b->dev))
+		return -EOPNOTSUPP;
+	ret = vhd_iotlb_batch_begin(b->dev);
+	if (ret)
+		return ret;
+	ret = vhd_iotlb_invalidate(b->dev, b->ctrl_iova, b->ctrl_size);
+	if (!ret)
+		ret = vhd_iotlb_update(b->dev, b->ctrl_iova, b->ctrl_size,
+				       b->base, VHOST_ACCESS_RW);
+	r2 = vhd_iotlb_batch_end(b->dev);
+	if (!ret)
+		ret = r2;
+	if (!ret)
+		b->ctrl_refreshes++;
+	return ret;
+}
+
 static unsigned bufs_take(struct util_rng *rng, unsigned *pool, unsigned *n)
 {
 	unsigned k = (unsigned)util_rng_below(rng, *n), v = pool[k];

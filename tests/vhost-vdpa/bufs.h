@@ -45,7 +45,7 @@ struct bufs {
 	unsigned *free_chunk, nfree_chunk;
 	unsigned *free_window, nfree_window;
 	bool mapped;
-	uint64_t moves;
+	uint64_t moves, ctrl_refreshes;
 	struct util_rng rng;
 };
 
@@ -74,6 +74,14 @@ static inline uint64_t bufs_ctrl_iova(struct bufs *b, size_t off)
 
 uint8_t *bufs_slot_va(struct bufs *b, unsigned slot);
 uint64_t bufs_slot_iova(struct bufs *b, unsigned slot);
+
+/*
+ * Replaces the control region's mapping (rings, headers, status bytes) by
+ * an identical one in one IOTLB batch: INVALIDATE then UPDATE. Legal while
+ * requests are in flight since the device never sees a gap; the device
+ * must drop and re-look-up its translations. -EOPNOTSUPP without batching.
+ */
+int bufs_refresh_ctrl(struct bufs *b);
 
 /* Moves an idle slot's buffer to another chunk and IOVA window. */
 int bufs_move(struct bufs *b, unsigned slot, bool batch);

@@ -271,6 +271,10 @@ static int mode_remap_tick(struct work *w, void *arg)
 		if (sess_in_flight(s))
 			m->moves_busy++;
 	}
+	/* Now and then, the rings' mapping too (batched: no gap). */
+	if (m->step % 16 == 0 && vhd_has_batch(&s->dev) &&
+	    bufs_refresh_ctrl(s->bufs))
+		return -1;
 	m->step += 1 + moved;
 	return 0;
 }
@@ -303,8 +307,10 @@ int mode_remap(struct mode_args *a)
 			ret = work_check_all(&c.w);
 	}
 	util_info("remap: %" PRIu64 " buffer moves (%" PRIu64 " while "
-		  "requests were in flight)%s", c.s.bufs->moves, m.moves_busy,
-		  a->quiesce ? "; moved only while the queues were idle" : "");
+		  "requests were in flight)%s; %" PRIu64 " remaps of the rings "
+		  "in place", c.s.bufs->moves, m.moves_busy,
+		  a->quiesce ? "; moved only while the queues were idle" : "",
+		  c.s.bufs->ctrl_refreshes);
 	if (!ret && m.moves_busy == 0 && !a->quiesce) {
 		util_fail("no buffer moved while requests were in flight");
 		ret = -1;

@@ -3,8 +3,10 @@
 # buffers of idle requests get new memory at new IOVAs (IOTLB UPDATE +
 # INVALIDATE, batched and one message at a time) while other requests are
 # in flight on two queues, and freed IOVAs are reused for other memory.
-# No request may fail and every byte read must be current: a daemon that
-# keeps a stale translation reads or writes the wrong memory.
+# With batching the rings' mapping is also replaced in place (INVALIDATE +
+# UPDATE in one batch). No request may fail and every byte read must be
+# current: a daemon that keeps a stale translation reads or writes the
+# wrong memory.
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
 . "$NETBLK_SRC/tests/vm/netblk-lib.sh"
 . "$NETBLK_SRC/tests/vhost-vdpa/vhost-lib.sh"
@@ -14,7 +16,7 @@ load_modules vdpa vduse vhost_vdpa
 start_mock n1 7001 --volume rvol:32M
 start_daemon_vhost vbd1 --cluster 127.0.0.1:7001 --volume rvol --queues 2
 
-vbt "$VHOST" remap --seed 31 --size 16M --rounds 3
+vbt "$VHOST" remap --seed 31 --size 8M --rounds 3
 vbt "$VHOST" remap --seed 32 --size 8M --offset 16M --rounds 2 --no-batch --depth 16
 vbt "$VHOST" remap --seed 33 --size 8M --rounds 2 --quiesce
 daemon_alive vbd1
