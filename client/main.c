@@ -503,6 +503,46 @@ static void main_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * The kernel removing the disk (vdpa dev del, driver unbind) waits for the
+ * requests in flight; when the cluster does not answer they would never
+ * complete. Its sysfs entry goes first, so watch it: once gone, requests
+ * the cluster has not answered within a second fail, and the workers
+ * reconnect for a possible re-attach.
+ */
+struct main_watch {
+	const char *name;
+	struct worker **workers;
+	unsigned int n_workers;
+	char node[PATH_MAX];      /* /dev/vdX while attached, "" while not */
+};
+
+static void main_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct main_watch *mw = t->data;
+	char sysfs[PATH_MAX + 16];
+	struct stat sb;
+	unsigned int i;
+
+	if (!mw->node[0]) {
+		if (main_find_node(mw->name, mw->node, sizeof(mw->node)) &&
+		    strncmp(mw->node, "/dev/vd", 7) == 0)
+			log_msg(LOG_NOTICE, "%s: attached again as %s", mw->name,
+				mw->node);
+		else
+			mw->node[0] = '\0';
+		return;
+	}
+	snprintf(sysfs, sizeof(sysfs), "/sys/block/%s", mw->node + 5);
+	if (stat(sysfs, &sb) == 0)
+		return;
+	log_msg(LOG_NOTICE, "%s: the kernel removed %s; requests the cluster "
+		"has not answered within 1 s fail", mw->name, mw->node);
+	for (i = 0; i < mw->n_workers; i++)
+		worker_drain(mw->workers[i], 1.0, true);
+	mw->node[0] = '\0';
+}
+
 /* Is vDPA device NAME attached already (a device we take over)? */
 static bool main_attached(const char *name)
 {
@@ -608,6 +648,8 @@ static int main_run(struct main_opts *o)
 	bool takeover = false, serving = false;
 	struct ev_loop *loop;
 	ev_signal sigint, sigterm, sigusr1;
+	ev_timer watch_timer;
+	struct main_watch watch = { 0 };
 	char prefixes[MAIN_MAX_QUEUES][16];
 	char err[512] = "", node[PATH_MAX], line[PATH_MAX + 8];
 	const char *why;
@@ -756,6 +798,15 @@ static int main_run(struct main_opts *o)
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigusr1);
+	watch.name = o->name;
+	watch.workers = workers;
+	watch.n_workers = o->queues;
+	if (strncmp(line, "/dev/vd", 7) == 0)
+		snprintf(watch.node, sizeof(watch.node), "%.*s",
+			 (int)strcspn(line, "\n"), line);
+	ev_timer_init(&watch_timer, main_watch_cb, 0.25, 0.25);
+	watch_timer.data = &watch;
+	ev_timer_start(loop, &watch_timer);
 	ev_run(loop, 0);
 	ret = 0;
 
@@ -774,7 +825,7 @@ static int main_run(struct main_opts *o)
 
 	/* The kernel's detach waits for requests in flight: bound it. */
 	for (i = 0; i < o->queues; i++)
-		worker_drain(workers[i], o->stop_timeout);
+		worker_drain(workers[i], o->stop_timeout, false);
 	if (o->attach) {
 		int r = vdpa_dev_del(o->name, err, sizeof(err));
 

@@ -36,6 +36,7 @@ struct worker_cmd {
 	bool resume;
 	uint64_t start, last;
 	double grace;
+	bool reconnect;
 	uint16_t avail;
 	int result;
 };
@@ -87,7 +88,8 @@ struct worker {
 	bool cmd_pending, cmd_done;
 
 	/* Start-up handshake with worker_start(). */
-	const struct cluster_config *start_cfg;
+	struct cluster_config cfg;
+	bool reconnect_after_drain;
 	bool started;
 	int start_err;
 	char start_msg[256];
@@ -425,6 +427,30 @@ static void worker_do_invalidate(struct worker *w, struct worker_cmd *c)
 	}
 }
 
+static void worker_ready_cb(struct cluster *c, int err, void *opaque)
+{
+	struct worker *w = opaque;
+
+	if (err == 0) {
+		log_msg(LOG_NOTICE, "%s: connected again", w->name);
+		return;
+	}
+	/* Freed from the timer below, never inside its own callback. */
+	log_msg(LOG_WARNING, "%s: cannot reconnect (%s); trying again",
+		w->name, cluster_last_error(c));
+	ev_timer_set(&w->drain_timer, 5.0, 0);
+	ev_timer_start(w->loop, &w->drain_timer);
+}
+
+/* A fresh cluster after a drain; requests fail until it is ready. */
+static void worker_reconnect(struct worker *w)
+{
+	w->cluster = cluster_new(w->loop, &w->cfg);
+	if (!w->cluster || cluster_start(w->cluster, worker_ready_cb, w) < 0)
+		log_msg(LOG_ERR, "%s: cannot reconnect: %s", w->name,
+			strerror(errno));
+}
+
 static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
 			    int revents)
 {
@@ -435,9 +461,11 @@ static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
 			"stop: failing them with I/O errors", w->name,
 			w->stats.inflight);
 	/* Completes everything in flight with -EIO; later requests fail in
-	 * worker_submit(). */
+	 * worker_submit() until a new cluster is ready. */
 	cluster_free(w->cluster);
 	w->cluster = NULL;
+	if (w->reconnect_after_drain)
+		worker_reconnect(w);
 }
 
 static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
@@ -472,6 +500,7 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		c->result = 0;
 		break;
 	case WORKER_CMD_DRAIN:
+		w->reconnect_after_drain = c->reconnect;
 		if (w->cluster && !ev_is_active(&w->drain_timer)) {
 			ev_timer_set(&w->drain_timer, c->grace, 0);
 			ev_timer_start(loop, &w->drain_timer);
@@ -530,7 +559,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	char msg[256] = "";
 
-	w->cluster = cluster_open_sync(w->loop, w->start_cfg, msg, sizeof(msg));
+	w->cluster = cluster_open_sync(w->loop, &w->cfg, msg, sizeof(msg));
 	pthread_mutex_lock(&w->lock);
 	w->started = true;
 	w->start_err = w->cluster ? 0 : errno;
@@ -605,7 +634,7 @@ struct worker *worker_start(const struct worker_params *p, char *err,
 	w->drain_timer.data = w;
 	ev_prepare_init(&w->after, worker_after_cb);
 	w->after.data = w;
-	w->start_cfg = p->cluster;
+	w->cfg = *p->cluster;
 
 	ret = pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret) {
@@ -678,9 +707,10 @@ int worker_invalidate(struct worker *w, uint64_t start, uint64_t last)
 	return worker_call(w, &c);
 }
 
-int worker_drain(struct worker *w, double grace)
+int worker_drain(struct worker *w, double grace, bool reconnect)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_DRAIN, .grace = grace };
+	struct worker_cmd c = { .type = WORKER_CMD_DRAIN, .grace = grace,
+				.reconnect = reconnect };
 
 	return worker_call(w, &c);
 }

@@ -34,7 +34,8 @@ struct worker_params {
 	const char *dev_name;                  /* for log messages */
 	int dev_fd;                            /* /dev/vduse/NAME; not owned */
 	const struct blk_params *blk;          /* copied */
-	const struct cluster_config *cluster;  /* used during worker_start() */
+	const struct cluster_config *cluster;  /* copied; its strings must
+						  outlive the worker */
 };
 
 struct worker_stats {
@@ -80,11 +81,13 @@ int worker_invalidate(struct worker *w, uint64_t start, uint64_t last);
 
 /*
  * The device is going away: requests still in flight after grace seconds
- * (and any that arrive later) complete with an I/O error, so that the
- * kernel's detach, which waits for them, finishes even when the cluster
- * cannot be reached. Returns at once.
+ * complete with an I/O error, so that the kernel's detach, which waits for
+ * them, finishes even when the cluster cannot be reached. With reconnect,
+ * the worker then connects anew (the device may be attached again);
+ * without, later requests fail too (the daemon is stopping). Returns at
+ * once.
  */
-int worker_drain(struct worker *w, double grace);
+int worker_drain(struct worker *w, double grace, bool reconnect);
 
 void worker_get_stats(struct worker *w, struct worker_stats *out);
 
