@@ -1,12 +1,24 @@
 /* libFuzzer target: hostile guest rings and requests through the
  * virtqueue and virtio-blk layers over the fake transport.
  *
- * Input layout: byte 0 picks ring features and the completion mode, the
- * rest is copied over the rings and the start of guest memory, so the
- * fuzzer controls every descriptor, avail entry, event index, header,
- * segment list and indirect table.  Anything the device touches outside
- * mapped memory is caught by AddressSanitizer; the checks below catch
- * requests that are lost or completed twice.
+ * Input layout:
+ *   byte 0   bit 0 INDIRECT_DESC, bit 1 EVENT_IDX, bit 2 complete later
+ *            (deferred, out of order), bits 3-4 ring placement (below),
+ *            bits 5-7 queue size 16 >> n (n > 4: size 1);
+ *   byte 1-2 last_avail_idx to resume from (16-bit wrap-around);
+ *   then 0x100 bytes over the descriptor table, 0x100 over the avail ring
+ *   (each cut to the ring's size), then guest memory MEM and MEM2.
+ * The fuzzer thus controls every descriptor, avail entry, event index,
+ * header, segment list and indirect table; buffers and tables can cross
+ * from MEM into MEM2 (two regions, one contiguous IOVA range), point into
+ * the read-only region, the gap after MEM2 or anywhere else.
+ * Placements: 0 all rings in RING; 1 descriptor table at the very end of
+ * MEM2 (next byte unmapped), avail ring in the read-only region; 2 table
+ * in the read-only region, used ring in MEM2; 3 used ring in the
+ * read-only region (vq_setup must refuse it).
+ * Anything the device touches outside mapped memory is caught by
+ * AddressSanitizer; the checks below catch requests that are lost or
+ * completed twice and ranges that validation let through.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -70,34 +82,78 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_blk_config cfg;
 	struct vq_layout l;
 	uint64_t features;
-	uint8_t *ring, *mem;
+	uint8_t *mem, *mem2;
+	uint64_t desc_iova, avail_iova, used_iova;
+	uint32_t num, shift;
 	unsigned int round, i;
+	size_t n;
 	int rc;
 
-	if (size < 1)
+	if (size < 3)
 		return 0;
+	shift = data[0] >> 5;
+	num = shift > 4 ? 1 : NUM >> shift;
+	switch ((data[0] >> 3) & 3) {
+	case 0:
+		desc_iova = RING_IOVA;
+		avail_iova = RING_IOVA + 0x100;
+		used_iova = RING_IOVA + 0x200;
+		break;
+	case 1:
+		desc_iova = MEM2_IOVA + 0x2000 - 16 * num;
+		avail_iova = RO_IOVA + 0x800;
+		used_iova = RING_IOVA + 0x200;
+		break;
+	case 2:
+		desc_iova = RO_IOVA;
+		avail_iova = RING_IOVA + 0x100;
+		used_iova = MEM2_IOVA + 0x1000;
+		break;
+	default:
+		desc_iova = RING_IOVA;
+		avail_iova = RING_IOVA + 0x100;
+		used_iova = RO_IOVA + 0x800;
+		break;
+	}
 	f = vq_fake_new();
-	ring = vq_fake_map(f, RING_IOVA, 0x1000, VQ_FAKE_RW);
+	if (!f)
+		abort();
+	vq_fake_map(f, RING_IOVA, 0x1000, VQ_FAKE_RW);
 	mem = vq_fake_map(f, MEM_IOVA, 0x2000, VQ_FAKE_RW);
-	vq_fake_map(f, MEM2_IOVA, 0x2000, VQ_FAKE_RW);
+	mem2 = vq_fake_map(f, MEM2_IOVA, 0x2000, VQ_FAKE_RW);
 	vq_fake_map(f, RO_IOVA, 0x1000, VQ_FAKE_READ);
-	vq_fake_ring_init(f, NUM, RING_IOVA, RING_IOVA + 0x100,
-			  RING_IOVA + 0x200,
-			  ((data[0] & 1) ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
-			  ((data[0] & 2) ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0),
-			  &l);
+	if (vq_fake_ring_init(f, num, desc_iova, avail_iova, used_iova,
+			      ((data[0] & 1) ?
+			       1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
+			      ((data[0] & 2) ?
+			       1ULL << VIRTIO_RING_F_EVENT_IDX : 0), &l) < 0)
+		abort();
+	l.last_avail_idx = (uint16_t)(data[1] | data[2] << 8);
 	be.defer = data[0] & 4;
 	be.ndeferred = 0;
-	data++;
-	size--;
-	/* descriptors + avail ring (not the used ring: that is ours) */
-	memcpy(ring, data, size < 0x200 ? size : 0x200);
-	if (size > 0x200)
-		memcpy(mem, data + 0x200, size - 0x200 < 0x2000 ?
-		       size - 0x200 : 0x2000);
+	data += 3;
+	size -= 3;
+	/* descriptors, then the avail ring (not the used ring: it is ours) */
+	n = size < 0x100 ? size : 0x100;
+	vq_fake_write(f, desc_iova, data, n < 16 * num ? n : 16 * num);
+	data += n;
+	size -= n;
+	n = size < 0x100 ? size : 0x100;
+	vq_fake_write(f, avail_iova, data, n < 6 + 2 * num ? n : 6 + 2 * num);
+	data += n;
+	size -= n;
+	n = size < 0x2000 ? size : 0x2000;
+	memcpy(mem, data, n);
+	data += n;
+	size -= n;
+	memcpy(mem2, data, size < 0x2000 ? size : 0x2000);
 
 	vq = vq_new(&vq_fake_ops, f, 0);
+	if (!vq)
+		abort();
 	dev = blk_dev_new(&p, &fz_ops, &be);
+	if (!dev)
+		abort();
 	blk_config_build(&p, &cfg, &features);
 	blk_dev_set_features(dev, features);
 	if (vq_setup(vq, &l) == 0) {

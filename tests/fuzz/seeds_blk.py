@@ -1,5 +1,6 @@
 # Seed inputs for fuzz_blk: well-formed read, write, flush + GET_ID,
-# discard, write-zeroes and indirect requests in its input layout.
+# discard, write-zeroes and indirect requests in its input layout
+# (header: flags byte, last_avail_idx; see fuzz_blk.c).
 import os, struct, sys
 out = sys.argv[1] if len(sys.argv) > 1 else '.'
 os.makedirs(out, exist_ok=True)
@@ -12,7 +13,7 @@ def build(flags, descs, heads, mem):
     for i,h in enumerate(heads): struct.pack_into('<H',ring,0x104+2*i,h)
     m=bytearray(0x400)
     for off,b in mem: m[off:off+len(b)]=b
-    return bytes([flags])+bytes(ring)+bytes(m)
+    return bytes([flags,0,0])+bytes(ring)+bytes(m)
 hdr=lambda t,s: struct.pack('<IIQ',t,0,s)
 N,W,I=1,2,4
 seeds={
@@ -23,4 +24,8 @@ seeds={
  'wz': build(4,[(MEM,16,N,1),(MEM+0x40,16,N,2),(MEM+0x80,1,W,0)],[0],[(0,hdr(13,0)),(0x40,struct.pack('<QII',8,8,1))]),
  'indirect': build(1,[(MEM+0x200,48,I,0)],[0],[(0,hdr(0,2)),(0x200,desc(MEM,16,N,1)+desc(0x2f00,0x200,W|N,2)+desc(MEM+0x80,1,W,0))]),
 }
+# the same read with the table at the end of MEM2 and avail read-only
+r=bytearray(seeds['read']); r[0]=8; seeds['read_placed']=bytes(r)
+# a chain whose data buffer crosses from MEM into MEM2
+seeds['cross']=build(0,[(MEM,16,N,1),(0x2f00,0x200,W|N,2),(MEM+0x80,1,W,0)],[0],[(0,hdr(0,0))])
 for k,v in seeds.items(): open(os.path.join(out, k),'wb').write(v)
