@@ -78,7 +78,7 @@ esac
 # insmod our VDUSE module (after what it needs from the kernel).
 load_kmod() {
 	local ko=${NETBLK_KMOD:-$NETBLK_BUILD/kmod/netblk_vduse.ko} m
-	[ -f "$ko" ] || fail "$ko not built (cmake --build ... --target netblk_kmod)"
+	[ -f "$ko" ] || skip "$ko not built (no kernel headers for the VM kernel? tests/vm/fetch.sh --headers, then cmake --build ... --target netblk_kmod)"
 	[ -d /sys/module/netblk_vduse ] && return 0
 	for m in vdpa vhost_iotlb; do
 		modprobe -d "$NETBLK_MODDIR" "$m" || fail "modprobe $m failed"

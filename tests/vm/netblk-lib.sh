@@ -11,10 +11,14 @@
 #   start_daemon DEV ARGS...         vduse-netblk --foreground in the
 #                                    background (log $NETBLK_OUT/DEV.log);
 #                                    waits for its block device and sets
-#                                    BLK (e.g. /dev/vda) and DAEMON_PID
+#                                    BLK (e.g. /dev/vda) and DAEMON_PID;
+#                                    passes MGMTDEV_ARGS (below)
 #   stop_daemon [SIGNAL]             signal the daemon (TERM) and wait; fails
 #                                    unless it exits 0 and the device is gone
 #   cli ARGS...                      netblk-cli with the cluster TLS options
+#   MGMTDEV_ARGS                     (array) --mgmtdev $VDPA_MGMTDEV, or
+#                                    nothing for the default (vduse); for
+#                                    tests that run the daemon themselves
 PKI=/tmp/pki
 MOCK_BIN=$NETBLK_BIN/netblk-server-mock
 DAEMON_BIN=$NETBLK_BIN/vduse-netblk
@@ -22,6 +26,8 @@ CLI_BIN=$NETBLK_BIN/netblk-cli
 DAEMON_PID=
 BLK=
 declare -A MOCK_PIDS=()
+MGMTDEV_ARGS=()
+[ "${VDPA_MGMTDEV:-vduse}" = vduse ] || MGMTDEV_ARGS=(--mgmtdev "$VDPA_MGMTDEV")
 
 TLS_ARGS=(--ca "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
 
@@ -80,7 +86,7 @@ start_daemon() {
 	local dev=$1 i
 	shift
 	make_pki
-	"$DAEMON_BIN" --foreground --name "$dev" "${TLS_ARGS[@]}" "$@" \
+	"$DAEMON_BIN" --foreground --name "$dev" "${TLS_ARGS[@]}" "${MGMTDEV_ARGS[@]}" "$@" \
 		>>"$NETBLK_OUT/$dev.log" 2>&1 </dev/null &
 	DAEMON_PID=$!
 	on_exit "kill $DAEMON_PID 2>/dev/null"
