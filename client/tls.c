@@ -138,7 +138,8 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 			goto out_free_ctx;
 		}
 		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-			tls_set_err(err, errlen, "cannot load client key '%s': %s",
+			tls_set_err(err, errlen,
+				    "cannot load client key '%s' (not a PEM private key?): %s",
 				    key, tls_queue_text(msg, sizeof(msg)));
 			goto out_free_ctx;
 		}

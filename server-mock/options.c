@@ -39,6 +39,8 @@ static const char mock_help_text[] =
 "        (atomically, by rename). Tests wait for this file.\n"
 "    --cert FILE, --key FILE\n"
 "        PEM certificate (chain) and private key of this node. Required.\n"
+"        The key file must not be accessible by group or others (chmod\n"
+"        600), or the node refuses to start.\n"
 "    --ca FILE\n"
 "        PEM CA certificates. Clients must present a certificate signed by\n"
 "        one of them, or the TLS handshake fails. Required.\n"
