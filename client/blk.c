@@ -184,6 +184,12 @@ int blk_dev_set_features(struct blk_dev *dev, uint64_t driver_features)
 	return 0;
 }
 
+void blk_dev_set_size(struct blk_dev *dev, uint64_t size_bytes)
+{
+	dev->params.size_bytes = size_bytes;
+	dev->capacity = size_bytes / BLK_SECTOR;
+}
+
 uint64_t blk_dev_capacity_sectors(const struct blk_dev *dev)
 {
 	return dev->capacity;

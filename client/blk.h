@@ -126,6 +126,9 @@ void blk_dev_free(struct blk_dev *dev);
  * offer. */
 int blk_dev_set_features(struct blk_dev *dev, uint64_t driver_features);
 uint64_t blk_dev_capacity_sectors(const struct blk_dev *dev);
+/* The volume was resized: requests are checked against the new size
+ * (rounded down to 512) from now on. The caller tells the driver. */
+void blk_dev_set_size(struct blk_dev *dev, uint64_t size_bytes);
 
 /* Pop and start at most @budget requests from @vq, then batch-notify.
  * Returns the number popped (== @budget: more may be waiting, reschedule),

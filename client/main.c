@@ -10,6 +10,7 @@
  * Stop: detach from vDPA (the control thread answers the kernel meanwhile)
  * -> stop the control thread and the workers -> destroy the device.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,6 +25,9 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <linux/virtio_ids.h>
 
 #include "blk.h"
@@ -31,6 +35,7 @@
 #include "device.h"
 #include "log.h"
 #include "state.h"
+#include "tls.h"
 #include "vdpa_nl.h"
 #include "vduse_dev.h"
 #include "worker.h"
@@ -60,6 +65,7 @@ struct main_opts {
 	double io_timeout;
 	double connect_timeout;
 	double stop_timeout;
+	double resize_check;
 	int log_level;
 };
 
@@ -105,6 +111,9 @@ static void main_usage(FILE *f)
 "                            (default vduse; BUS/NAME for one on a bus)\n"
 "      --no-attach           create the VDUSE device only; attach it\n"
 "                            yourself with 'vdpa dev add'\n"
+"      --resize-check SEC    ask the cluster for the volume's size this\n"
+"                            often; a grown (or shrunk) volume changes the\n"
+"                            disk's size online; 0 = never (default 5)\n"
 "      --state-dir DIR       where the state file NAME.state lives, which\n"
 "                            lets a new daemon take the device over\n"
 "                            (default /run/vduse-netblk)\n"
@@ -123,6 +132,10 @@ static void main_usage(FILE *f)
 "Exit status: 0 after a clean stop; 1 when the device could not be set up\n"
 "(VDUSE missing, name in use, no permission, volume not found, cluster\n"
 "unreachable); 2 for bad options.\n"
+"\n"
+"Certificates: SIGHUP reloads --ca, --cert and --key for new connections;\n"
+"connections in use are kept. A file that cannot be used keeps the\n"
+"current certificates, and the log says why.\n"
 "\n"
 "Restart and upgrade: SIGUSR1 stops the daemon but leaves the device in\n"
 "place, attached, with the guest's requests waiting. Starting vduse-netblk\n"
@@ -214,6 +227,7 @@ enum {
 	OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_TLS_NAME, OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_QUEUE_SIZE, OPT_MGMTDEV, OPT_NO_ATTACH,
 	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
+	OPT_RESIZE_CHECK,
 };
 
 static int main_parse(int argc, char **argv, struct main_opts *o)
@@ -240,6 +254,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "resize-check", required_argument, NULL, OPT_RESIZE_CHECK },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
@@ -254,6 +269,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		.attach = true,
 		.connect_timeout = 10,
 		.stop_timeout = 5,
+		.resize_check = 5,
 		.state_dir = STATE_DEFAULT_DIR,
 		.log_level = LOG_NOTICE,
 	};
@@ -319,6 +335,10 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case OPT_NO_ATTACH:
 			o->attach = false;
+			break;
+		case OPT_RESIZE_CHECK:
+			ret = main_parse_seconds("--resize-check", optarg,
+						 &o->resize_check);
 			break;
 		case OPT_STATE_DIR:
 			o->state_dir = optarg;
@@ -543,6 +563,145 @@ static void main_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	mw->node[0] = '\0';
 }
 
+/*
+ * Online resize: every --resize-check seconds each worker asks its own
+ * connections for the volume's size (so each checks requests against the
+ * new size before the driver hears of it); once all agree on a new size,
+ * the config space changes and a config interrupt tells the driver.
+ */
+struct main_resize {
+	pthread_mutex_t lock;
+	struct ev_loop *loop;
+	ev_async answered;
+	struct worker **workers;
+	unsigned int n_workers;
+	const char *name;
+	int dev_fd;
+	bool busy;
+	unsigned int answers;
+	int err;
+	bool differ;
+	uint64_t first;
+	uint64_t current;         /* size the driver knows */
+};
+
+/* From a worker's thread. */
+static void main_size_cb(void *opaque, unsigned int id, int err, uint64_t size)
+{
+	struct main_resize *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	if (err)
+		r->err = err;
+	else if (r->answers == 0 || !r->first)
+		r->first = size;
+	else if (size != r->first)
+		r->differ = true;
+	if (++r->answers == r->n_workers)
+		ev_async_send(r->loop, &r->answered);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void main_resize_apply(struct main_resize *r, uint64_t size)
+{
+	uint64_t cap = htole64(size / 512);
+	int ret;
+
+	ret = vduse_dev_set_config(r->dev_fd,
+				   offsetof(struct virtio_blk_config, capacity),
+				   &cap, sizeof(cap));
+	if (ret == 0)
+		ret = vduse_dev_inject_config_irq(r->dev_fd);
+	if (ret < 0) {
+		log_msg(LOG_ERR, "%s: cannot tell the driver the new size: %s",
+			r->name, strerror(-ret));
+		return;
+	}
+	log_msg(LOG_NOTICE, "%s: volume resized from %llu to %llu bytes",
+		r->name, (unsigned long long)r->current,
+		(unsigned long long)size);
+	r->current = size;
+}
+
+static void main_resize_answered_cb(struct ev_loop *loop, ev_async *w,
+				    int revents)
+{
+	struct main_resize *r = w->data;
+	uint64_t size = 0;
+	bool apply = false;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->busy && r->answers == r->n_workers) {
+		r->busy = false;
+		if (r->err)
+			log_msg(LOG_INFO, "%s: size check failed: %s", r->name,
+				strerror(-r->err));
+		else if (!r->differ && r->first != r->current)
+			apply = true;
+		size = r->first;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (apply)
+		main_resize_apply(r, size);
+}
+
+static void main_resize_check(struct main_resize *r)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->busy) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	r->busy = true;
+	r->answers = 0;
+	r->err = 0;
+	r->differ = false;
+	r->first = 0;
+	pthread_mutex_unlock(&r->lock);
+	for (i = 0; i < r->n_workers; i++) {
+		int ret = worker_refresh_size(r->workers[i]);
+
+		if (ret < 0)
+			main_size_cb(r, i, ret, 0);
+	}
+}
+
+static void main_resize_timer_cb(struct ev_loop *loop, ev_timer *t,
+				 int revents)
+{
+	main_resize_check(t->data);
+}
+
+struct main_hup {
+	const struct main_opts *o;
+	struct worker **workers;
+	struct main_resize *resize;
+};
+
+static void main_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct main_hup *h = w->data;
+	const struct main_opts *o = h->o;
+	char err[512];
+	unsigned int i;
+	SSL_CTX *ctx;
+
+	ctx = tls_client_ctx_new(o->ca, o->cert, o->key, err, sizeof(err));
+	if (!ctx) {
+		log_msg(LOG_ERR, "SIGHUP: certificates not reloaded, keeping the "
+			"current ones: %s", err);
+	} else {
+		for (i = 0; i < o->queues; i++)
+			worker_reload_tls(h->workers[i], ctx);
+		SSL_CTX_free(ctx);
+		log_msg(LOG_NOTICE, "SIGHUP: certificates reloaded from %s, %s, "
+			"%s; new connections use them", o->ca, o->cert, o->key);
+	}
+	main_resize_check(h->resize);
+}
+
 /* Is vDPA device NAME attached already (a device we take over)? */
 static bool main_attached(const char *name)
 {
@@ -648,8 +807,11 @@ static int main_run(struct main_opts *o)
 	bool takeover = false, serving = false;
 	struct ev_loop *loop;
 	ev_signal sigint, sigterm, sigusr1;
-	ev_timer watch_timer;
+	ev_timer watch_timer, resize_timer;
+	ev_signal sighup;
 	struct main_watch watch = { 0 };
+	struct main_resize resize = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct main_hup hup = { .o = o, .workers = workers, .resize = &resize };
 	char prefixes[MAIN_MAX_QUEUES][16];
 	char err[512] = "", node[PATH_MAX], line[PATH_MAX + 8];
 	const char *why;
@@ -728,6 +890,7 @@ static int main_run(struct main_opts *o)
 		struct worker_params wp = {
 			.id = i, .dev_name = o->name, .dev_fd = dev_fd,
 			.blk = &bp, .cluster = &cfg,
+			.size_cb = main_size_cb, .size_opaque = &resize,
 		};
 
 		snprintf(prefixes[i], sizeof(prefixes[i]), "q%u", i);
@@ -807,6 +970,24 @@ static int main_run(struct main_opts *o)
 	ev_timer_init(&watch_timer, main_watch_cb, 0.25, 0.25);
 	watch_timer.data = &watch;
 	ev_timer_start(loop, &watch_timer);
+	resize.loop = loop;
+	resize.workers = workers;
+	resize.n_workers = o->queues;
+	resize.name = o->name;
+	resize.dev_fd = dev_fd;
+	resize.current = bp.size_bytes;
+	ev_async_init(&resize.answered, main_resize_answered_cb);
+	resize.answered.data = &resize;
+	ev_async_start(loop, &resize.answered);
+	if (o->resize_check > 0) {
+		ev_timer_init(&resize_timer, main_resize_timer_cb,
+			      o->resize_check, o->resize_check);
+		resize_timer.data = &resize;
+		ev_timer_start(loop, &resize_timer);
+	}
+	ev_signal_init(&sighup, main_hup_cb, SIGHUP);
+	sighup.data = &hup;
+	ev_signal_start(loop, &sighup);
 	ev_run(loop, 0);
 	ret = 0;
 

@@ -22,6 +22,8 @@ enum worker_cmd_type {
 	WORKER_CMD_QUEUE_STATE,
 	WORKER_CMD_INVALIDATE,
 	WORKER_CMD_DRAIN,
+	WORKER_CMD_REFRESH,
+	WORKER_CMD_RELOAD_TLS,
 	WORKER_CMD_EXIT,
 	WORKER_CMD_MAX
 };
@@ -37,6 +39,8 @@ struct worker_cmd {
 	uint64_t start, last;
 	double grace;
 	bool reconnect;
+	struct ssl_ctx_st *ssl_ctx;
+	uint64_t seq;
 	uint16_t avail;
 	int result;
 };
@@ -86,10 +90,13 @@ struct worker {
 	pthread_cond_t cond;
 	struct worker_cmd cmd;
 	bool cmd_pending, cmd_done;
+	uint64_t cmd_seq;
 
 	/* Start-up handshake with worker_start(). */
 	struct cluster_config cfg;
 	bool reconnect_after_drain;
+	void (*size_cb)(void *opaque, unsigned int id, int err, uint64_t size);
+	void *size_opaque;
 	bool started;
 	int start_err;
 	char start_msg[256];
@@ -468,6 +475,18 @@ static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
 		worker_reconnect(w);
 }
 
+static void worker_refreshed_cb(struct cluster *c,
+				const struct rpc_volume_info *info, int err,
+				void *opaque)
+{
+	struct worker *w = opaque;
+
+	if (err == 0)
+		blk_dev_set_size(w->blk, info->size);
+	if (w->size_cb)
+		w->size_cb(w->size_opaque, w->id, err, err == 0 ? info->size : 0);
+}
+
 static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 			   int revents)
 {
@@ -479,6 +498,7 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		pthread_mutex_unlock(&w->lock);
 		return;
 	}
+	w->cmd_pending = false;
 	pthread_mutex_unlock(&w->lock);
 
 	switch (c->type) {
@@ -507,6 +527,15 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		}
 		c->result = 0;
 		break;
+	case WORKER_CMD_REFRESH:
+		c->result = w->cluster ? cluster_refresh_volume(w->cluster,
+					    worker_refreshed_cb, w) : -ENOTCONN;
+		break;
+	case WORKER_CMD_RELOAD_TLS:
+		c->result = w->cluster ? cluster_reload_tls(w->cluster,
+							    c->ssl_ctx) : 0;
+		/* A cluster made after a drain reads the files again. */
+		break;
 	case WORKER_CMD_EXIT:
 		ev_break(loop, EVBREAK_ALL);
 		c->result = 0;
@@ -516,7 +545,6 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		break;
 	}
 	pthread_mutex_lock(&w->lock);
-	w->cmd_pending = false;
 	w->cmd_done = true;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
@@ -530,6 +558,7 @@ static int worker_call(struct worker *w, struct worker_cmd *c)
 
 	pthread_mutex_lock(&w->cmd_send_lock);
 	pthread_mutex_lock(&w->lock);
+	c->seq = ++w->cmd_seq;
 	w->cmd = *c;
 	w->cmd_pending = true;
 	w->cmd_done = false;
@@ -635,6 +664,8 @@ struct worker *worker_start(const struct worker_params *p, char *err,
 	ev_prepare_init(&w->after, worker_after_cb);
 	w->after.data = w;
 	w->cfg = *p->cluster;
+	w->size_cb = p->size_cb;
+	w->size_opaque = p->size_opaque;
 
 	ret = pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret) {
@@ -711,6 +742,20 @@ int worker_drain(struct worker *w, double grace, bool reconnect)
 {
 	struct worker_cmd c = { .type = WORKER_CMD_DRAIN, .grace = grace,
 				.reconnect = reconnect };
+
+	return worker_call(w, &c);
+}
+
+int worker_refresh_size(struct worker *w)
+{
+	struct worker_cmd c = { .type = WORKER_CMD_REFRESH };
+
+	return worker_call(w, &c);
+}
+
+int worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx)
+{
+	struct worker_cmd c = { .type = WORKER_CMD_RELOAD_TLS, .ssl_ctx = ctx };
 
 	return worker_call(w, &c);
 }

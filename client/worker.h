@@ -36,6 +36,9 @@ struct worker_params {
 	const struct blk_params *blk;          /* copied */
 	const struct cluster_config *cluster;  /* copied; its strings must
 						  outlive the worker */
+	/* Answer of worker_refresh_size(): err 0 and the size, or -errno. */
+	void (*size_cb)(void *opaque, unsigned int id, int err, uint64_t size);
+	void *size_opaque;
 };
 
 struct worker_stats {
@@ -88,6 +91,18 @@ int worker_invalidate(struct worker *w, uint64_t start, uint64_t last);
  * once.
  */
 int worker_drain(struct worker *w, double grace, bool reconnect);
+
+/*
+ * Ask the cluster for the volume's size (one INFO request, in the
+ * background) and check requests against the answer from then on. The
+ * answer goes to the params' size_cb, from the worker's thread. Returns
+ * at once: 0, or -errno when no request could be sent (size_cb is then
+ * not called).
+ */
+int worker_refresh_size(struct worker *w);
+
+/* New connections use ctx (certificate reload); see cluster_reload_tls. */
+int worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx);
 
 void worker_get_stats(struct worker *w, struct worker_stats *out);
 
