@@ -4,7 +4,9 @@
  *           header or reply header);
  *   stream: byte streams of whole frames (fixed header, protobuf header,
  *           payload) for the stream fuzzers (fuzz_mock: requests a client
- *           sends; fuzz_conn: replies a node sends).
+ *           sends; fuzz_conn: replies a node sends);
+ *   conn:   inputs for fuzz_conn (flags, read chunk, a node's replies to
+ *           the requests that target queues, with the ids it will use).
  * Run once by hand; its output is committed under corpus/.
  */
 #include <errno.h>
@@ -58,6 +60,76 @@ static int gen_rep(const struct rpc_reply *rep, uint32_t dlen,
 	return n + (int)dlen;
 }
 
+/* fuzz_conn: HELLO replies (ids 1, 2), then replies to slots 0..3 of
+ * generation 1 (READ 4096, WRITE, FLUSH, DISCARD), then slot 0 of
+ * generation 2 (WRITE_ZEROES, sent when the READ was answered). */
+static int gen_conn(struct map *map)
+{
+	static uint8_t out[1 << 16];
+	struct rpc_reply rep;
+	int m;
+
+	for (int variant = 0; variant < 3; variant++) {
+		m = 0;
+		out[m++] = variant == 2 ? 1 : 0;	/* admin conn */
+		out[m++] = variant == 1 ? 7 : 0;	/* read chunk */
+		memset(&rep, 0, sizeof(rep));
+		rep.id = 1;
+		rep.has_handshake = true;
+		rep.handshake.version = 1;
+		rep.handshake.max_inflight = 4;
+		rep.handshake.max_io_size = 1 << 20;
+		strcpy(rep.handshake.name, "node0");
+		m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
+		rep.has_handshake = false;
+		if (variant == 2) {
+			rep.id = 1ULL << 32;
+			rep.has_volume = true;
+			strcpy(rep.volume.volume, "vol0");
+			rep.volume.size = 1 << 20;
+			rep.volume.block_size = 512;
+			m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
+			rep.id = 1ULL << 32 | 1;
+			rep.status = RPC_STATUS_EXISTS;
+			strcpy(rep.message, "exists");
+			m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
+			gen_write("admin", out, m, NULL, 0);
+			continue;
+		}
+		rep.id = 2;
+		rep.has_volume = true;
+		strcpy(rep.volume.volume, "vol0");
+		rep.volume.size = 1 << 20;
+		rep.volume.block_size = 512;
+		rep.volume.max_discard_size = 1 << 20;
+		rep.volume.max_write_zeroes_size = 1 << 20;
+		m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
+		rep.has_volume = false;
+		rep.id = 1ULL << 32;
+		m += gen_rep(&rep, 4096, out + m, sizeof(out) - m);
+		rep.id = 1ULL << 32 | 1;
+		m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
+		rep.id = 1ULL << 32 | 2;
+		rep.status = RPC_STATUS_IO_ERROR;
+		strcpy(rep.message, "media error");
+		m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
+		rep.id = 1ULL << 32 | 3;
+		rep.status = RPC_STATUS_NOT_OWNER;
+		rep.epoch = 3;
+		rep.map = map;
+		m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
+		rep.map = NULL;
+		rep.status = RPC_STATUS_OK;
+		rep.message[0] = '\0';
+		rep.id = 2ULL << 32;
+		m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
+		gen_write(variant ? "session-chunked" : "session", out, m,
+			  NULL, 0);
+	}
+	map_free(map);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[1 << 16], frame[1 << 16];
@@ -69,7 +141,7 @@ int main(int argc, char **argv)
 	int n, m, op;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: gen_seeds rpc|stream DIR\n");
+		fprintf(stderr, "usage: gen_seeds rpc|stream|conn DIR\n");
 		return 2;
 	}
 	gen_dir = argv[2];
@@ -126,6 +198,8 @@ int main(int argc, char **argv)
 		map_free(map);
 		return 0;
 	}
+	if (!strcmp(argv[1], "conn"))
+		return gen_conn(map);
 	/* stream: a client's session (handshake, open, I/O) ... */
 	memset(&req, 0, sizeof(req));
 	m = 0;
