@@ -302,6 +302,9 @@ int cluster_refresh_volume(struct cluster *c, cluster_volume_fn *cb,
  * file, key not private, key not matching the certificate) keep the old
  * context and log the message it gives. Returns 0, or -EINVAL for a NULL
  * ctx.
+ * Across threads: build the context once, take one reference per worker
+ * (SSL_CTX_up_ref) before waking the workers' ev_async, and let each
+ * worker call cluster_reload_tls() and then SSL_CTX_free() its reference.
  */
 int cluster_reload_tls(struct cluster *c, struct ssl_ctx_st *ctx);
 

@@ -34,13 +34,6 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 	struct stat st;
 	SSL_CTX *ctx;
 
-	/* A private key others can read is no longer private: refuse it. */
-	if (stat(key_file, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		snprintf(err, errlen,
-			 "private key --key %s is accessible by group or others (mode %04o); refusing it: make it private (chmod 600)",
-			 key_file, (unsigned)(st.st_mode & 07777));
-		return NULL;
-	}
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
@@ -70,6 +63,13 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 		mock_tls_queue_text(why, sizeof(why));
 		snprintf(err, errlen, "--key %s does not match --cert %s: %s",
 			 key_file, cert_file, why);
+		goto out_free_ctx;
+	}
+	/* A private key others can read is no longer private: refuse it. */
+	if (stat(key_file, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		snprintf(err, errlen,
+			 "private key --key %s is accessible by group or others (mode %04o); refusing it: make it private (chmod 600)",
+			 key_file, (unsigned)(st.st_mode & 07777));
 		goto out_free_ctx;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
