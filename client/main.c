@@ -378,6 +378,8 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		return main_bad_option("%s", "--volume is required");
 	if (!name) {
 		snprintf(o->name, sizeof(o->name), "netblk-%s", o->volume);
+	} else if (!name[0]) {
+		return main_bad_option("%s", "--name must not be empty");
 	} else if (strlen(name) >= VDUSE_NAME_MAX) {
 		return main_bad_option("--name '%.40s...' is too long", name);
 	} else {
