@@ -43,7 +43,7 @@ static struct worker *device_worker(struct device *d, unsigned int index)
 	return d->workers[index % d->n_workers];
 }
 
-static void device_stop_queues(struct device *d)
+static void device_stop_queues(struct device *d, bool abandon)
 {
 	unsigned int i;
 
@@ -52,7 +52,8 @@ static void device_stop_queues(struct device *d)
 
 		if (q->kickfd < 0)
 			continue;
-		worker_queue_stop(device_worker(d, i), i, &q->last_avail);
+		worker_queue_stop(device_worker(d, i), i, &q->last_avail,
+				  abandon);
 		vduse_vq_set_kickfd(d->fd, i, VDUSE_EVENTFD_DEASSIGN);
 		close(q->kickfd);
 		q->kickfd = -1;
@@ -134,7 +135,7 @@ static int device_set_status(struct device *d, uint8_t status)
 		ret = device_start_queues(d, false);
 	else if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 		 (old & VIRTIO_CONFIG_S_DRIVER_OK))
-		device_stop_queues(d);
+		device_stop_queues(d, false);
 	if (status == 0) {
 		/* A reset starts every queue from the beginning. */
 		unsigned int i;
@@ -269,7 +270,7 @@ struct device *device_start(const char *name, int dev_fd,
 		/* The driver set DRIVER_OK long ago: no message will say so. */
 		ret = device_start_queues(d, true);
 		if (ret < 0) {
-			device_stop_queues(d);
+			device_stop_queues(d, true);
 			errno = -ret;
 			goto out_free;
 		}
@@ -304,13 +305,13 @@ uint8_t device_status(struct device *d)
 	return atomic_load(&d->status);
 }
 
-void device_stop(struct device *d)
+void device_stop(struct device *d, bool leave)
 {
 	if (!d)
 		return;
 	ev_async_send(d->loop, &d->stop_watcher);
 	pthread_join(d->thread, NULL);
-	device_stop_queues(d);
+	device_stop_queues(d, leave);
 	ev_loop_destroy(d->loop);
 	free(d->workers);
 	free(d);

@@ -34,7 +34,11 @@ struct device *device_start(const char *name, int dev_fd,
 /* Last device status the driver set (VIRTIO_CONFIG_S_*). */
 uint8_t device_status(struct device *d);
 
-/* Stop the control thread, stop every queue, free. NULL is a no-op. */
-void device_stop(struct device *d);
+/*
+ * Stop the control thread, stop every queue, free. With leave, the queues
+ * are abandoned as they are, for a successor daemon (worker_queue_stop).
+ * NULL is a no-op.
+ */
+void device_stop(struct device *d, bool leave);
 
 #endif

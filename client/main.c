@@ -998,7 +998,7 @@ static int main_run(struct main_opts *o)
 		 * file keeps what was in flight for the next daemon. */
 		log_msg(LOG_NOTICE, "%s: leaving the device in place for a "
 			"new daemon (state in %s)", o->name, st.path);
-		device_stop(dev);
+		device_stop(dev, true);
 		for (i = 0; i < o->queues; i++)
 			worker_stop(workers[i]);
 		close(dev_fd);
@@ -1018,7 +1018,7 @@ static int main_run(struct main_opts *o)
 		}
 	}
 out_device:
-	device_stop(dev);
+	device_stop(dev, false);
 out_workers:
 	for (i = 0; i < o->queues; i++)
 		worker_stop(workers[i]);

@@ -39,6 +39,7 @@ struct worker_cmd {
 	uint64_t start, last;
 	double grace;
 	bool reconnect;
+	bool abandon;
 	struct ssl_ctx_st *ssl_ctx;
 	uint64_t seq;
 	uint16_t avail;
@@ -53,6 +54,11 @@ struct worker_queue {
 	bool dirty;           /* pushed since the last notify */
 	ev_io kick;
 	ev_idle more;         /* budget ran out: continue next iteration */
+	unsigned int inflight;
+	/* A driver reset waits for the queue's requests in flight: */
+	bool stopping;
+	uint64_t stop_seq;    /* the QUEUE_STOP command to answer */
+	ev_timer stop_timer;
 };
 
 /* A request in flight to the cluster. */
@@ -167,21 +173,30 @@ static void worker_io_put(struct worker *w, struct worker_io *io)
 	w->free_ios = io;
 }
 
+static void worker_queue_stopped(struct worker_queue *q);
+static void worker_reconnect(struct worker *w);
+static void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
+				 int revents);
+
 static void worker_io_done(struct cluster_io *cio, int result)
 {
 	struct worker_io *io = cio->opaque;
-	struct worker *w = io->q->w;
+	struct worker_queue *q = io->q;
+	struct worker *w = q->w;
 	struct blk_req *req = io->req;
 
-	io->q->dirty = true;
+	q->dirty = true;
+	q->inflight--;
 	if (log_level() >= LOG_DEBUG)
 		log_msg(LOG_DEBUG, "%s: queue %u: %s done: %d", w->name,
-			io->q->index, blk_op_name(req->op), result);
+			q->index, blk_op_name(req->op), result);
 	if (result < 0)
 		w->stats.errors++;
 	worker_io_put(w, io);
 	/* May submit the next segment of a multi-range request. */
 	blk_complete(req, result);
+	if (q->stopping && q->inflight == 0)
+		worker_queue_stopped(q);
 }
 
 static const enum rpc_op worker_rpc_ops[BLK_OP_MAX] = {
@@ -218,6 +233,7 @@ static int worker_submit(void *opaque, struct blk_req *req)
 	io->cio.opaque = io;
 	io->req = req;
 	io->q = w->queues[index];
+	io->q->inflight++;
 	io->seq = iotlb_seq(w->iotlb);
 	io->next = NULL;
 	io->prev = w->newest;
@@ -233,6 +249,7 @@ static int worker_submit(void *opaque, struct blk_req *req)
 			"engine: %s", w->name, blk_op_name(req->op),
 			(unsigned long long)req->length,
 			(unsigned long long)req->offset, strerror(-ret));
+		io->q->inflight--;
 		worker_io_put(w, io);
 		return ret;
 	}
@@ -356,6 +373,8 @@ static int worker_do_queue_start(struct worker *w, struct worker_cmd *c)
 		}
 		ev_idle_init(&q->more, worker_more_cb);
 		q->more.data = q;
+		ev_init(&q->stop_timer, worker_stop_timer_cb);
+		q->stop_timer.data = q;
 		w->queues[c->index] = q;
 	}
 	if (q->started)
@@ -401,6 +420,55 @@ static int worker_do_queue_start(struct worker *w, struct worker_cmd *c)
 	return 0;
 }
 
+/* Answer a deferred command, if it is still the one being waited for. */
+static void worker_cmd_finish(struct worker *w, uint64_t seq, int result)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->cmd.seq == seq && !w->cmd_done) {
+		w->cmd.result = result;
+		w->cmd_done = true;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Nothing of the queue is in flight any more: forget the rings. */
+static void worker_queue_stopped(struct worker_queue *q)
+{
+	struct worker *w = q->w;
+
+	ev_timer_stop(w->loop, &q->stop_timer);
+	vq_reset(q->vq);
+	q->started = false;
+	q->stopping = false;
+	q->dirty = false;
+	worker_cmd_finish(w, q->stop_seq, 0);
+}
+
+/*
+ * The driver reset the queue while requests were still waiting for the
+ * cluster. Their data would land in buffers the driver may reuse, so they
+ * are cancelled: the worker's connections go, every request of the worker
+ * completes with an I/O error (into the old ring, which the driver is
+ * discarding), and the worker connects anew.
+ */
+static void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
+				 int revents)
+{
+	struct worker_queue *q = t->data;
+	struct worker *w = q->w;
+
+	log_msg(LOG_WARNING, "%s: queue %u reset with %u request(s) still "
+		"waiting for the cluster: cancelling them", w->name, q->index,
+		q->inflight);
+	cluster_free(w->cluster);
+	w->cluster = NULL;
+	worker_reconnect(w);
+	if (q->stopping)
+		worker_queue_stopped(q);
+}
+
+/* Returns 1 when the answer is deferred (requests in flight). */
 static int worker_do_queue_stop(struct worker *w, struct worker_cmd *c)
 {
 	struct worker_queue *q;
@@ -413,6 +481,15 @@ static int worker_do_queue_stop(struct worker *w, struct worker_cmd *c)
 		return 0;
 	ev_io_stop(w->loop, &q->kick);
 	ev_idle_stop(w->loop, &q->more);
+	if (q->inflight && !c->abandon) {
+		q->stopping = true;
+		q->stop_seq = c->seq;
+		ev_timer_set(&q->stop_timer, WORKER_RESET_GRACE, 0);
+		ev_timer_start(w->loop, &q->stop_timer);
+		return 1;
+	}
+	/* Abandoned requests complete into a reset queue: refused, so the
+	 * state file keeps them in flight for the next daemon. */
 	vq_reset(q->vq);
 	q->started = false;
 	q->dirty = false;
@@ -507,6 +584,8 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		break;
 	case WORKER_CMD_QUEUE_STOP:
 		c->result = worker_do_queue_stop(w, c);
+		if (c->result == 1)
+			return;	/* answered by worker_queue_stopped() */
 		break;
 	case WORKER_CMD_QUEUE_STATE:
 		c->result = -EINVAL;
@@ -709,9 +788,10 @@ int worker_queue_start(struct worker *w, unsigned int index,
 }
 
 int worker_queue_stop(struct worker *w, unsigned int index,
-		      uint16_t *last_avail)
+		      uint16_t *last_avail, bool abandon)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_QUEUE_STOP, .index = index };
+	struct worker_cmd c = { .type = WORKER_CMD_QUEUE_STOP, .index = index,
+				.abandon = abandon };
 	int ret = worker_call(w, &c);
 
 	if (ret == 0 && last_avail)

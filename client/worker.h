@@ -26,6 +26,7 @@
 #define WORKER_MAX_QUEUES      64
 #define WORKER_CMD_TIMEOUT_MS  10000
 #define WORKER_BUDGET          64    /* requests popped per queue per wake-up */
+#define WORKER_RESET_GRACE     1.0   /* s a reset waits for requests in flight */
 
 struct worker;
 
@@ -70,12 +71,16 @@ int worker_queue_start(struct worker *w, unsigned int index,
 		       uint64_t driver_features, struct vq_log *log,
 		       bool resume);
 /*
- * Stop serving a queue (device reset or vq disabled). Requests still in
- * flight complete later without touching the ring. *last_avail gets the
- * index the queue would resume from. 0 or -errno.
+ * Stop serving a queue. For a device reset (abandon false) the requests
+ * in flight complete first; those the cluster has not answered within
+ * WORKER_RESET_GRACE are cancelled (I/O error), so that nothing writes
+ * into the driver's buffers after the reset. With abandon (the daemon
+ * leaves the device to a successor) the queue stops at once and its
+ * requests in flight stay in the in-flight log. *last_avail gets the index
+ * the queue would resume from. 0 or -errno.
  */
 int worker_queue_stop(struct worker *w, unsigned int index,
-		      uint16_t *last_avail);
+		      uint16_t *last_avail, bool abandon);
 /* Current last_avail_idx of a queue (VDUSE_GET_VQ_STATE). */
 int worker_queue_state(struct worker *w, unsigned int index,
 		       uint16_t *last_avail);
