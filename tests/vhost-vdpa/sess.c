@@ -710,7 +710,10 @@ static int sess_drain(struct sess *s, sess_req_fn *done, void *arg)
 			r->busy = false;
 		}
 		if (ret < 0) {
-			util_fail("device broke the used ring: %s", why);
+			util_fail("device broke the used ring: %s%s", why,
+				  s->setups > 1 ? " (the device was reset "
+				  "before: a request from before the reset "
+				  "completing now looks like this)" : "");
 			return ret;
 		}
 	}
