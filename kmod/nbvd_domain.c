@@ -10,8 +10,9 @@
  *  - coherent: [bounce_size, bounce_size + NBVD_COHERENT_SIZE). Coherent
  *              allocations (the vrings) are pages of our own, mapped as is.
  *  - user:     what vhost-vdpa gave with set_map (physical addresses of
- *              pinned pages). While any user range exists, the bounce and
- *              coherent ranges are hidden from the server.
+ *              pinned pages). From the first set_map on, only these are
+ *              served; the first DMA call of a virtio driver with no user
+ *              range left switches back (driver rebound to virtio-vdpa).
  * One spinlock protects the allocators and both IOTLBs; bounce pages, once
  * allocated, stay until the domain is freed.
  */
@@ -49,6 +50,7 @@ struct nbvd_domain {
 	struct nbvd_bounce *bounce;
 	struct vhost_iotlb *dma_iotlb;	/* coherent ranges */
 	struct vhost_iotlb *user_iotlb;	/* from set_map */
+	bool user_mode;			/* vhost-vdpa: serve user_iotlb only */
 };
 
 static struct nbvd_domain *nbvd_domain_of(struct device *dev)
@@ -85,6 +87,14 @@ static void nbvd_bounce_copy(struct nbvd_domain *d, u64 iova, size_t size,
 	}
 }
 
+/* A virtio driver's DMA call: leave user mode if vhost-vdpa left nothing. */
+static bool nbvd_domain_dma_ok_locked(struct nbvd_domain *d)
+{
+	if (d->user_mode && !d->user_iotlb->nmaps)
+		d->user_mode = false;
+	return !d->user_mode;
+}
+
 static bool nbvd_in_bounce(struct nbvd_domain *d, u64 iova, size_t size)
 {
 	return size && iova < d->bounce_size && size <= d->bounce_size - iova;
@@ -105,6 +115,8 @@ static dma_addr_t nbvd_dma_map_page(struct device *dev, struct page *page,
 		return DMA_MAPPING_ERROR;
 
 	spin_lock(&d->lock);
+	if (!nbvd_domain_dma_ok_locked(d))
+		goto out_full;
 	first = bitmap_find_next_zero_area(d->bounce_bitmap, d->bounce_pages,
 					   0, n, 0);
 	if (first >= d->bounce_pages)
@@ -223,6 +235,8 @@ static void *nbvd_dma_alloc(struct device *dev, size_t size,
 		return NULL;
 
 	spin_lock(&d->lock);
+	if (!nbvd_domain_dma_ok_locked(d))
+		goto out_unlock;
 	first = bitmap_find_next_zero_area(d->coherent_bitmap,
 					   d->coherent_pages, 0, n, 0);
 	if (first >= d->coherent_pages)
@@ -296,17 +310,46 @@ const struct dma_map_ops nbvd_dma_ops = {
 static struct vhost_iotlb_map *nbvd_domain_lookup(struct nbvd_domain *d,
 						  u64 iova)
 {
-	if (d->user_iotlb->nmaps)
+	if (d->user_mode)
 		return vhost_iotlb_itree_first(d->user_iotlb, iova, iova);
 	if (iova < d->bounce_size)
 		return NBVD_MAP_BOUNCE;
 	return vhost_iotlb_itree_first(d->dma_iotlb, iova, iova);
 }
 
+/*
+ * The server maps whole ranges; vhost-vdpa splits its maps wherever the
+ * pinned pages are not physically contiguous, which could exhaust a
+ * server's region table. Since our fd is addressed by IOVA, hand out the
+ * largest IOVA-contiguous run of maps with the same permissions instead.
+ */
+static void nbvd_domain_extend(struct vhost_iotlb *iotlb,
+			       struct vhost_iotlb_map *map, u64 *start,
+			       u64 *last)
+{
+	struct vhost_iotlb_map *m;
+
+	*start = map->start;
+	*last = map->last;
+	while (*last != U64_MAX) {
+		m = vhost_iotlb_itree_first(iotlb, *last + 1, *last + 1);
+		if (!m || m->perm != map->perm)
+			break;
+		*last = m->last;
+	}
+	while (*start) {
+		m = vhost_iotlb_itree_first(iotlb, *start - 1, *start - 1);
+		if (!m || m->perm != map->perm)
+			break;
+		*start = m->start;
+	}
+}
+
 int nbvd_domain_find(struct nbvd_domain *d, u64 iova,
 		     struct vduse_iotlb_entry *entry)
 {
 	struct vhost_iotlb_map *map;
+	u64 start, last;
 	int ret = 0;
 
 	spin_lock(&d->lock);
@@ -316,8 +359,10 @@ int nbvd_domain_find(struct nbvd_domain *d, u64 iova,
 		entry->last = d->bounce_size - 1;
 		entry->perm = VDUSE_ACCESS_RW;
 	} else if (map) {
-		entry->start = map->start;
-		entry->last = map->last;
+		nbvd_domain_extend(d->user_mode ? d->user_iotlb : d->dma_iotlb,
+				   map, &start, &last);
+		entry->start = start;
+		entry->last = last;
 		entry->perm = 0;
 		if (map->perm & VHOST_MAP_RO)
 			entry->perm |= VDUSE_ACCESS_RO;
@@ -337,6 +382,7 @@ int nbvd_domain_set_user_map(struct nbvd_domain *d, struct vhost_iotlb *iotlb)
 	int ret = 0;
 
 	spin_lock(&d->lock);
+	d->user_mode = true;
 	vhost_iotlb_reset(d->user_iotlb);
 	for (map = vhost_iotlb_itree_first(iotlb, 0, ULLONG_MAX); map;
 	     map = vhost_iotlb_itree_next(map, 0, ULLONG_MAX)) {
