@@ -27,7 +27,9 @@ for ((i = 0; i < 100; i++)); do
 	[ -n "$BLK" ] && [ -b "$BLK" ] && break
 	sleep 0.1
 done
-[ -n "$BLK" ] && [ -b "$BLK" ] || fail "no /dev/vdX after binding $dev to virtio_vdpa"
+if [ -z "$BLK" ] || [ ! -b "$BLK" ]; then
+	fail "no /dev/vdX after binding $dev to virtio_vdpa"
+fi
 [ "$(blockdev --getsize64 "$BLK")" = $((32 << 20)) ] || fail "$BLK has the wrong size"
 dd if="$BLK" of=/tmp/a.out bs=1M count=16 iflag=direct status=none || fail "reading $BLK failed"
 cmp /tmp/a /tmp/a.out || fail "$BLK differs from what vhost-blk-test wrote through vhost-vdpa"

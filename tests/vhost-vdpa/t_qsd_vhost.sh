@@ -16,6 +16,7 @@ qsd_pid=
 
 command -v qemu-storage-daemon >/dev/null || fail "qemu-storage-daemon not installed on the host"
 load_modules vdpa vduse vhost_vdpa
+# shellcheck disable=SC2016 # expanded when the exit handler runs
 on_exit 'vdpa dev del $dev 2>/dev/null; [ -z "$qsd_pid" ] || kill $qsd_pid'
 
 truncate -s 64M "$img"

@@ -3,7 +3,8 @@
 #
 #   vhost_of NAME          the /dev/vhost-vdpa-N of vDPA device NAME, or nothing
 #   vhost_wait NAME [S]    wait (default 30 s) for it; prints it
-#   vhost_attach NAME      vdpa dev add NAME (vduse), prints /dev/vhost-vdpa-N
+#   vhost_attach NAME      vdpa dev add NAME (mgmtdev $VDPA_MGMTDEV, default
+#                          vduse), prints /dev/vhost-vdpa-N
 #   vhost_detach NAME      vdpa dev del NAME and wait until it is gone
 #   vbt ARGS...            run vhost-blk-test, output to the log, fail naming
 #                          the command when it exits non-zero
@@ -12,8 +13,10 @@ VBT_BIN=$NETBLK_BIN/vhost-blk-test
 
 vhost_of() {
 	local d
-	d=$(ls -d "/sys/bus/vdpa/devices/$1"/vhost-vdpa-* 2>/dev/null | head -1)
-	[ -n "$d" ] && echo "/dev/$(basename "$d")"
+	for d in "/sys/bus/vdpa/devices/$1"/vhost-vdpa-*; do
+		[ -e "$d" ] && { echo "/dev/${d##*/}"; return 0; }
+	done
+	return 1
 }
 
 vhost_wait() {
@@ -28,7 +31,7 @@ vhost_wait() {
 }
 
 vhost_attach() {
-	vdpa dev add name "$1" mgmtdev vduse || fail "vdpa dev add $1 failed"
+	vdpa dev add name "$1" mgmtdev "${VDPA_MGMTDEV:-vduse}" || fail "vdpa dev add $1 failed"
 	vhost_wait "$1"
 }
 
@@ -49,11 +52,13 @@ vbt() {
 # start_daemon_vhost DEV ARGS...: vduse-netblk --foreground (log
 # $NETBLK_OUT/DEV.log) with vhost_vdpa the only vDPA driver loaded; waits
 # for its /dev/vhost-vdpa-N and sets VHOST and DAEMON_PID (netblk-lib.sh).
+# shellcheck disable=SC2153 # DAEMON_BIN comes from netblk-lib.sh
 start_daemon_vhost() {
 	local dev=$1 i
 	shift
 	make_pki
-	"$DAEMON_BIN" --foreground --name "$dev" "${TLS_ARGS[@]}" "$@" \
+	"$DAEMON_BIN" --foreground --name "$dev" "${TLS_ARGS[@]}" \
+		${MGMTDEV_ARGS[@]+"${MGMTDEV_ARGS[@]}"} "$@" \
 		>>"$NETBLK_OUT/$dev.log" 2>&1 </dev/null &
 	DAEMON_PID=$!
 	on_exit "kill $DAEMON_PID 2>/dev/null"
