@@ -21,6 +21,10 @@
 #
 # Environment: NETBLK_BIN (our programs), NETBLK_SRC (source tree). When
 # run by hand they default to the build dir next to the sources.
+# NETBLK_VALGRIND=1 runs every mock node and netblk-cli under valgrind
+# (memcheck, full leak check; logs $NB_TMP/valgrind-*.log); the test fails
+# at exit if any log reports an error or a definite/indirect leak. Skips
+# when the programs are built with the sanitizers (they cannot be mixed).
 
 set -eu -o pipefail
 
@@ -32,6 +36,7 @@ NB_MOCK=$NETBLK_BIN/netblk-server-mock
 NB_CLI_BIN=$NETBLK_BIN/netblk-cli
 NB_HANG_GUARD=${NB_HANG_GUARD:-120}   # seconds any single command may take
 NB_START_WAIT=${NB_START_WAIT:-10}    # seconds a mock may take to listen
+NB_STOP_WAIT=${NB_STOP_WAIT:-5}       # seconds a mock may take to exit
 
 nb_info() { echo "[$NB_TEST] $*"; }
 nb_fail() {
@@ -46,6 +51,45 @@ nb_skip() {
 declare -A NB_MOCK_PID=()
 NB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/netblk-$NB_TEST.XXXXXX") || nb_fail "mktemp failed"
 
+# NB_WRAP: command prefix for the mock and netblk-cli (valgrind, or none).
+NB_WRAP=()
+NB_CLI_EXTRA=()
+if [ -n "${NETBLK_VALGRIND:-}" ]; then
+	command -v valgrind >/dev/null || nb_skip "NETBLK_VALGRIND set but valgrind is not installed"
+	if nm -D "$NB_MOCK" 2>/dev/null | grep -q __asan_ ||
+	   nm "$NB_MOCK" 2>/dev/null | grep -q __asan_init; then
+		nb_skip "NETBLK_VALGRIND: $NB_MOCK is built with the sanitizers"
+	fi
+	NB_WRAP=(valgrind --error-exitcode=99 --leak-check=full
+		--show-leak-kinds=definite,indirect
+		--errors-for-leak-kinds=definite,indirect
+		--log-file="$NB_TMP/valgrind-%p.log")
+	# valgrind slows TLS handshakes down to seconds: longer defaults
+	# (a test's own --connect-timeout/--io-timeout come later and win)
+	NB_CLI_EXTRA=(--connect-timeout 120)
+	NB_HANG_GUARD=$((NB_HANG_GUARD * 4))
+	NB_START_WAIT=$((NB_START_WAIT * 6))
+	NB_STOP_WAIT=$((NB_STOP_WAIT * 6))
+fi
+
+# Valgrind's verdict: 0 when no log reports an error or a leak.
+nb_valgrind_check() {
+	local f bad=0
+	for f in "$NB_TMP"/valgrind-*.log; do
+		[ -e "$f" ] || continue
+		if grep -Eq 'ERROR SUMMARY: [1-9]|(definitely|indirectly) lost: [1-9]' "$f"; then
+			echo "[$NB_TEST] valgrind reports in $(basename "$f"):" >&2
+			head -n 80 "$f" >&2
+			bad=1
+		elif ! grep -q 'ERROR SUMMARY: 0' "$f"; then
+			echo "[$NB_TEST] valgrind: $(basename "$f") has no summary (killed?):" >&2
+			tail -n 20 "$f" >&2
+			bad=1
+		fi
+	done
+	return $bad
+}
+
 nb_cleanup() {
 	local rc=$? name pid i
 	set +e
@@ -55,13 +99,20 @@ nb_cleanup() {
 	done
 	for name in "${!NB_MOCK_PID[@]}"; do
 		pid=${NB_MOCK_PID[$name]}
-		for ((i = 0; i < 50; i++)); do
+		for ((i = 0; i < NB_STOP_WAIT * 10; i++)); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	if [ -n "${NETBLK_VALGRIND:-}" ] && [ "$rc" != 77 ]; then
+		if nb_valgrind_check; then
+			echo "[$NB_TEST] valgrind: no errors, no leaks ($(ls "$NB_TMP"/valgrind-*.log 2>/dev/null | wc -l) processes)"
+		else
+			rc=1
+		fi
+	fi
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
 		for f in "$NB_TMP"/*.log; do
 			[ -e "$f" ] || continue
@@ -103,7 +154,7 @@ nb_mock_start() {
 	shift
 	local portfile=$NB_TMP/$name.port
 	rm -f "$portfile" "$NB_TMP/$name.sock"
-	"$NB_MOCK" --listen "127.0.0.1:${NB_MOCK_LISTEN_PORT:-0}" --port-file "$portfile" \
+	"${NB_WRAP[@]}" "$NB_MOCK" --listen "127.0.0.1:${NB_MOCK_LISTEN_PORT:-0}" --port-file "$portfile" \
 		--cert "${NB_MOCK_CERT:-$pki/server.crt}" --key "${NB_MOCK_KEY:-$pki/server.key}" \
 		--ca "${NB_MOCK_CA:-$pki/ca.crt}" --control "$NB_TMP/$name.sock" \
 		"$@" >>"$NB_TMP/$name.log" 2>&1 &
@@ -134,7 +185,7 @@ nb_mock_stop() {
 	local name=$1 pid=${NB_MOCK_PID[$1]:-} i
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < NB_STOP_WAIT * 10; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -166,9 +217,9 @@ mock_stat() {
 # options win) under a hang guard.
 nb_cli() {
 	local pki=$NB_TMP/pki
-	timeout --kill-after=5 "$NB_HANG_GUARD" "$NB_CLI_BIN" \
+	timeout --kill-after=5 "$NB_HANG_GUARD" "${NB_WRAP[@]}" "$NB_CLI_BIN" \
 		--ca "${NB_CLI_CA:-$pki/ca.crt}" --cert "${NB_CLI_CERT:-$pki/client.crt}" \
-		--key "${NB_CLI_KEY:-$pki/client.key}" "$@"
+		--key "${NB_CLI_KEY:-$pki/client.key}" "${NB_CLI_EXTRA[@]}" "$@"
 }
 
 # nb_expect_fail WHAT REGEX CMD...: CMD must exit non-zero (not by the
