@@ -10,43 +10,30 @@
  * Stop: detach from vDPA (the control thread answers the kernel meanwhile)
  * -> stop the control thread and the workers -> destroy the device.
  */
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
-#include <openssl/ssl.h>
-#include <pthread.h>
-#include <stddef.h>
-#include <linux/virtio_ids.h>
 
-#include "blk.h"
-#include "cluster.h"
-#include "device.h"
+#include "agent.h"
 #include "log.h"
 #include "state.h"
-#include "tls.h"
-#include "vdpa_nl.h"
+#include "vdev.h"
 #include "vduse_dev.h"
-#include "worker.h"
 
 #define MAIN_EXIT_OK    0
 #define MAIN_EXIT_FAIL  1
 #define MAIN_EXIT_USAGE 2
 
 #define MAIN_DEFAULT_QUEUE_SIZE 256
-#define MAIN_MAX_QUEUES         WORKER_MAX_QUEUES
-#define MAIN_SYSFS_WAIT_MS      10000
+#define MAIN_MAX_QUEUES         VDEV_MAX_QUEUES
 
 struct main_opts {
 	char **nodes;
@@ -73,6 +60,8 @@ static void main_usage(FILE *f)
 {
 	fprintf(f,
 "Usage: vduse-netblk --cluster ADDR[,ADDR...] --volume ID [OPTIONS]\n"
+"       vduse-netblk agent [OPTIONS]      (many volumes, see agent --help)\n"
+"       vduse-netblk status [OPTIONS]     (what the agent serves)\n"
 "\n"
 "Serve the remote volume ID of a netblk storage cluster as a local\n"
 "virtio-blk disk through VDUSE. The daemon creates the VDUSE device,\n"
@@ -466,49 +455,6 @@ static void main_daemonize(void)
 	}
 }
 
-/* ---- device discovery in sysfs ---- */
-
-/* After attaching: which /dev node did the kernel make of NAME? */
-static bool main_find_node(const char *name, char *out, size_t outlen)
-{
-	char pattern[PATH_MAX];
-	glob_t g;
-	bool found = false;
-
-	snprintf(pattern, sizeof(pattern),
-		 "/sys/bus/vdpa/devices/%s/virtio*/block/*", name);
-	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
-		snprintf(out, outlen, "/dev/%s", strrchr(g.gl_pathv[0], '/') + 1);
-		found = true;
-	}
-	globfree(&g);
-	if (found)
-		return true;
-	snprintf(pattern, sizeof(pattern),
-		 "/sys/bus/vdpa/devices/%s/vhost-vdpa-*", name);
-	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
-		snprintf(out, outlen, "/dev/%s", strrchr(g.gl_pathv[0], '/') + 1);
-		found = true;
-	}
-	globfree(&g);
-	return found;
-}
-
-static bool main_wait_node(const char *name, char *out, size_t outlen)
-{
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	int waited;
-
-	for (waited = 0; waited < MAIN_SYSFS_WAIT_MS; waited += 20) {
-		struct stat st;
-
-		if (main_find_node(name, out, outlen) && stat(out, &st) == 0)
-			return true;
-		nanosleep(&pause, NULL);
-	}
-	return false;
-}
-
 /* ---- run ---- */
 
 static int main_last_signal;
@@ -525,193 +471,9 @@ static void main_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/*
- * The kernel removing the disk (vdpa dev del, driver unbind) waits for the
- * requests in flight; when the cluster does not answer they would never
- * complete. Its sysfs entry goes first, so watch it: once gone, requests
- * the cluster has not answered within a second fail, and the workers
- * reconnect for a possible re-attach.
- */
-struct main_watch {
-	const char *name;
-	struct worker **workers;
-	unsigned int n_workers;
-	char node[PATH_MAX];      /* /dev/vdX while attached, "" while not */
-};
-
-static void main_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct main_watch *mw = t->data;
-	char sysfs[PATH_MAX + 16];
-	struct stat sb;
-	unsigned int i;
-
-	if (!mw->node[0]) {
-		if (main_find_node(mw->name, mw->node, sizeof(mw->node)) &&
-		    strncmp(mw->node, "/dev/vd", 7) == 0)
-			log_msg(LOG_NOTICE, "%s: attached again as %s", mw->name,
-				mw->node);
-		else
-			mw->node[0] = '\0';
-		return;
-	}
-	snprintf(sysfs, sizeof(sysfs), "/sys/block/%s", mw->node + 5);
-	if (stat(sysfs, &sb) == 0)
-		return;
-	log_msg(LOG_NOTICE, "%s: the kernel removed %s; requests the cluster "
-		"has not answered within 1 s fail", mw->name, mw->node);
-	for (i = 0; i < mw->n_workers; i++)
-		worker_drain(mw->workers[i], 1.0, true);
-	mw->node[0] = '\0';
-}
-
-/*
- * Online resize: every --resize-check seconds each worker asks its own
- * connections for the volume's size (so each checks requests against the
- * new size before the driver hears of it); once all agree on a new size,
- * the config space changes and a config interrupt tells the driver.
- */
-struct main_resize {
-	pthread_mutex_t lock;
-	struct ev_loop *loop;
-	ev_async answered;
-	struct worker **workers;
-	unsigned int n_workers;
-	const char *name;
-	int dev_fd;
-	bool busy;
-	unsigned int answers;
-	int err;
-	bool differ;
-	uint64_t first;
-	uint64_t current;         /* size the driver knows */
-};
-
-/* From a worker's thread. */
-static void main_size_cb(void *opaque, unsigned int id, int err, uint64_t size)
-{
-	struct main_resize *r = opaque;
-
-	pthread_mutex_lock(&r->lock);
-	if (err)
-		r->err = err;
-	else if (r->answers == 0 || !r->first)
-		r->first = size;
-	else if (size != r->first)
-		r->differ = true;
-	if (++r->answers == r->n_workers)
-		ev_async_send(r->loop, &r->answered);
-	pthread_mutex_unlock(&r->lock);
-}
-
-static void main_resize_apply(struct main_resize *r, uint64_t size)
-{
-	uint64_t cap = htole64(size / 512);
-	int ret;
-
-	ret = vduse_dev_set_config(r->dev_fd,
-				   offsetof(struct virtio_blk_config, capacity),
-				   &cap, sizeof(cap));
-	if (ret == 0)
-		ret = vduse_dev_inject_config_irq(r->dev_fd);
-	if (ret < 0) {
-		log_msg(LOG_ERR, "%s: cannot tell the driver the new size: %s",
-			r->name, strerror(-ret));
-		return;
-	}
-	log_msg(LOG_NOTICE, "%s: volume resized from %llu to %llu bytes",
-		r->name, (unsigned long long)r->current,
-		(unsigned long long)size);
-	r->current = size;
-}
-
-static void main_resize_answered_cb(struct ev_loop *loop, ev_async *w,
-				    int revents)
-{
-	struct main_resize *r = w->data;
-	uint64_t size = 0;
-	bool apply = false;
-
-	pthread_mutex_lock(&r->lock);
-	if (r->busy && r->answers == r->n_workers) {
-		r->busy = false;
-		if (r->err)
-			log_msg(LOG_INFO, "%s: size check failed: %s", r->name,
-				strerror(-r->err));
-		else if (!r->differ && r->first != r->current)
-			apply = true;
-		size = r->first;
-	}
-	pthread_mutex_unlock(&r->lock);
-	if (apply)
-		main_resize_apply(r, size);
-}
-
-static void main_resize_check(struct main_resize *r)
-{
-	unsigned int i;
-
-	pthread_mutex_lock(&r->lock);
-	if (r->busy) {
-		pthread_mutex_unlock(&r->lock);
-		return;
-	}
-	r->busy = true;
-	r->answers = 0;
-	r->err = 0;
-	r->differ = false;
-	r->first = 0;
-	pthread_mutex_unlock(&r->lock);
-	for (i = 0; i < r->n_workers; i++) {
-		int ret = worker_refresh_size(r->workers[i]);
-
-		if (ret < 0)
-			main_size_cb(r, i, ret, 0);
-	}
-}
-
-static void main_resize_timer_cb(struct ev_loop *loop, ev_timer *t,
-				 int revents)
-{
-	main_resize_check(t->data);
-}
-
-struct main_hup {
-	const struct main_opts *o;
-	struct worker **workers;
-	struct main_resize *resize;
-};
-
 static void main_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct main_hup *h = w->data;
-	const struct main_opts *o = h->o;
-	char err[512];
-	unsigned int i;
-	SSL_CTX *ctx;
-
-	ctx = tls_client_ctx_new(o->ca, o->cert, o->key, err, sizeof(err));
-	if (!ctx) {
-		log_msg(LOG_ERR, "SIGHUP: certificates not reloaded, keeping the "
-			"current ones: %s", err);
-	} else {
-		for (i = 0; i < o->queues; i++)
-			worker_reload_tls(h->workers[i], ctx);
-		SSL_CTX_free(ctx);
-		log_msg(LOG_NOTICE, "SIGHUP: certificates reloaded from %s, %s, "
-			"%s; new connections use them", o->ca, o->cert, o->key);
-	}
-	main_resize_check(h->resize);
-}
-
-/* Is vDPA device NAME attached already (a device we take over)? */
-static bool main_attached(const char *name)
-{
-	char path[PATH_MAX];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", name);
-	return stat(path, &sb) == 0;
+	vdev_reload_tls(w->data);
 }
 
 static int main_write_pid_file(const char *path)
@@ -728,226 +490,42 @@ static int main_write_pid_file(const char *path)
 	return 0;
 }
 
-static void main_cluster_config(const struct main_opts *o,
-				struct cluster_config *cfg, const char *prefix)
+static int main_run(struct main_opts *o)
 {
-	*cfg = (struct cluster_config){
+	struct vdev_config cfg = {
 		.nodes = (const char *const *)o->nodes,
 		.n_nodes = o->n_nodes,
 		.volume = o->volume,
+		.name = o->name,
+		.ca = o->ca, .cert = o->cert, .key = o->key,
+		.tls_name = o->tls_name,
+		.mgmtdev = o->mgmtdev,
+		.state_dir = o->state_dir,
+		.queues = o->queues,
+		.queue_size = o->queue_size,
 		.read_only = o->read_only,
-		.tls_ca = o->ca,
-		.tls_cert = o->cert,
-		.tls_key = o->key,
-		.server_name = o->tls_name,
+		.attach = o->attach,
 		.io_timeout = o->io_timeout,
 		.connect_timeout = o->connect_timeout,
-		.client_name = o->name,
-		.log_fn = log_engine_sink,
-		.log_opaque = (void *)prefix,
+		.stop_timeout = o->stop_timeout,
+		.resize_check = o->resize_check,
 		.log_level = o->log_level,
 	};
-}
-
-/* Open the volume once, to learn its geometry and fail early. */
-static int main_probe(const struct main_opts *o, struct rpc_volume_info *vol)
-{
-	struct cluster_config cfg;
+	ev_signal sigint, sigterm, sigusr1, sighup;
 	struct ev_loop *loop;
-	struct cluster *c;
-	char err[256] = "";
+	char err[512], line[PATH_MAX + 8];
+	struct vdev *v;
+	int ret;
 
-	main_cluster_config(o, &cfg, NULL);
-	loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	loop = ev_default_loop(EVFLAG_SIGNALFD);
 	if (!loop)
 		return -ENOMEM;
-	c = cluster_open_sync(loop, &cfg, err, sizeof(err));
-	if (!c) {
-		int ret = -errno;
-
-		log_msg(LOG_ERR, "cannot open volume '%s': %s", o->volume,
-			err[0] ? err : strerror(errno));
-		ev_loop_destroy(loop);
-		return ret;
-	}
-	*vol = *cluster_volume(c);
-	cluster_free(c);
-	ev_loop_destroy(loop);
-	return 0;
-}
-
-static void main_blk_params(const struct main_opts *o,
-			    const struct rpc_volume_info *vol,
-			    struct blk_params *p)
-{
-	*p = (struct blk_params){
-		.size_bytes = vol->size,
-		.block_size = vol->block_size ? vol->block_size : 512,
-		.read_only = o->read_only || vol->read_only,
-		.max_discard_bytes = vol->max_discard_size,
-		.max_write_zeroes_bytes = vol->max_write_zeroes_size,
-		.max_discard_seg = 1,
-		.max_write_zeroes_seg = 1,
-		.num_queues = o->queues,
-		.queue_size = o->queue_size,
-		.max_segment_bytes = 1u << 20,
-	};
-	/* GET_ID: the volume id, truncated to the 20 bytes virtio allows. */
-	memcpy(p->serial, o->volume, strnlen(o->volume, sizeof(p->serial)));
-}
-
-static int main_run(struct main_opts *o)
-{
-	struct worker *workers[MAIN_MAX_QUEUES] = { 0 };
-	struct rpc_volume_info vol = { 0 };
-	struct blk_params bp;
-	struct virtio_blk_config config;
-	struct vduse_dev_params dp;
-	struct cluster_config cfg;
-	struct device *dev = NULL;
-	struct state st = { .fd = -1 };
-	bool takeover = false, serving = false;
-	struct ev_loop *loop;
-	ev_signal sigint, sigterm, sigusr1;
-	ev_timer watch_timer, resize_timer;
-	ev_signal sighup;
-	struct main_watch watch = { 0 };
-	struct main_resize resize = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct main_hup hup = { .o = o, .workers = workers, .resize = &resize };
-	char prefixes[MAIN_MAX_QUEUES][16];
-	char err[512] = "", node[PATH_MAX], line[PATH_MAX + 8];
-	const char *why;
-	uint64_t features;
-	unsigned int i;
-	int dev_fd = -1, ret;
-
-	ret = main_probe(o, &vol);
-	if (ret < 0)
-		return ret;
-	main_blk_params(o, &vol, &bp);
-	why = blk_params_check(&bp);
-	if (why) {
-		log_msg(LOG_ERR, "volume '%s' cannot be served: %s", o->volume,
-			why);
-		return -EINVAL;
-	}
-	blk_config_build(&bp, &config, &features);
-	dp = (struct vduse_dev_params){
-		.name = o->name,
-		.device_id = VIRTIO_ID_BLOCK,
-		.vendor_id = 0,
-		.features = features,
-		.vq_num = o->queues,
-		.vq_align = 4096,
-		.vq_max_size = o->queue_size,
-		.config = &config,
-		.config_size = sizeof(config),
-	};
-	ret = vduse_dev_create(&dp, err, sizeof(err));
-	if (ret == -EEXIST) {
-		char serr[512];
-
-		if (state_open(&st, o->state_dir, o->name, serr,
-			       sizeof(serr)) < 0) {
-			log_msg(LOG_ERR, "%s (no state to take it over: %s)",
-				err, serr);
-			return ret;
-		}
-		if (strcmp(st.hdr->volume, o->volume) != 0) {
-			log_msg(LOG_ERR, "device '%s' serves volume '%s', not "
-				"'%s': refusing to take it over", o->name,
-				st.hdr->volume, o->volume);
-			state_close(&st, false);
-			return -EEXIST;
-		}
-		takeover = true;
-		if (st.hdr->num_queues != o->queues ||
-		    st.hdr->queue_size != o->queue_size)
-			log_msg(LOG_NOTICE, "%s: taking over with the device's "
-				"%u queue(s) of %u", o->name,
-				st.hdr->num_queues, st.hdr->queue_size);
-		o->queues = st.hdr->num_queues;
-		o->queue_size = st.hdr->queue_size;
-		main_blk_params(o, &vol, &bp);
-		log_msg(LOG_NOTICE, "%s: taking over the existing device",
-			o->name);
-	} else if (ret < 0) {
-		log_msg(LOG_ERR, "%s", err);
-		return ret;
-	} else {
-		ret = state_create(&st, o->state_dir, o->name, o->volume,
-				   o->queues, o->queue_size, err, sizeof(err));
-		if (ret < 0) {
-			log_msg(LOG_ERR, "%s", err);
-			goto out_destroy;
-		}
-	}
-	dev_fd = vduse_dev_open(o->name, 2000, err, sizeof(err));
-	if (dev_fd < 0) {
-		log_msg(LOG_ERR, "%s", err);
-		ret = dev_fd;
-		goto out_state;
-	}
-	for (i = 0; i < o->queues; i++) {
-		struct worker_params wp = {
-			.id = i, .dev_name = o->name, .dev_fd = dev_fd,
-			.blk = &bp, .cluster = &cfg,
-			.size_cb = main_size_cb, .size_opaque = &resize,
-		};
-
-		snprintf(prefixes[i], sizeof(prefixes[i]), "q%u", i);
-		main_cluster_config(o, &cfg, prefixes[i]);
-		workers[i] = worker_start(&wp, err, sizeof(err));
-		if (!workers[i]) {
-			ret = -errno;
-			log_msg(LOG_ERR, "worker %u: %s", i, err);
-			goto out_workers;
-		}
-	}
-	dev = device_start(o->name, dev_fd, o->queues, workers, o->queues,
-			   st.queues, takeover);
-	if (!dev) {
-		ret = -errno;
-		log_msg(LOG_ERR, "cannot start the control thread: %s",
-			strerror(errno));
-		goto out_workers;
-	}
-	log_msg(LOG_NOTICE, "%s: volume '%s', %llu bytes, block size %u%s, "
-		"%u queue(s) of %u", o->name, o->volume,
-		(unsigned long long)vol.size, bp.block_size,
-		bp.read_only ? ", read-only" : "", o->queues, o->queue_size);
-
-	if (takeover && main_attached(o->name)) {
-		if (main_wait_node(o->name, node, sizeof(node)))
-			snprintf(line, sizeof(line), "%s\n", node);
-		else
-			snprintf(line, sizeof(line), "/dev/vduse/%s\n", o->name);
-		log_msg(LOG_NOTICE, "%s: took over, serving %s", o->name,
-			line);
-	} else if (o->attach) {
-		ret = vdpa_dev_add(o->name, o->mgmtdev, err, sizeof(err));
-		if (ret < 0) {
-			log_msg(LOG_ERR, "%s", err);
-			goto out_device;
-		}
-		if (main_wait_node(o->name, node, sizeof(node))) {
-			snprintf(line, sizeof(line), "%s\n", node);
-			log_msg(LOG_NOTICE, "%s: attached as %s", o->name, node);
-		} else {
-			snprintf(line, sizeof(line), "/dev/vduse/%s\n", o->name);
-			log_msg(LOG_WARNING, "%s: attached to vDPA, but no block "
-				"or vhost device appeared within %d s (load "
-				"virtio_blk and virtio_vdpa, or vhost_vdpa)",
-				o->name, MAIN_SYSFS_WAIT_MS / 1000);
-		}
-	} else {
-		snprintf(line, sizeof(line), "/dev/vduse/%s\n", o->name);
-		log_msg(LOG_NOTICE, "%s: created, not attached (--no-attach): "
-			"'vdpa dev add name %s mgmtdev vduse'", o->name, o->name);
-	}
+	v = vdev_start(loop, &cfg, err, sizeof(err));
+	if (!v)
+		return -errno;
 	if (o->pid_file)
 		main_write_pid_file(o->pid_file);
-	serving = true;
+	snprintf(line, sizeof(line), "%s\n", vdev_node(v));
 	main_report(line);
 	main_report("ok\n");
 	main_report_done();
@@ -956,89 +534,18 @@ static int main_run(struct main_opts *o)
 		dup2(STDOUT_FILENO, STDERR_FILENO);
 	}
 
-	loop = ev_default_loop(EVFLAG_SIGNALFD);
 	ev_signal_init(&sigint, main_signal_cb, SIGINT);
 	ev_signal_init(&sigterm, main_signal_cb, SIGTERM);
 	ev_signal_init(&sigusr1, main_signal_cb, SIGUSR1);
+	ev_signal_init(&sighup, main_hup_cb, SIGHUP);
+	sighup.data = v;
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigusr1);
-	watch.name = o->name;
-	watch.workers = workers;
-	watch.n_workers = o->queues;
-	if (strncmp(line, "/dev/vd", 7) == 0)
-		snprintf(watch.node, sizeof(watch.node), "%.*s",
-			 (int)strcspn(line, "\n"), line);
-	ev_timer_init(&watch_timer, main_watch_cb, 0.25, 0.25);
-	watch_timer.data = &watch;
-	ev_timer_start(loop, &watch_timer);
-	resize.loop = loop;
-	resize.workers = workers;
-	resize.n_workers = o->queues;
-	resize.name = o->name;
-	resize.dev_fd = dev_fd;
-	resize.current = bp.size_bytes;
-	ev_async_init(&resize.answered, main_resize_answered_cb);
-	resize.answered.data = &resize;
-	ev_async_start(loop, &resize.answered);
-	if (o->resize_check > 0) {
-		ev_timer_init(&resize_timer, main_resize_timer_cb,
-			      o->resize_check, o->resize_check);
-		resize_timer.data = &resize;
-		ev_timer_start(loop, &resize_timer);
-	}
-	ev_signal_init(&sighup, main_hup_cb, SIGHUP);
-	sighup.data = &hup;
 	ev_signal_start(loop, &sighup);
 	ev_run(loop, 0);
-	ret = 0;
 
-	if (main_last_signal == SIGUSR1) {
-		/* Leave: queues stop without completing anything, the state
-		 * file keeps what was in flight for the next daemon. */
-		log_msg(LOG_NOTICE, "%s: leaving the device in place for a "
-			"new daemon (state in %s)", o->name, st.path);
-		device_stop(dev, true);
-		for (i = 0; i < o->queues; i++)
-			worker_stop(workers[i]);
-		close(dev_fd);
-		state_close(&st, false);
-		goto out_pid;
-	}
-
-	/* The kernel's detach waits for requests in flight: bound it. */
-	for (i = 0; i < o->queues; i++)
-		worker_drain(workers[i], o->stop_timeout, false);
-	if (o->attach) {
-		int r = vdpa_dev_del(o->name, err, sizeof(err));
-
-		if (r < 0 && r != -ENODEV) {
-			log_msg(LOG_ERR, "%s", err);
-			ret = r;
-		}
-	}
-out_device:
-	device_stop(dev, false);
-out_workers:
-	for (i = 0; i < o->queues; i++)
-		worker_stop(workers[i]);
-	close(dev_fd);
-out_state:
-	if (takeover && !serving) {
-		/* Not ours to destroy: leave it for whoever can serve it. */
-		state_close(&st, false);
-		goto out_pid;
-	}
-	state_close(&st, true);
-out_destroy:
-	if (vduse_dev_destroy(o->name, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR, "%s", err);
-		if (ret == 0)
-			ret = -EBUSY;
-	} else {
-		log_msg(LOG_INFO, "%s: destroyed", o->name);
-	}
-out_pid:
+	ret = vdev_stop(v, main_last_signal == SIGUSR1);
 	if (o->pid_file)
 		unlink(o->pid_file);
 	return ret;
@@ -1050,6 +557,18 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int ret;
 
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return agent_status_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "agent") == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGINT);
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGHUP);
+		sigaddset(&mask, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &mask, NULL);
+		return agent_main(argc - 1, argv + 1);
+	}
 	if (main_parse(argc, argv, &o) < 0)
 		return MAIN_EXIT_USAGE;
 	log_init("vduse-netblk", o.log_level);

@@ -192,6 +192,10 @@ static void worker_io_done(struct cluster_io *cio, int result)
 			q->index, blk_op_name(req->op), result);
 	if (result < 0)
 		w->stats.errors++;
+	else if (req->op == BLK_OP_READ)
+		w->stats.bytes_read += req->length;
+	else if (req->op == BLK_OP_WRITE)
+		w->stats.bytes_written += req->length;
 	worker_io_put(w, io);
 	/* May submit the next segment of a multi-range request. */
 	blk_complete(req, result);

@@ -46,6 +46,8 @@ struct worker_stats {
 	uint64_t requests;      /* requests handed to the cluster */
 	uint64_t errors;        /* completed with an error */
 	uint64_t bad_requests;  /* refused by the virtio-blk layer */
+	uint64_t bytes_read;    /* completed without error */
+	uint64_t bytes_written;
 	uint32_t inflight;
 };
 

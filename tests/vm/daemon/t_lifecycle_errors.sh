@@ -31,7 +31,7 @@ expect 1 "evol2.*not found|not found.*evol2" "$DAEMON_BIN" "${base[@]}" --volume
 expect 1 "127.0.0.1:7999" "$DAEMON_BIN" --cluster 127.0.0.1:7999 "${TLS_ARGS[@]}" --foreground --volume evol --connect-timeout 3
 
 start_daemon e2 --cluster 127.0.0.1:7001 --volume evol
-expect 1 "exists already" "$DAEMON_BIN" "${base[@]}" --volume evol --name e2
+expect 1 "in use by another process" "$DAEMON_BIN" "${base[@]}" --volume evol --name e2
 stop_daemon TERM
 
 # no permission: an unprivileged user who can read the certificates

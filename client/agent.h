@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* Agent mode and the status command (see agent.c). argv[0] is the
+ * subcommand; return the process exit status. */
+#ifndef NETBLK_AGENT_H
+#define NETBLK_AGENT_H
+
+int agent_main(int argc, char **argv);
+int agent_status_main(int argc, char **argv);
+
+#endif

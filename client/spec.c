@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* Parser of the agent's attachment spec files. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec.h"
+
+static int spec_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+bool spec_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > 64 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return strcmp(name, "control") != 0;
+}
+
+static bool spec_copy(char *dst, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (len > SPEC_STR_MAX)
+		return false;
+	memcpy(dst, src, len + 1);
+	return true;
+}
+
+static bool spec_uint(const char *s, unsigned int min, unsigned int max,
+		      unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int spec_cluster(struct spec *sp, const char *value, unsigned int line,
+			char *err, size_t errlen)
+{
+	char buf[SPEC_MAX_NODES * 64], *save = NULL, *tok;
+
+	if (strlen(value) >= sizeof(buf))
+		return spec_error(err, errlen, "line %u: cluster list too long",
+				  line);
+	strcpy(buf, value);
+	sp->n_nodes = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!strchr(tok, ':'))
+			return spec_error(err, errlen, "line %u: cluster "
+					  "address '%.64s' is not host:port",
+					  line, tok);
+		if (sp->n_nodes == SPEC_MAX_NODES)
+			return spec_error(err, errlen, "line %u: more than %d "
+					  "cluster addresses", line,
+					  SPEC_MAX_NODES);
+		if (!spec_copy(sp->nodes[sp->n_nodes], tok))
+			return spec_error(err, errlen, "line %u: cluster "
+					  "address too long", line);
+		sp->n_nodes++;
+	}
+	if (!sp->n_nodes)
+		return spec_error(err, errlen, "line %u: empty cluster", line);
+	return 0;
+}
+
+static int spec_line(struct spec *sp, char *key, char *value,
+		     unsigned int line, char *err, size_t errlen)
+{
+	struct { const char *key; char *dst; } strs[] = {
+		{ "volume", sp->volume }, { "name", sp->name },
+		{ "ca", sp->ca }, { "cert", sp->cert }, { "key", sp->key },
+		{ "tls_name", sp->tls_name }, { "mgmtdev", sp->mgmtdev },
+	};
+	unsigned int i;
+	char *end;
+
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (strcmp(key, strs[i].key) == 0) {
+			if (!*value || !spec_copy(strs[i].dst, value))
+				return spec_error(err, errlen, "line %u: %s "
+						  "is empty or longer than %d",
+						  line, key, SPEC_STR_MAX);
+			return 0;
+		}
+	}
+	if (strcmp(key, "cluster") == 0)
+		return spec_cluster(sp, value, line, err, errlen);
+	if (strcmp(key, "queues") == 0) {
+		if (!spec_uint(value, 1, 64, &sp->queues))
+			return spec_error(err, errlen, "line %u: queues '%.32s' "
+					  "is not a number from 1 to 64", line,
+					  value);
+		return 0;
+	}
+	if (strcmp(key, "queue_size") == 0) {
+		if (!spec_uint(value, 4, 32768, &sp->queue_size) ||
+		    (sp->queue_size & (sp->queue_size - 1)))
+			return spec_error(err, errlen, "line %u: queue_size "
+					  "'%.32s' is not a power of two from 4 "
+					  "to 32768", line, value);
+		return 0;
+	}
+	if (strcmp(key, "read_only") == 0) {
+		if (strcmp(value, "true") && strcmp(value, "false"))
+			return spec_error(err, errlen, "line %u: read_only must "
+					  "be true or false", line);
+		sp->read_only = value[0] == 't';
+		return 0;
+	}
+	if (strcmp(key, "io_timeout") == 0) {
+		errno = 0;
+		sp->io_timeout = strtod(value, &end);
+		if (errno || end == value || *end || !(sp->io_timeout >= 0) ||
+		    sp->io_timeout > 1e6)
+			return spec_error(err, errlen, "line %u: io_timeout "
+					  "'%.32s' is not a number of seconds",
+					  line, value);
+		return 0;
+	}
+	return spec_error(err, errlen, "line %u: unknown key '%.32s'", line,
+			  key);
+}
+
+static char *spec_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int spec_parse(const char *text, const char *default_name,
+	       const struct spec *defaults, struct spec *out, char *err,
+	       size_t errlen)
+{
+	char *copy, *line, *next;
+	unsigned int n = 0;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (defaults) {
+		memcpy(out->ca, defaults->ca, sizeof(out->ca));
+		memcpy(out->cert, defaults->cert, sizeof(out->cert));
+		memcpy(out->key, defaults->key, sizeof(out->key));
+	}
+	out->queues = 1;
+	out->queue_size = 256;
+	if (!spec_copy(out->name, default_name))
+		return spec_error(err, errlen, "file name too long");
+	if (strlen(text) > 64 * 1024)
+		return spec_error(err, errlen, "spec larger than 64 KiB");
+	copy = strdup(text);
+	if (!copy)
+		return spec_error(err, errlen, "out of memory");
+	for (line = copy; line && ret == 0; line = next) {
+		char *eq, *hash;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		n++;
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		line = spec_trim(line);
+		if (!*line)
+			continue;
+		eq = strchr(line, '=');
+		if (!eq) {
+			ret = spec_error(err, errlen, "line %u: expected "
+					 "key=value", n);
+			break;
+		}
+		*eq = '\0';
+		ret = spec_line(out, spec_trim(line), spec_trim(eq + 1), n, err,
+				errlen);
+	}
+	free(copy);
+	if (ret)
+		return ret;
+	if (!out->n_nodes)
+		return spec_error(err, errlen, "no cluster= line");
+	if (!out->volume[0])
+		return spec_error(err, errlen, "no volume= line");
+	if (!spec_name_ok(out->name))
+		return spec_error(err, errlen, "device name '%.64s' is not "
+				  "usable (letters, digits, '-', '_', '.', at "
+				  "most 64)", out->name);
+	return 0;
+}
+
+bool spec_equal(const struct spec *a, const struct spec *b)
+{
+	size_t i;
+
+	if (a->n_nodes != b->n_nodes || a->queues != b->queues ||
+	    a->queue_size != b->queue_size || a->read_only != b->read_only ||
+	    a->io_timeout != b->io_timeout || strcmp(a->name, b->name) ||
+	    strcmp(a->volume, b->volume) || strcmp(a->ca, b->ca) ||
+	    strcmp(a->cert, b->cert) || strcmp(a->key, b->key) ||
+	    strcmp(a->tls_name, b->tls_name) || strcmp(a->mgmtdev, b->mgmtdev))
+		return false;
+	for (i = 0; i < a->n_nodes; i++)
+		if (strcmp(a->nodes[i], b->nodes[i]))
+			return false;
+	return true;
+}

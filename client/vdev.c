@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: MIT */
+/* One served volume: VDUSE device, workers, control thread, timers. */
+#include <endian.h>
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <linux/virtio_ids.h>
+#include <openssl/ssl.h>
+
+#include "blk.h"
+#include "cluster.h"
+#include "device.h"
+#include "log.h"
+#include "state.h"
+#include "tls.h"
+#include "vdev.h"
+#include "vdpa_nl.h"
+#include "vduse_dev.h"
+#include "worker.h"
+
+#define VDEV_SYSFS_WAIT_MS 10000
+
+struct vdev {
+	/* owned copies of the config's strings */
+	struct vdev_config cfg;
+	char **nodes;
+	char *volume, *name, *ca, *cert, *key, *tls_name, *mgmtdev, *state_dir;
+
+	struct ev_loop *loop;
+	struct worker *workers[VDEV_MAX_QUEUES];
+	char prefixes[VDEV_MAX_QUEUES][96];
+	struct device *dev;
+	struct state st;
+	int dev_fd;
+	bool takeover;
+	char node[PATH_MAX];
+
+	/* removal watch: the node while attached, "" while not */
+	ev_timer watch_timer;
+	char watched[PATH_MAX];
+
+	/* online resize */
+	ev_timer resize_timer;
+	ev_async resize_answered;
+	pthread_mutex_t resize_lock;
+	bool resize_busy;
+	unsigned int resize_answers;
+	int resize_err;
+	bool resize_differ;
+	uint64_t resize_first;
+	uint64_t size;             /* bytes the driver knows */
+};
+
+/* ---- sysfs ---- */
+
+/* Which /dev node did the kernel make of vDPA device NAME? */
+static bool vdev_find_node(const char *name, char *out, size_t outlen)
+{
+	static const char *const patterns[] = {
+		"/sys/bus/vdpa/devices/%s/virtio*/block/*",
+		"/sys/bus/vdpa/devices/%s/vhost-vdpa-*",
+	};
+	char pattern[PATH_MAX];
+	unsigned int i;
+	bool found = false;
+	glob_t g;
+
+	for (i = 0; i < 2 && !found; i++) {
+		snprintf(pattern, sizeof(pattern), patterns[i], name);
+		if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
+			snprintf(out, outlen, "/dev/%s",
+				 strrchr(g.gl_pathv[0], '/') + 1);
+			found = true;
+		}
+		globfree(&g);
+	}
+	return found;
+}
+
+static bool vdev_wait_node(const char *name, char *out, size_t outlen)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	int waited;
+
+	for (waited = 0; waited < VDEV_SYSFS_WAIT_MS; waited += 20) {
+		struct stat st;
+
+		if (vdev_find_node(name, out, outlen) && stat(out, &st) == 0)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+static bool vdev_attached(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", name);
+	return stat(path, &sb) == 0;
+}
+
+/*
+ * The kernel removing the disk (vdpa dev del, driver unbind) waits for the
+ * requests in flight; when the cluster does not answer they would never
+ * complete. Its sysfs entry goes first, so watch it: once gone, requests
+ * the cluster has not answered within a second fail, and the workers
+ * reconnect for a possible re-attach.
+ */
+static void vdev_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct vdev *v = t->data;
+	char sysfs[PATH_MAX + 16];
+	struct stat sb;
+	unsigned int i;
+
+	if (!v->watched[0]) {
+		if (vdev_find_node(v->name, v->watched, sizeof(v->watched)) &&
+		    strncmp(v->watched, "/dev/vd", 7) == 0) {
+			snprintf(v->node, sizeof(v->node), "%s", v->watched);
+			log_msg(LOG_NOTICE, "%s: attached again as %s", v->name,
+				v->watched);
+		} else {
+			v->watched[0] = '\0';
+		}
+		return;
+	}
+	snprintf(sysfs, sizeof(sysfs), "/sys/block/%s", v->watched + 5);
+	if (stat(sysfs, &sb) == 0)
+		return;
+	log_msg(LOG_NOTICE, "%s: the kernel removed %s; requests the cluster "
+		"has not answered within 1 s fail", v->name, v->watched);
+	for (i = 0; i < v->cfg.queues; i++)
+		worker_drain(v->workers[i], 1.0, true);
+	v->watched[0] = '\0';
+}
+
+/* ---- online resize ----
+ * Every resize_check seconds each worker asks its own connections for
+ * the volume's size (so each checks requests against the new size before
+ * the driver hears of it); once all agree on a new size, the config space
+ * changes and a config interrupt tells the driver. */
+
+/* From a worker's thread. */
+static void vdev_size_cb(void *opaque, unsigned int id, int err,
+			 uint64_t size)
+{
+	struct vdev *v = opaque;
+
+	pthread_mutex_lock(&v->resize_lock);
+	if (err)
+		v->resize_err = err;
+	else if (!v->resize_first)
+		v->resize_first = size;
+	else if (size != v->resize_first)
+		v->resize_differ = true;
+	if (++v->resize_answers == v->cfg.queues)
+		ev_async_send(v->loop, &v->resize_answered);
+	pthread_mutex_unlock(&v->resize_lock);
+}
+
+static void vdev_resize_apply(struct vdev *v, uint64_t size)
+{
+	uint64_t cap = htole64(size / 512);
+	int ret;
+
+	ret = vduse_dev_set_config(v->dev_fd,
+				   offsetof(struct virtio_blk_config, capacity),
+				   &cap, sizeof(cap));
+	if (ret == 0)
+		ret = vduse_dev_inject_config_irq(v->dev_fd);
+	if (ret < 0) {
+		log_msg(LOG_ERR, "%s: cannot tell the driver the new size: %s",
+			v->name, strerror(-ret));
+		return;
+	}
+	log_msg(LOG_NOTICE, "%s: volume resized from %llu to %llu bytes",
+		v->name, (unsigned long long)v->size,
+		(unsigned long long)size);
+	v->size = size;
+}
+
+static void vdev_resize_answered_cb(struct ev_loop *loop, ev_async *w,
+				    int revents)
+{
+	struct vdev *v = w->data;
+	uint64_t size = 0;
+	bool apply = false;
+
+	pthread_mutex_lock(&v->resize_lock);
+	if (v->resize_busy && v->resize_answers == v->cfg.queues) {
+		v->resize_busy = false;
+		if (v->resize_err)
+			log_msg(LOG_INFO, "%s: size check failed: %s", v->name,
+				strerror(-v->resize_err));
+		else if (!v->resize_differ && v->resize_first != v->size)
+			apply = true;
+		size = v->resize_first;
+	}
+	pthread_mutex_unlock(&v->resize_lock);
+	if (apply)
+		vdev_resize_apply(v, size);
+}
+
+static void vdev_resize_check(struct vdev *v)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&v->resize_lock);
+	if (v->resize_busy) {
+		pthread_mutex_unlock(&v->resize_lock);
+		return;
+	}
+	v->resize_busy = true;
+	v->resize_answers = 0;
+	v->resize_err = 0;
+	v->resize_differ = false;
+	v->resize_first = 0;
+	pthread_mutex_unlock(&v->resize_lock);
+	for (i = 0; i < v->cfg.queues; i++) {
+		int ret = worker_refresh_size(v->workers[i]);
+
+		if (ret < 0)
+			vdev_size_cb(v, i, ret, 0);
+	}
+}
+
+static void vdev_resize_timer_cb(struct ev_loop *loop, ev_timer *t,
+				 int revents)
+{
+	vdev_resize_check(t->data);
+}
+
+/* ---- set-up ---- */
+
+static void vdev_cluster_config(const struct vdev *v,
+				struct cluster_config *cfg, const char *prefix)
+{
+	*cfg = (struct cluster_config){
+		.nodes = (const char *const *)v->nodes,
+		.n_nodes = v->cfg.n_nodes,
+		.volume = v->volume,
+		.read_only = v->cfg.read_only,
+		.tls_ca = v->ca,
+		.tls_cert = v->cert,
+		.tls_key = v->key,
+		.server_name = v->tls_name,
+		.io_timeout = v->cfg.io_timeout,
+		.connect_timeout = v->cfg.connect_timeout,
+		.client_name = v->name,
+		.log_fn = log_engine_sink,
+		.log_opaque = (void *)prefix,
+		.log_level = v->cfg.log_level,
+	};
+}
+
+/* Open the volume once, to learn its geometry and fail early. */
+static int vdev_probe(const struct vdev *v, struct rpc_volume_info *vol,
+		      char *err, size_t errlen)
+{
+	struct cluster_config cfg;
+	struct ev_loop *loop;
+	struct cluster *c;
+	char msg[256] = "";
+	int ret;
+
+	vdev_cluster_config(v, &cfg, NULL);
+	loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (!loop)
+		return -ENOMEM;
+	c = cluster_open_sync(loop, &cfg, msg, sizeof(msg));
+	if (!c) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open volume '%s': %s", v->volume,
+			 msg[0] ? msg : strerror(errno));
+		log_msg(LOG_ERR, "%s", err);
+		ev_loop_destroy(loop);
+		return ret;
+	}
+	*vol = *cluster_volume(c);
+	cluster_free(c);
+	ev_loop_destroy(loop);
+	return 0;
+}
+
+static void vdev_blk_params(const struct vdev *v,
+			    const struct rpc_volume_info *vol,
+			    struct blk_params *p)
+{
+	*p = (struct blk_params){
+		.size_bytes = vol->size,
+		.block_size = vol->block_size ? vol->block_size : 512,
+		.read_only = v->cfg.read_only || vol->read_only,
+		.max_discard_bytes = vol->max_discard_size,
+		.max_write_zeroes_bytes = vol->max_write_zeroes_size,
+		.max_discard_seg = 1,
+		.max_write_zeroes_seg = 1,
+		.num_queues = v->cfg.queues,
+		.queue_size = v->cfg.queue_size,
+		.max_segment_bytes = 1u << 20,
+	};
+	/* GET_ID: the volume id, truncated to the 20 bytes virtio allows. */
+	memcpy(p->serial, v->volume, strnlen(v->volume, sizeof(p->serial)));
+}
+
+static char *vdev_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void vdev_free(struct vdev *v)
+{
+	size_t i;
+
+	for (i = 0; v->nodes && i < v->cfg.n_nodes; i++)
+		free(v->nodes[i]);
+	free(v->nodes);
+	free(v->volume);
+	free(v->name);
+	free(v->ca);
+	free(v->cert);
+	free(v->key);
+	free(v->tls_name);
+	free(v->mgmtdev);
+	free(v->state_dir);
+	pthread_mutex_destroy(&v->resize_lock);
+	free(v);
+}
+
+static struct vdev *vdev_new(const struct vdev_config *cfg)
+{
+	struct vdev *v = calloc(1, sizeof(*v));
+	size_t i;
+
+	if (!v)
+		return NULL;
+	v->cfg = *cfg;
+	v->dev_fd = -1;
+	v->st.fd = -1;
+	pthread_mutex_init(&v->resize_lock, NULL);
+	v->nodes = calloc(cfg->n_nodes, sizeof(char *));
+	v->volume = vdev_strdup(cfg->volume);
+	v->name = vdev_strdup(cfg->name);
+	v->ca = vdev_strdup(cfg->ca);
+	v->cert = vdev_strdup(cfg->cert);
+	v->key = vdev_strdup(cfg->key);
+	v->tls_name = vdev_strdup(cfg->tls_name);
+	v->mgmtdev = vdev_strdup(cfg->mgmtdev);
+	v->state_dir = vdev_strdup(cfg->state_dir ? cfg->state_dir :
+				   STATE_DEFAULT_DIR);
+	if (!v->nodes || !v->volume || !v->name || !v->state_dir)
+		goto out_free;
+	for (i = 0; i < cfg->n_nodes; i++) {
+		v->nodes[i] = strdup(cfg->nodes[i]);
+		if (!v->nodes[i])
+			goto out_free;
+	}
+	return v;
+
+out_free:
+	vdev_free(v);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Create the device, or find the state to take over an existing one. */
+static int vdev_create(struct vdev *v, const struct blk_params *bp,
+		       char *err, size_t errlen)
+{
+	struct virtio_blk_config config;
+	struct vduse_dev_params dp;
+	uint64_t features;
+	char serr[512];
+	int ret;
+
+	blk_config_build(bp, &config, &features);
+	dp = (struct vduse_dev_params){
+		.name = v->name,
+		.device_id = VIRTIO_ID_BLOCK,
+		.features = features,
+		.vq_num = v->cfg.queues,
+		.vq_align = 4096,
+		.vq_max_size = v->cfg.queue_size,
+		.config = &config,
+		.config_size = sizeof(config),
+	};
+	ret = vduse_dev_create(&dp, err, errlen);
+	if (ret == 0) {
+		ret = state_create(&v->st, v->state_dir, v->name, v->volume,
+				   v->cfg.queues, v->cfg.queue_size, err,
+				   errlen);
+		if (ret < 0) {
+			log_msg(LOG_ERR, "%s", err);
+			vduse_dev_destroy(v->name, serr, sizeof(serr));
+		}
+		return ret;
+	}
+	if (ret != -EEXIST) {
+		log_msg(LOG_ERR, "%s", err);
+		return ret;
+	}
+	if (state_open(&v->st, v->state_dir, v->name, serr, sizeof(serr)) < 0) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n, " (no state to take it over: %s)",
+			 serr);
+		log_msg(LOG_ERR, "%s", err);
+		return ret;
+	}
+	if (strcmp(v->st.hdr->volume, v->volume) != 0) {
+		snprintf(err, errlen, "device '%s' serves volume '%s', not '%s': "
+			 "refusing to take it over", v->name, v->st.hdr->volume,
+			 v->volume);
+		log_msg(LOG_ERR, "%s", err);
+		state_close(&v->st, false);
+		return -EEXIST;
+	}
+	if (v->st.hdr->num_queues != v->cfg.queues ||
+	    v->st.hdr->queue_size != v->cfg.queue_size)
+		log_msg(LOG_NOTICE, "%s: taking over with the device's %u "
+			"queue(s) of %u", v->name, v->st.hdr->num_queues,
+			v->st.hdr->queue_size);
+	v->cfg.queues = v->st.hdr->num_queues;
+	v->cfg.queue_size = v->st.hdr->queue_size;
+	v->takeover = true;
+	return 0;
+}
+
+static int vdev_attach(struct vdev *v, char *err, size_t errlen)
+{
+	int ret;
+
+	if (v->takeover && vdev_attached(v->name)) {
+		if (!vdev_wait_node(v->name, v->node, sizeof(v->node)))
+			snprintf(v->node, sizeof(v->node), "/dev/vduse/%s",
+				 v->name);
+		log_msg(LOG_NOTICE, "%s: took over, serving %s", v->name,
+			v->node);
+		return 0;
+	}
+	if (!v->cfg.attach) {
+		snprintf(v->node, sizeof(v->node), "/dev/vduse/%s", v->name);
+		log_msg(LOG_NOTICE, "%s: created, not attached (--no-attach): "
+			"'vdpa dev add name %s mgmtdev vduse'", v->name, v->name);
+		return 0;
+	}
+	ret = vdpa_dev_add(v->name, v->mgmtdev, err, errlen);
+	if (ret < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return ret;
+	}
+	if (vdev_wait_node(v->name, v->node, sizeof(v->node))) {
+		log_msg(LOG_NOTICE, "%s: attached as %s", v->name, v->node);
+	} else {
+		snprintf(v->node, sizeof(v->node), "/dev/vduse/%s", v->name);
+		log_msg(LOG_WARNING, "%s: attached to vDPA, but no block or "
+			"vhost device appeared within %d s (load virtio_blk and "
+			"virtio_vdpa, or vhost_vdpa)", v->name,
+			VDEV_SYSFS_WAIT_MS / 1000);
+	}
+	return 0;
+}
+
+static void vdev_start_timers(struct vdev *v, const struct blk_params *bp)
+{
+	if (strncmp(v->node, "/dev/vd", 7) == 0)
+		snprintf(v->watched, sizeof(v->watched), "%s", v->node);
+	ev_timer_init(&v->watch_timer, vdev_watch_cb, 0.25, 0.25);
+	v->watch_timer.data = v;
+	ev_timer_start(v->loop, &v->watch_timer);
+	v->size = bp->size_bytes;
+	ev_async_init(&v->resize_answered, vdev_resize_answered_cb);
+	v->resize_answered.data = v;
+	ev_async_start(v->loop, &v->resize_answered);
+	ev_timer_init(&v->resize_timer, vdev_resize_timer_cb,
+		      v->cfg.resize_check, v->cfg.resize_check);
+	v->resize_timer.data = v;
+	if (v->cfg.resize_check > 0)
+		ev_timer_start(v->loop, &v->resize_timer);
+}
+
+/* Undo what start did, in reverse; with leave, keep the device. */
+static int vdev_teardown(struct vdev *v, bool leave, bool serving)
+{
+	char err[512];
+	unsigned int i;
+	int ret = 0;
+
+	if (!leave && serving) {
+		/* The kernel's detach waits for requests in flight: bound it. */
+		for (i = 0; i < v->cfg.queues; i++)
+			worker_drain(v->workers[i], v->cfg.stop_timeout, false);
+		if (v->cfg.attach || v->takeover) {
+			int r = vdpa_dev_del(v->name, err, sizeof(err));
+
+			if (r < 0 && r != -ENODEV) {
+				log_msg(LOG_ERR, "%s", err);
+				ret = r;
+			}
+		}
+	}
+	device_stop(v->dev, leave);
+	for (i = 0; i < VDEV_MAX_QUEUES; i++)
+		worker_stop(v->workers[i]);
+	if (v->dev_fd >= 0)
+		close(v->dev_fd);
+	if (leave || (v->takeover && !serving)) {
+		/* Not ours to destroy: left for whoever can serve it. */
+		state_close(&v->st, false);
+		return ret;
+	}
+	state_close(&v->st, true);
+	if (vduse_dev_destroy(v->name, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		if (ret == 0)
+			ret = -EBUSY;
+	} else {
+		log_msg(LOG_INFO, "%s: destroyed", v->name);
+	}
+	return ret;
+}
+
+struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
+			char *err, size_t errlen)
+{
+	struct rpc_volume_info vol = { 0 };
+	struct cluster_config ccfg;
+	struct blk_params bp;
+	struct vdev *v;
+	const char *why;
+	unsigned int i;
+	int ret;
+
+	if (cfg->queues == 0 || cfg->queues > VDEV_MAX_QUEUES ||
+	    cfg->n_nodes == 0) {
+		snprintf(err, errlen, "bad device configuration");
+		errno = EINVAL;
+		return NULL;
+	}
+	v = vdev_new(cfg);
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	v->loop = loop;
+	ret = vdev_probe(v, &vol, err, errlen);
+	if (ret < 0)
+		goto out_free;
+	vdev_blk_params(v, &vol, &bp);
+	why = blk_params_check(&bp);
+	if (why) {
+		snprintf(err, errlen, "volume '%s' cannot be served: %s",
+			 v->volume, why);
+		log_msg(LOG_ERR, "%s", err);
+		ret = -EINVAL;
+		goto out_free;
+	}
+	ret = vdev_create(v, &bp, err, errlen);
+	if (ret < 0)
+		goto out_free;
+	vdev_blk_params(v, &vol, &bp);  /* a takeover may change the queues */
+	v->dev_fd = vduse_dev_open(v->name, 2000, err, errlen);
+	if (v->dev_fd < 0) {
+		ret = v->dev_fd;
+		log_msg(LOG_ERR, "%s", err);
+		goto out_teardown;
+	}
+	if (v->takeover)
+		log_msg(LOG_NOTICE, "%s: taking over the existing device",
+			v->name);
+	for (i = 0; i < v->cfg.queues; i++) {
+		struct worker_params wp = {
+			.id = i, .dev_name = v->name, .dev_fd = v->dev_fd,
+			.blk = &bp, .cluster = &ccfg,
+			.size_cb = vdev_size_cb, .size_opaque = v,
+		};
+
+		snprintf(v->prefixes[i], sizeof(v->prefixes[i]), "%s/q%u",
+			 v->name, i);
+		vdev_cluster_config(v, &ccfg, v->prefixes[i]);
+		v->workers[i] = worker_start(&wp, err, errlen);
+		if (!v->workers[i]) {
+			ret = -errno;
+			log_msg(LOG_ERR, "worker %u: %s", i, err);
+			goto out_teardown;
+		}
+	}
+	v->dev = device_start(v->name, v->dev_fd, v->cfg.queues, v->workers,
+			      v->cfg.queues, v->st.queues, v->takeover);
+	if (!v->dev) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot start the control thread: %s",
+			 strerror(errno));
+		log_msg(LOG_ERR, "%s", err);
+		goto out_teardown;
+	}
+	log_msg(LOG_NOTICE, "%s: volume '%s', %llu bytes, block size %u%s, "
+		"%u queue(s) of %u", v->name, v->volume,
+		(unsigned long long)vol.size, bp.block_size,
+		bp.read_only ? ", read-only" : "", v->cfg.queues,
+		v->cfg.queue_size);
+	ret = vdev_attach(v, err, errlen);
+	if (ret < 0)
+		goto out_teardown;
+	vdev_start_timers(v, &bp);
+	return v;
+
+out_teardown:
+	vdev_teardown(v, false, false);
+out_free:
+	vdev_free(v);
+	errno = -ret;
+	return NULL;
+}
+
+const char *vdev_node(const struct vdev *v)
+{
+	return v->node;
+}
+
+bool vdev_took_over(const struct vdev *v)
+{
+	return v->takeover;
+}
+
+const char *vdev_name(const struct vdev *v)
+{
+	return v->name;
+}
+
+const char *vdev_volume(const struct vdev *v)
+{
+	return v->volume;
+}
+
+int vdev_reload_tls(struct vdev *v)
+{
+	char err[512];
+	unsigned int i;
+	SSL_CTX *ctx;
+
+	ctx = tls_client_ctx_new(v->ca, v->cert, v->key, err, sizeof(err));
+	if (!ctx) {
+		log_msg(LOG_ERR, "%s: certificates not reloaded, keeping the "
+			"current ones: %s", v->name, err);
+		return -EINVAL;
+	}
+	for (i = 0; i < v->cfg.queues; i++)
+		worker_reload_tls(v->workers[i], ctx);
+	SSL_CTX_free(ctx);
+	log_msg(LOG_NOTICE, "%s: certificates reloaded from %s, %s, %s; new "
+		"connections use them", v->name, v->ca, v->cert, v->key);
+	vdev_resize_check(v);
+	return 0;
+}
+
+void vdev_get_stats(struct vdev *v, struct vdev_stats *out)
+{
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < v->cfg.queues; i++) {
+		struct worker_stats ws;
+
+		worker_get_stats(v->workers[i], &ws);
+		out->requests += ws.requests;
+		out->errors += ws.errors;
+		out->bytes_read += ws.bytes_read;
+		out->bytes_written += ws.bytes_written;
+		out->inflight += ws.inflight;
+	}
+	out->size = v->size;
+}
+
+int vdev_stop(struct vdev *v, bool leave)
+{
+	int ret;
+
+	if (!v)
+		return 0;
+	ev_timer_stop(v->loop, &v->watch_timer);
+	ev_timer_stop(v->loop, &v->resize_timer);
+	ev_async_stop(v->loop, &v->resize_answered);
+	if (leave)
+		log_msg(LOG_NOTICE, "%s: leaving the device in place for a new "
+			"daemon (state in %s)", v->name, v->st.path);
+	ret = vdev_teardown(v, leave, true);
+	vdev_free(v);
+	return ret;
+}

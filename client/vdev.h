@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One served volume: a VDUSE virtio-blk device backed by a remote volume,
+ * from creation (or takeover of a device a previous daemon left) to
+ * detach and destroy. The single-volume daemon runs one; the agent runs
+ * one per spec file, all in one process.
+ *
+ * A vdev owns its worker threads (each with its own connections), its
+ * control thread, its state file, and two timers on the caller's loop:
+ * the watch for the kernel removing the disk and the periodic size check.
+ * Signals are the caller's business: it calls vdev_reload_tls() on SIGHUP
+ * and vdev_stop() to end.
+ */
+#ifndef NETBLK_VDEV_H
+#define NETBLK_VDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+
+#define VDEV_MAX_QUEUES 64
+
+struct vdev_config {
+	const char *const *nodes;     /* seed nodes "host:port" */
+	size_t n_nodes;
+	const char *volume;
+	const char *name;             /* VDUSE / vDPA device name */
+	const char *ca, *cert, *key;  /* TLS files */
+	const char *tls_name;         /* NULL: the host part of each address */
+	const char *mgmtdev;          /* NULL: "vduse" */
+	const char *state_dir;        /* NULL: STATE_DEFAULT_DIR */
+	unsigned int queues;          /* 1..VDEV_MAX_QUEUES */
+	unsigned int queue_size;      /* power of two */
+	bool read_only;
+	bool attach;                  /* add to vDPA (false: --no-attach) */
+	double io_timeout;            /* 0 = retry forever */
+	double connect_timeout;       /* > 0 */
+	double stop_timeout;          /* grace at stop for unanswered requests */
+	double resize_check;          /* size check period, 0 = never */
+	int log_level;
+};
+
+struct vdev_stats {
+	uint64_t requests;            /* requests handed to the cluster */
+	uint64_t errors;              /* completed with an error */
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint64_t size;                /* bytes, as the driver knows it */
+	uint32_t inflight;
+};
+
+struct vdev;
+
+/*
+ * Open the volume (bounded by connect_timeout), create the VDUSE device
+ * or take over the one a previous daemon left with its state file, start
+ * the workers and the control thread, attach to vDPA and wait (10 s at
+ * most) for the kernel's device node. Blocks; registers its timers on
+ * loop, which need not be running yet. cfg is copied. Returns the vdev,
+ * or NULL with errno set and a message for the user in err; the cause
+ * was logged.
+ */
+struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
+			char *err, size_t errlen);
+
+/* "/dev/vdX", "/dev/vhost-vdpa-N", or "/dev/vduse/NAME" when the kernel
+ * made no node (not attached, or no driver for it). */
+const char *vdev_node(const struct vdev *v);
+bool vdev_took_over(const struct vdev *v);
+const char *vdev_name(const struct vdev *v);
+const char *vdev_volume(const struct vdev *v);
+
+/* New connections use the TLS files again (SIGHUP); a file that cannot be
+ * used keeps the current certificates. 0 or -errno (logged). */
+int vdev_reload_tls(struct vdev *v);
+
+void vdev_get_stats(struct vdev *v, struct vdev_stats *out);
+
+/*
+ * Stop and free. With leave, the device stays as it is (attached, its
+ * requests waiting) for a successor daemon, which takes it over from the
+ * state file. Otherwise requests still unanswered after stop_timeout fail,
+ * the device is detached from vDPA and destroyed, and the state file
+ * removed. Returns 0 or -errno (logged). NULL is a no-op.
+ */
+int vdev_stop(struct vdev *v, bool leave);
+
+#endif
