@@ -17,7 +17,6 @@
 #define MOCK_OUT_INITIAL    (64u << 10)
 #define MOCK_READ_ROOM      (32u << 10) /* free input space wanted per read */
 #define MOCK_READS_PER_WAKE 64
-#define MOCK_HELLO_TIMEOUT  10.0        /* seconds for TLS + HANDSHAKE */
 
 static const char *const mock_conn_state_names[MOCK_CONN_STATE_MAX] = {
 	[MOCK_CONN_TLS_HANDSHAKE] = "tls-handshake",
@@ -582,9 +581,9 @@ static void mock_conn_hello_timeout_cb(struct ev_loop *loop, ev_timer *w, int re
 {
 	struct mock_conn *conn = w->data;
 
-	mock_warn("client %s: no %s within %.0f s (state %s); closing", conn->peer,
+	mock_warn("client %s: no %s within %u s (state %s); closing", conn->peer,
 		  conn->state == MOCK_CONN_TLS_HANDSHAKE ? "TLS handshake" : "HANDSHAKE request",
-		  MOCK_HELLO_TIMEOUT, mock_conn_state_name(conn->state));
+		  conn->srv->cfg->hello_timeout, mock_conn_state_name(conn->state));
 	mock_conn_close(conn, true);
 }
 
@@ -612,7 +611,7 @@ struct mock_conn *mock_conn_new(struct mock_server *srv, int fd, const char *pee
 	ev_io_init(&conn->wr, mock_conn_io_cb, fd, EV_WRITE);
 	conn->wr.data = conn;
 	ev_timer_init(&conn->hello_timer, mock_conn_hello_timeout_cb,
-		      MOCK_HELLO_TIMEOUT, 0.);
+		      conn->srv->cfg->hello_timeout ? conn->srv->cfg->hello_timeout : 10., 0.);
 	conn->hello_timer.data = conn;
 	ev_io_start(srv->loop, &conn->rd);
 	ev_timer_start(srv->loop, &conn->hello_timer);

@@ -92,6 +92,7 @@ struct mock_config {
 	uint32_t max_discard;
 	uint32_t max_write_zeroes;
 	uint32_t max_connections;
+	uint32_t hello_timeout;    /* s for TLS + HANDSHAKE */
 	uint64_t seed;
 	bool has_seed;
 	enum mock_log_level log_level;

@@ -83,6 +83,9 @@ static const char mock_help_text[] =
 "        it. Default: the --max-discard value.\n"
 "    --max-connections N\n"
 "        Connections accepted at once; more are closed at once. Default 1024.\n"
+"    --hello-timeout SECONDS\n"
+"        Time a client has for TLS and its HANDSHAKE request before it is\n"
+"        disconnected (1..3600). Default 10.\n"
 "    --control PATH\n"
 "        Unix stream socket for control commands (see CONTROL COMMANDS).\n"
 "        A stale socket at PATH is replaced; it is removed on exit.\n"
@@ -188,6 +191,7 @@ enum {
 	MOCK_OPT_MAX_DISCARD,
 	MOCK_OPT_MAX_WRITE_ZEROES,
 	MOCK_OPT_MAX_CONNECTIONS,
+	MOCK_OPT_HELLO_TIMEOUT,
 	MOCK_OPT_CONTROL,
 	MOCK_OPT_FAULT,
 	MOCK_OPT_SEED,
@@ -213,6 +217,7 @@ static const struct option mock_long_options[] = {
 	{ "max-discard", required_argument, NULL, MOCK_OPT_MAX_DISCARD },
 	{ "max-write-zeroes", required_argument, NULL, MOCK_OPT_MAX_WRITE_ZEROES },
 	{ "max-connections", required_argument, NULL, MOCK_OPT_MAX_CONNECTIONS },
+	{ "hello-timeout", required_argument, NULL, MOCK_OPT_HELLO_TIMEOUT },
 	{ "control", required_argument, NULL, MOCK_OPT_CONTROL },
 	{ "fault", required_argument, NULL, MOCK_OPT_FAULT },
 	{ "seed", required_argument, NULL, MOCK_OPT_SEED },
@@ -459,6 +464,7 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 	cfg->max_discard = 32u << 20;
 	cfg->max_write_zeroes = UINT32_MAX; /* follows --max-discard */
 	cfg->max_connections = 1024;
+	cfg->hello_timeout = 10;
 	cfg->log_level = MOCK_LOG_INFO;
 
 	opterr = 0;
@@ -537,6 +543,12 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 				return mock_options_error("--max-connections %s: expected 1 to 65536",
 							  optarg);
 			cfg->max_connections = (uint32_t)v;
+			break;
+		case MOCK_OPT_HELLO_TIMEOUT:
+			if (mock_parse_u64(optarg, 1, 3600, &v) < 0)
+				return mock_options_error("--hello-timeout %s: expected 1 to 3600 seconds",
+							  optarg);
+			cfg->hello_timeout = (uint32_t)v;
 			break;
 		case MOCK_OPT_CONTROL:
 			cfg->control_path = optarg;
