@@ -14,6 +14,9 @@
 #   resil_wait_for WHAT SECS CMD...    poll CMD (every 0.2 s) until it
 #                                      succeeds, or fail naming WHAT
 #   resil_stat_gt NODE KEY N           node counter KEY > N (for polling)
+#   resil_lines_ge FILE REGEX N        at least N lines match (for polling)
+# (poll with these functions: a $(...) in the arguments of resil_wait_for
+# would be evaluated only once)
 #
 # resil_io stops by itself (failing) --max-seconds after its start, and
 # exits within another 60 s however stuck; it is killed when the test
@@ -25,6 +28,7 @@ declare -A RESIL_PID=()
 
 resil_cleanup() {
 	local rc=$? name
+	set +e
 	for name in "${!RESIL_PID[@]}"; do
 		kill -TERM "${RESIL_PID[$name]}" 2>/dev/null
 		wait "${RESIL_PID[$name]}" 2>/dev/null
@@ -76,18 +80,36 @@ resil_sum() {
 }
 
 resil_wait_for() {
-	local what=$1 secs=$2 i
+	local what=$1 secs=$2 i name rc
 	shift 2
 	for ((i = 0; i < secs * 5; i++)); do
 		"$@" && return 0
+		for name in "${!RESIL_PID[@]}"; do
+			kill -0 "${RESIL_PID[$name]}" 2>/dev/null && continue
+			rc=0
+			wait "${RESIL_PID[$name]}" || rc=$?
+			unset "RESIL_PID[$name]"
+			nb_fail "waiting for $what: resil_io $name exited with status $rc: $(tail -n 3 "$NB_TMP/$name.out")"
+		done
 		sleep 0.2
 	done
+	if [ -n "${RESIL_DEBUG:-}" ] && command -v gdb >/dev/null; then
+		for name in "${!RESIL_PID[@]}"; do
+			gdb -p "${RESIL_PID[$name]}" -batch -ex "thread apply all bt" \
+				>"$NB_TMP/$name.gdb.log" 2>&1
+		done
+	fi
 	nb_fail "$what: not within $secs s"
 }
 
 # resil_stat_gt NODE KEY N: is the node's counter KEY above N (now)?
 resil_stat_gt() {
 	[ "$(mock_stat "$1" "$2")" -gt "$3" ]
+}
+
+# resil_lines_ge FILE REGEX N: does FILE hold at least N lines matching?
+resil_lines_ge() {
+	[ "$(grep -c -- "$2" "$1")" -ge "$3" ]
 }
 
 # resil_check_clean NAME: exit 0, no error, no mismatch, data checked.

@@ -43,7 +43,7 @@ resil_wait_for "reconnects with the old context" 30 resil_stat_gt n0 drops $((dr
 cp "$pki/new-client.key" "$cur/client.key"
 chmod 0644 "$cur/client.key"
 kill -HUP "${RESIL_PID[io]}"
-resil_wait_for "the refused reload" 20 test "$(grep -c "TLS reload" "$NB_TMP/io.out")" -ge 2
+resil_wait_for "the refused reload" 20 resil_lines_ge "$NB_TMP/io.out" "TLS reload" 2
 grep -q "TLS reload failed: client key '$cur/client.key' is accessible by group or others (mode 0644).*keeping the old context" \
 	"$NB_TMP/io.out" || nb_fail "open key: $(grep "TLS reload" "$NB_TMP/io.out" | tail -n 1)"
 nb_info "ok: $(grep "TLS reload" "$NB_TMP/io.out" | tail -n 1)"
