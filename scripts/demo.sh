@@ -12,16 +12,7 @@
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
-# The test VM sees the host's files at the same paths, except under /tmp
-# and /run, which are its own: run from a copy elsewhere in that case.
-case "$src/" in
-/tmp/*|/run/*)
-  copy=/var/tmp/vduse-netblk-$(id -u)
-  echo "=== $src is under /tmp or /run, which the test VM cannot see: running from $copy"
-  rm -rf "$copy" && mkdir -p "$copy" && cp -a "$src/." "$copy/" || exit 1
-  exec "$copy/scripts/demo.sh" "$@"
-  ;;
-esac
+. "$src/scripts/relocate.sh" demo.sh "$@"
 build=${NETBLK_BUILD_DIR:-$src/build}
 
 "$src/scripts/install-deps"

@@ -8,17 +8,7 @@
 . "$NETBLK_SRC/tests/vm/resilience/resil-lib.sh"
 
 load_modules
-truncate -s 128M /tmp/shared.img
-cat >/tmp/cluster.map <<MAP
-epoch 1
-chunk_size 1M
-node 127.0.0.1:7001
-node 127.0.0.1:7002
-chunk 0 1
-MAP
-vol=kvol:128M:/tmp/shared.img
-start_mock n1 7001 --volume $vol --map /tmp/cluster.map --node 127.0.0.1:7001
-start_mock n2 7002 --volume $vol --map /tmp/cluster.map --node 127.0.0.1:7002
+two_nodes kvol 128M
 start_daemon kdev --cluster 127.0.0.1:7001,127.0.0.1:7002 --volume kvol --queues 2
 fio_verify_bg kill 48M
 for ((i = 0; i < 300; i++)); do [ "$(mock_stat n1 writes)" -gt 1000 ] && break; sleep 0.1; done
@@ -29,7 +19,7 @@ sleep 8
 served=$(( $(mock_stat n2 requests) - before ))
 [ "$served" -gt 100 ] || fail "node 2 served only $served requests while node 1 was down"
 rm -f /tmp/n1.ctl
-start_mock n1 7001 --volume $vol --map /tmp/cluster.map --node 127.0.0.1:7001
+start_mock n1 7001 --volume $TWO_NODES_VOL --map /tmp/cluster.map --node 127.0.0.1:7001
 log "node 1 back; node 2 served $served requests meanwhile"
 fio_verify_wait kill
 # new I/O goes back to the preferred node once it is up again

@@ -6,17 +6,7 @@
 . "$NETBLK_SRC/tests/vm/resilience/resil-lib.sh"
 
 load_modules
-truncate -s 128M /tmp/shared.img
-cat >/tmp/cluster.map <<MAP
-epoch 1
-chunk_size 1M
-node 127.0.0.1:7001
-node 127.0.0.1:7002
-chunk 0 1
-MAP
-vol=svol:128M:/tmp/shared.img
-start_mock n1 7001 --volume $vol --map /tmp/cluster.map --node 127.0.0.1:7001
-start_mock n2 7002 --volume $vol --map /tmp/cluster.map --node 127.0.0.1:7002
+two_nodes svol 128M
 start_daemon sdev --cluster 127.0.0.1:7001,127.0.0.1:7002 --volume svol
 fio_verify_bg stall 64M
 for ((i = 0; i < 300; i++)); do [ "$(mock_stat n1 writes)" -gt 1000 ] && break; sleep 0.1; done
