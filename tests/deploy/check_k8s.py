@@ -244,6 +244,7 @@ def check_daemonset(c, path, ds, docs, version):
     c.expect("kill -USR1 1" in " ".join(stop), path, f"{cf}.lifecycle.preStop",
              "must send SIGUSR1 to the agent (PID 1) so that stopping the pod "
              "leaves the disks in place")
+    c.prestop = stop[2] if stop[:2] == ["/bin/sh", "-c"] and len(stop) > 2 else ""
     for r in ("requests.cpu", "requests.memory", "limits.memory"):
         c.expect(dig(ct, f"resources.{r}") is not None, path, f"{cf}.resources.{r}", "missing")
     c.expect(ct.get("imagePullPolicy") in ("IfNotPresent", "Always", None), path,
@@ -374,6 +375,10 @@ def main():
     for name in res:
         c.expect(os.path.exists(os.path.join(kdir, name)), kust, "resources",
                  f"{name} does not exist")
+    for img in (docs.get(kust) or [{}])[0].get("images", []) or []:
+        if img.get("name") == IMAGE_REPO and "newTag" in img:
+            c.expect(str(img["newTag"]) == version, kust, "images.newTag",
+                     f"'{img['newTag']}' is not the project version '{version}' (CMakeLists.txt)")
     cms = [d for ds in docs.values() for d in ds if d.get("kind") == "ConfigMap"
            and dig(d, "metadata.name") == "vduse-netblk-cluster"]
     c.expect(cms and dig(cms[0], "data.cluster"), os.path.join(kdir, "configmap.yaml"),
@@ -390,6 +395,8 @@ def main():
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "init.sh"), "w", encoding="utf-8") as f:
             f.write(c.init_script)
+        with open(os.path.join(out, "prestop.sh"), "w", encoding="utf-8") as f:
+            f.write(c.prestop + "\n")
         with open(os.path.join(out, "modules"), "w", encoding="utf-8") as f:
             f.write(" ".join(c.init_modules) + "\n")
         with open(os.path.join(out, "tls_dir"), "w", encoding="utf-8") as f:

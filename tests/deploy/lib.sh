@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # Helpers of the deploy/ tests. Sourced; NETBLK_SRC, NETBLK_BIN from ctest.
 set -euo pipefail
 
 : "${NETBLK_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+# shellcheck disable=SC2034 # used by the scripts that source this
 DEPLOY_TESTS=$NETBLK_SRC/tests/deploy
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -2,6 +2,7 @@
 # deploy/Containerfile's build stage sees only what it COPYs: configure a
 # tree made of just those paths (as the image build would) and check that
 # the targets it builds exist there.
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || deploy_apt_install python3 || skip "python3 missing"
 command -v cmake >/dev/null || skip "cmake missing"

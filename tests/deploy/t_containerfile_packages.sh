@@ -2,9 +2,10 @@
 # deploy/Containerfile against Debian 12's archive: every package it
 # installs exists in bookworm, and every shared library the built programs
 # load comes from a runtime-stage package or one they depend on.
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || deploy_apt_install python3 || skip "python3 missing"
-command -v apt-cache >/dev/null && command -v dpkg >/dev/null || skip "not a Debian system (no apt-cache/dpkg)"
+{ command -v apt-cache && command -v dpkg; } >/dev/null || skip "not a Debian system (no apt-cache/dpkg)"
 # shellcheck disable=SC1091
 . /etc/os-release
 [ "${VERSION_CODENAME:-}" = bookworm ] || skip "this system is ${PRETTY_NAME:-not Debian 12}: its archive is not the image's"

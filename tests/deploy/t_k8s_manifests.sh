@@ -3,6 +3,7 @@
 # (check_k8s.py); then the shell the manifests carry is run for real: the
 # init container's module loading (fake modprobe: all missing, all there),
 # the attach Job writing a spec the agent can read, the detach Job.
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 deploy_need_pyyaml
 deploy_tmp
@@ -75,7 +76,7 @@ mkdir -p "$specs" "$run/by-volume"
   # the agent failed: the Job fails and says why
   printf 'state=error\nmessage=volume vol1 not found\n' > "$specs/$NAME.status"
   rc=0
-  CLUSTER=10.1.2.3:7001 TLS_NAME= sh "$DEPLOY_TMP/attach.sh" > "$DEPLOY_TMP/attach.out" 2>&1 || rc=$?
+  CLUSTER=10.1.2.3:7001 TLS_NAME='' sh "$DEPLOY_TMP/attach.sh" > "$DEPLOY_TMP/attach.out" 2>&1 || rc=$?
   [ "$rc" -eq 1 ] || fail "$job: args: exit $rc when the agent reports state=error, expected 1"
   grep -q "volume vol1 not found" "$DEPLOY_TMP/attach.out" ||
 	fail "$job: args: the agent's message is not shown: $(cat "$DEPLOY_TMP/attach.out")"
@@ -85,6 +86,7 @@ mkdir -p "$specs" "$run/by-volume"
 
 # --- detach Job
 job=deploy/kubernetes/examples/detach-job.yaml
+# shellcheck disable=SC1091
 ( source "$out/detach.env"
   sed -e "s#\([\"= ]\)$SPEC_MOUNT/#\1$specs/#g" -e "s#\([\"= ]\)/run/vduse-netblk/#\1$run/#g" \
       "$out/detach.sh" > "$DEPLOY_TMP/detach.sh"

@@ -4,6 +4,7 @@
 # 'systemd-analyze security --offline', keep the fields that matter
 # (check_systemd.py), and the template's wait-for-the-disk step finds a
 # disk on a fake vDPA bus.
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 command -v systemd-analyze >/dev/null || deploy_apt_install systemd ||
 	skip "systemd-analyze missing and systemd cannot be installed here"

@@ -1,0 +1,32 @@
+#!/bin/bash
+# Runs shellcheck over the shell of deploy/: the scripts the manifests carry
+# (init container, preStop hook, attach/detach Jobs), the template unit's
+# ExecStartPost, and these tests.
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+command -v shellcheck >/dev/null || deploy_apt_install shellcheck ||
+	skip "shellcheck missing and cannot be installed here"
+command -v shellcheck >/dev/null || skip "shellcheck still missing"
+deploy_need_pyyaml
+deploy_tmp
+out=$DEPLOY_TMP/out
+DEPLOY_CHECK_OUT=$out python3 "$DEPLOY_TESTS/check_k8s.py" "$NETBLK_SRC" >/dev/null ||
+	fail "deploy/kubernetes: check_k8s.py fails (deploy_k8s_manifests says why)"
+bad=0
+check() { # FILE-SHOWN SCRIPT-PATH
+	shellcheck -s sh "$2" > "$DEPLOY_TMP/sc.out" 2>&1 && return 0
+	sed "s#$2#$1#" "$DEPLOY_TMP/sc.out" >&2
+	bad=1
+}
+check "deploy/kubernetes/daemonset.yaml initContainers[modules].args" "$out/init.sh"
+check "deploy/kubernetes/daemonset.yaml containers[agent].lifecycle.preStop" "$out/prestop.sh"
+check "deploy/kubernetes/examples/attach-job.yaml args" "$out/attach.sh"
+check "deploy/kubernetes/examples/detach-job.yaml args" "$out/detach.sh"
+post=$(sed -n "s/^ExecStartPost=\/bin\/sh -c '\(.*\)'$/\1/p" "$NETBLK_SRC/deploy/systemd/vduse-netblk@.service")
+[ -n "$post" ] || fail "deploy/systemd/vduse-netblk@.service: ExecStartPost: not a /bin/sh -c '...' line"
+post=${post//\$\$/\$}
+printf '%s\n' "${post//%i/x}" > "$DEPLOY_TMP/post.sh"
+check "deploy/systemd/vduse-netblk@.service ExecStartPost" "$DEPLOY_TMP/post.sh"
+shellcheck -x -P SCRIPTDIR "$DEPLOY_TESTS"/*.sh || bad=1
+[ "$bad" -eq 0 ] || fail "shellcheck found problems (above)"
+echo "deploy: shell clean"
