@@ -12,10 +12,18 @@ skip() { echo "SKIP: $*" >&2; exit 77; }
 # deploy_apt_install PKG...: install Debian packages when root with apt-get.
 deploy_apt_install() {
 	[ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null || return 1
+	local apt=(apt-get -qq -o DPkg::Lock::Timeout=120)
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq --no-install-recommends "$@" </dev/null >/dev/null 2>&1 && return 0
-	apt-get update -qq </dev/null >/dev/null 2>&1 || true
-	apt-get install -y -qq --no-install-recommends "$@" </dev/null >/dev/null 2>&1
+	echo "installing $* (Debian)" >&2
+	"${apt[@]}" install -y --no-install-recommends "$@" </dev/null >/dev/null 2>&1 && return 0
+	"${apt[@]}" update </dev/null >/dev/null 2>&1 || true
+	"${apt[@]}" install -y --no-install-recommends "$@" </dev/null >/dev/null 2>&1
+}
+
+# deploy_apt_update: refresh the package lists when root with apt-get.
+deploy_apt_update() {
+	[ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null || return 1
+	apt-get -qq -o DPkg::Lock::Timeout=120 update </dev/null >/dev/null 2>&1
 }
 
 # deploy_need_pyyaml: python3 with PyYAML (Debian's python3-yaml).

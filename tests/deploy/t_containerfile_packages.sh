@@ -26,7 +26,7 @@ from_bookworm() {
 		END { if (p != "" && c && b) print p }'
 }
 if [ -z "$(from_bookworm libev4)" ]; then
-	deploy_apt_install apt >/dev/null 2>&1 || true  # runs apt-get update on the way
+	deploy_apt_update || true
 	[ -n "$(from_bookworm libev4)" ] || skip "apt-cache knows no Debian 12 packages (apt-get update as root)"
 fi
 for stage in build runtime; do
