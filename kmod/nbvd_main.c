@@ -50,17 +50,17 @@ static char *nbvd_devnode(const struct device *d, umode_t *mode)
 	return kasprintf(GFP_KERNEL, "vduse/%s", dev_name(d));
 }
 
-static ssize_t msg_timeout_show(struct device *d, struct device_attribute *attr,
-				char *buf)
+static ssize_t nbvd_msg_timeout_show(struct device *d,
+				     struct device_attribute *attr, char *buf)
 {
 	struct nbvd_dev *dev = dev_get_drvdata(d);
 
 	return sysfs_emit(buf, "%u\n", READ_ONCE(dev->msg_timeout));
 }
 
-static ssize_t msg_timeout_store(struct device *d,
-				 struct device_attribute *attr,
-				 const char *buf, size_t count)
+static ssize_t nbvd_msg_timeout_store(struct device *d,
+				      struct device_attribute *attr,
+				      const char *buf, size_t count)
 {
 	struct nbvd_dev *dev = dev_get_drvdata(d);
 	unsigned int val;
@@ -74,10 +74,13 @@ static ssize_t msg_timeout_store(struct device *d,
 	WRITE_ONCE(dev->msg_timeout, val);
 	return count;
 }
-static DEVICE_ATTR_RW(msg_timeout);
+
+/* Per device: seconds to wait for an answer (root may change it). */
+static struct device_attribute nbvd_attr_msg_timeout =
+	__ATTR(msg_timeout, 0644, nbvd_msg_timeout_show, nbvd_msg_timeout_store);
 
 static struct attribute *nbvd_dev_attrs[] = {
-	&dev_attr_msg_timeout.attr,
+	&nbvd_attr_msg_timeout.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(nbvd_dev);
