@@ -221,7 +221,7 @@ def check_daemonset(c, path, ds, docs, version):
     check_host_mount(c, path, cf, ct, vols, "/lib/modules", "/lib/modules", read_only=True)
     if spec_dir:
         check_host_mount(c, path, cf, ct, vols, spec_dir, SPEC_DIR_HOST, read_only=False)
-    state_dir = opt_value(argv, "--state-dir")
+    state_dir = opt_value(argv, "--run-dir")
     if state_dir:
         check_host_mount(c, path, cf, ct, vols, state_dir, STATE_DIR_HOST)
     metrics = opt_value(argv, "--metrics")
@@ -236,15 +236,16 @@ def check_daemonset(c, path, ds, docs, version):
                  path, pf, f"must run 'vduse-netblk status', runs {cmd[:2]}")
         c.expect(opt_value(cmd, "--spec-dir") == spec_dir, path, pf,
                  f"--spec-dir must be the agent's ({spec_dir})")
+    c.agent_argv = argv
+    c.probes = [[str(a) for a in dig(ct, f"{p}.exec.command", []) or []]
+                for p in ("readinessProbe", "livenessProbe")]
     live, ready = ct.get("livenessProbe") or {}, ct.get("readinessProbe") or {}
     patience = lambda p: p.get("periodSeconds", 10) * p.get("failureThreshold", 3)  # noqa: E731
     c.expect(patience(live) >= patience(ready), path, f"{cf}.livenessProbe",
              "restarts the agent sooner than readiness marks it unready")
-    stop = [str(a) for a in dig(ct, "lifecycle.preStop.exec.command", []) or []]
-    c.expect("kill -USR1 1" in " ".join(stop), path, f"{cf}.lifecycle.preStop",
-             "must send SIGUSR1 to the agent (PID 1) so that stopping the pod "
-             "leaves the disks in place")
-    c.prestop = stop[2] if stop[:2] == ["/bin/sh", "-c"] and len(stop) > 2 else ""
+    c.expect(dig(ct, "lifecycle.preStop") is None, path, f"{cf}.lifecycle.preStop",
+             "none wanted: SIGTERM already leaves the disks attached, and a hook "
+             "only delays the next agent")
     for r in ("requests.cpu", "requests.memory", "limits.memory"):
         c.expect(dig(ct, f"resources.{r}") is not None, path, f"{cf}.resources.{r}", "missing")
     c.expect(ct.get("imagePullPolicy") in ("IfNotPresent", "Always", None), path,
@@ -265,6 +266,11 @@ def check_daemonset(c, path, ds, docs, version):
             c.expect(m[0].get("readOnly") is True, path,
                      f"{cf}.volumeMounts[{tls_vols[0]}].readOnly", "must be true")
             c.tls_dir = m[0].get("mountPath")
+            for opt, fname in (("--ca", "ca.crt"), ("--cert", "client.crt"),
+                               ("--key", "client.key")):
+                want = os.path.join(c.tls_dir, fname)
+                c.expect(opt_value(argv, opt) == want, path, f"{cf}.args",
+                         f"{opt} must be {want} (the Secret's file), is {opt_value(argv, opt)}")
 
     # --- the init container loading the modules
     inits = spec.get("initContainers") or []
@@ -395,8 +401,11 @@ def main():
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "init.sh"), "w", encoding="utf-8") as f:
             f.write(c.init_script)
-        with open(os.path.join(out, "prestop.sh"), "w", encoding="utf-8") as f:
-            f.write(c.prestop + "\n")
+        with open(os.path.join(out, "agent.argv"), "w", encoding="utf-8") as f:
+            f.write("\n".join(c.agent_argv) + "\n")
+        with open(os.path.join(out, "probes"), "w", encoding="utf-8") as f:
+            for cmd in c.probes:
+                f.write("\t".join(cmd) + "\n")
         with open(os.path.join(out, "modules"), "w", encoding="utf-8") as f:
             f.write(" ".join(c.init_modules) + "\n")
         with open(os.path.join(out, "tls_dir"), "w", encoding="utf-8") as f:

@@ -58,8 +58,9 @@ def check_common(c, path, u, argv):
     c.expect(one(u, s, "Restart") == "on-failure", path, "Restart",
              "must be on-failure: a crash restarts (takeover), while exit 0 after "
              "SIGUSR1 must not start a daemon the upgrade is about to start")
-    state = opt_value(argv, "--state-dir") or STATE_DIR
-    c.expect(state == STATE_DIR, path, "ExecStart", f"--state-dir must be {STATE_DIR}")
+    opt = "--run-dir" if argv[1:2] == ["agent"] else "--state-dir"
+    state = opt_value(argv, opt) or STATE_DIR
+    c.expect(state == STATE_DIR, path, "ExecStart", f"{opt} must be {STATE_DIR}")
     rw = " ".join(u.get(s, {}).get("ReadWritePaths", [])).split()
     c.expect(state in rw, path, "ReadWritePaths", f"must include the state dir {state}")
     c.expect(one(u, s, "RuntimeDirectory") == os.path.basename(state), path, "RuntimeDirectory",

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs shellcheck over the shell of deploy/: the scripts the manifests carry
-# (init container, preStop hook, attach/detach Jobs), the template unit's
+# (init container, attach/detach Jobs), the template unit's
 # ExecStartPost, and these tests.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -19,7 +19,6 @@ check() { # FILE-SHOWN SCRIPT-PATH
 	bad=1
 }
 check "deploy/kubernetes/daemonset.yaml initContainers[modules].args" "$out/init.sh"
-check "deploy/kubernetes/daemonset.yaml containers[agent].lifecycle.preStop" "$out/prestop.sh"
 check "deploy/kubernetes/examples/attach-job.yaml args" "$out/attach.sh"
 check "deploy/kubernetes/examples/detach-job.yaml args" "$out/detach.sh"
 post=$(sed -n "s/^ExecStartPost=\/bin\/sh -c '\(.*\)'$/\1/p" "$NETBLK_SRC/deploy/systemd/vduse-netblk@.service")
