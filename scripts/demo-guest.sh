@@ -11,15 +11,15 @@ load_modules
 make_pki
 echo "certificates (CA, node, client) in $PKI"
 
-step "starting a storage node on 127.0.0.1:7001 with a 1 GiB volume 'demo'"
-start_mock node1 7001 --volume demo:1G
+step "starting a storage node on 127.0.0.1:7001 with a 256 MiB volume 'demo'"
+start_mock node1 7001 --volume demo:256M
 echo "netblk-server-mock running (pid ${MOCK_PIDS[node1]}), TLS 1.3 with client certificates"
 
 step "netblk-cli info / verify / bench against the node"
 cli --cluster 127.0.0.1:7001 --volume demo info
-cli --cluster 127.0.0.1:7001 --volume demo verify --size 64M
-cli --cluster 127.0.0.1:7001 --volume demo bench --pattern randread --bs 4k --iodepth 32 --seconds 5
-cli --cluster 127.0.0.1:7001 --volume demo bench --pattern randwrite --bs 4k --iodepth 32 --seconds 5
+cli --cluster 127.0.0.1:7001 --volume demo verify --size 16M
+cli --cluster 127.0.0.1:7001 --volume demo bench --pattern randread --bs 4k --iodepth 32 --seconds 3
+cli --cluster 127.0.0.1:7001 --volume demo bench --pattern randwrite --bs 4k --iodepth 32 --seconds 3
 
 step "attaching the volume with vduse-netblk"
 echo "\$ vduse-netblk --cluster 127.0.0.1:7001 --volume demo --name demo0 --queues 2"
