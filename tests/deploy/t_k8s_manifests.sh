@@ -71,6 +71,31 @@ mkdir -p "$specs" "$run/by-volume"
   for want in "cluster=10.1.2.3:7001,[fd00::5]:7001" "volume=$VOLUME" "tls_name=storage.example"; do
 	grep -qxF "$want" "$spec" || fail "$job: args: spec lacks '$want': $(cat "$spec")"
   done
+  # the agent as built reads that spec (it then stops at our missing CA file,
+  # before it would touch any device)
+  bin=${NETBLK_BIN:-}/vduse-netblk
+  if [ -x "$bin" ]; then
+	ag=$DEPLOY_TMP/agent
+	mkdir -p "$ag/specs" "$ag/run"
+	cp "$spec" "$ag/specs/"
+	"$bin" agent --spec-dir "$ag/specs" --run-dir "$ag/run" --ca "$ag/none-ca.crt" \
+		--cert "$ag/none.crt" --key "$ag/none.key" --connect-timeout 1 > "$ag/log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q '^state=' "$ag/specs/$NAME.status" 2>/dev/null && break
+		sleep 0.2
+	done
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" || true
+	st=$(cat "$ag/specs/$NAME.status" 2>/dev/null) ||
+		fail "vduse-netblk agent wrote no status for the attach Job's spec in 20 s: $(cat "$ag/log")"
+	[[ $st != *"message=bad spec"* ]] || fail "$job: args: the agent refuses the spec written: $st"
+	[[ $st == *none-ca.crt* ]] ||
+		fail "$job: args: the agent did not get to opening the volume with the spec written: $st"
+	echo "the agent reads the attach Job's spec"
+  else
+	echo "note: ${NETBLK_BIN:-NETBLK_BIN}/vduse-netblk not built: the spec is not fed to the agent"
+  fi
   # the agent failed: the Job fails and says why
   printf 'state=error\nmessage=volume vol1 not found\n' > "$specs/$NAME.status"
   rc=0
