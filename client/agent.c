@@ -561,8 +561,9 @@ static void agent_usage(FILE *f)
 "io_timeout=, ca=, cert=, key=, tls_name=, mgmtdev=). Creating a spec\n"
 "attaches, deleting it detaches, changing it re-attaches. The state of\n"
 "each is in STATUS_DIR/NAME.status; RUN/by-volume/ID links to its device.\n"
-"Stopping the agent leaves the devices attached; the next agent takes\n"
-"them over. SIGHUP reloads the TLS files of every volume.\n"
+"Stopping the agent (SIGTERM, SIGINT, SIGUSR1) leaves the devices\n"
+"attached; the next agent takes them over. SIGHUP reloads the TLS files\n"
+"of every volume.\n"
 "\n"
 "  --spec-dir DIR       specs (default " AGENT_DEFAULT_SPEC_DIR ")\n"
 "  --status-dir DIR     status files (default: the spec directory)\n"
@@ -670,7 +671,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 int agent_main(int argc, char **argv)
 {
 	struct agent a = { .inotify_fd = -1, .metrics_fd = -1 };
-	ev_signal sigint, sigterm, sighup;
+	ev_signal sigint, sigterm, sigusr1, sighup;
 	struct agent_opts o;
 	struct agent_vol *av;
 
@@ -712,8 +713,10 @@ int agent_main(int argc, char **argv)
 	ev_timer_start(a.loop, &a.retry_timer);
 	ev_signal_init(&sigint, agent_signal_cb, SIGINT);
 	ev_signal_init(&sigterm, agent_signal_cb, SIGTERM);
+	ev_signal_init(&sigusr1, agent_signal_cb, SIGUSR1);
 	ev_signal_init(&sighup, agent_hup_cb, SIGHUP);
 	sighup.data = &a;
+	ev_signal_start(a.loop, &sigusr1);
 	ev_signal_start(a.loop, &sigint);
 	ev_signal_start(a.loop, &sigterm);
 	ev_signal_start(a.loop, &sighup);
