@@ -32,7 +32,7 @@ nobody=$(id -u nobody)
 [ "$prm" = "$want" ] || fail "daemon CapPrm $prm, want $want"
 [ "$bnd" = "$want" ] || fail "daemon CapBnd $bnd, want $want"
 [ "$nnp" = 1 ] || fail "daemon NoNewPrivs is '$nnp'"
-for t in /proc/$DAEMON_PID/task/*; do
+for t in "/proc/$DAEMON_PID/task/"*; do
 	teff=$(awk '/^CapEff:/ {print $2}' "$t/status")
 	[ "$teff" = "$want" ] || [ "$teff" = 0000000000000000 ] ||
 		fail "thread ${t##*/} ($(cat "$t/comm")) kept capabilities $teff"

@@ -54,6 +54,8 @@ NB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/netblk-$NB_TEST.XXXXXX") || nb_fail "mktemp 
 # NB_WRAP: command prefix for the mock and netblk-cli (valgrind, or none).
 NB_WRAP=()
 NB_CLI_EXTRA=()
+NB_MOCK_EXTRA=()
+NB_TLS_TIMEOUT=10
 if [ -n "${NETBLK_VALGRIND:-}" ]; then
 	command -v valgrind >/dev/null || nb_skip "NETBLK_VALGRIND set but valgrind is not installed"
 	if nm -D "$NB_MOCK" 2>/dev/null | grep -q __asan_ ||
@@ -67,6 +69,8 @@ if [ -n "${NETBLK_VALGRIND:-}" ]; then
 	# valgrind slows TLS handshakes down to seconds: longer defaults
 	# (a test's own --connect-timeout/--io-timeout come later and win)
 	NB_CLI_EXTRA=(--connect-timeout 120)
+	NB_MOCK_EXTRA=(--hello-timeout 300)
+	NB_TLS_TIMEOUT=120
 	NB_HANG_GUARD=$((NB_HANG_GUARD * 4))
 	NB_START_WAIT=$((NB_START_WAIT * 6))
 	NB_STOP_WAIT=$((NB_STOP_WAIT * 6))
@@ -157,7 +161,7 @@ nb_mock_start() {
 	"${NB_WRAP[@]}" "$NB_MOCK" --listen "127.0.0.1:${NB_MOCK_LISTEN_PORT:-0}" --port-file "$portfile" \
 		--cert "${NB_MOCK_CERT:-$pki/server.crt}" --key "${NB_MOCK_KEY:-$pki/server.key}" \
 		--ca "${NB_MOCK_CA:-$pki/ca.crt}" --control "$NB_TMP/$name.sock" \
-		"$@" >>"$NB_TMP/$name.log" 2>&1 &
+		"${NB_MOCK_EXTRA[@]}" "$@" >>"$NB_TMP/$name.log" 2>&1 &
 	pid=$!
 	NB_MOCK_PID[$name]=$pid
 	for ((i = 0; i < NB_START_WAIT * 10; i++)); do
@@ -294,9 +298,9 @@ nb_cluster_start() {
 nb_tls_expect_refused() {
 	local what=$1 re=$2
 	shift 2
-	nb_expect_fail "$what (verify)" "$re" nb_cli --connect-timeout 10 "$@" verify --size 64K
+	nb_expect_fail "$what (verify)" "$re" nb_cli --connect-timeout "$NB_TLS_TIMEOUT" "$@" verify --size 64K
 	[ "$NB_LAST_RC" = 1 ] || nb_fail "$what (verify): exit $NB_LAST_RC, expected 1"
-	nb_expect_fail "$what (info)" "$re" nb_cli --connect-timeout 10 "$@" info
+	nb_expect_fail "$what (info)" "$re" nb_cli --connect-timeout "$NB_TLS_TIMEOUT" "$@" info
 	[ "$NB_LAST_RC" = 1 ] || nb_fail "$what (info): exit $NB_LAST_RC, expected 1"
 }
 
