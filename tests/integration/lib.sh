@@ -62,6 +62,7 @@ if [ -n "${NETBLK_VALGRIND:-}" ]; then
 	   nm "$NB_MOCK" 2>/dev/null | grep -q __asan_init; then
 		nb_skip "NETBLK_VALGRIND: $NB_MOCK is built with the sanitizers"
 	fi
+	# shellcheck disable=SC2054 # the commas belong to valgrind options
 	NB_WRAP=(valgrind --error-exitcode=99 --leak-check=full
 		--show-leak-kinds=definite,indirect
 		--errors-for-leak-kinds=definite,indirect
