@@ -23,6 +23,7 @@
 #include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/pfn_t.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -398,14 +399,23 @@ int nbvd_domain_set_user_map(struct nbvd_domain *d, struct vhost_iotlb *iotlb)
 	return ret;
 }
 
+/*
+ * Our own pages (bounce, coherent) are mapped as normal pages, so the
+ * server may do direct I/O on them. Pages of vhost-vdpa's maps belong to
+ * someone else (often a memfd's page cache): they get special PTEs, with no
+ * rmap or reference, which set_map zaps.
+ */
 static vm_fault_t nbvd_domain_fault(struct vm_fault *vmf)
 {
 	struct nbvd_domain *d = vmf->vma->vm_file->private_data;
 	u64 iova = (u64)vmf->pgoff << PAGE_SHIFT;
 	struct vhost_iotlb_map *map;
 	struct page *page = NULL;
+	unsigned long pfn = 0;
+	bool user;
 
 	spin_lock(&d->lock);
+	user = d->user_mode;
 	map = nbvd_domain_lookup(d, iova);
 	if (map == NBVD_MAP_BOUNCE) {
 		struct nbvd_bounce *b = &d->bounce[iova >> PAGE_SHIFT];
@@ -414,19 +424,21 @@ static vm_fault_t nbvd_domain_fault(struct vm_fault *vmf)
 			b->page = alloc_page(GFP_ATOMIC | __GFP_ZERO);
 		page = b->page;
 	} else if (map) {
-		unsigned long pfn = PHYS_PFN(map->addr + iova - map->start);
-
-		if (pfn_valid(pfn))
+		pfn = PHYS_PFN(map->addr + iova - map->start);
+		if (!user && pfn_valid(pfn))
 			page = pfn_to_page(pfn);
 	}
 	if (page)
 		get_page(page);
 	spin_unlock(&d->lock);
 
-	if (!page)
+	if (page) {
+		vmf->page = page;
+		return 0;
+	}
+	if (!user || !pfn)
 		return VM_FAULT_SIGBUS;
-	vmf->page = page;
-	return 0;
+	return vmf_insert_mixed(vmf->vma, vmf->address, pfn_to_pfn_t(pfn));
 }
 
 static const struct vm_operations_struct nbvd_domain_vm_ops = {
@@ -437,7 +449,7 @@ static int nbvd_domain_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	vm_flags_set(vma, VM_DONTDUMP | VM_DONTEXPAND);
+	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTDUMP | VM_DONTEXPAND);
 	vma->vm_ops = &nbvd_domain_vm_ops;
 	return 0;
 }
