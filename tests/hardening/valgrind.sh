@@ -15,6 +15,10 @@ src=${NETBLK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(readback errors drop tls_wrong_ca mock_malformed)
 command -v valgrind >/dev/null || { echo "SKIP: valgrind is not installed"; exit 77; }
+if grep -qE '^(SANITIZE|FUZZ):BOOL=ON' "${NETBLK_BUILD:-/nonexistent}/CMakeCache.txt" 2>/dev/null; then
+	echo "SKIP: a sanitizer build (valgrind cannot run ASan binaries); the normal build runs this test"
+	exit 77
+fi
 failed=() skipped=0
 for t in "${tests[@]}"; do
 	echo "=== $t under valgrind"
