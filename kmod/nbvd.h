@@ -139,5 +139,6 @@ int nbvd_domain_find(struct nbvd_domain *domain, u64 iova,
 		     struct vduse_iotlb_entry *entry);
 int nbvd_domain_set_user_map(struct nbvd_domain *domain,
 			     struct vhost_iotlb *iotlb);
+void nbvd_domain_reset_user_map(struct nbvd_domain *domain);
 
 #endif /* NBVD_H */

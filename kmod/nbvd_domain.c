@@ -405,6 +405,16 @@ int nbvd_domain_set_user_map(struct nbvd_domain *d, struct vhost_iotlb *iotlb)
  * someone else (often a memfd's page cache): they get special PTEs, with no
  * rmap or reference, which set_map zaps.
  */
+/* vhost-vdpa let go of every map (release): nothing of it may stay mapped. */
+void nbvd_domain_reset_user_map(struct nbvd_domain *d)
+{
+	spin_lock(&d->lock);
+	vhost_iotlb_reset(d->user_iotlb);
+	d->user_mode = false;
+	spin_unlock(&d->lock);
+	unmap_mapping_range(d->file->f_mapping, 0, 0, 1);
+}
+
 static vm_fault_t nbvd_domain_fault(struct vm_fault *vmf)
 {
 	struct nbvd_domain *d = vmf->vma->vm_file->private_data;

@@ -290,6 +290,25 @@ static int nbvd_vdpa_set_map(struct vdpa_device *vdpa, unsigned int asid,
 	return nbvd_msg_send(nv->dev, &req, NULL);
 }
 
+/*
+ * vhost-vdpa unpinned every page when its file was released; it calls this
+ * (not set_map) afterwards, so the server must lose them here.
+ */
+static int nbvd_vdpa_reset_map(struct vdpa_device *vdpa, unsigned int asid)
+{
+	struct nbvd_vdpa *nv = container_of(vdpa, struct nbvd_vdpa, vdpa);
+	struct vduse_dev_request req = { .type = VDUSE_UPDATE_IOTLB };
+
+	if (asid)
+		return -EINVAL;
+	nbvd_domain_reset_user_map(nv->domain);
+	req.iova.start = 0;
+	req.iova.last = ULLONG_MAX;
+	/* The maps are gone whatever the server says. */
+	nbvd_msg_send(nv->dev, &req, NULL);
+	return 0;
+}
+
 static void nbvd_vdpa_free(struct vdpa_device *vdpa)
 {
 }
@@ -320,6 +339,7 @@ static const struct vdpa_config_ops nbvd_vdpa_ops = {
 	.set_config = nbvd_vdpa_set_config,
 	.get_generation = nbvd_vdpa_get_generation,
 	.set_map = nbvd_vdpa_set_map,
+	.reset_map = nbvd_vdpa_reset_map,
 	.free = nbvd_vdpa_free,
 };
 
