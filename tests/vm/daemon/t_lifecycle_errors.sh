@@ -42,7 +42,7 @@ expect 1 "permission" setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	--key /tmp/pki-nobody/client.key --volume evol --name e3
 
 # background mode: prints the device, returns 0, keeps serving
-out=$("$DAEMON_BIN" "${TLS_ARGS[@]}" --cluster 127.0.0.1:7001 --volume evol --name e4 --pid-file /tmp/e4.pid </dev/null 2>/tmp/bg.err) ||
+out=$("$DAEMON_BIN" "${TLS_ARGS[@]}" "${MGMTDEV_ARGS[@]}" --cluster 127.0.0.1:7001 --volume evol --name e4 --pid-file /tmp/e4.pid </dev/null 2>/tmp/bg.err) ||
 	fail "background start failed: $(cat /tmp/bg.err)"
 [ -b "$out" ] || fail "background start printed '$out', not a block device"
 [ "$out" = "$(blk_of e4)" ] || fail "printed $out, sysfs says $(blk_of e4)"
