@@ -21,6 +21,9 @@ head -c 1M /dev/urandom >/tmp/in.bin
 truncate -s 8M /tmp/loop.img
 
 mem_kib() {
+	# page cache comes and goes with the dd traffic: measure without it
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
 	awk '/^MemAvailable:/ { print $2 }' /proc/meminfo
 }
 
