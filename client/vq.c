@@ -652,14 +652,15 @@ bool vq_kick_enable(struct vq *vq)
 	return vq_avail_idx(vq) != vq->last_avail_idx;
 }
 
-size_t vq_iov_to_buf(const struct iovec *iov, unsigned int cnt,
-		     size_t offset, void *buf, size_t len)
+/* Copy between an iovec array (from @offset into it) and a flat buffer. */
+static size_t vq_iov_copy(const struct iovec *iov, unsigned int cnt,
+			  size_t offset, uint8_t *buf, size_t len, bool to_iov)
 {
-	uint8_t *dst = buf;
 	size_t done = 0;
 	unsigned int i;
 
 	for (i = 0; i < cnt && done < len; i++) {
+		uint8_t *seg = iov[i].iov_base;
 		size_t n;
 
 		if (offset >= iov[i].iov_len) {
@@ -669,33 +670,24 @@ size_t vq_iov_to_buf(const struct iovec *iov, unsigned int cnt,
 		n = iov[i].iov_len - offset;
 		if (n > len - done)
 			n = len - done;
-		memcpy(dst + done, (uint8_t *)iov[i].iov_base + offset, n);
+		if (to_iov)
+			memcpy(seg + offset, buf + done, n);
+		else
+			memcpy(buf + done, seg + offset, n);
 		done += n;
 		offset = 0;
 	}
 	return done;
 }
 
+size_t vq_iov_to_buf(const struct iovec *iov, unsigned int cnt,
+		     size_t offset, void *buf, size_t len)
+{
+	return vq_iov_copy(iov, cnt, offset, buf, len, false);
+}
+
 size_t vq_iov_from_buf(const struct iovec *iov, unsigned int cnt,
 		       size_t offset, const void *buf, size_t len)
 {
-	const uint8_t *src = buf;
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < cnt && done < len; i++) {
-		size_t n;
-
-		if (offset >= iov[i].iov_len) {
-			offset -= iov[i].iov_len;
-			continue;
-		}
-		n = iov[i].iov_len - offset;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + offset, src + done, n);
-		done += n;
-		offset = 0;
-	}
-	return done;
+	return vq_iov_copy(iov, cnt, offset, (uint8_t *)buf, len, true);
 }
