@@ -101,6 +101,7 @@ struct worker {
 	/* Start-up handshake with worker_start(). */
 	struct cluster_config cfg;
 	bool reconnect_after_drain;
+	uint64_t drain_seq;    /* requests tagged below came before the drain */
 	void (*size_cb)(void *opaque, unsigned int id, int err, uint64_t size);
 	void *size_opaque;
 	bool started;
@@ -544,9 +545,19 @@ static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
 {
 	struct worker *w = watcher->data;
 
+	/*
+	 * The disk was removed: only requests from before the removal can
+	 * hold the kernel up. If none is left, whatever is in flight now
+	 * belongs to a new driver (the device was attached again) and the
+	 * connections are fine: nothing to cancel.
+	 */
+	if (w->reconnect_after_drain && w->cluster &&
+	    cluster_is_ready(w->cluster) &&
+	    !(w->oldest && w->oldest->seq < w->drain_seq))
+		return;
 	if (w->stats.inflight)
-		log_msg(LOG_WARNING, "%s: %u request(s) still in flight at "
-			"stop: failing them with I/O errors", w->name,
+		log_msg(LOG_WARNING, "%s: %u request(s) still waiting for the "
+			"cluster: failing them with I/O errors", w->name,
 			w->stats.inflight);
 	/* Completes everything in flight with -EIO; later requests fail in
 	 * worker_submit() until a new cluster is ready. */
@@ -604,6 +615,7 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		break;
 	case WORKER_CMD_DRAIN:
 		w->reconnect_after_drain = c->reconnect;
+		w->drain_seq = iotlb_seq(w->iotlb);
 		if (w->cluster && !ev_is_active(&w->drain_timer)) {
 			ev_timer_set(&w->drain_timer, c->grace, 0);
 			ev_timer_start(loop, &w->drain_timer);
