@@ -284,12 +284,20 @@ int work_run(struct work *w, work_gen_fn *gen, void *arg)
 {
 	struct work_op op;
 	bool have = false, more = true;
+	unsigned setup = 0;	/* the negotiation @op was made for */
 	int ret;
 
 	for (;;) {
+		/*
+		 * A reset in a tick renegotiates: an op made before it may
+		 * use a feature or a queue that is gone. Make another.
+		 */
+		if (have && setup != w->s->setups)
+			have = false;
 		if (!have && more && !w->hold) {
 			have = gen(w, &op, arg);
 			more = have;
+			setup = w->s->setups;
 			if (have && op.type == VIRTIO_BLK_T_OUT)
 				op.gen = w->fixed_gen ? w->fixed_gen :
 					 w->next_gen++;
