@@ -202,9 +202,9 @@ static void hostile_device(int ctl, int dfd)
 	struct vduse_vq_eventfd evfd;
 	struct vduse_dev_response resp;
 	struct vduse_vq_info info;
-	struct {
+	union {	/* the header's buffer[] runs into raw[] */
 		struct vduse_config_data hdr;
-		uint8_t data[16];
+		uint8_t raw[sizeof(struct vduse_config_data) + 16];
 	} cd;
 	uint32_t index;
 	uint64_t features;
@@ -277,7 +277,7 @@ static void hostile_device(int ctl, int dfd)
 	hostile_expect("DEV_SET_CONFIG length 2^32-1", ioctl(dfd, VDUSE_DEV_SET_CONFIG, &cd), EINVAL);
 	cd.hdr.offset = 0;
 	cd.hdr.length = 8;
-	cd.data[0] = 0x10;
+	cd.hdr.buffer[0] = 0x10;
 	hostile_expect("DEV_SET_CONFIG capacity", ioctl(dfd, VDUSE_DEV_SET_CONFIG, &cd), 0);
 
 	entry.start = 0;
