@@ -14,6 +14,7 @@
 
 #include "device.h"
 #include "log.h"
+#include "privs.h"
 #include "vduse_dev.h"
 
 #define DEVICE_MAX_QUEUES WORKER_MAX_QUEUES
@@ -233,6 +234,7 @@ static void *device_main(void *arg)
 {
 	struct device *d = arg;
 
+	privs_drop_thread();	/* the control thread needs no capability */
 	ev_run(d->loop, 0);
 	return NULL;
 }

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "privs.h"
 #include "state.h"
 #include "vdev.h"
 #include "vduse_dev.h"
@@ -44,6 +46,9 @@ struct main_opts {
 	const char *mgmtdev;
 	const char *pid_file;
 	const char *state_dir;
+	const char *user;          /* --user, NULL: stay root */
+	uid_t uid;                 /* the user's, resolved at parse time */
+	gid_t gid;
 	unsigned int queues;
 	unsigned int queue_size;
 	bool read_only;
@@ -116,7 +121,21 @@ static void main_usage(FILE *f)
 "                            device is up, log to syslog)\n"
 "      --pid-file FILE       write the daemon's pid here\n"
 "      --log-level LEVEL     error, warning, notice (default), info, debug\n"
+"  -u, --user NAME           once the device is up, run as user NAME\n"
+"                            (started as root); see Privileges below\n"
 "  -h, --help                this text\n"
+"\n"
+"Privileges: setting the device up needs root (/dev/vduse/control and\n"
+"/dev/vduse/NAME are root's, the vdpa netlink commands need\n"
+"CAP_NET_ADMIN). Once the disk is up the daemon drops every capability\n"
+"but CAP_NET_ADMIN (to detach from vDPA at stop), also from the bounding\n"
+"set, and sets no_new_privs; with --user it also becomes that user, which\n"
+"then owns --state-dir and the state file. It keeps /dev/vduse/NAME and\n"
+"/dev/vduse/control open, so serving and destroying the device need no\n"
+"more. After the switch, SIGHUP reads --ca, --cert and --key as the user:\n"
+"they must be readable by it. The pid file is removed at exit only when\n"
+"the user may write its directory. The agent does not drop: it creates\n"
+"devices while it runs.\n"
 "\n"
 "Exit status: 0 after a clean stop; 1 when the device could not be set up\n"
 "(VDUSE missing, name in use, no permission, volume not found, cluster\n"
@@ -219,6 +238,29 @@ enum {
 	OPT_RESIZE_CHECK,
 };
 
+/* --user: resolve now, so a wrong name fails before any device work. */
+static int main_parse_user(struct main_opts *o, const char *arg)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(arg);
+	if (!pw)
+		return main_bad_option(errno ? "--user '%s': cannot look up "
+				       "the user database" :
+				       "--user '%s': no such user", arg);
+	if (pw->pw_uid == 0)
+		return main_bad_option("--user '%s' is root: name an "
+				       "unprivileged user", arg);
+	if (geteuid() != 0 && geteuid() != pw->pw_uid)
+		return main_bad_option("--user '%s': only root can switch "
+				       "users", arg);
+	o->user = arg;
+	o->uid = pw->pw_uid;
+	o->gid = pw->pw_gid;
+	return 0;
+}
+
 static int main_parse(int argc, char **argv, struct main_opts *o)
 {
 	static const struct option longopts[] = {
@@ -244,6 +286,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "resize-check", required_argument, NULL, OPT_RESIZE_CHECK },
+		{ "user", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
@@ -264,7 +307,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 	};
 	opterr = 0;
 	while (ret == 0 &&
-	       (c = getopt_long(argc, argv, ":c:v:rn:q:fh", longopts, NULL)) != -1) {
+	       (c = getopt_long(argc, argv, ":c:v:rn:q:fu:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			ret = main_split_cluster(o, optarg);
@@ -284,6 +327,9 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case 'f':
 			o->foreground = true;
+			break;
+		case 'u':
+			ret = main_parse_user(o, optarg);
 			break;
 		case 'h':
 			main_usage(stdout);
@@ -490,6 +536,35 @@ static int main_write_pid_file(const char *path)
 	return 0;
 }
 
+/*
+ * Keep only what serving needs (privs.h): CAP_NET_ADMIN, and with --user
+ * become that user, who gets the state file and directory first. Logged.
+ */
+static int main_drop_privs(struct main_opts *o, struct vdev *v)
+{
+	char err[512];
+	int ret;
+
+	if (o->user) {
+		ret = vdev_give_state(v, o->uid, o->gid, err, sizeof(err));
+		if (ret < 0) {
+			log_msg(LOG_ERR, "%s: cannot run as user '%s': %s",
+				vdev_name(v), o->user, err);
+			return ret;
+		}
+	}
+	ret = privs_drop(o->user, err, sizeof(err));
+	if (ret < 0) {
+		log_msg(LOG_ERR, "%s: cannot drop privileges: %s", vdev_name(v),
+			err);
+		return ret;
+	}
+	log_msg(LOG_NOTICE, "%s: privileges dropped%s%s: keeping CAP_NET_ADMIN "
+		"only", vdev_name(v), o->user ? ", running as " : "",
+		o->user ? o->user : "");
+	return 0;
+}
+
 static int main_run(struct main_opts *o)
 {
 	struct vdev_config cfg = {
@@ -520,11 +595,19 @@ static int main_run(struct main_opts *o)
 	loop = ev_default_loop(EVFLAG_SIGNALFD);
 	if (!loop)
 		return -ENOMEM;
+	privs_will_switch_user(o->user != NULL);	/* before any thread */
 	v = vdev_start(loop, &cfg, err, sizeof(err));
 	if (!v)
 		return -errno;
 	if (o->pid_file)
 		main_write_pid_file(o->pid_file);
+	ret = main_drop_privs(o, v);
+	if (ret < 0) {
+		vdev_stop(v, false);
+		if (o->pid_file)
+			unlink(o->pid_file);
+		return ret;
+	}
 	snprintf(line, sizeof(line), "%s\n", vdev_node(v));
 	main_report(line);
 	main_report("ok\n");
@@ -546,8 +629,9 @@ static int main_run(struct main_opts *o)
 	ev_run(loop, 0);
 
 	ret = vdev_stop(v, main_last_signal == SIGUSR1);
-	if (o->pid_file)
-		unlink(o->pid_file);
+	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
+		log_msg(LOG_WARNING, "cannot remove pid file %s: %s",
+			o->pid_file, strerror(errno));
 	return ret;
 }
 

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,7 +184,18 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	return 0;
 }
 
+static atomic_bool privs_switching;
+
+void privs_will_switch_user(bool yes)
+{
+	atomic_store(&privs_switching, yes);
+}
+
 int privs_drop_thread(void)
 {
-	return privs_set(0, 0, 0);
+	uint64_t keep = 0;
+
+	if (atomic_load(&privs_switching))
+		keep = (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID);
+	return privs_set(keep, keep, 0);
 }

@@ -28,10 +28,16 @@
  * capabilities (the kernel does so when a thread's uids all become
  * non-zero).  Without a user, other threads keep theirs: each worker thread
  * calls privs_drop_thread() itself (it needs none).
+ *
+ * Not dropped: the agent (vduse-netblk agent), which creates devices for
+ * new spec files while it runs and so needs root's access to
+ * /dev/vduse/control, the new /dev/vduse/NAME nodes and the state
+ * directory for as long as it runs.
  */
 #ifndef NETBLK_PRIVS_H
 #define NETBLK_PRIVS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,9 +55,20 @@
  */
 int privs_drop(const char *user, char *err, size_t errlen);
 
-/* Drop every capability of the calling thread (worker threads).
- * 0 or -errno. */
+/* Drop the capabilities of the calling thread (worker threads, at their
+ * start): all of them, or all but CAP_SETUID and CAP_SETGID after
+ * privs_will_switch_user(true) (see there). 0 or -errno. */
 int privs_drop_thread(void);
+
+/*
+ * Say, before starting any thread, whether privs_drop() will switch to a
+ * user. glibc changes the uids and groups of every thread (each thread
+ * makes the system call itself) and aborts the process when one thread is
+ * refused, so threads that drop early must keep CAP_SETUID and CAP_SETGID
+ * until the switch, which clears them (and everything else) in those
+ * threads.
+ */
+void privs_will_switch_user(bool yes);
 
 /* Effective capabilities of the calling thread as a mask; 0 on error. */
 uint64_t privs_effective(void);

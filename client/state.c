@@ -60,7 +60,8 @@ int state_create(struct state *st, const char *dir, const char *name,
 				   "cannot make state directory %s: %s", dir,
 				   strerror(errno));
 	snprintf(st->path, sizeof(st->path), "%s/%s.state", dir, name);
-	st->fd = open(st->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	st->fd = open(st->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
+		      O_NOFOLLOW, 0600);
 	if (st->fd < 0)
 		return state_error(err, errlen, -errno,
 				   "cannot create state file %s: %s", st->path,
@@ -88,7 +89,7 @@ int state_open(struct state *st, const char *dir, const char *name,
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->path, sizeof(st->path), "%s/%s.state", dir, name);
-	st->fd = open(st->path, O_RDWR | O_CLOEXEC);
+	st->fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (st->fd < 0)
 		return state_error(err, errlen, -errno, "cannot open %s: %s",
 				   st->path, strerror(errno));

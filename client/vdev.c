@@ -42,6 +42,7 @@ struct vdev {
 	struct device *dev;
 	struct state st;
 	int dev_fd;
+	int ctl_fd;                /* /dev/vduse/control, kept for destroy */
 	bool takeover;
 	char node[PATH_MAX];
 
@@ -347,6 +348,7 @@ static struct vdev *vdev_new(const struct vdev_config *cfg)
 		return NULL;
 	v->cfg = *cfg;
 	v->dev_fd = -1;
+	v->ctl_fd = -1;
 	v->st.fd = -1;
 	pthread_mutex_init(&v->resize_lock, NULL);
 	v->nodes = calloc(cfg->n_nodes, sizeof(char *));
@@ -372,6 +374,15 @@ out_free:
 	vdev_free(v);
 	errno = ENOMEM;
 	return NULL;
+}
+
+/* VDUSE_DESTROY_DEV through the control fd opened at start, so that it
+ * still works after the daemon dropped its privileges. */
+static int vdev_destroy(struct vdev *v, char *err, size_t errlen)
+{
+	if (v->ctl_fd < 0)
+		return vduse_dev_destroy(v->name, err, errlen);
+	return vduse_dev_destroy_fd(v->ctl_fd, v->name, err, errlen);
 }
 
 /* Create the device, or find the state to take over an existing one. */
@@ -402,7 +413,7 @@ static int vdev_create(struct vdev *v, const struct blk_params *bp,
 				   errlen);
 		if (ret < 0) {
 			log_msg(LOG_ERR, "%s", err);
-			vduse_dev_destroy(v->name, serr, sizeof(serr));
+			vdev_destroy(v, serr, sizeof(serr));
 		}
 		return ret;
 	}
@@ -518,16 +529,20 @@ static int vdev_teardown(struct vdev *v, bool leave, bool serving)
 	if (leave || (v->takeover && !serving)) {
 		/* Not ours to destroy: left for whoever can serve it. */
 		state_close(&v->st, false);
-		return ret;
+		goto out_close_ctl;
 	}
 	state_close(&v->st, true);
-	if (vduse_dev_destroy(v->name, err, sizeof(err)) < 0) {
+	if (vdev_destroy(v, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		if (ret == 0)
 			ret = -EBUSY;
 	} else {
 		log_msg(LOG_INFO, "%s: destroyed", v->name);
 	}
+out_close_ctl:
+	if (v->ctl_fd >= 0)
+		close(v->ctl_fd);
+	v->ctl_fd = -1;
 	return ret;
 }
 
@@ -566,9 +581,15 @@ struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
 		ret = -EINVAL;
 		goto out_free;
 	}
+	v->ctl_fd = vduse_dev_control_open(err, errlen);
+	if (v->ctl_fd < 0) {
+		ret = v->ctl_fd;
+		log_msg(LOG_ERR, "%s", err);
+		goto out_free;
+	}
 	ret = vdev_create(v, &bp, err, errlen);
 	if (ret < 0)
-		goto out_free;
+		goto out_close_ctl;
 	vdev_blk_params(v, &vol, &bp);  /* a takeover may change the queues */
 	v->dev_fd = vduse_dev_open(v->name, 2000, err, errlen);
 	if (v->dev_fd < 0) {
@@ -617,7 +638,10 @@ struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
 	return v;
 
 out_teardown:
-	vdev_teardown(v, false, false);
+	vdev_teardown(v, false, false);	/* closes ctl_fd */
+	goto out_free;
+out_close_ctl:
+	close(v->ctl_fd);
 out_free:
 	vdev_free(v);
 	errno = -ret;
@@ -681,6 +705,27 @@ void vdev_get_stats(struct vdev *v, struct vdev_stats *out)
 		out->inflight += ws.inflight;
 	}
 	out->size = v->size;
+}
+
+int vdev_give_state(struct vdev *v, uid_t uid, gid_t gid, char *err,
+		    size_t errlen)
+{
+	int ret;
+
+	if (v->st.fd >= 0 && fchown(v->st.fd, uid, gid) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot give the state file %s to uid %u: "
+			 "%s", v->st.path, (unsigned)uid, strerror(-ret));
+		return ret;
+	}
+	if (chown(v->state_dir, uid, gid) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot give the state directory %s to "
+			 "uid %u: %s", v->state_dir, (unsigned)uid,
+			 strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 int vdev_stop(struct vdev *v, bool leave)

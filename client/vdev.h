@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct ev_loop;
 
@@ -77,6 +78,14 @@ const char *vdev_volume(const struct vdev *v);
 int vdev_reload_tls(struct vdev *v);
 
 void vdev_get_stats(struct vdev *v, struct vdev_stats *out);
+
+/*
+ * Before the daemon switches to another user (--user): give it the state
+ * file and the state directory (chown), so that it can still update and,
+ * at a clean stop, remove the file. 0 or -errno with a message in err.
+ */
+int vdev_give_state(struct vdev *v, uid_t uid, gid_t gid, char *err,
+		    size_t errlen);
 
 /*
  * Stop and free. With leave, the device stays as it is (attached, its

@@ -26,7 +26,7 @@ static int vduse_error(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static int vduse_control_open(char *err, size_t errlen)
+int vduse_dev_control_open(char *err, size_t errlen)
 {
 	uint64_t version = VDUSE_API_VERSION;
 	int fd, ret;
@@ -79,7 +79,7 @@ int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
 		return vduse_error(err, errlen, -EINVAL,
 				   "bad device name '%s': 1 to %d characters, no '/'",
 				   p->name, VDUSE_NAME_MAX - 1);
-	fd = vduse_control_open(err, errlen);
+	fd = vduse_dev_control_open(err, errlen);
 	if (fd < 0)
 		return fd;
 	cfg = calloc(1, sizeof(*cfg) + p->config_size);
@@ -180,22 +180,31 @@ int vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen)
 			   strerror(errno));
 }
 
-int vduse_dev_destroy(const char *name, char *err, size_t errlen)
+int vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
+			 size_t errlen)
 {
 	char buf[VDUSE_NAME_MAX] = { 0 };
-	int fd, ret = 0;
 
-	fd = vduse_control_open(err, errlen);
+	snprintf(buf, sizeof(buf), "%s", name);
+	if (ioctl(control_fd, VDUSE_DESTROY_DEV, buf) < 0) {
+		int ret = -errno;
+
+		return vduse_error(err, errlen, ret, "destroying VDUSE device "
+				   "'%s' failed: %s", name,
+				   ret == -EBUSY ? "still attached or open" :
+				   strerror(-ret));
+	}
+	return 0;
+}
+
+int vduse_dev_destroy(const char *name, char *err, size_t errlen)
+{
+	int fd, ret;
+
+	fd = vduse_dev_control_open(err, errlen);
 	if (fd < 0)
 		return fd;
-	snprintf(buf, sizeof(buf), "%s", name);
-	if (ioctl(fd, VDUSE_DESTROY_DEV, buf) < 0) {
-		ret = -errno;
-		vduse_error(err, errlen, ret, "destroying VDUSE device '%s' "
-			    "failed: %s", name,
-			    ret == -EBUSY ? "still attached or open" :
-			    strerror(-ret));
-	}
+	ret = vduse_dev_destroy_fd(fd, name, err, errlen);
 	close(fd);
 	return ret;
 }

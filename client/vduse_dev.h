@@ -47,6 +47,18 @@ int vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen);
 /* VDUSE_DESTROY_DEV. -EBUSY while attached to vDPA or open. */
 int vduse_dev_destroy(const char *name, char *err, size_t errlen);
 
+/*
+ * Open /dev/vduse/control (and set the API version): the fd, or -errno
+ * with a message. A daemon that drops its privileges opens it before and
+ * keeps it for vduse_dev_destroy_fd(): ioctls on an open control
+ * descriptor need no capability, opening the node (root's, 0600) does.
+ */
+int vduse_dev_control_open(char *err, size_t errlen);
+
+/* VDUSE_DESTROY_DEV through a control fd from vduse_dev_control_open(). */
+int vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
+			 size_t errlen);
+
 /* Does /dev/vduse/NAME exist? */
 int vduse_dev_exists(const char *name);
 

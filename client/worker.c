@@ -12,6 +12,7 @@
 
 #include "iotlb.h"
 #include "log.h"
+#include "privs.h"
 #include "vduse_dev.h"
 #include "worker.h"
 
@@ -684,6 +685,8 @@ static void *worker_main(void *arg)
 	char msg[256] = "";
 
 	w->cluster = cluster_open_sync(w->loop, &w->cfg, msg, sizeof(msg));
+	/* The TLS files are read: from here on no capability is needed. */
+	privs_drop_thread();
 	pthread_mutex_lock(&w->lock);
 	w->started = true;
 	w->start_err = w->cluster ? 0 : errno;

@@ -63,6 +63,7 @@ static pthread_cond_t hp_cond = PTHREAD_COND_INITIALIZER;
 static pid_t hp_worker_tid;
 static int hp_stage;		/* 1 worker up, 2 main dropped, 3 done */
 static bool hp_worker_drops;
+static bool hp_worker_drops_early;	/* before the main thread's drop */
 static unsigned long long hp_worker_eff;
 
 static void *hp_worker(void *arg)
@@ -70,6 +71,8 @@ static void *hp_worker(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&hp_lock);
 	hp_worker_tid = (pid_t)syscall(SYS_gettid);
+	if (hp_worker_drops_early)
+		CHECK(privs_drop_thread() == 0, "early privs_drop_thread failed");
 	hp_stage = 1;
 	pthread_cond_broadcast(&hp_cond);
 	while (hp_stage < 2)
@@ -146,6 +149,42 @@ static void hp_case_drop(const char *user)
 	exit(0);
 }
 
+/* As the daemon does with --user: the worker drops at its start, before
+ * the switch (which glibc makes in every thread); the switch must work and
+ * leave the worker nothing. */
+static void hp_case_early(const char *user)
+{
+	char err[256] = "";
+	pthread_t th;
+	int ret;
+
+	privs_will_switch_user(true);
+	hp_worker_drops_early = true;
+	CHECK(pthread_create(&th, NULL, hp_worker, NULL) == 0, "thread");
+	pthread_mutex_lock(&hp_lock);
+	while (hp_stage < 1)
+		pthread_cond_wait(&hp_cond, &hp_lock);
+	pthread_mutex_unlock(&hp_lock);
+	CHECK(hp_cap(hp_worker_tid, "CapEff") ==
+	      ((1ULL << CAP_SETUID) | (1ULL << CAP_SETGID)),
+	      "worker before the switch has %#llx",
+	      hp_cap(hp_worker_tid, "CapEff"));
+	ret = privs_drop(user, err, sizeof(err));
+	CHECK(ret == 0, "privs_drop(%s) = %d: %s", user, ret, err);
+	pthread_mutex_lock(&hp_lock);
+	hp_stage = 2;
+	pthread_cond_broadcast(&hp_cond);
+	while (hp_stage < 3)
+		pthread_cond_wait(&hp_cond, &hp_lock);
+	pthread_mutex_unlock(&hp_lock);
+	pthread_join(th, NULL);
+	CHECK(hp_worker_eff == 0, "worker kept %#llx after the switch",
+	      hp_worker_eff);
+	CHECK(hp_cap(getpid(), "CapEff") == PRIVS_KEEP, "CapEff %#llx",
+	      hp_cap(getpid(), "CapEff"));
+	exit(0);
+}
+
 static void hp_case_error(const char *user, int want, const char *text)
 {
 	char err[256] = "";
@@ -205,6 +244,8 @@ int main(void)
 	hp_run("drop to a user keeps CAP_NET_ADMIN only", hp_case_drop, user);
 	hp_run("drop without a user keeps CAP_NET_ADMIN only", hp_case_drop,
 	       NULL);
+	hp_run("threads that dropped early do not break the switch",
+	       hp_case_early, user);
 	hp_run("unknown user refused by name", hp_unknown, NULL);
 	hp_run("root refused as --user", hp_root, NULL);
 	return failures ? 1 : 0;
