@@ -117,6 +117,25 @@ log "$BLK grew to 128 MiB as nobody"
 
 grep -q 'privileges dropped, running as nobody' "$NETBLK_OUT/pdev.log" ||
 	fail "the daemon did not log the drop"
+
+# SIGUSR1 leaves the device; a new daemon (root, then nobody again) takes
+# it over from the state file nobody owns, and serves the same bytes
+stop_daemon USR1
+[ -e /dev/vduse/pdev ] || fail "SIGUSR1 removed the device"
+[ -e $sdir/pdev.state ] || fail "SIGUSR1 removed the state file"
+start_daemon pdev --cluster 127.0.0.1:7001 --volume v0 --user nobody \
+	--ca $upki/ca.crt --cert $upki/client.crt --key $upki/client.key \
+	--state-dir $sdir --pid-file $sdir/pdev.pid --resize-check 1
+for ((i = 0; i < 50; i++)); do
+	[ "$(grep -c 'privileges dropped, running as nobody' "$NETBLK_OUT/pdev.log")" = 2 ] && break
+	sleep 0.1
+done
+grep -q 'took over' "$NETBLK_OUT/pdev.log" || fail "the new daemon did not take the device over"
+[ "$(grep -c 'privileges dropped, running as nobody' "$NETBLK_OUT/pdev.log")" = 2 ] ||
+	fail "the new daemon did not drop to nobody"
+dd if="$BLK" of=/tmp/back bs=1M count=8 iflag=direct status=none || fail "read after the takeover failed"
+cmp /tmp/data /tmp/back || fail "data differs after the takeover"
+log "taken over by a new daemon, which runs as nobody too"
 stop_daemon TERM
 [ ! -e $sdir/pdev.state ] || fail "state file left behind after SIGTERM"
 [ ! -e $sdir/pdev.pid ] || fail "pid file left behind after SIGTERM"
