@@ -74,6 +74,12 @@ int conn_write_out(struct conn *conn)
 	}
 	if (conn->out_off == conn->out_len)
 		conn->out_off = conn->out_len = 0;
+	/* the socket BIO gathers records: send them now */
+	int ret = tls_flush(conn->ssl);
+	if (ret < 0 && ret != -EAGAIN) {
+		conn_fail(conn, ret, "write failed: %s", strerror(-ret));
+		return -1;
+	}
 	conn_update_events(conn);
 	return 0;
 }

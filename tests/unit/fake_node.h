@@ -63,6 +63,7 @@ struct fake_node {
 	uint32_t block_size;
 	uint32_t max_inflight, max_io_size;
 	uint32_t max_discard;
+	bool paused;                /* read nothing (after TLS) while set */
 	struct fake_disk *disk;
 	struct map *map;            /* sent with OPEN and GET_MAP (borrowed) */
 	fake_hook_fn *hook;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -294,6 +295,168 @@ static void test_round_trip_and_flush(void **state)
 	free(w);
 	free(r);
 	env_free(e);
+}
+
+/*
+ * Many writes in flight at once: 12 MiB go out (the volume three times
+ * over, same bytes each time) while the node, paused, reads nothing; the
+ * TLS records the client gathers per send() must arrive intact and in
+ * order once it reads again. Then as many reads. (Short sends and EAGAIN
+ * are forced in test_tls_send_gathering, over a tiny socket buffer.)
+ */
+static void test_many_in_flight_bulk(void **state)
+{
+	enum { ROUNDS = 3, PER = 32, N = ROUNDS * PER, LEN = 128 * KiB };
+	struct env *e = env_new(1, NULL);
+	uint8_t *w = malloc(VOL_SIZE), *r = calloc(1, VOL_SIZE);
+	struct tio *t = calloc(N, sizeof(*t));
+	bool done = false;
+	int remaining = N;
+	struct cluster *c;
+
+	assert_int_equal(PER * LEN, VOL_SIZE);
+	e->node[0]->max_inflight = 1024;
+	e->cfg.max_inflight = 1024;
+	c = env_open(e);
+	pattern(w, VOL_SIZE, 0, 7);
+	for (int i = 0; i < N; i++) {
+		size_t off = (size_t)(i % PER) * LEN;
+
+		t[i].all_done = &done;
+		t[i].remaining = &remaining;
+		t[i].iov[0] = (struct iovec){ w + off, LEN };
+		t[i].io = (struct cluster_io){ .op = RPC_OP_WRITE,
+			.offset = off, .length = LEN, .iov = t[i].iov,
+			.iovcnt = 1, .done = tio_done, .opaque = &t[i] };
+		assert_int_equal(cluster_submit(c, &t[i].io), 0);
+	}
+	/* the node reads nothing for a while: the client's socket fills */
+	e->node[0]->paused = true;
+	env_settle(e, 200);
+	assert_int_equal(t[0].calls, 0);
+	e->node[0]->paused = false;
+	env_run_until(e, &done);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(t[i].calls, 1);
+		assert_int_equal(t[i].result, 0);
+	}
+	assert_memory_equal(e->disk.bytes, w, VOL_SIZE);
+
+	done = false;
+	remaining = PER;
+	for (int i = 0; i < PER; i++) {
+		t[i].calls = 0;
+		t[i].iov[0] = (struct iovec){ r + (size_t)i * LEN, LEN };
+		t[i].io.op = RPC_OP_READ;
+		assert_int_equal(cluster_submit(c, &t[i].io), 0);
+	}
+	env_run_until(e, &done);
+	for (int i = 0; i < PER; i++)
+		assert_int_equal(t[i].result, 0);
+	assert_memory_equal(r, w, VOL_SIZE);
+	cluster_free(c);
+	free(t);
+	free(w);
+	free(r);
+	env_free(e);
+}
+
+/*
+ * The client SSL's socket BIO gathers records and sends them together
+ * (tls_flush). Over a socket that takes only a few KiB at a time, 1 MiB
+ * written in pieces must come out whole and in order through short sends
+ * and EAGAIN, tls_unsent() must say when bytes wait, and a flush to a
+ * closed peer must fail with EPIPE (not SIGPIPE).
+ */
+static void test_tls_send_gathering(void **state)
+{
+	enum { LEN = 1 << 20 };
+	uint8_t *data = malloc(LEN), *got = calloc(1, LEN);
+	size_t woff = 0, roff = 0, wlen = 0;
+	unsigned eagain = 0, waited = 0;
+	int sv[2], sndbuf = 4096;
+	char err[256];
+	SSL_CTX *cctx;
+	SSL *cli, *srv;
+	BIO *bio;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
+				    sizeof(sndbuf)), 0);
+	cctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key, err,
+				  sizeof(err));
+	assert_non_null(cctx);
+	cli = tls_client_new(cctx, sv[0], "127.0.0.1", err, sizeof(err));
+	assert_non_null(cli);
+	srv = SSL_new(env_pki.server_ctx);
+	bio = tls_socket_bio_new(sv[1]);
+	SSL_set_bio(srv, bio, bio);
+	SSL_set_accept_state(srv);
+	int cdone = 0, sdone = 0;
+	for (int i = 0; i < 1000 && (cdone != 1 || sdone != 1); i++) {
+		if (cdone != 1)
+			cdone = SSL_connect(cli);
+		if (sdone != 1)
+			sdone = SSL_accept(srv);
+	}
+	assert_int_equal(cdone, 1);
+	assert_int_equal(sdone, 1);
+
+	pattern(data, LEN, 0, 9);
+	for (int i = 0; i < 1000000 && roff < LEN; i++) {
+		if (woff < LEN) {
+			size_t n = 0;
+
+			if (!wlen)
+				wlen = LEN - woff < 40000 ? LEN - woff : 40000;
+			if (SSL_write_ex(cli, data + woff, wlen, &n) == 1) {
+				woff += n;
+				wlen = 0;
+			} else {
+				assert_int_equal(SSL_get_error(cli, 0),
+						 SSL_ERROR_WANT_WRITE);
+			}
+		}
+		int ret = tls_flush(cli);
+		if (ret == -EAGAIN) {
+			eagain++;
+			assert_true(tls_unsent(cli) > 0);
+		} else {
+			assert_int_equal(ret, 0);
+			assert_int_equal(tls_unsent(cli), 0);
+		}
+		/* the reader lags: read only every third round */
+		if (i % 3)
+			continue;
+		for (;;) {
+			size_t n = 0;
+
+			if (SSL_read_ex(srv, got + roff, LEN - roff, &n) != 1) {
+				assert_int_equal(SSL_get_error(srv, 0),
+						 SSL_ERROR_WANT_READ);
+				waited++;
+				break;
+			}
+			roff += n;
+		}
+	}
+	assert_int_equal(roff, LEN);
+	assert_memory_equal(got, data, LEN);
+	assert_true(eagain > 0);	/* the socket did fill */
+	assert_int_equal(tls_unsent(cli), 0);
+
+	/* the node went away: the flush fails, the process lives */
+	SSL_free(srv);
+	close(sv[1]);
+	size_t n = 0;
+	assert_int_equal(SSL_write_ex(cli, data, 100, &n), 1);
+	assert_int_equal(tls_flush(cli), -EPIPE);
+	SSL_free(cli);
+	SSL_CTX_free(cctx);
+	close(sv[0]);
+	free(data);
+	free(got);
+	(void)waited;
 }
 
 static void test_split_by_max_io_size(void **state)
@@ -1402,6 +1565,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_and_flush),
+		cmocka_unit_test(test_many_in_flight_bulk),
+		cmocka_unit_test(test_tls_send_gathering),
 		cmocka_unit_test(test_split_by_max_io_size),
 		cmocka_unit_test(test_volume_not_found),
 		cmocka_unit_test(test_unreachable),
