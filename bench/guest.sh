@@ -1,0 +1,331 @@
+#!/bin/bash
+# bench/guest.sh - the in-VM part of bench/run.sh (issue #6): the same fio
+# jobs against each block device stack in turn, in one boot.
+#
+#   run by tests/vm/run-in-vm.sh:  guest.sh          all rows
+#                                  guest.sh row ID   one row (used internally)
+#
+# Rows (IDs):
+#   brd          brd RAM disk; the kernel alone
+#   qsd-null     qemu-storage-daemon --export vduse-blk over a null-co node
+#   qsd-nbd-tls  qemu-storage-daemon --export vduse-blk over QEMU's NBD client
+#                with tls-creds-x509 to nbdkit --tls=require memory
+#   knbd         kernel NBD client (nbd-client) to nbdkit memory, no TLS
+#   netblk-1q    vduse-netblk --queues 1 to netblk-server-mock (TLS 1.3)
+#   netblk-2q    the same with --queues 2
+# Jobs (IDs): randread-4k-qd1 randwrite-4k-qd1 randread-4k-qd32
+#   randwrite-4k-qd32 read-128k-qd8 write-128k-qd8; fio --direct=1
+#   --ioengine=libaio, one job, each run as a warm-up of RAMP seconds (not
+#   counted) then a measured run of RUNTIME seconds; the write jobs first,
+#   so that the reads find written data. One fio run per row.
+#
+# "daemon" is the user-space process that serves the VDUSE device (qsd in
+# rows 2 and 3, vduse-netblk in row 5; none in rows 1 and 4, where the
+# kernel does the work); "server" is the storage end (nbdkit in rows 3 and
+# 4, netblk-server-mock in row 5). Their CPU time (utime+stime of the whole
+# process, all threads, from /proc/PID/stat) is sampled just before and just
+# after each measured fio run.
+#
+# Environment (from run.sh): NETBLK_BENCH_RUNTIME (s, default 10),
+# NETBLK_BENCH_RAMP (s, default 2), NETBLK_BENCH_ROWS (space-separated IDs,
+# default all), NETBLK_BENCH_DEV_MB (device size, default 256),
+# NETBLK_BENCH_REGION_MB (fio region, default 64).
+#
+# Results under $NETBLK_OUT/results, written as they come (a VM timeout
+# keeps the rows done): info.txt; ROW/status ("ok" or "failed: REASON");
+# ROW/fio.json (all jobs of the row), ROW/JOB.cpu (the raw stat lines and
+# times before and after the job), ROW/mem (VmHWM/VmRSS after the jobs),
+# ROW/info (clock ticks per second); ROW.log; progress.txt.
+# Each row runs as its own process under timeout(1) and is cleaned up
+# after, whatever happened, before the next one starts.
+# shellcheck source=tests/vm/guest-lib.sh
+. "$NETBLK_SRC/tests/vm/guest-lib.sh"
+# shellcheck source=tests/vm/netblk-lib.sh
+. "$NETBLK_SRC/tests/vm/netblk-lib.sh"
+
+RUNTIME=${NETBLK_BENCH_RUNTIME:-10}
+RAMP=${NETBLK_BENCH_RAMP:-2}
+DEV_MB=${NETBLK_BENCH_DEV_MB:-256}
+REGION_MB=${NETBLK_BENCH_REGION_MB:-64}
+ALL_ROWS="brd qsd-null qsd-nbd-tls knbd netblk-1q netblk-2q"
+ROWS=${NETBLK_BENCH_ROWS:-$ALL_ROWS}
+# Write jobs first, so that the read jobs find written data in the region.
+JOBS="write-128k-qd8 randwrite-4k-qd32 randwrite-4k-qd1 read-128k-qd8 randread-4k-qd32 randread-4k-qd1"
+RES=$NETBLK_OUT/results
+NBDKIT_TLS_PORT=10809
+NBDKIT_PLAIN_PORT=10810
+NBD_PKI=/tmp/nbd-pki
+CLK_TCK=$(getconf CLK_TCK)
+
+for v in RUNTIME RAMP DEV_MB REGION_MB; do
+	case ${!v} in
+	'' | *[!0-9]*) fail "NETBLK_BENCH_$v='${!v}' is not a whole number" ;;
+	esac
+done
+[ "$RUNTIME" -ge 1 ] || fail "NETBLK_BENCH_RUNTIME must be at least 1"
+[ "$REGION_MB" -le "$DEV_MB" ] || fail "fio region ($REGION_MB MiB) larger than the devices ($DEV_MB MiB)"
+
+# Set by each row's setup: the processes whose CPU time is reported.
+DAEMON_PID=
+SERVER_PID=
+
+status_kb() {
+	[ -n "$1" ] || return 0
+	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || true
+}
+
+# run_jobs ROW DEV: every job against DEV, in one fio run (starting fio
+# in this VM takes seconds): per job a warm-up of RAMP s, then the measured
+# run, between whose exec_prerun and exec_postrun hooks the CPU time of the
+# daemon and server is sampled. fio goes on to the next job after a failed
+# one.
+run_jobs() {
+	local row=$1 dev=$2 job rw bs qd rc=0 jobfile=/tmp/$1.fio sampler=/tmp/$1-sample.sh
+	# The hook: the raw /proc/PID/stat lines and the time, into ROW/JOB.cpu.
+	cat >"$sampler" <<-SAMPLER
+		#!/bin/sh
+		{
+		  echo "\$2_ns=\$(date +%s%N)"
+		  [ -n "$DAEMON_PID" ] && echo "\$2_daemon_stat=\$(cat /proc/$DAEMON_PID/stat)"
+		  [ -n "$SERVER_PID" ] && echo "\$2_server_stat=\$(cat /proc/$SERVER_PID/stat)"
+		  [ "\$2" = after ] && echo "loadavg=\$(cut -d' ' -f1-3 /proc/loadavg)"
+		} >>"$RES/$row/\$1.cpu" 2>/dev/null
+		[ "\$2" = after ] && echo "[\$(cut -d' ' -f1 /proc/uptime)] $row \$1 done" >>"$RES/progress.txt"
+		exit 0
+	SAMPLER
+	chmod +x "$sampler"
+	{
+		echo "[global]"
+		echo "filename=$dev"
+		echo "direct=1"
+		echo "ioengine=libaio"
+		echo "numjobs=1"
+		echo "size=${REGION_MB}M"
+		echo "norandommap"
+		echo "randrepeat=0"
+		echo "time_based"
+		echo "lat_percentiles=1"
+		echo "stonewall"
+		for job in $JOBS; do
+			IFS=- read -r rw bs qd <<<"$job"
+			if [ "$RAMP" -gt 0 ]; then
+				printf '[warm-%s]\nrw=%s\nbs=%s\niodepth=%s\nruntime=%s\n' \
+					"$job" "$rw" "$bs" "${qd#qd}" "$RAMP"
+			fi
+			printf '[%s]\nrw=%s\nbs=%s\niodepth=%s\nruntime=%s\n' \
+				"$job" "$rw" "$bs" "${qd#qd}" "$RUNTIME"
+			printf 'exec_prerun=%s %s before\nexec_postrun=%s %s after\n' \
+				"$sampler" "$job" "$sampler" "$job"
+		done
+	} >"$jobfile"
+	cp "$jobfile" "$RES/$row/jobs.fio"
+	echo "clk_tck=$CLK_TCK" >"$RES/$row/info"
+	fio --output-format=json --output="$RES/$row/fio.json" "$jobfile" \
+		>"$RES/$row/fio.out" 2>&1 || rc=$?
+	progress "$row: fio exit $rc; $(job_summary "$RES/$row/fio.json")"
+	{
+		echo "daemon_hwm_kb=$(status_kb "$DAEMON_PID" VmHWM)"
+		echo "daemon_rss_kb=$(status_kb "$DAEMON_PID" VmRSS)"
+		echo "server_hwm_kb=$(status_kb "$SERVER_PID" VmHWM)"
+	} >"$RES/$row/mem"
+	[ "$rc" = 0 ] || fail "fio exited with $rc: $(grep -m1 -i error "$RES/$row/fio.out")"
+}
+
+# A line in the row's log and in results/progress.txt, which run.sh shows
+# while the VM runs.
+progress() {
+	log "$*" | tee -a "$RES/progress.txt"
+}
+
+# IOPS (read + write) of each measured job in fio's JSON, on one line.
+job_summary() {
+	awk '/"jobname" :/ { gsub(/[",]/, "", $3); job = $3; order[++n] = job }
+	     /"iops" :/ { gsub(",", "", $3); iops[job] += $3 }
+	     END { for (i = 1; i <= n; i++) if (order[i] !~ /^warm-/) printf "%s %.0f  ", order[i], iops[order[i]] }' \
+		"$1" 2>/dev/null || true
+}
+
+nbd_pki() {
+	make_pki
+	mkdir -p "$NBD_PKI/server" "$NBD_PKI/client"
+	cp "$PKI/ca.crt" "$NBD_PKI/server/ca-cert.pem"
+	cp "$PKI/server.crt" "$NBD_PKI/server/server-cert.pem"
+	cp "$PKI/server.key" "$NBD_PKI/server/server-key.pem"
+	cp "$PKI/ca.crt" "$NBD_PKI/client/ca-cert.pem"
+	cp "$PKI/client.crt" "$NBD_PKI/client/client-cert.pem"
+	cp "$PKI/client.key" "$NBD_PKI/client/client-key.pem"
+}
+
+# start_nbdkit LOG PORT [TLS-ARGS...]: nbdkit memory in the foreground of a
+# background job; returns once it listens (it writes its pid file then).
+start_nbdkit() {
+	local name=$1 port=$2 pidfile=/tmp/$1.pid
+	shift 2
+	rm -f "$pidfile"
+	bg_start "$name" nbdkit -f -P "$pidfile" -i 127.0.0.1 -p "$port" "$@" memory "${DEV_MB}M"
+	SERVER_PID=$BG_PID
+	echo "$SERVER_PID" >>"$RES/pids"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$pidfile" ] && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || fail "nbdkit exited at start: $(tail -3 "$NETBLK_OUT/$name.log")"
+		sleep 0.1
+	done
+	fail "nbdkit did not listen within 10 s"
+}
+
+# start_qsd LOG VDUSE-NAME QSD-ARGS...: the daemon, then vdpa attach.
+start_qsd() {
+	local name=$1 dev=$2
+	shift 2
+	bg_start "$name" qemu-storage-daemon "$@"
+	DAEMON_PID=$BG_PID
+	echo "$DAEMON_PID" >>"$RES/pids"
+	sleep 0.2
+	kill -0 "$DAEMON_PID" 2>/dev/null || fail "qemu-storage-daemon exited at start: $(tail -3 "$NETBLK_OUT/$name.log")"
+	QSD_BLK=$(vdpa_attach "$dev" 30)
+}
+
+qsd_export() {
+	echo "type=vduse-blk,id=e0,node-name=$1,name=$2,writable=on,num-queues=1,queue-size=256"
+}
+
+row_brd() {
+	[ -d /sys/module/brd ] && { rmmod brd || fail "brd already loaded and busy"; }
+	modprobe brd rd_nr=1 rd_size=$((DEV_MB * 1024)) max_part=0 || fail "modprobe brd failed"
+	wait_for /dev/ram0 10
+	run_jobs brd /dev/ram0
+	rmmod brd || fail "rmmod brd failed"
+}
+
+row_qsd-null() {
+	load_modules
+	start_qsd qsd-null bnull \
+		--blockdev "driver=null-co,node-name=null0,size=$((DEV_MB << 20)),read-zeroes=on" \
+		--export "$(qsd_export null0 bnull)"
+	run_jobs qsd-null "$QSD_BLK"
+	vdpa_detach bnull
+	bg_stop "$DAEMON_PID" || fail "qemu-storage-daemon exited with $? on SIGTERM"
+}
+
+row_qsd-nbd-tls() {
+	load_modules
+	nbd_pki
+	start_nbdkit nbdkit-tls "$NBDKIT_TLS_PORT" --tls=require \
+		--tls-certificates="$NBD_PKI/server" --tls-verify-peer
+	start_qsd qsd-nbd bnbd \
+		--object "tls-creds-x509,id=tls0,dir=$NBD_PKI/client,endpoint=client,verify-peer=on" \
+		--blockdev "driver=nbd,node-name=nbd0,server.type=inet,server.host=127.0.0.1,server.port=$NBDKIT_TLS_PORT,tls-creds=tls0" \
+		--export "$(qsd_export nbd0 bnbd)"
+	run_jobs qsd-nbd-tls "$QSD_BLK"
+	vdpa_detach bnbd
+	bg_stop "$DAEMON_PID" || fail "qemu-storage-daemon exited with $? on SIGTERM"
+	bg_stop "$SERVER_PID" || true
+}
+
+row_knbd() {
+	local i
+	modprobe nbd nbds_max=2 || fail "modprobe nbd failed"
+	ip link set lo up
+	start_nbdkit nbdkit-plain "$NBDKIT_PLAIN_PORT"
+	nbd-client -N bench 127.0.0.1 "$NBDKIT_PLAIN_PORT" /dev/nbd0 -b 4096 -t 60 \
+		</dev/null >>"$NETBLK_OUT/nbd-client.log" 2>&1 ||
+		fail "nbd-client failed: $(tail -3 "$NETBLK_OUT/nbd-client.log")"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(cat /sys/block/nbd0/size 2>/dev/null || echo 0)" -gt 0 ] && break
+		sleep 0.1
+	done
+	[ "$i" -lt 100 ] || fail "/dev/nbd0 has no size 10 s after nbd-client"
+	run_jobs knbd /dev/nbd0
+	nbd-client -d /dev/nbd0 >>"$NETBLK_OUT/nbd-client.log" 2>&1 || fail "nbd-client -d failed"
+	bg_stop "$SERVER_PID" || true
+}
+
+row_netblk() {
+	local row=$1 queues=$2
+	load_modules
+	start_mock node1 7001 --volume "bench:${DEV_MB}M"
+	SERVER_PID=${MOCK_PIDS[node1]}
+	echo "$SERVER_PID" >>"$RES/pids"
+	start_daemon "nb${queues}q" --cluster 127.0.0.1:7001 --volume bench \
+		--queues "$queues" --queue-size 256
+	echo "$DAEMON_PID" >>"$RES/pids"
+	run_jobs "$row" "$BLK"
+	stop_daemon TERM
+	stop_mock node1
+}
+
+row_netblk-1q() { row_netblk netblk-1q 1; }
+row_netblk-2q() { row_netblk netblk-2q 2; }
+
+# Whatever a row left behind (after a failure or a timeout): devices,
+# modules, then the processes it recorded.
+cleanup_row() {
+	local d pid
+	for d in bnull bnbd nb1q nb2q; do
+		[ -e "/sys/bus/vdpa/devices/$d" ] && timeout 40 vdpa dev del "$d" 2>/dev/null
+	done
+	[ -e /sys/block/nbd0 ] && timeout 20 nbd-client -d /dev/nbd0 >/dev/null 2>&1
+	if [ -f "$RES/pids" ]; then
+		while read -r pid; do
+			kill -KILL "$pid" 2>/dev/null
+		done <"$RES/pids"
+		rm -f "$RES/pids"
+	fi
+	sleep 0.5
+	for d in brd nbd; do
+		[ -d "/sys/module/$d" ] && rmmod "$d" 2>/dev/null
+	done
+	rm -rf /tmp/nbd-pki /tmp/*.pid /tmp/node1.ctl
+	return 0
+}
+
+if [ "${1:-}" = row ]; then
+	row=$2
+	declare -F "row_$row" >/dev/null || fail "unknown row '$row'"
+	mkdir -p "$RES/$row"
+	"row_$row"
+	echo ok >"$RES/$row/status"
+	exit 0
+fi
+
+# The loop below goes on after a failed row, and cleans up whatever it left.
+set +e
+mkdir -p "$RES"
+{
+	echo "kernel=$(uname -r)"
+	echo "nproc=$(nproc)"
+	echo "uptime=$(uptime)"
+	echo "mem_total_kb=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)"
+	echo "fio=$(fio --version)"
+	echo "qsd=$(qemu-storage-daemon --version | head -1)"
+	echo "nbdkit=$(nbdkit --version | head -1)"
+	echo "runtime_s=$RUNTIME"
+	echo "ramp_s=$RAMP"
+	echo "dev_mb=$DEV_MB"
+	echo "region_mb=$REGION_MB"
+	echo "rows=$ROWS"
+} >"$RES/info.txt"
+# The crypto limit of one vCPU (TCG emulates AES-NI and the vector units):
+# every byte the daemon moves is encrypted or decrypted by it and by the
+# node, inside this VM.
+for c in aes-128-gcm aes-256-gcm chacha20-poly1305; do
+	timeout 30 openssl speed -evp "$c" -bytes 16384 -seconds 1 2>/dev/null | tail -1
+done >"$RES/openssl.txt"
+progress "bench: rows '$ROWS', $RUNTIME s per job after a $RAMP s warm-up, fio region $REGION_MB MiB, $(nproc) vCPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Upper bound of one row: setup, six jobs, teardown.
+row_limit=$((6 * (RUNTIME + RAMP + 30) + 90))
+for row in $ROWS; do
+	mkdir -p "$RES/$row"
+	progress "row $row: starting (limit $row_limit s)"
+	rc=0
+	timeout -k 10 "$row_limit" bash "$0" row "$row" >"$RES/$row.log" 2>&1 || rc=$?
+	if [ ! -f "$RES/$row/status" ]; then
+		reason=$(sed -n 's/^FAIL: //p' "$RES/$row.log" | tail -1)
+		[ "$rc" = 124 ] && reason="timed out after $row_limit s${reason:+ ($reason)}"
+		echo "failed: ${reason:-exit code $rc, see $row.log}" >"$RES/$row/status"
+	fi
+	progress "row $row: $(cat "$RES/$row/status")"
+	cleanup_row
+done
+progress "bench: done"

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# bench/run.sh - the performance benchmark of issue #6 (not part of the
+# test suite). Installs what it needs, builds vduse-netblk, then
+#   1. in one boot of the test VM (Debian 6.12 kernel under QEMU TCG,
+#      tests/vm/run-in-vm.sh): the same six fio jobs against brd,
+#      qemu-storage-daemon vduse-blk over null-co, qemu-storage-daemon
+#      vduse-blk over NBD/TLS to nbdkit, the kernel NBD client to nbdkit,
+#      and vduse-netblk (1 and 2 queues) to netblk-server-mock
+#      (bench/guest.sh);
+#   2. on the host: netblk-cli bench against the mock versus fio's nbd
+#      engine (libnbd) against nbdkit --tls=require, and openssl speed
+#      -evp aes-128-gcm (bench/host.sh);
+#   3. prints the table, the ratios of row 5 to rows 2 and 3 and the
+#      targets met or not (bench/report.py), and writes results.json,
+#      results.csv, ratios.csv, targets.csv and table.txt.
+#
+#   bench/run.sh [--quick] [--out DIR] [--build DIR] [--runtime S] [--ramp S]
+#                [--rows "ID ..."] [--no-vm] [--no-host] [--perf]
+#
+#   --quick       3 s per job after a 1 s warm-up (default 10 s after 2 s)
+#   --out DIR     results directory (default BUILD/bench-out/DATE-TIME)
+#   --build DIR   build directory (default $NETBLK_BUILD_DIR or SRC/build-bench)
+#   --runtime S   seconds per measured job;  --ramp S  warm-up seconds
+#   --rows LIST   VM rows to run, of: brd qsd-null qsd-nbd-tls knbd
+#                 netblk-1q netblk-2q (default all)
+#   --no-vm, --no-host   skip that part
+#   --perf        also profile the host engine bench with perf (4k QD32
+#                 random read of both stacks) and print the top symbols
+#
+# A full run takes about 12 minutes on an idle 2-core machine. Needs root
+# (apt-get, the VM's 9p export, setpriv for libnbd). The VM uses
+# $NETBLK_VM_CACHE like the tests (tests/vm/README.md).
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${NETBLK_BUILD_DIR:-$src/build-bench}
+out=
+runtime=10
+ramp=2
+rows=
+do_vm=1
+do_host=1
+perf=0
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+die() { echo "bench/run.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) runtime=3; ramp=1; shift ;;
+	--out) out=${2:?--out needs a directory}; shift 2 ;;
+	--build) build=${2:?--build needs a directory}; shift 2 ;;
+	--runtime) runtime=${2:?}; shift 2 ;;
+	--ramp) ramp=${2:?}; shift 2 ;;
+	--rows) rows=${2:?}; shift 2 ;;
+	--no-vm) do_vm=0; shift ;;
+	--no-host) do_host=0; shift ;;
+	--perf) perf=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown argument '$1'" ;;
+	esac
+done
+case $runtime in '' | *[!0-9]* | 0) die "--runtime '$runtime': a whole number of seconds, at least 1" ;; esac
+case $ramp in '' | *[!0-9]*) die "--ramp '$ramp': a whole number of seconds" ;; esac
+for r in $rows; do
+	case $r in
+	brd | qsd-null | qsd-nbd-tls | knbd | netblk-1q | netblk-2q) ;;
+	*) die "--rows: unknown row '$r'" ;;
+	esac
+done
+case "$src/$build/" in
+/tmp/* | /run/*) die "the test VM cannot see /tmp or /run of the host: run from a tree and build directory elsewhere" ;;
+esac
+exec </dev/null
+
+t_start=$(date +%s)
+"$src/scripts/install-deps" fio nbdkit nbd-client libnbd-bin qemu-system-x86 qemu-utils python3
+echo "=== building vduse-netblk in $build (CMake default build type, RelWithDebInfo: -O2 -g)"
+cmake -S "$src" -B "$build" >/dev/null
+cmake --build "$build" -j"$(nproc)" --target vduse-netblk netblk-server-mock netblk-cli \
+	>"$build/bench-build.log" 2>&1 || { tail -40 "$build/bench-build.log"; exit 1; }
+
+out=${out:-$build/bench-out/$(date -u +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+out=$(realpath "$out")
+{
+	echo "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "git=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "host_nproc=$(nproc)"
+	echo "host_uptime_start=$(uptime)"
+	echo "runtime_s=$runtime"
+	echo "ramp_s=$ramp"
+} >"$out/meta.txt"
+echo "=== results in $out"
+echo "host: $(nproc) cores; $(uptime)"
+
+export NETBLK_SRC=$src NETBLK_BUILD=$build NETBLK_BIN=$build/bin
+export NETBLK_BENCH_RUNTIME=$runtime NETBLK_BENCH_RAMP=$ramp
+[ -z "$rows" ] || export NETBLK_BENCH_ROWS="$rows"
+
+if [ "$do_vm" = 1 ]; then
+	echo "=== preparing the test VM (cached after the first run)"
+	bash "$src/tests/vm/fetch.sh"
+	nrows=$(echo "${rows:-brd qsd-null qsd-nbd-tls knbd netblk-1q netblk-2q}" | wc -w)
+	# As guest.sh bounds each row, plus the boot.
+	vm_timeout=$((nrows * (6 * (runtime + ramp + 30) + 100) + 180))
+	echo "=== VM part: $nrows rows of 6 jobs, one boot (at most $vm_timeout s)"
+	progress=$build/vm-out/bench/results/progress.txt
+	tail -n +1 -F "$progress" 2>/dev/null &
+	tail_pid=$!
+	vm_rc=0
+	bash "$src/tests/vm/run-in-vm.sh" --name bench --timeout "$vm_timeout" "$src/bench/guest.sh" || vm_rc=$?
+	kill "$tail_pid" 2>/dev/null || true
+	wait "$tail_pid" 2>/dev/null || true
+	[ "$vm_rc" = 0 ] || echo "=== the VM part ended with status $vm_rc; the table shows what it measured"
+	mkdir -p "$out/vm"
+	cp -a "$build/vm-out/bench/." "$out/vm/" 2>/dev/null || true
+fi
+
+if [ "$do_host" = 1 ]; then
+	echo "=== host part: the network engine alone"
+	NETBLK_BENCH_PERF=$perf bash "$src/bench/host.sh" "$out/host" ||
+		echo "=== the host part failed (status $?); the table shows what it measured"
+fi
+
+echo "host_uptime_end=$(uptime)" >>"$out/meta.txt"
+echo "elapsed_s=$(($(date +%s) - t_start))" >>"$out/meta.txt"
+echo "=== report ($(($(date +%s) - t_start)) s in all)"
+echo
+python3 "$src/bench/report.py" "$out" | tee "$out/table.txt"
+echo
+echo "=== written: $out/{table.txt,results.json,results.csv,ratios.csv,targets.csv}"

@@ -1,0 +1,89 @@
+#!/bin/bash
+# bench/ (issue #6) without running it: shellcheck of its scripts, and
+# bench/report.py on a made-up results tree — the ratios it prints are the
+# ratios of the figures given, a failed row shows its reason, a missing row
+# and missing CPU samples give "-", and the CSV and JSON files are complete.
+set -euo pipefail
+src=${NETBLK_SRC:?}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+command -v python3 >/dev/null || { echo "SKIP: python3 missing" >&2; exit 77; }
+if command -v shellcheck >/dev/null; then
+	(cd "$src" && shellcheck -x bench/*.sh) || fail "shellcheck found problems in bench/ (above)"
+else
+	echo "shellcheck not installed (scripts/install-deps has it): not checked"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/out
+res=$out/vm/results
+mkdir -p "$res"
+
+# fio JSON of one row: every job with the IOPS given, mean latency
+# 1e6/IOPS us, 4k or 128k blocks; stat lines whose utime+stime grow by
+# TICKS during each job.
+python3 - "$res" <<'PY'
+import json, os, sys
+res = sys.argv[1]
+jobs = ["randread-4k-qd1", "randwrite-4k-qd1", "randread-4k-qd32",
+        "randwrite-4k-qd32", "read-128k-qd8", "write-128k-qd8"]
+def row(rid, iops, daemon_ticks, server_ticks):
+    d = os.path.join(res, rid)
+    os.makedirs(d)
+    out = []
+    for j in jobs:
+        bs = 131072 if "128k" in j else 4096
+        rw = "write" if "write" in j else "read"
+        ios = int(iops * 10)
+        side = {"iops": iops, "bw_bytes": iops * bs, "total_ios": ios,
+                "lat_ns": {"mean": 1e9 / iops, "percentile": {"99.000000": 2e9 / iops}}}
+        none = {"iops": 0, "bw_bytes": 0, "total_ios": 0, "lat_ns": {"mean": 0}}
+        out.append({"jobname": "warm-" + j, "error": 0, "read": none, "write": side})
+        out.append({"jobname": j, "error": 0, "read": side if rw == "read" else none,
+                    "write": side if rw == "write" else none})
+        stat = lambda t: "42 (proc name) S " + " ".join(["0"] * 10) + " %d 0 1 1" % t
+        with open(os.path.join(d, j + ".cpu"), "w") as f:
+            if daemon_ticks is not None:
+                f.write("before_daemon_stat=%s\nafter_daemon_stat=%s\n" % (stat(100), stat(100 + daemon_ticks)))
+            if server_ticks is not None:
+                f.write("before_server_stat=%s\nafter_server_stat=%s\n" % (stat(7), stat(7 + server_ticks)))
+    with open(os.path.join(d, "fio.json"), "w") as f:
+        f.write("note: a line before the JSON\n" + json.dumps({"jobs": out}))
+    with open(os.path.join(d, "status"), "w") as f:
+        f.write("ok\n")
+    with open(os.path.join(d, "info"), "w") as f:
+        f.write("clk_tck=100\n")
+row("brd", 50000, None, None)
+row("qsd-null", 500, 50, None)
+row("qsd-nbd-tls", 100, 40, 30)
+row("netblk-1q", 400, 20, 10)
+with open(os.path.join(res, "netblk-1q", "mem"), "w") as f:
+    f.write("daemon_hwm_kb=20480\n")
+os.makedirs(os.path.join(res, "knbd"))
+with open(os.path.join(res, "knbd", "status"), "w") as f:
+    f.write("failed: nbd-client failed: no such export\n")
+PY
+echo "git=fixture" >"$out/meta.txt"
+
+python3 "$src/bench/report.py" "$out" >"$tmp/table.txt" 2>"$tmp/err" ||
+	fail "report.py failed: $(cat "$tmp/err")"
+t=$tmp/table.txt
+# 400 / 100 IOPS, 2500 / 10000 us, (20/4000) / (40/1000) s per I/O.
+grep -Eq '^randread-4k-qd32 +5a / row 3 +4\.00x +0\.25x +0\.25x +0\.12x' "$t" ||
+	fail "ratio line 5a / row 3 wrong: $(grep 'randread-4k-qd32 *5a / row 3' "$t")"
+grep -Eq '^write-128k-qd8 +5a / row 2 +0\.80x' "$t" || fail "ratio 5a / row 2 wrong"
+grep -Eq '^randread-4k-qd1 +4 +kernel nbd.*failed: nbd-client failed: no such export' "$t" ||
+	fail "the failed row does not show its reason"
+grep -Eq '^randread-4k-qd1 +5b .*(not run|failed)' "$t" || fail "the missing row is not marked"
+grep -Eq '^randread-4k-qd32 +5a .* 400 .* 0\.0500 +0\.0250$' "$t" ||
+	fail "CPU per 1000 I/Os of row 5a wrong: $(grep '^randread-4k-qd32 *5a' "$t")"
+grep -Eq '^randread-4k-qd32 +1 +brd .* - +-$' "$t" || fail "row 1 should have no CPU figures"
+grep -Eq '^ +met +\[netblk-1q\] 4k random read\+write QD32' "$t" || fail "QD32 target should be met (4x row 3, 0.8x row 2)"
+grep -Eq '^ +met +\[netblk-1q\] 4k random read QD1' "$t" || fail "QD1 latency target should be met (0.25x)"
+grep -Eq '^ +met +\[netblk-1q\] daemon resident' "$t" || fail "memory target should be met (20 MiB)"
+grep -Eq '^ +not measured +\[netblk-2q\]' "$t" || fail "targets of the missing row should be 'not measured'"
+[ "$(wc -l <"$out/results.csv")" = 37 ] || fail "results.csv: $(wc -l <"$out/results.csv") lines, expected 1 + 6 rows x 6 jobs"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert len(d["ratios"]) == 24 and d["targets"]' \
+	"$out/results.json" || fail "results.json incomplete"
+echo "bench: scripts clean, report.py computes and marks as expected"
