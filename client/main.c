@@ -635,6 +635,15 @@ static int main_run(struct main_opts *o)
 	return ret;
 }
 
+static void main_free_opts(struct main_opts *o)
+{
+	for (size_t i = 0; i < o->n_nodes; i++)
+		free(o->nodes[i]);
+	free(o->nodes);
+	o->nodes = NULL;
+	o->n_nodes = 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct main_opts o;
@@ -653,8 +662,10 @@ int main(int argc, char **argv)
 		pthread_sigmask(SIG_BLOCK, &mask, NULL);
 		return agent_main(argc - 1, argv + 1);
 	}
-	if (main_parse(argc, argv, &o) < 0)
+	if (main_parse(argc, argv, &o) < 0) {
+		main_free_opts(&o);
 		return MAIN_EXIT_USAGE;
+	}
 	log_init("vduse-netblk", o.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals reach the main loop through a signalfd; every thread
@@ -670,8 +681,6 @@ int main(int argc, char **argv)
 
 	ret = main_run(&o);
 	main_report_done();
-	for (size_t i = 0; i < o.n_nodes; i++)
-		free(o.nodes[i]);
-	free(o.nodes);
+	main_free_opts(&o);
 	return ret < 0 ? MAIN_EXIT_FAIL : MAIN_EXIT_OK;
 }
