@@ -17,7 +17,7 @@
 
 #include "tls.h"
 
-/* TLS read-ahead buffer per connection (bytes of records per recv). */
+/* Received bytes buffered per recv() in the client's socket BIO. */
 #define TLS_READ_BUFFER_LEN (256u * 1024)
 /* Encrypted records gathered per send() (tls_client_new). */
 #define TLS_SEND_BUFFER_LEN (256u * 1024)
@@ -161,12 +161,14 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	/*
-	 * Fewer recv calls: take whole records, and many at once. A 128 KiB
-	 * read reply is 8 full records; with the default buffer (one record)
-	 * each costs its own recv and wake-up.
+	 * No read-ahead: the socket BIO of tls_client_new() buffers what one
+	 * recv brings (many records), and OpenSSL takes each record from it
+	 * exactly. OpenSSL's own read-ahead moves the unread rest of its
+	 * buffer to the front before every record (payload alignment): with
+	 * a buffer big enough for many records that memmove cost more than
+	 * the decryption.
 	 */
-	SSL_CTX_set_read_ahead(ctx, 1);
-	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER_LEN);
+	SSL_CTX_set_read_ahead(ctx, 0);
 	return ctx;
 
 out_free_ctx:
@@ -184,11 +186,15 @@ out_free_ctx:
  * itself flushes after handshake messages and alerts). OpenSSL hands a
  * BIO one record per write, so a 128 KiB write was 8 sends (8 trips
  * through the TCP stack and 8 wake-ups of the node); now it is one.
+ * With a receive buffer, one recv() takes what the socket has (up to
+ * 256 KiB, many records) and OpenSSL reads each record from there.
  */
 struct tls_bio {
 	int fd;
 	uint8_t *buf;		/* NULL: unbuffered */
 	size_t off, len, cap;	/* unsent bytes are buf[off..len) */
+	uint8_t *rbuf;		/* NULL: unbuffered */
+	size_t roff, rlen, rcap; /* received, unread: rbuf[roff..rlen) */
 };
 
 static BIO_METHOD *tls_bio_method;
@@ -261,15 +267,31 @@ static int tls_bio_write(BIO *b, const char *buf, int len)
 static int tls_bio_read(BIO *b, char *buf, int len)
 {
 	struct tls_bio *t = BIO_get_data(b);
+	size_t want = len > 0 ? (size_t)len : 0;
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
-	n = recv(t->fd, buf, (size_t)len, 0);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			BIO_set_retry_read(b);
-		return -1;
+	if (t->rbuf && t->roff == t->rlen && want < t->rcap) {
+		/* refill: one recv for many records */
+		n = recv(t->fd, t->rbuf, t->rcap, 0);
+		if (n <= 0)
+			goto out_recv_failed;
+		t->roff = 0;
+		t->rlen = (size_t)n;
 	}
+	if (t->rbuf && t->roff < t->rlen) {
+		if (want > t->rlen - t->roff)
+			want = t->rlen - t->roff;
+		memcpy(buf, t->rbuf + t->roff, want);
+		t->roff += want;
+		return (int)want;
+	}
+	n = recv(t->fd, buf, want, 0);
+	if (n > 0)
+		return (int)n;
+out_recv_failed:
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_read(b);
 	return (int)n;
 }
 
@@ -290,6 +312,8 @@ static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return tls_bio_drain(b, t) > 0 ? 1 : 0;
 	case BIO_CTRL_WPENDING:
 		return t && t->buf ? (long)(t->len - t->off) : 0;
+	case BIO_CTRL_PENDING:
+		return t && t->rbuf ? (long)(t->rlen - t->roff) : 0;
 	default:
 		return 0;
 	}
@@ -307,6 +331,7 @@ static int tls_bio_destroy(BIO *b)
 
 	if (t) {
 		free(t->buf);
+		free(t->rbuf);
 		free(t);
 		BIO_set_data(b, NULL);
 	}
@@ -329,7 +354,7 @@ static void tls_bio_method_init(void)
 	tls_bio_method = m;
 }
 
-static BIO *tls_bio_new(int fd, size_t send_buffer)
+static BIO *tls_bio_new(int fd, size_t send_buffer, size_t recv_buffer)
 {
 	struct tls_bio *t;
 	BIO *b;
@@ -343,25 +368,32 @@ static BIO *tls_bio_new(int fd, size_t send_buffer)
 	t->fd = fd;
 	if (send_buffer) {
 		t->buf = malloc(send_buffer);
-		if (!t->buf) {
-			free(t);
-			return NULL;
-		}
+		if (!t->buf)
+			goto out_free_bufs;
 		t->cap = send_buffer;
 	}
-	b = BIO_new(tls_bio_method);
-	if (!b) {
-		free(t->buf);
-		free(t);
-		return NULL;
+	if (recv_buffer) {
+		t->rbuf = malloc(recv_buffer);
+		if (!t->rbuf)
+			goto out_free_bufs;
+		t->rcap = recv_buffer;
 	}
+	b = BIO_new(tls_bio_method);
+	if (!b)
+		goto out_free_bufs;
 	BIO_set_data(b, t);
 	return b;
+
+out_free_bufs:
+	free(t->buf);
+	free(t->rbuf);
+	free(t);
+	return NULL;
 }
 
 BIO *tls_socket_bio_new(int fd)
 {
-	return tls_bio_new(fd, 0);
+	return tls_bio_new(fd, 0, 0);
 }
 
 int tls_flush(SSL *ssl)
@@ -408,7 +440,7 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 		errno = ENOMEM;
 		return NULL;
 	}
-	bio = tls_bio_new(fd, TLS_SEND_BUFFER_LEN);
+	bio = tls_bio_new(fd, TLS_SEND_BUFFER_LEN, TLS_READ_BUFFER_LEN);
 	if (!bio)
 		goto out_free_ssl;
 	SSL_set_bio(ssl, bio, bio);
