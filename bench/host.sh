@@ -24,7 +24,8 @@
 #
 # Environment: NETBLK_BIN (programs), NETBLK_SRC, NETBLK_BENCH_RUNTIME
 # (default 10), NETBLK_BENCH_DEV_MB (default 256), NETBLK_BENCH_PERF=1 (also
-# record `perf` profiles of the 4k QD32 random read of both stacks).
+# record `perf` profiles of the client and server processes of both stacks
+# in randread-4k-qd32 and read-128k-qd8; OUTDIR/perf-TOOL-JOB.txt).
 # Writes OUTDIR/JOB.{cli,fio}.{txt|json,times,cpu}, openssl.txt, info.txt.
 set -euo pipefail
 
@@ -178,19 +179,36 @@ for job in $jobs; do
 		awk '{ gsub(",", "", $3); s += $3 } END { printf "%.0f IOPS", s }')"
 done
 
+# perf_profile NAME SERVER-PID CMD...: CMD in the background; perf samples
+# it and the server (all their threads, nothing else) for most of its run.
+perf_profile() {
+	local name=$1 spid=$2 cpid
+	shift 2
+	"$@" >/dev/null 2>"$out/perf-$name.err" &
+	cpid=$!
+	sleep 1
+	perf record -q -o "$tmp/perf-$name.data" -p "$spid,$cpid" -- \
+		sleep $((runtime > 3 ? runtime - 2 : 1)) >/dev/null 2>>"$out/perf-$name.err" || true
+	wait "$cpid" || true
+	{
+		perf report -i "$tmp/perf-$name.data" --stdio --no-children --sort comm,dso \
+			--percent-limit 2 2>/dev/null | grep -v -e '^#' -e '^$' | head -12
+		echo "--"
+		perf report -i "$tmp/perf-$name.data" --stdio --no-children --sort comm,dso,sym \
+			--percent-limit 0.7 2>/dev/null | grep -v -e '^#' -e '^$' | head -25
+	} >"$out/perf-$name.txt" || true
+}
+
 if [ "${NETBLK_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-	say "perf profiles of randread-4k-qd32 (system-wide, $runtime s each)"
-	perf record -a -g -o "$tmp/perf-cli.data" -- "${cli[@]}" bench --pattern randread \
-		--bs 4k --iodepth 32 --seconds "$runtime" --size "${dev_mb}M" \
-		>/dev/null 2>"$out/perf-cli.err" || true
-	perf report -i "$tmp/perf-cli.data" --stdio --no-children --sort comm,dso,sym \
-		--percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' | head -60 >"$out/perf-cli.txt" || true
-	perf record -a -g -o "$tmp/perf-fio.data" -- "${as_nobody[@]}" fio --name=p \
-		--ioengine=nbd --uri="$nbd_uri" --rw=randread --bs=4k --iodepth=32 \
-		--size="${dev_mb}M" --norandommap --time_based --runtime="$runtime" \
-		>/dev/null 2>"$out/perf-fio.err" || true
-	perf report -i "$tmp/perf-fio.data" --stdio --no-children --sort comm,dso,sym \
-		--percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' | head -60 >"$out/perf-fio.txt" || true
+	for job in randread-4k-qd32 read-128k-qd8; do
+		job_params "$job"
+		say "perf profiles of $job (client and server processes, $runtime s each)"
+		perf_profile "cli-$job" "$mock_pid" "${cli[@]}" bench --pattern "$pattern" \
+			--bs "$bs" --iodepth "$qd" --seconds "$runtime" --size "${dev_mb}M"
+		perf_profile "fio-$job" "$nbd_pid" "${as_nobody[@]}" fio --name=p --ioengine=nbd \
+			--uri="$nbd_uri" --rw="$rw" --bs="$bs" --iodepth="$qd" --size="${dev_mb}M" \
+			--norandommap --time_based --runtime="$runtime" --thread
+	done
 fi
 
 say "openssl speed -evp aes-128-gcm, 16 KiB blocks, one core"

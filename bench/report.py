@@ -205,7 +205,12 @@ def load_host(out):
             host["jobs"][job][tool] = m
     host["openssl_mbps"] = parse_openssl(read_text(os.path.join(h, "openssl.txt")))
     host["aes_gcm_mbps"] = host["openssl_mbps"].get("aes-128-gcm")
-    host["perf"] = {t: read_text(os.path.join(h, "perf-%s.txt" % t)) for t in ("cli", "fio")}
+    host["perf"] = {}
+    for job in HOST_JOBS:
+        for tool in ("cli", "fio"):
+            text = read_text(os.path.join(h, "perf-%s-%s.txt" % (tool, job)))
+            if text.strip():
+                host["perf"]["%s %s" % (tool, job)] = text
     return host
 
 
@@ -313,6 +318,15 @@ def render(meta, vm, ratios, host, targets):
     L = []
     L.append("vduse-netblk benchmark (issue #6)   %s   git %s" % (meta.get("date", "?"), meta.get("git", "?")))
     L.append("host: %s cores; %s" % (meta.get("host_nproc", "?"), meta.get("host_uptime_start", "?").strip()))
+    loads = []
+    for line in read_text(os.path.join(meta["out"], "host-load-vm.txt")).split():
+        try:
+            loads.append(float(line))
+        except ValueError:
+            pass
+    if loads:
+        L.append("host load average (1 min) during the VM part: min %.2f, mean %.2f, max %.2f (%d samples)" % (
+            min(loads), sum(loads) / len(loads), max(loads), len(loads)))
     if meta.get("host_uptime_end"):
         L.append("host at the end: %s" % meta["host_uptime_end"].strip())
     gi = read_kv(os.path.join(meta["out"], "vm", "results", "info.txt"))
@@ -394,11 +408,10 @@ def render(meta, vm, ratios, host, targets):
             c, f = host["jobs"][job]["cli"], host["jobs"][job]["fio"]
             L.append("%-18s %-5s %9s" % ("", "cli/fio", fmt_ratio(ratio(c.get("iops"), f.get("iops")))))
         L.append("openssl speed -evp aes-128-gcm (16 KiB blocks, one core): %s MB/s" % fmt(host["aes_gcm_mbps"], 1))
-        for t in ("cli", "fio"):
-            if host["perf"].get(t):
-                L.append("")
-                L.append("perf, randread-4k-qd32 with %s (system-wide, top symbols):" % t)
-                L.extend("  " + x for x in host["perf"][t].splitlines()[:40] if not x.startswith("#"))
+        for name, text in host["perf"].items():
+            L.append("")
+            L.append("perf, %s (client and server processes; by library, then top symbols):" % name)
+            L.extend("  " + x for x in text.splitlines()[:40])
     L.append("")
     L.append("== Targets ==")
     for t in targets:

@@ -24,8 +24,9 @@
 #   --rows LIST   VM rows to run, of: brd qsd-null qsd-nbd-tls knbd
 #                 netblk-1q netblk-2q (default all)
 #   --no-vm, --no-host   skip that part
-#   --perf        also profile the host engine bench with perf (4k QD32
-#                 random read of both stacks) and print the top symbols
+#   --perf        also profile the host engine bench with perf (client and
+#                 server of both stacks, 4k QD32 random read and 128k
+#                 sequential read) and print the top symbols
 #
 # A full run takes about 12 minutes on an idle 2-core machine. Needs root
 # (apt-get, the VM's 9p export, setpriv for libnbd). The VM uses
@@ -108,10 +109,13 @@ if [ "$do_vm" = 1 ]; then
 	progress=$build/vm-out/bench/results/progress.txt
 	tail -n +1 -F "$progress" 2>/dev/null &
 	tail_pid=$!
+	# The host's load while the VM runs: its figures depend on it.
+	while sleep 20; do cut -d' ' -f1 /proc/loadavg; done >"$out/host-load-vm.txt" &
+	load_pid=$!
 	vm_rc=0
 	bash "$src/tests/vm/run-in-vm.sh" --name bench --timeout "$vm_timeout" "$src/bench/guest.sh" || vm_rc=$?
-	kill "$tail_pid" 2>/dev/null || true
-	wait "$tail_pid" 2>/dev/null || true
+	kill "$tail_pid" "$load_pid" 2>/dev/null || true
+	wait "$tail_pid" "$load_pid" 2>/dev/null || true
 	[ "$vm_rc" = 0 ] || echo "=== the VM part ended with status $vm_rc; the table shows what it measured"
 	mkdir -p "$out/vm"
 	cp -a "$build/vm-out/bench/." "$out/vm/" 2>/dev/null || true
