@@ -271,6 +271,8 @@ static int tls_bio_read(BIO *b, char *buf, int len)
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
+	if (want == 0)
+		return 0;
 	if (t->rbuf && t->roff == t->rlen && want < t->rcap) {
 		/* refill: one recv for many records */
 		n = recv(t->fd, t->rbuf, t->rcap, 0);
