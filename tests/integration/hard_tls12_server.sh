@@ -49,16 +49,21 @@ fi
 stop_sserver
 
 # Control: the same server with TLS 1.3 completes the TLS handshake (the
-# protocol then fails: s_server is no storage node).
+# protocol then fails: s_server is no storage node). It only shows that
+# the refusal above is about the version, so a loaded machine gets three
+# tries; each failure is printed.
 start_sserver -tls1_3
-rc=0
-out=$(nb_cli --connect-timeout 5 --cluster "127.0.0.1:$port" --volume vol0 info 2>&1) || rc=$?
-[ "$rc" != 0 ] || nb_fail "control: s_server answered like a node?"
-grep -Eqi "protocol version|unsupported protocol|certificate" <<<"$out" &&
-	nb_fail "control: TLS 1.3 refused: $out"
-for ((i = 0; i < 50; i++)); do
-	grep -aq "CIPHER is TLS_" "$NB_TMP/sserver.out" && break
-	sleep 0.1
+for ((try = 1; try <= 3; try++)); do
+	rc=0
+	out=$(nb_cli --connect-timeout 5 --cluster "127.0.0.1:$port" --volume vol0 info 2>&1) || rc=$?
+	[ "$rc" != 0 ] || nb_fail "control: s_server answered like a node?"
+	grep -Eqi "protocol version|unsupported protocol|certificate" <<<"$out" &&
+		nb_fail "control: TLS 1.3 refused: $out"
+	for ((i = 0; i < 50; i++)); do
+		grep -aq "CIPHER is TLS_" "$NB_TMP/sserver.out" && break 2
+		sleep 0.1
+	done
+	nb_info "control try $try: no TLS 1.3 session seen by s_server; client said: $out"
 done
 grep -aq "CIPHER is TLS_" "$NB_TMP/sserver.out" ||
 	nb_fail "control: no TLS 1.3 session on the server: $(cat "$NB_TMP/sserver.out")"
