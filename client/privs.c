@@ -37,6 +37,7 @@ static int privs_get(uint64_t *eff, uint64_t *prm, uint64_t *inh)
 	};
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
+	*eff = *prm = *inh = 0;	/* defined on failure too */
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return -errno;
