@@ -28,7 +28,7 @@
 #                 server of both stacks, 4k QD32 random read and 128k
 #                 sequential read) and print the top symbols
 #
-# A full run takes about 12 minutes on an idle 2-core machine. Needs root
+# A full run takes about 13 minutes on a 2-core machine (--quick: 7). Needs root
 # (apt-get, the VM's 9p export, setpriv for libnbd). The VM uses
 # $NETBLK_VM_CACHE like the tests (tests/vm/README.md).
 set -euo pipefail
@@ -107,6 +107,7 @@ if [ "$do_vm" = 1 ]; then
 	vm_timeout=$((nrows * (6 * (runtime + ramp + 30) + 100) + 180))
 	echo "=== VM part: $nrows rows of 6 jobs, one boot (at most $vm_timeout s)"
 	progress=$build/vm-out/bench/results/progress.txt
+	rm -f "$progress"
 	tail -n +1 -F "$progress" 2>/dev/null &
 	tail_pid=$!
 	# The host's load while the VM runs: its figures depend on it.
