@@ -62,7 +62,9 @@ rm $specs/vol2.spec $specs/vol5.spec $specs/vol7.spec
 for n in 2 5 7; do
 	wait_gone /dev/vduse/agent$n 30
 	[ -e $run/by-volume/av$n ] && fail "link for av$n left after its spec was deleted"
-	[ -e $specs/vol$n.status ] && fail "status of vol$n left after its spec was deleted"
+	# the agent removes the status file once the detach has finished,
+	# a moment after the device node goes
+	wait_gone $specs/vol$n.status 10
 done
 for i in 1 3 4 6 8; do check_volume av$i; done
 [ "$(blockdevs)" = 5 ] || fail "$(blockdevs) block devices after deleting 3 specs"
@@ -96,7 +98,7 @@ cat /tmp/status.txt
 [ "$(grep -c ' attached ' /tmp/status.txt)" = 5 ] || fail "status does not list 5 attached volumes"
 grep -q '^bad .*error.*no volume= line' /tmp/status.txt || fail "status does not show the bad spec's error"
 rm $specs/bad.spec
-sleep 1
+wait_gone $specs/bad.status 10
 "$DAEMON_BIN" status --spec-dir $specs >/dev/null || fail "status exits non-zero with every spec attached"
 
 exec 3<>/dev/tcp/127.0.0.1/9477
