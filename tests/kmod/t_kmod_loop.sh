@@ -6,7 +6,7 @@
 # the modules ours uses back where they started, and no steady growth of
 # unreclaimable kernel memory. (kmemleak is not enabled in the Debian
 # kernel, so a leak is judged from free memory: the drop between iteration 5
-# and the last must stay under 16 MiB; one leaked attachment costs at least
+# and the last must stay under 4 MiB; one leaked attachment costs at least
 # the 256 KiB bounce table plus its bounce pages, so 45 of them would show.
 # Free memory here counts the pages parked on the per-CPU free lists too:
 # MemFree alone swings by 30 MiB from one reading to the next as those
@@ -58,7 +58,7 @@ done
 mem_end=$(mem_kib)
 if [ "$rounds" -gt 5 ]; then
 	log "free memory after round 5: $mem5 KiB, after round $rounds: $mem_end KiB"
-	[ $((mem5 - mem_end)) -lt 16384 ] ||
+	[ $((mem5 - mem_end)) -lt 4096 ] ||
 		fail "free memory fell by $((mem5 - mem_end)) KiB over $((rounds - 5)) rounds (leak?)"
 fi
 check_dmesg_clean
