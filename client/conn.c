@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "conn.h"
 #include "conn_priv.h"
+#include "sockbio.h"
 #include "tls.h"
 
 
@@ -115,7 +116,7 @@ void conn_update_events(struct conn *conn)
 	int events = EV_READ;
 
 	if ((conn->out_len > conn->out_off && !conn->write_wants_read) ||
-	    conn->read_wants_write || (conn->ssl && tls_unsent(conn->ssl)))
+	    conn->read_wants_write || (conn->ssl && sockbio_unsent(conn->ssl)))
 		events |= EV_WRITE;
 	conn_watch(conn, events);
 }

@@ -13,6 +13,7 @@
 #include "cluster.h"
 #include "conn.h"
 #include "conn_priv.h"
+#include "sockbio.h"
 #include "tls.h"
 
 /* ---- output ---- */
@@ -75,7 +76,7 @@ int conn_write_out(struct conn *conn)
 	if (conn->out_off == conn->out_len)
 		conn->out_off = conn->out_len = 0;
 	/* the socket BIO gathers records: send them now */
-	int ret = tls_flush(conn->ssl);
+	int ret = sockbio_flush(conn->ssl);
 	if (ret < 0 && ret != -EAGAIN) {
 		conn_fail(conn, ret, "write failed: %s", strerror(-ret));
 		return -1;

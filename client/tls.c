@@ -2,8 +2,6 @@
 /* TLS 1.3 client contexts, per-connection SSL objects, error text. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdarg.h>
@@ -15,12 +13,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "sockbio.h"
 #include "tls.h"
-
-/* Received bytes buffered per recv() in the client's socket BIO. */
-#define TLS_READ_BUFFER_LEN (256u * 1024)
-/* Encrypted records gathered per send() (tls_client_new). */
-#define TLS_SEND_BUFFER_LEN (256u * 1024)
 
 static void tls_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -177,247 +171,6 @@ out_free_ctx:
 	return NULL;
 }
 
-/*
- * A socket BIO that sends with MSG_NOSIGNAL: a node closing its end must
- * give the engine an error, not kill the process with SIGPIPE.
- *
- * With a send buffer (tls_client_new), records are gathered and sent with
- * one send() when the buffer fills or on BIO_flush (tls_flush(); OpenSSL
- * itself flushes after handshake messages and alerts). OpenSSL hands a
- * BIO one record per write, so a 128 KiB write was 8 sends (8 trips
- * through the TCP stack and 8 wake-ups of the node); now it is one.
- * With a receive buffer, one recv() takes what the socket has (up to
- * 256 KiB, many records) and OpenSSL reads each record from there.
- */
-struct tls_bio {
-	int fd;
-	uint8_t *buf;		/* NULL: unbuffered */
-	size_t off, len, cap;	/* unsent bytes are buf[off..len) */
-	uint8_t *rbuf;		/* NULL: unbuffered */
-	size_t roff, rlen, rcap; /* received, unread: rbuf[roff..rlen) */
-};
-
-static BIO_METHOD *tls_bio_method;
-static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
-
-/* One send; n >= 0 sent, or -1 with the retry flag set for EAGAIN. */
-static ssize_t tls_bio_send(BIO *b, int fd, const void *buf, size_t len)
-{
-	ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		BIO_set_retry_write(b);
-	return n;
-}
-
-/*
- * Send buffered bytes until none are left (1), the socket is full (0,
- * retry flag set) or it failed (-1, errno set).
- */
-static int tls_bio_drain(BIO *b, struct tls_bio *t)
-{
-	while (t->off < t->len) {
-		ssize_t n = tls_bio_send(b, t->fd, t->buf + t->off,
-					 t->len - t->off);
-
-		if (n < 0)
-			return BIO_should_retry(b) ? 0 : -1;
-		t->off += (size_t)n;
-	}
-	t->off = t->len = 0;
-	return 1;
-}
-
-static int tls_bio_write(BIO *b, const char *buf, int len)
-{
-	struct tls_bio *t = BIO_get_data(b);
-	size_t n = len > 0 ? (size_t)len : 0;
-	ssize_t sent;
-
-	BIO_clear_retry_flags(b);
-	if (t->buf && t->len + n > t->cap) {
-		/* make room: send what is buffered (may leave some) */
-		if (tls_bio_drain(b, t) < 0)
-			return -1;
-		BIO_clear_retry_flags(b);
-		if (t->off && t->len + n > t->cap) {
-			memmove(t->buf, t->buf + t->off, t->len - t->off);
-			t->len -= t->off;
-			t->off = 0;
-		}
-	}
-	if (t->buf && (t->len > 0 || n < t->cap)) {
-		size_t room = t->cap - t->len;
-
-		if (room == 0) {
-			BIO_set_retry_write(b);
-			return -1;
-		}
-		if (n > room)
-			n = room;
-		memcpy(t->buf + t->len, buf, n);
-		t->len += n;
-		return (int)n;
-	}
-	/* unbuffered, or more than the whole buffer: straight out */
-	sent = tls_bio_send(b, t->fd, buf, n);
-	return sent < 0 ? -1 : (int)sent;
-}
-
-static int tls_bio_read(BIO *b, char *buf, int len)
-{
-	struct tls_bio *t = BIO_get_data(b);
-	size_t want = len > 0 ? (size_t)len : 0;
-	ssize_t n;
-
-	BIO_clear_retry_flags(b);
-	if (want == 0)
-		return 0;
-	if (t->rbuf && t->roff == t->rlen && want < t->rcap) {
-		/* refill: one recv for many records */
-		n = recv(t->fd, t->rbuf, t->rcap, 0);
-		if (n <= 0)
-			goto out_recv_failed;
-		t->roff = 0;
-		t->rlen = (size_t)n;
-	}
-	if (t->rbuf && t->roff < t->rlen) {
-		if (want > t->rlen - t->roff)
-			want = t->rlen - t->roff;
-		memcpy(buf, t->rbuf + t->roff, want);
-		t->roff += want;
-		return (int)want;
-	}
-	n = recv(t->fd, buf, want, 0);
-	if (n > 0)
-		return (int)n;
-out_recv_failed:
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		BIO_set_retry_read(b);
-	return (int)n;
-}
-
-static int tls_bio_puts(BIO *b, const char *str)
-{
-	return tls_bio_write(b, str, (int)strlen(str));
-}
-
-static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	struct tls_bio *t = BIO_get_data(b);
-
-	switch (cmd) {
-	case BIO_CTRL_FLUSH:
-		BIO_clear_retry_flags(b);
-		if (!t || !t->buf)
-			return 1;
-		return tls_bio_drain(b, t) > 0 ? 1 : 0;
-	case BIO_CTRL_WPENDING:
-		return t && t->buf ? (long)(t->len - t->off) : 0;
-	case BIO_CTRL_PENDING:
-		return t && t->rbuf ? (long)(t->rlen - t->roff) : 0;
-	default:
-		return 0;
-	}
-}
-
-static int tls_bio_create(BIO *b)
-{
-	BIO_set_init(b, 1);
-	return 1;
-}
-
-static int tls_bio_destroy(BIO *b)
-{
-	struct tls_bio *t = BIO_get_data(b);
-
-	if (t) {
-		free(t->buf);
-		free(t->rbuf);
-		free(t);
-		BIO_set_data(b, NULL);
-	}
-	return 1;
-}
-
-static void tls_bio_method_init(void)
-{
-	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
-				     BIO_TYPE_DESCRIPTOR, "netblk socket");
-
-	if (!m)
-		return;
-	BIO_meth_set_write(m, tls_bio_write);
-	BIO_meth_set_read(m, tls_bio_read);
-	BIO_meth_set_puts(m, tls_bio_puts);
-	BIO_meth_set_ctrl(m, tls_bio_ctrl);
-	BIO_meth_set_create(m, tls_bio_create);
-	BIO_meth_set_destroy(m, tls_bio_destroy);
-	tls_bio_method = m;
-}
-
-static BIO *tls_bio_new(int fd, size_t send_buffer, size_t recv_buffer)
-{
-	struct tls_bio *t;
-	BIO *b;
-
-	pthread_once(&tls_bio_once, tls_bio_method_init);
-	if (!tls_bio_method)
-		return NULL;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->fd = fd;
-	if (send_buffer) {
-		t->buf = malloc(send_buffer);
-		if (!t->buf)
-			goto out_free_bufs;
-		t->cap = send_buffer;
-	}
-	if (recv_buffer) {
-		t->rbuf = malloc(recv_buffer);
-		if (!t->rbuf)
-			goto out_free_bufs;
-		t->rcap = recv_buffer;
-	}
-	b = BIO_new(tls_bio_method);
-	if (!b)
-		goto out_free_bufs;
-	BIO_set_data(b, t);
-	return b;
-
-out_free_bufs:
-	free(t->buf);
-	free(t->rbuf);
-	free(t);
-	return NULL;
-}
-
-BIO *tls_socket_bio_new(int fd)
-{
-	return tls_bio_new(fd, 0, 0);
-}
-
-int tls_flush(SSL *ssl)
-{
-	BIO *b = SSL_get_wbio(ssl);
-	int e;
-
-	if (!b || BIO_flush(b) == 1)
-		return 0;
-	if (BIO_should_retry(b))
-		return -EAGAIN;
-	e = errno;
-	return e ? -e : -EIO;
-}
-
-size_t tls_unsent(SSL *ssl)
-{
-	BIO *b = SSL_get_wbio(ssl);
-
-	return b ? BIO_wpending(b) : 0;
-}
-
 bool tls_name_is_ip(const char *name)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
@@ -431,7 +184,6 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 {
 	char msg[256];
 	X509_VERIFY_PARAM *param;
-	BIO *bio;
 	SSL *ssl;
 
 	ERR_clear_error();
@@ -442,10 +194,8 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 		errno = ENOMEM;
 		return NULL;
 	}
-	bio = tls_bio_new(fd, TLS_SEND_BUFFER_LEN, TLS_READ_BUFFER_LEN);
-	if (!bio)
+	if (sockbio_attach(ssl, fd) < 0)
 		goto out_free_ssl;
-	SSL_set_bio(ssl, bio, bio);
 	SSL_set_connect_state(ssl);
 	param = SSL_get0_param(ssl);
 	X509_VERIFY_PARAM_set_hostflags(param,

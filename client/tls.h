@@ -36,10 +36,10 @@ int tls_check_key_file(const char *path, char *err, size_t errlen);
  * An SSL for a connected socket fd, in client mode, that checks the
  * server certificate against name: an IPv4/IPv6 literal is matched
  * against IP SANs, anything else as a DNS host name (also sent as SNI).
- * Its socket BIO gathers encrypted records (up to 256 KiB) and sends
- * them together: after SSL_write, call tls_flush() (OpenSSL flushes
+ * Its socket BIO (sockbio.h) gathers encrypted records and sends them
+ * together: after SSL_write, call sockbio_flush() (OpenSSL flushes
  * handshake messages and alerts itself), and keep watching for
- * writability while tls_unsent() is non-zero.
+ * writability while sockbio_unsent() is non-zero.
  * Returns NULL with errno set and a message in err.
  */
 SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
@@ -54,23 +54,6 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
  * -ECONNRESET when the peer closed, -EPROTO otherwise.
  */
 int tls_describe_error(SSL *ssl, int ret, int ssl_err, char *buf, size_t len);
-
-/*
- * A BIO over a connected non-blocking socket that sends with MSG_NOSIGNAL
- * (a closed peer gives EPIPE, never SIGPIPE). The fd stays the caller's.
- * NULL when out of memory.
- */
-BIO *tls_socket_bio_new(int fd);
-
-/*
- * Send the records an SSL's socket BIO has gathered: 0 when all are out,
- * -EAGAIN when the socket is full (wait for writability and call again),
- * -errno when sending failed (e.g. -EPIPE).
- */
-int tls_flush(SSL *ssl);
-
-/* Bytes of records gathered but not yet sent. */
-size_t tls_unsent(SSL *ssl);
 
 /* Is name an IPv4 or IPv6 literal (no brackets)? */
 bool tls_name_is_ip(const char *name);

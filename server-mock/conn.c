@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "request.h"
+#include "sockbio.h"
 #include "tls.h"
 
 #define MOCK_IN_INITIAL     (64u << 10)
@@ -121,7 +122,8 @@ static void mock_conn_update_watchers(struct mock_conn *conn)
 		want_wr = conn->read_wants_write;
 	} else {
 		want_rd = !conn->input_blocked || conn->write_wants_read;
-		want_wr = conn->read_wants_write || conn->out_blocked;
+		want_wr = conn->read_wants_write || conn->out_blocked ||
+			  sockbio_unsent(conn->ssl) > 0;
 	}
 	if (want_rd && !ev_is_active(&conn->rd))
 		ev_io_start(loop, &conn->rd);
@@ -227,6 +229,7 @@ static void mock_conn_fail(struct mock_conn *conn, const char *what, int ssl_err
 void mock_conn_flush(struct mock_conn *conn)
 {
 	struct mock_buf *b = &conn->out;
+	int r;
 
 	if (mock_conn_closed(conn) || conn->state == MOCK_CONN_TLS_HANDSHAKE)
 		return;
@@ -258,6 +261,20 @@ void mock_conn_flush(struct mock_conn *conn)
 			break;
 		}
 		mock_conn_fail(conn, "write failed", err, n);
+		return;
+	}
+	/*
+	 * The socket BIO gathered the records of this batch: one send for
+	 * all of them. What the socket does not take goes out when it is
+	 * writable again (the write watcher stays on while bytes are left).
+	 */
+	r = sockbio_flush(conn->ssl);
+	if (r == -EAGAIN) {
+		conn->out_blocked = true;
+	} else if (r < 0) {
+		ERR_clear_error();
+		errno = -r;
+		mock_conn_fail(conn, "write failed", SSL_ERROR_SYSCALL, -1);
 		return;
 	}
 	if (mock_buf_pending(b) == 0)
@@ -568,7 +585,8 @@ static void mock_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn->read_wants_write = false;
 		mock_conn_do_input(conn);
 	}
-	if ((revents & EV_WRITE) && !mock_conn_closed(conn) && conn->out_blocked)
+	if ((revents & EV_WRITE) && !mock_conn_closed(conn) &&
+	    (conn->out_blocked || sockbio_unsent(conn->ssl) > 0))
 		mock_conn_flush(conn);
 	if ((revents & EV_READ) && !mock_conn_closed(conn) && conn->write_wants_read)
 		mock_conn_flush(conn);
@@ -598,7 +616,8 @@ struct mock_conn *mock_conn_new(struct mock_server *srv, int fd, const char *pee
 	snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
 	conn->state = MOCK_CONN_TLS_HANDSHAKE;
 	conn->ssl = SSL_new(srv->ssl_ctx);
-	if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
+	/* Records gathered per batch, many received per recv (sockbio.h). */
+	if (!conn->ssl || sockbio_attach(conn->ssl, fd) < 0) {
 		ERR_clear_error();
 		SSL_free(conn->ssl);
 		free(conn);

@@ -106,7 +106,11 @@ uint8_t *mock_conn_reserve(struct mock_conn *conn, size_t len);
 void mock_conn_commit(struct mock_conn *conn, size_t n);
 int mock_conn_send_reply(struct mock_conn *conn, const struct rpc_reply *rep);
 
-/* Write as much output as the socket takes; arms the write watcher if any remains. */
+/*
+ * Hand the output to TLS and send the gathered records with one send()
+ * (the socket BIO, sockbio.h); arms the write watcher while any output
+ * or gathered record remains.
+ */
 void mock_conn_flush(struct mock_conn *conn);
 /* Flush before the loop sleeps (batches replies completed by timers). */
 void mock_conn_mark_dirty(struct mock_conn *conn);

@@ -89,7 +89,6 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 	/* No session tickets: one less write after the handshake. */
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_read_ahead(ctx, 1);
 	return ctx;
 
 out_free_ctx:

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "fake_node.h"
+#include "sockbio.h"
 #include "tls.h"
 
 /* ---- PKI ---- */
@@ -492,7 +493,7 @@ static void fake_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	fc->n = n;
 	fc->fd = fd;
 	fc->ssl = SSL_new(n->ctx);
-	BIO *bio = tls_socket_bio_new(fd); /* no SIGPIPE in tests either */
+	BIO *bio = sockbio_new(fd, 0, 0); /* no SIGPIPE in tests either */
 	SSL_set_bio(fc->ssl, bio, bio);
 	SSL_set_accept_state(fc->ssl);
 	ev_io_init(&fc->w, fake_conn_cb, fd, EV_READ);

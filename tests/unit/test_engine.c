@@ -27,6 +27,7 @@
 #include "cluster.h"
 #include "fake_node.h"
 #include "map.h"
+#include "sockbio.h"
 #include "tls.h"
 
 #define KiB 1024u
@@ -363,9 +364,9 @@ static void test_many_in_flight_bulk(void **state)
 
 /*
  * The client SSL's socket BIO gathers records and sends them together
- * (tls_flush). Over a socket that takes only a few KiB at a time, 1 MiB
+ * (sockbio_flush). Over a socket that takes only a few KiB at a time, 1 MiB
  * written in pieces must come out whole and in order through short sends
- * and EAGAIN, tls_unsent() must say when bytes wait, and a flush to a
+ * and EAGAIN, sockbio_unsent() must say when bytes wait, and a flush to a
  * closed peer must fail with EPIPE (not SIGPIPE).
  */
 static void test_tls_send_gathering(void **state)
@@ -389,7 +390,7 @@ static void test_tls_send_gathering(void **state)
 	cli = tls_client_new(cctx, sv[0], "127.0.0.1", err, sizeof(err));
 	assert_non_null(cli);
 	srv = SSL_new(env_pki.server_ctx);
-	bio = tls_socket_bio_new(sv[1]);
+	bio = sockbio_new(sv[1], 0, 0);
 	SSL_set_bio(srv, bio, bio);
 	SSL_set_accept_state(srv);
 	int cdone = 0, sdone = 0;
@@ -417,13 +418,13 @@ static void test_tls_send_gathering(void **state)
 						 SSL_ERROR_WANT_WRITE);
 			}
 		}
-		int ret = tls_flush(cli);
+		int ret = sockbio_flush(cli);
 		if (ret == -EAGAIN) {
 			eagain++;
-			assert_true(tls_unsent(cli) > 0);
+			assert_true(sockbio_unsent(cli) > 0);
 		} else {
 			assert_int_equal(ret, 0);
-			assert_int_equal(tls_unsent(cli), 0);
+			assert_int_equal(sockbio_unsent(cli), 0);
 		}
 		/* the reader lags: read only every third round */
 		if (i % 3)
@@ -443,14 +444,14 @@ static void test_tls_send_gathering(void **state)
 	assert_int_equal(roff, LEN);
 	assert_memory_equal(got, data, LEN);
 	assert_true(eagain > 0);	/* the socket did fill */
-	assert_int_equal(tls_unsent(cli), 0);
+	assert_int_equal(sockbio_unsent(cli), 0);
 
 	/* the node went away: the flush fails, the process lives */
 	SSL_free(srv);
 	close(sv[1]);
 	size_t n = 0;
 	assert_int_equal(SSL_write_ex(cli, data, 100, &n), 1);
-	assert_int_equal(tls_flush(cli), -EPIPE);
+	assert_int_equal(sockbio_flush(cli), -EPIPE);
 	SSL_free(cli);
 	SSL_CTX_free(cctx);
 	close(sv[0]);
