@@ -35,6 +35,7 @@ struct cli_common {
 	const char *volume;
 	const char *ca, *cert, *key;
 	const char *tls_name;
+	const char *tls_ciphersuites; /* checked; NULL: measured order */
 	double io_timeout;
 	double connect_timeout;
 	bool read_only;
@@ -110,6 +111,11 @@ int cli_ctx_check_writable(const struct cli_ctx *ctx);
 /* Route engine messages to stderr at the -v/-q level. */
 void cli_engine_config_log(const struct cli_common *opt,
 			   struct cluster_config *cfg);
+
+/* TLS 1.3 suites: --tls-ciphersuites, or the order measured on this CPU
+ * (once per process; shown with -vv). */
+void cli_engine_config_suites(const struct cli_common *opt,
+			      struct cluster_config *cfg);
 
 /* One io, waiting for it by running the loop. Returns 0 or -errno. */
 int cli_io_sync(struct cli_ctx *ctx, enum rpc_op op, uint64_t offset,

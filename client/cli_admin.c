@@ -66,6 +66,7 @@ static void cli_admin_config(const struct cli_common *opt,
 	cfg->tls_cert = opt->cert;
 	cfg->tls_key = opt->key;
 	cfg->server_name = opt->tls_name;
+	cli_engine_config_suites(opt, cfg);
 	cfg->connect_timeout = opt->connect_timeout;
 	cfg->client_name = "netblk-cli";
 	cli_engine_config_log(opt, cfg);

@@ -84,6 +84,7 @@ struct cli_bench {
 	double seconds;
 
 	struct cli_ctx *ctx;
+	const char *tls_suite;	/* negotiated, at the start; NULL: unknown */
 	struct cli_bench_slot *slots;
 	uint64_t rng;
 	uint64_t cursor;
@@ -232,6 +233,7 @@ static void cli_bench_report(const struct cli_bench *b, const char *volume)
 	printf("bench: %s, volume '%s', bs %" PRIu64 ", iodepth %" PRIu64
 	       ", region %" PRIu64 " bytes\n",
 	       b->pattern, volume, b->bs, b->depth, b->size);
+	printf("bench: tls %s\n", b->tls_suite ? b->tls_suite : "unknown");
 	printf("bench: %" PRIu64 " I/Os in %.2f s: %.0f IOPS, %.1f MB/s (%.1f MiB/s)\n",
 	       b->ios, secs, b->ios / secs, b->bytes / secs / 1e6,
 	       b->bytes / secs / 1048576.0);
@@ -304,6 +306,7 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	b->size -= b->size % b->bs;
 
 	b->ctx = &ctx;
+	b->tls_suite = cluster_tls_suite(ctx.cluster);
 	b->rng = b->seed;
 	b->slots = calloc(b->depth, sizeof(*b->slots));
 	if (!b->slots)

@@ -69,6 +69,14 @@ void cluster_get_stats(const struct cluster *c, struct cluster_stats *out)
 	}
 }
 
+const char *cluster_tls_suite(const struct cluster *c)
+{
+	for (size_t i = 0; i < c->n_conns; i++)
+		if (c->conns[i]->state == CONN_READY && c->conns[i]->ssl)
+			return SSL_get_cipher_name(c->conns[i]->ssl);
+	return NULL;
+}
+
 /* ---- deferred callbacks ---- */
 
 void cluster_idle_start(struct cluster *c)
@@ -590,7 +598,9 @@ static struct cluster *cluster_new_err(struct ev_loop *loop,
 		c->ssl_ctx = cfg->ssl_ctx;
 	} else {
 		c->ssl_ctx = tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
-						cfg->tls_key, err, errlen);
+						cfg->tls_key,
+						cfg->tls_ciphersuites, err,
+						errlen);
 		if (!c->ssl_ctx)
 			goto out_free_c;
 	}

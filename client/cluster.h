@@ -91,6 +91,9 @@ struct cluster_config {
 	 */
 	struct ssl_ctx_st *ssl_ctx;
 	const char *tls_ca, *tls_cert, *tls_key;
+	/* With the files: TLS 1.3 suites offered, in order; NULL: OpenSSL's
+	 * default (see tls_client_ctx_new()). */
+	const char *tls_ciphersuites;
 	/*
 	 * Name the server certificate must carry. NULL: the host part of
 	 * each node's address (a DNS name, or an IP address checked against
@@ -262,6 +265,13 @@ bool cluster_is_ready(const struct cluster *c);
 int cluster_submit(struct cluster *c, struct cluster_io *io);
 
 void cluster_get_stats(const struct cluster *c, struct cluster_stats *out);
+
+/*
+ * The TLS cipher suite of the first ready connection (OpenSSL's name,
+ * e.g. "TLS_AES_128_GCM_SHA256"), or NULL when none is ready. Static
+ * text; for headers of reports and logs.
+ */
+const char *cluster_tls_suite(const struct cluster *c);
 
 /*
  * Learn the volume's current size (online resize) without disturbing

@@ -326,7 +326,8 @@ int cluster_admin_sync(struct ev_loop *loop, const struct cluster_config *cfg,
 		SSL_CTX_up_ref(ctx);
 	} else {
 		ctx = tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
-					 cfg->tls_key, buf, sizeof(buf));
+					 cfg->tls_key, cfg->tls_ciphersuites,
+					 buf, sizeof(buf));
 		if (!ctx) {
 			ret = -(errno ? errno : EINVAL);
 			snprintf(err, errlen, "%s", buf);

@@ -286,7 +286,7 @@ static void conn_tls_step(struct conn *conn)
 	ERR_clear_error();
 	ret = SSL_connect(conn->ssl);
 	if (ret == 1) {
-		elog_printf(conn->p->log, LOG_DEBUG, "node %s: TLS up (%s, %s)",
+		elog_printf(conn->p->log, LOG_INFO, "node %s: TLS up (%s, %s)",
 			    conn->addr, SSL_get_version(conn->ssl),
 			    SSL_get_cipher_name(conn->ssl));
 		conn_set_state(conn, CONN_HELLO);

@@ -97,6 +97,7 @@ static int spec_line(struct spec *sp, char *key, char *value,
 		{ "volume", sp->volume }, { "name", sp->name },
 		{ "ca", sp->ca }, { "cert", sp->cert }, { "key", sp->key },
 		{ "tls_name", sp->tls_name }, { "mgmtdev", sp->mgmtdev },
+		{ "tls_ciphersuites", sp->tls_ciphersuites },
 	};
 	unsigned int i;
 	char *end;
@@ -173,6 +174,8 @@ int spec_parse(const char *text, const char *default_name,
 		memcpy(out->ca, defaults->ca, sizeof(out->ca));
 		memcpy(out->cert, defaults->cert, sizeof(out->cert));
 		memcpy(out->key, defaults->key, sizeof(out->key));
+		memcpy(out->tls_ciphersuites, defaults->tls_ciphersuites,
+		       sizeof(out->tls_ciphersuites));
 	}
 	out->queues = 1;
 	out->queue_size = 256;
@@ -229,7 +232,8 @@ bool spec_equal(const struct spec *a, const struct spec *b)
 	    a->io_timeout != b->io_timeout || strcmp(a->name, b->name) ||
 	    strcmp(a->volume, b->volume) || strcmp(a->ca, b->ca) ||
 	    strcmp(a->cert, b->cert) || strcmp(a->key, b->key) ||
-	    strcmp(a->tls_name, b->tls_name) || strcmp(a->mgmtdev, b->mgmtdev))
+	    strcmp(a->tls_name, b->tls_name) || strcmp(a->mgmtdev, b->mgmtdev) ||
+	    strcmp(a->tls_ciphersuites, b->tls_ciphersuites))
 		return false;
 	for (i = 0; i < a->n_nodes; i++)
 		if (strcmp(a->nodes[i], b->nodes[i]))

@@ -8,6 +8,8 @@
  *   name=DEVNAME          VDUSE/vDPA name (default: the file's NAME)
  *   queues=N  queue_size=N  read_only=true|false  io_timeout=SEC
  *   ca=FILE  cert=FILE  key=FILE  tls_name=NAME  mgmtdev=NAME
+ *   tls_ciphersuites=LIST (TLS 1.3 suites in order, as --tls-ciphersuites;
+ *                          checked by the agent when it attaches)
  */
 #ifndef NETBLK_SPEC_H
 #define NETBLK_SPEC_H
@@ -29,12 +31,14 @@ struct spec {
 	double io_timeout;                   /* default 0 */
 	char ca[SPEC_STR_MAX + 1], cert[SPEC_STR_MAX + 1], key[SPEC_STR_MAX + 1];
 	char tls_name[SPEC_STR_MAX + 1];     /* "" = default */
+	char tls_ciphersuites[SPEC_STR_MAX + 1]; /* "" = OpenSSL's default */
 	char mgmtdev[SPEC_STR_MAX + 1];      /* "" = default */
 };
 
 /*
  * Parse a spec's text. default_name is the file's base name without
- * ".spec"; ca/cert/key defaults come from defaults (may be NULL). Returns
+ * ".spec"; ca/cert/key/tls_ciphersuites defaults come from defaults (may
+ * be NULL). Returns
  * 0, or -EINVAL with a message naming the line and the problem in err.
  */
 int spec_parse(const char *text, const char *default_name,

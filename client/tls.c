@@ -15,6 +15,7 @@
 
 #include "sockbio.h"
 #include "tls.h"
+#include "tls_suites.h"
 
 static void tls_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -81,7 +82,7 @@ int tls_check_key_file(const char *path, char *err, size_t errlen)
 }
 
 SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
-			    char *err, size_t errlen)
+			    const char *suites, char *err, size_t errlen)
 {
 	char msg[256];
 	SSL_CTX *ctx;
@@ -122,6 +123,11 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
 		tls_set_err(err, errlen, "cannot restrict TLS to version 1.3: %s",
 			    tls_queue_text(msg, sizeof(msg)));
+		goto out_free_ctx;
+	}
+	if (suites && tls_suites_apply(ctx, suites, msg, sizeof(msg)) < 0) {
+		tls_set_err(err, errlen, "--tls-ciphersuites '%s': %s", suites,
+			    msg);
 		goto out_free_ctx;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {

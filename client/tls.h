@@ -16,13 +16,18 @@
  * A client context: TLS 1.3 only, server certificate verified against
  * the CA file (required), client certificate and key from cert/key (both
  * or neither; the key file must be private, see tls_check_key_file()).
+ * suites: the TLS 1.3 cipher suites offered, in order of preference
+ * (OpenSSL syntax, checked by tls_suites_check(); the nodes pick the
+ * first they allow); NULL: OpenSSL's default (AES-256-GCM first); the
+ * programs pass the order tls_suites_default() measured.
  * Returns a new context (free with SSL_CTX_free) or NULL with errno set
- * and a message naming the file and cause in err. Reloading certificates
+ * and a message naming the file and cause in err (for bad suites
+ * "--tls-ciphersuites 'LIST': why"). Reloading certificates
  * means calling it again and handing the result to cluster_reload_tls();
  * when it fails the caller keeps using its old context.
  */
 SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
-			    char *err, size_t errlen);
+			    const char *suites, char *err, size_t errlen);
 
 /*
  * Refuse a private key file that group or others may access (any of the

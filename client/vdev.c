@@ -35,6 +35,7 @@ struct vdev {
 	struct vdev_config cfg;
 	char **nodes;
 	char *volume, *name, *ca, *cert, *key, *tls_name, *mgmtdev, *state_dir;
+	char *tls_ciphersuites;
 
 	struct ev_loop *loop;
 	struct worker *workers[VDEV_MAX_QUEUES];
@@ -256,6 +257,7 @@ static void vdev_cluster_config(const struct vdev *v,
 		.tls_ca = v->ca,
 		.tls_cert = v->cert,
 		.tls_key = v->key,
+		.tls_ciphersuites = v->tls_ciphersuites,
 		.server_name = v->tls_name,
 		.io_timeout = v->cfg.io_timeout,
 		.connect_timeout = v->cfg.connect_timeout,
@@ -333,6 +335,7 @@ static void vdev_free(struct vdev *v)
 	free(v->cert);
 	free(v->key);
 	free(v->tls_name);
+	free(v->tls_ciphersuites);
 	free(v->mgmtdev);
 	free(v->state_dir);
 	pthread_mutex_destroy(&v->resize_lock);
@@ -358,6 +361,7 @@ static struct vdev *vdev_new(const struct vdev_config *cfg)
 	v->cert = vdev_strdup(cfg->cert);
 	v->key = vdev_strdup(cfg->key);
 	v->tls_name = vdev_strdup(cfg->tls_name);
+	v->tls_ciphersuites = vdev_strdup(cfg->tls_ciphersuites);
 	v->mgmtdev = vdev_strdup(cfg->mgmtdev);
 	v->state_dir = vdev_strdup(cfg->state_dir ? cfg->state_dir :
 				   STATE_DEFAULT_DIR);
@@ -674,7 +678,8 @@ int vdev_reload_tls(struct vdev *v)
 	unsigned int i;
 	SSL_CTX *ctx;
 
-	ctx = tls_client_ctx_new(v->ca, v->cert, v->key, err, sizeof(err));
+	ctx = tls_client_ctx_new(v->ca, v->cert, v->key, v->tls_ciphersuites,
+				 err, sizeof(err));
 	if (!ctx) {
 		log_msg(LOG_ERR, "%s: certificates not reloaded, keeping the "
 			"current ones: %s", v->name, err);

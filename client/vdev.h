@@ -29,6 +29,7 @@ struct vdev_config {
 	const char *volume;
 	const char *name;             /* VDUSE / vDPA device name */
 	const char *ca, *cert, *key;  /* TLS files */
+	const char *tls_ciphersuites; /* TLS 1.3 suites in order; NULL: OpenSSL's */
 	const char *tls_name;         /* NULL: the host part of each address */
 	const char *mgmtdev;          /* NULL: "vduse" */
 	const char *state_dir;        /* NULL: STATE_DEFAULT_DIR */

@@ -330,7 +330,8 @@ static void rio_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	char err[512];
 	SSL_CTX *ctx;
 
-	ctx = tls_client_ctx_new(r->ca, r->cert, r->key, err, sizeof(err));
+	ctx = tls_client_ctx_new(r->ca, r->cert, r->key, NULL, err,
+				 sizeof(err));
 	if (!ctx) {
 		rio_say("TLS reload failed: %s; keeping the old context", err);
 		return;

@@ -383,8 +383,8 @@ static void test_tls_send_gathering(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
 				    sizeof(sndbuf)), 0);
-	cctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key, err,
-				  sizeof(err));
+	cctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
+				  NULL, err, sizeof(err));
 	assert_non_null(cctx);
 	cli = tls_client_new(cctx, sv[0], "127.0.0.1", err, sizeof(err));
 	assert_non_null(cli);
@@ -1434,18 +1434,20 @@ static void test_key_file_mode(void **state)
 	snprintf(key, sizeof(key), "%s/open.key", env_pki.dir);
 	assert_int_equal(copy_file_mode(env_pki.key, key, 0644), 0);
 	errno = 0;
-	ctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, key, err, sizeof(err));
+	ctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
+				 sizeof(err));
 	assert_null(ctx);
 	assert_int_equal(errno, EPERM);
 	assert_non_null(strstr(err, key));
 	assert_non_null(strstr(err, "0644"));
 	assert_non_null(strstr(err, "group or others"));
 	assert_int_equal(copy_file_mode(env_pki.key, key, 0640), 0);
-	assert_null(tls_client_ctx_new(env_pki.ca, env_pki.cert, key, err,
+	assert_null(tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
 				       sizeof(err)));
 	assert_non_null(strstr(err, "0640"));
 	assert_int_equal(copy_file_mode(env_pki.key, key, 0400), 0);
-	ctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, key, err, sizeof(err));
+	ctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
+				 sizeof(err));
 	assert_non_null(ctx);
 	SSL_CTX_free(ctx);
 	unlink(key);
@@ -1484,7 +1486,7 @@ static void test_reload_tls(void **state)
 	assert_int_equal(e->node[0]->held, 1);
 
 	bad = tls_client_ctx_new(env_pki.other_ca, env_pki.cert, env_pki.key,
-				 err, sizeof(err));
+				 NULL, err, sizeof(err));
 	assert_non_null(bad);
 	assert_int_equal(cluster_reload_tls(c, bad), 0);
 	SSL_CTX_free(bad); /* the cluster holds its own reference */
@@ -1508,8 +1510,8 @@ static void test_reload_tls(void **state)
 	assert_false(slow_done);
 
 	/* the right context again: the waiting io completes */
-	good = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key, err,
-				  sizeof(err));
+	good = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
+				  NULL, err, sizeof(err));
 	assert_non_null(good);
 	assert_int_equal(cluster_reload_tls(c, good), 0);
 	SSL_CTX_free(good);
