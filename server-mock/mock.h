@@ -80,6 +80,7 @@ struct mock_config {
 	const char *listen;
 	const char *port_file;
 	const char *cert, *key, *ca;
+	const char *tls_ciphersuites; /* NULL: OpenSSL's default */
 	const char *name;          /* NULL: node address */
 	const char *node;          /* NULL: listen host with the bound port */
 	const char *map_path;      /* NULL: one-node map of this node */

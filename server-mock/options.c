@@ -8,6 +8,7 @@
 
 #include "mock.h"
 #include "volume.h"
+#include "../client/tls_suites.h"
 
 static const char mock_help_text[] =
 "NAME\n"
@@ -44,6 +45,12 @@ static const char mock_help_text[] =
 "    --ca FILE\n"
 "        PEM CA certificates. Clients must present a certificate signed by\n"
 "        one of them, or the TLS handshake fails. Required.\n"
+"    --tls-ciphersuites LIST\n"
+"        TLS 1.3 cipher suites this node allows, joined by ':' (OpenSSL\n"
+"        names: TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384,\n"
+"        TLS_CHACHA20_POLY1305_SHA256, ...). The node takes the first suite\n"
+"        of the client's list that it allows: the client's order decides.\n"
+"        Default: OpenSSL's (those three).\n"
 "    --name NAME\n"
 "        Name in logs and in the HANDSHAKE reply. Default: the node address.\n"
 "    --node ADDR\n"
@@ -196,6 +203,7 @@ enum {
 	MOCK_OPT_FAULT,
 	MOCK_OPT_SEED,
 	MOCK_OPT_LOG_LEVEL,
+	MOCK_OPT_TLS_CIPHERSUITES,
 	MOCK_OPT_HELP,
 };
 
@@ -205,6 +213,7 @@ static const struct option mock_long_options[] = {
 	{ "cert", required_argument, NULL, MOCK_OPT_CERT },
 	{ "key", required_argument, NULL, MOCK_OPT_KEY },
 	{ "ca", required_argument, NULL, MOCK_OPT_CA },
+	{ "tls-ciphersuites", required_argument, NULL, MOCK_OPT_TLS_CIPHERSUITES },
 	{ "name", required_argument, NULL, MOCK_OPT_NAME },
 	{ "node", required_argument, NULL, MOCK_OPT_NODE },
 	{ "map", required_argument, NULL, MOCK_OPT_MAP },
@@ -562,6 +571,15 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 				return mock_options_error("--seed %s: expected a number", optarg);
 			cfg->has_seed = true;
 			break;
+		case MOCK_OPT_TLS_CIPHERSUITES: {
+			char why[512];
+
+			if (tls_suites_check(optarg, why, sizeof(why)) < 0)
+				return mock_options_error("--tls-ciphersuites '%s': %s",
+							  optarg, why);
+			cfg->tls_ciphersuites = optarg;
+			break;
+		}
 		case MOCK_OPT_LOG_LEVEL:
 			if (mock_log_parse_level(optarg, &cfg->log_level) < 0)
 				return mock_options_error("--log-level %s: expected error, warn, info or debug",

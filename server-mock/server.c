@@ -384,7 +384,8 @@ int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
 	if (srv->rng == 0)
 		srv->rng = 0x9e3779b97f4a7c15ULL;
 
-	srv->ssl_ctx = mock_tls_ctx_new(cfg->cert, cfg->key, cfg->ca, err, sizeof(err));
+	srv->ssl_ctx = mock_tls_ctx_new(cfg->cert, cfg->key, cfg->ca,
+					cfg->tls_ciphersuites, err, sizeof(err));
 	if (!srv->ssl_ctx) {
 		mock_err("%s", err);
 		return -EINVAL;

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include "tls.h"
+#include "../client/tls_suites.h"
 
 /* Text of the oldest queued OpenSSL error, queue emptied. */
 static void mock_tls_queue_text(char *buf, size_t len)
@@ -27,7 +28,8 @@ static void mock_tls_queue_text(char *buf, size_t len)
 }
 
 SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
-			  const char *ca_file, char *err, size_t errlen)
+			  const char *ca_file, const char *suites, char *err,
+			  size_t errlen)
 {
 	STACK_OF(X509_NAME) *names;
 	char why[256];
@@ -47,6 +49,17 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 		snprintf(err, errlen, "cannot restrict TLS to version 1.3: %s", why);
 		goto out_free_ctx;
 	}
+	if (suites && tls_suites_apply(ctx, suites, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "--tls-ciphersuites '%s': %s", suites, why);
+		goto out_free_ctx;
+	}
+	/*
+	 * The client's order decides which suite is used (it knows which is
+	 * fastest on its CPU): never the server's order. This is OpenSSL's
+	 * default; said here so that nobody turns it on by accident.
+	 */
+	SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+			      SSL_OP_PRIORITIZE_CHACHA);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		mock_tls_queue_text(why, sizeof(why));
 		snprintf(err, errlen, "cannot load certificate --cert %s: %s",

@@ -9,11 +9,14 @@
 
 /*
  * Server context: TLS 1.3 only, our certificate and key, and clients must
- * present a certificate that verifies against ca_file. Returns NULL with a
- * reason in err.
+ * present a certificate that verifies against ca_file. suites: the TLS 1.3
+ * cipher suites allowed (checked list, see tls_suites_check()), NULL for
+ * OpenSSL's default; the suite used is the first of the client's list
+ * that is allowed (client preference). Returns NULL with a reason in err.
  */
 SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
-			  const char *ca_file, char *err, size_t errlen);
+			  const char *ca_file, const char *suites, char *err,
+			  size_t errlen);
 
 /*
  * Describe why an SSL call failed (ret and SSL_get_error() result),
