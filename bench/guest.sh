@@ -246,12 +246,21 @@ row_netblk() {
 	start_mock node1 7001 --volume "bench:${DEV_MB}M"
 	SERVER_PID=${MOCK_PIDS[node1]}
 	echo "$SERVER_PID" >>"$RES/pids"
+	# Info level: the daemon logs its measured cipher-suite order and
+	# each connection's suite (no per-request messages).
 	start_daemon "nb${queues}q" --cluster 127.0.0.1:7001 --volume bench \
-		--queues "$queues" --queue-size 256
+		--queues "$queues" --queue-size 256 --log-level info
 	echo "$DAEMON_PID" >>"$RES/pids"
 	run_jobs "$row" "$BLK"
 	stop_daemon TERM
 	stop_mock node1
+	# The TLS suite used, for the report's header.
+	{
+		echo "suite=$(sed -n 's/.*: TLS up (TLSv1\.3, \([A-Z0-9_]*\)).*/\1/p' \
+			"$NETBLK_OUT/nb${queues}q.log" | sort -u | paste -sd,)"
+		echo "order=$(sed -n 's/.*fastest on this CPU first: //p' \
+			"$NETBLK_OUT/nb${queues}q.log" | head -1)"
+	} >"$RES/$row/tls.txt"
 }
 
 row_netblk-1q() { row_netblk netblk-1q 1; }

@@ -341,6 +341,11 @@ def render(meta, vm, ratios, host, targets):
                      ", ".join("%s %s MB/s" % (c, fmt(v, 1)) for c, v in ssl.items()))
         L.append("fio: libaio, direct=1, 1 job, %s s per job after a %s s warm-up, %s MiB region of %s MiB devices" % (
             gi.get("runtime_s", "?"), gi.get("ramp_s", "?"), gi.get("region_mb", "?"), gi.get("dev_mb", "?")))
+    for rid, label in (("netblk-1q", "5a"), ("netblk-2q", "5b")):
+        tls = read_kv(os.path.join(meta["out"], "vm", "results", rid, "tls.txt"))
+        if tls.get("suite"):
+            L.append("row %s TLS suite: %s (the daemon's measured order: %s)" % (
+                label, tls["suite"], tls.get("order") or "?"))
     L.append("daemon = the process serving the VDUSE device (qsd, vduse-netblk); server = nbdkit or the mock;")
     L.append("CPU = utime+stime of the whole process over the measured run, seconds per 1000 I/Os")
     if vm is not None:

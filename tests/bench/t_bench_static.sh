@@ -60,6 +60,8 @@ row("qsd-nbd-tls", 100, 40, 30)
 row("netblk-1q", 400, 20, 10)
 with open(os.path.join(res, "netblk-1q", "mem"), "w") as f:
     f.write("daemon_hwm_kb=20480\n")
+with open(os.path.join(res, "netblk-1q", "tls.txt"), "w") as f:
+    f.write("suite=TLS_CHACHA20_POLY1305_SHA256\norder=TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384\n")
 os.makedirs(os.path.join(res, "knbd"))
 with open(os.path.join(res, "knbd", "status"), "w") as f:
     f.write("failed: nbd-client failed: no such export\n")
@@ -78,6 +80,9 @@ grep -Eq '^randread-4k-qd1 +4 +kernel nbd.*failed: nbd-client failed: no such ex
 grep -Eq '^randread-4k-qd1 +5b .*(not run|failed)' "$t" || fail "the missing row is not marked"
 grep -Eq '^randread-4k-qd32 +5a .* 400 .* 0\.0500 +0\.0250$' "$t" ||
 	fail "CPU per 1000 I/Os of row 5a wrong: $(grep '^randread-4k-qd32 *5a' "$t")"
+grep -q '^row 5a TLS suite: TLS_CHACHA20_POLY1305_SHA256 (' "$t" ||
+	fail "the header does not show row 5a's TLS suite"
+grep -q '^row 5b TLS suite' "$t" && fail "a TLS suite shown for row 5b, which did not run"
 grep -Eq '^randread-4k-qd32 +1 +brd .* - +-$' "$t" || fail "row 1 should have no CPU figures"
 grep -Eq '^ +met +\[netblk-1q\] 4k random read\+write QD32' "$t" || fail "QD32 target should be met (4x row 3, 0.8x row 2)"
 grep -Eq '^ +met +\[netblk-1q\] 4k random read QD1' "$t" || fail "QD1 latency target should be met (0.25x)"
