@@ -79,6 +79,27 @@ static void test_errors(void **state)
 	expect_error("cluster=h:1\nvolume=\n", "n", "volume is empty");
 }
 
+/* tls_ciphersuites: the agent's default unless the spec names its own. */
+static void test_ciphersuites(void **state)
+{
+	struct spec a, b, defaults = { 0 };
+	char err[256];
+
+	(void)state;
+	strcpy(defaults.tls_ciphersuites, "TLS_AES_128_GCM_SHA256");
+	assert_int_equal(spec_parse("cluster=h:1\nvolume=v\n", "x", &defaults,
+				    &a, err, sizeof(err)), 0);
+	assert_string_equal(a.tls_ciphersuites, "TLS_AES_128_GCM_SHA256");
+	assert_int_equal(spec_parse("cluster=h:1\nvolume=v\n"
+				    "tls_ciphersuites = TLS_CHACHA20_POLY1305_SHA256\n",
+				    "x", &defaults, &b, err, sizeof(err)), 0);
+	assert_string_equal(b.tls_ciphersuites, "TLS_CHACHA20_POLY1305_SHA256");
+	assert_false(spec_equal(&a, &b));
+	assert_int_equal(spec_parse("cluster=h:1\nvolume=v\ntls_ciphersuites=\n",
+				    "x", &defaults, &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "tls_ciphersuites"));
+}
+
 static void test_names(void **state)
 {
 	assert_true(spec_name_ok("vol-1_a.b"));
@@ -95,6 +116,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_equal),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_ciphersuites),
 	};
 
 	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
