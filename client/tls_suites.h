@@ -64,7 +64,7 @@ int tls_suites_apply(SSL_CTX *ctx, const char *list, char *err,
 /*
  * Measure how fast this CPU seals TLS records (16 KiB, new nonce each,
  * tag computed) with each suite's AEAD through EVP, and rank them. The
- * work is fixed: 4 rounds of 512 KiB per cipher, alternating, the best
+ * work is fixed: 16 rounds of 128 KiB per cipher, alternating, the best
  * round counts; 1-2 ms natively with AES instructions, about 0.2 s under
  * QEMU TCG (30-45 MB/s per vCPU).
  * Returns 0, or -errno when a cipher cannot be set up (out's order is
