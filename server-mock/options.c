@@ -8,7 +8,7 @@
 
 #include "mock.h"
 #include "volume.h"
-#include "../client/tls_suites.h"
+#include "tls_suites.h"
 
 static const char mock_help_text[] =
 "NAME\n"

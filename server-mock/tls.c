@@ -8,7 +8,7 @@
 #include <openssl/x509.h>
 
 #include "tls.h"
-#include "../client/tls_suites.h"
+#include "tls_suites.h"
 
 /* Text of the oldest queued OpenSSL error, queue emptied. */
 static void mock_tls_queue_text(char *buf, size_t len)
