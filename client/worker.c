@@ -683,21 +683,30 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	char msg[256] = "";
+	int err;
 
 	w->cluster = cluster_open_sync(w->loop, &w->cfg, msg, sizeof(msg));
+	err = w->cluster ? 0 : errno;
 	/* The TLS files are read: from here on no capability is needed. */
 	privs_drop_thread();
+	/*
+	 * Watch for commands before worker_start() returns: the caller may
+	 * send one at once (a takeover starts its queues right away), and
+	 * libev drops an ev_async_send() to a watcher not yet started, which
+	 * left the command unanswered until worker_call() timed out.
+	 */
+	if (w->cluster) {
+		ev_async_start(w->loop, &w->wake);
+		ev_prepare_start(w->loop, &w->after);
+	}
 	pthread_mutex_lock(&w->lock);
 	w->started = true;
-	w->start_err = w->cluster ? 0 : errno;
+	w->start_err = err;
 	snprintf(w->start_msg, sizeof(w->start_msg), "%s", msg);
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	if (!w->cluster)
 		return NULL;
-
-	ev_async_start(w->loop, &w->wake);
-	ev_prepare_start(w->loop, &w->after);
 	ev_run(w->loop, 0);
 	return NULL;
 }

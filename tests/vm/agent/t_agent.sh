@@ -74,10 +74,15 @@ kill -TERM $AGENT_PID
 wait $AGENT_PID || fail "the agent exited $? on SIGTERM"
 [ "$(ls /dev/vduse | grep -vc '^control$')" = 5 ] || fail "devices after stopping the agent: $(ls /dev/vduse)"
 start_agent
+# the status files still say attached from the first agent: wait for the
+# new agent's own word on each volume (one "volume avN took over" line)
 for ((i = 0; i < 300; i++)); do
-	[ "$(grep -c 'took over' "$NETBLK_OUT/agent.log")" -ge 5 ] && break
+	[ "$(grep -c ': volume av[0-9]* took over' "$NETBLK_OUT/agent.log")" -ge 5 ] && break
 	sleep 0.2
 done
+[ "$i" -lt 300 ] || fail "the restarted agent took over $(grep -c ': volume av[0-9]* took over' "$NETBLK_OUT/agent.log") of 5 volumes in 60 s: $(grep -E 'error|took over' "$NETBLK_OUT/agent.log" | tail -8)"
+grep -q 'worker did not answer' "$NETBLK_OUT/agent.log" &&
+	fail "a worker missed a command during the takeover: $(grep -B2 'worker did not answer' "$NETBLK_OUT/agent.log" | head -6)"
 wait_attached 5
 [ "$(ls /dev/vduse | grep -vc '^control$')" = 5 ] || fail "after restarting the agent: $(ls /dev/vduse)"
 [ "$(blockdevs)" = 5 ] || fail "$(blockdevs) block devices after restarting the agent (duplicates?)"
