@@ -3,8 +3,9 @@
 # guest instead of passing everything. A script's arguments (with spaces and
 # quotes) and NETBLK_* environment reach the guest, files it writes to
 # NETBLK_OUT come back, its exit code is ours, 77 stays a skip, a kernel
-# warning fails an otherwise passing script (unless the test expects it), and
-# a hung guest is killed with a clear message.
+# warning fails an otherwise passing script (unless the test expects it),
+# a hung guest is killed with a clear message, and a guest that dies before
+# the script starts is booted again, then fails.
 
 # The checks are strings evaluated later, so their $... stay single-quoted.
 # shellcheck disable=SC2016,SC2034
@@ -79,6 +80,15 @@ rc=$?
 check "a hung guest fails (got $rc)" '[ "$rc" != 0 ] && [ "$rc" != 77 ]'
 check "timeout message" '[[ $out == *"VM timed out after 30 s"* ]]'
 check "timeout shows the guest output" '[[ $out == *"about to hang"* ]]'
+
+# A guest whose kernel dies before the init runs the script (here: no init
+# at all) is booted three times in all, then fails with a clear message.
+out=$(NETBLK_VM_APPEND="rdinit=/no-such-init" "$here/run-in-vm.sh" --name selftest_noboot \
+	--timeout 60 "$work/g_args.sh" 2>&1)
+rc=$?
+check "a guest that never starts the script fails (got $rc)" '[ "$rc" = 1 ]'
+check "it was booted again twice" '[ "$(grep -c "died before the test script started" <<<"$out")" = 2 ]'
+check "then no result is reported" '[[ $out == *"without reporting a result"* ]]'
 
 if [ "$failures" != 0 ]; then
 	echo "$failures check(s) failed; last run-in-vm.sh output:"

@@ -115,7 +115,14 @@ append+=" rcupdate.rcu_cpu_stall_timeout=300 ${NETBLK_VM_APPEND:-}"
 append+=" netblk.token=$token netblk.out=$out netblk.moddir=$NETBLK_VM_MODDIR"
 
 t0=$(date +%s%N)
+# QEMU TCG now and then kills the guest kernel while it boots (seen: an
+# "Oops: int3" in enqueue_timer while the kernel patches its own code, 1 s
+# into the boot), before any of our code runs. A VM that ends before the
+# init started the script (no script.log) is booted again, twice at most;
+# anything after the script started counts as the test's result.
+for boot in 1 2 3; do
 rc=0
+rm -f "$console" "$script_log"
 timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp "${NETBLK_VM_SMP:-2}" -m "${NETBLK_VM_MEM:-2G}" \
 	-nodefaults -nographic -no-reboot -monitor none -nic none \
@@ -129,6 +136,14 @@ vm_pid=$!
 trap 'kill -TERM $vm_pid 2>/dev/null; wait $vm_pid; echo "run-in-vm.sh: $name: interrupted" >&2; exit 130' INT TERM HUP
 wait $vm_pid || rc=$?
 trap - INT TERM HUP
+if [ "$rc" != 124 ] && [ "$rc" != 137 ] && [ ! -e "$script_log" ] && [ "$boot" -lt 3 ] &&
+	! grep -q "^NETBLK_VM_RESULT $token " "$console" 2>/dev/null; then
+	echo "run-in-vm.sh: $name: the guest died before the test script started (boot $boot, qemu exit $rc); booting again. Its console ended with:"
+	tr '\r' '\n' <"$console" 2>/dev/null | grep -E 'Oops|BUG|panic|RIP:' | head -n 5 || true
+	continue
+fi
+break
+done
 elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
 secs=$(printf '%d.%03d' $((elapsed / 1000)) $((elapsed % 1000)))
 
