@@ -63,6 +63,7 @@ struct agent {
 	ev_timer retry_timer;
 	int metrics_fd;
 	ev_io metrics_io;
+	struct agent_scrape *scrapes;  /* metrics requests being read */
 	struct agent_vol *vols;
 };
 
@@ -470,37 +471,120 @@ static size_t agent_metrics_text(struct agent *a, char *out, size_t cap)
 	return n < cap ? n : cap;
 }
 
-static void agent_metrics_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct agent *a = w->data;
-	struct timeval tv = { 1, 0 };
-	char req[1024], head[256], *body;
-	size_t len;
-	int fd;
+/*
+ * One scrape: the request is read without blocking the agent (a client
+ * may connect long before it writes, or never write), the reply is
+ * written once the request's header is complete, then the write side is
+ * shut and the socket closed. A client silent for AGENT_METRICS_TIMEOUT
+ * seconds is dropped.
+ */
+#define AGENT_METRICS_TIMEOUT 10.0
 
-	fd = accept4(a->metrics_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* Small, local, blocking with a 1 s bound: no state machine. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (read(fd, req, sizeof(req) - 1) <= 0) {
-		close(fd);
-		return;
+struct agent_scrape {
+	struct agent *a;
+	int fd;
+	ev_io io;
+	ev_timer timer;
+	size_t len;
+	char req[1024];
+	struct agent_scrape *next;
+};
+
+static void agent_scrape_free(struct agent_scrape *sc)
+{
+	struct agent_scrape **pp;
+
+	ev_io_stop(sc->a->loop, &sc->io);
+	ev_timer_stop(sc->a->loop, &sc->timer);
+	close(sc->fd);
+	for (pp = &sc->a->scrapes; *pp; pp = &(*pp)->next) {
+		if (*pp == sc) {
+			*pp = sc->next;
+			break;
+		}
 	}
+	free(sc);
+}
+
+static void agent_scrape_reply(struct agent_scrape *sc)
+{
+	struct timeval tv = { 1, 0 };
+	char head[256], *body;
+	size_t len;
+	int flags;
+
 	body = malloc(256 * 1024);
-	if (!body) {
-		close(fd);
+	if (!body)
 		return;
-	}
-	len = agent_metrics_text(a, body, 256 * 1024);
+	len = agent_metrics_text(sc->a, body, 256 * 1024);
 	snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\nContent-Type: "
 		 "text/plain; version=0.0.4\r\nContent-Length: %zu\r\n"
 		 "Connection: close\r\n\r\n", len);
-	if (write(fd, head, strlen(head)) > 0 && write(fd, body, len) < 0)
+	/* Local and small: written blocking, bounded by a 1 s timeout. */
+	flags = fcntl(sc->fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(sc->fd, F_SETFL, flags & ~O_NONBLOCK);
+	setsockopt(sc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (write(sc->fd, head, strlen(head)) < 0 ||
+	    write(sc->fd, body, len) < 0)
 		log_msg(LOG_INFO, "metrics: write failed: %s", strerror(errno));
+	shutdown(sc->fd, SHUT_WR);
 	free(body);
-	close(fd);
+}
+
+static void agent_scrape_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct agent_scrape *sc = w->data;
+	ssize_t n;
+
+	n = read(sc->fd, sc->req + sc->len, sizeof(sc->req) - 1 - sc->len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		agent_scrape_free(sc);
+		return;
+	}
+	sc->len += n;
+	sc->req[sc->len] = '\0';
+	/* The end of the request's header, or as much of it as we keep. */
+	if (!strstr(sc->req, "\r\n\r\n") && !strstr(sc->req, "\n\n") &&
+	    sc->len < sizeof(sc->req) - 1)
+		return;
+	agent_scrape_reply(sc);
+	agent_scrape_free(sc);
+}
+
+static void agent_scrape_timeout_cb(struct ev_loop *loop, ev_timer *t,
+				    int revents)
+{
+	agent_scrape_free(t->data);
+}
+
+static void agent_metrics_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct agent *a = w->data;
+	struct agent_scrape *sc;
+	int fd;
+
+	fd = accept4(a->metrics_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	sc = calloc(1, sizeof(*sc));
+	if (!sc) {
+		close(fd);
+		return;
+	}
+	sc->a = a;
+	sc->fd = fd;
+	ev_io_init(&sc->io, agent_scrape_read_cb, fd, EV_READ);
+	sc->io.data = sc;
+	ev_timer_init(&sc->timer, agent_scrape_timeout_cb,
+		      AGENT_METRICS_TIMEOUT, 0);
+	sc->timer.data = sc;
+	ev_io_start(loop, &sc->io);
+	ev_timer_start(loop, &sc->timer);
+	sc->next = a->scrapes;
+	a->scrapes = sc;
 }
 
 static int agent_metrics_listen(struct agent *a)
@@ -773,6 +857,8 @@ int agent_main(int argc, char **argv)
 		agent_stop_vol(&a, av, true);
 		free(av);
 	}
+	while (a.scrapes)
+		agent_scrape_free(a.scrapes);
 	if (a.metrics_fd >= 0)
 		close(a.metrics_fd);
 	close(a.inotify_fd);

@@ -107,6 +107,9 @@ wait_gone $specs/bad.status 10
 "$DAEMON_BIN" status --spec-dir $specs >/dev/null || fail "status exits non-zero with every spec attached"
 
 exec 3<>/dev/tcp/127.0.0.1/9477
+# a client may connect well before it sends its request (a slow guest
+# did): the agent must wait for it without closing or blocking
+sleep 2
 printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
 sed '1,/^\r$/d' <&3 >/tmp/metrics.txt
 exec 3<&-
