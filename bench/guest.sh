@@ -29,10 +29,13 @@
 # Environment (from run.sh): NETBLK_BENCH_RUNTIME (s, default 10),
 # NETBLK_BENCH_RAMP (s, default 2), NETBLK_BENCH_ROWS (space-separated IDs,
 # default all), NETBLK_BENCH_DEV_MB (device size, default 256),
-# NETBLK_BENCH_REGION_MB (fio region, default 64).
+# NETBLK_BENCH_REGION_MB (fio region, default 64), NETBLK_BENCH_ROUNDS
+# (default 1: the rows run in turn this many times, so that a slow minute
+# of the host falls on every row; the report takes the median).
 #
 # Results under $NETBLK_OUT/results, written as they come (a VM timeout
-# keeps the rows done): info.txt; ROW/status ("ok" or "failed: REASON");
+# keeps the rows done): info.txt, openssl.txt, copy.txt; for round 1 (and
+# in rK/ for round K > 1): ROW/status ("ok" or "failed: REASON");
 # ROW/fio.json (all jobs of the row), ROW/JOB.cpu (the raw stat lines and
 # times before and after the job), ROW/mem (VmHWM/VmRSS after the jobs),
 # ROW/info (clock ticks per second); ROW.log; progress.txt.
@@ -47,6 +50,7 @@ RUNTIME=${NETBLK_BENCH_RUNTIME:-10}
 RAMP=${NETBLK_BENCH_RAMP:-2}
 DEV_MB=${NETBLK_BENCH_DEV_MB:-256}
 REGION_MB=${NETBLK_BENCH_REGION_MB:-64}
+ROUNDS=${NETBLK_BENCH_ROUNDS:-1}
 ALL_ROWS="brd qsd-null qsd-nbd-tls knbd netblk-1q netblk-2q"
 ROWS=${NETBLK_BENCH_ROWS:-$ALL_ROWS}
 # Write jobs first, so that the read jobs find written data in the region.
@@ -56,13 +60,17 @@ NBDKIT_TLS_PORT=10809
 NBDKIT_PLAIN_PORT=10810
 NBD_PKI=/tmp/nbd-pki
 CLK_TCK=$(getconf CLK_TCK)
+# Set by the row mode below: the row's results directory, "round K: ".
+RD=
+ROUND_TAG=
 
-for v in RUNTIME RAMP DEV_MB REGION_MB; do
+for v in RUNTIME RAMP DEV_MB REGION_MB ROUNDS; do
 	case ${!v} in
 	'' | *[!0-9]*) fail "NETBLK_BENCH_$v='${!v}' is not a whole number" ;;
 	esac
 done
 [ "$RUNTIME" -ge 1 ] || fail "NETBLK_BENCH_RUNTIME must be at least 1"
+[ "$ROUNDS" -ge 1 ] || fail "NETBLK_BENCH_ROUNDS must be at least 1"
 [ "$REGION_MB" -le "$DEV_MB" ] || fail "fio region ($REGION_MB MiB) larger than the devices ($DEV_MB MiB)"
 
 # Set by each row's setup: the processes whose CPU time is reported.
@@ -89,8 +97,8 @@ run_jobs() {
 		  [ -n "$DAEMON_PID" ] && echo "\$2_daemon_stat=\$(cat /proc/$DAEMON_PID/stat)"
 		  [ -n "$SERVER_PID" ] && echo "\$2_server_stat=\$(cat /proc/$SERVER_PID/stat)"
 		  [ "\$2" = after ] && echo "loadavg=\$(cut -d' ' -f1-3 /proc/loadavg)"
-		} >>"$RES/$row/\$1.cpu" 2>/dev/null
-		[ "\$2" = after ] && echo "[\$(cut -d' ' -f1 /proc/uptime)] $row \$1 done" >>"$RES/progress.txt"
+		} >>"$RD/\$1.cpu" 2>/dev/null
+		[ "\$2" = after ] && echo "[\$(cut -d' ' -f1 /proc/uptime)] $ROUND_TAG$row \$1 done" >>"$RES/progress.txt"
 		exit 0
 	SAMPLER
 	chmod +x "$sampler"
@@ -118,17 +126,17 @@ run_jobs() {
 				"$sampler" "$job" "$sampler" "$job"
 		done
 	} >"$jobfile"
-	cp "$jobfile" "$RES/$row/jobs.fio"
-	echo "clk_tck=$CLK_TCK" >"$RES/$row/info"
-	fio --output-format=json --output="$RES/$row/fio.json" "$jobfile" \
-		>"$RES/$row/fio.out" 2>&1 || rc=$?
-	progress "$row: fio exit $rc; $(job_summary "$RES/$row/fio.json")"
+	cp "$jobfile" "$RD/jobs.fio"
+	echo "clk_tck=$CLK_TCK" >"$RD/info"
+	fio --output-format=json --output="$RD/fio.json" "$jobfile" \
+		>"$RD/fio.out" 2>&1 || rc=$?
+	progress "$ROUND_TAG$row: fio exit $rc; $(job_summary "$RD/fio.json")"
 	{
 		echo "daemon_hwm_kb=$(status_kb "$DAEMON_PID" VmHWM)"
 		echo "daemon_rss_kb=$(status_kb "$DAEMON_PID" VmRSS)"
 		echo "server_hwm_kb=$(status_kb "$SERVER_PID" VmHWM)"
-	} >"$RES/$row/mem"
-	[ "$rc" = 0 ] || fail "fio exited with $rc: $(grep -m1 -i error "$RES/$row/fio.out")"
+	} >"$RD/mem"
+	[ "$rc" = 0 ] || fail "fio exited with $rc: $(grep -m1 -i error "$RD/fio.out")"
 }
 
 # A line in the row's log and in results/progress.txt, which run.sh shows
@@ -260,7 +268,7 @@ row_netblk() {
 			"$NETBLK_OUT/nb${queues}q.log" | sort -u | paste -sd,)"
 		echo "order=$(sed -n 's/.*fastest on this CPU first: //p' \
 			"$NETBLK_OUT/nb${queues}q.log" | head -1)"
-	} >"$RES/$row/tls.txt"
+	} >"$RD/tls.txt"
 }
 
 row_netblk-1q() { row_netblk netblk-1q 1; }
@@ -290,10 +298,12 @@ cleanup_row() {
 
 if [ "${1:-}" = row ]; then
 	row=$2
+	RD=$3
+	ROUND_TAG=${4:+round $4: }
 	declare -F "row_$row" >/dev/null || fail "unknown row '$row'"
-	mkdir -p "$RES/$row"
+	mkdir -p "$RD"
 	"row_$row"
-	echo ok >"$RES/$row/status"
+	echo ok >"$RD/status"
 	exit 0
 fi
 
@@ -313,6 +323,7 @@ mkdir -p "$RES"
 	echo "dev_mb=$DEV_MB"
 	echo "region_mb=$REGION_MB"
 	echo "rows=$ROWS"
+	echo "rounds=$ROUNDS"
 } >"$RES/info.txt"
 # The crypto limit of one vCPU (TCG emulates AES-NI and the vector units):
 # every byte the daemon moves is encrypted or decrypted by it and by the
@@ -320,21 +331,36 @@ mkdir -p "$RES"
 for c in aes-128-gcm aes-256-gcm chacha20-poly1305; do
 	timeout 30 openssl speed -evp "$c" -bytes 16384 -seconds 1 2>/dev/null | tail -1
 done >"$RES/openssl.txt"
-progress "bench: rows '$ROWS', $RUNTIME s per job after a $RAMP s warm-up, fio region $REGION_MB MiB, $(nproc) vCPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+# The kernel's copy speed (copy_to_user from the page cache of a tmpfs
+# file, 128 KiB at a time): every byte also crosses the guest's memory in
+# socket sends and receives and in VDUSE's bounce buffers, in every row.
+dd if=/dev/zero of=/tmp/copy-probe bs=1M count=64 status=none &&
+	dd if=/tmp/copy-probe of=/dev/null bs=128k 2>&1 | tail -1 >"$RES/copy.txt"
+rm -f /tmp/copy-probe
+progress "bench: rows '$ROWS', $ROUNDS round(s), $RUNTIME s per job after a $RAMP s warm-up, fio region $REGION_MB MiB, $(nproc) vCPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Upper bound of one row: setup, six jobs, teardown.
 row_limit=$((6 * (RUNTIME + RAMP + 30) + 90))
-for row in $ROWS; do
-	mkdir -p "$RES/$row"
-	progress "row $row: starting (limit $row_limit s)"
-	rc=0
-	timeout -k 10 "$row_limit" bash "$0" row "$row" >"$RES/$row.log" 2>&1 || rc=$?
-	if [ ! -f "$RES/$row/status" ]; then
-		reason=$(sed -n 's/^FAIL: //p' "$RES/$row.log" | tail -1)
-		[ "$rc" = 124 ] && reason="timed out after $row_limit s${reason:+ ($reason)}"
-		echo "failed: ${reason:-exit code $rc, see $row.log}" >"$RES/$row/status"
-	fi
-	progress "row $row: $(cat "$RES/$row/status")"
-	cleanup_row
+for ((round = 1; round <= ROUNDS; round++)); do
+	for row in $ROWS; do
+		# Round 1 in results/ROW (as with one round), round K in results/rK/ROW.
+		rd=$RES/$row
+		tag=
+		if [ "$ROUNDS" -gt 1 ]; then
+			tag="round $round: "
+			[ "$round" = 1 ] || rd=$RES/r$round/$row
+		fi
+		mkdir -p "$rd"
+		progress "${tag}row $row: starting (limit $row_limit s)"
+		rc=0
+		timeout -k 10 "$row_limit" bash "$0" row "$row" "$rd" ${tag:+"$round"} >"$rd.log" 2>&1 || rc=$?
+		if [ ! -f "$rd/status" ]; then
+			reason=$(sed -n 's/^FAIL: //p' "$rd.log" | tail -1)
+			[ "$rc" = 124 ] && reason="timed out after $row_limit s${reason:+ ($reason)}"
+			echo "failed: ${reason:-exit code $rc, see $rd.log}" >"$rd/status"
+		fi
+		progress "${tag}row $row: $(cat "$rd/status")"
+		cleanup_row
+	done
 done
 progress "bench: done"

@@ -23,7 +23,8 @@
 # HOME=$tmp/home, whose .pki/libnbd holds them.
 #
 # Environment: NETBLK_BIN (programs), NETBLK_SRC, NETBLK_BENCH_RUNTIME
-# (default 10), NETBLK_BENCH_DEV_MB (default 256), NETBLK_BENCH_PERF=1 (also
+# (default 10), NETBLK_BENCH_ROUNDS (default 1; round K > 1 writes to
+# OUTDIR/rK), NETBLK_BENCH_DEV_MB (default 256), NETBLK_BENCH_PERF=1 (also
 # record `perf` profiles of the client and server processes of both stacks
 # in randread-4k-qd32 and read-128k-qd8; OUTDIR/perf-TOOL-JOB.txt).
 # Writes OUTDIR/JOB.{cli,fio}.{txt|json,times,cpu}, openssl.txt, info.txt.
@@ -33,6 +34,7 @@ out=${1:?usage: host.sh OUTDIR}
 src=${NETBLK_SRC:?}
 bin=${NETBLK_BIN:?}
 runtime=${NETBLK_BENCH_RUNTIME:-10}
+rounds=${NETBLK_BENCH_ROUNDS:-1}
 dev_mb=${NETBLK_BENCH_DEV_MB:-256}
 jobs="write-128k-qd8 randwrite-4k-qd32 read-128k-qd8 randread-4k-qd32"
 clk_tck=$(getconf CLK_TCK)
@@ -56,6 +58,7 @@ trap 'exit 130' INT TERM
 
 say() { echo "[host $(date +%H:%M:%S)] $*"; }
 die() { say "error: $*" >&2; exit 1; }
+case $rounds in '' | *[!0-9]* | 0) die "NETBLK_BENCH_ROUNDS='$rounds' is not a whole number of at least 1" ;; esac
 
 cpu_ticks() {
 	local stat rest
@@ -88,6 +91,7 @@ chown -R nobody "$tmp/home"
 	echo "openssl=$(openssl version)"
 	echo "runtime_s=$runtime"
 	echo "dev_mb=$dev_mb"
+	echo "rounds=$rounds"
 } >"$out/info.txt"
 
 # The mock on a port the kernel picks.
@@ -138,16 +142,17 @@ job_params() {
 	esac
 }
 
-# measure JOB TOOL SERVER-PID CMD...: CMD's output to JOB.TOOL.txt, its CPU
-# time to JOB.TOOL.times, the server's to JOB.TOOL.cpu.
+# measure JOB TOOL SERVER-PID CMD...: CMD's output to OD/JOB.TOOL.txt, its
+# CPU time to OD/JOB.TOOL.times, the server's to OD/JOB.TOOL.cpu (OD: this
+# round's directory).
 measure() {
 	local job=$1 tool=$2 spid=$3 s0 s1 t0 t1 rc=0
 	shift 3
 	s0=$(cpu_ticks "$spid")
 	t0=$(date +%s%N)
 	(
-		"$@" >"$out/$job.$tool.txt" 2>"$out/$job.$tool.err" || exit
-		times >"$out/$job.$tool.times"
+		"$@" >"$od/$job.$tool.txt" 2>"$od/$job.$tool.err" || exit
+		times >"$od/$job.$tool.times"
 	) || rc=$?
 	t1=$(date +%s%N)
 	s1=$(cpu_ticks "$spid")
@@ -157,26 +162,50 @@ measure() {
 		echo "clk_tck=$clk_tck"
 		[ -n "$s0" ] && [ -n "$s1" ] && echo "server_ticks=$((s1 - s0))"
 		echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
-	} >"$out/$job.$tool.cpu"
+	} >"$od/$job.$tool.cpu"
 	return "$rc"
 }
 
-say "engine bench on the host: netblk-cli -> mock (port $mock_port) and fio nbd -> nbdkit (port $nbd_port), $runtime s per job"
-for job in $jobs; do
-	job_params "$job"
+run_cli() {
 	measure "$job" cli "$mock_pid" "${cli[@]}" bench --pattern "$pattern" \
 		--bs "$bs" --iodepth "$qd" --seconds "$runtime" --size "${dev_mb}M" ||
-		say "$job: netblk-cli failed: $(tail -2 "$out/$job.cli.err")"
-	say "$job netblk-cli: $(sed -n 's/^bench: \([0-9]* I\/Os in .*\)/\1/p' "$out/$job.cli.txt")"
+		say "$tag$job: netblk-cli failed: $(tail -2 "$od/$job.cli.err")"
+	say "$tag$job netblk-cli: $(sed -n 's/^bench: \([0-9]* I\/Os in .*\)/\1/p' "$od/$job.cli.txt")"
+}
+
+run_fio() {
 	measure "$job" fio "$nbd_pid" "${as_nobody[@]}" fio --name="$job" --ioengine=nbd \
 		--uri="$nbd_uri" --rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs=1 \
 		--size="${dev_mb}M" --norandommap --randrepeat=0 --time_based \
 		--runtime="$runtime" --lat_percentiles=1 --output-format=json ||
-		say "$job: fio failed: $(tail -2 "$out/$job.fio.err")"
+		say "$tag$job: fio failed: $(tail -2 "$od/$job.fio.err")"
 	# fio's nbd engine prints a line before the JSON.
-	sed -n '/^{/,$p' "$out/$job.fio.txt" >"$out/$job.fio.json"
-	say "$job fio+libnbd: $(grep -m2 -E '"iops" :' "$out/$job.fio.json" |
+	sed -n '/^{/,$p' "$od/$job.fio.txt" >"$od/$job.fio.json"
+	say "$tag$job fio+libnbd: $(grep -m2 -E '"iops" :' "$od/$job.fio.json" |
 		awk '{ gsub(",", "", $3); s += $3 } END { printf "%.0f IOPS", s }')"
+}
+
+say "engine bench on the host: netblk-cli -> mock (port $mock_port) and fio nbd -> nbdkit (port $nbd_port), $runtime s per job, $rounds round(s)"
+# Round 1 in OUTDIR, round K in OUTDIR/rK; odd rounds run netblk-cli first,
+# even rounds fio first.
+for ((round = 1; round <= rounds; round++)); do
+	od=$out
+	tag=
+	if [ "$rounds" -gt 1 ]; then
+		tag="round $round: "
+		[ "$round" = 1 ] || od=$out/r$round
+	fi
+	mkdir -p "$od"
+	for job in $jobs; do
+		job_params "$job"
+		if ((round % 2)); then
+			run_cli
+			run_fio
+		else
+			run_fio
+			run_cli
+		fi
+	done
 done
 
 # perf_profile NAME SERVER-PID CMD...: CMD in the background; perf samples

@@ -94,43 +94,125 @@ def cpu_per_1k(cpu, who, ios, clk_tck):
         return None
 
 
+def median(values):
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+# The figures of a job that are the median over the rounds.
+MEDIAN_KEYS = ["iops", "mbps", "lat_mean_us", "lat_p99_us", "daemon_cpu_s_per_1k",
+               "server_cpu_s_per_1k", "client_cpu_s_per_1k"]
+
+
+def combine_job(per_round):
+    """One job's figures of each round -> the medians, with the spread.
+
+    per_round: list of metric dicts (status "ok" or "failed: ..."), one per
+    round. With one round it is returned as it is."""
+    if len(per_round) == 1:
+        return per_round[0]
+    ok = [m for m in per_round if m["status"] == "ok"]
+    if not ok:
+        return dict(per_round[0])
+    m = {"status": "ok", "rounds": len(per_round), "rounds_ok": len(ok),
+         "ios": sum(x.get("ios", 0) for x in ok)}
+    for k in MEDIAN_KEYS:
+        if any(k in x for x in ok):
+            m[k] = median(x.get(k) for x in ok)
+    iops = [x["iops"] for x in ok]
+    m["iops_min"], m["iops_max"] = min(iops), max(iops)
+    m["per_round"] = per_round
+    failed = [(i + 1, x["status"]) for i, x in enumerate(per_round) if x["status"] != "ok"]
+    if failed:
+        m["note"] = "; ".join("round %d %s" % f for f in failed)
+    return m
+
+
+def rounds_of(path):
+    try:
+        return max(1, int(read_kv(path).get("rounds", "1") or 1))
+    except ValueError:
+        return 1
+
+
+def round_dirs(base, rounds):
+    """Round 1 in BASE, round K > 1 in BASE/rK."""
+    return [base] + [os.path.join(base, "r%d" % k) for k in range(2, rounds + 1)]
+
+
+def load_vm_row(d, daemon, server):
+    """One row's results of one round (its directory d)."""
+    status = read_text(os.path.join(d, "status")).strip()
+    if not os.path.isdir(d):
+        status = "not run"
+    elif not status:
+        status = "failed: no result (VM stopped during this row?)"
+    row = {"status": status, "jobs": {}, "mem": read_kv(os.path.join(d, "mem"))}
+    clk = int(read_kv(os.path.join(d, "info")).get("clk_tck", "100") or 100)
+    try:
+        fio = load_fio(os.path.join(d, "fio.json"))
+        fio_err = None
+    except (ValueError, OSError, KeyError) as e:
+        fio, fio_err = {}, str(e)
+    for job in VM_JOBS:
+        m = {"status": "ok"}
+        if job not in fio:
+            m["status"] = "failed: " + (fio_err or "job missing in fio output")
+            if not status.startswith("ok"):
+                m["status"] = status if status.startswith("failed") else "failed: " + status
+        else:
+            try:
+                m.update(fio_metrics(fio[job]))
+            except (ValueError, KeyError, TypeError) as e:
+                m["status"] = "failed: %s" % e
+        if m["status"] == "ok":
+            cpu = read_kv(os.path.join(d, job + ".cpu"))
+            m["daemon_cpu_s_per_1k"] = cpu_per_1k(cpu, "daemon", m["ios"], clk) if daemon else None
+            m["server_cpu_s_per_1k"] = cpu_per_1k(cpu, "server", m["ios"], clk) if server else None
+            m["loadavg"] = cpu.get("loadavg")
+        row["jobs"][job] = m
+    return row
+
+
+def max_kb(values):
+    v = [int(x) for x in values if x and x.isdigit()]
+    return str(max(v)) if v else None
+
+
 def load_vm(out):
     res = os.path.join(out, "vm", "results")
+    nrounds = rounds_of(os.path.join(res, "info.txt"))
     rows = {}
     for rid, num, label, daemon, server in ROWS:
-        d = os.path.join(res, rid)
-        status = read_text(os.path.join(d, "status")).strip()
-        if not os.path.isdir(d):
-            status = "not run"
-        elif not status:
-            status = "failed: no result (VM stopped during this row?)"
-        row = {"id": rid, "num": num, "label": label, "daemon": daemon,
-               "server": server, "status": status, "jobs": {},
-               "mem": read_kv(os.path.join(d, "mem"))}
-        clk = int(read_kv(os.path.join(d, "info")).get("clk_tck", "100") or 100)
-        try:
-            fio = load_fio(os.path.join(d, "fio.json"))
-            fio_err = None
-        except (ValueError, OSError, KeyError) as e:
-            fio, fio_err = {}, str(e)
-        for job in VM_JOBS:
-            m = {"status": "ok"}
-            if job not in fio:
-                m["status"] = "failed: " + (fio_err or "job missing in fio output")
-                if not status.startswith("ok"):
-                    m["status"] = status if status.startswith("failed") else "failed: " + status
+        per = [load_vm_row(os.path.join(r, rid), daemon, server) for r in round_dirs(res, nrounds)]
+        status = per[0]["status"]
+        if nrounds > 1:
+            bad = ["round %d %s" % (i + 1, p["status"]) for i, p in enumerate(per)
+                   if not p["status"].startswith("ok")]
+            if not bad:
+                status = "ok"
+            elif len(bad) < nrounds:
+                status = "ok in %d of %d rounds (%s)" % (nrounds - len(bad), nrounds, "; ".join(bad))
             else:
-                try:
-                    m.update(fio_metrics(fio[job]))
-                except (ValueError, KeyError, TypeError) as e:
-                    m["status"] = "failed: %s" % e
-            if m["status"] == "ok":
-                cpu = read_kv(os.path.join(d, job + ".cpu"))
-                m["daemon_cpu_s_per_1k"] = cpu_per_1k(cpu, "daemon", m["ios"], clk) if daemon else None
-                m["server_cpu_s_per_1k"] = cpu_per_1k(cpu, "server", m["ios"], clk) if server else None
-                m["loadavg"] = cpu.get("loadavg")
-            row["jobs"][job] = m
-        rows[rid] = row
+                status = per[0]["status"]
+        # Memory: the largest peak of any round.
+        mems = [p["mem"] for p in per]
+        mem = dict(mems[0])
+        if nrounds > 1:
+            hwm = max_kb(m.get("daemon_hwm_kb") for m in mems)
+            if hwm:
+                mem["daemon_hwm_kb"] = hwm
+                mem["daemon_rss_kb"] = next(m.get("daemon_rss_kb") for m in mems
+                                            if m.get("daemon_hwm_kb") == hwm)
+            shwm = max_kb(m.get("server_hwm_kb") for m in mems)
+            if shwm:
+                mem["server_hwm_kb"] = shwm
+        rows[rid] = {"id": rid, "num": num, "label": label, "daemon": daemon, "server": server,
+                     "status": status, "mem": mem, "rounds": nrounds,
+                     "jobs": {job: combine_job([p["jobs"][job] for p in per]) for job in VM_JOBS}}
     return rows
 
 
@@ -175,34 +257,42 @@ def parse_openssl(text):
     return speeds
 
 
+def load_host_job(h, job, tool):
+    """One host job of one tool in one round (its directory h)."""
+    base = os.path.join(h, "%s.%s" % (job, tool))
+    m = {"status": "ok"}
+    try:
+        if tool == "cli":
+            m.update(parse_cli(read_text(base + ".txt")))
+        else:
+            fio = load_fio(base + ".json")
+            if job not in fio:
+                raise ValueError("job missing in fio output")
+            m.update(fio_metrics(fio[job]))
+        cpu = read_kv(base + ".cpu")
+        clk = int(cpu.get("clk_tck", "100") or 100)
+        client = times_seconds(read_text(base + ".times"))
+        m["client_cpu_s_per_1k"] = client / m["ios"] * 1000 if client is not None else None
+        st = cpu.get("server_ticks")
+        m["server_cpu_s_per_1k"] = int(st) / clk / m["ios"] * 1000 if st else None
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        err = read_text(base + ".err").strip().splitlines()
+        m = {"status": "failed: %s%s" % (e, (" (" + err[-1][:80] + ")") if err else "")}
+    return m
+
+
 def load_host(out):
     h = os.path.join(out, "host")
     if not os.path.isdir(h):
         return None
     host = {"jobs": {}, "info": read_kv(os.path.join(h, "info.txt"))}
+    nrounds = rounds_of(os.path.join(h, "info.txt"))
+    host["rounds"] = nrounds
     for job in HOST_JOBS:
         host["jobs"][job] = {}
         for tool in ("cli", "fio"):
-            base = os.path.join(h, "%s.%s" % (job, tool))
-            m = {"status": "ok"}
-            try:
-                if tool == "cli":
-                    m.update(parse_cli(read_text(base + ".txt")))
-                else:
-                    fio = load_fio(base + ".json")
-                    if job not in fio:
-                        raise ValueError("job missing in fio output")
-                    m.update(fio_metrics(fio[job]))
-                cpu = read_kv(base + ".cpu")
-                clk = int(cpu.get("clk_tck", "100") or 100)
-                client = times_seconds(read_text(base + ".times"))
-                m["client_cpu_s_per_1k"] = client / m["ios"] * 1000 if client is not None else None
-                st = cpu.get("server_ticks")
-                m["server_cpu_s_per_1k"] = int(st) / clk / m["ios"] * 1000 if st else None
-            except (ValueError, KeyError, TypeError, OSError) as e:
-                err = read_text(base + ".err").strip().splitlines()
-                m = {"status": "failed: %s%s" % (e, (" (" + err[-1][:80] + ")") if err else "")}
-            host["jobs"][job][tool] = m
+            host["jobs"][job][tool] = combine_job([load_host_job(d, job, tool)
+                                                   for d in round_dirs(h, nrounds)])
     host["openssl_mbps"] = parse_openssl(read_text(os.path.join(h, "openssl.txt")))
     host["aes_gcm_mbps"] = host["openssl_mbps"].get("aes-128-gcm")
     host["perf"] = {}
@@ -224,6 +314,16 @@ def fmt(v, digits=0):
 
 def fmt_cpu(v):
     return "-" if v is None else "%.4f" % v
+
+
+def fmt_range(m):
+    """ "  LOW-HIGH" IOPS of the rounds (and the failed ones), or "" for one round."""
+    if "iops_min" not in m:
+        return ""
+    r = "  %s-%s" % (fmt(m["iops_min"]), fmt(m["iops_max"]))
+    if m["rounds_ok"] < m["rounds"]:
+        r += " (%d of %d rounds ok)" % (m["rounds_ok"], m["rounds"])
+    return r
 
 
 def ratio(a, b):
@@ -339,8 +439,14 @@ def render(meta, vm, ratios, host, targets):
         if ssl:
             L.append("guest crypto, one vCPU, 16 KiB (openssl speed): " +
                      ", ".join("%s %s MB/s" % (c, fmt(v, 1)) for c, v in ssl.items()))
+        copy = read_text(os.path.join(meta["out"], "vm", "results", "copy.txt")).strip()
+        if copy:
+            L.append("guest kernel copy speed (dd from a tmpfs file, 128 KiB blocks): %s" % copy.split(",")[-1].strip())
         L.append("fio: libaio, direct=1, 1 job, %s s per job after a %s s warm-up, %s MiB region of %s MiB devices" % (
             gi.get("runtime_s", "?"), gi.get("ramp_s", "?"), gi.get("region_mb", "?"), gi.get("dev_mb", "?")))
+        if rounds_of(os.path.join(meta["out"], "vm", "results", "info.txt")) > 1:
+            L.append("rounds: %s (the rows ran in turn %s times in the one boot); each figure is the median of "
+                     "the rounds, \"IOPS range\" the lowest and highest round" % (gi.get("rounds"), gi.get("rounds")))
     for rid, label in (("netblk-1q", "5a"), ("netblk-2q", "5b")):
         tls = read_kv(os.path.join(meta["out"], "vm", "results", rid, "tls.txt"))
         if tls.get("suite"):
@@ -351,8 +457,11 @@ def render(meta, vm, ratios, host, targets):
     if vm is not None:
         L.append("")
         L.append("== In the VM ==")
+        multi = any(r.get("rounds", 1) > 1 for r in vm.values())
         hdr = "%-18s %-38s %9s %8s %9s %9s %10s %10s" % (
             "job", "row", "IOPS", "MB/s", "mean us", "p99 us", "daemon cpu", "server cpu")
+        if multi:
+            hdr += "  %-15s" % "IOPS range"
         L.append(hdr)
         L.append("-" * len(hdr))
         for job in VM_JOBS:
@@ -362,10 +471,10 @@ def render(meta, vm, ratios, host, targets):
                 if m["status"] != "ok":
                     L.append("%-18s %-38s %s" % (job, name, m["status"][:70]))
                     continue
-                L.append("%-18s %-38s %9s %8s %9s %9s %10s %10s" % (
+                L.append("%-18s %-38s %9s %8s %9s %9s %10s %10s%s" % (
                     job, name, fmt(m["iops"]), fmt(m["mbps"], 1), fmt(m["lat_mean_us"], 1),
                     fmt(m["lat_p99_us"], 1), fmt_cpu(m.get("daemon_cpu_s_per_1k")),
-                    fmt_cpu(m.get("server_cpu_s_per_1k"))))
+                    fmt_cpu(m.get("server_cpu_s_per_1k")), fmt_range(m)))
             L.append("")
         L.append("Row status and memory (VmHWM = peak resident size, after all jobs):")
         for rid, num, label, daemon, server in ROWS:
@@ -398,6 +507,10 @@ def render(meta, vm, ratios, host, targets):
         L.append("client cpu = netblk-cli or fio; server cpu = mock or nbdkit; seconds per 1000 I/Os")
         hdr = "%-18s %-5s %9s %8s %9s %9s %10s %10s" % ("job", "tool", "IOPS", "MB/s", "mean us", "p99 us",
                                                       "client cpu", "server cpu")
+        if host.get("rounds", 1) > 1:
+            L.append("rounds: %d (each job run in turn by both tools, their order flipped every round); each "
+                     "figure is the median, \"IOPS range\" the lowest and highest round" % host["rounds"])
+            hdr += "  %-15s" % "IOPS range"
         L.append(hdr)
         L.append("-" * len(hdr))
         for job in HOST_JOBS:
@@ -406,10 +519,10 @@ def render(meta, vm, ratios, host, targets):
                 if m["status"] != "ok":
                     L.append("%-18s %-5s %s" % (job, tool, m["status"][:80]))
                     continue
-                L.append("%-18s %-5s %9s %8s %9s %9s %10s %10s" % (
+                L.append("%-18s %-5s %9s %8s %9s %9s %10s %10s%s" % (
                     job, tool, fmt(m["iops"]), fmt(m["mbps"], 1), fmt(m["lat_mean_us"], 1),
                     fmt(m["lat_p99_us"], 1), fmt_cpu(m.get("client_cpu_s_per_1k")),
-                    fmt_cpu(m.get("server_cpu_s_per_1k"))))
+                    fmt_cpu(m.get("server_cpu_s_per_1k")), fmt_range(m)))
             c, f = host["jobs"][job]["cli"], host["jobs"][job]["fio"]
             L.append("%-18s %-5s %9s" % ("", "cli/fio", fmt_ratio(ratio(c.get("iops"), f.get("iops")))))
         L.append("openssl speed -evp aes-128-gcm (16 KiB blocks, one core): %s MB/s" % fmt(host["aes_gcm_mbps"], 1))
@@ -452,17 +565,22 @@ def main():
                 m = vm[rid]["jobs"][job]
                 rows.append(["vm", num, rid, label, job] + [m.get(c) for c in cols] +
                             [m.get("daemon_cpu_s_per_1k"), m.get("server_cpu_s_per_1k"),
-                             vm[rid]["mem"].get("daemon_hwm_kb"), m["status"]])
+                             vm[rid]["mem"].get("daemon_hwm_kb"), m["status"],
+                             m.get("rounds_ok", 1 if m["status"] == "ok" else 0), m.get("iops_min"),
+                             m.get("iops_max")])
     if host is not None:
         for job in HOST_JOBS:
             for tool in ("cli", "fio"):
                 m = host["jobs"][job][tool]
                 rows.append(["host", "", tool, "netblk-cli -> mock" if tool == "cli" else "fio nbd -> nbdkit",
                              job] + [m.get(c) for c in cols] +
-                            [m.get("client_cpu_s_per_1k"), m.get("server_cpu_s_per_1k"), "", m["status"]])
+                            [m.get("client_cpu_s_per_1k"), m.get("server_cpu_s_per_1k"), "", m["status"],
+                             m.get("rounds_ok", 1 if m["status"] == "ok" else 0), m.get("iops_min"),
+                             m.get("iops_max")])
     write_csv(os.path.join(out, "results.csv"),
               ["where", "row", "id", "label", "job", "iops", "mb_per_s", "lat_mean_us", "lat_p99_us", "ios",
-               "daemon_or_client_cpu_s_per_1k_io", "server_cpu_s_per_1k_io", "daemon_vmhwm_kib", "status"], rows)
+               "daemon_or_client_cpu_s_per_1k_io", "server_cpu_s_per_1k_io", "daemon_vmhwm_kib", "status",
+               "rounds_ok", "iops_min", "iops_max"], rows)
     write_csv(os.path.join(out, "ratios.csv"),
               ["job", "ours", "base", "iops", "mb_per_s", "lat_mean", "lat_p99", "daemon_cpu_per_io"],
               [[r["job"], r["ours"], r["base"], r["iops"], r["mbps"], r["lat_mean"], r["lat_p99"],

@@ -15,7 +15,7 @@
 #      results.csv, ratios.csv, targets.csv and table.txt.
 #
 #   bench/run.sh [--quick] [--out DIR] [--build DIR] [--runtime S] [--ramp S]
-#                [--rows "ID ..."] [--no-vm] [--no-host] [--perf]
+#                [--rows "ID ..."] [--rounds N] [--no-vm] [--no-host] [--perf]
 #
 #   --quick       3 s per job after a 1 s warm-up (default 10 s after 2 s)
 #   --out DIR     results directory (default BUILD/bench-out/DATE-TIME)
@@ -23,12 +23,19 @@
 #   --runtime S   seconds per measured job;  --ramp S  warm-up seconds
 #   --rows LIST   VM rows to run, of: brd qsd-null qsd-nbd-tls knbd
 #                 netblk-1q netblk-2q (default all)
+#   --rounds N    measure everything N times (default 1): the VM rows run
+#                 in turn N times in the one boot, the host jobs N times
+#                 each, alternating the two stacks; every figure is then
+#                 the median of the N rounds, and the table shows the
+#                 spread of the IOPS (the host's load moves the figures of
+#                 a TCG guest by 2x from one minute to the next)
 #   --no-vm, --no-host   skip that part
 #   --perf        also profile the host engine bench with perf (client and
 #                 server of both stacks, 4k QD32 random read and 128k
 #                 sequential read) and print the top symbols
 #
-# A full run takes about 13 minutes on a 2-core machine (--quick: 7). Needs root
+# A full run takes about 13 minutes on a 2-core machine (--quick: 7; each
+# further round adds about 11 minutes, or 6 with --quick). Needs root
 # (apt-get, the VM's 9p export, setpriv for libnbd). The VM uses
 # $NETBLK_VM_CACHE like the tests (tests/vm/README.md).
 set -euo pipefail
@@ -38,6 +45,7 @@ build=${NETBLK_BUILD_DIR:-$src/build-bench}
 out=
 runtime=10
 ramp=2
+rounds=1
 rows=
 do_vm=1
 do_host=1
@@ -54,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--runtime) runtime=${2:?}; shift 2 ;;
 	--ramp) ramp=${2:?}; shift 2 ;;
 	--rows) rows=${2:?}; shift 2 ;;
+	--rounds) rounds=${2:?}; shift 2 ;;
 	--no-vm) do_vm=0; shift ;;
 	--no-host) do_host=0; shift ;;
 	--perf) perf=1; shift ;;
@@ -63,6 +72,7 @@ while [ $# -gt 0 ]; do
 done
 case $runtime in '' | *[!0-9]* | 0) die "--runtime '$runtime': a whole number of seconds, at least 1" ;; esac
 case $ramp in '' | *[!0-9]*) die "--ramp '$ramp': a whole number of seconds" ;; esac
+case $rounds in '' | *[!0-9]* | 0) die "--rounds '$rounds': a whole number, at least 1" ;; esac
 for r in $rows; do
 	case $r in
 	brd | qsd-null | qsd-nbd-tls | knbd | netblk-1q | netblk-2q) ;;
@@ -91,12 +101,13 @@ out=$(realpath "$out")
 	echo "host_uptime_start=$(uptime)"
 	echo "runtime_s=$runtime"
 	echo "ramp_s=$ramp"
+	echo "rounds=$rounds"
 } >"$out/meta.txt"
 echo "=== results in $out"
 echo "host: $(nproc) cores; $(uptime)"
 
 export NETBLK_SRC=$src NETBLK_BUILD=$build NETBLK_BIN=$build/bin
-export NETBLK_BENCH_RUNTIME=$runtime NETBLK_BENCH_RAMP=$ramp
+export NETBLK_BENCH_RUNTIME=$runtime NETBLK_BENCH_RAMP=$ramp NETBLK_BENCH_ROUNDS=$rounds
 [ -z "$rows" ] || export NETBLK_BENCH_ROWS="$rows"
 
 if [ "$do_vm" = 1 ]; then
@@ -104,8 +115,8 @@ if [ "$do_vm" = 1 ]; then
 	bash "$src/tests/vm/fetch.sh"
 	nrows=$(echo "${rows:-brd qsd-null qsd-nbd-tls knbd netblk-1q netblk-2q}" | wc -w)
 	# As guest.sh bounds each row, plus the boot.
-	vm_timeout=$((nrows * (6 * (runtime + ramp + 30) + 100) + 180))
-	echo "=== VM part: $nrows rows of 6 jobs, one boot (at most $vm_timeout s)"
+	vm_timeout=$((rounds * nrows * (6 * (runtime + ramp + 30) + 100) + 180))
+	echo "=== VM part: $nrows rows of 6 jobs, $rounds round(s), one boot (at most $vm_timeout s)"
 	progress=$build/vm-out/bench/results/progress.txt
 	rm -f "$progress"
 	tail -n +1 -F "$progress" 2>/dev/null &

@@ -18,18 +18,20 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 out=$tmp/out
 res=$out/vm/results
-mkdir -p "$res"
+out2=$tmp/out2
+res2=$out2/vm/results
+mkdir -p "$res" "$res2"
 
 # fio JSON of one row: every job with the IOPS given, mean latency
 # 1e6/IOPS us, 4k or 128k blocks; stat lines whose utime+stime grow by
 # TICKS during each job.
-python3 - "$res" <<'PY'
+python3 - "$res" "$res2" <<'PY'
 import json, os, sys
-res = sys.argv[1]
+res, res2 = sys.argv[1], sys.argv[2]
 jobs = ["randread-4k-qd1", "randwrite-4k-qd1", "randread-4k-qd32",
         "randwrite-4k-qd32", "read-128k-qd8", "write-128k-qd8"]
-def row(rid, iops, daemon_ticks, server_ticks):
-    d = os.path.join(res, rid)
+def row(rid, iops, daemon_ticks, server_ticks, base=None):
+    d = os.path.join(base or res, rid)
     os.makedirs(d)
     out = []
     for j in jobs:
@@ -65,8 +67,26 @@ with open(os.path.join(res, "netblk-1q", "tls.txt"), "w") as f:
 os.makedirs(os.path.join(res, "knbd"))
 with open(os.path.join(res, "knbd", "status"), "w") as f:
     f.write("failed: nbd-client failed: no such export\n")
+# Three rounds (round K > 1 in rK/): row 3 at 100, 300, 200 IOPS; row 5a
+# at 400 and 900, its third round failed; row 5a's peak memory is largest
+# in round 2.
+with open(os.path.join(res2, "info.txt"), "w") as f:
+    f.write("rounds=3\nnproc=2\n")
+for k, (r3, r5) in enumerate([(100, 400), (300, 900), (200, None)], 1):
+    base = res2 if k == 1 else os.path.join(res2, "r%d" % k)
+    row("qsd-nbd-tls", r3, 40, 30, base)
+    row("qsd-null", 500, 50, None, base)
+    if r5 is None:
+        os.makedirs(os.path.join(base, "netblk-1q"))
+        with open(os.path.join(base, "netblk-1q", "status"), "w") as f:
+            f.write("failed: mock exited\n")
+        continue
+    row("netblk-1q", r5, 20, 10, base)
+    with open(os.path.join(base, "netblk-1q", "mem"), "w") as f:
+        f.write("daemon_hwm_kb=%d\n" % (10240 * k + 10240))
 PY
 echo "git=fixture" >"$out/meta.txt"
+echo "git=fixture" >"$out2/meta.txt"
 
 python3 "$src/bench/report.py" "$out" >"$tmp/table.txt" 2>"$tmp/err" ||
 	fail "report.py failed: $(cat "$tmp/err")"
@@ -91,4 +111,21 @@ grep -Eq '^ +not measured +\[netblk-2q\]' "$t" || fail "targets of the missing r
 [ "$(wc -l <"$out/results.csv")" = 37 ] || fail "results.csv: $(wc -l <"$out/results.csv") lines, expected 1 + 6 rows x 6 jobs"
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert len(d["ratios"]) == 24 and d["targets"]' \
 	"$out/results.json" || fail "results.json incomplete"
-echo "bench: scripts clean, report.py computes and marks as expected"
+
+# Rounds: every figure the median of the rounds that worked, the spread shown.
+python3 "$src/bench/report.py" "$out2" >"$tmp/table2.txt" 2>"$tmp/err" ||
+	fail "report.py failed on three rounds: $(cat "$tmp/err")"
+t=$tmp/table2.txt
+grep -Eq '^randread-4k-qd32 +3 +qsd.* 200 .* +100-300$' "$t" ||
+	fail "row 3 over three rounds: $(grep '^randread-4k-qd32 *3 ' "$t")"
+grep -Eq '^randread-4k-qd32 +5a .* 650 .* +400-900 \(2 of 3 rounds ok\)$' "$t" ||
+	fail "row 5a over two good rounds of three: $(grep '^randread-4k-qd32 *5a' "$t")"
+# 650 / 200 IOPS
+grep -Eq '^randread-4k-qd32 +5a / row 3 +3\.25x' "$t" ||
+	fail "ratio of the medians wrong: $(grep 'randread-4k-qd32 *5a / row 3' "$t")"
+grep -Eq '^ +5a .*ok in 2 of 3 rounds \(round 3 failed: mock exited\); vduse-netblk VmHWM 30\.0 MiB' "$t" ||
+	fail "row 5a status/memory over the rounds: $(grep '^ *5a ' "$t" | tail -1)"
+grep -q '^rounds: 3 ' "$t" || fail "the header does not say the figures are medians of 3 rounds"
+python3 -c 'import csv, sys; r = [x for x in csv.DictReader(open(sys.argv[1])) if x["id"] == "netblk-1q" and x["job"] == "randread-4k-qd32"][0]; assert (r["rounds_ok"], r["iops_min"], r["iops_max"]) == ("2", "400", "900"), r' \
+	"$out2/results.csv" || fail "results.csv lacks the rounds of row 5a"
+echo "bench: scripts clean, report.py computes and marks as expected (one round and three)"
