@@ -53,6 +53,8 @@ struct main_opts {
 	gid_t gid;
 	unsigned int queues;
 	unsigned int queue_size;
+	unsigned int bounce_mb;    /* 0: the kernel's default */
+	bool bounce_given;
 	bool read_only;
 	bool foreground;
 	bool attach;
@@ -111,6 +113,10 @@ static void main_usage(FILE *f)
 "                            thread with its own connections (default 1)\n"
 "      --queue-size N        entries per virtqueue, a power of two\n"
 "                            (default 256)\n"
+"      --bounce-size MIB     the kernel's bounce buffer for the device,\n"
+"                            1 to 1024 MiB, or 0 for the kernel's own\n"
+"                            default (64 MiB); its pages count in the\n"
+"                            daemon's resident size (default 32)\n"
 "      --mgmtdev NAME        vDPA management device to attach with\n"
 "                            (default vduse; BUS/NAME for one on a bus)\n"
 "      --no-attach           create the VDUSE device only; attach it\n"
@@ -245,7 +251,7 @@ enum {
 	OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_TLS_NAME, OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_QUEUE_SIZE, OPT_MGMTDEV, OPT_NO_ATTACH,
 	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
-	OPT_RESIZE_CHECK, OPT_TLS_CIPHERSUITES,
+	OPT_RESIZE_CHECK, OPT_TLS_CIPHERSUITES, OPT_BOUNCE_SIZE,
 };
 
 /* --user: resolve now, so a wrong name fails before any device work. */
@@ -305,6 +311,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		{ "connect-timeout", required_argument, NULL,
 		  OPT_CONNECT_TIMEOUT },
 		{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
+		{ "bounce-size", required_argument, NULL, OPT_BOUNCE_SIZE },
 		{ "mgmtdev", required_argument, NULL, OPT_MGMTDEV },
 		{ "no-attach", no_argument, NULL, OPT_NO_ATTACH },
 		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
@@ -324,6 +331,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		.key = "/etc/vduse-netblk/client.key",
 		.queues = 1,
 		.queue_size = MAIN_DEFAULT_QUEUE_SIZE,
+		.bounce_mb = VDEV_DEFAULT_BOUNCE_MB,
 		.attach = true,
 		.connect_timeout = 10,
 		.stop_timeout = 5,
@@ -393,6 +401,11 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 			if (ret == 0 && (o->queue_size & (o->queue_size - 1)))
 				ret = main_bad_option("--queue-size '%s' is not "
 						      "a power of two", optarg);
+			break;
+		case OPT_BOUNCE_SIZE:
+			ret = main_parse_uint("--bounce-size", optarg, 0,
+					      VDEV_MAX_BOUNCE_MB, &o->bounce_mb);
+			o->bounce_given = true;
 			break;
 		case OPT_MGMTDEV:
 			o->mgmtdev = optarg;
@@ -608,6 +621,8 @@ static int main_run(struct main_opts *o)
 		.state_dir = o->state_dir,
 		.queues = o->queues,
 		.queue_size = o->queue_size,
+		.bounce_size = (uint64_t)o->bounce_mb << 20,
+		.bounce_size_given = o->bounce_given && o->bounce_mb,
 		.read_only = o->read_only,
 		.attach = o->attach,
 		.io_timeout = o->io_timeout,

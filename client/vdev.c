@@ -389,6 +389,44 @@ static int vdev_destroy(struct vdev *v, char *err, size_t errlen)
 	return vduse_dev_destroy_fd(v->ctl_fd, v->name, err, errlen);
 }
 
+/*
+ * Size the new device's bounce buffer before its first attach. The
+ * workers map it whole, and the pages the kernel has bounced through
+ * count in our resident size: with the kernel's 64 MiB default a heavy
+ * load (large blocks, deep queues) takes the daemon past 64 MiB.
+ * Requests that find the buffer full wait in the kernel for room.
+ */
+static int vdev_set_bounce(struct vdev *v, char *err, size_t errlen)
+{
+	unsigned long long mib = v->cfg.bounce_size >> 20;
+	char why[384];
+	int ret;
+
+	if (!v->cfg.bounce_size)
+		return 0;
+	ret = vduse_dev_set_bounce_size(v->name, v->cfg.bounce_size, why,
+					sizeof(why));
+	if (ret == 0) {
+		log_msg(LOG_INFO, "%s: bounce buffer %llu MiB", v->name, mib);
+		return 0;
+	}
+	if (ret == -ENOENT && !v->cfg.bounce_size_given) {
+		log_msg(LOG_NOTICE, "%s: this kernel cannot size a VDUSE bounce "
+			"buffer (this VDUSE has no bounce_size in sysfs); its "
+			"default applies", v->name);
+		return 0;
+	}
+	if (!v->cfg.bounce_size_given) {
+		log_msg(LOG_WARNING, "%s: the bounce buffer stays at the "
+			"kernel's default size: %s", v->name, why);
+		return 0;
+	}
+	snprintf(err, errlen, "%s: cannot set the bounce buffer to %llu MiB "
+		 "(--bounce-size): %s", v->name, mib, why);
+	log_msg(LOG_ERR, "%s", err);
+	return ret;
+}
+
 /* Create the device, or find the state to take over an existing one. */
 static int vdev_create(struct vdev *v, const struct blk_params *bp,
 		       char *err, size_t errlen)
@@ -412,6 +450,11 @@ static int vdev_create(struct vdev *v, const struct blk_params *bp,
 	};
 	ret = vduse_dev_create(&dp, err, errlen);
 	if (ret == 0) {
+		ret = vdev_set_bounce(v, err, errlen);
+		if (ret < 0) {
+			vdev_destroy(v, serr, sizeof(serr));
+			return ret;
+		}
 		ret = state_create(&v->st, v->state_dir, v->name, v->volume,
 				   v->cfg.queues, v->cfg.queue_size, err,
 				   errlen);

@@ -35,6 +35,11 @@ struct vdev_config {
 	const char *state_dir;        /* NULL: STATE_DEFAULT_DIR */
 	unsigned int queues;          /* 1..VDEV_MAX_QUEUES */
 	unsigned int queue_size;      /* power of two */
+	/* The kernel's bounce buffer for the device, in bytes (VDUSE's
+	 * bounce_size, set before the first attach): its pages, mapped by
+	 * the workers, count in our resident size. 0 = the kernel's default. */
+	uint64_t bounce_size;
+	bool bounce_size_given;       /* asked for: failing to set it is an error */
 	bool read_only;
 	bool attach;                  /* add to vDPA (false: --no-attach) */
 	double io_timeout;            /* 0 = retry forever */
@@ -43,6 +48,10 @@ struct vdev_config {
 	double resize_check;          /* size check period, 0 = never */
 	int log_level;
 };
+
+#define VDEV_DEFAULT_BOUNCE_MB 32
+#define VDEV_MIN_BOUNCE_MB     1     /* VDUSE's limits */
+#define VDEV_MAX_BOUNCE_MB     1024
 
 struct vdev_stats {
 	uint64_t requests;            /* requests handed to the cluster */

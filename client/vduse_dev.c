@@ -197,6 +197,32 @@ int vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
 	return 0;
 }
 
+int vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
+			      size_t errlen)
+{
+	char path[sizeof(VDUSE_SYSFS_DIR) + VDUSE_NAME_MAX + 16], val[24];
+	int fd, len, ret = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s/bounce_size", VDUSE_SYSFS_DIR,
+		 name);
+	len = snprintf(val, sizeof(val), "%llu", (unsigned long long)bytes);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vduse_error(err, errlen, -errno, "cannot open %s: %s",
+				   path, strerror(errno));
+	n = write(fd, val, (size_t)len);
+	if (n < 0)
+		ret = -errno;
+	else if (n != len)
+		ret = -EIO;
+	close(fd);
+	if (ret)
+		return vduse_error(err, errlen, ret, "writing %s to %s: %s",
+				   val, path, strerror(-ret));
+	return 0;
+}
+
 int vduse_dev_destroy(const char *name, char *err, size_t errlen)
 {
 	int fd, ret;

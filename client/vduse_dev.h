@@ -16,6 +16,7 @@
 
 #define VDUSE_CONTROL_PATH "/dev/vduse/control"
 #define VDUSE_DEV_DIR      "/dev/vduse"
+#define VDUSE_SYSFS_DIR    "/sys/class/vduse"
 
 struct vduse_dev_params {
 	const char *name;        /* device name, also /dev/vduse/NAME */
@@ -44,6 +45,14 @@ int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
  */
 int vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen);
 
+/*
+ * Set the device's bounce buffer (/sys/class/vduse/NAME/bounce_size,
+ * bytes; recent kernels and our kmod): only before the device is
+ * first attached to vDPA. -ENOENT when the kernel has no such attribute,
+ * -EPERM/-EBUSY once attached, -EINVAL out of the kernel's range.
+ */
+int vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
+			      size_t errlen);
 /* VDUSE_DESTROY_DEV. -EBUSY while attached to vDPA or open. */
 int vduse_dev_destroy(const char *name, char *err, size_t errlen);
 
