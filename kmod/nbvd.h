@@ -21,6 +21,7 @@
 #include <linux/idr.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/vdpa.h>
@@ -33,6 +34,8 @@
 #define NBVD_MAX_DEVS		256
 #define NBVD_MAX_VQS		64
 #define NBVD_MAX_VQ_SIZE	32768
+#define NBVD_MIN_BOUNCE_SIZE	SZ_1M
+#define NBVD_MAX_BOUNCE_SIZE	SZ_1G
 
 struct nbvd_domain;
 
@@ -69,6 +72,7 @@ struct nbvd_dev {
 	struct cdev *cdev;
 	bool opened;			/* under nbvd_lock */
 	struct nbvd_vdpa *vdpa;		/* attached; under nbvd_lock */
+	u64 bounce_size;		/* bytes, for the next attach; under nbvd_lock */
 
 	struct mutex lock;		/* ioctls vs attach/detach */
 	struct nbvd_domain *domain;	/* under lock */
@@ -105,7 +109,6 @@ struct nbvd_dev {
 extern struct mutex nbvd_lock;
 extern struct idr nbvd_devs;
 struct nbvd_dev *nbvd_dev_find_locked(const char *name);
-unsigned int nbvd_param_bounce_mb(void);
 
 /* nbvd_dev.c: the per-device character device */
 extern const struct file_operations nbvd_dev_fops;

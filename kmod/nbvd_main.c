@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/namei.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_config.h>
@@ -20,7 +21,7 @@
 static unsigned int bounce_mb = 64;
 module_param(bounce_mb, uint, 0444);
 MODULE_PARM_DESC(bounce_mb,
-		 "Bounce buffer IOVA area per attached device in MiB (1-1024, default 64)");
+		 "Default bounce buffer IOVA area of a new device in MiB (1-1024, default 64; per device: /sys/class/vduse/NAME/bounce_size)");
 
 static unsigned int msg_timeout = 30;
 module_param(msg_timeout, uint, 0444);
@@ -37,11 +38,6 @@ static struct device *nbvd_ctl_dev;
 struct nbvd_ctl {
 	u64 api_version;
 };
-
-unsigned int nbvd_param_bounce_mb(void)
-{
-	return bounce_mb;
-}
 
 static char *nbvd_devnode(const struct device *d, umode_t *mode)
 {
@@ -79,8 +75,58 @@ static ssize_t nbvd_msg_timeout_store(struct device *d,
 static struct device_attribute nbvd_attr_msg_timeout =
 	__ATTR(msg_timeout, 0644, nbvd_msg_timeout_show, nbvd_msg_timeout_store);
 
+static ssize_t nbvd_bounce_size_show(struct device *d,
+				     struct device_attribute *attr, char *buf)
+{
+	struct nbvd_dev *dev = dev_get_drvdata(d);
+
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(dev->bounce_size));
+}
+
+/*
+ * As the in-tree vduse: EPERM once attached (whatever was written), then
+ * the parse error of kstrtou64 (EINVAL, ERANGE), EINVAL outside
+ * 1 MiB..1 GiB; the value is rounded down to whole pages. Checked and set
+ * under nbvd_lock, which "vdpa dev add" holds from its dev->vdpa check
+ * until dev->vdpa is set, having read bounce_size in between. The lock is
+ * only tried (and the write restarted): destroying the device holds it
+ * while removing this attribute, which waits for writers still in here.
+ */
+static ssize_t nbvd_bounce_size_store(struct device *d,
+				      struct device_attribute *attr,
+				      const char *buf, size_t count)
+{
+	struct nbvd_dev *dev = dev_get_drvdata(d);
+	u64 val;
+	int ret;
+
+	if (!mutex_trylock(&nbvd_lock))
+		return restart_syscall();
+	if (dev->vdpa) {
+		ret = -EPERM;
+		goto out_unlock;
+	}
+	ret = kstrtou64(buf, 10, &val);
+	if (ret)
+		goto out_unlock;
+	if (val < NBVD_MIN_BOUNCE_SIZE || val > NBVD_MAX_BOUNCE_SIZE) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	WRITE_ONCE(dev->bounce_size, val & PAGE_MASK);
+	ret = count;
+out_unlock:
+	mutex_unlock(&nbvd_lock);
+	return ret;
+}
+
+/* Per device: bytes of bounce buffer for the next attach. */
+static struct device_attribute nbvd_attr_bounce_size =
+	__ATTR(bounce_size, 0644, nbvd_bounce_size_show, nbvd_bounce_size_store);
+
 static struct attribute *nbvd_dev_attrs[] = {
 	&nbvd_attr_msg_timeout.attr,
+	&nbvd_attr_bounce_size.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(nbvd_dev);
@@ -150,6 +196,7 @@ static int nbvd_create(void __user *argp)
 	if (IS_ERR(dev))
 		return PTR_ERR(dev);
 	nbvd_msg_init(dev, msg_timeout);
+	dev->bounce_size = (u64)bounce_mb << 20;
 
 	mutex_lock(&nbvd_lock);
 	if (nbvd_dev_find_locked(dev->name)) {

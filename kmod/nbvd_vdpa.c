@@ -368,7 +368,6 @@ static struct vdpa_mgmt_dev nbvd_mgmt = {
 static int nbvd_vdpa_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 			     const struct vdpa_dev_set_config *config)
 {
-	u64 bounce = (u64)nbvd_param_bounce_mb() << 20;
 	struct nbvd_domain *domain;
 	struct nbvd_vdpa *nv;
 	struct nbvd_dev *dev;
@@ -394,7 +393,8 @@ static int nbvd_vdpa_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 		return ret;
 	}
 
-	domain = nbvd_domain_create(bounce);
+	/* bounce_size is fixed from here until detach (its store: EPERM). */
+	domain = nbvd_domain_create(dev->bounce_size);
 	if (!domain) {
 		ret = -ENOMEM;
 		goto out_unlock;
