@@ -114,7 +114,7 @@ static void main_usage(FILE *f)
 "      --queue-size N        entries per virtqueue, a power of two\n"
 "                            (default 256)\n"
 "      --bounce-size MIB     the kernel's bounce buffer for the device,\n"
-"                            1 to 1024 MiB, or 0 for the kernel's own\n"
+"                            4 to 1024 MiB, or 0 for the kernel's own\n"
 "                            default (64 MiB); its pages count in the\n"
 "                            daemon's resident size (default 32)\n"
 "      --mgmtdev NAME        vDPA management device to attach with\n"
@@ -405,6 +405,12 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		case OPT_BOUNCE_SIZE:
 			ret = main_parse_uint("--bounce-size", optarg, 0,
 					      VDEV_MAX_BOUNCE_MB, &o->bounce_mb);
+			if (ret == 0 && o->bounce_mb &&
+			    o->bounce_mb < VDEV_MIN_BOUNCE_MB)
+				ret = main_bad_option("--bounce-size '%s' is "
+						      "below 4 MiB (0 keeps "
+						      "the kernel's default)",
+						      optarg);
 			o->bounce_given = true;
 			break;
 		case OPT_MGMTDEV:

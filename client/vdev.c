@@ -120,6 +120,13 @@ static bool vdev_attached(const char *name)
  * the cluster has not answered within a second fail, and the workers
  * reconnect for a possible re-attach.
  */
+/* A virtio-vdpa disk, /dev/vdX (not /dev/vduse/NAME, not vhost-vdpa)? */
+static bool vdev_is_disk(const char *node)
+{
+	return strncmp(node, "/dev/vd", 7) == 0 &&
+	       strncmp(node, VDUSE_DEV_DIR "/", sizeof(VDUSE_DEV_DIR)) != 0;
+}
+
 static void vdev_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct vdev *v = t->data;
@@ -129,7 +136,7 @@ static void vdev_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	if (!v->watched[0]) {
 		if (vdev_find_node(v->name, v->watched, sizeof(v->watched)) &&
-		    strncmp(v->watched, "/dev/vd", 7) == 0) {
+		    vdev_is_disk(v->watched)) {
 			snprintf(v->node, sizeof(v->node), "%s", v->watched);
 			log_msg(LOG_NOTICE, "%s: attached again as %s", v->name,
 				v->watched);
@@ -313,6 +320,18 @@ static void vdev_blk_params(const struct vdev *v,
 		.queue_size = v->cfg.queue_size,
 		.max_segment_bytes = 1u << 20,
 	};
+	/*
+	 * A request must fit in the bounce buffer at once, or the kernel
+	 * requeues it for ever (a hang). A request has at most seg_max
+	 * (<= VDEV_SEG_MAX) segments of size_max bytes: keep that under half
+	 * the buffer, whatever max_sectors_kb root sets.
+	 */
+	if (v->cfg.bounce_size) {
+		uint64_t seg = (v->cfg.bounce_size / 2 / VDEV_SEG_MAX) & ~4095ULL;
+
+		if (seg < p->max_segment_bytes)
+			p->max_segment_bytes = (uint32_t)seg;
+	}
 	/* GET_ID: the volume id, truncated to the 20 bytes virtio allows. */
 	memcpy(p->serial, v->volume, strnlen(v->volume, sizeof(p->serial)));
 }
@@ -532,7 +551,7 @@ static int vdev_attach(struct vdev *v, char *err, size_t errlen)
 
 static void vdev_start_timers(struct vdev *v, const struct blk_params *bp)
 {
-	if (strncmp(v->node, "/dev/vd", 7) == 0)
+	if (vdev_is_disk(v->node))
 		snprintf(v->watched, sizeof(v->watched), "%s", v->node);
 	ev_timer_init(&v->watch_timer, vdev_watch_cb, 0.25, 0.25);
 	v->watch_timer.data = v;

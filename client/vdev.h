@@ -50,8 +50,10 @@ struct vdev_config {
 };
 
 #define VDEV_DEFAULT_BOUNCE_MB 32
-#define VDEV_MIN_BOUNCE_MB     1     /* VDUSE's limits */
-#define VDEV_MAX_BOUNCE_MB     1024
+#define VDEV_MIN_BOUNCE_MB     4     /* with VDEV_SEG_MAX: segments >= 8 KiB;
+					 main.c's message says 4 */
+#define VDEV_MAX_BOUNCE_MB     1024  /* VDUSE's limit */
+#define VDEV_SEG_MAX           254   /* blk.c's cap on seg_max */
 
 struct vdev_stats {
 	uint64_t requests;            /* requests handed to the cluster */

@@ -12,6 +12,16 @@ load_modules
 start_mock n1 7001 --volume bvol:512M
 
 bounce_of() { cat "/sys/class/vduse/$1/bounce_size"; }
+# The largest request the disk can send (segments x segment size) must fit
+# in half the bounce buffer, or it could never be mapped (a hang).
+check_request_cap() {
+	local q=/sys/block/${BLK#/dev/}/queue segs seg
+	segs=$(cat "$q/max_segments")
+	seg=$(cat "$q/max_segment_size")
+	[ $((segs * seg)) -le $(($1 / 2)) ] ||
+		fail "$BLK takes requests of $segs x $seg bytes, more than half the $1-byte bounce buffer"
+	log "$BLK: at most $segs segments of $seg bytes per request, bounce buffer $1 bytes"
+}
 hwm_kb() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$DAEMON_PID/status"; }
 
 # heavy NAME: two jobs of 1 MiB random writes, 64 deep each (up to 128 MiB
@@ -32,6 +42,7 @@ heavy() {
 start_daemon bdef --cluster 127.0.0.1:7001 --volume bvol
 [ "$(bounce_of bdef)" = $((32 << 20)) ] ||
 	fail "default bounce_size is $(bounce_of bdef), expected 32 MiB"
+check_request_cap $((32 << 20))
 heavy default
 hwm=$(hwm_kb)
 log "daemon VmHWM after 1 MiB blocks at depth 128: $hwm KiB ($(grep -E '^Rss' "/proc/$DAEMON_PID/status" | tr -s ' \t' ' ' | paste -sd' '))"
@@ -48,6 +59,7 @@ wait_gone /dev/vduse/bdef 10
 start_daemon bsmall --cluster 127.0.0.1:7001 --volume bvol --bounce-size 4
 [ "$(bounce_of bsmall)" = $((4 << 20)) ] ||
 	fail "--bounce-size 4 gave bounce_size $(bounce_of bsmall)"
+check_request_cap $((4 << 20))
 heavy small
 stop_daemon TERM
 wait_gone /dev/vduse/bsmall 10
@@ -72,13 +84,21 @@ vduse) [ "$default" = $((64 << 20)) ] || fail "--bounce-size 0 left bounce_size 
 *) [ "$default" -gt 0 ] || fail "--bounce-size 0: bounce_size '$default'" ;;
 esac
 
-# 4. Out of range: refused before anything is created.
+# 4. Out of range (above VDUSE's 1 GiB; below 4 MiB, where a request of
+# 254 segments of 8 KiB would no longer fit in half): refused before
+# anything is created.
 rc=0
 "$DAEMON_BIN" --foreground --name bbad "${TLS_ARGS[@]}" --cluster 127.0.0.1:7001 \
 	--volume bvol --bounce-size 2048 >"$NETBLK_OUT/bbad.log" 2>&1 </dev/null || rc=$?
 [ "$rc" = 2 ] || fail "--bounce-size 2048 exited with $rc, expected 2"
 grep -q -- "--bounce-size '2048' is not a number from 0 to 1024" "$NETBLK_OUT/bbad.log" ||
 	fail "--bounce-size 2048: $(cat "$NETBLK_OUT/bbad.log")"
+rc=0
+"$DAEMON_BIN" --foreground --name bbad "${TLS_ARGS[@]}" --cluster 127.0.0.1:7001 \
+	--volume bvol --bounce-size 2 >"$NETBLK_OUT/bbad2.log" 2>&1 </dev/null || rc=$?
+[ "$rc" = 2 ] || fail "--bounce-size 2 exited with $rc, expected 2"
+grep -q -- "--bounce-size '2' is below 4 MiB" "$NETBLK_OUT/bbad2.log" ||
+	fail "--bounce-size 2: $(cat "$NETBLK_OUT/bbad2.log")"
 [ ! -e /dev/vduse/bbad ] || fail "a device was created despite the bad --bounce-size"
 check_dmesg_clean
 log "bounce buffer: default 32 MiB, 4 MiB, 0 and out of range all behave"
