@@ -373,11 +373,15 @@ int main(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "create")) {
 		unsigned int q = argc > 3 ? (unsigned int)atoi(argv[3]) : 1;
 		unsigned int i;
+		int ret, err;
 
 		ctl = hostile_open_control();
 		cfg = hostile_config(argv[2], q);
-		if (ioctl(ctl, VDUSE_CREATE_DEV, cfg) < 0) {
-			fprintf(stderr, "create %s: %s\n", argv[2], strerror(errno));
+		ret = ioctl(ctl, VDUSE_CREATE_DEV, cfg);
+		err = errno;
+		free(cfg);
+		if (ret < 0) {
+			fprintf(stderr, "create %s: %s\n", argv[2], strerror(err));
 			return 1;
 		}
 		dfd = hostile_open_dev(argv[2], 0);
