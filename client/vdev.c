@@ -113,13 +113,6 @@ static bool vdev_attached(const char *name)
 	return stat(path, &sb) == 0;
 }
 
-/*
- * The kernel removing the disk (vdpa dev del, driver unbind) waits for the
- * requests in flight; when the cluster does not answer they would never
- * complete. Its sysfs entry goes first, so watch it: once gone, requests
- * the cluster has not answered within a second fail, and the workers
- * reconnect for a possible re-attach.
- */
 /* A virtio-vdpa disk, /dev/vdX (not /dev/vduse/NAME, not vhost-vdpa)? */
 static bool vdev_is_disk(const char *node)
 {
@@ -127,6 +120,13 @@ static bool vdev_is_disk(const char *node)
 	       strncmp(node, VDUSE_DEV_DIR "/", sizeof(VDUSE_DEV_DIR)) != 0;
 }
 
+/*
+ * The kernel removing the disk (vdpa dev del, driver unbind) waits for the
+ * requests in flight; when the cluster does not answer they would never
+ * complete. Its sysfs entry goes first, so watch it: once gone, requests
+ * the cluster has not answered within a second fail, and the workers
+ * reconnect for a possible re-attach.
+ */
 static void vdev_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct vdev *v = t->data;

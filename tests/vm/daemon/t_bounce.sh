@@ -87,18 +87,16 @@ esac
 # 4. Out of range (above VDUSE's 1 GiB; below 4 MiB, where a request of
 # 254 segments of 8 KiB would no longer fit in half): refused before
 # anything is created.
-rc=0
-"$DAEMON_BIN" --foreground --name bbad "${TLS_ARGS[@]}" --cluster 127.0.0.1:7001 \
-	--volume bvol --bounce-size 2048 >"$NETBLK_OUT/bbad.log" 2>&1 </dev/null || rc=$?
-[ "$rc" = 2 ] || fail "--bounce-size 2048 exited with $rc, expected 2"
-grep -q -- "--bounce-size '2048' is not a number from 0 to 1024" "$NETBLK_OUT/bbad.log" ||
-	fail "--bounce-size 2048: $(cat "$NETBLK_OUT/bbad.log")"
-rc=0
-"$DAEMON_BIN" --foreground --name bbad "${TLS_ARGS[@]}" --cluster 127.0.0.1:7001 \
-	--volume bvol --bounce-size 2 >"$NETBLK_OUT/bbad2.log" 2>&1 </dev/null || rc=$?
-[ "$rc" = 2 ] || fail "--bounce-size 2 exited with $rc, expected 2"
-grep -q -- "--bounce-size '2' is below 4 MiB" "$NETBLK_OUT/bbad2.log" ||
-	fail "--bounce-size 2: $(cat "$NETBLK_OUT/bbad2.log")"
+# refused VALUE MESSAGE: exit status 2 and MESSAGE on stderr.
+refused() {
+	local rc=0 out=$NETBLK_OUT/bbad-$1.log
+	"$DAEMON_BIN" --foreground --name bbad "${TLS_ARGS[@]}" --cluster 127.0.0.1:7001 \
+		--volume bvol --bounce-size "$1" >"$out" 2>&1 </dev/null || rc=$?
+	[ "$rc" = 2 ] || fail "--bounce-size $1 exited with $rc, expected 2"
+	grep -q -- "$2" "$out" || fail "--bounce-size $1: $(cat "$out")"
+}
+refused 2048 "--bounce-size '2048' is not a number from 0 to 1024"
+refused 2 "--bounce-size '2' is below 4 MiB"
 [ ! -e /dev/vduse/bbad ] || fail "a device was created despite the bad --bounce-size"
 check_dmesg_clean
 log "bounce buffer: default 32 MiB, 4 MiB, 0 and out of range all behave"
