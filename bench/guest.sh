@@ -337,6 +337,16 @@ done >"$RES/openssl.txt"
 dd if=/dev/zero of=/tmp/copy-probe bs=1M count=64 status=none &&
 	dd if=/tmp/copy-probe of=/dev/null bs=128k 2>&1 | tail -1 >"$RES/copy.txt"
 rm -f /tmp/copy-probe
+# Would kernel TLS pay here? The same record stream over loopback TCP,
+# sealed and opened by OpenSSL in user space or by the kernel's tls module
+# (with the AES-NI glue loaded, as a distribution would have it).
+modprobe tls >/dev/null 2>&1 || true
+modprobe aesni_intel >/dev/null 2>&1 || true
+for probe in "--mib 16" "--mib 4 --size 4096"; do
+	# shellcheck disable=SC2086 # two options
+	timeout 120 "$NETBLK_BIN/netblk-tls-probe" $probe 2>&1 ||
+		echo "netblk-tls-probe $probe failed (exit $?)"
+done >"$RES/tls-probe.txt"
 progress "bench: rows '$ROWS', $ROUNDS round(s), $RUNTIME s per job after a $RAMP s warm-up, fio region $REGION_MB MiB, $(nproc) vCPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Upper bound of one row: setup, six jobs, teardown.

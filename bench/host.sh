@@ -244,3 +244,12 @@ say "openssl speed -evp aes-128-gcm, 16 KiB blocks, one core"
 openssl speed -evp aes-128-gcm -bytes 16384 -seconds 3 >"$out/openssl.txt" 2>&1 ||
 	say "openssl speed failed"
 tail -2 "$out/openssl.txt"
+# Whether kernel TLS would pay: a bare record stream over loopback TCP,
+# sealed and opened by OpenSSL in user space or by the kernel's tls module
+# (bench/tls_probe.c). This host's kernel may have no tls module.
+say "netblk-tls-probe: TLS record stream over loopback, user space vs kernel"
+for probe in "--mib 256" "--mib 64 --size 4096"; do
+	# shellcheck disable=SC2086 # two options
+	"$bin/netblk-tls-probe" $probe 2>&1 || echo "netblk-tls-probe $probe failed (exit $?)"
+done >"$out/tls-probe.txt"
+cat "$out/tls-probe.txt"

@@ -414,6 +414,13 @@ def build_targets(vm, ratios, host):
     return t
 
 
+def probe_lines(where, path):
+    """netblk-tls-probe's output (bench/tls_probe.c), each run's first line
+    saying where it ran."""
+    return [("%s %s" % (where, x)) if x.startswith("netblk-tls-probe") else x
+            for x in read_text(path).rstrip().splitlines()]
+
+
 def render(meta, vm, ratios, host, targets):
     L = []
     L.append("vduse-netblk benchmark (issue #6)   %s   git %s" % (meta.get("date", "?"), meta.get("git", "?")))
@@ -442,6 +449,7 @@ def render(meta, vm, ratios, host, targets):
         copy = read_text(os.path.join(meta["out"], "vm", "results", "copy.txt")).strip()
         if copy:
             L.append("guest kernel copy speed (dd from a tmpfs file, 128 KiB blocks): %s" % copy.split(",")[-1].strip())
+        L.extend(probe_lines("guest", os.path.join(meta["out"], "vm", "results", "tls-probe.txt")))
         L.append("fio: libaio, direct=1, 1 job, %s s per job after a %s s warm-up, %s MiB region of %s MiB devices" % (
             gi.get("runtime_s", "?"), gi.get("ramp_s", "?"), gi.get("region_mb", "?"), gi.get("dev_mb", "?")))
         if rounds_of(os.path.join(meta["out"], "vm", "results", "info.txt")) > 1:
@@ -526,6 +534,7 @@ def render(meta, vm, ratios, host, targets):
             c, f = host["jobs"][job]["cli"], host["jobs"][job]["fio"]
             L.append("%-18s %-5s %9s" % ("", "cli/fio", fmt_ratio(ratio(c.get("iops"), f.get("iops")))))
         L.append("openssl speed -evp aes-128-gcm (16 KiB blocks, one core): %s MB/s" % fmt(host["aes_gcm_mbps"], 1))
+        L.extend(probe_lines("host", os.path.join(meta["out"], "host", "tls-probe.txt")))
         for name, text in host["perf"].items():
             L.append("")
             L.append("perf, %s (client and server processes; by library, then top symbols):" % name)

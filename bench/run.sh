@@ -88,7 +88,7 @@ t_start=$(date +%s)
 "$src/scripts/install-deps" fio nbdkit nbd-client libnbd-bin qemu-system-x86 qemu-utils python3
 echo "=== building vduse-netblk in $build (CMake default build type, RelWithDebInfo: -O2 -g)"
 cmake -S "$src" -B "$build" >/dev/null
-cmake --build "$build" -j"$(nproc)" --target vduse-netblk netblk-server-mock netblk-cli \
+cmake --build "$build" -j"$(nproc)" --target vduse-netblk netblk-server-mock netblk-cli netblk-tls-probe \
 	>"$build/bench-build.log" 2>&1 || { tail -40 "$build/bench-build.log"; exit 1; }
 
 out=${out:-$build/bench-out/$(date -u +%Y%m%d-%H%M%S)}
