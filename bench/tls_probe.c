@@ -91,36 +91,37 @@ static const EVP_CIPHER *probe_evp(enum probe_cipher c)
 static int probe_ktls(int fd, enum probe_cipher c, int dir, char *why,
 		      size_t len)
 {
-	struct tls12_crypto_info_chacha20_poly1305 cc;
-	struct tls12_crypto_info_aes_gcm_128 ag;
-	void *info;
-	socklen_t info_len;
+	union {
+		struct tls_crypto_info info;
+		struct tls12_crypto_info_chacha20_poly1305 chacha;
+		struct tls12_crypto_info_aes_gcm_128 aes;
+	} ci;
+	socklen_t ci_len = c == PROBE_CHACHA ? sizeof(ci.chacha) :
+			   sizeof(ci.aes);
+	int err;
 
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
+		err = errno;
 		snprintf(why, len, "TCP_ULP \"tls\": %s (no tls module?)",
-			 strerror(errno));
-		return -errno;
+			 strerror(err));
+		return -err;
 	}
+	/* fixed key, salt and IV; record sequence numbers from 0 */
+	memset(&ci, 0x5a, sizeof(ci));
+	ci.info.version = TLS_1_3_VERSION;
 	if (c == PROBE_CHACHA) {
-		memset(&cc, 0x5a, sizeof(cc));
-		cc.info.version = TLS_1_3_VERSION;
-		cc.info.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
-		memset(cc.rec_seq, 0, sizeof(cc.rec_seq));
-		info = &cc;
-		info_len = sizeof(cc);
+		ci.info.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
+		memset(ci.chacha.rec_seq, 0, sizeof(ci.chacha.rec_seq));
 	} else {
-		memset(&ag, 0x5a, sizeof(ag));
-		ag.info.version = TLS_1_3_VERSION;
-		ag.info.cipher_type = TLS_CIPHER_AES_GCM_128;
-		memset(ag.rec_seq, 0, sizeof(ag.rec_seq));
-		info = &ag;
-		info_len = sizeof(ag);
+		ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
+		memset(ci.aes.rec_seq, 0, sizeof(ci.aes.rec_seq));
 	}
-	if (setsockopt(fd, SOL_TLS, dir, info, info_len) < 0) {
+	if (setsockopt(fd, SOL_TLS, dir, &ci, ci_len) < 0) {
+		err = errno;
 		snprintf(why, len, "SOL_TLS %s %s: %s",
 			 dir == TLS_TX ? "TLS_TX" : "TLS_RX",
-			 probe_cipher_name[c], strerror(errno));
-		return -errno;
+			 probe_cipher_name[c], strerror(err));
+		return -err;
 	}
 	return 0;
 }
