@@ -340,6 +340,8 @@ rm -f /tmp/copy-probe
 # Would kernel TLS pay here? The same record stream over loopback TCP,
 # sealed and opened by OpenSSL in user space or by the kernel's tls module
 # (with the AES-NI glue loaded, as a distribution would have it).
+# The rows bring lo up as they start; the probe runs before them.
+ip link set lo up
 modprobe tls >/dev/null 2>&1 || true
 modprobe aesni_intel >/dev/null 2>&1 || true
 for probe in "--mib 16" "--mib 4 --size 4096"; do

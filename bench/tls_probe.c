@@ -522,8 +522,10 @@ int main(int argc, char **argv)
 				       probe_way_name[r.way],
 				       probe_cipher_name[r.cipher], why);
 			} else if (ret) {
-				fprintf(stderr, "netblk-tls-probe: %s %s: %s\n",
+				fprintf(stderr, "netblk-tls-probe: %s%s%s: %s\n",
 					probe_way_name[r.way],
+					r.way == PROBE_PLAIN ? "" : " ",
+					r.way == PROBE_PLAIN ? "" :
 					probe_cipher_name[r.cipher], why);
 				failed = 1;
 			}
