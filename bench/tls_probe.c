@@ -419,7 +419,8 @@ static int probe_one(struct probe_run *r, char *why, size_t len)
 	pthread_join(th, NULL);
 	wall = probe_now() - t0;
 	cpu = probe_cpu() - c0;
-	if (!ret && r->err) {
+	/* a sender that failed first is why the receiver saw the end */
+	if (r->err) {
 		ret = r->err;
 		snprintf(why, len, "%s", r->why);
 	}
