@@ -57,7 +57,7 @@ static const char *const probe_cipher_name[PROBE_CIPHER_MAX] = {
 struct probe_run {
 	enum probe_way way;
 	enum probe_cipher cipher;
-	size_t write_len;	/* bytes per send() (plain, kernel) */
+	size_t write_len;	/* plaintext per send() (user: its records) */
 	size_t record_len;	/* plaintext per record (user) */
 	uint64_t total;		/* plaintext bytes to move */
 	int fd;			/* this end's socket */
@@ -243,7 +243,7 @@ static void *probe_sender(void *arg)
 	if (!buf) {
 		r->err = -ENOMEM;
 		snprintf(r->why, sizeof(r->why), "out of memory");
-		return NULL;
+		goto out_free_buf;	/* the receiver must still see the end */
 	}
 	if (r->way == PROBE_USER) {
 		ctx = probe_ctx_new(r->cipher, true);
