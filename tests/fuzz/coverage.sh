@@ -13,13 +13,13 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${3:-$src/build-fuzzcov}
 
 case $target in
-fuzz_blk) files=(client/vq.c client/blk.c) ;;
-fuzz_conn) files=(client/conn_wire.c client/conn.c) ;;
+fuzz_blk) files=(client/virtio/vq.c client/virtio/blk.c) ;;
+fuzz_conn) files=(client/engine/conn_wire.c client/engine/conn.c) ;;
 fuzz_mock) files=(server-mock/conn.c server-mock/request.c server-mock/volume.c) ;;
 fuzz_rpc) files=(proto/rpc.c) ;;
 fuzz_map) files=(proto/map.c) ;;
-fuzz_spec) files=(client/spec.c) ;;
-fuzz_opts) files=(client/main.c client/netblk-cli.c client/cli_util.c) ;;
+fuzz_spec) files=(client/daemon/agent/spec.c) ;;
+fuzz_opts) files=(client/daemon/main.c client/cli/netblk-cli.c client/cli/cli_util.c) ;;
 *) echo "coverage.sh: unknown target '$target'" >&2; exit 2 ;;
 esac
 [ -d "$corpus" ] || { echo "coverage.sh: no corpus directory '$corpus'" >&2; exit 1; }

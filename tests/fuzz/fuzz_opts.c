@@ -21,10 +21,10 @@ static void fz_exit(int code)
 
 #define main fz_daemon_main
 #define exit fz_exit
-#include "../../client/main.c"
+#include "../../client/daemon/main.c"
 #undef main
 #define main fz_cli_main
-#include "../../client/netblk-cli.c"
+#include "../../client/cli/netblk-cli.c"
 #undef main
 #undef exit
 

@@ -8,12 +8,12 @@
 #   mock_probe NAME STEP... run mock_probe against mock NAME (client certs)
 #   mock_log_has NAME REGEX the mock's log matches (waits up to 5 s)
 #
-# mock_probe lives in the build tree: $NETBLK_BUILD/tests/integration.
+# mock_probe lives in the build tree: $NETBLK_BUILD/tests/support.
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NETBLK_BUILD=${NETBLK_BUILD:-$(dirname "$NETBLK_BIN")}
-MOCK_PROBE=$NETBLK_BUILD/tests/integration/mock_probe
+MOCK_PROBE=$NETBLK_BUILD/tests/support/mock_probe
 
 mock_require() {
 	[ -x "$NB_MOCK" ] || nb_fail "$NB_MOCK is not built (set NETBLK_BIN)"
