@@ -1,10 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * A session's data path: accepting an io, cutting it into requests,
- * routing each to a node of its chunk's placement, reacting to replies
- * and failures (next node, backoff, map refresh), and completing the io
- * once every piece is done.
- */
+/* A session's data path: submit, split, route, retry, complete. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,29 +12,29 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 			      struct rpc_reply *rep);
 static void session_sub_returned(struct conn *conn, struct conn_req *req,
 				 int err);
-static void session_route(struct session *c, struct session_sub *sub);
+static void session_route(struct session *s, struct session_sub *sub);
 
 /* ---- request pool: grows in blocks, never shrinks before free ---- */
 
-static struct session_sub *session_sub_alloc(struct session *c)
+static struct session_sub *session_sub_alloc(struct session *s)
 {
-	struct session_sub *sub = c->free_subs;
+	struct session_sub *sub = s->free_subs;
 
 	if (!sub) {
 		struct session_sub_block *b = malloc(sizeof(*b));
 
 		if (!b)
 			return NULL;
-		b->next = c->blocks;
-		c->blocks = b;
+		b->next = s->blocks;
+		s->blocks = b;
 		for (int i = SESSION_SUB_BLOCK - 1; i >= 0; i--) {
-			b->subs[i].next = c->free_subs;
+			b->subs[i].next = s->free_subs;
 			b->subs[i].where = SUB_FREE;
-			c->free_subs = &b->subs[i];
+			s->free_subs = &b->subs[i];
 		}
-		sub = c->free_subs;
+		sub = s->free_subs;
 	}
-	c->free_subs = sub->next;
+	s->free_subs = sub->next;
 	memset(sub, 0, offsetof(struct session_sub, cause));
 	sub->cause[0] = '\0';
 	sub->where = SUB_IDLE;
@@ -48,53 +43,53 @@ static struct session_sub *session_sub_alloc(struct session *c)
 	return sub;
 }
 
-static void session_sub_free(struct session *c, struct session_sub *sub)
+static void session_sub_free(struct session *s, struct session_sub *sub)
 {
 	sub->where = SUB_FREE;
 	sub->io = NULL;
-	sub->next = c->free_subs;
-	c->free_subs = sub;
+	sub->next = s->free_subs;
+	s->free_subs = sub;
 }
 
 /* The blocks of the pool (session_free, when no request is left). */
-void session_subs_free(struct session *c)
+void session_subs_free(struct session *s)
 {
 	struct session_sub_block *b;
 
-	while ((b = c->blocks)) {
-		c->blocks = b->next;
+	while ((b = s->blocks)) {
+		s->blocks = b->next;
 		free(b);
 	}
-	c->free_subs = NULL;
+	s->free_subs = NULL;
 }
 
 /* ---- completion ---- */
 
-static void session_io_complete(struct session *c, struct session_io *io)
+static void session_io_complete(struct session *s, struct session_io *io)
 {
 	int result = io->priv.result;
 
-	c->stats.inflight--;
+	s->stats.inflight--;
 	if (result)
-		c->stats.errors++;
-	if (c->in_submit || c->state == SESSION_FREEING) {
+		s->stats.errors++;
+	if (s->in_submit || s->state == SESSION_FREEING) {
 		/* never from inside session_submit(): defer to the loop */
 		io->priv.next = NULL;
-		*c->done_tail = io;
-		c->done_tail = &io->priv.next;
-		if (c->state != SESSION_FREEING)
-			session_idle_start(c);
+		*s->done_tail = io;
+		s->done_tail = &io->priv.next;
+		if (s->state != SESSION_FREEING)
+			session_idle_start(s);
 		return;
 	}
 	io->done(io, result);
 }
 
-void session_run_completions(struct session *c)
+void session_run_completions(struct session *s)
 {
-	struct session_io *list = c->done_head;
+	struct session_io *list = s->done_head;
 
-	c->done_head = NULL;
-	c->done_tail = &c->done_head;
+	s->done_head = NULL;
+	s->done_tail = &s->done_head;
 	while (list) {
 		struct session_io *io = list;
 
@@ -118,7 +113,7 @@ static const char *session_io_what(const struct session_sub *sub, char *buf,
 	return buf;
 }
 
-static void session_sub_finish(struct session *c, struct session_sub *sub,
+static void session_sub_finish(struct session *s, struct session_sub *sub,
 			       int result)
 {
 	struct session_io *io = sub->io;
@@ -128,11 +123,11 @@ static void session_sub_finish(struct session *c, struct session_sub *sub,
 
 		session_io_what(sub, what, sizeof(what));
 		/* log the first failure of an io only */
-		if (c->state != SESSION_FREEING && io->priv.result == 0) {
-			elog_printf(&c->log, LOG_ERR, "volume %s: %s failed: %s",
-				    c->volume_name, what,
+		if (s->state != SESSION_FREEING && io->priv.result == 0) {
+			elog_printf(&s->log, LOG_ERR, "volume %s: %s failed: %s",
+				    s->volume_name, what,
 				    sub->cause[0] ? sub->cause : strerror(-result));
-			session_set_error(c, "%s failed: %s", what,
+			session_set_error(s, "%s failed: %s", what,
 					  sub->cause[0] ? sub->cause :
 					  strerror(-result));
 		}
@@ -143,111 +138,111 @@ static void session_sub_finish(struct session *c, struct session_sub *sub,
 			sub->target->bits |= SESSION_NODE_WROTE;
 	} else if (result == 0) {
 		if (sub->req.op == RPC_OP_READ)
-			c->stats.bytes_read += sub->req.length;
+			s->stats.bytes_read += sub->req.length;
 		else if (sub->req.op == RPC_OP_WRITE)
-			c->stats.bytes_written += sub->req.length;
+			s->stats.bytes_written += sub->req.length;
 	}
-	session_sub_free(c, sub);
+	session_sub_free(s, sub);
 	if (--io->priv.pending == 0)
-		session_io_complete(c, io);
+		session_io_complete(s, io);
 }
 
 /* Fail everything not on a connection (used by session_free). */
-void session_fail_all(struct session *c)
+void session_fail_all(struct session *s)
 {
 	struct session_sub *list;
 
-	ev_timer_stop(c->loop, &c->retry_timer);
+	ev_timer_stop(s->loop, &s->retry_timer);
 	for (int pass = 0; pass < 2; pass++) {
-		list = pass ? c->map_wait : c->delayed;
+		list = pass ? s->map_wait : s->delayed;
 		if (pass)
-			c->map_wait = NULL;
+			s->map_wait = NULL;
 		else
-			c->delayed = NULL;
+			s->delayed = NULL;
 		while (list) {
 			struct session_sub *sub = list;
 
 			list = sub->next;
-			session_sub_finish(c, sub, -EIO);
+			session_sub_finish(s, sub, -EIO);
 		}
 	}
 }
 
 /* ---- delays ---- */
 
-static bool session_sub_expired(struct session *c, struct session_sub *sub)
+static bool session_sub_expired(struct session *s, struct session_sub *sub)
 {
-	return c->io_timeout > 0 &&
-	       ev_now(c->loop) - sub->io->priv.start >= c->io_timeout;
+	return s->io_timeout > 0 &&
+	       ev_now(s->loop) - sub->io->priv.start >= s->io_timeout;
 }
 
 /* Finish with -EIO when the io timeout has run out. Returns true if so. */
-static bool session_sub_give_up(struct session *c, struct session_sub *sub)
+static bool session_sub_give_up(struct session *s, struct session_sub *sub)
 {
-	if (c->state == SESSION_FREEING) {
-		session_sub_finish(c, sub, -EIO);
+	if (s->state == SESSION_FREEING) {
+		session_sub_finish(s, sub, -EIO);
 		return true;
 	}
-	if (!session_sub_expired(c, sub))
+	if (!session_sub_expired(s, sub))
 		return false;
 	if (!sub->cause[0])
 		snprintf(sub->cause, sizeof(sub->cause), "no node reachable");
 	size_t l = strlen(sub->cause);
 	snprintf(sub->cause + l, sizeof(sub->cause) - l,
-		 " (gave up after %.1f s)", c->io_timeout);
-	session_sub_finish(c, sub, -EIO);
+		 " (gave up after %.1f s)", s->io_timeout);
+	session_sub_finish(s, sub, -EIO);
 	return true;
 }
 
-static void session_retry_arm(struct session *c, double due)
+static void session_retry_arm(struct session *s, double due)
 {
-	double now = ev_now(c->loop);
+	double now = ev_now(s->loop);
 
-	if (ev_is_active(&c->retry_timer) && c->retry_at <= due)
+	if (ev_is_active(&s->retry_timer) && s->retry_at <= due)
 		return;
-	ev_timer_stop(c->loop, &c->retry_timer);
-	c->retry_at = due;
-	ev_timer_set(&c->retry_timer, due > now ? due - now : 0., 0.);
-	ev_timer_start(c->loop, &c->retry_timer);
+	ev_timer_stop(s->loop, &s->retry_timer);
+	s->retry_at = due;
+	ev_timer_set(&s->retry_timer, due > now ? due - now : 0., 0.);
+	ev_timer_start(s->loop, &s->retry_timer);
 }
 
 /* Route again after a backoff (or when a conn gets ready if wait_ready). */
-static void session_delay(struct session *c, struct session_sub *sub,
+static void session_delay(struct session *s, struct session_sub *sub,
 			  bool wait_ready)
 {
-	double now = ev_now(c->loop);
+	double now = ev_now(s->loop);
 	double due;
 
-	if (session_sub_give_up(c, sub))
+	if (session_sub_give_up(s, sub))
 		return;
 	due = now + route_backoff(sub->attempts, SESSION_BACKOFF_BASE,
-				  SESSION_BACKOFF_MAX, route_rand(&c->rnd));
+				  SESSION_BACKOFF_MAX, route_rand(&s->rnd));
 	sub->attempts++;
 	sub->hops = 0;
-	if (c->io_timeout > 0 && due > sub->io->priv.start + c->io_timeout)
-		due = sub->io->priv.start + c->io_timeout;
+	if (s->io_timeout > 0 && due > sub->io->priv.start + s->io_timeout)
+		due = sub->io->priv.start + s->io_timeout;
 	sub->due = due;
 	sub->wait_ready = wait_ready;
 	sub->where = SUB_DELAYED;
-	sub->next = c->delayed;
-	c->delayed = sub;
-	session_retry_arm(c, due);
+	sub->next = s->delayed;
+	s->delayed = sub;
+	session_retry_arm(s, due);
 }
 
 void session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct session *c = w->data;
-	struct session_sub *list = c->delayed, *keep = NULL;
+	struct session *s = w->data;
+	struct session_sub *list = s->delayed, *keep = NULL;
 	double now = ev_now(loop), next = 0;
 
-	c->delayed = NULL;
+	s->delayed = NULL;
 	while (list) {
 		struct session_sub *sub = list;
 
 		list = sub->next;
 		if (sub->due <= now + 0.0005) {
 			sub->where = SUB_IDLE;
-			session_route(c, sub);
+			session_route(s, sub);
 		} else {
 			sub->next = keep;
 			keep = sub;
@@ -260,26 +255,26 @@ void session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		struct session_sub *sub = keep;
 
 		keep = sub->next;
-		sub->next = c->delayed;
-		c->delayed = sub;
+		sub->next = s->delayed;
+		s->delayed = sub;
 	}
 	if (next)
-		session_retry_arm(c, next);
+		session_retry_arm(s, next);
 }
 
 /* A conn became ready: route at once what waited for a usable node. */
-void session_kick_waiting(struct session *c)
+void session_kick_waiting(struct session *s)
 {
-	struct session_sub *list = c->delayed, *keep = NULL;
+	struct session_sub *list = s->delayed, *keep = NULL;
 
-	c->delayed = NULL;
+	s->delayed = NULL;
 	while (list) {
 		struct session_sub *sub = list;
 
 		list = sub->next;
 		if (sub->wait_ready) {
 			sub->where = SUB_IDLE;
-			session_route(c, sub);
+			session_route(s, sub);
 		} else {
 			sub->next = keep;
 			keep = sub;
@@ -289,17 +284,17 @@ void session_kick_waiting(struct session *c)
 		struct session_sub *sub = keep;
 
 		keep = sub->next;
-		sub->next = c->delayed;
-		c->delayed = sub;
+		sub->next = s->delayed;
+		s->delayed = sub;
 	}
 }
 
 /* A map refresh ended; newer: a newer map was installed. */
-void session_map_wait_done(struct session *c, bool newer)
+void session_map_wait_done(struct session *s, bool newer)
 {
-	struct session_sub *list = c->map_wait;
+	struct session_sub *list = s->map_wait;
 
-	c->map_wait = NULL;
+	s->map_wait = NULL;
 	while (list) {
 		struct session_sub *sub = list;
 
@@ -308,12 +303,12 @@ void session_map_wait_done(struct session *c, bool newer)
 		if (newer) {
 			sub->pos = 0;
 			sub->hops = 0;
-			session_route(c, sub);
+			session_route(s, sub);
 		} else {
 			/* the node that said NOT_OWNER knows more: try the
 			 * next one, later */
 			sub->pos++;
-			session_delay(c, sub, false);
+			session_delay(s, sub, false);
 		}
 	}
 }
@@ -322,27 +317,27 @@ void session_map_wait_done(struct session *c, bool newer)
 
 static bool session_node_usable(uint32_t node, void *opaque)
 {
-	struct session *c = opaque;
+	struct session *s = opaque;
 
-	return conn_usable(c->map_nodes[node]->conn);
+	return conn_usable(s->map_nodes[node]->conn);
 }
 
 /* Usable and not avoided after a timeout: the first choice. */
 static bool session_node_healthy(uint32_t node, void *opaque)
 {
-	struct session *c = opaque;
+	struct session *s = opaque;
 
-	return conn_usable(c->map_nodes[node]->conn) &&
-	       !session_node_avoided(c->map_nodes[node]);
+	return conn_usable(s->map_nodes[node]->conn) &&
+	       !session_node_avoided(s->map_nodes[node]);
 }
 
-static void session_send(struct session *c, struct session_sub *sub,
+static void session_send(struct session *s, struct session_sub *sub,
 			 struct session_node *node)
 {
 	if (sub->sends)
-		c->stats.retries++;
+		s->stats.retries++;
 	sub->sends++;
-	c->stats.requests++;
+	s->stats.requests++;
 	sub->node = node;
 	sub->where = SUB_CONN;
 	conn_submit(node->conn, &sub->req);
@@ -352,16 +347,16 @@ static void session_send(struct session *c, struct session_sub *sub,
  * Cut sub to at most len bytes; the rest becomes a new request of the
  * same io. Returns the rest, or NULL (sub failed) when out of memory.
  */
-static struct session_sub *session_sub_split(struct session *c,
+static struct session_sub *session_sub_split(struct session *s,
 					     struct session_sub *sub,
 					     uint64_t len)
 {
-	struct session_sub *rest = session_sub_alloc(c);
+	struct session_sub *rest = session_sub_alloc(s);
 
 	if (!rest) {
 		snprintf(sub->cause, sizeof(sub->cause),
 			 "out of memory splitting a request");
-		session_sub_finish(c, sub, -EIO);
+		session_sub_finish(s, sub, -EIO);
 		return NULL;
 	}
 	rest->io = sub->io;
@@ -378,42 +373,42 @@ static struct session_sub *session_sub_split(struct session *c,
 	return rest;
 }
 
-static void session_route(struct session *c, struct session_sub *sub)
+static void session_route(struct session *s, struct session_sub *sub)
 {
 	while (sub) {
 		struct session_sub *rest = NULL;
 
-		if (sub->sends && session_sub_give_up(c, sub))
+		if (sub->sends && session_sub_give_up(s, sub))
 			return;
 		if (sub->req.op == RPC_OP_FLUSH) {
 			if (conn_usable(sub->target->conn))
-				session_send(c, sub, sub->target);
+				session_send(s, sub, sub->target);
 			else
-				session_delay(c, sub, true);
+				session_delay(s, sub, true);
 			return;
 		}
 
-		const struct map *map = c->map;
+		const struct map *map = s->map;
 		uint64_t chunk = map_chunk_of(map, sub->req.offset);
 		const struct map_placement *pl = map_placement_of(map, chunk);
-		int pos = route_pick(pl, sub->pos, session_node_healthy, c);
+		int pos = route_pick(pl, sub->pos, session_node_healthy, s);
 
 		if (pos < 0)
-			pos = route_pick(pl, sub->pos, session_node_usable, c);
+			pos = route_pick(pl, sub->pos, session_node_usable, s);
 		if (pos < 0) {
 			if (!sub->cause[0])
 				snprintf(sub->cause, sizeof(sub->cause),
 					 "no node of chunk %llu is reachable",
 					 (unsigned long long)chunk);
-			session_delay(c, sub, true);
+			session_delay(s, sub, true);
 			return;
 		}
 		sub->pos = (uint32_t)pos;
-		struct session_node *node = c->map_nodes[pl->nodes[pos]];
+		struct session_node *node = s->map_nodes[pl->nodes[pos]];
 		struct conn *conn = node->conn;
 
-		uint64_t max = route_op_max_len(sub->req.op, &c->volume,
-						c->max_io_size);
+		uint64_t max = route_op_max_len(sub->req.op, &s->volume,
+						s->max_io_size);
 		if ((sub->req.op == RPC_OP_READ || sub->req.op == RPC_OP_WRITE) &&
 		    conn_state(conn) == CONN_READY && conn_max_io_size(conn) < max)
 			max = conn_max_io_size(conn) -
@@ -421,12 +416,12 @@ static void session_route(struct session *c, struct session_sub *sub)
 		uint64_t len = route_piece_len(sub->req.offset, sub->req.length,
 					       map->chunk_size, max);
 		if (len < sub->req.length) {
-			rest = session_sub_split(c, sub, len);
+			rest = session_sub_split(s, sub, len);
 			if (!rest)
 				return;
 		}
 		sub->req.epoch = map->epoch;
-		session_send(c, sub, node);
+		session_send(s, sub, node);
 		sub = rest;
 	}
 }
@@ -443,21 +438,21 @@ static void session_sub_cause(struct session_sub *sub, struct conn *conn,
 }
 
 /* Try the next node of the placement; back off after a full round. */
-static void session_next_node(struct session *c, struct session_sub *sub)
+static void session_next_node(struct session *s, struct session_sub *sub)
 {
 	uint32_t n = 1;
 
 	if (sub->req.op != RPC_OP_FLUSH) {
 		const struct map_placement *pl = map_placement_of(
-			c->map, map_chunk_of(c->map, sub->req.offset));
+			s->map, map_chunk_of(s->map, sub->req.offset));
 		n = pl->n;
 	}
 	sub->pos++;
 	sub->hops++;
 	if (sub->hops >= n)
-		session_delay(c, sub, false);
+		session_delay(s, sub, false);
 	else
-		session_route(c, sub);
+		session_route(s, sub);
 }
 
 static struct session_sub *session_sub_of(struct conn_req *req)
@@ -470,7 +465,7 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 			      struct rpc_reply *rep)
 {
 	struct session_node *node = conn_owner(conn);
-	struct session *c = node->session;
+	struct session *s = node->session;
 	struct session_sub *sub = session_sub_of(req);
 	enum route_action action;
 	int result;
@@ -487,44 +482,44 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 		if (result == 0 && route_op_writes(sub->req.op) &&
 		    !(sub->req.flags & RPC_FLAG_FUA))
 			node->bits |= SESSION_NODE_WROTE;
-		session_sub_finish(c, sub, result);
+		session_sub_finish(s, sub, result);
 		return;
 	case ROUTE_NEXT_NODE:
-		elog_printf(&c->log, LOG_WARNING, "volume %s: %s; trying another node",
-			    c->volume_name, sub->cause);
-		session_next_node(c, sub);
+		elog_printf(&s->log, LOG_WARNING, "volume %s: %s; trying another node",
+			    s->volume_name, sub->cause);
+		session_next_node(s, sub);
 		return;
 	case ROUTE_RETRY_LATER:
-		elog_printf(&c->log, LOG_INFO, "volume %s: %s; retrying later",
-			    c->volume_name, sub->cause);
-		session_delay(c, sub, false);
+		elog_printf(&s->log, LOG_INFO, "volume %s: %s; retrying later",
+			    s->volume_name, sub->cause);
+		session_delay(s, sub, false);
 		return;
 	case ROUTE_REFRESH_MAP:
-		if (!route_should_refresh(c->map->epoch, rep->epoch)) {
+		if (!route_should_refresh(s->map->epoch, rep->epoch)) {
 			/* that node is behind us: the next one may serve it */
-			elog_printf(&c->log, LOG_INFO,
+			elog_printf(&s->log, LOG_INFO,
 				    "volume %s: %s (node epoch %llu, ours %llu)",
-				    c->volume_name, sub->cause,
+				    s->volume_name, sub->cause,
 				    (unsigned long long)rep->epoch,
-				    (unsigned long long)c->map->epoch);
-			session_next_node(c, sub);
+				    (unsigned long long)s->map->epoch);
+			session_next_node(s, sub);
 			return;
 		}
-		if (session_sub_give_up(c, sub))
+		if (session_sub_give_up(s, sub))
 			return;
-		elog_printf(&c->log, LOG_INFO,
+		elog_printf(&s->log, LOG_INFO,
 			    "volume %s: %s (node epoch %llu, ours %llu): refreshing the map",
-			    c->volume_name, sub->cause,
+			    s->volume_name, sub->cause,
 			    (unsigned long long)rep->epoch,
-			    (unsigned long long)c->map->epoch);
+			    (unsigned long long)s->map->epoch);
 		sub->where = SUB_MAP_WAIT;
-		sub->next = c->map_wait;
-		c->map_wait = sub;
-		session_refresh_map(c, node);
+		sub->next = s->map_wait;
+		s->map_wait = sub;
+		session_refresh_map(s, node);
 		return;
 	case ROUTE_RECONNECT:
 	default:
-		session_delay(c, sub, true);
+		session_delay(s, sub, true);
 		conn_fail(conn, -EPROTO, "node lost the connection state (%s)",
 			  rpc_status_name(rep->status));
 		return;
@@ -535,112 +530,112 @@ static void session_sub_returned(struct conn *conn, struct conn_req *req,
 				 int err)
 {
 	struct session_node *node = conn_owner(conn);
-	struct session *c = node->session;
+	struct session *s = node->session;
 	struct session_sub *sub = session_sub_of(req);
 
 	sub->where = SUB_IDLE;
-	if (c->state == SESSION_FREEING || err == -ESHUTDOWN) {
-		session_sub_finish(c, sub, -EIO);
+	if (s->state == SESSION_FREEING || err == -ESHUTDOWN) {
+		session_sub_finish(s, sub, -EIO);
 		return;
 	}
 	if (err == -EMSGSIZE) {
 		/* the node granted less than we cut for: cut again */
-		session_route(c, sub);
+		session_route(s, sub);
 		return;
 	}
 	if (err == -EINVAL) {
 		snprintf(sub->cause, sizeof(sub->cause),
 			 "request cannot be encoded");
-		session_sub_finish(c, sub, -EIO);
+		session_sub_finish(s, sub, -EIO);
 		return;
 	}
 	snprintf(sub->cause, sizeof(sub->cause), "%.400s", conn_errmsg(conn));
 	/* conn is no longer usable: the route picks another or waits */
-	session_route(c, sub);
+	session_route(s, sub);
 }
 
 /* ---- submit ---- */
 
-static int session_submit_flush(struct session *c, struct session_io *io)
+static int session_submit_flush(struct session *s, struct session_io *io)
 {
 	uint32_t n = 0;
 
-	for (size_t i = 0; i < c->n_nodes; i++)
-		if (c->nodes[i]->bits & SESSION_NODE_WROTE)
+	for (size_t i = 0; i < s->n_nodes; i++)
+		if (s->nodes[i]->bits & SESSION_NODE_WROTE)
 			n++;
 	if (n == 0) {
-		session_io_complete(c, io); /* nothing written: nothing to flush */
+		session_io_complete(s, io); /* nothing written: nothing to flush */
 		return 0;
 	}
 	io->priv.pending = n;
-	for (size_t i = 0; i < c->n_nodes; i++) {
-		struct session_node *node = c->nodes[i];
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		struct session_node *node = s->nodes[i];
 		struct session_sub *sub;
 
 		if (!(node->bits & SESSION_NODE_WROTE))
 			continue;
 		/* set again by the next completed write, or if this fails */
 		node->bits &= ~SESSION_NODE_WROTE;
-		sub = session_sub_alloc(c);
+		sub = session_sub_alloc(s);
 		if (!sub) {
 			node->bits |= SESSION_NODE_WROTE;
 			io->priv.result = -EIO;
 			if (--io->priv.pending == 0)
-				session_io_complete(c, io);
+				session_io_complete(s, io);
 			continue;
 		}
 		sub->io = io;
 		sub->req.op = RPC_OP_FLUSH;
 		sub->target = node;
-		session_route(c, sub);
+		session_route(s, sub);
 	}
 	return 0;
 }
 
-int session_submit(struct session *c, struct session_io *io)
+int session_submit(struct session *s, struct session_io *io)
 {
 	struct route_iov_pos pos = { 0, 0 };
 	uint64_t off, left, max;
 	enum rpc_op op;
 	int ret;
 
-	if (!c || !io)
+	if (!s || !io)
 		return -EINVAL;
-	if (c->state != SESSION_READY)
+	if (s->state != SESSION_READY)
 		return -ENOTCONN;
-	ret = route_io_validate(io, &c->volume, c->read_only);
+	ret = route_io_validate(io, &s->volume, s->read_only);
 	if (ret == -EINVAL)
 		return ret;
 
 	op = route_wire_op(io->op);
 	memset(&io->priv, 0, sizeof(io->priv));
-	io->priv.session = c;
-	io->priv.start = ev_now(c->loop);
-	c->stats.ios++;
-	c->stats.inflight++;
-	c->in_submit = true;
+	io->priv.session = s;
+	io->priv.start = ev_now(s->loop);
+	s->stats.ios++;
+	s->stats.inflight++;
+	s->in_submit = true;
 
 	if (ret < 0) {
 		io->priv.result = ret;
-		session_io_complete(c, io);
+		session_io_complete(s, io);
 		goto out;
 	}
 	if (op == RPC_OP_FLUSH) {
-		session_submit_flush(c, io);
+		session_submit_flush(s, io);
 		goto out;
 	}
 
-	max = route_op_max_len(op, &c->volume, c->max_io_size);
+	max = route_op_max_len(op, &s->volume, s->max_io_size);
 	io->priv.pending = 1; /* held until every piece is routed */
 	for (off = io->offset, left = io->length; left;) {
-		uint64_t len = route_piece_len(off, left, c->map->chunk_size, max);
-		struct session_sub *sub = session_sub_alloc(c);
+		uint64_t len = route_piece_len(off, left, s->map->chunk_size, max);
+		struct session_sub *sub = session_sub_alloc(s);
 
 		if (!sub) {
 			io->priv.result = -EIO;
-			elog_printf(&c->log, LOG_ERR,
+			elog_printf(&s->log, LOG_ERR,
 				    "volume %s: out of memory for requests",
-				    c->volume_name);
+				    s->volume_name);
 			break;
 		}
 		sub->io = io;
@@ -655,14 +650,14 @@ int session_submit(struct session *c, struct session_io *io)
 			route_iov_advance(io->iov, io->iovcnt, &pos, len);
 		}
 		io->priv.pending++;
-		session_route(c, sub);
+		session_route(s, sub);
 		off += len;
 		left -= len;
 	}
 	if (--io->priv.pending == 0)
-		session_io_complete(c, io);
+		session_io_complete(s, io);
 out:
-	c->in_submit = false;
+	s->in_submit = false;
 	return 0;
 }
 

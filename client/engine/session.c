@@ -18,71 +18,71 @@ static const char *const session_state_names[SESSION_STATE_MAX] = {
 	[SESSION_FREEING] = "FREEING",
 };
 
-static void session_set_state(struct session *c, enum session_state to)
+static void session_set_state(struct session *s, enum session_state to)
 {
-	elog_printf(&c->log, LOG_DEBUG, "volume %s: %s -> %s", c->volume_name,
-		    session_state_names[c->state], session_state_names[to]);
-	c->state = to;
+	elog_printf(&s->log, LOG_DEBUG, "volume %s: %s -> %s", s->volume_name,
+		    session_state_names[s->state], session_state_names[to]);
+	s->state = to;
 }
 
-void session_set_error(struct session *c, const char *fmt, ...)
+void session_set_error(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(c->last_error, sizeof(c->last_error), fmt, ap);
+	vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
 	va_end(ap);
 }
 
-const char *session_last_error(const struct session *c)
+const char *session_last_error(const struct session *s)
 {
-	return c ? c->last_error : "";
+	return s ? s->last_error : "";
 }
 
-const struct session_volume *session_volume(const struct session *c)
+const struct session_volume *session_volume(const struct session *s)
 {
-	return c->have_volume ? &c->pub_volume : NULL;
+	return s->have_volume ? &s->pub_volume : NULL;
 }
 
-/* c->volume changed: update the copy session_volume() hands out. */
-void session_volume_changed(struct session *c)
+/* s->volume changed: update the copy session_volume() hands out. */
+void session_volume_changed(struct session *s)
 {
-	struct session_volume *v = &c->pub_volume;
+	struct session_volume *v = &s->pub_volume;
 
-	snprintf(v->name, sizeof(v->name), "%s", c->volume.volume);
-	v->size = c->volume.size;
-	v->block_size = c->volume.block_size;
-	v->read_only = c->volume.read_only;
-	v->max_discard_size = c->volume.max_discard_size;
-	v->max_write_zeroes_size = c->volume.max_write_zeroes_size;
+	snprintf(v->name, sizeof(v->name), "%s", s->volume.volume);
+	v->size = s->volume.size;
+	v->block_size = s->volume.block_size;
+	v->read_only = s->volume.read_only;
+	v->max_discard_size = s->volume.max_discard_size;
+	v->max_write_zeroes_size = s->volume.max_write_zeroes_size;
 }
 
-const struct map *session_map(const struct session *c)
+const struct map *session_map(const struct session *s)
 {
-	return c->map;
+	return s->map;
 }
 
-bool session_is_ready(const struct session *c)
+bool session_is_ready(const struct session *s)
 {
-	return c->state == SESSION_READY;
+	return s->state == SESSION_READY;
 }
 
-void session_get_stats(const struct session *c, struct session_stats *out)
+void session_get_stats(const struct session *s, struct session_stats *out)
 {
-	*out = c->stats;
+	*out = s->stats;
 	out->reconnects = 0;
 	out->conns_ready = 0;
-	for (size_t i = 0; i < c->n_nodes; i++) {
-		out->reconnects += conn_reconnects(c->nodes[i]->conn);
-		if (conn_state(c->nodes[i]->conn) == CONN_READY)
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		out->reconnects += conn_reconnects(s->nodes[i]->conn);
+		if (conn_state(s->nodes[i]->conn) == CONN_READY)
 			out->conns_ready++;
 	}
 }
 
-const char *session_tls_suite(const struct session *c)
+const char *session_tls_suite(const struct session *s)
 {
-	for (size_t i = 0; i < c->n_nodes; i++) {
-		const char *suite = conn_tls_suite(c->nodes[i]->conn);
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		const char *suite = conn_tls_suite(s->nodes[i]->conn);
 
 		if (suite)
 			return suite;
@@ -92,10 +92,10 @@ const char *session_tls_suite(const struct session *c)
 
 /* ---- deferred callbacks ---- */
 
-void session_idle_start(struct session *c)
+void session_idle_start(struct session *s)
 {
-	if (!ev_is_active(&c->idle))
-		ev_idle_start(c->loop, &c->idle);
+	if (!ev_is_active(&s->idle))
+		ev_idle_start(s->loop, &s->idle);
 }
 
 /*
@@ -103,41 +103,41 @@ void session_idle_start(struct session *c)
  * (an idle watcher alone would starve while the sockets stay busy); the
  * idle watcher only keeps the loop from sleeping while some are due.
  */
-static void session_run_deferred(struct session *c)
+static void session_run_deferred(struct session *s)
 {
-	if (c->ready_due) {
-		c->ready_due = false;
-		if (c->ready_cb)
-			c->ready_cb(c, c->start_err, c->ready_opaque);
+	if (s->ready_due) {
+		s->ready_due = false;
+		if (s->ready_cb)
+			s->ready_cb(s, s->start_err, s->ready_opaque);
 	}
-	session_run_completions(c);
-	session_volreq_run_done(c);
+	session_run_completions(s);
+	session_volreq_run_done(s);
 }
 
 static void session_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
-	struct session *c = w->data;
+	struct session *s = w->data;
 
-	session_run_deferred(c);
+	session_run_deferred(s);
 	/* stopped only here, so that ev_run(EVRUN_ONCE) returns after a
 	 * deferred callback ran from the prepare watcher */
-	if (!c->done_head && !c->ready_due && !c->vol_done)
+	if (!s->done_head && !s->ready_due && !s->vol_done)
 		ev_idle_stop(loop, w);
 }
 
 static void session_prepare_cb(struct ev_loop *loop, ev_prepare *w,
 			       int revents)
 {
-	struct session *c = w->data;
+	struct session *s = w->data;
 
-	if (c->done_head || c->ready_due || c->vol_done)
-		session_run_deferred(c);
+	if (s->done_head || s->ready_due || s->vol_done)
+		session_run_deferred(s);
 
 	/* A failed flush may hand requests to other conns: loop until quiet. */
-	while (c->dirty) {
-		struct session_node *node = c->dirty;
+	while (s->dirty) {
+		struct session_node *node = s->dirty;
 
-		c->dirty = node->next_dirty;
+		s->dirty = node->next_dirty;
 		node->next_dirty = NULL;
 		node->bits &= ~SESSION_NODE_DIRTY;
 		conn_flush(node->conn);
@@ -179,31 +179,31 @@ static int session_start_err_normalise(int err)
 	}
 }
 
-static void session_start_done(struct session *c, int err)
+static void session_start_done(struct session *s, int err)
 {
-	c->start_err = err;
-	c->ready_due = true;
+	s->start_err = err;
+	s->ready_due = true;
 	if (err) {
-		session_set_state(c, SESSION_FAILED);
-		for (size_t i = 0; i < c->n_nodes; i++)
-			conn_close(c->nodes[i]->conn);
-		elog_printf(&c->log, LOG_INFO, "volume %s: cannot start: %s",
-			    c->volume_name, c->last_error);
+		session_set_state(s, SESSION_FAILED);
+		for (size_t i = 0; i < s->n_nodes; i++)
+			conn_close(s->nodes[i]->conn);
+		elog_printf(&s->log, LOG_INFO, "volume %s: cannot start: %s",
+			    s->volume_name, s->last_error);
 	} else {
-		for (size_t i = 0; i < c->n_nodes; i++)
-			c->nodes[i]->bits &= ~SESSION_NODE_SEED;
-		session_set_state(c, SESSION_READY);
-		c->last_error[0] = '\0';
-		elog_printf(&c->log, LOG_INFO,
+		for (size_t i = 0; i < s->n_nodes; i++)
+			s->nodes[i]->bits &= ~SESSION_NODE_SEED;
+		session_set_state(s, SESSION_READY);
+		s->last_error[0] = '\0';
+		elog_printf(&s->log, LOG_INFO,
 			    "volume %s ready: %llu bytes, block size %u%s",
-			    c->volume_name, (unsigned long long)c->volume.size,
-			    c->volume.block_size,
-			    c->volume.read_only ? ", read-only" : "");
+			    s->volume_name, (unsigned long long)s->volume.size,
+			    s->volume.block_size,
+			    s->volume.read_only ? ", read-only" : "");
 	}
-	session_idle_start(c);
+	session_idle_start(s);
 }
 
-static void session_start_seed_failed(struct session *c,
+static void session_start_seed_failed(struct session *s,
 				      struct session_node *node)
 {
 	int err = session_start_err_normalise(conn_err(node->conn));
@@ -211,27 +211,27 @@ static void session_start_seed_failed(struct session *c,
 	if (!(node->bits & SESSION_NODE_SEED))
 		return; /* counted already */
 	node->bits &= ~SESSION_NODE_SEED;
-	if (c->start_err == 0 ||
-	    session_start_err_rank(err) > session_start_err_rank(c->start_err)) {
-		c->start_err = err;
-		session_set_error(c, "%s", conn_errmsg(node->conn));
+	if (s->start_err == 0 ||
+	    session_start_err_rank(err) > session_start_err_rank(s->start_err)) {
+		s->start_err = err;
+		session_set_error(s, "%s", conn_errmsg(node->conn));
 	}
-	if (--c->seeds_pending == 0)
-		session_start_done(c, c->start_err);
+	if (--s->seeds_pending == 0)
+		session_start_done(s, s->start_err);
 }
 
-int session_start(struct session *c, session_ready_fn *ready_cb, void *opaque)
+int session_start(struct session *s, session_ready_fn *ready_cb, void *opaque)
 {
-	if (c->state != SESSION_NEW)
+	if (s->state != SESSION_NEW)
 		return -EALREADY;
-	c->ready_cb = ready_cb;
-	c->ready_opaque = opaque;
-	session_set_state(c, SESSION_STARTING);
-	c->seeds_pending = c->n_nodes;
-	for (size_t i = 0; i < c->n_nodes; i++)
-		c->nodes[i]->bits |= SESSION_NODE_SEED;
-	for (size_t i = 0; i < c->n_nodes && c->state == SESSION_STARTING; i++)
-		conn_connect(c->nodes[i]->conn);
+	s->ready_cb = ready_cb;
+	s->ready_opaque = opaque;
+	session_set_state(s, SESSION_STARTING);
+	s->seeds_pending = s->n_nodes;
+	for (size_t i = 0; i < s->n_nodes; i++)
+		s->nodes[i]->bits |= SESSION_NODE_SEED;
+	for (size_t i = 0; i < s->n_nodes && s->state == SESSION_STARTING; i++)
+		conn_connect(s->nodes[i]->conn);
 	return 0;
 }
 
@@ -240,50 +240,50 @@ int session_start(struct session *c, session_ready_fn *ready_cb, void *opaque)
 static void session_conn_state(struct conn *conn, enum conn_state old)
 {
 	struct session_node *node = conn_owner(conn);
-	struct session *c = node->session;
+	struct session *s = node->session;
 	enum conn_state state = conn_state(conn);
 
 	if (state == CONN_BACKOFF && old == CONN_READY &&
-	    conn_err(conn) == -ETIMEDOUT && c->state == SESSION_READY)
+	    conn_err(conn) == -ETIMEDOUT && s->state == SESSION_READY)
 		session_node_timed_out(node);
 	if (state == CONN_READY) {
-		if (c->state == SESSION_STARTING)
-			session_start_done(c, 0);
-		if (c->state == SESSION_READY) {
-			session_kick_waiting(c);
-			if (c->map_wait && !c->refreshing)
-				session_refresh_map(c, node);
+		if (s->state == SESSION_STARTING)
+			session_start_done(s, 0);
+		if (s->state == SESSION_READY) {
+			session_kick_waiting(s);
+			if (s->map_wait && !s->refreshing)
+				session_refresh_map(s, node);
 		}
 		return;
 	}
-	if (state == CONN_BACKOFF && c->state == SESSION_STARTING)
-		session_start_seed_failed(c, node);
+	if (state == CONN_BACKOFF && s->state == SESSION_STARTING)
+		session_start_seed_failed(s, node);
 }
 
 static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 			       char *msg, size_t msglen)
 {
 	struct session_node *node = conn_owner(conn);
-	struct session *c = node->session;
+	struct session *s = node->session;
 	const struct rpc_volume_info *v = &rep->volume;
 
-	if (c->have_volume) {
-		if (v->block_size != c->volume.block_size) {
+	if (s->have_volume) {
+		if (v->block_size != s->volume.block_size) {
 			snprintf(msg, msglen,
 				 "volume '%s' differs on this node (block size %u, expected %u)",
-				 c->volume_name, v->block_size,
-				 c->volume.block_size);
+				 s->volume_name, v->block_size,
+				 s->volume.block_size);
 			return -EPROTO;
 		}
 		/* resized: the new size is taken by session_refresh_volume() */
-		if (v->size != c->volume.size)
-			elog_printf(&c->log, LOG_INFO,
+		if (v->size != s->volume.size)
+			elog_printf(&s->log, LOG_INFO,
 				    "volume %s: node %s reports %llu bytes (we use %llu until a refresh)",
-				    c->volume_name, conn_addr(conn),
+				    s->volume_name, conn_addr(conn),
 				    (unsigned long long)v->size,
-				    (unsigned long long)c->volume.size);
+				    (unsigned long long)s->volume.size);
 		if (rep->map)
-			session_map_offer(c, node, rep);
+			session_map_offer(s, node, rep);
 		return 0;
 	}
 
@@ -291,7 +291,7 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 	    v->size % SESSION_SECTOR) {
 		snprintf(msg, msglen,
 			 "volume '%s' has unusable geometry (%llu bytes, block %u)",
-			 c->volume_name, (unsigned long long)v->size,
+			 s->volume_name, (unsigned long long)v->size,
 			 v->block_size);
 		return -EPROTO;
 	}
@@ -299,28 +299,28 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 		snprintf(msg, msglen, "open reply carries no cluster map");
 		return -EPROTO;
 	}
-	if (!session_map_offer(c, node, rep) && !c->map) {
+	if (!session_map_offer(s, node, rep) && !s->map) {
 		snprintf(msg, msglen, "open reply carries an unusable cluster map");
 		return -EPROTO;
 	}
-	c->volume = *v;
-	c->have_volume = true;
-	session_volume_changed(c);
-	if (conn_max_io_size(conn) < c->max_io_size)
-		c->max_io_size = conn_max_io_size(conn);
+	s->volume = *v;
+	s->have_volume = true;
+	session_volume_changed(s);
+	if (conn_max_io_size(conn) < s->max_io_size)
+		s->max_io_size = conn_max_io_size(conn);
 	return 0;
 }
 
 static void session_conn_kick(struct conn *conn)
 {
 	struct session_node *node = conn_owner(conn);
-	struct session *c = node->session;
+	struct session *s = node->session;
 
 	if (node->bits & SESSION_NODE_DIRTY)
 		return;
 	node->bits |= SESSION_NODE_DIRTY;
-	node->next_dirty = c->dirty;
-	c->dirty = node;
+	node->next_dirty = s->dirty;
+	s->dirty = node;
 }
 
 static const struct conn_ops session_conn_ops = {
@@ -331,13 +331,13 @@ static const struct conn_ops session_conn_ops = {
 
 /* ---- construction ---- */
 
-static char *session_strdup_opt(const char *s, bool *failed)
+static char *session_strdup_opt(const char *str, bool *failed)
 {
 	char *d;
 
-	if (!s)
+	if (!str)
 		return NULL;
-	d = strdup(s);
+	d = strdup(str);
 	if (!d)
 		*failed = true;
 	return d;
@@ -349,7 +349,7 @@ static struct session *session_new_err(struct ev_loop *loop,
 {
 	char host[MAP_ADDR_MAX + 1], port[8];
 	bool oom = false;
-	struct session *c;
+	struct session *s;
 
 	if (!cfg->nodes || cfg->n_nodes == 0) {
 		snprintf(err, errlen, "no node address given");
@@ -386,107 +386,107 @@ static struct session *session_new_err(struct ev_loop *loop,
 		goto out_einval;
 	}
 
-	c = calloc(1, sizeof(*c));
-	if (!c) {
+	s = calloc(1, sizeof(*s));
+	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
-	c->loop = loop;
-	c->state = SESSION_NEW;
-	c->log.fn = cfg->log_fn;
-	c->log.opaque = cfg->log_opaque;
-	c->log.level = cfg->log_level ? cfg->log_level : LOG_NOTICE;
-	c->read_only = cfg->read_only;
-	c->io_timeout = cfg->io_timeout;
-	c->done_tail = &c->done_head;
+	s->loop = loop;
+	s->state = SESSION_NEW;
+	s->log.fn = cfg->log_fn;
+	s->log.opaque = cfg->log_opaque;
+	s->log.level = cfg->log_level ? cfg->log_level : LOG_NOTICE;
+	s->read_only = cfg->read_only;
+	s->io_timeout = cfg->io_timeout;
+	s->done_tail = &s->done_head;
 
 	if (cfg->ssl_ctx) {
 		SSL_CTX_up_ref(cfg->ssl_ctx);
-		c->ssl_ctx = cfg->ssl_ctx;
+		s->ssl_ctx = cfg->ssl_ctx;
 	} else {
-		c->ssl_ctx = tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
+		s->ssl_ctx = tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
 						cfg->tls_key,
 						cfg->tls_ciphersuites, err,
 						errlen);
-		if (!c->ssl_ctx)
+		if (!s->ssl_ctx)
 			goto out_free_c;
 	}
 
-	c->volume_name = session_strdup_opt(cfg->volume, &oom);
-	c->server_name = session_strdup_opt(cfg->server_name, &oom);
-	c->client_name = session_strdup_opt(cfg->client_name ? cfg->client_name :
+	s->volume_name = session_strdup_opt(cfg->volume, &oom);
+	s->server_name = session_strdup_opt(cfg->server_name, &oom);
+	s->client_name = session_strdup_opt(cfg->client_name ? cfg->client_name :
 					    "netblk", &oom);
-	c->seeds = calloc(cfg->n_nodes, sizeof(*c->seeds));
-	if (!c->seeds)
+	s->seeds = calloc(cfg->n_nodes, sizeof(*s->seeds));
+	if (!s->seeds)
 		oom = true;
-	for (size_t i = 0; c->seeds && i < cfg->n_nodes; i++)
-		c->seeds[i] = session_strdup_opt(cfg->nodes[i], &oom);
-	c->n_seeds = cfg->n_nodes;
+	for (size_t i = 0; s->seeds && i < cfg->n_nodes; i++)
+		s->seeds[i] = session_strdup_opt(cfg->nodes[i], &oom);
+	s->n_seeds = cfg->n_nodes;
 	if (oom) {
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		goto out_free_strings;
 	}
 
-	c->params.ssl_ctx = c->ssl_ctx;
-	c->params.server_name = c->server_name;
-	c->params.volume = c->volume_name;
-	c->params.read_only = cfg->read_only;
-	c->params.client_name = c->client_name;
-	c->params.max_inflight = cfg->max_inflight ? cfg->max_inflight :
+	s->params.ssl_ctx = s->ssl_ctx;
+	s->params.server_name = s->server_name;
+	s->params.volume = s->volume_name;
+	s->params.read_only = cfg->read_only;
+	s->params.client_name = s->client_name;
+	s->params.max_inflight = cfg->max_inflight ? cfg->max_inflight :
 				 SESSION_DEFAULT_MAX_INFLIGHT;
-	if (c->params.max_inflight > SESSION_MAX_INFLIGHT_LIMIT)
-		c->params.max_inflight = SESSION_MAX_INFLIGHT_LIMIT;
-	c->params.max_io_size = cfg->max_io_size ? cfg->max_io_size :
+	if (s->params.max_inflight > SESSION_MAX_INFLIGHT_LIMIT)
+		s->params.max_inflight = SESSION_MAX_INFLIGHT_LIMIT;
+	s->params.max_io_size = cfg->max_io_size ? cfg->max_io_size :
 				SESSION_DEFAULT_MAX_IO_SIZE;
-	if (c->params.max_io_size > RPC_MAX_DATA_LEN)
-		c->params.max_io_size = RPC_MAX_DATA_LEN;
-	if (c->params.max_io_size < SESSION_SECTOR)
-		c->params.max_io_size = SESSION_SECTOR;
-	c->params.connect_timeout = cfg->connect_timeout > 0 ?
+	if (s->params.max_io_size > RPC_MAX_DATA_LEN)
+		s->params.max_io_size = RPC_MAX_DATA_LEN;
+	if (s->params.max_io_size < SESSION_SECTOR)
+		s->params.max_io_size = SESSION_SECTOR;
+	s->params.connect_timeout = cfg->connect_timeout > 0 ?
 		cfg->connect_timeout : SESSION_DEFAULT_CONNECT_TIMEOUT;
-	c->params.try_timeout = cfg->try_timeout > 0 ? cfg->try_timeout :
+	s->params.try_timeout = cfg->try_timeout > 0 ? cfg->try_timeout :
 				SESSION_DEFAULT_TRY_TIMEOUT;
-	c->params.backoff_base = SESSION_BACKOFF_BASE;
-	c->params.backoff_max = SESSION_BACKOFF_MAX;
-	c->params.log = &c->log;
-	c->params.ops = &session_conn_ops;
-	c->max_io_size = c->params.max_io_size;
-	c->rnd = (uint64_t)(uintptr_t)c ^ (uint64_t)(ev_now(loop) * 1e6);
+	s->params.backoff_base = SESSION_BACKOFF_BASE;
+	s->params.backoff_max = SESSION_BACKOFF_MAX;
+	s->params.log = &s->log;
+	s->params.ops = &session_conn_ops;
+	s->max_io_size = s->params.max_io_size;
+	s->rnd = (uint64_t)(uintptr_t)s ^ (uint64_t)(ev_now(loop) * 1e6);
 
-	for (size_t i = 0; i < c->n_seeds; i++) {
-		if (session_node_find(c, c->seeds[i]))
+	for (size_t i = 0; i < s->n_seeds; i++) {
+		if (session_node_find(s, s->seeds[i]))
 			continue;
-		if (!session_node_add(c, c->seeds[i])) {
+		if (!session_node_add(s, s->seeds[i])) {
 			snprintf(err, errlen, "cannot set up node '%s': %s",
-				 c->seeds[i], strerror(errno));
+				 s->seeds[i], strerror(errno));
 			goto out_free_nodes;
 		}
 	}
 
-	ev_prepare_init(&c->prepare, session_prepare_cb);
-	c->prepare.data = c;
-	ev_prepare_start(loop, &c->prepare);
+	ev_prepare_init(&s->prepare, session_prepare_cb);
+	s->prepare.data = s;
+	ev_prepare_start(loop, &s->prepare);
 	ev_unref(loop); /* the prepare watcher alone keeps nobody waiting */
-	ev_idle_init(&c->idle, session_idle_cb);
-	c->idle.data = c;
-	ev_init(&c->retry_timer, session_retry_cb);
-	c->retry_timer.data = c;
-	return c;
+	ev_idle_init(&s->idle, session_idle_cb);
+	s->idle.data = s;
+	ev_init(&s->retry_timer, session_retry_cb);
+	s->retry_timer.data = s;
+	return s;
 
 out_free_nodes:
-	session_nodes_free(c);
+	session_nodes_free(s);
 out_free_strings:
-	for (size_t i = 0; c->seeds && i < c->n_seeds; i++)
-		free(c->seeds[i]);
-	free(c->seeds);
-	free(c->volume_name);
-	free(c->server_name);
-	free(c->client_name);
-	SSL_CTX_free(c->ssl_ctx);
+	for (size_t i = 0; s->seeds && i < s->n_seeds; i++)
+		free(s->seeds[i]);
+	free(s->seeds);
+	free(s->volume_name);
+	free(s->server_name);
+	free(s->client_name);
+	SSL_CTX_free(s->ssl_ctx);
 out_free_c:
-	free(c);
+	free(s);
 	if (!errno)
 		errno = EINVAL;
 	return NULL;
@@ -504,17 +504,17 @@ struct session *session_new(struct ev_loop *loop,
 		.level = cfg->log_level ? cfg->log_level : LOG_NOTICE,
 	};
 	char err[512] = "";
-	struct session *c;
+	struct session *s;
 
 	errno = 0;
-	c = session_new_err(loop, cfg, err, sizeof(err));
-	if (!c) {
+	s = session_new_err(loop, cfg, err, sizeof(err));
+	if (!s) {
 		int e = errno;
 
 		elog_printf(&log, LOG_ERR, "%s", err);
 		errno = e;
 	}
-	return c;
+	return s;
 }
 
 struct session_sync {
@@ -522,25 +522,25 @@ struct session_sync {
 	int err;
 };
 
-static void session_sync_ready(struct session *c, int err, void *opaque)
+static void session_sync_ready(struct session *s, int err, void *opaque)
 {
-	struct session_sync *s = opaque;
+	struct session_sync *sync = opaque;
 
-	s->done = true;
-	s->err = err;
+	sync->done = true;
+	sync->err = err;
 }
 
 struct session *session_open_sync(struct ev_loop *loop,
 				  const struct session_config *cfg,
 				  char *err, size_t errlen)
 {
-	struct session_sync s = { 0 };
+	struct session_sync sync = { 0 };
 	char buf[512] = "";
-	struct session *c;
+	struct session *s;
 
 	errno = 0;
-	c = session_new_err(loop, cfg, buf, sizeof(buf));
-	if (!c) {
+	s = session_new_err(loop, cfg, buf, sizeof(buf));
+	if (!s) {
 		int e = errno ? errno : EINVAL;
 
 		if (errlen)
@@ -548,64 +548,64 @@ struct session *session_open_sync(struct ev_loop *loop,
 		errno = e;
 		return NULL;
 	}
-	session_start(c, session_sync_ready, &s);
-	while (!s.done)
+	session_start(s, session_sync_ready, &sync);
+	while (!sync.done)
 		ev_run(loop, EVRUN_ONCE);
-	if (s.err) {
+	if (sync.err) {
 		if (errlen)
-			snprintf(err, errlen, "%s", c->last_error);
-		session_free(c);
-		errno = -s.err;
+			snprintf(err, errlen, "%s", s->last_error);
+		session_free(s);
+		errno = -sync.err;
 		return NULL;
 	}
 	if (errlen)
 		err[0] = '\0';
-	return c;
+	return s;
 }
 
-void session_free(struct session *c)
+void session_free(struct session *s)
 {
-	if (!c)
+	if (!s)
 		return;
-	session_set_state(c, SESSION_FREEING);
-	c->ready_due = false;
+	session_set_state(s, SESSION_FREEING);
+	s->ready_due = false;
 	/* every request comes back through returned() and completes -EIO */
-	for (size_t i = 0; i < c->n_nodes; i++)
-		conn_close(c->nodes[i]->conn);
-	session_fail_all(c);
-	session_run_completions(c);
-	session_volreq_run_done(c);
+	for (size_t i = 0; i < s->n_nodes; i++)
+		conn_close(s->nodes[i]->conn);
+	session_fail_all(s);
+	session_run_completions(s);
+	session_volreq_run_done(s);
 
-	ev_ref(c->loop);
-	ev_prepare_stop(c->loop, &c->prepare);
-	ev_idle_stop(c->loop, &c->idle);
-	ev_timer_stop(c->loop, &c->retry_timer);
-	session_nodes_free(c);
-	free(c->map_nodes);
-	map_free(c->map);
-	session_subs_free(c);
-	for (size_t i = 0; i < c->n_seeds; i++)
-		free(c->seeds[i]);
-	free(c->seeds);
-	free(c->volume_name);
-	free(c->server_name);
-	free(c->client_name);
-	SSL_CTX_free(c->ssl_ctx);
-	free(c);
+	ev_ref(s->loop);
+	ev_prepare_stop(s->loop, &s->prepare);
+	ev_idle_stop(s->loop, &s->idle);
+	ev_timer_stop(s->loop, &s->retry_timer);
+	session_nodes_free(s);
+	free(s->map_nodes);
+	map_free(s->map);
+	session_subs_free(s);
+	for (size_t i = 0; i < s->n_seeds; i++)
+		free(s->seeds[i]);
+	free(s->seeds);
+	free(s->volume_name);
+	free(s->server_name);
+	free(s->client_name);
+	SSL_CTX_free(s->ssl_ctx);
+	free(s);
 }
 
-int session_reload_tls(struct session *c, SSL_CTX *ctx)
+int session_reload_tls(struct session *s, SSL_CTX *ctx)
 {
-	if (!c || !ctx)
+	if (!s || !ctx)
 		return -EINVAL;
 	SSL_CTX_up_ref(ctx);
 	/* conns that are up hold their own reference through their SSL */
-	SSL_CTX_free(c->ssl_ctx);
-	c->ssl_ctx = ctx;
-	c->params.ssl_ctx = ctx;
-	c->stats.tls_reloads++;
-	elog_printf(&c->log, LOG_INFO,
+	SSL_CTX_free(s->ssl_ctx);
+	s->ssl_ctx = ctx;
+	s->params.ssl_ctx = ctx;
+	s->stats.tls_reloads++;
+	elog_printf(&s->log, LOG_INFO,
 		    "volume %s: TLS context replaced; new connections use it",
-		    c->volume_name);
+		    s->volume_name);
 	return 0;
 }

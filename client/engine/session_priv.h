@@ -54,8 +54,8 @@ enum session_state {
 enum session_sub_where {
 	SUB_FREE,
 	SUB_CONN,       /* queued or in flight on sub->conn */
-	SUB_DELAYED,    /* on c->delayed until due (or a conn gets ready) */
-	SUB_MAP_WAIT,   /* on c->map_wait until a map refresh ends */
+	SUB_DELAYED,    /* on s->delayed until due (or a conn gets ready) */
+	SUB_MAP_WAIT,   /* on s->map_wait until a map refresh ends */
 	SUB_IDLE,       /* being handled */
 };
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+/* Frames of one connection: requests out, replies in (see conn.h). */
 /*
- * Frames on the wire for one connection (see conn.h): encoding requests
- * into the output buffer and writing it through TLS, the HELLO exchange
- * (HANDSHAKE, OPEN), and parsing replies incrementally, READ data straight
- * into the request's iovecs.
+ * Requests are encoded into the output buffer and written through TLS;
+ * the HELLO exchange is HANDSHAKE then OPEN; replies are parsed
+ * incrementally, READ data straight into the request's iovecs.
  */
 #include <errno.h>
 #include <stdio.h>

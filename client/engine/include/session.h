@@ -24,11 +24,11 @@
  *
  * Life cycle:
  *
- *   c = session_new(loop, &cfg);         copies cfg, opens nothing
- *   session_start(c, ready_cb, opaque);  connects, handshakes, OPENs
- *   ... ready_cb(c, 0, opaque) ...       session_volume(c) is valid now
- *   session_submit(c, io) ...            any number, any time after ready
- *   session_free(c);                     see below for outstanding io
+ *   s = session_new(loop, &cfg);         copies cfg, opens nothing
+ *   session_start(s, ready_cb, opaque);  connects, handshakes, OPENs
+ *   ... ready_cb(s, 0, opaque) ...       session_volume(s) is valid now
+ *   session_submit(s, io) ...            any number, any time after ready
+ *   session_free(s);                     see below for outstanding io
  *
  * Tools that only want a ready session call session_open_sync(), which
  * runs the loop until the start finished.
@@ -259,8 +259,8 @@ struct session *session_new(struct ev_loop *loop,
  * After a failure the session can only be freed.
  * Returns 0, or -EALREADY when already started.
  */
-typedef void session_ready_fn(struct session *c, int err, void *opaque);
-int session_start(struct session *c, session_ready_fn *ready_cb, void *opaque);
+typedef void session_ready_fn(struct session *s, int err, void *opaque);
+int session_start(struct session *s, session_ready_fn *ready_cb, void *opaque);
 
 /*
  * Blocking convenience for tools: session_new + session_start, running
@@ -273,18 +273,18 @@ struct session *session_open_sync(struct ev_loop *loop,
 				  char *err, size_t errlen);
 
 /* Message of the last failure (start or io); "" when none. Never NULL. */
-const char *session_last_error(const struct session *c);
+const char *session_last_error(const struct session *s);
 
 /* Valid once ready (NULL before). Owned by the session; its size changes
  * with session_refresh_volume(). */
-const struct session_volume *session_volume(const struct session *c);
+const struct session_volume *session_volume(const struct session *s);
 
 /* Current map (proto's map.h, for white-box tests), NULL before ready.
  * Owned by the session; replaced when a
  * newer epoch arrives, so do not keep the pointer across loop iterations. */
-const struct map *session_map(const struct session *c);
+const struct map *session_map(const struct session *s);
 
-bool session_is_ready(const struct session *c);
+bool session_is_ready(const struct session *s);
 
 /*
  * Submit an io. Returns 0 when accepted (done() will be called exactly
@@ -292,16 +292,16 @@ bool session_is_ready(const struct session *c);
  *   -EINVAL   bad op, flags, alignment, range or iovecs
  *   -ENOTCONN session not ready (start not finished, or failed)
  */
-int session_submit(struct session *c, struct session_io *io);
+int session_submit(struct session *s, struct session_io *io);
 
-void session_get_stats(const struct session *c, struct session_stats *out);
+void session_get_stats(const struct session *s, struct session_stats *out);
 
 /*
  * The TLS cipher suite of the first ready connection (OpenSSL's name,
  * e.g. "TLS_AES_128_GCM_SHA256"), or NULL when none is ready. Static
  * text; for headers of reports and logs.
  */
-const char *session_tls_suite(const struct session *c);
+const char *session_tls_suite(const struct session *s);
 
 /*
  * Learn the volume's current size (online resize) without disturbing
@@ -310,7 +310,7 @@ const char *session_tls_suite(const struct session *c);
  * When the reply arrives, a size that differs from session_volume()'s is
  * taken over (requests up to the new size are accepted from then on;
  * after a shrink, requests beyond it are refused with -EINVAL), and
- * cb(c, info, 0, opaque) is called with info = session_volume(c), valid
+ * cb(s, info, 0, opaque) is called with info = session_volume(s), valid
  * during the call. A change of block size is refused (err -EPROTO, size
  * kept). Otherwise cb gets info NULL and err:
  *   -EIO       the node answered with an error status (logged)
@@ -325,10 +325,10 @@ const char *session_tls_suite(const struct session *c);
  * Returns 0 (cb will be called), -ENOTCONN (session not ready or no node
  * READY now: try again later) or -ENOMEM.
  */
-typedef void session_volume_fn(struct session *c,
+typedef void session_volume_fn(struct session *s,
 			       const struct session_volume *info, int err,
 			       void *opaque);
-int session_refresh_volume(struct session *c, session_volume_fn *cb,
+int session_refresh_volume(struct session *s, session_volume_fn *cb,
 			   void *opaque);
 
 /*
@@ -346,8 +346,8 @@ int session_refresh_volume(struct session *c, session_volume_fn *cb,
  * (SSL_CTX_up_ref) before waking the workers' ev_async, and let each
  * worker call session_reload_tls() and then SSL_CTX_free() its reference.
  */
-int session_reload_tls(struct session *c, struct ssl_ctx_st *ctx);
+int session_reload_tls(struct session *s, struct ssl_ctx_st *ctx);
 
-void session_free(struct session *c);
+void session_free(struct session *s);
 
 #endif
