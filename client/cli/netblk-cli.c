@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * netblk-cli: administer and exercise a netblk volume from the command
- * line through the client engine (cluster.h). This file holds the common
+ * line through the client engine (session.h). This file holds the common
  * options, the command table and the glue that opens a volume; each
  * command lives in its own cli_*.c file.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A worker thread of the daemon: one ev_loop that owns some virtqueues of
- * the device, its own connections to the cluster (a struct cluster), its
+ * the device, its own connections to the cluster (a struct session), its
  * own IOTLB cache and its own virtio-blk state. Requests popped from its
  * queues go to its cluster; completions go back to its queues, with one
  * interrupt per queue per loop iteration at most.

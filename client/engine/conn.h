@@ -21,8 +21,13 @@
  *
  * Ownership: a struct conn_req belongs to the owner; the conn only links
  * it between conn_submit() and req->reply()/req->returned(), and reads the
- * iovecs it points to. The conn never frees a request.
+ * iovecs it points to. The conn never frees a request. Each request
+ * carries its own reply and returned callbacks; the conn_ops are for the
+ * events of the connection itself.
  * conn_free() must not be called from inside one of the conn's callbacks.
+ *
+ * struct conn is opaque: its fields are in conn_priv.h, for conn.c and
+ * wire.c only; the owner reads what it needs through the functions below.
  */
 #ifndef NETBLK_CONN_H
 #define NETBLK_CONN_H

@@ -661,8 +661,10 @@ out:
 	return 0;
 }
 
+/* The wire op's name: the same words in the engine's and nodes' logs. */
 const char *session_op_name(enum session_op op)
 {
-	return rpc_op_name(route_wire_op(op) == RPC_OP_NONE ? RPC_OP_MAX :
-			   route_wire_op(op));
+	enum rpc_op wire = route_wire_op(op);
+
+	return wire == RPC_OP_NONE ? "UNKNOWN_OP" : rpc_op_name(wire);
 }

@@ -120,14 +120,15 @@ bool route_map_is_newer(uint64_t have_epoch, uint64_t got_epoch);
  */
 double route_backoff(uint32_t attempt, double base, double max, uint32_t rnd);
 
-/* Small per-cluster pseudo-random generator (xorshift64*). */
+/* Small per-session and per-conn pseudo-random generator (xorshift64*). */
 uint32_t route_rand(uint64_t *state);
 
 /*
  * Split "host:port" or "[v6]:port" into host (brackets removed) and
- * port with nb_split_host_port() (parse.h). Returns 0, or -EINVAL for an empty host, a missing or
- * non-numeric port, a port over 65535, an unbalanced bracket, an
- * unbracketed IPv6 address, or a part too long for its buffer.
+ * port with nb_split_host_port() (parse.h). Returns 0, or -EINVAL for
+ * an empty host, a missing or non-numeric port, port 0 or over 65535,
+ * an unbalanced bracket, brackets around anything but an IPv6 address,
+ * an unbracketed IPv6 address, or a part too long for its buffer.
  */
 int route_addr_split(const char *addr, char *host, size_t hostlen,
 		     char *port, size_t portlen);

@@ -147,7 +147,6 @@ struct session_volreq {
 	void *opaque;
 	int err;
 	uint32_t tries;
-	struct rpc_volume_info info;
 	struct session_volreq *next;
 };
 

@@ -71,7 +71,8 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 	int ret;
 
 	if (!ca || !ca[0]) {
-		nb_errf(err, errlen, -EINVAL, "no CA file given (needed to verify the nodes)");
+		nb_errf(err, errlen, -EINVAL,
+			"no CA file given (needed to verify the nodes)");
 		errno = EINVAL;
 		return NULL;
 	}

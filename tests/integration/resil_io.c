@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * resil_io: a small client of the engine (cluster.h) for the resilience
+ * resil_io: a small client of the engine (session.h) for the resilience
  * tests. It writes and reads back a range of a volume, block by block,
  * for as long as it is told, while the test breaks the nodes; every read
  * is compared with what was written last to that block, and a final pass

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the client engine (cluster.h) against in-process fake
+ * Unit tests of the client engine (session.h) against in-process fake
  * nodes (fake_node.c) on 127.0.0.1: data round trips over split requests
  * and scattered iovecs, FLUSH fan-out, status handling, failover, map
  * refresh, retries, timeouts, malformed replies, in-flight limits, TLS

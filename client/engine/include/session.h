@@ -47,8 +47,8 @@
  * - session_free() completes every outstanding io with -EIO (their done()
  *   is called from inside session_free()), then frees the connections, the
  *   map and the session. It must not be called from inside a callback of
- *   the same session (done, ready_cb, a session_volume_fn): defer it, e.g. with ev_break or an
- *   ev_idle. session_free(NULL) is a no-op.
+ *   the same session (done, ready_cb, a session_volume_fn): defer it,
+ *   e.g. with ev_break or an ev_idle. session_free(NULL) is a no-op.
  */
 #ifndef NETBLK_SESSION_H
 #define NETBLK_SESSION_H
