@@ -154,7 +154,7 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 {
 	struct session_volume info = { 0 };
 	struct session_config cfg;
-	struct map *map = NULL;
+	struct admin_map *map = NULL;
 	struct ev_loop *loop;
 	char sz[64], err[512] = "";
 	size_t i;

@@ -9,8 +9,13 @@
 #include "admin.h"
 #include "conn.h"
 #include "engine_log.h"
+#include "errmsg.h"
 #include "map.h"
 #include "tls.h"
+
+struct admin_map {
+	struct map *map;
+};
 
 /* One request on its own connection; the conn's owner. */
 struct admin {
@@ -248,18 +253,33 @@ int admin_info(struct ev_loop *loop, const struct session_config *cfg,
 }
 
 int admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
-		  const char *node, struct map **map_out,
+		  const char *node, struct admin_map **map_out,
 		  char *err, size_t errlen)
 {
-	struct admin a = { .map_out = map_out };
+	struct admin_map *am;
+	struct admin a;
+	int ret;
 
 	*map_out = NULL;
+	am = calloc(1, sizeof(*am));
+	if (!am)
+		return nb_errf(err, errlen, -ENOMEM, "out of memory");
+	memset(&a, 0, sizeof(a));
+	a.map_out = &am->map;
 	a.req.op = RPC_OP_GET_MAP;
-	return admin_run(loop, cfg, node, &a, err, errlen);
+	ret = admin_run(loop, cfg, node, &a, err, errlen);
+	if (ret < 0 || !am->map) {
+		admin_map_free(am);
+		return ret;
+	}
+	*map_out = am;
+	return 0;
 }
 
-void admin_map_print(FILE *out, const struct map *m)
+void admin_map_print(FILE *out, const struct admin_map *am)
 {
+	const struct map *m = am->map;
+
 	fprintf(out, "map epoch:        %" PRIu64 "\n", m->epoch);
 	fprintf(out, "chunk size:       %" PRIu64 "\n", m->chunk_size);
 	for (uint32_t i = 0; i < m->n_nodes; i++)
@@ -274,7 +294,10 @@ void admin_map_print(FILE *out, const struct map *m)
 		fprintf(out, "(%u placements, first 64 shown)\n", m->n_chunks);
 }
 
-void admin_map_free(struct map *map)
+void admin_map_free(struct admin_map *am)
 {
-	map_free(map);
+	if (!am)
+		return;
+	map_free(am->map);
+	free(am);
 }

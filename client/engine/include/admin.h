@@ -29,6 +29,9 @@
 
 #include "session.h"
 
+/* A node's cluster map, as admin_get_map() hands it out. */
+struct admin_map;
+
 /* Create cfg->volume with size bytes and block_size (0 = 512); the new
  * volume's description is stored in *info (may be NULL). */
 int admin_create(struct ev_loop *loop, const struct session_config *cfg,
@@ -43,16 +46,16 @@ int admin_info(struct ev_loop *loop, const struct session_config *cfg,
 /* Fetch the node's cluster map (validated) into *map_out, which the
  * caller frees with admin_map_free(); *map_out is NULL on failure. */
 int admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
-		  const char *node, struct map **map_out,
+		  const char *node, struct admin_map **map_out,
 		  char *err, size_t errlen);
 
 /*
  * Print map for people: epoch, chunk size, one line per node, one per
  * placement (the first 64, then how many there are).
  */
-void admin_map_print(FILE *out, const struct map *map);
+void admin_map_print(FILE *out, const struct admin_map *map);
 
 /* NULL is a no-op. */
-void admin_map_free(struct map *map);
+void admin_map_free(struct admin_map *map);
 
 #endif
