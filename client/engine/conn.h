@@ -74,8 +74,9 @@ typedef void conn_returned_fn(struct conn *conn, struct conn_req *req,
 /*
  * A request as the conn sees it; embedded in the owner's request. The
  * owner sets reply and returned before conn_submit(): exactly one of
- * them is called for each conn_submit(), from the loop or from inside
- * conn_fail(), conn_close() and conn_submit() (on a CLOSED conn).
+ * them is called once for each conn_submit(), from the loop or from
+ * inside conn_flush() (a request that cannot be sent), conn_fail(),
+ * conn_close(), conn_free() and conn_submit() (on a CLOSED conn).
  */
 struct conn_req {
 	conn_reply_fn *reply;
