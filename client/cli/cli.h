@@ -15,8 +15,7 @@
 #include <stdint.h>
 #include <getopt.h>
 
-#include "cluster.h"
-#include "rpc.h"
+#include "session.h"
 
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_FAIL  1
@@ -47,8 +46,8 @@ struct cli_ctx {
 	struct cli_common *opt;
 	const char *cmd;          /* command name, for messages */
 	struct ev_loop *loop;
-	struct cluster *cluster;
-	const struct rpc_volume_info *vol;
+	struct session *cluster;
+	const struct session_volume *vol;
 };
 
 /*
@@ -99,7 +98,7 @@ uint64_t cli_rand_next(uint64_t *state);
 void *cli_buf_alloc(size_t size);
 
 /*
- * Connect, handshake and open opt->volume (cluster_open_sync). Returns 0,
+ * Connect, handshake and open opt->volume (session_open_sync). Returns 0,
  * or -errno after printing the engine's message.
  */
 int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
@@ -110,15 +109,15 @@ int cli_ctx_check_writable(const struct cli_ctx *ctx);
 
 /* Route engine messages to stderr at the -v/-q level. */
 void cli_engine_config_log(const struct cli_common *opt,
-			   struct cluster_config *cfg);
+			   struct session_config *cfg);
 
 /* TLS 1.3 suites: --tls-ciphersuites, or the order measured on this CPU
  * (once per process; shown with -vv). */
 void cli_engine_config_suites(const struct cli_common *opt,
-			      struct cluster_config *cfg);
+			      struct session_config *cfg);
 
 /* One io, waiting for it by running the loop. Returns 0 or -errno. */
-int cli_io_sync(struct cli_ctx *ctx, enum rpc_op op, uint64_t offset,
+int cli_io_sync(struct cli_ctx *ctx, enum session_op op, uint64_t offset,
 		uint64_t length, void *buf);
 
 /* One line of engine counters (requests, retries, reconnects, map
@@ -126,7 +125,7 @@ int cli_io_sync(struct cli_ctx *ctx, enum rpc_op op, uint64_t offset,
 void cli_print_engine_stats(const struct cli_ctx *ctx);
 
 /* Print an I/O failure with the engine's last message. */
-void cli_report_io_error(struct cli_ctx *ctx, enum rpc_op op,
+void cli_report_io_error(struct cli_ctx *ctx, enum session_op op,
 			 uint64_t offset, uint64_t length, int err);
 
 /*
@@ -141,7 +140,7 @@ void cli_report_io_error(struct cli_ctx *ctx, enum rpc_op op,
  * error.
  */
 struct cli_slot {
-	struct cluster_io io;
+	struct session_io io;
 	struct iovec iov;
 	uint8_t *buf;
 	uint64_t offset, length;
@@ -153,7 +152,7 @@ struct cli_slot {
 
 struct cli_pipe {
 	struct cli_ctx *ctx;
-	enum rpc_op op;            /* RPC_OP_READ or RPC_OP_WRITE */
+	enum session_op op;            /* SESSION_OP_READ or SESSION_OP_WRITE */
 	uint32_t depth;
 	size_t buf_size;
 	int (*next)(struct cli_pipe *p, struct cli_slot *s);

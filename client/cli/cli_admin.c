@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * netblk-cli create / info: administrative requests that do not open a
- * volume, sent to one node at a time with cluster_admin_sync().
+ * volume, sent to one node at a time with admin_create(), admin_info()
+ * and admin_get_map().
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,8 +12,8 @@
 
 #include <ev.h>
 
+#include "admin.h"
 #include "cli.h"
-#include "map.h"
 
 static const char cli_create_help[] =
 "NAME\n"
@@ -56,7 +57,7 @@ static const char cli_info_help[] =
 
 /* The engine config the admin requests use (TLS, timeouts, logging). */
 static void cli_admin_config(const struct cli_common *opt,
-			     struct cluster_config *cfg)
+			     struct session_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->nodes = (const char *const *)opt->nodes;
@@ -92,7 +93,7 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 		{ "block-size", required_argument, NULL, 256 },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cluster_config cfg;
+	struct session_config cfg;
 	struct ev_loop *loop;
 	uint64_t size, bs = 512;
 	char sz[64], err[512];
@@ -123,12 +124,11 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 	cli_admin_config(opt, &cfg);
 
 	for (size_t i = 0; i < opt->n_nodes; i++) {
-		struct rpc_volume_info info = { 0 };
+		struct session_volume info = { 0 };
 
 		err[0] = '\0';
-		ret = cluster_admin_sync(loop, &cfg, opt->nodes[i], RPC_OP_CREATE,
-					 size, (uint32_t)bs, &info, NULL, err,
-					 sizeof(err));
+		ret = admin_create(loop, &cfg, opt->nodes[i], size, (uint32_t)bs,
+				   &info, err, sizeof(err));
 		if (ret == 0) {
 			printf("create: volume '%s' of %s, block size %" PRIu64 ", created on %s\n",
 			       opt->volume, cli_fmt_size(size, sz, sizeof(sz)), bs,
@@ -150,27 +150,11 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 	return rc;
 }
 
-static void cli_info_print_map(const struct map *m)
-{
-	printf("map epoch:        %" PRIu64 "\n", m->epoch);
-	printf("chunk size:       %" PRIu64 "\n", m->chunk_size);
-	for (uint32_t i = 0; i < m->n_nodes; i++)
-		printf("node %-3u          %s\n", i, m->nodes[i]);
-	for (uint32_t i = 0; i < m->n_chunks && i < 64; i++) {
-		printf("placement %-3u     ", i);
-		for (uint32_t j = 0; j < m->chunks[i].n; j++)
-			printf("%s%u", j ? " " : "", m->chunks[i].nodes[j]);
-		printf("\n");
-	}
-	if (m->n_chunks > 64)
-		printf("(%u placements, first 64 shown)\n", m->n_chunks);
-}
-
 int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 {
-	struct rpc_volume_info info = { 0 };
-	struct cluster_config cfg;
-	struct map *map = NULL;
+	struct session_volume info = { 0 };
+	struct session_config cfg;
+	struct admin_map *map = NULL;
 	struct ev_loop *loop;
 	char sz[64], err[512] = "";
 	size_t i;
@@ -196,8 +180,8 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	/* The first node that answers; a missing volume is an answer. */
 	for (i = 0; i < opt->n_nodes; i++) {
 		err[0] = '\0';
-		ret = cluster_admin_sync(loop, &cfg, opt->nodes[i], RPC_OP_INFO,
-					 0, 0, &info, NULL, err, sizeof(err));
+		ret = admin_info(loop, &cfg, opt->nodes[i], &info, err,
+				 sizeof(err));
 		if (ret == 0)
 			break;
 		if (ret == -ENOENT) {
@@ -210,7 +194,7 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	if (i == opt->n_nodes)
 		goto out_destroy_loop;
 
-	printf("volume:           %s\n", info.volume[0] ? info.volume : opt->volume);
+	printf("volume:           %s\n", info.name[0] ? info.name : opt->volume);
 	printf("size:             %s\n", cli_fmt_size(info.size, sz, sizeof(sz)));
 	printf("block size:       %u\n", info.block_size);
 	printf("read-only:        %s\n", info.read_only ? "yes" : "no");
@@ -219,14 +203,13 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	printf("answered by:      %s\n", opt->nodes[i]);
 
 	err[0] = '\0';
-	ret = cluster_admin_sync(loop, &cfg, opt->nodes[i], RPC_OP_GET_MAP, 0, 0,
-				 NULL, &map, err, sizeof(err));
+	ret = admin_get_map(loop, &cfg, opt->nodes[i], &map, err, sizeof(err));
 	if (ret == 0 && map)
-		cli_info_print_map(map);
+		admin_map_print(stdout, map);
 	else
 		printf("map:              not available (%s)\n",
 		       err[0] ? err : strerror(-ret));
-	map_free(map);
+	admin_map_free(map);
 	rc = CLI_EXIT_OK;
 
 out_destroy_loop:

@@ -70,7 +70,7 @@ static const struct option cli_bench_opts[] = {
 struct cli_bench;
 
 struct cli_bench_slot {
-	struct cluster_io io;
+	struct session_io io;
 	struct iovec iov;
 	uint8_t *buf;
 	uint64_t t_submit;
@@ -79,7 +79,7 @@ struct cli_bench_slot {
 
 struct cli_bench {
 	const char *pattern;
-	enum rpc_op op;
+	enum session_op op;
 	bool random;
 	uint64_t bs, depth, size, seed;
 	double seconds;
@@ -107,16 +107,16 @@ static int cli_bench_opt(void *opaque, int val, const char *name,
 	case CLI_BOPT_PATTERN:
 		b->pattern = arg;
 		if (strcmp(arg, "randread") == 0) {
-			b->op = RPC_OP_READ;
+			b->op = SESSION_OP_READ;
 			b->random = true;
 		} else if (strcmp(arg, "randwrite") == 0) {
-			b->op = RPC_OP_WRITE;
+			b->op = SESSION_OP_WRITE;
 			b->random = true;
 		} else if (strcmp(arg, "read") == 0) {
-			b->op = RPC_OP_READ;
+			b->op = SESSION_OP_READ;
 			b->random = false;
 		} else if (strcmp(arg, "write") == 0) {
-			b->op = RPC_OP_WRITE;
+			b->op = SESSION_OP_WRITE;
 			b->random = false;
 		} else {
 			cli_err("%s must be randread, randwrite, read or write, got '%s'",
@@ -133,7 +133,7 @@ static int cli_bench_opt(void *opaque, int val, const char *name,
 		}
 		return 0;
 	case CLI_BOPT_IODEPTH:
-		return cli_parse_uint(name, arg, 1, CLUSTER_MAX_INFLIGHT_LIMIT,
+		return cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
 				      &b->depth);
 	case CLI_BOPT_SECONDS:
 		if (cli_parse_seconds(name, arg, &b->seconds) < 0)
@@ -151,7 +151,7 @@ static int cli_bench_opt(void *opaque, int val, const char *name,
 	return -EINVAL;
 }
 
-static void cli_bench_done(struct cluster_io *io, int result);
+static void cli_bench_done(struct session_io *io, int result);
 
 static uint64_t cli_bench_offset(struct cli_bench *b)
 {
@@ -181,7 +181,7 @@ static int cli_bench_submit(struct cli_bench *b, struct cli_bench_slot *s)
 	s->io.done = cli_bench_done;
 	s->io.opaque = s;
 	s->t_submit = cli_now_ns();
-	ret = cluster_submit(b->ctx->cluster, &s->io);
+	ret = session_submit(b->ctx->cluster, &s->io);
 	if (ret < 0) {
 		cli_report_io_error(b->ctx, b->op, s->io.offset, b->bs, ret);
 		return ret;
@@ -190,7 +190,7 @@ static int cli_bench_submit(struct cli_bench *b, struct cli_bench_slot *s)
 	return 0;
 }
 
-static void cli_bench_done(struct cluster_io *io, int result)
+static void cli_bench_done(struct session_io *io, int result)
 {
 	struct cli_bench_slot *s = io->opaque;
 	struct cli_bench *b = s->b;
@@ -280,7 +280,7 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	if (cli_require_common(opt, "bench", true) < 0 ||
 	    cli_check_buffers("bench", b->depth, b->bs) < 0)
 		goto out_free_bench;
-	if (b->op == RPC_OP_WRITE && opt->read_only) {
+	if (b->op == SESSION_OP_WRITE && opt->read_only) {
 		cli_err("bench: --pattern %s cannot run with --read-only", b->pattern);
 		goto out_free_bench;
 	}
@@ -288,7 +288,7 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	rc = CLI_EXIT_FAIL;
 	if (cli_ctx_open(&ctx, opt, "bench") < 0)
 		goto out_free_bench;
-	if (b->op == RPC_OP_WRITE && cli_ctx_check_writable(&ctx) < 0)
+	if (b->op == SESSION_OP_WRITE && cli_ctx_check_writable(&ctx) < 0)
 		goto out_close;
 	vbs = ctx.vol->block_size ? ctx.vol->block_size : 512;
 	if (!b->size || b->size > ctx.vol->size)
@@ -307,7 +307,7 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	b->size -= b->size % b->bs;
 
 	b->ctx = &ctx;
-	b->tls_suite = cluster_tls_suite(ctx.cluster);
+	b->tls_suite = session_tls_suite(ctx.cluster);
 	b->rng = b->seed;
 	b->slots = calloc(b->depth, sizeof(*b->slots));
 	if (!b->slots)

@@ -38,7 +38,7 @@ static void cli_pipe_retire(struct cli_pipe *p)
 	}
 }
 
-static void cli_pipe_done(struct cluster_io *io, int result)
+static void cli_pipe_done(struct session_io *io, int result)
 {
 	struct cli_slot *s = io->opaque;
 	struct cli_pipe *p = s->pipe;
@@ -87,7 +87,7 @@ static void cli_pipe_fill(struct cli_pipe *p)
 		s->io.done = cli_pipe_done;
 		s->io.opaque = s;
 		s->seq = p->next_seq;
-		ret = cluster_submit(p->ctx->cluster, &s->io);
+		ret = session_submit(p->ctx->cluster, &s->io);
 		if (ret < 0) {
 			p->error = ret;
 			cli_report_io_error(p->ctx, p->op, s->offset, s->length,

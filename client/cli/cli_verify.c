@@ -116,7 +116,7 @@ static int cli_verify_opt(void *opaque, int val, const char *name,
 		v->has_seed = true;
 		return cli_parse_uint(name, arg, 0, UINT64_MAX, &v->seed);
 	case CLI_VOPT_DEPTH:
-		return cli_parse_uint(name, arg, 1, CLUSTER_MAX_INFLIGHT_LIMIT,
+		return cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
 				      &v->depth);
 	case CLI_VOPT_PASS:
 		if (strcmp(arg, "write") == 0) {
@@ -212,7 +212,7 @@ static int cli_verify_next(struct cli_pipe *p, struct cli_slot *s)
 	s->length = len;
 	v->pos += len;
 	v->ios++;
-	if (p->op == RPC_OP_WRITE)
+	if (p->op == SESSION_OP_WRITE)
 		for (uint64_t o = 0; o < len; o += CLI_VERIFY_SECTOR)
 			cli_verify_fill_sector(s->buf + o, s->offset + o, v->seed);
 	return 1;
@@ -223,7 +223,7 @@ static int cli_verify_complete(struct cli_pipe *p, struct cli_slot *s)
 	struct cli_verify *v = p->opaque;
 	uint8_t want[CLI_VERIFY_SECTOR];
 
-	if (p->op != RPC_OP_READ)
+	if (p->op != SESSION_OP_READ)
 		return 0;
 	for (uint64_t o = 0; o < s->length; o += CLI_VERIFY_SECTOR) {
 		uint64_t off = s->offset + o;
@@ -242,7 +242,7 @@ static int cli_verify_complete(struct cli_pipe *p, struct cli_slot *s)
 }
 
 static int cli_verify_pass(struct cli_ctx *ctx, struct cli_verify *v,
-			   enum rpc_op op)
+			   enum session_op op)
 {
 	struct cli_pipe p = {
 		.ctx = ctx, .op = op, .depth = v->depth, .buf_size = v->bs,
@@ -258,25 +258,25 @@ static int cli_verify_pass(struct cli_ctx *ctx, struct cli_verify *v,
 	v->end = v->offset + v->size;
 	v->ios = 0;
 	ret = cli_pipe_run(&p);
-	if (ret == 0 && op == RPC_OP_WRITE) {
-		ret = cli_io_sync(ctx, RPC_OP_FLUSH, 0, 0, NULL);
+	if (ret == 0 && op == SESSION_OP_WRITE) {
+		ret = cli_io_sync(ctx, SESSION_OP_FLUSH, 0, 0, NULL);
 		if (ret == -EOPNOTSUPP)
 			ret = 0;
 		else if (ret < 0)
-			cli_report_io_error(ctx, RPC_OP_FLUSH, 0, 0, ret);
+			cli_report_io_error(ctx, SESSION_OP_FLUSH, 0, 0, ret);
 	}
 	secs = (cli_now_ns() - t0) / 1e9;
 	if (ret < 0) {
 		printf("verify: %s pass FAILED after %s: %s\n",
-		       op == RPC_OP_WRITE ? "write" : "read",
+		       op == SESSION_OP_WRITE ? "write" : "read",
 		       cli_fmt_size(p.bytes, sz, sizeof(sz)),
 		       ret == -EIO ? "I/O error" : strerror(-ret));
 		return ret;
 	}
 	printf("verify: %s %s in %" PRIu64 " %s, %.2f s, %.1f MB/s\n",
-	       op == RPC_OP_WRITE ? "wrote" : "read back",
+	       op == SESSION_OP_WRITE ? "wrote" : "read back",
 	       cli_fmt_size(p.bytes, sz, sizeof(sz)), v->ios,
-	       op == RPC_OP_WRITE ? "writes (flushed)" : "reads",
+	       op == SESSION_OP_WRITE ? "writes (flushed)" : "reads",
 	       secs, secs > 0 ? p.bytes / secs / 1e6 : 0.0);
 	return 0;
 }
@@ -353,10 +353,10 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	fflush(stdout);
 	started = true;
 
-	if (v.do_write && cli_verify_pass(&ctx, &v, RPC_OP_WRITE) < 0)
+	if (v.do_write && cli_verify_pass(&ctx, &v, SESSION_OP_WRITE) < 0)
 		goto out_close;
 	if (v.do_read) {
-		if (cli_verify_pass(&ctx, &v, RPC_OP_READ) < 0)
+		if (cli_verify_pass(&ctx, &v, SESSION_OP_READ) < 0)
 			goto out_close;
 		if (v.sectors_bad) {
 			printf("verify: FAILED: %" PRIu64 " of %" PRIu64 " sectors (512 bytes) differ\n",

@@ -133,7 +133,7 @@ static int cli_xfer_opt(void *opaque, int val, const char *name,
 		}
 		return 0;
 	case CLI_XOPT_DEPTH:
-		return cli_parse_uint(name, arg, 1, CLUSTER_MAX_INFLIGHT_LIMIT,
+		return cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
 				      &x->depth);
 	}
 	return -EINVAL;
@@ -200,15 +200,15 @@ static int cli_import_partial(struct cli_ctx *ctx, struct cli_xfer *x,
 	blk = cli_buf_alloc(x->vbs);
 	if (!blk)
 		return -ENOMEM;
-	ret = cli_io_sync(ctx, RPC_OP_READ, boff, x->vbs, blk);
+	ret = cli_io_sync(ctx, SESSION_OP_READ, boff, x->vbs, blk);
 	if (ret < 0) {
-		cli_report_io_error(ctx, RPC_OP_READ, boff, x->vbs, ret);
+		cli_report_io_error(ctx, SESSION_OP_READ, boff, x->vbs, ret);
 		goto out_free;
 	}
 	memcpy(blk + skip, data, len);
-	ret = cli_io_sync(ctx, RPC_OP_WRITE, boff, x->vbs, blk);
+	ret = cli_io_sync(ctx, SESSION_OP_WRITE, boff, x->vbs, blk);
 	if (ret < 0)
-		cli_report_io_error(ctx, RPC_OP_WRITE, boff, x->vbs, ret);
+		cli_report_io_error(ctx, SESSION_OP_WRITE, boff, x->vbs, ret);
 out_free:
 	free(blk);
 	return ret;
@@ -338,7 +338,7 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 	}
 
 	p.ctx = &ctx;
-	p.op = RPC_OP_WRITE;
+	p.op = SESSION_OP_WRITE;
 	p.depth = x.depth;
 	p.buf_size = x.bs;
 	p.next = cli_import_next;
@@ -351,9 +351,9 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 	    cli_import_partial(&ctx, &x, x.tail_off, 0, x.tail, x.tail_len) < 0)
 		goto out_free_tail;
 
-	ret = cli_io_sync(&ctx, RPC_OP_FLUSH, 0, 0, NULL);
+	ret = cli_io_sync(&ctx, SESSION_OP_FLUSH, 0, 0, NULL);
 	if (ret < 0 && ret != -EOPNOTSUPP) {
-		cli_report_io_error(&ctx, RPC_OP_FLUSH, 0, 0, ret);
+		cli_report_io_error(&ctx, SESSION_OP_FLUSH, 0, 0, ret);
 		goto out_free_tail;
 	}
 	printf("import: wrote %s from %s to volume '%s' at offset %" PRIu64 "\n",
@@ -465,7 +465,7 @@ int cli_cmd_export(struct cli_common *opt, int argc, char **argv)
 		x.end = ctx.vol->size;
 
 	p.ctx = &ctx;
-	p.op = RPC_OP_READ;
+	p.op = SESSION_OP_READ;
 	p.depth = x.depth;
 	p.buf_size = x.bs;
 	p.next = cli_export_next;

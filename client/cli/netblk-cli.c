@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * netblk-cli: administer and exercise a netblk volume from the command
- * line through the client engine (cluster.h). This file holds the common
+ * line through the client engine (session.h). This file holds the common
  * options, the command table and the glue that opens a volume; each
  * command lives in its own cli_*.c file.
  */
@@ -170,8 +170,8 @@ static int cli_common_set(struct cli_common *opt, int val, const char *arg)
 	case CLI_OPT_CLUSTER:
 		return cli_split_cluster(opt, arg);
 	case CLI_OPT_VOLUME:
-		if (arg[0] == '\0' || strlen(arg) > RPC_NAME_MAX) {
-			cli_err("--volume must be 1 to %d characters", RPC_NAME_MAX);
+		if (arg[0] == '\0' || strlen(arg) > SESSION_NAME_MAX) {
+			cli_err("--volume must be 1 to %d characters", SESSION_NAME_MAX);
 			return -EINVAL;
 		}
 		opt->volume = arg;
@@ -317,11 +317,11 @@ static void cli_engine_log(void *opaque, int level, const char *msg)
 }
 
 void cli_engine_config_log(const struct cli_common *opt,
-			   struct cluster_config *cfg)
+			   struct session_config *cfg)
 {
 	/*
 	 * Quiet by default: every command reports a failure itself, with the
-	 * engine's message (cluster_open_sync's err, cluster_last_error()).
+	 * engine's message (session_open_sync's err, session_last_error()).
 	 * -v shows warnings (reconnects, retries), -vv info, -vvv debug.
 	 */
 	static const int levels[] = { LOG_CRIT, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -333,7 +333,7 @@ void cli_engine_config_log(const struct cli_common *opt,
 }
 
 void cli_engine_config_suites(const struct cli_common *opt,
-			      struct cluster_config *cfg)
+			      struct session_config *cfg)
 {
 	static char measured[TLS_SUITES_LIST_LEN];
 	char desc[512];
@@ -356,7 +356,7 @@ void cli_engine_config_suites(const struct cli_common *opt,
 int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 		 const char *cmd)
 {
-	struct cluster_config cfg = { 0 };
+	struct session_config cfg = { 0 };
 	char err[512] = "";
 
 	memset(ctx, 0, sizeof(*ctx));
@@ -382,7 +382,7 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 	cfg.client_name = "netblk-cli";
 	cli_engine_config_log(opt, &cfg);
 
-	ctx->cluster = cluster_open_sync(ctx->loop, &cfg, err, sizeof(err));
+	ctx->cluster = session_open_sync(ctx->loop, &cfg, err, sizeof(err));
 	if (!ctx->cluster) {
 		int e = errno ? errno : EIO;
 
@@ -397,7 +397,7 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 		ctx->loop = NULL;
 		return -e;
 	}
-	ctx->vol = cluster_volume(ctx->cluster);
+	ctx->vol = session_volume(ctx->cluster);
 	return 0;
 }
 
@@ -412,7 +412,7 @@ int cli_ctx_check_writable(const struct cli_ctx *ctx)
 
 void cli_ctx_close(struct cli_ctx *ctx)
 {
-	cluster_free(ctx->cluster);
+	session_free(ctx->cluster);
 	ctx->cluster = NULL;
 	if (ctx->loop)
 		ev_loop_destroy(ctx->loop);
@@ -425,7 +425,7 @@ struct cli_sync {
 	struct ev_loop *loop;
 };
 
-static void cli_sync_done(struct cluster_io *io, int result)
+static void cli_sync_done(struct session_io *io, int result)
 {
 	struct cli_sync *s = io->opaque;
 
@@ -434,19 +434,19 @@ static void cli_sync_done(struct cluster_io *io, int result)
 	ev_break(s->loop, EVBREAK_ONE);
 }
 
-int cli_io_sync(struct cli_ctx *ctx, enum rpc_op op, uint64_t offset,
+int cli_io_sync(struct cli_ctx *ctx, enum session_op op, uint64_t offset,
 		uint64_t length, void *buf)
 {
 	struct cli_sync s = { .loop = ctx->loop };
 	struct iovec iov = { .iov_base = buf, .iov_len = length };
-	struct cluster_io io = {
+	struct session_io io = {
 		.op = op, .offset = offset, .length = length,
 		.iov = &iov, .iovcnt = 1,
 		.done = cli_sync_done, .opaque = &s,
 	};
 	int ret;
 
-	ret = cluster_submit(ctx->cluster, &io);
+	ret = session_submit(ctx->cluster, &io);
 	if (ret < 0)
 		return ret;
 	while (!s.done)
@@ -454,22 +454,22 @@ int cli_io_sync(struct cli_ctx *ctx, enum rpc_op op, uint64_t offset,
 	return s.result;
 }
 
-void cli_report_io_error(struct cli_ctx *ctx, enum rpc_op op,
+void cli_report_io_error(struct cli_ctx *ctx, enum session_op op,
 			 uint64_t offset, uint64_t length, int err)
 {
-	const char *last = ctx->cluster ? cluster_last_error(ctx->cluster) : "";
+	const char *last = ctx->cluster ? session_last_error(ctx->cluster) : "";
 	const char *what = err == -EIO ? "I/O error" : strerror(-err);
 
 	cli_err("%s: %s on %s of %llu bytes at offset %llu%s%s", ctx->cmd,
-		what, rpc_op_name(op), (unsigned long long)length,
+		what, session_op_name(op), (unsigned long long)length,
 		(unsigned long long)offset, last[0] ? ": " : "", last);
 }
 
 void cli_print_engine_stats(const struct cli_ctx *ctx)
 {
-	struct cluster_stats st;
+	struct session_stats st;
 
-	cluster_get_stats(ctx->cluster, &st);
+	session_get_stats(ctx->cluster, &st);
 	printf("%s: engine: %" PRIu64 " requests, %" PRIu64 " retries, %" PRIu64
 	       " reconnects, %" PRIu64 " map refreshes, %" PRIu64 " failed I/Os\n",
 	       ctx->cmd, st.requests, st.retries, st.reconnects,

@@ -22,7 +22,7 @@ void log_msg(int level, const char *fmt, ...)
 /* "error", "warning", "notice", "info", "debug" -> level, or -1. */
 int log_parse_level(const char *name);
 
-/* A cluster_log_fn (cluster.h) that sends engine messages here;
+/* A session_log_fn (session.h) that sends engine messages here;
  * opaque is a prefix such as "q0" or NULL. */
 void log_engine_sink(void *opaque, int level, const char *msg);
 

@@ -18,7 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "blk.h"
-#include "cluster.h"
+#include "session.h"
 #include "device.h"
 #include "log.h"
 #include "state.h"
@@ -254,9 +254,9 @@ static void vdev_resize_timer_cb(struct ev_loop *loop, ev_timer *t,
 /* ---- set-up ---- */
 
 static void vdev_cluster_config(const struct vdev *v,
-				struct cluster_config *cfg, const char *prefix)
+				struct session_config *cfg, const char *prefix)
 {
-	*cfg = (struct cluster_config){
+	*cfg = (struct session_config){
 		.nodes = (const char *const *)v->nodes,
 		.n_nodes = v->cfg.n_nodes,
 		.volume = v->volume,
@@ -276,12 +276,12 @@ static void vdev_cluster_config(const struct vdev *v,
 }
 
 /* Open the volume once, to learn its geometry and fail early. */
-static int vdev_probe(const struct vdev *v, struct rpc_volume_info *vol,
+static int vdev_probe(const struct vdev *v, struct session_volume *vol,
 		      char *err, size_t errlen)
 {
-	struct cluster_config cfg;
+	struct session_config cfg;
 	struct ev_loop *loop;
-	struct cluster *c;
+	struct session *c;
 	char msg[256] = "";
 	int ret;
 
@@ -289,7 +289,7 @@ static int vdev_probe(const struct vdev *v, struct rpc_volume_info *vol,
 	loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	if (!loop)
 		return -ENOMEM;
-	c = cluster_open_sync(loop, &cfg, msg, sizeof(msg));
+	c = session_open_sync(loop, &cfg, msg, sizeof(msg));
 	if (!c) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open volume '%s': %s", v->volume,
@@ -298,14 +298,14 @@ static int vdev_probe(const struct vdev *v, struct rpc_volume_info *vol,
 		ev_loop_destroy(loop);
 		return ret;
 	}
-	*vol = *cluster_volume(c);
-	cluster_free(c);
+	*vol = *session_volume(c);
+	session_free(c);
 	ev_loop_destroy(loop);
 	return 0;
 }
 
 static void vdev_blk_params(const struct vdev *v,
-			    const struct rpc_volume_info *vol,
+			    const struct session_volume *vol,
 			    struct blk_params *p)
 {
 	*p = (struct blk_params){
@@ -615,8 +615,8 @@ out_close_ctl:
 struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
 			char *err, size_t errlen)
 {
-	struct rpc_volume_info vol = { 0 };
-	struct cluster_config ccfg;
+	struct session_volume vol = { 0 };
+	struct session_config ccfg;
 	struct blk_params bp;
 	struct vdev *v;
 	const char *why;

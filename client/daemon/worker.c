@@ -64,7 +64,7 @@ struct worker_queue {
 
 /* A request in flight to the cluster. */
 struct worker_io {
-	struct cluster_io cio;
+	struct session_io cio;
 	struct blk_req *req;
 	struct worker_queue *q;
 	uint64_t seq;         /* iotlb sequence number */
@@ -78,7 +78,7 @@ struct worker {
 	struct blk_params blk_params;
 	struct blk_dev *blk;
 	struct iotlb *iotlb;
-	struct cluster *cluster;
+	struct session *cluster;
 	struct ev_loop *loop;
 	pthread_t thread;
 
@@ -100,7 +100,7 @@ struct worker {
 	uint64_t cmd_seq;
 
 	/* Start-up handshake with worker_start(). */
-	struct cluster_config cfg;
+	struct session_config cfg;
 	bool reconnect_after_drain;
 	uint64_t drain_seq;    /* requests tagged below came before the drain */
 	void (*size_cb)(void *opaque, unsigned int id, int err, uint64_t size);
@@ -180,7 +180,7 @@ static void worker_reconnect(struct worker *w);
 static void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
 				 int revents);
 
-static void worker_io_done(struct cluster_io *cio, int result)
+static void worker_io_done(struct session_io *cio, int result)
 {
 	struct worker_io *io = cio->opaque;
 	struct worker_queue *q = io->q;
@@ -205,12 +205,12 @@ static void worker_io_done(struct cluster_io *cio, int result)
 		worker_queue_stopped(q);
 }
 
-static const enum rpc_op worker_rpc_ops[BLK_OP_MAX] = {
-	[BLK_OP_READ] = RPC_OP_READ,
-	[BLK_OP_WRITE] = RPC_OP_WRITE,
-	[BLK_OP_FLUSH] = RPC_OP_FLUSH,
-	[BLK_OP_DISCARD] = RPC_OP_DISCARD,
-	[BLK_OP_WRITE_ZEROES] = RPC_OP_WRITE_ZEROES,
+static const enum session_op worker_session_ops[BLK_OP_MAX] = {
+	[BLK_OP_READ] = SESSION_OP_READ,
+	[BLK_OP_WRITE] = SESSION_OP_WRITE,
+	[BLK_OP_FLUSH] = SESSION_OP_FLUSH,
+	[BLK_OP_DISCARD] = SESSION_OP_DISCARD,
+	[BLK_OP_WRITE_ZEROES] = SESSION_OP_WRITE_ZEROES,
 };
 
 static int worker_submit(void *opaque, struct blk_req *req)
@@ -229,10 +229,10 @@ static int worker_submit(void *opaque, struct blk_req *req)
 	if (!io)
 		return -ENOMEM;
 	memset(&io->cio, 0, sizeof(io->cio));
-	io->cio.op = worker_rpc_ops[req->op];
+	io->cio.op = worker_session_ops[req->op];
 	io->cio.offset = req->offset;
 	io->cio.length = req->length;
-	io->cio.flags = (req->flags & BLK_REQ_F_UNMAP) ? RPC_FLAG_UNMAP : 0;
+	io->cio.flags = (req->flags & BLK_REQ_F_UNMAP) ? SESSION_FLAG_UNMAP : 0;
 	io->cio.iov = req->iov;
 	io->cio.iovcnt = req->iov_cnt;
 	io->cio.done = worker_io_done;
@@ -249,7 +249,7 @@ static int worker_submit(void *opaque, struct blk_req *req)
 		w->oldest = io;
 	w->newest = io;
 	w->stats.inflight++;
-	ret = cluster_submit(w->cluster, &io->cio);
+	ret = session_submit(w->cluster, &io->cio);
 	if (ret < 0) {
 		log_msg(LOG_ERR, "%s: %s of %llu bytes at %llu refused by the "
 			"engine: %s", w->name, blk_op_name(req->op),
@@ -467,7 +467,7 @@ static void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
 	log_msg(LOG_WARNING, "%s: queue %u reset with %u request(s) still "
 		"waiting for the cluster: cancelling them", w->name, q->index,
 		q->inflight);
-	cluster_free(w->cluster);
+	session_free(w->cluster);
 	w->cluster = NULL;
 	worker_reconnect(w);
 	if (q->stopping)
@@ -517,7 +517,7 @@ static void worker_do_invalidate(struct worker *w, struct worker_cmd *c)
 	}
 }
 
-static void worker_ready_cb(struct cluster *c, int err, void *opaque)
+static void worker_ready_cb(struct session *c, int err, void *opaque)
 {
 	struct worker *w = opaque;
 
@@ -527,7 +527,7 @@ static void worker_ready_cb(struct cluster *c, int err, void *opaque)
 	}
 	/* Freed from the timer below, never inside its own callback. */
 	log_msg(LOG_WARNING, "%s: cannot reconnect (%s); trying again",
-		w->name, cluster_last_error(c));
+		w->name, session_last_error(c));
 	ev_timer_set(&w->drain_timer, 5.0, 0);
 	ev_timer_start(w->loop, &w->drain_timer);
 }
@@ -535,8 +535,8 @@ static void worker_ready_cb(struct cluster *c, int err, void *opaque)
 /* A fresh cluster after a drain; requests fail until it is ready. */
 static void worker_reconnect(struct worker *w)
 {
-	w->cluster = cluster_new(w->loop, &w->cfg);
-	if (!w->cluster || cluster_start(w->cluster, worker_ready_cb, w) < 0)
+	w->cluster = session_new(w->loop, &w->cfg);
+	if (!w->cluster || session_start(w->cluster, worker_ready_cb, w) < 0)
 		log_msg(LOG_ERR, "%s: cannot reconnect: %s", w->name,
 			strerror(errno));
 }
@@ -553,7 +553,7 @@ static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
 	 * connections are fine: nothing to cancel.
 	 */
 	if (w->reconnect_after_drain && w->cluster &&
-	    cluster_is_ready(w->cluster) &&
+	    session_is_ready(w->cluster) &&
 	    !(w->oldest && w->oldest->seq < w->drain_seq))
 		return;
 	if (w->stats.inflight)
@@ -562,14 +562,14 @@ static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
 			w->stats.inflight);
 	/* Completes everything in flight with -EIO; later requests fail in
 	 * worker_submit() until a new cluster is ready. */
-	cluster_free(w->cluster);
+	session_free(w->cluster);
 	w->cluster = NULL;
 	if (w->reconnect_after_drain)
 		worker_reconnect(w);
 }
 
-static void worker_refreshed_cb(struct cluster *c,
-				const struct rpc_volume_info *info, int err,
+static void worker_refreshed_cb(struct session *c,
+				const struct session_volume *info, int err,
 				void *opaque)
 {
 	struct worker *w = opaque;
@@ -624,11 +624,11 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		c->result = 0;
 		break;
 	case WORKER_CMD_REFRESH:
-		c->result = w->cluster ? cluster_refresh_volume(w->cluster,
+		c->result = w->cluster ? session_refresh_volume(w->cluster,
 					    worker_refreshed_cb, w) : -ENOTCONN;
 		break;
 	case WORKER_CMD_RELOAD_TLS:
-		c->result = w->cluster ? cluster_reload_tls(w->cluster,
+		c->result = w->cluster ? session_reload_tls(w->cluster,
 							    c->ssl_ctx) : 0;
 		/* A cluster made after a drain reads the files again. */
 		break;
@@ -685,7 +685,7 @@ static void *worker_main(void *arg)
 	char msg[256] = "";
 	int err;
 
-	w->cluster = cluster_open_sync(w->loop, &w->cfg, msg, sizeof(msg));
+	w->cluster = session_open_sync(w->loop, &w->cfg, msg, sizeof(msg));
 	err = w->cluster ? 0 : errno;
 	/* The TLS files are read: from here on no capability is needed. */
 	privs_drop_thread();
@@ -717,7 +717,7 @@ static void worker_free(struct worker *w)
 	unsigned int i;
 
 	/* Completes what is in flight with -EIO, into stopped queues. */
-	cluster_free(w->cluster);
+	session_free(w->cluster);
 	for (i = 0; i < WORKER_MAX_QUEUES; i++) {
 		if (w->queues[i]) {
 			vq_free(w->queues[i]->vq);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A worker thread of the daemon: one ev_loop that owns some virtqueues of
- * the device, its own connections to the cluster (a struct cluster), its
+ * the device, its own connections to the cluster (a struct session), its
  * own IOTLB cache and its own virtio-blk state. Requests popped from its
  * queues go to its cluster; completions go back to its queues, with one
  * interrupt per queue per loop iteration at most.
@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "blk.h"
-#include "cluster.h"
+#include "session.h"
 #include "vq.h"
 
 #define WORKER_MAX_QUEUES      64
@@ -35,7 +35,7 @@ struct worker_params {
 	const char *dev_name;                  /* for log messages */
 	int dev_fd;                            /* /dev/vduse/NAME; not owned */
 	const struct blk_params *blk;          /* copied */
-	const struct cluster_config *cluster;  /* copied; its strings must
+	const struct session_config *cluster;  /* copied; its strings must
 						  outlive the worker */
 	/* Answer of worker_refresh_size(): err 0 and the size, or -errno. */
 	void (*size_cb)(void *opaque, unsigned int id, int err, uint64_t size);
@@ -108,7 +108,7 @@ int worker_drain(struct worker *w, double grace, bool reconnect);
  */
 int worker_refresh_size(struct worker *w);
 
-/* New connections use ctx (certificate reload); see cluster_reload_tls. */
+/* New connections use ctx (certificate reload); see session_reload_tls. */
 int worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx);
 
 void worker_get_stats(struct worker *w, struct worker_stats *out);

@@ -11,12 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cluster.h"
 #include "conn.h"
 #include "conn_priv.h"
+#include "session.h"
 #include "sockbio.h"
 #include "tls.h"
-
 
 static const char *const conn_state_names[CONN_STATE_MAX] = {
 	[CONN_DISCONNECTED] = "DISCONNECTED",
@@ -79,6 +78,53 @@ void conn_set_state(struct conn *conn, enum conn_state to)
 	}
 	if (conn->p->ops->state_changed)
 		conn->p->ops->state_changed(conn, from);
+}
+
+void *conn_owner(const struct conn *conn)
+{
+	return conn->owner;
+}
+
+const char *conn_addr(const struct conn *conn)
+{
+	return conn->addr;
+}
+
+enum conn_state conn_state(const struct conn *conn)
+{
+	return conn->state;
+}
+
+int conn_err(const struct conn *conn)
+{
+	return conn->err;
+}
+
+const char *conn_errmsg(const struct conn *conn)
+{
+	return conn->errmsg;
+}
+
+uint32_t conn_max_io_size(const struct conn *conn)
+{
+	return conn->max_io_size;
+}
+
+uint64_t conn_reconnects(const struct conn *conn)
+{
+	return conn->reconnects;
+}
+
+const char *conn_tls_suite(const struct conn *conn)
+{
+	if (conn->state != CONN_READY || !conn->ssl)
+		return NULL;
+	return SSL_get_cipher_name(conn->ssl);
+}
+
+void conn_set_lazy(struct conn *conn, bool lazy)
+{
+	conn->lazy = lazy;
 }
 
 bool conn_usable(const struct conn *conn)
@@ -186,7 +232,7 @@ static void conn_return_all(struct conn *conn, struct conn_req *list, int err)
 
 		list = req->next;
 		req->next = NULL;
-		conn->p->ops->returned(conn, req, err);
+		req->returned(conn, req, err);
 	}
 }
 
@@ -263,7 +309,7 @@ void conn_free(struct conn *conn)
 void conn_submit(struct conn *conn, struct conn_req *req)
 {
 	if (conn->state == CONN_CLOSED) {
-		conn->p->ops->returned(conn, req, -ESHUTDOWN);
+		req->returned(conn, req, -ESHUTDOWN);
 		return;
 	}
 	req->next = NULL;
@@ -525,7 +571,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 struct conn *conn_new(struct ev_loop *loop, const char *addr,
-		      const struct conn_params *params)
+		      const struct conn_params *params, void *owner)
 {
 	struct conn *conn;
 
@@ -542,6 +588,7 @@ struct conn *conn_new(struct ev_loop *loop, const char *addr,
 	snprintf(conn->addr, sizeof(conn->addr), "%s", addr);
 	conn->loop = loop;
 	conn->p = params;
+	conn->owner = owner;
 	conn->fd = -1;
 	conn->state = CONN_DISCONNECTED;
 	conn->q_tail = &conn->q_head;

@@ -5,7 +5,7 @@
  * A conn connects (non-blocking, with a timeout), does the TLS 1.3
  * handshake, the protocol HANDSHAKE and OPEN (state HELLO), then carries
  * block requests (READY). Requests are queued with conn_submit(); the
- * owner (the cluster) calls conn_flush() once per loop iteration to
+ * owner (the session) calls conn_flush() once per loop iteration to
  * encode queued requests, several per TLS write, up to the granted
  * max_inflight; the rest wait in the queue. Replies are parsed
  * incrementally; READ data goes straight into the request's iovecs.
@@ -14,15 +14,20 @@
  * a request without reply for try_timeout while the node sends nothing,
  * or for 4 x try_timeout at all) logs once, closes the socket,
  * hands every queued and in-flight request back to the owner through
- * ops->returned, and waits (BACKOFF: exponential from backoff_base to
+ * its req->returned, and waits (BACKOFF: exponential from backoff_base to
  * backoff_max, with jitter) before reconnecting by itself (or, when the
  * owner marked it lazy and nothing is queued, before going back to
  * DISCONNECTED).
  *
  * Ownership: a struct conn_req belongs to the owner; the conn only links
- * it between conn_submit() and ops->reply()/ops->returned(), and reads the
- * iovecs it points to. The conn never frees a request.
+ * it between conn_submit() and req->reply()/req->returned(), and reads the
+ * iovecs it points to. The conn never frees a request. Each request
+ * carries its own reply and returned callbacks; the conn_ops are for the
+ * events of the connection itself.
  * conn_free() must not be called from inside one of the conn's callbacks.
+ *
+ * struct conn is opaque: its fields are in conn_priv.h, for conn.c and
+ * wire.c only; the owner reads what it needs through the functions below.
  */
 #ifndef NETBLK_CONN_H
 #define NETBLK_CONN_H
@@ -51,9 +56,31 @@ enum conn_state {
 };
 
 struct conn;
+struct conn_req;
 
-/* A request as the conn sees it; embedded in the owner's request. */
+/*
+ * A reply arrived for req (READ data already in req's iovecs). rep lives
+ * only during the call; the callee may take rep->map by setting it to
+ * NULL. The callee may submit requests to any conn and may call
+ * conn_fail() on this one.
+ */
+typedef void conn_reply_fn(struct conn *conn, struct conn_req *req,
+			   struct rpc_reply *rep);
+/* req comes back unanswered because the connection failed or closed, or
+ * because it cannot be sent (-EMSGSIZE, -EINVAL). */
+typedef void conn_returned_fn(struct conn *conn, struct conn_req *req,
+			      int err);
+
+/*
+ * A request as the conn sees it; embedded in the owner's request. The
+ * owner sets reply and returned before conn_submit(): exactly one of
+ * them is called once for each conn_submit(), from the loop or from
+ * inside conn_flush() (a request that cannot be sent), conn_fail(),
+ * conn_close(), conn_free() and conn_submit() (on a CLOSED conn).
+ */
 struct conn_req {
+	conn_reply_fn *reply;
+	conn_returned_fn *returned;
 	enum rpc_op op;
 	uint64_t offset;
 	uint64_t length;
@@ -73,18 +100,9 @@ struct conn_req {
 	double sent_at;
 };
 
+/* Events of a conn, for its owner. */
 struct conn_ops {
-	/*
-	 * A reply arrived for req (READ data already in req's iovecs). rep
-	 * lives only during the call; the callee may take rep->map by setting
-	 * it to NULL. The callee may submit requests to any conn and may call
-	 * conn_fail() on this one.
-	 */
-	void (*reply)(struct conn *conn, struct conn_req *req,
-		      struct rpc_reply *rep);
-	/* req comes back unanswered because the connection failed/closed. */
-	void (*returned)(struct conn *conn, struct conn_req *req, int err);
-	/* The state changed from old to conn->state. */
+	/* The state changed from old to conn_state(conn). */
 	void (*state_changed)(struct conn *conn, enum conn_state old);
 	/*
 	 * HELLO finished: rep is the OPEN reply (volume and map), or the
@@ -104,109 +122,29 @@ struct conn_params {
 	const char *volume;        /* NULL = no OPEN (admin connection) */
 	bool read_only;
 	const char *client_name;
-	uint32_t max_inflight;     /* asked, 1 .. CLUSTER_MAX_INFLIGHT_LIMIT */
+	uint32_t max_inflight;     /* asked, 1 .. SESSION_MAX_INFLIGHT_LIMIT */
 	uint32_t max_io_size;      /* asked */
 	double connect_timeout;    /* s, TCP + TLS + HELLO */
 	double try_timeout;        /* s, per request in flight */
 	double backoff_base, backoff_max;
 	const struct elog *log;
 	const struct conn_ops *ops;
-	void *opaque;              /* for the owner */
-};
-
-struct conn_slot {
-	struct conn_req *req;      /* NULL when free */
-	uint32_t gen;
-};
-
-enum conn_rx {
-	CONN_RX_HDR,
-	CONN_RX_PB,
-	CONN_RX_DATA,
-};
-
-struct conn {
-	/* read-only for the owner */
-	char addr[MAP_ADDR_MAX + 1];
-	enum conn_state state;
-	uint32_t fail_count;       /* failures since last READY */
-	int err;                   /* -errno of the last failure */
-	char errmsg[640];          /* its text, naming the node */
-	uint32_t max_inflight;     /* granted (valid when READY) */
-	uint32_t max_io_size;      /* granted (valid when READY) */
-	char node_name[RPC_NAME_MAX + 1];
-	uint32_t inflight;
-	uint32_t queued;
-	uint64_t sent, reconnects;
-
-	/*
-	 * Set by the owner: when a failed conn has nothing queued, go back to
-	 * DISCONNECTED after the backoff instead of reconnecting by itself.
-	 */
-	bool lazy;
-
-	/* owner's scratch, never touched by the conn */
-	unsigned owner_bits;
-	struct conn *owner_next;
-	double owner_avoid_until;  /* ev_now() before which to route elsewhere */
-	uint32_t owner_strikes;    /* timeouts since the node last answered */
-
-	/* private */
-	struct ev_loop *loop;
-	const struct conn_params *p;
-	char host[MAP_ADDR_MAX + 1];
-	char port[8];
-	int fd;
-	SSL *ssl;
-	struct addrinfo *ai_list, *ai_next;
-	ev_io io;
-	ev_timer timer;
-	int events;
-	double last_rx;            /* ev_now() of the last bytes received */
-	bool ever_ready;
-	bool write_wants_read, read_wants_write;
-	bool in_dispatch;
-	uint64_t rnd;
-	char last_logged[640];
-
-	struct conn_req *q_head, **q_tail;
-	struct conn_slot *slots;
-	uint32_t n_slots;
-	uint32_t *free_slots;
-	uint32_t n_free;
-
-	uint64_t hello_id;
-	enum rpc_op hello_op;
-
-	uint8_t *out;
-	size_t out_off, out_len, out_cap;
-	size_t out_retry;          /* length of an SSL_write to repeat */
-
-	enum conn_rx rx;
-	uint8_t rx_hdr[RPC_FRAME_HDR_SIZE];
-	size_t rx_got;
-	struct rpc_frame_hdr rx_frame;
-	uint8_t *rx_pb;
-	size_t rx_pb_cap;
-	struct conn_req *rx_req;   /* NULL: data is discarded */
-	struct route_iov_pos rx_pos;
-	uint64_t rx_left;
-	struct rpc_reply rx_reply;
 };
 
 /*
  * A conn to addr ("host:port", "[v6]:port") in state DISCONNECTED.
+ * owner is the owner's own per-conn object, given back by conn_owner().
  * Returns NULL with errno set (EINVAL bad address, ENOMEM).
  */
 struct conn *conn_new(struct ev_loop *loop, const char *addr,
-		      const struct conn_params *params);
+		      const struct conn_params *params, void *owner);
 
 /* Start connecting now (DISCONNECTED or BACKOFF); no-op otherwise. */
 void conn_connect(struct conn *conn);
 
 /*
  * Queue req. Starts connecting when DISCONNECTED; calls ops->kick when
- * READY. A CLOSED conn returns req at once through ops->returned.
+ * READY. A CLOSED conn returns req at once through req->returned.
  */
 void conn_submit(struct conn *conn, struct conn_req *req);
 
@@ -232,5 +170,26 @@ void conn_free(struct conn *conn);
 bool conn_usable(const struct conn *conn);
 
 const char *conn_state_name(enum conn_state state);
+
+/* ---- what the owner may read ---- */
+
+void *conn_owner(const struct conn *conn);
+const char *conn_addr(const struct conn *conn);   /* as given to conn_new */
+enum conn_state conn_state(const struct conn *conn);
+/* -errno of the last failure, and its text naming the node ("" if none). */
+int conn_err(const struct conn *conn);
+const char *conn_errmsg(const struct conn *conn);
+/* Granted by the node; valid when READY. */
+uint32_t conn_max_io_size(const struct conn *conn);
+/* Times the conn became READY again after having been READY. */
+uint64_t conn_reconnects(const struct conn *conn);
+/* The TLS cipher suite when READY (OpenSSL's static name), else NULL. */
+const char *conn_tls_suite(const struct conn *conn);
+
+/*
+ * Set by the owner: when a failed conn has nothing queued, go back to
+ * DISCONNECTED after the backoff instead of reconnecting by itself.
+ */
+void conn_set_lazy(struct conn *conn, bool lazy);
 
 #endif

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The engine's log sink: a session's log_fn, or stderr (engine_log.h). */
 #include <stdarg.h>
 #include <stdio.h>
 

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Log sink shared by the engine's modules (tls, conn, cluster). The
- * cluster owns one struct elog, built from its config; conns point to it.
+ * Log sink shared by the engine's modules (conn, session, admin). A
+ * session owns one struct elog, built from its config; conns point to it.
  */
 #ifndef NETBLK_ENGINE_LOG_H
 #define NETBLK_ENGINE_LOG_H
 
 #include <syslog.h>
 
-#include "cluster.h"
+#include "session.h"
 
 struct elog {
-	cluster_log_fn *fn;   /* NULL = stderr */
+	session_log_fn *fn;   /* NULL = stderr */
 	void *opaque;
 	int level;            /* highest level printed */
 };

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
 #include "route.h"
 
 size_t route_iov_total(const struct iovec *iov, int iovcnt)
@@ -55,7 +56,7 @@ bool route_op_writes(enum rpc_op op)
 
 static uint64_t route_round_sector(uint64_t v)
 {
-	return v - v % CLUSTER_SECTOR;
+	return v - v % SESSION_SECTOR;
 }
 
 uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
@@ -74,24 +75,43 @@ uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
 	}
 }
 
-int route_io_validate(const struct cluster_io *io,
+enum rpc_op route_wire_op(enum session_op op)
+{
+	switch (op) {
+	case SESSION_OP_READ: return RPC_OP_READ;
+	case SESSION_OP_WRITE: return RPC_OP_WRITE;
+	case SESSION_OP_FLUSH: return RPC_OP_FLUSH;
+	case SESSION_OP_DISCARD: return RPC_OP_DISCARD;
+	case SESSION_OP_WRITE_ZEROES: return RPC_OP_WRITE_ZEROES;
+	default: return RPC_OP_NONE;
+	}
+}
+
+uint32_t route_wire_flags(uint32_t flags)
+{
+	return (flags & SESSION_FLAG_FUA ? RPC_FLAG_FUA : 0) |
+	       (flags & SESSION_FLAG_UNMAP ? RPC_FLAG_UNMAP : 0);
+}
+
+int route_io_validate(const struct session_io *io,
 		      const struct rpc_volume_info *vol, bool read_only)
 {
+	enum rpc_op op = route_wire_op(io->op);
 	uint32_t allowed;
 
-	switch (io->op) {
+	switch (op) {
 	case RPC_OP_READ:
 		allowed = 0;
 		break;
 	case RPC_OP_WRITE:
-		allowed = RPC_FLAG_FUA;
+		allowed = SESSION_FLAG_FUA;
 		break;
 	case RPC_OP_FLUSH:
 	case RPC_OP_DISCARD:
 		allowed = 0;
 		break;
 	case RPC_OP_WRITE_ZEROES:
-		allowed = RPC_FLAG_FUA | RPC_FLAG_UNMAP;
+		allowed = SESSION_FLAG_FUA | SESSION_FLAG_UNMAP;
 		break;
 	default:
 		return -EINVAL;
@@ -101,26 +121,26 @@ int route_io_validate(const struct cluster_io *io,
 	if (!io->done)
 		return -EINVAL;
 
-	if (io->op != RPC_OP_FLUSH) {
-		if (io->offset % CLUSTER_SECTOR || io->length % CLUSTER_SECTOR)
+	if (op != RPC_OP_FLUSH) {
+		if (io->offset % SESSION_SECTOR || io->length % SESSION_SECTOR)
 			return -EINVAL;
 		if (io->offset > vol->size || io->length > vol->size - io->offset)
 			return -EINVAL;
 	}
-	if (io->op == RPC_OP_READ || io->op == RPC_OP_WRITE) {
+	if (op == RPC_OP_READ || op == RPC_OP_WRITE) {
 		if (io->length == 0 || io->iovcnt <= 0 || !io->iov)
 			return -EINVAL;
 		if (route_iov_total(io->iov, io->iovcnt) < io->length)
 			return -EINVAL;
 	}
 
-	if (route_op_writes(io->op) && (read_only || vol->read_only))
+	if (route_op_writes(op) && (read_only || vol->read_only))
 		return -EROFS;
-	if (io->op == RPC_OP_DISCARD &&
-	    route_op_max_len(io->op, vol, 0) == 0)
+	if (op == RPC_OP_DISCARD &&
+	    route_op_max_len(op, vol, 0) == 0)
 		return -EOPNOTSUPP;
-	if (io->op == RPC_OP_WRITE_ZEROES &&
-	    route_op_max_len(io->op, vol, 0) == 0)
+	if (op == RPC_OP_WRITE_ZEROES &&
+	    route_op_max_len(op, vol, 0) == 0)
 		return -EOPNOTSUPP;
 	return 0;
 }
@@ -233,58 +253,19 @@ uint32_t route_rand(uint64_t *state)
 	return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
 }
 
-static int route_copy_part(char *dst, size_t cap, const char *src, size_t n)
-{
-	if (n == 0 || n >= cap)
-		return -EINVAL;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return 0;
-}
-
+/*
+ * nb_split_host_port() and what the engine refuses on top of it, as it
+ * always did: port 0, brackets around anything but an IPv6 address, and
+ * brackets inside a host name.
+ */
 int route_addr_split(const char *addr, char *host, size_t hostlen,
 		     char *port, size_t portlen)
 {
-	const char *colon, *p;
-	size_t hlen;
-	int ret;
-
-	if (!addr)
+	if (!addr || nb_split_host_port(addr, host, hostlen, port, portlen) < 0)
 		return -EINVAL;
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		ret = route_copy_part(host, hostlen, addr + 1,
-				      (size_t)(close - addr - 1));
-		if (ret < 0)
-			return ret;
-		if (!strchr(host, ':'))
-			return -EINVAL; /* brackets are for IPv6 only */
-		colon = close + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
-			return -EINVAL; /* none, or an unbracketed IPv6 */
-		hlen = (size_t)(colon - addr);
-		if (memchr(addr, ']', hlen) || memchr(addr, '[', hlen))
-			return -EINVAL;
-		ret = route_copy_part(host, hostlen, addr, hlen);
-		if (ret < 0)
-			return ret;
-	}
-
-	p = colon + 1;
-	if (*p == '\0' || strlen(p) > 5)
+	if (strtoul(port, NULL, 10) == 0)
 		return -EINVAL;
-	unsigned long v = 0;
-	for (const char *q = p; *q; q++) {
-		if (*q < '0' || *q > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*q - '0');
-	}
-	if (v == 0 || v > 65535)
+	if (addr[0] == '[' ? !strchr(host, ':') : strpbrk(host, "[]") != NULL)
 		return -EINVAL;
-	return route_copy_part(port, portlen, p, strlen(p));
+	return 0;
 }

@@ -3,7 +3,8 @@
  * Routing decisions of the client engine, as pure functions: checking an
  * io, cutting it at chunk and size limits, walking the caller's iovecs,
  * choosing a node of a placement, what a reply status means, when a map
- * is newer, backoff delays, and splitting node addresses. No I/O, no
+ * is newer, backoff delays, mapping session ops to wire ops, and
+ * splitting node addresses. No I/O, no
  * allocation, no logging: unit-tested without a network (test_route.c,
  * test_status.c).
  */
@@ -15,7 +16,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "cluster.h"
+#include "session.h"
 #include "map.h"
 #include "rpc.h"
 
@@ -39,14 +40,20 @@ int route_iov_advance(const struct iovec *iov, int iovcnt,
 /*
  * Check an io against the volume before accepting it. Returns
  *   0            accept
- *   -EINVAL      refuse (cluster_submit returns it): unknown op, bad
+ *   -EINVAL      refuse (session_submit returns it): unknown op, bad
  *                flags, unaligned or out-of-range offset/length, zero
  *                length READ/WRITE, too few iovec bytes
  *   -EROFS       accept but fail: write-class op, read-only volume
  *   -EOPNOTSUPP  accept but fail: the volume does not do this op
  */
-int route_io_validate(const struct cluster_io *io,
+int route_io_validate(const struct session_io *io,
 		      const struct rpc_volume_info *vol, bool read_only);
+
+/* The wire op of a session op; RPC_OP_NONE for none. */
+enum rpc_op route_wire_op(enum session_op op);
+
+/* The wire flags (RPC_FLAG_*) of session flags (SESSION_FLAG_*). */
+uint32_t route_wire_flags(uint32_t flags);
 
 /* Is op a write-class op (WRITE, DISCARD, WRITE_ZEROES)? */
 bool route_op_writes(enum rpc_op op);
@@ -54,7 +61,7 @@ bool route_op_writes(enum rpc_op op);
 /*
  * Largest piece of op one request may carry: max_io_size for READ and
  * WRITE, the volume's discard / write-zeroes limits for those (rounded
- * down to CLUSTER_SECTOR), 0 for ops with no range.
+ * down to SESSION_SECTOR), 0 for ops with no range.
  */
 uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
 			  uint32_t max_io_size);
@@ -113,14 +120,15 @@ bool route_map_is_newer(uint64_t have_epoch, uint64_t got_epoch);
  */
 double route_backoff(uint32_t attempt, double base, double max, uint32_t rnd);
 
-/* Small per-cluster pseudo-random generator (xorshift64*). */
+/* Small per-session and per-conn pseudo-random generator (xorshift64*). */
 uint32_t route_rand(uint64_t *state);
 
 /*
  * Split "host:port" or "[v6]:port" into host (brackets removed) and
- * port. Returns 0, or -EINVAL for an empty host, a missing or
- * non-numeric port, a port over 65535, an unbalanced bracket, an
- * unbracketed IPv6 address, or a part too long for its buffer.
+ * port with nb_split_host_port() (parse.h). Returns 0, or -EINVAL for
+ * an empty host, a missing or non-numeric port, port 0 or over 65535,
+ * an unbalanced bracket, brackets around anything but an IPv6 address,
+ * an unbracketed IPv6 address, or a part too long for its buffer.
  */
 int route_addr_split(const char *addr, char *host, size_t hostlen,
 		     char *port, size_t portlen);

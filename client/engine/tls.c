@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,23 +12,10 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "errmsg.h"
 #include "sockbio.h"
 #include "tls.h"
 #include "tls_suites.h"
-
-static void tls_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void tls_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Text of the oldest queued OpenSSL error (and clear the queue). */
 static const char *tls_queue_text(char *buf, size_t len)
@@ -54,9 +40,8 @@ static int tls_check_readable(const char *what, const char *path,
 	if (access(path, R_OK) < 0) {
 		int e = errno;
 
-		tls_set_err(err, errlen, "cannot read %s '%s': %s", what, path,
-			    strerror(e));
-		return -e;
+		return nb_errf(err, errlen, -e, "cannot read %s '%s': %s",
+			       what, path, strerror(e));
 	}
 	return 0;
 }
@@ -68,16 +53,13 @@ int tls_check_key_file(const char *path, char *err, size_t errlen)
 	if (stat(path, &st) < 0) {
 		int e = errno;
 
-		tls_set_err(err, errlen, "cannot read client key '%s': %s", path,
-			    strerror(e));
-		return -e;
+		return nb_errf(err, errlen, -e, "cannot read client key '%s': %s",
+			       path, strerror(e));
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		tls_set_err(err, errlen,
-			    "client key '%s' is accessible by group or others (mode %04o); refusing it: make it private (chmod 600)",
-			    path, (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return nb_errf(err, errlen, -EPERM,
+			       "client key '%s' is accessible by group or others (mode %04o); refusing it: make it private (chmod 600)",
+			       path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -89,13 +71,14 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 	int ret;
 
 	if (!ca || !ca[0]) {
-		tls_set_err(err, errlen, "no CA file given (needed to verify the nodes)");
+		nb_errf(err, errlen, -EINVAL,
+			"no CA file given (needed to verify the nodes)");
 		errno = EINVAL;
 		return NULL;
 	}
 	if (!cert != !key || (cert && (!cert[0] || !key[0]))) {
-		tls_set_err(err, errlen,
-			    "client certificate and key must be given together");
+		nb_errf(err, errlen, -EINVAL,
+			"client certificate and key must be given together");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -114,45 +97,45 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
-		tls_set_err(err, errlen, "cannot create TLS context: %s",
-			    tls_queue_text(msg, sizeof(msg)));
+		nb_errf(err, errlen, -ENOMEM, "cannot create TLS context: %s",
+			tls_queue_text(msg, sizeof(msg)));
 		errno = ENOMEM;
 		return NULL;
 	}
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
-		tls_set_err(err, errlen, "cannot restrict TLS to version 1.3: %s",
-			    tls_queue_text(msg, sizeof(msg)));
+		nb_errf(err, errlen, -EINVAL, "cannot restrict TLS to version 1.3: %s",
+			tls_queue_text(msg, sizeof(msg)));
 		goto out_free_ctx;
 	}
 	if (suites && tls_suites_apply(ctx, suites, msg, sizeof(msg)) < 0) {
-		tls_set_err(err, errlen, "--tls-ciphersuites '%s': %s", suites,
-			    msg);
+		nb_errf(err, errlen, -EINVAL, "--tls-ciphersuites '%s': %s", suites,
+			msg);
 		goto out_free_ctx;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-		tls_set_err(err, errlen, "cannot load CA file '%s': %s", ca,
-			    tls_queue_text(msg, sizeof(msg)));
+		nb_errf(err, errlen, -EINVAL, "cannot load CA file '%s': %s", ca,
+			tls_queue_text(msg, sizeof(msg)));
 		goto out_free_ctx;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (cert) {
 		if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-			tls_set_err(err, errlen,
-				    "cannot load client certificate '%s': %s",
-				    cert, tls_queue_text(msg, sizeof(msg)));
+			nb_errf(err, errlen, -EINVAL,
+				"cannot load client certificate '%s': %s",
+				cert, tls_queue_text(msg, sizeof(msg)));
 			goto out_free_ctx;
 		}
 		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-			tls_set_err(err, errlen,
-				    "cannot load client key '%s' (not a PEM private key?): %s",
-				    key, tls_queue_text(msg, sizeof(msg)));
+			nb_errf(err, errlen, -EINVAL,
+				"cannot load client key '%s' (not a PEM private key?): %s",
+				key, tls_queue_text(msg, sizeof(msg)));
 			goto out_free_ctx;
 		}
 		if (SSL_CTX_check_private_key(ctx) != 1) {
-			tls_set_err(err, errlen,
-				    "client key '%s' does not match certificate '%s'",
-				    key, cert);
+			nb_errf(err, errlen, -EINVAL,
+				"client key '%s' does not match certificate '%s'",
+				key, cert);
 			ERR_clear_error();
 			goto out_free_ctx;
 		}
@@ -195,8 +178,8 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 	ERR_clear_error();
 	ssl = SSL_new(ctx);
 	if (!ssl) {
-		tls_set_err(err, errlen, "cannot create TLS session: %s",
-			    tls_queue_text(msg, sizeof(msg)));
+		nb_errf(err, errlen, -ENOMEM, "cannot create TLS session: %s",
+			tls_queue_text(msg, sizeof(msg)));
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -218,8 +201,8 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 	return ssl;
 
 out_free_ssl:
-	tls_set_err(err, errlen, "cannot set up TLS for '%s': %s", name,
-		    tls_queue_text(msg, sizeof(msg)));
+	nb_errf(err, errlen, -EINVAL, "cannot set up TLS for '%s': %s", name,
+		tls_queue_text(msg, sizeof(msg)));
 	SSL_free(ssl);
 	errno = EINVAL;
 	return NULL;

@@ -14,7 +14,7 @@ build=${3:-$src/build-fuzzcov}
 
 case $target in
 fuzz_blk) files=(client/virtio/vq.c client/virtio/blk.c) ;;
-fuzz_conn) files=(client/engine/conn_wire.c client/engine/conn.c) ;;
+fuzz_conn) files=(client/engine/wire.c client/engine/conn.c) ;;
 fuzz_mock) files=(server-mock/conn.c server-mock/request.c server-mock/volume.c) ;;
 fuzz_rpc) files=(proto/rpc.c) ;;
 fuzz_map) files=(proto/map.c) ;;

@@ -1,6 +1,6 @@
-/* libFuzzer target: the client engine's reply path (conn_wire.c), fed as
- * a hostile storage node would: frame headers, reply headers, READ data
- * split anywhere, replies to the HELLO exchange, replies whose ids match
+/* libFuzzer target: the client engine's reply path (client/engine/wire.c),
+ * fed as a hostile storage node would: frame headers, reply headers, READ
+ * data split anywhere, replies to the HELLO exchange, replies whose ids match
  * nothing, a request twice, or a request of another generation.
  *
  * TLS is taken out by interposition: this program defines SSL_connect,
@@ -168,7 +168,6 @@ static void fz_kick(struct conn *conn)
 }
 
 static const struct conn_ops fz_ops = {
-	.reply = fz_reply, .returned = fz_returned,
 	.state_changed = fz_state_changed, .opened = fz_opened,
 	.kick = fz_kick,
 };
@@ -177,6 +176,8 @@ static void fz_req_init(struct fz_req *r, unsigned int i, enum rpc_op op,
 			uint64_t offset, uint64_t length)
 {
 	memset(r, 0, sizeof(*r));
+	r->cr.reply = fz_reply;
+	r->cr.returned = fz_returned;
 	r->cr.op = op;
 	r->cr.offset = offset;
 	r->cr.length = length;
@@ -240,7 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_in.flush_pending = false;
 	fz_submits = 0;
 
-	conn = conn_new(loop, addr, &p);
+	conn = conn_new(loop, addr, &p, NULL);
 	if (!conn)
 		abort();
 	if (p.volume) {

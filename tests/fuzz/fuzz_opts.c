@@ -84,7 +84,7 @@ static void fz_cli(int argc, char **argv)
 		if (first > argc)
 			abort();
 		if (opt.volume && (!opt.volume[0] ||
-				   strlen(opt.volume) > RPC_NAME_MAX))
+				   strlen(opt.volume) > SESSION_NAME_MAX))
 			abort();
 	}
 	cli_common_free(&opt);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * resil_io: a small client of the engine (cluster.h) for the resilience
+ * resil_io: a small client of the engine (session.h) for the resilience
  * tests. It writes and reads back a range of a volume, block by block,
  * for as long as it is told, while the test breaks the nodes; every read
  * is compared with what was written last to that block, and a final pass
@@ -10,9 +10,9 @@
  *
  * Signals, handled from the loop as the daemon does:
  *   SIGHUP   reload the TLS files given with --ca/--cert/--key into a new
- *            context and hand it to cluster_reload_tls(); a bad file keeps
+ *            context and hand it to session_reload_tls(); a bad file keeps
  *            the old context ("TLS reload failed: ...")
- *   SIGUSR1  cluster_refresh_volume(); prints "volume size N"; with
+ *   SIGUSR1  session_refresh_volume(); prints "volume size N"; with
  *            --grow-check, then writes and reads the last block of the
  *            new size
  *
@@ -41,7 +41,7 @@
 
 #include <ev.h>
 
-#include "cluster.h"
+#include "session.h"
 #include "tls.h"
 
 #define RIO_MAX_SLOTS 64
@@ -52,7 +52,7 @@ struct rio;
 
 struct rio_slot {
 	struct rio *r;
-	struct cluster_io io;
+	struct session_io io;
 	struct iovec iov;
 	uint8_t *buf;
 	uint8_t *expect;
@@ -69,7 +69,7 @@ struct rio_block {
 
 struct rio {
 	struct ev_loop *loop;
-	struct cluster *c;
+	struct session *c;
 	const char *ca, *cert, *key;
 	uint64_t size, block_size, n_blocks;
 	unsigned qd;
@@ -166,17 +166,17 @@ static void rio_mismatch(struct rio *r, struct rio_slot *s, const char *when)
 
 static void rio_slot_next(struct rio_slot *s);
 
-static void rio_submit(struct rio_slot *s, enum rpc_op op)
+static void rio_submit(struct rio_slot *s, enum session_op op)
 {
 	struct rio *r = s->r;
 	int ret;
 
-	s->io = (struct cluster_io){
+	s->io = (struct session_io){
 		.op = op, .offset = s->block * r->block_size,
 		.length = r->block_size, .iov = &s->iov, .iovcnt = 1,
 		.opaque = s, .done = s->io.done,
 	};
-	ret = cluster_submit(r->c, &s->io);
+	ret = session_submit(r->c, &s->io);
 	if (ret) {
 		rio_say("submit refused: %s", strerror(-ret));
 		s->io.done(&s->io, ret); /* counted as failed there */
@@ -193,12 +193,12 @@ static void rio_release(struct rio_slot *s)
 	r->busy_slots--;
 }
 
-static void rio_done(struct cluster_io *io, int result)
+static void rio_done(struct session_io *io, int result)
 {
 	struct rio_slot *s = io->opaque;
 	struct rio *r = s->r;
 
-	if (io->op == RPC_OP_WRITE) {
+	if (io->op == SESSION_OP_WRITE) {
 		r->writes++;
 		if (result) {
 			r->errors++;
@@ -212,7 +212,7 @@ static void rio_done(struct cluster_io *io, int result)
 		}
 		r->blocks[s->block].gen = s->gen;
 		memset(s->buf, 0, r->block_size);
-		rio_submit(s, RPC_OP_READ);
+		rio_submit(s, SESSION_OP_READ);
 		return;
 	}
 	/* a read: of the write just done, or of the final pass */
@@ -263,7 +263,7 @@ static void rio_slot_next(struct rio_slot *s)
 			r->busy_slots++;
 			rio_fill(s->buf, b * r->block_size, r->block_size, s->gen);
 			memcpy(s->expect, s->buf, r->block_size);
-			rio_submit(s, RPC_OP_WRITE);
+			rio_submit(s, SESSION_OP_WRITE);
 			return;
 		}
 		return;
@@ -284,7 +284,7 @@ static void rio_slot_next(struct rio_slot *s)
 		r->busy_slots++;
 		rio_fill(s->expect, b * r->block_size, r->block_size, s->gen);
 		memset(s->buf, 0, r->block_size);
-		rio_submit(s, RPC_OP_READ);
+		rio_submit(s, SESSION_OP_READ);
 		return;
 	}
 }
@@ -336,34 +336,34 @@ static void rio_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		rio_say("TLS reload failed: %s; keeping the old context", err);
 		return;
 	}
-	cluster_reload_tls(r->c, ctx);
+	session_reload_tls(r->c, ctx);
 	SSL_CTX_free(ctx);
 	rio_say("TLS reload ok");
 }
 
 struct rio_grow {
 	struct rio *r;
-	struct cluster_io io;
+	struct session_io io;
 	struct iovec iov;
 	uint8_t *buf, *expect;
 	uint64_t off;
 };
 
-static void rio_grow_done(struct cluster_io *io, int result)
+static void rio_grow_done(struct session_io *io, int result)
 {
 	struct rio_grow *g = io->opaque;
 	struct rio *r = g->r;
 
 	if (result) {
 		rio_say("grow check: %s at %" PRIu64 " failed: %s",
-			rpc_op_name(io->op), g->off, strerror(-result));
+			session_op_name(io->op), g->off, strerror(-result));
 		r->errors++;
 		goto out_free;
 	}
-	if (io->op == RPC_OP_WRITE) {
+	if (io->op == SESSION_OP_WRITE) {
 		memset(g->buf, 0, r->block_size);
-		io->op = RPC_OP_READ;
-		if (cluster_submit(r->c, io) == 0)
+		io->op = SESSION_OP_READ;
+		if (session_submit(r->c, io) == 0)
 			return;
 		rio_say("grow check: read refused");
 		r->errors++;
@@ -397,11 +397,11 @@ static void rio_grow_check(struct rio *r, uint64_t size)
 	rio_fill(g->buf, g->off, r->block_size, ++r->next_gen);
 	memcpy(g->expect, g->buf, r->block_size);
 	g->iov = (struct iovec){ g->buf, r->block_size };
-	g->io = (struct cluster_io){ .op = RPC_OP_WRITE, .offset = g->off,
+	g->io = (struct session_io){ .op = SESSION_OP_WRITE, .offset = g->off,
 				     .length = r->block_size, .iov = &g->iov,
 				     .iovcnt = 1, .done = rio_grow_done,
 				     .opaque = g };
-	ret = cluster_submit(r->c, &g->io);
+	ret = session_submit(r->c, &g->io);
 	if (ret == 0)
 		return;
 	rio_say("grow check: write at %" PRIu64 " refused: %s", g->off,
@@ -415,7 +415,7 @@ out_fail:
 	free(g);
 }
 
-static void rio_volume_cb(struct cluster *c, const struct rpc_volume_info *info,
+static void rio_volume_cb(struct session *c, const struct session_volume *info,
 			  int err, void *opaque)
 {
 	struct rio *r = opaque;
@@ -432,7 +432,7 @@ static void rio_volume_cb(struct cluster *c, const struct rpc_volume_info *info,
 static void rio_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct rio *r = w->data;
-	int ret = cluster_refresh_volume(r->c, rio_volume_cb, r);
+	int ret = session_refresh_volume(r->c, rio_volume_cb, r);
 
 	if (ret)
 		rio_say("volume refresh not started: %s", strerror(-ret));
@@ -493,10 +493,10 @@ static double rio_num(const char *opt, const char *s)
 int main(int argc, char **argv)
 {
 	static struct rio r;
-	struct cluster_config cfg = { 0 };
+	struct session_config cfg = { 0 };
 	const char *nodes[16];
 	char *cluster_arg = NULL, err[512];
-	struct cluster_stats st;
+	struct session_stats st;
 
 	r.size = 16u << 20;
 	r.block_size = 64u << 10;
@@ -570,15 +570,15 @@ int main(int argc, char **argv)
 	cfg.log_level = r.verbose ? LOG_INFO : LOG_WARNING;
 
 	r.loop = ev_default_loop(0);
-	r.c = cluster_open_sync(r.loop, &cfg, err, sizeof(err));
+	r.c = session_open_sync(r.loop, &cfg, err, sizeof(err));
 	if (!r.c) {
 		rio_say("cannot open: %s", err);
 		return 1;
 	}
 	r.n_blocks = r.size / r.block_size;
-	if (r.n_blocks * r.block_size > cluster_volume(r.c)->size) {
+	if (r.n_blocks * r.block_size > session_volume(r.c)->size) {
 		rio_say("--size is larger than the volume (%" PRIu64 " bytes)",
-			cluster_volume(r.c)->size);
+			session_volume(r.c)->size);
 		return 2;
 	}
 	if (r.qd > r.n_blocks)
@@ -609,7 +609,7 @@ int main(int argc, char **argv)
 	r.tick.data = &r;
 	ev_timer_start(r.loop, &r.tick);
 
-	rio_say("ready size %" PRIu64, cluster_volume(r.c)->size);
+	rio_say("ready size %" PRIu64, session_volume(r.c)->size);
 	if (r.ready_file) {
 		FILE *f = fopen(r.ready_file, "w");
 
@@ -622,7 +622,7 @@ int main(int argc, char **argv)
 		rio_slot_next(&r.slots[i]);
 	ev_run(r.loop, 0);
 
-	cluster_get_stats(r.c, &st);
+	session_get_stats(r.c, &st);
 	rio_say("summary writes %" PRIu64 " reads %" PRIu64 " errors %" PRIu64
 		" mismatches %" PRIu64 " final_checked %" PRIu64
 		" final_mismatches %" PRIu64 " unknown %" PRIu64
@@ -631,7 +631,7 @@ int main(int argc, char **argv)
 		r.writes, r.reads, r.errors, r.mismatches, r.final_checked,
 		r.final_mismatches, r.unknown, st.retries, st.reconnects,
 		st.timeouts, st.tls_reloads);
-	cluster_free(r.c);
+	session_free(r.c);
 	for (unsigned i = 0; i < r.qd; i++) {
 		free(r.slots[i].buf);
 		free(r.slots[i].expect);

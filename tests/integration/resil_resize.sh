@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Online resize: the volume grows on the node (8 MiB -> 16 MiB) while
-# resil_io runs; on SIGUSR1 it calls cluster_refresh_volume(), which must
+# resil_io runs; on SIGUSR1 it calls session_refresh_volume(), which must
 # report the new size, and the last block of the new size (beyond the old
 # end) is written and read back. Meanwhile I/O goes on without errors.
 . "$(dirname "$0")/lib.sh"

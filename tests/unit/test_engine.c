@@ -1,10 +1,10 @@
 /*
- * Unit tests of the client engine (cluster.h) against in-process fake
+ * Unit tests of the client engine (session.h) against in-process fake
  * nodes (fake_node.c) on 127.0.0.1: data round trips over split requests
  * and scattered iovecs, FLUSH fan-out, status handling, failover, map
  * refresh, retries, timeouts, malformed replies, in-flight limits, TLS
  * failures, and the completion rules (done exactly once, never inside
- * cluster_submit, -EIO on cluster_free); and resilience: recovery after
+ * session_submit, -EIO on session_free); and resilience: recovery after
  * io_timeout, stalled nodes avoided, volume refresh (online resize), TLS
  * context reload, private key file modes, FLUSH targets.
  */
@@ -24,7 +24,7 @@
 #include <cmocka.h>
 #include <ev.h>
 
-#include "cluster.h"
+#include "session.h"
 #include "fake_node.h"
 #include "map.h"
 #include "sockbio.h"
@@ -40,7 +40,7 @@ struct env {
 	struct fake_node *node[3];
 	int n_nodes;
 	struct map *map;
-	struct cluster_config cfg;
+	struct session_config cfg;
 	const char *addrs[3];
 	char log[16384];
 };
@@ -128,10 +128,10 @@ static void env_free(struct env *e)
 	free(e);
 }
 
-static struct cluster *env_open(struct env *e)
+static struct session *env_open(struct env *e)
 {
 	char err[512];
-	struct cluster *c = cluster_open_sync(e->loop, &e->cfg, err, sizeof(err));
+	struct session *c = session_open_sync(e->loop, &e->cfg, err, sizeof(err));
 
 	if (!c)
 		fail_msg("open failed: %s", err);
@@ -169,7 +169,7 @@ static void env_settle(struct env *e, int rounds)
 /* ---- io helpers ---- */
 
 struct tio {
-	struct cluster_io io;
+	struct session_io io;
 	struct iovec iov[8];
 	int calls;
 	int result;
@@ -179,7 +179,7 @@ struct tio {
 	int *remaining;
 };
 
-static void tio_done(struct cluster_io *io, int result)
+static void tio_done(struct session_io *io, int result)
 {
 	struct tio *t = io->opaque;
 
@@ -191,7 +191,7 @@ static void tio_done(struct cluster_io *io, int result)
 		*t->all_done = true;
 }
 
-static int io_sync(struct env *e, struct cluster *c, enum rpc_op op,
+static int io_sync(struct env *e, struct session *c, enum session_op op,
 		   uint64_t off, uint64_t len, uint32_t flags,
 		   struct iovec *iov, int iovcnt)
 {
@@ -201,10 +201,10 @@ static int io_sync(struct env *e, struct cluster *c, enum rpc_op op,
 			 .remaining = &remaining };
 	int ret;
 
-	t.io = (struct cluster_io){ .op = op, .offset = off, .length = len,
+	t.io = (struct session_io){ .op = op, .offset = off, .length = len,
 				    .flags = flags, .iov = iov, .iovcnt = iovcnt,
 				    .done = tio_done, .opaque = &t };
-	ret = cluster_submit(c, &t.io);
+	ret = session_submit(c, &t.io);
 	in_submit = false;
 	if (ret)
 		return ret;
@@ -252,47 +252,47 @@ static void test_round_trip_and_flush(void **state)
 	uint64_t off = 60 * KiB, len = 300 * KiB;
 	uint8_t *w = malloc(len), *r = calloc(1, len);
 	struct iovec iov[8];
-	struct cluster *c;
+	struct session *c;
 	int n;
 
 	e->cfg.n_nodes = 2;
 	c = env_open(e);
-	assert_true(cluster_volume(c)->size == VOL_SIZE);
-	assert_int_equal(cluster_map(c)->epoch, 1);
+	assert_true(session_volume(c)->size == VOL_SIZE);
+	assert_int_equal(session_map(c)->epoch, 1);
 
 	pattern(w, len, off, 1);
 	n = scatter(w, len, iov);
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, off, len, 0, iov, n), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, off, len, 0, iov, n), 0);
 	assert_memory_equal(e->disk.bytes + off, w, len);
 	/* 60K..360K covers chunks 0..5: both nodes got their pieces */
 	assert_true(e->node[0]->reqs[RPC_OP_WRITE] >= 3);
 	assert_true(e->node[1]->reqs[RPC_OP_WRITE] >= 3);
 
 	struct iovec one = { r, len };
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, off, len, 0, &one, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, off, len, 0, &one, 1), 0);
 	assert_memory_equal(r, w, len);
 
 	/* flush reaches every node that got writes */
-	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 
 	/* write-zeroes split by the discard limit */
 	e->node[0]->reqs[RPC_OP_WRITE_ZEROES] = 0;
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE_ZEROES, 64 * KiB, 64 * KiB,
-				 RPC_FLAG_UNMAP, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE_ZEROES, 64 * KiB, 64 * KiB,
+				 SESSION_FLAG_UNMAP, NULL, 0), 0);
 	for (size_t i = 64 * KiB; i < 128 * KiB; i++)
 		if (e->disk.bytes[i])
 			fail_msg("byte %zu not zeroed", i);
 
-	struct cluster_stats st;
-	cluster_get_stats(c, &st);
+	struct session_stats st;
+	session_get_stats(c, &st);
 	assert_true(st.ios == 4);
 	assert_true(st.errors == 0);
 	assert_true(st.bytes_written == len);
 	assert_true(st.bytes_read == len);
 	assert_int_equal(st.inflight, 0);
-	cluster_free(c);
+	session_free(c);
 	free(w);
 	free(r);
 	env_free(e);
@@ -313,7 +313,7 @@ static void test_many_in_flight_bulk(void **state)
 	struct tio *t = calloc(N, sizeof(*t));
 	bool done = false;
 	int remaining = N;
-	struct cluster *c;
+	struct session *c;
 
 	assert_int_equal(PER * LEN, VOL_SIZE);
 	e->node[0]->max_inflight = 1024;
@@ -326,10 +326,10 @@ static void test_many_in_flight_bulk(void **state)
 		t[i].all_done = &done;
 		t[i].remaining = &remaining;
 		t[i].iov[0] = (struct iovec){ w + off, LEN };
-		t[i].io = (struct cluster_io){ .op = RPC_OP_WRITE,
+		t[i].io = (struct session_io){ .op = SESSION_OP_WRITE,
 			.offset = off, .length = LEN, .iov = t[i].iov,
 			.iovcnt = 1, .done = tio_done, .opaque = &t[i] };
-		assert_int_equal(cluster_submit(c, &t[i].io), 0);
+		assert_int_equal(session_submit(c, &t[i].io), 0);
 	}
 	/* the node reads nothing for a while: the client's socket fills */
 	e->node[0]->paused = true;
@@ -348,14 +348,14 @@ static void test_many_in_flight_bulk(void **state)
 	for (int i = 0; i < PER; i++) {
 		t[i].calls = 0;
 		t[i].iov[0] = (struct iovec){ r + (size_t)i * LEN, LEN };
-		t[i].io.op = RPC_OP_READ;
-		assert_int_equal(cluster_submit(c, &t[i].io), 0);
+		t[i].io.op = SESSION_OP_READ;
+		assert_int_equal(session_submit(c, &t[i].io), 0);
 	}
 	env_run_until(e, &done);
 	for (int i = 0; i < PER; i++)
 		assert_int_equal(t[i].result, 0);
 	assert_memory_equal(r, w, VOL_SIZE);
-	cluster_free(c);
+	session_free(c);
 	free(t);
 	free(w);
 	free(r);
@@ -465,16 +465,16 @@ static void test_split_by_max_io_size(void **state)
 	struct env *e = env_new(1, NULL);
 	uint8_t *buf = malloc(64 * KiB);
 	struct iovec iov[8];
-	struct cluster *c;
+	struct session *c;
 
 	e->node[0]->max_io_size = 8 * KiB;
 	c = env_open(e);
 	pattern(e->disk.bytes, 64 * KiB, 0, 3);
 	int n = scatter(buf, 64 * KiB, iov);
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 8);
 	assert_memory_equal(buf, e->disk.bytes, 64 * KiB);
-	cluster_free(c);
+	session_free(c);
 	free(buf);
 	env_free(e);
 }
@@ -486,7 +486,7 @@ static void test_volume_not_found(void **state)
 
 	e->cfg.volume = "nosuchvol";
 	errno = 0;
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(err, "nosuchvol"));
 	assert_non_null(strstr(err, "not found"));
@@ -507,7 +507,7 @@ static void test_unreachable(void **state)
 	addr[0] = dead;
 	e->cfg.nodes = addr;
 	errno = 0;
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, ECONNREFUSED);
 	assert_non_null(strstr(err, dead));
 	assert_non_null(strstr(err, "refused"));
@@ -521,15 +521,15 @@ static void test_bad_config(void **state)
 	char err[512];
 
 	e->cfg.tls_ca = "/nonexistent/ca.crt";
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/ca.crt"));
 	e->cfg.tls_ca = env_pki.ca;
 	e->cfg.tls_key = NULL;
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "together"));
 	e->cfg.tls_key = env_pki.key;
 	e->cfg.nodes = bad;
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err, "'127.0.0.1'"));
 	env_free(e);
@@ -543,7 +543,7 @@ static void test_tls_failures(void **state)
 	/* a CA that did not sign the node */
 	e->cfg.tls_ca = env_pki.other_ca;
 	errno = 0;
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "certificate verify failed"));
 	assert_non_null(strstr(err, "local issuer"));
@@ -551,25 +551,25 @@ static void test_tls_failures(void **state)
 	/* the name the certificate must carry */
 	e->cfg.tls_ca = env_pki.ca;
 	e->cfg.server_name = "storage.example.org";
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "hostname mismatch"));
 	/* a name the certificate does carry works */
 	e->cfg.server_name = "localhost";
-	struct cluster *c = env_open(e);
-	cluster_free(c);
+	struct session *c = env_open(e);
+	session_free(c);
 	e->cfg.server_name = NULL;
 
 	/* expired node certificate */
 	e->node[0]->ctx = env_pki.expired_ctx;
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "certificate has expired"));
 	e->node[0]->ctx = env_pki.server_ctx;
 
 	/* no client certificate: the node refuses us */
 	e->cfg.tls_cert = e->cfg.tls_key = NULL;
-	assert_null(cluster_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "certificate"));
 	env_free(e);
@@ -620,17 +620,17 @@ static void test_status_results(void **state)
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .kind = FAKE_REPLY };
 	uint8_t buf[4096] = { 1 };
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c = env_open(e);
+	struct session *c = env_open(e);
 
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		h.times = 1;
 		h.status = cases[i].status;
-		assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1),
+		assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1),
 				 cases[i].result);
 		if (cases[i].result == -EIO) {
-			const char *m = cluster_last_error(c);
+			const char *m = session_last_error(c);
 
 			assert_non_null(strstr(m, rpc_status_name(cases[i].status)));
 			assert_non_null(strstr(m, e->node[0]->addr));
@@ -640,8 +640,8 @@ static void test_status_results(void **state)
 	}
 	/* and the next write works */
 	h.times = 0;
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
-	cluster_free(c);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	session_free(c);
 	env_free(e);
 }
 
@@ -653,16 +653,16 @@ static void test_io_error_failover(void **state)
 			      .status = RPC_STATUS_IO_ERROR };
 	uint8_t buf[8192];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c = env_open(e);
+	struct session *c = env_open(e);
 
 	pattern(e->disk.bytes, 8192, 0, 5);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 8192, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 8192, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 8192);
 	assert_int_equal(h.hits, 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -673,7 +673,7 @@ static void test_io_timeout(void **state)
 			      .status = RPC_STATUS_IO_ERROR };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c;
+	struct session *c;
 
 	e->cfg.io_timeout = 0.4;
 	c = env_open(e);
@@ -681,11 +681,11 @@ static void test_io_timeout(void **state)
 		e->node[i]->hook = hook_status;
 		e->node[i]->hook_opaque = &h;
 	}
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
 	assert_true(h.hits >= 2); /* both nodes tried, then retried */
-	assert_non_null(strstr(cluster_last_error(c), "IO_ERROR"));
-	assert_non_null(strstr(cluster_last_error(c), "gave up"));
-	cluster_free(c);
+	assert_non_null(strstr(session_last_error(c), "IO_ERROR"));
+	assert_non_null(strstr(session_last_error(c), "gave up"));
+	session_free(c);
 	env_free(e);
 }
 
@@ -696,19 +696,19 @@ static void test_busy_retry(void **state)
 			      .status = RPC_STATUS_BUSY };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c = env_open(e);
-	struct cluster_stats st;
+	struct session *c = env_open(e);
+	struct session_stats st;
 
 	pattern(buf, sizeof(buf), 0, 9);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 8192, 4096, RPC_FLAG_FUA,
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 8192, 4096, SESSION_FLAG_FUA,
 				 &iov, 1), 0);
 	assert_int_equal(h.hits, 3);
 	assert_memory_equal(e->disk.bytes + 8192, buf, 4096);
-	cluster_get_stats(c, &st);
+	session_get_stats(c, &st);
 	assert_true(st.retries == 3);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -719,7 +719,7 @@ static void test_not_owner_refresh(void **state)
 			      .status = RPC_STATUS_NOT_OWNER, .epoch = 2 };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c = env_open(e);
+	struct session *c = env_open(e);
 	struct map *m2 = env_map(e, 2, "chunk 1\n"); /* epoch 2: all on node 1 */
 
 	pattern(e->disk.bytes, 4096, 0, 11);
@@ -727,14 +727,14 @@ static void test_not_owner_refresh(void **state)
 	e->node[1]->map = m2;
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
-	assert_int_equal(cluster_map(c)->epoch, 2);
+	assert_int_equal(session_map(c)->epoch, 2);
 	assert_int_equal(h.hits, 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
 	assert_true(e->node[0]->reqs[RPC_OP_GET_MAP] +
 		    e->node[1]->reqs[RPC_OP_GET_MAP] == 1);
-	cluster_free(c);
+	session_free(c);
 	map_free(m2);
 	env_free(e);
 }
@@ -748,22 +748,22 @@ static void test_not_owner_stale_node(void **state)
 			      .status = RPC_STATUS_NOT_OWNER };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c;
+	struct session *c;
 	struct map *m5 = env_map(e, 5, "chunk 0 1\n");
 
 	for (int i = 0; i < 2; i++)
 		e->node[i]->map = m5;
 	c = env_open(e);
-	assert_int_equal(cluster_map(c)->epoch, 5);
+	assert_int_equal(session_map(c)->epoch, 5);
 	h.epoch = 4;
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
-	assert_int_equal(cluster_map(c)->epoch, 5);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(session_map(c)->epoch, 5);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_GET_MAP] +
 			 e->node[1]->reqs[RPC_OP_GET_MAP], 0);
-	cluster_free(c);
+	session_free(c);
 	map_free(m5);
 	env_free(e);
 }
@@ -830,20 +830,20 @@ static void test_malformed_replies(void **state)
 		struct hook_ctl h = { .times = 1, .variant = v };
 		uint8_t buf[4096];
 		struct iovec iov = { buf, sizeof(buf) };
-		struct cluster *c = env_open(e);
-		struct cluster_stats st;
+		struct session *c = env_open(e);
+		struct session_stats st;
 
 		pattern(e->disk.bytes, 4096, 0, v);
 		e->node[0]->hook = hook_malformed;
 		e->node[0]->hook_opaque = &h;
-		assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+		assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 		assert_memory_equal(buf, e->disk.bytes, 4096);
 		assert_int_equal(h.hits, 1);
-		cluster_get_stats(c, &st);
+		session_get_stats(c, &st);
 		assert_true(st.reconnects == 1);
 		if (!strstr(e->log, expect[v]))
 			fail_msg("variant %d: log lacks '%s':\n%s", v, expect[v], e->log);
-		cluster_free(c);
+		session_free(c);
 		env_free(e);
 	}
 }
@@ -898,8 +898,8 @@ static void test_random_garbage(void **state)
 	struct hook_random h = { .rnd = 42 };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c;
-	struct cluster_stats st;
+	struct session *c;
+	struct session_stats st;
 
 	e->cfg.try_timeout = 0.5; /* a frame cut short waits for this */
 	c = env_open(e);
@@ -909,14 +909,14 @@ static void test_random_garbage(void **state)
 		pattern(e->disk.bytes + i * 4096, 4096, i * 4096, i);
 		h.pending = 1;
 		memset(buf, 0, sizeof(buf));
-		assert_int_equal(io_sync(e, c, RPC_OP_READ, i * 4096, 4096, 0,
+		assert_int_equal(io_sync(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
 					 &iov, 1), 0);
 		assert_memory_equal(buf, e->disk.bytes + i * 4096, 4096);
 	}
 	assert_int_equal(h.hits, 30);
-	cluster_get_stats(c, &st);
+	session_get_stats(c, &st);
 	assert_true(st.reconnects == 30);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -926,20 +926,20 @@ static void test_drop_and_resend(void **state)
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = 1, .kind = FAKE_CLOSE };
 	uint8_t buf[16384];
 	struct iovec iov[8];
-	struct cluster *c = env_open(e);
-	struct cluster_stats st;
+	struct session *c = env_open(e);
+	struct session_stats st;
 
 	pattern(buf, sizeof(buf), 4096, 13);
 	int n = scatter(buf, sizeof(buf), iov);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 4096, sizeof(buf), 0, iov, n), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 4096, sizeof(buf), 0, iov, n), 0);
 	assert_memory_equal(e->disk.bytes + 4096, buf, sizeof(buf));
 	assert_int_equal(e->node[0]->conns_accepted, 2);
-	cluster_get_stats(c, &st);
+	session_get_stats(c, &st);
 	assert_true(st.reconnects == 1);
 	assert_true(st.retries == 1);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -949,18 +949,18 @@ static void test_try_timeout_resend(void **state)
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_HOLD };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c;
+	struct session *c;
 
 	e->cfg.try_timeout = 0.3;
 	c = env_open(e);
 	pattern(e->disk.bytes, 4096, 0, 17);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_non_null(strstr(e->log, "timed out"));
 	assert_int_equal(e->node[0]->conns_accepted, 2);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -978,7 +978,7 @@ static void test_try_timeout_busy_conn(void **state)
 	bool slow_done = false;
 	int remaining = 1;
 	struct tio t = { .all_done = &slow_done, .remaining = &remaining };
-	struct cluster *c;
+	struct session *c;
 
 	/* 2 s: a loaded test machine may pause the loop for a second */
 	e->cfg.try_timeout = 2.0;
@@ -986,13 +986,13 @@ static void test_try_timeout_busy_conn(void **state)
 	pattern(e->disk.bytes, 8192, 0, 31);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	t.io = (struct cluster_io){ .op = RPC_OP_READ, .offset = 0, .length = 4096,
+	t.io = (struct session_io){ .op = SESSION_OP_READ, .offset = 0, .length = 4096,
 				    .iov = &siov, .iovcnt = 1, .done = tio_done,
 				    .opaque = &t };
-	assert_int_equal(cluster_submit(c, &t.io), 0);
+	assert_int_equal(session_submit(c, &t.io), 0);
 	/* 1.5 x try_timeout of other replies, one every 0.1 s */
 	for (int i = 0; i < 30; i++) {
-		assert_int_equal(io_sync(e, c, RPC_OP_READ, 4096, 4096, 0, &iov, 1), 0);
+		assert_int_equal(io_sync(e, c, SESSION_OP_READ, 4096, 4096, 0, &iov, 1), 0);
 		ev_sleep(0.1);
 	}
 	assert_false(slow_done);
@@ -1001,7 +1001,7 @@ static void test_try_timeout_busy_conn(void **state)
 	assert_int_equal(t.result, 0);
 	assert_memory_equal(slow, e->disk.bytes, 4096);
 	assert_int_equal(e->node[0]->conns_accepted, 1);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -1014,7 +1014,7 @@ static void test_max_inflight_respected(void **state)
 	struct tio t[N];
 	bool all = false;
 	int remaining = N;
-	struct cluster *c;
+	struct session *c;
 
 	e->node[0]->max_inflight = 2;
 	c = env_open(e);
@@ -1025,11 +1025,11 @@ static void test_max_inflight_respected(void **state)
 		t[i].iov[0] = (struct iovec){ bufs[i], 4096 };
 		t[i].all_done = &all;
 		t[i].remaining = &remaining;
-		t[i].io = (struct cluster_io){ .op = RPC_OP_READ, .offset = i * 8192,
+		t[i].io = (struct session_io){ .op = SESSION_OP_READ, .offset = i * 8192,
 					       .length = 4096, .iov = t[i].iov,
 					       .iovcnt = 1, .done = tio_done,
 					       .opaque = &t[i] };
-		assert_int_equal(cluster_submit(c, &t[i].io), 0);
+		assert_int_equal(session_submit(c, &t[i].io), 0);
 	}
 	/* bounded: each round lets the node see what was sent, then answers */
 	for (int round = 0; round < 100 && !all; round++) {
@@ -1044,7 +1044,7 @@ static void test_max_inflight_respected(void **state)
 		assert_int_equal(t[i].calls, 1);
 		assert_int_equal(t[i].result, 0);
 	}
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -1055,23 +1055,23 @@ static void test_free_completes_outstanding(void **state)
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = -1, .kind = FAKE_HOLD };
 	static uint8_t bufs[N][4096];
 	struct tio t[N];
-	struct cluster *c = env_open(e);
+	struct session *c = env_open(e);
 
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	for (int i = 0; i < N; i++) {
 		memset(&t[i], 0, sizeof(t[i]));
 		t[i].iov[0] = (struct iovec){ bufs[i], 4096 };
-		t[i].io = (struct cluster_io){ .op = RPC_OP_WRITE, .offset = i * 4096,
+		t[i].io = (struct session_io){ .op = SESSION_OP_WRITE, .offset = i * 4096,
 					       .length = 4096, .iov = t[i].iov,
 					       .iovcnt = 1, .done = tio_done,
 					       .opaque = &t[i] };
-		assert_int_equal(cluster_submit(c, &t[i].io), 0);
+		assert_int_equal(session_submit(c, &t[i].io), 0);
 	}
 	for (int round = 0; round < 200 && e->node[0]->held < N; round++)
 		env_settle(e, 1);
 	assert_int_equal(e->node[0]->held, N);
-	cluster_free(c);
+	session_free(c);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(t[i].calls, 1);
 		assert_int_equal(t[i].result, -EIO);
@@ -1084,21 +1084,21 @@ static void test_deferred_completions(void **state)
 	struct env *e = env_new(1, NULL);
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c;
+	struct session *c;
 
 	e->cfg.read_only = true;
 	c = env_open(e);
 	/* refused locally, still completed from the loop, not from submit */
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1), -EROFS);
-	assert_int_equal(io_sync(e, c, RPC_OP_DISCARD, 0, 4096, 0, NULL, 0), -EROFS);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), -EROFS);
+	assert_int_equal(io_sync(e, c, SESSION_OP_DISCARD, 0, 4096, 0, NULL, 0), -EROFS);
 	/* nothing written: FLUSH completes at once, also deferred */
-	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_WRITE], 0);
 	/* invalid ios are refused by submit itself */
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 100, 4096, 0, &iov, 1), -EINVAL);
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, VOL_SIZE, 4096, 0, &iov, 1), -EINVAL);
-	assert_int_equal(io_sync(e, c, RPC_OP_GET_MAP, 0, 0, 0, NULL, 0), -EINVAL);
-	cluster_free(c);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 100, 4096, 0, &iov, 1), -EINVAL);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, VOL_SIZE, 4096, 0, &iov, 1), -EINVAL);
+	assert_int_equal(io_sync(e, c, SESSION_OP_NONE, 0, 0, 0, NULL, 0), -EINVAL);
+	session_free(c);
 	env_free(e);
 }
 
@@ -1108,21 +1108,21 @@ static void test_node_down_failover(void **state)
 	struct env *e = env_new(2, "chunk 0 1\n");
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c;
+	struct session *c;
 
 	e->cfg.n_nodes = 2;
 	c = env_open(e);
 	pattern(e->disk.bytes, 4096, 0, 21);
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
 	/* stop listening and drop the connections */
 	ev_io_stop(e->loop, &e->node[0]->accept_w);
 	fake_node_drop_all(e->node[0]);
 	memset(buf, 0, sizeof(buf));
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -1134,7 +1134,7 @@ static void test_refresh_resplits(void **state)
 			      .status = RPC_STATUS_NOT_OWNER, .epoch = 2 };
 	uint8_t *buf = malloc(64 * KiB);
 	struct iovec iov[8];
-	struct cluster *c = env_open(e);
+	struct session *c = env_open(e);
 	/* epoch 2: 16K chunks alternating between the nodes */
 	struct map *m2 = env_map_cs(e, 2, "16K", "chunk 0\nchunk 1\n");
 
@@ -1144,13 +1144,13 @@ static void test_refresh_resplits(void **state)
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	int n = scatter(buf, 64 * KiB, iov);
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
 	assert_memory_equal(buf, e->disk.bytes, 64 * KiB);
-	assert_true(cluster_map(c)->chunk_size == 16 * KiB);
+	assert_true(session_map(c)->chunk_size == 16 * KiB);
 	/* 1 refused + 2 pieces on node 0, 2 pieces on node 1 */
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 3);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 2);
-	cluster_free(c);
+	session_free(c);
 	map_free(m2);
 	free(buf);
 	env_free(e);
@@ -1164,22 +1164,22 @@ static void test_first_error_wins(void **state)
 			      .status = RPC_STATUS_UNSUPPORTED };
 	uint8_t *buf = malloc(128 * KiB);
 	struct iovec iov = { buf, 128 * KiB };
-	struct cluster *c;
+	struct session *c;
 
 	e->cfg.n_nodes = 2;
 	c = env_open(e);
 	pattern(buf, 128 * KiB, 0, 29);
 	e->node[1]->hook = hook_status;
 	e->node[1]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 128 * KiB, 0, &iov, 1),
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 128 * KiB, 0, &iov, 1),
 			 -EOPNOTSUPP);
 	/* chunk 0 (node 0) written, chunk 1 (node 1) refused */
 	assert_memory_equal(e->disk.bytes, buf, 64 * KiB);
 	assert_int_equal(h.hits, 1);
-	struct cluster_stats st;
-	cluster_get_stats(c, &st);
+	struct session_stats st;
+	session_get_stats(c, &st);
 	assert_true(st.errors == 1);
-	cluster_free(c);
+	session_free(c);
 	free(buf);
 	env_free(e);
 }
@@ -1197,39 +1197,39 @@ static void test_recover_after_io_timeout(void **state)
 			      .status = RPC_STATUS_IO_ERROR };
 	uint8_t buf[4096], rd[4096];
 	struct iovec iov = { buf, sizeof(buf) }, riov = { rd, sizeof(rd) };
-	struct cluster_stats st;
-	struct cluster *c;
+	struct session_stats st;
+	struct session *c;
 
 	e->cfg.io_timeout = 0.4;
 	c = env_open(e);
 	pattern(buf, sizeof(buf), 0, 41);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1), -EIO);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), -EIO);
 	assert_true(h.hits >= 2);
-	assert_non_null(strstr(cluster_last_error(c), "gave up"));
+	assert_non_null(strstr(session_last_error(c), "gave up"));
 	/* the fault is gone: the same cluster works again */
 	h.times = 0;
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(e->disk.bytes, buf, 4096);
 
 	/* the node goes down: connections dropped, handshakes not answered */
 	ev_io_stop(e->loop, &e->node[0]->accept_w);
 	fake_node_drop_all(e->node[0]);
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &riov, 1), -EIO);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &riov, 1), -EIO);
 	/* it comes back: a new io is served, no restart needed */
 	ev_io_start(e->loop, &e->node[0]->accept_w);
 	memset(rd, 0, sizeof(rd));
 	e->cfg.io_timeout = 0; /* (config was copied: the cluster keeps 0.4) */
 	int ret = -EIO;
 	for (int i = 0; i < 40 && ret; i++)
-		ret = io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &riov, 1);
+		ret = io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &riov, 1);
 	assert_int_equal(ret, 0);
 	assert_memory_equal(rd, buf, 4096);
-	cluster_get_stats(c, &st);
+	session_get_stats(c, &st);
 	assert_true(st.errors >= 2);
-	assert_true(cluster_is_ready(c));
-	cluster_free(c);
+	assert_true(session_is_ready(c));
+	session_free(c);
 	env_free(e);
 }
 
@@ -1245,8 +1245,8 @@ static void test_stalled_node_avoided(void **state)
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster_stats st;
-	struct cluster *c;
+	struct session_stats st;
+	struct session *c;
 
 	e->cfg.n_nodes = 2;
 	e->cfg.try_timeout = 0.3;
@@ -1254,7 +1254,7 @@ static void test_stalled_node_avoided(void **state)
 	pattern(e->disk.bytes, 64 * KiB, 0, 43);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
@@ -1262,13 +1262,13 @@ static void test_stalled_node_avoided(void **state)
 	/* avoided: the next ones go straight to node 1 */
 	for (int i = 1; i < 6; i++) {
 		memset(buf, 0, sizeof(buf));
-		assert_int_equal(io_sync(e, c, RPC_OP_READ, i * 4096, 4096, 0,
+		assert_int_equal(io_sync(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
 					 &iov, 1), 0);
 		assert_memory_equal(buf, e->disk.bytes + i * 4096, 4096);
 	}
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 6);
-	cluster_get_stats(c, &st);
+	session_get_stats(c, &st);
 	assert_true(st.timeouts == 1);
 
 	/* node 0 recovers; after the avoidance it is preferred again */
@@ -1277,10 +1277,10 @@ static void test_stalled_node_avoided(void **state)
 	ev_sleep(0.35);
 	unsigned before = e->node[0]->reqs[RPC_OP_READ];
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(io_sync(e, c, RPC_OP_READ, i * 4096, 4096, 0,
+		assert_int_equal(io_sync(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
 					 &iov, 1), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], before + 4);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -1293,7 +1293,7 @@ struct vol_seen {
 	bool inside;
 };
 
-static void vol_cb(struct cluster *c, const struct rpc_volume_info *info,
+static void vol_cb(struct session *c, const struct session_volume *info,
 		   int err, void *opaque)
 {
 	struct vol_seen *v = opaque;
@@ -1301,7 +1301,7 @@ static void vol_cb(struct cluster *c, const struct rpc_volume_info *info,
 	v->calls++;
 	v->err = err;
 	v->size = info ? info->size : 0;
-	assert_true(err != 0 || info == cluster_volume(c));
+	assert_true(err != 0 || info == session_volume(c));
 	if (v->in_call && *v->in_call)
 		v->inside = true;
 	v->done = true;
@@ -1315,21 +1315,21 @@ static void test_refresh_volume(void **state)
 	struct iovec iov = { buf, 64 * KiB }, riov = { rd, 64 * KiB };
 	bool in_call = false;
 	struct vol_seen v = { .in_call = &in_call };
-	struct cluster *c;
+	struct session *c;
 
 	e->cfg.n_nodes = 2;
 	c = env_open(e);
-	assert_true(cluster_volume(c)->size == VOL_SIZE);
+	assert_true(session_volume(c)->size == VOL_SIZE);
 	/* grow the volume on the nodes: 4 MiB -> 8 MiB */
 	e->disk.bytes = realloc(e->disk.bytes, 2 * VOL_SIZE);
 	memset(e->disk.bytes + VOL_SIZE, 0, VOL_SIZE);
 	e->disk.size = 2 * VOL_SIZE;
 	pattern(buf, 64 * KiB, 6u << 20, 47);
 	/* not yet known: refused */
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 6u << 20, 64 * KiB, 0,
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 6u << 20, 64 * KiB, 0,
 				 &iov, 1), -EINVAL);
 	in_call = true;
-	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), 0);
+	assert_int_equal(session_refresh_volume(c, vol_cb, &v), 0);
 	in_call = false;
 	assert_int_equal(v.calls, 0);
 	env_run_until(e, &v.done);
@@ -1337,27 +1337,27 @@ static void test_refresh_volume(void **state)
 	assert_false(v.inside);
 	assert_int_equal(v.err, 0);
 	assert_true(v.size == 2 * VOL_SIZE);
-	assert_true(cluster_volume(c)->size == 2 * VOL_SIZE);
+	assert_true(session_volume(c)->size == 2 * VOL_SIZE);
 	assert_non_null(strstr(e->log, "size changed"));
 	/* beyond the old size, within the new one: accepted, data right */
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 6u << 20, 64 * KiB, 0,
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 6u << 20, 64 * KiB, 0,
 				 &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 6u << 20, 64 * KiB, 0,
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 6u << 20, 64 * KiB, 0,
 				 &riov, 1), 0);
 	assert_memory_equal(rd, buf, 64 * KiB);
 	assert_memory_equal(e->disk.bytes + (6u << 20), buf, 64 * KiB);
 	/* reconnecting to a node that reports the new size works */
 	fake_node_drop_all(e->node[0]);
 	fake_node_drop_all(e->node[1]);
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 64 * KiB, 0, &riov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, &riov, 1), 0);
 
 	/* a changed block size is refused, the size kept */
 	e->node[0]->block_size = e->node[1]->block_size = 4096;
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), 0);
+	assert_int_equal(session_refresh_volume(c, vol_cb, &v), 0);
 	env_run_until(e, &v.done);
 	assert_int_equal(v.err, -EPROTO);
-	assert_true(cluster_volume(c)->size == 2 * VOL_SIZE);
+	assert_true(session_volume(c)->size == 2 * VOL_SIZE);
 	e->node[0]->block_size = e->node[1]->block_size = 512;
 
 	/* the node that has it loses the connection: another node answers */
@@ -1366,9 +1366,9 @@ static void test_refresh_volume(void **state)
 		e->node[i]->hook_opaque = &h;
 	}
 	/* both connections up again (bounded wait) */
-	struct cluster_stats st;
+	struct session_stats st;
 	for (int i = 0; i < 100; i++) {
-		cluster_get_stats(c, &st);
+		session_get_stats(c, &st);
 		if (st.conns_ready == 2)
 			break;
 		ev_sleep(0.05);
@@ -1377,7 +1377,7 @@ static void test_refresh_volume(void **state)
 	assert_int_equal(st.conns_ready, 2);
 	h.times = 1;
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), 0);
+	assert_int_equal(session_refresh_volume(c, vol_cb, &v), 0);
 	for (int round = 0; round < 200 && h.hits < 1; round++)
 		env_settle(e, 1);
 	assert_int_equal(h.hits, 1);
@@ -1388,14 +1388,14 @@ static void test_refresh_volume(void **state)
 	assert_int_equal(v.err, 0);
 	assert_true(v.size == 2 * VOL_SIZE);
 
-	/* cluster_free with a refresh outstanding: -ESHUTDOWN, from free */
+	/* session_free with a refresh outstanding: -ESHUTDOWN, from free */
 	h.times = -1;
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), 0);
+	assert_int_equal(session_refresh_volume(c, vol_cb, &v), 0);
 	for (int round = 0; round < 200 && !e->node[0]->held && !e->node[1]->held;
 	     round++)
 		env_settle(e, 1);
-	cluster_free(c);
+	session_free(c);
 	assert_int_equal(v.calls, 1);
 	assert_int_equal(v.err, -ESHUTDOWN);
 	free(buf);
@@ -1407,12 +1407,12 @@ static void test_refresh_volume_not_ready(void **state)
 {
 	struct env *e = env_new(1, NULL);
 	struct vol_seen v = { 0 };
-	struct cluster *c = cluster_new(e->loop, &e->cfg);
+	struct session *c = session_new(e->loop, &e->cfg);
 
 	assert_non_null(c);
-	assert_int_equal(cluster_refresh_volume(c, vol_cb, &v), -ENOTCONN);
+	assert_int_equal(session_refresh_volume(c, vol_cb, &v), -ENOTCONN);
 	assert_int_equal(v.calls, 0);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 
@@ -1467,20 +1467,20 @@ static void test_reload_tls(void **state)
 	bool slow_done = false;
 	int remaining = 1;
 	struct tio t = { .all_done = &slow_done, .remaining = &remaining };
-	struct cluster_stats st;
+	struct session_stats st;
 	char err[512];
 	SSL_CTX *bad, *good;
-	struct cluster *c;
+	struct session *c;
 
 	e->cfg.io_timeout = 0;
 	c = env_open(e);
 	pattern(e->disk.bytes, 8192, 0, 53);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	t.io = (struct cluster_io){ .op = RPC_OP_READ, .offset = 0, .length = 4096,
+	t.io = (struct session_io){ .op = SESSION_OP_READ, .offset = 0, .length = 4096,
 				    .iov = &siov, .iovcnt = 1, .done = tio_done,
 				    .opaque = &t };
-	assert_int_equal(cluster_submit(c, &t.io), 0);
+	assert_int_equal(session_submit(c, &t.io), 0);
 	for (int round = 0; round < 200 && !e->node[0]->held; round++)
 		env_settle(e, 1);
 	assert_int_equal(e->node[0]->held, 1);
@@ -1488,7 +1488,7 @@ static void test_reload_tls(void **state)
 	bad = tls_client_ctx_new(env_pki.other_ca, env_pki.cert, env_pki.key,
 				 NULL, err, sizeof(err));
 	assert_non_null(bad);
-	assert_int_equal(cluster_reload_tls(c, bad), 0);
+	assert_int_equal(session_reload_tls(c, bad), 0);
 	SSL_CTX_free(bad); /* the cluster holds its own reference */
 	/* in flight on the old connection: answered there */
 	fake_node_release(e->node[0]);
@@ -1503,7 +1503,7 @@ static void test_reload_tls(void **state)
 	slow_done = false;
 	t.calls = 0;
 	t.io.offset = 4096;
-	assert_int_equal(cluster_submit(c, &t.io), 0);
+	assert_int_equal(session_submit(c, &t.io), 0);
 	for (int round = 0; round < 100 && !strstr(e->log, "local issuer"); round++)
 		ev_run(e->loop, EVRUN_ONCE);
 	assert_non_null(strstr(e->log, "certificate verify failed"));
@@ -1513,16 +1513,16 @@ static void test_reload_tls(void **state)
 	good = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
 				  NULL, err, sizeof(err));
 	assert_non_null(good);
-	assert_int_equal(cluster_reload_tls(c, good), 0);
+	assert_int_equal(session_reload_tls(c, good), 0);
 	SSL_CTX_free(good);
 	env_run_until(e, &slow_done);
 	assert_int_equal(t.result, 0);
 	assert_memory_equal(slow, e->disk.bytes + 4096, 4096);
-	assert_int_equal(io_sync(e, c, RPC_OP_READ, 0, 4096, 0, &iov, 1), 0);
-	cluster_get_stats(c, &st);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	session_get_stats(c, &st);
 	assert_true(st.tls_reloads == 2);
-	assert_int_equal(cluster_reload_tls(c, NULL), -EINVAL);
-	cluster_free(c);
+	assert_int_equal(session_reload_tls(c, NULL), -EINVAL);
+	session_free(c);
 	env_free(e);
 }
 
@@ -1533,23 +1533,23 @@ static void test_flush_targets(void **state)
 	struct env *e = env_new(2, NULL);
 	uint8_t buf[4096] = { 7 };
 	struct iovec iov = { buf, sizeof(buf) };
-	struct cluster *c;
+	struct session *c;
 
 	e->cfg.n_nodes = 2;
 	c = env_open(e);
 	/* chunk 0 -> node 0, chunk 1 -> node 1 */
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
 				 &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
-	assert_int_equal(io_sync(e, c, RPC_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 	/* nothing written since: no second flush to node 1 */
-	assert_int_equal(io_sync(e, c, RPC_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
-	cluster_free(c);
+	session_free(c);
 	env_free(e);
 }
 

@@ -175,7 +175,7 @@ static void test_iov_slicing_across_segments(void **state)
 		free(seg[i]);
 }
 
-static void test_done(struct cluster_io *io, int result)
+static void test_done(struct session_io *io, int result)
 {
 }
 
@@ -187,14 +187,14 @@ static void test_io_validate(void **state)
 	};
 	char buf[8192];
 	struct iovec iov[2] = { { buf, 4096 }, { buf + 4096, 4096 } };
-	struct cluster_io io = {
-		.op = RPC_OP_READ, .offset = 0, .length = 8192,
+	struct session_io io = {
+		.op = SESSION_OP_READ, .offset = 0, .length = 8192,
 		.iov = iov, .iovcnt = 2, .done = test_done,
 	};
 
 	assert_int_equal(route_io_validate(&io, &vol, false), 0);
-	io.op = RPC_OP_WRITE;
-	io.flags = RPC_FLAG_FUA;
+	io.op = SESSION_OP_WRITE;
+	io.flags = SESSION_FLAG_FUA;
 	assert_int_equal(route_io_validate(&io, &vol, false), 0);
 	/* read-only: accepted, fails with -EROFS */
 	assert_int_equal(route_io_validate(&io, &vol, true), -EROFS);
@@ -202,7 +202,7 @@ static void test_io_validate(void **state)
 	assert_int_equal(route_io_validate(&io, &vol, false), -EROFS);
 	vol.read_only = false;
 	/* UNMAP is for WRITE_ZEROES only */
-	io.flags = RPC_FLAG_UNMAP;
+	io.flags = SESSION_FLAG_UNMAP;
 	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
 	io.flags = 1u << 7;
 	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
@@ -233,23 +233,23 @@ static void test_io_validate(void **state)
 	io.done = test_done;
 
 	/* FLUSH: no range, no data; zero length fine */
-	struct cluster_io fl = { .op = RPC_OP_FLUSH, .done = test_done };
+	struct session_io fl = { .op = SESSION_OP_FLUSH, .done = test_done };
 	assert_int_equal(route_io_validate(&fl, &vol, false), 0);
-	fl.flags = RPC_FLAG_FUA;
+	fl.flags = SESSION_FLAG_FUA;
 	assert_int_equal(route_io_validate(&fl, &vol, false), -EINVAL);
 
 	/* DISCARD supported, WRITE_ZEROES not (limit 0) */
-	struct cluster_io d = { .op = RPC_OP_DISCARD, .offset = 4096,
+	struct session_io d = { .op = SESSION_OP_DISCARD, .offset = 4096,
 				.length = 3 * MiB, .done = test_done };
 	assert_int_equal(route_io_validate(&d, &vol, false), 0);
-	d.op = RPC_OP_WRITE_ZEROES;
-	d.flags = RPC_FLAG_UNMAP | RPC_FLAG_FUA;
+	d.op = SESSION_OP_WRITE_ZEROES;
+	d.flags = SESSION_FLAG_UNMAP | SESSION_FLAG_FUA;
 	assert_int_equal(route_io_validate(&d, &vol, false), -EOPNOTSUPP);
-	/* ops that are not block ops */
-	d.op = RPC_OP_GET_MAP;
+	/* not an op */
+	d.op = SESSION_OP_NONE;
 	d.flags = 0;
 	assert_int_equal(route_io_validate(&d, &vol, false), -EINVAL);
-	d.op = RPC_OP_MAX;
+	d.op = SESSION_OP_MAX;
 	assert_int_equal(route_io_validate(&d, &vol, false), -EINVAL);
 }
 
@@ -265,6 +265,12 @@ static void test_op_max_len(void **state)
 	assert_true(route_op_max_len(RPC_OP_DISCARD, &vol, 131072) == 999936);
 	assert_true(route_op_max_len(RPC_OP_WRITE_ZEROES, &vol, 131072) == 0);
 	assert_true(route_op_max_len(RPC_OP_FLUSH, &vol, 131072) == 0);
+	assert_int_equal(route_wire_op(SESSION_OP_WRITE_ZEROES),
+			 RPC_OP_WRITE_ZEROES);
+	assert_int_equal(route_wire_op(SESSION_OP_NONE), RPC_OP_NONE);
+	assert_int_equal(route_wire_op(SESSION_OP_MAX), RPC_OP_NONE);
+	assert_int_equal(route_wire_flags(SESSION_FLAG_FUA | SESSION_FLAG_UNMAP),
+			 RPC_FLAG_FUA | RPC_FLAG_UNMAP);
 	assert_true(route_op_writes(RPC_OP_WRITE));
 	assert_true(route_op_writes(RPC_OP_DISCARD));
 	assert_true(route_op_writes(RPC_OP_WRITE_ZEROES));

@@ -23,7 +23,7 @@
  * Returns a new context (free with SSL_CTX_free) or NULL with errno set
  * and a message naming the file and cause in err (for bad suites
  * "--tls-ciphersuites 'LIST': why"). Reloading certificates
- * means calling it again and handing the result to cluster_reload_tls();
+ * means calling it again and handing the result to session_reload_tls();
  * when it fails the caller keeps using its old context.
  */
 SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,

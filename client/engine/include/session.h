@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The client I/O engine: one volume served by a cluster of storage nodes.
+ * The client I/O engine's session: one thread's use of one volume served
+ * by a cluster of storage nodes.
  *
- * A struct cluster belongs to one thread and one ev_loop. It owns one TLS
- * connection per node it needs (conn.h), the current cluster map, and the
- * requests in flight. It has no global mutable state: a daemon runs one
- * cluster per worker thread, all on the same volume, and may share one
- * SSL_CTX between them (tls_client_ctx_new() in tls.h; SSL_CTX is
- * reference counted and thread safe for this use).
+ * A struct session belongs to one thread and one ev_loop. It owns one TLS
+ * connection per node it needs, the current cluster map, and the
+ * requests in flight. The engine has no global mutable state: a daemon
+ * runs one session per worker thread, all on the same volume, and may
+ * share one SSL_CTX between them (tls_client_ctx_new() in tls.h; SSL_CTX
+ * is reference counted and thread safe for this use).
  *
  * Every function here must be called from the thread that runs the loop.
- * Other threads reach the cluster through an ev_async of their own.
+ * Other threads reach the session through an ev_async of their own.
  *
- * The loop: the cluster's connections keep ev_run(loop, 0) running (they
+ * The loop: the session's connections keep ev_run(loop, 0) running (they
  * are active watchers), so a tool waiting for one io breaks out of the
  * loop from done() (ev_break) or runs it with EVRUN_ONCE. The engine's
  * own ev_prepare (which writes out the requests submitted during one loop
@@ -23,62 +24,89 @@
  *
  * Life cycle:
  *
- *   c = cluster_new(loop, &cfg);         copies cfg, opens nothing
- *   cluster_start(c, ready_cb, opaque);  connects, handshakes, OPENs
- *   ... ready_cb(c, 0, opaque) ...       cluster_volume(c) is valid now
- *   cluster_submit(c, io) ...            any number, any time after ready
- *   cluster_free(c);                     see below for outstanding io
+ *   s = session_new(loop, &cfg);         copies cfg, opens nothing
+ *   session_start(s, ready_cb, opaque);  connects, handshakes, OPENs
+ *   ... ready_cb(s, 0, opaque) ...       session_volume(s) is valid now
+ *   session_submit(s, io) ...            any number, any time after ready
+ *   session_free(s);                     see below for outstanding io
  *
- * Tools that only want a ready cluster call cluster_open_sync(), which
+ * Tools that only want a ready session call session_open_sync(), which
  * runs the loop until the start finished.
  *
  * Ownership:
- * - cluster_new() copies every string of the config; the caller may free
+ * - session_new() copies every string of the config; the caller may free
  *   the config afterwards. An SSL_CTX given in cfg.ssl_ctx gets a
  *   reference of its own (SSL_CTX_up_ref); the caller keeps and frees its
  *   own reference.
- * - A struct cluster_io and its iovecs and data buffers belong to the
- *   caller. Between cluster_submit() returning 0 and done() being called,
+ * - A struct session_io and its iovecs and data buffers belong to the
+ *   caller. Between session_submit() returning 0 and done() being called,
  *   the engine uses them and the caller must not touch, move or free them.
  *   done() is called exactly once per accepted io, from the loop, never
- *   from inside cluster_submit(). Inside done() the io is the caller's
+ *   from inside session_submit(). Inside done() the io is the caller's
  *   again: it may free or resubmit it.
- * - cluster_free() completes every outstanding io with -EIO (their done()
- *   is called from inside cluster_free()), then frees the connections, the
- *   map and the cluster. It must not be called from inside a callback of
- *   the same cluster (done, ready_cb): defer it, e.g. with ev_break or an
- *   ev_idle. cluster_free(NULL) is a no-op.
+ * - session_free() completes every outstanding io with -EIO (their done()
+ *   is called from inside session_free()), then frees the connections, the
+ *   map and the session. It must not be called from inside a callback of
+ *   the same session (done, ready_cb, a session_volume_fn): defer it,
+ *   e.g. with ev_break or an ev_idle. session_free(NULL) is a no-op.
  */
-#ifndef NETBLK_CLUSTER_H
-#define NETBLK_CLUSTER_H
+#ifndef NETBLK_SESSION_H
+#define NETBLK_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "rpc.h"
-
 struct ev_loop;
 struct ssl_ctx_st; /* SSL_CTX */
 struct map;
-struct cluster;
+struct session;
 
 /* Defaults used when a config field is 0. */
-#define CLUSTER_DEFAULT_TRY_TIMEOUT     5.0   /* s */
-#define CLUSTER_DEFAULT_CONNECT_TIMEOUT 10.0  /* s */
-#define CLUSTER_DEFAULT_MAX_INFLIGHT    64
-#define CLUSTER_DEFAULT_MAX_IO_SIZE     (1u << 20)
-#define CLUSTER_MAX_INFLIGHT_LIMIT      4096
-#define CLUSTER_SECTOR                  512u
+#define SESSION_DEFAULT_TRY_TIMEOUT     5.0   /* s */
+#define SESSION_DEFAULT_CONNECT_TIMEOUT 10.0  /* s */
+#define SESSION_DEFAULT_MAX_INFLIGHT    64
+#define SESSION_DEFAULT_MAX_IO_SIZE     (1u << 20)
+#define SESSION_MAX_INFLIGHT_LIMIT      4096
+#define SESSION_SECTOR                  512u
+#define SESSION_NAME_MAX                255   /* volume and client names */
+
+/* What an io does. The engine maps these to the protocol's requests. */
+enum session_op {
+	SESSION_OP_NONE = 0,      /* refused */
+	SESSION_OP_READ,
+	SESSION_OP_WRITE,
+	SESSION_OP_FLUSH,
+	SESSION_OP_DISCARD,
+	SESSION_OP_WRITE_ZEROES,
+	SESSION_OP_MAX
+};
+
+/* session_io.flags */
+#define SESSION_FLAG_FUA   (1u << 0) /* WRITE, WRITE_ZEROES: durable first */
+#define SESSION_FLAG_UNMAP (1u << 1) /* WRITE_ZEROES: node may deallocate */
+
+/* Name of op for messages ("READ", "WRITE_ZEROES" ...); never NULL. */
+const char *session_op_name(enum session_op op);
+
+/* A volume as the nodes describe it. */
+struct session_volume {
+	char name[SESSION_NAME_MAX + 1];  /* "" when the node did not say */
+	uint64_t size;                    /* bytes */
+	uint32_t block_size;              /* logical block size, bytes */
+	bool read_only;
+	uint32_t max_discard_size;        /* bytes per request; 0: no DISCARD */
+	uint32_t max_write_zeroes_size;   /* 0: no WRITE_ZEROES */
+};
 
 /*
  * Log sink. level is a syslog level (LOG_ERR ... LOG_DEBUG); msg has no
  * trailing newline. NULL means stderr, prefixed with "netblk-engine: ".
  */
-typedef void cluster_log_fn(void *opaque, int level, const char *msg);
+typedef void session_log_fn(void *opaque, int level, const char *msg);
 
-struct cluster_config {
+struct session_config {
 	/* Seed nodes, "host:port" or "[v6]:port". At least one. */
 	const char *const *nodes;
 	size_t n_nodes;
@@ -110,7 +138,7 @@ struct cluster_config {
 	 * its requests are sent again (to the next reachable node of their
 	 * placement); 0 = default. io_timeout is checked when a request is
 	 * retried, so an io may fail up to one try_timeout after it.
-	 * connect_timeout: cluster_start() fails with -ETIMEDOUT when no
+	 * connect_timeout: session_start() fails with -ETIMEDOUT when no
 	 * node was reachable in this time; also the limit for one TCP+TLS
 	 * connect attempt. 0 = default.
 	 */
@@ -122,7 +150,7 @@ struct cluster_config {
 	uint32_t max_io_size;     /* asked per request; 0 = default */
 	const char *client_name;  /* shown in node logs; NULL = "netblk" */
 
-	cluster_log_fn *log_fn;   /* NULL = stderr */
+	session_log_fn *log_fn;   /* NULL = stderr */
 	void *log_opaque;
 	int log_level;            /* highest level logged; 0 = LOG_NOTICE */
 };
@@ -131,17 +159,17 @@ struct cluster_config {
  * One block I/O. The caller fills the public fields; the engine owns the
  * private part between submit and done.
  *
- * op: RPC_OP_READ, RPC_OP_WRITE, RPC_OP_FLUSH, RPC_OP_DISCARD,
- *     RPC_OP_WRITE_ZEROES.
- * offset, length: bytes, multiples of 512 (CLUSTER_SECTOR), inside the
+ * op: SESSION_OP_READ, _WRITE, _FLUSH, _DISCARD, _WRITE_ZEROES.
+ * offset, length: bytes, multiples of 512 (SESSION_SECTOR), inside the
  *     volume. READ and WRITE need length > 0. FLUSH ignores both.
- * flags: RPC_FLAG_FUA (WRITE, WRITE_ZEROES), RPC_FLAG_UNMAP (WRITE_ZEROES).
+ * flags: SESSION_FLAG_FUA (WRITE, WRITE_ZEROES), SESSION_FLAG_UNMAP
+ *     (WRITE_ZEROES).
  * iov, iovcnt: READ/WRITE data, any number of segments holding at least
  *     length bytes in total; unused for other ops. READ data is received
  *     straight into these buffers. WRITE data is copied once, into the
  *     TLS output of the connection.
  * FLUSH is sent to every node that completed write-class requests
- *     without FUA for this cluster since the last FLUSH sent to it (or
+ *     without FUA for this session since the last FLUSH sent to it (or
  *     whose last FLUSH failed), and completes when all answered; with no
  *     such node it completes (later, from the loop) with 0.
  * Requests are cut at chunk boundaries and at max_io_size (READ/WRITE) or
@@ -161,7 +189,7 @@ struct cluster_config {
  *     first data reply. Nodes that are down are reconnected with an
  *     exponential backoff (50 ms doubling to 5 s, with jitter); once
  *     READY again, the first node of each placement is preferred again.
- *     The cluster never enters a permanent failed state after start: ios
+ *     The session never enters a permanent failed state after start: ios
  *     that ran out of io_timeout fail with -EIO, later ones are tried
  *     afresh.
  * done: result is 0, -EIO (the cause was logged once with node address,
@@ -169,28 +197,28 @@ struct cluster_config {
  *     implement the op or flag) or -EROFS (write-class op on a read-only
  *     volume).
  */
-struct cluster_io {
-	enum rpc_op op;
+struct session_io {
+	enum session_op op;
 	uint64_t offset;
 	uint64_t length;
 	uint32_t flags;
 	const struct iovec *iov;
 	int iovcnt;
-	void (*done)(struct cluster_io *io, int result);
+	void (*done)(struct session_io *io, int result);
 	void *opaque;
 
 	/* private: the engine's, between submit and done */
 	struct {
-		struct cluster_io *next;  /* completion / wait list */
-		struct cluster *cluster;
+		struct session_io *next;  /* completion / wait list */
+		struct session *session;
 		uint32_t pending;         /* sub-requests not completed */
 		int result;               /* first error wins */
 		double start;             /* ev_now() at submit */
 	} priv;
 };
 
-struct cluster_stats {
-	uint64_t ios;             /* cluster_io accepted */
+struct session_stats {
+	uint64_t ios;             /* session_io accepted */
 	uint64_t requests;        /* RPC requests sent (sub-requests, resends) */
 	uint64_t retries;         /* requests sent again */
 	uint64_t reconnects;      /* connections re-established */
@@ -202,24 +230,24 @@ struct cluster_stats {
 	uint32_t conns_ready;     /* connections in state READY */
 	uint64_t timeouts;        /* connections closed for a request without
 				     reply within try_timeout */
-	uint64_t tls_reloads;     /* cluster_reload_tls() calls */
-	uint64_t volume_refreshes; /* cluster_refresh_volume() answered */
+	uint64_t tls_reloads;     /* session_reload_tls() calls */
+	uint64_t volume_refreshes; /* session_refresh_volume() answered */
 };
 
 /*
- * Allocate a cluster for loop. Nothing is connected yet. Returns NULL with
+ * Allocate a session for loop. Nothing is connected yet. Returns NULL with
  * errno set (EINVAL for a bad config: no nodes, unparsable address, empty
  * volume, missing TLS files; ENOMEM); the reason is logged.
  */
-struct cluster *cluster_new(struct ev_loop *loop,
-			    const struct cluster_config *cfg);
+struct session *session_new(struct ev_loop *loop,
+			    const struct session_config *cfg);
 
 /*
  * Start asynchronously: connect to the seed nodes, complete TLS and the
  * handshake with the first that answers, OPEN the volume, fetch the map,
  * then connect to the nodes of the map as they are needed. ready_cb is
  * called exactly once, from the loop, with err:
- *   0             ready: cluster_volume() and cluster_submit() usable
+ *   0             ready: session_volume() and session_submit() usable
  *   -ENOENT       the volume does not exist
  *   -ECONNREFUSED no seed node accepted a connection
  *   -ETIMEDOUT    no seed node answered within connect_timeout
@@ -227,78 +255,80 @@ struct cluster *cluster_new(struct ev_loop *loop,
  *   -EPROTO       TLS or protocol failure of another kind
  *   -EROFS        read-write access asked for a read-only volume
  *   -EIO          other failure reported by the node
- * cluster_last_error() then holds a message naming the node and cause.
- * After a failure the cluster can only be freed.
+ * session_last_error() then holds a message naming the node and cause.
+ * After a failure the session can only be freed.
  * Returns 0, or -EALREADY when already started.
  */
-typedef void cluster_ready_fn(struct cluster *c, int err, void *opaque);
-int cluster_start(struct cluster *c, cluster_ready_fn *ready_cb, void *opaque);
+typedef void session_ready_fn(struct session *s, int err, void *opaque);
+int session_start(struct session *s, session_ready_fn *ready_cb, void *opaque);
 
 /*
- * Blocking convenience for tools: cluster_new + cluster_start, running
+ * Blocking convenience for tools: session_new + session_start, running
  * loop (which should have no other watchers that keep it busy) until
- * ready_cb. Returns the ready cluster, or NULL with errno set to the
+ * ready_cb. Returns the ready session, or NULL with errno set to the
  * positive error of the start, and a message in err (if errlen > 0).
  */
-struct cluster *cluster_open_sync(struct ev_loop *loop,
-				  const struct cluster_config *cfg,
+struct session *session_open_sync(struct ev_loop *loop,
+				  const struct session_config *cfg,
 				  char *err, size_t errlen);
 
 /* Message of the last failure (start or io); "" when none. Never NULL. */
-const char *cluster_last_error(const struct cluster *c);
+const char *session_last_error(const struct session *s);
 
-/* Valid once ready (NULL before). Owned by the cluster. */
-const struct rpc_volume_info *cluster_volume(const struct cluster *c);
+/* Valid once ready (NULL before). Owned by the session; its size changes
+ * with session_refresh_volume(). */
+const struct session_volume *session_volume(const struct session *s);
 
-/* Current map, NULL before ready. Owned by the cluster; replaced when a
+/* Current map (proto's map.h, for white-box tests), NULL before ready.
+ * Owned by the session; replaced when a
  * newer epoch arrives, so do not keep the pointer across loop iterations. */
-const struct map *cluster_map(const struct cluster *c);
+const struct map *session_map(const struct session *s);
 
-bool cluster_is_ready(const struct cluster *c);
+bool session_is_ready(const struct session *s);
 
 /*
  * Submit an io. Returns 0 when accepted (done() will be called exactly
  * once, later, from the loop), or without calling done():
  *   -EINVAL   bad op, flags, alignment, range or iovecs
- *   -ENOTCONN cluster not ready (start not finished, or failed)
+ *   -ENOTCONN session not ready (start not finished, or failed)
  */
-int cluster_submit(struct cluster *c, struct cluster_io *io);
+int session_submit(struct session *s, struct session_io *io);
 
-void cluster_get_stats(const struct cluster *c, struct cluster_stats *out);
+void session_get_stats(const struct session *s, struct session_stats *out);
 
 /*
  * The TLS cipher suite of the first ready connection (OpenSSL's name,
  * e.g. "TLS_AES_128_GCM_SHA256"), or NULL when none is ready. Static
  * text; for headers of reports and logs.
  */
-const char *cluster_tls_suite(const struct cluster *c);
+const char *session_tls_suite(const struct session *s);
 
 /*
  * Learn the volume's current size (online resize) without disturbing
  * I/O: an INFO request for the volume goes to one READY node, on the
  * connection that carries block requests; the call never blocks.
- * When the reply arrives, a size that differs from cluster_volume()'s is
+ * When the reply arrives, a size that differs from session_volume()'s is
  * taken over (requests up to the new size are accepted from then on;
  * after a shrink, requests beyond it are refused with -EINVAL), and
- * cb(c, info, 0, opaque) is called with info = cluster_volume(c), valid
+ * cb(s, info, 0, opaque) is called with info = session_volume(s), valid
  * during the call. A change of block size is refused (err -EPROTO, size
  * kept). Otherwise cb gets info NULL and err:
  *   -EIO       the node answered with an error status (logged)
  *   -EPROTO    the reply lacks volume information, or the block size
  *              changed
  *   -ENOTCONN  the connection was lost and no other node is READY
- *   -ESHUTDOWN cluster_free() ran (cb is then called from inside it)
+ *   -ESHUTDOWN session_free() ran (cb is then called from inside it)
  * cb is called exactly once, from the loop (never from inside this
- * function); it may call any cluster function except cluster_free().
+ * function); it may call any session function except session_free().
  * A lost connection sends the INFO again to another READY node (at most
  * 3 tries). Several refreshes may run at once, each with its own cb.
- * Returns 0 (cb will be called), -ENOTCONN (cluster not ready or no node
+ * Returns 0 (cb will be called), -ENOTCONN (session not ready or no node
  * READY now: try again later) or -ENOMEM.
  */
-typedef void cluster_volume_fn(struct cluster *c,
-			       const struct rpc_volume_info *info, int err,
+typedef void session_volume_fn(struct session *s,
+			       const struct session_volume *info, int err,
 			       void *opaque);
-int cluster_refresh_volume(struct cluster *c, cluster_volume_fn *cb,
+int session_refresh_volume(struct session *s, session_volume_fn *cb,
 			   void *opaque);
 
 /*
@@ -307,36 +337,17 @@ int cluster_refresh_volume(struct cluster *c, cluster_volume_fn *cb,
  * are up keep their session and their old context until they close; the
  * I/O on them is not disturbed. ctx gets a reference of its own
  * (SSL_CTX_up_ref); the caller keeps and frees its own, and may share
- * one ctx between the clusters of several threads. To reload from files,
+ * one ctx between the sessions of several threads. To reload from files,
  * call tls_client_ctx_new() first: when it fails (unreadable or bad
  * file, key not private, key not matching the certificate) keep the old
  * context and log the message it gives. Returns 0, or -EINVAL for a NULL
  * ctx.
  * Across threads: build the context once, take one reference per worker
  * (SSL_CTX_up_ref) before waking the workers' ev_async, and let each
- * worker call cluster_reload_tls() and then SSL_CTX_free() its reference.
+ * worker call session_reload_tls() and then SSL_CTX_free() its reference.
  */
-int cluster_reload_tls(struct cluster *c, struct ssl_ctx_st *ctx);
+int session_reload_tls(struct session *s, struct ssl_ctx_st *ctx);
 
-/*
- * Administrative request to ONE node, blocking (runs loop): connect to
- * node ("host:port"), TLS + handshake (no OPEN), then
- *   RPC_OP_CREATE: create cfg->volume with size bytes and block_size
- *                  (0 = 512); the new volume's info is stored in *info.
- *   RPC_OP_INFO:   describe cfg->volume into *info.
- *   RPC_OP_GET_MAP: fetch the node's map into *map_out (caller frees
- *                  with map_free); info may be NULL.
- * cfg supplies TLS, server_name, connect_timeout, client_name and log;
- * cfg->nodes is ignored. Returns 0, or -EEXIST (CREATE of an existing
- * volume), -ENOENT (INFO of a missing volume), -EOPNOTSUPP (the node
- * refuses the op), -ECONNREFUSED/-ETIMEDOUT/-EACCES/-EPROTO as for
- * cluster_start, -EIO otherwise; with a message in err.
- */
-int cluster_admin_sync(struct ev_loop *loop, const struct cluster_config *cfg,
-		       const char *node, enum rpc_op op, uint64_t size,
-		       uint32_t block_size, struct rpc_volume_info *info,
-		       struct map **map_out, char *err, size_t errlen);
-
-void cluster_free(struct cluster *c);
+void session_free(struct session *s);
 
 #endif

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
+/* Frames of one connection: requests out, replies in (see conn.h). */
 /*
- * Frames on the wire for one connection (see conn.h): encoding requests
- * into the output buffer and writing it through TLS, the HELLO exchange
- * (HANDSHAKE, OPEN), and parsing replies incrementally, READ data straight
- * into the request's iovecs.
+ * Requests are encoded into the output buffer and written through TLS;
+ * the HELLO exchange is HANDSHAKE then OPEN; replies are parsed
+ * incrementally, READ data straight into the request's iovecs.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster.h"
+#include "session.h"
 #include "conn.h"
 #include "conn_priv.h"
 #include "sockbio.h"
@@ -194,7 +194,7 @@ void conn_flush(struct conn *conn)
 
 		if (has_data && req->length > conn->max_io_size) {
 			/* routed before the grant was known: owner re-cuts it */
-			conn->p->ops->returned(conn, req, -EMSGSIZE);
+			req->returned(conn, req, -EMSGSIZE);
 			if (conn->state != CONN_READY)
 				return;
 			continue;
@@ -219,7 +219,7 @@ void conn_flush(struct conn *conn)
 				return;
 			}
 			/* a request the protocol cannot carry */
-			conn->p->ops->returned(conn, req, -EINVAL);
+			req->returned(conn, req, -EINVAL);
 			if (conn->state != CONN_READY)
 				return;
 			continue;
@@ -292,7 +292,7 @@ static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 			return;
 		}
 		if (rep->handshake.max_inflight == 0 ||
-		    rep->handshake.max_io_size < CLUSTER_SECTOR) {
+		    rep->handshake.max_io_size < SESSION_SECTOR) {
 			conn_fail(conn, -EPROTO,
 				  "node granted max_inflight %u, max_io_size %u",
 				  rep->handshake.max_inflight,
@@ -374,7 +374,7 @@ static bool conn_dispatch(struct conn *conn)
 		conn->free_slots[conn->n_free++] = slot;
 		conn->inflight--;
 		req->next = NULL;
-		conn->p->ops->reply(conn, req, &conn->rx_reply);
+		req->reply(conn, req, &conn->rx_reply);
 		if (conn->state == CONN_READY && conn->q_head &&
 		    conn->p->ops->kick)
 			conn->p->ops->kick(conn);

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/* Administrative requests to one node: create, info, get map (admin.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "conn.h"
+#include "engine_log.h"
+#include "errmsg.h"
+#include "map.h"
+#include "tls.h"
+
+struct admin_map {
+	struct map *map;
+};
+
+/* One request on its own connection; the conn's owner. */
+struct admin {
+	struct conn_req req;
+	bool sent, done;
+	int result;
+	char msg[1024];
+	struct session_volume *info;
+	struct map **map_out;
+};
+
+static void admin_end(struct admin *a, int result, const char *msg)
+{
+	if (a->done)
+		return;
+	a->done = true;
+	a->result = result;
+	snprintf(a->msg, sizeof(a->msg), "%s", msg);
+}
+
+static void admin_volume_copy(struct session_volume *to,
+			      const struct rpc_volume_info *from)
+{
+	snprintf(to->name, sizeof(to->name), "%s", from->volume);
+	to->size = from->size;
+	to->block_size = from->block_size;
+	to->read_only = from->read_only;
+	to->max_discard_size = from->max_discard_size;
+	to->max_write_zeroes_size = from->max_write_zeroes_size;
+}
+
+/* An OK reply: take what was asked for. Returns 0 or -EPROTO (msg). */
+static int admin_take(struct admin *a, struct conn *conn,
+		      struct rpc_reply *rep, char *msg, size_t msglen)
+{
+	char why[256];
+
+	if (a->req.op != RPC_OP_GET_MAP) {
+		if (!rep->has_volume) {
+			snprintf(msg, msglen,
+				 "node %s: %s reply without volume information",
+				 conn_addr(conn), rpc_op_name(a->req.op));
+			return -EPROTO;
+		}
+		if (a->info)
+			admin_volume_copy(a->info, &rep->volume);
+		return 0;
+	}
+	if (!rep->map) {
+		snprintf(msg, msglen, "node %s: GET_MAP reply without a map",
+			 conn_addr(conn));
+		return -EPROTO;
+	}
+	if (map_validate(rep->map, why, sizeof(why)) < 0) {
+		snprintf(msg, msglen, "node %s sent an invalid map: %s",
+			 conn_addr(conn), why);
+		return -EPROTO;
+	}
+	if (a->map_out) {
+		*a->map_out = rep->map;
+		rep->map = NULL;
+	}
+	return 0;
+}
+
+static void admin_reply(struct conn *conn, struct conn_req *req,
+			struct rpc_reply *rep)
+{
+	struct admin *a = conn_owner(conn);
+	char msg[1024];
+	int result;
+
+	snprintf(msg, sizeof(msg), "node %s: %s %s%s%s", conn_addr(conn),
+		 rpc_op_name(req->op), rpc_status_name(rep->status),
+		 rep->message[0] ? ": " : "", rep->message);
+	switch (rep->status) {
+	case RPC_STATUS_OK:
+		result = admin_take(a, conn, rep, msg, sizeof(msg));
+		if (result == 0)
+			msg[0] = '\0';
+		break;
+	case RPC_STATUS_EXISTS:
+		result = -EEXIST;
+		break;
+	case RPC_STATUS_NOT_FOUND:
+		result = -ENOENT;
+		break;
+	case RPC_STATUS_UNSUPPORTED:
+		result = -EOPNOTSUPP;
+		break;
+	default:
+		result = -EIO;
+		break;
+	}
+	admin_end(a, result, msg);
+}
+
+static void admin_returned(struct conn *conn, struct conn_req *req, int err)
+{
+	struct admin *a = conn_owner(conn);
+
+	admin_end(a, conn_err(conn) ? conn_err(conn) : -EIO,
+		  conn_errmsg(conn)[0] ? conn_errmsg(conn) : "connection closed");
+}
+
+static void admin_state(struct conn *conn, enum conn_state old)
+{
+	struct admin *a = conn_owner(conn);
+
+	if (conn_state(conn) == CONN_READY && !a->sent) {
+		a->sent = true;
+		conn_submit(conn, &a->req);
+		conn_flush(conn);
+	} else if (conn_state(conn) == CONN_BACKOFF) {
+		int err = conn_err(conn);
+
+		if (err != -ENOENT && err != -EACCES && err != -EPROTO &&
+		    err != -ETIMEDOUT && err != -EROFS)
+			err = err == -ECONNRESET ? -EPROTO : -ECONNREFUSED;
+		admin_end(a, err, conn_errmsg(conn));
+	}
+}
+
+static int admin_opened(struct conn *conn, struct rpc_reply *rep,
+			char *msg, size_t msglen)
+{
+	return 0;
+}
+
+static void admin_kick(struct conn *conn)
+{
+	conn_flush(conn);
+}
+
+static const struct conn_ops admin_conn_ops = {
+	.state_changed = admin_state,
+	.opened = admin_opened,
+	.kick = admin_kick,
+};
+
+/* Connect to node, send a->req, run loop until it is answered. */
+static int admin_run(struct ev_loop *loop, const struct session_config *cfg,
+		     const char *node, struct admin *a, char *err,
+		     size_t errlen)
+{
+	struct elog log = {
+		.fn = cfg->log_fn, .opaque = cfg->log_opaque,
+		.level = cfg->log_level ? cfg->log_level : LOG_NOTICE,
+	};
+	struct conn_params p;
+	struct conn *conn;
+	char buf[512] = "";
+	SSL_CTX *ctx;
+	int ret;
+
+	if (a->req.op != RPC_OP_GET_MAP &&
+	    (!cfg->volume || !cfg->volume[0] ||
+	     strlen(cfg->volume) > RPC_NAME_MAX)) {
+		snprintf(err, errlen, "invalid volume name '%s'",
+			 cfg->volume ? cfg->volume : "");
+		return -EINVAL;
+	}
+
+	if (cfg->ssl_ctx) {
+		ctx = cfg->ssl_ctx;
+		SSL_CTX_up_ref(ctx);
+	} else {
+		ctx = tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
+					 cfg->tls_key, cfg->tls_ciphersuites,
+					 buf, sizeof(buf));
+		if (!ctx) {
+			ret = -(errno ? errno : EINVAL);
+			snprintf(err, errlen, "%s", buf);
+			return ret;
+		}
+	}
+
+	a->req.volume = cfg->volume;
+	a->req.reply = admin_reply;
+	a->req.returned = admin_returned;
+
+	memset(&p, 0, sizeof(p));
+	p.ssl_ctx = ctx;
+	p.server_name = cfg->server_name;
+	p.client_name = cfg->client_name ? cfg->client_name : "netblk";
+	p.max_inflight = 1;
+	p.max_io_size = SESSION_DEFAULT_MAX_IO_SIZE;
+	p.connect_timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout :
+			    SESSION_DEFAULT_CONNECT_TIMEOUT;
+	p.try_timeout = cfg->try_timeout > 0 ? cfg->try_timeout :
+			SESSION_DEFAULT_TRY_TIMEOUT;
+	p.backoff_base = 0.05;
+	p.backoff_max = 5;
+	p.log = &log;
+	p.ops = &admin_conn_ops;
+
+	conn = conn_new(loop, node, &p, a);
+	if (!conn) {
+		ret = -errno;
+		snprintf(err, errlen, "invalid node address '%s'", node);
+		goto out_free_ctx;
+	}
+	conn_connect(conn);
+	while (!a->done)
+		ev_run(loop, EVRUN_ONCE);
+	conn_free(conn);
+	ret = a->result;
+	snprintf(err, errlen, "%s", a->msg);
+
+out_free_ctx:
+	SSL_CTX_free(ctx);
+	return ret;
+}
+
+int admin_create(struct ev_loop *loop, const struct session_config *cfg,
+		 const char *node, uint64_t size, uint32_t block_size,
+		 struct session_volume *info, char *err, size_t errlen)
+{
+	struct admin a = { .info = info };
+
+	a.req.op = RPC_OP_CREATE;
+	a.req.create_size = size;
+	a.req.create_block_size = block_size;
+	return admin_run(loop, cfg, node, &a, err, errlen);
+}
+
+int admin_info(struct ev_loop *loop, const struct session_config *cfg,
+	       const char *node, struct session_volume *info,
+	       char *err, size_t errlen)
+{
+	struct admin a = { .info = info };
+
+	a.req.op = RPC_OP_INFO;
+	return admin_run(loop, cfg, node, &a, err, errlen);
+}
+
+int admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
+		  const char *node, struct admin_map **map_out,
+		  char *err, size_t errlen)
+{
+	struct admin_map *am;
+	struct admin a;
+	int ret;
+
+	*map_out = NULL;
+	am = calloc(1, sizeof(*am));
+	if (!am)
+		return nb_errf(err, errlen, -ENOMEM, "out of memory");
+	memset(&a, 0, sizeof(a));
+	a.map_out = &am->map;
+	a.req.op = RPC_OP_GET_MAP;
+	ret = admin_run(loop, cfg, node, &a, err, errlen);
+	if (ret < 0 || !am->map) {
+		admin_map_free(am);
+		return ret;
+	}
+	*map_out = am;
+	return 0;
+}
+
+void admin_map_print(FILE *out, const struct admin_map *am)
+{
+	const struct map *m = am->map;
+
+	fprintf(out, "map epoch:        %" PRIu64 "\n", m->epoch);
+	fprintf(out, "chunk size:       %" PRIu64 "\n", m->chunk_size);
+	for (uint32_t i = 0; i < m->n_nodes; i++)
+		fprintf(out, "node %-3u          %s\n", i, m->nodes[i]);
+	for (uint32_t i = 0; i < m->n_chunks && i < 64; i++) {
+		fprintf(out, "placement %-3u     ", i);
+		for (uint32_t j = 0; j < m->chunks[i].n; j++)
+			fprintf(out, "%s%u", j ? " " : "", m->chunks[i].nodes[j]);
+		fprintf(out, "\n");
+	}
+	if (m->n_chunks > 64)
+		fprintf(out, "(%u placements, first 64 shown)\n", m->n_chunks);
+}
+
+void admin_map_free(struct admin_map *am)
+{
+	if (!am)
+		return;
+	map_free(am->map);
+	free(am);
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of one session (session.h), shared by the four files that
+ * implement it: session.c (life cycle, start, connection events), node.c
+ * (the nodes, their health, the map), io.c (submit, routing, retries,
+ * completion) and volume.c (volume refresh). Not an interface for other
+ * modules.
+ */
+#ifndef NETBLK_SESSION_PRIV_H
+#define NETBLK_SESSION_PRIV_H
+
+#include <ev.h>
+
+#include "session.h"
+#include "conn.h"
+#include "engine_log.h"
+#include "map.h"
+#include "route.h"
+
+#define SESSION_BACKOFF_BASE 0.05  /* s */
+#define SESSION_BACKOFF_MAX  5.0   /* s */
+#define SESSION_SUB_BLOCK    64
+#define SESSION_AVOID_MAX    60.0  /* s, longest a timed-out node is avoided */
+
+/* session_node.bits */
+#define SESSION_NODE_SEED  1u  /* seed whose first attempt is running */
+#define SESSION_NODE_WROTE 2u  /* completed writes since the last FLUSH */
+#define SESSION_NODE_DIRTY 4u  /* on s->dirty */
+
+/*
+ * One storage node as the session sees it: its connection and what the
+ * session keeps about it. Created for each seed and for each new address
+ * of a map, owned by the session (s->nodes) and freed with it, never
+ * before: requests and the map point to nodes.
+ */
+struct session_node {
+	struct session *session;
+	struct conn *conn;          /* owned; conn_owner(conn) is this node */
+	unsigned bits;              /* SESSION_NODE_* */
+	struct session_node *next_dirty;  /* on s->dirty */
+	double avoid_until;         /* ev_now() before which to route elsewhere */
+	uint32_t strikes;           /* timeouts since the node last answered */
+};
+
+enum session_state {
+	SESSION_NEW,
+	SESSION_STARTING,
+	SESSION_READY,
+	SESSION_FAILED,
+	SESSION_FREEING,
+	SESSION_STATE_MAX
+};
+
+enum session_sub_where {
+	SUB_FREE,
+	SUB_CONN,       /* queued or in flight on sub->conn */
+	SUB_DELAYED,    /* on s->delayed until due (or a conn gets ready) */
+	SUB_MAP_WAIT,   /* on s->map_wait until a map refresh ends */
+	SUB_IDLE,       /* being handled */
+};
+
+/* One RPC request of an io: a piece of it, or a FLUSH to one node. */
+struct session_sub {
+	struct conn_req req;        /* reply, returned: io.c */
+	struct session_io *io;
+	enum session_sub_where where;
+	struct session_node *node;  /* last node it went to */
+	struct session_node *target; /* FLUSH: the node to flush */
+	uint32_t pos;               /* placement position to try */
+	uint32_t hops;              /* nodes tried since the last backoff */
+	uint32_t attempts;          /* backoffs so far */
+	uint32_t sends;
+	bool wait_ready;            /* delayed for want of a usable node */
+	double due;
+	struct session_sub *next;
+	char cause[512];            /* last failure, for the final log */
+};
+
+struct session_sub_block {
+	struct session_sub_block *next;
+	struct session_sub subs[SESSION_SUB_BLOCK];
+};
+
+struct session {
+	struct ev_loop *loop;
+	enum session_state state;
+	struct elog log;
+	struct conn_params params;
+	SSL_CTX *ssl_ctx;
+
+	/* config, copied */
+	char **seeds;
+	size_t n_seeds;
+	char *volume_name;
+	char *server_name;
+	char *client_name;
+	bool read_only;
+	double io_timeout;
+
+	/* start */
+	session_ready_fn *ready_cb;
+	void *ready_opaque;
+	bool ready_due;
+	int start_err;
+	size_t seeds_pending;
+	char last_error[512];
+
+	struct rpc_volume_info volume;
+	bool have_volume;
+	uint32_t max_io_size;
+
+	struct map *map;
+	struct session_node **map_nodes;  /* by map node index */
+	struct session_node **nodes;      /* every node, seeds first; owned */
+	size_t n_nodes, cap_nodes;
+
+	struct session_sub_block *blocks;
+	struct session_sub *free_subs;
+
+	struct session_sub *delayed;
+	ev_timer retry_timer;
+	double retry_at;
+
+	struct session_sub *map_wait;
+	struct conn_req map_req;    /* the GET_MAP of a map refresh */
+	bool refreshing;
+
+	struct session_volume pub_volume;  /* session_volume()'s copy */
+
+	struct session_io *done_head, **done_tail;
+	struct session_volreq *vol_done;  /* volume refreshes to report */
+	ev_idle idle;
+
+	struct session_node *dirty; /* via node->next_dirty: conn_flush due */
+	ev_prepare prepare;
+
+	bool in_submit;
+	uint64_t rnd;
+	struct session_stats stats;
+};
+
+/* A session_refresh_volume() in progress: an INFO request on one conn. */
+struct session_volreq {
+	struct conn_req req;        /* op RPC_OP_INFO; reply, returned: volume.c */
+	struct session *session;
+	session_volume_fn *cb;
+	void *opaque;
+	int err;
+	uint32_t tries;
+	struct session_volreq *next;
+};
+
+/* session.c */
+void session_set_error(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void session_idle_start(struct session *s);
+void session_volume_changed(struct session *s);
+
+/* node.c */
+struct session_node *session_node_find(struct session *s, const char *addr);
+struct session_node *session_node_add(struct session *s, const char *addr);
+void session_nodes_free(struct session *s);
+bool session_node_avoided(const struct session_node *node);
+void session_node_timed_out(struct session_node *node);
+void session_node_answered(struct session_node *node);
+struct session_node *session_node_ready(struct session *s,
+					struct session_node *skip);
+bool session_map_offer(struct session *s, struct session_node *node,
+		       struct rpc_reply *rep);
+void session_refresh_map(struct session *s, struct session_node *prefer);
+
+/* volume.c */
+void session_volreq_run_done(struct session *s);
+
+/* io.c */
+void session_kick_waiting(struct session *s);
+void session_map_wait_done(struct session *s, bool newer);
+void session_fail_all(struct session *s);
+void session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void session_run_completions(struct session *s);
+void session_subs_free(struct session *s);
+
+#endif
