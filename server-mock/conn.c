@@ -536,7 +536,7 @@ static void mock_conn_log_peer_cert(struct mock_conn *conn)
 	X509 *cert;
 	char subject[256] = "?";
 
-	if (!mock_log_enabled(MOCK_LOG_INFO))
+	if (!log_enabled(LOG_INFO))
 		return;
 	cert = SSL_get1_peer_certificate(conn->ssl);
 	if (cert) {

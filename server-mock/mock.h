@@ -27,6 +27,7 @@
 #include <ev.h>
 #include <openssl/ssl.h>
 
+#include "logging.h"
 #include "map.h"
 #include "rpc.h"
 
@@ -41,30 +42,19 @@
 #define MOCK_MAX_INFLIGHT 4096
 #define MOCK_MAX_VOLUMES  1024
 
-/* ---- logging (log.c) ---- */
+/*
+ * ---- logging (common/logging.c) ----
+ * Lines on stderr read "12:00:00.000 netblk-server-mock[NAME] warn: text",
+ * NAME being the program's name until the node's is known (set up by
+ * main.c, then mock_server_init).
+ */
 
-enum mock_log_level {
-	MOCK_LOG_ERROR,
-	MOCK_LOG_WARN,
-	MOCK_LOG_INFO,
-	MOCK_LOG_DEBUG,
-	MOCK_LOG_MAX
-};
-
-void mock_log_set_level(enum mock_log_level level);
-void mock_log_set_name(const char *name);
-bool mock_log_enabled(enum mock_log_level level);
-/* Parse "error", "warn", "info", "debug"; -EINVAL otherwise. */
-int mock_log_parse_level(const char *text, enum mock_log_level *out);
-void mock_log(enum mock_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-#define mock_err(...)   mock_log(MOCK_LOG_ERROR, __VA_ARGS__)
-#define mock_warn(...)  mock_log(MOCK_LOG_WARN, __VA_ARGS__)
-#define mock_info(...)  mock_log(MOCK_LOG_INFO, __VA_ARGS__)
+#define mock_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define mock_warn(...)  log_msg(LOG_WARNING, __VA_ARGS__)
+#define mock_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define mock_debug(...) do { \
-	if (mock_log_enabled(MOCK_LOG_DEBUG)) \
-		mock_log(MOCK_LOG_DEBUG, __VA_ARGS__); \
+	if (log_enabled(LOG_DEBUG)) \
+		log_msg(LOG_DEBUG, __VA_ARGS__); \
 } while (0)
 
 /* ---- configuration (options.c) ---- */
@@ -96,7 +86,7 @@ struct mock_config {
 	uint32_t hello_timeout;    /* s for TLS + HANDSHAKE */
 	uint64_t seed;
 	bool has_seed;
-	enum mock_log_level log_level;
+	int log_level;             /* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 	struct mock_volume_spec *volumes;
 	size_t n_volumes;
 	char **faults;

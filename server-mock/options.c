@@ -353,6 +353,23 @@ static int mock_options_size32(const char *opt, const char *arg, uint64_t min,
 	return 0;
 }
 
+/* "error", "warn", "info" or "debug" (not all of log_parse_level's names). */
+static int mock_options_log_level(const char *text, int *level)
+{
+	static const struct { const char *name; int level; } levels[] = {
+		{ "error", LOG_ERR }, { "warn", LOG_WARNING },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcmp(text, levels[i].name) == 0) {
+			*level = levels[i].level;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static int mock_options_volume(struct mock_config *cfg, const char *arg)
 {
 	char *copy = strdup(arg), *parts[5];
@@ -474,7 +491,7 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 	cfg->max_write_zeroes = UINT32_MAX; /* follows --max-discard */
 	cfg->max_connections = 1024;
 	cfg->hello_timeout = 10;
-	cfg->log_level = MOCK_LOG_INFO;
+	cfg->log_level = LOG_INFO;
 
 	opterr = 0;
 	optind = 1;
@@ -581,7 +598,7 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 			break;
 		}
 		case MOCK_OPT_LOG_LEVEL:
-			if (mock_log_parse_level(optarg, &cfg->log_level) < 0)
+			if (mock_options_log_level(optarg, &cfg->log_level) < 0)
 				return mock_options_error("--log-level %s: expected error, warn, info or debug",
 							  optarg);
 			break;

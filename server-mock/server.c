@@ -400,7 +400,7 @@ int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
 	else
 		snprintf(srv->node_addr, sizeof(srv->node_addr), "%s:%u", host, srv->port);
 	snprintf(srv->name, sizeof(srv->name), "%s", cfg->name ? cfg->name : srv->node_addr);
-	mock_log_set_name(srv->name);
+	log_set_tag(srv->name);
 
 	if (cfg->map_path) {
 		r = mock_server_map_reload(srv, err, sizeof(err));

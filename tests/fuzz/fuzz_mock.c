@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_inflight = 8, .max_io_size = 64 << 10,
 		.max_discard = 1 << 20, .max_write_zeroes = 1 << 20,
 		.max_connections = 4, .has_seed = true, .seed = 1,
-		.log_level = MOCK_LOG_ERROR,
+		.log_level = LOG_ERR,
 	};
 	struct mock_server srv;
 	struct mock_conn *conn;
@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!loop) {
 		loop = ev_loop_new(EVFLAG_AUTO);
-		mock_log_set_level(MOCK_LOG_ERROR);
+		log_init(MOCK_PROG, LOG_ERR);
 		ctx = SSL_CTX_new(TLS_server_method());
 		if (!loop || !ctx)
 			abort();
