@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "parse.h"
 #include "volume.h"
 
 #define MOCK_CMD_MAX_ARGS 8
@@ -73,13 +74,13 @@ static int mock_cmd_delay(struct mock_server *srv, int argc, char **argv,
 		snprintf(out, outlen, "usage: delay MS [MAX_MS]");
 		return -EINVAL;
 	}
-	if (mock_parse_u64(argv[1], 0, MOCK_DELAY_MAX_MS, &lo) < 0) {
+	if (nb_parse_u64(argv[1], 0, MOCK_DELAY_MAX_MS, &lo) < 0) {
 		snprintf(out, outlen, "bad delay \"%s\" (0 to %u ms)", argv[1],
 			 MOCK_DELAY_MAX_MS);
 		return -EINVAL;
 	}
 	hi = lo;
-	if (argc == 3 && (mock_parse_u64(argv[2], lo, MOCK_DELAY_MAX_MS, &hi) < 0)) {
+	if (argc == 3 && (nb_parse_u64(argv[2], lo, MOCK_DELAY_MAX_MS, &hi) < 0)) {
 		snprintf(out, outlen, "bad maximum delay \"%s\" (%llu to %u ms)", argv[2],
 			 (unsigned long long)lo, MOCK_DELAY_MAX_MS);
 		return -EINVAL;
@@ -97,7 +98,7 @@ static int mock_cmd_drop_every(struct mock_server *srv, int argc, char **argv,
 {
 	uint64_t n;
 
-	if (argc != 2 || mock_parse_u64(argv[1], 0, UINT32_MAX, &n) < 0) {
+	if (argc != 2 || nb_parse_u64(argv[1], 0, UINT32_MAX, &n) < 0) {
 		snprintf(out, outlen, "usage: drop-every N (0 = off)");
 		return -EINVAL;
 	}

@@ -99,13 +99,12 @@ struct mock_config {
  */
 int mock_options_parse(int argc, char **argv, struct mock_config *cfg);
 void mock_options_free(struct mock_config *cfg);
-/* "512", "4K", "1M", "2G", "1T": bytes; -EINVAL or -ERANGE otherwise. */
+/*
+ * Sizes as nb_parse_size() (parse.h) reads them, and also with a
+ * lowercase m, g or t: "512", "4k", "1M", "2g", "1TiB". Numbers and
+ * addresses are read by nb_parse_u64() and nb_split_host_port().
+ */
 int mock_parse_size(const char *text, uint64_t *out);
-/* Split "host:port" or "[v6]:port"; -EINVAL when malformed. */
-int mock_split_host_port(const char *addr, char *host, size_t hostlen,
-			 char *port, size_t portlen);
-/* Decimal unsigned integer within [min, max]; -EINVAL or -ERANGE. */
-int mock_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
 /* ---- faults and statistics ---- */
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "parse.h"
 #include "tls.h"
 #include "volume.h"
 
@@ -78,7 +79,7 @@ static int mock_server_listen(struct mock_server *srv, char *host, size_t hostle
 	char port[8];
 	int fd, r, one = 1;
 
-	if (mock_split_host_port(listen_addr, host, hostlen, port, sizeof(port)) < 0) {
+	if (nb_split_host_port(listen_addr, host, hostlen, port, sizeof(port)) < 0) {
 		mock_err("--listen %s: expected HOST:PORT or [IPV6]:PORT", listen_addr);
 		return -EINVAL;
 	}
