@@ -59,7 +59,7 @@ static int mock_cmd_error_rate(struct mock_server *srv, int argc, char **argv,
 	}
 	for (int i = 0; i < MOCK_FOP_MAX; i++)
 		if (op < 0 || op == i)
-			srv->faults.error_rate[i] = pct;
+			srv->node.faults.error_rate[i] = pct;
 	snprintf(out, outlen, "error-rate %s %g%%", argv[1], pct);
 	mock_info("fault: %s", out);
 	return 0;
@@ -85,8 +85,8 @@ static int mock_cmd_delay(struct mock_server *srv, int argc, char **argv,
 			 (unsigned long long)lo, MOCK_DELAY_MAX_MS);
 		return -EINVAL;
 	}
-	srv->faults.delay_min_ms = (uint32_t)lo;
-	srv->faults.delay_max_ms = (uint32_t)hi;
+	srv->node.faults.delay_min_ms = (uint32_t)lo;
+	srv->node.faults.delay_max_ms = (uint32_t)hi;
 	snprintf(out, outlen, "delay %llu..%llu ms", (unsigned long long)lo,
 		 (unsigned long long)hi);
 	mock_info("fault: %s", out);
@@ -102,8 +102,8 @@ static int mock_cmd_drop_every(struct mock_server *srv, int argc, char **argv,
 		snprintf(out, outlen, "usage: drop-every N (0 = off)");
 		return -EINVAL;
 	}
-	srv->faults.drop_every = n;
-	srv->faults.drop_counter = 0;
+	srv->node.faults.drop_every = n;
+	srv->node.faults.drop_counter = 0;
 	snprintf(out, outlen, "drop-every %llu", (unsigned long long)n);
 	mock_info("fault: %s", out);
 	return 0;
@@ -119,9 +119,9 @@ static int mock_cmd_stall(struct mock_server *srv, int argc, char **argv,
 		return -EINVAL;
 	}
 	on = strcmp(argv[1], "on") == 0;
-	srv->faults.stall = on;
+	srv->node.faults.stall = on;
 	snprintf(out, outlen, "stall %s (%llu requests held)", argv[1],
-		 (unsigned long long)srv->stats.inflight);
+		 (unsigned long long)srv->node.stats.inflight);
 	mock_info("fault: %s", out);
 	if (!on)
 		mock_server_release_stalled(srv);
@@ -130,7 +130,7 @@ static int mock_cmd_stall(struct mock_server *srv, int argc, char **argv,
 
 static void mock_cmd_faults_text(struct mock_server *srv, char *out, size_t outlen)
 {
-	const struct mock_faults *f = &srv->faults;
+	const struct mock_faults *f = &srv->node.faults;
 	size_t used = 0;
 
 	for (int i = 0; i < MOCK_FOP_MAX && used < outlen; i++)
@@ -145,7 +145,7 @@ static void mock_cmd_faults_text(struct mock_server *srv, char *out, size_t outl
 
 static void mock_cmd_stats_text(struct mock_server *srv, char *out, size_t outlen)
 {
-	const struct mock_stats *s = &srv->stats;
+	const struct mock_stats *s = &srv->node.stats;
 
 	snprintf(out, outlen,
 		 "connections=%llu open_connections=%zu requests=%llu reads=%llu writes=%llu "
@@ -160,7 +160,7 @@ static void mock_cmd_stats_text(struct mock_server *srv, char *out, size_t outle
 		 (unsigned long long)s->errors_injected, (unsigned long long)s->drops,
 		 (unsigned long long)s->bytes_read, (unsigned long long)s->bytes_written,
 		 (unsigned long long)s->inflight,
-		 (unsigned long long)(srv->map ? srv->map->epoch : 0));
+		 (unsigned long long)(srv->node.map ? srv->node.map->epoch : 0));
 }
 
 static int mock_cmd_resize(struct mock_server *srv, int argc, char **argv,
@@ -174,7 +174,7 @@ static int mock_cmd_resize(struct mock_server *srv, int argc, char **argv,
 		snprintf(out, outlen, "usage: resize VOLUME SIZE");
 		return -EINVAL;
 	}
-	vol = mock_server_find_volume(srv, argv[1]);
+	vol = mock_node_find_volume(&srv->node, argv[1]);
 	if (!vol) {
 		snprintf(out, outlen, "no volume named \"%s\"", argv[1]);
 		return -ENOENT;
@@ -239,9 +239,9 @@ int mock_command_exec(struct mock_server *srv, const char *line, char *out,
 	} else if (strcmp(argv[0], "stall") == 0) {
 		r = mock_cmd_stall(srv, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "reset") == 0 && argc == 1) {
-		bool stalled = srv->faults.stall;
+		bool stalled = srv->node.faults.stall;
 
-		memset(&srv->faults, 0, sizeof(srv->faults));
+		memset(&srv->node.faults, 0, sizeof(srv->node.faults));
 		if (stalled)
 			mock_server_release_stalled(srv);
 		snprintf(out, outlen, "all faults off");
@@ -254,7 +254,7 @@ int mock_command_exec(struct mock_server *srv, const char *line, char *out,
 		r = mock_server_map_reload(srv, out, outlen);
 		if (r < 0)
 			mock_warn("map-reload: %s; keeping map epoch %llu", out,
-				  (unsigned long long)srv->map->epoch);
+				  (unsigned long long)srv->node.map->epoch);
 	} else if (strcmp(argv[0], "resize") == 0) {
 		r = mock_cmd_resize(srv, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "quit") == 0 && argc == 1) {

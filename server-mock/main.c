@@ -77,8 +77,8 @@ int main(int argc, char **argv)
 	if (!srv.quitting)
 		ev_run(loop, 0);
 	mock_info("exiting: %llu connections served, %llu requests",
-		  (unsigned long long)srv.stats.connections,
-		  (unsigned long long)srv.stats.requests);
+		  (unsigned long long)srv.node.stats.connections,
+		  (unsigned long long)srv.node.stats.requests);
 out_fini:
 	mock_server_fini(&srv);
 	mock_options_free(&cfg);

@@ -2,16 +2,19 @@
 /*
  * netblk-server-mock: a storage node for tests and demos of vduse-netblk.
  *
- * Shared definitions: configuration, the server object, statistics, fault
- * settings and logging. One single-threaded libev loop owns everything.
+ * Shared definitions: configuration, the server object and logging. One
+ * single-threaded libev loop owns everything.
  *
  * Layers (each calls only downward):
  *   main.c      glue: options, startup, shutdown
  *   control.c   the control socket and the `ctl` client
  *   command.c   text commands (control socket and --fault)
- *   server.c    listening socket, cluster map, connection list, signals
- *   conn.c      one TLS connection: buffers, framing, backpressure
- *   request.c   one request: checks, fault injection, execution
+ *   server.c    listening socket, map file, connection list, signals
+ *   conn.c      one TLS connection: buffers, framing, backpressure,
+ *               held requests
+ *   request.c   one request: checks, fault injection, execution; it sees
+ *               its connection through the functions of request.h only
+ *   node.c      the node's name, map, volumes, faults and counters
  *   volume.c    storage of one volume (memory or file)
  *   tls.c       OpenSSL context and error texts
  *   options.c   command line
@@ -29,6 +32,7 @@
 
 #include "logging.h"
 #include "map.h"
+#include "node.h"
 #include "rpc.h"
 
 #define MOCK_PROG "netblk-server-mock"
@@ -106,36 +110,6 @@ void mock_options_free(struct mock_config *cfg);
  */
 int mock_parse_size(const char *text, uint64_t *out);
 
-/* ---- faults and statistics ---- */
-
-enum mock_fault_op {
-	MOCK_FOP_READ,
-	MOCK_FOP_WRITE,
-	MOCK_FOP_FLUSH,
-	MOCK_FOP_DISCARD,
-	MOCK_FOP_WRITE_ZEROES,
-	MOCK_FOP_MAX
-};
-
-struct mock_faults {
-	double error_rate[MOCK_FOP_MAX]; /* percent, 0..100 */
-	uint32_t delay_min_ms, delay_max_ms;
-	uint64_t drop_every;             /* 0 = off */
-	uint64_t drop_counter;           /* data requests since drop-every */
-	bool stall;
-};
-
-struct mock_stats {
-	uint64_t connections;      /* accepted since start */
-	uint64_t requests;         /* frames decoded as requests */
-	uint64_t reads, writes, flushes, fua, discards, write_zeroes;
-	uint64_t not_owner;
-	uint64_t errors_injected;
-	uint64_t drops;
-	uint64_t bytes_read, bytes_written;
-	uint64_t inflight;         /* held requests right now */
-};
-
 /* ---- the server (server.c) ---- */
 
 struct mock_volume;
@@ -150,19 +124,10 @@ struct mock_server {
 	int listen_fd;
 	ev_io accept_watcher;
 	ev_timer accept_pause;     /* out of descriptors: retry accept later */
-	char node_addr[MAP_ADDR_MAX + 1];
-	char name[RPC_NAME_MAX + 1];
 	uint16_t port;
 
-	struct map *map;
-	int node_index;            /* in map, or -1 when absent */
-
-	struct mock_volume **volumes;
-	size_t n_volumes;
-
-	struct mock_faults faults;
-	struct mock_stats stats;
-	uint64_t rng;
+	/* Name, map, volumes, faults, counters (node.h). */
+	struct mock_node node;
 
 	struct mock_conn *conns;   /* live connections */
 	size_t n_conns;
@@ -183,14 +148,8 @@ void mock_server_fini(struct mock_server *srv);
 void mock_server_quit(struct mock_server *srv);
 /* Reload --map; on failure keeps the old map, returns -errno and a reason. */
 int mock_server_map_reload(struct mock_server *srv, char *err, size_t errlen);
-struct mock_volume *mock_server_find_volume(struct mock_server *srv,
-					    const char *name);
-/* Add a volume (takes ownership on success). */
-int mock_server_add_volume(struct mock_server *srv, struct mock_volume *vol);
 /* Answer the requests held by stall on every connection. */
 void mock_server_release_stalled(struct mock_server *srv);
-/* Uniform random in [0, n). */
-uint64_t mock_server_random(struct mock_server *srv, uint64_t n);
 
 /* ---- commands (command.c) ---- */
 
