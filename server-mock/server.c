@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "errmsg.h"
 #include "parse.h"
 #include "tls.h"
 #include "volume.h"
@@ -141,18 +142,16 @@ int mock_server_map_reload(struct mock_server *srv, char *err, size_t errlen)
 	char why[256] = "";
 	int r;
 
-	if (!path) {
-		snprintf(err, errlen, "no map file (start with --map FILE)");
-		return -ENOENT;
-	}
+	if (!path)
+		return nb_errf(err, errlen, -ENOENT,
+			       "no map file (start with --map FILE)");
 	r = map_load_file(path, &map, why, sizeof(why));
 	if (r == 0)
 		r = map_validate(map, why, sizeof(why));
 	if (r < 0) {
 		map_free(map);
-		snprintf(err, errlen, "cannot load map %s: %s", path,
-			 why[0] ? why : strerror(-r));
-		return r;
+		return nb_errf(err, errlen, r, "cannot load map %s: %s", path,
+			       why[0] ? why : strerror(-r));
 	}
 	if (srv->node.map && map->epoch < old)
 		mock_warn("map %s: epoch goes back from %llu to %llu", path,
