@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* TLS 1.3 cipher suites: checking a list, ranking by speed on this CPU. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
+#include "errmsg.h"
 #include "tls_suites.h"
 
 /* One TLS record's worth of plaintext, sealed per EVP call. */
@@ -48,20 +48,6 @@ const char *tls_suite_cipher(enum tls_suite s)
 	return s < TLS_SUITE_MAX ? tls_suites_table[s].cipher : "?";
 }
 
-static void tls_suites_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void tls_suites_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* How many TLS 1.3 suites ctx offers (TLS 1.3 suites name no key exchange). */
 static int tls_suites_count13(SSL_CTX *ctx)
 {
@@ -83,16 +69,16 @@ int tls_suites_check(const char *list, char *err, size_t errlen)
 	int ret = 0;
 
 	if (!list || !list[0]) {
-		tls_suites_err(err, errlen, "empty list: name at least one of "
-			       "TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, "
+		return nb_errf(err, errlen, -EINVAL, "empty list: name at least "
+			       "one of TLS_AES_128_GCM_SHA256, "
+			       "TLS_AES_256_GCM_SHA384, "
 			       "TLS_CHACHA20_POLY1305_SHA256");
-		return -EINVAL;
 	}
 	ctx = SSL_CTX_new(TLS_method());
 	if (!ctx) {
 		ERR_clear_error();
-		tls_suites_err(err, errlen, "cannot create a TLS context");
-		return -ENOMEM;
+		return nb_errf(err, errlen, -ENOMEM,
+			       "cannot create a TLS context");
 	}
 	for (;;) {
 		size_t len;
@@ -100,9 +86,8 @@ int tls_suites_check(const char *list, char *err, size_t errlen)
 		end = strchr(p, ':');
 		len = end ? (size_t)(end - p) : strlen(p);
 		if (len == 0 || len >= sizeof(name)) {
-			tls_suites_err(err, errlen, "%s name in the list",
-				       len ? "overlong" : "empty");
-			ret = -EINVAL;
+			ret = nb_errf(err, errlen, -EINVAL, "%s name in the list",
+				      len ? "overlong" : "empty");
 			break;
 		}
 		memcpy(name, p, len);
@@ -111,14 +96,13 @@ int tls_suites_check(const char *list, char *err, size_t errlen)
 		if (SSL_CTX_set_ciphersuites(ctx, "") != 1 ||
 		    SSL_CTX_set_ciphersuites(ctx, name) != 1 ||
 		    tls_suites_count13(ctx) != 1) {
-			tls_suites_err(err, errlen, "'%s' is not a TLS 1.3 "
-				       "cipher suite (known: "
-				       "TLS_AES_128_GCM_SHA256, "
-				       "TLS_AES_256_GCM_SHA384, "
-				       "TLS_CHACHA20_POLY1305_SHA256, "
-				       "TLS_AES_128_CCM_SHA256, "
-				       "TLS_AES_128_CCM_8_SHA256)", name);
-			ret = -EINVAL;
+			ret = nb_errf(err, errlen, -EINVAL, "'%s' is not a "
+				      "TLS 1.3 cipher suite (known: "
+				      "TLS_AES_128_GCM_SHA256, "
+				      "TLS_AES_256_GCM_SHA384, "
+				      "TLS_CHACHA20_POLY1305_SHA256, "
+				      "TLS_AES_128_CCM_SHA256, "
+				      "TLS_AES_128_CCM_8_SHA256)", name);
 			break;
 		}
 		if (!end)
@@ -139,9 +123,8 @@ int tls_suites_apply(SSL_CTX *ctx, const char *list, char *err,
 		return ret;
 	if (SSL_CTX_set_ciphersuites(ctx, list) != 1) {
 		ERR_clear_error();
-		tls_suites_err(err, errlen, "OpenSSL refused the list '%s'",
-			       list);
-		return -EINVAL;
+		return nb_errf(err, errlen, -EINVAL,
+			       "OpenSSL refused the list '%s'", list);
 	}
 	return 0;
 }
@@ -343,14 +326,12 @@ int tls_suites_default(char *list, size_t len, char *desc, size_t desclen)
 
 	tls_suites_format(&r, list, len);
 	if (ret) {
-		tls_suites_err(desc, desclen, "%s (measuring failed: %s)",
+		return nb_errf(desc, desclen, ret, "%s (measuring failed: %s)",
 			       list, strerror(-ret));
-		return ret;
 	}
-	tls_suites_err(desc, desclen, "%s (sealing and opening 16 KiB "
+	return nb_errf(desc, desclen, 0, "%s (sealing and opening 16 KiB "
 		       "records: %s %.0f MB/s, %s %.0f MB/s, %s %.0f MB/s)", list,
 		       tls_suite_cipher(r.order[0]), r.mb_per_s[r.order[0]],
 		       tls_suite_cipher(r.order[1]), r.mb_per_s[r.order[1]],
 		       tls_suite_cipher(r.order[2]), r.mb_per_s[r.order[2]]);
-	return 0;
 }

@@ -3,12 +3,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "map.h"
 
 #define MAP_FILE_MAX (4u << 20)
@@ -69,59 +69,47 @@ out_free:
 	return NULL;
 }
 
-static int map_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 int map_validate(const struct map *map, char *err, size_t errlen)
 {
 	uint32_t i, j, k;
 
 	if (map->chunk_size < 4096 ||
 	    (map->chunk_size & (map->chunk_size - 1)))
-		return map_error(err, errlen,
-				 "chunk_size %llu is not a power of two >= 4096",
-				 (unsigned long long)map->chunk_size);
+		return nb_errf(err, errlen, -EINVAL,
+			       "chunk_size %llu is not a power of two >= 4096",
+			       (unsigned long long)map->chunk_size);
 	if (map->n_nodes == 0 || map->n_nodes > MAP_MAX_NODES)
-		return map_error(err, errlen, "map has %u nodes (1..%u allowed)",
-				 map->n_nodes, MAP_MAX_NODES);
+		return nb_errf(err, errlen, -EINVAL, "map has %u nodes (1..%u allowed)",
+			       map->n_nodes, MAP_MAX_NODES);
 	if (map->n_chunks == 0 || map->n_chunks > MAP_MAX_PLACEMENTS)
-		return map_error(err, errlen,
-				 "map has %u placements (1..%u allowed)",
-				 map->n_chunks, MAP_MAX_PLACEMENTS);
+		return nb_errf(err, errlen, -EINVAL,
+			       "map has %u placements (1..%u allowed)",
+			       map->n_chunks, MAP_MAX_PLACEMENTS);
 	for (i = 0; i < map->n_nodes; i++) {
 		size_t len = map->nodes[i] ? strlen(map->nodes[i]) : 0;
 
 		if (len == 0 || len > MAP_ADDR_MAX)
-			return map_error(err, errlen,
-					 "node %u has an empty or too long address",
-					 i);
+			return nb_errf(err, errlen, -EINVAL,
+				       "node %u has an empty or too long address",
+				       i);
 	}
 	for (i = 0; i < map->n_chunks; i++) {
 		const struct map_placement *pl = &map->chunks[i];
 
 		if (pl->n == 0 || pl->n > map->n_nodes)
-			return map_error(err, errlen,
-					 "placement %u lists %u nodes (1..%u allowed)",
-					 i, pl->n, map->n_nodes);
+			return nb_errf(err, errlen, -EINVAL,
+				       "placement %u lists %u nodes (1..%u allowed)",
+				       i, pl->n, map->n_nodes);
 		for (j = 0; j < pl->n; j++) {
 			if (pl->nodes[j] >= map->n_nodes)
-				return map_error(err, errlen,
-						 "placement %u names node %u, map has %u",
-						 i, pl->nodes[j], map->n_nodes);
+				return nb_errf(err, errlen, -EINVAL,
+					       "placement %u names node %u, map has %u",
+					       i, pl->nodes[j], map->n_nodes);
 			for (k = 0; k < j; k++)
 				if (pl->nodes[k] == pl->nodes[j])
-					return map_error(err, errlen,
-							 "placement %u lists node %u twice",
-							 i, pl->nodes[j]);
+					return nb_errf(err, errlen, -EINVAL,
+						       "placement %u lists node %u twice",
+						       i, pl->nodes[j]);
 		}
 	}
 	return 0;
@@ -304,8 +292,8 @@ static int map_parse_line(struct map_builder *b, char *line, unsigned int lineno
 	for (w = strtok_r(line, " \t\r", &save); w;
 	     w = strtok_r(NULL, " \t\r", &save)) {
 		if (n == MAP_MAX_WORDS)
-			return map_error(err, errlen, "line %u: too many words",
-					 lineno);
+			return nb_errf(err, errlen, -EINVAL, "line %u: too many words",
+				       lineno);
 		words[n++] = w;
 	}
 	if (n == 0)
@@ -313,56 +301,56 @@ static int map_parse_line(struct map_builder *b, char *line, unsigned int lineno
 	if (strcmp(words[0], "epoch") == 0) {
 		if (n != 2 || !map_parse_size(words[1], &v) ||
 		    strpbrk(words[1], "KkMmGg"))
-			return map_error(err, errlen,
-					 "line %u: 'epoch' needs one number",
-					 lineno);
+			return nb_errf(err, errlen, -EINVAL,
+				       "line %u: 'epoch' needs one number",
+				       lineno);
 		b->map->epoch = v;
 		b->have_epoch = true;
 	} else if (strcmp(words[0], "chunk_size") == 0) {
 		if (n != 2 || !map_parse_size(words[1], &v))
-			return map_error(err, errlen,
-					 "line %u: 'chunk_size' needs a size such as 1M",
-					 lineno);
+			return nb_errf(err, errlen, -EINVAL,
+				       "line %u: 'chunk_size' needs a size such as 1M",
+				       lineno);
 		b->map->chunk_size = v;
 		b->have_chunk_size = true;
 	} else if (strcmp(words[0], "node") == 0) {
 		if (n != 2)
-			return map_error(err, errlen,
-					 "line %u: 'node' needs one address host:port",
-					 lineno);
+			return nb_errf(err, errlen, -EINVAL,
+				       "line %u: 'node' needs one address host:port",
+				       lineno);
 		if (strlen(words[1]) > MAP_ADDR_MAX || !strchr(words[1], ':'))
-			return map_error(err, errlen,
-					 "line %u: node address '%.64s' is not host:port",
-					 lineno, words[1]);
+			return nb_errf(err, errlen, -EINVAL,
+				       "line %u: node address '%.64s' is not host:port",
+				       lineno, words[1]);
 		if (map_node_index(b->map, words[1]) >= 0)
-			return map_error(err, errlen,
-					 "line %u: node %s listed twice", lineno,
-					 words[1]);
+			return nb_errf(err, errlen, -EINVAL,
+				       "line %u: node %s listed twice", lineno,
+				       words[1]);
 		if (b->map->n_nodes == MAP_MAX_NODES)
-			return map_error(err, errlen, "line %u: more than %u nodes",
-					 lineno, MAP_MAX_NODES);
+			return nb_errf(err, errlen, -EINVAL, "line %u: more than %u nodes",
+				       lineno, MAP_MAX_NODES);
 		if (map_builder_add_node(b, words[1]) < 0)
 			return -ENOMEM;
 	} else if (strcmp(words[0], "chunk") == 0) {
 		if (n < 2)
-			return map_error(err, errlen,
-					 "line %u: 'chunk' needs node indexes",
-					 lineno);
+			return nb_errf(err, errlen, -EINVAL,
+				       "line %u: 'chunk' needs node indexes",
+				       lineno);
 		if (b->map->n_chunks == MAP_MAX_PLACEMENTS)
-			return map_error(err, errlen,
-					 "line %u: more than %u chunk lines",
-					 lineno, MAP_MAX_PLACEMENTS);
+			return nb_errf(err, errlen, -EINVAL,
+				       "line %u: more than %u chunk lines",
+				       lineno, MAP_MAX_PLACEMENTS);
 		for (i = 1; i < n; i++) {
 			if (!map_parse_u32(words[i], &nodes[i - 1]))
-				return map_error(err, errlen,
-						 "line %u: '%.32s' is not a node index",
-						 lineno, words[i]);
+				return nb_errf(err, errlen, -EINVAL,
+					       "line %u: '%.32s' is not a node index",
+					       lineno, words[i]);
 		}
 		if (map_builder_add_chunk(b, nodes, n - 1) < 0)
 			return -ENOMEM;
 	} else {
-		return map_error(err, errlen, "line %u: unknown keyword '%.32s'",
-				 lineno, words[0]);
+		return nb_errf(err, errlen, -EINVAL, "line %u: unknown keyword '%.32s'",
+			       lineno, words[0]);
 	}
 	return 0;
 }
@@ -390,11 +378,11 @@ int map_parse(const char *text, struct map **out, char *err, size_t errlen)
 			goto out_free;
 	}
 	if (!b.have_chunk_size) {
-		ret = map_error(err, errlen, "no 'chunk_size' line");
+		ret = nb_errf(err, errlen, -EINVAL, "no 'chunk_size' line");
 		goto out_free;
 	}
 	if (!b.have_epoch) {
-		ret = map_error(err, errlen, "no 'epoch' line");
+		ret = nb_errf(err, errlen, -EINVAL, "no 'epoch' line");
 		goto out_free;
 	}
 	if (b.map->n_chunks == 0 && b.map->n_nodes > 0) {
@@ -411,7 +399,7 @@ int map_parse(const char *text, struct map **out, char *err, size_t errlen)
 
 out_free:
 	if (ret == -ENOMEM)
-		map_error(err, errlen, "out of memory");
+		nb_errf(err, errlen, ret, "out of memory");
 	free(copy);
 	map_free(b.map);
 	return ret;
@@ -427,8 +415,8 @@ int map_load_file(const char *path, struct map **out, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		map_error(err, errlen, "cannot open map file %s: %s", path,
-			  strerror(errno));
+		nb_errf(err, errlen, ret, "cannot open map file %s: %s", path,
+			strerror(-ret));
 		return ret;
 	}
 	buf = malloc(MAP_FILE_MAX + 1);
@@ -443,18 +431,18 @@ int map_load_file(const char *path, struct map **out, char *err, size_t errlen)
 	}
 	if (n < 0) {
 		ret = -errno;
-		map_error(err, errlen, "cannot read map file %s: %s", path,
-			  strerror(errno));
+		nb_errf(err, errlen, ret, "cannot read map file %s: %s", path,
+			strerror(-ret));
 		goto out_free;
 	}
 	if (len == MAP_FILE_MAX) {
-		ret = map_error(err, errlen, "map file %s is larger than %u bytes",
-				path, MAP_FILE_MAX);
+		ret = nb_errf(err, errlen, -EINVAL, "map file %s is larger than %u bytes",
+			      path, MAP_FILE_MAX);
 		goto out_free;
 	}
 	if (memchr(buf, '\0', len)) {
-		ret = map_error(err, errlen, "map file %s contains a NUL byte",
-				path);
+		ret = nb_errf(err, errlen, -EINVAL, "map file %s contains a NUL byte",
+			      path);
 		goto out_free;
 	}
 	buf[len] = '\0';

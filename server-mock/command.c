@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "conn.h"
+#include "errmsg.h"
+#include "parse.h"
 #include "volume.h"
 
 #define MOCK_CMD_MAX_ARGS 8
@@ -35,30 +37,25 @@ static int mock_cmd_error_rate(struct mock_server *srv, int argc, char **argv,
 	double pct;
 	int op = -1;
 
-	if (argc != 3) {
-		snprintf(out, outlen, "usage: error-rate OP|all PERCENT");
-		return -EINVAL;
-	}
+	if (argc != 3)
+		return nb_errf(out, outlen, -EINVAL, "usage: error-rate OP|all PERCENT");
 	if (strcmp(argv[1], "all") != 0) {
 		for (int i = 0; i < MOCK_FOP_MAX; i++)
 			if (strcmp(argv[1], mock_fault_op_names[i]) == 0)
 				op = i;
-		if (op < 0) {
-			snprintf(out, outlen,
-				 "unknown operation \"%s\" (read, write, flush, discard, write-zeroes or all)",
-				 argv[1]);
-			return -EINVAL;
-		}
+		if (op < 0)
+			return nb_errf(out, outlen, -EINVAL,
+				       "unknown operation \"%s\" (read, write, flush, discard, write-zeroes or all)",
+				       argv[1]);
 	}
 	errno = 0;
 	pct = strtod(argv[2], &end);
-	if (errno || end == argv[2] || *end || !(pct >= 0 && pct <= 100)) {
-		snprintf(out, outlen, "bad percentage \"%s\" (0 to 100)", argv[2]);
-		return -EINVAL;
-	}
+	if (errno || end == argv[2] || *end || !(pct >= 0 && pct <= 100))
+		return nb_errf(out, outlen, -EINVAL,
+			       "bad percentage \"%s\" (0 to 100)", argv[2]);
 	for (int i = 0; i < MOCK_FOP_MAX; i++)
 		if (op < 0 || op == i)
-			srv->faults.error_rate[i] = pct;
+			srv->node.faults.error_rate[i] = pct;
 	snprintf(out, outlen, "error-rate %s %g%%", argv[1], pct);
 	mock_info("fault: %s", out);
 	return 0;
@@ -69,23 +66,18 @@ static int mock_cmd_delay(struct mock_server *srv, int argc, char **argv,
 {
 	uint64_t lo, hi;
 
-	if (argc != 2 && argc != 3) {
-		snprintf(out, outlen, "usage: delay MS [MAX_MS]");
-		return -EINVAL;
-	}
-	if (mock_parse_u64(argv[1], 0, MOCK_DELAY_MAX_MS, &lo) < 0) {
-		snprintf(out, outlen, "bad delay \"%s\" (0 to %u ms)", argv[1],
-			 MOCK_DELAY_MAX_MS);
-		return -EINVAL;
-	}
+	if (argc != 2 && argc != 3)
+		return nb_errf(out, outlen, -EINVAL, "usage: delay MS [MAX_MS]");
+	if (nb_parse_u64(argv[1], 0, MOCK_DELAY_MAX_MS, &lo) < 0)
+		return nb_errf(out, outlen, -EINVAL, "bad delay \"%s\" (0 to %u ms)",
+			       argv[1], MOCK_DELAY_MAX_MS);
 	hi = lo;
-	if (argc == 3 && (mock_parse_u64(argv[2], lo, MOCK_DELAY_MAX_MS, &hi) < 0)) {
-		snprintf(out, outlen, "bad maximum delay \"%s\" (%llu to %u ms)", argv[2],
-			 (unsigned long long)lo, MOCK_DELAY_MAX_MS);
-		return -EINVAL;
-	}
-	srv->faults.delay_min_ms = (uint32_t)lo;
-	srv->faults.delay_max_ms = (uint32_t)hi;
+	if (argc == 3 && (nb_parse_u64(argv[2], lo, MOCK_DELAY_MAX_MS, &hi) < 0))
+		return nb_errf(out, outlen, -EINVAL,
+			       "bad maximum delay \"%s\" (%llu to %u ms)", argv[2],
+			       (unsigned long long)lo, MOCK_DELAY_MAX_MS);
+	srv->node.faults.delay_min_ms = (uint32_t)lo;
+	srv->node.faults.delay_max_ms = (uint32_t)hi;
 	snprintf(out, outlen, "delay %llu..%llu ms", (unsigned long long)lo,
 		 (unsigned long long)hi);
 	mock_info("fault: %s", out);
@@ -97,12 +89,10 @@ static int mock_cmd_drop_every(struct mock_server *srv, int argc, char **argv,
 {
 	uint64_t n;
 
-	if (argc != 2 || mock_parse_u64(argv[1], 0, UINT32_MAX, &n) < 0) {
-		snprintf(out, outlen, "usage: drop-every N (0 = off)");
-		return -EINVAL;
-	}
-	srv->faults.drop_every = n;
-	srv->faults.drop_counter = 0;
+	if (argc != 2 || nb_parse_u64(argv[1], 0, UINT32_MAX, &n) < 0)
+		return nb_errf(out, outlen, -EINVAL, "usage: drop-every N (0 = off)");
+	srv->node.faults.drop_every = n;
+	srv->node.faults.drop_counter = 0;
 	snprintf(out, outlen, "drop-every %llu", (unsigned long long)n);
 	mock_info("fault: %s", out);
 	return 0;
@@ -113,14 +103,12 @@ static int mock_cmd_stall(struct mock_server *srv, int argc, char **argv,
 {
 	bool on;
 
-	if (argc != 2 || (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0)) {
-		snprintf(out, outlen, "usage: stall on|off");
-		return -EINVAL;
-	}
+	if (argc != 2 || (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0))
+		return nb_errf(out, outlen, -EINVAL, "usage: stall on|off");
 	on = strcmp(argv[1], "on") == 0;
-	srv->faults.stall = on;
+	srv->node.faults.stall = on;
 	snprintf(out, outlen, "stall %s (%llu requests held)", argv[1],
-		 (unsigned long long)srv->stats.inflight);
+		 (unsigned long long)srv->node.stats.inflight);
 	mock_info("fault: %s", out);
 	if (!on)
 		mock_server_release_stalled(srv);
@@ -129,7 +117,7 @@ static int mock_cmd_stall(struct mock_server *srv, int argc, char **argv,
 
 static void mock_cmd_faults_text(struct mock_server *srv, char *out, size_t outlen)
 {
-	const struct mock_faults *f = &srv->faults;
+	const struct mock_faults *f = &srv->node.faults;
 	size_t used = 0;
 
 	for (int i = 0; i < MOCK_FOP_MAX && used < outlen; i++)
@@ -144,7 +132,7 @@ static void mock_cmd_faults_text(struct mock_server *srv, char *out, size_t outl
 
 static void mock_cmd_stats_text(struct mock_server *srv, char *out, size_t outlen)
 {
-	const struct mock_stats *s = &srv->stats;
+	const struct mock_stats *s = &srv->node.stats;
 
 	snprintf(out, outlen,
 		 "connections=%llu open_connections=%zu requests=%llu reads=%llu writes=%llu "
@@ -159,7 +147,7 @@ static void mock_cmd_stats_text(struct mock_server *srv, char *out, size_t outle
 		 (unsigned long long)s->errors_injected, (unsigned long long)s->drops,
 		 (unsigned long long)s->bytes_read, (unsigned long long)s->bytes_written,
 		 (unsigned long long)s->inflight,
-		 (unsigned long long)(srv->map ? srv->map->epoch : 0));
+		 (unsigned long long)(srv->node.map ? srv->node.map->epoch : 0));
 }
 
 static int mock_cmd_resize(struct mock_server *srv, int argc, char **argv,
@@ -169,31 +157,23 @@ static int mock_cmd_resize(struct mock_server *srv, int argc, char **argv,
 	uint64_t size;
 	int r;
 
-	if (argc != 3) {
-		snprintf(out, outlen, "usage: resize VOLUME SIZE");
-		return -EINVAL;
-	}
-	vol = mock_server_find_volume(srv, argv[1]);
-	if (!vol) {
-		snprintf(out, outlen, "no volume named \"%s\"", argv[1]);
-		return -ENOENT;
-	}
-	if (mock_parse_size(argv[2], &size) < 0) {
-		snprintf(out, outlen, "bad size \"%s\"", argv[2]);
-		return -EINVAL;
-	}
-	if (size < vol->size || size % vol->block_size != 0) {
-		snprintf(out, outlen,
-			 "volume %s can only grow to a multiple of %u bytes (now %llu, asked %llu)",
-			 vol->name, vol->block_size, (unsigned long long)vol->size,
-			 (unsigned long long)size);
-		return -EINVAL;
-	}
+	if (argc != 3)
+		return nb_errf(out, outlen, -EINVAL, "usage: resize VOLUME SIZE");
+	vol = mock_node_find_volume(&srv->node, argv[1]);
+	if (!vol)
+		return nb_errf(out, outlen, -ENOENT, "no volume named \"%s\"",
+			       argv[1]);
+	if (mock_parse_size(argv[2], &size) < 0)
+		return nb_errf(out, outlen, -EINVAL, "bad size \"%s\"", argv[2]);
+	if (size < vol->size || size % vol->block_size != 0)
+		return nb_errf(out, outlen, -EINVAL,
+			       "volume %s can only grow to a multiple of %u bytes (now %llu, asked %llu)",
+			       vol->name, vol->block_size, (unsigned long long)vol->size,
+			       (unsigned long long)size);
 	r = mock_volume_resize(vol, size);
-	if (r < 0) {
-		snprintf(out, outlen, "cannot resize volume %s: %s", vol->name, strerror(-r));
-		return r;
-	}
+	if (r < 0)
+		return nb_errf(out, outlen, r, "cannot resize volume %s: %s",
+			       vol->name, strerror(-r));
 	snprintf(out, outlen, "volume %s size %llu", vol->name, (unsigned long long)size);
 	mock_info("%s", out);
 	return 0;
@@ -221,10 +201,8 @@ int mock_command_exec(struct mock_server *srv, const char *line, char *out,
 	int argc, r = 0;
 
 	out[0] = '\0';
-	if (!copy) {
-		snprintf(out, outlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!copy)
+		return nb_errf(out, outlen, -ENOMEM, "out of memory");
 	argc = mock_cmd_split(copy, argv);
 	if (argc <= 0) {
 		snprintf(out, outlen, argc == 0 ? "empty command" : "too many arguments");
@@ -238,9 +216,9 @@ int mock_command_exec(struct mock_server *srv, const char *line, char *out,
 	} else if (strcmp(argv[0], "stall") == 0) {
 		r = mock_cmd_stall(srv, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "reset") == 0 && argc == 1) {
-		bool stalled = srv->faults.stall;
+		bool stalled = srv->node.faults.stall;
 
-		memset(&srv->faults, 0, sizeof(srv->faults));
+		memset(&srv->node.faults, 0, sizeof(srv->node.faults));
 		if (stalled)
 			mock_server_release_stalled(srv);
 		snprintf(out, outlen, "all faults off");
@@ -253,7 +231,7 @@ int mock_command_exec(struct mock_server *srv, const char *line, char *out,
 		r = mock_server_map_reload(srv, out, outlen);
 		if (r < 0)
 			mock_warn("map-reload: %s; keeping map epoch %llu", out,
-				  (unsigned long long)srv->map->epoch);
+				  (unsigned long long)srv->node.map->epoch);
 	} else if (strcmp(argv[0], "resize") == 0) {
 		r = mock_cmd_resize(srv, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "quit") == 0 && argc == 1) {

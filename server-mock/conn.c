@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* One client connection: TLS, buffers, framing, held requests (conn.h). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,7 +11,6 @@
 #include <openssl/x509.h>
 
 #include "conn.h"
-#include "request.h"
 #include "sockbio.h"
 #include "tls.h"
 
@@ -66,6 +66,49 @@ void mock_conn_set_state(struct mock_conn *conn, enum mock_conn_state state)
 	conn->state = state;
 }
 
+struct mock_node *mock_conn_node(struct mock_conn *conn)
+{
+	return &conn->srv->node;
+}
+
+const char *mock_conn_peer(const struct mock_conn *conn)
+{
+	return conn->peer;
+}
+
+bool mock_conn_closed(const struct mock_conn *conn)
+{
+	return conn->state == MOCK_CONN_CLOSED;
+}
+
+bool mock_conn_awaits_hello(const struct mock_conn *conn)
+{
+	return conn->state == MOCK_CONN_AWAIT_HELLO;
+}
+
+uint32_t mock_conn_max_io_size(const struct mock_conn *conn)
+{
+	return conn->max_io_size ? conn->max_io_size :
+	       conn->srv->cfg->max_io_size;
+}
+
+void mock_conn_open(struct mock_conn *conn, struct mock_volume *vol,
+		    bool read_only)
+{
+	conn->vol = vol;
+	conn->read_only = read_only;
+	mock_conn_set_state(conn, MOCK_CONN_OPEN);
+}
+
+struct mock_volume *mock_conn_volume(const struct mock_conn *conn,
+				     bool *read_only)
+{
+	if (conn->state != MOCK_CONN_OPEN)
+		return NULL;
+	*read_only = conn->read_only;
+	return conn->vol;
+}
+
 /* Make room for need bytes after len: compact first, grow when that is not enough. */
 static int mock_buf_reserve(struct mock_buf *b, size_t need)
 {
@@ -104,8 +147,7 @@ static size_t mock_buf_pending(const struct mock_buf *b)
 
 static size_t mock_conn_out_high(const struct mock_conn *conn)
 {
-	size_t io = conn->max_io_size ? conn->max_io_size : conn->srv->cfg->max_io_size;
-	size_t high = 2 * (size_t)io;
+	size_t high = 2 * (size_t)mock_conn_max_io_size(conn);
 
 	return high < (256u << 10) ? (256u << 10) : high;
 }
@@ -172,7 +214,7 @@ void mock_conn_close(struct mock_conn *conn, bool abrupt)
 		ev_timer_stop(loop, &conn->held[i].timer);
 		ev_clear_pending(loop, &conn->held[i].timer);
 	}
-	srv->stats.inflight -= conn->n_held;
+	srv->node.stats.inflight -= conn->n_held;
 	conn->n_held = 0;
 	conn->stalled_head = conn->stalled_tail = NULL;
 	close(conn->fd);
@@ -329,6 +371,9 @@ int mock_conn_send_reply(struct mock_conn *conn, const struct rpc_reply *rep)
 	return 0;
 }
 
+static void mock_conn_held_timer_cb(struct ev_loop *loop, ev_timer *w,
+				    int revents);
+
 int mock_conn_grant(struct mock_conn *conn, uint32_t max_inflight,
 		    uint32_t max_io_size)
 {
@@ -338,7 +383,7 @@ int mock_conn_grant(struct mock_conn *conn, uint32_t max_inflight,
 		return -ENOMEM;
 	for (uint32_t i = 0; i < max_inflight; i++) {
 		held[i].conn = conn;
-		ev_timer_init(&held[i].timer, mock_request_held_timer_cb, 0., 0.);
+		ev_timer_init(&held[i].timer, mock_conn_held_timer_cb, 0., 0.);
 		held[i].timer.data = &held[i];
 		held[i].next = i + 1 < max_inflight ? &held[i + 1] : NULL;
 	}
@@ -347,10 +392,12 @@ int mock_conn_grant(struct mock_conn *conn, uint32_t max_inflight,
 	conn->max_inflight = max_inflight;
 	conn->max_io_size = max_io_size;
 	ev_timer_stop(conn->srv->loop, &conn->hello_timer);
+	mock_conn_set_state(conn, MOCK_CONN_READY);
 	return 0;
 }
 
-struct mock_held *mock_conn_held_get(struct mock_conn *conn)
+/* A free held-request slot, NULL when all are in use. */
+static struct mock_held *mock_conn_held_get(struct mock_conn *conn)
 {
 	struct mock_held *held = conn->free_held;
 
@@ -359,22 +406,22 @@ struct mock_held *mock_conn_held_get(struct mock_conn *conn)
 	conn->free_held = held->next;
 	held->next = NULL;
 	conn->n_held++;
-	conn->srv->stats.inflight++;
+	conn->srv->node.stats.inflight++;
 	return held;
 }
 
-void mock_conn_held_put(struct mock_conn *conn, struct mock_held *held)
+static void mock_conn_held_put(struct mock_conn *conn, struct mock_held *held)
 {
 	if (mock_conn_closed(conn))
 		return;
 	held->next = conn->free_held;
 	conn->free_held = held;
 	conn->n_held--;
-	conn->srv->stats.inflight--;
+	conn->srv->node.stats.inflight--;
 	mock_conn_maybe_resume(conn);
 }
 
-void mock_conn_stall_push(struct mock_conn *conn, struct mock_held *held)
+static void mock_conn_stall_push(struct mock_conn *conn, struct mock_held *held)
 {
 	held->next = NULL;
 	if (conn->stalled_tail)
@@ -382,6 +429,53 @@ void mock_conn_stall_push(struct mock_conn *conn, struct mock_held *held)
 	else
 		conn->stalled_head = held;
 	conn->stalled_tail = held;
+}
+
+int mock_conn_hold(struct mock_conn *conn, const struct rpc_request *req,
+		   const uint8_t *data, uint32_t data_len, bool stall,
+		   uint32_t delay_ms)
+{
+	struct mock_held *held = mock_conn_held_get(conn);
+
+	if (!held)
+		return -EBUSY;
+	held->req = *req;
+	if (data_len > 0) {
+		if (held->data_cap < data_len) {
+			uint8_t *p = realloc(held->data, data_len);
+
+			if (!p) {
+				mock_conn_held_put(conn, held);
+				return -ENOMEM;
+			}
+			held->data = p;
+			held->data_cap = data_len;
+		}
+		memcpy(held->data, data, data_len);
+	}
+	if (stall) {
+		mock_conn_stall_push(conn, held);
+		return 0;
+	}
+	ev_timer_set(&held->timer, delay_ms / 1000.0, 0.);
+	ev_timer_start(conn->srv->loop, &held->timer);
+	return 0;
+}
+
+/* Timer of a request held by a delay fault. */
+static void mock_conn_held_timer_cb(struct ev_loop *loop, ev_timer *w,
+				    int revents)
+{
+	struct mock_held *held = w->data;
+	struct mock_conn *conn = held->conn;
+
+	if (conn->srv->node.faults.stall) {
+		mock_conn_stall_push(conn, held);
+		return;
+	}
+	mock_request_execute(conn, &held->req, held->data);
+	mock_conn_held_put(conn, held);
+	mock_conn_mark_dirty(conn);
 }
 
 void mock_conn_release_stalled(struct mock_conn *conn)
@@ -414,15 +508,19 @@ static void mock_conn_malformed(struct mock_conn *conn, const char *fmt, ...)
 	mock_conn_close(conn, true);
 }
 
-/*
- * Handle the complete frames in the input buffer. Returns 0 when more
- * bytes are needed, 1 when input must pause (in-flight or output limit),
- * -1 when the connection was closed.
- */
-static int mock_conn_parse(struct mock_conn *conn)
+int mock_conn_input(struct mock_conn *conn, const void *data, size_t len)
 {
-	uint32_t max_data = conn->max_io_size ? conn->max_io_size :
-			    conn->srv->cfg->max_io_size;
+	if (mock_buf_reserve(&conn->in, len) < 0)
+		return -ENOMEM;
+	if (len)
+		memcpy(conn->in.data + conn->in.len, data, len);
+	conn->in.len += len;
+	return 0;
+}
+
+int mock_conn_parse(struct mock_conn *conn)
+{
+	uint32_t max_data = mock_conn_max_io_size(conn);
 	struct mock_buf *b = &conn->in;
 	size_t high = mock_conn_out_high(conn);
 
@@ -536,7 +634,7 @@ static void mock_conn_log_peer_cert(struct mock_conn *conn)
 	X509 *cert;
 	char subject[256] = "?";
 
-	if (!mock_log_enabled(MOCK_LOG_INFO))
+	if (!log_enabled(LOG_INFO))
 		return;
 	cert = SSL_get1_peer_certificate(conn->ssl);
 	if (cert) {

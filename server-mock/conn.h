@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "mock.h"
+#include "request.h"
 
 enum mock_conn_state {
 	MOCK_CONN_TLS_HANDSHAKE,  /* SSL_accept in progress */
@@ -75,6 +76,11 @@ struct mock_conn {
 	uint32_t n_held;
 };
 
+/*
+ * The functions a request may call (node, peer, grant, open, output,
+ * close, hold) are declared in request.h.
+ */
+
 /* Take ownership of an accepted socket; NULL with errno set on failure. */
 struct mock_conn *mock_conn_new(struct mock_server *srv, int fd,
 				const char *peer);
@@ -84,27 +90,16 @@ void mock_conn_set_state(struct mock_conn *conn, enum mock_conn_state state);
 const char *mock_conn_state_name(enum mock_conn_state state);
 
 /*
- * Close: abrupt skips the TLS close_notify (drop fault, protocol
- * violations). Safe to call more than once.
+ * Bytes received, as SSL_read would leave them: appended to the input
+ * (tests and fuzzers feed a connection this way). 0 or -ENOMEM.
  */
-void mock_conn_close(struct mock_conn *conn, bool abrupt);
-static inline bool mock_conn_closed(const struct mock_conn *conn)
-{
-	return conn->state == MOCK_CONN_CLOSED;
-}
-
-/* Grant the HANDSHAKE limits: allocates held slots and the input buffer. */
-int mock_conn_grant(struct mock_conn *conn, uint32_t max_inflight,
-		    uint32_t max_io_size);
-
+int mock_conn_input(struct mock_conn *conn, const void *data, size_t len);
 /*
- * Output: reserve returns room for len bytes at the end of the output
- * (NULL on allocation failure); commit appends n of them. send_reply
- * appends a reply frame without data. Bytes go out on the next flush.
+ * Handle the complete frames in the input buffer. Returns 0 when more
+ * bytes are needed, 1 when input must pause (in-flight or output limit),
+ * -1 when the connection was closed.
  */
-uint8_t *mock_conn_reserve(struct mock_conn *conn, size_t len);
-void mock_conn_commit(struct mock_conn *conn, size_t n);
-int mock_conn_send_reply(struct mock_conn *conn, const struct rpc_reply *rep);
+int mock_conn_parse(struct mock_conn *conn);
 
 /*
  * Hand the output to TLS and send the gathered records with one send()
@@ -115,10 +110,6 @@ void mock_conn_flush(struct mock_conn *conn);
 /* Flush before the loop sleeps (batches replies completed by timers). */
 void mock_conn_mark_dirty(struct mock_conn *conn);
 
-/* Held requests: a free slot (NULL when all in use), and its release. */
-struct mock_held *mock_conn_held_get(struct mock_conn *conn);
-void mock_conn_held_put(struct mock_conn *conn, struct mock_held *held);
-void mock_conn_stall_push(struct mock_conn *conn, struct mock_held *held);
 /* Answer every stalled request of this connection. */
 void mock_conn_release_stalled(struct mock_conn *conn);
 

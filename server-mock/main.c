@@ -47,7 +47,9 @@ int main(int argc, char **argv)
 		mock_options_free(&cfg);
 		return r > 0 ? 0 : MOCK_EXIT_USAGE;
 	}
-	mock_log_set_level(cfg.log_level);
+	log_init(MOCK_PROG, cfg.log_level);
+	log_set_style(LOG_STYLE_TIME_TAG);
+	log_set_tag(MOCK_PROG);
 	if (mock_main_check_files(&cfg) < 0) {
 		mock_options_free(&cfg);
 		return MOCK_EXIT_RUNTIME;
@@ -75,8 +77,8 @@ int main(int argc, char **argv)
 	if (!srv.quitting)
 		ev_run(loop, 0);
 	mock_info("exiting: %llu connections served, %llu requests",
-		  (unsigned long long)srv.stats.connections,
-		  (unsigned long long)srv.stats.requests);
+		  (unsigned long long)srv.node.stats.connections,
+		  (unsigned long long)srv.node.stats.requests);
 out_fini:
 	mock_server_fini(&srv);
 	mock_options_free(&cfg);

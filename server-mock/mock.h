@@ -2,16 +2,19 @@
 /*
  * netblk-server-mock: a storage node for tests and demos of vduse-netblk.
  *
- * Shared definitions: configuration, the server object, statistics, fault
- * settings and logging. One single-threaded libev loop owns everything.
+ * Shared definitions: configuration, the server object and logging. One
+ * single-threaded libev loop owns everything.
  *
  * Layers (each calls only downward):
  *   main.c      glue: options, startup, shutdown
  *   control.c   the control socket and the `ctl` client
  *   command.c   text commands (control socket and --fault)
- *   server.c    listening socket, cluster map, connection list, signals
- *   conn.c      one TLS connection: buffers, framing, backpressure
- *   request.c   one request: checks, fault injection, execution
+ *   server.c    listening socket, map file, connection list, signals
+ *   conn.c      one TLS connection: buffers, framing, backpressure,
+ *               held requests
+ *   request.c   one request: checks, fault injection, execution; it sees
+ *               its connection through the functions of request.h only
+ *   node.c      the node's name, map, volumes, faults and counters
  *   volume.c    storage of one volume (memory or file)
  *   tls.c       OpenSSL context and error texts
  *   options.c   command line
@@ -27,7 +30,9 @@
 #include <ev.h>
 #include <openssl/ssl.h>
 
+#include "logging.h"
 #include "map.h"
+#include "node.h"
 #include "rpc.h"
 
 #define MOCK_PROG "netblk-server-mock"
@@ -41,30 +46,19 @@
 #define MOCK_MAX_INFLIGHT 4096
 #define MOCK_MAX_VOLUMES  1024
 
-/* ---- logging (log.c) ---- */
+/*
+ * ---- logging (common/logging.c) ----
+ * Lines on stderr read "12:00:00.000 netblk-server-mock[NAME] warn: text",
+ * NAME being the program's name until the node's is known (set up by
+ * main.c, then mock_server_init).
+ */
 
-enum mock_log_level {
-	MOCK_LOG_ERROR,
-	MOCK_LOG_WARN,
-	MOCK_LOG_INFO,
-	MOCK_LOG_DEBUG,
-	MOCK_LOG_MAX
-};
-
-void mock_log_set_level(enum mock_log_level level);
-void mock_log_set_name(const char *name);
-bool mock_log_enabled(enum mock_log_level level);
-/* Parse "error", "warn", "info", "debug"; -EINVAL otherwise. */
-int mock_log_parse_level(const char *text, enum mock_log_level *out);
-void mock_log(enum mock_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-#define mock_err(...)   mock_log(MOCK_LOG_ERROR, __VA_ARGS__)
-#define mock_warn(...)  mock_log(MOCK_LOG_WARN, __VA_ARGS__)
-#define mock_info(...)  mock_log(MOCK_LOG_INFO, __VA_ARGS__)
+#define mock_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define mock_warn(...)  log_msg(LOG_WARNING, __VA_ARGS__)
+#define mock_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define mock_debug(...) do { \
-	if (mock_log_enabled(MOCK_LOG_DEBUG)) \
-		mock_log(MOCK_LOG_DEBUG, __VA_ARGS__); \
+	if (log_enabled(LOG_DEBUG)) \
+		log_msg(LOG_DEBUG, __VA_ARGS__); \
 } while (0)
 
 /* ---- configuration (options.c) ---- */
@@ -96,7 +90,7 @@ struct mock_config {
 	uint32_t hello_timeout;    /* s for TLS + HANDSHAKE */
 	uint64_t seed;
 	bool has_seed;
-	enum mock_log_level log_level;
+	int log_level;             /* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 	struct mock_volume_spec *volumes;
 	size_t n_volumes;
 	char **faults;
@@ -109,43 +103,12 @@ struct mock_config {
  */
 int mock_options_parse(int argc, char **argv, struct mock_config *cfg);
 void mock_options_free(struct mock_config *cfg);
-/* "512", "4K", "1M", "2G", "1T": bytes; -EINVAL or -ERANGE otherwise. */
+/*
+ * Sizes as nb_parse_size() (parse.h) reads them, and also with a
+ * lowercase m, g or t: "512", "4k", "1M", "2g", "1TiB". Numbers and
+ * addresses are read by nb_parse_u64() and nb_split_host_port().
+ */
 int mock_parse_size(const char *text, uint64_t *out);
-/* Split "host:port" or "[v6]:port"; -EINVAL when malformed. */
-int mock_split_host_port(const char *addr, char *host, size_t hostlen,
-			 char *port, size_t portlen);
-/* Decimal unsigned integer within [min, max]; -EINVAL or -ERANGE. */
-int mock_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
-
-/* ---- faults and statistics ---- */
-
-enum mock_fault_op {
-	MOCK_FOP_READ,
-	MOCK_FOP_WRITE,
-	MOCK_FOP_FLUSH,
-	MOCK_FOP_DISCARD,
-	MOCK_FOP_WRITE_ZEROES,
-	MOCK_FOP_MAX
-};
-
-struct mock_faults {
-	double error_rate[MOCK_FOP_MAX]; /* percent, 0..100 */
-	uint32_t delay_min_ms, delay_max_ms;
-	uint64_t drop_every;             /* 0 = off */
-	uint64_t drop_counter;           /* data requests since drop-every */
-	bool stall;
-};
-
-struct mock_stats {
-	uint64_t connections;      /* accepted since start */
-	uint64_t requests;         /* frames decoded as requests */
-	uint64_t reads, writes, flushes, fua, discards, write_zeroes;
-	uint64_t not_owner;
-	uint64_t errors_injected;
-	uint64_t drops;
-	uint64_t bytes_read, bytes_written;
-	uint64_t inflight;         /* held requests right now */
-};
 
 /* ---- the server (server.c) ---- */
 
@@ -161,19 +124,10 @@ struct mock_server {
 	int listen_fd;
 	ev_io accept_watcher;
 	ev_timer accept_pause;     /* out of descriptors: retry accept later */
-	char node_addr[MAP_ADDR_MAX + 1];
-	char name[RPC_NAME_MAX + 1];
 	uint16_t port;
 
-	struct map *map;
-	int node_index;            /* in map, or -1 when absent */
-
-	struct mock_volume **volumes;
-	size_t n_volumes;
-
-	struct mock_faults faults;
-	struct mock_stats stats;
-	uint64_t rng;
+	/* Name, map, volumes, faults, counters (node.h). */
+	struct mock_node node;
 
 	struct mock_conn *conns;   /* live connections */
 	size_t n_conns;
@@ -194,14 +148,8 @@ void mock_server_fini(struct mock_server *srv);
 void mock_server_quit(struct mock_server *srv);
 /* Reload --map; on failure keeps the old map, returns -errno and a reason. */
 int mock_server_map_reload(struct mock_server *srv, char *err, size_t errlen);
-struct mock_volume *mock_server_find_volume(struct mock_server *srv,
-					    const char *name);
-/* Add a volume (takes ownership on success). */
-int mock_server_add_volume(struct mock_server *srv, struct mock_volume *vol);
 /* Answer the requests held by stall on every connection. */
 void mock_server_release_stalled(struct mock_server *srv);
-/* Uniform random in [0, n). */
-uint64_t mock_server_random(struct mock_server *srv, uint64_t n);
 
 /* ---- commands (command.c) ---- */
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Command line of netblk-server-mock. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "mock.h"
+#include "parse.h"
 #include "volume.h"
 #include "tls_suites.h"
 
@@ -235,95 +237,26 @@ static const struct option mock_long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int mock_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!text[0] || text[0] < '0' || text[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (*end)
-		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
+/*
+ * nb_parse_size(), plus the lowercase m, g and t suffixes this program
+ * always took ("1g"); the copy is needed to hand them on in capitals.
+ */
 int mock_parse_size(const char *text, uint64_t *out)
 {
-	unsigned long long v;
-	unsigned shift = 0;
-	char *end;
+	size_t len = strlen(text);
+	char *upper;
+	int r;
 
-	if (!text[0] || text[0] < '0' || text[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		break;
-	case 't': case 'T':
-		shift = 40;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end && end[1])
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-/* Split "host:port" or "[v6]:port". */
-int mock_split_host_port(const char *addr, char *host, size_t hostlen,
-			 char *port, size_t portlen)
-{
-	const char *colon;
-	size_t n;
-
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-
-		if (!end || end[1] != ':')
-			return -EINVAL;
-		n = (size_t)(end - addr - 1);
-		if (n == 0 || n >= hostlen)
-			return -EINVAL;
-		memcpy(host, addr + 1, n);
-		host[n] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || colon == addr || strchr(addr, ':') != colon)
-			return -EINVAL;
-		n = (size_t)(colon - addr);
-		if (n >= hostlen)
-			return -EINVAL;
-		memcpy(host, addr, n);
-		host[n] = '\0';
-	}
-	if (!colon[1] || strlen(colon + 1) >= portlen ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strtoul(colon + 1, NULL, 10) > 65535)
-		return -EINVAL;
-	snprintf(port, portlen, "%s", colon + 1);
-	return 0;
+	if (len < 2 || !strchr("mgt", text[len - 1]) ||
+	    !isdigit((unsigned char)text[len - 2]))
+		return nb_parse_size(text, out);
+	upper = strdup(text);
+	if (!upper)
+		return -ENOMEM;
+	upper[len - 1] = (char)toupper((unsigned char)upper[len - 1]);
+	r = nb_parse_size(upper, out);
+	free(upper);
+	return r;
 }
 
 static int mock_options_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -351,6 +284,23 @@ static int mock_options_size32(const char *opt, const char *arg, uint64_t min,
 					  (unsigned long long)max);
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* "error", "warn", "info" or "debug" (not all of log_parse_level's names). */
+static int mock_options_log_level(const char *text, int *level)
+{
+	static const struct { const char *name; int level; } levels[] = {
+		{ "error", LOG_ERR }, { "warn", LOG_WARNING },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcmp(text, levels[i].name) == 0) {
+			*level = levels[i].level;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 static int mock_options_volume(struct mock_config *cfg, const char *arg)
@@ -434,7 +384,7 @@ static int mock_options_check(struct mock_config *cfg)
 {
 	char host[200], port[8];
 
-	if (mock_split_host_port(cfg->listen, host, sizeof(host), port, sizeof(port)) < 0)
+	if (nb_split_host_port(cfg->listen, host, sizeof(host), port, sizeof(port)) < 0)
 		return mock_options_error("--listen %s: expected HOST:PORT or [IPV6]:PORT (port 0..65535)",
 					  cfg->listen);
 	if (!cfg->cert)
@@ -474,7 +424,7 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 	cfg->max_write_zeroes = UINT32_MAX; /* follows --max-discard */
 	cfg->max_connections = 1024;
 	cfg->hello_timeout = 10;
-	cfg->log_level = MOCK_LOG_INFO;
+	cfg->log_level = LOG_INFO;
 
 	opterr = 0;
 	optind = 1;
@@ -527,7 +477,7 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 			cfg->volume_dir = optarg;
 			break;
 		case MOCK_OPT_MAX_INFLIGHT:
-			if (mock_parse_u64(optarg, 1, MOCK_MAX_INFLIGHT, &v) < 0)
+			if (nb_parse_u64(optarg, 1, MOCK_MAX_INFLIGHT, &v) < 0)
 				return mock_options_error("--max-inflight %s: expected 1 to %d",
 							  optarg, MOCK_MAX_INFLIGHT);
 			cfg->max_inflight = (uint32_t)v;
@@ -548,13 +498,13 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 				return -EINVAL;
 			break;
 		case MOCK_OPT_MAX_CONNECTIONS:
-			if (mock_parse_u64(optarg, 1, 65536, &v) < 0)
+			if (nb_parse_u64(optarg, 1, 65536, &v) < 0)
 				return mock_options_error("--max-connections %s: expected 1 to 65536",
 							  optarg);
 			cfg->max_connections = (uint32_t)v;
 			break;
 		case MOCK_OPT_HELLO_TIMEOUT:
-			if (mock_parse_u64(optarg, 1, 3600, &v) < 0)
+			if (nb_parse_u64(optarg, 1, 3600, &v) < 0)
 				return mock_options_error("--hello-timeout %s: expected 1 to 3600 seconds",
 							  optarg);
 			cfg->hello_timeout = (uint32_t)v;
@@ -567,7 +517,7 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 				return mock_options_error("--fault: out of memory");
 			break;
 		case MOCK_OPT_SEED:
-			if (mock_parse_u64(optarg, 0, UINT64_MAX, &cfg->seed) < 0)
+			if (nb_parse_u64(optarg, 0, UINT64_MAX, &cfg->seed) < 0)
 				return mock_options_error("--seed %s: expected a number", optarg);
 			cfg->has_seed = true;
 			break;
@@ -581,7 +531,7 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 			break;
 		}
 		case MOCK_OPT_LOG_LEVEL:
-			if (mock_log_parse_level(optarg, &cfg->log_level) < 0)
+			if (mock_options_log_level(optarg, &cfg->log_level) < 0)
 				return mock_options_error("--log-level %s: expected error, warn, info or debug",
 							  optarg);
 			break;

@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+/* One request: checks, ownership, faults, execution (request.h). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mock.h"
 #include "request.h"
 #include "volume.h"
-
-static uint64_t mock_request_epoch(const struct mock_server *srv)
-{
-	return srv->map ? srv->map->epoch : 0;
-}
 
 static void mock_request_reply_init(struct mock_conn *conn, struct rpc_reply *rep,
 				    const struct rpc_request *req,
@@ -20,7 +17,7 @@ static void mock_request_reply_init(struct mock_conn *conn, struct rpc_reply *re
 	memset(rep, 0, sizeof(*rep));
 	rep->id = req->id;
 	rep->status = status;
-	rep->epoch = mock_request_epoch(conn->srv);
+	rep->epoch = mock_node_epoch(mock_conn_node(conn));
 }
 
 static void mock_request_fail(struct mock_conn *conn, const struct rpc_request *req,
@@ -38,7 +35,7 @@ static void mock_request_fail(struct mock_conn *conn, const struct rpc_request *
 	va_start(ap, fmt);
 	vsnprintf(rep.message, sizeof(rep.message), fmt, ap);
 	va_end(ap);
-	mock_debug("client %s: request %llu (%s): %s: %s", conn->peer,
+	mock_debug("client %s: request %llu (%s): %s: %s", mock_conn_peer(conn),
 		   (unsigned long long)req->id, rpc_op_name(req->op),
 		   rpc_status_name(status), rep.message);
 	mock_conn_send_reply(conn, &rep);
@@ -59,10 +56,11 @@ static enum rpc_status mock_request_errno_status(int err)
 }
 
 static void mock_request_media_error(struct mock_conn *conn,
+				     const struct mock_volume *vol,
 				     const struct rpc_request *req, int err)
 {
 	mock_warn("client %s: volume %s: %s at offset %llu length %llu failed: %s",
-		  conn->peer, conn->vol->name, rpc_op_name(req->op),
+		  mock_conn_peer(conn), vol->name, rpc_op_name(req->op),
 		  (unsigned long long)req->offset, (unsigned long long)req->length,
 		  strerror(-err));
 	mock_request_fail(conn, req, mock_request_errno_status(err), "%s failed: %s",
@@ -106,83 +104,78 @@ static uint32_t mock_request_flags_taken(enum rpc_op op)
 	}
 }
 
-static bool mock_request_owned(const struct mock_server *srv, uint64_t offset,
-			       uint64_t length)
+static bool mock_request_inject_error(struct mock_node *node, enum rpc_op op)
 {
-	if (!srv->map || srv->node_index < 0)
-		return false;
-	return map_node_serves_range(srv->map, (uint32_t)srv->node_index,
-				     offset, length);
-}
-
-static bool mock_request_inject_error(struct mock_server *srv, enum rpc_op op)
-{
-	double rate = srv->faults.error_rate[mock_request_fault_op(op)];
+	double rate = node->faults.error_rate[mock_request_fault_op(op)];
 
 	if (rate <= 0)
 		return false;
-	if (rate < 100 && (double)mock_server_random(srv, 1000000) >= rate * 10000)
+	if (rate < 100 && (double)mock_node_random(node, 1000000) >= rate * 10000)
 		return false;
-	srv->stats.errors_injected++;
+	node->stats.errors_injected++;
 	return true;
 }
 
-static void mock_request_read(struct mock_conn *conn, const struct rpc_request *req)
+static void mock_request_read(struct mock_conn *conn, struct mock_volume *vol,
+			      const struct rpc_request *req)
 {
-	struct mock_server *srv = conn->srv;
+	struct mock_node *node = mock_conn_node(conn);
 	struct rpc_reply rep;
 	size_t max;
 	uint8_t *p;
 	int h, r;
 
-	srv->stats.reads++;
+	node->stats.reads++;
 	mock_request_reply_init(conn, &rep, req, RPC_STATUS_OK);
 	max = rpc_reply_encoded_max(&rep);
 	p = mock_conn_reserve(conn, max + req->length);
 	if (!p) {
 		mock_err("client %s: out of memory for a %llu byte read reply; closing",
-			 conn->peer, (unsigned long long)req->length);
+			 mock_conn_peer(conn), (unsigned long long)req->length);
 		mock_conn_close(conn, true);
 		return;
 	}
 	h = rpc_reply_encode(&rep, (uint32_t)req->length, p, max);
 	if (h < 0) {
-		mock_err("client %s: cannot encode read reply: %s", conn->peer,
-			 strerror(-h));
+		mock_err("client %s: cannot encode read reply: %s",
+			 mock_conn_peer(conn), strerror(-h));
 		mock_conn_close(conn, true);
 		return;
 	}
 	/* Data goes straight into the output buffer, after the head. */
-	r = mock_volume_read(conn->vol, p + h, req->length, req->offset);
+	r = mock_volume_read(vol, p + h, req->length, req->offset);
 	if (r < 0) {
-		mock_request_media_error(conn, req, r);
+		mock_request_media_error(conn, vol, req, r);
 		return;
 	}
 	mock_conn_commit(conn, (size_t)h + req->length);
-	srv->stats.bytes_read += req->length;
+	node->stats.bytes_read += req->length;
 }
 
-static int mock_request_sync_if_fua(struct mock_conn *conn,
+static int mock_request_sync_if_fua(struct mock_node *node,
+				    struct mock_volume *vol,
 				    const struct rpc_request *req)
 {
 	if (!(req->flags & RPC_FLAG_FUA))
 		return 0;
-	conn->srv->stats.fua++;
-	return mock_volume_flush(conn->vol);
+	node->stats.fua++;
+	return mock_volume_flush(vol);
 }
 
 void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 			  const uint8_t *data)
 {
-	struct mock_server *srv = conn->srv;
-	struct mock_volume *vol = conn->vol;
+	struct mock_node *node = mock_conn_node(conn);
 	bool writes = req->op == RPC_OP_WRITE || req->op == RPC_OP_DISCARD ||
 		      req->op == RPC_OP_WRITE_ZEROES;
+	struct mock_volume *vol;
+	bool read_only = false;
 	int r = 0;
 
 	if (mock_conn_closed(conn))
 		return;
-	if (conn->state != MOCK_CONN_OPEN || !vol) {
+	vol = mock_conn_volume(conn, &read_only);
+	if (!vol) {
 		mock_request_fail(conn, req, RPC_STATUS_BAD_STATE,
 				  "no volume open on this connection (send OPEN first)");
 		return;
@@ -208,7 +201,7 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 				  (unsigned long long)vol->size);
 		return;
 	}
-	if (writes && conn->read_only) {
+	if (writes && read_only) {
 		mock_request_fail(conn, req, RPC_STATUS_READ_ONLY,
 				  "volume %s is open read-only", vol->name);
 		return;
@@ -231,16 +224,16 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 			return;
 		}
 	}
-	if (req->op != RPC_OP_FLUSH && !mock_request_owned(srv, req->offset, req->length)) {
-		srv->stats.not_owner++;
+	if (req->op != RPC_OP_FLUSH && !mock_node_serves(node, req->offset, req->length)) {
+		node->stats.not_owner++;
 		mock_request_fail(conn, req, RPC_STATUS_NOT_OWNER,
 				  "node %s does not serve offset %llu length %llu (map epoch %llu)",
-				  srv->node_addr, (unsigned long long)req->offset,
+				  node->node_addr, (unsigned long long)req->offset,
 				  (unsigned long long)req->length,
-				  (unsigned long long)mock_request_epoch(srv));
+				  (unsigned long long)mock_node_epoch(node));
 		return;
 	}
-	if (mock_request_inject_error(srv, req->op)) {
+	if (mock_request_inject_error(node, req->op)) {
 		mock_request_fail(conn, req, RPC_STATUS_IO_ERROR, "injected %s error",
 				  rpc_op_name(req->op));
 		return;
@@ -248,30 +241,30 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 
 	switch (req->op) {
 	case RPC_OP_READ:
-		mock_request_read(conn, req);
+		mock_request_read(conn, vol, req);
 		return;
 	case RPC_OP_WRITE:
-		srv->stats.writes++;
+		node->stats.writes++;
 		r = mock_volume_write(vol, data, req->length, req->offset);
 		if (r == 0) {
-			srv->stats.bytes_written += req->length;
-			r = mock_request_sync_if_fua(conn, req);
+			node->stats.bytes_written += req->length;
+			r = mock_request_sync_if_fua(node, vol, req);
 		}
 		break;
 	case RPC_OP_FLUSH:
-		srv->stats.flushes++;
+		node->stats.flushes++;
 		r = mock_volume_flush(vol);
 		break;
 	case RPC_OP_DISCARD:
-		srv->stats.discards++;
+		node->stats.discards++;
 		r = mock_volume_discard(vol, req->offset, req->length);
 		break;
 	case RPC_OP_WRITE_ZEROES:
-		srv->stats.write_zeroes++;
+		node->stats.write_zeroes++;
 		r = mock_volume_write_zeroes(vol, req->offset, req->length,
 					     req->flags & RPC_FLAG_UNMAP);
 		if (r == 0)
-			r = mock_request_sync_if_fua(conn, req);
+			r = mock_request_sync_if_fua(node, vol, req);
 		break;
 	default:
 		mock_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
@@ -279,7 +272,7 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 		return;
 	}
 	if (r < 0)
-		mock_request_media_error(conn, req, r);
+		mock_request_media_error(conn, vol, req, r);
 	else
 		mock_request_ok(conn, req);
 }
@@ -288,67 +281,35 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 static void mock_request_hold(struct mock_conn *conn, const struct rpc_request *req,
 			      const uint8_t *data, uint32_t data_len)
 {
-	struct mock_server *srv = conn->srv;
-	struct mock_held *held = mock_conn_held_get(conn);
+	struct mock_node *node = mock_conn_node(conn);
+	const struct mock_faults *f = &node->faults;
+	uint32_t ms = f->delay_min_ms;
+	int r;
 
-	if (!held) {
+	if (!f->stall && f->delay_max_ms > ms)
+		ms += (uint32_t)mock_node_random(node, f->delay_max_ms - ms + 1);
+	r = mock_conn_hold(conn, req, data, data_len, f->stall, ms);
+	if (r == -EBUSY) {
 		/* Cannot happen: input pauses at max_inflight. Answer at once. */
 		mock_request_execute(conn, req, data);
-		return;
+	} else if (r < 0) {
+		mock_request_fail(conn, req, RPC_STATUS_BUSY,
+				  "out of memory for a held request");
 	}
-	held->req = *req;
-	if (data_len > 0) {
-		if (held->data_cap < data_len) {
-			uint8_t *p = realloc(held->data, data_len);
-
-			if (!p) {
-				mock_conn_held_put(conn, held);
-				mock_request_fail(conn, req, RPC_STATUS_BUSY,
-						  "out of memory for a held request");
-				return;
-			}
-			held->data = p;
-			held->data_cap = data_len;
-		}
-		memcpy(held->data, data, data_len);
-	}
-	if (srv->faults.stall) {
-		mock_conn_stall_push(conn, held);
-		return;
-	}
-	uint32_t ms = srv->faults.delay_min_ms;
-
-	if (srv->faults.delay_max_ms > ms)
-		ms += (uint32_t)mock_server_random(srv, srv->faults.delay_max_ms - ms + 1);
-	ev_timer_set(&held->timer, ms / 1000.0, 0.);
-	ev_timer_start(srv->loop, &held->timer);
-}
-
-void mock_request_held_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct mock_held *held = w->data;
-	struct mock_conn *conn = held->conn;
-
-	if (conn->srv->faults.stall) {
-		mock_conn_stall_push(conn, held);
-		return;
-	}
-	mock_request_execute(conn, &held->req, held->data);
-	mock_conn_held_put(conn, held);
-	mock_conn_mark_dirty(conn);
 }
 
 /* ---- control path ---- */
 
 static void mock_request_handshake(struct mock_conn *conn, const struct rpc_request *req)
 {
-	const struct mock_config *cfg = conn->srv->cfg;
+	struct mock_node *node = mock_conn_node(conn);
+	const struct mock_config *cfg = node->cfg;
 	const struct rpc_handshake *hs = &req->handshake;
 	char client[RPC_NAME_MAX + 1];
 	struct rpc_reply rep;
 	uint32_t inflight, io;
 
-	if (conn->state != MOCK_CONN_AWAIT_HELLO) {
+	if (!mock_conn_awaits_hello(conn)) {
 		mock_request_fail(conn, req, RPC_STATUS_BAD_STATE,
 				  "HANDSHAKE already done on this connection");
 		return;
@@ -369,53 +330,55 @@ static void mock_request_handshake(struct mock_conn *conn, const struct rpc_requ
 	io = hs->max_io_size < cfg->max_io_size ? hs->max_io_size : cfg->max_io_size;
 	if (mock_conn_grant(conn, inflight, io) < 0) {
 		mock_err("client %s: out of memory granting %u requests in flight; closing",
-			 conn->peer, inflight);
+			 mock_conn_peer(conn), inflight);
 		mock_conn_close(conn, true);
 		return;
 	}
-	mock_conn_set_state(conn, MOCK_CONN_READY);
 	/* The client's name is free text: keep control bytes out of the log. */
 	snprintf(client, sizeof(client), "%s", hs->name);
 	for (char *p = client; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
 	mock_info("client %s: handshake from \"%s\": version %u, max_inflight %u, max_io_size %u",
-		  conn->peer, client, RPC_VERSION, inflight, io);
+		  mock_conn_peer(conn), client, RPC_VERSION, inflight, io);
 	mock_request_reply_init(conn, &rep, req, RPC_STATUS_OK);
 	rep.has_handshake = true;
 	rep.handshake.version = RPC_VERSION;
 	rep.handshake.max_inflight = inflight;
 	rep.handshake.max_io_size = io;
-	snprintf(rep.handshake.name, sizeof(rep.handshake.name), "%s", conn->srv->name);
+	snprintf(rep.handshake.name, sizeof(rep.handshake.name), "%s", node->name);
 	mock_conn_send_reply(conn, &rep);
 }
 
 static void mock_request_open(struct mock_conn *conn, const struct rpc_request *req)
 {
-	struct mock_volume *vol = mock_server_find_volume(conn->srv, req->volume);
+	struct mock_node *node = mock_conn_node(conn);
+	struct mock_volume *vol = mock_node_find_volume(node, req->volume);
 	struct rpc_reply rep;
+	bool read_only;
 
 	if (!vol) {
 		mock_request_fail(conn, req, RPC_STATUS_NOT_FOUND, "no volume named \"%s\"",
 				  req->volume);
 		return;
 	}
-	conn->vol = vol;
-	conn->read_only = req->read_only || vol->read_only;
-	mock_conn_set_state(conn, MOCK_CONN_OPEN);
-	mock_info("client %s: opened volume %s (%llu bytes, %s)", conn->peer, vol->name,
-		  (unsigned long long)vol->size, conn->read_only ? "read-only" : "read-write");
+	read_only = req->read_only || vol->read_only;
+	mock_conn_open(conn, vol, read_only);
+	mock_info("client %s: opened volume %s (%llu bytes, %s)", mock_conn_peer(conn),
+		  vol->name, (unsigned long long)vol->size,
+		  read_only ? "read-only" : "read-write");
 	mock_request_reply_init(conn, &rep, req, RPC_STATUS_OK);
 	rep.has_volume = true;
 	mock_volume_info(vol, &rep.volume);
-	rep.volume.read_only = conn->read_only;
-	rep.map = conn->srv->map;
+	rep.volume.read_only = read_only;
+	rep.map = node->map;
 	mock_conn_send_reply(conn, &rep);
 }
 
 static void mock_request_info(struct mock_conn *conn, const struct rpc_request *req)
 {
-	struct mock_volume *vol = mock_server_find_volume(conn->srv, req->volume);
+	struct mock_volume *vol = mock_node_find_volume(mock_conn_node(conn),
+							req->volume);
 	struct rpc_reply rep;
 
 	if (!vol) {
@@ -434,14 +397,14 @@ static void mock_request_get_map(struct mock_conn *conn, const struct rpc_reques
 	struct rpc_reply rep;
 
 	mock_request_reply_init(conn, &rep, req, RPC_STATUS_OK);
-	rep.map = conn->srv->map;
+	rep.map = mock_conn_node(conn)->map;
 	mock_conn_send_reply(conn, &rep);
 }
 
 static void mock_request_create(struct mock_conn *conn, const struct rpc_request *req)
 {
-	struct mock_server *srv = conn->srv;
-	const struct mock_config *cfg = srv->cfg;
+	struct mock_node *node = mock_conn_node(conn);
+	const struct mock_config *cfg = node->cfg;
 	uint32_t bs = req->create_block_size ? req->create_block_size : 512;
 	struct mock_volume *vol;
 	struct rpc_reply rep;
@@ -459,7 +422,7 @@ static void mock_request_create(struct mock_conn *conn, const struct rpc_request
 				  req->volume);
 		return;
 	}
-	if (mock_server_find_volume(srv, req->volume)) {
+	if (mock_node_find_volume(node, req->volume)) {
 		mock_request_fail(conn, req, RPC_STATUS_EXISTS, "volume %s already exists",
 				  req->volume);
 		return;
@@ -475,7 +438,7 @@ static void mock_request_create(struct mock_conn *conn, const struct rpc_request
 				  (unsigned long long)req->create_size, bs);
 		return;
 	}
-	if (srv->n_volumes >= MOCK_MAX_VOLUMES) {
+	if (node->n_volumes >= MOCK_MAX_VOLUMES) {
 		mock_request_fail(conn, req, RPC_STATUS_NO_SPACE,
 				  "node holds its maximum of %d volumes", MOCK_MAX_VOLUMES);
 		return;
@@ -489,14 +452,14 @@ static void mock_request_create(struct mock_conn *conn, const struct rpc_request
 	}
 	if (!vol) {
 		r = -errno;
-		mock_warn("client %s: cannot create volume %s: %s", conn->peer,
+		mock_warn("client %s: cannot create volume %s: %s", mock_conn_peer(conn),
 			  req->volume, strerror(-r));
 		mock_request_fail(conn, req, r == -EEXIST ? RPC_STATUS_EXISTS :
 				  mock_request_errno_status(r),
 				  "cannot create volume %s: %s", req->volume, strerror(-r));
 		return;
 	}
-	r = mock_server_add_volume(srv, vol);
+	r = mock_node_add_volume(node, vol);
 	if (r < 0) {
 		mock_volume_free(vol);
 		mock_request_fail(conn, req, RPC_STATUS_NO_SPACE,
@@ -504,7 +467,7 @@ static void mock_request_create(struct mock_conn *conn, const struct rpc_request
 		return;
 	}
 	mock_info("client %s: created volume %s (%llu bytes, block size %u%s%s)",
-		  conn->peer, vol->name, (unsigned long long)vol->size, bs,
+		  mock_conn_peer(conn), vol->name, (unsigned long long)vol->size, bs,
 		  vol->path ? ", file " : ", in memory", vol->path ? vol->path : "");
 	mock_request_reply_init(conn, &rep, req, RPC_STATUS_OK);
 	rep.has_volume = true;
@@ -515,13 +478,13 @@ static void mock_request_create(struct mock_conn *conn, const struct rpc_request
 int mock_request_handle(struct mock_conn *conn, const struct rpc_request *req,
 			const uint8_t *data, uint32_t data_len)
 {
-	struct mock_server *srv = conn->srv;
-	uint32_t max_io = conn->max_io_size ? conn->max_io_size : srv->cfg->max_io_size;
+	struct mock_node *node = mock_conn_node(conn);
+	uint32_t max_io = mock_conn_max_io_size(conn);
 	char why[160];
 
-	srv->stats.requests++;
+	node->stats.requests++;
 	mock_debug("client %s: request %llu %s offset %llu length %llu flags 0x%x data %u",
-		   conn->peer, (unsigned long long)req->id, rpc_op_name(req->op),
+		   mock_conn_peer(conn), (unsigned long long)req->id, rpc_op_name(req->op),
 		   (unsigned long long)req->offset, (unsigned long long)req->length,
 		   req->flags, data_len);
 
@@ -543,12 +506,12 @@ int mock_request_handle(struct mock_conn *conn, const struct rpc_request *req,
 			 (unsigned long long)req->length, max_io);
 	if (why[0]) {
 		mock_warn("client %s: malformed frame: %s; closing the connection",
-			  conn->peer, why);
+			  mock_conn_peer(conn), why);
 		mock_conn_close(conn, true);
 		return -1;
 	}
 
-	if (conn->state == MOCK_CONN_AWAIT_HELLO && req->op != RPC_OP_HANDSHAKE) {
+	if (mock_conn_awaits_hello(conn) && req->op != RPC_OP_HANDSHAKE) {
 		mock_request_fail(conn, req, RPC_STATUS_BAD_STATE,
 				  "HANDSHAKE must be the first request");
 		return 0;
@@ -579,16 +542,17 @@ int mock_request_handle(struct mock_conn *conn, const struct rpc_request *req,
 					  "operation %s is not a request", rpc_op_name(req->op));
 			break;
 		}
-		if (srv->faults.drop_every &&
-		    ++srv->faults.drop_counter % srv->faults.drop_every == 0) {
-			srv->stats.drops++;
+		if (node->faults.drop_every &&
+		    ++node->faults.drop_counter % node->faults.drop_every == 0) {
+			node->stats.drops++;
 			mock_info("client %s: dropping the connection at request %llu (%s) (fault drop-every %llu)",
-				  conn->peer, (unsigned long long)req->id, rpc_op_name(req->op),
-				  (unsigned long long)srv->faults.drop_every);
+				  mock_conn_peer(conn), (unsigned long long)req->id,
+				  rpc_op_name(req->op),
+				  (unsigned long long)node->faults.drop_every);
 			mock_conn_close(conn, true);
 			return -1;
 		}
-		if (srv->faults.stall || srv->faults.delay_max_ms > 0)
+		if (node->faults.stall || node->faults.delay_max_ms > 0)
 			mock_request_hold(conn, req, data, data_len);
 		else
 			mock_request_execute(conn, req, data);

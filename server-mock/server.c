@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The server: listening socket, map file, connections, signals. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,23 +15,13 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "errmsg.h"
+#include "parse.h"
 #include "tls.h"
 #include "volume.h"
 
 #define MOCK_ACCEPTS_PER_WAKE 16
 #define MOCK_DEFAULT_CHUNK    "64M"
-
-uint64_t mock_server_random(struct mock_server *srv, uint64_t n)
-{
-	/* xorshift64* */
-	uint64_t x = srv->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	srv->rng = x;
-	return n ? (x * 0x2545F4914F6CDD1DULL) % n : 0;
-}
 
 static bool mock_server_is_loopback(const struct sockaddr *sa)
 {
@@ -78,7 +69,7 @@ static int mock_server_listen(struct mock_server *srv, char *host, size_t hostle
 	char port[8];
 	int fd, r, one = 1;
 
-	if (mock_split_host_port(listen_addr, host, hostlen, port, sizeof(port)) < 0) {
+	if (nb_split_host_port(listen_addr, host, hostlen, port, sizeof(port)) < 0) {
 		mock_err("--listen %s: expected HOST:PORT or [IPV6]:PORT", listen_addr);
 		return -EINVAL;
 	}
@@ -143,41 +134,29 @@ static int mock_server_write_port_file(const char *path, uint16_t port)
 	return 0;
 }
 
-static void mock_server_set_map(struct mock_server *srv, struct map *map)
-{
-	map_free(srv->map);
-	srv->map = map;
-	srv->node_index = map_node_index(map, srv->node_addr);
-	if (srv->node_index < 0)
-		mock_warn("node %s is not in the cluster map (epoch %llu): every data request gets NOT_OWNER",
-			  srv->node_addr, (unsigned long long)map->epoch);
-}
-
 int mock_server_map_reload(struct mock_server *srv, char *err, size_t errlen)
 {
 	const char *path = srv->cfg->map_path;
-	uint64_t old = srv->map ? srv->map->epoch : 0;
+	uint64_t old = srv->node.map ? srv->node.map->epoch : 0;
 	struct map *map = NULL;
 	char why[256] = "";
 	int r;
 
-	if (!path) {
-		snprintf(err, errlen, "no map file (start with --map FILE)");
-		return -ENOENT;
-	}
+	if (!path)
+		return nb_errf(err, errlen, -ENOENT,
+			       "no map file (start with --map FILE)");
 	r = map_load_file(path, &map, why, sizeof(why));
 	if (r == 0)
 		r = map_validate(map, why, sizeof(why));
 	if (r < 0) {
 		map_free(map);
-		snprintf(err, errlen, "cannot load map %s: %s", path,
-			 why[0] ? why : strerror(-r));
-		return r;
+		return nb_errf(err, errlen, r, "cannot load map %s: %s", path,
+			       why[0] ? why : strerror(-r));
 	}
-	if (srv->map && map->epoch < old)
+	if (srv->node.map && map->epoch < old)
 		mock_warn("map %s: epoch goes back from %llu to %llu", path,
 			  (unsigned long long)old, (unsigned long long)map->epoch);
-	mock_server_set_map(srv, map);
+	mock_node_set_map(&srv->node, map);
 	mock_info("map loaded from %s: epoch %llu (was %llu), %u nodes, chunk size %llu",
 		  path, (unsigned long long)map->epoch, (unsigned long long)old,
 		  map->n_nodes, (unsigned long long)map->chunk_size);
@@ -193,39 +172,13 @@ static int mock_server_self_map(struct mock_server *srv)
 	int r;
 
 	snprintf(text, sizeof(text), "epoch 1\nchunk_size %s\nnode %s\n",
-		 MOCK_DEFAULT_CHUNK, srv->node_addr);
+		 MOCK_DEFAULT_CHUNK, srv->node.node_addr);
 	r = map_parse(text, &map, why, sizeof(why));
 	if (r < 0) {
-		mock_err("cannot build a one-node map for %s: %s", srv->node_addr, why);
+		mock_err("cannot build a one-node map for %s: %s", srv->node.node_addr, why);
 		return r;
 	}
-	mock_server_set_map(srv, map);
-	return 0;
-}
-
-struct mock_volume *mock_server_find_volume(struct mock_server *srv, const char *name)
-{
-	for (size_t i = 0; i < srv->n_volumes; i++)
-		if (strcmp(srv->volumes[i]->name, name) == 0)
-			return srv->volumes[i];
-	return NULL;
-}
-
-int mock_server_add_volume(struct mock_server *srv, struct mock_volume *vol)
-{
-	struct mock_volume **v;
-
-	if (srv->n_volumes >= MOCK_MAX_VOLUMES)
-		return -ENOSPC;
-	if (mock_server_find_volume(srv, vol->name))
-		return -EEXIST;
-	v = realloc(srv->volumes, (srv->n_volumes + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	vol->max_discard = srv->cfg->max_discard;
-	vol->max_write_zeroes = srv->cfg->max_write_zeroes;
-	v[srv->n_volumes++] = vol;
-	srv->volumes = v;
+	mock_node_set_map(&srv->node, map);
 	return 0;
 }
 
@@ -250,7 +203,7 @@ static int mock_server_add_configured_volumes(struct mock_server *srv)
 				 spec->path ? spec->path : "", strerror(errno));
 			return -errno;
 		}
-		r = mock_server_add_volume(srv, vol);
+		r = mock_node_add_volume(&srv->node, vol);
 		if (r < 0) {
 			mock_err("--volume %s: %s", spec->name,
 				 r == -EEXIST ? "name given twice" : strerror(-r));
@@ -318,7 +271,7 @@ static void mock_server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		srv->stats.connections++;
+		srv->node.stats.connections++;
 		mock_info("client %s: connected", peer);
 	}
 }
@@ -356,7 +309,7 @@ static void mock_server_signal_cb(struct ev_loop *loop, ev_signal *w, int revent
 	if (w->signum == SIGHUP) {
 		if (mock_server_map_reload(srv, msg, sizeof(msg)) < 0)
 			mock_warn("SIGHUP: %s; keeping map epoch %llu", msg,
-				  (unsigned long long)srv->map->epoch);
+				  (unsigned long long)srv->node.map->epoch);
 		return;
 	}
 	mock_info("signal %d: shutting down", w->signum);
@@ -379,10 +332,7 @@ int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
 	srv->loop = loop;
 	srv->cfg = cfg;
 	srv->listen_fd = -1;
-	srv->node_index = -1;
-	srv->rng = cfg->has_seed ? cfg->seed : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
-	if (srv->rng == 0)
-		srv->rng = 0x9e3779b97f4a7c15ULL;
+	mock_node_init(&srv->node, cfg);
 
 	srv->ssl_ctx = mock_tls_ctx_new(cfg->cert, cfg->key, cfg->ca,
 					cfg->tls_ciphersuites, err, sizeof(err));
@@ -394,13 +344,13 @@ int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
 	if (r < 0)
 		goto out_fini;
 	if (cfg->node)
-		snprintf(srv->node_addr, sizeof(srv->node_addr), "%s", cfg->node);
+		snprintf(srv->node.node_addr, sizeof(srv->node.node_addr), "%s", cfg->node);
 	else if (strchr(host, ':'))
-		snprintf(srv->node_addr, sizeof(srv->node_addr), "[%s]:%u", host, srv->port);
+		snprintf(srv->node.node_addr, sizeof(srv->node.node_addr), "[%s]:%u", host, srv->port);
 	else
-		snprintf(srv->node_addr, sizeof(srv->node_addr), "%s:%u", host, srv->port);
-	snprintf(srv->name, sizeof(srv->name), "%s", cfg->name ? cfg->name : srv->node_addr);
-	mock_log_set_name(srv->name);
+		snprintf(srv->node.node_addr, sizeof(srv->node.node_addr), "%s:%u", host, srv->port);
+	snprintf(srv->node.name, sizeof(srv->node.name), "%s", cfg->name ? cfg->name : srv->node.node_addr);
+	log_set_tag(srv->node.name);
 
 	if (cfg->map_path) {
 		r = mock_server_map_reload(srv, err, sizeof(err));
@@ -450,8 +400,8 @@ int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
 		}
 	}
 	mock_info("listening on %s port %u as node %s (map epoch %llu, %zu volumes)",
-		  cfg->listen, srv->port, srv->node_addr,
-		  (unsigned long long)srv->map->epoch, srv->n_volumes);
+		  cfg->listen, srv->port, srv->node.node_addr,
+		  (unsigned long long)srv->node.map->epoch, srv->node.n_volumes);
 	return 0;
 
 out_fini:
@@ -487,13 +437,7 @@ void mock_server_fini(struct mock_server *srv)
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	srv->listen_fd = -1;
-	for (size_t i = 0; i < srv->n_volumes; i++)
-		mock_volume_free(srv->volumes[i]);
-	free(srv->volumes);
-	srv->volumes = NULL;
-	srv->n_volumes = 0;
-	map_free(srv->map);
-	srv->map = NULL;
+	mock_node_fini(&srv->node);
 	SSL_CTX_free(srv->ssl_ctx);
 	srv->ssl_ctx = NULL;
 }

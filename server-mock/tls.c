@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* OpenSSL for the mock: server context and error texts (tls.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Storage of one volume: memory mapping or sparse file (volume.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

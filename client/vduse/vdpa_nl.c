@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* vdpa generic-netlink client: VDPA_CMD_DEV_NEW / VDPA_CMD_DEV_DEL. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,19 +10,8 @@
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 
+#include "errmsg.h"
 #include "vdpa_nl.h"
-
-static int vdpa_error(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 /* The kernel's answer to our request: 0 or -errno from its nlmsgerr. */
 static int vdpa_on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
@@ -59,31 +47,31 @@ static int vdpa_transact(uint8_t cmd, const char *name, const char *mgmtdev,
 		err[0] = '\0';
 	sock = nl_socket_alloc();
 	if (!sock)
-		return vdpa_error(err, errlen, -ENOMEM, "out of memory");
+		return nb_errf(err, errlen, -ENOMEM, "out of memory");
 	ret = genl_connect(sock);
 	if (ret < 0) {
-		ret = vdpa_error(err, errlen, -EIO,
-				 "cannot open a generic netlink socket: %s",
-				 nl_geterror(ret));
+		ret = nb_errf(err, errlen, -EIO,
+			      "cannot open a generic netlink socket: %s",
+			      nl_geterror(ret));
 		goto out_free_sock;
 	}
 	family = genl_ctrl_resolve(sock, VDPA_GENL_NAME);
 	if (family < 0) {
-		ret = vdpa_error(err, errlen, -ENOENT,
-				 "the kernel has no vdpa netlink family: load the "
-				 "'vdpa' and 'vduse' modules (modprobe vduse)");
+		ret = nb_errf(err, errlen, -ENOENT,
+			      "the kernel has no vdpa netlink family: load the "
+			      "'vdpa' and 'vduse' modules (modprobe vduse)");
 		goto out_free_sock;
 	}
 	msg = nlmsg_alloc();
 	cb = nl_cb_alloc(NL_CB_DEFAULT);
 	if (!msg || !cb) {
-		ret = vdpa_error(err, errlen, -ENOMEM, "out of memory");
+		ret = nb_errf(err, errlen, -ENOMEM, "out of memory");
 		goto out_free;
 	}
 	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
 			 NLM_F_REQUEST | NLM_F_ACK, cmd, VDPA_GENL_VERSION) ||
 	    nla_put_string(msg, VDPA_ATTR_DEV_NAME, name) < 0) {
-		ret = vdpa_error(err, errlen, -EMSGSIZE, "netlink message too large");
+		ret = nb_errf(err, errlen, -EMSGSIZE, "netlink message too large");
 		goto out_free;
 	}
 	if (mgmtdev) {
@@ -94,10 +82,10 @@ static int vdpa_transact(uint8_t cmd, const char *name, const char *mgmtdev,
 			size_t n = slash - mgmtdev;
 
 			if (n == 0 || n >= sizeof(bus) || !slash[1]) {
-				ret = vdpa_error(err, errlen, -EINVAL,
-						 "bad management device '%s' "
-						 "(expected NAME or BUS/NAME)",
-						 mgmtdev);
+				ret = nb_errf(err, errlen, -EINVAL,
+					      "bad management device '%s' "
+					      "(expected NAME or BUS/NAME)",
+					      mgmtdev);
 				goto out_free;
 			}
 			memcpy(bus, mgmtdev, n);
@@ -118,16 +106,16 @@ static int vdpa_transact(uint8_t cmd, const char *name, const char *mgmtdev,
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, vdpa_on_ack, &result);
 	ret = nl_send_auto(sock, msg);
 	if (ret < 0) {
-		ret = vdpa_error(err, errlen, -EIO, "netlink send failed: %s",
-				 nl_geterror(ret));
+		ret = nb_errf(err, errlen, -EIO, "netlink send failed: %s",
+			      nl_geterror(ret));
 		goto out_free;
 	}
 	while (result == 1) {
 		ret = nl_recvmsgs(sock, cb);
 		if (ret < 0 && result == 1) {
-			ret = vdpa_error(err, errlen, -EIO,
-					 "netlink receive failed: %s",
-					 nl_geterror(ret));
+			ret = nb_errf(err, errlen, -EIO,
+				      "netlink receive failed: %s",
+				      nl_geterror(ret));
 			goto out_free;
 		}
 	}
@@ -152,26 +140,26 @@ int vdpa_dev_add(const char *name, const char *mgmtdev, char *err,
 	case 0:
 		return 0;
 	case -EEXIST:
-		return vdpa_error(err, errlen, ret,
-				  "a vDPA device named '%s' exists already", name);
+		return nb_errf(err, errlen, ret,
+			       "a vDPA device named '%s' exists already", name);
 	case -ENODEV:
 	case -ENOENT:
 		if (err && errlen && err[0] && ret == -ENOENT)
 			return ret;
-		return vdpa_error(err, errlen, -ENOENT,
-				  "vdpa management device '%s' not found, or no "
-				  "VDUSE device '%s' to attach (is the '%s' "
-				  "module loaded?)", mgmtdev, name, mgmtdev);
+		return nb_errf(err, errlen, -ENOENT,
+			       "vdpa management device '%s' not found, or no "
+			       "VDUSE device '%s' to attach (is the '%s' "
+			       "module loaded?)", mgmtdev, name, mgmtdev);
 	case -EPERM:
 	case -EACCES:
-		return vdpa_error(err, errlen, -EPERM,
-				  "not allowed to add vDPA device '%s': needs "
-				  "CAP_NET_ADMIN", name);
+		return nb_errf(err, errlen, -EPERM,
+			       "not allowed to add vDPA device '%s': needs "
+			       "CAP_NET_ADMIN", name);
 	default:
 		if (ret < 0 && err && errlen && !err[0])
-			vdpa_error(err, errlen, ret,
-				   "adding vDPA device '%s' on '%s' failed: %s",
-				   name, mgmtdev, strerror(-ret));
+			nb_errf(err, errlen, ret,
+				"adding vDPA device '%s' on '%s' failed: %s",
+				name, mgmtdev, strerror(-ret));
 		return ret;
 	}
 }
@@ -185,18 +173,18 @@ int vdpa_dev_del(const char *name, char *err, size_t errlen)
 	case 0:
 		return 0;
 	case -ENODEV:
-		return vdpa_error(err, errlen, ret, "no vDPA device named '%s'",
-				  name);
+		return nb_errf(err, errlen, ret, "no vDPA device named '%s'",
+			       name);
 	case -EPERM:
 	case -EACCES:
-		return vdpa_error(err, errlen, -EPERM,
-				  "not allowed to delete vDPA device '%s': needs "
-				  "CAP_NET_ADMIN", name);
+		return nb_errf(err, errlen, -EPERM,
+			       "not allowed to delete vDPA device '%s': needs "
+			       "CAP_NET_ADMIN", name);
 	default:
 		if (ret < 0 && err && errlen && !err[0])
-			vdpa_error(err, errlen, ret,
-				   "deleting vDPA device '%s' failed: %s", name,
-				   strerror(-ret));
+			nb_errf(err, errlen, ret,
+				"deleting vDPA device '%s' failed: %s", name,
+				strerror(-ret));
 		return ret;
 	}
 }

@@ -2,7 +2,6 @@
 /* Checked wrappers around the VDUSE character devices. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "vduse_dev.h"
-
-static int vduse_error(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 int vduse_dev_control_open(char *err, size_t errlen)
 {
@@ -35,27 +23,27 @@ int vduse_dev_control_open(char *err, size_t errlen)
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT || ret == -ENODEV || ret == -ENXIO)
-			return vduse_error(err, errlen, -ENOENT,
-					   "VDUSE is not available (%s: %s): load the "
-					   "modules with 'modprobe vduse' (and "
-					   "'modprobe virtio_vdpa' for /dev/vdX), on "
-					   "Linux 5.15+ with CONFIG_VDPA_USER, or "
-					   "load vduse-netblk's own kmod",
-					   VDUSE_CONTROL_PATH, strerror(-ret));
+			return nb_errf(err, errlen, -ENOENT,
+				       "VDUSE is not available (%s: %s): load the "
+				       "modules with 'modprobe vduse' (and "
+				       "'modprobe virtio_vdpa' for /dev/vdX), on "
+				       "Linux 5.15+ with CONFIG_VDPA_USER, or "
+				       "load vduse-netblk's own kmod",
+				       VDUSE_CONTROL_PATH, strerror(-ret));
 		if (ret == -EACCES || ret == -EPERM)
-			return vduse_error(err, errlen, ret,
-					   "no permission to open %s: run as root "
-					   "or give this user access to it",
-					   VDUSE_CONTROL_PATH);
-		return vduse_error(err, errlen, ret, "cannot open %s: %s",
-				   VDUSE_CONTROL_PATH, strerror(-ret));
+			return nb_errf(err, errlen, ret,
+				       "no permission to open %s: run as root "
+				       "or give this user access to it",
+				       VDUSE_CONTROL_PATH);
+		return nb_errf(err, errlen, ret, "cannot open %s: %s",
+			       VDUSE_CONTROL_PATH, strerror(-ret));
 	}
 	if (ioctl(fd, VDUSE_SET_API_VERSION, &version) < 0) {
 		ret = -errno;
 		close(fd);
-		return vduse_error(err, errlen, ret,
-				   "the kernel refused VDUSE API version %d: %s",
-				   VDUSE_API_VERSION, strerror(-ret));
+		return nb_errf(err, errlen, ret,
+			       "the kernel refused VDUSE API version %d: %s",
+			       VDUSE_API_VERSION, strerror(-ret));
 	}
 	return fd;
 }
@@ -76,15 +64,15 @@ int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
 	int fd, dfd, ret;
 
 	if (!vduse_name_ok(p->name))
-		return vduse_error(err, errlen, -EINVAL,
-				   "bad device name '%s': 1 to %d characters, no '/'",
-				   p->name, VDUSE_NAME_MAX - 1);
+		return nb_errf(err, errlen, -EINVAL,
+			       "bad device name '%s': 1 to %d characters, no '/'",
+			       p->name, VDUSE_NAME_MAX - 1);
 	fd = vduse_dev_control_open(err, errlen);
 	if (fd < 0)
 		return fd;
 	cfg = calloc(1, sizeof(*cfg) + p->config_size);
 	if (!cfg) {
-		ret = vduse_error(err, errlen, -ENOMEM, "out of memory");
+		ret = nb_errf(err, errlen, -ENOMEM, "out of memory");
 		goto out_close;
 	}
 	snprintf(cfg->name, sizeof(cfg->name), "%s", p->name);
@@ -98,19 +86,19 @@ int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
 	if (ioctl(fd, VDUSE_CREATE_DEV, cfg) < 0) {
 		ret = -errno;
 		if (ret == -EEXIST)
-			vduse_error(err, errlen, ret,
-				    "a VDUSE device named '%s' exists already "
-				    "(another vduse-netblk, or a leftover: "
-				    "'vdpa dev del %s' then destroy it)",
-				    p->name, p->name);
+			nb_errf(err, errlen, ret,
+				"a VDUSE device named '%s' exists already "
+				"(another vduse-netblk, or a leftover: "
+				"'vdpa dev del %s' then destroy it)",
+				p->name, p->name);
 		else if (ret == -EPERM || ret == -EACCES)
-			vduse_error(err, errlen, ret,
-				    "no permission to create VDUSE device '%s' "
-				    "(needs CAP_SYS_ADMIN)", p->name);
+			nb_errf(err, errlen, ret,
+				"no permission to create VDUSE device '%s' "
+				"(needs CAP_SYS_ADMIN)", p->name);
 		else
-			vduse_error(err, errlen, ret,
-				    "the kernel refused to create VDUSE device "
-				    "'%s': %s", p->name, strerror(-ret));
+			nb_errf(err, errlen, ret,
+				"the kernel refused to create VDUSE device "
+				"'%s': %s", p->name, strerror(-ret));
 		goto out_free;
 	}
 	dfd = vduse_dev_open(p->name, 2000, err, errlen);
@@ -126,9 +114,9 @@ int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
 
 		if (ioctl(dfd, VDUSE_VQ_SETUP, &vq) < 0) {
 			ret = -errno;
-			vduse_error(err, errlen, ret,
-				    "setting up virtqueue %u of '%s' failed: %s",
-				    i, p->name, strerror(-ret));
+			nb_errf(err, errlen, ret,
+				"setting up virtqueue %u of '%s' failed: %s",
+				i, p->name, strerror(-ret));
 			close(dfd);
 			goto out_destroy;
 		}
@@ -173,11 +161,11 @@ int vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen)
 		waited += 10;
 	}
 	if (errno == EBUSY)
-		return vduse_error(err, errlen, -EBUSY,
-				   "%s is in use by another process (is another "
-				   "vduse-netblk serving '%s'?)", path, name);
-	return vduse_error(err, errlen, -errno, "cannot open %s: %s", path,
-			   strerror(errno));
+		return nb_errf(err, errlen, -EBUSY,
+			       "%s is in use by another process (is another "
+			       "vduse-netblk serving '%s'?)", path, name);
+	return nb_errf(err, errlen, -errno, "cannot open %s: %s", path,
+		       strerror(errno));
 }
 
 int vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
@@ -189,10 +177,10 @@ int vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
 	if (ioctl(control_fd, VDUSE_DESTROY_DEV, buf) < 0) {
 		int ret = -errno;
 
-		return vduse_error(err, errlen, ret, "destroying VDUSE device "
-				   "'%s' failed: %s", name,
-				   ret == -EBUSY ? "still attached or open" :
-				   strerror(-ret));
+		return nb_errf(err, errlen, ret, "destroying VDUSE device "
+			       "'%s' failed: %s", name,
+			       ret == -EBUSY ? "still attached or open" :
+			       strerror(-ret));
 	}
 	return 0;
 }
@@ -209,8 +197,8 @@ int vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
 	len = snprintf(val, sizeof(val), "%llu", (unsigned long long)bytes);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return vduse_error(err, errlen, -errno, "cannot open %s: %s",
-				   path, strerror(errno));
+		return nb_errf(err, errlen, -errno, "cannot open %s: %s",
+			       path, strerror(errno));
 	n = write(fd, val, (size_t)len);
 	if (n < 0)
 		ret = -errno;
@@ -218,8 +206,8 @@ int vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
 		ret = -EIO;
 	close(fd);
 	if (ret)
-		return vduse_error(err, errlen, ret, "writing %s to %s: %s",
-				   val, path, strerror(-ret));
+		return nb_errf(err, errlen, ret, "writing %s to %s: %s",
+			       val, path, strerror(-ret));
 	return 0;
 }
 

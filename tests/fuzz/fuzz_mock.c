@@ -1,18 +1,22 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the mock storage node's request path, fed as a
- * hostile client would: frame extraction (mock_conn_parse, reached by
- * including conn.c), request decoding, state checks, fault handling and
- * execution against in-memory volumes.  TLS is left out: the bytes are
- * placed in the connection's input buffer as SSL_read would leave them.
+ * hostile client would: frame extraction (mock_conn_parse, conn.h),
+ * request decoding, state checks, fault handling and execution against
+ * in-memory volumes.  TLS is left out: the bytes are placed in the
+ * connection's input (mock_conn_input) as SSL_read would leave them.
  *
  * Input: optional control commands first ("!" then lines up to an empty
  * line, run with mock_command_exec as the control socket would), then the
  * client's byte stream.  Every reply the node writes must decode as a
  * reply frame.
  */
-#include "../../server-mock/conn.c"
-
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "conn.h"
 #include "volume.h"
 
 static void fz_mock_check_output(struct mock_conn *conn)
@@ -83,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_inflight = 8, .max_io_size = 64 << 10,
 		.max_discard = 1 << 20, .max_write_zeroes = 1 << 20,
 		.max_connections = 4, .has_seed = true, .seed = 1,
-		.log_level = MOCK_LOG_ERROR,
+		.log_level = LOG_ERR,
 	};
 	struct mock_server srv;
 	struct mock_conn *conn;
@@ -93,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!loop) {
 		loop = ev_loop_new(EVFLAG_AUTO);
-		mock_log_set_level(MOCK_LOG_ERROR);
+		log_init(MOCK_PROG, LOG_ERR);
 		ctx = SSL_CTX_new(TLS_server_method());
 		if (!loop || !ctx)
 			abort();
@@ -102,21 +106,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	srv.loop = loop;
 	srv.cfg = &cfg;
 	srv.listen_fd = -1;
-	srv.rng = 1;
-	snprintf(srv.node_addr, sizeof(srv.node_addr), "127.0.0.1:7001");
-	snprintf(srv.name, sizeof(srv.name), "fuzz-node");
+	mock_node_init(&srv.node, &cfg);	/* rng 1: cfg.seed */
+	snprintf(srv.node.node_addr, sizeof(srv.node.node_addr), "127.0.0.1:7001");
+	snprintf(srv.node.name, sizeof(srv.node.name), "fuzz-node");
 	SSL_CTX_up_ref(ctx);	/* mock_server_fini() drops it */
 	srv.ssl_ctx = ctx;
 	if (
 	    map_parse("epoch 3\nchunk_size 4K\nnode 127.0.0.1:7001\n"
-		      "node 127.0.0.1:7002\n", &srv.map, err, sizeof(err)) < 0)
+		      "node 127.0.0.1:7002\n", &srv.node.map, err, sizeof(err)) < 0)
 		abort();
-	srv.node_index = 0;
+	srv.node.node_index = 0;
 	vol = mock_volume_new_memory("vol0", 256 << 10, 512, false);
-	if (!vol || mock_server_add_volume(&srv, vol) < 0)
+	if (!vol || mock_node_add_volume(&srv.node, vol) < 0)
 		abort();
 	vol = mock_volume_new_memory("ro", 64 << 10, 4096, true);
-	if (!vol || mock_server_add_volume(&srv, vol) < 0)
+	if (!vol || mock_node_add_volume(&srv.node, vol) < 0)
 		abort();
 	if (size && data[0] == '!')
 		fz_mock_commands(&srv, &data, &size);
@@ -127,11 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!conn)
 		abort();
 	mock_conn_set_state(conn, MOCK_CONN_AWAIT_HELLO);
-	if (mock_buf_reserve(&conn->in, size + 1) < 0)
+	if (mock_conn_input(conn, data, size) < 0)
 		abort();
-	if (size)
-		memcpy(conn->in.data, data, size);
-	conn->in.len = size;
 	for (round = 0; round < 16; round++) {
 		r = mock_conn_parse(conn);
 		if (r < 0)

@@ -47,6 +47,7 @@
 #include <openssl/ssl.h>
 
 #include "map.h"
+#include "parse.h"
 #include "rpc.h"
 
 #define PROBE_CONNS 4
@@ -702,7 +703,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *connect_to = NULL, *ca = NULL, *cert = NULL, *key = NULL;
-	char host[256], *colon;
+	char host[256], port[8];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -720,17 +721,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mock_probe: --connect, --ca, --cert and --key are required\n");
 		return 2;
 	}
-	snprintf(host, sizeof(host), "%s", connect_to);
-	colon = strrchr(host, ':');
-	if (!colon)
+	if (nb_split_host_port(connect_to, host, sizeof(host), port,
+			       sizeof(port)) < 0)
 		probe_die("--connect needs HOST:PORT");
-	*colon = '\0';
-	probe_port = colon + 1;
 	probe_host = host;
-	if (host[0] == '[') {
-		probe_host = host + 1;
-		host[strlen(host) - 1] = '\0';
-	}
+	probe_port = port;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	probe_ctx = SSL_CTX_new(TLS_client_method());

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The log of every program (the daemon, its agent, the storage nodes):
+ * one destination for every thread, stderr with a timestamp or syslog,
+ * filtered by a syslog level (LOG_ERR .. LOG_DEBUG). Thread safe: each
+ * message goes out in one write(2). Messages are cut at 1023 bytes.
+ *
+ * Set it up (log_init, log_set_style, log_set_tag, log_use_syslog) before
+ * other threads log.
+ */
+#ifndef NETBLK_LOGGING_H
+#define NETBLK_LOGGING_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+/* How a line on stderr starts. */
+enum log_style {
+	/* "2026-12-03T03:30:19.123Z IDENT[PID]: warning: text" (default) */
+	LOG_STYLE_DATE_PID,
+	/* "03:30:19.123 IDENT[TAG] warn: text" (the storage nodes) */
+	LOG_STYLE_TIME_TAG,
+	LOG_STYLE_MAX
+};
+
+/*
+ * ident names the program in every line and must outlive the log; level
+ * is the highest level printed. Before the call: "vduse-netblk" and
+ * LOG_NOTICE.
+ */
+void log_init(const char *ident, int level);
+void log_set_style(enum log_style style);
+/* The TAG of LOG_STYLE_TIME_TAG lines (copied, cut at 255 bytes; empty
+ * until set). */
+void log_set_tag(const char *tag);
+/* Send every message to syslog from now on (after daemonizing). */
+void log_use_syslog(void);
+
+int log_level(void);
+static inline bool log_enabled(int level)
+{
+	return level <= log_level();
+}
+
+void log_msg(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* One message already formatted (not cut at 1023 bytes). */
+void log_text(int level, const char *text);
+
+/* "error", "warning" or "warn", "notice", "info", "debug" -> level, or -1. */
+int log_parse_level(const char *name);
+
+#endif

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the common logger (common/logging.c): lines and levels. */
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "logging.h"
+
+/* Run fn with stderr sent to a file; return what it wrote (static). */
+static const char *test_capture(void (*fn)(void))
+{
+	static char out[8192];
+	char path[] = "/tmp/test_logging.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	unlink(path);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	fn();
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	n = pread(fd, out, sizeof(out) - 1, 0);
+	close(fd);
+	assert_true(n >= 0);
+	out[n] = '\0';
+	return out;
+}
+
+static void test_match(const char *text, const char *re)
+{
+	regex_t rx;
+
+	assert_int_equal(regcomp(&rx, re, REG_EXTENDED | REG_NEWLINE), 0);
+	if (regexec(&rx, text, 0, NULL, 0) != 0)
+		fail_msg("'%s' does not match '%s'", text, re);
+	regfree(&rx);
+}
+
+static void test_daemon_lines(void)
+{
+	log_init("prog", LOG_INFO);
+	log_set_style(LOG_STYLE_DATE_PID);
+	log_msg(LOG_WARNING, "disk %d is slow", 3);
+	log_msg(LOG_DEBUG, "not printed");
+	log_text(LOG_ERR, "100% done");
+}
+
+static void test_date_pid(void **state)
+{
+	const char *out = test_capture(test_daemon_lines);
+	char re[256];
+
+	snprintf(re, sizeof(re),
+		 "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+		 "prog\\[%d\\]: warning: disk 3 is slow\n"
+		 "[0-9T:.Z-]+ prog\\[%d\\]: error: 100%% done\n$",
+		 (int)getpid(), (int)getpid());
+	test_match(out, re);
+}
+
+static void test_node_lines(void)
+{
+	log_init("mock", LOG_WARNING);
+	log_set_style(LOG_STYLE_TIME_TAG);
+	log_set_tag("node-a");
+	log_msg(LOG_INFO, "not printed");
+	log_msg(LOG_WARNING, "w");
+	log_msg(LOG_ERR, "e");
+}
+
+static void test_time_tag(void **state)
+{
+	test_match(test_capture(test_node_lines),
+		   "^[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3} mock\\[node-a\\] warn: w\n"
+		   "[0-9:.]+ mock\\[node-a\\] error: e\n$");
+	log_set_style(LOG_STYLE_DATE_PID);
+}
+
+static void test_levels(void **state)
+{
+	log_init("prog", LOG_NOTICE);
+	assert_true(log_enabled(LOG_NOTICE));
+	assert_false(log_enabled(LOG_INFO));
+	assert_int_equal(log_level(), LOG_NOTICE);
+	assert_int_equal(log_parse_level("error"), LOG_ERR);
+	assert_int_equal(log_parse_level("warn"), LOG_WARNING);
+	assert_int_equal(log_parse_level("warning"), LOG_WARNING);
+	assert_int_equal(log_parse_level("notice"), LOG_NOTICE);
+	assert_int_equal(log_parse_level("debug"), LOG_DEBUG);
+	assert_int_equal(log_parse_level("critical"), -1);
+	assert_int_equal(log_parse_level("loud"), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_date_pid),
+		cmocka_unit_test(test_time_tag),
+		cmocka_unit_test(test_levels),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
