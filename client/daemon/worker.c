@@ -29,21 +29,43 @@ enum worker_cmd_type {
 	WORKER_CMD_MAX
 };
 
+/*
+ * A command from another thread: type says which member of the union
+ * holds its arguments (and, for some, its answer). WORKER_CMD_REFRESH and
+ * WORKER_CMD_EXIT take none.
+ */
 struct worker_cmd {
 	enum worker_cmd_type type;
-	unsigned int index;
-	struct vq_layout layout;
-	int kickfd;
-	uint64_t features;
-	struct vq_log *log;
-	bool resume;
-	uint64_t start, last;
-	double grace;
-	bool reconnect;
-	bool abandon;
-	struct ssl_ctx_st *ssl_ctx;
-	uint64_t seq;
-	uint16_t avail;
+	union {
+		struct worker_cmd_queue_start {
+			unsigned int index;
+			struct vq_layout layout;
+			int kickfd;
+			uint64_t features;
+			struct vq_log *log;
+			bool resume;
+		} queue_start;
+		struct worker_cmd_queue_stop {
+			unsigned int index;
+			bool abandon;
+			uint16_t avail;         /* answer */
+		} queue_stop;
+		struct worker_cmd_queue_state {
+			unsigned int index;
+			uint16_t avail;         /* answer */
+		} queue_state;
+		struct worker_cmd_invalidate {
+			uint64_t start, last;
+		} invalidate;
+		struct worker_cmd_drain {
+			double grace;
+			bool reconnect;
+		} drain;
+		struct worker_cmd_reload_tls {
+			struct ssl_ctx_st *ssl_ctx;
+		} reload_tls;
+	} u;
+	uint64_t seq;           /* set by worker_call() */
 	int result;
 };
 
@@ -358,8 +380,9 @@ static void worker_after_cb(struct ev_loop *loop, ev_prepare *watcher,
 			   IOTLB_NONE_INFLIGHT);
 }
 
-static int worker_do_queue_start(struct worker *w, struct worker_cmd *c)
+static int worker_do_queue_start(struct worker *w, struct worker_cmd *cmd)
 {
+	struct worker_cmd_queue_start *c = &cmd->u.queue_start;
 	struct worker_queue *q;
 	int ret;
 
@@ -475,8 +498,9 @@ static void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
 }
 
 /* Returns 1 when the answer is deferred (requests in flight). */
-static int worker_do_queue_stop(struct worker *w, struct worker_cmd *c)
+static int worker_do_queue_stop(struct worker *w, struct worker_cmd *cmd)
 {
+	struct worker_cmd_queue_stop *c = &cmd->u.queue_stop;
 	struct worker_queue *q;
 
 	if (c->index >= WORKER_MAX_QUEUES || !w->queues[c->index])
@@ -489,7 +513,7 @@ static int worker_do_queue_stop(struct worker *w, struct worker_cmd *c)
 	ev_idle_stop(w->loop, &q->more);
 	if (q->inflight && !c->abandon) {
 		q->stopping = true;
-		q->stop_seq = c->seq;
+		q->stop_seq = cmd->seq;
 		ev_timer_set(&q->stop_timer, WORKER_RESET_GRACE, 0);
 		ev_timer_start(w->loop, &q->stop_timer);
 		return 1;
@@ -506,7 +530,7 @@ static void worker_do_invalidate(struct worker *w, struct worker_cmd *c)
 {
 	unsigned int i;
 
-	iotlb_invalidate(w->iotlb, c->start, c->last);
+	iotlb_invalidate(w->iotlb, c->u.invalidate.start, c->u.invalidate.last);
 	for (i = 0; i < WORKER_MAX_QUEUES; i++) {
 		struct worker_queue *q = w->queues[i];
 
@@ -603,22 +627,26 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		if (c->result == 1)
 			return;	/* answered by worker_queue_stopped() */
 		break;
-	case WORKER_CMD_QUEUE_STATE:
+	case WORKER_CMD_QUEUE_STATE: {
+		unsigned int index = c->u.queue_state.index;
+
 		c->result = -EINVAL;
-		if (c->index < WORKER_MAX_QUEUES && w->queues[c->index]) {
-			c->avail = vq_last_avail_idx(w->queues[c->index]->vq);
+		if (index < WORKER_MAX_QUEUES && w->queues[index]) {
+			c->u.queue_state.avail =
+				vq_last_avail_idx(w->queues[index]->vq);
 			c->result = 0;
 		}
 		break;
+	}
 	case WORKER_CMD_INVALIDATE:
 		worker_do_invalidate(w, c);
 		c->result = 0;
 		break;
 	case WORKER_CMD_DRAIN:
-		w->reconnect_after_drain = c->reconnect;
+		w->reconnect_after_drain = c->u.drain.reconnect;
 		w->drain_seq = iotlb_seq(w->iotlb);
 		if (w->cluster && !ev_is_active(&w->drain_timer)) {
-			ev_timer_set(&w->drain_timer, c->grace, 0);
+			ev_timer_set(&w->drain_timer, c->u.drain.grace, 0);
 			ev_timer_start(loop, &w->drain_timer);
 		}
 		c->result = 0;
@@ -629,7 +657,7 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		break;
 	case WORKER_CMD_RELOAD_TLS:
 		c->result = w->cluster ? cluster_reload_tls(w->cluster,
-							    c->ssl_ctx) : 0;
+					c->u.reload_tls.ssl_ctx) : 0;
 		/* A cluster made after a drain reads the files again. */
 		break;
 	case WORKER_CMD_EXIT:
@@ -807,9 +835,12 @@ int worker_queue_start(struct worker *w, unsigned int index,
 		       bool resume)
 {
 	struct worker_cmd c = {
-		.type = WORKER_CMD_QUEUE_START, .index = index,
-		.layout = *layout, .kickfd = kickfd,
-		.features = driver_features, .log = log, .resume = resume,
+		.type = WORKER_CMD_QUEUE_START,
+		.u.queue_start = {
+			.index = index, .layout = *layout, .kickfd = kickfd,
+			.features = driver_features, .log = log,
+			.resume = resume,
+		},
 	};
 
 	return worker_call(w, &c);
@@ -818,38 +849,47 @@ int worker_queue_start(struct worker *w, unsigned int index,
 int worker_queue_stop(struct worker *w, unsigned int index,
 		      uint16_t *last_avail, bool abandon)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_QUEUE_STOP, .index = index,
-				.abandon = abandon };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_QUEUE_STOP,
+		.u.queue_stop = { .index = index, .abandon = abandon },
+	};
 	int ret = worker_call(w, &c);
 
 	if (ret == 0 && last_avail)
-		*last_avail = c.avail;
+		*last_avail = c.u.queue_stop.avail;
 	return ret;
 }
 
 int worker_queue_state(struct worker *w, unsigned int index,
 		       uint16_t *last_avail)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_QUEUE_STATE, .index = index };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_QUEUE_STATE,
+		.u.queue_state = { .index = index },
+	};
 	int ret = worker_call(w, &c);
 
 	if (ret == 0)
-		*last_avail = c.avail;
+		*last_avail = c.u.queue_state.avail;
 	return ret;
 }
 
 int worker_invalidate(struct worker *w, uint64_t start, uint64_t last)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_INVALIDATE, .start = start,
-				.last = last };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_INVALIDATE,
+		.u.invalidate = { .start = start, .last = last },
+	};
 
 	return worker_call(w, &c);
 }
 
 int worker_drain(struct worker *w, double grace, bool reconnect)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_DRAIN, .grace = grace,
-				.reconnect = reconnect };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_DRAIN,
+		.u.drain = { .grace = grace, .reconnect = reconnect },
+	};
 
 	return worker_call(w, &c);
 }
@@ -863,7 +903,10 @@ int worker_refresh_size(struct worker *w)
 
 int worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_RELOAD_TLS, .ssl_ctx = ctx };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_RELOAD_TLS,
+		.u.reload_tls = { .ssl_ctx = ctx },
+	};
 
 	return worker_call(w, &c);
 }
