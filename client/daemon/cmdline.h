@@ -12,13 +12,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "vdev.h"
+#include "volume.h"
 #include "vduse_dev.h"
 
 struct cmdline {
 	/* The volume to serve. cfg.nodes and cfg.name point into this
 	 * struct (nodes, name); its other strings into argv. */
-	struct vdev_config cfg;
+	struct volume_config cfg;
 	char **nodes;              /* --cluster, split; owned */
 	size_t n_nodes;
 	char name[VDUSE_NAME_MAX];

@@ -28,7 +28,7 @@
 #include "privs.h"
 #include "state.h"
 #include "tls_suites.h"
-#include "vdev.h"
+#include "volume.h"
 
 #define MAIN_EXIT_OK    0
 #define MAIN_EXIT_FAIL  1
@@ -127,7 +127,7 @@ static void main_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 static void main_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	vdev_reload_tls(w->data);
+	volume_reload_tls(w->data);
 }
 
 static int main_write_pid_file(const char *path)
@@ -148,39 +148,39 @@ static int main_write_pid_file(const char *path)
  * Keep only what serving needs (privs.h): CAP_NET_ADMIN, and with --user
  * become that user, who gets the state file and directory first. Logged.
  */
-static int main_drop_privs(struct cmdline *o, struct vdev *v)
+static int main_drop_privs(struct cmdline *o, struct volume *v)
 {
 	char err[512];
 	int ret;
 
 	if (o->user) {
-		ret = vdev_give_state(v, o->uid, o->gid, err, sizeof(err));
+		ret = volume_give_state(v, o->uid, o->gid, err, sizeof(err));
 		if (ret < 0) {
 			log_msg(LOG_ERR, "%s: cannot run as user '%s': %s",
-				vdev_name(v), o->user, err);
+				volume_name(v), o->user, err);
 			return ret;
 		}
 	}
 	ret = privs_drop(o->user, err, sizeof(err));
 	if (ret < 0) {
-		log_msg(LOG_ERR, "%s: cannot drop privileges: %s", vdev_name(v),
+		log_msg(LOG_ERR, "%s: cannot drop privileges: %s", volume_name(v),
 			err);
 		return ret;
 	}
 	log_msg(LOG_NOTICE, "%s: privileges dropped%s%s: keeping CAP_NET_ADMIN "
-		"only", vdev_name(v), o->user ? ", running as " : "",
+		"only", volume_name(v), o->user ? ", running as " : "",
 		o->user ? o->user : "");
 	return 0;
 }
 
 static int main_run(struct cmdline *o)
 {
-	struct vdev_config cfg = o->cfg;
+	struct volume_config cfg = o->cfg;
 	ev_signal sigint, sigterm, sigusr1, sighup;
 	char suites[TLS_SUITES_LIST_LEN], desc[512];
 	struct ev_loop *loop;
 	char err[512], line[PATH_MAX + 8];
-	struct vdev *v;
+	struct volume *v;
 	int ret;
 
 	if (!cfg.tls_ciphersuites) {
@@ -194,19 +194,19 @@ static int main_run(struct cmdline *o)
 	if (!loop)
 		return -ENOMEM;
 	privs_will_switch_user(o->user != NULL);	/* before any thread */
-	v = vdev_start(loop, &cfg, err, sizeof(err));
+	v = volume_start(loop, &cfg, err, sizeof(err));
 	if (!v)
 		return -errno;
 	if (o->pid_file)
 		main_write_pid_file(o->pid_file);
 	ret = main_drop_privs(o, v);
 	if (ret < 0) {
-		vdev_stop(v, false);
+		volume_stop(v, false);
 		if (o->pid_file)
 			unlink(o->pid_file);
 		return ret;
 	}
-	snprintf(line, sizeof(line), "%s\n", vdev_node(v));
+	snprintf(line, sizeof(line), "%s\n", volume_node(v));
 	main_report(line);
 	main_report("ok\n");
 	main_report_done();
@@ -226,7 +226,7 @@ static int main_run(struct cmdline *o)
 	ev_signal_start(loop, &sighup);
 	ev_run(loop, 0);
 
-	ret = vdev_stop(v, main_last_signal == SIGUSR1);
+	ret = volume_stop(v, main_last_signal == SIGUSR1);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
 		log_msg(LOG_WARNING, "cannot remove pid file %s: %s",
 			o->pid_file, strerror(errno));

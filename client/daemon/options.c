@@ -8,9 +8,9 @@
 #include "parse.h"
 #include "state.h"
 
-void options_defaults(struct vdev_config *cfg)
+void options_defaults(struct volume_config *cfg)
 {
-	*cfg = (struct vdev_config){
+	*cfg = (struct volume_config){
 		.ca = OPTIONS_DEFAULT_CA,
 		.cert = OPTIONS_DEFAULT_CERT,
 		.key = OPTIONS_DEFAULT_KEY,

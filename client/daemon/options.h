@@ -17,7 +17,7 @@
 #ifndef NETBLK_OPTIONS_H
 #define NETBLK_OPTIONS_H
 
-#include "vdev.h"
+#include "volume.h"
 #include "vq.h"
 
 /* TLS files when none are named. */
@@ -27,15 +27,15 @@
 
 /* Virtqueues, each served by its own worker thread. */
 #define OPTIONS_QUEUES_DEFAULT     1
-#define OPTIONS_QUEUES_MAX         VDEV_MAX_QUEUES
+#define OPTIONS_QUEUES_MAX         VOLUME_MAX_QUEUES
 /* Entries per virtqueue: a power of two. */
 #define OPTIONS_QUEUE_SIZE_DEFAULT 256
 #define OPTIONS_QUEUE_SIZE_MIN     4
 #define OPTIONS_QUEUE_SIZE_MAX     VQ_MAX_SIZE
 /* The kernel's bounce buffer, MiB: 0 (the kernel's default) or MIN..MAX. */
-#define OPTIONS_BOUNCE_MB_DEFAULT  VDEV_DEFAULT_BOUNCE_MB
-#define OPTIONS_BOUNCE_MB_MIN      VDEV_MIN_BOUNCE_MB
-#define OPTIONS_BOUNCE_MB_MAX      VDEV_MAX_BOUNCE_MB
+#define OPTIONS_BOUNCE_MB_DEFAULT  VOLUME_DEFAULT_BOUNCE_MB
+#define OPTIONS_BOUNCE_MB_MIN      VOLUME_MIN_BOUNCE_MB
+#define OPTIONS_BOUNCE_MB_MAX      VOLUME_MAX_BOUNCE_MB
 
 /* Every duration is 0 to OPTIONS_SECONDS_MAX seconds. */
 #define OPTIONS_SECONDS_MAX              1e6
@@ -48,7 +48,7 @@
  * Fill cfg with the defaults of every setting (LOG_NOTICE, the default
  * state directory, attached, ...); nodes, volume and name stay NULL.
  */
-void options_defaults(struct vdev_config *cfg);
+void options_defaults(struct volume_config *cfg);
 
 /* A number of virtqueues, 1..OPTIONS_QUEUES_MAX. */
 int options_parse_queues(const char *text, unsigned int *out);

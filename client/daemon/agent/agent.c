@@ -50,7 +50,7 @@ static void agent_start_vol(struct agent *a, struct agent_vol *av,
 			    const char *text)
 {
 	const char *nodes[SPEC_MAX_NODES];
-	struct vdev_config cfg;
+	struct volume_config cfg;
 	char path[PATH_MAX], why[256];
 	size_t i;
 
@@ -82,13 +82,13 @@ static void agent_start_vol(struct agent *a, struct agent_vol *av,
 			 why);
 		av->v = NULL;
 	} else {
-		av->v = vdev_start(a->loop, &cfg, av->message,
+		av->v = volume_start(a->loop, &cfg, av->message,
 				   sizeof(av->message));
 	}
 	if (av->v) {
 		snprintf(av->message, sizeof(av->message), "%s %s",
-			 vdev_took_over(av->v) ? "took over" : "attached as",
-			 vdev_node(av->v));
+			 volume_took_over(av->v) ? "took over" : "attached as",
+			 volume_node(av->v));
 		agent_link(a, av, true);
 		/* The spec as attached, to clean up if it vanishes while no
 		 * agent runs. */
@@ -113,7 +113,7 @@ static void agent_stop_vol(struct agent *a, struct agent_vol *av, bool leave)
 		return;
 	if (!leave)
 		agent_link(a, av, false);
-	vdev_stop(av->v, leave);
+	volume_stop(av->v, leave);
 	av->v = NULL;
 	if (!leave) {
 		agent_path(path, sizeof(path), a->run_dir, av->spec.name,
@@ -276,7 +276,7 @@ static void agent_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 	for (av = a->vols; av; av = av->next)
 		if (av->v)
-			vdev_reload_tls(av->v);
+			volume_reload_tls(av->v);
 }
 
 int agent_main(int argc, char **argv)

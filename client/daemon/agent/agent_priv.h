@@ -18,7 +18,7 @@
 #include <ev.h>
 
 #include "spec.h"
-#include "vdev.h"
+#include "volume.h"
 
 #define AGENT_DEFAULT_SPEC_DIR "/etc/vduse-netblk/specs"
 
@@ -27,7 +27,7 @@ struct agent_vol {
 	char name[SPEC_STR_MAX + 1];     /* spec file base name */
 	struct spec spec;
 	bool parsed;
-	struct vdev *v;
+	struct volume *v;
 	char message[512];
 	struct agent_vol *next;
 };

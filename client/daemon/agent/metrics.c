@@ -33,13 +33,13 @@ static size_t agent_metrics_text(struct agent *a, char *out, size_t cap)
 		n += snprintf(out + n, cap - n, "# HELP %s %s\n# TYPE %s %s\n",
 			      m[i].name, m[i].help, m[i].name, m[i].type);
 		for (av = a->vols; av && n < cap; av = av->next) {
-			struct vdev_stats s = { 0 };
+			struct volume_stats s = { 0 };
 			uint64_t val[7];
 
 			if (!av->parsed)
 				continue;
 			if (av->v)
-				vdev_get_stats(av->v, &s);
+				volume_get_stats(av->v, &s);
 			val[0] = av->v != NULL;
 			val[1] = s.requests;
 			val[2] = s.errors;

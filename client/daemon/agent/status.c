@@ -28,7 +28,7 @@ void agent_write_status(struct agent *a, struct agent_vol *av)
 		 av->v ? "attached" : "error",
 		 av->parsed ? av->spec.volume : "",
 		 av->parsed ? av->spec.name : av->name,
-		 av->v ? vdev_node(av->v) : "", av->message,
+		 av->v ? volume_node(av->v) : "", av->message,
 		 (long long)time(NULL));
 	if (agent_write_file(path, text) < 0)
 		log_msg(LOG_ERR, "cannot write status file %s: %s", path,
@@ -53,7 +53,7 @@ void agent_link(struct agent *a, struct agent_vol *av, bool add)
 	mkdir(dir, 0755);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	unlink(tmp);
-	if (symlink(vdev_node(av->v), tmp) < 0 || rename(tmp, path) < 0)
+	if (symlink(volume_node(av->v), tmp) < 0 || rename(tmp, path) < 0)
 		log_msg(LOG_ERR, "cannot link %s: %s", path, strerror(errno));
 }
 
