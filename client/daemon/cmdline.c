@@ -201,21 +201,22 @@ static int cmdline_parse_user(struct cmdline *o, const char *arg)
 	pw = getpwnam(arg);
 	if (!pw)
 		return cmdline_bad_option(errno ? "--user '%s': cannot look up "
-				       "the user database" :
-				       "--user '%s': no such user", arg);
+					  "the user database" :
+					  "--user '%s': no such user", arg);
 	if (pw->pw_uid == 0)
 		return cmdline_bad_option("--user '%s' is root: name an "
-				       "unprivileged user", arg);
+					  "unprivileged user", arg);
 	if (geteuid() != 0 && geteuid() != pw->pw_uid)
 		return cmdline_bad_option("--user '%s': only root can switch "
-				       "users", arg);
+					  "users", arg);
 	o->user = arg;
 	o->uid = pw->pw_uid;
 	o->gid = pw->pw_gid;
 	return 0;
 }
 
-/* --tls-ciphersuites: checked now, so a bad list fails before any device work. */
+/* --tls-ciphersuites: checked now, so a bad list fails before any device
+ * work. */
 static int cmdline_parse_suites(struct cmdline *o, const char *arg)
 {
 	char why[512];

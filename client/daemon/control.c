@@ -149,7 +149,7 @@ static int control_set_status(struct control *d, uint8_t status)
 }
 
 static int control_vq_state(struct control *d, unsigned int index,
-			   uint16_t *avail)
+			    uint16_t *avail)
 {
 	if (index >= d->num_queues)
 		return -EINVAL;
@@ -160,7 +160,8 @@ static int control_vq_state(struct control *d, unsigned int index,
 	return worker_queue_state(control_worker(d, index), index, avail);
 }
 
-static int control_update_iotlb(struct control *d, uint64_t start, uint64_t last)
+static int control_update_iotlb(struct control *d, uint64_t start,
+				uint64_t last)
 {
 	unsigned int i;
 	int ret = 0;
@@ -207,7 +208,7 @@ static void control_msg_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 			break;
 		case VDUSE_UPDATE_IOTLB:
 			ret = control_update_iotlb(d, req.iova.start,
-						  req.iova.last);
+						   req.iova.last);
 			break;
 		default:
 			log_msg(LOG_WARNING, "%s: unknown control message type "
@@ -225,7 +226,7 @@ static void control_msg_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 }
 
 static void control_stop_cb(struct ev_loop *loop, ev_async *watcher,
-			   int revents)
+			    int revents)
 {
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -240,9 +241,9 @@ static void *control_main(void *arg)
 }
 
 struct control *control_start(const char *name, int dev_fd,
-			    unsigned int num_queues, struct worker **workers,
-			    unsigned int n_workers, struct vq_log *logs,
-			    bool resume)
+			      unsigned int num_queues, struct worker **workers,
+			      unsigned int n_workers, struct vq_log *logs,
+			      bool resume)
 {
 	struct control *d;
 	unsigned int i;

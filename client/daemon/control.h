@@ -27,9 +27,9 @@ struct control;
  * NULL with errno.
  */
 struct control *control_start(const char *name, int dev_fd,
-			    unsigned int num_queues, struct worker **workers,
-			    unsigned int n_workers, struct vq_log *logs,
-			    bool resume);
+			      unsigned int num_queues, struct worker **workers,
+			      unsigned int n_workers, struct vq_log *logs,
+			      bool resume);
 
 /* Last device status the driver set (VIRTIO_CONFIG_S_*). */
 uint8_t control_status(struct control *d);

@@ -47,20 +47,20 @@ int state_create(struct state *st, const char *dir, const char *name,
 	st->fd = -1;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return nb_errf(err, errlen, -errno,
-				   "cannot make state directory %s: %s", dir,
-				   strerror(errno));
+			       "cannot make state directory %s: %s", dir,
+			       strerror(errno));
 	snprintf(st->path, sizeof(st->path), "%s/%s.state", dir, name);
 	st->fd = open(st->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
 		      O_NOFOLLOW, 0600);
 	if (st->fd < 0)
 		return nb_errf(err, errlen, -errno,
-				   "cannot create state file %s: %s", st->path,
-				   strerror(errno));
+			       "cannot create state file %s: %s", st->path,
+			       strerror(errno));
 	ret = state_map(st, num_queues, true);
 	if (ret < 0) {
 		state_close(st, true);
 		return nb_errf(err, errlen, ret, "cannot map %s: %s",
-				   st->path, strerror(-ret));
+			       st->path, strerror(-ret));
 	}
 	memcpy(st->hdr->magic, STATE_MAGIC, sizeof(st->hdr->magic));
 	st->hdr->version = STATE_VERSION;
@@ -82,7 +82,7 @@ int state_open(struct state *st, const char *dir, const char *name,
 	st->fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (st->fd < 0)
 		return nb_errf(err, errlen, -errno, "cannot open %s: %s",
-				   st->path, strerror(errno));
+			       st->path, strerror(errno));
 	if (fstat(st->fd, &sb) < 0 ||
 	    pread(st->fd, &hdr, sizeof(hdr), 0) != sizeof(hdr) ||
 	    memcmp(hdr.magic, STATE_MAGIC, sizeof(hdr.magic)) ||
@@ -93,14 +93,14 @@ int state_open(struct state *st, const char *dir, const char *name,
 	    !memchr(hdr.volume, '\0', sizeof(hdr.volume))) {
 		state_close(st, false);
 		return nb_errf(err, errlen, -EINVAL,
-				   "%s is not a vduse-netblk state file of "
-				   "this version", st->path);
+			       "%s is not a vduse-netblk state file of "
+			       "this version", st->path);
 	}
 	ret = state_map(st, hdr.num_queues, false);
 	if (ret < 0) {
 		state_close(st, false);
 		return nb_errf(err, errlen, ret, "cannot map %s: %s",
-				   st->path, strerror(-ret));
+			       st->path, strerror(-ret));
 	}
 	return 0;
 }

@@ -163,7 +163,7 @@ static void volume_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* From a worker's thread. */
 static void volume_size_cb(void *opaque, unsigned int id, int err,
-			 uint64_t size)
+			   uint64_t size)
 {
 	struct volume *v = opaque;
 
@@ -201,7 +201,7 @@ static void volume_resize_apply(struct volume *v, uint64_t size)
 }
 
 static void volume_resize_answered_cb(struct ev_loop *loop, ev_async *w,
-				    int revents)
+				      int revents)
 {
 	struct volume *v = w->data;
 	uint64_t size = 0;
@@ -246,7 +246,7 @@ static void volume_resize_check(struct volume *v)
 }
 
 static void volume_resize_timer_cb(struct ev_loop *loop, ev_timer *t,
-				 int revents)
+				   int revents)
 {
 	volume_resize_check(t->data);
 }
@@ -277,7 +277,7 @@ static void volume_cluster_config(const struct volume *v,
 
 /* Open the volume once, to learn its geometry and fail early. */
 static int volume_probe(const struct volume *v, struct rpc_volume_info *vol,
-		      char *err, size_t errlen)
+			char *err, size_t errlen)
 {
 	struct cluster_config cfg;
 	struct ev_loop *loop;
@@ -305,8 +305,8 @@ static int volume_probe(const struct volume *v, struct rpc_volume_info *vol,
 }
 
 static void volume_blk_params(const struct volume *v,
-			    const struct rpc_volume_info *vol,
-			    struct blk_params *p)
+			      const struct rpc_volume_info *vol,
+			      struct blk_params *p)
 {
 	*p = (struct blk_params){
 		.size_bytes = vol->size,
@@ -383,7 +383,7 @@ static struct volume *volume_new(const struct volume_config *cfg)
 	v->tls_ciphersuites = volume_strdup(cfg->tls_ciphersuites);
 	v->mgmtdev = volume_strdup(cfg->mgmtdev);
 	v->state_dir = volume_strdup(cfg->state_dir ? cfg->state_dir :
-				   STATE_DEFAULT_DIR);
+				     STATE_DEFAULT_DIR);
 	if (!v->nodes || !v->volume || !v->name || !v->state_dir)
 		goto out_free;
 	for (i = 0; i < cfg->n_nodes; i++) {
@@ -448,7 +448,7 @@ static int volume_set_bounce(struct volume *v, char *err, size_t errlen)
 
 /* Create the device, or find the state to take over an existing one. */
 static int volume_create(struct volume *v, const struct blk_params *bp,
-		       char *err, size_t errlen)
+			 char *err, size_t errlen)
 {
 	struct virtio_blk_config config;
 	struct vduse_dev_params dp;
@@ -612,8 +612,9 @@ out_close_ctl:
 	return ret;
 }
 
-struct volume *volume_start(struct ev_loop *loop, const struct volume_config *cfg,
-			char *err, size_t errlen)
+struct volume *volume_start(struct ev_loop *loop,
+			    const struct volume_config *cfg, char *err,
+			    size_t errlen)
 {
 	struct rpc_volume_info vol = { 0 };
 	struct cluster_config ccfg;
@@ -684,7 +685,7 @@ struct volume *volume_start(struct ev_loop *loop, const struct volume_config *cf
 		}
 	}
 	v->control = control_start(v->name, v->dev_fd, v->cfg.queues, v->workers,
-			      v->cfg.queues, v->st.queues, v->takeover);
+				   v->cfg.queues, v->st.queues, v->takeover);
 	if (!v->control) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot start the control thread: %s",
@@ -775,7 +776,7 @@ void volume_get_stats(struct volume *v, struct volume_stats *out)
 }
 
 int volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
-		    size_t errlen)
+		      size_t errlen)
 {
 	int ret;
 

@@ -50,8 +50,9 @@ struct volume_config {
 };
 
 #define VOLUME_DEFAULT_BOUNCE_MB 32
-#define VOLUME_MIN_BOUNCE_MB     4     /* with VOLUME_SEG_MAX: segments >= 8 KiB;
-					 cmdline.c's message says 4 */
+#define VOLUME_MIN_BOUNCE_MB     4     /* with VOLUME_SEG_MAX: segments of
+					 8 KiB at least; cmdline.c's message
+					 says 4 */
 #define VOLUME_MAX_BOUNCE_MB     1024  /* VDUSE's limit */
 #define VOLUME_SEG_MAX           254   /* blk.c's cap on seg_max */
 
@@ -75,8 +76,9 @@ struct volume;
  * or NULL with errno set and a message for the user in err; the cause
  * was logged.
  */
-struct volume *volume_start(struct ev_loop *loop, const struct volume_config *cfg,
-			char *err, size_t errlen);
+struct volume *volume_start(struct ev_loop *loop,
+			    const struct volume_config *cfg, char *err,
+			    size_t errlen);
 
 /* "/dev/vdX", "/dev/vhost-vdpa-N", or "/dev/vduse/NAME" when the kernel
  * made no node (not attached, or no driver for it). */
@@ -97,7 +99,7 @@ void volume_get_stats(struct volume *v, struct volume_stats *out);
  * at a clean stop, remove the file. 0 or -errno with a message in err.
  */
 int volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
-		    size_t errlen);
+		      size_t errlen);
 
 /*
  * Stop and free. With leave, the device stays as it is (attached, its

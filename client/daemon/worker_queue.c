@@ -34,7 +34,7 @@ static const struct vq_ops worker_vq_ops = {
 };
 
 int worker_iotlb_lookup(void *opaque, uint64_t iova, uint64_t *start,
-			       uint64_t *last, uint64_t *offset, uint8_t *perm)
+			uint64_t *last, uint64_t *offset, uint8_t *perm)
 {
 	struct worker *w = opaque;
 	struct vduse_iotlb_entry e;
@@ -102,7 +102,7 @@ static void worker_more_cb(struct ev_loop *loop, ev_idle *watcher, int revents)
 }
 
 void worker_after_cb(struct ev_loop *loop, ev_prepare *watcher,
-			    int revents)
+		     int revents)
 {
 	struct worker *w = watcher->data;
 	unsigned int i;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the agent's spec-file parser. */
 #include <errno.h>
 #include <setjmp.h>

@@ -83,7 +83,7 @@ static void agent_start_vol(struct agent *a, struct agent_vol *av,
 		av->v = NULL;
 	} else {
 		av->v = volume_start(a->loop, &cfg, av->message,
-				   sizeof(av->message));
+				     sizeof(av->message));
 	}
 	if (av->v) {
 		snprintf(av->message, sizeof(av->message), "%s %s",

@@ -60,7 +60,7 @@ char *agent_read_file(const char *path)
 }
 
 void agent_path(char *out, size_t len, const char *dir,
-		       const char *name, const char *suffix)
+		const char *name, const char *suffix)
 {
 	snprintf(out, len, "%s/%s%s", dir, name, suffix);
 }

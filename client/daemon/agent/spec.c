@@ -42,7 +42,7 @@ static int spec_cluster(struct spec *sp, const char *value, unsigned int line,
 
 	if (strlen(value) >= sizeof(buf))
 		return nb_errf(err, errlen, -EINVAL, "line %u: cluster list too long",
-				  line);
+			       line);
 	strcpy(buf, value);
 	sp->n_nodes = 0;
 	for (tok = strtok_r(buf, ",", &save); tok;
@@ -50,15 +50,15 @@ static int spec_cluster(struct spec *sp, const char *value, unsigned int line,
 		if (!strchr(tok, ':') || (strlen(tok) <= SPEC_STR_MAX &&
 					  options_check_node(tok) < 0))
 			return nb_errf(err, errlen, -EINVAL, "line %u: cluster "
-					  "address '%.64s' is not host:port",
-					  line, tok);
+				       "address '%.64s' is not host:port",
+				       line, tok);
 		if (sp->n_nodes == SPEC_MAX_NODES)
 			return nb_errf(err, errlen, -EINVAL, "line %u: more than %d "
-					  "cluster addresses", line,
-					  SPEC_MAX_NODES);
+				       "cluster addresses", line,
+				       SPEC_MAX_NODES);
 		if (!spec_copy(sp->nodes[sp->n_nodes], tok))
 			return nb_errf(err, errlen, -EINVAL, "line %u: cluster "
-					  "address too long", line);
+				       "address too long", line);
 		sp->n_nodes++;
 	}
 	if (!sp->n_nodes)
@@ -81,8 +81,8 @@ static int spec_line(struct spec *sp, char *key, char *value,
 		if (strcmp(key, strs[i].key) == 0) {
 			if (!*value || !spec_copy(strs[i].dst, value))
 				return nb_errf(err, errlen, -EINVAL, "line %u: %s "
-						  "is empty or longer than %d",
-						  line, key, SPEC_STR_MAX);
+					       "is empty or longer than %d",
+					       line, key, SPEC_STR_MAX);
 			return 0;
 		}
 	}
@@ -91,35 +91,35 @@ static int spec_line(struct spec *sp, char *key, char *value,
 	if (strcmp(key, "queues") == 0) {
 		if (options_parse_queues(value, &sp->queues) < 0)
 			return nb_errf(err, errlen, -EINVAL, "line %u: queues '%.32s' "
-					  "is not a number from 1 to %u", line,
-					  value, OPTIONS_QUEUES_MAX);
+				       "is not a number from 1 to %u", line,
+				       value, OPTIONS_QUEUES_MAX);
 		return 0;
 	}
 	if (strcmp(key, "queue_size") == 0) {
 		if (options_parse_queue_size(value, &sp->queue_size) < 0)
 			return nb_errf(err, errlen, -EINVAL, "line %u: queue_size "
-					  "'%.32s' is not a power of two from %u "
-					  "to %u", line, value,
-					  OPTIONS_QUEUE_SIZE_MIN,
-					  OPTIONS_QUEUE_SIZE_MAX);
+				       "'%.32s' is not a power of two from %u "
+				       "to %u", line, value,
+				       OPTIONS_QUEUE_SIZE_MIN,
+				       OPTIONS_QUEUE_SIZE_MAX);
 		return 0;
 	}
 	if (strcmp(key, "read_only") == 0) {
 		if (strcmp(value, "true") && strcmp(value, "false"))
 			return nb_errf(err, errlen, -EINVAL, "line %u: read_only must "
-					  "be true or false", line);
+				       "be true or false", line);
 		sp->read_only = value[0] == 't';
 		return 0;
 	}
 	if (strcmp(key, "io_timeout") == 0) {
 		if (options_parse_seconds(value, &sp->io_timeout) < 0)
 			return nb_errf(err, errlen, -EINVAL, "line %u: io_timeout "
-					  "'%.32s' is not a number of seconds",
-					  line, value);
+				       "'%.32s' is not a number of seconds",
+				       line, value);
 		return 0;
 	}
 	return nb_errf(err, errlen, -EINVAL, "line %u: unknown key '%.32s'", line,
-			  key);
+		       key);
 }
 
 static char *spec_trim(char *s)
@@ -176,7 +176,7 @@ int spec_parse(const char *text, const char *default_name,
 		eq = strchr(line, '=');
 		if (!eq) {
 			ret = nb_errf(err, errlen, -EINVAL, "line %u: expected "
-					 "key=value", n);
+				      "key=value", n);
 			break;
 		}
 		*eq = '\0';
@@ -192,8 +192,8 @@ int spec_parse(const char *text, const char *default_name,
 		return nb_errf(err, errlen, -EINVAL, "no volume= line");
 	if (!spec_name_ok(out->name))
 		return nb_errf(err, errlen, -EINVAL, "device name '%.64s' is not "
-				  "usable (letters, digits, '-', '_', '.', at "
-				  "most 64)", out->name);
+			       "usable (letters, digits, '-', '_', '.', at "
+			       "most 64)", out->name);
 	return 0;
 }
 
