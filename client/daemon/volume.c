@@ -2,7 +2,6 @@
 /* One served volume: VDUSE device, workers, control thread, timers. */
 #include <endian.h>
 #include <errno.h>
-#include <glob.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -22,13 +21,12 @@
 #include "control.h"
 #include "log.h"
 #include "state.h"
+#include "sysfs.h"
 #include "tls.h"
 #include "volume.h"
 #include "vdpa_nl.h"
 #include "vduse_dev.h"
 #include "worker.h"
-
-#define VOLUME_SYSFS_WAIT_MS 10000
 
 struct volume {
 	/* owned copies of the config's strings */
@@ -63,63 +61,6 @@ struct volume {
 	uint64_t size;             /* bytes the driver knows */
 };
 
-/* ---- sysfs ---- */
-
-/* Which /dev node did the kernel make of vDPA device NAME? */
-static bool volume_find_node(const char *name, char *out, size_t outlen)
-{
-	static const char *const patterns[] = {
-		"/sys/bus/vdpa/devices/%s/virtio*/block/*",
-		"/sys/bus/vdpa/devices/%s/vhost-vdpa-*",
-	};
-	char pattern[PATH_MAX];
-	unsigned int i;
-	bool found = false;
-	glob_t g;
-
-	for (i = 0; i < 2 && !found; i++) {
-		snprintf(pattern, sizeof(pattern), patterns[i], name);
-		if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
-			snprintf(out, outlen, "/dev/%s",
-				 strrchr(g.gl_pathv[0], '/') + 1);
-			found = true;
-		}
-		globfree(&g);
-	}
-	return found;
-}
-
-static bool volume_wait_node(const char *name, char *out, size_t outlen)
-{
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	int waited;
-
-	for (waited = 0; waited < VOLUME_SYSFS_WAIT_MS; waited += 20) {
-		struct stat st;
-
-		if (volume_find_node(name, out, outlen) && stat(out, &st) == 0)
-			return true;
-		nanosleep(&pause, NULL);
-	}
-	return false;
-}
-
-static bool volume_attached(const char *name)
-{
-	char path[PATH_MAX];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", name);
-	return stat(path, &sb) == 0;
-}
-
-/* A virtio-vdpa disk, /dev/vdX (not /dev/vduse/NAME, not vhost-vdpa)? */
-static bool volume_is_disk(const char *node)
-{
-	return strncmp(node, "/dev/vd", 7) == 0 &&
-	       strncmp(node, VDUSE_DEV_DIR "/", sizeof(VDUSE_DEV_DIR)) != 0;
-}
-
 /*
  * The kernel removing the disk (vdpa dev del, driver unbind) waits for the
  * requests in flight; when the cluster does not answer they would never
@@ -135,8 +76,8 @@ static void volume_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	unsigned int i;
 
 	if (!v->watched[0]) {
-		if (volume_find_node(v->name, v->watched, sizeof(v->watched)) &&
-		    volume_is_disk(v->watched)) {
+		if (sysfs_find_node(v->name, v->watched, sizeof(v->watched)) &&
+		    sysfs_is_disk(v->watched)) {
 			snprintf(v->node, sizeof(v->node), "%s", v->watched);
 			log_msg(LOG_NOTICE, "%s: attached again as %s", v->name,
 				v->watched);
@@ -518,8 +459,8 @@ static int volume_attach(struct volume *v, char *err, size_t errlen)
 {
 	int ret;
 
-	if (v->takeover && volume_attached(v->name)) {
-		if (!volume_wait_node(v->name, v->node, sizeof(v->node)))
+	if (v->takeover && sysfs_attached(v->name)) {
+		if (!sysfs_wait_node(v->name, v->node, sizeof(v->node)))
 			snprintf(v->node, sizeof(v->node), "/dev/vduse/%s",
 				 v->name);
 		log_msg(LOG_NOTICE, "%s: took over, serving %s", v->name,
@@ -537,21 +478,21 @@ static int volume_attach(struct volume *v, char *err, size_t errlen)
 		log_msg(LOG_ERR, "%s", err);
 		return ret;
 	}
-	if (volume_wait_node(v->name, v->node, sizeof(v->node))) {
+	if (sysfs_wait_node(v->name, v->node, sizeof(v->node))) {
 		log_msg(LOG_NOTICE, "%s: attached as %s", v->name, v->node);
 	} else {
 		snprintf(v->node, sizeof(v->node), "/dev/vduse/%s", v->name);
 		log_msg(LOG_WARNING, "%s: attached to vDPA, but no block or "
 			"vhost device appeared within %d s (load virtio_blk and "
 			"virtio_vdpa, or vhost_vdpa)", v->name,
-			VOLUME_SYSFS_WAIT_MS / 1000);
+			SYSFS_NODE_WAIT_MS / 1000);
 	}
 	return 0;
 }
 
 static void volume_start_timers(struct volume *v, const struct blk_params *bp)
 {
-	if (volume_is_disk(v->node))
+	if (sysfs_is_disk(v->node))
 		snprintf(v->watched, sizeof(v->watched), "%s", v->node);
 	ev_timer_init(&v->watch_timer, volume_watch_cb, 0.25, 0.25);
 	v->watch_timer.data = v;
