@@ -2,7 +2,7 @@
 /*
  * The settings of a served volume: their defaults, limits and checks, in
  * one place for the three ways they are given: the daemon's command line
- * (cmdline.c), the agent's own options (agent/agent.c) and the agent's
+ * (cmdline.c), the agent's own options (agent/args.c) and the agent's
  * spec files (agent/spec.c).
  *
  * The options_parse_* functions print nothing: each returns 0 and stores
