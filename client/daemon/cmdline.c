@@ -138,8 +138,16 @@ static int cmdline_bad_number(const char *opt, const char *arg,
 static int cmdline_bad_seconds(const char *opt, const char *arg)
 {
 	fprintf(stderr, "vduse-netblk: %s '%s' is not a number of "
-		"seconds (0 to 1000000)\nTry 'vduse-netblk --help'.\n",
-		opt, arg);
+		"seconds (0 to %.0f)\nTry 'vduse-netblk --help'.\n",
+		opt, arg, OPTIONS_SECONDS_MAX);
+	return -EINVAL;
+}
+
+static int cmdline_bad_bounce(const char *arg)
+{
+	fprintf(stderr, "vduse-netblk: --bounce-size '%s' is below %u MiB "
+		"(0 keeps the kernel's default)\nTry 'vduse-netblk --help'.\n",
+		arg, OPTIONS_BOUNCE_MB_MIN);
 	return -EINVAL;
 }
 
@@ -340,10 +348,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 		case OPT_BOUNCE_SIZE:
 			ret = options_parse_bounce_mb(optarg, &o->bounce_mb);
 			if (ret == -EDOM)
-				ret = cmdline_bad_option("--bounce-size '%s' is "
-							 "below 4 MiB (0 keeps "
-							 "the kernel's default)",
-							 optarg);
+				ret = cmdline_bad_bounce(optarg);
 			else if (ret < 0)
 				ret = cmdline_bad_number("--bounce-size", optarg,
 							 0, OPTIONS_BOUNCE_MB_MAX);

@@ -51,8 +51,7 @@ struct volume_config {
 
 #define VOLUME_DEFAULT_BOUNCE_MB 32
 #define VOLUME_MIN_BOUNCE_MB     4     /* with VOLUME_SEG_MAX: segments of
-					 8 KiB at least; cmdline.c's message
-					 says 4 */
+					 8 KiB at least */
 #define VOLUME_MAX_BOUNCE_MB     1024  /* VDUSE's limit */
 #define VOLUME_SEG_MAX           254   /* blk.c's cap on seg_max */
 
