@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * netblk-cli internals: shared by netblk-cli.c (options, dispatch) and the
- * command files cli_*.c. Not a library interface.
+ * netblk-cli internals: shared by netblk-cli.c (dispatch), cli_options.c
+ * (options), cli_ctx.c (the engine) and the command files cli_*.c. Not a
+ * library interface.
  *
  * Exit codes of every command: CLI_EXIT_OK, CLI_EXIT_FAIL for runtime
  * errors (I/O error, TLS failure, volume not found, data mismatch),
@@ -68,6 +69,18 @@ int cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 		      char **argv, const struct option *cmd_opts,
 		      cli_opt_fn *fn, void *opaque, const char *help,
 		      int *first_arg);
+
+/*
+ * The options before the command name (cli_options.c). Parsing stops at
+ * the first operand, the command, whose index goes to *first; its options
+ * are left for the command. Returns 0; 1 after printing the help (exit 0);
+ * -EINVAL after printing what is wrong (exit 2). Free opt with
+ * cli_common_free() whatever it returns.
+ */
+int cli_main_parse(struct cli_common *opt, int argc, char **argv,
+		   int *first);
+/* Free what the option parsers allocated in opt (its nodes). */
+void cli_common_free(struct cli_common *opt);
 
 /* Messages on stderr, prefixed with "netblk-cli: ". */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* netblk-cli: messages, number parsing, clocks, random numbers, buffers. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "parse.h"
 
 void cli_err(const char *fmt, ...)
 {
@@ -23,87 +22,33 @@ void cli_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int cli_size_shift(const char *suffix, unsigned int *shift)
-{
-	static const struct {
-		const char *name;
-		unsigned int shift;
-	} units[] = {
-		{ "", 0 }, { "B", 0 },
-		{ "K", 10 }, { "k", 10 }, { "KB", 10 }, { "KiB", 10 },
-		{ "M", 20 }, { "MB", 20 }, { "MiB", 20 },
-		{ "G", 30 }, { "GB", 30 }, { "GiB", 30 },
-		{ "T", 40 }, { "TB", 40 }, { "TiB", 40 },
-	};
-
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(suffix, units[i].name) == 0) {
-			*shift = units[i].shift;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 int cli_parse_size(const char *optname, const char *s, uint64_t *out)
 {
-	unsigned long long v;
-	unsigned int shift;
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]))
-		goto out_bad;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		goto out_bad;
-	if (cli_size_shift(end, &shift) < 0)
-		goto out_bad;
-	if (shift && v > (UINT64_MAX >> shift))
-		goto out_bad;
-	*out = (uint64_t)v << shift;
+	if (nb_parse_size(s, out) < 0) {
+		cli_err("invalid size '%s' for %s (bytes, with an optional K, M, G or T suffix)",
+			s, optname);
+		return -EINVAL;
+	}
 	return 0;
-
-out_bad:
-	cli_err("invalid size '%s' for %s (bytes, with an optional K, M, G or T suffix)",
-		s, optname);
-	return -EINVAL;
 }
 
 int cli_parse_uint(const char *optname, const char *s, uint64_t min,
 		   uint64_t max, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]))
-		goto out_bad;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max)
-		goto out_bad;
-	*out = v;
+	if (nb_parse_u64(s, min, max, out) < 0) {
+		cli_err("invalid value '%s' for %s (a whole number from %" PRIu64
+			" to %" PRIu64 ")", s, optname, min, max);
+		return -EINVAL;
+	}
 	return 0;
-
-out_bad:
-	cli_err("invalid value '%s' for %s (a whole number from %" PRIu64
-		" to %" PRIu64 ")", s, optname, min, max);
-	return -EINVAL;
 }
 
 int cli_parse_seconds(const char *optname, const char *s, double *out)
 {
-	double v;
-	char *end;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || !isfinite(v) || v < 0 ||
-	    v > 1e6) {
+	if (nb_parse_seconds(s, 0, 1e6, out) < 0) {
 		cli_err("invalid number of seconds '%s' for %s", s, optname);
 		return -EINVAL;
 	}
-	*out = v;
 	return 0;
 }
 

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,22 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "privs.h"
-
-static int privs_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int privs_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 static int privs_get(uint64_t *eff, uint64_t *prm, uint64_t *inh)
 {
@@ -78,8 +63,8 @@ static int privs_bound(char *err, size_t errlen)
 
 	ret = privs_get(&eff, &prm, &inh);
 	if (ret < 0)
-		return privs_fail(err, errlen, ret, "capget: %s",
-				  strerror(-ret));
+		return nb_errf(err, errlen, ret, "capget: %s",
+			       strerror(-ret));
 	if (!(eff & (1ULL << CAP_SETPCAP)))
 		return 0;
 	for (cap = 0; cap < 64; cap++) {
@@ -88,9 +73,9 @@ static int privs_bound(char *err, size_t errlen)
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
 			break;		/* past the kernel's last capability */
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-			return privs_fail(err, errlen, -errno,
+			return nb_errf(err, errlen, -errno,
 					  "cannot drop capability %d from the bounding set: %s",
-					  cap, strerror(errno));
+				       cap, strerror(errno));
 	}
 	return 0;
 }
@@ -103,38 +88,38 @@ static int privs_switch_user(const char *user, char *err, size_t errlen)
 
 	ret = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
 	if (ret)
-		return privs_fail(err, errlen, -ret, "cannot look up user '%s': %s",
-				  user, strerror(ret));
+		return nb_errf(err, errlen, -ret, "cannot look up user '%s': %s",
+			       user, strerror(ret));
 	if (!res)
-		return privs_fail(err, errlen, -ENOENT, "no user named '%s'",
-				  user);
+		return nb_errf(err, errlen, -ENOENT, "no user named '%s'",
+			       user);
 	if (pw.pw_uid == 0)
-		return privs_fail(err, errlen, -EINVAL,
-				  "--user '%s' is root: name an unprivileged user",
-				  user);
+		return nb_errf(err, errlen, -EINVAL,
+			       "--user '%s' is root: name an unprivileged user",
+			       user);
 	if (geteuid() != 0 && geteuid() != pw.pw_uid)
-		return privs_fail(err, errlen, -EPERM,
-				  "cannot become user '%s': not running as root",
-				  user);
+		return nb_errf(err, errlen, -EPERM,
+			       "cannot become user '%s': not running as root",
+			       user);
 	/* keep the permitted set across the uid change, for CAP_NET_ADMIN */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		return privs_fail(err, errlen, -errno, "PR_SET_KEEPCAPS: %s",
-				  strerror(errno));
+		return nb_errf(err, errlen, -errno, "PR_SET_KEEPCAPS: %s",
+			       strerror(errno));
 	if (initgroups(user, pw.pw_gid) < 0)
-		return privs_fail(err, errlen, -errno,
-				  "cannot set the groups of user '%s': %s", user,
-				  strerror(errno));
+		return nb_errf(err, errlen, -errno,
+			       "cannot set the groups of user '%s': %s", user,
+			       strerror(errno));
 	if (setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid) < 0)
-		return privs_fail(err, errlen, -errno,
-				  "cannot switch to group %u of user '%s': %s",
-				  (unsigned)pw.pw_gid, user, strerror(errno));
+		return nb_errf(err, errlen, -errno,
+			       "cannot switch to group %u of user '%s': %s",
+			       (unsigned)pw.pw_gid, user, strerror(errno));
 	if (setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) < 0)
-		return privs_fail(err, errlen, -errno,
-				  "cannot switch to user '%s' (uid %u): %s", user,
-				  (unsigned)pw.pw_uid, strerror(errno));
+		return nb_errf(err, errlen, -errno,
+			       "cannot switch to user '%s' (uid %u): %s", user,
+			       (unsigned)pw.pw_uid, strerror(errno));
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		return privs_fail(err, errlen, -errno, "PR_SET_KEEPCAPS: %s",
-				  strerror(errno));
+		return nb_errf(err, errlen, -errno, "PR_SET_KEEPCAPS: %s",
+			       strerror(errno));
 	return 0;
 }
 
@@ -148,9 +133,9 @@ int privs_drop(const char *user, char *err, size_t errlen)
 		return ret;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
 	    errno != EINVAL)
-		return privs_fail(err, errlen, -errno,
-				  "cannot clear ambient capabilities: %s",
-				  strerror(errno));
+		return nb_errf(err, errlen, -errno,
+			       "cannot clear ambient capabilities: %s",
+			       strerror(errno));
 	if (user) {
 		/* needs CAP_SETUID/CAP_SETGID: before the cut below */
 		ret = privs_switch_user(user, err, errlen);
@@ -159,29 +144,29 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	}
 	ret = privs_get(&eff, &prm, &inh);
 	if (ret < 0)
-		return privs_fail(err, errlen, ret, "capget: %s",
-				  strerror(-ret));
+		return nb_errf(err, errlen, ret, "capget: %s",
+			       strerror(-ret));
 	keep = prm & PRIVS_KEEP;
 	/* the uid change cleared the effective set: raise what we keep */
 	ret = privs_set(keep, keep, 0);
 	if (ret < 0)
-		return privs_fail(err, errlen, ret,
-				  "cannot set capabilities: %s",
-				  strerror(-ret));
+		return nb_errf(err, errlen, ret,
+			       "cannot set capabilities: %s",
+			       strerror(-ret));
 	/* paranoia: the way back must be closed */
 	if (user && setresuid(0, 0, 0) == 0)
-		return privs_fail(err, errlen, -EPERM,
+		return nb_errf(err, errlen, -EPERM,
 				  "could switch back to root after dropping to '%s'",
-				  user);
+			       user);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return privs_fail(err, errlen, -errno,
-				  "cannot set no_new_privs: %s",
-				  strerror(errno));
+		return nb_errf(err, errlen, -errno,
+			       "cannot set no_new_privs: %s",
+			       strerror(errno));
 	ret = privs_get(&eff, &prm, &inh);
 	if (ret < 0 || eff != keep || prm != keep || inh)
-		return privs_fail(err, errlen, ret < 0 ? ret : -EPERM,
+		return nb_errf(err, errlen, ret < 0 ? ret : -EPERM,
 				  "capabilities not as expected after the drop (effective %#llx)",
-				  (unsigned long long)eff);
+			       (unsigned long long)eff);
 	return 0;
 }
 

@@ -2,27 +2,17 @@
 /* The daemon's state file, shared with its successor. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "state.h"
 
 #define STATE_MAGIC   "NBLKSTAT"
 #define STATE_VERSION 1
-
-static int state_error(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 static size_t state_size(uint32_t num_queues)
 {
@@ -56,21 +46,21 @@ int state_create(struct state *st, const char *dir, const char *name,
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return state_error(err, errlen, -errno,
-				   "cannot make state directory %s: %s", dir,
-				   strerror(errno));
+		return nb_errf(err, errlen, -errno,
+			       "cannot make state directory %s: %s", dir,
+			       strerror(errno));
 	snprintf(st->path, sizeof(st->path), "%s/%s.state", dir, name);
 	st->fd = open(st->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
 		      O_NOFOLLOW, 0600);
 	if (st->fd < 0)
-		return state_error(err, errlen, -errno,
-				   "cannot create state file %s: %s", st->path,
-				   strerror(errno));
+		return nb_errf(err, errlen, -errno,
+			       "cannot create state file %s: %s", st->path,
+			       strerror(errno));
 	ret = state_map(st, num_queues, true);
 	if (ret < 0) {
 		state_close(st, true);
-		return state_error(err, errlen, ret, "cannot map %s: %s",
-				   st->path, strerror(-ret));
+		return nb_errf(err, errlen, ret, "cannot map %s: %s",
+			       st->path, strerror(-ret));
 	}
 	memcpy(st->hdr->magic, STATE_MAGIC, sizeof(st->hdr->magic));
 	st->hdr->version = STATE_VERSION;
@@ -91,8 +81,8 @@ int state_open(struct state *st, const char *dir, const char *name,
 	snprintf(st->path, sizeof(st->path), "%s/%s.state", dir, name);
 	st->fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (st->fd < 0)
-		return state_error(err, errlen, -errno, "cannot open %s: %s",
-				   st->path, strerror(errno));
+		return nb_errf(err, errlen, -errno, "cannot open %s: %s",
+			       st->path, strerror(errno));
 	if (fstat(st->fd, &sb) < 0 ||
 	    pread(st->fd, &hdr, sizeof(hdr), 0) != sizeof(hdr) ||
 	    memcmp(hdr.magic, STATE_MAGIC, sizeof(hdr.magic)) ||
@@ -102,15 +92,15 @@ int state_open(struct state *st, const char *dir, const char *name,
 	    (size_t)sb.st_size != state_size(hdr.num_queues) ||
 	    !memchr(hdr.volume, '\0', sizeof(hdr.volume))) {
 		state_close(st, false);
-		return state_error(err, errlen, -EINVAL,
-				   "%s is not a vduse-netblk state file of "
-				   "this version", st->path);
+		return nb_errf(err, errlen, -EINVAL,
+			       "%s is not a vduse-netblk state file of "
+			       "this version", st->path);
 	}
 	ret = state_map(st, hdr.num_queues, false);
 	if (ret < 0) {
 		state_close(st, false);
-		return state_error(err, errlen, ret, "cannot map %s: %s",
-				   st->path, strerror(-ret));
+		return nb_errf(err, errlen, ret, "cannot map %s: %s",
+			       st->path, strerror(-ret));
 	}
 	return 0;
 }

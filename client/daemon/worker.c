@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Worker threads: virtqueues served through the cluster engine. */
+/*
+ * Worker threads: the thread, its requests to the cluster engine, its
+ * reconnects and drains, and the commands other threads send it (its
+ * virtqueues are worker_queue.c's).
+ */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,139 +16,7 @@
 #include "iotlb.h"
 #include "log.h"
 #include "privs.h"
-#include "vduse_dev.h"
-#include "worker.h"
-
-enum worker_cmd_type {
-	WORKER_CMD_NONE,
-	WORKER_CMD_QUEUE_START,
-	WORKER_CMD_QUEUE_STOP,
-	WORKER_CMD_QUEUE_STATE,
-	WORKER_CMD_INVALIDATE,
-	WORKER_CMD_DRAIN,
-	WORKER_CMD_REFRESH,
-	WORKER_CMD_RELOAD_TLS,
-	WORKER_CMD_EXIT,
-	WORKER_CMD_MAX
-};
-
-struct worker_cmd {
-	enum worker_cmd_type type;
-	unsigned int index;
-	struct vq_layout layout;
-	int kickfd;
-	uint64_t features;
-	struct vq_log *log;
-	bool resume;
-	uint64_t start, last;
-	double grace;
-	bool reconnect;
-	bool abandon;
-	struct ssl_ctx_st *ssl_ctx;
-	uint64_t seq;
-	uint16_t avail;
-	int result;
-};
-
-struct worker_queue {
-	struct worker *w;
-	unsigned int index;
-	struct vq *vq;
-	bool started;
-	bool dirty;           /* pushed since the last notify */
-	ev_io kick;
-	ev_idle more;         /* budget ran out: continue next iteration */
-	unsigned int inflight;
-	/* A driver reset waits for the queue's requests in flight: */
-	bool stopping;
-	uint64_t stop_seq;    /* the QUEUE_STOP command to answer */
-	ev_timer stop_timer;
-};
-
-/* A request in flight to the cluster. */
-struct worker_io {
-	struct session_io cio;
-	struct blk_req *req;
-	struct worker_queue *q;
-	uint64_t seq;         /* iotlb sequence number */
-	struct worker_io *prev, *next;
-};
-
-struct worker {
-	unsigned int id;
-	char name[80];        /* "DEV/wN" for logs */
-	int dev_fd;
-	struct blk_params blk_params;
-	struct blk_dev *blk;
-	struct iotlb *iotlb;
-	struct session *cluster;
-	struct ev_loop *loop;
-	pthread_t thread;
-
-	struct worker_queue *queues[WORKER_MAX_QUEUES];
-	struct worker_io *oldest, *newest;  /* in flight, in submit order */
-	struct worker_io *free_ios;
-	struct worker_stats stats;
-
-	ev_async wake;
-	ev_timer drain_timer;
-	ev_prepare after;     /* end of each loop iteration, before blocking */
-
-	/* Commands from other threads: one at a time, under cmd_send_lock. */
-	pthread_mutex_t cmd_send_lock;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct worker_cmd cmd;
-	bool cmd_pending, cmd_done;
-	uint64_t cmd_seq;
-
-	/* Start-up handshake with worker_start(). */
-	struct session_config cfg;
-	bool reconnect_after_drain;
-	uint64_t drain_seq;    /* requests tagged below came before the drain */
-	void (*size_cb)(void *opaque, unsigned int id, int err, uint64_t size);
-	void *size_opaque;
-	bool started;
-	int start_err;
-	char start_msg[256];
-};
-
-static void *worker_translate(void *opaque, uint64_t iova, uint64_t *len,
-			      bool write)
-{
-	struct worker_queue *q = opaque;
-
-	return iotlb_translate(q->w->iotlb, iova, len, write);
-}
-
-static int worker_notify(void *opaque)
-{
-	struct worker_queue *q = opaque;
-
-	return vduse_vq_inject_irq(q->w->dev_fd, q->index);
-}
-
-static const struct vq_ops worker_vq_ops = {
-	.translate = worker_translate,
-	.notify = worker_notify,
-};
-
-static int worker_iotlb_lookup(void *opaque, uint64_t iova, uint64_t *start,
-			       uint64_t *last, uint64_t *offset, uint8_t *perm)
-{
-	struct worker *w = opaque;
-	struct vduse_iotlb_entry e;
-	int fd;
-
-	fd = vduse_iotlb_get_fd(w->dev_fd, iova, &e);
-	if (fd < 0)
-		return fd;
-	*start = e.start;
-	*last = e.last;
-	*offset = e.offset;
-	*perm = e.perm;
-	return fd;
-}
+#include "worker_priv.h"
 
 /* ---- requests ---- */
 
@@ -175,10 +46,7 @@ static void worker_io_put(struct worker *w, struct worker_io *io)
 	w->free_ios = io;
 }
 
-static void worker_queue_stopped(struct worker_queue *q);
 static void worker_reconnect(struct worker *w);
-static void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
-				 int revents);
 
 static void worker_io_done(struct session_io *cio, int result)
 {
@@ -280,154 +148,9 @@ static const struct blk_backend_ops worker_blk_ops = {
 	.bad_request = worker_bad_request,
 };
 
-/* ---- queue processing ---- */
-
-static void worker_queue_run(struct worker_queue *q)
-{
-	struct worker *w = q->w;
-	int n;
-
-	if (!q->started)
-		return;
-	do {
-		vq_kick_disable(q->vq);
-		n = blk_queue_process(w->blk, q->vq, WORKER_BUDGET);
-		if (n != 0 && log_level() >= LOG_DEBUG)
-			log_msg(LOG_DEBUG, "%s: queue %u: popped %d", w->name,
-				q->index, n);
-		if (n < 0) {
-			if (n == -EIO)
-				log_msg(LOG_ERR, "%s: queue %u: the driver broke "
-					"the ring; the queue needs a reset",
-					w->name, q->index);
-			return;
-		}
-		if (n == WORKER_BUDGET) {
-			/* Let other queues and the network have a turn. */
-			ev_idle_start(w->loop, &q->more);
-			return;
-		}
-	} while (vq_kick_enable(q->vq));
-}
-
-static void worker_kick_cb(struct ev_loop *loop, ev_io *watcher, int revents)
-{
-	struct worker_queue *q = watcher->data;
-	uint64_t count;
-
-	if (read(watcher->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_msg(LOG_ERR, "%s: queue %u: reading kick eventfd: %s",
-			q->w->name, q->index, strerror(errno));
-	else if (log_level() >= LOG_DEBUG)
-		log_msg(LOG_DEBUG, "%s: queue %u: kick", q->w->name, q->index);
-	worker_queue_run(q);
-}
-
-static void worker_more_cb(struct ev_loop *loop, ev_idle *watcher, int revents)
-{
-	struct worker_queue *q = watcher->data;
-
-	ev_idle_stop(loop, watcher);
-	worker_queue_run(q);
-}
-
-/* After each loop iteration: one interrupt per queue, free old mappings. */
-static void worker_after_cb(struct ev_loop *loop, ev_prepare *watcher,
-			    int revents)
-{
-	struct worker *w = watcher->data;
-	unsigned int i;
-
-	for (i = 0; i < WORKER_MAX_QUEUES; i++) {
-		struct worker_queue *q = w->queues[i];
-
-		if (q && q->dirty) {
-			q->dirty = false;
-			if (q->started) {
-				int ret = vq_notify_batch(q->vq);
-
-				if (ret < 0)
-					log_msg(LOG_ERR, "%s: queue %u: interrupt "
-						"injection failed: %s", w->name,
-						q->index, strerror(-ret));
-			}
-		}
-	}
-	if (iotlb_retired_count(w->iotlb))
-		iotlb_reap(w->iotlb, w->oldest ? w->oldest->seq :
-			   IOTLB_NONE_INFLIGHT);
-}
-
-static int worker_do_queue_start(struct worker *w, struct worker_cmd *c)
-{
-	struct worker_queue *q;
-	int ret;
-
-	if (c->index >= WORKER_MAX_QUEUES)
-		return -EINVAL;
-	q = w->queues[c->index];
-	if (!q) {
-		q = calloc(1, sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		q->w = w;
-		q->index = c->index;
-		q->vq = vq_new(&worker_vq_ops, q, c->index);
-		if (!q->vq) {
-			free(q);
-			return -ENOMEM;
-		}
-		ev_idle_init(&q->more, worker_more_cb);
-		q->more.data = q;
-		ev_init(&q->stop_timer, worker_stop_timer_cb);
-		q->stop_timer.data = q;
-		w->queues[c->index] = q;
-	}
-	if (q->started)
-		return -EBUSY;
-	ret = blk_dev_set_features(w->blk, c->features);
-	if (ret < 0)
-		return ret;
-	ret = vq_setup(q->vq, &c->layout);
-	if (ret < 0)
-		return ret;
-	if (c->log && c->resume) {
-		uint16_t *heads = malloc(sizeof(*heads) * c->layout.num);
-		int i, n;
-
-		if (!heads)
-			return -ENOMEM;
-		n = vq_recover(q->vq, c->log, heads);
-		if (n < 0) {
-			free(heads);
-			return n;
-		}
-		log_msg(LOG_NOTICE, "%s: queue %u: resuming at %u with %d "
-			"request(s) that were in flight", w->name, q->index,
-			c->layout.last_avail_idx, n);
-		for (i = 0; i < n; i++) {
-			ret = blk_queue_resubmit(w->blk, q->vq, heads[i]);
-			if (ret < 0)
-				log_msg(LOG_ERR, "%s: queue %u: request %u "
-					"cannot be run again: %s", w->name,
-					q->index, heads[i], strerror(-ret));
-		}
-		q->dirty = true;
-		free(heads);
-	} else if (c->log) {
-		vq_log_start(q->vq, c->log);
-	}
-	ev_io_init(&q->kick, worker_kick_cb, c->kickfd, EV_READ);
-	q->kick.data = q;
-	ev_io_start(w->loop, &q->kick);
-	q->started = true;
-	/* The driver may have queued requests before we watched the kick. */
-	worker_queue_run(q);
-	return 0;
-}
 
 /* Answer a deferred command, if it is still the one being waited for. */
-static void worker_cmd_finish(struct worker *w, uint64_t seq, int result)
+void worker_cmd_finish(struct worker *w, uint64_t seq, int result)
 {
 	pthread_mutex_lock(&w->lock);
 	if (w->cmd.seq == seq && !w->cmd_done) {
@@ -438,19 +161,6 @@ static void worker_cmd_finish(struct worker *w, uint64_t seq, int result)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Nothing of the queue is in flight any more: forget the rings. */
-static void worker_queue_stopped(struct worker_queue *q)
-{
-	struct worker *w = q->w;
-
-	ev_timer_stop(w->loop, &q->stop_timer);
-	vq_reset(q->vq);
-	q->started = false;
-	q->stopping = false;
-	q->dirty = false;
-	worker_cmd_finish(w, q->stop_seq, 0);
-}
-
 /*
  * The driver reset the queue while requests were still waiting for the
  * cluster. Their data would land in buffers the driver may reuse, so they
@@ -458,8 +168,7 @@ static void worker_queue_stopped(struct worker_queue *q)
  * completes with an I/O error (into the old ring, which the driver is
  * discarding), and the worker connects anew.
  */
-static void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
-				 int revents)
+void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker_queue *q = t->data;
 	struct worker *w = q->w;
@@ -472,49 +181,6 @@ static void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
 	worker_reconnect(w);
 	if (q->stopping)
 		worker_queue_stopped(q);
-}
-
-/* Returns 1 when the answer is deferred (requests in flight). */
-static int worker_do_queue_stop(struct worker *w, struct worker_cmd *c)
-{
-	struct worker_queue *q;
-
-	if (c->index >= WORKER_MAX_QUEUES || !w->queues[c->index])
-		return -EINVAL;
-	q = w->queues[c->index];
-	c->avail = vq_last_avail_idx(q->vq);
-	if (!q->started)
-		return 0;
-	ev_io_stop(w->loop, &q->kick);
-	ev_idle_stop(w->loop, &q->more);
-	if (q->inflight && !c->abandon) {
-		q->stopping = true;
-		q->stop_seq = c->seq;
-		ev_timer_set(&q->stop_timer, WORKER_RESET_GRACE, 0);
-		ev_timer_start(w->loop, &q->stop_timer);
-		return 1;
-	}
-	/* Abandoned requests complete into a reset queue: refused, so the
-	 * state file keeps them in flight for the next daemon. */
-	vq_reset(q->vq);
-	q->started = false;
-	q->dirty = false;
-	return 0;
-}
-
-static void worker_do_invalidate(struct worker *w, struct worker_cmd *c)
-{
-	unsigned int i;
-
-	iotlb_invalidate(w->iotlb, c->start, c->last);
-	for (i = 0; i < WORKER_MAX_QUEUES; i++) {
-		struct worker_queue *q = w->queues[i];
-
-		if (q && q->started && vq_remap(q->vq) < 0)
-			log_msg(LOG_WARNING, "%s: queue %u: rings no longer "
-				"mapped after an IOTLB update; waiting for the "
-				"driver to set them up again", w->name, i);
-	}
 }
 
 static void worker_ready_cb(struct session *c, int err, void *opaque)
@@ -603,22 +269,26 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		if (c->result == 1)
 			return;	/* answered by worker_queue_stopped() */
 		break;
-	case WORKER_CMD_QUEUE_STATE:
+	case WORKER_CMD_QUEUE_STATE: {
+		unsigned int index = c->u.queue_state.index;
+
 		c->result = -EINVAL;
-		if (c->index < WORKER_MAX_QUEUES && w->queues[c->index]) {
-			c->avail = vq_last_avail_idx(w->queues[c->index]->vq);
+		if (index < WORKER_MAX_QUEUES && w->queues[index]) {
+			c->u.queue_state.avail =
+				vq_last_avail_idx(w->queues[index]->vq);
 			c->result = 0;
 		}
 		break;
+	}
 	case WORKER_CMD_INVALIDATE:
 		worker_do_invalidate(w, c);
 		c->result = 0;
 		break;
 	case WORKER_CMD_DRAIN:
-		w->reconnect_after_drain = c->reconnect;
+		w->reconnect_after_drain = c->u.drain.reconnect;
 		w->drain_seq = iotlb_seq(w->iotlb);
 		if (w->cluster && !ev_is_active(&w->drain_timer)) {
-			ev_timer_set(&w->drain_timer, c->grace, 0);
+			ev_timer_set(&w->drain_timer, c->u.drain.grace, 0);
 			ev_timer_start(loop, &w->drain_timer);
 		}
 		c->result = 0;
@@ -629,7 +299,7 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		break;
 	case WORKER_CMD_RELOAD_TLS:
 		c->result = w->cluster ? session_reload_tls(w->cluster,
-							    c->ssl_ctx) : 0;
+					c->u.reload_tls.ssl_ctx) : 0;
 		/* A cluster made after a drain reads the files again. */
 		break;
 	case WORKER_CMD_EXIT:
@@ -807,9 +477,12 @@ int worker_queue_start(struct worker *w, unsigned int index,
 		       bool resume)
 {
 	struct worker_cmd c = {
-		.type = WORKER_CMD_QUEUE_START, .index = index,
-		.layout = *layout, .kickfd = kickfd,
-		.features = driver_features, .log = log, .resume = resume,
+		.type = WORKER_CMD_QUEUE_START,
+		.u.queue_start = {
+			.index = index, .layout = *layout, .kickfd = kickfd,
+			.features = driver_features, .log = log,
+			.resume = resume,
+		},
 	};
 
 	return worker_call(w, &c);
@@ -818,38 +491,47 @@ int worker_queue_start(struct worker *w, unsigned int index,
 int worker_queue_stop(struct worker *w, unsigned int index,
 		      uint16_t *last_avail, bool abandon)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_QUEUE_STOP, .index = index,
-				.abandon = abandon };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_QUEUE_STOP,
+		.u.queue_stop = { .index = index, .abandon = abandon },
+	};
 	int ret = worker_call(w, &c);
 
 	if (ret == 0 && last_avail)
-		*last_avail = c.avail;
+		*last_avail = c.u.queue_stop.avail;
 	return ret;
 }
 
 int worker_queue_state(struct worker *w, unsigned int index,
 		       uint16_t *last_avail)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_QUEUE_STATE, .index = index };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_QUEUE_STATE,
+		.u.queue_state = { .index = index },
+	};
 	int ret = worker_call(w, &c);
 
 	if (ret == 0)
-		*last_avail = c.avail;
+		*last_avail = c.u.queue_state.avail;
 	return ret;
 }
 
 int worker_invalidate(struct worker *w, uint64_t start, uint64_t last)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_INVALIDATE, .start = start,
-				.last = last };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_INVALIDATE,
+		.u.invalidate = { .start = start, .last = last },
+	};
 
 	return worker_call(w, &c);
 }
 
 int worker_drain(struct worker *w, double grace, bool reconnect)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_DRAIN, .grace = grace,
-				.reconnect = reconnect };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_DRAIN,
+		.u.drain = { .grace = grace, .reconnect = reconnect },
+	};
 
 	return worker_call(w, &c);
 }
@@ -863,7 +545,10 @@ int worker_refresh_size(struct worker *w)
 
 int worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx)
 {
-	struct worker_cmd c = { .type = WORKER_CMD_RELOAD_TLS, .ssl_ctx = ctx };
+	struct worker_cmd c = {
+		.type = WORKER_CMD_RELOAD_TLS,
+		.u.reload_tls = { .ssl_ctx = ctx },
+	};
 
 	return worker_call(w, &c);
 }
@@ -887,3 +572,4 @@ void worker_stop(struct worker *w)
 		pthread_cancel(w->thread);
 	worker_free(w);
 }
+

@@ -18,8 +18,8 @@ fuzz_conn) files=(client/engine/wire.c client/engine/conn.c) ;;
 fuzz_mock) files=(server-mock/conn.c server-mock/request.c server-mock/volume.c) ;;
 fuzz_rpc) files=(proto/rpc.c) ;;
 fuzz_map) files=(proto/map.c) ;;
-fuzz_spec) files=(client/daemon/agent/spec.c) ;;
-fuzz_opts) files=(client/daemon/main.c client/cli/netblk-cli.c client/cli/cli_util.c) ;;
+fuzz_spec) files=(client/daemon/agent/spec.c client/daemon/options.c) ;;
+fuzz_opts) files=(client/daemon/cmdline.c client/daemon/options.c client/cli/cli_options.c client/cli/cli_util.c) ;;
 *) echo "coverage.sh: unknown target '$target'" >&2; exit 2 ;;
 esac
 [ -d "$corpus" ] || { echo "coverage.sh: no corpus directory '$corpus'" >&2; exit 1; }

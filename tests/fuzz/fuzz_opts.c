@@ -1,32 +1,22 @@
-/* libFuzzer target: the command lines of the daemon (vduse-netblk's
- * main_parse) and of netblk-cli (its options before the command, and the
- * number parsers every command's options go through).
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target: the command lines of the daemon and of netblk-cli.
  *
- * Both parsers are static in their program's main file; this harness
- * includes those files with main() renamed and exit() caught, so neither
- * program changes for it.  Input: byte 0 picks the parser, the rest is the
- * argument vector, arguments separated by NUL bytes (at most 64).
- * Messages go to a /dev/null stream instead of stderr.
+ * Parsers: the daemon's (cmdline_parse, netblk_daemon), and netblk-cli's
+ * options before the command and the number parsers every command's
+ * options go through (cli_main_parse, cli_parse_*, netblk_cli_util). Both
+ * return rather than exit, also after --help.  Input: byte 0 picks the
+ * parser, the rest is the argument vector, arguments separated by NUL
+ * bytes (at most 64). Messages go to a /dev/null stream instead of stderr.
  */
-#include <setjmp.h>
+#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-static jmp_buf fz_exit_jmp;
-
-static void fz_exit(int code)
-{
-	longjmp(fz_exit_jmp, code + 1);
-}
-
-#define main fz_daemon_main
-#define exit fz_exit
-#include "../../client/daemon/main.c"
-#undef main
-#define main fz_cli_main
-#include "../../client/cli/netblk-cli.c"
-#undef main
-#undef exit
+#include "cli.h"
+#include "cmdline.h"
+#include "options.h"
 
 #define FZ_MAX_ARGS 64
 
@@ -51,25 +41,25 @@ static int fz_split(const uint8_t *data, size_t size, char *buf,
 
 static void fz_daemon(int argc, char **argv)
 {
-	struct main_opts o;
+	struct cmdline o;
 
-	memset(&o, 0, sizeof(o));
 	optind = 0;
-	if (setjmp(fz_exit_jmp) == 0 && main_parse(argc, argv, &o) == 0) {
+	if (cmdline_parse(argc, argv, &o) == 0) {
 		/* what a successful parse promises the rest of main() */
-		if (!o.n_nodes || !o.volume || !o.volume[0] || !o.name[0] ||
-		    strchr(o.name, '/') || o.queues < 1 ||
-		    o.queues > MAIN_MAX_QUEUES || o.queue_size < 4 ||
-		    (o.queue_size & (o.queue_size - 1)) ||
-		    !(o.connect_timeout > 0))
+		if (!o.n_nodes || o.cfg.n_nodes != o.n_nodes ||
+		    !o.cfg.volume || !o.cfg.volume[0] || !o.name[0] ||
+		    o.cfg.name != o.name || strchr(o.name, '/') ||
+		    o.cfg.queues < 1 || o.cfg.queues > OPTIONS_QUEUES_MAX ||
+		    o.cfg.queue_size < OPTIONS_QUEUE_SIZE_MIN ||
+		    o.cfg.queue_size > OPTIONS_QUEUE_SIZE_MAX ||
+		    (o.cfg.queue_size & (o.cfg.queue_size - 1)) ||
+		    !(o.cfg.connect_timeout > 0))
 			abort();
 		for (size_t i = 0; i < o.n_nodes; i++)
-			if (!strchr(o.nodes[i], ':'))
+			if (options_check_node(o.cfg.nodes[i]) < 0)
 				abort();
 	}
-	for (size_t i = 0; i < o.n_nodes; i++)
-		free(o.nodes[i]);
-	free(o.nodes);
+	cmdline_free(&o);
 }
 
 static void fz_cli(int argc, char **argv)
@@ -79,8 +69,7 @@ static void fz_cli(int argc, char **argv)
 	double d;
 	int first = 0;
 
-	if (setjmp(fz_exit_jmp) == 0 &&
-	    cli_main_parse(&opt, argc, argv, &first) == 0) {
+	if (cli_main_parse(&opt, argc, argv, &first) == 0) {
 		if (first > argc)
 			abort();
 		if (opt.volume && (!opt.volume[0] ||

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the agent's attachment spec files (spec_parse), text
  * anyone allowed to write the spec directory controls.  A spec that
  * parses must name a usable device, a volume and 1..SPEC_MAX_NODES

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* privs_drop(): after the drop the daemon keeps CAP_NET_ADMIN only, runs as
  * the named user, cannot get root back or gain privileges through exec,
  * still uses descriptors it opened before (as it does /dev/vduse/NAME),

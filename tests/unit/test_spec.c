@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the agent's spec-file parser. */
 #include <errno.h>
 #include <setjmp.h>
@@ -77,6 +78,12 @@ static void test_errors(void **state)
 	expect_error("cluster=h:1\nvolume=v\n", "../etc", "not usable");
 	expect_error("cluster=h:1\nvolume=v\nname=a/b\n", "n", "not usable");
 	expect_error("cluster=h:1\nvolume=\n", "n", "volume is empty");
+	/* the daemon's limits (options.h), said in the same words */
+	expect_error("cluster=h:1\nvolume=v\nqueues=65\n", "n",
+		     "queues '65' is not a number from 1 to 64");
+	expect_error("cluster=h:1\nvolume=v\nqueue_size=65536\n", "n",
+		     "is not a power of two from 4 to 32768");
+	expect_error("cluster=h:99999\nvolume=v\n", "n", "not host:port");
 }
 
 /* tls_ciphersuites: the agent's default unless the spec names its own. */

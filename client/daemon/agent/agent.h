@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Agent mode and the status command (see agent.c). argv[0] is the
+/* Agent mode (agent.c) and the status command (status.c). argv[0] is the
  * subcommand; return the process exit status. */
 #ifndef NETBLK_AGENT_H
 #define NETBLK_AGENT_H

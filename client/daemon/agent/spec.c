@@ -1,22 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Parser of the agent's attachment spec files. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
+#include "options.h"
 #include "spec.h"
-
-static int spec_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 bool spec_name_ok(const char *name)
 {
@@ -44,49 +35,34 @@ static bool spec_copy(char *dst, const char *src)
 	return true;
 }
 
-static bool spec_uint(const char *s, unsigned int min, unsigned int max,
-		      unsigned int *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static int spec_cluster(struct spec *sp, const char *value, unsigned int line,
 			char *err, size_t errlen)
 {
 	char buf[SPEC_MAX_NODES * 64], *save = NULL, *tok;
 
 	if (strlen(value) >= sizeof(buf))
-		return spec_error(err, errlen, "line %u: cluster list too long",
-				  line);
+		return nb_errf(err, errlen, -EINVAL, "line %u: cluster list too long",
+			       line);
 	strcpy(buf, value);
 	sp->n_nodes = 0;
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		if (!strchr(tok, ':'))
-			return spec_error(err, errlen, "line %u: cluster "
-					  "address '%.64s' is not host:port",
-					  line, tok);
+		if (!strchr(tok, ':') || (strlen(tok) <= SPEC_STR_MAX &&
+					  options_check_node(tok) < 0))
+			return nb_errf(err, errlen, -EINVAL, "line %u: cluster "
+				       "address '%.64s' is not host:port",
+				       line, tok);
 		if (sp->n_nodes == SPEC_MAX_NODES)
-			return spec_error(err, errlen, "line %u: more than %d "
-					  "cluster addresses", line,
-					  SPEC_MAX_NODES);
+			return nb_errf(err, errlen, -EINVAL, "line %u: more than %d "
+				       "cluster addresses", line,
+				       SPEC_MAX_NODES);
 		if (!spec_copy(sp->nodes[sp->n_nodes], tok))
-			return spec_error(err, errlen, "line %u: cluster "
-					  "address too long", line);
+			return nb_errf(err, errlen, -EINVAL, "line %u: cluster "
+				       "address too long", line);
 		sp->n_nodes++;
 	}
 	if (!sp->n_nodes)
-		return spec_error(err, errlen, "line %u: empty cluster", line);
+		return nb_errf(err, errlen, -EINVAL, "line %u: empty cluster", line);
 	return 0;
 }
 
@@ -100,53 +76,50 @@ static int spec_line(struct spec *sp, char *key, char *value,
 		{ "tls_ciphersuites", sp->tls_ciphersuites },
 	};
 	unsigned int i;
-	char *end;
 
 	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (strcmp(key, strs[i].key) == 0) {
 			if (!*value || !spec_copy(strs[i].dst, value))
-				return spec_error(err, errlen, "line %u: %s "
-						  "is empty or longer than %d",
-						  line, key, SPEC_STR_MAX);
+				return nb_errf(err, errlen, -EINVAL, "line %u: %s "
+					       "is empty or longer than %d",
+					       line, key, SPEC_STR_MAX);
 			return 0;
 		}
 	}
 	if (strcmp(key, "cluster") == 0)
 		return spec_cluster(sp, value, line, err, errlen);
 	if (strcmp(key, "queues") == 0) {
-		if (!spec_uint(value, 1, 64, &sp->queues))
-			return spec_error(err, errlen, "line %u: queues '%.32s' "
-					  "is not a number from 1 to 64", line,
-					  value);
+		if (options_parse_queues(value, &sp->queues) < 0)
+			return nb_errf(err, errlen, -EINVAL, "line %u: queues '%.32s' "
+				       "is not a number from 1 to %u", line,
+				       value, OPTIONS_QUEUES_MAX);
 		return 0;
 	}
 	if (strcmp(key, "queue_size") == 0) {
-		if (!spec_uint(value, 4, 32768, &sp->queue_size) ||
-		    (sp->queue_size & (sp->queue_size - 1)))
-			return spec_error(err, errlen, "line %u: queue_size "
-					  "'%.32s' is not a power of two from 4 "
-					  "to 32768", line, value);
+		if (options_parse_queue_size(value, &sp->queue_size) < 0)
+			return nb_errf(err, errlen, -EINVAL, "line %u: queue_size "
+				       "'%.32s' is not a power of two from %u "
+				       "to %u", line, value,
+				       OPTIONS_QUEUE_SIZE_MIN,
+				       OPTIONS_QUEUE_SIZE_MAX);
 		return 0;
 	}
 	if (strcmp(key, "read_only") == 0) {
 		if (strcmp(value, "true") && strcmp(value, "false"))
-			return spec_error(err, errlen, "line %u: read_only must "
-					  "be true or false", line);
+			return nb_errf(err, errlen, -EINVAL, "line %u: read_only must "
+				       "be true or false", line);
 		sp->read_only = value[0] == 't';
 		return 0;
 	}
 	if (strcmp(key, "io_timeout") == 0) {
-		errno = 0;
-		sp->io_timeout = strtod(value, &end);
-		if (errno || end == value || *end || !(sp->io_timeout >= 0) ||
-		    sp->io_timeout > 1e6)
-			return spec_error(err, errlen, "line %u: io_timeout "
-					  "'%.32s' is not a number of seconds",
-					  line, value);
+		if (options_parse_seconds(value, &sp->io_timeout) < 0)
+			return nb_errf(err, errlen, -EINVAL, "line %u: io_timeout "
+				       "'%.32s' is not a number of seconds",
+				       line, value);
 		return 0;
 	}
-	return spec_error(err, errlen, "line %u: unknown key '%.32s'", line,
-			  key);
+	return nb_errf(err, errlen, -EINVAL, "line %u: unknown key '%.32s'", line,
+		       key);
 }
 
 static char *spec_trim(char *s)
@@ -177,15 +150,16 @@ int spec_parse(const char *text, const char *default_name,
 		memcpy(out->tls_ciphersuites, defaults->tls_ciphersuites,
 		       sizeof(out->tls_ciphersuites));
 	}
-	out->queues = 1;
-	out->queue_size = 256;
+	out->queues = OPTIONS_QUEUES_DEFAULT;
+	out->queue_size = OPTIONS_QUEUE_SIZE_DEFAULT;
+	out->io_timeout = OPTIONS_IO_TIMEOUT_DEFAULT;
 	if (!spec_copy(out->name, default_name))
-		return spec_error(err, errlen, "file name too long");
+		return nb_errf(err, errlen, -EINVAL, "file name too long");
 	if (strlen(text) > 64 * 1024)
-		return spec_error(err, errlen, "spec larger than 64 KiB");
+		return nb_errf(err, errlen, -EINVAL, "spec larger than 64 KiB");
 	copy = strdup(text);
 	if (!copy)
-		return spec_error(err, errlen, "out of memory");
+		return nb_errf(err, errlen, -EINVAL, "out of memory");
 	for (line = copy; line && ret == 0; line = next) {
 		char *eq, *hash;
 
@@ -201,8 +175,8 @@ int spec_parse(const char *text, const char *default_name,
 			continue;
 		eq = strchr(line, '=');
 		if (!eq) {
-			ret = spec_error(err, errlen, "line %u: expected "
-					 "key=value", n);
+			ret = nb_errf(err, errlen, -EINVAL, "line %u: expected "
+				      "key=value", n);
 			break;
 		}
 		*eq = '\0';
@@ -213,13 +187,13 @@ int spec_parse(const char *text, const char *default_name,
 	if (ret)
 		return ret;
 	if (!out->n_nodes)
-		return spec_error(err, errlen, "no cluster= line");
+		return nb_errf(err, errlen, -EINVAL, "no cluster= line");
 	if (!out->volume[0])
-		return spec_error(err, errlen, "no volume= line");
+		return nb_errf(err, errlen, -EINVAL, "no volume= line");
 	if (!spec_name_ok(out->name))
-		return spec_error(err, errlen, "device name '%.64s' is not "
-				  "usable (letters, digits, '-', '_', '.', at "
-				  "most 64)", out->name);
+		return nb_errf(err, errlen, -EINVAL, "device name '%.64s' is not "
+			       "usable (letters, digits, '-', '_', '.', at "
+			       "most 64)", out->name);
 	return 0;
 }
 

@@ -2,7 +2,6 @@
 /* One served volume: VDUSE device, workers, control thread, timers. */
 #include <endian.h>
 #include <errno.h>
-#include <glob.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -19,28 +18,27 @@
 
 #include "blk.h"
 #include "session.h"
-#include "device.h"
+#include "control.h"
 #include "log.h"
 #include "state.h"
+#include "sysfs.h"
 #include "tls.h"
-#include "vdev.h"
+#include "volume.h"
 #include "vdpa_nl.h"
 #include "vduse_dev.h"
 #include "worker.h"
 
-#define VDEV_SYSFS_WAIT_MS 10000
-
-struct vdev {
+struct volume {
 	/* owned copies of the config's strings */
-	struct vdev_config cfg;
+	struct volume_config cfg;
 	char **nodes;
 	char *volume, *name, *ca, *cert, *key, *tls_name, *mgmtdev, *state_dir;
 	char *tls_ciphersuites;
 
 	struct ev_loop *loop;
-	struct worker *workers[VDEV_MAX_QUEUES];
-	char prefixes[VDEV_MAX_QUEUES][96];
-	struct device *dev;
+	struct worker *workers[VOLUME_MAX_QUEUES];
+	char prefixes[VOLUME_MAX_QUEUES][96];
+	struct control *control;
 	struct state st;
 	int dev_fd;
 	int ctl_fd;                /* /dev/vduse/control, kept for destroy */
@@ -63,63 +61,6 @@ struct vdev {
 	uint64_t size;             /* bytes the driver knows */
 };
 
-/* ---- sysfs ---- */
-
-/* Which /dev node did the kernel make of vDPA device NAME? */
-static bool vdev_find_node(const char *name, char *out, size_t outlen)
-{
-	static const char *const patterns[] = {
-		"/sys/bus/vdpa/devices/%s/virtio*/block/*",
-		"/sys/bus/vdpa/devices/%s/vhost-vdpa-*",
-	};
-	char pattern[PATH_MAX];
-	unsigned int i;
-	bool found = false;
-	glob_t g;
-
-	for (i = 0; i < 2 && !found; i++) {
-		snprintf(pattern, sizeof(pattern), patterns[i], name);
-		if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
-			snprintf(out, outlen, "/dev/%s",
-				 strrchr(g.gl_pathv[0], '/') + 1);
-			found = true;
-		}
-		globfree(&g);
-	}
-	return found;
-}
-
-static bool vdev_wait_node(const char *name, char *out, size_t outlen)
-{
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	int waited;
-
-	for (waited = 0; waited < VDEV_SYSFS_WAIT_MS; waited += 20) {
-		struct stat st;
-
-		if (vdev_find_node(name, out, outlen) && stat(out, &st) == 0)
-			return true;
-		nanosleep(&pause, NULL);
-	}
-	return false;
-}
-
-static bool vdev_attached(const char *name)
-{
-	char path[PATH_MAX];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", name);
-	return stat(path, &sb) == 0;
-}
-
-/* A virtio-vdpa disk, /dev/vdX (not /dev/vduse/NAME, not vhost-vdpa)? */
-static bool vdev_is_disk(const char *node)
-{
-	return strncmp(node, "/dev/vd", 7) == 0 &&
-	       strncmp(node, VDUSE_DEV_DIR "/", sizeof(VDUSE_DEV_DIR)) != 0;
-}
-
 /*
  * The kernel removing the disk (vdpa dev del, driver unbind) waits for the
  * requests in flight; when the cluster does not answer they would never
@@ -127,16 +68,16 @@ static bool vdev_is_disk(const char *node)
  * the cluster has not answered within a second fail, and the workers
  * reconnect for a possible re-attach.
  */
-static void vdev_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
+static void volume_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct vdev *v = t->data;
+	struct volume *v = t->data;
 	char sysfs[PATH_MAX + 16];
 	struct stat sb;
 	unsigned int i;
 
 	if (!v->watched[0]) {
-		if (vdev_find_node(v->name, v->watched, sizeof(v->watched)) &&
-		    vdev_is_disk(v->watched)) {
+		if (sysfs_find_node(v->name, v->watched, sizeof(v->watched)) &&
+		    sysfs_is_disk(v->watched)) {
 			snprintf(v->node, sizeof(v->node), "%s", v->watched);
 			log_msg(LOG_NOTICE, "%s: attached again as %s", v->name,
 				v->watched);
@@ -162,10 +103,10 @@ static void vdev_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * changes and a config interrupt tells the driver. */
 
 /* From a worker's thread. */
-static void vdev_size_cb(void *opaque, unsigned int id, int err,
-			 uint64_t size)
+static void volume_size_cb(void *opaque, unsigned int id, int err,
+			   uint64_t size)
 {
-	struct vdev *v = opaque;
+	struct volume *v = opaque;
 
 	pthread_mutex_lock(&v->resize_lock);
 	if (err)
@@ -179,7 +120,7 @@ static void vdev_size_cb(void *opaque, unsigned int id, int err,
 	pthread_mutex_unlock(&v->resize_lock);
 }
 
-static void vdev_resize_apply(struct vdev *v, uint64_t size)
+static void volume_resize_apply(struct volume *v, uint64_t size)
 {
 	uint64_t cap = htole64(size / 512);
 	int ret;
@@ -200,10 +141,10 @@ static void vdev_resize_apply(struct vdev *v, uint64_t size)
 	v->size = size;
 }
 
-static void vdev_resize_answered_cb(struct ev_loop *loop, ev_async *w,
-				    int revents)
+static void volume_resize_answered_cb(struct ev_loop *loop, ev_async *w,
+				      int revents)
 {
-	struct vdev *v = w->data;
+	struct volume *v = w->data;
 	uint64_t size = 0;
 	bool apply = false;
 
@@ -219,10 +160,10 @@ static void vdev_resize_answered_cb(struct ev_loop *loop, ev_async *w,
 	}
 	pthread_mutex_unlock(&v->resize_lock);
 	if (apply)
-		vdev_resize_apply(v, size);
+		volume_resize_apply(v, size);
 }
 
-static void vdev_resize_check(struct vdev *v)
+static void volume_resize_check(struct volume *v)
 {
 	unsigned int i;
 
@@ -241,19 +182,19 @@ static void vdev_resize_check(struct vdev *v)
 		int ret = worker_refresh_size(v->workers[i]);
 
 		if (ret < 0)
-			vdev_size_cb(v, i, ret, 0);
+			volume_size_cb(v, i, ret, 0);
 	}
 }
 
-static void vdev_resize_timer_cb(struct ev_loop *loop, ev_timer *t,
-				 int revents)
+static void volume_resize_timer_cb(struct ev_loop *loop, ev_timer *t,
+				   int revents)
 {
-	vdev_resize_check(t->data);
+	volume_resize_check(t->data);
 }
 
 /* ---- set-up ---- */
 
-static void vdev_cluster_config(const struct vdev *v,
+static void volume_cluster_config(const struct volume *v,
 				struct session_config *cfg, const char *prefix)
 {
 	*cfg = (struct session_config){
@@ -276,8 +217,8 @@ static void vdev_cluster_config(const struct vdev *v,
 }
 
 /* Open the volume once, to learn its geometry and fail early. */
-static int vdev_probe(const struct vdev *v, struct session_volume *vol,
-		      char *err, size_t errlen)
+static int volume_probe(const struct volume *v, struct session_volume *vol,
+			char *err, size_t errlen)
 {
 	struct session_config cfg;
 	struct ev_loop *loop;
@@ -285,7 +226,7 @@ static int vdev_probe(const struct vdev *v, struct session_volume *vol,
 	char msg[256] = "";
 	int ret;
 
-	vdev_cluster_config(v, &cfg, NULL);
+	volume_cluster_config(v, &cfg, NULL);
 	loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	if (!loop)
 		return -ENOMEM;
@@ -304,9 +245,9 @@ static int vdev_probe(const struct vdev *v, struct session_volume *vol,
 	return 0;
 }
 
-static void vdev_blk_params(const struct vdev *v,
-			    const struct session_volume *vol,
-			    struct blk_params *p)
+static void volume_blk_params(const struct volume *v,
+			      const struct session_volume *vol,
+			      struct blk_params *p)
 {
 	*p = (struct blk_params){
 		.size_bytes = vol->size,
@@ -323,11 +264,11 @@ static void vdev_blk_params(const struct vdev *v,
 	/*
 	 * A request must fit in the bounce buffer at once, or the kernel
 	 * requeues it for ever (a hang). A request has at most seg_max
-	 * (<= VDEV_SEG_MAX) segments of size_max bytes: keep that under half
+	 * (<= VOLUME_SEG_MAX) segments of size_max bytes: keep that under half
 	 * the buffer, whatever max_sectors_kb root sets.
 	 */
 	if (v->cfg.bounce_size) {
-		uint64_t seg = (v->cfg.bounce_size / 2 / VDEV_SEG_MAX) & ~4095ULL;
+		uint64_t seg = (v->cfg.bounce_size / 2 / VOLUME_SEG_MAX) & ~4095ULL;
 
 		if (seg < p->max_segment_bytes)
 			p->max_segment_bytes = (uint32_t)seg;
@@ -336,12 +277,12 @@ static void vdev_blk_params(const struct vdev *v,
 	memcpy(p->serial, v->volume, strnlen(v->volume, sizeof(p->serial)));
 }
 
-static char *vdev_strdup(const char *s)
+static char *volume_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
 
-static void vdev_free(struct vdev *v)
+static void volume_free(struct volume *v)
 {
 	size_t i;
 
@@ -361,9 +302,9 @@ static void vdev_free(struct vdev *v)
 	free(v);
 }
 
-static struct vdev *vdev_new(const struct vdev_config *cfg)
+static struct volume *volume_new(const struct volume_config *cfg)
 {
-	struct vdev *v = calloc(1, sizeof(*v));
+	struct volume *v = calloc(1, sizeof(*v));
 	size_t i;
 
 	if (!v)
@@ -374,16 +315,16 @@ static struct vdev *vdev_new(const struct vdev_config *cfg)
 	v->st.fd = -1;
 	pthread_mutex_init(&v->resize_lock, NULL);
 	v->nodes = calloc(cfg->n_nodes, sizeof(char *));
-	v->volume = vdev_strdup(cfg->volume);
-	v->name = vdev_strdup(cfg->name);
-	v->ca = vdev_strdup(cfg->ca);
-	v->cert = vdev_strdup(cfg->cert);
-	v->key = vdev_strdup(cfg->key);
-	v->tls_name = vdev_strdup(cfg->tls_name);
-	v->tls_ciphersuites = vdev_strdup(cfg->tls_ciphersuites);
-	v->mgmtdev = vdev_strdup(cfg->mgmtdev);
-	v->state_dir = vdev_strdup(cfg->state_dir ? cfg->state_dir :
-				   STATE_DEFAULT_DIR);
+	v->volume = volume_strdup(cfg->volume);
+	v->name = volume_strdup(cfg->name);
+	v->ca = volume_strdup(cfg->ca);
+	v->cert = volume_strdup(cfg->cert);
+	v->key = volume_strdup(cfg->key);
+	v->tls_name = volume_strdup(cfg->tls_name);
+	v->tls_ciphersuites = volume_strdup(cfg->tls_ciphersuites);
+	v->mgmtdev = volume_strdup(cfg->mgmtdev);
+	v->state_dir = volume_strdup(cfg->state_dir ? cfg->state_dir :
+				     STATE_DEFAULT_DIR);
 	if (!v->nodes || !v->volume || !v->name || !v->state_dir)
 		goto out_free;
 	for (i = 0; i < cfg->n_nodes; i++) {
@@ -394,14 +335,14 @@ static struct vdev *vdev_new(const struct vdev_config *cfg)
 	return v;
 
 out_free:
-	vdev_free(v);
+	volume_free(v);
 	errno = ENOMEM;
 	return NULL;
 }
 
 /* VDUSE_DESTROY_DEV through the control fd opened at start, so that it
  * still works after the daemon dropped its privileges. */
-static int vdev_destroy(struct vdev *v, char *err, size_t errlen)
+static int volume_destroy(struct volume *v, char *err, size_t errlen)
 {
 	if (v->ctl_fd < 0)
 		return vduse_dev_destroy(v->name, err, errlen);
@@ -415,7 +356,7 @@ static int vdev_destroy(struct vdev *v, char *err, size_t errlen)
  * load (large blocks, deep queues) takes the daemon past 64 MiB.
  * Requests that find the buffer full wait in the kernel for room.
  */
-static int vdev_set_bounce(struct vdev *v, char *err, size_t errlen)
+static int volume_set_bounce(struct volume *v, char *err, size_t errlen)
 {
 	unsigned long long mib = v->cfg.bounce_size >> 20;
 	char why[384];
@@ -447,8 +388,8 @@ static int vdev_set_bounce(struct vdev *v, char *err, size_t errlen)
 }
 
 /* Create the device, or find the state to take over an existing one. */
-static int vdev_create(struct vdev *v, const struct blk_params *bp,
-		       char *err, size_t errlen)
+static int volume_create(struct volume *v, const struct blk_params *bp,
+			 char *err, size_t errlen)
 {
 	struct virtio_blk_config config;
 	struct vduse_dev_params dp;
@@ -469,9 +410,9 @@ static int vdev_create(struct vdev *v, const struct blk_params *bp,
 	};
 	ret = vduse_dev_create(&dp, err, errlen);
 	if (ret == 0) {
-		ret = vdev_set_bounce(v, err, errlen);
+		ret = volume_set_bounce(v, err, errlen);
 		if (ret < 0) {
-			vdev_destroy(v, serr, sizeof(serr));
+			volume_destroy(v, serr, sizeof(serr));
 			return ret;
 		}
 		ret = state_create(&v->st, v->state_dir, v->name, v->volume,
@@ -479,7 +420,7 @@ static int vdev_create(struct vdev *v, const struct blk_params *bp,
 				   errlen);
 		if (ret < 0) {
 			log_msg(LOG_ERR, "%s", err);
-			vdev_destroy(v, serr, sizeof(serr));
+			volume_destroy(v, serr, sizeof(serr));
 		}
 		return ret;
 	}
@@ -514,12 +455,12 @@ static int vdev_create(struct vdev *v, const struct blk_params *bp,
 	return 0;
 }
 
-static int vdev_attach(struct vdev *v, char *err, size_t errlen)
+static int volume_attach(struct volume *v, char *err, size_t errlen)
 {
 	int ret;
 
-	if (v->takeover && vdev_attached(v->name)) {
-		if (!vdev_wait_node(v->name, v->node, sizeof(v->node)))
+	if (v->takeover && sysfs_attached(v->name)) {
+		if (!sysfs_wait_node(v->name, v->node, sizeof(v->node)))
 			snprintf(v->node, sizeof(v->node), "/dev/vduse/%s",
 				 v->name);
 		log_msg(LOG_NOTICE, "%s: took over, serving %s", v->name,
@@ -537,30 +478,30 @@ static int vdev_attach(struct vdev *v, char *err, size_t errlen)
 		log_msg(LOG_ERR, "%s", err);
 		return ret;
 	}
-	if (vdev_wait_node(v->name, v->node, sizeof(v->node))) {
+	if (sysfs_wait_node(v->name, v->node, sizeof(v->node))) {
 		log_msg(LOG_NOTICE, "%s: attached as %s", v->name, v->node);
 	} else {
 		snprintf(v->node, sizeof(v->node), "/dev/vduse/%s", v->name);
 		log_msg(LOG_WARNING, "%s: attached to vDPA, but no block or "
 			"vhost device appeared within %d s (load virtio_blk and "
 			"virtio_vdpa, or vhost_vdpa)", v->name,
-			VDEV_SYSFS_WAIT_MS / 1000);
+			SYSFS_NODE_WAIT_MS / 1000);
 	}
 	return 0;
 }
 
-static void vdev_start_timers(struct vdev *v, const struct blk_params *bp)
+static void volume_start_timers(struct volume *v, const struct blk_params *bp)
 {
-	if (vdev_is_disk(v->node))
+	if (sysfs_is_disk(v->node))
 		snprintf(v->watched, sizeof(v->watched), "%s", v->node);
-	ev_timer_init(&v->watch_timer, vdev_watch_cb, 0.25, 0.25);
+	ev_timer_init(&v->watch_timer, volume_watch_cb, 0.25, 0.25);
 	v->watch_timer.data = v;
 	ev_timer_start(v->loop, &v->watch_timer);
 	v->size = bp->size_bytes;
-	ev_async_init(&v->resize_answered, vdev_resize_answered_cb);
+	ev_async_init(&v->resize_answered, volume_resize_answered_cb);
 	v->resize_answered.data = v;
 	ev_async_start(v->loop, &v->resize_answered);
-	ev_timer_init(&v->resize_timer, vdev_resize_timer_cb,
+	ev_timer_init(&v->resize_timer, volume_resize_timer_cb,
 		      v->cfg.resize_check, v->cfg.resize_check);
 	v->resize_timer.data = v;
 	if (v->cfg.resize_check > 0)
@@ -568,7 +509,7 @@ static void vdev_start_timers(struct vdev *v, const struct blk_params *bp)
 }
 
 /* Undo what start did, in reverse; with leave, keep the device. */
-static int vdev_teardown(struct vdev *v, bool leave, bool serving)
+static int volume_teardown(struct volume *v, bool leave, bool serving)
 {
 	char err[512];
 	unsigned int i;
@@ -587,8 +528,8 @@ static int vdev_teardown(struct vdev *v, bool leave, bool serving)
 			}
 		}
 	}
-	device_stop(v->dev, leave);
-	for (i = 0; i < VDEV_MAX_QUEUES; i++)
+	control_stop(v->control, leave);
+	for (i = 0; i < VOLUME_MAX_QUEUES; i++)
 		worker_stop(v->workers[i]);
 	if (v->dev_fd >= 0)
 		close(v->dev_fd);
@@ -598,7 +539,7 @@ static int vdev_teardown(struct vdev *v, bool leave, bool serving)
 		goto out_close_ctl;
 	}
 	state_close(&v->st, true);
-	if (vdev_destroy(v, err, sizeof(err)) < 0) {
+	if (volume_destroy(v, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		if (ret == 0)
 			ret = -EBUSY;
@@ -612,33 +553,34 @@ out_close_ctl:
 	return ret;
 }
 
-struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
-			char *err, size_t errlen)
+struct volume *volume_start(struct ev_loop *loop,
+			    const struct volume_config *cfg, char *err,
+			    size_t errlen)
 {
 	struct session_volume vol = { 0 };
 	struct session_config ccfg;
 	struct blk_params bp;
-	struct vdev *v;
+	struct volume *v;
 	const char *why;
 	unsigned int i;
 	int ret;
 
-	if (cfg->queues == 0 || cfg->queues > VDEV_MAX_QUEUES ||
+	if (cfg->queues == 0 || cfg->queues > VOLUME_MAX_QUEUES ||
 	    cfg->n_nodes == 0) {
 		snprintf(err, errlen, "bad device configuration");
 		errno = EINVAL;
 		return NULL;
 	}
-	v = vdev_new(cfg);
+	v = volume_new(cfg);
 	if (!v) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	v->loop = loop;
-	ret = vdev_probe(v, &vol, err, errlen);
+	ret = volume_probe(v, &vol, err, errlen);
 	if (ret < 0)
 		goto out_free;
-	vdev_blk_params(v, &vol, &bp);
+	volume_blk_params(v, &vol, &bp);
 	why = blk_params_check(&bp);
 	if (why) {
 		snprintf(err, errlen, "volume '%s' cannot be served: %s",
@@ -653,10 +595,10 @@ struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
 		log_msg(LOG_ERR, "%s", err);
 		goto out_free;
 	}
-	ret = vdev_create(v, &bp, err, errlen);
+	ret = volume_create(v, &bp, err, errlen);
 	if (ret < 0)
 		goto out_close_ctl;
-	vdev_blk_params(v, &vol, &bp);  /* a takeover may change the queues */
+	volume_blk_params(v, &vol, &bp);  /* a takeover may change the queues */
 	v->dev_fd = vduse_dev_open(v->name, 2000, err, errlen);
 	if (v->dev_fd < 0) {
 		ret = v->dev_fd;
@@ -670,12 +612,12 @@ struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
 		struct worker_params wp = {
 			.id = i, .dev_name = v->name, .dev_fd = v->dev_fd,
 			.blk = &bp, .cluster = &ccfg,
-			.size_cb = vdev_size_cb, .size_opaque = v,
+			.size_cb = volume_size_cb, .size_opaque = v,
 		};
 
 		snprintf(v->prefixes[i], sizeof(v->prefixes[i]), "%s/q%u",
 			 v->name, i);
-		vdev_cluster_config(v, &ccfg, v->prefixes[i]);
+		volume_cluster_config(v, &ccfg, v->prefixes[i]);
 		v->workers[i] = worker_start(&wp, err, errlen);
 		if (!v->workers[i]) {
 			ret = -errno;
@@ -683,9 +625,9 @@ struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
 			goto out_teardown;
 		}
 	}
-	v->dev = device_start(v->name, v->dev_fd, v->cfg.queues, v->workers,
-			      v->cfg.queues, v->st.queues, v->takeover);
-	if (!v->dev) {
+	v->control = control_start(v->name, v->dev_fd, v->cfg.queues, v->workers,
+				   v->cfg.queues, v->st.queues, v->takeover);
+	if (!v->control) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot start the control thread: %s",
 			 strerror(errno));
@@ -697,44 +639,44 @@ struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
 		(unsigned long long)vol.size, bp.block_size,
 		bp.read_only ? ", read-only" : "", v->cfg.queues,
 		v->cfg.queue_size);
-	ret = vdev_attach(v, err, errlen);
+	ret = volume_attach(v, err, errlen);
 	if (ret < 0)
 		goto out_teardown;
-	vdev_start_timers(v, &bp);
+	volume_start_timers(v, &bp);
 	return v;
 
 out_teardown:
-	vdev_teardown(v, false, false);	/* closes ctl_fd */
+	volume_teardown(v, false, false);	/* closes ctl_fd */
 	goto out_free;
 out_close_ctl:
 	close(v->ctl_fd);
 out_free:
-	vdev_free(v);
+	volume_free(v);
 	errno = -ret;
 	return NULL;
 }
 
-const char *vdev_node(const struct vdev *v)
+const char *volume_node(const struct volume *v)
 {
 	return v->node;
 }
 
-bool vdev_took_over(const struct vdev *v)
+bool volume_took_over(const struct volume *v)
 {
 	return v->takeover;
 }
 
-const char *vdev_name(const struct vdev *v)
+const char *volume_name(const struct volume *v)
 {
 	return v->name;
 }
 
-const char *vdev_volume(const struct vdev *v)
+const char *volume_id(const struct volume *v)
 {
 	return v->volume;
 }
 
-int vdev_reload_tls(struct vdev *v)
+int volume_reload_tls(struct volume *v)
 {
 	char err[512];
 	unsigned int i;
@@ -752,11 +694,11 @@ int vdev_reload_tls(struct vdev *v)
 	SSL_CTX_free(ctx);
 	log_msg(LOG_NOTICE, "%s: certificates reloaded from %s, %s, %s; new "
 		"connections use them", v->name, v->ca, v->cert, v->key);
-	vdev_resize_check(v);
+	volume_resize_check(v);
 	return 0;
 }
 
-void vdev_get_stats(struct vdev *v, struct vdev_stats *out)
+void volume_get_stats(struct volume *v, struct volume_stats *out)
 {
 	unsigned int i;
 
@@ -774,8 +716,8 @@ void vdev_get_stats(struct vdev *v, struct vdev_stats *out)
 	out->size = v->size;
 }
 
-int vdev_give_state(struct vdev *v, uid_t uid, gid_t gid, char *err,
-		    size_t errlen)
+int volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
+		      size_t errlen)
 {
 	int ret;
 
@@ -795,7 +737,7 @@ int vdev_give_state(struct vdev *v, uid_t uid, gid_t gid, char *err,
 	return 0;
 }
 
-int vdev_stop(struct vdev *v, bool leave)
+int volume_stop(struct volume *v, bool leave)
 {
 	int ret;
 
@@ -807,7 +749,7 @@ int vdev_stop(struct vdev *v, bool leave)
 	if (leave)
 		log_msg(LOG_NOTICE, "%s: leaving the device in place for a new "
 			"daemon (state in %s)", v->name, v->st.path);
-	ret = vdev_teardown(v, leave, true);
-	vdev_free(v);
+	ret = volume_teardown(v, leave, true);
+	volume_free(v);
 	return ret;
 }

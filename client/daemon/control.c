@@ -12,25 +12,25 @@
 #include <ev.h>
 #include <linux/virtio_config.h>
 
-#include "device.h"
+#include "control.h"
 #include "log.h"
 #include "privs.h"
 #include "vduse_dev.h"
 
-#define DEVICE_MAX_QUEUES WORKER_MAX_QUEUES
+#define CONTROL_MAX_QUEUES WORKER_MAX_QUEUES
 
-struct device_queue {
+struct control_queue {
 	int kickfd;           /* -1 when not started */
 	uint16_t last_avail;  /* where a stopped queue resumes */
 };
 
-struct device {
+struct control {
 	char name[VDUSE_NAME_MAX];
 	int fd;
 	unsigned int num_queues;
 	struct worker **workers;
 	unsigned int n_workers;
-	struct device_queue queues[DEVICE_MAX_QUEUES];
+	struct control_queue queues[CONTROL_MAX_QUEUES];
 	struct vq_log *logs;
 	_Atomic uint8_t status;
 	struct ev_loop *loop;
@@ -39,21 +39,21 @@ struct device {
 	pthread_t thread;
 };
 
-static struct worker *device_worker(struct device *d, unsigned int index)
+static struct worker *control_worker(struct control *d, unsigned int index)
 {
 	return d->workers[index % d->n_workers];
 }
 
-static void device_stop_queues(struct device *d, bool abandon)
+static void control_stop_queues(struct control *d, bool abandon)
 {
 	unsigned int i;
 
 	for (i = 0; i < d->num_queues; i++) {
-		struct device_queue *q = &d->queues[i];
+		struct control_queue *q = &d->queues[i];
 
 		if (q->kickfd < 0)
 			continue;
-		worker_queue_stop(device_worker(d, i), i, &q->last_avail,
+		worker_queue_stop(control_worker(d, i), i, &q->last_avail,
 				  abandon);
 		vduse_vq_set_kickfd(d->fd, i, VDUSE_EVENTFD_DEASSIGN);
 		close(q->kickfd);
@@ -61,7 +61,7 @@ static void device_stop_queues(struct device *d, bool abandon)
 	}
 }
 
-static int device_start_queues(struct device *d, bool resume)
+static int control_start_queues(struct control *d, bool resume)
 {
 	uint64_t features;
 	unsigned int i;
@@ -74,7 +74,7 @@ static int device_start_queues(struct device *d, bool resume)
 		return ret;
 	}
 	for (i = 0; i < d->num_queues; i++) {
-		struct device_queue *q = &d->queues[i];
+		struct control_queue *q = &d->queues[i];
 		struct vduse_vq_info info;
 		struct vq_layout layout;
 
@@ -105,7 +105,7 @@ static int device_start_queues(struct device *d, bool resume)
 		};
 		if (resume && d->logs)
 			layout.last_avail_idx = d->logs[i].last_avail_idx;
-		ret = worker_queue_start(device_worker(d, i), i, &layout,
+		ret = worker_queue_start(control_worker(d, i), i, &layout,
 					 q->kickfd, features,
 					 d->logs ? &d->logs[i] : NULL, resume);
 		if (ret < 0) {
@@ -125,7 +125,7 @@ out_close:
 	return ret;
 }
 
-static int device_set_status(struct device *d, uint8_t status)
+static int control_set_status(struct control *d, uint8_t status)
 {
 	uint8_t old = atomic_load(&d->status);
 	int ret = 0;
@@ -133,10 +133,10 @@ static int device_set_status(struct device *d, uint8_t status)
 	log_msg(LOG_INFO, "%s: status 0x%02x -> 0x%02x", d->name, old, status);
 	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	    !(old & VIRTIO_CONFIG_S_DRIVER_OK))
-		ret = device_start_queues(d, false);
+		ret = control_start_queues(d, false);
 	else if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 		 (old & VIRTIO_CONFIG_S_DRIVER_OK))
-		device_stop_queues(d, false);
+		control_stop_queues(d, false);
 	if (status == 0) {
 		/* A reset starts every queue from the beginning. */
 		unsigned int i;
@@ -148,8 +148,8 @@ static int device_set_status(struct device *d, uint8_t status)
 	return ret;
 }
 
-static int device_vq_state(struct device *d, unsigned int index,
-			   uint16_t *avail)
+static int control_vq_state(struct control *d, unsigned int index,
+			    uint16_t *avail)
 {
 	if (index >= d->num_queues)
 		return -EINVAL;
@@ -157,10 +157,11 @@ static int device_vq_state(struct device *d, unsigned int index,
 		*avail = d->queues[index].last_avail;
 		return 0;
 	}
-	return worker_queue_state(device_worker(d, index), index, avail);
+	return worker_queue_state(control_worker(d, index), index, avail);
 }
 
-static int device_update_iotlb(struct device *d, uint64_t start, uint64_t last)
+static int control_update_iotlb(struct control *d, uint64_t start,
+				uint64_t last)
 {
 	unsigned int i;
 	int ret = 0;
@@ -176,9 +177,9 @@ static int device_update_iotlb(struct device *d, uint64_t start, uint64_t last)
 	return ret;
 }
 
-static void device_msg_cb(struct ev_loop *loop, ev_io *watcher, int revents)
+static void control_msg_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 {
-	struct device *d = watcher->data;
+	struct control *d = watcher->data;
 	struct vduse_dev_request req;
 	struct vduse_dev_response resp;
 	unsigned int budget = 64;
@@ -198,16 +199,16 @@ static void device_msg_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 		resp.request_id = req.request_id;
 		switch (req.type) {
 		case VDUSE_GET_VQ_STATE:
-			ret = device_vq_state(d, req.vq_state.index,
+			ret = control_vq_state(d, req.vq_state.index,
 					      &resp.vq_state.split.avail_index);
 			resp.vq_state.index = req.vq_state.index;
 			break;
 		case VDUSE_SET_STATUS:
-			ret = device_set_status(d, req.s.status);
+			ret = control_set_status(d, req.s.status);
 			break;
 		case VDUSE_UPDATE_IOTLB:
-			ret = device_update_iotlb(d, req.iova.start,
-						  req.iova.last);
+			ret = control_update_iotlb(d, req.iova.start,
+						   req.iova.last);
 			break;
 		default:
 			log_msg(LOG_WARNING, "%s: unknown control message type "
@@ -224,31 +225,31 @@ static void device_msg_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 	}
 }
 
-static void device_stop_cb(struct ev_loop *loop, ev_async *watcher,
-			   int revents)
+static void control_stop_cb(struct ev_loop *loop, ev_async *watcher,
+			    int revents)
 {
 	ev_break(loop, EVBREAK_ALL);
 }
 
-static void *device_main(void *arg)
+static void *control_main(void *arg)
 {
-	struct device *d = arg;
+	struct control *d = arg;
 
 	privs_drop_thread();	/* the control thread needs no capability */
 	ev_run(d->loop, 0);
 	return NULL;
 }
 
-struct device *device_start(const char *name, int dev_fd,
-			    unsigned int num_queues, struct worker **workers,
-			    unsigned int n_workers, struct vq_log *logs,
-			    bool resume)
+struct control *control_start(const char *name, int dev_fd,
+			      unsigned int num_queues, struct worker **workers,
+			      unsigned int n_workers, struct vq_log *logs,
+			      bool resume)
 {
-	struct device *d;
+	struct control *d;
 	unsigned int i;
 	int ret;
 
-	if (num_queues == 0 || num_queues > DEVICE_MAX_QUEUES ||
+	if (num_queues == 0 || num_queues > CONTROL_MAX_QUEUES ||
 	    n_workers == 0) {
 		errno = EINVAL;
 		return NULL;
@@ -265,14 +266,14 @@ struct device *device_start(const char *name, int dev_fd,
 	if (!d->workers || !d->loop)
 		goto out_free;
 	memcpy(d->workers, workers, n_workers * sizeof(*workers));
-	for (i = 0; i < DEVICE_MAX_QUEUES; i++)
+	for (i = 0; i < CONTROL_MAX_QUEUES; i++)
 		d->queues[i].kickfd = -1;
 	d->logs = logs;
 	if (resume) {
 		/* The driver set DRIVER_OK long ago: no message will say so. */
-		ret = device_start_queues(d, true);
+		ret = control_start_queues(d, true);
 		if (ret < 0) {
-			device_stop_queues(d, true);
+			control_stop_queues(d, true);
 			errno = -ret;
 			goto out_free;
 		}
@@ -280,12 +281,12 @@ struct device *device_start(const char *name, int dev_fd,
 			     VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
 			     VIRTIO_CONFIG_S_DRIVER_OK);
 	}
-	ev_io_init(&d->msg_watcher, device_msg_cb, dev_fd, EV_READ);
+	ev_io_init(&d->msg_watcher, control_msg_cb, dev_fd, EV_READ);
 	d->msg_watcher.data = d;
 	ev_io_start(d->loop, &d->msg_watcher);
-	ev_async_init(&d->stop_watcher, device_stop_cb);
+	ev_async_init(&d->stop_watcher, control_stop_cb);
 	ev_async_start(d->loop, &d->stop_watcher);
-	ret = pthread_create(&d->thread, NULL, device_main, d);
+	ret = pthread_create(&d->thread, NULL, control_main, d);
 	if (ret) {
 		errno = ret;
 		goto out_free;
@@ -302,18 +303,18 @@ out_free:
 	return NULL;
 }
 
-uint8_t device_status(struct device *d)
+uint8_t control_status(struct control *d)
 {
 	return atomic_load(&d->status);
 }
 
-void device_stop(struct device *d, bool leave)
+void control_stop(struct control *d, bool leave)
 {
 	if (!d)
 		return;
 	ev_async_send(d->loop, &d->stop_watcher);
 	pthread_join(d->thread, NULL);
-	device_stop_queues(d, leave);
+	control_stop_queues(d, leave);
 	ev_loop_destroy(d->loop);
 	free(d->workers);
 	free(d);

@@ -5,14 +5,14 @@
  * detach and destroy. The single-volume daemon runs one; the agent runs
  * one per spec file, all in one process.
  *
- * A vdev owns its worker threads (each with its own connections), its
+ * A volume owns its worker threads (each with its own connections), its
  * control thread, its state file, and two timers on the caller's loop:
  * the watch for the kernel removing the disk and the periodic size check.
- * Signals are the caller's business: it calls vdev_reload_tls() on SIGHUP
- * and vdev_stop() to end.
+ * Signals are the caller's business: it calls volume_reload_tls() on SIGHUP
+ * and volume_stop() to end.
  */
-#ifndef NETBLK_VDEV_H
-#define NETBLK_VDEV_H
+#ifndef NETBLK_VOLUME_H
+#define NETBLK_VOLUME_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,9 +21,9 @@
 
 struct ev_loop;
 
-#define VDEV_MAX_QUEUES 64
+#define VOLUME_MAX_QUEUES 64
 
-struct vdev_config {
+struct volume_config {
 	const char *const *nodes;     /* seed nodes "host:port" */
 	size_t n_nodes;
 	const char *volume;
@@ -33,7 +33,7 @@ struct vdev_config {
 	const char *tls_name;         /* NULL: the host part of each address */
 	const char *mgmtdev;          /* NULL: "vduse" */
 	const char *state_dir;        /* NULL: STATE_DEFAULT_DIR */
-	unsigned int queues;          /* 1..VDEV_MAX_QUEUES */
+	unsigned int queues;          /* 1..VOLUME_MAX_QUEUES */
 	unsigned int queue_size;      /* power of two */
 	/* The kernel's bounce buffer for the device, in bytes (VDUSE's
 	 * bounce_size, set before the first attach): its pages, mapped by
@@ -49,13 +49,13 @@ struct vdev_config {
 	int log_level;
 };
 
-#define VDEV_DEFAULT_BOUNCE_MB 32
-#define VDEV_MIN_BOUNCE_MB     4     /* with VDEV_SEG_MAX: segments >= 8 KiB;
-					 main.c's message says 4 */
-#define VDEV_MAX_BOUNCE_MB     1024  /* VDUSE's limit */
-#define VDEV_SEG_MAX           254   /* blk.c's cap on seg_max */
+#define VOLUME_DEFAULT_BOUNCE_MB 32
+#define VOLUME_MIN_BOUNCE_MB     4     /* with VOLUME_SEG_MAX: segments of
+					 8 KiB at least */
+#define VOLUME_MAX_BOUNCE_MB     1024  /* VDUSE's limit */
+#define VOLUME_SEG_MAX           254   /* blk.c's cap on seg_max */
 
-struct vdev_stats {
+struct volume_stats {
 	uint64_t requests;            /* requests handed to the cluster */
 	uint64_t errors;              /* completed with an error */
 	uint64_t bytes_read;
@@ -64,40 +64,41 @@ struct vdev_stats {
 	uint32_t inflight;
 };
 
-struct vdev;
+struct volume;
 
 /*
  * Open the volume (bounded by connect_timeout), create the VDUSE device
  * or take over the one a previous daemon left with its state file, start
  * the workers and the control thread, attach to vDPA and wait (10 s at
  * most) for the kernel's device node. Blocks; registers its timers on
- * loop, which need not be running yet. cfg is copied. Returns the vdev,
+ * loop, which need not be running yet. cfg is copied. Returns the volume,
  * or NULL with errno set and a message for the user in err; the cause
  * was logged.
  */
-struct vdev *vdev_start(struct ev_loop *loop, const struct vdev_config *cfg,
-			char *err, size_t errlen);
+struct volume *volume_start(struct ev_loop *loop,
+			    const struct volume_config *cfg, char *err,
+			    size_t errlen);
 
 /* "/dev/vdX", "/dev/vhost-vdpa-N", or "/dev/vduse/NAME" when the kernel
  * made no node (not attached, or no driver for it). */
-const char *vdev_node(const struct vdev *v);
-bool vdev_took_over(const struct vdev *v);
-const char *vdev_name(const struct vdev *v);
-const char *vdev_volume(const struct vdev *v);
+const char *volume_node(const struct volume *v);
+bool volume_took_over(const struct volume *v);
+const char *volume_name(const struct volume *v);
+const char *volume_id(const struct volume *v);
 
 /* New connections use the TLS files again (SIGHUP); a file that cannot be
  * used keeps the current certificates. 0 or -errno (logged). */
-int vdev_reload_tls(struct vdev *v);
+int volume_reload_tls(struct volume *v);
 
-void vdev_get_stats(struct vdev *v, struct vdev_stats *out);
+void volume_get_stats(struct volume *v, struct volume_stats *out);
 
 /*
  * Before the daemon switches to another user (--user): give it the state
  * file and the state directory (chown), so that it can still update and,
  * at a clean stop, remove the file. 0 or -errno with a message in err.
  */
-int vdev_give_state(struct vdev *v, uid_t uid, gid_t gid, char *err,
-		    size_t errlen);
+int volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
+		      size_t errlen);
 
 /*
  * Stop and free. With leave, the device stays as it is (attached, its
@@ -106,6 +107,6 @@ int vdev_give_state(struct vdev *v, uid_t uid, gid_t gid, char *err,
  * the device is detached from vDPA and destroyed, and the state file
  * removed. Returns 0 or -errno (logged). NULL is a no-op.
  */
-int vdev_stop(struct vdev *v, bool leave);
+int volume_stop(struct volume *v, bool leave);
 
 #endif

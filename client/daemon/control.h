@@ -8,14 +8,14 @@
  * the main thread may block in vdpa netlink calls (which make the kernel
  * send control messages) while this thread answers them.
  */
-#ifndef NETBLK_DEVICE_H
-#define NETBLK_DEVICE_H
+#ifndef NETBLK_CONTROL_H
+#define NETBLK_CONTROL_H
 
 #include <stdint.h>
 
 #include "worker.h"
 
-struct device;
+struct control;
 
 /*
  * Start the control thread for the open device fd (not owned) with
@@ -26,19 +26,19 @@ struct device;
  * the driver had set up are taken over at once, from their logs.
  * NULL with errno.
  */
-struct device *device_start(const char *name, int dev_fd,
-			    unsigned int num_queues, struct worker **workers,
-			    unsigned int n_workers, struct vq_log *logs,
-			    bool resume);
+struct control *control_start(const char *name, int dev_fd,
+			      unsigned int num_queues, struct worker **workers,
+			      unsigned int n_workers, struct vq_log *logs,
+			      bool resume);
 
 /* Last device status the driver set (VIRTIO_CONFIG_S_*). */
-uint8_t device_status(struct device *d);
+uint8_t control_status(struct control *d);
 
 /*
  * Stop the control thread, stop every queue, free. With leave, the queues
  * are abandoned as they are, for a successor daemon (worker_queue_stop).
  * NULL is a no-op.
  */
-void device_stop(struct device *d, bool leave);
+void control_stop(struct control *d, bool leave);
 
 #endif

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netblk-cli's glue to the engine: opening the volume the common options
+ * name, waiting for one I/O, and reporting the engine's errors and counters.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <ev.h>
+
+#include "cli.h"
+#include "tls_suites.h"
+
+static void cli_engine_log(void *opaque, int level, const char *msg)
+{
+	const char *what = level <= LOG_ERR ? "error" :
+			   level <= LOG_WARNING ? "warning" : "engine";
+
+	fprintf(stderr, "netblk-cli: %s: %s\n", what, msg);
+}
+
+void cli_engine_config_log(const struct cli_common *opt,
+			   struct session_config *cfg)
+{
+	/*
+	 * Quiet by default: every command reports a failure itself, with the
+	 * engine's message (session_open_sync's err, session_last_error()).
+	 * -v shows warnings (reconnects, retries), -vv info, -vvv debug.
+	 */
+	static const int levels[] = { LOG_CRIT, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	int v = opt->verbose < 0 ? 0 : opt->verbose > 3 ? 3 : opt->verbose;
+	int level = levels[v];
+	cfg->log_fn = cli_engine_log;
+	cfg->log_opaque = NULL;
+	cfg->log_level = level;
+}
+
+void cli_engine_config_suites(const struct cli_common *opt,
+			      struct session_config *cfg)
+{
+	static char measured[TLS_SUITES_LIST_LEN];
+	char desc[512];
+
+	if (opt->tls_ciphersuites) {
+		cfg->tls_ciphersuites = opt->tls_ciphersuites;
+		return;
+	}
+	if (!measured[0]) {	/* once per process */
+		tls_suites_default(measured, sizeof(measured), desc,
+				   sizeof(desc));
+		if (opt->verbose >= 2)
+			fprintf(stderr, "netblk-cli: engine: TLS 1.3 cipher "
+				"suites, fastest on this CPU first: %s\n",
+				desc);
+	}
+	cfg->tls_ciphersuites = measured;
+}
+
+int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
+		 const char *cmd)
+{
+	struct session_config cfg = { 0 };
+	char err[512] = "";
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->opt = opt;
+	ctx->cmd = cmd;
+	ctx->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!ctx->loop) {
+		cli_err("%s: cannot create an event loop", cmd);
+		return -ENOMEM;
+	}
+
+	cfg.nodes = (const char *const *)opt->nodes;
+	cfg.n_nodes = opt->n_nodes;
+	cfg.volume = opt->volume;
+	cfg.read_only = opt->read_only;
+	cfg.tls_ca = opt->ca;
+	cfg.tls_cert = opt->cert;
+	cfg.tls_key = opt->key;
+	cfg.server_name = opt->tls_name;
+	cli_engine_config_suites(opt, &cfg);
+	cfg.io_timeout = opt->io_timeout;
+	cfg.connect_timeout = opt->connect_timeout;
+	cfg.client_name = "netblk-cli";
+	cli_engine_config_log(opt, &cfg);
+
+	ctx->cluster = session_open_sync(ctx->loop, &cfg, err, sizeof(err));
+	if (!ctx->cluster) {
+		int e = errno ? errno : EIO;
+
+		if (e == ENOENT)
+			cli_err("%s: volume '%s' not found: %s", cmd,
+				opt->volume, err[0] ? err : strerror(e));
+		else
+			cli_err("%s: cannot open volume '%s' on %s: %s", cmd,
+				opt->volume, opt->cluster_arg,
+				err[0] ? err : strerror(e));
+		ev_loop_destroy(ctx->loop);
+		ctx->loop = NULL;
+		return -e;
+	}
+	ctx->vol = session_volume(ctx->cluster);
+	return 0;
+}
+
+int cli_ctx_check_writable(const struct cli_ctx *ctx)
+{
+	if (!ctx->vol->read_only)
+		return 0;
+	cli_err("%s: volume '%s' is read-only (the node serves it read-only)",
+		ctx->cmd, ctx->opt->volume);
+	return -EROFS;
+}
+
+void cli_ctx_close(struct cli_ctx *ctx)
+{
+	session_free(ctx->cluster);
+	ctx->cluster = NULL;
+	if (ctx->loop)
+		ev_loop_destroy(ctx->loop);
+	ctx->loop = NULL;
+}
+
+struct cli_sync {
+	bool done;
+	int result;
+	struct ev_loop *loop;
+};
+
+static void cli_sync_done(struct session_io *io, int result)
+{
+	struct cli_sync *s = io->opaque;
+
+	s->done = true;
+	s->result = result;
+	ev_break(s->loop, EVBREAK_ONE);
+}
+
+int cli_io_sync(struct cli_ctx *ctx, enum session_op op, uint64_t offset,
+		uint64_t length, void *buf)
+{
+	struct cli_sync s = { .loop = ctx->loop };
+	struct iovec iov = { .iov_base = buf, .iov_len = length };
+	struct session_io io = {
+		.op = op, .offset = offset, .length = length,
+		.iov = &iov, .iovcnt = 1,
+		.done = cli_sync_done, .opaque = &s,
+	};
+	int ret;
+
+	ret = session_submit(ctx->cluster, &io);
+	if (ret < 0)
+		return ret;
+	while (!s.done)
+		ev_run(ctx->loop, 0);
+	return s.result;
+}
+
+void cli_report_io_error(struct cli_ctx *ctx, enum session_op op,
+			 uint64_t offset, uint64_t length, int err)
+{
+	const char *last = ctx->cluster ? session_last_error(ctx->cluster) : "";
+	const char *what = err == -EIO ? "I/O error" : strerror(-err);
+
+	cli_err("%s: %s on %s of %llu bytes at offset %llu%s%s", ctx->cmd,
+		what, session_op_name(op), (unsigned long long)length,
+		(unsigned long long)offset, last[0] ? ": " : "", last);
+}
+
+void cli_print_engine_stats(const struct cli_ctx *ctx)
+{
+	struct session_stats st;
+
+	session_get_stats(ctx->cluster, &st);
+	printf("%s: engine: %" PRIu64 " requests, %" PRIu64 " retries, %" PRIu64
+	       " reconnects, %" PRIu64 " map refreshes, %" PRIu64 " failed I/Os\n",
+	       ctx->cmd, st.requests, st.retries, st.reconnects,
+	       st.map_refreshes, st.errors);
+}

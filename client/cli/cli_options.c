@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netblk-cli's command line: the common options every command takes (before
+ * or after the command name), their help text, and the parser each command
+ * runs with its own options added.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tls_suites.h"
+
+static const char cli_main_help[] =
+"NAME\n"
+"    netblk-cli - create, fill, read, verify and benchmark netblk volumes\n"
+"\n"
+"SYNOPSIS\n"
+"    netblk-cli [COMMON OPTIONS] COMMAND [COMMAND OPTIONS] [ARGS]\n"
+"    netblk-cli COMMAND --help\n"
+"\n"
+"DESCRIPTION\n"
+"    netblk-cli talks to the storage nodes of a netblk cluster over TLS 1.3\n"
+"    with the same engine as the vduse-netblk daemon. Common options may be\n"
+"    given before or after the command name.\n"
+"\n"
+"COMMANDS\n"
+"    create SIZE     create the volume on every node of --cluster\n"
+"    info            show the volume and the cluster map\n"
+"    import FILE     copy FILE ('-' = stdin) into the volume\n"
+"    export FILE     copy the volume into FILE ('-' = stdout)\n"
+"    verify          write a self-describing pattern, read it back, compare\n"
+"    bench           measure IOPS, bandwidth and latency\n"
+"\n"
+"COMMON OPTIONS\n"
+"    --cluster ADDR[,ADDR...]  seed nodes, host:port or [v6]:port (required)\n"
+"    --volume ID               volume name (required)\n"
+"    --ca FILE                 CA certificate(s) trusted for the nodes (required)\n"
+"    --cert FILE, --key FILE   client certificate and private key\n"
+"    --tls-name NAME           name the node certificates must carry\n"
+"                              (default: the host part of each address)\n"
+"    --tls-ciphersuites LIST   TLS 1.3 cipher suites to offer, in order of\n"
+"                              preference, joined by ':' (OpenSSL names:\n"
+"                              TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384,\n"
+"                              TLS_CHACHA20_POLY1305_SHA256, ...); the node\n"
+"                              picks the first it allows. Default: these\n"
+"                              three, fastest on this CPU first, measured at\n"
+"                              start (shown with -vv)\n"
+"    --io-timeout S            fail an I/O after retrying it for S seconds\n"
+"                              (default 30; 0 = retry forever)\n"
+"    --connect-timeout S       give up connecting after S seconds (default 10)\n"
+"    --read-only               open the volume read-only\n"
+"    -v, --verbose             engine messages: -v warnings (reconnects,\n"
+"                              retries), -vv info, -vvv debug\n"
+"    -q, --quiet               no engine messages (the default)\n"
+"    -h, --help                this text\n"
+"\n"
+"SIZES\n"
+"    Sizes and offsets are bytes, optionally with a suffix K, M, G or T\n"
+"    (powers of 1024): 4K, 64MiB, 1G.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 success; 1 runtime failure (connection, TLS, volume not found, I/O\n"
+"    error, data mismatch); 2 bad command line.\n"
+"\n"
+"EXAMPLE\n"
+"    netblk-cli --cluster 127.0.0.1:7001 --volume vol0 --ca ca.crt \\\n"
+"        --cert client.crt --key client.key verify --size 64M\n";
+
+enum cli_common_opt {
+	CLI_OPT_CLUSTER = 1,
+	CLI_OPT_VOLUME,
+	CLI_OPT_CA,
+	CLI_OPT_CERT,
+	CLI_OPT_KEY,
+	CLI_OPT_TLS_NAME,
+	CLI_OPT_TLS_CIPHERSUITES,
+	CLI_OPT_IO_TIMEOUT,
+	CLI_OPT_CONNECT_TIMEOUT,
+	CLI_OPT_READ_ONLY,
+	CLI_OPT_VERBOSE,
+	CLI_OPT_QUIET,
+	CLI_OPT_HELP,
+};
+
+static const struct option cli_common_opts[] = {
+	{ "cluster", required_argument, NULL, CLI_OPT_CLUSTER },
+	{ "volume", required_argument, NULL, CLI_OPT_VOLUME },
+	{ "ca", required_argument, NULL, CLI_OPT_CA },
+	{ "cert", required_argument, NULL, CLI_OPT_CERT },
+	{ "key", required_argument, NULL, CLI_OPT_KEY },
+	{ "tls-name", required_argument, NULL, CLI_OPT_TLS_NAME },
+	{ "tls-ciphersuites", required_argument, NULL, CLI_OPT_TLS_CIPHERSUITES },
+	{ "io-timeout", required_argument, NULL, CLI_OPT_IO_TIMEOUT },
+	{ "connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT },
+	{ "read-only", no_argument, NULL, CLI_OPT_READ_ONLY },
+	{ "verbose", no_argument, NULL, CLI_OPT_VERBOSE },
+	{ "quiet", no_argument, NULL, CLI_OPT_QUIET },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+};
+#define CLI_N_COMMON (sizeof(cli_common_opts) / sizeof(cli_common_opts[0]))
+
+static int cli_split_cluster(struct cli_common *opt, const char *arg)
+{
+	char *copy, *tok, *save = NULL;
+	char **nodes = NULL;
+	size_t n = 0;
+
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char **grown = realloc(nodes, (n + 1) * sizeof(*nodes));
+
+		if (!grown)
+			goto out_free;
+		nodes = grown;
+		nodes[n] = strdup(tok);
+		if (!nodes[n])
+			goto out_free;
+		n++;
+	}
+	free(copy);
+	if (n == 0) {
+		free(nodes);
+		cli_err("--cluster needs at least one address, got '%s'", arg);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < opt->n_nodes; i++)
+		free(opt->nodes[i]);
+	free(opt->nodes);
+	opt->nodes = nodes;
+	opt->n_nodes = n;
+	opt->cluster_arg = arg;
+	return 0;
+
+out_free:
+	for (size_t i = 0; i < n; i++)
+		free(nodes[i]);
+	free(nodes);
+	free(copy);
+	return -ENOMEM;
+}
+
+static int cli_common_set(struct cli_common *opt, int val, const char *arg)
+{
+	switch (val) {
+	case CLI_OPT_CLUSTER:
+		return cli_split_cluster(opt, arg);
+	case CLI_OPT_VOLUME:
+		if (arg[0] == '\0' || strlen(arg) > SESSION_NAME_MAX) {
+			cli_err("--volume must be 1 to %d characters", SESSION_NAME_MAX);
+			return -EINVAL;
+		}
+		opt->volume = arg;
+		return 0;
+	case CLI_OPT_CA:
+		opt->ca = arg;
+		return 0;
+	case CLI_OPT_CERT:
+		opt->cert = arg;
+		return 0;
+	case CLI_OPT_KEY:
+		opt->key = arg;
+		return 0;
+	case CLI_OPT_TLS_NAME:
+		if (arg[0] == '\0') {
+			cli_err("--tls-name must not be empty");
+			return -EINVAL;
+		}
+		opt->tls_name = arg;
+		return 0;
+	case CLI_OPT_TLS_CIPHERSUITES: {
+		char why[512];
+
+		if (tls_suites_check(arg, why, sizeof(why)) < 0) {
+			cli_err("--tls-ciphersuites '%s': %s", arg, why);
+			return -EINVAL;
+		}
+		opt->tls_ciphersuites = arg;
+		return 0;
+	}
+	case CLI_OPT_IO_TIMEOUT:
+		return cli_parse_seconds("--io-timeout", arg, &opt->io_timeout);
+	case CLI_OPT_CONNECT_TIMEOUT:
+		return cli_parse_seconds("--connect-timeout", arg,
+					 &opt->connect_timeout);
+	case CLI_OPT_READ_ONLY:
+		opt->read_only = true;
+		return 0;
+	case CLI_OPT_VERBOSE:
+		opt->verbose++;
+		return 0;
+	case CLI_OPT_QUIET:
+		opt->verbose--;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
+		      char **argv, const struct option *cmd_opts,
+		      cli_opt_fn *fn, void *opaque, const char *help,
+		      int *first_arg)
+{
+	struct option all[64];
+	size_t n = 0;
+	int c, idx, ret;
+
+	for (size_t i = 0; i < CLI_N_COMMON; i++)
+		all[n++] = cli_common_opts[i];
+	for (size_t i = 0; cmd_opts && cmd_opts[i].name; i++) {
+		if (n + 2 > sizeof(all) / sizeof(all[0]))
+			abort(); /* a programming error, not input */
+		all[n++] = cmd_opts[i];
+	}
+	memset(&all[n], 0, sizeof(all[n]));
+
+	opterr = 0;
+	optind = 0; /* full reinitialisation of GNU getopt */
+	for (;;) {
+		idx = -1;
+		c = getopt_long(argc, argv, ":hvq", all, &idx);
+		if (c == -1)
+			break;
+		if (c == 'h')
+			c = CLI_OPT_HELP;
+		else if (c == 'v')
+			c = CLI_OPT_VERBOSE;
+		else if (c == 'q')
+			c = CLI_OPT_QUIET;
+		if (c == CLI_OPT_HELP) {
+			fputs(help, stdout);
+			return 1;
+		}
+		if (c == '?') {
+			if (optopt)
+				cli_err("%s: unknown option '-%c' (see 'netblk-cli %s --help')",
+					cmd, optopt, cmd);
+			else
+				cli_err("%s: unknown option '%s' (see 'netblk-cli %s --help')",
+					cmd, argv[optind - 1], cmd);
+			return -EINVAL;
+		}
+		if (c == ':') {
+			cli_err("%s: option '%s' needs a value", cmd,
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (c < 256) {
+			ret = cli_common_set(opt, c, optarg);
+		} else {
+			const char *name = idx >= 0 ? all[idx].name : "?";
+			char optname[80];
+
+			snprintf(optname, sizeof(optname), "--%s", name);
+			ret = fn ? fn(opaque, c, optname, optarg) : -EINVAL;
+		}
+		if (ret < 0)
+			return ret == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	*first_arg = optind;
+	return 0;
+}
+
+int cli_require_common(const struct cli_common *opt, const char *cmd,
+		       bool need_volume)
+{
+	if (!opt->n_nodes) {
+		cli_err("%s: missing --cluster ADDR[,ADDR...]", cmd);
+		return -EINVAL;
+	}
+	if (need_volume && !opt->volume) {
+		cli_err("%s: missing --volume ID", cmd);
+		return -EINVAL;
+	}
+	if (!opt->ca) {
+		cli_err("%s: missing --ca FILE (the CA that signed the node certificates)",
+			cmd);
+		return -EINVAL;
+	}
+	if (!opt->cert != !opt->key) {
+		cli_err("%s: --cert and --key go together", cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void cli_common_free(struct cli_common *opt)
+{
+	for (size_t i = 0; i < opt->n_nodes; i++)
+		free(opt->nodes[i]);
+	free(opt->nodes);
+}
+
+/*
+ * Options before the command name. Parsing stops at the first operand
+ * (the command) so that its options are left for the command.
+ * Returns 1 after --help, 0, or -EINVAL.
+ */
+int cli_main_parse(struct cli_common *opt, int argc, char **argv,
+			  int *first)
+{
+	struct option all[CLI_N_COMMON + 1];
+	int c, idx;
+
+	memcpy(all, cli_common_opts, sizeof(cli_common_opts));
+	memset(&all[CLI_N_COMMON], 0, sizeof(all[0]));
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+:hvq", all, &idx)) != -1) {
+		if (c == 'h' || c == CLI_OPT_HELP) {
+			fputs(cli_main_help, stdout);
+			return 1;
+		}
+		if (c == 'v')
+			c = CLI_OPT_VERBOSE;
+		else if (c == 'q')
+			c = CLI_OPT_QUIET;
+		if (c == '?') {
+			if (optopt)
+				cli_err("unknown option '-%c' (see 'netblk-cli --help')",
+					optopt);
+			else
+				cli_err("unknown option '%s' (see 'netblk-cli --help')",
+					argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (c == ':') {
+			cli_err("option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (cli_common_set(opt, c, optarg) < 0)
+			return -EINVAL;
+	}
+	*first = optind;
+	return 0;
+}

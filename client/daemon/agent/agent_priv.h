@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the agent (agent.h): its state and what its files share.
+ *   agent.c    attach, detach, re-attach: the reconcile loop
+ *   watch.c    the spec directory's inotify watch
+ *   status.c   status files, by-volume links, the status command
+ *   metrics.c  the Prometheus metrics server
+ *   args.c     the options of agent and status
+ *   files.c    reading and writing the agent's small files
+ */
+#ifndef NETBLK_AGENT_PRIV_H
+#define NETBLK_AGENT_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <ev.h>
+
+#include "spec.h"
+#include "volume.h"
+
+#define AGENT_DEFAULT_SPEC_DIR "/etc/vduse-netblk/specs"
+
+/* One spec file and what the agent made of it. */
+struct agent_vol {
+	char name[SPEC_STR_MAX + 1];     /* spec file base name */
+	struct spec spec;
+	bool parsed;
+	struct volume *v;
+	char message[512];
+	struct agent_vol *next;
+};
+
+struct agent_scrape;
+
+struct agent {
+	const char *spec_dir, *status_dir, *run_dir;
+	const char *metrics;
+	struct spec defaults;
+	double connect_timeout;
+	int log_level;
+	struct ev_loop *loop;
+	int inotify_fd;
+	ev_io inotify_io;
+	ev_timer retry_timer;
+	int metrics_fd;
+	ev_io metrics_io;
+	struct agent_scrape *scrapes;  /* metrics requests being read */
+	struct agent_vol *vols;
+};
+
+/* The options of agent and status (args.c). */
+struct agent_opts {
+	const char *spec_dir, *status_dir, *run_dir, *metrics;
+	const char *ca, *cert, *key;
+	const char *tls_ciphersuites;	/* NULL: measured order */
+	double connect_timeout;
+	int log_level;
+};
+
+/*
+ * Parse argv (argv[0] is the subcommand). Returns 0; 1 after printing
+ * the help (exit 0); -EINVAL after printing what is wrong (exit 2).
+ */
+int agent_parse(int argc, char **argv, struct agent_opts *o);
+
+/* ---- agent.c ---- */
+
+/* Spec file NAME.spec was written: attach, re-attach, or report. */
+void agent_spec_changed(struct agent *a, const char *name);
+/* Spec file NAME.spec went away: detach. */
+void agent_spec_removed(struct agent *a, const char *name);
+
+/* ---- watch.c ---- */
+
+/* Watch a->spec_dir for specs written, moved or removed. 0 or -errno. */
+int agent_watch_start(struct agent *a);
+void agent_watch_stop(struct agent *a);
+
+/* ---- status.c ---- */
+
+/* Write STATUS_DIR/NAME.status for av (logged on failure). */
+void agent_write_status(struct agent *a, struct agent_vol *av);
+/* Add (or remove) RUN/by-volume/ID -> the device node. */
+void agent_link(struct agent *a, struct agent_vol *av, bool add);
+
+/* ---- metrics.c ---- */
+
+/* Serve metrics on a->metrics ("host:port"). 0, or -errno with a
+ * message in err. */
+int agent_metrics_start(struct agent *a, char *err, size_t errlen);
+/* Close the listening socket and the scrapes being read. */
+void agent_metrics_stop(struct agent *a);
+
+/* ---- files.c ---- */
+
+/* Write path atomically (temporary file + rename). 0 or -errno. */
+int agent_write_file(const char *path, const char *text);
+/* The text of a file of at most 64 KiB without NUL bytes, to free();
+ * NULL when it cannot be read. */
+char *agent_read_file(const char *path);
+/* out = DIR/NAME SUFFIX */
+void agent_path(char *out, size_t len, const char *dir, const char *name,
+		const char *suffix);
+/* "NAME.spec" -> "NAME"; false for other files. */
+bool agent_spec_name(const char *file, char *name, size_t len);
+
+#endif

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the daemon's option limits (options.c) and command line
+ * (cmdline.c): what each accepts, and the defaults both share. */
+#include <errno.h>
+#include <getopt.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cmdline.h"
+#include "options.h"
+
+static void test_limits(void **state)
+{
+	unsigned int u = 7;
+	double d = 7;
+
+	assert_int_equal(options_parse_queues("1", &u), 0);
+	assert_int_equal(u, 1);
+	assert_int_equal(options_parse_queues("64", &u), 0);
+	assert_int_equal(options_parse_queues("65", &u), -ERANGE);
+	assert_int_equal(options_parse_queues("0", &u), -ERANGE);
+	assert_int_equal(options_parse_queues("2x", &u), -EINVAL);
+	assert_int_equal(u, 64);
+
+	assert_int_equal(options_parse_queue_size("4", &u), 0);
+	assert_int_equal(options_parse_queue_size("32768", &u), 0);
+	assert_int_equal(u, 32768);
+	assert_int_equal(options_parse_queue_size("2", &u), -ERANGE);
+	assert_int_equal(options_parse_queue_size("65536", &u), -ERANGE);
+	assert_int_equal(options_parse_queue_size("100", &u), -EDOM);
+
+	assert_int_equal(options_parse_bounce_mb("0", &u), 0);
+	assert_int_equal(u, 0);
+	assert_int_equal(options_parse_bounce_mb("3", &u), -EDOM);
+	assert_int_equal(options_parse_bounce_mb("1024", &u), 0);
+	assert_int_equal(options_parse_bounce_mb("1025", &u), -ERANGE);
+
+	assert_int_equal(options_parse_seconds("0.5", &d), 0);
+	assert_true(d == 0.5);
+	assert_int_equal(options_parse_seconds("1000001", &d), -ERANGE);
+	assert_int_equal(options_parse_seconds("-1", &d), -EINVAL);
+	assert_int_equal(options_parse_connect_timeout("0", &d), -EDOM);
+	assert_int_equal(options_parse_connect_timeout("2", &d), 0);
+	assert_true(d == 2);
+
+	assert_int_equal(options_check_node("h:1"), 0);
+	assert_int_equal(options_check_node("[::1]:7001"), 0);
+	assert_int_equal(options_check_node("h1"), -EINVAL);
+	assert_int_equal(options_check_node("h:99999"), -EINVAL);
+}
+
+static int parse(struct cmdline *o, const char *const *args)
+{
+	char *argv[32];
+	int argc = 0;
+
+	argv[argc++] = (char *)"vduse-netblk";
+	while (*args)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	optind = 0;
+	return cmdline_parse(argc, argv, o);
+}
+
+static void test_cmdline_defaults(void **state)
+{
+	static const char *const args[] = { "-c", "h:1,[::1]:2", "-v", "vol",
+					    NULL };
+	struct volume_config def;
+	struct cmdline o;
+
+	options_defaults(&def);
+	assert_int_equal(parse(&o, args), 0);
+	assert_int_equal(o.cfg.n_nodes, 2);
+	assert_string_equal(o.cfg.nodes[1], "[::1]:2");
+	assert_string_equal(o.cfg.name, "netblk-vol");
+	assert_int_equal(o.cfg.queues, def.queues);
+	assert_int_equal(o.cfg.queue_size, OPTIONS_QUEUE_SIZE_DEFAULT);
+	assert_int_equal(o.cfg.bounce_size, def.bounce_size);
+	assert_false(o.cfg.bounce_size_given);
+	assert_string_equal(o.cfg.ca, OPTIONS_DEFAULT_CA);
+	assert_true(o.cfg.connect_timeout == def.connect_timeout);
+	assert_true(o.cfg.attach);
+	cmdline_free(&o);
+}
+
+static void test_cmdline_refused(void **state)
+{
+	static const char *const bad[][8] = {
+		{ "-c", "h1", "-v", "v", NULL },
+		{ "-c", "h:1", "-v", "v", "-q", "65", NULL },
+		{ "-c", "h:1", "-v", "v", "--queue-size", "100", NULL },
+		{ "-c", "h:1", "-v", "v", "--bounce-size", "2", NULL },
+		{ "-c", "h:1", "-v", "v", "--connect-timeout", "0", NULL },
+		{ "-c", "h:1", NULL },
+		{ "-c", "h:1", "-v", "v", "extra", NULL },
+	};
+	struct cmdline o;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&o, bad[i]), -EINVAL);
+		cmdline_free(&o);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_cmdline_defaults),
+		cmocka_unit_test(test_cmdline_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
