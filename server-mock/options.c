@@ -59,7 +59,7 @@ static const char mock_help_text[] =
 "        This node's address as written in the cluster map (\"host:port\").\n"
 "        Default: the --listen host with the bound port.\n"
 "    --map FILE\n"
-"        Cluster map in the text form of proto/map.h. Reloaded on SIGHUP and\n"
+"        Cluster map in the text form of proto/include/map.h. Reloaded on SIGHUP and\n"
 "        on the control command map-reload; a bad file keeps the old map.\n"
 "        Without --map the node serves everything with a one-node map of\n"
 "        itself (epoch 1, chunk size 64M).\n"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* virtio-blk request handling; see blk.h for the contract. */
 #include "blk.h"
 

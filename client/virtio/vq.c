@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Split virtqueue, device side.  See vq.h for the contract. */
 #include "vq.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: hostile guest rings and requests through the
  * virtqueue and virtio-blk layers over the fake transport.
  *

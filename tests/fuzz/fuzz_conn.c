@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the client engine's reply path (client/engine/wire.c),
  * fed as a hostile storage node would: frame headers, reply headers, READ
  * data split anywhere, replies to the HELLO exchange, replies whose ids match

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the cluster-map text parser (map_parse), the form an
  * operator writes and the mock nodes share.  Whatever parses must pass
  * map_validate, survive map_dup, and answer placement queries for any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the RPC layer's decoders, fed as a hostile peer would.
  *
  * Byte 0 picks the decoder: 0 the fixed frame header, 1 a request header

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writes well-formed seed inputs for the RPC fuzzers with the real
  * encoders:  gen_seeds rpc DIR | stream DIR
  *   rpc:    inputs for fuzz_rpc (selector byte + frame header, request

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* In-process TLS storage node for unit tests; see fake_node.h. */
 #include <errno.h>
 #include <fcntl.h>

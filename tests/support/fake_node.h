@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * An in-process storage node for the engine's unit tests: a TLS 1.3
  * server on 127.0.0.1 driven by the test's own ev_loop, answering the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* In-process fake transport and driver; see vq_fake.h. */
 #include "vq_fake.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* In-process fake transport and driver for the virtqueue layer.
  *
  * Memory: a few "mapped regions" of plain host memory placed at chosen

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the virtio-blk layer: requests built by the fake driver,
  * served by a plain-memory backend. */
 #include <endian.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the client engine (session.h) against in-process fake
  * nodes (fake_node.c) on 127.0.0.1: data round trips over split requests

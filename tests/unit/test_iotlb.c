@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the per-worker IOTLB cache, with memfds in place of the
  * file descriptors VDUSE_IOTLB_GET_FD hands out. */
 #include <errno.h>

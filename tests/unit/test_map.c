@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the cluster map: text parsing, validation, lookups. */
 #include <errno.h>
 #include <setjmp.h>

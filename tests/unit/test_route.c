@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the engine's routing decisions (client/route.c): cutting
  * ios at chunk and size limits, walking iovecs, validating ios, choosing

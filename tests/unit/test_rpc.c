@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the RPC layer: framing and message encoding. */
 #include <errno.h>
 #include <setjmp.h>

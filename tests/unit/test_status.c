@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of how the engine treats reply statuses (route.c): the
  * action taken and the result a block device gets.

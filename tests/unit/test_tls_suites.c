@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the TLS 1.3 cipher-suite list check and speed ranking. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the split virtqueue layer against the in-process fake. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the virtqueue in-flight log: a successor process finds
  * exactly the chains that were popped and never completed, whatever
  * instruction the previous process died at. */

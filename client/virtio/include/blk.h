@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* virtio-blk device logic over virtqueue chains: parse, validate, complete.
  *
  * Pure: no event loop, no network.  Requests go to a backend through

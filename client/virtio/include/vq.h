@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Split virtqueue, device side (virtio 1.x, little-endian rings).
  *
  * This layer walks the rings a driver (the guest kernel) shares with us and
