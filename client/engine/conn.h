@@ -88,7 +88,7 @@ struct conn_req {
 	uint64_t epoch;
 	const struct iovec *iov;       /* READ/WRITE data: the whole array */
 	int iovcnt;
-	struct route_iov_pos pos;      /* where this request's data starts */
+	struct nb_iov_pos pos;      /* where this request's data starts */
 	/* admin ops only (CREATE, INFO) */
 	const char *volume;
 	uint64_t create_size;

@@ -79,7 +79,7 @@ struct conn {
 	uint8_t *rx_pb;
 	size_t rx_pb_cap;
 	struct conn_req *rx_req;   /* NULL: data is discarded */
-	struct route_iov_pos rx_pos;
+	struct nb_iov_pos rx_pos;
 	uint64_t rx_left;
 	struct rpc_reply rx_reply;
 };

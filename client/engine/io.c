@@ -365,7 +365,7 @@ static struct session_sub *session_sub_split(struct session *s,
 	rest->req.offset += len;
 	rest->req.length -= len;
 	if (rest->req.iov)
-		route_iov_advance(rest->req.iov, rest->req.iovcnt,
+		nb_iov_advance(rest->req.iov, rest->req.iovcnt,
 				  &rest->req.pos, len);
 	rest->attempts = sub->attempts;
 	sub->req.length = len;
@@ -594,7 +594,7 @@ static int session_submit_flush(struct session *s, struct session_io *io)
 
 int session_submit(struct session *s, struct session_io *io)
 {
-	struct route_iov_pos pos = { 0, 0 };
+	struct nb_iov_pos pos = { 0, 0 };
 	uint64_t off, left, max;
 	enum rpc_op op;
 	int ret;
@@ -647,7 +647,7 @@ int session_submit(struct session *s, struct session_io *io)
 			sub->req.iov = io->iov;
 			sub->req.iovcnt = io->iovcnt;
 			sub->req.pos = pos;
-			route_iov_advance(io->iov, io->iovcnt, &pos, len);
+			nb_iov_advance(io->iov, io->iovcnt, &pos, len);
 		}
 		io->priv.pending++;
 		session_route(s, sub);

@@ -7,47 +7,6 @@
 #include "parse.h"
 #include "route.h"
 
-size_t route_iov_total(const struct iovec *iov, int iovcnt)
-{
-	size_t total = 0;
-
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len > SIZE_MAX - total)
-			return SIZE_MAX;
-		total += iov[i].iov_len;
-	}
-	return total;
-}
-
-int route_iov_advance(const struct iovec *iov, int iovcnt,
-		      struct route_iov_pos *pos, uint64_t n)
-{
-	struct route_iov_pos p = *pos;
-
-	for (;;) {
-		/* normalise: skip finished and empty segments */
-		while (p.idx < iovcnt && p.off >= iov[p.idx].iov_len) {
-			p.idx++;
-			p.off = 0;
-		}
-		if (n == 0)
-			break;
-		if (p.idx >= iovcnt)
-			return -EINVAL;
-		size_t left = iov[p.idx].iov_len - p.off;
-		if (n < left) {
-			p.off += n;
-			n = 0;
-		} else {
-			n -= left;
-			p.idx++;
-			p.off = 0;
-		}
-	}
-	*pos = p;
-	return 0;
-}
-
 bool route_op_writes(enum rpc_op op)
 {
 	return op == RPC_OP_WRITE || op == RPC_OP_DISCARD ||
@@ -130,7 +89,7 @@ int route_io_validate(const struct session_io *io,
 	if (op == RPC_OP_READ || op == RPC_OP_WRITE) {
 		if (io->length == 0 || io->iovcnt <= 0 || !io->iov)
 			return -EINVAL;
-		if (route_iov_total(io->iov, io->iovcnt) < io->length)
+		if (nb_iov_total(io->iov, io->iovcnt) < io->length)
 			return -EINVAL;
 	}
 

@@ -16,26 +16,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "iov.h"
 #include "session.h"
 #include "map.h"
 #include "rpc.h"
-
-/* A position inside an iovec array: segment idx, byte off in it. */
-struct route_iov_pos {
-	int idx;
-	size_t off;
-};
-
-/* Sum of the segment lengths (saturates at SIZE_MAX). */
-size_t route_iov_total(const struct iovec *iov, int iovcnt);
-
-/*
- * Move pos forward by n bytes. Returns 0, or -EINVAL when fewer than n
- * bytes remain after pos (pos is then left unchanged). A position at the
- * end of a segment is normalised to the start of the next non-empty one.
- */
-int route_iov_advance(const struct iovec *iov, int iovcnt,
-		      struct route_iov_pos *pos, uint64_t n);
 
 /*
  * Check an io against the volume before accepting it. Returns

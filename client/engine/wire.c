@@ -88,10 +88,10 @@ int conn_write_out(struct conn *conn)
 static void conn_copy_data(struct conn *conn, const struct conn_req *req,
 			   uint8_t *dst)
 {
-	struct route_iov_pos pos = req->pos;
+	struct nb_iov_pos pos = req->pos;
 	uint64_t left = req->length;
 
-	route_iov_advance(req->iov, req->iovcnt, &pos, 0);
+	nb_iov_advance(req->iov, req->iovcnt, &pos, 0);
 	while (left) {
 		const struct iovec *v = &req->iov[pos.idx];
 		size_t n = v->iov_len - pos.off;
@@ -105,7 +105,7 @@ static void conn_copy_data(struct conn *conn, const struct conn_req *req,
 		if (pos.off == v->iov_len) {
 			pos.idx++;
 			pos.off = 0;
-			route_iov_advance(req->iov, req->iovcnt, &pos, 0);
+			nb_iov_advance(req->iov, req->iovcnt, &pos, 0);
 		}
 	}
 }
@@ -481,7 +481,7 @@ static bool conn_rx_reply(struct conn *conn)
 		conn->rx = CONN_RX_DATA;
 		conn->rx_pos = req->pos;
 		conn->rx_left = expect;
-		route_iov_advance(req->iov, req->iovcnt, &conn->rx_pos, 0);
+		nb_iov_advance(req->iov, req->iovcnt, &conn->rx_pos, 0);
 		return true;
 	}
 	return conn_dispatch(conn);
@@ -569,7 +569,7 @@ void conn_read(struct conn *conn)
 				if (!conn_dispatch(conn))
 					return;
 			} else {
-				route_iov_advance(conn->rx_req->iov,
+				nb_iov_advance(conn->rx_req->iov,
 						  conn->rx_req->iovcnt,
 						  &conn->rx_pos, 0);
 			}

@@ -93,25 +93,25 @@ static void test_iov_advance(void **state)
 	struct iovec iov[] = {
 		{ a, sizeof(a) }, { NULL, 0 }, { c, sizeof(c) }, { d, sizeof(d) },
 	};
-	struct route_iov_pos pos = { 0, 0 };
+	struct nb_iov_pos pos = { 0, 0 };
 
-	assert_true(route_iov_total(iov, 4) == 350);
-	assert_int_equal(route_iov_advance(iov, 4, &pos, 0), 0);
+	assert_true(nb_iov_total(iov, 4) == 350);
+	assert_int_equal(nb_iov_advance(iov, 4, &pos, 0), 0);
 	assert_int_equal(pos.idx, 0);
 	/* the end of a segment normalises past the empty one */
-	assert_int_equal(route_iov_advance(iov, 4, &pos, 100), 0);
+	assert_int_equal(nb_iov_advance(iov, 4, &pos, 100), 0);
 	assert_int_equal(pos.idx, 2);
 	assert_true(pos.off == 0);
-	assert_int_equal(route_iov_advance(iov, 4, &pos, 60), 0);
+	assert_int_equal(nb_iov_advance(iov, 4, &pos, 60), 0);
 	assert_int_equal(pos.idx, 3);
 	assert_true(pos.off == 10);
 	/* beyond the end: refused, position kept */
-	assert_int_equal(route_iov_advance(iov, 4, &pos, 191), -EINVAL);
+	assert_int_equal(nb_iov_advance(iov, 4, &pos, 191), -EINVAL);
 	assert_int_equal(pos.idx, 3);
 	assert_true(pos.off == 10);
-	assert_int_equal(route_iov_advance(iov, 4, &pos, 190), 0);
+	assert_int_equal(nb_iov_advance(iov, 4, &pos, 190), 0);
 	assert_int_equal(pos.idx, 4);
-	assert_int_equal(route_iov_advance(iov, 4, &pos, 1), -EINVAL);
+	assert_int_equal(nb_iov_advance(iov, 4, &pos, 1), -EINVAL);
 }
 
 /*
@@ -135,7 +135,7 @@ static void test_iov_slicing_across_segments(void **state)
 		iov[i].iov_len = seg_len[i];
 		total += seg_len[i];
 	}
-	assert_true(total == route_iov_total(iov, N));
+	assert_true(total == nb_iov_total(iov, N));
 
 	const uint64_t chunks[] = { 4096, 8192 };
 	const uint64_t limits[] = { 0, 1536, 2560 };
@@ -143,17 +143,17 @@ static void test_iov_slicing_across_segments(void **state)
 		for (size_t li = 0; li < 3; li++) {
 			uint64_t start = 2560; /* io offset inside the volume */
 			uint64_t off = start, left = total, out = 0;
-			struct route_iov_pos pos = { 0, 0 };
+			struct nb_iov_pos pos = { 0, 0 };
 
 			memset(got, 0, sizeof(got));
 			while (left) {
 				uint64_t n = route_piece_len(off, left, chunks[ci],
 							     limits[li]);
-				struct route_iov_pos p = pos;
+				struct nb_iov_pos p = pos;
 				uint64_t k = n;
 
 				/* gather as the connection does */
-				route_iov_advance(iov, N, &p, 0);
+				nb_iov_advance(iov, N, &p, 0);
 				while (k) {
 					size_t m = iov[p.idx].iov_len - p.off;
 
@@ -162,9 +162,9 @@ static void test_iov_slicing_across_segments(void **state)
 					memcpy(got + out, (uint8_t *)iov[p.idx].iov_base + p.off, m);
 					out += m;
 					k -= m;
-					assert_int_equal(route_iov_advance(iov, N, &p, m), 0);
+					assert_int_equal(nb_iov_advance(iov, N, &p, m), 0);
 				}
-				assert_int_equal(route_iov_advance(iov, N, &pos, n), 0);
+				assert_int_equal(nb_iov_advance(iov, N, &pos, n), 0);
 				off += n;
 				left -= n;
 			}
