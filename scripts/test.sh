@@ -48,6 +48,10 @@ if [ -z "${NETBLK_SKIP_FUZZ:-}" ] && [ $# -eq 0 ]; then
 fi
 
 echo "=== normal build: all tests"
+# The VM kernel and its matching headers, before configuring: kmod/ builds
+# netblk_vduse.ko only when the headers are there.
+NETBLK_BUILD=$build NETBLK_SRC=$src bash "$src/tests/vm/fetch.sh" --headers ||
+  echo "=== fetch.sh --headers failed: the VM and kmod tests will say why"
 cmake -S "$src" -B "$build" >/dev/null || exit 1
 cmake --build "$build" -j"$jobs" >"$build.log" 2>&1 || { tail -50 "$build.log"; exit 1; }
 cd "$build" && ctest --output-on-failure "$@"

@@ -7,6 +7,7 @@
 
 [ "$VDPA_MGMTDEV" = netblk-vduse ] || fail "run with NETBLK_VDUSE=kmod"
 ko=${NETBLK_KMOD:-$NETBLK_BUILD/kmod/netblk_vduse.ko}
+[ -f "$ko" ] || skip "$ko not built (no kernel headers for the VM kernel?)"
 modprobe -d "$NETBLK_MODDIR" -a vdpa vhost_iotlb vduse || fail "modprobe vduse failed"
 if insmod "$ko" 2>"$NETBLK_OUT/insmod.err"; then
 	fail "netblk_vduse loaded next to the in-tree vduse"
