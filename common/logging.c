@@ -10,14 +10,14 @@
 
 #define LOG_TAG_MAX 255
 
-/* The daemon's defaults, for messages logged before log_init(). */
+/* The daemon's defaults, for messages logged before nb_log_init(). */
 static const char *log_ident = "vduse-netblk";
 static int log_max_level = LOG_NOTICE;
 static enum log_style log_line_style = LOG_STYLE_DATE_PID;
 static char log_tag[LOG_TAG_MAX + 1];
 static bool log_syslog;
 
-/* Level names of LOG_STYLE_DATE_PID lines, and what log_parse_level reads. */
+/* Level names of LOG_STYLE_DATE_PID lines, and what nb_log_parse_level reads. */
 static const char *const log_level_names[] = {
 	[LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",
 	[LOG_CRIT] = "critical", [LOG_ERR] = "error",
@@ -33,35 +33,35 @@ static const char *const log_level_short_names[] = {
 	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
-void log_init(const char *ident, int level)
+void nb_log_init(const char *ident, int level)
 {
 	log_ident = ident;
 	log_max_level = level;
 }
 
-void log_set_style(enum log_style style)
+void nb_log_set_style(enum log_style style)
 {
 	if ((unsigned int)style < LOG_STYLE_MAX)
 		log_line_style = style;
 }
 
-void log_set_tag(const char *tag)
+void nb_log_set_tag(const char *tag)
 {
 	snprintf(log_tag, sizeof(log_tag), "%s", tag);
 }
 
-void log_use_syslog(void)
+void nb_log_use_syslog(void)
 {
 	openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_syslog = true;
 }
 
-int log_level(void)
+int nb_log_level(void)
 {
 	return log_max_level;
 }
 
-int log_parse_level(const char *name)
+int nb_log_parse_level(const char *name)
 {
 	unsigned int i;
 
@@ -93,7 +93,7 @@ static int log_format_prefix(int level, char *buf, size_t len)
 			log_ident, (int)getpid(), log_level_names[level & 7]);
 }
 
-void log_text(int level, const char *text)
+void nb_log_text(int level, const char *text)
 {
 	char line[1600];
 	int n;
@@ -118,7 +118,7 @@ void log_text(int level, const char *text)
 		return;
 }
 
-void log_msg(int level, const char *fmt, ...)
+void nb_log_msg(int level, const char *fmt, ...)
 {
 	char text[1024];
 	va_list ap;
@@ -128,5 +128,5 @@ void log_msg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	log_text(level, text);
+	nb_log_text(level, text);
 }

@@ -14,7 +14,7 @@
  * give the program an error, not kill the process with SIGPIPE.
  *
  * With a send buffer, records are gathered and sent with one send() when
- * the buffer fills or on BIO_flush (sockbio_flush(); OpenSSL itself
+ * the buffer fills or on BIO_flush (nb_sockbio_flush(); OpenSSL itself
  * flushes after handshake messages and alerts). OpenSSL hands a BIO one
  * record per write, so a 128 KiB write was 8 sends (8 trips through the
  * TCP stack and 8 wake-ups of the peer); now it is one.
@@ -188,7 +188,7 @@ static void sockbio_method_init(void)
 	sockbio_method = m;
 }
 
-BIO *sockbio_new(int fd, size_t send_len, size_t recv_len)
+BIO *nb_sockbio_new(int fd, size_t send_len, size_t recv_len)
 {
 	struct sockbio *t;
 	BIO *b;
@@ -227,9 +227,9 @@ out_nomem:
 	return NULL;
 }
 
-int sockbio_attach(SSL *ssl, int fd)
+int nb_sockbio_attach(SSL *ssl, int fd)
 {
-	BIO *b = sockbio_new(fd, SOCKBIO_SEND_BUFFER_LEN, SOCKBIO_RECV_BUFFER_LEN);
+	BIO *b = nb_sockbio_new(fd, SOCKBIO_SEND_BUFFER_LEN, SOCKBIO_RECV_BUFFER_LEN);
 
 	if (!b)
 		return -ENOMEM;
@@ -238,7 +238,7 @@ int sockbio_attach(SSL *ssl, int fd)
 	return 0;
 }
 
-int sockbio_flush(SSL *ssl)
+int nb_sockbio_flush(SSL *ssl)
 {
 	BIO *b = SSL_get_wbio(ssl);
 	int e;
@@ -251,7 +251,7 @@ int sockbio_flush(SSL *ssl)
 	return e ? -e : -EIO;
 }
 
-size_t sockbio_unsent(SSL *ssl)
+size_t nb_sockbio_unsent(SSL *ssl)
 {
 	BIO *b = SSL_get_wbio(ssl);
 

@@ -38,12 +38,12 @@ static const struct {
 	[TLS_SUITE_AES_256_GCM] = { "TLS_AES_256_GCM_SHA384", "AES-256-GCM" },
 };
 
-const char *tls_suite_name(enum tls_suite s)
+const char *nb_tls_suite_name(enum tls_suite s)
 {
 	return s < TLS_SUITE_MAX ? tls_suites_table[s].name : "?";
 }
 
-const char *tls_suite_cipher(enum tls_suite s)
+const char *nb_tls_suite_cipher(enum tls_suite s)
 {
 	return s < TLS_SUITE_MAX ? tls_suites_table[s].cipher : "?";
 }
@@ -61,7 +61,7 @@ static int tls_suites_count13(SSL_CTX *ctx)
 	return n;
 }
 
-int tls_suites_check(const char *list, char *err, size_t errlen)
+int nb_tls_suites_check(const char *list, char *err, size_t errlen)
 {
 	const char *p = list, *end;
 	SSL_CTX *ctx;
@@ -114,10 +114,10 @@ int tls_suites_check(const char *list, char *err, size_t errlen)
 	return ret;
 }
 
-int tls_suites_apply(SSL_CTX *ctx, const char *list, char *err,
+int nb_tls_suites_apply(SSL_CTX *ctx, const char *list, char *err,
 		     size_t errlen)
 {
-	int ret = tls_suites_check(list, err, errlen);
+	int ret = nb_tls_suites_check(list, err, errlen);
 
 	if (ret)
 		return ret;
@@ -252,7 +252,7 @@ static bool tls_suites_ahead(const struct tls_suites_rank *r,
 	return r->mb_per_s[a] > need;
 }
 
-void tls_suites_rank_sort(struct tls_suites_rank *r)
+void nb_tls_suites_rank_sort(struct tls_suites_rank *r)
 {
 	int i, j;
 
@@ -268,7 +268,7 @@ void tls_suites_rank_sort(struct tls_suites_rank *r)
 	}
 }
 
-int tls_suites_measure(struct tls_suites_rank *out)
+int nb_tls_suites_measure(struct tls_suites_rank *out)
 {
 	EVP_CIPHER_CTX *ctx[TLS_SUITE_MAX][2] = { { NULL } };
 	uint8_t *buf;
@@ -296,11 +296,11 @@ int tls_suites_measure(struct tls_suites_rank *out)
 	ERR_clear_error();
 	if (ret)
 		memset(out->mb_per_s, 0, sizeof(out->mb_per_s));
-	tls_suites_rank_sort(out);
+	nb_tls_suites_rank_sort(out);
 	return ret;
 }
 
-void tls_suites_format(const struct tls_suites_rank *r, char *buf,
+void nb_tls_suites_format(const struct tls_suites_rank *r, char *buf,
 		       size_t len)
 {
 	size_t used = 0;
@@ -311,7 +311,7 @@ void tls_suites_format(const struct tls_suites_rank *r, char *buf,
 	buf[0] = '\0';
 	for (i = 0; i < TLS_SUITE_MAX && used < len; i++) {
 		int n = snprintf(buf + used, len - used, "%s%s", i ? ":" : "",
-				 tls_suite_name(r->order[i]));
+				 nb_tls_suite_name(r->order[i]));
 
 		if (n < 0)
 			break;
@@ -319,19 +319,19 @@ void tls_suites_format(const struct tls_suites_rank *r, char *buf,
 	}
 }
 
-int tls_suites_default(char *list, size_t len, char *desc, size_t desclen)
+int nb_tls_suites_default(char *list, size_t len, char *desc, size_t desclen)
 {
 	struct tls_suites_rank r;
-	int ret = tls_suites_measure(&r);
+	int ret = nb_tls_suites_measure(&r);
 
-	tls_suites_format(&r, list, len);
+	nb_tls_suites_format(&r, list, len);
 	if (ret) {
 		return nb_errf(desc, desclen, ret, "%s (measuring failed: %s)",
 			       list, strerror(-ret));
 	}
 	return nb_errf(desc, desclen, 0, "%s (sealing and opening 16 KiB "
 		       "records: %s %.0f MB/s, %s %.0f MB/s, %s %.0f MB/s)", list,
-		       tls_suite_cipher(r.order[0]), r.mb_per_s[r.order[0]],
-		       tls_suite_cipher(r.order[1]), r.mb_per_s[r.order[1]],
-		       tls_suite_cipher(r.order[2]), r.mb_per_s[r.order[2]]);
+		       nb_tls_suite_cipher(r.order[0]), r.mb_per_s[r.order[0]],
+		       nb_tls_suite_cipher(r.order[1]), r.mb_per_s[r.order[1]],
+		       nb_tls_suite_cipher(r.order[2]), r.mb_per_s[r.order[2]]);
 }

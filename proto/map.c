@@ -13,7 +13,7 @@
 
 #define MAP_FILE_MAX (4u << 20)
 
-void map_free(struct map *map)
+void nb_map_free(struct map *map)
 {
 	uint32_t i;
 
@@ -28,7 +28,7 @@ void map_free(struct map *map)
 	free(map);
 }
 
-struct map *map_dup(const struct map *src)
+struct map *nb_map_dup(const struct map *src)
 {
 	struct map *map;
 	uint32_t i;
@@ -64,12 +64,12 @@ struct map *map_dup(const struct map *src)
 	return map;
 
 out_free:
-	map_free(map);
+	nb_map_free(map);
 	errno = ENOMEM;
 	return NULL;
 }
 
-int map_validate(const struct map *map, char *err, size_t errlen)
+int nb_map_validate(const struct map *map, char *err, size_t errlen)
 {
 	uint32_t i, j, k;
 
@@ -115,13 +115,13 @@ int map_validate(const struct map *map, char *err, size_t errlen)
 	return 0;
 }
 
-const struct map_placement *map_placement_of(const struct map *map,
+const struct map_placement *nb_map_placement_of(const struct map *map,
 					     uint64_t chunk)
 {
 	return &map->chunks[chunk % map->n_chunks];
 }
 
-int map_node_index(const struct map *map, const char *addr)
+int nb_map_node_index(const struct map *map, const char *addr)
 {
 	uint32_t i;
 
@@ -131,9 +131,9 @@ int map_node_index(const struct map *map, const char *addr)
 	return -ENOENT;
 }
 
-bool map_node_serves(const struct map *map, uint32_t node, uint64_t chunk)
+bool nb_map_node_serves(const struct map *map, uint32_t node, uint64_t chunk)
 {
-	const struct map_placement *pl = map_placement_of(map, chunk);
+	const struct map_placement *pl = nb_map_placement_of(map, chunk);
 	uint32_t i;
 
 	for (i = 0; i < pl->n; i++)
@@ -142,14 +142,14 @@ bool map_node_serves(const struct map *map, uint32_t node, uint64_t chunk)
 	return false;
 }
 
-bool map_node_serves_range(const struct map *map, uint32_t node,
+bool nb_map_node_serves_range(const struct map *map, uint32_t node,
 			   uint64_t offset, uint64_t length)
 {
 	uint64_t first = map_chunk_of(map, offset);
 	uint64_t last, c;
 
 	if (length == 0)
-		return map_node_serves(map, node, first);
+		return nb_map_node_serves(map, node, first);
 	if (offset + length < offset)
 		return false;
 	last = map_chunk_of(map, offset + length - 1);
@@ -160,7 +160,7 @@ bool map_node_serves_range(const struct map *map, uint32_t node,
 	if (last - first >= map->n_chunks)
 		last = first + map->n_chunks - 1;
 	for (c = first; c <= last; c++)
-		if (!map_node_serves(map, node, c))
+		if (!nb_map_node_serves(map, node, c))
 			return false;
 	return true;
 }
@@ -322,7 +322,7 @@ static int map_parse_line(struct map_builder *b, char *line, unsigned int lineno
 			return nb_errf(err, errlen, -EINVAL,
 				       "line %u: node address '%.64s' is not host:port",
 				       lineno, words[1]);
-		if (map_node_index(b->map, words[1]) >= 0)
+		if (nb_map_node_index(b->map, words[1]) >= 0)
 			return nb_errf(err, errlen, -EINVAL,
 				       "line %u: node %s listed twice", lineno,
 				       words[1]);
@@ -355,7 +355,7 @@ static int map_parse_line(struct map_builder *b, char *line, unsigned int lineno
 	return 0;
 }
 
-int map_parse(const char *text, struct map **out, char *err, size_t errlen)
+int nb_map_parse(const char *text, struct map **out, char *err, size_t errlen)
 {
 	struct map_builder b = { 0 };
 	char *copy, *line, *next;
@@ -390,7 +390,7 @@ int map_parse(const char *text, struct map **out, char *err, size_t errlen)
 		if (ret < 0)
 			goto out_free;
 	}
-	ret = map_validate(b.map, err, errlen);
+	ret = nb_map_validate(b.map, err, errlen);
 	if (ret < 0)
 		goto out_free;
 	free(copy);
@@ -401,11 +401,11 @@ out_free:
 	if (ret == -ENOMEM)
 		nb_errf(err, errlen, ret, "out of memory");
 	free(copy);
-	map_free(b.map);
+	nb_map_free(b.map);
 	return ret;
 }
 
-int map_load_file(const char *path, struct map **out, char *err, size_t errlen)
+int nb_map_load_file(const char *path, struct map **out, char *err, size_t errlen)
 {
 	char *buf;
 	size_t len = 0;
@@ -446,7 +446,7 @@ int map_load_file(const char *path, struct map **out, char *err, size_t errlen)
 		goto out_free;
 	}
 	buf[len] = '\0';
-	ret = map_parse(buf, out, err, errlen);
+	ret = nb_map_parse(buf, out, err, errlen);
 	if (ret < 0 && err && errlen) {
 		char tmp[256];
 

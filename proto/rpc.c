@@ -38,26 +38,26 @@ static const char *const rpc_status_names[RPC_STATUS_MAX] = {
 	[RPC_STATUS_BAD_STATE] = "BAD_STATE",
 };
 
-const char *rpc_op_name(enum rpc_op op)
+const char *nb_rpc_op_name(enum rpc_op op)
 {
 	if ((unsigned int)op >= RPC_OP_MAX)
 		return "UNKNOWN_OP";
 	return rpc_op_names[op];
 }
 
-const char *rpc_status_name(enum rpc_status status)
+const char *nb_rpc_status_name(enum rpc_status status)
 {
 	if ((unsigned int)status >= RPC_STATUS_MAX)
 		return "UNKNOWN_STATUS";
 	return rpc_status_names[status];
 }
 
-bool rpc_op_has_request_data(enum rpc_op op)
+bool nb_rpc_op_has_request_data(enum rpc_op op)
 {
 	return op == RPC_OP_WRITE;
 }
 
-bool rpc_op_has_reply_data(enum rpc_op op)
+bool nb_rpc_op_has_reply_data(enum rpc_op op)
 {
 	return op == RPC_OP_READ;
 }
@@ -80,7 +80,7 @@ static uint32_t rpc_get_be32(const uint8_t *p)
  * Layout: magic(4) version(1) kind(1) reserved(2) hdr_len(4) data_len(4),
  * all big-endian.
  */
-void rpc_frame_hdr_encode(uint8_t *out, enum rpc_kind kind,
+void nb_rpc_frame_hdr_encode(uint8_t *out, enum rpc_kind kind,
 			  uint32_t hdr_len, uint32_t data_len)
 {
 	rpc_put_be32(out, RPC_MAGIC);
@@ -92,7 +92,7 @@ void rpc_frame_hdr_encode(uint8_t *out, enum rpc_kind kind,
 	rpc_put_be32(out + 12, data_len);
 }
 
-int rpc_frame_hdr_decode(const uint8_t *in, struct rpc_frame_hdr *hdr,
+int nb_rpc_frame_hdr_decode(const uint8_t *in, struct rpc_frame_hdr *hdr,
 			 uint32_t max_data_len)
 {
 	if (rpc_get_be32(in) != RPC_MAGIC || in[4] != RPC_VERSION)
@@ -177,11 +177,11 @@ static int rpc_finish_encode(enum rpc_kind kind, const ProtobufCMessage *msg,
 	if (cap < RPC_FRAME_HDR_SIZE + len)
 		return -ENOSPC;
 	protobuf_c_message_pack(msg, buf + RPC_FRAME_HDR_SIZE);
-	rpc_frame_hdr_encode(buf, kind, len, data_len);
+	nb_rpc_frame_hdr_encode(buf, kind, len, data_len);
 	return RPC_FRAME_HDR_SIZE + len;
 }
 
-int rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
+int nb_rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
 		       uint8_t *buf, size_t cap)
 {
 	Netblk__Request m = NETBLK__REQUEST__INIT;
@@ -223,13 +223,13 @@ int rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
 	return rpc_finish_encode(RPC_KIND_REQUEST, &m.base, data_len, buf, cap);
 }
 
-size_t rpc_request_encoded_max(const struct rpc_request *req)
+size_t nb_rpc_request_encoded_max(const struct rpc_request *req)
 {
 	/* Every field at its widest varint plus tags: generous bound. */
 	return RPC_FRAME_HDR_SIZE + 128 + 2 * (RPC_NAME_MAX + 16);
 }
 
-int rpc_request_decode(const uint8_t *buf, size_t len, struct rpc_request *req)
+int nb_rpc_request_decode(const uint8_t *buf, size_t len, struct rpc_request *req)
 {
 	struct rpc_arena arena = { .used = 0 };
 	ProtobufCAllocator alloc = {
@@ -333,17 +333,17 @@ static struct map *rpc_map_from_pb(const Netblk__ClusterMap *pm)
 		pl[i].nodes = pm->chunks[i]->nodes;
 	}
 	tmp.chunks = pl;
-	if (map_validate(&tmp, err, sizeof(err)) < 0) {
+	if (nb_map_validate(&tmp, err, sizeof(err)) < 0) {
 		free(pl);
 		errno = EBADMSG;
 		return NULL;
 	}
-	map = map_dup(&tmp);
+	map = nb_map_dup(&tmp);
 	free(pl);
 	return map;
 }
 
-int rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
+int nb_rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
 		     uint8_t *buf, size_t cap)
 {
 	Netblk__Reply m = NETBLK__REPLY__INIT;
@@ -393,7 +393,7 @@ out_free:
 	return ret;
 }
 
-size_t rpc_reply_encoded_max(const struct rpc_reply *rep)
+size_t nb_rpc_reply_encoded_max(const struct rpc_reply *rep)
 {
 	size_t n = RPC_FRAME_HDR_SIZE + 128 + 2 * (RPC_NAME_MAX + 16) +
 		   RPC_MESSAGE_MAX + 16;
@@ -409,7 +409,7 @@ size_t rpc_reply_encoded_max(const struct rpc_reply *rep)
 	return n;
 }
 
-int rpc_reply_decode(const uint8_t *buf, size_t len, struct rpc_reply *rep)
+int nb_rpc_reply_decode(const uint8_t *buf, size_t len, struct rpc_reply *rep)
 {
 	struct rpc_arena arena = { .used = 0 };
 	ProtobufCAllocator alloc = {
@@ -458,12 +458,12 @@ int rpc_reply_decode(const uint8_t *buf, size_t len, struct rpc_reply *rep)
 out_free:
 	netblk__reply__free_unpacked(m, &alloc);
 	if (ret)
-		rpc_reply_clear(rep);
+		nb_rpc_reply_clear(rep);
 	return ret;
 }
 
-void rpc_reply_clear(struct rpc_reply *rep)
+void nb_rpc_reply_clear(struct rpc_reply *rep)
 {
-	map_free(rep->map);
+	nb_map_free(rep->map);
 	rep->map = NULL;
 }

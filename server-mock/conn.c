@@ -165,7 +165,7 @@ static void mock_conn_update_watchers(struct mock_conn *conn)
 	} else {
 		want_rd = !conn->input_blocked || conn->write_wants_read;
 		want_wr = conn->read_wants_write || conn->out_blocked ||
-			  sockbio_unsent(conn->ssl) > 0;
+			  nb_sockbio_unsent(conn->ssl) > 0;
 	}
 	if (want_rd && !ev_is_active(&conn->rd))
 		ev_io_start(loop, &conn->rd);
@@ -310,7 +310,7 @@ void mock_conn_flush(struct mock_conn *conn)
 	 * all of them. What the socket does not take goes out when it is
 	 * writable again (the write watcher stays on while bytes are left).
 	 */
-	r = sockbio_flush(conn->ssl);
+	r = nb_sockbio_flush(conn->ssl);
 	if (r == -EAGAIN) {
 		conn->out_blocked = true;
 	} else if (r < 0) {
@@ -348,7 +348,7 @@ void mock_conn_commit(struct mock_conn *conn, size_t n)
 
 int mock_conn_send_reply(struct mock_conn *conn, const struct rpc_reply *rep)
 {
-	size_t max = rpc_reply_encoded_max(rep);
+	size_t max = nb_rpc_reply_encoded_max(rep);
 	uint8_t *p;
 	int n;
 
@@ -360,10 +360,10 @@ int mock_conn_send_reply(struct mock_conn *conn, const struct rpc_reply *rep)
 		mock_conn_close(conn, true);
 		return -ENOMEM;
 	}
-	n = rpc_reply_encode(rep, 0, p, max);
+	n = nb_rpc_reply_encode(rep, 0, p, max);
 	if (n < 0) {
 		mock_err("client %s: cannot encode %s reply to request %llu: %s",
-			 conn->peer, rpc_status_name(rep->status),
+			 conn->peer, nb_rpc_status_name(rep->status),
 			 (unsigned long long)rep->id, strerror(-n));
 		return n;
 	}
@@ -539,7 +539,7 @@ int mock_conn_parse(struct mock_conn *conn)
 		if (avail < RPC_FRAME_HDR_SIZE)
 			return 0;
 		p = b->data + b->off;
-		r = rpc_frame_hdr_decode(p, &fh, max_data);
+		r = nb_rpc_frame_hdr_decode(p, &fh, max_data);
 		if (r == -EMSGSIZE) {
 			mock_conn_malformed(conn, "frame larger than allowed (header limit %u bytes, data limit %u bytes)",
 					    MOCK_MAX_REQ_HDR, max_data);
@@ -561,7 +561,7 @@ int mock_conn_parse(struct mock_conn *conn)
 		total = RPC_FRAME_HDR_SIZE + (size_t)fh.hdr_len + fh.data_len;
 		if (avail < total)
 			return 0;
-		r = rpc_request_decode(p + RPC_FRAME_HDR_SIZE, fh.hdr_len, &req);
+		r = nb_rpc_request_decode(p + RPC_FRAME_HDR_SIZE, fh.hdr_len, &req);
 		if (r < 0) {
 			mock_conn_malformed(conn, "undecodable request header (%u bytes)",
 					    fh.hdr_len);
@@ -684,7 +684,7 @@ static void mock_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		mock_conn_do_input(conn);
 	}
 	if ((revents & EV_WRITE) && !mock_conn_closed(conn) &&
-	    (conn->out_blocked || sockbio_unsent(conn->ssl) > 0))
+	    (conn->out_blocked || nb_sockbio_unsent(conn->ssl) > 0))
 		mock_conn_flush(conn);
 	if ((revents & EV_READ) && !mock_conn_closed(conn) && conn->write_wants_read)
 		mock_conn_flush(conn);
@@ -715,7 +715,7 @@ struct mock_conn *mock_conn_new(struct mock_server *srv, int fd, const char *pee
 	conn->state = MOCK_CONN_TLS_HANDSHAKE;
 	conn->ssl = SSL_new(srv->ssl_ctx);
 	/* Records gathered per batch, many received per recv (sockbio.h). */
-	if (!conn->ssl || sockbio_attach(conn->ssl, fd) < 0) {
+	if (!conn->ssl || nb_sockbio_attach(conn->ssl, fd) < 0) {
 		ERR_clear_error();
 		SSL_free(conn->ssl);
 		free(conn);

@@ -47,9 +47,9 @@ int main(int argc, char **argv)
 		mock_options_free(&cfg);
 		return r > 0 ? 0 : MOCK_EXIT_USAGE;
 	}
-	log_init(MOCK_PROG, cfg.log_level);
-	log_set_style(LOG_STYLE_TIME_TAG);
-	log_set_tag(MOCK_PROG);
+	nb_log_init(MOCK_PROG, cfg.log_level);
+	nb_log_set_style(LOG_STYLE_TIME_TAG);
+	nb_log_set_tag(MOCK_PROG);
 	if (mock_main_check_files(&cfg) < 0) {
 		mock_options_free(&cfg);
 		return MOCK_EXIT_RUNTIME;

@@ -53,12 +53,12 @@
  * main.c, then mock_server_init).
  */
 
-#define mock_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
-#define mock_warn(...)  log_msg(LOG_WARNING, __VA_ARGS__)
-#define mock_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define mock_err(...)   nb_log_msg(LOG_ERR, __VA_ARGS__)
+#define mock_warn(...)  nb_log_msg(LOG_WARNING, __VA_ARGS__)
+#define mock_info(...)  nb_log_msg(LOG_INFO, __VA_ARGS__)
 #define mock_debug(...) do { \
 	if (log_enabled(LOG_DEBUG)) \
-		log_msg(LOG_DEBUG, __VA_ARGS__); \
+		nb_log_msg(LOG_DEBUG, __VA_ARGS__); \
 } while (0)
 
 /* ---- configuration (options.c) ---- */

@@ -28,15 +28,15 @@ void mock_node_fini(struct mock_node *node)
 	free(node->volumes);
 	node->volumes = NULL;
 	node->n_volumes = 0;
-	map_free(node->map);
+	nb_map_free(node->map);
 	node->map = NULL;
 }
 
 void mock_node_set_map(struct mock_node *node, struct map *map)
 {
-	map_free(node->map);
+	nb_map_free(node->map);
 	node->map = map;
-	node->node_index = map_node_index(map, node->node_addr);
+	node->node_index = nb_map_node_index(map, node->node_addr);
 	if (node->node_index < 0)
 		mock_warn("node %s is not in the cluster map (epoch %llu): every data request gets NOT_OWNER",
 			  node->node_addr, (unsigned long long)map->epoch);
@@ -52,7 +52,7 @@ bool mock_node_serves(const struct mock_node *node, uint64_t offset,
 {
 	if (!node->map || node->node_index < 0)
 		return false;
-	return map_node_serves_range(node->map, (uint32_t)node->node_index,
+	return nb_map_node_serves_range(node->map, (uint32_t)node->node_index,
 				     offset, length);
 }
 

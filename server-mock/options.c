@@ -286,7 +286,7 @@ static int mock_options_size32(const char *opt, const char *arg, uint64_t min,
 	return 0;
 }
 
-/* "error", "warn", "info" or "debug" (not all of log_parse_level's names). */
+/* "error", "warn", "info" or "debug" (not all of nb_log_parse_level's names). */
 static int mock_options_log_level(const char *text, int *level)
 {
 	static const struct { const char *name; int level; } levels[] = {
@@ -524,7 +524,7 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 		case MOCK_OPT_TLS_CIPHERSUITES: {
 			char why[512];
 
-			if (tls_suites_check(optarg, why, sizeof(why)) < 0)
+			if (nb_tls_suites_check(optarg, why, sizeof(why)) < 0)
 				return mock_options_error("--tls-ciphersuites '%s': %s",
 							  optarg, why);
 			cfg->tls_ciphersuites = optarg;

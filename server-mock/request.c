@@ -36,8 +36,8 @@ static void mock_request_fail(struct mock_conn *conn, const struct rpc_request *
 	vsnprintf(rep.message, sizeof(rep.message), fmt, ap);
 	va_end(ap);
 	mock_debug("client %s: request %llu (%s): %s: %s", mock_conn_peer(conn),
-		   (unsigned long long)req->id, rpc_op_name(req->op),
-		   rpc_status_name(status), rep.message);
+		   (unsigned long long)req->id, nb_rpc_op_name(req->op),
+		   nb_rpc_status_name(status), rep.message);
 	mock_conn_send_reply(conn, &rep);
 }
 
@@ -60,11 +60,11 @@ static void mock_request_media_error(struct mock_conn *conn,
 				     const struct rpc_request *req, int err)
 {
 	mock_warn("client %s: volume %s: %s at offset %llu length %llu failed: %s",
-		  mock_conn_peer(conn), vol->name, rpc_op_name(req->op),
+		  mock_conn_peer(conn), vol->name, nb_rpc_op_name(req->op),
 		  (unsigned long long)req->offset, (unsigned long long)req->length,
 		  strerror(-err));
 	mock_request_fail(conn, req, mock_request_errno_status(err), "%s failed: %s",
-			  rpc_op_name(req->op), strerror(-err));
+			  nb_rpc_op_name(req->op), strerror(-err));
 }
 
 /* ---- data path ---- */
@@ -127,7 +127,7 @@ static void mock_request_read(struct mock_conn *conn, struct mock_volume *vol,
 
 	node->stats.reads++;
 	mock_request_reply_init(conn, &rep, req, RPC_STATUS_OK);
-	max = rpc_reply_encoded_max(&rep);
+	max = nb_rpc_reply_encoded_max(&rep);
 	p = mock_conn_reserve(conn, max + req->length);
 	if (!p) {
 		mock_err("client %s: out of memory for a %llu byte read reply; closing",
@@ -135,7 +135,7 @@ static void mock_request_read(struct mock_conn *conn, struct mock_volume *vol,
 		mock_conn_close(conn, true);
 		return;
 	}
-	h = rpc_reply_encode(&rep, (uint32_t)req->length, p, max);
+	h = nb_rpc_reply_encode(&rep, (uint32_t)req->length, p, max);
 	if (h < 0) {
 		mock_err("client %s: cannot encode read reply: %s",
 			 mock_conn_peer(conn), strerror(-h));
@@ -189,7 +189,7 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 		mock_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
 				  "flag 0x%x is not taken by %s",
 				  req->flags & ~mock_request_flags_taken(req->op),
-				  rpc_op_name(req->op));
+				  nb_rpc_op_name(req->op));
 		return;
 	}
 	if (req->op != RPC_OP_FLUSH &&
@@ -213,13 +213,13 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 		if (max == 0) {
 			mock_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
 					  "%s is disabled on this node",
-					  rpc_op_name(req->op));
+					  nb_rpc_op_name(req->op));
 			return;
 		}
 		if (req->length > max) {
 			mock_request_fail(conn, req, RPC_STATUS_MALFORMED,
 					  "%s of %llu bytes exceeds the limit of %u",
-					  rpc_op_name(req->op),
+					  nb_rpc_op_name(req->op),
 					  (unsigned long long)req->length, max);
 			return;
 		}
@@ -235,7 +235,7 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 	}
 	if (mock_request_inject_error(node, req->op)) {
 		mock_request_fail(conn, req, RPC_STATUS_IO_ERROR, "injected %s error",
-				  rpc_op_name(req->op));
+				  nb_rpc_op_name(req->op));
 		return;
 	}
 
@@ -268,7 +268,7 @@ void mock_request_execute(struct mock_conn *conn, const struct rpc_request *req,
 		break;
 	default:
 		mock_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
-				  "operation %s not supported", rpc_op_name(req->op));
+				  "operation %s not supported", nb_rpc_op_name(req->op));
 		return;
 	}
 	if (r < 0)
@@ -484,25 +484,25 @@ int mock_request_handle(struct mock_conn *conn, const struct rpc_request *req,
 
 	node->stats.requests++;
 	mock_debug("client %s: request %llu %s offset %llu length %llu flags 0x%x data %u",
-		   mock_conn_peer(conn), (unsigned long long)req->id, rpc_op_name(req->op),
+		   mock_conn_peer(conn), (unsigned long long)req->id, nb_rpc_op_name(req->op),
 		   (unsigned long long)req->offset, (unsigned long long)req->length,
 		   req->flags, data_len);
 
 	/* Frame-level rules: a violation closes the connection. */
 	why[0] = '\0';
-	if (rpc_op_has_request_data(req->op)) {
+	if (nb_rpc_op_has_request_data(req->op)) {
 		if (data_len != req->length)
 			snprintf(why, sizeof(why), "%s request %llu carries %u data bytes for length %llu",
-				 rpc_op_name(req->op), (unsigned long long)req->id,
+				 nb_rpc_op_name(req->op), (unsigned long long)req->id,
 				 data_len, (unsigned long long)req->length);
 	} else if (data_len != 0) {
 		snprintf(why, sizeof(why), "%s request %llu carries %u unexpected data bytes",
-			 rpc_op_name(req->op), (unsigned long long)req->id, data_len);
+			 nb_rpc_op_name(req->op), (unsigned long long)req->id, data_len);
 	}
 	if (!why[0] && (req->op == RPC_OP_READ || req->op == RPC_OP_WRITE) &&
 	    req->length > max_io)
 		snprintf(why, sizeof(why), "%s request %llu of %llu bytes exceeds max_io_size %u",
-			 rpc_op_name(req->op), (unsigned long long)req->id,
+			 nb_rpc_op_name(req->op), (unsigned long long)req->id,
 			 (unsigned long long)req->length, max_io);
 	if (why[0]) {
 		mock_warn("client %s: malformed frame: %s; closing the connection",
@@ -539,7 +539,7 @@ int mock_request_handle(struct mock_conn *conn, const struct rpc_request *req,
 	default:
 		if (!mock_request_is_data(req->op)) {
 			mock_request_fail(conn, req, RPC_STATUS_MALFORMED,
-					  "operation %s is not a request", rpc_op_name(req->op));
+					  "operation %s is not a request", nb_rpc_op_name(req->op));
 			break;
 		}
 		if (node->faults.drop_every &&
@@ -547,7 +547,7 @@ int mock_request_handle(struct mock_conn *conn, const struct rpc_request *req,
 			node->stats.drops++;
 			mock_info("client %s: dropping the connection at request %llu (%s) (fault drop-every %llu)",
 				  mock_conn_peer(conn), (unsigned long long)req->id,
-				  rpc_op_name(req->op),
+				  nb_rpc_op_name(req->op),
 				  (unsigned long long)node->faults.drop_every);
 			mock_conn_close(conn, true);
 			return -1;

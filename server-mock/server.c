@@ -145,11 +145,11 @@ int mock_server_map_reload(struct mock_server *srv, char *err, size_t errlen)
 	if (!path)
 		return nb_errf(err, errlen, -ENOENT,
 			       "no map file (start with --map FILE)");
-	r = map_load_file(path, &map, why, sizeof(why));
+	r = nb_map_load_file(path, &map, why, sizeof(why));
 	if (r == 0)
-		r = map_validate(map, why, sizeof(why));
+		r = nb_map_validate(map, why, sizeof(why));
 	if (r < 0) {
-		map_free(map);
+		nb_map_free(map);
 		return nb_errf(err, errlen, r, "cannot load map %s: %s", path,
 			       why[0] ? why : strerror(-r));
 	}
@@ -173,7 +173,7 @@ static int mock_server_self_map(struct mock_server *srv)
 
 	snprintf(text, sizeof(text), "epoch 1\nchunk_size %s\nnode %s\n",
 		 MOCK_DEFAULT_CHUNK, srv->node.node_addr);
-	r = map_parse(text, &map, why, sizeof(why));
+	r = nb_map_parse(text, &map, why, sizeof(why));
 	if (r < 0) {
 		mock_err("cannot build a one-node map for %s: %s", srv->node.node_addr, why);
 		return r;
@@ -350,7 +350,7 @@ int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
 	else
 		snprintf(srv->node.node_addr, sizeof(srv->node.node_addr), "%s:%u", host, srv->port);
 	snprintf(srv->node.name, sizeof(srv->node.name), "%s", cfg->name ? cfg->name : srv->node.node_addr);
-	log_set_tag(srv->node.name);
+	nb_log_set_tag(srv->node.name);
 
 	if (cfg->map_path) {
 		r = mock_server_map_reload(srv, err, sizeof(err));

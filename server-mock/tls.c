@@ -50,7 +50,7 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 		snprintf(err, errlen, "cannot restrict TLS to version 1.3: %s", why);
 		goto out_free_ctx;
 	}
-	if (suites && tls_suites_apply(ctx, suites, why, sizeof(why)) < 0) {
+	if (suites && nb_tls_suites_apply(ctx, suites, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "--tls-ciphersuites '%s': %s", suites, why);
 		goto out_free_ctx;
 	}

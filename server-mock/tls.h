@@ -10,7 +10,7 @@
 /*
  * Server context: TLS 1.3 only, our certificate and key, and clients must
  * present a certificate that verifies against ca_file. suites: the TLS 1.3
- * cipher suites allowed (checked list, see tls_suites_check()), NULL for
+ * cipher suites allowed (checked list, see nb_tls_suites_check()), NULL for
  * OpenSSL's default; the suite used is the first of the client's list
  * that is allowed (client preference). Returns NULL with a reason in err.
  */

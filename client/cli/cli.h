@@ -65,7 +65,7 @@ typedef int cli_opt_fn(void *opaque, int val, const char *name,
  * *first_arg set to the index of the first operand; returns -EINVAL
  * after printing a message naming the bad option.
  */
-int cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
+int nb_cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 		      char **argv, const struct option *cmd_opts,
 		      cli_opt_fn *fn, void *opaque, const char *help,
 		      int *first_arg);
@@ -75,43 +75,43 @@ int cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
  * the first operand, the command, whose index goes to *first; its options
  * are left for the command. Returns 0; 1 after printing the help (exit 0);
  * -EINVAL after printing what is wrong (exit 2). Free opt with
- * cli_common_free() whatever it returns.
+ * nb_cli_common_free() whatever it returns.
  */
-int cli_main_parse(struct cli_common *opt, int argc, char **argv,
+int nb_cli_main_parse(struct cli_common *opt, int argc, char **argv,
 		   int *first);
 /* Free what the option parsers allocated in opt (its nodes). */
-void cli_common_free(struct cli_common *opt);
+void nb_cli_common_free(struct cli_common *opt);
 
 /* Messages on stderr, prefixed with "netblk-cli: ". */
-void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void nb_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Number parsing; on error print "invalid ... for OPT" and return -EINVAL.
  * Sizes take suffixes K, M, G, T (powers of 1024; "KiB" and "k" also).
  */
-int cli_parse_size(const char *optname, const char *s, uint64_t *out);
-int cli_parse_uint(const char *optname, const char *s, uint64_t min,
+int nb_cli_parse_size(const char *optname, const char *s, uint64_t *out);
+int nb_cli_parse_uint(const char *optname, const char *s, uint64_t min,
 		   uint64_t max, uint64_t *out);
-int cli_parse_seconds(const char *optname, const char *s, double *out);
+int nb_cli_parse_seconds(const char *optname, const char *s, double *out);
 
 /* -EINVAL, after printing why, when depth buffers of bs bytes exceed
  * CLI_MAX_BUFFERS. */
-int cli_check_buffers(const char *cmd, uint64_t depth, uint64_t bs);
+int nb_cli_check_buffers(const char *cmd, uint64_t depth, uint64_t bs);
 
 /* Format a byte count as "1.5 MiB (1572864 bytes)" into buf. */
-const char *cli_fmt_size(uint64_t bytes, char *buf, size_t len);
+const char *nb_cli_fmt_size(uint64_t bytes, char *buf, size_t len);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t cli_now_ns(void);
+uint64_t nb_cli_now_ns(void);
 
 /* splitmix64: a small, fast, seedable generator. */
-uint64_t cli_rand_next(uint64_t *state);
+uint64_t nb_cli_rand_next(uint64_t *state);
 
 /* Aligned buffer for I/O; free with free(). NULL with errno set. */
-void *cli_buf_alloc(size_t size);
+void *nb_cli_buf_alloc(size_t size);
 
 /*
- * Connect, handshake and open opt->volume (session_open_sync). Returns 0,
+ * Connect, handshake and open opt->volume (nb_session_open_sync). Returns 0,
  * or -errno after printing the engine's message.
  */
 int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
@@ -196,10 +196,10 @@ struct cli_hist {
 	uint64_t n, sum, max;
 };
 
-void cli_hist_add(struct cli_hist *h, uint64_t v);
+void nb_cli_hist_add(struct cli_hist *h, uint64_t v);
 /* Smallest value v (within the resolution) with a fraction q of the
  * samples <= v; never above the largest sample; 0 when empty. */
-uint64_t cli_hist_quantile(const struct cli_hist *h, double q);
+uint64_t nb_cli_hist_quantile(const struct cli_hist *h, double q);
 
 /* Commands: return a CLI_EXIT_* code. argv[0] is the command name. */
 int cli_cmd_create(struct cli_common *opt, int argc, char **argv);
@@ -210,7 +210,7 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_bench(struct cli_common *opt, int argc, char **argv);
 
 /* Checks shared by the commands that need a cluster. */
-int cli_require_common(const struct cli_common *opt, const char *cmd,
+int nb_cli_require_common(const struct cli_common *opt, const char *cmd,
 		       bool need_volume);
 
 #endif

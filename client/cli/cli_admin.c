@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * netblk-cli create / info: administrative requests that do not open a
- * volume, sent to one node at a time with admin_create(), admin_info()
- * and admin_get_map().
+ * volume, sent to one node at a time with nb_admin_create(), nb_admin_info()
+ * and nb_admin_get_map().
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -78,10 +78,10 @@ static int cli_create_opt(void *opaque, int val, const char *name,
 {
 	uint64_t *bs = opaque;
 
-	if (cli_parse_size(name, arg, bs) < 0)
+	if (nb_cli_parse_size(name, arg, bs) < 0)
 		return -EINVAL;
 	if (*bs != 512 && *bs != 4096) {
-		cli_err("%s must be 512 or 4096, got '%s'", name, arg);
+		nb_cli_err("%s must be 512 or 4096, got '%s'", name, arg);
 		return -EINVAL;
 	}
 	return 0;
@@ -99,26 +99,26 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 	char sz[64], err[512];
 	int first, ret, rc = CLI_EXIT_OK;
 
-	ret = cli_parse_options(opt, "create", argc, argv, opts, cli_create_opt,
+	ret = nb_cli_parse_options(opt, "create", argc, argv, opts, cli_create_opt,
 				&bs, cli_create_help, &first);
 	if (ret)
 		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (first != argc - 1) {
-		cli_err("create: %s SIZE", first >= argc ? "missing" : "expected exactly one");
+		nb_cli_err("create: %s SIZE", first >= argc ? "missing" : "expected exactly one");
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_parse_size("SIZE", argv[first], &size) < 0)
+	if (nb_cli_parse_size("SIZE", argv[first], &size) < 0)
 		return CLI_EXIT_USAGE;
 	if (size == 0 || size % bs) {
-		cli_err("create: SIZE must be a positive multiple of the block size %" PRIu64
+		nb_cli_err("create: SIZE must be a positive multiple of the block size %" PRIu64
 			", got '%s'", bs, argv[first]);
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_require_common(opt, "create", true) < 0)
+	if (nb_cli_require_common(opt, "create", true) < 0)
 		return CLI_EXIT_USAGE;
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (!loop) {
-		cli_err("create: cannot create an event loop");
+		nb_cli_err("create: cannot create an event loop");
 		return CLI_EXIT_FAIL;
 	}
 	cli_admin_config(opt, &cfg);
@@ -127,23 +127,23 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 		struct session_volume info = { 0 };
 
 		err[0] = '\0';
-		ret = admin_create(loop, &cfg, opt->nodes[i], size, (uint32_t)bs,
+		ret = nb_admin_create(loop, &cfg, opt->nodes[i], size, (uint32_t)bs,
 				   &info, err, sizeof(err));
 		if (ret == 0) {
 			printf("create: volume '%s' of %s, block size %" PRIu64 ", created on %s\n",
-			       opt->volume, cli_fmt_size(size, sz, sizeof(sz)), bs,
+			       opt->volume, nb_cli_fmt_size(size, sz, sizeof(sz)), bs,
 			       opt->nodes[i]);
 			continue;
 		}
 		rc = CLI_EXIT_FAIL;
 		if (ret == -EEXIST)
-			cli_err("create: volume '%s' already exists on %s%s%s",
+			nb_cli_err("create: volume '%s' already exists on %s%s%s",
 				opt->volume, opt->nodes[i], err[0] ? ": " : "", err);
 		else if (ret == -EOPNOTSUPP)
-			cli_err("create: %s does not allow creating volumes%s%s",
+			nb_cli_err("create: %s does not allow creating volumes%s%s",
 				opt->nodes[i], err[0] ? ": " : "", err);
 		else
-			cli_err("create: cannot create volume '%s' on %s: %s",
+			nb_cli_err("create: cannot create volume '%s' on %s: %s",
 				opt->volume, opt->nodes[i], err[0] ? err : strerror(-ret));
 	}
 	ev_loop_destroy(loop);
@@ -160,19 +160,19 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	size_t i;
 	int first, ret, rc = CLI_EXIT_FAIL;
 
-	ret = cli_parse_options(opt, "info", argc, argv, NULL, NULL, NULL,
+	ret = nb_cli_parse_options(opt, "info", argc, argv, NULL, NULL, NULL,
 				cli_info_help, &first);
 	if (ret)
 		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (first < argc) {
-		cli_err("info: unexpected argument '%s'", argv[first]);
+		nb_cli_err("info: unexpected argument '%s'", argv[first]);
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_require_common(opt, "info", true) < 0)
+	if (nb_cli_require_common(opt, "info", true) < 0)
 		return CLI_EXIT_USAGE;
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (!loop) {
-		cli_err("info: cannot create an event loop");
+		nb_cli_err("info: cannot create an event loop");
 		return CLI_EXIT_FAIL;
 	}
 	cli_admin_config(opt, &cfg);
@@ -180,22 +180,22 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	/* The first node that answers; a missing volume is an answer. */
 	for (i = 0; i < opt->n_nodes; i++) {
 		err[0] = '\0';
-		ret = admin_info(loop, &cfg, opt->nodes[i], &info, err,
+		ret = nb_admin_info(loop, &cfg, opt->nodes[i], &info, err,
 				 sizeof(err));
 		if (ret == 0)
 			break;
 		if (ret == -ENOENT) {
-			cli_err("info: volume '%s' not found on %s%s%s", opt->volume,
+			nb_cli_err("info: volume '%s' not found on %s%s%s", opt->volume,
 				opt->nodes[i], err[0] ? ": " : "", err);
 			goto out_destroy_loop;
 		}
-		cli_err("info: %s: %s", opt->nodes[i], err[0] ? err : strerror(-ret));
+		nb_cli_err("info: %s: %s", opt->nodes[i], err[0] ? err : strerror(-ret));
 	}
 	if (i == opt->n_nodes)
 		goto out_destroy_loop;
 
 	printf("volume:           %s\n", info.name[0] ? info.name : opt->volume);
-	printf("size:             %s\n", cli_fmt_size(info.size, sz, sizeof(sz)));
+	printf("size:             %s\n", nb_cli_fmt_size(info.size, sz, sizeof(sz)));
 	printf("block size:       %u\n", info.block_size);
 	printf("read-only:        %s\n", info.read_only ? "yes" : "no");
 	printf("max discard:      %u\n", info.max_discard_size);
@@ -203,13 +203,13 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	printf("answered by:      %s\n", opt->nodes[i]);
 
 	err[0] = '\0';
-	ret = admin_get_map(loop, &cfg, opt->nodes[i], &map, err, sizeof(err));
+	ret = nb_admin_get_map(loop, &cfg, opt->nodes[i], &map, err, sizeof(err));
 	if (ret == 0 && map)
-		admin_map_print(stdout, map);
+		nb_admin_map_print(stdout, map);
 	else
 		printf("map:              not available (%s)\n",
 		       err[0] ? err : strerror(-ret));
-	admin_map_free(map);
+	nb_admin_map_free(map);
 	rc = CLI_EXIT_OK;
 
 out_destroy_loop:

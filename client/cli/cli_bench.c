@@ -119,34 +119,34 @@ static int cli_bench_opt(void *opaque, int val, const char *name,
 			b->op = SESSION_OP_WRITE;
 			b->random = false;
 		} else {
-			cli_err("%s must be randread, randwrite, read or write, got '%s'",
+			nb_cli_err("%s must be randread, randwrite, read or write, got '%s'",
 				name, arg);
 			return -EINVAL;
 		}
 		return 0;
 	case CLI_BOPT_BS:
-		if (cli_parse_size(name, arg, &b->bs) < 0)
+		if (nb_cli_parse_size(name, arg, &b->bs) < 0)
 			return -EINVAL;
 		if (b->bs == 0 || b->bs > CLI_MAX_XFER) {
-			cli_err("%s must be between 1 and %u bytes", name, CLI_MAX_XFER);
+			nb_cli_err("%s must be between 1 and %u bytes", name, CLI_MAX_XFER);
 			return -EINVAL;
 		}
 		return 0;
 	case CLI_BOPT_IODEPTH:
-		return cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
+		return nb_cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
 				      &b->depth);
 	case CLI_BOPT_SECONDS:
-		if (cli_parse_seconds(name, arg, &b->seconds) < 0)
+		if (nb_cli_parse_seconds(name, arg, &b->seconds) < 0)
 			return -EINVAL;
 		if (b->seconds <= 0) {
-			cli_err("%s must be more than 0", name);
+			nb_cli_err("%s must be more than 0", name);
 			return -EINVAL;
 		}
 		return 0;
 	case CLI_BOPT_SIZE:
-		return cli_parse_size(name, arg, &b->size);
+		return nb_cli_parse_size(name, arg, &b->size);
 	case CLI_BOPT_SEED:
-		return cli_parse_uint(name, arg, 0, UINT64_MAX, &b->seed);
+		return nb_cli_parse_uint(name, arg, 0, UINT64_MAX, &b->seed);
 	}
 	return -EINVAL;
 }
@@ -158,7 +158,7 @@ static uint64_t cli_bench_offset(struct cli_bench *b)
 	uint64_t blocks = b->size / b->bs, off;
 
 	if (b->random)
-		return cli_rand_next(&b->rng) % blocks * b->bs;
+		return nb_cli_rand_next(&b->rng) % blocks * b->bs;
 	off = b->cursor;
 	b->cursor += b->bs;
 	if (b->cursor + b->bs > b->size)
@@ -180,8 +180,8 @@ static int cli_bench_submit(struct cli_bench *b, struct cli_bench_slot *s)
 	s->io.iovcnt = 1;
 	s->io.done = cli_bench_done;
 	s->io.opaque = s;
-	s->t_submit = cli_now_ns();
-	ret = session_submit(b->ctx->cluster, &s->io);
+	s->t_submit = nb_cli_now_ns();
+	ret = nb_session_submit(b->ctx->cluster, &s->io);
 	if (ret < 0) {
 		cli_report_io_error(b->ctx, b->op, s->io.offset, b->bs, ret);
 		return ret;
@@ -194,7 +194,7 @@ static void cli_bench_done(struct session_io *io, int result)
 {
 	struct cli_bench_slot *s = io->opaque;
 	struct cli_bench *b = s->b;
-	uint64_t now = cli_now_ns();
+	uint64_t now = nb_cli_now_ns();
 
 	b->inflight--;
 	if (result < 0) {
@@ -204,7 +204,7 @@ static void cli_bench_done(struct session_io *io, int result)
 		b->error = b->error ? b->error : result;
 		b->stop = true;
 	} else {
-		cli_hist_add(&b->hist, now - s->t_submit);
+		nb_cli_hist_add(&b->hist, now - s->t_submit);
 		b->ios++;
 		b->bytes += io->length;
 		b->t_end = now;
@@ -240,9 +240,9 @@ static void cli_bench_report(const struct cli_bench *b, const char *volume)
 	       b->bytes / secs / 1048576.0);
 	printf("bench: latency us: mean %.1f  p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
 	       h->n ? (double)h->sum / h->n / 1e3 : 0.0,
-	       cli_hist_quantile(h, 0.50) / 1e3,
-	       cli_hist_quantile(h, 0.99) / 1e3,
-	       cli_hist_quantile(h, 0.999) / 1e3,
+	       nb_cli_hist_quantile(h, 0.50) / 1e3,
+	       nb_cli_hist_quantile(h, 0.99) / 1e3,
+	       nb_cli_hist_quantile(h, 0.999) / 1e3,
 	       h->max / 1e3);
 }
 
@@ -255,14 +255,14 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 
 	b = calloc(1, sizeof(*b));
 	if (!b) {
-		cli_err("bench: out of memory");
+		nb_cli_err("bench: out of memory");
 		return CLI_EXIT_FAIL;
 	}
 	b->bs = 4096;
 	b->depth = 32;
 	b->seconds = 10;
 	b->seed = 1;
-	ret = cli_parse_options(opt, "bench", argc, argv, cli_bench_opts,
+	ret = nb_cli_parse_options(opt, "bench", argc, argv, cli_bench_opts,
 				cli_bench_opt, b, cli_bench_help, &first);
 	if (ret) {
 		rc = ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -270,18 +270,18 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	}
 	rc = CLI_EXIT_USAGE;
 	if (first < argc) {
-		cli_err("bench: unexpected argument '%s'", argv[first]);
+		nb_cli_err("bench: unexpected argument '%s'", argv[first]);
 		goto out_free_bench;
 	}
 	if (!b->pattern) {
-		cli_err("bench: missing --pattern randread|randwrite|read|write");
+		nb_cli_err("bench: missing --pattern randread|randwrite|read|write");
 		goto out_free_bench;
 	}
-	if (cli_require_common(opt, "bench", true) < 0 ||
-	    cli_check_buffers("bench", b->depth, b->bs) < 0)
+	if (nb_cli_require_common(opt, "bench", true) < 0 ||
+	    nb_cli_check_buffers("bench", b->depth, b->bs) < 0)
 		goto out_free_bench;
 	if (b->op == SESSION_OP_WRITE && opt->read_only) {
-		cli_err("bench: --pattern %s cannot run with --read-only", b->pattern);
+		nb_cli_err("bench: --pattern %s cannot run with --read-only", b->pattern);
 		goto out_free_bench;
 	}
 
@@ -294,20 +294,20 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	if (!b->size || b->size > ctx.vol->size)
 		b->size = ctx.vol->size;
 	if (b->bs % vbs) {
-		cli_err("bench: --bs %" PRIu64 " is not a multiple of the volume block size %u",
+		nb_cli_err("bench: --bs %" PRIu64 " is not a multiple of the volume block size %u",
 			b->bs, vbs);
 		rc = CLI_EXIT_USAGE;
 		goto out_close;
 	}
 	if (b->size < b->bs) {
-		cli_err("bench: the region (%" PRIu64 " bytes) is smaller than --bs", b->size);
+		nb_cli_err("bench: the region (%" PRIu64 " bytes) is smaller than --bs", b->size);
 		rc = CLI_EXIT_USAGE;
 		goto out_close;
 	}
 	b->size -= b->size % b->bs;
 
 	b->ctx = &ctx;
-	b->tls_suite = session_tls_suite(ctx.cluster);
+	b->tls_suite = nb_session_tls_suite(ctx.cluster);
 	b->rng = b->seed;
 	b->slots = calloc(b->depth, sizeof(*b->slots));
 	if (!b->slots)
@@ -316,13 +316,13 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 		struct cli_bench_slot *s = &b->slots[i];
 
 		s->b = b;
-		s->buf = cli_buf_alloc(b->bs);
+		s->buf = nb_cli_buf_alloc(b->bs);
 		if (!s->buf) {
-			cli_err("bench: out of memory");
+			nb_cli_err("bench: out of memory");
 			goto out_free_slots;
 		}
 		for (uint64_t o = 0; o + 8 <= b->bs; o += 8) {
-			uint64_t r = cli_rand_next(&b->rng);
+			uint64_t r = nb_cli_rand_next(&b->rng);
 
 			memcpy(s->buf + o, &r, 8);
 		}
@@ -331,7 +331,7 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	ev_timer_init(&b->timer, cli_bench_timer_cb, b->seconds, 0);
 	b->timer.data = b;
 	ev_timer_start(ctx.loop, &b->timer);
-	b->t_start = b->t_end = cli_now_ns();
+	b->t_start = b->t_end = nb_cli_now_ns();
 	for (uint64_t i = 0; i < b->depth && !b->stop; i++)
 		if (cli_bench_submit(b, &b->slots[i]) < 0) {
 			b->error = -EIO;
@@ -344,7 +344,7 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	cli_bench_report(b, opt->volume);
 	cli_print_engine_stats(&ctx);
 	if (b->error)
-		cli_err("bench: stopped by an I/O error after %" PRIu64 " I/Os", b->ios);
+		nb_cli_err("bench: stopped by an I/O error after %" PRIu64 " I/Os", b->ios);
 	else
 		rc = CLI_EXIT_OK;
 

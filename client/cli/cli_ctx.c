@@ -28,7 +28,7 @@ void cli_engine_config_log(const struct cli_common *opt,
 {
 	/*
 	 * Quiet by default: every command reports a failure itself, with the
-	 * engine's message (session_open_sync's err, session_last_error()).
+	 * engine's message (nb_session_open_sync's err, nb_session_last_error()).
 	 * -v shows warnings (reconnects, retries), -vv info, -vvv debug.
 	 */
 	static const int levels[] = { LOG_CRIT, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -50,7 +50,7 @@ void cli_engine_config_suites(const struct cli_common *opt,
 		return;
 	}
 	if (!measured[0]) {	/* once per process */
-		tls_suites_default(measured, sizeof(measured), desc,
+		nb_tls_suites_default(measured, sizeof(measured), desc,
 				   sizeof(desc));
 		if (opt->verbose >= 2)
 			fprintf(stderr, "netblk-cli: engine: TLS 1.3 cipher "
@@ -71,7 +71,7 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 	ctx->cmd = cmd;
 	ctx->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!ctx->loop) {
-		cli_err("%s: cannot create an event loop", cmd);
+		nb_cli_err("%s: cannot create an event loop", cmd);
 		return -ENOMEM;
 	}
 
@@ -89,22 +89,22 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 	cfg.client_name = "netblk-cli";
 	cli_engine_config_log(opt, &cfg);
 
-	ctx->cluster = session_open_sync(ctx->loop, &cfg, err, sizeof(err));
+	ctx->cluster = nb_session_open_sync(ctx->loop, &cfg, err, sizeof(err));
 	if (!ctx->cluster) {
 		int e = errno ? errno : EIO;
 
 		if (e == ENOENT)
-			cli_err("%s: volume '%s' not found: %s", cmd,
+			nb_cli_err("%s: volume '%s' not found: %s", cmd,
 				opt->volume, err[0] ? err : strerror(e));
 		else
-			cli_err("%s: cannot open volume '%s' on %s: %s", cmd,
+			nb_cli_err("%s: cannot open volume '%s' on %s: %s", cmd,
 				opt->volume, opt->cluster_arg,
 				err[0] ? err : strerror(e));
 		ev_loop_destroy(ctx->loop);
 		ctx->loop = NULL;
 		return -e;
 	}
-	ctx->vol = session_volume(ctx->cluster);
+	ctx->vol = nb_session_volume(ctx->cluster);
 	return 0;
 }
 
@@ -112,14 +112,14 @@ int cli_ctx_check_writable(const struct cli_ctx *ctx)
 {
 	if (!ctx->vol->read_only)
 		return 0;
-	cli_err("%s: volume '%s' is read-only (the node serves it read-only)",
+	nb_cli_err("%s: volume '%s' is read-only (the node serves it read-only)",
 		ctx->cmd, ctx->opt->volume);
 	return -EROFS;
 }
 
 void cli_ctx_close(struct cli_ctx *ctx)
 {
-	session_free(ctx->cluster);
+	nb_session_free(ctx->cluster);
 	ctx->cluster = NULL;
 	if (ctx->loop)
 		ev_loop_destroy(ctx->loop);
@@ -153,7 +153,7 @@ int cli_io_sync(struct cli_ctx *ctx, enum session_op op, uint64_t offset,
 	};
 	int ret;
 
-	ret = session_submit(ctx->cluster, &io);
+	ret = nb_session_submit(ctx->cluster, &io);
 	if (ret < 0)
 		return ret;
 	while (!s.done)
@@ -164,11 +164,11 @@ int cli_io_sync(struct cli_ctx *ctx, enum session_op op, uint64_t offset,
 void cli_report_io_error(struct cli_ctx *ctx, enum session_op op,
 			 uint64_t offset, uint64_t length, int err)
 {
-	const char *last = ctx->cluster ? session_last_error(ctx->cluster) : "";
+	const char *last = ctx->cluster ? nb_session_last_error(ctx->cluster) : "";
 	const char *what = err == -EIO ? "I/O error" : strerror(-err);
 
-	cli_err("%s: %s on %s of %llu bytes at offset %llu%s%s", ctx->cmd,
-		what, session_op_name(op), (unsigned long long)length,
+	nb_cli_err("%s: %s on %s of %llu bytes at offset %llu%s%s", ctx->cmd,
+		what, nb_session_op_name(op), (unsigned long long)length,
 		(unsigned long long)offset, last[0] ? ": " : "", last);
 }
 
@@ -176,7 +176,7 @@ void cli_print_engine_stats(const struct cli_ctx *ctx)
 {
 	struct session_stats st;
 
-	session_get_stats(ctx->cluster, &st);
+	nb_session_get_stats(ctx->cluster, &st);
 	printf("%s: engine: %" PRIu64 " requests, %" PRIu64 " retries, %" PRIu64
 	       " reconnects, %" PRIu64 " map refreshes, %" PRIu64 " failed I/Os\n",
 	       ctx->cmd, st.requests, st.retries, st.reconnects,

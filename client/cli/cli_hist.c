@@ -31,7 +31,7 @@ static uint64_t cli_hist_value(unsigned int b)
 	return (m << shift) + ((1ull << shift) >> 1);
 }
 
-void cli_hist_add(struct cli_hist *h, uint64_t v)
+void nb_cli_hist_add(struct cli_hist *h, uint64_t v)
 {
 	h->count[cli_hist_bucket(v)]++;
 	h->n++;
@@ -40,7 +40,7 @@ void cli_hist_add(struct cli_hist *h, uint64_t v)
 		h->max = v;
 }
 
-uint64_t cli_hist_quantile(const struct cli_hist *h, double q)
+uint64_t nb_cli_hist_quantile(const struct cli_hist *h, double q)
 {
 	uint64_t want, seen = 0, v;
 

@@ -125,7 +125,7 @@ static int cli_split_cluster(struct cli_common *opt, const char *arg)
 	free(copy);
 	if (n == 0) {
 		free(nodes);
-		cli_err("--cluster needs at least one address, got '%s'", arg);
+		nb_cli_err("--cluster needs at least one address, got '%s'", arg);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < opt->n_nodes; i++)
@@ -151,7 +151,7 @@ static int cli_common_set(struct cli_common *opt, int val, const char *arg)
 		return cli_split_cluster(opt, arg);
 	case CLI_OPT_VOLUME:
 		if (arg[0] == '\0' || strlen(arg) > SESSION_NAME_MAX) {
-			cli_err("--volume must be 1 to %d characters", SESSION_NAME_MAX);
+			nb_cli_err("--volume must be 1 to %d characters", SESSION_NAME_MAX);
 			return -EINVAL;
 		}
 		opt->volume = arg;
@@ -167,7 +167,7 @@ static int cli_common_set(struct cli_common *opt, int val, const char *arg)
 		return 0;
 	case CLI_OPT_TLS_NAME:
 		if (arg[0] == '\0') {
-			cli_err("--tls-name must not be empty");
+			nb_cli_err("--tls-name must not be empty");
 			return -EINVAL;
 		}
 		opt->tls_name = arg;
@@ -175,17 +175,17 @@ static int cli_common_set(struct cli_common *opt, int val, const char *arg)
 	case CLI_OPT_TLS_CIPHERSUITES: {
 		char why[512];
 
-		if (tls_suites_check(arg, why, sizeof(why)) < 0) {
-			cli_err("--tls-ciphersuites '%s': %s", arg, why);
+		if (nb_tls_suites_check(arg, why, sizeof(why)) < 0) {
+			nb_cli_err("--tls-ciphersuites '%s': %s", arg, why);
 			return -EINVAL;
 		}
 		opt->tls_ciphersuites = arg;
 		return 0;
 	}
 	case CLI_OPT_IO_TIMEOUT:
-		return cli_parse_seconds("--io-timeout", arg, &opt->io_timeout);
+		return nb_cli_parse_seconds("--io-timeout", arg, &opt->io_timeout);
 	case CLI_OPT_CONNECT_TIMEOUT:
-		return cli_parse_seconds("--connect-timeout", arg,
+		return nb_cli_parse_seconds("--connect-timeout", arg,
 					 &opt->connect_timeout);
 	case CLI_OPT_READ_ONLY:
 		opt->read_only = true;
@@ -200,7 +200,7 @@ static int cli_common_set(struct cli_common *opt, int val, const char *arg)
 	return -EINVAL;
 }
 
-int cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
+int nb_cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 		      char **argv, const struct option *cmd_opts,
 		      cli_opt_fn *fn, void *opaque, const char *help,
 		      int *first_arg)
@@ -237,15 +237,15 @@ int cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 		}
 		if (c == '?') {
 			if (optopt)
-				cli_err("%s: unknown option '-%c' (see 'netblk-cli %s --help')",
+				nb_cli_err("%s: unknown option '-%c' (see 'netblk-cli %s --help')",
 					cmd, optopt, cmd);
 			else
-				cli_err("%s: unknown option '%s' (see 'netblk-cli %s --help')",
+				nb_cli_err("%s: unknown option '%s' (see 'netblk-cli %s --help')",
 					cmd, argv[optind - 1], cmd);
 			return -EINVAL;
 		}
 		if (c == ':') {
-			cli_err("%s: option '%s' needs a value", cmd,
+			nb_cli_err("%s: option '%s' needs a value", cmd,
 				argv[optind - 1]);
 			return -EINVAL;
 		}
@@ -265,30 +265,30 @@ int cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 	return 0;
 }
 
-int cli_require_common(const struct cli_common *opt, const char *cmd,
+int nb_cli_require_common(const struct cli_common *opt, const char *cmd,
 		       bool need_volume)
 {
 	if (!opt->n_nodes) {
-		cli_err("%s: missing --cluster ADDR[,ADDR...]", cmd);
+		nb_cli_err("%s: missing --cluster ADDR[,ADDR...]", cmd);
 		return -EINVAL;
 	}
 	if (need_volume && !opt->volume) {
-		cli_err("%s: missing --volume ID", cmd);
+		nb_cli_err("%s: missing --volume ID", cmd);
 		return -EINVAL;
 	}
 	if (!opt->ca) {
-		cli_err("%s: missing --ca FILE (the CA that signed the node certificates)",
+		nb_cli_err("%s: missing --ca FILE (the CA that signed the node certificates)",
 			cmd);
 		return -EINVAL;
 	}
 	if (!opt->cert != !opt->key) {
-		cli_err("%s: --cert and --key go together", cmd);
+		nb_cli_err("%s: --cert and --key go together", cmd);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-void cli_common_free(struct cli_common *opt)
+void nb_cli_common_free(struct cli_common *opt)
 {
 	for (size_t i = 0; i < opt->n_nodes; i++)
 		free(opt->nodes[i]);
@@ -300,7 +300,7 @@ void cli_common_free(struct cli_common *opt)
  * (the command) so that its options are left for the command.
  * Returns 1 after --help, 0, or -EINVAL.
  */
-int cli_main_parse(struct cli_common *opt, int argc, char **argv,
+int nb_cli_main_parse(struct cli_common *opt, int argc, char **argv,
 			  int *first)
 {
 	struct option all[CLI_N_COMMON + 1];
@@ -321,15 +321,15 @@ int cli_main_parse(struct cli_common *opt, int argc, char **argv,
 			c = CLI_OPT_QUIET;
 		if (c == '?') {
 			if (optopt)
-				cli_err("unknown option '-%c' (see 'netblk-cli --help')",
+				nb_cli_err("unknown option '-%c' (see 'netblk-cli --help')",
 					optopt);
 			else
-				cli_err("unknown option '%s' (see 'netblk-cli --help')",
+				nb_cli_err("unknown option '%s' (see 'netblk-cli --help')",
 					argv[optind - 1]);
 			return -EINVAL;
 		}
 		if (c == ':') {
-			cli_err("option '%s' needs a value", argv[optind - 1]);
+			nb_cli_err("option '%s' needs a value", argv[optind - 1]);
 			return -EINVAL;
 		}
 		if (cli_common_set(opt, c, optarg) < 0)

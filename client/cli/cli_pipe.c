@@ -87,7 +87,7 @@ static void cli_pipe_fill(struct cli_pipe *p)
 		s->io.done = cli_pipe_done;
 		s->io.opaque = s;
 		s->seq = p->next_seq;
-		ret = session_submit(p->ctx->cluster, &s->io);
+		ret = nb_session_submit(p->ctx->cluster, &s->io);
 		if (ret < 0) {
 			p->error = ret;
 			cli_report_io_error(p->ctx, p->op, s->offset, s->length,
@@ -107,7 +107,7 @@ int cli_pipe_run(struct cli_pipe *p)
 	if (p->depth == 0 || p->buf_size == 0)
 		return -EINVAL;
 	if ((uint64_t)p->depth * p->buf_size > CLI_MAX_BUFFERS) {
-		cli_err("%s: queue depth %u x block size %zu is more than %llu MiB of buffers",
+		nb_cli_err("%s: queue depth %u x block size %zu is more than %llu MiB of buffers",
 			p->ctx->cmd, p->depth, p->buf_size, CLI_MAX_BUFFERS >> 20);
 		return -E2BIG;
 	}
@@ -116,10 +116,10 @@ int cli_pipe_run(struct cli_pipe *p)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < p->depth; i++) {
 		p->slots[i].pipe = p;
-		p->slots[i].buf = cli_buf_alloc(p->buf_size);
+		p->slots[i].buf = nb_cli_buf_alloc(p->buf_size);
 		if (!p->slots[i].buf) {
 			ret = -ENOMEM;
-			cli_err("%s: out of memory for %u buffers of %zu bytes",
+			nb_cli_err("%s: out of memory for %u buffers of %zu bytes",
 				p->ctx->cmd, p->depth, p->buf_size);
 			goto out_free_slots;
 		}

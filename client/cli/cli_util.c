@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "parse.h"
 
-void cli_err(const char *fmt, ...)
+void nb_cli_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -22,47 +22,47 @@ void cli_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int cli_parse_size(const char *optname, const char *s, uint64_t *out)
+int nb_cli_parse_size(const char *optname, const char *s, uint64_t *out)
 {
 	if (nb_parse_size(s, out) < 0) {
-		cli_err("invalid size '%s' for %s (bytes, with an optional K, M, G or T suffix)",
+		nb_cli_err("invalid size '%s' for %s (bytes, with an optional K, M, G or T suffix)",
 			s, optname);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int cli_parse_uint(const char *optname, const char *s, uint64_t min,
+int nb_cli_parse_uint(const char *optname, const char *s, uint64_t min,
 		   uint64_t max, uint64_t *out)
 {
 	if (nb_parse_u64(s, min, max, out) < 0) {
-		cli_err("invalid value '%s' for %s (a whole number from %" PRIu64
+		nb_cli_err("invalid value '%s' for %s (a whole number from %" PRIu64
 			" to %" PRIu64 ")", s, optname, min, max);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int cli_parse_seconds(const char *optname, const char *s, double *out)
+int nb_cli_parse_seconds(const char *optname, const char *s, double *out)
 {
 	if (nb_parse_seconds(s, 0, 1e6, out) < 0) {
-		cli_err("invalid number of seconds '%s' for %s", s, optname);
+		nb_cli_err("invalid number of seconds '%s' for %s", s, optname);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int cli_check_buffers(const char *cmd, uint64_t depth, uint64_t bs)
+int nb_cli_check_buffers(const char *cmd, uint64_t depth, uint64_t bs)
 {
 	if (depth * bs <= CLI_MAX_BUFFERS)
 		return 0;
-	cli_err("%s: queue depth %" PRIu64 " x I/O size %" PRIu64
+	nb_cli_err("%s: queue depth %" PRIu64 " x I/O size %" PRIu64
 		" needs more than %llu MiB of buffers; lower one of them",
 		cmd, depth, bs, CLI_MAX_BUFFERS >> 20);
 	return -EINVAL;
 }
 
-const char *cli_fmt_size(uint64_t bytes, char *buf, size_t len)
+const char *nb_cli_fmt_size(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
 	double v = (double)bytes;
@@ -80,7 +80,7 @@ const char *cli_fmt_size(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
-uint64_t cli_now_ns(void)
+uint64_t nb_cli_now_ns(void)
 {
 	struct timespec ts;
 
@@ -88,7 +88,7 @@ uint64_t cli_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t cli_rand_next(uint64_t *state)
+uint64_t nb_cli_rand_next(uint64_t *state)
 {
 	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
 
@@ -97,7 +97,7 @@ uint64_t cli_rand_next(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-void *cli_buf_alloc(size_t size)
+void *nb_cli_buf_alloc(size_t size)
 {
 	void *p = NULL;
 	int ret;

@@ -99,24 +99,24 @@ static int cli_verify_opt(void *opaque, int val, const char *name,
 
 	switch (val) {
 	case CLI_VOPT_OFFSET:
-		return cli_parse_size(name, arg, &v->offset);
+		return nb_cli_parse_size(name, arg, &v->offset);
 	case CLI_VOPT_SIZE:
 		v->has_size = true;
-		return cli_parse_size(name, arg, &v->size);
+		return nb_cli_parse_size(name, arg, &v->size);
 	case CLI_VOPT_BS:
-		if (cli_parse_size(name, arg, &v->bs) < 0)
+		if (nb_cli_parse_size(name, arg, &v->bs) < 0)
 			return -EINVAL;
 		if (v->bs == 0 || v->bs % CLI_VERIFY_SECTOR || v->bs > CLI_MAX_XFER) {
-			cli_err("%s must be a multiple of %u up to %u bytes, got '%s'",
+			nb_cli_err("%s must be a multiple of %u up to %u bytes, got '%s'",
 				name, CLI_VERIFY_SECTOR, CLI_MAX_XFER, arg);
 			return -EINVAL;
 		}
 		return 0;
 	case CLI_VOPT_SEED:
 		v->has_seed = true;
-		return cli_parse_uint(name, arg, 0, UINT64_MAX, &v->seed);
+		return nb_cli_parse_uint(name, arg, 0, UINT64_MAX, &v->seed);
 	case CLI_VOPT_DEPTH:
-		return cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
+		return nb_cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
 				      &v->depth);
 	case CLI_VOPT_PASS:
 		if (strcmp(arg, "write") == 0) {
@@ -128,7 +128,7 @@ static int cli_verify_opt(void *opaque, int val, const char *name,
 		} else if (strcmp(arg, "both") == 0) {
 			v->do_write = v->do_read = true;
 		} else {
-			cli_err("%s must be write, read or both, got '%s'", name, arg);
+			nb_cli_err("%s must be write, read or both, got '%s'", name, arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -160,7 +160,7 @@ static void cli_verify_fill_sector(uint8_t *p, uint64_t off, uint64_t seed)
 	cli_verify_put64(p + 8, off);
 	cli_verify_put64(p + 16, seed);
 	for (unsigned int w = 3; w < CLI_VERIFY_WORDS; w++)
-		cli_verify_put64(p + 8 * w, cli_rand_next(&state));
+		cli_verify_put64(p + 8 * w, nb_cli_rand_next(&state));
 }
 
 static bool cli_verify_all_zero(const uint8_t *p, size_t len)
@@ -249,7 +249,7 @@ static int cli_verify_pass(struct cli_ctx *ctx, struct cli_verify *v,
 		.next = cli_verify_next, .complete = cli_verify_complete,
 		.opaque = v,
 	};
-	uint64_t t0 = cli_now_ns();
+	uint64_t t0 = nb_cli_now_ns();
 	double secs;
 	char sz[64];
 	int ret;
@@ -265,17 +265,17 @@ static int cli_verify_pass(struct cli_ctx *ctx, struct cli_verify *v,
 		else if (ret < 0)
 			cli_report_io_error(ctx, SESSION_OP_FLUSH, 0, 0, ret);
 	}
-	secs = (cli_now_ns() - t0) / 1e9;
+	secs = (nb_cli_now_ns() - t0) / 1e9;
 	if (ret < 0) {
 		printf("verify: %s pass FAILED after %s: %s\n",
 		       op == SESSION_OP_WRITE ? "write" : "read",
-		       cli_fmt_size(p.bytes, sz, sizeof(sz)),
+		       nb_cli_fmt_size(p.bytes, sz, sizeof(sz)),
 		       ret == -EIO ? "I/O error" : strerror(-ret));
 		return ret;
 	}
 	printf("verify: %s %s in %" PRIu64 " %s, %.2f s, %.1f MB/s\n",
 	       op == SESSION_OP_WRITE ? "wrote" : "read back",
-	       cli_fmt_size(p.bytes, sz, sizeof(sz)), v->ios,
+	       nb_cli_fmt_size(p.bytes, sz, sizeof(sz)), v->ios,
 	       op == SESSION_OP_WRITE ? "writes (flushed)" : "reads",
 	       secs, secs > 0 ? p.bytes / secs / 1e6 : 0.0);
 	return 0;
@@ -293,25 +293,25 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	bool started = false;
 	int first, ret, rc = CLI_EXIT_FAIL;
 
-	ret = cli_parse_options(opt, "verify", argc, argv, cli_verify_opts,
+	ret = nb_cli_parse_options(opt, "verify", argc, argv, cli_verify_opts,
 				cli_verify_opt, &v, cli_verify_help, &first);
 	if (ret)
 		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (first < argc) {
-		cli_err("verify: unexpected argument '%s'", argv[first]);
+		nb_cli_err("verify: unexpected argument '%s'", argv[first]);
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_require_common(opt, "verify", true) < 0 ||
-	    cli_check_buffers("verify", v.depth, v.bs) < 0)
+	if (nb_cli_require_common(opt, "verify", true) < 0 ||
+	    nb_cli_check_buffers("verify", v.depth, v.bs) < 0)
 		return CLI_EXIT_USAGE;
 	if (v.do_write && opt->read_only) {
-		cli_err("verify: the write pass cannot run with --read-only (use --pass read)");
+		nb_cli_err("verify: the write pass cannot run with --read-only (use --pass read)");
 		return CLI_EXIT_USAGE;
 	}
 	if (!v.has_seed) {
-		uint64_t st = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid() ^ cli_now_ns();
+		uint64_t st = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid() ^ nb_cli_now_ns();
 
-		v.seed = cli_rand_next(&st) >> 16; /* short enough to retype */
+		v.seed = nb_cli_rand_next(&st) >> 16; /* short enough to retype */
 	}
 
 	if (cli_ctx_open(&ctx, opt, "verify") < 0)
@@ -320,19 +320,19 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 		goto out_close;
 	vbs = ctx.vol->block_size ? ctx.vol->block_size : 512;
 	if (v.bs % vbs || v.offset % vbs || (v.has_size && v.size % vbs)) {
-		cli_err("verify: --offset, --size and --block-size must be multiples of the volume block size %u",
+		nb_cli_err("verify: --offset, --size and --block-size must be multiples of the volume block size %u",
 			vbs);
 		rc = CLI_EXIT_USAGE;
 		goto out_close;
 	}
 	if (v.offset % CLI_VERIFY_SECTOR) {
-		cli_err("verify: --offset must be a multiple of %u", CLI_VERIFY_SECTOR);
+		nb_cli_err("verify: --offset must be a multiple of %u", CLI_VERIFY_SECTOR);
 		rc = CLI_EXIT_USAGE;
 		goto out_close;
 	}
 	if (v.offset > ctx.vol->size ||
 	    (v.has_size && v.size > ctx.vol->size - v.offset)) {
-		cli_err("verify: --offset %" PRIu64 " --size %" PRIu64
+		nb_cli_err("verify: --offset %" PRIu64 " --size %" PRIu64
 			" reaches beyond the end of volume '%s' (%" PRIu64 " bytes)",
 			v.offset, v.size, opt->volume, ctx.vol->size);
 		goto out_close;
@@ -340,14 +340,14 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	if (!v.has_size)
 		v.size = ctx.vol->size - v.offset;
 	if (v.size % CLI_VERIFY_SECTOR) {
-		cli_err("verify: --size must be a multiple of %u", CLI_VERIFY_SECTOR);
+		nb_cli_err("verify: --size must be a multiple of %u", CLI_VERIFY_SECTOR);
 		rc = CLI_EXIT_USAGE;
 		goto out_close;
 	}
 
 	printf("verify: volume '%s' (%" PRIu64 " bytes, block size %u): %s from offset %" PRIu64
 	       ", block size %" PRIu64 ", queue depth %" PRIu64 ", seed %" PRIu64 ", pass %s\n",
-	       opt->volume, ctx.vol->size, vbs, cli_fmt_size(v.size, sz, sizeof(sz)),
+	       opt->volume, ctx.vol->size, vbs, nb_cli_fmt_size(v.size, sz, sizeof(sz)),
 	       v.offset, v.bs, v.depth, v.seed,
 	       v.do_write && v.do_read ? "both" : v.do_write ? "write" : "read");
 	fflush(stdout);
@@ -361,7 +361,7 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 		if (v.sectors_bad) {
 			printf("verify: FAILED: %" PRIu64 " of %" PRIu64 " sectors (512 bytes) differ\n",
 			       v.sectors_bad, v.sectors_checked);
-			cli_err("verify: data mismatch in %" PRIu64 " sectors", v.sectors_bad);
+			nb_cli_err("verify: data mismatch in %" PRIu64 " sectors", v.sectors_bad);
 			goto out_close;
 		}
 		printf("verify: OK: %" PRIu64 " sectors match (seed %" PRIu64 ")\n",

@@ -119,21 +119,21 @@ static int cli_xfer_opt(void *opaque, int val, const char *name,
 
 	switch (val) {
 	case CLI_XOPT_OFFSET:
-		return cli_parse_size(name, arg, &x->offset);
+		return nb_cli_parse_size(name, arg, &x->offset);
 	case CLI_XOPT_LENGTH:
 		x->has_length = true;
-		return cli_parse_size(name, arg, &x->length);
+		return nb_cli_parse_size(name, arg, &x->length);
 	case CLI_XOPT_BS:
-		if (cli_parse_size(name, arg, &x->bs) < 0)
+		if (nb_cli_parse_size(name, arg, &x->bs) < 0)
 			return -EINVAL;
 		if (x->bs == 0 || x->bs > CLI_MAX_XFER) {
-			cli_err("%s must be between 1 and %u bytes", name,
+			nb_cli_err("%s must be between 1 and %u bytes", name,
 				CLI_MAX_XFER);
 			return -EINVAL;
 		}
 		return 0;
 	case CLI_XOPT_DEPTH:
-		return cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
+		return nb_cli_parse_uint(name, arg, 1, SESSION_MAX_INFLIGHT_LIMIT,
 				      &x->depth);
 	}
 	return -EINVAL;
@@ -179,7 +179,7 @@ static int cli_xfer_check_bs(struct cli_ctx *ctx, struct cli_xfer *x)
 {
 	x->vbs = ctx->vol->block_size ? ctx->vol->block_size : 512;
 	if (x->bs % x->vbs) {
-		cli_err("%s: --block-size %" PRIu64 " is not a multiple of the volume block size %u",
+		nb_cli_err("%s: --block-size %" PRIu64 " is not a multiple of the volume block size %u",
 			ctx->cmd, x->bs, x->vbs);
 		return -EINVAL;
 	}
@@ -197,7 +197,7 @@ static int cli_import_partial(struct cli_ctx *ctx, struct cli_xfer *x,
 	uint8_t *blk;
 	int ret;
 
-	blk = cli_buf_alloc(x->vbs);
+	blk = nb_cli_buf_alloc(x->vbs);
 	if (!blk)
 		return -ENOMEM;
 	ret = cli_io_sync(ctx, SESSION_OP_READ, boff, x->vbs, blk);
@@ -224,13 +224,13 @@ static int cli_import_next(struct cli_pipe *p, struct cli_slot *s)
 		return 0;
 	n = cli_read_full(x->fd, s->buf, x->bs);
 	if (n < 0) {
-		cli_err("import: cannot read '%s': %s", x->path, strerror((int)-n));
+		nb_cli_err("import: cannot read '%s': %s", x->path, strerror((int)-n));
 		return (int)n;
 	}
 	if ((uint64_t)n < x->bs)
 		x->eof = true;
 	if (x->pos + (uint64_t)n > x->end) {
-		cli_err("import: '%s' does not fit: the volume ends at %" PRIu64
+		nb_cli_err("import: '%s' does not fit: the volume ends at %" PRIu64
 			" bytes, the data would reach beyond it (offset %" PRIu64 ")",
 			x->path, x->end, x->pos + n);
 		return -EFBIG;
@@ -256,7 +256,7 @@ static int cli_xfer_open_input(struct cli_xfer *x, const char *path)
 	x->path = strcmp(path, "-") == 0 ? "standard input" : path;
 	x->fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (x->fd < 0) {
-		cli_err("import: cannot open '%s': %s", path, strerror(errno));
+		nb_cli_err("import: cannot open '%s': %s", path, strerror(errno));
 		return -errno;
 	}
 	if (fstat(x->fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -275,20 +275,20 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 	char sz[64];
 	int first, ret, rc = CLI_EXIT_FAIL;
 
-	ret = cli_parse_options(opt, "import", argc, argv, cli_import_opts,
+	ret = nb_cli_parse_options(opt, "import", argc, argv, cli_import_opts,
 				cli_xfer_opt, &x, cli_import_help, &first);
 	if (ret)
 		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (first != argc - 1) {
-		cli_err("import: %s FILE (use '-' for standard input)",
+		nb_cli_err("import: %s FILE (use '-' for standard input)",
 			first >= argc ? "missing" : "expected exactly one");
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_require_common(opt, "import", true) < 0 ||
-	    cli_check_buffers("import", x.depth, x.bs) < 0)
+	if (nb_cli_require_common(opt, "import", true) < 0 ||
+	    nb_cli_check_buffers("import", x.depth, x.bs) < 0)
 		return CLI_EXIT_USAGE;
 	if (opt->read_only) {
-		cli_err("import: cannot write with --read-only");
+		nb_cli_err("import: cannot write with --read-only");
 		return CLI_EXIT_USAGE;
 	}
 	if (cli_xfer_open_input(&x, argv[first]) < 0)
@@ -303,12 +303,12 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 		goto out_close_ctx;
 	x.end = ctx.vol->size;
 	if (x.offset > x.end || (x.has_length && x.length > x.end - x.offset)) {
-		cli_err("import: %s (%" PRIu64 " bytes) at offset %" PRIu64
+		nb_cli_err("import: %s (%" PRIu64 " bytes) at offset %" PRIu64
 			" does not fit in volume '%s' of %" PRIu64 " bytes",
 			x.path, x.length, x.offset, opt->volume, x.end);
 		goto out_close_ctx;
 	}
-	x.tail = cli_buf_alloc(x.vbs);
+	x.tail = nb_cli_buf_alloc(x.vbs);
 	if (!x.tail)
 		goto out_close_ctx;
 	x.pos = x.offset;
@@ -321,12 +321,12 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 
 		n = cli_read_full(x.fd, x.tail, want);
 		if (n < 0) {
-			cli_err("import: cannot read '%s': %s", x.path,
+			nb_cli_err("import: cannot read '%s': %s", x.path,
 				strerror((int)-n));
 			goto out_free_tail;
 		}
 		if (x.pos + (uint64_t)n > x.end) {
-			cli_err("import: '%s' does not fit in the volume", x.path);
+			nb_cli_err("import: '%s' does not fit in the volume", x.path);
 			goto out_free_tail;
 		}
 		if (n > 0 && cli_import_partial(&ctx, &x, x.pos - skip, skip,
@@ -357,7 +357,7 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 		goto out_free_tail;
 	}
 	printf("import: wrote %s from %s to volume '%s' at offset %" PRIu64 "\n",
-	       cli_fmt_size(x.pos - x.offset, sz, sizeof(sz)), x.path,
+	       nb_cli_fmt_size(x.pos - x.offset, sz, sizeof(sz)), x.path,
 	       opt->volume, x.offset);
 	rc = CLI_EXIT_OK;
 
@@ -401,7 +401,7 @@ static int cli_export_complete(struct cli_pipe *p, struct cli_slot *s)
 		return 0;
 	ret = cli_write_full(x->fd, s->buf + (lo - s->offset), hi - lo);
 	if (ret < 0)
-		cli_err("export: cannot write '%s': %s", x->path, strerror(-ret));
+		nb_cli_err("export: cannot write '%s': %s", x->path, strerror(-ret));
 	return ret;
 }
 
@@ -415,17 +415,17 @@ int cli_cmd_export(struct cli_common *opt, int argc, char **argv)
 	char sz[64];
 	int first, ret, rc = CLI_EXIT_FAIL;
 
-	ret = cli_parse_options(opt, "export", argc, argv, cli_export_opts,
+	ret = nb_cli_parse_options(opt, "export", argc, argv, cli_export_opts,
 				cli_xfer_opt, &x, cli_export_help, &first);
 	if (ret)
 		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (first != argc - 1) {
-		cli_err("export: %s FILE (use '-' for standard output)",
+		nb_cli_err("export: %s FILE (use '-' for standard output)",
 			first >= argc ? "missing" : "expected exactly one");
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_require_common(opt, "export", true) < 0 ||
-	    cli_check_buffers("export", x.depth, x.bs) < 0)
+	if (nb_cli_require_common(opt, "export", true) < 0 ||
+	    nb_cli_check_buffers("export", x.depth, x.bs) < 0)
 		return CLI_EXIT_USAGE;
 	if (cli_ctx_open(&ctx, opt, "export") < 0)
 		return CLI_EXIT_FAIL;
@@ -434,14 +434,14 @@ int cli_cmd_export(struct cli_common *opt, int argc, char **argv)
 		goto out_close_ctx;
 	}
 	if (x.offset > ctx.vol->size) {
-		cli_err("export: --offset %" PRIu64 " is beyond the end of volume '%s' (%" PRIu64 " bytes)",
+		nb_cli_err("export: --offset %" PRIu64 " is beyond the end of volume '%s' (%" PRIu64 " bytes)",
 			x.offset, opt->volume, ctx.vol->size);
 		goto out_close_ctx;
 	}
 	if (!x.has_length)
 		x.length = ctx.vol->size - x.offset;
 	if (x.length > ctx.vol->size - x.offset) {
-		cli_err("export: --offset %" PRIu64 " --length %" PRIu64
+		nb_cli_err("export: --offset %" PRIu64 " --length %" PRIu64
 			" reaches beyond the end of volume '%s' (%" PRIu64 " bytes)",
 			x.offset, x.length, opt->volume, ctx.vol->size);
 		goto out_close_ctx;
@@ -452,7 +452,7 @@ int cli_cmd_export(struct cli_common *opt, int argc, char **argv)
 	x.fd = to_stdout ? STDOUT_FILENO :
 	       open(argv[first], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (x.fd < 0) {
-		cli_err("export: cannot create '%s': %s", argv[first],
+		nb_cli_err("export: cannot create '%s': %s", argv[first],
 			strerror(errno));
 		goto out_close_ctx;
 	}
@@ -475,14 +475,14 @@ int cli_cmd_export(struct cli_common *opt, int argc, char **argv)
 		goto out_close_fd;
 	if (!to_stdout && close(x.fd) < 0) {
 		x.fd = -1;
-		cli_err("export: cannot write '%s': %s", x.path, strerror(errno));
+		nb_cli_err("export: cannot write '%s': %s", x.path, strerror(errno));
 		goto out_close_fd;
 	}
 	if (!to_stdout)
 		x.fd = -1;
 	fprintf(to_stdout ? stderr : stdout,
 		"export: read %s from volume '%s' at offset %" PRIu64 " into %s\n",
-		cli_fmt_size(x.length, sz, sizeof(sz)), opt->volume, x.offset,
+		nb_cli_fmt_size(x.length, sz, sizeof(sz)), opt->volume, x.offset,
 		x.path);
 	rc = CLI_EXIT_OK;
 

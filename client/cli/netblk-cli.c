@@ -35,13 +35,13 @@ int main(int argc, char **argv)
 
 	/* A closed socket or output pipe is an error to report, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	ret = cli_main_parse(&opt, argc, argv, &first);
+	ret = nb_cli_main_parse(&opt, argc, argv, &first);
 	if (ret != 0) {
 		ret = ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 		goto out;
 	}
 	if (first >= argc) {
-		cli_err("missing COMMAND (create, info, import, export, verify, bench; see 'netblk-cli --help')");
+		nb_cli_err("missing COMMAND (create, info, import, export, verify, bench; see 'netblk-cli --help')");
 		ret = CLI_EXIT_USAGE;
 		goto out;
 	}
@@ -51,9 +51,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	cli_err("unknown command '%s' (see 'netblk-cli --help')", argv[first]);
+	nb_cli_err("unknown command '%s' (see 'netblk-cli --help')", argv[first]);
 	ret = CLI_EXIT_USAGE;
 out:
-	cli_common_free(&opt);
+	nb_cli_common_free(&opt);
 	return ret;
 }

@@ -13,7 +13,7 @@
 #include "options.h"
 #include "tls_suites.h"
 
-void cmdline_usage(FILE *f)
+void nb_cmdline_usage(FILE *f)
 {
 	fprintf(f,
 "Usage: vduse-netblk --cluster ADDR[,ADDR...] --volume ID [OPTIONS]\n"
@@ -154,7 +154,7 @@ static int cmdline_bad_bounce(const char *arg)
 static int cmdline_parse_seconds(const char *opt, const char *arg,
 				 double *out)
 {
-	if (options_parse_seconds(arg, out) < 0)
+	if (nb_options_parse_seconds(arg, out) < 0)
 		return cmdline_bad_seconds(opt, arg);
 	return 0;
 }
@@ -170,7 +170,7 @@ static int cmdline_split_cluster(struct cmdline *o, const char *arg)
 	     tok = strtok_r(NULL, ",", &save)) {
 		char **n;
 
-		if (options_check_node(tok) < 0) {
+		if (nb_options_check_node(tok) < 0) {
 			ret = cmdline_bad_option("--cluster: '%s' is not host:port",
 						 tok);
 			break;
@@ -229,7 +229,7 @@ static int cmdline_parse_suites(struct cmdline *o, const char *arg)
 {
 	char why[512];
 
-	if (tls_suites_check(arg, why, sizeof(why)) < 0) {
+	if (nb_tls_suites_check(arg, why, sizeof(why)) < 0) {
 		fprintf(stderr, "vduse-netblk: --tls-ciphersuites '%s': %s\n"
 			"Try 'vduse-netblk --help'.\n", arg, why);
 		return -EINVAL;
@@ -238,7 +238,7 @@ static int cmdline_parse_suites(struct cmdline *o, const char *arg)
 	return 0;
 }
 
-int cmdline_parse(int argc, char **argv, struct cmdline *o)
+int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 {
 	static const struct option longopts[] = {
 		{ "cluster", required_argument, NULL, 'c' },
@@ -273,7 +273,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 	int c, ret = 0;
 
 	*o = (struct cmdline){ .bounce_mb = OPTIONS_BOUNCE_MB_DEFAULT };
-	options_defaults(&o->cfg);
+	nb_options_defaults(&o->cfg);
 	opterr = 0;
 	while (ret == 0 &&
 	       (c = getopt_long(argc, argv, ":c:v:rn:q:fu:h", longopts, NULL)) != -1) {
@@ -291,7 +291,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 			name = optarg;
 			break;
 		case 'q':
-			if (options_parse_queues(optarg, &o->cfg.queues) < 0)
+			if (nb_options_parse_queues(optarg, &o->cfg.queues) < 0)
 				ret = cmdline_bad_number("--queues", optarg, 1,
 							 OPTIONS_QUEUES_MAX);
 			break;
@@ -302,7 +302,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 			ret = cmdline_parse_user(o, optarg);
 			break;
 		case 'h':
-			cmdline_usage(stdout);
+			nb_cmdline_usage(stdout);
 			return 1;
 		case OPT_CA:
 			o->cfg.ca = optarg;
@@ -324,7 +324,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 						    &o->cfg.io_timeout);
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			ret = options_parse_connect_timeout(optarg,
+			ret = nb_options_parse_connect_timeout(optarg,
 						&o->cfg.connect_timeout);
 			if (ret == -EDOM)
 				ret = cmdline_bad_option("--connect-timeout '%s' "
@@ -335,7 +335,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 							  optarg);
 			break;
 		case OPT_QUEUE_SIZE:
-			ret = options_parse_queue_size(optarg,
+			ret = nb_options_parse_queue_size(optarg,
 						       &o->cfg.queue_size);
 			if (ret == -EDOM)
 				ret = cmdline_bad_option("--queue-size '%s' is not "
@@ -346,7 +346,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 							 OPTIONS_QUEUE_SIZE_MAX);
 			break;
 		case OPT_BOUNCE_SIZE:
-			ret = options_parse_bounce_mb(optarg, &o->bounce_mb);
+			ret = nb_options_parse_bounce_mb(optarg, &o->bounce_mb);
 			if (ret == -EDOM)
 				ret = cmdline_bad_bounce(optarg);
 			else if (ret < 0)
@@ -375,7 +375,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 			o->pid_file = optarg;
 			break;
 		case OPT_LOG_LEVEL:
-			o->cfg.log_level = log_parse_level(optarg);
+			o->cfg.log_level = nb_log_parse_level(optarg);
 			if (o->cfg.log_level < 0)
 				ret = cmdline_bad_option("--log-level '%s' is not "
 							 "one of error, warning, "
@@ -421,7 +421,7 @@ int cmdline_parse(int argc, char **argv, struct cmdline *o)
 	return 0;
 }
 
-void cmdline_free(struct cmdline *o)
+void nb_cmdline_free(struct cmdline *o)
 {
 	for (size_t i = 0; i < o->n_nodes; i++)
 		free(o->nodes[i]);

@@ -35,14 +35,14 @@ struct cmdline {
  * Parse argv (argv[0] is the program). Returns 0; 1 after printing the
  * help to stdout (--help: exit 0); or -EINVAL or -ENOMEM after printing
  * what is wrong to stderr (exit 2). Whatever it returns, free the result
- * with cmdline_free().
+ * with nb_cmdline_free().
  */
-int cmdline_parse(int argc, char **argv, struct cmdline *o);
+int nb_cmdline_parse(int argc, char **argv, struct cmdline *o);
 
-/* Free what cmdline_parse() allocated. */
-void cmdline_free(struct cmdline *o);
+/* Free what nb_cmdline_parse() allocated. */
+void nb_cmdline_free(struct cmdline *o);
 
 /* The help text. */
-void cmdline_usage(FILE *f);
+void nb_cmdline_usage(FILE *f);
 
 #endif

@@ -53,9 +53,9 @@ static void control_stop_queues(struct control *d, bool abandon)
 
 		if (q->kickfd < 0)
 			continue;
-		worker_queue_stop(control_worker(d, i), i, &q->last_avail,
+		nb_worker_queue_stop(control_worker(d, i), i, &q->last_avail,
 				  abandon);
-		vduse_vq_set_kickfd(d->fd, i, VDUSE_EVENTFD_DEASSIGN);
+		nb_vduse_vq_set_kickfd(d->fd, i, VDUSE_EVENTFD_DEASSIGN);
 		close(q->kickfd);
 		q->kickfd = -1;
 	}
@@ -67,9 +67,9 @@ static int control_start_queues(struct control *d, bool resume)
 	unsigned int i;
 	int ret;
 
-	ret = vduse_dev_get_features(d->fd, &features);
+	ret = nb_vduse_dev_get_features(d->fd, &features);
 	if (ret < 0) {
-		log_msg(LOG_ERR, "%s: VDUSE_DEV_GET_FEATURES: %s", d->name,
+		nb_log_msg(LOG_ERR, "%s: VDUSE_DEV_GET_FEATURES: %s", d->name,
 			strerror(-ret));
 		return ret;
 	}
@@ -78,9 +78,9 @@ static int control_start_queues(struct control *d, bool resume)
 		struct vduse_vq_info info;
 		struct vq_layout layout;
 
-		ret = vduse_vq_get_info(d->fd, i, &info);
+		ret = nb_vduse_vq_get_info(d->fd, i, &info);
 		if (ret < 0) {
-			log_msg(LOG_ERR, "%s: VDUSE_VQ_GET_INFO %u: %s", d->name,
+			nb_log_msg(LOG_ERR, "%s: VDUSE_VQ_GET_INFO %u: %s", d->name,
 				i, strerror(-ret));
 			return ret;
 		}
@@ -89,9 +89,9 @@ static int control_start_queues(struct control *d, bool resume)
 		q->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (q->kickfd < 0)
 			return -errno;
-		ret = vduse_vq_set_kickfd(d->fd, i, q->kickfd);
+		ret = nb_vduse_vq_set_kickfd(d->fd, i, q->kickfd);
 		if (ret < 0) {
-			log_msg(LOG_ERR, "%s: VDUSE_VQ_SETUP_KICKFD %u: %s",
+			nb_log_msg(LOG_ERR, "%s: VDUSE_VQ_SETUP_KICKFD %u: %s",
 				d->name, i, strerror(-ret));
 			goto out_close;
 		}
@@ -105,16 +105,16 @@ static int control_start_queues(struct control *d, bool resume)
 		};
 		if (resume && d->logs)
 			layout.last_avail_idx = d->logs[i].last_avail_idx;
-		ret = worker_queue_start(control_worker(d, i), i, &layout,
+		ret = nb_worker_queue_start(control_worker(d, i), i, &layout,
 					 q->kickfd, features,
 					 d->logs ? &d->logs[i] : NULL, resume);
 		if (ret < 0) {
-			log_msg(LOG_ERR, "%s: cannot start queue %u (size %u): %s",
+			nb_log_msg(LOG_ERR, "%s: cannot start queue %u (size %u): %s",
 				d->name, i, info.num, strerror(-ret));
-			vduse_vq_set_kickfd(d->fd, i, VDUSE_EVENTFD_DEASSIGN);
+			nb_vduse_vq_set_kickfd(d->fd, i, VDUSE_EVENTFD_DEASSIGN);
 			goto out_close;
 		}
-		log_msg(LOG_INFO, "%s: queue %u started: size %u, resuming at "
+		nb_log_msg(LOG_INFO, "%s: queue %u started: size %u, resuming at "
 			"%u", d->name, i, info.num, info.split.avail_index);
 	}
 	return 0;
@@ -130,7 +130,7 @@ static int control_set_status(struct control *d, uint8_t status)
 	uint8_t old = atomic_load(&d->status);
 	int ret = 0;
 
-	log_msg(LOG_INFO, "%s: status 0x%02x -> 0x%02x", d->name, old, status);
+	nb_log_msg(LOG_INFO, "%s: status 0x%02x -> 0x%02x", d->name, old, status);
 	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	    !(old & VIRTIO_CONFIG_S_DRIVER_OK))
 		ret = control_start_queues(d, false);
@@ -157,7 +157,7 @@ static int control_vq_state(struct control *d, unsigned int index,
 		*avail = d->queues[index].last_avail;
 		return 0;
 	}
-	return worker_queue_state(control_worker(d, index), index, avail);
+	return nb_worker_queue_state(control_worker(d, index), index, avail);
 }
 
 static int control_update_iotlb(struct control *d, uint64_t start,
@@ -166,10 +166,10 @@ static int control_update_iotlb(struct control *d, uint64_t start,
 	unsigned int i;
 	int ret = 0;
 
-	log_msg(LOG_DEBUG, "%s: IOTLB update 0x%llx-0x%llx", d->name,
+	nb_log_msg(LOG_DEBUG, "%s: IOTLB update 0x%llx-0x%llx", d->name,
 		(unsigned long long)start, (unsigned long long)last);
 	for (i = 0; i < d->n_workers; i++) {
-		int r = worker_invalidate(d->workers[i], start, last);
+		int r = nb_worker_invalidate(d->workers[i], start, last);
 
 		if (r < 0)
 			ret = r;
@@ -186,11 +186,11 @@ static void control_msg_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 	int ret;
 
 	while (budget--) {
-		ret = vduse_dev_read_request(d->fd, &req);
+		ret = nb_vduse_dev_read_request(d->fd, &req);
 		if (ret == -EAGAIN || ret == -EINTR)
 			return;
 		if (ret < 0) {
-			log_msg(LOG_ERR, "%s: reading a control message: %s",
+			nb_log_msg(LOG_ERR, "%s: reading a control message: %s",
 				d->name, strerror(-ret));
 			ev_io_stop(loop, watcher);
 			return;
@@ -211,16 +211,16 @@ static void control_msg_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 						   req.iova.last);
 			break;
 		default:
-			log_msg(LOG_WARNING, "%s: unknown control message type "
+			nb_log_msg(LOG_WARNING, "%s: unknown control message type "
 				"%u", d->name, req.type);
 			ret = -EOPNOTSUPP;
 			break;
 		}
 		resp.result = ret < 0 ? VDUSE_REQ_RESULT_FAILED :
 					VDUSE_REQ_RESULT_OK;
-		ret = vduse_dev_write_response(d->fd, &resp);
+		ret = nb_vduse_dev_write_response(d->fd, &resp);
 		if (ret < 0)
-			log_msg(LOG_ERR, "%s: answering control message %u: %s",
+			nb_log_msg(LOG_ERR, "%s: answering control message %u: %s",
 				d->name, req.request_id, strerror(-ret));
 	}
 }
@@ -235,12 +235,12 @@ static void *control_main(void *arg)
 {
 	struct control *d = arg;
 
-	privs_drop_thread();	/* the control thread needs no capability */
+	nb_privs_drop_thread();	/* the control thread needs no capability */
 	ev_run(d->loop, 0);
 	return NULL;
 }
 
-struct control *control_start(const char *name, int dev_fd,
+struct control *nb_control_start(const char *name, int dev_fd,
 			      unsigned int num_queues, struct worker **workers,
 			      unsigned int n_workers, struct vq_log *logs,
 			      bool resume)
@@ -303,12 +303,12 @@ out_free:
 	return NULL;
 }
 
-uint8_t control_status(struct control *d)
+uint8_t nb_control_status(struct control *d)
 {
 	return atomic_load(&d->status);
 }
 
-void control_stop(struct control *d, bool leave)
+void nb_control_stop(struct control *d, bool leave)
 {
 	if (!d)
 		return;

@@ -26,19 +26,19 @@ struct control;
  * the driver had set up are taken over at once, from their logs.
  * NULL with errno.
  */
-struct control *control_start(const char *name, int dev_fd,
+struct control *nb_control_start(const char *name, int dev_fd,
 			      unsigned int num_queues, struct worker **workers,
 			      unsigned int n_workers, struct vq_log *logs,
 			      bool resume);
 
 /* Last device status the driver set (VIRTIO_CONFIG_S_*). */
-uint8_t control_status(struct control *d);
+uint8_t nb_control_status(struct control *d);
 
 /*
  * Stop the control thread, stop every queue, free. With leave, the queues
- * are abandoned as they are, for a successor daemon (worker_queue_stop).
+ * are abandoned as they are, for a successor daemon (nb_worker_queue_stop).
  * NULL is a no-op.
  */
-void control_stop(struct control *d, bool leave);
+void nb_control_stop(struct control *d, bool leave);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's log: the common logger (logging.h: log_init, log_msg,
- * log_use_syslog, log_level, log_parse_level) and its adapter for the
+ * The daemon's log: the common logger (logging.h: nb_log_init, nb_log_msg,
+ * nb_log_use_syslog, nb_log_level, nb_log_parse_level) and its adapter for the
  * engine's messages (log_engine.c).
  */
 #ifndef NETBLK_LOG_H
@@ -11,6 +11,6 @@
 
 /* A session_log_fn (session.h) that sends engine messages here;
  * opaque is a prefix such as "q0" or NULL. */
-void log_engine_sink(void *opaque, int level, const char *msg);
+void nb_log_engine_sink(void *opaque, int level, const char *msg);
 
 #endif

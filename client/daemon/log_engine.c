@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The engine's messages into the daemon's log (log_engine_sink, log.h). */
+/* The engine's messages into the daemon's log (nb_log_engine_sink, log.h). */
 #include "log.h"
 
-void log_engine_sink(void *opaque, int level, const char *msg)
+void nb_log_engine_sink(void *opaque, int level, const char *msg)
 {
 	const char *prefix = opaque;
 
 	if (prefix)
-		log_msg(level, "%s: %s", prefix, msg);
+		nb_log_msg(level, "%s: %s", prefix, msg);
 	else
-		log_text(level, msg);
+		nb_log_text(level, msg);
 }

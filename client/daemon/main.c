@@ -117,17 +117,17 @@ static void main_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	main_last_signal = w->signum;
 	if (w->signum == SIGUSR1)
-		log_msg(LOG_NOTICE, "signal %d: stopping, device left in place",
+		nb_log_msg(LOG_NOTICE, "signal %d: stopping, device left in place",
 			w->signum);
 	else
-		log_msg(LOG_NOTICE, "signal %d: detaching and stopping",
+		nb_log_msg(LOG_NOTICE, "signal %d: detaching and stopping",
 			w->signum);
 	ev_break(loop, EVBREAK_ALL);
 }
 
 static void main_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	volume_reload_tls(w->data);
+	nb_volume_reload_tls(w->data);
 }
 
 static int main_write_pid_file(const char *path)
@@ -135,7 +135,7 @@ static int main_write_pid_file(const char *path)
 	FILE *f = fopen(path, "w");
 
 	if (!f) {
-		log_msg(LOG_ERR, "cannot write pid file %s: %s", path,
+		nb_log_msg(LOG_ERR, "cannot write pid file %s: %s", path,
 			strerror(errno));
 		return -errno;
 	}
@@ -154,21 +154,21 @@ static int main_drop_privs(struct cmdline *o, struct volume *v)
 	int ret;
 
 	if (o->user) {
-		ret = volume_give_state(v, o->uid, o->gid, err, sizeof(err));
+		ret = nb_volume_give_state(v, o->uid, o->gid, err, sizeof(err));
 		if (ret < 0) {
-			log_msg(LOG_ERR, "%s: cannot run as user '%s': %s",
-				volume_name(v), o->user, err);
+			nb_log_msg(LOG_ERR, "%s: cannot run as user '%s': %s",
+				nb_volume_name(v), o->user, err);
 			return ret;
 		}
 	}
-	ret = privs_drop(o->user, err, sizeof(err));
+	ret = nb_privs_drop(o->user, err, sizeof(err));
 	if (ret < 0) {
-		log_msg(LOG_ERR, "%s: cannot drop privileges: %s", volume_name(v),
+		nb_log_msg(LOG_ERR, "%s: cannot drop privileges: %s", nb_volume_name(v),
 			err);
 		return ret;
 	}
-	log_msg(LOG_NOTICE, "%s: privileges dropped%s%s: keeping CAP_NET_ADMIN "
-		"only", volume_name(v), o->user ? ", running as " : "",
+	nb_log_msg(LOG_NOTICE, "%s: privileges dropped%s%s: keeping CAP_NET_ADMIN "
+		"only", nb_volume_name(v), o->user ? ", running as " : "",
 		o->user ? o->user : "");
 	return 0;
 }
@@ -184,8 +184,8 @@ static int main_run(struct cmdline *o)
 	int ret;
 
 	if (!cfg.tls_ciphersuites) {
-		tls_suites_default(suites, sizeof(suites), desc, sizeof(desc));
-		log_msg(LOG_INFO, "TLS 1.3 cipher suites, fastest on this CPU "
+		nb_tls_suites_default(suites, sizeof(suites), desc, sizeof(desc));
+		nb_log_msg(LOG_INFO, "TLS 1.3 cipher suites, fastest on this CPU "
 			"first: %s", desc);
 		cfg.tls_ciphersuites = suites;
 	}
@@ -193,25 +193,25 @@ static int main_run(struct cmdline *o)
 	loop = ev_default_loop(EVFLAG_SIGNALFD);
 	if (!loop)
 		return -ENOMEM;
-	privs_will_switch_user(o->user != NULL);	/* before any thread */
-	v = volume_start(loop, &cfg, err, sizeof(err));
+	nb_privs_will_switch_user(o->user != NULL);	/* before any thread */
+	v = nb_volume_start(loop, &cfg, err, sizeof(err));
 	if (!v)
 		return -errno;
 	if (o->pid_file)
 		main_write_pid_file(o->pid_file);
 	ret = main_drop_privs(o, v);
 	if (ret < 0) {
-		volume_stop(v, false);
+		nb_volume_stop(v, false);
 		if (o->pid_file)
 			unlink(o->pid_file);
 		return ret;
 	}
-	snprintf(line, sizeof(line), "%s\n", volume_node(v));
+	snprintf(line, sizeof(line), "%s\n", nb_volume_node(v));
 	main_report(line);
 	main_report("ok\n");
 	main_report_done();
 	if (!o->foreground) {
-		log_use_syslog();
+		nb_log_use_syslog();
 		dup2(STDOUT_FILENO, STDERR_FILENO);
 	}
 
@@ -226,9 +226,9 @@ static int main_run(struct cmdline *o)
 	ev_signal_start(loop, &sighup);
 	ev_run(loop, 0);
 
-	ret = volume_stop(v, main_last_signal == SIGUSR1);
+	ret = nb_volume_stop(v, main_last_signal == SIGUSR1);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
-		log_msg(LOG_WARNING, "cannot remove pid file %s: %s",
+		nb_log_msg(LOG_WARNING, "cannot remove pid file %s: %s",
 			o->pid_file, strerror(errno));
 	return ret;
 }
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
-		return agent_status_main(argc - 1, argv + 1);
+		return nb_agent_status_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "agent") == 0) {
 		signal(SIGPIPE, SIG_IGN);
 		sigemptyset(&mask);
@@ -249,14 +249,14 @@ int main(int argc, char **argv)
 		sigaddset(&mask, SIGHUP);
 		sigaddset(&mask, SIGUSR1);
 		pthread_sigmask(SIG_BLOCK, &mask, NULL);
-		return agent_main(argc - 1, argv + 1);
+		return nb_agent_main(argc - 1, argv + 1);
 	}
-	ret = cmdline_parse(argc, argv, &o);
+	ret = nb_cmdline_parse(argc, argv, &o);
 	if (ret != 0) {
-		cmdline_free(&o);
+		nb_cmdline_free(&o);
 		return ret > 0 ? MAIN_EXIT_OK : MAIN_EXIT_USAGE;
 	}
-	log_init("vduse-netblk", o.cfg.log_level);
+	nb_log_init("vduse-netblk", o.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals reach the main loop through a signalfd; every thread
 	 * started later inherits the mask. */
@@ -271,6 +271,6 @@ int main(int argc, char **argv)
 
 	ret = main_run(&o);
 	main_report_done();
-	cmdline_free(&o);
+	nb_cmdline_free(&o);
 	return ret < 0 ? MAIN_EXIT_FAIL : MAIN_EXIT_OK;
 }

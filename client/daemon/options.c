@@ -8,7 +8,7 @@
 #include "parse.h"
 #include "state.h"
 
-void options_defaults(struct volume_config *cfg)
+void nb_options_defaults(struct volume_config *cfg)
 {
 	*cfg = (struct volume_config){
 		.ca = OPTIONS_DEFAULT_CA,
@@ -27,12 +27,12 @@ void options_defaults(struct volume_config *cfg)
 	};
 }
 
-int options_parse_queues(const char *text, unsigned int *out)
+int nb_options_parse_queues(const char *text, unsigned int *out)
 {
 	return nb_parse_uint(text, 1, OPTIONS_QUEUES_MAX, out);
 }
 
-int options_parse_queue_size(const char *text, unsigned int *out)
+int nb_options_parse_queue_size(const char *text, unsigned int *out)
 {
 	unsigned int v;
 	int ret;
@@ -47,7 +47,7 @@ int options_parse_queue_size(const char *text, unsigned int *out)
 	return 0;
 }
 
-int options_parse_bounce_mb(const char *text, unsigned int *out)
+int nb_options_parse_bounce_mb(const char *text, unsigned int *out)
 {
 	unsigned int v;
 	int ret;
@@ -61,17 +61,17 @@ int options_parse_bounce_mb(const char *text, unsigned int *out)
 	return 0;
 }
 
-int options_parse_seconds(const char *text, double *out)
+int nb_options_parse_seconds(const char *text, double *out)
 {
 	return nb_parse_seconds(text, 0, OPTIONS_SECONDS_MAX, out);
 }
 
-int options_parse_connect_timeout(const char *text, double *out)
+int nb_options_parse_connect_timeout(const char *text, double *out)
 {
 	double v;
 	int ret;
 
-	ret = options_parse_seconds(text, &v);
+	ret = nb_options_parse_seconds(text, &v);
 	if (ret < 0)
 		return ret;
 	if (v == 0)
@@ -80,7 +80,7 @@ int options_parse_connect_timeout(const char *text, double *out)
 	return 0;
 }
 
-int options_check_node(const char *addr)
+int nb_options_check_node(const char *addr)
 {
 	char host[256], port[8];
 

@@ -48,33 +48,33 @@
  * Fill cfg with the defaults of every setting (LOG_NOTICE, the default
  * state directory, attached, ...); nodes, volume and name stay NULL.
  */
-void options_defaults(struct volume_config *cfg);
+void nb_options_defaults(struct volume_config *cfg);
 
 /* A number of virtqueues, 1..OPTIONS_QUEUES_MAX. */
-int options_parse_queues(const char *text, unsigned int *out);
+int nb_options_parse_queues(const char *text, unsigned int *out);
 
 /*
  * A virtqueue size, OPTIONS_QUEUE_SIZE_MIN..OPTIONS_QUEUE_SIZE_MAX;
  * -EDOM when it is not a power of two.
  */
-int options_parse_queue_size(const char *text, unsigned int *out);
+int nb_options_parse_queue_size(const char *text, unsigned int *out);
 
 /*
  * A bounce buffer size in MiB, 0..OPTIONS_BOUNCE_MB_MAX; -EDOM when it
  * is below OPTIONS_BOUNCE_MB_MIN but not 0.
  */
-int options_parse_bounce_mb(const char *text, unsigned int *out);
+int nb_options_parse_bounce_mb(const char *text, unsigned int *out);
 
 /* A duration, 0..OPTIONS_SECONDS_MAX seconds. */
-int options_parse_seconds(const char *text, double *out);
+int nb_options_parse_seconds(const char *text, double *out);
 
 /*
- * A connect timeout: a duration as options_parse_seconds(); -EDOM when
+ * A connect timeout: a duration as nb_options_parse_seconds(); -EDOM when
  * it is 0.
  */
-int options_parse_connect_timeout(const char *text, double *out);
+int nb_options_parse_connect_timeout(const char *text, double *out);
 
 /* A storage node's address, "host:port" or "[v6]:port" (-EINVAL). */
-int options_check_node(const char *addr);
+int nb_options_check_node(const char *addr);
 
 #endif

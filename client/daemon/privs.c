@@ -48,7 +48,7 @@ static int privs_set(uint64_t eff, uint64_t prm, uint64_t inh)
 	return 0;
 }
 
-uint64_t privs_effective(void)
+uint64_t nb_privs_effective(void)
 {
 	uint64_t eff, prm, inh;
 
@@ -123,7 +123,7 @@ static int privs_switch_user(const char *user, char *err, size_t errlen)
 	return 0;
 }
 
-int privs_drop(const char *user, char *err, size_t errlen)
+int nb_privs_drop(const char *user, char *err, size_t errlen)
 {
 	uint64_t eff, prm, inh, keep;
 	int ret;
@@ -172,12 +172,12 @@ int privs_drop(const char *user, char *err, size_t errlen)
 
 static atomic_bool privs_switching;
 
-void privs_will_switch_user(bool yes)
+void nb_privs_will_switch_user(bool yes)
 {
 	atomic_store(&privs_switching, yes);
 }
 
-int privs_drop_thread(void)
+int nb_privs_drop_thread(void)
 {
 	uint64_t keep = 0;
 

@@ -23,11 +23,11 @@
  * are cut to PRIVS_KEEP, the bounding set too (when CAP_SETPCAP allows),
  * and no_new_privs is set so an exec can never regain anything.
  *
- * Capabilities are per thread.  privs_drop() changes the calling thread;
+ * Capabilities are per thread.  nb_privs_drop() changes the calling thread;
  * with a user, the uid change also strips every other thread of all its
  * capabilities (the kernel does so when a thread's uids all become
  * non-zero).  Without a user, other threads keep theirs: each worker thread
- * calls privs_drop_thread() itself (it needs none).
+ * calls nb_privs_drop_thread() itself (it needs none).
  *
  * Not dropped: the agent (vduse-netblk agent), which creates devices for
  * new spec files while it runs and so needs root's access to
@@ -53,24 +53,24 @@
  * user, -EPERM not allowed to switch (not root), other -errno from the
  * system calls.  On failure the process may be half-dropped: exit.
  */
-int privs_drop(const char *user, char *err, size_t errlen);
+int nb_privs_drop(const char *user, char *err, size_t errlen);
 
 /* Drop the capabilities of the calling thread (worker threads, at their
  * start): all of them, or all but CAP_SETUID and CAP_SETGID after
- * privs_will_switch_user(true) (see there). 0 or -errno. */
-int privs_drop_thread(void);
+ * nb_privs_will_switch_user(true) (see there). 0 or -errno. */
+int nb_privs_drop_thread(void);
 
 /*
- * Say, before starting any thread, whether privs_drop() will switch to a
+ * Say, before starting any thread, whether nb_privs_drop() will switch to a
  * user. glibc changes the uids and groups of every thread (each thread
  * makes the system call itself) and aborts the process when one thread is
  * refused, so threads that drop early must keep CAP_SETUID and CAP_SETGID
  * until the switch, which clears them (and everything else) in those
  * threads.
  */
-void privs_will_switch_user(bool yes);
+void nb_privs_will_switch_user(bool yes);
 
 /* Effective capabilities of the calling thread as a mask; 0 on error. */
-uint64_t privs_effective(void);
+uint64_t nb_privs_effective(void);
 
 #endif

@@ -37,7 +37,7 @@ static int state_map(struct state *st, uint32_t num_queues, bool create)
 	return 0;
 }
 
-int state_create(struct state *st, const char *dir, const char *name,
+int nb_state_create(struct state *st, const char *dir, const char *name,
 		 const char *volume, uint32_t num_queues, uint32_t queue_size,
 		 char *err, size_t errlen)
 {
@@ -58,7 +58,7 @@ int state_create(struct state *st, const char *dir, const char *name,
 			       strerror(errno));
 	ret = state_map(st, num_queues, true);
 	if (ret < 0) {
-		state_close(st, true);
+		nb_state_close(st, true);
 		return nb_errf(err, errlen, ret, "cannot map %s: %s",
 			       st->path, strerror(-ret));
 	}
@@ -70,7 +70,7 @@ int state_create(struct state *st, const char *dir, const char *name,
 	return 0;
 }
 
-int state_open(struct state *st, const char *dir, const char *name,
+int nb_state_open(struct state *st, const char *dir, const char *name,
 	       char *err, size_t errlen)
 {
 	struct state_header hdr;
@@ -91,21 +91,21 @@ int state_open(struct state *st, const char *dir, const char *name,
 	    hdr.queue_size > VQ_MAX_SIZE ||
 	    (size_t)sb.st_size != state_size(hdr.num_queues) ||
 	    !memchr(hdr.volume, '\0', sizeof(hdr.volume))) {
-		state_close(st, false);
+		nb_state_close(st, false);
 		return nb_errf(err, errlen, -EINVAL,
 			       "%s is not a vduse-netblk state file of "
 			       "this version", st->path);
 	}
 	ret = state_map(st, hdr.num_queues, false);
 	if (ret < 0) {
-		state_close(st, false);
+		nb_state_close(st, false);
 		return nb_errf(err, errlen, ret, "cannot map %s: %s",
 			       st->path, strerror(-ret));
 	}
 	return 0;
 }
 
-void state_close(struct state *st, bool remove)
+void nb_state_close(struct state *st, bool remove)
 {
 	if (st->hdr)
 		munmap(st->hdr, st->len);

@@ -42,7 +42,7 @@ struct state {
  * Create (or truncate) DIR/NAME.state for a new device. The directory is
  * made if missing. 0 or -errno with a message in err.
  */
-int state_create(struct state *st, const char *dir, const char *name,
+int nb_state_create(struct state *st, const char *dir, const char *name,
 		 const char *volume, uint32_t num_queues, uint32_t queue_size,
 		 char *err, size_t errlen);
 
@@ -50,10 +50,10 @@ int state_create(struct state *st, const char *dir, const char *name,
  * Open the state file of an existing device. -ENOENT when there is none;
  * -EINVAL (with a message) when it is not a valid state file.
  */
-int state_open(struct state *st, const char *dir, const char *name,
+int nb_state_open(struct state *st, const char *dir, const char *name,
 	       char *err, size_t errlen);
 
 /* Unmap and close; with remove, also delete the file. */
-void state_close(struct state *st, bool remove);
+void nb_state_close(struct state *st, bool remove);
 
 #endif

@@ -11,7 +11,7 @@
 #include "vduse_dev.h"
 
 /* Which /dev node did the kernel make of vDPA device NAME? */
-bool sysfs_find_node(const char *name, char *out, size_t outlen)
+bool nb_sysfs_find_node(const char *name, char *out, size_t outlen)
 {
 	static const char *const patterns[] = {
 		"/sys/bus/vdpa/devices/%s/virtio*/block/*",
@@ -34,7 +34,7 @@ bool sysfs_find_node(const char *name, char *out, size_t outlen)
 	return found;
 }
 
-bool sysfs_wait_node(const char *name, char *out, size_t outlen)
+bool nb_sysfs_wait_node(const char *name, char *out, size_t outlen)
 {
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
 	int waited;
@@ -42,14 +42,14 @@ bool sysfs_wait_node(const char *name, char *out, size_t outlen)
 	for (waited = 0; waited < SYSFS_NODE_WAIT_MS; waited += 20) {
 		struct stat st;
 
-		if (sysfs_find_node(name, out, outlen) && stat(out, &st) == 0)
+		if (nb_sysfs_find_node(name, out, outlen) && stat(out, &st) == 0)
 			return true;
 		nanosleep(&pause, NULL);
 	}
 	return false;
 }
 
-bool sysfs_attached(const char *name)
+bool nb_sysfs_attached(const char *name)
 {
 	char path[PATH_MAX];
 	struct stat sb;
@@ -59,7 +59,7 @@ bool sysfs_attached(const char *name)
 }
 
 /* A virtio-vdpa disk, /dev/vdX (not /dev/vduse/NAME, not vhost-vdpa)? */
-bool sysfs_is_disk(const char *node)
+bool nb_sysfs_is_disk(const char *node)
 {
 	return strncmp(node, "/dev/vd", 7) == 0 &&
 	       strncmp(node, VDUSE_DEV_DIR "/", sizeof(VDUSE_DEV_DIR)) != 0;

@@ -10,16 +10,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* How long sysfs_wait_node() waits for the node to appear. */
+/* How long nb_sysfs_wait_node() waits for the node to appear. */
 #define SYSFS_NODE_WAIT_MS 10000
 
 /* The /dev node of vDPA device NAME into out; false when there is none. */
-bool sysfs_find_node(const char *name, char *out, size_t outlen);
-/* sysfs_find_node() until the node exists, SYSFS_NODE_WAIT_MS at most. */
-bool sysfs_wait_node(const char *name, char *out, size_t outlen);
+bool nb_sysfs_find_node(const char *name, char *out, size_t outlen);
+/* nb_sysfs_find_node() until the node exists, SYSFS_NODE_WAIT_MS at most. */
+bool nb_sysfs_wait_node(const char *name, char *out, size_t outlen);
 /* Is vDPA device NAME attached (in sysfs)? */
-bool sysfs_attached(const char *name);
+bool nb_sysfs_attached(const char *name);
 /* A virtio-vdpa disk, /dev/vdX (not /dev/vduse/NAME, not vhost-vdpa)? */
-bool sysfs_is_disk(const char *node);
+bool nb_sysfs_is_disk(const char *node);
 
 #endif

@@ -76,10 +76,10 @@ static void volume_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	unsigned int i;
 
 	if (!v->watched[0]) {
-		if (sysfs_find_node(v->name, v->watched, sizeof(v->watched)) &&
-		    sysfs_is_disk(v->watched)) {
+		if (nb_sysfs_find_node(v->name, v->watched, sizeof(v->watched)) &&
+		    nb_sysfs_is_disk(v->watched)) {
 			snprintf(v->node, sizeof(v->node), "%s", v->watched);
-			log_msg(LOG_NOTICE, "%s: attached again as %s", v->name,
+			nb_log_msg(LOG_NOTICE, "%s: attached again as %s", v->name,
 				v->watched);
 		} else {
 			v->watched[0] = '\0';
@@ -89,10 +89,10 @@ static void volume_watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	snprintf(sysfs, sizeof(sysfs), "/sys/block/%s", v->watched + 5);
 	if (stat(sysfs, &sb) == 0)
 		return;
-	log_msg(LOG_NOTICE, "%s: the kernel removed %s; requests the cluster "
+	nb_log_msg(LOG_NOTICE, "%s: the kernel removed %s; requests the cluster "
 		"has not answered within 1 s fail", v->name, v->watched);
 	for (i = 0; i < v->cfg.queues; i++)
-		worker_drain(v->workers[i], 1.0, true);
+		nb_worker_drain(v->workers[i], 1.0, true);
 	v->watched[0] = '\0';
 }
 
@@ -125,17 +125,17 @@ static void volume_resize_apply(struct volume *v, uint64_t size)
 	uint64_t cap = htole64(size / 512);
 	int ret;
 
-	ret = vduse_dev_set_config(v->dev_fd,
+	ret = nb_vduse_dev_set_config(v->dev_fd,
 				   offsetof(struct virtio_blk_config, capacity),
 				   &cap, sizeof(cap));
 	if (ret == 0)
-		ret = vduse_dev_inject_config_irq(v->dev_fd);
+		ret = nb_vduse_dev_inject_config_irq(v->dev_fd);
 	if (ret < 0) {
-		log_msg(LOG_ERR, "%s: cannot tell the driver the new size: %s",
+		nb_log_msg(LOG_ERR, "%s: cannot tell the driver the new size: %s",
 			v->name, strerror(-ret));
 		return;
 	}
-	log_msg(LOG_NOTICE, "%s: volume resized from %llu to %llu bytes",
+	nb_log_msg(LOG_NOTICE, "%s: volume resized from %llu to %llu bytes",
 		v->name, (unsigned long long)v->size,
 		(unsigned long long)size);
 	v->size = size;
@@ -152,7 +152,7 @@ static void volume_resize_answered_cb(struct ev_loop *loop, ev_async *w,
 	if (v->resize_busy && v->resize_answers == v->cfg.queues) {
 		v->resize_busy = false;
 		if (v->resize_err)
-			log_msg(LOG_INFO, "%s: size check failed: %s", v->name,
+			nb_log_msg(LOG_INFO, "%s: size check failed: %s", v->name,
 				strerror(-v->resize_err));
 		else if (!v->resize_differ && v->resize_first != v->size)
 			apply = true;
@@ -179,7 +179,7 @@ static void volume_resize_check(struct volume *v)
 	v->resize_first = 0;
 	pthread_mutex_unlock(&v->resize_lock);
 	for (i = 0; i < v->cfg.queues; i++) {
-		int ret = worker_refresh_size(v->workers[i]);
+		int ret = nb_worker_refresh_size(v->workers[i]);
 
 		if (ret < 0)
 			volume_size_cb(v, i, ret, 0);
@@ -210,7 +210,7 @@ static void volume_cluster_config(const struct volume *v,
 		.io_timeout = v->cfg.io_timeout,
 		.connect_timeout = v->cfg.connect_timeout,
 		.client_name = v->name,
-		.log_fn = log_engine_sink,
+		.log_fn = nb_log_engine_sink,
 		.log_opaque = (void *)prefix,
 		.log_level = v->cfg.log_level,
 	};
@@ -230,17 +230,17 @@ static int volume_probe(const struct volume *v, struct session_volume *vol,
 	loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	if (!loop)
 		return -ENOMEM;
-	c = session_open_sync(loop, &cfg, msg, sizeof(msg));
+	c = nb_session_open_sync(loop, &cfg, msg, sizeof(msg));
 	if (!c) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open volume '%s': %s", v->volume,
 			 msg[0] ? msg : strerror(errno));
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		ev_loop_destroy(loop);
 		return ret;
 	}
-	*vol = *session_volume(c);
-	session_free(c);
+	*vol = *nb_session_volume(c);
+	nb_session_free(c);
 	ev_loop_destroy(loop);
 	return 0;
 }
@@ -345,8 +345,8 @@ out_free:
 static int volume_destroy(struct volume *v, char *err, size_t errlen)
 {
 	if (v->ctl_fd < 0)
-		return vduse_dev_destroy(v->name, err, errlen);
-	return vduse_dev_destroy_fd(v->ctl_fd, v->name, err, errlen);
+		return nb_vduse_dev_destroy(v->name, err, errlen);
+	return nb_vduse_dev_destroy_fd(v->ctl_fd, v->name, err, errlen);
 }
 
 /*
@@ -364,26 +364,26 @@ static int volume_set_bounce(struct volume *v, char *err, size_t errlen)
 
 	if (!v->cfg.bounce_size)
 		return 0;
-	ret = vduse_dev_set_bounce_size(v->name, v->cfg.bounce_size, why,
+	ret = nb_vduse_dev_set_bounce_size(v->name, v->cfg.bounce_size, why,
 					sizeof(why));
 	if (ret == 0) {
-		log_msg(LOG_INFO, "%s: bounce buffer %llu MiB", v->name, mib);
+		nb_log_msg(LOG_INFO, "%s: bounce buffer %llu MiB", v->name, mib);
 		return 0;
 	}
 	if (ret == -ENOENT && !v->cfg.bounce_size_given) {
-		log_msg(LOG_NOTICE, "%s: this kernel cannot size a VDUSE bounce "
+		nb_log_msg(LOG_NOTICE, "%s: this kernel cannot size a VDUSE bounce "
 			"buffer (this VDUSE has no bounce_size in sysfs); its "
 			"default applies", v->name);
 		return 0;
 	}
 	if (!v->cfg.bounce_size_given) {
-		log_msg(LOG_WARNING, "%s: the bounce buffer stays at the "
+		nb_log_msg(LOG_WARNING, "%s: the bounce buffer stays at the "
 			"kernel's default size: %s", v->name, why);
 		return 0;
 	}
 	snprintf(err, errlen, "%s: cannot set the bounce buffer to %llu MiB "
 		 "(--bounce-size): %s", v->name, mib, why);
-	log_msg(LOG_ERR, "%s", err);
+	nb_log_msg(LOG_ERR, "%s", err);
 	return ret;
 }
 
@@ -397,7 +397,7 @@ static int volume_create(struct volume *v, const struct blk_params *bp,
 	char serr[512];
 	int ret;
 
-	blk_config_build(bp, &config, &features);
+	nb_blk_config_build(bp, &config, &features);
 	dp = (struct vduse_dev_params){
 		.name = v->name,
 		.device_id = VIRTIO_ID_BLOCK,
@@ -408,45 +408,45 @@ static int volume_create(struct volume *v, const struct blk_params *bp,
 		.config = &config,
 		.config_size = sizeof(config),
 	};
-	ret = vduse_dev_create(&dp, err, errlen);
+	ret = nb_vduse_dev_create(&dp, err, errlen);
 	if (ret == 0) {
 		ret = volume_set_bounce(v, err, errlen);
 		if (ret < 0) {
 			volume_destroy(v, serr, sizeof(serr));
 			return ret;
 		}
-		ret = state_create(&v->st, v->state_dir, v->name, v->volume,
+		ret = nb_state_create(&v->st, v->state_dir, v->name, v->volume,
 				   v->cfg.queues, v->cfg.queue_size, err,
 				   errlen);
 		if (ret < 0) {
-			log_msg(LOG_ERR, "%s", err);
+			nb_log_msg(LOG_ERR, "%s", err);
 			volume_destroy(v, serr, sizeof(serr));
 		}
 		return ret;
 	}
 	if (ret != -EEXIST) {
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		return ret;
 	}
-	if (state_open(&v->st, v->state_dir, v->name, serr, sizeof(serr)) < 0) {
+	if (nb_state_open(&v->st, v->state_dir, v->name, serr, sizeof(serr)) < 0) {
 		size_t n = strlen(err);
 
 		snprintf(err + n, errlen - n, " (no state to take it over: %s)",
 			 serr);
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		return ret;
 	}
 	if (strcmp(v->st.hdr->volume, v->volume) != 0) {
 		snprintf(err, errlen, "device '%s' serves volume '%s', not '%s': "
 			 "refusing to take it over", v->name, v->st.hdr->volume,
 			 v->volume);
-		log_msg(LOG_ERR, "%s", err);
-		state_close(&v->st, false);
+		nb_log_msg(LOG_ERR, "%s", err);
+		nb_state_close(&v->st, false);
 		return -EEXIST;
 	}
 	if (v->st.hdr->num_queues != v->cfg.queues ||
 	    v->st.hdr->queue_size != v->cfg.queue_size)
-		log_msg(LOG_NOTICE, "%s: taking over with the device's %u "
+		nb_log_msg(LOG_NOTICE, "%s: taking over with the device's %u "
 			"queue(s) of %u", v->name, v->st.hdr->num_queues,
 			v->st.hdr->queue_size);
 	v->cfg.queues = v->st.hdr->num_queues;
@@ -459,30 +459,30 @@ static int volume_attach(struct volume *v, char *err, size_t errlen)
 {
 	int ret;
 
-	if (v->takeover && sysfs_attached(v->name)) {
-		if (!sysfs_wait_node(v->name, v->node, sizeof(v->node)))
+	if (v->takeover && nb_sysfs_attached(v->name)) {
+		if (!nb_sysfs_wait_node(v->name, v->node, sizeof(v->node)))
 			snprintf(v->node, sizeof(v->node), "/dev/vduse/%s",
 				 v->name);
-		log_msg(LOG_NOTICE, "%s: took over, serving %s", v->name,
+		nb_log_msg(LOG_NOTICE, "%s: took over, serving %s", v->name,
 			v->node);
 		return 0;
 	}
 	if (!v->cfg.attach) {
 		snprintf(v->node, sizeof(v->node), "/dev/vduse/%s", v->name);
-		log_msg(LOG_NOTICE, "%s: created, not attached (--no-attach): "
+		nb_log_msg(LOG_NOTICE, "%s: created, not attached (--no-attach): "
 			"'vdpa dev add name %s mgmtdev vduse'", v->name, v->name);
 		return 0;
 	}
-	ret = vdpa_dev_add(v->name, v->mgmtdev, err, errlen);
+	ret = nb_vdpa_dev_add(v->name, v->mgmtdev, err, errlen);
 	if (ret < 0) {
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		return ret;
 	}
-	if (sysfs_wait_node(v->name, v->node, sizeof(v->node))) {
-		log_msg(LOG_NOTICE, "%s: attached as %s", v->name, v->node);
+	if (nb_sysfs_wait_node(v->name, v->node, sizeof(v->node))) {
+		nb_log_msg(LOG_NOTICE, "%s: attached as %s", v->name, v->node);
 	} else {
 		snprintf(v->node, sizeof(v->node), "/dev/vduse/%s", v->name);
-		log_msg(LOG_WARNING, "%s: attached to vDPA, but no block or "
+		nb_log_msg(LOG_WARNING, "%s: attached to vDPA, but no block or "
 			"vhost device appeared within %d s (load virtio_blk and "
 			"virtio_vdpa, or vhost_vdpa)", v->name,
 			SYSFS_NODE_WAIT_MS / 1000);
@@ -492,7 +492,7 @@ static int volume_attach(struct volume *v, char *err, size_t errlen)
 
 static void volume_start_timers(struct volume *v, const struct blk_params *bp)
 {
-	if (sysfs_is_disk(v->node))
+	if (nb_sysfs_is_disk(v->node))
 		snprintf(v->watched, sizeof(v->watched), "%s", v->node);
 	ev_timer_init(&v->watch_timer, volume_watch_cb, 0.25, 0.25);
 	v->watch_timer.data = v;
@@ -518,33 +518,33 @@ static int volume_teardown(struct volume *v, bool leave, bool serving)
 	if (!leave && serving) {
 		/* The kernel's detach waits for requests in flight: bound it. */
 		for (i = 0; i < v->cfg.queues; i++)
-			worker_drain(v->workers[i], v->cfg.stop_timeout, false);
+			nb_worker_drain(v->workers[i], v->cfg.stop_timeout, false);
 		if (v->cfg.attach || v->takeover) {
-			int r = vdpa_dev_del(v->name, err, sizeof(err));
+			int r = nb_vdpa_dev_del(v->name, err, sizeof(err));
 
 			if (r < 0 && r != -ENODEV) {
-				log_msg(LOG_ERR, "%s", err);
+				nb_log_msg(LOG_ERR, "%s", err);
 				ret = r;
 			}
 		}
 	}
-	control_stop(v->control, leave);
+	nb_control_stop(v->control, leave);
 	for (i = 0; i < VOLUME_MAX_QUEUES; i++)
-		worker_stop(v->workers[i]);
+		nb_worker_stop(v->workers[i]);
 	if (v->dev_fd >= 0)
 		close(v->dev_fd);
 	if (leave || (v->takeover && !serving)) {
 		/* Not ours to destroy: left for whoever can serve it. */
-		state_close(&v->st, false);
+		nb_state_close(&v->st, false);
 		goto out_close_ctl;
 	}
-	state_close(&v->st, true);
+	nb_state_close(&v->st, true);
 	if (volume_destroy(v, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		if (ret == 0)
 			ret = -EBUSY;
 	} else {
-		log_msg(LOG_INFO, "%s: destroyed", v->name);
+		nb_log_msg(LOG_INFO, "%s: destroyed", v->name);
 	}
 out_close_ctl:
 	if (v->ctl_fd >= 0)
@@ -553,7 +553,7 @@ out_close_ctl:
 	return ret;
 }
 
-struct volume *volume_start(struct ev_loop *loop,
+struct volume *nb_volume_start(struct ev_loop *loop,
 			    const struct volume_config *cfg, char *err,
 			    size_t errlen)
 {
@@ -581,32 +581,32 @@ struct volume *volume_start(struct ev_loop *loop,
 	if (ret < 0)
 		goto out_free;
 	volume_blk_params(v, &vol, &bp);
-	why = blk_params_check(&bp);
+	why = nb_blk_params_check(&bp);
 	if (why) {
 		snprintf(err, errlen, "volume '%s' cannot be served: %s",
 			 v->volume, why);
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		ret = -EINVAL;
 		goto out_free;
 	}
-	v->ctl_fd = vduse_dev_control_open(err, errlen);
+	v->ctl_fd = nb_vduse_dev_control_open(err, errlen);
 	if (v->ctl_fd < 0) {
 		ret = v->ctl_fd;
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		goto out_free;
 	}
 	ret = volume_create(v, &bp, err, errlen);
 	if (ret < 0)
 		goto out_close_ctl;
 	volume_blk_params(v, &vol, &bp);  /* a takeover may change the queues */
-	v->dev_fd = vduse_dev_open(v->name, 2000, err, errlen);
+	v->dev_fd = nb_vduse_dev_open(v->name, 2000, err, errlen);
 	if (v->dev_fd < 0) {
 		ret = v->dev_fd;
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		goto out_teardown;
 	}
 	if (v->takeover)
-		log_msg(LOG_NOTICE, "%s: taking over the existing device",
+		nb_log_msg(LOG_NOTICE, "%s: taking over the existing device",
 			v->name);
 	for (i = 0; i < v->cfg.queues; i++) {
 		struct worker_params wp = {
@@ -618,23 +618,23 @@ struct volume *volume_start(struct ev_loop *loop,
 		snprintf(v->prefixes[i], sizeof(v->prefixes[i]), "%s/q%u",
 			 v->name, i);
 		volume_cluster_config(v, &ccfg, v->prefixes[i]);
-		v->workers[i] = worker_start(&wp, err, errlen);
+		v->workers[i] = nb_worker_start(&wp, err, errlen);
 		if (!v->workers[i]) {
 			ret = -errno;
-			log_msg(LOG_ERR, "worker %u: %s", i, err);
+			nb_log_msg(LOG_ERR, "worker %u: %s", i, err);
 			goto out_teardown;
 		}
 	}
-	v->control = control_start(v->name, v->dev_fd, v->cfg.queues, v->workers,
+	v->control = nb_control_start(v->name, v->dev_fd, v->cfg.queues, v->workers,
 				   v->cfg.queues, v->st.queues, v->takeover);
 	if (!v->control) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot start the control thread: %s",
 			 strerror(errno));
-		log_msg(LOG_ERR, "%s", err);
+		nb_log_msg(LOG_ERR, "%s", err);
 		goto out_teardown;
 	}
-	log_msg(LOG_NOTICE, "%s: volume '%s', %llu bytes, block size %u%s, "
+	nb_log_msg(LOG_NOTICE, "%s: volume '%s', %llu bytes, block size %u%s, "
 		"%u queue(s) of %u", v->name, v->volume,
 		(unsigned long long)vol.size, bp.block_size,
 		bp.read_only ? ", read-only" : "", v->cfg.queues,
@@ -656,49 +656,49 @@ out_free:
 	return NULL;
 }
 
-const char *volume_node(const struct volume *v)
+const char *nb_volume_node(const struct volume *v)
 {
 	return v->node;
 }
 
-bool volume_took_over(const struct volume *v)
+bool nb_volume_took_over(const struct volume *v)
 {
 	return v->takeover;
 }
 
-const char *volume_name(const struct volume *v)
+const char *nb_volume_name(const struct volume *v)
 {
 	return v->name;
 }
 
-const char *volume_id(const struct volume *v)
+const char *nb_volume_id(const struct volume *v)
 {
 	return v->volume;
 }
 
-int volume_reload_tls(struct volume *v)
+int nb_volume_reload_tls(struct volume *v)
 {
 	char err[512];
 	unsigned int i;
 	SSL_CTX *ctx;
 
-	ctx = tls_client_ctx_new(v->ca, v->cert, v->key, v->tls_ciphersuites,
+	ctx = nb_tls_client_ctx_new(v->ca, v->cert, v->key, v->tls_ciphersuites,
 				 err, sizeof(err));
 	if (!ctx) {
-		log_msg(LOG_ERR, "%s: certificates not reloaded, keeping the "
+		nb_log_msg(LOG_ERR, "%s: certificates not reloaded, keeping the "
 			"current ones: %s", v->name, err);
 		return -EINVAL;
 	}
 	for (i = 0; i < v->cfg.queues; i++)
-		worker_reload_tls(v->workers[i], ctx);
+		nb_worker_reload_tls(v->workers[i], ctx);
 	SSL_CTX_free(ctx);
-	log_msg(LOG_NOTICE, "%s: certificates reloaded from %s, %s, %s; new "
+	nb_log_msg(LOG_NOTICE, "%s: certificates reloaded from %s, %s, %s; new "
 		"connections use them", v->name, v->ca, v->cert, v->key);
 	volume_resize_check(v);
 	return 0;
 }
 
-void volume_get_stats(struct volume *v, struct volume_stats *out)
+void nb_volume_get_stats(struct volume *v, struct volume_stats *out)
 {
 	unsigned int i;
 
@@ -706,7 +706,7 @@ void volume_get_stats(struct volume *v, struct volume_stats *out)
 	for (i = 0; i < v->cfg.queues; i++) {
 		struct worker_stats ws;
 
-		worker_get_stats(v->workers[i], &ws);
+		nb_worker_get_stats(v->workers[i], &ws);
 		out->requests += ws.requests;
 		out->errors += ws.errors;
 		out->bytes_read += ws.bytes_read;
@@ -716,7 +716,7 @@ void volume_get_stats(struct volume *v, struct volume_stats *out)
 	out->size = v->size;
 }
 
-int volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
+int nb_volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
 		      size_t errlen)
 {
 	int ret;
@@ -737,7 +737,7 @@ int volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
 	return 0;
 }
 
-int volume_stop(struct volume *v, bool leave)
+int nb_volume_stop(struct volume *v, bool leave)
 {
 	int ret;
 
@@ -747,7 +747,7 @@ int volume_stop(struct volume *v, bool leave)
 	ev_timer_stop(v->loop, &v->resize_timer);
 	ev_async_stop(v->loop, &v->resize_answered);
 	if (leave)
-		log_msg(LOG_NOTICE, "%s: leaving the device in place for a new "
+		nb_log_msg(LOG_NOTICE, "%s: leaving the device in place for a new "
 			"daemon (state in %s)", v->name, v->st.path);
 	ret = volume_teardown(v, leave, true);
 	volume_free(v);

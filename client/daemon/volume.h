@@ -8,8 +8,8 @@
  * A volume owns its worker threads (each with its own connections), its
  * control thread, its state file, and two timers on the caller's loop:
  * the watch for the kernel removing the disk and the periodic size check.
- * Signals are the caller's business: it calls volume_reload_tls() on SIGHUP
- * and volume_stop() to end.
+ * Signals are the caller's business: it calls nb_volume_reload_tls() on SIGHUP
+ * and nb_volume_stop() to end.
  */
 #ifndef NETBLK_VOLUME_H
 #define NETBLK_VOLUME_H
@@ -75,29 +75,29 @@ struct volume;
  * or NULL with errno set and a message for the user in err; the cause
  * was logged.
  */
-struct volume *volume_start(struct ev_loop *loop,
+struct volume *nb_volume_start(struct ev_loop *loop,
 			    const struct volume_config *cfg, char *err,
 			    size_t errlen);
 
 /* "/dev/vdX", "/dev/vhost-vdpa-N", or "/dev/vduse/NAME" when the kernel
  * made no node (not attached, or no driver for it). */
-const char *volume_node(const struct volume *v);
-bool volume_took_over(const struct volume *v);
-const char *volume_name(const struct volume *v);
-const char *volume_id(const struct volume *v);
+const char *nb_volume_node(const struct volume *v);
+bool nb_volume_took_over(const struct volume *v);
+const char *nb_volume_name(const struct volume *v);
+const char *nb_volume_id(const struct volume *v);
 
 /* New connections use the TLS files again (SIGHUP); a file that cannot be
  * used keeps the current certificates. 0 or -errno (logged). */
-int volume_reload_tls(struct volume *v);
+int nb_volume_reload_tls(struct volume *v);
 
-void volume_get_stats(struct volume *v, struct volume_stats *out);
+void nb_volume_get_stats(struct volume *v, struct volume_stats *out);
 
 /*
  * Before the daemon switches to another user (--user): give it the state
  * file and the state directory (chown), so that it can still update and,
  * at a clean stop, remove the file. 0 or -errno with a message in err.
  */
-int volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
+int nb_volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
 		      size_t errlen);
 
 /*
@@ -107,6 +107,6 @@ int volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
  * the device is detached from vDPA and destroyed, and the state file
  * removed. Returns 0 or -errno (logged). NULL is a no-op.
  */
-int volume_stop(struct volume *v, bool leave);
+int nb_volume_stop(struct volume *v, bool leave);
 
 #endif

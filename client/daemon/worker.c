@@ -57,9 +57,9 @@ static void worker_io_done(struct session_io *cio, int result)
 
 	q->dirty = true;
 	q->inflight--;
-	if (log_level() >= LOG_DEBUG)
-		log_msg(LOG_DEBUG, "%s: queue %u: %s done: %d", w->name,
-			q->index, blk_op_name(req->op), result);
+	if (nb_log_level() >= LOG_DEBUG)
+		nb_log_msg(LOG_DEBUG, "%s: queue %u: %s done: %d", w->name,
+			q->index, nb_blk_op_name(req->op), result);
 	if (result < 0)
 		w->stats.errors++;
 	else if (req->op == BLK_OP_READ)
@@ -68,9 +68,9 @@ static void worker_io_done(struct session_io *cio, int result)
 		w->stats.bytes_written += req->length;
 	worker_io_put(w, io);
 	/* May submit the next segment of a multi-range request. */
-	blk_complete(req, result);
+	nb_blk_complete(req, result);
 	if (q->stopping && q->inflight == 0)
-		worker_queue_stopped(q);
+		nb_worker_queue_stopped(q);
 }
 
 static const enum session_op worker_session_ops[BLK_OP_MAX] = {
@@ -84,7 +84,7 @@ static const enum session_op worker_session_ops[BLK_OP_MAX] = {
 static int worker_submit(void *opaque, struct blk_req *req)
 {
 	struct worker *w = opaque;
-	unsigned int index = vq_index(req->vq);
+	unsigned int index = nb_vq_index(req->vq);
 	struct worker_io *io;
 	int ret;
 
@@ -108,7 +108,7 @@ static int worker_submit(void *opaque, struct blk_req *req)
 	io->req = req;
 	io->q = w->queues[index];
 	io->q->inflight++;
-	io->seq = iotlb_seq(w->iotlb);
+	io->seq = nb_iotlb_seq(w->iotlb);
 	io->next = NULL;
 	io->prev = w->newest;
 	if (w->newest)
@@ -117,10 +117,10 @@ static int worker_submit(void *opaque, struct blk_req *req)
 		w->oldest = io;
 	w->newest = io;
 	w->stats.inflight++;
-	ret = session_submit(w->cluster, &io->cio);
+	ret = nb_session_submit(w->cluster, &io->cio);
 	if (ret < 0) {
-		log_msg(LOG_ERR, "%s: %s of %llu bytes at %llu refused by the "
-			"engine: %s", w->name, blk_op_name(req->op),
+		nb_log_msg(LOG_ERR, "%s: %s of %llu bytes at %llu refused by the "
+			"engine: %s", w->name, nb_blk_op_name(req->op),
 			(unsigned long long)req->length,
 			(unsigned long long)req->offset, strerror(-ret));
 		io->q->inflight--;
@@ -138,7 +138,7 @@ static void worker_bad_request(void *opaque, unsigned int queue, uint16_t head,
 
 	/* A misbehaving driver can send many: log the first few. */
 	if (w->stats.bad_requests++ < 10)
-		log_msg(LOG_WARNING, "%s: queue %u: request %u (type %d) "
+		nb_log_msg(LOG_WARNING, "%s: queue %u: request %u (type %d) "
 			"refused: %s", w->name, queue, head,
 			type == BLK_TYPE_UNKNOWN ? -1 : (int)type, why);
 }
@@ -150,7 +150,7 @@ static const struct blk_backend_ops worker_blk_ops = {
 
 
 /* Answer a deferred command, if it is still the one being waited for. */
-void worker_cmd_finish(struct worker *w, uint64_t seq, int result)
+void nb_worker_cmd_finish(struct worker *w, uint64_t seq, int result)
 {
 	pthread_mutex_lock(&w->lock);
 	if (w->cmd.seq == seq && !w->cmd_done) {
@@ -168,19 +168,19 @@ void worker_cmd_finish(struct worker *w, uint64_t seq, int result)
  * completes with an I/O error (into the old ring, which the driver is
  * discarding), and the worker connects anew.
  */
-void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+void nb_worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker_queue *q = t->data;
 	struct worker *w = q->w;
 
-	log_msg(LOG_WARNING, "%s: queue %u reset with %u request(s) still "
+	nb_log_msg(LOG_WARNING, "%s: queue %u reset with %u request(s) still "
 		"waiting for the cluster: cancelling them", w->name, q->index,
 		q->inflight);
-	session_free(w->cluster);
+	nb_session_free(w->cluster);
 	w->cluster = NULL;
 	worker_reconnect(w);
 	if (q->stopping)
-		worker_queue_stopped(q);
+		nb_worker_queue_stopped(q);
 }
 
 static void worker_ready_cb(struct session *c, int err, void *opaque)
@@ -188,12 +188,12 @@ static void worker_ready_cb(struct session *c, int err, void *opaque)
 	struct worker *w = opaque;
 
 	if (err == 0) {
-		log_msg(LOG_NOTICE, "%s: connected again", w->name);
+		nb_log_msg(LOG_NOTICE, "%s: connected again", w->name);
 		return;
 	}
 	/* Freed from the timer below, never inside its own callback. */
-	log_msg(LOG_WARNING, "%s: cannot reconnect (%s); trying again",
-		w->name, session_last_error(c));
+	nb_log_msg(LOG_WARNING, "%s: cannot reconnect (%s); trying again",
+		w->name, nb_session_last_error(c));
 	ev_timer_set(&w->drain_timer, 5.0, 0);
 	ev_timer_start(w->loop, &w->drain_timer);
 }
@@ -201,9 +201,9 @@ static void worker_ready_cb(struct session *c, int err, void *opaque)
 /* A fresh cluster after a drain; requests fail until it is ready. */
 static void worker_reconnect(struct worker *w)
 {
-	w->cluster = session_new(w->loop, &w->cfg);
-	if (!w->cluster || session_start(w->cluster, worker_ready_cb, w) < 0)
-		log_msg(LOG_ERR, "%s: cannot reconnect: %s", w->name,
+	w->cluster = nb_session_new(w->loop, &w->cfg);
+	if (!w->cluster || nb_session_start(w->cluster, worker_ready_cb, w) < 0)
+		nb_log_msg(LOG_ERR, "%s: cannot reconnect: %s", w->name,
 			strerror(errno));
 }
 
@@ -219,16 +219,16 @@ static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
 	 * connections are fine: nothing to cancel.
 	 */
 	if (w->reconnect_after_drain && w->cluster &&
-	    session_is_ready(w->cluster) &&
+	    nb_session_is_ready(w->cluster) &&
 	    !(w->oldest && w->oldest->seq < w->drain_seq))
 		return;
 	if (w->stats.inflight)
-		log_msg(LOG_WARNING, "%s: %u request(s) still waiting for the "
+		nb_log_msg(LOG_WARNING, "%s: %u request(s) still waiting for the "
 			"cluster: failing them with I/O errors", w->name,
 			w->stats.inflight);
 	/* Completes everything in flight with -EIO; later requests fail in
 	 * worker_submit() until a new cluster is ready. */
-	session_free(w->cluster);
+	nb_session_free(w->cluster);
 	w->cluster = NULL;
 	if (w->reconnect_after_drain)
 		worker_reconnect(w);
@@ -241,7 +241,7 @@ static void worker_refreshed_cb(struct session *c,
 	struct worker *w = opaque;
 
 	if (err == 0)
-		blk_dev_set_size(w->blk, info->size);
+		nb_blk_dev_set_size(w->blk, info->size);
 	if (w->size_cb)
 		w->size_cb(w->size_opaque, w->id, err, err == 0 ? info->size : 0);
 }
@@ -262,12 +262,12 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 
 	switch (c->type) {
 	case WORKER_CMD_QUEUE_START:
-		c->result = worker_do_queue_start(w, c);
+		c->result = nb_worker_do_queue_start(w, c);
 		break;
 	case WORKER_CMD_QUEUE_STOP:
-		c->result = worker_do_queue_stop(w, c);
+		c->result = nb_worker_do_queue_stop(w, c);
 		if (c->result == 1)
-			return;	/* answered by worker_queue_stopped() */
+			return;	/* answered by nb_worker_queue_stopped() */
 		break;
 	case WORKER_CMD_QUEUE_STATE: {
 		unsigned int index = c->u.queue_state.index;
@@ -275,18 +275,18 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		c->result = -EINVAL;
 		if (index < WORKER_MAX_QUEUES && w->queues[index]) {
 			c->u.queue_state.avail =
-				vq_last_avail_idx(w->queues[index]->vq);
+				nb_vq_last_avail_idx(w->queues[index]->vq);
 			c->result = 0;
 		}
 		break;
 	}
 	case WORKER_CMD_INVALIDATE:
-		worker_do_invalidate(w, c);
+		nb_worker_do_invalidate(w, c);
 		c->result = 0;
 		break;
 	case WORKER_CMD_DRAIN:
 		w->reconnect_after_drain = c->u.drain.reconnect;
-		w->drain_seq = iotlb_seq(w->iotlb);
+		w->drain_seq = nb_iotlb_seq(w->iotlb);
 		if (w->cluster && !ev_is_active(&w->drain_timer)) {
 			ev_timer_set(&w->drain_timer, c->u.drain.grace, 0);
 			ev_timer_start(loop, &w->drain_timer);
@@ -294,11 +294,11 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		c->result = 0;
 		break;
 	case WORKER_CMD_REFRESH:
-		c->result = w->cluster ? session_refresh_volume(w->cluster,
+		c->result = w->cluster ? nb_session_refresh_volume(w->cluster,
 					    worker_refreshed_cb, w) : -ENOTCONN;
 		break;
 	case WORKER_CMD_RELOAD_TLS:
-		c->result = w->cluster ? session_reload_tls(w->cluster,
+		c->result = w->cluster ? nb_session_reload_tls(w->cluster,
 					c->u.reload_tls.ssl_ctx) : 0;
 		/* A cluster made after a drain reads the files again. */
 		break;
@@ -340,7 +340,7 @@ static int worker_call(struct worker *w, struct worker_cmd *c)
 		*c = w->cmd;
 		ret = c->result;
 	} else {
-		log_msg(LOG_ERR, "%s: worker did not answer a command within "
+		nb_log_msg(LOG_ERR, "%s: worker did not answer a command within "
 			"%d ms", w->name, WORKER_CMD_TIMEOUT_MS);
 		ret = -ETIMEDOUT;
 	}
@@ -355,12 +355,12 @@ static void *worker_main(void *arg)
 	char msg[256] = "";
 	int err;
 
-	w->cluster = session_open_sync(w->loop, &w->cfg, msg, sizeof(msg));
+	w->cluster = nb_session_open_sync(w->loop, &w->cfg, msg, sizeof(msg));
 	err = w->cluster ? 0 : errno;
 	/* The TLS files are read: from here on no capability is needed. */
-	privs_drop_thread();
+	nb_privs_drop_thread();
 	/*
-	 * Watch for commands before worker_start() returns: the caller may
+	 * Watch for commands before nb_worker_start() returns: the caller may
 	 * send one at once (a takeover starts its queues right away), and
 	 * libev drops an ev_async_send() to a watcher not yet started, which
 	 * left the command unanswered until worker_call() timed out.
@@ -387,10 +387,10 @@ static void worker_free(struct worker *w)
 	unsigned int i;
 
 	/* Completes what is in flight with -EIO, into stopped queues. */
-	session_free(w->cluster);
+	nb_session_free(w->cluster);
 	for (i = 0; i < WORKER_MAX_QUEUES; i++) {
 		if (w->queues[i]) {
-			vq_free(w->queues[i]->vq);
+			nb_vq_free(w->queues[i]->vq);
 			free(w->queues[i]);
 		}
 	}
@@ -398,8 +398,8 @@ static void worker_free(struct worker *w)
 		w->free_ios = io->next;
 		free(io);
 	}
-	blk_dev_free(w->blk);
-	iotlb_free(w->iotlb);
+	nb_blk_dev_free(w->blk);
+	nb_iotlb_free(w->iotlb);
 	if (w->loop)
 		ev_loop_destroy(w->loop);
 	pthread_mutex_destroy(&w->lock);
@@ -408,7 +408,7 @@ static void worker_free(struct worker *w)
 	free(w);
 }
 
-struct worker *worker_start(const struct worker_params *p, char *err,
+struct worker *nb_worker_start(const struct worker_params *p, char *err,
 			    size_t errlen)
 {
 	struct worker *w;
@@ -427,8 +427,8 @@ struct worker *worker_start(const struct worker_params *p, char *err,
 	pthread_mutex_init(&w->cmd_send_lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
-	w->iotlb = iotlb_new(worker_iotlb_lookup, w);
-	w->blk = blk_dev_new(&w->blk_params, &worker_blk_ops, w);
+	w->iotlb = nb_iotlb_new(nb_worker_iotlb_lookup, w);
+	w->blk = nb_blk_dev_new(&w->blk_params, &worker_blk_ops, w);
 	if (!w->loop || !w->iotlb || !w->blk) {
 		snprintf(err, errlen, "%s: cannot set up worker: %s", w->name,
 			 w->blk ? strerror(ENOMEM) : "bad device parameters");
@@ -438,7 +438,7 @@ struct worker *worker_start(const struct worker_params *p, char *err,
 	w->wake.data = w;
 	ev_init(&w->drain_timer, worker_drain_cb);
 	w->drain_timer.data = w;
-	ev_prepare_init(&w->after, worker_after_cb);
+	ev_prepare_init(&w->after, nb_worker_after_cb);
 	w->after.data = w;
 	w->cfg = *p->cluster;
 	w->size_cb = p->size_cb;
@@ -471,7 +471,7 @@ out_free:
 	return NULL;
 }
 
-int worker_queue_start(struct worker *w, unsigned int index,
+int nb_worker_queue_start(struct worker *w, unsigned int index,
 		       const struct vq_layout *layout, int kickfd,
 		       uint64_t driver_features, struct vq_log *log,
 		       bool resume)
@@ -488,7 +488,7 @@ int worker_queue_start(struct worker *w, unsigned int index,
 	return worker_call(w, &c);
 }
 
-int worker_queue_stop(struct worker *w, unsigned int index,
+int nb_worker_queue_stop(struct worker *w, unsigned int index,
 		      uint16_t *last_avail, bool abandon)
 {
 	struct worker_cmd c = {
@@ -502,7 +502,7 @@ int worker_queue_stop(struct worker *w, unsigned int index,
 	return ret;
 }
 
-int worker_queue_state(struct worker *w, unsigned int index,
+int nb_worker_queue_state(struct worker *w, unsigned int index,
 		       uint16_t *last_avail)
 {
 	struct worker_cmd c = {
@@ -516,7 +516,7 @@ int worker_queue_state(struct worker *w, unsigned int index,
 	return ret;
 }
 
-int worker_invalidate(struct worker *w, uint64_t start, uint64_t last)
+int nb_worker_invalidate(struct worker *w, uint64_t start, uint64_t last)
 {
 	struct worker_cmd c = {
 		.type = WORKER_CMD_INVALIDATE,
@@ -526,7 +526,7 @@ int worker_invalidate(struct worker *w, uint64_t start, uint64_t last)
 	return worker_call(w, &c);
 }
 
-int worker_drain(struct worker *w, double grace, bool reconnect)
+int nb_worker_drain(struct worker *w, double grace, bool reconnect)
 {
 	struct worker_cmd c = {
 		.type = WORKER_CMD_DRAIN,
@@ -536,14 +536,14 @@ int worker_drain(struct worker *w, double grace, bool reconnect)
 	return worker_call(w, &c);
 }
 
-int worker_refresh_size(struct worker *w)
+int nb_worker_refresh_size(struct worker *w)
 {
 	struct worker_cmd c = { .type = WORKER_CMD_REFRESH };
 
 	return worker_call(w, &c);
 }
 
-int worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx)
+int nb_worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx)
 {
 	struct worker_cmd c = {
 		.type = WORKER_CMD_RELOAD_TLS,
@@ -553,14 +553,14 @@ int worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx)
 	return worker_call(w, &c);
 }
 
-void worker_get_stats(struct worker *w, struct worker_stats *out)
+void nb_worker_get_stats(struct worker *w, struct worker_stats *out)
 {
 	/* Counters are written by the worker only; a torn read is harmless
 	 * for reporting. */
 	*out = w->stats;
 }
 
-void worker_stop(struct worker *w)
+void nb_worker_stop(struct worker *w)
 {
 	struct worker_cmd c = { .type = WORKER_CMD_EXIT };
 

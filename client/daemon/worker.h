@@ -37,7 +37,7 @@ struct worker_params {
 	const struct blk_params *blk;          /* copied */
 	const struct session_config *cluster;  /* copied; its strings must
 						  outlive the worker */
-	/* Answer of worker_refresh_size(): err 0 and the size, or -errno. */
+	/* Answer of nb_worker_refresh_size(): err 0 and the size, or -errno. */
 	void (*size_cb)(void *opaque, unsigned int id, int err, uint64_t size);
 	void *size_opaque;
 };
@@ -56,19 +56,19 @@ struct worker_stats {
  * timeout) before this returns. Returns the worker, or NULL with errno set
  * and a message in err.
  */
-struct worker *worker_start(const struct worker_params *p, char *err,
+struct worker *nb_worker_start(const struct worker_params *p, char *err,
 			    size_t errlen);
 
 /*
  * Serve virtqueue index with the given ring layout and kick eventfd
- * (not owned: the caller closes it after worker_queue_stop()).
+ * (not owned: the caller closes it after nb_worker_queue_stop()).
  * driver_features are what the driver accepted. log (may be NULL) is the
  * queue's in-flight log in the state file: with resume false it starts
  * afresh; with resume true the queue takes over from a daemon that died:
  * layout->last_avail_idx must be log->last_avail_idx, and the requests
  * the log shows in flight are run again. 0 or -errno.
  */
-int worker_queue_start(struct worker *w, unsigned int index,
+int nb_worker_queue_start(struct worker *w, unsigned int index,
 		       const struct vq_layout *layout, int kickfd,
 		       uint64_t driver_features, struct vq_log *log,
 		       bool resume);
@@ -81,13 +81,13 @@ int worker_queue_start(struct worker *w, unsigned int index,
  * requests in flight stay in the in-flight log. *last_avail gets the index
  * the queue would resume from. 0 or -errno.
  */
-int worker_queue_stop(struct worker *w, unsigned int index,
+int nb_worker_queue_stop(struct worker *w, unsigned int index,
 		      uint16_t *last_avail, bool abandon);
 /* Current last_avail_idx of a queue (VDUSE_GET_VQ_STATE). */
-int worker_queue_state(struct worker *w, unsigned int index,
+int nb_worker_queue_state(struct worker *w, unsigned int index,
 		       uint16_t *last_avail);
 /* Drop cached mappings overlapping [start, last] (VDUSE_UPDATE_IOTLB). */
-int worker_invalidate(struct worker *w, uint64_t start, uint64_t last);
+int nb_worker_invalidate(struct worker *w, uint64_t start, uint64_t last);
 
 /*
  * The device is going away: requests still in flight after grace seconds
@@ -97,7 +97,7 @@ int worker_invalidate(struct worker *w, uint64_t start, uint64_t last);
  * without, later requests fail too (the daemon is stopping). Returns at
  * once.
  */
-int worker_drain(struct worker *w, double grace, bool reconnect);
+int nb_worker_drain(struct worker *w, double grace, bool reconnect);
 
 /*
  * Ask the cluster for the volume's size (one INFO request, in the
@@ -106,17 +106,17 @@ int worker_drain(struct worker *w, double grace, bool reconnect);
  * at once: 0, or -errno when no request could be sent (size_cb is then
  * not called).
  */
-int worker_refresh_size(struct worker *w);
+int nb_worker_refresh_size(struct worker *w);
 
-/* New connections use ctx (certificate reload); see session_reload_tls. */
-int worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx);
+/* New connections use ctx (certificate reload); see nb_session_reload_tls. */
+int nb_worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx);
 
-void worker_get_stats(struct worker *w, struct worker_stats *out);
+void nb_worker_get_stats(struct worker *w, struct worker_stats *out);
 
 /*
  * Stop the thread and free everything. Requests still in flight are
  * completed with an I/O error first. NULL is a no-op.
  */
-void worker_stop(struct worker *w);
+void nb_worker_stop(struct worker *w);
 
 #endif

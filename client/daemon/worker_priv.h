@@ -119,7 +119,7 @@ struct worker {
 	bool cmd_pending, cmd_done;
 	uint64_t cmd_seq;
 
-	/* Start-up handshake with worker_start(). */
+	/* Start-up handshake with nb_worker_start(). */
 	struct session_config cfg;
 	bool reconnect_after_drain;
 	uint64_t drain_seq;    /* requests tagged below came before the drain */
@@ -133,24 +133,24 @@ struct worker {
 /* ---- worker_queue.c ---- */
 
 /* The IOTLB's way to ask the device for a mapping (iotlb.h). */
-int worker_iotlb_lookup(void *opaque, uint64_t iova, uint64_t *start,
+int nb_worker_iotlb_lookup(void *opaque, uint64_t iova, uint64_t *start,
 			uint64_t *last, uint64_t *offset, uint8_t *perm);
 /* After each loop iteration: one interrupt per queue, free old mappings. */
-void worker_after_cb(struct ev_loop *loop, ev_prepare *watcher, int revents);
-/* The commands on queues; 0 or -errno. worker_do_queue_stop() returns 1
+void nb_worker_after_cb(struct ev_loop *loop, ev_prepare *watcher, int revents);
+/* The commands on queues; 0 or -errno. nb_worker_do_queue_stop() returns 1
  * when its answer is deferred until the queue's requests are done. */
-int worker_do_queue_start(struct worker *w, struct worker_cmd *cmd);
-int worker_do_queue_stop(struct worker *w, struct worker_cmd *cmd);
-void worker_do_invalidate(struct worker *w, struct worker_cmd *c);
+int nb_worker_do_queue_start(struct worker *w, struct worker_cmd *cmd);
+int nb_worker_do_queue_stop(struct worker *w, struct worker_cmd *cmd);
+void nb_worker_do_invalidate(struct worker *w, struct worker_cmd *c);
 /* Nothing of the queue is in flight any more: forget the rings and
  * answer the deferred stop. */
-void worker_queue_stopped(struct worker_queue *q);
+void nb_worker_queue_stopped(struct worker_queue *q);
 
 /* ---- worker.c ---- */
 
 /* Answer a deferred command, if it is still the one being waited for. */
-void worker_cmd_finish(struct worker *w, uint64_t seq, int result);
+void nb_worker_cmd_finish(struct worker *w, uint64_t seq, int result);
 /* A queue's reset outlasted WORKER_RESET_GRACE: cancel the requests. */
-void worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+void nb_worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 #endif

@@ -18,14 +18,14 @@ static void *worker_translate(void *opaque, uint64_t iova, uint64_t *len,
 {
 	struct worker_queue *q = opaque;
 
-	return iotlb_translate(q->w->iotlb, iova, len, write);
+	return nb_iotlb_translate(q->w->iotlb, iova, len, write);
 }
 
 static int worker_notify(void *opaque)
 {
 	struct worker_queue *q = opaque;
 
-	return vduse_vq_inject_irq(q->w->dev_fd, q->index);
+	return nb_vduse_vq_inject_irq(q->w->dev_fd, q->index);
 }
 
 static const struct vq_ops worker_vq_ops = {
@@ -33,14 +33,14 @@ static const struct vq_ops worker_vq_ops = {
 	.notify = worker_notify,
 };
 
-int worker_iotlb_lookup(void *opaque, uint64_t iova, uint64_t *start,
+int nb_worker_iotlb_lookup(void *opaque, uint64_t iova, uint64_t *start,
 			uint64_t *last, uint64_t *offset, uint8_t *perm)
 {
 	struct worker *w = opaque;
 	struct vduse_iotlb_entry e;
 	int fd;
 
-	fd = vduse_iotlb_get_fd(w->dev_fd, iova, &e);
+	fd = nb_vduse_iotlb_get_fd(w->dev_fd, iova, &e);
 	if (fd < 0)
 		return fd;
 	*start = e.start;
@@ -60,14 +60,14 @@ static void worker_queue_run(struct worker_queue *q)
 	if (!q->started)
 		return;
 	do {
-		vq_kick_disable(q->vq);
-		n = blk_queue_process(w->blk, q->vq, WORKER_BUDGET);
-		if (n != 0 && log_level() >= LOG_DEBUG)
-			log_msg(LOG_DEBUG, "%s: queue %u: popped %d", w->name,
+		nb_vq_kick_disable(q->vq);
+		n = nb_blk_queue_process(w->blk, q->vq, WORKER_BUDGET);
+		if (n != 0 && nb_log_level() >= LOG_DEBUG)
+			nb_log_msg(LOG_DEBUG, "%s: queue %u: popped %d", w->name,
 				q->index, n);
 		if (n < 0) {
 			if (n == -EIO)
-				log_msg(LOG_ERR, "%s: queue %u: the driver broke "
+				nb_log_msg(LOG_ERR, "%s: queue %u: the driver broke "
 					"the ring; the queue needs a reset",
 					w->name, q->index);
 			return;
@@ -77,7 +77,7 @@ static void worker_queue_run(struct worker_queue *q)
 			ev_idle_start(w->loop, &q->more);
 			return;
 		}
-	} while (vq_kick_enable(q->vq));
+	} while (nb_vq_kick_enable(q->vq));
 }
 
 static void worker_kick_cb(struct ev_loop *loop, ev_io *watcher, int revents)
@@ -86,10 +86,10 @@ static void worker_kick_cb(struct ev_loop *loop, ev_io *watcher, int revents)
 	uint64_t count;
 
 	if (read(watcher->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_msg(LOG_ERR, "%s: queue %u: reading kick eventfd: %s",
+		nb_log_msg(LOG_ERR, "%s: queue %u: reading kick eventfd: %s",
 			q->w->name, q->index, strerror(errno));
-	else if (log_level() >= LOG_DEBUG)
-		log_msg(LOG_DEBUG, "%s: queue %u: kick", q->w->name, q->index);
+	else if (nb_log_level() >= LOG_DEBUG)
+		nb_log_msg(LOG_DEBUG, "%s: queue %u: kick", q->w->name, q->index);
 	worker_queue_run(q);
 }
 
@@ -101,7 +101,7 @@ static void worker_more_cb(struct ev_loop *loop, ev_idle *watcher, int revents)
 	worker_queue_run(q);
 }
 
-void worker_after_cb(struct ev_loop *loop, ev_prepare *watcher,
+void nb_worker_after_cb(struct ev_loop *loop, ev_prepare *watcher,
 		     int revents)
 {
 	struct worker *w = watcher->data;
@@ -113,21 +113,21 @@ void worker_after_cb(struct ev_loop *loop, ev_prepare *watcher,
 		if (q && q->dirty) {
 			q->dirty = false;
 			if (q->started) {
-				int ret = vq_notify_batch(q->vq);
+				int ret = nb_vq_notify_batch(q->vq);
 
 				if (ret < 0)
-					log_msg(LOG_ERR, "%s: queue %u: interrupt "
+					nb_log_msg(LOG_ERR, "%s: queue %u: interrupt "
 						"injection failed: %s", w->name,
 						q->index, strerror(-ret));
 			}
 		}
 	}
-	if (iotlb_retired_count(w->iotlb))
-		iotlb_reap(w->iotlb, w->oldest ? w->oldest->seq :
+	if (nb_iotlb_retired_count(w->iotlb))
+		nb_iotlb_reap(w->iotlb, w->oldest ? w->oldest->seq :
 			   IOTLB_NONE_INFLIGHT);
 }
 
-int worker_do_queue_start(struct worker *w, struct worker_cmd *cmd)
+int nb_worker_do_queue_start(struct worker *w, struct worker_cmd *cmd)
 {
 	struct worker_cmd_queue_start *c = &cmd->u.queue_start;
 	struct worker_queue *q;
@@ -142,23 +142,23 @@ int worker_do_queue_start(struct worker *w, struct worker_cmd *cmd)
 			return -ENOMEM;
 		q->w = w;
 		q->index = c->index;
-		q->vq = vq_new(&worker_vq_ops, q, c->index);
+		q->vq = nb_vq_new(&worker_vq_ops, q, c->index);
 		if (!q->vq) {
 			free(q);
 			return -ENOMEM;
 		}
 		ev_idle_init(&q->more, worker_more_cb);
 		q->more.data = q;
-		ev_init(&q->stop_timer, worker_stop_timer_cb);
+		ev_init(&q->stop_timer, nb_worker_stop_timer_cb);
 		q->stop_timer.data = q;
 		w->queues[c->index] = q;
 	}
 	if (q->started)
 		return -EBUSY;
-	ret = blk_dev_set_features(w->blk, c->features);
+	ret = nb_blk_dev_set_features(w->blk, c->features);
 	if (ret < 0)
 		return ret;
-	ret = vq_setup(q->vq, &c->layout);
+	ret = nb_vq_setup(q->vq, &c->layout);
 	if (ret < 0)
 		return ret;
 	if (c->log && c->resume) {
@@ -167,25 +167,25 @@ int worker_do_queue_start(struct worker *w, struct worker_cmd *cmd)
 
 		if (!heads)
 			return -ENOMEM;
-		n = vq_recover(q->vq, c->log, heads);
+		n = nb_vq_recover(q->vq, c->log, heads);
 		if (n < 0) {
 			free(heads);
 			return n;
 		}
-		log_msg(LOG_NOTICE, "%s: queue %u: resuming at %u with %d "
+		nb_log_msg(LOG_NOTICE, "%s: queue %u: resuming at %u with %d "
 			"request(s) that were in flight", w->name, q->index,
 			c->layout.last_avail_idx, n);
 		for (i = 0; i < n; i++) {
-			ret = blk_queue_resubmit(w->blk, q->vq, heads[i]);
+			ret = nb_blk_queue_resubmit(w->blk, q->vq, heads[i]);
 			if (ret < 0)
-				log_msg(LOG_ERR, "%s: queue %u: request %u "
+				nb_log_msg(LOG_ERR, "%s: queue %u: request %u "
 					"cannot be run again: %s", w->name,
 					q->index, heads[i], strerror(-ret));
 		}
 		q->dirty = true;
 		free(heads);
 	} else if (c->log) {
-		vq_log_start(q->vq, c->log);
+		nb_vq_log_start(q->vq, c->log);
 	}
 	ev_io_init(&q->kick, worker_kick_cb, c->kickfd, EV_READ);
 	q->kick.data = q;
@@ -197,20 +197,20 @@ int worker_do_queue_start(struct worker *w, struct worker_cmd *cmd)
 }
 
 /* Nothing of the queue is in flight any more: forget the rings. */
-void worker_queue_stopped(struct worker_queue *q)
+void nb_worker_queue_stopped(struct worker_queue *q)
 {
 	struct worker *w = q->w;
 
 	ev_timer_stop(w->loop, &q->stop_timer);
-	vq_reset(q->vq);
+	nb_vq_reset(q->vq);
 	q->started = false;
 	q->stopping = false;
 	q->dirty = false;
-	worker_cmd_finish(w, q->stop_seq, 0);
+	nb_worker_cmd_finish(w, q->stop_seq, 0);
 }
 
 /* Returns 1 when the answer is deferred (requests in flight). */
-int worker_do_queue_stop(struct worker *w, struct worker_cmd *cmd)
+int nb_worker_do_queue_stop(struct worker *w, struct worker_cmd *cmd)
 {
 	struct worker_cmd_queue_stop *c = &cmd->u.queue_stop;
 	struct worker_queue *q;
@@ -218,7 +218,7 @@ int worker_do_queue_stop(struct worker *w, struct worker_cmd *cmd)
 	if (c->index >= WORKER_MAX_QUEUES || !w->queues[c->index])
 		return -EINVAL;
 	q = w->queues[c->index];
-	c->avail = vq_last_avail_idx(q->vq);
+	c->avail = nb_vq_last_avail_idx(q->vq);
 	if (!q->started)
 		return 0;
 	ev_io_stop(w->loop, &q->kick);
@@ -232,22 +232,22 @@ int worker_do_queue_stop(struct worker *w, struct worker_cmd *cmd)
 	}
 	/* Abandoned requests complete into a reset queue: refused, so the
 	 * state file keeps them in flight for the next daemon. */
-	vq_reset(q->vq);
+	nb_vq_reset(q->vq);
 	q->started = false;
 	q->dirty = false;
 	return 0;
 }
 
-void worker_do_invalidate(struct worker *w, struct worker_cmd *c)
+void nb_worker_do_invalidate(struct worker *w, struct worker_cmd *c)
 {
 	unsigned int i;
 
-	iotlb_invalidate(w->iotlb, c->u.invalidate.start, c->u.invalidate.last);
+	nb_iotlb_invalidate(w->iotlb, c->u.invalidate.start, c->u.invalidate.last);
 	for (i = 0; i < WORKER_MAX_QUEUES; i++) {
 		struct worker_queue *q = w->queues[i];
 
-		if (q && q->started && vq_remap(q->vq) < 0)
-			log_msg(LOG_WARNING, "%s: queue %u: rings no longer "
+		if (q && q->started && nb_vq_remap(q->vq) < 0)
+			nb_log_msg(LOG_WARNING, "%s: queue %u: rings no longer "
 				"mapped after an IOTLB update; waiting for the "
 				"driver to set them up again", w->name, i);
 	}

@@ -57,7 +57,7 @@ static int admin_take(struct admin *a, struct conn *conn,
 		if (!rep->has_volume) {
 			snprintf(msg, msglen,
 				 "node %s: %s reply without volume information",
-				 conn_addr(conn), rpc_op_name(a->req.op));
+				 nb_conn_addr(conn), nb_rpc_op_name(a->req.op));
 			return -EPROTO;
 		}
 		if (a->info)
@@ -66,12 +66,12 @@ static int admin_take(struct admin *a, struct conn *conn,
 	}
 	if (!rep->map) {
 		snprintf(msg, msglen, "node %s: GET_MAP reply without a map",
-			 conn_addr(conn));
+			 nb_conn_addr(conn));
 		return -EPROTO;
 	}
-	if (map_validate(rep->map, why, sizeof(why)) < 0) {
+	if (nb_map_validate(rep->map, why, sizeof(why)) < 0) {
 		snprintf(msg, msglen, "node %s sent an invalid map: %s",
-			 conn_addr(conn), why);
+			 nb_conn_addr(conn), why);
 		return -EPROTO;
 	}
 	if (a->map_out) {
@@ -84,12 +84,12 @@ static int admin_take(struct admin *a, struct conn *conn,
 static void admin_reply(struct conn *conn, struct conn_req *req,
 			struct rpc_reply *rep)
 {
-	struct admin *a = conn_owner(conn);
+	struct admin *a = nb_conn_owner(conn);
 	char msg[1024];
 	int result;
 
-	snprintf(msg, sizeof(msg), "node %s: %s %s%s%s", conn_addr(conn),
-		 rpc_op_name(req->op), rpc_status_name(rep->status),
+	snprintf(msg, sizeof(msg), "node %s: %s %s%s%s", nb_conn_addr(conn),
+		 nb_rpc_op_name(req->op), nb_rpc_status_name(rep->status),
 		 rep->message[0] ? ": " : "", rep->message);
 	switch (rep->status) {
 	case RPC_STATUS_OK:
@@ -115,27 +115,27 @@ static void admin_reply(struct conn *conn, struct conn_req *req,
 
 static void admin_returned(struct conn *conn, struct conn_req *req, int err)
 {
-	struct admin *a = conn_owner(conn);
+	struct admin *a = nb_conn_owner(conn);
 
-	admin_end(a, conn_err(conn) ? conn_err(conn) : -EIO,
-		  conn_errmsg(conn)[0] ? conn_errmsg(conn) : "connection closed");
+	admin_end(a, nb_conn_err(conn) ? nb_conn_err(conn) : -EIO,
+		  nb_conn_errmsg(conn)[0] ? nb_conn_errmsg(conn) : "connection closed");
 }
 
 static void admin_state(struct conn *conn, enum conn_state old)
 {
-	struct admin *a = conn_owner(conn);
+	struct admin *a = nb_conn_owner(conn);
 
-	if (conn_state(conn) == CONN_READY && !a->sent) {
+	if (nb_conn_state(conn) == CONN_READY && !a->sent) {
 		a->sent = true;
-		conn_submit(conn, &a->req);
-		conn_flush(conn);
-	} else if (conn_state(conn) == CONN_BACKOFF) {
-		int err = conn_err(conn);
+		nb_conn_submit(conn, &a->req);
+		nb_conn_flush(conn);
+	} else if (nb_conn_state(conn) == CONN_BACKOFF) {
+		int err = nb_conn_err(conn);
 
 		if (err != -ENOENT && err != -EACCES && err != -EPROTO &&
 		    err != -ETIMEDOUT && err != -EROFS)
 			err = err == -ECONNRESET ? -EPROTO : -ECONNREFUSED;
-		admin_end(a, err, conn_errmsg(conn));
+		admin_end(a, err, nb_conn_errmsg(conn));
 	}
 }
 
@@ -147,7 +147,7 @@ static int admin_opened(struct conn *conn, struct rpc_reply *rep,
 
 static void admin_kick(struct conn *conn)
 {
-	conn_flush(conn);
+	nb_conn_flush(conn);
 }
 
 static const struct conn_ops admin_conn_ops = {
@@ -183,7 +183,7 @@ static int admin_run(struct ev_loop *loop, const struct session_config *cfg,
 		ctx = cfg->ssl_ctx;
 		SSL_CTX_up_ref(ctx);
 	} else {
-		ctx = tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
+		ctx = nb_tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
 					 cfg->tls_key, cfg->tls_ciphersuites,
 					 buf, sizeof(buf));
 		if (!ctx) {
@@ -212,16 +212,16 @@ static int admin_run(struct ev_loop *loop, const struct session_config *cfg,
 	p.log = &log;
 	p.ops = &admin_conn_ops;
 
-	conn = conn_new(loop, node, &p, a);
+	conn = nb_conn_new(loop, node, &p, a);
 	if (!conn) {
 		ret = -errno;
 		snprintf(err, errlen, "invalid node address '%s'", node);
 		goto out_free_ctx;
 	}
-	conn_connect(conn);
+	nb_conn_connect(conn);
 	while (!a->done)
 		ev_run(loop, EVRUN_ONCE);
-	conn_free(conn);
+	nb_conn_free(conn);
 	ret = a->result;
 	snprintf(err, errlen, "%s", a->msg);
 
@@ -230,7 +230,7 @@ out_free_ctx:
 	return ret;
 }
 
-int admin_create(struct ev_loop *loop, const struct session_config *cfg,
+int nb_admin_create(struct ev_loop *loop, const struct session_config *cfg,
 		 const char *node, uint64_t size, uint32_t block_size,
 		 struct session_volume *info, char *err, size_t errlen)
 {
@@ -242,7 +242,7 @@ int admin_create(struct ev_loop *loop, const struct session_config *cfg,
 	return admin_run(loop, cfg, node, &a, err, errlen);
 }
 
-int admin_info(struct ev_loop *loop, const struct session_config *cfg,
+int nb_admin_info(struct ev_loop *loop, const struct session_config *cfg,
 	       const char *node, struct session_volume *info,
 	       char *err, size_t errlen)
 {
@@ -252,7 +252,7 @@ int admin_info(struct ev_loop *loop, const struct session_config *cfg,
 	return admin_run(loop, cfg, node, &a, err, errlen);
 }
 
-int admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
+int nb_admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
 		  const char *node, struct admin_map **map_out,
 		  char *err, size_t errlen)
 {
@@ -269,14 +269,14 @@ int admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
 	a.req.op = RPC_OP_GET_MAP;
 	ret = admin_run(loop, cfg, node, &a, err, errlen);
 	if (ret < 0 || !am->map) {
-		admin_map_free(am);
+		nb_admin_map_free(am);
 		return ret;
 	}
 	*map_out = am;
 	return 0;
 }
 
-void admin_map_print(FILE *out, const struct admin_map *am)
+void nb_admin_map_print(FILE *out, const struct admin_map *am)
 {
 	const struct map *m = am->map;
 
@@ -294,10 +294,10 @@ void admin_map_print(FILE *out, const struct admin_map *am)
 		fprintf(out, "(%u placements, first 64 shown)\n", m->n_chunks);
 }
 
-void admin_map_free(struct admin_map *am)
+void nb_admin_map_free(struct admin_map *am)
 {
 	if (!am)
 		return;
-	map_free(am->map);
+	nb_map_free(am->map);
 	free(am);
 }

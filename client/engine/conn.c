@@ -27,7 +27,7 @@ static const char *const conn_state_names[CONN_STATE_MAX] = {
 	[CONN_CLOSED] = "CLOSED",
 };
 
-const char *conn_state_name(enum conn_state state)
+const char *nb_conn_state_name(enum conn_state state)
 {
 	if ((unsigned)state >= CONN_STATE_MAX)
 		return "INVALID";
@@ -56,20 +56,20 @@ static bool conn_transition_ok(enum conn_state from, enum conn_state to)
 	}
 }
 
-void conn_set_state(struct conn *conn, enum conn_state to)
+void nb_conn_set_state(struct conn *conn, enum conn_state to)
 {
 	enum conn_state from = conn->state;
 
 	if (from == to)
 		return;
 	if (!conn_transition_ok(from, to))
-		elog_printf(conn->p->log, LOG_ERR,
+		nb_elog_printf(conn->p->log, LOG_ERR,
 			    "node %s: unexpected state change %s -> %s",
-			    conn->addr, conn_state_name(from),
-			    conn_state_name(to));
+			    conn->addr, nb_conn_state_name(from),
+			    nb_conn_state_name(to));
 	conn->state = to;
-	elog_printf(conn->p->log, LOG_DEBUG, "node %s: %s -> %s", conn->addr,
-		    conn_state_name(from), conn_state_name(to));
+	nb_elog_printf(conn->p->log, LOG_DEBUG, "node %s: %s -> %s", conn->addr,
+		    nb_conn_state_name(from), nb_conn_state_name(to));
 	if (to == CONN_READY) {
 		conn->fail_count = 0;
 		if (conn->ever_ready)
@@ -80,54 +80,54 @@ void conn_set_state(struct conn *conn, enum conn_state to)
 		conn->p->ops->state_changed(conn, from);
 }
 
-void *conn_owner(const struct conn *conn)
+void *nb_conn_owner(const struct conn *conn)
 {
 	return conn->owner;
 }
 
-const char *conn_addr(const struct conn *conn)
+const char *nb_conn_addr(const struct conn *conn)
 {
 	return conn->addr;
 }
 
-enum conn_state conn_state(const struct conn *conn)
+enum conn_state nb_conn_state(const struct conn *conn)
 {
 	return conn->state;
 }
 
-int conn_err(const struct conn *conn)
+int nb_conn_err(const struct conn *conn)
 {
 	return conn->err;
 }
 
-const char *conn_errmsg(const struct conn *conn)
+const char *nb_conn_errmsg(const struct conn *conn)
 {
 	return conn->errmsg;
 }
 
-uint32_t conn_max_io_size(const struct conn *conn)
+uint32_t nb_conn_max_io_size(const struct conn *conn)
 {
 	return conn->max_io_size;
 }
 
-uint64_t conn_reconnects(const struct conn *conn)
+uint64_t nb_conn_reconnects(const struct conn *conn)
 {
 	return conn->reconnects;
 }
 
-const char *conn_tls_suite(const struct conn *conn)
+const char *nb_conn_tls_suite(const struct conn *conn)
 {
 	if (conn->state != CONN_READY || !conn->ssl)
 		return NULL;
 	return SSL_get_cipher_name(conn->ssl);
 }
 
-void conn_set_lazy(struct conn *conn, bool lazy)
+void nb_conn_set_lazy(struct conn *conn, bool lazy)
 {
 	conn->lazy = lazy;
 }
 
-bool conn_usable(const struct conn *conn)
+bool nb_conn_usable(const struct conn *conn)
 {
 	switch (conn->state) {
 	case CONN_READY:
@@ -142,7 +142,7 @@ bool conn_usable(const struct conn *conn)
 	}
 }
 
-void conn_watch(struct conn *conn, int events)
+void nb_conn_watch(struct conn *conn, int events)
 {
 	if (conn->fd < 0)
 		events = 0;
@@ -157,20 +157,20 @@ void conn_watch(struct conn *conn, int events)
 }
 
 /* Events wanted once TLS is up: always read; write when output is left. */
-void conn_update_events(struct conn *conn)
+void nb_conn_update_events(struct conn *conn)
 {
 	int events = EV_READ;
 
 	if ((conn->out_len > conn->out_off && !conn->write_wants_read) ||
-	    conn->read_wants_write || (conn->ssl && sockbio_unsent(conn->ssl)))
+	    conn->read_wants_write || (conn->ssl && nb_sockbio_unsent(conn->ssl)))
 		events |= EV_WRITE;
-	conn_watch(conn, events);
+	nb_conn_watch(conn, events);
 }
 
 static void conn_rx_reset(struct conn *conn)
 {
 	if (!conn->in_dispatch)
-		rpc_reply_clear(&conn->rx_reply);
+		nb_rpc_reply_clear(&conn->rx_reply);
 	conn->rx = CONN_RX_HDR;
 	conn->rx_got = 0;
 	conn->rx_req = NULL;
@@ -180,7 +180,7 @@ static void conn_rx_reset(struct conn *conn)
 /* Close the socket and forget the session; requests are not touched. */
 static void conn_teardown(struct conn *conn)
 {
-	conn_watch(conn, 0);
+	nb_conn_watch(conn, 0);
 	ev_io_stop(conn->loop, &conn->io);
 	if (conn->ssl) {
 		SSL_free(conn->ssl);
@@ -236,7 +236,7 @@ static void conn_return_all(struct conn *conn, struct conn_req *list, int err)
 	}
 }
 
-void conn_fail(struct conn *conn, int err, const char *fmt, ...)
+void nb_conn_fail(struct conn *conn, int err, const char *fmt, ...)
 {
 	struct conn_req *list;
 	char why[256];
@@ -260,27 +260,27 @@ void conn_fail(struct conn *conn, int err, const char *fmt, ...)
 		 why);
 	/* The same failure again while reconnecting is only worth a debug line. */
 	if (strcmp(conn->errmsg, conn->last_logged)) {
-		elog_printf(conn->p->log, LOG_WARNING, "%s (%s)", conn->errmsg,
-			    conn_state_name(conn->state));
+		nb_elog_printf(conn->p->log, LOG_WARNING, "%s (%s)", conn->errmsg,
+			    nb_conn_state_name(conn->state));
 		snprintf(conn->last_logged, sizeof(conn->last_logged), "%s",
 			 conn->errmsg);
 	} else {
-		elog_printf(conn->p->log, LOG_DEBUG, "%s (again)", conn->errmsg);
+		nb_elog_printf(conn->p->log, LOG_DEBUG, "%s (again)", conn->errmsg);
 	}
 
 	list = conn_detach_all(conn);
 	conn_teardown(conn);
 	conn->fail_count++;
-	delay = route_backoff(conn->fail_count - 1, conn->p->backoff_base,
-			      conn->p->backoff_max, route_rand(&conn->rnd));
+	delay = nb_route_backoff(conn->fail_count - 1, conn->p->backoff_base,
+			      conn->p->backoff_max, nb_route_rand(&conn->rnd));
 	ev_timer_stop(conn->loop, &conn->timer);
 	ev_timer_set(&conn->timer, delay, 0.);
 	ev_timer_start(conn->loop, &conn->timer);
-	conn_set_state(conn, CONN_BACKOFF);
+	nb_conn_set_state(conn, CONN_BACKOFF);
 	conn_return_all(conn, list, conn->err);
 }
 
-void conn_close(struct conn *conn)
+void nb_conn_close(struct conn *conn)
 {
 	struct conn_req *list;
 
@@ -289,16 +289,16 @@ void conn_close(struct conn *conn)
 	list = conn_detach_all(conn);
 	conn_teardown(conn);
 	ev_timer_stop(conn->loop, &conn->timer);
-	conn_set_state(conn, CONN_CLOSED);
+	nb_conn_set_state(conn, CONN_CLOSED);
 	conn_return_all(conn, list, -ESHUTDOWN);
 }
 
-void conn_free(struct conn *conn)
+void nb_conn_free(struct conn *conn)
 {
 	if (!conn)
 		return;
-	conn_close(conn);
-	rpc_reply_clear(&conn->rx_reply);
+	nb_conn_close(conn);
+	nb_rpc_reply_clear(&conn->rx_reply);
 	free(conn->out);
 	free(conn->rx_pb);
 	free(conn->slots);
@@ -306,7 +306,7 @@ void conn_free(struct conn *conn)
 	free(conn);
 }
 
-void conn_submit(struct conn *conn, struct conn_req *req)
+void nb_conn_submit(struct conn *conn, struct conn_req *req)
 {
 	if (conn->state == CONN_CLOSED) {
 		req->returned(conn, req, -ESHUTDOWN);
@@ -317,7 +317,7 @@ void conn_submit(struct conn *conn, struct conn_req *req)
 	conn->q_tail = &req->next;
 	conn->queued++;
 	if (conn->state == CONN_DISCONNECTED)
-		conn_connect(conn);
+		nb_conn_connect(conn);
 	else if (conn->state == CONN_READY && conn->p->ops->kick)
 		conn->p->ops->kick(conn);
 }
@@ -332,27 +332,27 @@ static void conn_tls_step(struct conn *conn)
 	ERR_clear_error();
 	ret = SSL_connect(conn->ssl);
 	if (ret == 1) {
-		elog_printf(conn->p->log, LOG_INFO, "node %s: TLS up (%s, %s)",
+		nb_elog_printf(conn->p->log, LOG_INFO, "node %s: TLS up (%s, %s)",
 			    conn->addr, SSL_get_version(conn->ssl),
 			    SSL_get_cipher_name(conn->ssl));
-		conn_set_state(conn, CONN_HELLO);
+		nb_conn_set_state(conn, CONN_HELLO);
 		if (conn->state != CONN_HELLO)
 			return;
-		conn_update_events(conn);
-		conn_hello_send(conn, RPC_OP_HANDSHAKE);
+		nb_conn_update_events(conn);
+		nb_conn_hello_send(conn, RPC_OP_HANDSHAKE);
 		return;
 	}
 	e = SSL_get_error(conn->ssl, ret);
 	if (e == SSL_ERROR_WANT_READ) {
-		conn_watch(conn, EV_READ);
+		nb_conn_watch(conn, EV_READ);
 		return;
 	}
 	if (e == SSL_ERROR_WANT_WRITE) {
-		conn_watch(conn, EV_WRITE);
+		nb_conn_watch(conn, EV_WRITE);
 		return;
 	}
-	err = tls_describe_error(conn->ssl, ret, e, msg, sizeof(msg));
-	conn_fail(conn, err, "TLS handshake failed: %s", msg);
+	err = nb_tls_describe_error(conn->ssl, ret, e, msg, sizeof(msg));
+	nb_conn_fail(conn, err, "TLS handshake failed: %s", msg);
 }
 
 static void conn_tcp_up(struct conn *conn)
@@ -365,13 +365,13 @@ static void conn_tcp_up(struct conn *conn)
 	freeaddrinfo(conn->ai_list);
 	conn->ai_list = conn->ai_next = NULL;
 	setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	conn->ssl = tls_client_new(conn->p->ssl_ctx, conn->fd, name, msg,
+	conn->ssl = nb_tls_client_new(conn->p->ssl_ctx, conn->fd, name, msg,
 				   sizeof(msg));
 	if (!conn->ssl) {
-		conn_fail(conn, -EPROTO, "%s", msg);
+		nb_conn_fail(conn, -EPROTO, "%s", msg);
 		return;
 	}
-	conn_set_state(conn, CONN_TLS_HANDSHAKE);
+	nb_conn_set_state(conn, CONN_TLS_HANDSHAKE);
 	if (conn->state == CONN_TLS_HANDSHAKE)
 		conn_tls_step(conn);
 }
@@ -397,17 +397,17 @@ static void conn_connect_next(struct conn *conn)
 			return;
 		}
 		if (errno == EINPROGRESS) {
-			conn_watch(conn, EV_WRITE);
+			nb_conn_watch(conn, EV_WRITE);
 			return;
 		}
 		last = errno;
 		close(conn->fd);
 		conn->fd = -1;
 	}
-	conn_fail(conn, -last, "cannot connect: %s", strerror(last));
+	nb_conn_fail(conn, -last, "cannot connect: %s", strerror(last));
 }
 
-void conn_connect(struct conn *conn)
+void nb_conn_connect(struct conn *conn)
 {
 	struct addrinfo hints;
 	int ret;
@@ -415,7 +415,7 @@ void conn_connect(struct conn *conn)
 	if (conn->state != CONN_DISCONNECTED && conn->state != CONN_BACKOFF)
 		return;
 	ev_timer_stop(conn->loop, &conn->timer);
-	conn_set_state(conn, CONN_CONNECTING);
+	nb_conn_set_state(conn, CONN_CONNECTING);
 	if (conn->state != CONN_CONNECTING)
 		return;
 	ev_timer_set(&conn->timer, conn->p->connect_timeout, 0.);
@@ -425,13 +425,13 @@ void conn_connect(struct conn *conn)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV; /* no AI_ADDRCONFIG: ::1 counts */
-	if (tls_name_is_ip(conn->host))
+	if (nb_tls_name_is_ip(conn->host))
 		hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
 	/* Note: a DNS name is resolved synchronously here. */
 	ret = getaddrinfo(conn->host, conn->port, &hints, &conn->ai_list);
 	if (ret) {
 		conn->ai_list = NULL;
-		conn_fail(conn, -EHOSTUNREACH, "cannot resolve '%s': %s",
+		nb_conn_fail(conn, -EHOSTUNREACH, "cannot resolve '%s': %s",
 			  conn->host, gai_strerror(ret));
 		return;
 	}
@@ -454,14 +454,14 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			conn_tcp_up(conn);
 			return;
 		}
-		conn_watch(conn, 0);
+		nb_conn_watch(conn, 0);
 		close(conn->fd);
 		conn->fd = -1;
 		if (conn->ai_next) {
 			conn_connect_next(conn);
 			return;
 		}
-		conn_fail(conn, -soerr, "cannot connect: %s", strerror(soerr));
+		nb_conn_fail(conn, -soerr, "cannot connect: %s", strerror(soerr));
 		return;
 	}
 	case CONN_TLS_HANDSHAKE:
@@ -471,12 +471,12 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	case CONN_READY:
 		break;
 	default:
-		conn_watch(conn, 0);
+		nb_conn_watch(conn, 0);
 		return;
 	}
 
 	if ((revents & EV_WRITE) || (conn->write_wants_read && (revents & EV_READ))) {
-		if (conn_write_out(conn) < 0)
+		if (nb_conn_write_out(conn) < 0)
 			return;
 		/* output drained below the mark: more queued requests can go */
 		if (conn->state == CONN_READY && conn->q_head && conn->n_free &&
@@ -485,11 +485,11 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			conn->p->ops->kick(conn);
 	}
 	if ((revents & EV_READ) || (conn->read_wants_write && (revents & EV_WRITE))) {
-		conn_read(conn);
+		nb_conn_read(conn);
 		if (conn->state != CONN_READY && conn->state != CONN_HELLO)
 			return;
 	}
-	conn_update_events(conn);
+	nb_conn_update_events(conn);
 }
 
 /* Oldest send time among requests in flight, or 0 when none. */
@@ -516,7 +516,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case CONN_CONNECTING:
 	case CONN_TLS_HANDSHAKE:
 	case CONN_HELLO:
-		conn_fail(conn, -ETIMEDOUT, "timed out after %.1f s in the %s",
+		nb_conn_fail(conn, -ETIMEDOUT, "timed out after %.1f s in the %s",
 			  conn->p->connect_timeout,
 			  conn->state == CONN_CONNECTING ? "TCP connect" :
 			  conn->state == CONN_TLS_HANDSHAKE ? "TLS handshake" :
@@ -525,10 +525,10 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case CONN_BACKOFF:
 		if (conn->lazy && !conn->q_head) {
 			/* nobody needs it now: connect again on demand */
-			conn_set_state(conn, CONN_DISCONNECTED);
+			nb_conn_set_state(conn, CONN_DISCONNECTED);
 			return;
 		}
-		conn_connect(conn);
+		nb_conn_connect(conn);
 		return;
 	case CONN_READY: {
 		uint64_t id = 0;
@@ -550,7 +550,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		 */
 		if (age >= t - 0.001 &&
 		    (quiet >= t - 0.001 || age >= CONN_TRY_PATIENCE * t - 0.001)) {
-			conn_fail(conn, -ETIMEDOUT,
+			nb_conn_fail(conn, -ETIMEDOUT,
 				  "request id %llu timed out: no reply within %.1f s",
 				  (unsigned long long)id, age);
 			return;
@@ -570,7 +570,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-struct conn *conn_new(struct ev_loop *loop, const char *addr,
+struct conn *nb_conn_new(struct ev_loop *loop, const char *addr,
 		      const struct conn_params *params, void *owner)
 {
 	struct conn *conn;
@@ -579,7 +579,7 @@ struct conn *conn_new(struct ev_loop *loop, const char *addr,
 	if (!conn)
 		return NULL;
 	if (strlen(addr) >= sizeof(conn->addr) ||
-	    route_addr_split(addr, conn->host, sizeof(conn->host), conn->port,
+	    nb_route_addr_split(addr, conn->host, sizeof(conn->host), conn->port,
 			     sizeof(conn->port)) < 0) {
 		free(conn);
 		errno = EINVAL;

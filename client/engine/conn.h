@@ -4,8 +4,8 @@
  *
  * A conn connects (non-blocking, with a timeout), does the TLS 1.3
  * handshake, the protocol HANDSHAKE and OPEN (state HELLO), then carries
- * block requests (READY). Requests are queued with conn_submit(); the
- * owner (the session) calls conn_flush() once per loop iteration to
+ * block requests (READY). Requests are queued with nb_conn_submit(); the
+ * owner (the session) calls nb_conn_flush() once per loop iteration to
  * encode queued requests, several per TLS write, up to the granted
  * max_inflight; the rest wait in the queue. Replies are parsed
  * incrementally; READ data goes straight into the request's iovecs.
@@ -20,11 +20,11 @@
  * DISCONNECTED).
  *
  * Ownership: a struct conn_req belongs to the owner; the conn only links
- * it between conn_submit() and req->reply()/req->returned(), and reads the
+ * it between nb_conn_submit() and req->reply()/req->returned(), and reads the
  * iovecs it points to. The conn never frees a request. Each request
  * carries its own reply and returned callbacks; the conn_ops are for the
  * events of the connection itself.
- * conn_free() must not be called from inside one of the conn's callbacks.
+ * nb_conn_free() must not be called from inside one of the conn's callbacks.
  *
  * struct conn is opaque: its fields are in conn_priv.h, for conn.c and
  * wire.c only; the owner reads what it needs through the functions below.
@@ -51,7 +51,7 @@ enum conn_state {
 	CONN_HELLO,         /* protocol HANDSHAKE, then OPEN */
 	CONN_READY,         /* carries block requests */
 	CONN_BACKOFF,       /* failed; reconnects when the timer fires */
-	CONN_CLOSED,        /* closed for good (conn_close) */
+	CONN_CLOSED,        /* closed for good (nb_conn_close) */
 	CONN_STATE_MAX
 };
 
@@ -62,7 +62,7 @@ struct conn_req;
  * A reply arrived for req (READ data already in req's iovecs). rep lives
  * only during the call; the callee may take rep->map by setting it to
  * NULL. The callee may submit requests to any conn and may call
- * conn_fail() on this one.
+ * nb_conn_fail() on this one.
  */
 typedef void conn_reply_fn(struct conn *conn, struct conn_req *req,
 			   struct rpc_reply *rep);
@@ -73,10 +73,10 @@ typedef void conn_returned_fn(struct conn *conn, struct conn_req *req,
 
 /*
  * A request as the conn sees it; embedded in the owner's request. The
- * owner sets reply and returned before conn_submit(): exactly one of
- * them is called once for each conn_submit(), from the loop or from
- * inside conn_flush() (a request that cannot be sent), conn_fail(),
- * conn_close(), conn_free() and conn_submit() (on a CLOSED conn).
+ * owner sets reply and returned before nb_conn_submit(): exactly one of
+ * them is called once for each nb_conn_submit(), from the loop or from
+ * inside nb_conn_flush() (a request that cannot be sent), nb_conn_fail(),
+ * nb_conn_close(), nb_conn_free() and nb_conn_submit() (on a CLOSED conn).
  */
 struct conn_req {
 	conn_reply_fn *reply;
@@ -102,7 +102,7 @@ struct conn_req {
 
 /* Events of a conn, for its owner. */
 struct conn_ops {
-	/* The state changed from old to conn_state(conn). */
+	/* The state changed from old to nb_conn_state(conn). */
 	void (*state_changed)(struct conn *conn, enum conn_state old);
 	/*
 	 * HELLO finished: rep is the OPEN reply (volume and map), or the
@@ -111,7 +111,7 @@ struct conn_ops {
 	 */
 	int (*opened)(struct conn *conn, struct rpc_reply *rep,
 		      char *msg, size_t msglen);
-	/* The conn has queued requests it can send: call conn_flush() soon. */
+	/* The conn has queued requests it can send: call nb_conn_flush() soon. */
 	void (*kick)(struct conn *conn);
 };
 
@@ -133,63 +133,63 @@ struct conn_params {
 
 /*
  * A conn to addr ("host:port", "[v6]:port") in state DISCONNECTED.
- * owner is the owner's own per-conn object, given back by conn_owner().
+ * owner is the owner's own per-conn object, given back by nb_conn_owner().
  * Returns NULL with errno set (EINVAL bad address, ENOMEM).
  */
-struct conn *conn_new(struct ev_loop *loop, const char *addr,
+struct conn *nb_conn_new(struct ev_loop *loop, const char *addr,
 		      const struct conn_params *params, void *owner);
 
 /* Start connecting now (DISCONNECTED or BACKOFF); no-op otherwise. */
-void conn_connect(struct conn *conn);
+void nb_conn_connect(struct conn *conn);
 
 /*
  * Queue req. Starts connecting when DISCONNECTED; calls ops->kick when
  * READY. A CLOSED conn returns req at once through req->returned.
  */
-void conn_submit(struct conn *conn, struct conn_req *req);
+void nb_conn_submit(struct conn *conn, struct conn_req *req);
 
 /* Encode queued requests (up to max_inflight) and write what TLS takes. */
-void conn_flush(struct conn *conn);
+void nb_conn_flush(struct conn *conn);
 
 /*
  * Fail the connection now with err and a reason (logged once, naming the
  * node): back off, then reconnect; requests are handed back.
  */
-void conn_fail(struct conn *conn, int err, const char *fmt, ...)
+void nb_conn_fail(struct conn *conn, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Close for good (state CLOSED); queued and in-flight requests are handed
  * back with -ESHUTDOWN. */
-void conn_close(struct conn *conn);
+void nb_conn_close(struct conn *conn);
 
-/* conn_close, then free. NULL is a no-op. */
-void conn_free(struct conn *conn);
+/* nb_conn_close, then free. NULL is a no-op. */
+void nb_conn_free(struct conn *conn);
 
 /* May a request be routed to this conn (READY or DISCONNECTED, or
  * connecting without a failure since it was last READY)? */
-bool conn_usable(const struct conn *conn);
+bool nb_conn_usable(const struct conn *conn);
 
-const char *conn_state_name(enum conn_state state);
+const char *nb_conn_state_name(enum conn_state state);
 
 /* ---- what the owner may read ---- */
 
-void *conn_owner(const struct conn *conn);
-const char *conn_addr(const struct conn *conn);   /* as given to conn_new */
-enum conn_state conn_state(const struct conn *conn);
+void *nb_conn_owner(const struct conn *conn);
+const char *nb_conn_addr(const struct conn *conn);   /* as given to nb_conn_new */
+enum conn_state nb_conn_state(const struct conn *conn);
 /* -errno of the last failure, and its text naming the node ("" if none). */
-int conn_err(const struct conn *conn);
-const char *conn_errmsg(const struct conn *conn);
+int nb_conn_err(const struct conn *conn);
+const char *nb_conn_errmsg(const struct conn *conn);
 /* Granted by the node; valid when READY. */
-uint32_t conn_max_io_size(const struct conn *conn);
+uint32_t nb_conn_max_io_size(const struct conn *conn);
 /* Times the conn became READY again after having been READY. */
-uint64_t conn_reconnects(const struct conn *conn);
+uint64_t nb_conn_reconnects(const struct conn *conn);
 /* The TLS cipher suite when READY (OpenSSL's static name), else NULL. */
-const char *conn_tls_suite(const struct conn *conn);
+const char *nb_conn_tls_suite(const struct conn *conn);
 
 /*
  * Set by the owner: when a failed conn has nothing queued, go back to
  * DISCONNECTED after the backoff instead of reconnecting by itself.
  */
-void conn_set_lazy(struct conn *conn, bool lazy);
+void nb_conn_set_lazy(struct conn *conn, bool lazy);
 
 #endif

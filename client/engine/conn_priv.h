@@ -39,8 +39,8 @@ struct conn {
 	uint32_t queued;
 	uint64_t sent, reconnects;
 
-	bool lazy;                 /* see conn_set_lazy() */
-	void *owner;               /* see conn_owner() */
+	bool lazy;                 /* see nb_conn_set_lazy() */
+	void *owner;               /* see nb_conn_owner() */
 
 	struct ev_loop *loop;
 	const struct conn_params *p;
@@ -86,16 +86,16 @@ struct conn {
 
 
 /* conn.c */
-void conn_set_state(struct conn *conn, enum conn_state to);
-void conn_watch(struct conn *conn, int events);
-void conn_update_events(struct conn *conn);
+void nb_conn_set_state(struct conn *conn, enum conn_state to);
+void nb_conn_watch(struct conn *conn, int events);
+void nb_conn_update_events(struct conn *conn);
 
 /* wire.c */
 /* Write buffered output; returns 0, or -1 when the conn failed. */
-int conn_write_out(struct conn *conn);
+int nb_conn_write_out(struct conn *conn);
 /* Read and handle what TLS has, within the per-wake-up budget. */
-void conn_read(struct conn *conn);
-void conn_hello_send(struct conn *conn, enum rpc_op op);
-void conn_arm_try_timer(struct conn *conn);
+void nb_conn_read(struct conn *conn);
+void nb_conn_hello_send(struct conn *conn, enum rpc_op op);
+void nb_conn_arm_try_timer(struct conn *conn);
 
 #endif

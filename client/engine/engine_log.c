@@ -5,7 +5,7 @@
 
 #include "engine_log.h"
 
-void elog_printf(const struct elog *log, int level, const char *fmt, ...)
+void nb_elog_printf(const struct elog *log, int level, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;

@@ -17,7 +17,7 @@ struct elog {
 };
 
 /* Format and emit msg at level if level <= log->level. */
-void elog_printf(const struct elog *log, int level, const char *fmt, ...)
+void nb_elog_printf(const struct elog *log, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static inline bool elog_enabled(const struct elog *log, int level)

@@ -51,8 +51,8 @@ static void session_sub_free(struct session *s, struct session_sub *sub)
 	s->free_subs = sub;
 }
 
-/* The blocks of the pool (session_free, when no request is left). */
-void session_subs_free(struct session *s)
+/* The blocks of the pool (nb_session_free, when no request is left). */
+void nb_session_subs_free(struct session *s)
 {
 	struct session_sub_block *b;
 
@@ -73,18 +73,18 @@ static void session_io_complete(struct session *s, struct session_io *io)
 	if (result)
 		s->stats.errors++;
 	if (s->in_submit || s->state == SESSION_FREEING) {
-		/* never from inside session_submit(): defer to the loop */
+		/* never from inside nb_session_submit(): defer to the loop */
 		io->priv.next = NULL;
 		*s->done_tail = io;
 		s->done_tail = &io->priv.next;
 		if (s->state != SESSION_FREEING)
-			session_idle_start(s);
+			nb_session_idle_start(s);
 		return;
 	}
 	io->done(io, result);
 }
 
-void session_run_completions(struct session *s)
+void nb_session_run_completions(struct session *s)
 {
 	struct session_io *list = s->done_head;
 
@@ -108,7 +108,7 @@ static const char *session_io_what(const struct session_sub *sub, char *buf,
 		snprintf(buf, len, "FLUSH");
 	else
 		snprintf(buf, len, "%s of %llu bytes at %llu",
-			 rpc_op_name(r->op), (unsigned long long)r->length,
+			 nb_rpc_op_name(r->op), (unsigned long long)r->length,
 			 (unsigned long long)r->offset);
 	return buf;
 }
@@ -124,10 +124,10 @@ static void session_sub_finish(struct session *s, struct session_sub *sub,
 		session_io_what(sub, what, sizeof(what));
 		/* log the first failure of an io only */
 		if (s->state != SESSION_FREEING && io->priv.result == 0) {
-			elog_printf(&s->log, LOG_ERR, "volume %s: %s failed: %s",
+			nb_elog_printf(&s->log, LOG_ERR, "volume %s: %s failed: %s",
 				    s->volume_name, what,
 				    sub->cause[0] ? sub->cause : strerror(-result));
-			session_set_error(s, "%s failed: %s", what,
+			nb_session_set_error(s, "%s failed: %s", what,
 					  sub->cause[0] ? sub->cause :
 					  strerror(-result));
 		}
@@ -147,8 +147,8 @@ static void session_sub_finish(struct session *s, struct session_sub *sub,
 		session_io_complete(s, io);
 }
 
-/* Fail everything not on a connection (used by session_free). */
-void session_fail_all(struct session *s)
+/* Fail everything not on a connection (used by nb_session_free). */
+void nb_session_fail_all(struct session *s)
 {
 	struct session_sub *list;
 
@@ -215,8 +215,8 @@ static void session_delay(struct session *s, struct session_sub *sub,
 
 	if (session_sub_give_up(s, sub))
 		return;
-	due = now + route_backoff(sub->attempts, SESSION_BACKOFF_BASE,
-				  SESSION_BACKOFF_MAX, route_rand(&s->rnd));
+	due = now + nb_route_backoff(sub->attempts, SESSION_BACKOFF_BASE,
+				  SESSION_BACKOFF_MAX, nb_route_rand(&s->rnd));
 	sub->attempts++;
 	sub->hops = 0;
 	if (s->io_timeout > 0 && due > sub->io->priv.start + s->io_timeout)
@@ -229,7 +229,7 @@ static void session_delay(struct session *s, struct session_sub *sub,
 	session_retry_arm(s, due);
 }
 
-void session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+void nb_session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct session *s = w->data;
 	struct session_sub *list = s->delayed, *keep = NULL;
@@ -263,7 +263,7 @@ void session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* A conn became ready: route at once what waited for a usable node. */
-void session_kick_waiting(struct session *s)
+void nb_session_kick_waiting(struct session *s)
 {
 	struct session_sub *list = s->delayed, *keep = NULL;
 
@@ -290,7 +290,7 @@ void session_kick_waiting(struct session *s)
 }
 
 /* A map refresh ended; newer: a newer map was installed. */
-void session_map_wait_done(struct session *s, bool newer)
+void nb_session_map_wait_done(struct session *s, bool newer)
 {
 	struct session_sub *list = s->map_wait;
 
@@ -319,7 +319,7 @@ static bool session_node_usable(uint32_t node, void *opaque)
 {
 	struct session *s = opaque;
 
-	return conn_usable(s->map_nodes[node]->conn);
+	return nb_conn_usable(s->map_nodes[node]->conn);
 }
 
 /* Usable and not avoided after a timeout: the first choice. */
@@ -327,8 +327,8 @@ static bool session_node_healthy(uint32_t node, void *opaque)
 {
 	struct session *s = opaque;
 
-	return conn_usable(s->map_nodes[node]->conn) &&
-	       !session_node_avoided(s->map_nodes[node]);
+	return nb_conn_usable(s->map_nodes[node]->conn) &&
+	       !nb_session_node_avoided(s->map_nodes[node]);
 }
 
 static void session_send(struct session *s, struct session_sub *sub,
@@ -340,7 +340,7 @@ static void session_send(struct session *s, struct session_sub *sub,
 	s->stats.requests++;
 	sub->node = node;
 	sub->where = SUB_CONN;
-	conn_submit(node->conn, &sub->req);
+	nb_conn_submit(node->conn, &sub->req);
 }
 
 /*
@@ -381,7 +381,7 @@ static void session_route(struct session *s, struct session_sub *sub)
 		if (sub->sends && session_sub_give_up(s, sub))
 			return;
 		if (sub->req.op == RPC_OP_FLUSH) {
-			if (conn_usable(sub->target->conn))
+			if (nb_conn_usable(sub->target->conn))
 				session_send(s, sub, sub->target);
 			else
 				session_delay(s, sub, true);
@@ -390,11 +390,11 @@ static void session_route(struct session *s, struct session_sub *sub)
 
 		const struct map *map = s->map;
 		uint64_t chunk = map_chunk_of(map, sub->req.offset);
-		const struct map_placement *pl = map_placement_of(map, chunk);
-		int pos = route_pick(pl, sub->pos, session_node_healthy, s);
+		const struct map_placement *pl = nb_map_placement_of(map, chunk);
+		int pos = nb_route_pick(pl, sub->pos, session_node_healthy, s);
 
 		if (pos < 0)
-			pos = route_pick(pl, sub->pos, session_node_usable, s);
+			pos = nb_route_pick(pl, sub->pos, session_node_usable, s);
 		if (pos < 0) {
 			if (!sub->cause[0])
 				snprintf(sub->cause, sizeof(sub->cause),
@@ -407,13 +407,13 @@ static void session_route(struct session *s, struct session_sub *sub)
 		struct session_node *node = s->map_nodes[pl->nodes[pos]];
 		struct conn *conn = node->conn;
 
-		uint64_t max = route_op_max_len(sub->req.op, &s->volume,
+		uint64_t max = nb_route_op_max_len(sub->req.op, &s->volume,
 						s->max_io_size);
 		if ((sub->req.op == RPC_OP_READ || sub->req.op == RPC_OP_WRITE) &&
-		    conn_state(conn) == CONN_READY && conn_max_io_size(conn) < max)
-			max = conn_max_io_size(conn) -
-			      conn_max_io_size(conn) % SESSION_SECTOR;
-		uint64_t len = route_piece_len(sub->req.offset, sub->req.length,
+		    nb_conn_state(conn) == CONN_READY && nb_conn_max_io_size(conn) < max)
+			max = nb_conn_max_io_size(conn) -
+			      nb_conn_max_io_size(conn) % SESSION_SECTOR;
+		uint64_t len = nb_route_piece_len(sub->req.offset, sub->req.length,
 					       map->chunk_size, max);
 		if (len < sub->req.length) {
 			rest = session_sub_split(s, sub, len);
@@ -432,8 +432,8 @@ static void session_sub_cause(struct session_sub *sub, struct conn *conn,
 			      const struct rpc_reply *rep)
 {
 	snprintf(sub->cause, sizeof(sub->cause),
-		 "node %.100s, request id %llu: %s%s%.200s", conn_addr(conn),
-		 (unsigned long long)rep->id, rpc_status_name(rep->status),
+		 "node %.100s, request id %llu: %s%s%.200s", nb_conn_addr(conn),
+		 (unsigned long long)rep->id, nb_rpc_status_name(rep->status),
 		 rep->message[0] ? ": " : "", rep->message);
 }
 
@@ -443,7 +443,7 @@ static void session_next_node(struct session *s, struct session_sub *sub)
 	uint32_t n = 1;
 
 	if (sub->req.op != RPC_OP_FLUSH) {
-		const struct map_placement *pl = map_placement_of(
+		const struct map_placement *pl = nb_map_placement_of(
 			s->map, map_chunk_of(s->map, sub->req.offset));
 		n = pl->n;
 	}
@@ -464,40 +464,40 @@ static struct session_sub *session_sub_of(struct conn_req *req)
 static void session_sub_reply(struct conn *conn, struct conn_req *req,
 			      struct rpc_reply *rep)
 {
-	struct session_node *node = conn_owner(conn);
+	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
 	struct session_sub *sub = session_sub_of(req);
 	enum route_action action;
 	int result;
 
 	sub->where = SUB_IDLE;
-	action = route_status_action(rep->status, &result);
+	action = nb_route_status_action(rep->status, &result);
 	if (rep->status != RPC_STATUS_OK)
 		session_sub_cause(sub, conn, rep);
 
-	session_node_answered(node);
+	nb_session_node_answered(node);
 	switch (action) {
 	case ROUTE_COMPLETE:
 		/* a completed write that is not durable yet: FLUSH this node */
-		if (result == 0 && route_op_writes(sub->req.op) &&
+		if (result == 0 && nb_route_op_writes(sub->req.op) &&
 		    !(sub->req.flags & RPC_FLAG_FUA))
 			node->bits |= SESSION_NODE_WROTE;
 		session_sub_finish(s, sub, result);
 		return;
 	case ROUTE_NEXT_NODE:
-		elog_printf(&s->log, LOG_WARNING, "volume %s: %s; trying another node",
+		nb_elog_printf(&s->log, LOG_WARNING, "volume %s: %s; trying another node",
 			    s->volume_name, sub->cause);
 		session_next_node(s, sub);
 		return;
 	case ROUTE_RETRY_LATER:
-		elog_printf(&s->log, LOG_INFO, "volume %s: %s; retrying later",
+		nb_elog_printf(&s->log, LOG_INFO, "volume %s: %s; retrying later",
 			    s->volume_name, sub->cause);
 		session_delay(s, sub, false);
 		return;
 	case ROUTE_REFRESH_MAP:
-		if (!route_should_refresh(s->map->epoch, rep->epoch)) {
+		if (!nb_route_should_refresh(s->map->epoch, rep->epoch)) {
 			/* that node is behind us: the next one may serve it */
-			elog_printf(&s->log, LOG_INFO,
+			nb_elog_printf(&s->log, LOG_INFO,
 				    "volume %s: %s (node epoch %llu, ours %llu)",
 				    s->volume_name, sub->cause,
 				    (unsigned long long)rep->epoch,
@@ -507,7 +507,7 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 		}
 		if (session_sub_give_up(s, sub))
 			return;
-		elog_printf(&s->log, LOG_INFO,
+		nb_elog_printf(&s->log, LOG_INFO,
 			    "volume %s: %s (node epoch %llu, ours %llu): refreshing the map",
 			    s->volume_name, sub->cause,
 			    (unsigned long long)rep->epoch,
@@ -515,13 +515,13 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 		sub->where = SUB_MAP_WAIT;
 		sub->next = s->map_wait;
 		s->map_wait = sub;
-		session_refresh_map(s, node);
+		nb_session_refresh_map(s, node);
 		return;
 	case ROUTE_RECONNECT:
 	default:
 		session_delay(s, sub, true);
-		conn_fail(conn, -EPROTO, "node lost the connection state (%s)",
-			  rpc_status_name(rep->status));
+		nb_conn_fail(conn, -EPROTO, "node lost the connection state (%s)",
+			  nb_rpc_status_name(rep->status));
 		return;
 	}
 }
@@ -529,7 +529,7 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 static void session_sub_returned(struct conn *conn, struct conn_req *req,
 				 int err)
 {
-	struct session_node *node = conn_owner(conn);
+	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
 	struct session_sub *sub = session_sub_of(req);
 
@@ -549,7 +549,7 @@ static void session_sub_returned(struct conn *conn, struct conn_req *req,
 		session_sub_finish(s, sub, -EIO);
 		return;
 	}
-	snprintf(sub->cause, sizeof(sub->cause), "%.400s", conn_errmsg(conn));
+	snprintf(sub->cause, sizeof(sub->cause), "%.400s", nb_conn_errmsg(conn));
 	/* conn is no longer usable: the route picks another or waits */
 	session_route(s, sub);
 }
@@ -592,7 +592,7 @@ static int session_submit_flush(struct session *s, struct session_io *io)
 	return 0;
 }
 
-int session_submit(struct session *s, struct session_io *io)
+int nb_session_submit(struct session *s, struct session_io *io)
 {
 	struct nb_iov_pos pos = { 0, 0 };
 	uint64_t off, left, max;
@@ -603,11 +603,11 @@ int session_submit(struct session *s, struct session_io *io)
 		return -EINVAL;
 	if (s->state != SESSION_READY)
 		return -ENOTCONN;
-	ret = route_io_validate(io, &s->volume, s->read_only);
+	ret = nb_route_io_validate(io, &s->volume, s->read_only);
 	if (ret == -EINVAL)
 		return ret;
 
-	op = route_wire_op(io->op);
+	op = nb_route_wire_op(io->op);
 	memset(&io->priv, 0, sizeof(io->priv));
 	io->priv.session = s;
 	io->priv.start = ev_now(s->loop);
@@ -625,15 +625,15 @@ int session_submit(struct session *s, struct session_io *io)
 		goto out;
 	}
 
-	max = route_op_max_len(op, &s->volume, s->max_io_size);
+	max = nb_route_op_max_len(op, &s->volume, s->max_io_size);
 	io->priv.pending = 1; /* held until every piece is routed */
 	for (off = io->offset, left = io->length; left;) {
-		uint64_t len = route_piece_len(off, left, s->map->chunk_size, max);
+		uint64_t len = nb_route_piece_len(off, left, s->map->chunk_size, max);
 		struct session_sub *sub = session_sub_alloc(s);
 
 		if (!sub) {
 			io->priv.result = -EIO;
-			elog_printf(&s->log, LOG_ERR,
+			nb_elog_printf(&s->log, LOG_ERR,
 				    "volume %s: out of memory for requests",
 				    s->volume_name);
 			break;
@@ -642,7 +642,7 @@ int session_submit(struct session *s, struct session_io *io)
 		sub->req.op = op;
 		sub->req.offset = off;
 		sub->req.length = len;
-		sub->req.flags = route_wire_flags(io->flags);
+		sub->req.flags = nb_route_wire_flags(io->flags);
 		if (op == RPC_OP_READ || op == RPC_OP_WRITE) {
 			sub->req.iov = io->iov;
 			sub->req.iovcnt = io->iovcnt;
@@ -662,9 +662,9 @@ out:
 }
 
 /* The wire op's name: the same words in the engine's and nodes' logs. */
-const char *session_op_name(enum session_op op)
+const char *nb_session_op_name(enum session_op op)
 {
-	enum rpc_op wire = route_wire_op(op);
+	enum rpc_op wire = nb_route_wire_op(op);
 
-	return wire == RPC_OP_NONE ? "UNKNOWN_OP" : rpc_op_name(wire);
+	return wire == RPC_OP_NONE ? "UNKNOWN_OP" : nb_rpc_op_name(wire);
 }

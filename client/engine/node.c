@@ -9,16 +9,16 @@
 
 /* ---- nodes ---- */
 
-struct session_node *session_node_find(struct session *s, const char *addr)
+struct session_node *nb_session_node_find(struct session *s, const char *addr)
 {
 	for (size_t i = 0; i < s->n_nodes; i++)
-		if (!strcmp(conn_addr(s->nodes[i]->conn), addr))
+		if (!strcmp(nb_conn_addr(s->nodes[i]->conn), addr))
 			return s->nodes[i];
 	return NULL;
 }
 
 /* A new node for addr, with its conn (DISCONNECTED). NULL, errno set. */
-struct session_node *session_node_add(struct session *s, const char *addr)
+struct session_node *nb_session_node_add(struct session *s, const char *addr)
 {
 	struct session_node *node;
 
@@ -35,7 +35,7 @@ struct session_node *session_node_add(struct session *s, const char *addr)
 	if (!node)
 		return NULL;
 	node->session = s;
-	node->conn = conn_new(s->loop, addr, &s->params, node);
+	node->conn = nb_conn_new(s->loop, addr, &s->params, node);
 	if (!node->conn) {
 		int e = errno;
 
@@ -48,10 +48,10 @@ struct session_node *session_node_add(struct session *s, const char *addr)
 }
 
 /* Free every node and its conn (closed first by the caller). */
-void session_nodes_free(struct session *s)
+void nb_session_nodes_free(struct session *s)
 {
 	for (size_t i = 0; i < s->n_nodes; i++) {
-		conn_free(s->nodes[i]->conn);
+		nb_conn_free(s->nodes[i]->conn);
 		free(s->nodes[i]);
 	}
 	free(s->nodes);
@@ -61,7 +61,7 @@ void session_nodes_free(struct session *s)
 
 /* ---- health ---- */
 
-bool session_node_avoided(const struct session_node *node)
+bool nb_session_node_avoided(const struct session_node *node)
 {
 	return node->avoid_until > ev_now(node->session->loop);
 }
@@ -72,7 +72,7 @@ bool session_node_avoided(const struct session_node *node)
  * with every timeout until it answers again), so that requests do not
  * keep waiting try_timeout on it while its placement has other nodes.
  */
-void session_node_timed_out(struct session_node *node)
+void nb_session_node_timed_out(struct session_node *node)
 {
 	struct session *s = node->session;
 	double avoid = s->params.try_timeout;
@@ -84,28 +84,28 @@ void session_node_timed_out(struct session_node *node)
 		avoid = SESSION_AVOID_MAX;
 	node->strikes++;
 	node->avoid_until = ev_now(s->loop) + avoid;
-	elog_printf(&s->log, LOG_WARNING,
+	nb_elog_printf(&s->log, LOG_WARNING,
 		    "volume %s: node %s did not answer in time; preferring other nodes for %.1f s",
-		    s->volume_name, conn_addr(node->conn), avoid);
+		    s->volume_name, nb_conn_addr(node->conn), avoid);
 }
 
 /* The node answers data requests: forget its timeouts. */
-void session_node_answered(struct session_node *node)
+void nb_session_node_answered(struct session_node *node)
 {
 	node->strikes = 0;
 	node->avoid_until = 0;
 }
 
 /* A READY node other than skip, preferring nodes not avoided. */
-struct session_node *session_node_ready(struct session *s,
+struct session_node *nb_session_node_ready(struct session *s,
 					struct session_node *skip)
 {
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < s->n_nodes; i++) {
 			struct session_node *node = s->nodes[i];
 
-			if (node != skip && conn_state(node->conn) == CONN_READY &&
-			    (pass || !session_node_avoided(node)))
+			if (node != skip && nb_conn_state(node->conn) == CONN_READY &&
+			    (pass || !nb_session_node_avoided(node)))
 				return node;
 		}
 	return NULL;
@@ -122,29 +122,29 @@ static int session_map_install(struct session *s, struct map *map)
 	if (!map_nodes)
 		goto out_free_map;
 	for (uint32_t i = 0; i < map->n_nodes; i++) {
-		map_nodes[i] = session_node_find(s, map->nodes[i]);
+		map_nodes[i] = nb_session_node_find(s, map->nodes[i]);
 		if (!map_nodes[i])
-			map_nodes[i] = session_node_add(s, map->nodes[i]);
+			map_nodes[i] = nb_session_node_add(s, map->nodes[i]);
 		if (!map_nodes[i]) {
-			elog_printf(&s->log, LOG_ERR,
+			nb_elog_printf(&s->log, LOG_ERR,
 				    "map epoch %llu: cannot use node '%s': %s",
 				    (unsigned long long)map->epoch,
 				    map->nodes[i], strerror(errno));
 			goto out_free_map_nodes;
 		}
 	}
-	elog_printf(&s->log, s->map ? LOG_NOTICE : LOG_INFO,
+	nb_elog_printf(&s->log, s->map ? LOG_NOTICE : LOG_INFO,
 		    "volume %s: map epoch %llu (%u nodes, %u placements, chunk %llu bytes)",
 		    s->volume_name, (unsigned long long)map->epoch,
 		    map->n_nodes, map->n_chunks,
 		    (unsigned long long)map->chunk_size);
 	/* conns of nodes outside the map reconnect only on demand */
 	for (size_t i = 0; i < s->n_nodes; i++)
-		conn_set_lazy(s->nodes[i]->conn, true);
+		nb_conn_set_lazy(s->nodes[i]->conn, true);
 	for (uint32_t i = 0; i < map->n_nodes; i++)
-		conn_set_lazy(map_nodes[i]->conn, false);
+		nb_conn_set_lazy(map_nodes[i]->conn, false);
 	free(s->map_nodes);
-	map_free(s->map);
+	nb_map_free(s->map);
 	s->map_nodes = map_nodes;
 	s->map = map;
 	s->stats.map_refreshes++;
@@ -153,25 +153,25 @@ static int session_map_install(struct session *s, struct map *map)
 out_free_map_nodes:
 	free(map_nodes);
 out_free_map:
-	map_free(map);
+	nb_map_free(map);
 	return -ENOMEM;
 }
 
 /* Take rep->map when it is valid and newer. Returns true if installed. */
-bool session_map_offer(struct session *s, struct session_node *node,
+bool nb_session_map_offer(struct session *s, struct session_node *node,
 		       struct rpc_reply *rep)
 {
 	char why[256];
 
 	if (!rep->map)
 		return false;
-	if (map_validate(rep->map, why, sizeof(why)) < 0) {
-		elog_printf(&s->log, LOG_WARNING,
+	if (nb_map_validate(rep->map, why, sizeof(why)) < 0) {
+		nb_elog_printf(&s->log, LOG_WARNING,
 			    "node %s sent an invalid map: %s",
-			    conn_addr(node->conn), why);
+			    nb_conn_addr(node->conn), why);
 		return false;
 	}
-	if (s->map && !route_map_is_newer(s->map->epoch, rep->map->epoch))
+	if (s->map && !nb_route_map_is_newer(s->map->epoch, rep->map->epoch))
 		return false;
 	struct map *map = rep->map;
 	rep->map = NULL;
@@ -181,52 +181,52 @@ bool session_map_offer(struct session *s, struct session_node *node,
 static void session_map_reply(struct conn *conn, struct conn_req *req,
 			      struct rpc_reply *rep)
 {
-	struct session_node *node = conn_owner(conn);
+	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
 	bool newer = false;
 
 	s->refreshing = false;
 	if (rep->status != RPC_STATUS_OK)
-		elog_printf(&s->log, LOG_WARNING,
-			    "node %s: GET_MAP failed: %s%s%s", conn_addr(conn),
-			    rpc_status_name(rep->status),
+		nb_elog_printf(&s->log, LOG_WARNING,
+			    "node %s: GET_MAP failed: %s%s%s", nb_conn_addr(conn),
+			    nb_rpc_status_name(rep->status),
 			    rep->message[0] ? ": " : "", rep->message);
 	else
-		newer = session_map_offer(s, node, rep);
-	session_map_wait_done(s, newer);
+		newer = nb_session_map_offer(s, node, rep);
+	nb_session_map_wait_done(s, newer);
 }
 
 static void session_map_returned(struct conn *conn, struct conn_req *req,
 				 int err)
 {
-	struct session_node *node = conn_owner(conn);
+	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
 
 	s->refreshing = false;
 	if (s->state == SESSION_READY)
-		session_refresh_map(s, NULL);
+		nb_session_refresh_map(s, NULL);
 	else
-		session_map_wait_done(s, false);
+		nb_session_map_wait_done(s, false);
 }
 
 /*
  * Ask a READY node (prefer, if READY) for the map, one GET_MAP at a
  * time; the requests on s->map_wait are routed again when it ends.
  */
-void session_refresh_map(struct session *s, struct session_node *prefer)
+void nb_session_refresh_map(struct session *s, struct session_node *prefer)
 {
 	struct session_node *node = NULL;
 
 	if (s->refreshing || s->state != SESSION_READY)
 		return;
-	if (prefer && conn_state(prefer->conn) == CONN_READY)
+	if (prefer && nb_conn_state(prefer->conn) == CONN_READY)
 		node = prefer;
 	for (size_t i = 0; !node && i < s->n_nodes; i++)
-		if (conn_state(s->nodes[i]->conn) == CONN_READY)
+		if (nb_conn_state(s->nodes[i]->conn) == CONN_READY)
 			node = s->nodes[i];
 	if (!node) {
 		/* nobody to ask: waiters retry later with the map we have */
-		session_map_wait_done(s, false);
+		nb_session_map_wait_done(s, false);
 		return;
 	}
 	memset(&s->map_req, 0, sizeof(s->map_req));
@@ -234,7 +234,7 @@ void session_refresh_map(struct session *s, struct session_node *prefer)
 	s->map_req.reply = session_map_reply;
 	s->map_req.returned = session_map_returned;
 	s->refreshing = true;
-	elog_printf(&s->log, LOG_DEBUG, "asking node %s for the map",
-		    conn_addr(node->conn));
-	conn_submit(node->conn, &s->map_req);
+	nb_elog_printf(&s->log, LOG_DEBUG, "asking node %s for the map",
+		    nb_conn_addr(node->conn));
+	nb_conn_submit(node->conn, &s->map_req);
 }

@@ -7,7 +7,7 @@
 #include "parse.h"
 #include "route.h"
 
-bool route_op_writes(enum rpc_op op)
+bool nb_route_op_writes(enum rpc_op op)
 {
 	return op == RPC_OP_WRITE || op == RPC_OP_DISCARD ||
 	       op == RPC_OP_WRITE_ZEROES;
@@ -18,7 +18,7 @@ static uint64_t route_round_sector(uint64_t v)
 	return v - v % SESSION_SECTOR;
 }
 
-uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
+uint64_t nb_route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
 			  uint32_t max_io_size)
 {
 	switch (op) {
@@ -34,7 +34,7 @@ uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
 	}
 }
 
-enum rpc_op route_wire_op(enum session_op op)
+enum rpc_op nb_route_wire_op(enum session_op op)
 {
 	switch (op) {
 	case SESSION_OP_READ: return RPC_OP_READ;
@@ -46,16 +46,16 @@ enum rpc_op route_wire_op(enum session_op op)
 	}
 }
 
-uint32_t route_wire_flags(uint32_t flags)
+uint32_t nb_route_wire_flags(uint32_t flags)
 {
 	return (flags & SESSION_FLAG_FUA ? RPC_FLAG_FUA : 0) |
 	       (flags & SESSION_FLAG_UNMAP ? RPC_FLAG_UNMAP : 0);
 }
 
-int route_io_validate(const struct session_io *io,
+int nb_route_io_validate(const struct session_io *io,
 		      const struct rpc_volume_info *vol, bool read_only)
 {
-	enum rpc_op op = route_wire_op(io->op);
+	enum rpc_op op = nb_route_wire_op(io->op);
 	uint32_t allowed;
 
 	switch (op) {
@@ -93,18 +93,18 @@ int route_io_validate(const struct session_io *io,
 			return -EINVAL;
 	}
 
-	if (route_op_writes(op) && (read_only || vol->read_only))
+	if (nb_route_op_writes(op) && (read_only || vol->read_only))
 		return -EROFS;
 	if (op == RPC_OP_DISCARD &&
-	    route_op_max_len(op, vol, 0) == 0)
+	    nb_route_op_max_len(op, vol, 0) == 0)
 		return -EOPNOTSUPP;
 	if (op == RPC_OP_WRITE_ZEROES &&
-	    route_op_max_len(op, vol, 0) == 0)
+	    nb_route_op_max_len(op, vol, 0) == 0)
 		return -EOPNOTSUPP;
 	return 0;
 }
 
-uint64_t route_piece_len(uint64_t offset, uint64_t length,
+uint64_t nb_route_piece_len(uint64_t offset, uint64_t length,
 			 uint64_t chunk_size, uint64_t max_len)
 {
 	uint64_t to_end = chunk_size - (offset & (chunk_size - 1));
@@ -117,13 +117,13 @@ uint64_t route_piece_len(uint64_t offset, uint64_t length,
 	return n;
 }
 
-uint64_t route_count_pieces(uint64_t offset, uint64_t length,
+uint64_t nb_route_count_pieces(uint64_t offset, uint64_t length,
 			    uint64_t chunk_size, uint64_t max_len)
 {
 	uint64_t count = 0;
 
 	while (length) {
-		uint64_t n = route_piece_len(offset, length, chunk_size,
+		uint64_t n = nb_route_piece_len(offset, length, chunk_size,
 					     max_len);
 		offset += n;
 		length -= n;
@@ -132,7 +132,7 @@ uint64_t route_count_pieces(uint64_t offset, uint64_t length,
 	return count;
 }
 
-int route_pick(const struct map_placement *pl, uint32_t start_pos,
+int nb_route_pick(const struct map_placement *pl, uint32_t start_pos,
 	       route_usable_fn *usable, void *opaque)
 {
 	if (!pl || pl->n == 0)
@@ -146,7 +146,7 @@ int route_pick(const struct map_placement *pl, uint32_t start_pos,
 	return -1;
 }
 
-enum route_action route_status_action(enum rpc_status status, int *result)
+enum route_action nb_route_status_action(enum rpc_status status, int *result)
 {
 	*result = -EIO;
 	switch (status) {
@@ -177,17 +177,17 @@ enum route_action route_status_action(enum rpc_status status, int *result)
 	}
 }
 
-bool route_should_refresh(uint64_t have_epoch, uint64_t node_epoch)
+bool nb_route_should_refresh(uint64_t have_epoch, uint64_t node_epoch)
 {
 	return node_epoch == 0 || node_epoch > have_epoch;
 }
 
-bool route_map_is_newer(uint64_t have_epoch, uint64_t got_epoch)
+bool nb_route_map_is_newer(uint64_t have_epoch, uint64_t got_epoch)
 {
 	return got_epoch > have_epoch;
 }
 
-double route_backoff(uint32_t attempt, double base, double max, uint32_t rnd)
+double nb_route_backoff(uint32_t attempt, double base, double max, uint32_t rnd)
 {
 	double d = base;
 	double jitter = 0.75 + (double)(rnd % 1000) / 2000.0;
@@ -201,7 +201,7 @@ double route_backoff(uint32_t attempt, double base, double max, uint32_t rnd)
 	return d * jitter;
 }
 
-uint32_t route_rand(uint64_t *state)
+uint32_t nb_route_rand(uint64_t *state)
 {
 	uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
 
@@ -217,7 +217,7 @@ uint32_t route_rand(uint64_t *state)
  * always did: port 0, brackets around anything but an IPv6 address, and
  * brackets inside a host name.
  */
-int route_addr_split(const char *addr, char *host, size_t hostlen,
+int nb_route_addr_split(const char *addr, char *host, size_t hostlen,
 		     char *port, size_t portlen)
 {
 	if (!addr || nb_split_host_port(addr, host, hostlen, port, portlen) < 0)

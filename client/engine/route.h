@@ -24,30 +24,30 @@
 /*
  * Check an io against the volume before accepting it. Returns
  *   0            accept
- *   -EINVAL      refuse (session_submit returns it): unknown op, bad
+ *   -EINVAL      refuse (nb_session_submit returns it): unknown op, bad
  *                flags, unaligned or out-of-range offset/length, zero
  *                length READ/WRITE, too few iovec bytes
  *   -EROFS       accept but fail: write-class op, read-only volume
  *   -EOPNOTSUPP  accept but fail: the volume does not do this op
  */
-int route_io_validate(const struct session_io *io,
+int nb_route_io_validate(const struct session_io *io,
 		      const struct rpc_volume_info *vol, bool read_only);
 
 /* The wire op of a session op; RPC_OP_NONE for none. */
-enum rpc_op route_wire_op(enum session_op op);
+enum rpc_op nb_route_wire_op(enum session_op op);
 
 /* The wire flags (RPC_FLAG_*) of session flags (SESSION_FLAG_*). */
-uint32_t route_wire_flags(uint32_t flags);
+uint32_t nb_route_wire_flags(uint32_t flags);
 
 /* Is op a write-class op (WRITE, DISCARD, WRITE_ZEROES)? */
-bool route_op_writes(enum rpc_op op);
+bool nb_route_op_writes(enum rpc_op op);
 
 /*
  * Largest piece of op one request may carry: max_io_size for READ and
  * WRITE, the volume's discard / write-zeroes limits for those (rounded
  * down to SESSION_SECTOR), 0 for ops with no range.
  */
-uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
+uint64_t nb_route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
 			  uint32_t max_io_size);
 
 /*
@@ -55,11 +55,11 @@ uint64_t route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
  * one chunk and is at most max_len (0 = no size limit). Never 0 for
  * length > 0. chunk_size must be a power of two.
  */
-uint64_t route_piece_len(uint64_t offset, uint64_t length,
+uint64_t nb_route_piece_len(uint64_t offset, uint64_t length,
 			 uint64_t chunk_size, uint64_t max_len);
 
-/* Number of pieces route_piece_len cuts the range into (0 for length 0). */
-uint64_t route_count_pieces(uint64_t offset, uint64_t length,
+/* Number of pieces nb_route_piece_len cuts the range into (0 for length 0). */
+uint64_t nb_route_count_pieces(uint64_t offset, uint64_t length,
 			    uint64_t chunk_size, uint64_t max_len);
 
 /*
@@ -67,7 +67,7 @@ uint64_t route_count_pieces(uint64_t offset, uint64_t length,
  * accepts. Returns the position (0 .. pl->n - 1) or -1 when none is.
  */
 typedef bool route_usable_fn(uint32_t node, void *opaque);
-int route_pick(const struct map_placement *pl, uint32_t start_pos,
+int nb_route_pick(const struct map_placement *pl, uint32_t start_pos,
 	       route_usable_fn *usable, void *opaque);
 
 /* What the engine does with a reply status. */
@@ -87,25 +87,25 @@ enum route_action {
  * ROUTE_COMPLETE (0, -EIO, -EROFS, -EOPNOTSUPP) and -EIO otherwise (the
  * result if retries run out).
  */
-enum route_action route_status_action(enum rpc_status status, int *result);
+enum route_action nb_route_status_action(enum rpc_status status, int *result);
 
 /* Should a NOT_OWNER carrying node_epoch (0 = unknown) trigger a map
  * refresh, given the epoch we routed with? Otherwise the node is behind
  * us and the next node of the placement is tried. */
-bool route_should_refresh(uint64_t have_epoch, uint64_t node_epoch);
+bool nb_route_should_refresh(uint64_t have_epoch, uint64_t node_epoch);
 
 /* Is a map with epoch got newer than the one we have (have; 0 = none)? */
-bool route_map_is_newer(uint64_t have_epoch, uint64_t got_epoch);
+bool nb_route_map_is_newer(uint64_t have_epoch, uint64_t got_epoch);
 
 /*
  * Backoff before attempt number attempt (0 = first retry): base doubled
  * per attempt up to max, scaled by a jitter factor in [0.75, 1.25) taken
  * from rnd. Always > 0 and <= 1.25 * max.
  */
-double route_backoff(uint32_t attempt, double base, double max, uint32_t rnd);
+double nb_route_backoff(uint32_t attempt, double base, double max, uint32_t rnd);
 
 /* Small per-session and per-conn pseudo-random generator (xorshift64*). */
-uint32_t route_rand(uint64_t *state);
+uint32_t nb_route_rand(uint64_t *state);
 
 /*
  * Split "host:port" or "[v6]:port" into host (brackets removed) and
@@ -114,7 +114,7 @@ uint32_t route_rand(uint64_t *state);
  * an unbalanced bracket, brackets around anything but an IPv6 address,
  * an unbracketed IPv6 address, or a part too long for its buffer.
  */
-int route_addr_split(const char *addr, char *host, size_t hostlen,
+int nb_route_addr_split(const char *addr, char *host, size_t hostlen,
 		     char *port, size_t portlen);
 
 #endif

@@ -20,12 +20,12 @@ static const char *const session_state_names[SESSION_STATE_MAX] = {
 
 static void session_set_state(struct session *s, enum session_state to)
 {
-	elog_printf(&s->log, LOG_DEBUG, "volume %s: %s -> %s", s->volume_name,
+	nb_elog_printf(&s->log, LOG_DEBUG, "volume %s: %s -> %s", s->volume_name,
 		    session_state_names[s->state], session_state_names[to]);
 	s->state = to;
 }
 
-void session_set_error(struct session *s, const char *fmt, ...)
+void nb_session_set_error(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -34,18 +34,18 @@ void session_set_error(struct session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *session_last_error(const struct session *s)
+const char *nb_session_last_error(const struct session *s)
 {
 	return s ? s->last_error : "";
 }
 
-const struct session_volume *session_volume(const struct session *s)
+const struct session_volume *nb_session_volume(const struct session *s)
 {
 	return s->have_volume ? &s->pub_volume : NULL;
 }
 
-/* s->volume changed: update the copy session_volume() hands out. */
-void session_volume_changed(struct session *s)
+/* s->volume changed: update the copy nb_session_volume() hands out. */
+void nb_session_volume_changed(struct session *s)
 {
 	struct session_volume *v = &s->pub_volume;
 
@@ -57,32 +57,32 @@ void session_volume_changed(struct session *s)
 	v->max_write_zeroes_size = s->volume.max_write_zeroes_size;
 }
 
-const struct map *session_map(const struct session *s)
+const struct map *nb_session_map(const struct session *s)
 {
 	return s->map;
 }
 
-bool session_is_ready(const struct session *s)
+bool nb_session_is_ready(const struct session *s)
 {
 	return s->state == SESSION_READY;
 }
 
-void session_get_stats(const struct session *s, struct session_stats *out)
+void nb_session_get_stats(const struct session *s, struct session_stats *out)
 {
 	*out = s->stats;
 	out->reconnects = 0;
 	out->conns_ready = 0;
 	for (size_t i = 0; i < s->n_nodes; i++) {
-		out->reconnects += conn_reconnects(s->nodes[i]->conn);
-		if (conn_state(s->nodes[i]->conn) == CONN_READY)
+		out->reconnects += nb_conn_reconnects(s->nodes[i]->conn);
+		if (nb_conn_state(s->nodes[i]->conn) == CONN_READY)
 			out->conns_ready++;
 	}
 }
 
-const char *session_tls_suite(const struct session *s)
+const char *nb_session_tls_suite(const struct session *s)
 {
 	for (size_t i = 0; i < s->n_nodes; i++) {
-		const char *suite = conn_tls_suite(s->nodes[i]->conn);
+		const char *suite = nb_conn_tls_suite(s->nodes[i]->conn);
 
 		if (suite)
 			return suite;
@@ -92,7 +92,7 @@ const char *session_tls_suite(const struct session *s)
 
 /* ---- deferred callbacks ---- */
 
-void session_idle_start(struct session *s)
+void nb_session_idle_start(struct session *s)
 {
 	if (!ev_is_active(&s->idle))
 		ev_idle_start(s->loop, &s->idle);
@@ -110,8 +110,8 @@ static void session_run_deferred(struct session *s)
 		if (s->ready_cb)
 			s->ready_cb(s, s->start_err, s->ready_opaque);
 	}
-	session_run_completions(s);
-	session_volreq_run_done(s);
+	nb_session_run_completions(s);
+	nb_session_volreq_run_done(s);
 }
 
 static void session_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -140,7 +140,7 @@ static void session_prepare_cb(struct ev_loop *loop, ev_prepare *w,
 		s->dirty = node->next_dirty;
 		node->next_dirty = NULL;
 		node->bits &= ~SESSION_NODE_DIRTY;
-		conn_flush(node->conn);
+		nb_conn_flush(node->conn);
 	}
 }
 
@@ -186,27 +186,27 @@ static void session_start_done(struct session *s, int err)
 	if (err) {
 		session_set_state(s, SESSION_FAILED);
 		for (size_t i = 0; i < s->n_nodes; i++)
-			conn_close(s->nodes[i]->conn);
-		elog_printf(&s->log, LOG_INFO, "volume %s: cannot start: %s",
+			nb_conn_close(s->nodes[i]->conn);
+		nb_elog_printf(&s->log, LOG_INFO, "volume %s: cannot start: %s",
 			    s->volume_name, s->last_error);
 	} else {
 		for (size_t i = 0; i < s->n_nodes; i++)
 			s->nodes[i]->bits &= ~SESSION_NODE_SEED;
 		session_set_state(s, SESSION_READY);
 		s->last_error[0] = '\0';
-		elog_printf(&s->log, LOG_INFO,
+		nb_elog_printf(&s->log, LOG_INFO,
 			    "volume %s ready: %llu bytes, block size %u%s",
 			    s->volume_name, (unsigned long long)s->volume.size,
 			    s->volume.block_size,
 			    s->volume.read_only ? ", read-only" : "");
 	}
-	session_idle_start(s);
+	nb_session_idle_start(s);
 }
 
 static void session_start_seed_failed(struct session *s,
 				      struct session_node *node)
 {
-	int err = session_start_err_normalise(conn_err(node->conn));
+	int err = session_start_err_normalise(nb_conn_err(node->conn));
 
 	if (!(node->bits & SESSION_NODE_SEED))
 		return; /* counted already */
@@ -214,13 +214,13 @@ static void session_start_seed_failed(struct session *s,
 	if (s->start_err == 0 ||
 	    session_start_err_rank(err) > session_start_err_rank(s->start_err)) {
 		s->start_err = err;
-		session_set_error(s, "%s", conn_errmsg(node->conn));
+		nb_session_set_error(s, "%s", nb_conn_errmsg(node->conn));
 	}
 	if (--s->seeds_pending == 0)
 		session_start_done(s, s->start_err);
 }
 
-int session_start(struct session *s, session_ready_fn *ready_cb, void *opaque)
+int nb_session_start(struct session *s, session_ready_fn *ready_cb, void *opaque)
 {
 	if (s->state != SESSION_NEW)
 		return -EALREADY;
@@ -231,7 +231,7 @@ int session_start(struct session *s, session_ready_fn *ready_cb, void *opaque)
 	for (size_t i = 0; i < s->n_nodes; i++)
 		s->nodes[i]->bits |= SESSION_NODE_SEED;
 	for (size_t i = 0; i < s->n_nodes && s->state == SESSION_STARTING; i++)
-		conn_connect(s->nodes[i]->conn);
+		nb_conn_connect(s->nodes[i]->conn);
 	return 0;
 }
 
@@ -239,20 +239,20 @@ int session_start(struct session *s, session_ready_fn *ready_cb, void *opaque)
 
 static void session_conn_state(struct conn *conn, enum conn_state old)
 {
-	struct session_node *node = conn_owner(conn);
+	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
-	enum conn_state state = conn_state(conn);
+	enum conn_state state = nb_conn_state(conn);
 
 	if (state == CONN_BACKOFF && old == CONN_READY &&
-	    conn_err(conn) == -ETIMEDOUT && s->state == SESSION_READY)
-		session_node_timed_out(node);
+	    nb_conn_err(conn) == -ETIMEDOUT && s->state == SESSION_READY)
+		nb_session_node_timed_out(node);
 	if (state == CONN_READY) {
 		if (s->state == SESSION_STARTING)
 			session_start_done(s, 0);
 		if (s->state == SESSION_READY) {
-			session_kick_waiting(s);
+			nb_session_kick_waiting(s);
 			if (s->map_wait && !s->refreshing)
-				session_refresh_map(s, node);
+				nb_session_refresh_map(s, node);
 		}
 		return;
 	}
@@ -263,7 +263,7 @@ static void session_conn_state(struct conn *conn, enum conn_state old)
 static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 			       char *msg, size_t msglen)
 {
-	struct session_node *node = conn_owner(conn);
+	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
 	const struct rpc_volume_info *v = &rep->volume;
 
@@ -275,15 +275,15 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 				 s->volume.block_size);
 			return -EPROTO;
 		}
-		/* resized: the new size is taken by session_refresh_volume() */
+		/* resized: the new size is taken by nb_session_refresh_volume() */
 		if (v->size != s->volume.size)
-			elog_printf(&s->log, LOG_INFO,
+			nb_elog_printf(&s->log, LOG_INFO,
 				    "volume %s: node %s reports %llu bytes (we use %llu until a refresh)",
-				    s->volume_name, conn_addr(conn),
+				    s->volume_name, nb_conn_addr(conn),
 				    (unsigned long long)v->size,
 				    (unsigned long long)s->volume.size);
 		if (rep->map)
-			session_map_offer(s, node, rep);
+			nb_session_map_offer(s, node, rep);
 		return 0;
 	}
 
@@ -299,21 +299,21 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 		snprintf(msg, msglen, "open reply carries no cluster map");
 		return -EPROTO;
 	}
-	if (!session_map_offer(s, node, rep) && !s->map) {
+	if (!nb_session_map_offer(s, node, rep) && !s->map) {
 		snprintf(msg, msglen, "open reply carries an unusable cluster map");
 		return -EPROTO;
 	}
 	s->volume = *v;
 	s->have_volume = true;
-	session_volume_changed(s);
-	if (conn_max_io_size(conn) < s->max_io_size)
-		s->max_io_size = conn_max_io_size(conn);
+	nb_session_volume_changed(s);
+	if (nb_conn_max_io_size(conn) < s->max_io_size)
+		s->max_io_size = nb_conn_max_io_size(conn);
 	return 0;
 }
 
 static void session_conn_kick(struct conn *conn)
 {
-	struct session_node *node = conn_owner(conn);
+	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
 
 	if (node->bits & SESSION_NODE_DIRTY)
@@ -362,7 +362,7 @@ static struct session *session_new_err(struct ev_loop *loop,
 	}
 	for (size_t i = 0; i < cfg->n_nodes; i++) {
 		if (!cfg->nodes[i] || strlen(cfg->nodes[i]) > MAP_ADDR_MAX ||
-		    route_addr_split(cfg->nodes[i], host, sizeof(host), port,
+		    nb_route_addr_split(cfg->nodes[i], host, sizeof(host), port,
 				     sizeof(port)) < 0) {
 			snprintf(err, errlen,
 				 "invalid node address '%s' (want host:port or [v6]:port)",
@@ -405,7 +405,7 @@ static struct session *session_new_err(struct ev_loop *loop,
 		SSL_CTX_up_ref(cfg->ssl_ctx);
 		s->ssl_ctx = cfg->ssl_ctx;
 	} else {
-		s->ssl_ctx = tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
+		s->ssl_ctx = nb_tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert,
 						cfg->tls_key,
 						cfg->tls_ciphersuites, err,
 						errlen);
@@ -456,9 +456,9 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->rnd = (uint64_t)(uintptr_t)s ^ (uint64_t)(ev_now(loop) * 1e6);
 
 	for (size_t i = 0; i < s->n_seeds; i++) {
-		if (session_node_find(s, s->seeds[i]))
+		if (nb_session_node_find(s, s->seeds[i]))
 			continue;
-		if (!session_node_add(s, s->seeds[i])) {
+		if (!nb_session_node_add(s, s->seeds[i])) {
 			snprintf(err, errlen, "cannot set up node '%s': %s",
 				 s->seeds[i], strerror(errno));
 			goto out_free_nodes;
@@ -471,12 +471,12 @@ static struct session *session_new_err(struct ev_loop *loop,
 	ev_unref(loop); /* the prepare watcher alone keeps nobody waiting */
 	ev_idle_init(&s->idle, session_idle_cb);
 	s->idle.data = s;
-	ev_init(&s->retry_timer, session_retry_cb);
+	ev_init(&s->retry_timer, nb_session_retry_cb);
 	s->retry_timer.data = s;
 	return s;
 
 out_free_nodes:
-	session_nodes_free(s);
+	nb_session_nodes_free(s);
 out_free_strings:
 	for (size_t i = 0; s->seeds && i < s->n_seeds; i++)
 		free(s->seeds[i]);
@@ -496,7 +496,7 @@ out_einval:
 	return NULL;
 }
 
-struct session *session_new(struct ev_loop *loop,
+struct session *nb_session_new(struct ev_loop *loop,
 			    const struct session_config *cfg)
 {
 	struct elog log = {
@@ -511,7 +511,7 @@ struct session *session_new(struct ev_loop *loop,
 	if (!s) {
 		int e = errno;
 
-		elog_printf(&log, LOG_ERR, "%s", err);
+		nb_elog_printf(&log, LOG_ERR, "%s", err);
 		errno = e;
 	}
 	return s;
@@ -530,7 +530,7 @@ static void session_sync_ready(struct session *s, int err, void *opaque)
 	sync->err = err;
 }
 
-struct session *session_open_sync(struct ev_loop *loop,
+struct session *nb_session_open_sync(struct ev_loop *loop,
 				  const struct session_config *cfg,
 				  char *err, size_t errlen)
 {
@@ -548,13 +548,13 @@ struct session *session_open_sync(struct ev_loop *loop,
 		errno = e;
 		return NULL;
 	}
-	session_start(s, session_sync_ready, &sync);
+	nb_session_start(s, session_sync_ready, &sync);
 	while (!sync.done)
 		ev_run(loop, EVRUN_ONCE);
 	if (sync.err) {
 		if (errlen)
 			snprintf(err, errlen, "%s", s->last_error);
-		session_free(s);
+		nb_session_free(s);
 		errno = -sync.err;
 		return NULL;
 	}
@@ -563,7 +563,7 @@ struct session *session_open_sync(struct ev_loop *loop,
 	return s;
 }
 
-void session_free(struct session *s)
+void nb_session_free(struct session *s)
 {
 	if (!s)
 		return;
@@ -571,19 +571,19 @@ void session_free(struct session *s)
 	s->ready_due = false;
 	/* every request comes back through returned() and completes -EIO */
 	for (size_t i = 0; i < s->n_nodes; i++)
-		conn_close(s->nodes[i]->conn);
-	session_fail_all(s);
-	session_run_completions(s);
-	session_volreq_run_done(s);
+		nb_conn_close(s->nodes[i]->conn);
+	nb_session_fail_all(s);
+	nb_session_run_completions(s);
+	nb_session_volreq_run_done(s);
 
 	ev_ref(s->loop);
 	ev_prepare_stop(s->loop, &s->prepare);
 	ev_idle_stop(s->loop, &s->idle);
 	ev_timer_stop(s->loop, &s->retry_timer);
-	session_nodes_free(s);
+	nb_session_nodes_free(s);
 	free(s->map_nodes);
-	map_free(s->map);
-	session_subs_free(s);
+	nb_map_free(s->map);
+	nb_session_subs_free(s);
 	for (size_t i = 0; i < s->n_seeds; i++)
 		free(s->seeds[i]);
 	free(s->seeds);
@@ -594,7 +594,7 @@ void session_free(struct session *s)
 	free(s);
 }
 
-int session_reload_tls(struct session *s, SSL_CTX *ctx)
+int nb_session_reload_tls(struct session *s, SSL_CTX *ctx)
 {
 	if (!s || !ctx)
 		return -EINVAL;
@@ -604,7 +604,7 @@ int session_reload_tls(struct session *s, SSL_CTX *ctx)
 	s->ssl_ctx = ctx;
 	s->params.ssl_ctx = ctx;
 	s->stats.tls_reloads++;
-	elog_printf(&s->log, LOG_INFO,
+	nb_elog_printf(&s->log, LOG_INFO,
 		    "volume %s: TLS context replaced; new connections use it",
 		    s->volume_name);
 	return 0;

@@ -35,7 +35,7 @@
  */
 struct session_node {
 	struct session *session;
-	struct conn *conn;          /* owned; conn_owner(conn) is this node */
+	struct conn *conn;          /* owned; nb_conn_owner(conn) is this node */
 	unsigned bits;              /* SESSION_NODE_* */
 	struct session_node *next_dirty;  /* on s->dirty */
 	double avoid_until;         /* ev_now() before which to route elsewhere */
@@ -125,13 +125,13 @@ struct session {
 	struct conn_req map_req;    /* the GET_MAP of a map refresh */
 	bool refreshing;
 
-	struct session_volume pub_volume;  /* session_volume()'s copy */
+	struct session_volume pub_volume;  /* nb_session_volume()'s copy */
 
 	struct session_io *done_head, **done_tail;
 	struct session_volreq *vol_done;  /* volume refreshes to report */
 	ev_idle idle;
 
-	struct session_node *dirty; /* via node->next_dirty: conn_flush due */
+	struct session_node *dirty; /* via node->next_dirty: nb_conn_flush due */
 	ev_prepare prepare;
 
 	bool in_submit;
@@ -139,7 +139,7 @@ struct session {
 	struct session_stats stats;
 };
 
-/* A session_refresh_volume() in progress: an INFO request on one conn. */
+/* A nb_session_refresh_volume() in progress: an INFO request on one conn. */
 struct session_volreq {
 	struct conn_req req;        /* op RPC_OP_INFO; reply, returned: volume.c */
 	struct session *session;
@@ -151,33 +151,33 @@ struct session_volreq {
 };
 
 /* session.c */
-void session_set_error(struct session *s, const char *fmt, ...)
+void nb_session_set_error(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void session_idle_start(struct session *s);
-void session_volume_changed(struct session *s);
+void nb_session_idle_start(struct session *s);
+void nb_session_volume_changed(struct session *s);
 
 /* node.c */
-struct session_node *session_node_find(struct session *s, const char *addr);
-struct session_node *session_node_add(struct session *s, const char *addr);
-void session_nodes_free(struct session *s);
-bool session_node_avoided(const struct session_node *node);
-void session_node_timed_out(struct session_node *node);
-void session_node_answered(struct session_node *node);
-struct session_node *session_node_ready(struct session *s,
+struct session_node *nb_session_node_find(struct session *s, const char *addr);
+struct session_node *nb_session_node_add(struct session *s, const char *addr);
+void nb_session_nodes_free(struct session *s);
+bool nb_session_node_avoided(const struct session_node *node);
+void nb_session_node_timed_out(struct session_node *node);
+void nb_session_node_answered(struct session_node *node);
+struct session_node *nb_session_node_ready(struct session *s,
 					struct session_node *skip);
-bool session_map_offer(struct session *s, struct session_node *node,
+bool nb_session_map_offer(struct session *s, struct session_node *node,
 		       struct rpc_reply *rep);
-void session_refresh_map(struct session *s, struct session_node *prefer);
+void nb_session_refresh_map(struct session *s, struct session_node *prefer);
 
 /* volume.c */
-void session_volreq_run_done(struct session *s);
+void nb_session_volreq_run_done(struct session *s);
 
 /* io.c */
-void session_kick_waiting(struct session *s);
-void session_map_wait_done(struct session *s, bool newer);
-void session_fail_all(struct session *s);
-void session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
-void session_run_completions(struct session *s);
-void session_subs_free(struct session *s);
+void nb_session_kick_waiting(struct session *s);
+void nb_session_map_wait_done(struct session *s, bool newer);
+void nb_session_fail_all(struct session *s);
+void nb_session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void nb_session_run_completions(struct session *s);
+void nb_session_subs_free(struct session *s);
 
 #endif

@@ -46,7 +46,7 @@ static int tls_check_readable(const char *what, const char *path,
 	return 0;
 }
 
-int tls_check_key_file(const char *path, char *err, size_t errlen)
+int nb_tls_check_key_file(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -63,7 +63,7 @@ int tls_check_key_file(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
+SSL_CTX *nb_tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 			    const char *suites, char *err, size_t errlen)
 {
 	char msg[256];
@@ -88,7 +88,7 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 	if (!ret && key)
 		ret = tls_check_readable("client key", key, err, errlen);
 	if (!ret && key)
-		ret = tls_check_key_file(key, err, errlen);
+		ret = nb_tls_check_key_file(key, err, errlen);
 	if (ret) {
 		errno = -ret;
 		return NULL;
@@ -108,7 +108,7 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 			tls_queue_text(msg, sizeof(msg)));
 		goto out_free_ctx;
 	}
-	if (suites && tls_suites_apply(ctx, suites, msg, sizeof(msg)) < 0) {
+	if (suites && nb_tls_suites_apply(ctx, suites, msg, sizeof(msg)) < 0) {
 		nb_errf(err, errlen, -EINVAL, "--tls-ciphersuites '%s': %s", suites,
 			msg);
 		goto out_free_ctx;
@@ -144,7 +144,7 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	/*
-	 * No read-ahead: the socket BIO of tls_client_new() buffers what one
+	 * No read-ahead: the socket BIO of nb_tls_client_new() buffers what one
 	 * recv brings (many records), and OpenSSL takes each record from it
 	 * exactly. OpenSSL's own read-ahead moves the unread rest of its
 	 * buffer to the front before every record (payload alignment): with
@@ -160,7 +160,7 @@ out_free_ctx:
 	return NULL;
 }
 
-bool tls_name_is_ip(const char *name)
+bool nb_tls_name_is_ip(const char *name)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
 
@@ -168,7 +168,7 @@ bool tls_name_is_ip(const char *name)
 	       inet_pton(AF_INET6, name, buf) == 1;
 }
 
-SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
+SSL *nb_tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 		    char *err, size_t errlen)
 {
 	char msg[256];
@@ -183,13 +183,13 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (sockbio_attach(ssl, fd) < 0)
+	if (nb_sockbio_attach(ssl, fd) < 0)
 		goto out_free_ssl;
 	SSL_set_connect_state(ssl);
 	param = SSL_get0_param(ssl);
 	X509_VERIFY_PARAM_set_hostflags(param,
 					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (tls_name_is_ip(name)) {
+	if (nb_tls_name_is_ip(name)) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(param, name) != 1)
 			goto out_free_ssl;
 	} else {
@@ -227,7 +227,7 @@ static bool tls_reason_is_cert_alert(int reason)
 	}
 }
 
-int tls_describe_error(SSL *ssl, int ret, int ssl_err, char *buf, size_t len)
+int nb_tls_describe_error(SSL *ssl, int ret, int ssl_err, char *buf, size_t len)
 {
 	int saved_errno = errno;
 	unsigned long e;

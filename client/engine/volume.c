@@ -15,7 +15,7 @@ static void session_volreq_reply(struct conn *conn, struct conn_req *req,
 static void session_volreq_returned(struct conn *conn, struct conn_req *req,
 				    int err);
 
-int session_refresh_volume(struct session *s, session_volume_fn *cb,
+int nb_session_refresh_volume(struct session *s, session_volume_fn *cb,
 			   void *opaque)
 {
 	struct session_volreq *vr;
@@ -25,7 +25,7 @@ int session_refresh_volume(struct session *s, session_volume_fn *cb,
 		return -EINVAL;
 	if (s->state != SESSION_READY)
 		return -ENOTCONN;
-	node = session_node_ready(s, NULL);
+	node = nb_session_node_ready(s, NULL);
 	if (!node)
 		return -ENOTCONN;
 	vr = calloc(1, sizeof(*vr));
@@ -39,13 +39,13 @@ int session_refresh_volume(struct session *s, session_volume_fn *cb,
 	vr->cb = cb;
 	vr->opaque = opaque;
 	vr->tries = 1;
-	elog_printf(&s->log, LOG_DEBUG, "volume %s: asking node %s for its size",
-		    s->volume_name, conn_addr(node->conn));
-	conn_submit(node->conn, &vr->req);
+	nb_elog_printf(&s->log, LOG_DEBUG, "volume %s: asking node %s for its size",
+		    s->volume_name, nb_conn_addr(node->conn));
+	nb_conn_submit(node->conn, &vr->req);
 	return 0;
 }
 
-/* Report from the loop (deferred), or at once from session_free(). */
+/* Report from the loop (deferred), or at once from nb_session_free(). */
 static void session_volreq_done(struct session *s, struct session_volreq *vr,
 				int err)
 {
@@ -53,10 +53,10 @@ static void session_volreq_done(struct session *s, struct session_volreq *vr,
 	vr->next = s->vol_done;
 	s->vol_done = vr;
 	if (s->state != SESSION_FREEING)
-		session_idle_start(s);
+		nb_session_idle_start(s);
 }
 
-void session_volreq_run_done(struct session *s)
+void nb_session_volreq_run_done(struct session *s)
 {
 	struct session_volreq *list = s->vol_done;
 
@@ -87,37 +87,37 @@ static void session_volreq_reply(struct conn *conn, struct conn_req *req,
 	const struct rpc_volume_info *v = &rep->volume;
 
 	if (rep->status != RPC_STATUS_OK) {
-		elog_printf(&s->log, LOG_WARNING,
+		nb_elog_printf(&s->log, LOG_WARNING,
 			    "volume %s: node %s: INFO failed: %s%s%s",
-			    s->volume_name, conn_addr(conn),
-			    rpc_status_name(rep->status),
+			    s->volume_name, nb_conn_addr(conn),
+			    nb_rpc_status_name(rep->status),
 			    rep->message[0] ? ": " : "", rep->message);
 		session_volreq_done(s, vr, -EIO);
 		return;
 	}
 	if (!rep->has_volume) {
-		elog_printf(&s->log, LOG_WARNING,
+		nb_elog_printf(&s->log, LOG_WARNING,
 			    "volume %s: node %s: INFO reply without volume information",
-			    s->volume_name, conn_addr(conn));
+			    s->volume_name, nb_conn_addr(conn));
 		session_volreq_done(s, vr, -EPROTO);
 		return;
 	}
 	if (v->block_size != s->volume.block_size || v->size % SESSION_SECTOR) {
-		elog_printf(&s->log, LOG_ERR,
+		nb_elog_printf(&s->log, LOG_ERR,
 			    "volume %s: node %s reports an unusable geometry (%llu bytes, block size %u; block size must stay %u); size kept",
-			    s->volume_name, conn_addr(conn),
+			    s->volume_name, nb_conn_addr(conn),
 			    (unsigned long long)v->size, v->block_size,
 			    s->volume.block_size);
 		session_volreq_done(s, vr, -EPROTO);
 		return;
 	}
 	if (v->size != s->volume.size) {
-		elog_printf(&s->log, LOG_NOTICE,
+		nb_elog_printf(&s->log, LOG_NOTICE,
 			    "volume %s: size changed from %llu to %llu bytes (node %s)",
 			    s->volume_name, (unsigned long long)s->volume.size,
-			    (unsigned long long)v->size, conn_addr(conn));
+			    (unsigned long long)v->size, nb_conn_addr(conn));
 		s->volume.size = v->size;
-		session_volume_changed(s);
+		nb_session_volume_changed(s);
 	}
 	session_volreq_done(s, vr, 0);
 }
@@ -137,10 +137,10 @@ static void session_volreq_returned(struct conn *conn, struct conn_req *req,
 		session_volreq_done(s, vr, -EPROTO);
 		return;
 	}
-	next = session_node_ready(s, conn_owner(conn));
+	next = nb_session_node_ready(s, nb_conn_owner(conn));
 	if (next && vr->tries < SESSION_VOLREQ_TRIES) {
 		vr->tries++;
-		conn_submit(next->conn, &vr->req);
+		nb_conn_submit(next->conn, &vr->req);
 		return;
 	}
 	session_volreq_done(s, vr, -ENOTCONN);

@@ -46,7 +46,7 @@ static int conn_out_reserve(struct conn *conn, size_t need)
 }
 
 /* Write buffered output; returns 0, or -1 when the conn failed. */
-int conn_write_out(struct conn *conn)
+int nb_conn_write_out(struct conn *conn)
 {
 	while (conn->out_off < conn->out_len) {
 		size_t len = conn->out_retry ? conn->out_retry :
@@ -69,19 +69,19 @@ int conn_write_out(struct conn *conn)
 			break;
 		}
 		char msg[256];
-		int err = tls_describe_error(conn->ssl, ret, e, msg, sizeof(msg));
-		conn_fail(conn, err, "write failed: %s", msg);
+		int err = nb_tls_describe_error(conn->ssl, ret, e, msg, sizeof(msg));
+		nb_conn_fail(conn, err, "write failed: %s", msg);
 		return -1;
 	}
 	if (conn->out_off == conn->out_len)
 		conn->out_off = conn->out_len = 0;
 	/* the socket BIO gathers records: send them now */
-	int ret = sockbio_flush(conn->ssl);
+	int ret = nb_sockbio_flush(conn->ssl);
 	if (ret < 0 && ret != -EAGAIN) {
-		conn_fail(conn, ret, "write failed: %s", strerror(-ret));
+		nb_conn_fail(conn, ret, "write failed: %s", strerror(-ret));
 		return -1;
 	}
-	conn_update_events(conn);
+	nb_conn_update_events(conn);
 	return 0;
 }
 
@@ -148,14 +148,14 @@ static int conn_encode(struct conn *conn, const struct conn_req *req,
 	default:
 		break;
 	}
-	if (rpc_op_has_request_data(req->op))
+	if (nb_rpc_op_has_request_data(req->op))
 		data_len = (uint32_t)req->length;
 
-	max = rpc_request_encoded_max(&r);
+	max = nb_rpc_request_encoded_max(&r);
 	ret = conn_out_reserve(conn, max + data_len);
 	if (ret < 0)
 		return ret;
-	n = rpc_request_encode(&r, data_len, conn->out + conn->out_len,
+	n = nb_rpc_request_encode(&r, data_len, conn->out + conn->out_len,
 			       conn->out_cap - conn->out_len);
 	if (n < 0)
 		return n;
@@ -168,7 +168,7 @@ static int conn_encode(struct conn *conn, const struct conn_req *req,
 	return 0;
 }
 
-void conn_arm_try_timer(struct conn *conn)
+void nb_conn_arm_try_timer(struct conn *conn)
 {
 	if (conn->inflight && !ev_is_active(&conn->timer)) {
 		conn->timer.repeat = conn->p->try_timeout;
@@ -176,7 +176,7 @@ void conn_arm_try_timer(struct conn *conn)
 	}
 }
 
-void conn_flush(struct conn *conn)
+void nb_conn_flush(struct conn *conn)
 {
 	if (conn->state != CONN_READY)
 		return;
@@ -214,7 +214,7 @@ void conn_flush(struct conn *conn)
 				if (!req->next)
 					conn->q_tail = &req->next;
 				conn->queued++;
-				conn_fail(conn, -ENOMEM,
+				nb_conn_fail(conn, -ENOMEM,
 					  "out of memory for the output buffer");
 				return;
 			}
@@ -229,14 +229,14 @@ void conn_flush(struct conn *conn)
 		req->sent_at = ev_now(conn->loop);
 		conn->inflight++;
 	}
-	if (conn->out_len > conn->out_off && conn_write_out(conn) < 0)
+	if (conn->out_len > conn->out_off && nb_conn_write_out(conn) < 0)
 		return;
-	conn_arm_try_timer(conn);
+	nb_conn_arm_try_timer(conn);
 }
 
 /* ---- HELLO: protocol handshake and open ---- */
 
-void conn_hello_send(struct conn *conn, enum rpc_op op)
+void nb_conn_hello_send(struct conn *conn, enum rpc_op op)
 {
 	struct conn_req req;
 	int ret;
@@ -247,11 +247,11 @@ void conn_hello_send(struct conn *conn, enum rpc_op op)
 	conn->hello_id++;
 	ret = conn_encode(conn, &req, conn->hello_id);
 	if (ret < 0) {
-		conn_fail(conn, ret, "cannot encode %s: %s", rpc_op_name(op),
+		nb_conn_fail(conn, ret, "cannot encode %s: %s", nb_rpc_op_name(op),
 			  strerror(-ret));
 		return;
 	}
-	conn_write_out(conn);
+	nb_conn_write_out(conn);
 }
 
 static void conn_hello_finish(struct conn *conn, struct rpc_reply *rep)
@@ -261,7 +261,7 @@ static void conn_hello_finish(struct conn *conn, struct rpc_reply *rep)
 
 	ret = conn->p->ops->opened(conn, rep, msg, sizeof(msg));
 	if (ret < 0) {
-		conn_fail(conn, ret, "%s", msg[0] ? msg : strerror(-ret));
+		nb_conn_fail(conn, ret, "%s", msg[0] ? msg : strerror(-ret));
 		return;
 	}
 	conn->n_free = 0;
@@ -269,23 +269,23 @@ static void conn_hello_finish(struct conn *conn, struct rpc_reply *rep)
 		conn->free_slots[conn->n_free++] = i - 1;
 	ev_timer_stop(conn->loop, &conn->timer);
 	conn->last_rx = ev_now(conn->loop);
-	conn_set_state(conn, CONN_READY);
+	nb_conn_set_state(conn, CONN_READY);
 	if (conn->state == CONN_READY && conn->q_head && conn->p->ops->kick)
 		conn->p->ops->kick(conn);
 }
 
 static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 {
-	const char *st = rpc_status_name(rep->status);
+	const char *st = nb_rpc_status_name(rep->status);
 
 	if (conn->hello_op == RPC_OP_HANDSHAKE) {
 		if (rep->status != RPC_STATUS_OK) {
-			conn_fail(conn, -EPROTO, "handshake refused: %s%s%s", st,
+			nb_conn_fail(conn, -EPROTO, "handshake refused: %s%s%s", st,
 				  rep->message[0] ? ": " : "", rep->message);
 			return;
 		}
 		if (!rep->has_handshake || rep->handshake.version != RPC_VERSION) {
-			conn_fail(conn, -EPROTO,
+			nb_conn_fail(conn, -EPROTO,
 				  "handshake reply without a usable version (got %u, want %u)",
 				  rep->has_handshake ? rep->handshake.version : 0,
 				  RPC_VERSION);
@@ -293,7 +293,7 @@ static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 		}
 		if (rep->handshake.max_inflight == 0 ||
 		    rep->handshake.max_io_size < SESSION_SECTOR) {
-			conn_fail(conn, -EPROTO,
+			nb_conn_fail(conn, -EPROTO,
 				  "node granted max_inflight %u, max_io_size %u",
 				  rep->handshake.max_inflight,
 				  rep->handshake.max_io_size);
@@ -310,7 +310,7 @@ static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 		snprintf(conn->node_name, sizeof(conn->node_name), "%s",
 			 rep->handshake.name);
 		if (conn->p->volume)
-			conn_hello_send(conn, RPC_OP_OPEN);
+			nb_conn_hello_send(conn, RPC_OP_OPEN);
 		else
 			conn_hello_finish(conn, rep);
 		return;
@@ -320,23 +320,23 @@ static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 	case RPC_STATUS_OK:
 		break;
 	case RPC_STATUS_NOT_FOUND:
-		conn_fail(conn, -ENOENT, "volume '%s' not found%s%s",
+		nb_conn_fail(conn, -ENOENT, "volume '%s' not found%s%s",
 			  conn->p->volume, rep->message[0] ? ": " : "",
 			  rep->message);
 		return;
 	case RPC_STATUS_READ_ONLY:
-		conn_fail(conn, -EROFS, "volume '%s' is read-only%s%s",
+		nb_conn_fail(conn, -EROFS, "volume '%s' is read-only%s%s",
 			  conn->p->volume, rep->message[0] ? ": " : "",
 			  rep->message);
 		return;
 	default:
-		conn_fail(conn, -EIO, "open of volume '%s' refused: %s%s%s",
+		nb_conn_fail(conn, -EIO, "open of volume '%s' refused: %s%s%s",
 			  conn->p->volume, st, rep->message[0] ? ": " : "",
 			  rep->message);
 		return;
 	}
 	if (!rep->has_volume) {
-		conn_fail(conn, -EPROTO, "open reply without volume information");
+		nb_conn_fail(conn, -EPROTO, "open reply without volume information");
 		return;
 	}
 	conn_hello_finish(conn, rep);
@@ -380,7 +380,7 @@ static bool conn_dispatch(struct conn *conn)
 			conn->p->ops->kick(conn);
 	}
 	conn->in_dispatch = false;
-	rpc_reply_clear(&conn->rx_reply);
+	nb_rpc_reply_clear(&conn->rx_reply);
 	conn->rx = CONN_RX_HDR;
 	conn->rx_got = 0;
 	conn->rx_req = NULL;
@@ -393,27 +393,27 @@ static bool conn_dispatch(struct conn *conn)
 static bool conn_rx_header(struct conn *conn)
 {
 	uint32_t max_data = conn->state == CONN_READY ? conn->max_io_size : 0;
-	int ret = rpc_frame_hdr_decode(conn->rx_hdr, &conn->rx_frame, max_data);
+	int ret = nb_rpc_frame_hdr_decode(conn->rx_hdr, &conn->rx_frame, max_data);
 
 	if (ret == -EMSGSIZE) {
-		conn_fail(conn, -EPROTO,
+		nb_conn_fail(conn, -EPROTO,
 			  "frame too large from node (limit %u data bytes)",
 			  max_data);
 		return false;
 	}
 	if (ret < 0) {
-		conn_fail(conn, -EPROTO,
+		nb_conn_fail(conn, -EPROTO,
 			  "malformed frame header from node (bytes %02x%02x%02x%02x %02x %02x)",
 			  conn->rx_hdr[0], conn->rx_hdr[1], conn->rx_hdr[2],
 			  conn->rx_hdr[3], conn->rx_hdr[4], conn->rx_hdr[5]);
 		return false;
 	}
 	if (conn->rx_frame.kind != RPC_KIND_REPLY) {
-		conn_fail(conn, -EPROTO, "node sent a request frame");
+		nb_conn_fail(conn, -EPROTO, "node sent a request frame");
 		return false;
 	}
 	if (conn->rx_frame.hdr_len == 0) {
-		conn_fail(conn, -EPROTO, "node sent an empty reply header");
+		nb_conn_fail(conn, -EPROTO, "node sent an empty reply header");
 		return false;
 	}
 	if (conn->rx_pb_cap < conn->rx_frame.hdr_len) {
@@ -424,7 +424,7 @@ static bool conn_rx_header(struct conn *conn)
 			cap *= 2;
 		pb = realloc(conn->rx_pb, cap);
 		if (!pb) {
-			conn_fail(conn, -ENOMEM, "out of memory for a reply header");
+			nb_conn_fail(conn, -ENOMEM, "out of memory for a reply header");
 			return false;
 		}
 		conn->rx_pb = pb;
@@ -443,24 +443,24 @@ static bool conn_rx_reply(struct conn *conn)
 	uint64_t expect = 0;
 	uint32_t slot;
 
-	if (rpc_reply_decode(conn->rx_pb, conn->rx_frame.hdr_len, rep) < 0) {
-		conn_fail(conn, -EPROTO, "undecodable reply header (%u bytes)",
+	if (nb_rpc_reply_decode(conn->rx_pb, conn->rx_frame.hdr_len, rep) < 0) {
+		nb_conn_fail(conn, -EPROTO, "undecodable reply header (%u bytes)",
 			  conn->rx_frame.hdr_len);
 		return false;
 	}
 	if (conn->state == CONN_HELLO) {
 		if (rep->id != conn->hello_id) {
-			conn_fail(conn, -EPROTO,
+			nb_conn_fail(conn, -EPROTO,
 				  "reply id %llu does not answer %s (id %llu)",
 				  (unsigned long long)rep->id,
-				  rpc_op_name(conn->hello_op),
+				  nb_rpc_op_name(conn->hello_op),
 				  (unsigned long long)conn->hello_id);
 			return false;
 		}
 	} else {
 		req = conn_slot_find(conn, rep->id, &slot);
 		if (!req) {
-			conn_fail(conn, -EPROTO, "reply id %llu is not in flight",
+			nb_conn_fail(conn, -EPROTO, "reply id %llu is not in flight",
 				  (unsigned long long)rep->id);
 			return false;
 		}
@@ -468,11 +468,11 @@ static bool conn_rx_reply(struct conn *conn)
 			expect = req->length;
 	}
 	if (conn->rx_frame.data_len != expect) {
-		conn_fail(conn, -EPROTO,
+		nb_conn_fail(conn, -EPROTO,
 			  "reply id %llu (%s, %s) carries %u data bytes, expected %llu",
 			  (unsigned long long)rep->id,
-			  req ? rpc_op_name(req->op) : rpc_op_name(conn->hello_op),
-			  rpc_status_name(rep->status), conn->rx_frame.data_len,
+			  req ? nb_rpc_op_name(req->op) : nb_rpc_op_name(conn->hello_op),
+			  nb_rpc_status_name(rep->status), conn->rx_frame.data_len,
 			  (unsigned long long)expect);
 		return false;
 	}
@@ -488,7 +488,7 @@ static bool conn_rx_reply(struct conn *conn)
 }
 
 /* Read and handle what TLS has, within the per-wake-up budget. */
-void conn_read(struct conn *conn)
+void nb_conn_read(struct conn *conn)
 {
 	unsigned frames = 0;
 	size_t bytes = 0;
@@ -539,8 +539,8 @@ void conn_read(struct conn *conn)
 				conn->read_wants_write = true;
 				return;
 			}
-			err = tls_describe_error(conn->ssl, ret, e, msg, sizeof(msg));
-			conn_fail(conn, err, "%s", msg);
+			err = nb_tls_describe_error(conn->ssl, ret, e, msg, sizeof(msg));
+			nb_conn_fail(conn, err, "%s", msg);
 			return;
 		}
 		conn->read_wants_write = false;

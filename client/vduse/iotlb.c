@@ -32,7 +32,7 @@ struct iotlb {
 	struct iotlb_stats stats;
 };
 
-struct iotlb *iotlb_new(iotlb_lookup_fn *lookup, void *opaque)
+struct iotlb *nb_iotlb_new(iotlb_lookup_fn *lookup, void *opaque)
 {
 	struct iotlb *t = calloc(1, sizeof(*t));
 
@@ -50,7 +50,7 @@ static void iotlb_unmap(struct iotlb *t, struct iotlb_region *r)
 	t->stats.unmapped++;
 }
 
-void iotlb_free(struct iotlb *t)
+void nb_iotlb_free(struct iotlb *t)
 {
 	struct iotlb_region *r, *next;
 	unsigned int i;
@@ -131,7 +131,7 @@ static struct iotlb_region *iotlb_fill(struct iotlb *t, uint64_t iova)
 	return r;
 }
 
-void *iotlb_translate(struct iotlb *t, uint64_t iova, uint64_t *len,
+void *nb_iotlb_translate(struct iotlb *t, uint64_t iova, uint64_t *len,
 		      bool write)
 {
 	struct iotlb_region *r = NULL;
@@ -171,7 +171,7 @@ void *iotlb_translate(struct iotlb *t, uint64_t iova, uint64_t *len,
 	return r->host + (iova - r->start);
 }
 
-void iotlb_invalidate(struct iotlb *t, uint64_t start, uint64_t last)
+void nb_iotlb_invalidate(struct iotlb *t, uint64_t start, uint64_t last)
 {
 	unsigned int i = 0;
 
@@ -185,12 +185,12 @@ void iotlb_invalidate(struct iotlb *t, uint64_t start, uint64_t last)
 	}
 }
 
-uint64_t iotlb_seq(struct iotlb *t)
+uint64_t nb_iotlb_seq(struct iotlb *t)
 {
 	return t->seq++;
 }
 
-void iotlb_reap(struct iotlb *t, uint64_t oldest)
+void nb_iotlb_reap(struct iotlb *t, uint64_t oldest)
 {
 	struct iotlb_region **pp = &t->retired;
 
@@ -207,17 +207,17 @@ void iotlb_reap(struct iotlb *t, uint64_t oldest)
 	}
 }
 
-const struct iotlb_stats *iotlb_get_stats(const struct iotlb *t)
+const struct iotlb_stats *nb_iotlb_get_stats(const struct iotlb *t)
 {
 	return &t->stats;
 }
 
-unsigned int iotlb_live_count(const struct iotlb *t)
+unsigned int nb_iotlb_live_count(const struct iotlb *t)
 {
 	return t->n_live;
 }
 
-unsigned int iotlb_retired_count(const struct iotlb *t)
+unsigned int nb_iotlb_retired_count(const struct iotlb *t)
 {
 	return t->n_retired;
 }

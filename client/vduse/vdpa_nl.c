@@ -128,7 +128,7 @@ out_free_sock:
 	return ret;
 }
 
-int vdpa_dev_add(const char *name, const char *mgmtdev, char *err,
+int nb_vdpa_dev_add(const char *name, const char *mgmtdev, char *err,
 		 size_t errlen)
 {
 	int ret;
@@ -164,7 +164,7 @@ int vdpa_dev_add(const char *name, const char *mgmtdev, char *err,
 	}
 }
 
-int vdpa_dev_del(const char *name, char *err, size_t errlen)
+int nb_vdpa_dev_del(const char *name, char *err, size_t errlen)
 {
 	int ret;
 

@@ -14,7 +14,7 @@
 #include "errmsg.h"
 #include "vduse_dev.h"
 
-int vduse_dev_control_open(char *err, size_t errlen)
+int nb_vduse_dev_control_open(char *err, size_t errlen)
 {
 	uint64_t version = VDUSE_API_VERSION;
 	int fd, ret;
@@ -57,7 +57,7 @@ static bool vduse_name_ok(const char *name)
 	       strcmp(name, "control");
 }
 
-int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
+int nb_vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
 {
 	struct vduse_dev_config *cfg;
 	uint32_t i;
@@ -67,7 +67,7 @@ int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
 		return nb_errf(err, errlen, -EINVAL,
 			       "bad device name '%s': 1 to %d characters, no '/'",
 			       p->name, VDUSE_NAME_MAX - 1);
-	fd = vduse_dev_control_open(err, errlen);
+	fd = nb_vduse_dev_control_open(err, errlen);
 	if (fd < 0)
 		return fd;
 	cfg = calloc(1, sizeof(*cfg) + p->config_size);
@@ -101,7 +101,7 @@ int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen)
 				"'%s': %s", p->name, strerror(-ret));
 		goto out_free;
 	}
-	dfd = vduse_dev_open(p->name, 2000, err, errlen);
+	dfd = nb_vduse_dev_open(p->name, 2000, err, errlen);
 	if (dfd < 0) {
 		ret = dfd;
 		goto out_destroy;
@@ -135,7 +135,7 @@ out_close:
 	return ret;
 }
 
-int vduse_dev_exists(const char *name)
+int nb_vduse_dev_exists(const char *name)
 {
 	char path[sizeof(VDUSE_DEV_DIR) + VDUSE_NAME_MAX + 1];
 	struct stat st;
@@ -144,7 +144,7 @@ int vduse_dev_exists(const char *name)
 	return stat(path, &st) == 0;
 }
 
-int vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen)
+int nb_vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen)
 {
 	char path[sizeof(VDUSE_DEV_DIR) + VDUSE_NAME_MAX + 1];
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
@@ -168,7 +168,7 @@ int vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen)
 		       strerror(errno));
 }
 
-int vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
+int nb_vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
 			 size_t errlen)
 {
 	char buf[VDUSE_NAME_MAX] = { 0 };
@@ -185,7 +185,7 @@ int vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
 	return 0;
 }
 
-int vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
+int nb_vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
 			      size_t errlen)
 {
 	char path[sizeof(VDUSE_SYSFS_DIR) + VDUSE_NAME_MAX + 16], val[24];
@@ -211,19 +211,19 @@ int vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
 	return 0;
 }
 
-int vduse_dev_destroy(const char *name, char *err, size_t errlen)
+int nb_vduse_dev_destroy(const char *name, char *err, size_t errlen)
 {
 	int fd, ret;
 
-	fd = vduse_dev_control_open(err, errlen);
+	fd = nb_vduse_dev_control_open(err, errlen);
 	if (fd < 0)
 		return fd;
-	ret = vduse_dev_destroy_fd(fd, name, err, errlen);
+	ret = nb_vduse_dev_destroy_fd(fd, name, err, errlen);
 	close(fd);
 	return ret;
 }
 
-int vduse_dev_read_request(int fd, struct vduse_dev_request *req)
+int nb_vduse_dev_read_request(int fd, struct vduse_dev_request *req)
 {
 	ssize_t n = read(fd, req, sizeof(*req));
 
@@ -234,7 +234,7 @@ int vduse_dev_read_request(int fd, struct vduse_dev_request *req)
 	return 0;
 }
 
-int vduse_dev_write_response(int fd, const struct vduse_dev_response *resp)
+int nb_vduse_dev_write_response(int fd, const struct vduse_dev_response *resp)
 {
 	ssize_t n = write(fd, resp, sizeof(*resp));
 
@@ -250,12 +250,12 @@ static int vduse_ioctl(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg) < 0 ? -errno : 0;
 }
 
-int vduse_dev_get_features(int fd, uint64_t *features)
+int nb_vduse_dev_get_features(int fd, uint64_t *features)
 {
 	return vduse_ioctl(fd, VDUSE_DEV_GET_FEATURES, features);
 }
 
-int vduse_dev_set_config(int fd, uint32_t offset, const void *data,
+int nb_vduse_dev_set_config(int fd, uint32_t offset, const void *data,
 			 uint32_t len)
 {
 	struct vduse_config_data *cd;
@@ -272,31 +272,31 @@ int vduse_dev_set_config(int fd, uint32_t offset, const void *data,
 	return ret;
 }
 
-int vduse_dev_inject_config_irq(int fd)
+int nb_vduse_dev_inject_config_irq(int fd)
 {
 	return ioctl(fd, VDUSE_DEV_INJECT_CONFIG_IRQ) < 0 ? -errno : 0;
 }
 
-int vduse_vq_get_info(int fd, uint32_t index, struct vduse_vq_info *info)
+int nb_vduse_vq_get_info(int fd, uint32_t index, struct vduse_vq_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->index = index;
 	return vduse_ioctl(fd, VDUSE_VQ_GET_INFO, info);
 }
 
-int vduse_vq_set_kickfd(int fd, uint32_t index, int kickfd)
+int nb_vduse_vq_set_kickfd(int fd, uint32_t index, int kickfd)
 {
 	struct vduse_vq_eventfd ev = { .index = index, .fd = kickfd };
 
 	return vduse_ioctl(fd, VDUSE_VQ_SETUP_KICKFD, &ev);
 }
 
-int vduse_vq_inject_irq(int fd, uint32_t index)
+int nb_vduse_vq_inject_irq(int fd, uint32_t index)
 {
 	return vduse_ioctl(fd, VDUSE_VQ_INJECT_IRQ, &index);
 }
 
-int vduse_iotlb_get_fd(int fd, uint64_t iova, struct vduse_iotlb_entry *entry)
+int nb_vduse_iotlb_get_fd(int fd, uint64_t iova, struct vduse_iotlb_entry *entry)
 {
 	int ret;
 

@@ -27,7 +27,7 @@ struct blk_dev {
 	void *opaque;
 };
 
-const char *blk_op_name(enum blk_op op)
+const char *nb_blk_op_name(enum blk_op op)
 {
 	static const char *const names[BLK_OP_MAX] = {
 		[BLK_OP_READ] = "read",
@@ -47,7 +47,7 @@ static bool blk_is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
-const char *blk_params_check(const struct blk_params *p)
+const char *nb_blk_params_check(const struct blk_params *p)
 {
 	if (p->size_bytes < BLK_SECTOR)
 		return "volume smaller than 512 bytes";
@@ -103,12 +103,12 @@ static uint64_t blk_offered_features(const struct blk_params *p)
 	return f;
 }
 
-int blk_config_build(const struct blk_params *p, struct virtio_blk_config *cfg,
+int nb_blk_config_build(const struct blk_params *p, struct virtio_blk_config *cfg,
 		     uint64_t *features)
 {
 	uint32_t seg_max;
 
-	if (blk_params_check(p))
+	if (nb_blk_params_check(p))
 		return -EINVAL;
 	/* a chain is header + data segments + status; keep it inside the
 	 * queue (no indirect) and well inside VQ_MAX_IOV */
@@ -146,12 +146,12 @@ int blk_config_build(const struct blk_params *p, struct virtio_blk_config *cfg,
 	return 0;
 }
 
-struct blk_dev *blk_dev_new(const struct blk_params *p,
+struct blk_dev *nb_blk_dev_new(const struct blk_params *p,
 			    const struct blk_backend_ops *ops, void *opaque)
 {
 	struct blk_dev *dev;
 
-	if (blk_params_check(p) || !ops || !ops->submit) {
+	if (nb_blk_params_check(p) || !ops || !ops->submit) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -172,12 +172,12 @@ struct blk_dev *blk_dev_new(const struct blk_params *p,
 	return dev;
 }
 
-void blk_dev_free(struct blk_dev *dev)
+void nb_blk_dev_free(struct blk_dev *dev)
 {
 	free(dev);
 }
 
-int blk_dev_set_features(struct blk_dev *dev, uint64_t driver_features)
+int nb_blk_dev_set_features(struct blk_dev *dev, uint64_t driver_features)
 {
 	if (driver_features & ~dev->offered)
 		return -EINVAL;
@@ -185,13 +185,13 @@ int blk_dev_set_features(struct blk_dev *dev, uint64_t driver_features)
 	return 0;
 }
 
-void blk_dev_set_size(struct blk_dev *dev, uint64_t size_bytes)
+void nb_blk_dev_set_size(struct blk_dev *dev, uint64_t size_bytes)
 {
 	dev->params.size_bytes = size_bytes;
 	dev->capacity = size_bytes / BLK_SECTOR;
 }
 
-uint64_t blk_dev_capacity_sectors(const struct blk_dev *dev)
+uint64_t nb_blk_dev_capacity_sectors(const struct blk_dev *dev)
 {
 	return dev->capacity;
 }
@@ -210,9 +210,9 @@ static void blk_req_finish(struct blk_req *req, uint8_t status)
 		*req->status = status;
 		len = req->written + 1;
 	} else {
-		vq_set_needs_reset(req->vq);
+		nb_vq_set_needs_reset(req->vq);
 	}
-	vq_push(req->vq, req->elem.head, len);
+	nb_vq_push(req->vq, req->elem.head, len);
 	free(req->ranges);
 	free(req);
 }
@@ -223,7 +223,7 @@ static void blk_req_reject(struct blk_req *req, uint32_t type, uint8_t status,
 	const struct blk_dev *dev = req->dev;
 
 	if (dev->ops->bad_request)
-		dev->ops->bad_request(dev->opaque, vq_index(req->vq),
+		dev->ops->bad_request(dev->opaque, nb_vq_index(req->vq),
 				      req->elem.head, type, why);
 	req->written = 0;
 	blk_req_finish(req, status);
@@ -281,7 +281,7 @@ static void blk_req_run(struct blk_req *req)
 			return;
 		}
 		if (!req->done_in_submit)
-			return;		/* blk_complete() comes later */
+			return;		/* nb_blk_complete() comes later */
 		if (req->result < 0 || !req->nr_ranges) {
 			blk_req_done(req, req->result);
 			return;
@@ -290,7 +290,7 @@ static void blk_req_run(struct blk_req *req)
 	}
 }
 
-void blk_complete(struct blk_req *req, int err)
+void nb_blk_complete(struct blk_req *req, int err)
 {
 	req->result = err;
 	if (req->in_submit) {
@@ -382,7 +382,7 @@ static bool blk_parse_ranges(struct blk_req *req, struct blk_parse *ps,
 		uint32_t nsect, flags;
 
 		/* copied out once: the guest may change it under us */
-		vq_iov_to_buf(iov, cnt, i * sizeof(seg), &seg, sizeof(seg));
+		nb_vq_iov_to_buf(iov, cnt, i * sizeof(seg), &seg, sizeof(seg));
 		sector = le64toh(seg.sector);
 		nsect = le32toh(seg.num_sectors);
 		flags = le32toh(seg.flags);
@@ -444,7 +444,7 @@ static bool blk_req_parse(struct blk_req *req, struct blk_parse *ps)
 	if (e->out_len < sizeof(hdr))
 		return blk_parse_fail(ps, VIRTIO_BLK_S_IOERR,
 				      "request header shorter than 16 bytes");
-	vq_iov_to_buf(out, out_cnt, 0, &hdr, sizeof(hdr));
+	nb_vq_iov_to_buf(out, out_cnt, 0, &hdr, sizeof(hdr));
 	ps->type = le32toh(hdr.type);
 	sector = le64toh(hdr.sector);
 
@@ -484,7 +484,7 @@ static bool blk_req_parse(struct blk_req *req, struct blk_parse *ps)
 					      "GET_ID request without a writable buffer");
 		if (in_len > VIRTIO_BLK_ID_BYTES)
 			in_len = VIRTIO_BLK_ID_BYTES;
-		req->written = (uint32_t)vq_iov_from_buf(in, in_cnt, 0,
+		req->written = (uint32_t)nb_vq_iov_from_buf(in, in_cnt, 0,
 			req->dev->params.serial, in_len);
 		return true;
 	case VIRTIO_BLK_T_DISCARD:
@@ -523,7 +523,7 @@ static void blk_req_start(struct blk_dev *dev, struct vq *vq,
 	blk_req_run(req);
 }
 
-int blk_queue_process(struct blk_dev *dev, struct vq *vq, unsigned int budget)
+int nb_blk_queue_process(struct blk_dev *dev, struct vq *vq, unsigned int budget)
 {
 	unsigned int n;
 	int rc = 0;
@@ -531,23 +531,23 @@ int blk_queue_process(struct blk_dev *dev, struct vq *vq, unsigned int budget)
 	for (n = 0; n < budget; n++) {
 		struct vq_elem *elem;
 
-		rc = vq_pop(vq, sizeof(struct blk_req), &elem);
+		rc = nb_vq_pop(vq, sizeof(struct blk_req), &elem);
 		if (rc < 0)
 			break;
 		blk_req_start(dev, vq, (struct blk_req *)elem);
 	}
-	vq_notify_batch(vq);
+	nb_vq_notify_batch(vq);
 	if (rc < 0 && rc != -EAGAIN)
 		return rc;
 	return (int)n;
 }
 
-int blk_queue_resubmit(struct blk_dev *dev, struct vq *vq, uint16_t head)
+int nb_blk_queue_resubmit(struct blk_dev *dev, struct vq *vq, uint16_t head)
 {
 	struct vq_elem *elem;
 	int rc;
 
-	rc = vq_pop_head(vq, head, sizeof(struct blk_req), &elem);
+	rc = nb_vq_pop_head(vq, head, sizeof(struct blk_req), &elem);
 	if (rc < 0)
 		return rc;
 	blk_req_start(dev, vq, (struct blk_req *)elem);

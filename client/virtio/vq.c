@@ -15,7 +15,7 @@ struct vq {
 	unsigned int index;
 
 	struct vq_layout layout;
-	bool configured;	/* layout accepted by vq_setup() */
+	bool configured;	/* layout accepted by nb_vq_setup() */
 	bool ready;		/* rings mapped */
 	bool needs_reset;
 	bool kicks_enabled;
@@ -31,7 +31,7 @@ struct vq {
 	uint16_t used_idx;
 	uint16_t signalled_used;
 	bool signalled_used_valid;
-	unsigned int unsignalled;	/* pushes since last vq_notify_batch */
+	unsigned int unsignalled;	/* pushes since last nb_vq_notify_batch */
 	unsigned int inflight;
 
 	struct vq_stats stats;
@@ -57,7 +57,7 @@ struct vq_walk {
 	uint32_t last_w_len;
 };
 
-struct vq *vq_new(const struct vq_ops *ops, void *opaque, unsigned int index)
+struct vq *nb_vq_new(const struct vq_ops *ops, void *opaque, unsigned int index)
 {
 	struct vq *vq;
 
@@ -74,7 +74,7 @@ struct vq *vq_new(const struct vq_ops *ops, void *opaque, unsigned int index)
 	return vq;
 }
 
-void vq_free(struct vq *vq)
+void nb_vq_free(struct vq *vq)
 {
 	free(vq);
 }
@@ -94,7 +94,7 @@ static void *vq_map_ring(struct vq *vq, uint64_t iova, uint64_t len,
 	return p;
 }
 
-int vq_remap(struct vq *vq)
+int nb_vq_remap(struct vq *vq)
 {
 	uint32_t num = vq->layout.num;
 	void *desc, *avail, *used;
@@ -119,11 +119,11 @@ int vq_remap(struct vq *vq)
 	return 0;
 }
 
-int vq_setup(struct vq *vq, const struct vq_layout *layout)
+int nb_vq_setup(struct vq *vq, const struct vq_layout *layout)
 {
 	int rc;
 
-	vq_reset(vq);
+	nb_vq_reset(vq);
 	if (layout->num == 0 || layout->num > VQ_MAX_SIZE ||
 	    (layout->num & (layout->num - 1)))
 		return -EINVAL;
@@ -132,7 +132,7 @@ int vq_setup(struct vq *vq, const struct vq_layout *layout)
 		return -EINVAL;
 	vq->layout = *layout;
 	vq->configured = true;
-	rc = vq_remap(vq);
+	rc = nb_vq_remap(vq);
 	if (rc < 0) {
 		vq->configured = false;
 		return rc;
@@ -144,7 +144,7 @@ int vq_setup(struct vq *vq, const struct vq_layout *layout)
 	return 0;
 }
 
-void vq_reset(struct vq *vq)
+void nb_vq_reset(struct vq *vq)
 {
 	vq->configured = false;
 	vq->ready = false;
@@ -163,42 +163,42 @@ void vq_reset(struct vq *vq)
 	memset(&vq->layout, 0, sizeof(vq->layout));
 }
 
-bool vq_ready(const struct vq *vq)
+bool nb_vq_ready(const struct vq *vq)
 {
 	return vq->ready;
 }
 
-unsigned int vq_index(const struct vq *vq)
+unsigned int nb_vq_index(const struct vq *vq)
 {
 	return vq->index;
 }
 
-uint32_t vq_size(const struct vq *vq)
+uint32_t nb_vq_size(const struct vq *vq)
 {
 	return vq->layout.num;
 }
 
-uint16_t vq_last_avail_idx(const struct vq *vq)
+uint16_t nb_vq_last_avail_idx(const struct vq *vq)
 {
 	return vq->last_avail_idx;
 }
 
-unsigned int vq_inflight(const struct vq *vq)
+unsigned int nb_vq_inflight(const struct vq *vq)
 {
 	return vq->inflight;
 }
 
-const struct vq_stats *vq_get_stats(const struct vq *vq)
+const struct vq_stats *nb_vq_get_stats(const struct vq *vq)
 {
 	return &vq->stats;
 }
 
-bool vq_needs_reset(const struct vq *vq)
+bool nb_vq_needs_reset(const struct vq *vq)
 {
 	return vq->needs_reset;
 }
 
-void vq_set_needs_reset(struct vq *vq)
+void nb_vq_set_needs_reset(struct vq *vq)
 {
 	vq->needs_reset = true;
 }
@@ -213,7 +213,7 @@ static uint16_t vq_avail_idx(struct vq *vq)
 	return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
 }
 
-bool vq_has_avail(struct vq *vq)
+bool nb_vq_has_avail(struct vq *vq)
 {
 	return vq->ready && vq_avail_idx(vq) != vq->last_avail_idx;
 }
@@ -475,7 +475,7 @@ static void vq_log_avail(struct vq *vq)
 				 __ATOMIC_RELEASE);
 }
 
-int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
+int nb_vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
 {
 	uint16_t head;
 	int rc;
@@ -508,7 +508,7 @@ int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp)
 	return 0;
 }
 
-int vq_pop_head(struct vq *vq, uint16_t head, size_t elem_size,
+int nb_vq_pop_head(struct vq *vq, uint16_t head, size_t elem_size,
 		struct vq_elem **elemp)
 {
 	if (!vq->ready)
@@ -518,7 +518,7 @@ int vq_pop_head(struct vq *vq, uint16_t head, size_t elem_size,
 	return vq_build_elem(vq, head, elem_size, elemp);
 }
 
-void vq_log_start(struct vq *vq, struct vq_log *log)
+void nb_vq_log_start(struct vq *vq, struct vq_log *log)
 {
 	log->num = vq->layout.num;
 	memset(log->inflight, 0, sizeof(log->inflight));
@@ -528,12 +528,12 @@ void vq_log_start(struct vq *vq, struct vq_log *log)
 	vq->log = log;
 }
 
-void vq_log_stop(struct vq *vq)
+void nb_vq_log_stop(struct vq *vq)
 {
 	vq->log = NULL;
 }
 
-int vq_recover(struct vq *vq, struct vq_log *log, uint16_t *heads)
+int nb_vq_recover(struct vq *vq, struct vq_log *log, uint16_t *heads)
 {
 	uint32_t num = vq->layout.num;
 	uint16_t idx, end;
@@ -572,7 +572,7 @@ int vq_recover(struct vq *vq, struct vq_log *log, uint16_t *heads)
 	return n;
 }
 
-int vq_push(struct vq *vq, uint16_t id, uint32_t len)
+int nb_vq_push(struct vq *vq, uint16_t id, uint32_t len)
 {
 	struct vring_used_elem *u;
 
@@ -596,7 +596,7 @@ int vq_push(struct vq *vq, uint16_t id, uint32_t len)
 	return 0;
 }
 
-int vq_notify_batch(struct vq *vq)
+int nb_vq_notify_batch(struct vq *vq)
 {
 	uint16_t old, new;
 	bool need;
@@ -630,7 +630,7 @@ int vq_notify_batch(struct vq *vq)
 	return vq->ops->notify(vq->opaque);
 }
 
-void vq_kick_disable(struct vq *vq)
+void nb_vq_kick_disable(struct vq *vq)
 {
 	vq->kicks_enabled = false;
 	if (!vq->ready || vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
@@ -639,7 +639,7 @@ void vq_kick_disable(struct vq *vq)
 			 __ATOMIC_RELAXED);
 }
 
-bool vq_kick_enable(struct vq *vq)
+bool nb_vq_kick_enable(struct vq *vq)
 {
 	vq->kicks_enabled = true;
 	if (!vq->ready)
@@ -681,13 +681,13 @@ static size_t vq_iov_copy(const struct iovec *iov, unsigned int cnt,
 	return done;
 }
 
-size_t vq_iov_to_buf(const struct iovec *iov, unsigned int cnt,
+size_t nb_vq_iov_to_buf(const struct iovec *iov, unsigned int cnt,
 		     size_t offset, void *buf, size_t len)
 {
 	return vq_iov_copy(iov, cnt, offset, buf, len, false);
 }
 
-size_t vq_iov_from_buf(const struct iovec *iov, unsigned int cnt,
+size_t nb_vq_iov_from_buf(const struct iovec *iov, unsigned int cnt,
 		       size_t offset, const void *buf, size_t len)
 {
 	return vq_iov_copy(iov, cnt, offset, (uint8_t *)buf, len, true);

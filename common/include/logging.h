@@ -5,7 +5,7 @@
  * filtered by a syslog level (LOG_ERR .. LOG_DEBUG). Thread safe: each
  * message goes out in one write(2). Messages are cut at 1023 bytes.
  *
- * Set it up (log_init, log_set_style, log_set_tag, log_use_syslog) before
+ * Set it up (nb_log_init, nb_log_set_style, nb_log_set_tag, nb_log_use_syslog) before
  * other threads log.
  */
 #ifndef NETBLK_LOGGING_H
@@ -28,26 +28,26 @@ enum log_style {
  * is the highest level printed. Before the call: "vduse-netblk" and
  * LOG_NOTICE.
  */
-void log_init(const char *ident, int level);
-void log_set_style(enum log_style style);
+void nb_log_init(const char *ident, int level);
+void nb_log_set_style(enum log_style style);
 /* The TAG of LOG_STYLE_TIME_TAG lines (copied, cut at 255 bytes; empty
  * until set). */
-void log_set_tag(const char *tag);
+void nb_log_set_tag(const char *tag);
 /* Send every message to syslog from now on (after daemonizing). */
-void log_use_syslog(void);
+void nb_log_use_syslog(void);
 
-int log_level(void);
+int nb_log_level(void);
 static inline bool log_enabled(int level)
 {
-	return level <= log_level();
+	return level <= nb_log_level();
 }
 
-void log_msg(int level, const char *fmt, ...)
+void nb_log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* One message already formatted (not cut at 1023 bytes). */
-void log_text(int level, const char *text);
+void nb_log_text(int level, const char *text);
 
 /* "error", "warning" or "warn", "notice", "info", "debug" -> level, or -1. */
-int log_parse_level(const char *name);
+int nb_log_parse_level(const char *name);
 
 #endif

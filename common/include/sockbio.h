@@ -26,27 +26,27 @@
  * that direction). Free it with BIO_free (SSL_free does when the SSL
  * owns it). NULL with errno set (ENOMEM).
  */
-BIO *sockbio_new(int fd, size_t send_len, size_t recv_len);
+BIO *nb_sockbio_new(int fd, size_t send_len, size_t recv_len);
 
 /*
  * Give ssl a socket BIO over fd with both buffers of the sizes above
  * (SSL_free frees it), and turn OpenSSL's read-ahead off for ssl: the
  * receive buffer does that job without OpenSSL moving the unread rest
  * of its buffer before every record. After SSL_write, call
- * sockbio_flush() once per batch (OpenSSL flushes handshake messages
+ * nb_sockbio_flush() once per batch (OpenSSL flushes handshake messages
  * and alerts itself) and keep watching for writability while
- * sockbio_unsent() is non-zero. Returns 0 or -ENOMEM.
+ * nb_sockbio_unsent() is non-zero. Returns 0 or -ENOMEM.
  */
-int sockbio_attach(SSL *ssl, int fd);
+int nb_sockbio_attach(SSL *ssl, int fd);
 
 /*
  * Send the records ssl's write BIO has gathered: 0 when all are out,
  * -EAGAIN when the socket is full (wait for writability and call again),
  * -errno when sending failed (e.g. -EPIPE).
  */
-int sockbio_flush(SSL *ssl);
+int nb_sockbio_flush(SSL *ssl);
 
 /* Bytes of records gathered in ssl's write BIO but not yet sent. */
-size_t sockbio_unsent(SSL *ssl);
+size_t nb_sockbio_unsent(SSL *ssl);
 
 #endif

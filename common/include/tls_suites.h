@@ -28,7 +28,7 @@ enum tls_suite {
 	TLS_SUITE_MAX
 };
 
-/* Room for any list tls_suites_format() writes. */
+/* Room for any list nb_tls_suites_format() writes. */
 #define TLS_SUITES_LIST_LEN 128
 
 /* The measured order: order[0] is the fastest; rate by enum tls_suite. */
@@ -38,10 +38,10 @@ struct tls_suites_rank {
 };
 
 /* OpenSSL's name of a suite, e.g. "TLS_AES_128_GCM_SHA256". */
-const char *tls_suite_name(enum tls_suite s);
+const char *nb_tls_suite_name(enum tls_suite s);
 
 /* Short name of its cipher, e.g. "AES-128-GCM" (for logs). */
-const char *tls_suite_cipher(enum tls_suite s);
+const char *nb_tls_suite_cipher(enum tls_suite s);
 
 /*
  * Check an operator's list (OpenSSL's TLS 1.3 syntax: suite names joined
@@ -51,14 +51,14 @@ const char *tls_suite_cipher(enum tls_suite s);
  * Returns 0, or -EINVAL with the reason in err (without the option's
  * name; the caller adds it).
  */
-int tls_suites_check(const char *list, char *err, size_t errlen);
+int nb_tls_suites_check(const char *list, char *err, size_t errlen);
 
 /*
  * Set ctx's TLS 1.3 suites to list, in that order (a client's order is
- * its preference), after tls_suites_check(). Returns 0 or -EINVAL with
+ * its preference), after nb_tls_suites_check(). Returns 0 or -EINVAL with
  * the reason in err.
  */
-int tls_suites_apply(SSL_CTX *ctx, const char *list, char *err,
+int nb_tls_suites_apply(SSL_CTX *ctx, const char *list, char *err,
 		     size_t errlen);
 
 /*
@@ -71,7 +71,7 @@ int tls_suites_apply(SSL_CTX *ctx, const char *list, char *err,
  * Returns 0, or -errno when a cipher cannot be set up (out's order is
  * then the fallback AES-128-GCM, ChaCha20, AES-256-GCM with rates 0).
  */
-int tls_suites_measure(struct tls_suites_rank *out);
+int nb_tls_suites_measure(struct tls_suites_rank *out);
 
 /*
  * Order r->order by r->mb_per_s, fastest first. Close rates keep the tie
@@ -79,18 +79,18 @@ int tls_suites_measure(struct tls_suites_rank *out);
  * one earlier in that order only when measured more than 5% faster (so
  * AES-256-GCM comes before AES-128-GCM only when clearly faster). Pure.
  */
-void tls_suites_rank_sort(struct tls_suites_rank *r);
+void nb_tls_suites_rank_sort(struct tls_suites_rank *r);
 
 /* Write r's order as an OpenSSL list, "A:B:C". */
-void tls_suites_format(const struct tls_suites_rank *r, char *buf,
+void nb_tls_suites_format(const struct tls_suites_rank *r, char *buf,
 		       size_t len);
 
 /*
- * The client's default list: measure (tls_suites_measure()) and write the
+ * The client's default list: measure (nb_tls_suites_measure()) and write the
  * order to list (TLS_SUITES_LIST_LEN) and a line for the log to desc,
  * e.g. "TLS_AES_128_GCM_SHA256:... (AES-128-GCM 3900 MB/s, ...)".
- * Returns what tls_suites_measure() returned; list is usable either way.
+ * Returns what nb_tls_suites_measure() returned; list is usable either way.
  */
-int tls_suites_default(char *list, size_t len, char *desc, size_t desclen);
+int nb_tls_suites_default(char *list, size_t len, char *desc, size_t desclen);
 
 #endif

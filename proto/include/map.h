@@ -45,17 +45,17 @@ struct map {
 	struct map_placement *chunks;
 };
 
-/* Constructors return NULL with errno set. map_free(NULL) is a no-op. */
-struct map *map_dup(const struct map *map);
-void map_free(struct map *map);
+/* Constructors return NULL with errno set. nb_map_free(NULL) is a no-op. */
+struct map *nb_map_dup(const struct map *map);
+void nb_map_free(struct map *map);
 
 /*
  * Parse the text form. Returns 0 and a new map in *out, or -EINVAL with
  * a message naming the line and what is wrong in err.
  */
-int map_parse(const char *text, struct map **out, char *err, size_t errlen);
-/* As map_parse on a file's contents; -errno from open/read too. */
-int map_load_file(const char *path, struct map **out, char *err, size_t errlen);
+int nb_map_parse(const char *text, struct map **out, char *err, size_t errlen);
+/* As nb_map_parse on a file's contents; -errno from open/read too. */
+int nb_map_load_file(const char *path, struct map **out, char *err, size_t errlen);
 
 /*
  * Check a map received from the network or built by hand: chunk_size a
@@ -63,7 +63,7 @@ int map_load_file(const char *path, struct map **out, char *err, size_t errlen);
  * placements, every placement non-empty with valid distinct node indexes.
  * Returns 0 or -EINVAL with a reason in err.
  */
-int map_validate(const struct map *map, char *err, size_t errlen);
+int nb_map_validate(const struct map *map, char *err, size_t errlen);
 
 /* Chunk index of a byte offset. */
 static inline uint64_t map_chunk_of(const struct map *map, uint64_t offset)
@@ -72,20 +72,20 @@ static inline uint64_t map_chunk_of(const struct map *map, uint64_t offset)
 }
 
 /* Placement serving a chunk. */
-const struct map_placement *map_placement_of(const struct map *map,
+const struct map_placement *nb_map_placement_of(const struct map *map,
 					     uint64_t chunk);
 
 /* Index of a node by its address string, or -ENOENT. */
-int map_node_index(const struct map *map, const char *addr);
+int nb_map_node_index(const struct map *map, const char *addr);
 
 /* Does node serve chunk (anywhere in its placement list)? */
-bool map_node_serves(const struct map *map, uint32_t node, uint64_t chunk);
+bool nb_map_node_serves(const struct map *map, uint32_t node, uint64_t chunk);
 
 /*
  * Does node serve every chunk that [offset, offset + length) touches?
  * length 0 counts as touching the chunk of offset.
  */
-bool map_node_serves_range(const struct map *map, uint32_t node,
+bool nb_map_node_serves_range(const struct map *map, uint32_t node,
 			   uint64_t offset, uint64_t length);
 
 #endif

@@ -116,16 +116,16 @@ struct rpc_reply {
 	struct rpc_handshake handshake;
 	struct rpc_volume_info volume;
 	/*
-	 * Owned by the reply when set: rpc_reply_decode() allocates it and
-	 * rpc_reply_clear() frees it. For encoding, the caller's map is only
+	 * Owned by the reply when set: nb_rpc_reply_decode() allocates it and
+	 * nb_rpc_reply_clear() frees it. For encoding, the caller's map is only
 	 * read.
 	 */
 	struct map *map;
 };
 
 /* Names for logs; never NULL. */
-const char *rpc_op_name(enum rpc_op op);
-const char *rpc_status_name(enum rpc_status status);
+const char *nb_rpc_op_name(enum rpc_op op);
+const char *nb_rpc_status_name(enum rpc_status status);
 
 /*
  * Fixed header. encode writes exactly RPC_FRAME_HDR_SIZE bytes.
@@ -133,9 +133,9 @@ const char *rpc_status_name(enum rpc_status status);
  * -EMSGSIZE when hdr_len exceeds RPC_MAX_HDR_LEN or data_len exceeds
  * max_data_len (itself capped at RPC_MAX_DATA_LEN).
  */
-void rpc_frame_hdr_encode(uint8_t *out, enum rpc_kind kind,
+void nb_rpc_frame_hdr_encode(uint8_t *out, enum rpc_kind kind,
 			  uint32_t hdr_len, uint32_t data_len);
-int rpc_frame_hdr_decode(const uint8_t *in, struct rpc_frame_hdr *hdr,
+int nb_rpc_frame_hdr_decode(const uint8_t *in, struct rpc_frame_hdr *hdr,
 			 uint32_t max_data_len);
 
 /*
@@ -144,29 +144,29 @@ int rpc_frame_hdr_decode(const uint8_t *in, struct rpc_frame_hdr *hdr,
  * Returns the number of bytes written, or -ENOSPC when cap is too small,
  * -EINVAL for a value the protocol cannot carry.
  */
-int rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
+int nb_rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
 		       uint8_t *buf, size_t cap);
-int rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
+int nb_rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
 		     uint8_t *buf, size_t cap);
 /* Upper bound of the encoded size, for sizing buffers. */
-size_t rpc_request_encoded_max(const struct rpc_request *req);
-size_t rpc_reply_encoded_max(const struct rpc_reply *rep);
+size_t nb_rpc_request_encoded_max(const struct rpc_request *req);
+size_t nb_rpc_reply_encoded_max(const struct rpc_reply *rep);
 
 /*
  * Decode a protobuf header (the hdr_len bytes after the fixed header).
  * Returns 0, or -EBADMSG when the bytes are not a valid message or carry
  * values out of range (unknown op or status, oversized strings). A
- * decoded reply may own a map: release it with rpc_reply_clear().
+ * decoded reply may own a map: release it with nb_rpc_reply_clear().
  */
-int rpc_request_decode(const uint8_t *buf, size_t len, struct rpc_request *req);
-int rpc_reply_decode(const uint8_t *buf, size_t len, struct rpc_reply *rep);
-void rpc_reply_clear(struct rpc_reply *rep);
+int nb_rpc_request_decode(const uint8_t *buf, size_t len, struct rpc_request *req);
+int nb_rpc_reply_decode(const uint8_t *buf, size_t len, struct rpc_reply *rep);
+void nb_rpc_reply_clear(struct rpc_reply *rep);
 
 /*
  * Does a well-formed request of this op carry data in the request frame
  * (WRITE) / in its OK reply (READ)?
  */
-bool rpc_op_has_request_data(enum rpc_op op);
-bool rpc_op_has_reply_data(enum rpc_op op);
+bool nb_rpc_op_has_request_data(enum rpc_op op);
+bool nb_rpc_op_has_reply_data(enum rpc_op op);
 
 #endif

@@ -16,7 +16,7 @@
  * Placements: 0 all rings in RING; 1 descriptor table at the very end of
  * MEM2 (next byte unmapped), avail ring in the read-only region; 2 table
  * in the read-only region, used ring in MEM2; 3 used ring in the
- * read-only region (vq_setup must refuse it).
+ * read-only region (nb_vq_setup must refuse it).
  * Anything the device touches outside mapped memory is caught by
  * AddressSanitizer; the checks below catch requests that are lost or
  * completed twice and ranges that validation let through.
@@ -53,16 +53,16 @@ static int fz_submit(void *opaque, struct blk_req *req)
 	if (req->offset > DISK || req->length > DISK - req->offset)
 		abort();		/* validation let a bad range through */
 	if (req->op == BLK_OP_READ)
-		vq_iov_from_buf(req->iov, req->iov_cnt, 0,
+		nb_vq_iov_from_buf(req->iov, req->iov_cnt, 0,
 				be->disk + req->offset, req->length);
 	else if (req->op == BLK_OP_WRITE)
-		vq_iov_to_buf(req->iov, req->iov_cnt, 0,
+		nb_vq_iov_to_buf(req->iov, req->iov_cnt, 0,
 			      be->disk + req->offset, req->length);
 	if (be->defer && be->ndeferred < 64) {
 		be->deferred[be->ndeferred++] = req;
 		return 0;
 	}
-	blk_complete(req, req->offset & 512 ? -EIO : 0);
+	nb_blk_complete(req, req->offset & 512 ? -EIO : 0);
 	return 0;
 }
 
@@ -149,32 +149,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= n;
 	memcpy(mem2, data, size < 0x2000 ? size : 0x2000);
 
-	vq = vq_new(&vq_fake_ops, f, 0);
+	vq = nb_vq_new(&vq_fake_ops, f, 0);
 	if (!vq)
 		abort();
-	dev = blk_dev_new(&p, &fz_ops, &be);
+	dev = nb_blk_dev_new(&p, &fz_ops, &be);
 	if (!dev)
 		abort();
-	blk_config_build(&p, &cfg, &features);
-	blk_dev_set_features(dev, features);
-	if (vq_setup(vq, &l) == 0) {
+	nb_blk_config_build(&p, &cfg, &features);
+	nb_blk_dev_set_features(dev, features);
+	if (nb_vq_setup(vq, &l) == 0) {
 		for (round = 0; round < 4; round++) {
-			rc = blk_queue_process(dev, vq, 8);
+			rc = nb_blk_queue_process(dev, vq, 8);
 			for (i = 0; i < be.ndeferred; i++)
-				blk_complete(be.deferred[i], 0);
+				nb_blk_complete(be.deferred[i], 0);
 			be.ndeferred = 0;
-			vq_notify_batch(vq);
+			nb_vq_notify_batch(vq);
 			if (rc <= 0)
 				break;
 		}
-		if (vq_inflight(vq) != 0)
+		if (nb_vq_inflight(vq) != 0)
 			abort();	/* a request was lost */
-		if ((uint16_t)(vq_get_stats(vq)->pushed) !=
+		if ((uint16_t)(nb_vq_get_stats(vq)->pushed) !=
 		    vq_fake_used_idx(f))
 			abort();
 	}
-	blk_dev_free(dev);
-	vq_free(vq);
+	nb_blk_dev_free(dev);
+	nb_vq_free(vq);
 	vq_fake_free(f);
 	return 0;
 }

@@ -116,7 +116,7 @@ static void fz_submit(struct conn *conn, struct fz_req *r)
 		return;
 	fz_submits++;
 	r->outstanding++;
-	conn_submit(conn, &r->cr);
+	nb_conn_submit(conn, &r->cr);
 }
 
 static void fz_reply(struct conn *conn, struct conn_req *cr,
@@ -128,8 +128,8 @@ static void fz_reply(struct conn *conn, struct conn_req *cr,
 		abort();	/* handed the wrong request */
 	if (getenv("FUZZ_VERBOSE"))
 		fprintf(stderr, "reply id %#llx %s status %s\n",
-			(unsigned long long)rep->id, rpc_op_name(cr->op),
-			rpc_status_name(rep->status));
+			(unsigned long long)rep->id, nb_rpc_op_name(cr->op),
+			nb_rpc_status_name(rep->status));
 	r->outstanding--;
 	fz_submit(conn, r);
 }
@@ -242,7 +242,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_in.flush_pending = false;
 	fz_submits = 0;
 
-	conn = conn_new(loop, addr, &p, NULL);
+	conn = nb_conn_new(loop, addr, &p, NULL);
 	if (!conn)
 		abort();
 	if (p.volume) {
@@ -270,13 +270,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (round = 0; round < 64; round++) {
 		if (conn->state != CONN_HELLO && conn->state != CONN_READY)
 			break;
-		conn_read(conn);
+		nb_conn_read(conn);
 		if (!fz_in.flush_pending)
 			break;	/* input used up, or the conn failed */
 		fz_in.flush_pending = false;
-		conn_flush(conn);
+		nb_conn_flush(conn);
 	}
-	conn_free(conn);
+	nb_conn_free(conn);
 	for (i = 0; i < FZ_NREQ; i++)
 		if (fz_reqs[i].outstanding)
 			abort();	/* a request never came back */

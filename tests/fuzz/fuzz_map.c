@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: the cluster-map text parser (map_parse), the form an
+/* libFuzzer target: the cluster-map text parser (nb_map_parse), the form an
  * operator writes and the mock nodes share.  Whatever parses must pass
- * map_validate, survive map_dup, and answer placement queries for any
+ * nb_map_validate, survive nb_map_dup, and answer placement queries for any
  * chunk and range without touching memory it does not own.
  */
 #include <stdint.h>
@@ -30,28 +30,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	err[0] = '\0';
-	rc = map_parse(text, &map, err, sizeof(err));
+	rc = nb_map_parse(text, &map, err, sizeof(err));
 	free(text);
 	if (rc < 0) {
 		if (map || !err[0])
 			abort();	/* refused without a reason */
 		return 0;
 	}
-	if (map_validate(map, err, sizeof(err)) < 0)
+	if (nb_map_validate(map, err, sizeof(err)) < 0)
 		abort();	/* parsed a map it calls invalid */
-	dup = map_dup(map);
+	dup = nb_map_dup(map);
 	if (!dup)
 		abort();
 	for (node = 0; node < map->n_nodes; node++) {
-		if (map_node_index(dup, map->nodes[node]) < 0)
+		if (nb_map_node_index(dup, map->nodes[node]) < 0)
 			abort();
-		map_node_serves(map, node, chunk);
-		map_node_serves_range(map, node, chunk, len);
+		nb_map_node_serves(map, node, chunk);
+		nb_map_node_serves_range(map, node, chunk, len);
 	}
-	if (!map_placement_of(map, chunk) ||
-	    !map_placement_of(map, map_chunk_of(map, chunk)))
+	if (!nb_map_placement_of(map, chunk) ||
+	    !nb_map_placement_of(map, map_chunk_of(map, chunk)))
 		abort();
-	map_free(dup);
-	map_free(map);
+	nb_map_free(dup);
+	nb_map_free(map);
 	return 0;
 }

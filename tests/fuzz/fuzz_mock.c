@@ -29,19 +29,19 @@ static void fz_mock_check_output(struct mock_conn *conn)
 		const uint8_t *p = b->data + b->off;
 		size_t total;
 
-		if (rpc_frame_hdr_decode(p, &fh, RPC_MAX_DATA_LEN) < 0 ||
+		if (nb_rpc_frame_hdr_decode(p, &fh, RPC_MAX_DATA_LEN) < 0 ||
 		    fh.kind != RPC_KIND_REPLY)
 			abort();	/* the node wrote a bad frame */
 		total = RPC_FRAME_HDR_SIZE + (size_t)fh.hdr_len + fh.data_len;
 		if (total > b->len - b->off)
 			abort();	/* a truncated reply */
 		memset(&rep, 0, sizeof(rep));
-		if (rpc_reply_decode(p + RPC_FRAME_HDR_SIZE, fh.hdr_len,
+		if (nb_rpc_reply_decode(p + RPC_FRAME_HDR_SIZE, fh.hdr_len,
 				     &rep) < 0)
 			abort();
 		if (fh.data_len && (rep.status != RPC_STATUS_OK))
 			abort();	/* data with an error reply */
-		rpc_reply_clear(&rep);
+		nb_rpc_reply_clear(&rep);
 		b->off += total;
 	}
 	if (b->off != b->len)
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!loop) {
 		loop = ev_loop_new(EVFLAG_AUTO);
-		log_init(MOCK_PROG, LOG_ERR);
+		nb_log_init(MOCK_PROG, LOG_ERR);
 		ctx = SSL_CTX_new(TLS_server_method());
 		if (!loop || !ctx)
 			abort();
@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	SSL_CTX_up_ref(ctx);	/* mock_server_fini() drops it */
 	srv.ssl_ctx = ctx;
 	if (
-	    map_parse("epoch 3\nchunk_size 4K\nnode 127.0.0.1:7001\n"
+	    nb_map_parse("epoch 3\nchunk_size 4K\nnode 127.0.0.1:7001\n"
 		      "node 127.0.0.1:7002\n", &srv.node.map, err, sizeof(err)) < 0)
 		abort();
 	srv.node.node_index = 0;

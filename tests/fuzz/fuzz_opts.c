@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the command lines of the daemon and of netblk-cli.
  *
- * Parsers: the daemon's (cmdline_parse, netblk_daemon), and netblk-cli's
+ * Parsers: the daemon's (nb_cmdline_parse, netblk_daemon), and netblk-cli's
  * options before the command and the number parsers every command's
- * options go through (cli_main_parse, cli_parse_*, netblk_cli_util). Both
+ * options go through (nb_cli_main_parse, cli_parse_*, netblk_cli_util). Both
  * return rather than exit, also after --help.  Input: byte 0 picks the
  * parser, the rest is the argument vector, arguments separated by NUL
  * bytes (at most 64). Messages go to a /dev/null stream instead of stderr.
@@ -44,7 +44,7 @@ static void fz_daemon(int argc, char **argv)
 	struct cmdline o;
 
 	optind = 0;
-	if (cmdline_parse(argc, argv, &o) == 0) {
+	if (nb_cmdline_parse(argc, argv, &o) == 0) {
 		/* what a successful parse promises the rest of main() */
 		if (!o.n_nodes || o.cfg.n_nodes != o.n_nodes ||
 		    !o.cfg.volume || !o.cfg.volume[0] || !o.name[0] ||
@@ -56,10 +56,10 @@ static void fz_daemon(int argc, char **argv)
 		    !(o.cfg.connect_timeout > 0))
 			abort();
 		for (size_t i = 0; i < o.n_nodes; i++)
-			if (options_check_node(o.cfg.nodes[i]) < 0)
+			if (nb_options_check_node(o.cfg.nodes[i]) < 0)
 				abort();
 	}
-	cmdline_free(&o);
+	nb_cmdline_free(&o);
 }
 
 static void fz_cli(int argc, char **argv)
@@ -69,21 +69,21 @@ static void fz_cli(int argc, char **argv)
 	double d;
 	int first = 0;
 
-	if (cli_main_parse(&opt, argc, argv, &first) == 0) {
+	if (nb_cli_main_parse(&opt, argc, argv, &first) == 0) {
 		if (first > argc)
 			abort();
 		if (opt.volume && (!opt.volume[0] ||
 				   strlen(opt.volume) > SESSION_NAME_MAX))
 			abort();
 	}
-	cli_common_free(&opt);
+	nb_cli_common_free(&opt);
 	/* the number parsers behind every command's options */
 	for (int i = 1; i < argc; i++) {
-		if (cli_parse_size("--size", argv[i], &v) == 0 &&
+		if (nb_cli_parse_size("--size", argv[i], &v) == 0 &&
 		    argv[i][0] == '-')
 			abort();
-		cli_parse_uint("--depth", argv[i], 1, 4096, &v);
-		if (cli_parse_seconds("--time", argv[i], &d) == 0 && !(d >= 0))
+		nb_cli_parse_uint("--depth", argv[i], 1, 4096, &v);
+		if (nb_cli_parse_seconds("--time", argv[i], &d) == 0 && !(d >= 0))
 			abort();
 	}
 }

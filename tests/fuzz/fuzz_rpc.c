@@ -23,13 +23,13 @@ static void fz_rpc_frame(const uint8_t *data, size_t size)
 	if (size < RPC_FRAME_HDR_SIZE + 4)
 		return;
 	memcpy(&max, data + RPC_FRAME_HDR_SIZE, 4);
-	if (rpc_frame_hdr_decode(data, &hdr, max) < 0)
+	if (nb_rpc_frame_hdr_decode(data, &hdr, max) < 0)
 		return;
 	if (hdr.hdr_len > RPC_MAX_HDR_LEN || hdr.data_len > RPC_MAX_DATA_LEN ||
 	    (hdr.kind != RPC_KIND_REQUEST && hdr.kind != RPC_KIND_REPLY))
 		abort();
-	rpc_frame_hdr_encode(buf, hdr.kind, hdr.hdr_len, hdr.data_len);
-	if (rpc_frame_hdr_decode(buf, &again, RPC_MAX_DATA_LEN) < 0 ||
+	nb_rpc_frame_hdr_encode(buf, hdr.kind, hdr.hdr_len, hdr.data_len);
+	if (nb_rpc_frame_hdr_decode(buf, &again, RPC_MAX_DATA_LEN) < 0 ||
 	    again.kind != hdr.kind || again.hdr_len != hdr.hdr_len ||
 	    again.data_len != hdr.data_len)
 		abort();
@@ -43,24 +43,24 @@ static void fz_rpc_request(const uint8_t *data, size_t size)
 	size_t cap;
 	int n;
 
-	if (rpc_request_decode(data, size, &req) < 0)
+	if (nb_rpc_request_decode(data, size, &req) < 0)
 		return;
 	if (req.op >= RPC_OP_MAX || strnlen(req.volume, sizeof(req.volume)) ==
 	    sizeof(req.volume) || strnlen(req.handshake.name,
 	    sizeof(req.handshake.name)) == sizeof(req.handshake.name))
 		abort();
-	rpc_op_name(req.op);
-	cap = rpc_request_encoded_max(&req);
+	nb_rpc_op_name(req.op);
+	cap = nb_rpc_request_encoded_max(&req);
 	buf = malloc(cap);
 	if (!buf)
 		abort();
-	n = rpc_request_encode(&req, 0, buf, cap);
+	n = nb_rpc_request_encode(&req, 0, buf, cap);
 	if (n < RPC_FRAME_HDR_SIZE)
 		abort();	/* decoded but cannot be encoded again */
-	if (rpc_frame_hdr_decode(buf, &hdr, 0) < 0 ||
+	if (nb_rpc_frame_hdr_decode(buf, &hdr, 0) < 0 ||
 	    hdr.kind != RPC_KIND_REQUEST ||
 	    hdr.hdr_len != (uint32_t)n - RPC_FRAME_HDR_SIZE ||
-	    rpc_request_decode(buf + RPC_FRAME_HDR_SIZE, hdr.hdr_len,
+	    nb_rpc_request_decode(buf + RPC_FRAME_HDR_SIZE, hdr.hdr_len,
 			       &again) < 0)
 		abort();
 	if (again.id != req.id || again.op != req.op ||
@@ -82,7 +82,7 @@ static void fz_rpc_reply(const uint8_t *data, size_t size)
 	int n;
 
 	memset(&rep, 0, sizeof(rep));
-	if (rpc_reply_decode(data, size, &rep) < 0) {
+	if (nb_rpc_reply_decode(data, size, &rep) < 0) {
 		if (rep.map)
 			abort();	/* failed decode must not leave a map */
 		return;
@@ -90,27 +90,27 @@ static void fz_rpc_reply(const uint8_t *data, size_t size)
 	if (rep.status >= RPC_STATUS_MAX ||
 	    strnlen(rep.message, sizeof(rep.message)) == sizeof(rep.message))
 		abort();
-	rpc_status_name(rep.status);
+	nb_rpc_status_name(rep.status);
 	if (rep.map) {
 		/* a decoded map may still be invalid: the client checks */
-		if (map_validate(rep.map, err, sizeof(err)) == 0) {
-			map_placement_of(rep.map, rep.epoch);
-			map_node_serves_range(rep.map, 0, rep.epoch,
+		if (nb_map_validate(rep.map, err, sizeof(err)) == 0) {
+			nb_map_placement_of(rep.map, rep.epoch);
+			nb_map_node_serves_range(rep.map, 0, rep.epoch,
 					      rep.volume.size);
 		} else if (!err[0]) {
 			abort();	/* refused without a reason */
 		}
 	}
-	cap = rpc_reply_encoded_max(&rep);
+	cap = nb_rpc_reply_encoded_max(&rep);
 	buf = malloc(cap);
 	if (!buf)
 		abort();
-	n = rpc_reply_encode(&rep, 0, buf, cap);
+	n = nb_rpc_reply_encode(&rep, 0, buf, cap);
 	if (n >= RPC_FRAME_HDR_SIZE) {
 		memset(&again, 0, sizeof(again));
-		if (rpc_frame_hdr_decode(buf, &hdr, 0) < 0 ||
+		if (nb_rpc_frame_hdr_decode(buf, &hdr, 0) < 0 ||
 		    hdr.kind != RPC_KIND_REPLY ||
-		    rpc_reply_decode(buf + RPC_FRAME_HDR_SIZE, hdr.hdr_len,
+		    nb_rpc_reply_decode(buf + RPC_FRAME_HDR_SIZE, hdr.hdr_len,
 				     &again) < 0)
 			abort();
 		if (again.id != rep.id || again.status != rep.status ||
@@ -120,13 +120,13 @@ static void fz_rpc_reply(const uint8_t *data, size_t size)
 		    again.volume.size != rep.volume.size ||
 		    !again.map != !rep.map)
 			abort();
-		rpc_reply_clear(&again);
+		nb_rpc_reply_clear(&again);
 	} else if (!rep.map) {
 		/* only an unencodable (invalid) map may make encoding fail */
 		abort();
 	}
 	free(buf);
-	rpc_reply_clear(&rep);
+	nb_rpc_reply_clear(&rep);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: the agent's attachment spec files (spec_parse), text
+/* libFuzzer target: the agent's attachment spec files (nb_spec_parse), text
  * anyone allowed to write the spec directory controls.  A spec that
  * parses must name a usable device, a volume and 1..SPEC_MAX_NODES
  * "host:port" nodes, have queue settings the daemon accepts, and parse
@@ -34,17 +34,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
 	err[0] = err2[0] = '\0';
-	ra = spec_parse(text, name, &defaults, &a, err, sizeof(err));
-	rb = spec_parse(text, name, &defaults, &b, err2, sizeof(err2));
+	ra = nb_spec_parse(text, name, &defaults, &a, err, sizeof(err));
+	rb = nb_spec_parse(text, name, &defaults, &b, err2, sizeof(err2));
 	free(text);
-	if (ra != rb || (ra == 0 && !spec_equal(&a, &b)))
+	if (ra != rb || (ra == 0 && !nb_spec_equal(&a, &b)))
 		abort();	/* not deterministic */
 	if (ra < 0) {
 		if (!err[0] || strcmp(err, err2))
 			abort();	/* refused without a (stable) reason */
 		return 0;
 	}
-	if (!spec_name_ok(a.name) || !a.volume[0] || a.n_nodes < 1 ||
+	if (!nb_spec_name_ok(a.name) || !a.volume[0] || a.n_nodes < 1 ||
 	    a.n_nodes > SPEC_MAX_NODES || a.queues < 1 || a.queue_size < 4 ||
 	    (a.queue_size & (a.queue_size - 1)) || !(a.io_timeout >= 0))
 		abort();

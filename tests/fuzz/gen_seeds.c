@@ -38,10 +38,10 @@ static void gen_write(const char *name, const void *a, size_t alen,
 static int gen_req(const struct rpc_request *req, uint32_t dlen,
 		   uint8_t *out, size_t cap)
 {
-	int n = rpc_request_encode(req, dlen, out, cap);
+	int n = nb_rpc_request_encode(req, dlen, out, cap);
 
 	if (n < 0 || (size_t)n + dlen > cap) {
-		fprintf(stderr, "encode %s: %d\n", rpc_op_name(req->op), n);
+		fprintf(stderr, "encode %s: %d\n", nb_rpc_op_name(req->op), n);
 		exit(1);
 	}
 	memset(out + n, 0xa5, dlen);
@@ -51,7 +51,7 @@ static int gen_req(const struct rpc_request *req, uint32_t dlen,
 static int gen_rep(const struct rpc_reply *rep, uint32_t dlen,
 		   uint8_t *out, size_t cap)
 {
-	int n = rpc_reply_encode(rep, dlen, out, cap);
+	int n = nb_rpc_reply_encode(rep, dlen, out, cap);
 
 	if (n < 0 || (size_t)n + dlen > cap) {
 		fprintf(stderr, "encode reply: %d\n", n);
@@ -127,7 +127,7 @@ static int gen_conn(struct map *map)
 		gen_write(variant ? "session-chunked" : "session", out, m,
 			  NULL, 0);
 	}
-	map_free(map);
+	nb_map_free(map);
 	return 0;
 }
 
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	gen_dir = argv[2];
-	if (map_parse("epoch 3\nchunk_size 1M\nnode 127.0.0.1:7001\n"
+	if (nb_map_parse("epoch 3\nchunk_size 1M\nnode 127.0.0.1:7001\n"
 		      "node [::1]:7002\nchunk 0 1\nchunk 1 0\n", &map, err,
 		      sizeof(err)) < 0) {
 		fprintf(stderr, "map: %s\n", err);
@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 		char name[64];
 
 		sel = 0;
-		rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, 40, 4096);
+		nb_rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, 40, 4096);
 		memset(buf + RPC_FRAME_HDR_SIZE, 0xff, 4);
 		gen_write("frame", &sel, 1, buf, RPC_FRAME_HDR_SIZE + 4);
 		for (op = RPC_OP_HANDSHAKE; op < RPC_OP_MAX; op++) {
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 			req.create_block_size = 512;
 			n = gen_req(&req, 0, buf, sizeof(buf));
 			sel = 1;
-			snprintf(name, sizeof(name), "req-%s", rpc_op_name(op));
+			snprintf(name, sizeof(name), "req-%s", nb_rpc_op_name(op));
 			gen_write(name, &sel, 1, buf + RPC_FRAME_HDR_SIZE,
 				  n - RPC_FRAME_HDR_SIZE);
 		}
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
 		sel = 2;
 		gen_write("rep-full", &sel, 1, buf + RPC_FRAME_HDR_SIZE,
 			  n - RPC_FRAME_HDR_SIZE);
-		map_free(map);
+		nb_map_free(map);
 		return 0;
 	}
 	if (!strcmp(argv[1], "conn"))
@@ -290,6 +290,6 @@ int main(int argc, char **argv)
 	rep.status = RPC_STATUS_IO_ERROR;
 	m += gen_rep(&rep, 0, frame + m, sizeof(frame) - m);
 	gen_write("rep-session", frame, m, NULL, 0);
-	map_free(map);
+	nb_map_free(map);
 	return 0;
 }

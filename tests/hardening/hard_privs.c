@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* privs_drop(): after the drop the daemon keeps CAP_NET_ADMIN only, runs as
+/* nb_privs_drop(): after the drop the daemon keeps CAP_NET_ADMIN only, runs as
  * the named user, cannot get root back or gain privileges through exec,
  * still uses descriptors it opened before (as it does /dev/vduse/NAME),
  * and threads started earlier lose everything with the uid change.
@@ -73,13 +73,13 @@ static void *hp_worker(void *arg)
 	pthread_mutex_lock(&hp_lock);
 	hp_worker_tid = (pid_t)syscall(SYS_gettid);
 	if (hp_worker_drops_early)
-		CHECK(privs_drop_thread() == 0, "early privs_drop_thread failed");
+		CHECK(nb_privs_drop_thread() == 0, "early privs_drop_thread failed");
 	hp_stage = 1;
 	pthread_cond_broadcast(&hp_cond);
 	while (hp_stage < 2)
 		pthread_cond_wait(&hp_cond, &hp_lock);
 	if (hp_worker_drops)
-		CHECK(privs_drop_thread() == 0, "privs_drop_thread failed");
+		CHECK(nb_privs_drop_thread() == 0, "privs_drop_thread failed");
 	hp_worker_eff = hp_cap(hp_worker_tid, "CapEff");
 	hp_stage = 3;
 	pthread_cond_broadcast(&hp_cond);
@@ -106,7 +106,7 @@ static void hp_case_drop(const char *user)
 	pthread_mutex_unlock(&hp_lock);
 
 	err[0] = '\0';
-	ret = privs_drop(user, err, sizeof(err));
+	ret = nb_privs_drop(user, err, sizeof(err));
 	CHECK(ret == 0, "privs_drop(%s) = %d: %s", user ? user : "NULL", ret,
 	      err);
 
@@ -128,7 +128,7 @@ static void hp_case_drop(const char *user)
 	      hp_cap(me, "CapBnd"));
 	hp_status(me, "NoNewPrivs", v, sizeof(v));
 	CHECK(!strcmp(v, "1"), "NoNewPrivs is '%s'", v);
-	CHECK(privs_effective() == PRIVS_KEEP, "privs_effective");
+	CHECK(nb_privs_effective() == PRIVS_KEEP, "privs_effective");
 	CHECK(hp_worker_eff == 0, "a thread started before the drop kept "
 	      "capabilities %#llx", hp_worker_eff);
 	/* the descriptor opened before still works, a new open does not */
@@ -159,7 +159,7 @@ static void hp_case_early(const char *user)
 	pthread_t th;
 	int ret;
 
-	privs_will_switch_user(true);
+	nb_privs_will_switch_user(true);
 	hp_worker_drops_early = true;
 	CHECK(pthread_create(&th, NULL, hp_worker, NULL) == 0, "thread");
 	pthread_mutex_lock(&hp_lock);
@@ -170,7 +170,7 @@ static void hp_case_early(const char *user)
 	      ((1ULL << CAP_SETUID) | (1ULL << CAP_SETGID)),
 	      "worker before the switch has %#llx",
 	      hp_cap(hp_worker_tid, "CapEff"));
-	ret = privs_drop(user, err, sizeof(err));
+	ret = nb_privs_drop(user, err, sizeof(err));
 	CHECK(ret == 0, "privs_drop(%s) = %d: %s", user, ret, err);
 	pthread_mutex_lock(&hp_lock);
 	hp_stage = 2;
@@ -189,7 +189,7 @@ static void hp_case_early(const char *user)
 static void hp_case_error(const char *user, int want, const char *text)
 {
 	char err[256] = "";
-	int ret = privs_drop(user, err, sizeof(err));
+	int ret = nb_privs_drop(user, err, sizeof(err));
 
 	CHECK(ret == want, "privs_drop(%s) = %d, want %d", user, ret, want);
 	CHECK(strstr(err, text), "message '%s' lacks '%s'", err, text);
@@ -233,8 +233,8 @@ int main(void)
 
 	if (!user)
 		user = "nobody";
-	if (geteuid() != 0 || !(privs_effective() & (1ULL << CAP_SETUID)) ||
-	    !(privs_effective() & (1ULL << CAP_NET_ADMIN))) {
+	if (geteuid() != 0 || !(nb_privs_effective() & (1ULL << CAP_SETUID)) ||
+	    !(nb_privs_effective() & (1ULL << CAP_NET_ADMIN))) {
 		printf("SKIP: needs root with CAP_SETUID and CAP_NET_ADMIN\n");
 		return 77;
 	}

@@ -10,9 +10,9 @@
  *
  * Signals, handled from the loop as the daemon does:
  *   SIGHUP   reload the TLS files given with --ca/--cert/--key into a new
- *            context and hand it to session_reload_tls(); a bad file keeps
+ *            context and hand it to nb_session_reload_tls(); a bad file keeps
  *            the old context ("TLS reload failed: ...")
- *   SIGUSR1  session_refresh_volume(); prints "volume size N"; with
+ *   SIGUSR1  nb_session_refresh_volume(); prints "volume size N"; with
  *            --grow-check, then writes and reads the last block of the
  *            new size
  *
@@ -176,7 +176,7 @@ static void rio_submit(struct rio_slot *s, enum session_op op)
 		.length = r->block_size, .iov = &s->iov, .iovcnt = 1,
 		.opaque = s, .done = s->io.done,
 	};
-	ret = session_submit(r->c, &s->io);
+	ret = nb_session_submit(r->c, &s->io);
 	if (ret) {
 		rio_say("submit refused: %s", strerror(-ret));
 		s->io.done(&s->io, ret); /* counted as failed there */
@@ -330,13 +330,13 @@ static void rio_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	char err[512];
 	SSL_CTX *ctx;
 
-	ctx = tls_client_ctx_new(r->ca, r->cert, r->key, NULL, err,
+	ctx = nb_tls_client_ctx_new(r->ca, r->cert, r->key, NULL, err,
 				 sizeof(err));
 	if (!ctx) {
 		rio_say("TLS reload failed: %s; keeping the old context", err);
 		return;
 	}
-	session_reload_tls(r->c, ctx);
+	nb_session_reload_tls(r->c, ctx);
 	SSL_CTX_free(ctx);
 	rio_say("TLS reload ok");
 }
@@ -356,14 +356,14 @@ static void rio_grow_done(struct session_io *io, int result)
 
 	if (result) {
 		rio_say("grow check: %s at %" PRIu64 " failed: %s",
-			session_op_name(io->op), g->off, strerror(-result));
+			nb_session_op_name(io->op), g->off, strerror(-result));
 		r->errors++;
 		goto out_free;
 	}
 	if (io->op == SESSION_OP_WRITE) {
 		memset(g->buf, 0, r->block_size);
 		io->op = SESSION_OP_READ;
-		if (session_submit(r->c, io) == 0)
+		if (nb_session_submit(r->c, io) == 0)
 			return;
 		rio_say("grow check: read refused");
 		r->errors++;
@@ -401,7 +401,7 @@ static void rio_grow_check(struct rio *r, uint64_t size)
 				     .length = r->block_size, .iov = &g->iov,
 				     .iovcnt = 1, .done = rio_grow_done,
 				     .opaque = g };
-	ret = session_submit(r->c, &g->io);
+	ret = nb_session_submit(r->c, &g->io);
 	if (ret == 0)
 		return;
 	rio_say("grow check: write at %" PRIu64 " refused: %s", g->off,
@@ -432,7 +432,7 @@ static void rio_volume_cb(struct session *c, const struct session_volume *info,
 static void rio_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct rio *r = w->data;
-	int ret = session_refresh_volume(r->c, rio_volume_cb, r);
+	int ret = nb_session_refresh_volume(r->c, rio_volume_cb, r);
 
 	if (ret)
 		rio_say("volume refresh not started: %s", strerror(-ret));
@@ -570,15 +570,15 @@ int main(int argc, char **argv)
 	cfg.log_level = r.verbose ? LOG_INFO : LOG_WARNING;
 
 	r.loop = ev_default_loop(0);
-	r.c = session_open_sync(r.loop, &cfg, err, sizeof(err));
+	r.c = nb_session_open_sync(r.loop, &cfg, err, sizeof(err));
 	if (!r.c) {
 		rio_say("cannot open: %s", err);
 		return 1;
 	}
 	r.n_blocks = r.size / r.block_size;
-	if (r.n_blocks * r.block_size > session_volume(r.c)->size) {
+	if (r.n_blocks * r.block_size > nb_session_volume(r.c)->size) {
 		rio_say("--size is larger than the volume (%" PRIu64 " bytes)",
-			session_volume(r.c)->size);
+			nb_session_volume(r.c)->size);
 		return 2;
 	}
 	if (r.qd > r.n_blocks)
@@ -609,7 +609,7 @@ int main(int argc, char **argv)
 	r.tick.data = &r;
 	ev_timer_start(r.loop, &r.tick);
 
-	rio_say("ready size %" PRIu64, session_volume(r.c)->size);
+	rio_say("ready size %" PRIu64, nb_session_volume(r.c)->size);
 	if (r.ready_file) {
 		FILE *f = fopen(r.ready_file, "w");
 
@@ -622,7 +622,7 @@ int main(int argc, char **argv)
 		rio_slot_next(&r.slots[i]);
 	ev_run(r.loop, 0);
 
-	session_get_stats(r.c, &st);
+	nb_session_get_stats(r.c, &st);
 	rio_say("summary writes %" PRIu64 " reads %" PRIu64 " errors %" PRIu64
 		" mismatches %" PRIu64 " final_checked %" PRIu64
 		" final_mismatches %" PRIu64 " unknown %" PRIu64
@@ -631,7 +631,7 @@ int main(int argc, char **argv)
 		r.writes, r.reads, r.errors, r.mismatches, r.final_checked,
 		r.final_mismatches, r.unknown, st.retries, st.reconnects,
 		st.timeouts, st.tls_reloads);
-	session_free(r.c);
+	nb_session_free(r.c);
 	for (unsigned i = 0; i < r.qd; i++) {
 		free(r.slots[i].buf);
 		free(r.slots[i].expect);

@@ -252,11 +252,11 @@ static bool fake_flush(struct fake_conn *fc)
 static void fake_send_reply(struct fake_conn *fc, const struct rpc_reply *rep,
 			    const uint8_t *data, uint32_t data_len)
 {
-	size_t max = rpc_reply_encoded_max(rep);
+	size_t max = nb_rpc_reply_encoded_max(rep);
 	int n;
 
 	fake_out_reserve(fc, max + data_len);
-	n = rpc_reply_encode(rep, data_len, fc->out + fc->out_len,
+	n = nb_rpc_reply_encode(rep, data_len, fc->out + fc->out_len,
 			     fc->out_cap - fc->out_len);
 	if (n < 0) {
 		fprintf(stderr, "fake node: cannot encode reply: %d\n", n);
@@ -410,7 +410,7 @@ static bool fake_parse(struct fake_conn *fc)
 		struct rpc_frame_hdr h;
 		struct rpc_request req;
 
-		if (rpc_frame_hdr_decode(fc->in + off, &h, RPC_MAX_DATA_LEN) < 0 ||
+		if (nb_rpc_frame_hdr_decode(fc->in + off, &h, RPC_MAX_DATA_LEN) < 0 ||
 		    h.kind != RPC_KIND_REQUEST) {
 			fake_conn_close(fc);
 			return false;
@@ -418,7 +418,7 @@ static bool fake_parse(struct fake_conn *fc)
 		size_t total = RPC_FRAME_HDR_SIZE + h.hdr_len + h.data_len;
 		if (fc->in_len - off < total)
 			break;
-		if (rpc_request_decode(fc->in + off + RPC_FRAME_HDR_SIZE,
+		if (nb_rpc_request_decode(fc->in + off + RPC_FRAME_HDR_SIZE,
 				       h.hdr_len, &req) < 0) {
 			fake_conn_close(fc);
 			return false;
@@ -494,7 +494,7 @@ static void fake_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	fc->n = n;
 	fc->fd = fd;
 	fc->ssl = SSL_new(n->ctx);
-	BIO *bio = sockbio_new(fd, 0, 0); /* no SIGPIPE in tests either */
+	BIO *bio = nb_sockbio_new(fd, 0, 0); /* no SIGPIPE in tests either */
 	SSL_set_bio(fc->ssl, bio, bio);
 	SSL_set_accept_state(fc->ssl);
 	ev_io_init(&fc->w, fake_conn_cb, fd, EV_READ);

@@ -152,7 +152,7 @@ static void probe_send_request(struct probe_conn *c, const struct rpc_request *r
 			       const void *data, uint32_t data_len)
 {
 	uint8_t head[8192];
-	int n = rpc_request_encode(req, data_len, head, sizeof(head));
+	int n = nb_rpc_request_encode(req, data_len, head, sizeof(head));
 
 	if (n < 0)
 		probe_die("cannot encode request: %s", strerror(-n));
@@ -172,13 +172,13 @@ static int probe_recv_reply(struct probe_conn *c, struct rpc_reply *rep,
 
 	if (probe_recv(c, fh_buf, sizeof(fh_buf)) < 0)
 		return -1;
-	r = rpc_frame_hdr_decode(fh_buf, &fh, RPC_MAX_DATA_LEN);
+	r = nb_rpc_frame_hdr_decode(fh_buf, &fh, RPC_MAX_DATA_LEN);
 	if (r < 0 || fh.kind != RPC_KIND_REPLY)
 		probe_die("bad reply frame header (%d)", r);
 	hdr = malloc(fh.hdr_len ? fh.hdr_len : 1);
 	if (!hdr || probe_recv(c, hdr, fh.hdr_len) < 0)
 		probe_die("connection closed inside a reply");
-	if (rpc_reply_decode(hdr, fh.hdr_len, rep) < 0)
+	if (nb_rpc_reply_decode(hdr, fh.hdr_len, rep) < 0)
 		probe_die("undecodable reply header");
 	free(hdr);
 	*data = NULL;
@@ -193,11 +193,11 @@ static int probe_recv_reply(struct probe_conn *c, struct rpc_reply *rep,
 
 static void probe_check_status(const struct rpc_reply *rep, enum rpc_status want)
 {
-	printf("%s: %s epoch=%llu%s%s\n", probe_step, rpc_status_name(rep->status),
+	printf("%s: %s epoch=%llu%s%s\n", probe_step, nb_rpc_status_name(rep->status),
 	       (unsigned long long)rep->epoch, rep->message[0] ? " " : "", rep->message);
 	if (rep->status != want)
-		probe_die("expected %s, got %s (%s)", rpc_status_name(want),
-			  rpc_status_name(rep->status), rep->message);
+		probe_die("expected %s, got %s (%s)", nb_rpc_status_name(want),
+			  nb_rpc_status_name(rep->status), rep->message);
 }
 
 /* Send one request, wait for its reply (must carry the same id). */
@@ -216,7 +216,7 @@ static void probe_call(struct rpc_request *req, const void *data, uint32_t data_
 			  (unsigned long long)req->id);
 	probe_check_status(rep, want);
 	if (rep->status != RPC_STATUS_OK && *rdata_len)
-		probe_die("%s reply carries %u data bytes", rpc_status_name(rep->status),
+		probe_die("%s reply carries %u data bytes", nb_rpc_status_name(rep->status),
 			  *rdata_len);
 }
 
@@ -228,7 +228,7 @@ static void probe_simple(struct rpc_request *req, enum rpc_status want,
 
 	probe_call(req, NULL, 0, want, rep, &data, &len);
 	if (len)
-		probe_die("unexpected %u data bytes in a %s reply", len, rpc_op_name(req->op));
+		probe_die("unexpected %u data bytes in a %s reply", len, nb_rpc_op_name(req->op));
 }
 
 static uint64_t probe_num(const char *s)
@@ -250,7 +250,7 @@ static uint64_t probe_num(const char *s)
 static enum rpc_status probe_status_of(const char *name)
 {
 	for (int s = 0; s < RPC_STATUS_MAX; s++) {
-		const char *n = rpc_status_name((enum rpc_status)s);
+		const char *n = nb_rpc_status_name((enum rpc_status)s);
 
 		if (strcasecmp(n, name) == 0 ||
 		    (strncasecmp(n, "STATUS_", 7) == 0 && strcasecmp(n + 7, name) == 0))
@@ -293,7 +293,7 @@ static void probe_expect_closed(struct probe_conn *c)
 			return;
 		}
 		free(data);
-		rpc_reply_clear(&rep);
+		nb_rpc_reply_clear(&rep);
 	}
 	probe_die("server kept the connection open");
 }
@@ -324,7 +324,7 @@ static void probe_rw(enum rpc_op op, uint64_t off, uint64_t len, int64_t seed,
 	}
 	free(rdata);
 	free(buf);
-	rpc_reply_clear(&rep);
+	nb_rpc_reply_clear(&rep);
 }
 
 static void probe_pipeline(uint32_t n, uint64_t len, uint64_t seed)
@@ -361,15 +361,15 @@ static void probe_pipeline(uint32_t n, uint64_t len, uint64_t seed)
 			i = rep.id - base;
 			seen[i] = 1;
 			if (rep.status != RPC_STATUS_OK)
-				probe_die("%s %llu: %s %s", rpc_op_name(op), (unsigned long long)i,
-					  rpc_status_name(rep.status), rep.message);
+				probe_die("%s %llu: %s %s", nb_rpc_op_name(op), (unsigned long long)i,
+					  nb_rpc_status_name(rep.status), rep.message);
 			if (op == RPC_OP_READ) {
 				if (dlen != len)
 					probe_die("READ reply with %u bytes", dlen);
 				probe_verify(data, i * len, len, (int64_t)seed);
 			}
 			free(data);
-			rpc_reply_clear(&rep);
+			nb_rpc_reply_clear(&rep);
 		}
 	}
 	printf("%s: OK %u writes and %u reads of %llu bytes in flight\n", probe_step, n, n,
@@ -420,9 +420,9 @@ static void probe_bench(bool wr, double secs, uint32_t qd, uint64_t len)
 		if (probe_recv_reply(c, &rep, &data, &dlen) < 0)
 			probe_die("connection closed during bench");
 		if (rep.status != RPC_STATUS_OK)
-			probe_die("bench request failed: %s", rpc_status_name(rep.status));
+			probe_die("bench request failed: %s", nb_rpc_status_name(rep.status));
 		free(data);
-		rpc_reply_clear(&rep);
+		nb_rpc_reply_clear(&rep);
 		done++;
 	}
 	secs = probe_now() - start;
@@ -589,7 +589,7 @@ static void probe_run_step(char *step)
 					  (unsigned long long)i, (unsigned long long)k);
 			probe_check_status(&rep, want);
 			free(data);
-			rpc_reply_clear(&rep);
+			nb_rpc_reply_clear(&rep);
 		}
 		return;
 	} else if (strcmp(w[0], "bench") == 0) {
@@ -610,7 +610,7 @@ static void probe_run_step(char *step)
 		req.id = probe_cur->next_id++;
 		req.offset = off;
 		req.length = len;
-		h = rpc_request_encode(&req, (uint32_t)len, frame, 8192);
+		h = nb_rpc_request_encode(&req, (uint32_t)len, frame, 8192);
 		if (h < 0)
 			probe_die("cannot encode request");
 		probe_fill(frame + h, off, len, seed);
@@ -627,7 +627,7 @@ static void probe_run_step(char *step)
 		if (probe_recv_reply(probe_cur, &rep, &rdata, &rlen) < 0 || rep.id != req.id)
 			probe_die("no reply to the trickled write");
 		probe_check_status(&rep, want);
-		rpc_reply_clear(&rep);
+		nb_rpc_reply_clear(&rep);
 		probe_rw(RPC_OP_READ, off, len, (int64_t)seed, 0, RPC_STATUS_OK);
 		return;
 	} else if (strcmp(w[0], "tally") == 0) {
@@ -642,12 +642,12 @@ static void probe_run_step(char *step)
 					  (unsigned long long)i, (unsigned long long)k);
 			count[rep.status]++;
 			free(data);
-			rpc_reply_clear(&rep);
+			nb_rpc_reply_clear(&rep);
 		}
 		printf("%s:", probe_step);
 		for (int s = 0; s < RPC_STATUS_MAX; s++)
 			if (count[s])
-				printf(" %s=%llu", rpc_status_name((enum rpc_status)s),
+				printf(" %s=%llu", nb_rpc_status_name((enum rpc_status)s),
 				       (unsigned long long)count[s]);
 		printf("\n");
 		return;
@@ -671,7 +671,7 @@ static void probe_run_step(char *step)
 		uint32_t hlen = big ? 8192 : 10;
 		uint8_t *buf = malloc(RPC_FRAME_HDR_SIZE + hlen);
 
-		rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, hlen, 0);
+		nb_rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, hlen, 0);
 		memset(buf + RPC_FRAME_HDR_SIZE, 0xff, hlen);
 		probe_send(probe_cur, buf, RPC_FRAME_HDR_SIZE + hlen);
 		free(buf);
@@ -690,7 +690,7 @@ static void probe_run_step(char *step)
 	} else {
 		probe_die("unknown step");
 	}
-	rpc_reply_clear(&rep);
+	nb_rpc_reply_clear(&rep);
 }
 
 int main(int argc, char **argv)

@@ -62,7 +62,7 @@ void vq_fake_set_notify_error(struct vq_fake *f, int err);
 /* ---- driver side of one split ring ---- */
 
 /* Place a ring of @num entries at the given IOVAs (inside mapped regions),
- * zero it, and fill @layout for vq_setup() with @features.
+ * zero it, and fill @layout for nb_vq_setup() with @features.
  * 0 or -EFAULT / -EINVAL. */
 int vq_fake_ring_init(struct vq_fake *f, uint32_t num, uint64_t desc_iova,
 		      uint64_t avail_iova, uint64_t used_iova,

@@ -41,7 +41,7 @@ struct mem_backend {
 	bool defer;
 	struct blk_req *deferred[16];
 	unsigned int ndeferred;
-	int complete_err;	/* given to blk_complete */
+	int complete_err;	/* given to nb_blk_complete */
 	int refuse_err;		/* returned by submit */
 	char last_why[128];
 	unsigned int bad;
@@ -72,12 +72,12 @@ static int mem_submit(void *opaque, struct blk_req *req)
 	if (!err) {
 		switch (req->op) {
 		case BLK_OP_READ:
-			assert_int_equal(vq_iov_from_buf(req->iov, req->iov_cnt,
+			assert_int_equal(nb_vq_iov_from_buf(req->iov, req->iov_cnt,
 				0, be->disk + req->offset, req->length),
 				req->length);
 			break;
 		case BLK_OP_WRITE:
-			assert_int_equal(vq_iov_to_buf(req->iov, req->iov_cnt,
+			assert_int_equal(nb_vq_iov_to_buf(req->iov, req->iov_cnt,
 				0, be->disk + req->offset, req->length),
 				req->length);
 			break;
@@ -95,7 +95,7 @@ static int mem_submit(void *opaque, struct blk_req *req)
 		be->deferred[be->ndeferred++] = req;
 		return 0;
 	}
-	blk_complete(req, err);
+	nb_blk_complete(req, err);
 	return 0;
 }
 
@@ -148,16 +148,16 @@ static struct fx *fx_new_p(const struct blk_params *p, uint64_t ring_features)
 					   RING_IOVA + 0x2000,
 					   RING_IOVA + 0x4000,
 					   ring_features, &l), 0);
-	t->vq = vq_new(&vq_fake_ops, t->f, 1);
-	assert_int_equal(vq_setup(t->vq, &l), 0);
+	t->vq = nb_vq_new(&vq_fake_ops, t->f, 1);
+	assert_int_equal(nb_vq_setup(t->vq, &l), 0);
 	t->be.disk = malloc(DISK_BYTES);
 	assert_non_null(t->be.disk);
 	for (i = 0; i < DISK_BYTES; i++)
 		t->be.disk[i] = (uint8_t)(i * 7 + (i >> 9));
-	t->dev = blk_dev_new(p, &mem_ops, &t->be);
+	t->dev = nb_blk_dev_new(p, &mem_ops, &t->be);
 	assert_non_null(t->dev);
-	assert_int_equal(blk_config_build(p, &cfg, &features), 0);
-	assert_int_equal(blk_dev_set_features(t->dev, features), 0);
+	assert_int_equal(nb_blk_config_build(p, &cfg, &features), 0);
+	assert_int_equal(nb_blk_dev_set_features(t->dev, features), 0);
 	return t;
 }
 
@@ -171,9 +171,9 @@ static struct fx *fx_new(void)
 
 static void fx_free(struct fx *t)
 {
-	assert_int_equal(vq_inflight(t->vq), 0);
-	blk_dev_free(t->dev);
-	vq_free(t->vq);
+	assert_int_equal(nb_vq_inflight(t->vq), 0);
+	nb_blk_dev_free(t->dev);
+	nb_vq_free(t->vq);
 	vq_fake_free(t->f);
 	free(t->be.disk);
 	free(t);
@@ -237,7 +237,7 @@ static int fx_req(struct fx *t, uint32_t type, uint64_t sector,
 
 static int fx_run(struct fx *t)
 {
-	return blk_queue_process(t->dev, t->vq, 32);
+	return nb_blk_queue_process(t->dev, t->vq, 32);
 }
 
 /* Check used entry @pos: id and len. */
@@ -283,7 +283,7 @@ static void fx_expect_reject(struct fx *t, uint8_t status, const char *why)
 	for (i = 0; i < BLK_OP_MAX; i++)
 		submits -= t->be.submits[i];
 	assert_int_equal(submits, 0);
-	assert_false(vq_needs_reset(t->vq));
+	assert_false(nb_vq_needs_reset(t->vq));
 	fx_expect_good_read(t);
 }
 
@@ -410,10 +410,10 @@ static void test_discard_deferred(void **state)
 	fx_segs(t, VIRTIO_BLK_T_DISCARD, sec, cnt, fl, 2);
 	assert_int_equal(fx_run(t), 1);
 	assert_int_equal(t->be.ndeferred, 1);	/* one segment at a time */
-	blk_complete(t->be.deferred[0], 0);
+	nb_blk_complete(t->be.deferred[0], 0);
 	assert_int_equal(t->be.ndeferred, 2);
 	assert_int_equal(vq_fake_used_idx(t->f), 0);
-	blk_complete(t->be.deferred[1], 0);
+	nb_blk_complete(t->be.deferred[1], 0);
 	assert_int_equal(vq_fake_used_idx(t->f), 1);
 	assert_int_equal(fx_status_of(t, 0), VIRTIO_BLK_S_OK);
 
@@ -421,7 +421,7 @@ static void test_discard_deferred(void **state)
 	t->be.ndeferred = 0;
 	fx_segs(t, VIRTIO_BLK_T_DISCARD, sec, cnt, fl, 2);
 	assert_int_equal(fx_run(t), 1);
-	blk_complete(t->be.deferred[0], -EIO);
+	nb_blk_complete(t->be.deferred[0], -EIO);
 	assert_int_equal(t->be.ndeferred, 1);
 	assert_int_equal(fx_status_of(t, 0), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(vq_fake_used_idx(t->f), 2);
@@ -491,15 +491,15 @@ static void test_discard_not_negotiated(void **state)
 	struct virtio_blk_config cfg;
 	uint64_t features;
 
-	assert_int_equal(blk_config_build(&t->p, &cfg, &features), 0);
-	assert_int_equal(blk_dev_set_features(t->dev, features &
+	assert_int_equal(nb_blk_config_build(&t->p, &cfg, &features), 0);
+	assert_int_equal(nb_blk_dev_set_features(t->dev, features &
 		~(F(VIRTIO_BLK_F_DISCARD) | F(VIRTIO_BLK_F_WRITE_ZEROES))), 0);
 	fx_segs(t, VIRTIO_BLK_T_DISCARD, sec, cnt, zero, 1);
 	fx_expect_reject(t, VIRTIO_BLK_S_UNSUPP, "discard request but VIRTIO_BLK_F_DISCARD not negotiated");
 	fx_segs(t, VIRTIO_BLK_T_WRITE_ZEROES, sec, cnt, zero, 1);
 	fx_expect_reject(t, VIRTIO_BLK_S_UNSUPP, "write-zeroes request but VIRTIO_BLK_F_WRITE_ZEROES not negotiated");
 	/* features we never offered are refused */
-	assert_int_equal(blk_dev_set_features(t->dev, F(VIRTIO_F_RING_PACKED)), -EINVAL);
+	assert_int_equal(nb_blk_dev_set_features(t->dev, F(VIRTIO_F_RING_PACKED)), -EINVAL);
 	fx_free(t);
 }
 
@@ -597,14 +597,14 @@ static void test_async_batching(void **state)
 		h[i] = fx_req(t, VIRTIO_BLK_T_IN, i * 8, DATA_IOVA + i * 4096,
 			      4096, true, i + 1);
 	assert_int_equal(fx_run(t), 3);
-	assert_int_equal(vq_inflight(t->vq), 3);
+	assert_int_equal(nb_vq_inflight(t->vq), 3);
 	assert_int_equal(vq_fake_used_idx(t->f), 0);
 	assert_int_equal(vq_fake_notifies(t->f), 0);
 	/* complete out of order; one interrupt for all three */
-	blk_complete(t->be.deferred[2], 0);
-	blk_complete(t->be.deferred[0], 0);
-	blk_complete(t->be.deferred[1], -EOPNOTSUPP);
-	assert_int_equal(vq_notify_batch(t->vq), 0);
+	nb_blk_complete(t->be.deferred[2], 0);
+	nb_blk_complete(t->be.deferred[0], 0);
+	nb_blk_complete(t->be.deferred[1], -EOPNOTSUPP);
+	assert_int_equal(nb_vq_notify_batch(t->vq), 0);
 	assert_int_equal(vq_fake_notifies(t->f), 1);
 	assert_int_equal(vq_fake_used_idx(t->f), 3);
 	vq_fake_used_elem(t->f, 0, &id, &len);
@@ -655,11 +655,11 @@ static void test_budget(void **state)
 
 	for (i = 0; i < 5; i++)
 		fx_req(t, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, i);
-	assert_int_equal(blk_queue_process(t->dev, t->vq, 2), 2);
+	assert_int_equal(nb_blk_queue_process(t->dev, t->vq, 2), 2);
 	assert_int_equal(vq_fake_used_idx(t->f), 2);
-	assert_int_equal(blk_queue_process(t->dev, t->vq, 2), 2);
-	assert_int_equal(blk_queue_process(t->dev, t->vq, 2), 1);
-	assert_int_equal(blk_queue_process(t->dev, t->vq, 2), 0);
+	assert_int_equal(nb_blk_queue_process(t->dev, t->vq, 2), 2);
+	assert_int_equal(nb_blk_queue_process(t->dev, t->vq, 2), 1);
+	assert_int_equal(nb_blk_queue_process(t->dev, t->vq, 2), 0);
 	assert_int_equal(t->be.submits[BLK_OP_FLUSH], 5);
 	fx_free(t);
 }
@@ -809,7 +809,7 @@ static void test_malformed_chains(void **state)
 	fx_used(t, vq_fake_used_idx(t->f) - 1, t->slot, 0);
 	t->slot = (t->slot + 1) % NUM;
 	assert_string_equal(t->be.last_why, "next index out of range");
-	assert_true(vq_needs_reset(t->vq));
+	assert_true(nb_vq_needs_reset(t->vq));
 	assert_int_equal(fx_status_of(t, 0), 0xee);
 	fx_expect_good_read(t);
 
@@ -837,7 +837,7 @@ static void test_config(void **state)
 	fx_params(&p);
 	p.size_bytes = 10ULL << 30;
 	p.max_discard_bytes = 1ULL << 42;	/* clamps to 2^32 - 1 sectors */
-	assert_int_equal(blk_config_build(&p, &cfg, &f), 0);
+	assert_int_equal(nb_blk_config_build(&p, &cfg, &f), 0);
 	assert_true(le64toh(cfg.capacity) == (10ULL << 30) / 512);
 	assert_int_equal(le32toh(cfg.blk_size), 4096);
 	assert_int_equal(le32toh(cfg.seg_max), NUM - 2);
@@ -861,7 +861,7 @@ static void test_config(void **state)
 
 	p.read_only = true;
 	p.queue_size = 1024;
-	assert_int_equal(blk_config_build(&p, &cfg, &f), 0);
+	assert_int_equal(nb_blk_config_build(&p, &cfg, &f), 0);
 	assert_true(f & F(VIRTIO_BLK_F_RO));
 	assert_false(f & F(VIRTIO_BLK_F_DISCARD));
 	assert_false(f & F(VIRTIO_BLK_F_WRITE_ZEROES));
@@ -869,24 +869,24 @@ static void test_config(void **state)
 	assert_int_equal(le32toh(cfg.seg_max), 254);
 
 	p.block_size = 1000;
-	assert_int_equal(blk_config_build(&p, &cfg, &f), -EINVAL);
-	assert_string_equal(blk_params_check(&p),
+	assert_int_equal(nb_blk_config_build(&p, &cfg, &f), -EINVAL);
+	assert_string_equal(nb_blk_params_check(&p),
 		"block size not a power of two between 512 and 65536");
-	assert_null(blk_dev_new(&p, &mem_ops, NULL));
+	assert_null(nb_blk_dev_new(&p, &mem_ops, NULL));
 	assert_int_equal(errno, EINVAL);
 	fx_params(&p);
 	p.queue_size = 100;
-	assert_string_equal(blk_params_check(&p),
+	assert_string_equal(nb_blk_params_check(&p),
 		"queue size not a power of two between 4 and 32768");
 	fx_params(&p);
 	p.size_bytes = 100;
-	assert_string_equal(blk_params_check(&p), "volume smaller than 512 bytes");
+	assert_string_equal(nb_blk_params_check(&p), "volume smaller than 512 bytes");
 	fx_params(&p);
 	p.max_discard_seg = 1000;
-	assert_string_equal(blk_params_check(&p),
+	assert_string_equal(nb_blk_params_check(&p),
 		"more than 256 discard or write-zeroes segments");
-	assert_string_equal(blk_op_name(BLK_OP_WRITE_ZEROES), "write-zeroes");
-	assert_string_equal(blk_op_name(BLK_OP_MAX), "unknown");
+	assert_string_equal(nb_blk_op_name(BLK_OP_WRITE_ZEROES), "write-zeroes");
+	assert_string_equal(nb_blk_op_name(BLK_OP_MAX), "unknown");
 }
 
 int main(void)

@@ -26,7 +26,7 @@ static void test_parse_size_ok(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t v = 12345;
 
-		assert_int_equal(cli_parse_size("--x", cases[i].text, &v), 0);
+		assert_int_equal(nb_cli_parse_size("--x", cases[i].text, &v), 0);
 		assert_int_equal(v, cases[i].want);
 	}
 }
@@ -40,7 +40,7 @@ static void test_parse_size_bad(void **state)
 	uint64_t v = 7;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(cli_parse_size("--x", bad[i], &v), -EINVAL);
+		assert_int_equal(nb_cli_parse_size("--x", bad[i], &v), -EINVAL);
 		assert_int_equal(v, 7); /* untouched on error */
 	}
 }
@@ -49,15 +49,15 @@ static void test_parse_uint(void **state)
 {
 	uint64_t v = 0;
 
-	assert_int_equal(cli_parse_uint("--n", "1", 1, 10, &v), 0);
+	assert_int_equal(nb_cli_parse_uint("--n", "1", 1, 10, &v), 0);
 	assert_int_equal(v, 1);
-	assert_int_equal(cli_parse_uint("--n", "10", 1, 10, &v), 0);
+	assert_int_equal(nb_cli_parse_uint("--n", "10", 1, 10, &v), 0);
 	assert_int_equal(v, 10);
-	assert_int_equal(cli_parse_uint("--n", "0", 1, 10, &v), -EINVAL);
-	assert_int_equal(cli_parse_uint("--n", "11", 1, 10, &v), -EINVAL);
-	assert_int_equal(cli_parse_uint("--n", "5x", 1, 10, &v), -EINVAL);
-	assert_int_equal(cli_parse_uint("--n", "-5", 0, 10, &v), -EINVAL);
-	assert_int_equal(cli_parse_uint("--n", "010", 0, 100, &v), 0);
+	assert_int_equal(nb_cli_parse_uint("--n", "0", 1, 10, &v), -EINVAL);
+	assert_int_equal(nb_cli_parse_uint("--n", "11", 1, 10, &v), -EINVAL);
+	assert_int_equal(nb_cli_parse_uint("--n", "5x", 1, 10, &v), -EINVAL);
+	assert_int_equal(nb_cli_parse_uint("--n", "-5", 0, 10, &v), -EINVAL);
+	assert_int_equal(nb_cli_parse_uint("--n", "010", 0, 100, &v), 0);
 	assert_int_equal(v, 10); /* decimal, not octal */
 }
 
@@ -65,14 +65,14 @@ static void test_parse_seconds(void **state)
 {
 	double s = -1;
 
-	assert_int_equal(cli_parse_seconds("--t", "2.5", &s), 0);
+	assert_int_equal(nb_cli_parse_seconds("--t", "2.5", &s), 0);
 	assert_true(s == 2.5);
-	assert_int_equal(cli_parse_seconds("--t", "0", &s), 0);
+	assert_int_equal(nb_cli_parse_seconds("--t", "0", &s), 0);
 	assert_true(s == 0);
-	assert_int_equal(cli_parse_seconds("--t", "-1", &s), -EINVAL);
-	assert_int_equal(cli_parse_seconds("--t", "nan", &s), -EINVAL);
-	assert_int_equal(cli_parse_seconds("--t", "inf", &s), -EINVAL);
-	assert_int_equal(cli_parse_seconds("--t", "3s", &s), -EINVAL);
+	assert_int_equal(nb_cli_parse_seconds("--t", "-1", &s), -EINVAL);
+	assert_int_equal(nb_cli_parse_seconds("--t", "nan", &s), -EINVAL);
+	assert_int_equal(nb_cli_parse_seconds("--t", "inf", &s), -EINVAL);
+	assert_int_equal(nb_cli_parse_seconds("--t", "3s", &s), -EINVAL);
 }
 
 static void hist_close(uint64_t got, uint64_t want)
@@ -89,13 +89,13 @@ static void test_hist_empty_and_small(void **state)
 	struct cli_hist *h = calloc(1, sizeof(*h));
 
 	assert_non_null(h);
-	assert_int_equal(cli_hist_quantile(h, 0.5), 0);
+	assert_int_equal(nb_cli_hist_quantile(h, 0.5), 0);
 	/* Values below 32 are exact. */
 	for (uint64_t v = 0; v < 32; v++)
-		cli_hist_add(h, v);
-	assert_int_equal(cli_hist_quantile(h, 0.5), 15);
-	assert_int_equal(cli_hist_quantile(h, 1.0), 31);
-	assert_int_equal(cli_hist_quantile(h, 0.0), 0);
+		nb_cli_hist_add(h, v);
+	assert_int_equal(nb_cli_hist_quantile(h, 0.5), 15);
+	assert_int_equal(nb_cli_hist_quantile(h, 1.0), 31);
+	assert_int_equal(nb_cli_hist_quantile(h, 0.0), 0);
 	assert_int_equal(h->n, 32);
 	assert_int_equal(h->max, 31);
 	free(h);
@@ -108,14 +108,14 @@ static void test_hist_uniform(void **state)
 	assert_non_null(h);
 	/* 1..100000 in a scrambled order. */
 	for (uint64_t i = 0; i < 100000; i++)
-		cli_hist_add(h, (i * 7919) % 100000 + 1);
+		nb_cli_hist_add(h, (i * 7919) % 100000 + 1);
 	assert_int_equal(h->n, 100000);
 	assert_int_equal(h->max, 100000);
 	assert_int_equal(h->sum, 100000ull * 100001 / 2);
-	hist_close(cli_hist_quantile(h, 0.50), 50000);
-	hist_close(cli_hist_quantile(h, 0.99), 99000);
-	hist_close(cli_hist_quantile(h, 0.999), 99900);
-	assert_true(cli_hist_quantile(h, 1.0) <= h->max);
+	hist_close(nb_cli_hist_quantile(h, 0.50), 50000);
+	hist_close(nb_cli_hist_quantile(h, 0.99), 99000);
+	hist_close(nb_cli_hist_quantile(h, 0.999), 99900);
+	assert_true(nb_cli_hist_quantile(h, 1.0) <= h->max);
 	free(h);
 }
 
@@ -125,13 +125,13 @@ static void test_hist_large_and_constant(void **state)
 
 	assert_non_null(h);
 	for (int i = 0; i < 1000; i++)
-		cli_hist_add(h, 123456789);
-	hist_close(cli_hist_quantile(h, 0.5), 123456789);
+		nb_cli_hist_add(h, 123456789);
+	hist_close(nb_cli_hist_quantile(h, 0.5), 123456789);
 	/* Never above the largest sample. */
-	assert_true(cli_hist_quantile(h, 0.999) <= 123456789);
-	cli_hist_add(h, UINT64_MAX);
+	assert_true(nb_cli_hist_quantile(h, 0.999) <= 123456789);
+	nb_cli_hist_add(h, UINT64_MAX);
 	assert_int_equal(h->max, UINT64_MAX);
-	assert_int_equal(cli_hist_quantile(h, 1.0) > 123456789, 1);
+	assert_int_equal(nb_cli_hist_quantile(h, 1.0) > 123456789, 1);
 	free(h);
 }
 

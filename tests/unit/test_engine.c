@@ -5,7 +5,7 @@
  * and scattered iovecs, FLUSH fan-out, status handling, failover, map
  * refresh, retries, timeouts, malformed replies, in-flight limits, TLS
  * failures, and the completion rules (done exactly once, never inside
- * session_submit, -EIO on session_free); and resilience: recovery after
+ * nb_session_submit, -EIO on nb_session_free); and resilience: recovery after
  * io_timeout, stalled nodes avoided, volume refresh (online resize), TLS
  * context reload, private key file modes, FLUSH targets.
  */
@@ -75,7 +75,7 @@ static struct map *env_map_cs(struct env *e, uint64_t epoch,
 		l += snprintf(text + l, sizeof(text) - l, "node %s\n",
 			      e->node[i]->addr);
 	snprintf(text + l, sizeof(text) - l, "%s", chunks ? chunks : "");
-	if (map_parse(text, &m, err, sizeof(err)) < 0)
+	if (nb_map_parse(text, &m, err, sizeof(err)) < 0)
 		fail_msg("map: %s", err);
 	return m;
 }
@@ -123,7 +123,7 @@ static void env_free(struct env *e)
 {
 	for (int i = 0; i < e->n_nodes; i++)
 		fake_node_free(e->node[i]);
-	map_free(e->map);
+	nb_map_free(e->map);
 	free(e->disk.bytes);
 	ev_loop_destroy(e->loop);
 	free(e);
@@ -132,7 +132,7 @@ static void env_free(struct env *e)
 static struct session *env_open(struct env *e)
 {
 	char err[512];
-	struct session *c = session_open_sync(e->loop, &e->cfg, err, sizeof(err));
+	struct session *c = nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err));
 
 	if (!c)
 		fail_msg("open failed: %s", err);
@@ -205,7 +205,7 @@ static int io_sync(struct env *e, struct session *c, enum session_op op,
 	t.io = (struct session_io){ .op = op, .offset = off, .length = len,
 				    .flags = flags, .iov = iov, .iovcnt = iovcnt,
 				    .done = tio_done, .opaque = &t };
-	ret = session_submit(c, &t.io);
+	ret = nb_session_submit(c, &t.io);
 	in_submit = false;
 	if (ret)
 		return ret;
@@ -258,8 +258,8 @@ static void test_round_trip_and_flush(void **state)
 
 	e->cfg.n_nodes = 2;
 	c = env_open(e);
-	assert_true(session_volume(c)->size == VOL_SIZE);
-	assert_int_equal(session_map(c)->epoch, 1);
+	assert_true(nb_session_volume(c)->size == VOL_SIZE);
+	assert_int_equal(nb_session_map(c)->epoch, 1);
 
 	pattern(w, len, off, 1);
 	n = scatter(w, len, iov);
@@ -287,13 +287,13 @@ static void test_round_trip_and_flush(void **state)
 			fail_msg("byte %zu not zeroed", i);
 
 	struct session_stats st;
-	session_get_stats(c, &st);
+	nb_session_get_stats(c, &st);
 	assert_true(st.ios == 4);
 	assert_true(st.errors == 0);
 	assert_true(st.bytes_written == len);
 	assert_true(st.bytes_read == len);
 	assert_int_equal(st.inflight, 0);
-	session_free(c);
+	nb_session_free(c);
 	free(w);
 	free(r);
 	env_free(e);
@@ -330,7 +330,7 @@ static void test_many_in_flight_bulk(void **state)
 		t[i].io = (struct session_io){ .op = SESSION_OP_WRITE,
 			.offset = off, .length = LEN, .iov = t[i].iov,
 			.iovcnt = 1, .done = tio_done, .opaque = &t[i] };
-		assert_int_equal(session_submit(c, &t[i].io), 0);
+		assert_int_equal(nb_session_submit(c, &t[i].io), 0);
 	}
 	/* the node reads nothing for a while: the client's socket fills */
 	e->node[0]->paused = true;
@@ -350,13 +350,13 @@ static void test_many_in_flight_bulk(void **state)
 		t[i].calls = 0;
 		t[i].iov[0] = (struct iovec){ r + (size_t)i * LEN, LEN };
 		t[i].io.op = SESSION_OP_READ;
-		assert_int_equal(session_submit(c, &t[i].io), 0);
+		assert_int_equal(nb_session_submit(c, &t[i].io), 0);
 	}
 	env_run_until(e, &done);
 	for (int i = 0; i < PER; i++)
 		assert_int_equal(t[i].result, 0);
 	assert_memory_equal(r, w, VOL_SIZE);
-	session_free(c);
+	nb_session_free(c);
 	free(t);
 	free(w);
 	free(r);
@@ -365,9 +365,9 @@ static void test_many_in_flight_bulk(void **state)
 
 /*
  * The socket BIO (sockbio.h) gathers records and sends them together
- * (sockbio_flush). Over a socket that takes only a few KiB at a time, 1 MiB
+ * (nb_sockbio_flush). Over a socket that takes only a few KiB at a time, 1 MiB
  * written in pieces must come out whole and in order through short sends
- * and EAGAIN, sockbio_unsent() must say when bytes wait, and a flush to a
+ * and EAGAIN, nb_sockbio_unsent() must say when bytes wait, and a flush to a
  * closed peer must fail with EPIPE (not SIGPIPE).
  */
 static void test_tls_send_gathering(void **state)
@@ -384,14 +384,14 @@ static void test_tls_send_gathering(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
 				    sizeof(sndbuf)), 0);
-	cctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
+	cctx = nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
 				  NULL, err, sizeof(err));
 	assert_non_null(cctx);
-	cli = tls_client_new(cctx, sv[0], "127.0.0.1", err, sizeof(err));
+	cli = nb_tls_client_new(cctx, sv[0], "127.0.0.1", err, sizeof(err));
 	assert_non_null(cli);
 	/* the reading side as the mock has it: receive buffer, no read-ahead */
 	srv = SSL_new(env_pki.server_ctx);
-	assert_int_equal(sockbio_attach(srv, sv[1]), 0);
+	assert_int_equal(nb_sockbio_attach(srv, sv[1]), 0);
 	assert_int_equal(SSL_get_read_ahead(srv), 0);
 	SSL_set_accept_state(srv);
 	int cdone = 0, sdone = 0;
@@ -419,13 +419,13 @@ static void test_tls_send_gathering(void **state)
 						 SSL_ERROR_WANT_WRITE);
 			}
 		}
-		int ret = sockbio_flush(cli);
+		int ret = nb_sockbio_flush(cli);
 		if (ret == -EAGAIN) {
 			eagain++;
-			assert_true(sockbio_unsent(cli) > 0);
+			assert_true(nb_sockbio_unsent(cli) > 0);
 		} else {
 			assert_int_equal(ret, 0);
-			assert_int_equal(sockbio_unsent(cli), 0);
+			assert_int_equal(nb_sockbio_unsent(cli), 0);
 		}
 		/* the reader lags: read only every third round */
 		if (i % 3)
@@ -445,14 +445,14 @@ static void test_tls_send_gathering(void **state)
 	assert_int_equal(roff, LEN);
 	assert_memory_equal(got, data, LEN);
 	assert_true(eagain > 0);	/* the socket did fill */
-	assert_int_equal(sockbio_unsent(cli), 0);
+	assert_int_equal(nb_sockbio_unsent(cli), 0);
 
 	/* the node went away: the flush fails, the process lives */
 	SSL_free(srv);
 	close(sv[1]);
 	size_t n = 0;
 	assert_int_equal(SSL_write_ex(cli, data, 100, &n), 1);
-	assert_int_equal(sockbio_flush(cli), -EPIPE);
+	assert_int_equal(nb_sockbio_flush(cli), -EPIPE);
 	SSL_free(cli);
 	SSL_CTX_free(cctx);
 	close(sv[0]);
@@ -475,7 +475,7 @@ static void test_split_by_max_io_size(void **state)
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 8);
 	assert_memory_equal(buf, e->disk.bytes, 64 * KiB);
-	session_free(c);
+	nb_session_free(c);
 	free(buf);
 	env_free(e);
 }
@@ -487,7 +487,7 @@ static void test_volume_not_found(void **state)
 
 	e->cfg.volume = "nosuchvol";
 	errno = 0;
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(err, "nosuchvol"));
 	assert_non_null(strstr(err, "not found"));
@@ -508,7 +508,7 @@ static void test_unreachable(void **state)
 	addr[0] = dead;
 	e->cfg.nodes = addr;
 	errno = 0;
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, ECONNREFUSED);
 	assert_non_null(strstr(err, dead));
 	assert_non_null(strstr(err, "refused"));
@@ -522,15 +522,15 @@ static void test_bad_config(void **state)
 	char err[512];
 
 	e->cfg.tls_ca = "/nonexistent/ca.crt";
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/ca.crt"));
 	e->cfg.tls_ca = env_pki.ca;
 	e->cfg.tls_key = NULL;
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "together"));
 	e->cfg.tls_key = env_pki.key;
 	e->cfg.nodes = bad;
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err, "'127.0.0.1'"));
 	env_free(e);
@@ -544,7 +544,7 @@ static void test_tls_failures(void **state)
 	/* a CA that did not sign the node */
 	e->cfg.tls_ca = env_pki.other_ca;
 	errno = 0;
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "certificate verify failed"));
 	assert_non_null(strstr(err, "local issuer"));
@@ -552,25 +552,25 @@ static void test_tls_failures(void **state)
 	/* the name the certificate must carry */
 	e->cfg.tls_ca = env_pki.ca;
 	e->cfg.server_name = "storage.example.org";
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "hostname mismatch"));
 	/* a name the certificate does carry works */
 	e->cfg.server_name = "localhost";
 	struct session *c = env_open(e);
-	session_free(c);
+	nb_session_free(c);
 	e->cfg.server_name = NULL;
 
 	/* expired node certificate */
 	e->node[0]->ctx = env_pki.expired_ctx;
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "certificate has expired"));
 	e->node[0]->ctx = env_pki.server_ctx;
 
 	/* no client certificate: the node refuses us */
 	e->cfg.tls_cert = e->cfg.tls_key = NULL;
-	assert_null(session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
+	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "certificate"));
 	env_free(e);
@@ -631,9 +631,9 @@ static void test_status_results(void **state)
 		assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1),
 				 cases[i].result);
 		if (cases[i].result == -EIO) {
-			const char *m = session_last_error(c);
+			const char *m = nb_session_last_error(c);
 
-			assert_non_null(strstr(m, rpc_status_name(cases[i].status)));
+			assert_non_null(strstr(m, nb_rpc_status_name(cases[i].status)));
 			assert_non_null(strstr(m, e->node[0]->addr));
 			assert_non_null(strstr(m, "request id"));
 			assert_non_null(strstr(m, "injected by test"));
@@ -642,7 +642,7 @@ static void test_status_results(void **state)
 	/* and the next write works */
 	h.times = 0;
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -663,7 +663,7 @@ static void test_io_error_failover(void **state)
 	assert_memory_equal(buf, e->disk.bytes, 8192);
 	assert_int_equal(h.hits, 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -684,9 +684,9 @@ static void test_io_timeout(void **state)
 	}
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
 	assert_true(h.hits >= 2); /* both nodes tried, then retried */
-	assert_non_null(strstr(session_last_error(c), "IO_ERROR"));
-	assert_non_null(strstr(session_last_error(c), "gave up"));
-	session_free(c);
+	assert_non_null(strstr(nb_session_last_error(c), "IO_ERROR"));
+	assert_non_null(strstr(nb_session_last_error(c), "gave up"));
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -707,9 +707,9 @@ static void test_busy_retry(void **state)
 				 &iov, 1), 0);
 	assert_int_equal(h.hits, 3);
 	assert_memory_equal(e->disk.bytes + 8192, buf, 4096);
-	session_get_stats(c, &st);
+	nb_session_get_stats(c, &st);
 	assert_true(st.retries == 3);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -730,13 +730,13 @@ static void test_not_owner_refresh(void **state)
 	e->node[0]->hook_opaque = &h;
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
-	assert_int_equal(session_map(c)->epoch, 2);
+	assert_int_equal(nb_session_map(c)->epoch, 2);
 	assert_int_equal(h.hits, 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
 	assert_true(e->node[0]->reqs[RPC_OP_GET_MAP] +
 		    e->node[1]->reqs[RPC_OP_GET_MAP] == 1);
-	session_free(c);
-	map_free(m2);
+	nb_session_free(c);
+	nb_map_free(m2);
 	env_free(e);
 }
 
@@ -755,17 +755,17 @@ static void test_not_owner_stale_node(void **state)
 	for (int i = 0; i < 2; i++)
 		e->node[i]->map = m5;
 	c = env_open(e);
-	assert_int_equal(session_map(c)->epoch, 5);
+	assert_int_equal(nb_session_map(c)->epoch, 5);
 	h.epoch = 4;
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
-	assert_int_equal(session_map(c)->epoch, 5);
+	assert_int_equal(nb_session_map(c)->epoch, 5);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_GET_MAP] +
 			 e->node[1]->reqs[RPC_OP_GET_MAP], 0);
-	session_free(c);
-	map_free(m5);
+	nb_session_free(c);
+	nb_map_free(m5);
 	env_free(e);
 }
 
@@ -791,27 +791,27 @@ static void hook_malformed(struct fake_node *n, const struct rpc_request *req,
 		return;
 	case 1: /* a reply id that is not in flight */
 		rep.id = req->id ^ 0x5a5a0000ull;
-		len = rpc_reply_encode(&rep, 0, ans->raw, sizeof(ans->raw));
+		len = nb_rpc_reply_encode(&rep, 0, ans->raw, sizeof(ans->raw));
 		break;
 	case 2: /* OK to a READ without its data */
-		len = rpc_reply_encode(&rep, 0, ans->raw, sizeof(ans->raw));
+		len = nb_rpc_reply_encode(&rep, 0, ans->raw, sizeof(ans->raw));
 		break;
 	case 3: /* header length over the limit */
-		rpc_frame_hdr_encode(ans->raw, RPC_KIND_REPLY, RPC_MAX_HDR_LEN + 1, 0);
+		nb_rpc_frame_hdr_encode(ans->raw, RPC_KIND_REPLY, RPC_MAX_HDR_LEN + 1, 0);
 		len = RPC_FRAME_HDR_SIZE;
 		break;
 	case 4: /* undecodable protobuf header */
-		rpc_frame_hdr_encode(ans->raw, RPC_KIND_REPLY, 6, 0);
+		nb_rpc_frame_hdr_encode(ans->raw, RPC_KIND_REPLY, 6, 0);
 		memcpy(ans->raw + RPC_FRAME_HDR_SIZE, "\xff\xff\xff\xff\xff\xff", 6);
 		len = RPC_FRAME_HDR_SIZE + 6;
 		break;
 	case 5: /* a request frame from the node */
-		rpc_frame_hdr_encode(ans->raw, RPC_KIND_REQUEST, 2, 0);
+		nb_rpc_frame_hdr_encode(ans->raw, RPC_KIND_REQUEST, 2, 0);
 		memcpy(ans->raw + RPC_FRAME_HDR_SIZE, "\x08\x01", 2);
 		len = RPC_FRAME_HDR_SIZE + 2;
 		break;
 	default: /* data longer than asked for */
-		len = rpc_reply_encode(&rep, (uint32_t)req->length + 512, ans->raw,
+		len = nb_rpc_reply_encode(&rep, (uint32_t)req->length + 512, ans->raw,
 				       sizeof(ans->raw));
 		break;
 	}
@@ -840,11 +840,11 @@ static void test_malformed_replies(void **state)
 		assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 		assert_memory_equal(buf, e->disk.bytes, 4096);
 		assert_int_equal(h.hits, 1);
-		session_get_stats(c, &st);
+		nb_session_get_stats(c, &st);
 		assert_true(st.reconnects == 1);
 		if (!strstr(e->log, expect[v]))
 			fail_msg("variant %d: log lacks '%s':\n%s", v, expect[v], e->log);
-		session_free(c);
+		nb_session_free(c);
 		env_free(e);
 	}
 }
@@ -884,7 +884,7 @@ static void hook_random(struct fake_node *n, const struct rpc_request *req,
 		hdr_len = 1 + test_rand(&h->rnd) % 64;
 		uint32_t data_len = test_rand(&h->rnd) % 3 ? 0 :
 				    test_rand(&h->rnd) % 256;
-		rpc_frame_hdr_encode(ans->raw, RPC_KIND_REPLY, (uint32_t)hdr_len,
+		nb_rpc_frame_hdr_encode(ans->raw, RPC_KIND_REPLY, (uint32_t)hdr_len,
 				     data_len);
 		len = RPC_FRAME_HDR_SIZE + hdr_len + data_len;
 		for (size_t i = RPC_FRAME_HDR_SIZE; i < len; i++)
@@ -915,9 +915,9 @@ static void test_random_garbage(void **state)
 		assert_memory_equal(buf, e->disk.bytes + i * 4096, 4096);
 	}
 	assert_int_equal(h.hits, 30);
-	session_get_stats(c, &st);
+	nb_session_get_stats(c, &st);
 	assert_true(st.reconnects == 30);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -937,10 +937,10 @@ static void test_drop_and_resend(void **state)
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 4096, sizeof(buf), 0, iov, n), 0);
 	assert_memory_equal(e->disk.bytes + 4096, buf, sizeof(buf));
 	assert_int_equal(e->node[0]->conns_accepted, 2);
-	session_get_stats(c, &st);
+	nb_session_get_stats(c, &st);
 	assert_true(st.reconnects == 1);
 	assert_true(st.retries == 1);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -961,7 +961,7 @@ static void test_try_timeout_resend(void **state)
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_non_null(strstr(e->log, "timed out"));
 	assert_int_equal(e->node[0]->conns_accepted, 2);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -990,7 +990,7 @@ static void test_try_timeout_busy_conn(void **state)
 	t.io = (struct session_io){ .op = SESSION_OP_READ, .offset = 0, .length = 4096,
 				    .iov = &siov, .iovcnt = 1, .done = tio_done,
 				    .opaque = &t };
-	assert_int_equal(session_submit(c, &t.io), 0);
+	assert_int_equal(nb_session_submit(c, &t.io), 0);
 	/* 1.5 x try_timeout of other replies, one every 0.1 s */
 	for (int i = 0; i < 30; i++) {
 		assert_int_equal(io_sync(e, c, SESSION_OP_READ, 4096, 4096, 0, &iov, 1), 0);
@@ -1002,7 +1002,7 @@ static void test_try_timeout_busy_conn(void **state)
 	assert_int_equal(t.result, 0);
 	assert_memory_equal(slow, e->disk.bytes, 4096);
 	assert_int_equal(e->node[0]->conns_accepted, 1);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -1030,7 +1030,7 @@ static void test_max_inflight_respected(void **state)
 					       .length = 4096, .iov = t[i].iov,
 					       .iovcnt = 1, .done = tio_done,
 					       .opaque = &t[i] };
-		assert_int_equal(session_submit(c, &t[i].io), 0);
+		assert_int_equal(nb_session_submit(c, &t[i].io), 0);
 	}
 	/* bounded: each round lets the node see what was sent, then answers */
 	for (int round = 0; round < 100 && !all; round++) {
@@ -1045,7 +1045,7 @@ static void test_max_inflight_respected(void **state)
 		assert_int_equal(t[i].calls, 1);
 		assert_int_equal(t[i].result, 0);
 	}
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -1067,12 +1067,12 @@ static void test_free_completes_outstanding(void **state)
 					       .length = 4096, .iov = t[i].iov,
 					       .iovcnt = 1, .done = tio_done,
 					       .opaque = &t[i] };
-		assert_int_equal(session_submit(c, &t[i].io), 0);
+		assert_int_equal(nb_session_submit(c, &t[i].io), 0);
 	}
 	for (int round = 0; round < 200 && e->node[0]->held < N; round++)
 		env_settle(e, 1);
 	assert_int_equal(e->node[0]->held, N);
-	session_free(c);
+	nb_session_free(c);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(t[i].calls, 1);
 		assert_int_equal(t[i].result, -EIO);
@@ -1099,7 +1099,7 @@ static void test_deferred_completions(void **state)
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 100, 4096, 0, &iov, 1), -EINVAL);
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, VOL_SIZE, 4096, 0, &iov, 1), -EINVAL);
 	assert_int_equal(io_sync(e, c, SESSION_OP_NONE, 0, 0, 0, NULL, 0), -EINVAL);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -1123,7 +1123,7 @@ static void test_node_down_failover(void **state)
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -1147,12 +1147,12 @@ static void test_refresh_resplits(void **state)
 	int n = scatter(buf, 64 * KiB, iov);
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
 	assert_memory_equal(buf, e->disk.bytes, 64 * KiB);
-	assert_true(session_map(c)->chunk_size == 16 * KiB);
+	assert_true(nb_session_map(c)->chunk_size == 16 * KiB);
 	/* 1 refused + 2 pieces on node 0, 2 pieces on node 1 */
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 3);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 2);
-	session_free(c);
-	map_free(m2);
+	nb_session_free(c);
+	nb_map_free(m2);
 	free(buf);
 	env_free(e);
 }
@@ -1178,9 +1178,9 @@ static void test_first_error_wins(void **state)
 	assert_memory_equal(e->disk.bytes, buf, 64 * KiB);
 	assert_int_equal(h.hits, 1);
 	struct session_stats st;
-	session_get_stats(c, &st);
+	nb_session_get_stats(c, &st);
 	assert_true(st.errors == 1);
-	session_free(c);
+	nb_session_free(c);
 	free(buf);
 	env_free(e);
 }
@@ -1208,7 +1208,7 @@ static void test_recover_after_io_timeout(void **state)
 	e->node[0]->hook_opaque = &h;
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), -EIO);
 	assert_true(h.hits >= 2);
-	assert_non_null(strstr(session_last_error(c), "gave up"));
+	assert_non_null(strstr(nb_session_last_error(c), "gave up"));
 	/* the fault is gone: the same cluster works again */
 	h.times = 0;
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
@@ -1227,10 +1227,10 @@ static void test_recover_after_io_timeout(void **state)
 		ret = io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &riov, 1);
 	assert_int_equal(ret, 0);
 	assert_memory_equal(rd, buf, 4096);
-	session_get_stats(c, &st);
+	nb_session_get_stats(c, &st);
 	assert_true(st.errors >= 2);
-	assert_true(session_is_ready(c));
-	session_free(c);
+	assert_true(nb_session_is_ready(c));
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -1269,7 +1269,7 @@ static void test_stalled_node_avoided(void **state)
 	}
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 6);
-	session_get_stats(c, &st);
+	nb_session_get_stats(c, &st);
 	assert_true(st.timeouts == 1);
 
 	/* node 0 recovers; after the avoidance it is preferred again */
@@ -1281,7 +1281,7 @@ static void test_stalled_node_avoided(void **state)
 		assert_int_equal(io_sync(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
 					 &iov, 1), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], before + 4);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -1302,7 +1302,7 @@ static void vol_cb(struct session *c, const struct session_volume *info,
 	v->calls++;
 	v->err = err;
 	v->size = info ? info->size : 0;
-	assert_true(err != 0 || info == session_volume(c));
+	assert_true(err != 0 || info == nb_session_volume(c));
 	if (v->in_call && *v->in_call)
 		v->inside = true;
 	v->done = true;
@@ -1320,7 +1320,7 @@ static void test_refresh_volume(void **state)
 
 	e->cfg.n_nodes = 2;
 	c = env_open(e);
-	assert_true(session_volume(c)->size == VOL_SIZE);
+	assert_true(nb_session_volume(c)->size == VOL_SIZE);
 	/* grow the volume on the nodes: 4 MiB -> 8 MiB */
 	e->disk.bytes = realloc(e->disk.bytes, 2 * VOL_SIZE);
 	memset(e->disk.bytes + VOL_SIZE, 0, VOL_SIZE);
@@ -1330,7 +1330,7 @@ static void test_refresh_volume(void **state)
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 6u << 20, 64 * KiB, 0,
 				 &iov, 1), -EINVAL);
 	in_call = true;
-	assert_int_equal(session_refresh_volume(c, vol_cb, &v), 0);
+	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), 0);
 	in_call = false;
 	assert_int_equal(v.calls, 0);
 	env_run_until(e, &v.done);
@@ -1338,7 +1338,7 @@ static void test_refresh_volume(void **state)
 	assert_false(v.inside);
 	assert_int_equal(v.err, 0);
 	assert_true(v.size == 2 * VOL_SIZE);
-	assert_true(session_volume(c)->size == 2 * VOL_SIZE);
+	assert_true(nb_session_volume(c)->size == 2 * VOL_SIZE);
 	assert_non_null(strstr(e->log, "size changed"));
 	/* beyond the old size, within the new one: accepted, data right */
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 6u << 20, 64 * KiB, 0,
@@ -1355,10 +1355,10 @@ static void test_refresh_volume(void **state)
 	/* a changed block size is refused, the size kept */
 	e->node[0]->block_size = e->node[1]->block_size = 4096;
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(session_refresh_volume(c, vol_cb, &v), 0);
+	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), 0);
 	env_run_until(e, &v.done);
 	assert_int_equal(v.err, -EPROTO);
-	assert_true(session_volume(c)->size == 2 * VOL_SIZE);
+	assert_true(nb_session_volume(c)->size == 2 * VOL_SIZE);
 	e->node[0]->block_size = e->node[1]->block_size = 512;
 
 	/* the node that has it loses the connection: another node answers */
@@ -1369,7 +1369,7 @@ static void test_refresh_volume(void **state)
 	/* both connections up again (bounded wait) */
 	struct session_stats st;
 	for (int i = 0; i < 100; i++) {
-		session_get_stats(c, &st);
+		nb_session_get_stats(c, &st);
 		if (st.conns_ready == 2)
 			break;
 		ev_sleep(0.05);
@@ -1378,7 +1378,7 @@ static void test_refresh_volume(void **state)
 	assert_int_equal(st.conns_ready, 2);
 	h.times = 1;
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(session_refresh_volume(c, vol_cb, &v), 0);
+	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), 0);
 	for (int round = 0; round < 200 && h.hits < 1; round++)
 		env_settle(e, 1);
 	assert_int_equal(h.hits, 1);
@@ -1389,14 +1389,14 @@ static void test_refresh_volume(void **state)
 	assert_int_equal(v.err, 0);
 	assert_true(v.size == 2 * VOL_SIZE);
 
-	/* session_free with a refresh outstanding: -ESHUTDOWN, from free */
+	/* nb_session_free with a refresh outstanding: -ESHUTDOWN, from free */
 	h.times = -1;
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(session_refresh_volume(c, vol_cb, &v), 0);
+	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), 0);
 	for (int round = 0; round < 200 && !e->node[0]->held && !e->node[1]->held;
 	     round++)
 		env_settle(e, 1);
-	session_free(c);
+	nb_session_free(c);
 	assert_int_equal(v.calls, 1);
 	assert_int_equal(v.err, -ESHUTDOWN);
 	free(buf);
@@ -1408,12 +1408,12 @@ static void test_refresh_volume_not_ready(void **state)
 {
 	struct env *e = env_new(1, NULL);
 	struct vol_seen v = { 0 };
-	struct session *c = session_new(e->loop, &e->cfg);
+	struct session *c = nb_session_new(e->loop, &e->cfg);
 
 	assert_non_null(c);
-	assert_int_equal(session_refresh_volume(c, vol_cb, &v), -ENOTCONN);
+	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), -ENOTCONN);
 	assert_int_equal(v.calls, 0);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -1435,7 +1435,7 @@ static void test_key_file_mode(void **state)
 	snprintf(key, sizeof(key), "%s/open.key", env_pki.dir);
 	assert_int_equal(copy_file_mode(env_pki.key, key, 0644), 0);
 	errno = 0;
-	ctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
+	ctx = nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
 				 sizeof(err));
 	assert_null(ctx);
 	assert_int_equal(errno, EPERM);
@@ -1443,11 +1443,11 @@ static void test_key_file_mode(void **state)
 	assert_non_null(strstr(err, "0644"));
 	assert_non_null(strstr(err, "group or others"));
 	assert_int_equal(copy_file_mode(env_pki.key, key, 0640), 0);
-	assert_null(tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
+	assert_null(nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
 				       sizeof(err)));
 	assert_non_null(strstr(err, "0640"));
 	assert_int_equal(copy_file_mode(env_pki.key, key, 0400), 0);
-	ctx = tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
+	ctx = nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
 				 sizeof(err));
 	assert_non_null(ctx);
 	SSL_CTX_free(ctx);
@@ -1481,15 +1481,15 @@ static void test_reload_tls(void **state)
 	t.io = (struct session_io){ .op = SESSION_OP_READ, .offset = 0, .length = 4096,
 				    .iov = &siov, .iovcnt = 1, .done = tio_done,
 				    .opaque = &t };
-	assert_int_equal(session_submit(c, &t.io), 0);
+	assert_int_equal(nb_session_submit(c, &t.io), 0);
 	for (int round = 0; round < 200 && !e->node[0]->held; round++)
 		env_settle(e, 1);
 	assert_int_equal(e->node[0]->held, 1);
 
-	bad = tls_client_ctx_new(env_pki.other_ca, env_pki.cert, env_pki.key,
+	bad = nb_tls_client_ctx_new(env_pki.other_ca, env_pki.cert, env_pki.key,
 				 NULL, err, sizeof(err));
 	assert_non_null(bad);
-	assert_int_equal(session_reload_tls(c, bad), 0);
+	assert_int_equal(nb_session_reload_tls(c, bad), 0);
 	SSL_CTX_free(bad); /* the cluster holds its own reference */
 	/* in flight on the old connection: answered there */
 	fake_node_release(e->node[0]);
@@ -1504,26 +1504,26 @@ static void test_reload_tls(void **state)
 	slow_done = false;
 	t.calls = 0;
 	t.io.offset = 4096;
-	assert_int_equal(session_submit(c, &t.io), 0);
+	assert_int_equal(nb_session_submit(c, &t.io), 0);
 	for (int round = 0; round < 100 && !strstr(e->log, "local issuer"); round++)
 		ev_run(e->loop, EVRUN_ONCE);
 	assert_non_null(strstr(e->log, "certificate verify failed"));
 	assert_false(slow_done);
 
 	/* the right context again: the waiting io completes */
-	good = tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
+	good = nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
 				  NULL, err, sizeof(err));
 	assert_non_null(good);
-	assert_int_equal(session_reload_tls(c, good), 0);
+	assert_int_equal(nb_session_reload_tls(c, good), 0);
 	SSL_CTX_free(good);
 	env_run_until(e, &slow_done);
 	assert_int_equal(t.result, 0);
 	assert_memory_equal(slow, e->disk.bytes + 4096, 4096);
 	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
-	session_get_stats(c, &st);
+	nb_session_get_stats(c, &st);
 	assert_true(st.tls_reloads == 2);
-	assert_int_equal(session_reload_tls(c, NULL), -EINVAL);
-	session_free(c);
+	assert_int_equal(nb_session_reload_tls(c, NULL), -EINVAL);
+	nb_session_free(c);
 	env_free(e);
 }
 
@@ -1550,7 +1550,7 @@ static void test_flush_targets(void **state)
 	/* nothing written since: no second flush to node 1 */
 	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
-	session_free(c);
+	nb_session_free(c);
 	env_free(e);
 }
 

@@ -77,12 +77,12 @@ static void fake_free(struct fake_kernel *k)
 static void test_translate_reaches_backing_memory(void **state)
 {
 	struct fake_kernel *k = fake_new();
-	struct iotlb *t = iotlb_new(fake_lookup, k);
+	struct iotlb *t = nb_iotlb_new(fake_lookup, k);
 	uint64_t len = 100;
 	uint8_t *p;
 	char buf[6] = { 0 };
 
-	p = iotlb_translate(t, 0x100000 + PAGE + 10, &len, true);
+	p = nb_iotlb_translate(t, 0x100000 + PAGE + 10, &len, true);
 	assert_non_null(p);
 	assert_true(len == 100);
 	memcpy(p, "hello", 5);
@@ -92,57 +92,57 @@ static void test_translate_reaches_backing_memory(void **state)
 
 	/* length clipped at the region's end */
 	len = 1 << 20;
-	p = iotlb_translate(t, 0x100000 + 4 * PAGE - 8, &len, false);
+	p = nb_iotlb_translate(t, 0x100000 + 4 * PAGE - 8, &len, false);
 	assert_non_null(p);
 	assert_true(len == 8);
 	/* one kernel lookup served both */
 	assert_int_equal(k->lookups, 1);
-	assert_true(iotlb_get_stats(t)->lookups == 2);
-	iotlb_free(t);
+	assert_true(nb_iotlb_get_stats(t)->lookups == 2);
+	nb_iotlb_free(t);
 	fake_free(k);
 }
 
 static void test_permissions_and_faults(void **state)
 {
 	struct fake_kernel *k = fake_new();
-	struct iotlb *t = iotlb_new(fake_lookup, k);
+	struct iotlb *t = nb_iotlb_new(fake_lookup, k);
 	uint64_t len = 16;
 
 	/* read-only region: reads work, writes refused */
-	assert_non_null(iotlb_translate(t, 0x200000, &len, false));
+	assert_non_null(nb_iotlb_translate(t, 0x200000, &len, false));
 	len = 16;
-	assert_null(iotlb_translate(t, 0x200000, &len, true));
+	assert_null(nb_iotlb_translate(t, 0x200000, &len, true));
 	/* unmapped IOVA, just past a region, and far away */
 	len = 16;
-	assert_null(iotlb_translate(t, 0x200000 + 2 * PAGE, &len, false));
+	assert_null(nb_iotlb_translate(t, 0x200000 + 2 * PAGE, &len, false));
 	len = 16;
-	assert_null(iotlb_translate(t, UINT64_MAX, &len, false));
-	assert_true(iotlb_get_stats(t)->faults == 3);
-	iotlb_free(t);
+	assert_null(nb_iotlb_translate(t, UINT64_MAX, &len, false));
+	assert_true(nb_iotlb_get_stats(t)->faults == 3);
+	nb_iotlb_free(t);
 	fake_free(k);
 }
 
 static void test_invalidate_retires_until_reaped(void **state)
 {
 	struct fake_kernel *k = fake_new();
-	struct iotlb *t = iotlb_new(fake_lookup, k);
+	struct iotlb *t = nb_iotlb_new(fake_lookup, k);
 	uint64_t len = 8, seq_old, seq_new;
 	uint8_t *old, *p;
 	char buf[4] = { 0 };
 
-	seq_old = iotlb_seq(t);  /* a request in flight using the old map */
-	old = iotlb_translate(t, 0x100000, &len, true);
+	seq_old = nb_iotlb_seq(t);  /* a request in flight using the old map */
+	old = nb_iotlb_translate(t, 0x100000, &len, true);
 	assert_non_null(old);
 
 	/* the kernel remaps IOVA 0x100000 to file page 16 */
 	k->r[0].offset = 16 * PAGE;
-	iotlb_invalidate(t, 0x100000, 0x100000);
-	assert_int_equal(iotlb_live_count(t), 0);
-	assert_int_equal(iotlb_retired_count(t), 1);
+	nb_iotlb_invalidate(t, 0x100000, 0x100000);
+	assert_int_equal(nb_iotlb_live_count(t), 0);
+	assert_int_equal(nb_iotlb_retired_count(t), 1);
 
-	seq_new = iotlb_seq(t);
+	seq_new = nb_iotlb_seq(t);
 	len = 8;
-	p = iotlb_translate(t, 0x100000, &len, true);
+	p = nb_iotlb_translate(t, 0x100000, &len, true);
 	assert_non_null(p);
 	assert_ptr_not_equal(p, old);
 	memcpy(p, "new", 3);
@@ -150,41 +150,41 @@ static void test_invalidate_retires_until_reaped(void **state)
 	assert_string_equal(buf, "new");
 
 	/* the old request is still in flight: its memory stays mapped */
-	iotlb_reap(t, seq_old);
-	assert_int_equal(iotlb_retired_count(t), 1);
+	nb_iotlb_reap(t, seq_old);
+	assert_int_equal(nb_iotlb_retired_count(t), 1);
 	memcpy(old, "old", 3);  /* must not fault */
 	assert_int_equal(pread(k->memfd, buf, 3, 0), 3);
 	assert_string_equal(buf, "old");
 
 	/* once only newer requests remain, the old region goes */
-	iotlb_reap(t, seq_new);
-	assert_int_equal(iotlb_retired_count(t), 0);
-	assert_true(iotlb_get_stats(t)->unmapped == 1);
-	iotlb_free(t);
+	nb_iotlb_reap(t, seq_new);
+	assert_int_equal(nb_iotlb_retired_count(t), 0);
+	assert_true(nb_iotlb_get_stats(t)->unmapped == 1);
+	nb_iotlb_free(t);
 	fake_free(k);
 }
 
 static void test_invalidate_only_overlapping(void **state)
 {
 	struct fake_kernel *k = fake_new();
-	struct iotlb *t = iotlb_new(fake_lookup, k);
+	struct iotlb *t = nb_iotlb_new(fake_lookup, k);
 	uint64_t len = 8;
 
-	assert_non_null(iotlb_translate(t, 0x100000, &len, false));
+	assert_non_null(nb_iotlb_translate(t, 0x100000, &len, false));
 	len = 8;
-	assert_non_null(iotlb_translate(t, 0x200000, &len, false));
-	assert_int_equal(iotlb_live_count(t), 2);
+	assert_non_null(nb_iotlb_translate(t, 0x200000, &len, false));
+	assert_int_equal(nb_iotlb_live_count(t), 2);
 	/* a range touching only the last byte of the second region */
-	iotlb_invalidate(t, 0x200000 + 2 * PAGE - 1, 0x300000);
-	assert_int_equal(iotlb_live_count(t), 1);
+	nb_iotlb_invalidate(t, 0x200000 + 2 * PAGE - 1, 0x300000);
+	assert_int_equal(nb_iotlb_live_count(t), 1);
 	/* nothing in flight: reaped at once */
-	iotlb_reap(t, IOTLB_NONE_INFLIGHT);
-	assert_int_equal(iotlb_retired_count(t), 0);
+	nb_iotlb_reap(t, IOTLB_NONE_INFLIGHT);
+	assert_int_equal(nb_iotlb_retired_count(t), 0);
 	/* the kernel unmapped it too: now a fault, not a stale hit */
 	k->r[1].present = false;
 	len = 8;
-	assert_null(iotlb_translate(t, 0x200000, &len, false));
-	iotlb_free(t);
+	assert_null(nb_iotlb_translate(t, 0x200000, &len, false));
+	nb_iotlb_free(t);
 	fake_free(k);
 }
 

@@ -46,11 +46,11 @@ static void test_match(const char *text, const char *re)
 
 static void test_daemon_lines(void)
 {
-	log_init("prog", LOG_INFO);
-	log_set_style(LOG_STYLE_DATE_PID);
-	log_msg(LOG_WARNING, "disk %d is slow", 3);
-	log_msg(LOG_DEBUG, "not printed");
-	log_text(LOG_ERR, "100% done");
+	nb_log_init("prog", LOG_INFO);
+	nb_log_set_style(LOG_STYLE_DATE_PID);
+	nb_log_msg(LOG_WARNING, "disk %d is slow", 3);
+	nb_log_msg(LOG_DEBUG, "not printed");
+	nb_log_text(LOG_ERR, "100% done");
 }
 
 static void test_date_pid(void **state)
@@ -68,12 +68,12 @@ static void test_date_pid(void **state)
 
 static void test_node_lines(void)
 {
-	log_init("mock", LOG_WARNING);
-	log_set_style(LOG_STYLE_TIME_TAG);
-	log_set_tag("node-a");
-	log_msg(LOG_INFO, "not printed");
-	log_msg(LOG_WARNING, "w");
-	log_msg(LOG_ERR, "e");
+	nb_log_init("mock", LOG_WARNING);
+	nb_log_set_style(LOG_STYLE_TIME_TAG);
+	nb_log_set_tag("node-a");
+	nb_log_msg(LOG_INFO, "not printed");
+	nb_log_msg(LOG_WARNING, "w");
+	nb_log_msg(LOG_ERR, "e");
 }
 
 static void test_time_tag(void **state)
@@ -81,22 +81,22 @@ static void test_time_tag(void **state)
 	test_match(test_capture(test_node_lines),
 		   "^[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3} mock\\[node-a\\] warn: w\n"
 		   "[0-9:.]+ mock\\[node-a\\] error: e\n$");
-	log_set_style(LOG_STYLE_DATE_PID);
+	nb_log_set_style(LOG_STYLE_DATE_PID);
 }
 
 static void test_levels(void **state)
 {
-	log_init("prog", LOG_NOTICE);
+	nb_log_init("prog", LOG_NOTICE);
 	assert_true(log_enabled(LOG_NOTICE));
 	assert_false(log_enabled(LOG_INFO));
-	assert_int_equal(log_level(), LOG_NOTICE);
-	assert_int_equal(log_parse_level("error"), LOG_ERR);
-	assert_int_equal(log_parse_level("warn"), LOG_WARNING);
-	assert_int_equal(log_parse_level("warning"), LOG_WARNING);
-	assert_int_equal(log_parse_level("notice"), LOG_NOTICE);
-	assert_int_equal(log_parse_level("debug"), LOG_DEBUG);
-	assert_int_equal(log_parse_level("critical"), -1);
-	assert_int_equal(log_parse_level("loud"), -1);
+	assert_int_equal(nb_log_level(), LOG_NOTICE);
+	assert_int_equal(nb_log_parse_level("error"), LOG_ERR);
+	assert_int_equal(nb_log_parse_level("warn"), LOG_WARNING);
+	assert_int_equal(nb_log_parse_level("warning"), LOG_WARNING);
+	assert_int_equal(nb_log_parse_level("notice"), LOG_NOTICE);
+	assert_int_equal(nb_log_parse_level("debug"), LOG_DEBUG);
+	assert_int_equal(nb_log_parse_level("critical"), -1);
+	assert_int_equal(nb_log_parse_level("loud"), -1);
 }
 
 int main(void)

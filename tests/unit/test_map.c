@@ -20,7 +20,7 @@ static void test_parse_full(void **state)
 	struct map *m;
 	char err[256];
 
-	assert_int_equal(map_parse("# cluster\n"
+	assert_int_equal(nb_map_parse("# cluster\n"
 				   "epoch 7\n"
 				   "chunk_size 64K   # small chunks\n"
 				   "node 127.0.0.1:7001\n"
@@ -35,26 +35,26 @@ static void test_parse_full(void **state)
 	assert_int_equal(m->n_nodes, 3);
 	assert_string_equal(m->nodes[1], "[::1]:7002");
 	assert_int_equal(m->n_chunks, 3);
-	assert_int_equal(map_node_index(m, "host-c:7003"), 2);
-	assert_int_equal(map_node_index(m, "host-d:7003"), -ENOENT);
+	assert_int_equal(nb_map_node_index(m, "host-c:7003"), 2);
+	assert_int_equal(nb_map_node_index(m, "host-d:7003"), -ENOENT);
 
 	/* chunk 4 uses placement 4 % 3 = 1: nodes 1 then 2 */
-	assert_int_equal(map_placement_of(m, 4)->nodes[0], 1);
-	assert_int_equal(map_placement_of(m, 4)->nodes[1], 2);
-	assert_true(map_node_serves(m, 2, 4));
-	assert_false(map_node_serves(m, 0, 4));
+	assert_int_equal(nb_map_placement_of(m, 4)->nodes[0], 1);
+	assert_int_equal(nb_map_placement_of(m, 4)->nodes[1], 2);
+	assert_true(nb_map_node_serves(m, 2, 4));
+	assert_false(nb_map_node_serves(m, 0, 4));
 	assert_true(map_chunk_of(m, 65535) == 0);
 	assert_true(map_chunk_of(m, 65536) == 1);
 
 	/* node 1 serves chunks 0 and 1 but not 2 */
-	assert_true(map_node_serves_range(m, 1, 100, 65536));
-	assert_false(map_node_serves_range(m, 1, 100, 2 * 65536));
-	assert_true(map_node_serves_range(m, 2, 2 * 65536, 0));
+	assert_true(nb_map_node_serves_range(m, 1, 100, 65536));
+	assert_false(nb_map_node_serves_range(m, 1, 100, 2 * 65536));
+	assert_true(nb_map_node_serves_range(m, 2, 2 * 65536, 0));
 	/* a range over every placement: only a node in all of them serves it */
-	assert_false(map_node_serves_range(m, 0, 0, 1ull << 40));
+	assert_false(nb_map_node_serves_range(m, 0, 0, 1ull << 40));
 	/* overflowing range */
-	assert_false(map_node_serves_range(m, 1, UINT64_MAX - 10, 100));
-	map_free(m);
+	assert_false(nb_map_node_serves_range(m, 1, UINT64_MAX - 10, 100));
+	nb_map_free(m);
 }
 
 static void test_default_placements(void **state)
@@ -62,7 +62,7 @@ static void test_default_placements(void **state)
 	struct map *m;
 	char err[256];
 
-	assert_int_equal(map_parse("epoch 1\nchunk_size 1M\n"
+	assert_int_equal(nb_map_parse("epoch 1\nchunk_size 1M\n"
 				   "node a:1\nnode b:2\nnode c:3\n",
 				   &m, err, sizeof(err)), 0);
 	assert_int_equal(m->n_chunks, 3);
@@ -72,8 +72,8 @@ static void test_default_placements(void **state)
 	assert_int_equal(m->chunks[1].nodes[1], 2);
 	assert_int_equal(m->chunks[1].nodes[2], 0);
 	/* every node serves everything, as a fallback */
-	assert_true(map_node_serves_range(m, 2, 0, 1ull << 30));
-	map_free(m);
+	assert_true(nb_map_node_serves_range(m, 2, 0, 1ull << 30));
+	nb_map_free(m);
 }
 
 static void expect_error(const char *text, const char *needle)
@@ -81,7 +81,7 @@ static void expect_error(const char *text, const char *needle)
 	struct map *m = NULL;
 	char err[256] = "";
 
-	assert_int_equal(map_parse(text, &m, err, sizeof(err)), -EINVAL);
+	assert_int_equal(nb_map_parse(text, &m, err, sizeof(err)), -EINVAL);
 	assert_null(m);
 	if (!strstr(err, needle))
 		fail_msg("error '%s' does not mention '%s'", err, needle);
@@ -135,19 +135,19 @@ static void test_load_file(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "epoch 2\nchunk_size 4M\nnode x:9\n", 31), 31);
 	close(fd);
-	assert_int_equal(map_load_file(path, &m, err, sizeof(err)), 0);
+	assert_int_equal(nb_map_load_file(path, &m, err, sizeof(err)), 0);
 	assert_true(m->chunk_size == 4u << 20);
-	map_free(m);
+	nb_map_free(m);
 
 	/* a NUL byte in the file */
 	fd = open(path, O_WRONLY | O_TRUNC);
 	assert_int_equal(write(fd, "epoch 2\0", 8), 8);
 	close(fd);
-	assert_true(map_load_file(path, &m, err, sizeof(err)) < 0);
+	assert_true(nb_map_load_file(path, &m, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "NUL"));
 	unlink(path);
 
-	assert_int_equal(map_load_file(path, &m, err, sizeof(err)), -ENOENT);
+	assert_int_equal(nb_map_load_file(path, &m, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, path));
 }
 
@@ -156,16 +156,16 @@ static void test_dup(void **state)
 	struct map *m, *d;
 	char err[256];
 
-	assert_int_equal(map_parse("epoch 3\nchunk_size 1M\nnode a:1\nnode b:2\n"
+	assert_int_equal(nb_map_parse("epoch 3\nchunk_size 1M\nnode a:1\nnode b:2\n"
 				   "chunk 1\n", &m, err, sizeof(err)), 0);
-	d = map_dup(m);
+	d = nb_map_dup(m);
 	assert_non_null(d);
-	map_free(m);
-	assert_int_equal(map_validate(d, err, sizeof(err)), 0);
+	nb_map_free(m);
+	assert_int_equal(nb_map_validate(d, err, sizeof(err)), 0);
 	assert_string_equal(d->nodes[1], "b:2");
 	assert_int_equal(d->chunks[0].nodes[0], 1);
-	map_free(d);
-	map_free(NULL);
+	nb_map_free(d);
+	nb_map_free(NULL);
 }
 
 int main(void)

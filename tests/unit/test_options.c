@@ -20,39 +20,39 @@ static void test_limits(void **state)
 	unsigned int u = 7;
 	double d = 7;
 
-	assert_int_equal(options_parse_queues("1", &u), 0);
+	assert_int_equal(nb_options_parse_queues("1", &u), 0);
 	assert_int_equal(u, 1);
-	assert_int_equal(options_parse_queues("64", &u), 0);
-	assert_int_equal(options_parse_queues("65", &u), -ERANGE);
-	assert_int_equal(options_parse_queues("0", &u), -ERANGE);
-	assert_int_equal(options_parse_queues("2x", &u), -EINVAL);
+	assert_int_equal(nb_options_parse_queues("64", &u), 0);
+	assert_int_equal(nb_options_parse_queues("65", &u), -ERANGE);
+	assert_int_equal(nb_options_parse_queues("0", &u), -ERANGE);
+	assert_int_equal(nb_options_parse_queues("2x", &u), -EINVAL);
 	assert_int_equal(u, 64);
 
-	assert_int_equal(options_parse_queue_size("4", &u), 0);
-	assert_int_equal(options_parse_queue_size("32768", &u), 0);
+	assert_int_equal(nb_options_parse_queue_size("4", &u), 0);
+	assert_int_equal(nb_options_parse_queue_size("32768", &u), 0);
 	assert_int_equal(u, 32768);
-	assert_int_equal(options_parse_queue_size("2", &u), -ERANGE);
-	assert_int_equal(options_parse_queue_size("65536", &u), -ERANGE);
-	assert_int_equal(options_parse_queue_size("100", &u), -EDOM);
+	assert_int_equal(nb_options_parse_queue_size("2", &u), -ERANGE);
+	assert_int_equal(nb_options_parse_queue_size("65536", &u), -ERANGE);
+	assert_int_equal(nb_options_parse_queue_size("100", &u), -EDOM);
 
-	assert_int_equal(options_parse_bounce_mb("0", &u), 0);
+	assert_int_equal(nb_options_parse_bounce_mb("0", &u), 0);
 	assert_int_equal(u, 0);
-	assert_int_equal(options_parse_bounce_mb("3", &u), -EDOM);
-	assert_int_equal(options_parse_bounce_mb("1024", &u), 0);
-	assert_int_equal(options_parse_bounce_mb("1025", &u), -ERANGE);
+	assert_int_equal(nb_options_parse_bounce_mb("3", &u), -EDOM);
+	assert_int_equal(nb_options_parse_bounce_mb("1024", &u), 0);
+	assert_int_equal(nb_options_parse_bounce_mb("1025", &u), -ERANGE);
 
-	assert_int_equal(options_parse_seconds("0.5", &d), 0);
+	assert_int_equal(nb_options_parse_seconds("0.5", &d), 0);
 	assert_true(d == 0.5);
-	assert_int_equal(options_parse_seconds("1000001", &d), -ERANGE);
-	assert_int_equal(options_parse_seconds("-1", &d), -EINVAL);
-	assert_int_equal(options_parse_connect_timeout("0", &d), -EDOM);
-	assert_int_equal(options_parse_connect_timeout("2", &d), 0);
+	assert_int_equal(nb_options_parse_seconds("1000001", &d), -ERANGE);
+	assert_int_equal(nb_options_parse_seconds("-1", &d), -EINVAL);
+	assert_int_equal(nb_options_parse_connect_timeout("0", &d), -EDOM);
+	assert_int_equal(nb_options_parse_connect_timeout("2", &d), 0);
 	assert_true(d == 2);
 
-	assert_int_equal(options_check_node("h:1"), 0);
-	assert_int_equal(options_check_node("[::1]:7001"), 0);
-	assert_int_equal(options_check_node("h1"), -EINVAL);
-	assert_int_equal(options_check_node("h:99999"), -EINVAL);
+	assert_int_equal(nb_options_check_node("h:1"), 0);
+	assert_int_equal(nb_options_check_node("[::1]:7001"), 0);
+	assert_int_equal(nb_options_check_node("h1"), -EINVAL);
+	assert_int_equal(nb_options_check_node("h:99999"), -EINVAL);
 }
 
 static int parse(struct cmdline *o, const char *const *args)
@@ -65,7 +65,7 @@ static int parse(struct cmdline *o, const char *const *args)
 		argv[argc++] = (char *)*args++;
 	argv[argc] = NULL;
 	optind = 0;
-	return cmdline_parse(argc, argv, o);
+	return nb_cmdline_parse(argc, argv, o);
 }
 
 static void test_cmdline_defaults(void **state)
@@ -75,7 +75,7 @@ static void test_cmdline_defaults(void **state)
 	struct volume_config def;
 	struct cmdline o;
 
-	options_defaults(&def);
+	nb_options_defaults(&def);
 	assert_int_equal(parse(&o, args), 0);
 	assert_int_equal(o.cfg.n_nodes, 2);
 	assert_string_equal(o.cfg.nodes[1], "[::1]:2");
@@ -87,7 +87,7 @@ static void test_cmdline_defaults(void **state)
 	assert_string_equal(o.cfg.ca, OPTIONS_DEFAULT_CA);
 	assert_true(o.cfg.connect_timeout == def.connect_timeout);
 	assert_true(o.cfg.attach);
-	cmdline_free(&o);
+	nb_cmdline_free(&o);
 }
 
 static void test_cmdline_refused(void **state)
@@ -105,7 +105,7 @@ static void test_cmdline_refused(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(&o, bad[i]), -EINVAL);
-		cmdline_free(&o);
+		nb_cmdline_free(&o);
 	}
 }
 

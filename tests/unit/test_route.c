@@ -25,33 +25,33 @@ static void test_piece_len_boundaries(void **state)
 	uint64_t chunk = 64 * KiB;
 
 	/* inside one chunk: whole length */
-	assert_true(route_piece_len(0, 4096, chunk, 0) == 4096);
-	assert_true(route_piece_len(4096, chunk - 4096, chunk, 0) == chunk - 4096);
+	assert_true(nb_route_piece_len(0, 4096, chunk, 0) == 4096);
+	assert_true(nb_route_piece_len(4096, chunk - 4096, chunk, 0) == chunk - 4096);
 	/* crossing: cut at the boundary */
-	assert_true(route_piece_len(chunk - 512, 1024, chunk, 0) == 512);
-	assert_true(route_piece_len(chunk, 1024, chunk, 0) == 1024);
-	assert_true(route_piece_len(3 * chunk - 100, 2 * chunk, chunk, 0) == 100);
+	assert_true(nb_route_piece_len(chunk - 512, 1024, chunk, 0) == 512);
+	assert_true(nb_route_piece_len(chunk, 1024, chunk, 0) == 1024);
+	assert_true(nb_route_piece_len(3 * chunk - 100, 2 * chunk, chunk, 0) == 100);
 	/* size limit smaller than the chunk rest */
-	assert_true(route_piece_len(0, chunk, chunk, 16 * KiB) == 16 * KiB);
-	assert_true(route_piece_len(chunk - 4096, 8192, chunk, 2048) == 2048);
+	assert_true(nb_route_piece_len(0, chunk, chunk, 16 * KiB) == 16 * KiB);
+	assert_true(nb_route_piece_len(chunk - 4096, 8192, chunk, 2048) == 2048);
 	/* a limit larger than the chunk rest does not matter */
-	assert_true(route_piece_len(chunk - 4096, 8192, chunk, MiB) == 4096);
+	assert_true(nb_route_piece_len(chunk - 4096, 8192, chunk, MiB) == 4096);
 	/* huge offsets near the top of the range */
-	assert_true(route_piece_len(UINT64_MAX - 4095, 4096, 1ull << 30, 0) == 4096);
+	assert_true(nb_route_piece_len(UINT64_MAX - 4095, 4096, 1ull << 30, 0) == 4096);
 }
 
 static void test_count_pieces(void **state)
 {
 	uint64_t chunk = 64 * KiB;
 
-	assert_true(route_count_pieces(0, 0, chunk, 0) == 0);
-	assert_true(route_count_pieces(0, 512, chunk, 0) == 1);
-	assert_true(route_count_pieces(0, chunk, chunk, 0) == 1);
-	assert_true(route_count_pieces(512, chunk, chunk, 0) == 2);
+	assert_true(nb_route_count_pieces(0, 0, chunk, 0) == 0);
+	assert_true(nb_route_count_pieces(0, 512, chunk, 0) == 1);
+	assert_true(nb_route_count_pieces(0, chunk, chunk, 0) == 1);
+	assert_true(nb_route_count_pieces(512, chunk, chunk, 0) == 2);
 	/* 3 chunks plus a bit on each side = 5 pieces */
-	assert_true(route_count_pieces(chunk - 512, 3 * chunk + 1024, chunk, 0) == 5);
+	assert_true(nb_route_count_pieces(chunk - 512, 3 * chunk + 1024, chunk, 0) == 5);
 	/* 1 MiB in 256 KiB requests within 1 MiB chunks */
-	assert_true(route_count_pieces(0, MiB, MiB, 256 * KiB) == 4);
+	assert_true(nb_route_count_pieces(0, MiB, MiB, 256 * KiB) == 4);
 }
 
 /* Every cut stays in one chunk, respects the limit and covers the range. */
@@ -67,7 +67,7 @@ static void test_pieces_cover_range(void **state)
 				uint64_t pos = off, left = len, count = 0;
 
 				while (left) {
-					uint64_t n = route_piece_len(pos, left,
+					uint64_t n = nb_route_piece_len(pos, left,
 								     chunks[ci],
 								     limits[li]);
 					assert_true(n > 0 && n <= left);
@@ -80,7 +80,7 @@ static void test_pieces_cover_range(void **state)
 					count++;
 				}
 				assert_true(pos == off + len);
-				assert_true(count == route_count_pieces(
+				assert_true(count == nb_route_count_pieces(
 					off, len, chunks[ci], limits[li]));
 			}
 		}
@@ -147,7 +147,7 @@ static void test_iov_slicing_across_segments(void **state)
 
 			memset(got, 0, sizeof(got));
 			while (left) {
-				uint64_t n = route_piece_len(off, left, chunks[ci],
+				uint64_t n = nb_route_piece_len(off, left, chunks[ci],
 							     limits[li]);
 				struct nb_iov_pos p = pos;
 				uint64_t k = n;
@@ -193,65 +193,65 @@ static void test_io_validate(void **state)
 		.iov = iov, .iovcnt = 2, .done = test_done,
 	};
 
-	assert_int_equal(route_io_validate(&io, &vol, false), 0);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), 0);
 	io.op = SESSION_OP_WRITE;
 	io.flags = SESSION_FLAG_FUA;
-	assert_int_equal(route_io_validate(&io, &vol, false), 0);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), 0);
 	/* read-only: accepted, fails with -EROFS */
-	assert_int_equal(route_io_validate(&io, &vol, true), -EROFS);
+	assert_int_equal(nb_route_io_validate(&io, &vol, true), -EROFS);
 	vol.read_only = true;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EROFS);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EROFS);
 	vol.read_only = false;
 	/* UNMAP is for WRITE_ZEROES only */
 	io.flags = SESSION_FLAG_UNMAP;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	io.flags = 1u << 7;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	io.flags = 0;
 	/* iovecs shorter than length */
 	io.length = 8704;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	/* unaligned */
 	io.length = 4000;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	io.length = 4096;
 	io.offset = 100;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	/* beyond the end, and wrapping */
 	io.offset = 8 * MiB - 2048;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	io.offset = UINT64_MAX - 511;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	io.offset = 8 * MiB - 4096;
-	assert_int_equal(route_io_validate(&io, &vol, false), 0);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), 0);
 	/* zero-length read/write */
 	io.length = 0;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	/* no done callback */
 	io.length = 4096;
 	io.done = NULL;
-	assert_int_equal(route_io_validate(&io, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&io, &vol, false), -EINVAL);
 	io.done = test_done;
 
 	/* FLUSH: no range, no data; zero length fine */
 	struct session_io fl = { .op = SESSION_OP_FLUSH, .done = test_done };
-	assert_int_equal(route_io_validate(&fl, &vol, false), 0);
+	assert_int_equal(nb_route_io_validate(&fl, &vol, false), 0);
 	fl.flags = SESSION_FLAG_FUA;
-	assert_int_equal(route_io_validate(&fl, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&fl, &vol, false), -EINVAL);
 
 	/* DISCARD supported, WRITE_ZEROES not (limit 0) */
 	struct session_io d = { .op = SESSION_OP_DISCARD, .offset = 4096,
 				.length = 3 * MiB, .done = test_done };
-	assert_int_equal(route_io_validate(&d, &vol, false), 0);
+	assert_int_equal(nb_route_io_validate(&d, &vol, false), 0);
 	d.op = SESSION_OP_WRITE_ZEROES;
 	d.flags = SESSION_FLAG_UNMAP | SESSION_FLAG_FUA;
-	assert_int_equal(route_io_validate(&d, &vol, false), -EOPNOTSUPP);
+	assert_int_equal(nb_route_io_validate(&d, &vol, false), -EOPNOTSUPP);
 	/* not an op */
 	d.op = SESSION_OP_NONE;
 	d.flags = 0;
-	assert_int_equal(route_io_validate(&d, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&d, &vol, false), -EINVAL);
 	d.op = SESSION_OP_MAX;
-	assert_int_equal(route_io_validate(&d, &vol, false), -EINVAL);
+	assert_int_equal(nb_route_io_validate(&d, &vol, false), -EINVAL);
 }
 
 static void test_op_max_len(void **state)
@@ -261,22 +261,22 @@ static void test_op_max_len(void **state)
 		.max_discard_size = 1000000, .max_write_zeroes_size = 300,
 	};
 
-	assert_true(route_op_max_len(RPC_OP_READ, &vol, 131072) == 131072);
-	assert_true(route_op_max_len(RPC_OP_WRITE, &vol, 1000) == 512);
-	assert_true(route_op_max_len(RPC_OP_DISCARD, &vol, 131072) == 999936);
-	assert_true(route_op_max_len(RPC_OP_WRITE_ZEROES, &vol, 131072) == 0);
-	assert_true(route_op_max_len(RPC_OP_FLUSH, &vol, 131072) == 0);
-	assert_int_equal(route_wire_op(SESSION_OP_WRITE_ZEROES),
+	assert_true(nb_route_op_max_len(RPC_OP_READ, &vol, 131072) == 131072);
+	assert_true(nb_route_op_max_len(RPC_OP_WRITE, &vol, 1000) == 512);
+	assert_true(nb_route_op_max_len(RPC_OP_DISCARD, &vol, 131072) == 999936);
+	assert_true(nb_route_op_max_len(RPC_OP_WRITE_ZEROES, &vol, 131072) == 0);
+	assert_true(nb_route_op_max_len(RPC_OP_FLUSH, &vol, 131072) == 0);
+	assert_int_equal(nb_route_wire_op(SESSION_OP_WRITE_ZEROES),
 			 RPC_OP_WRITE_ZEROES);
-	assert_int_equal(route_wire_op(SESSION_OP_NONE), RPC_OP_NONE);
-	assert_int_equal(route_wire_op(SESSION_OP_MAX), RPC_OP_NONE);
-	assert_int_equal(route_wire_flags(SESSION_FLAG_FUA | SESSION_FLAG_UNMAP),
+	assert_int_equal(nb_route_wire_op(SESSION_OP_NONE), RPC_OP_NONE);
+	assert_int_equal(nb_route_wire_op(SESSION_OP_MAX), RPC_OP_NONE);
+	assert_int_equal(nb_route_wire_flags(SESSION_FLAG_FUA | SESSION_FLAG_UNMAP),
 			 RPC_FLAG_FUA | RPC_FLAG_UNMAP);
-	assert_true(route_op_writes(RPC_OP_WRITE));
-	assert_true(route_op_writes(RPC_OP_DISCARD));
-	assert_true(route_op_writes(RPC_OP_WRITE_ZEROES));
-	assert_false(route_op_writes(RPC_OP_READ));
-	assert_false(route_op_writes(RPC_OP_FLUSH));
+	assert_true(nb_route_op_writes(RPC_OP_WRITE));
+	assert_true(nb_route_op_writes(RPC_OP_DISCARD));
+	assert_true(nb_route_op_writes(RPC_OP_WRITE_ZEROES));
+	assert_false(nb_route_op_writes(RPC_OP_READ));
+	assert_false(nb_route_op_writes(RPC_OP_FLUSH));
 }
 
 static bool test_usable(uint32_t node, void *opaque)
@@ -293,41 +293,41 @@ static void test_pick(void **state)
 	bool up[3] = { true, true, true };
 
 	/* the preferred node first */
-	assert_int_equal(route_pick(&pl, 0, test_usable, up), 0);
+	assert_int_equal(nb_route_pick(&pl, 0, test_usable, up), 0);
 	/* preferred down: next in order */
 	up[2] = false;
-	assert_int_equal(route_pick(&pl, 0, test_usable, up), 1);
+	assert_int_equal(nb_route_pick(&pl, 0, test_usable, up), 1);
 	/* start from a later position (after an IO_ERROR), wrapping */
 	up[2] = true;
-	assert_int_equal(route_pick(&pl, 1, test_usable, up), 1);
+	assert_int_equal(nb_route_pick(&pl, 1, test_usable, up), 1);
 	up[0] = false;
-	assert_int_equal(route_pick(&pl, 1, test_usable, up), 2);
+	assert_int_equal(nb_route_pick(&pl, 1, test_usable, up), 2);
 	up[1] = false;
-	assert_int_equal(route_pick(&pl, 1, test_usable, up), 0);
-	assert_int_equal(route_pick(&pl, 4, test_usable, up), 0);
+	assert_int_equal(nb_route_pick(&pl, 1, test_usable, up), 0);
+	assert_int_equal(nb_route_pick(&pl, 4, test_usable, up), 0);
 	/* nobody */
 	up[2] = false;
-	assert_int_equal(route_pick(&pl, 0, test_usable, up), -1);
+	assert_int_equal(nb_route_pick(&pl, 0, test_usable, up), -1);
 	struct map_placement empty = { .n = 0, .nodes = NULL };
-	assert_int_equal(route_pick(&empty, 0, test_usable, up), -1);
+	assert_int_equal(nb_route_pick(&empty, 0, test_usable, up), -1);
 }
 
 /* Map refresh decisions: NOT_OWNER epochs and offered maps. */
 static void test_map_epochs(void **state)
 {
 	/* node knows a newer map: refresh */
-	assert_true(route_should_refresh(7, 8));
+	assert_true(nb_route_should_refresh(7, 8));
 	/* node did not say: refresh to be safe */
-	assert_true(route_should_refresh(7, 0));
+	assert_true(nb_route_should_refresh(7, 0));
 	/* node is behind or equal: try another node instead */
-	assert_false(route_should_refresh(7, 7));
-	assert_false(route_should_refresh(7, 3));
+	assert_false(nb_route_should_refresh(7, 7));
+	assert_false(nb_route_should_refresh(7, 3));
 
-	assert_true(route_map_is_newer(0, 1));
-	assert_true(route_map_is_newer(7, 8));
-	assert_false(route_map_is_newer(7, 7));
-	assert_false(route_map_is_newer(8, 7));
-	assert_true(route_map_is_newer(UINT64_MAX - 1, UINT64_MAX));
+	assert_true(nb_route_map_is_newer(0, 1));
+	assert_true(nb_route_map_is_newer(7, 8));
+	assert_false(nb_route_map_is_newer(7, 7));
+	assert_false(nb_route_map_is_newer(8, 7));
+	assert_true(nb_route_map_is_newer(UINT64_MAX - 1, UINT64_MAX));
 }
 
 static void test_backoff(void **state)
@@ -336,7 +336,7 @@ static void test_backoff(void **state)
 
 	for (uint32_t attempt = 0; attempt < 40; attempt++) {
 		for (int k = 0; k < 20; k++) {
-			double d = route_backoff(attempt, 0.05, 5.0, route_rand(&rnd));
+			double d = nb_route_backoff(attempt, 0.05, 5.0, nb_route_rand(&rnd));
 			double nominal = 0.05 * (double)(1ull << (attempt < 20 ? attempt : 20));
 
 			if (nominal > 5.0)
@@ -346,7 +346,7 @@ static void test_backoff(void **state)
 		}
 	}
 	/* jitter really varies */
-	double a = route_backoff(3, 0.05, 5.0, 0), b = route_backoff(3, 0.05, 5.0, 999);
+	double a = nb_route_backoff(3, 0.05, 5.0, 0), b = nb_route_backoff(3, 0.05, 5.0, 999);
 	assert_true(b > a);
 }
 
@@ -354,15 +354,15 @@ static void test_addr_split(void **state)
 {
 	char host[64], port[8];
 
-	assert_int_equal(route_addr_split("127.0.0.1:7001", host, sizeof(host),
+	assert_int_equal(nb_route_addr_split("127.0.0.1:7001", host, sizeof(host),
 					  port, sizeof(port)), 0);
 	assert_string_equal(host, "127.0.0.1");
 	assert_string_equal(port, "7001");
-	assert_int_equal(route_addr_split("[::1]:65535", host, sizeof(host),
+	assert_int_equal(nb_route_addr_split("[::1]:65535", host, sizeof(host),
 					  port, sizeof(port)), 0);
 	assert_string_equal(host, "::1");
 	assert_string_equal(port, "65535");
-	assert_int_equal(route_addr_split("node-a.example:1", host, sizeof(host),
+	assert_int_equal(nb_route_addr_split("node-a.example:1", host, sizeof(host),
 					  port, sizeof(port)), 0);
 	assert_string_equal(host, "node-a.example");
 
@@ -372,12 +372,12 @@ static void test_addr_split(void **state)
 		"[]:7001", "ho]st:1", "host:-1", "host:1234567",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (route_addr_split(bad[i], host, sizeof(host), port,
+		if (nb_route_addr_split(bad[i], host, sizeof(host), port,
 				     sizeof(port)) != -EINVAL)
 			fail_msg("address '%s' was accepted", bad[i]);
 	}
 	/* a host part too long for the buffer */
-	assert_int_equal(route_addr_split("abcdefghijkl:1", host, 8, port,
+	assert_int_equal(nb_route_addr_split("abcdefghijkl:1", host, 8, port,
 					  sizeof(port)), -EINVAL);
 }
 

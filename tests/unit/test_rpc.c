@@ -18,8 +18,8 @@ static void test_frame_hdr_roundtrip(void **state)
 	uint8_t buf[RPC_FRAME_HDR_SIZE];
 	struct rpc_frame_hdr h;
 
-	rpc_frame_hdr_encode(buf, RPC_KIND_REPLY, 37, 4096);
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, 1 << 20), 0);
+	nb_rpc_frame_hdr_encode(buf, RPC_KIND_REPLY, 37, 4096);
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, 1 << 20), 0);
 	assert_int_equal(h.kind, RPC_KIND_REPLY);
 	assert_int_equal(h.hdr_len, 37);
 	assert_int_equal(h.data_len, 4096);
@@ -34,29 +34,29 @@ static void test_frame_hdr_rejects_bad(void **state)
 	uint8_t good[RPC_FRAME_HDR_SIZE], buf[RPC_FRAME_HDR_SIZE];
 	struct rpc_frame_hdr h;
 
-	rpc_frame_hdr_encode(good, RPC_KIND_REQUEST, 10, 100);
+	nb_rpc_frame_hdr_encode(good, RPC_KIND_REQUEST, 10, 100);
 
 	memcpy(buf, good, sizeof(buf));
 	buf[0] ^= 1; /* magic */
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, 1 << 20), -EPROTO);
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, 1 << 20), -EPROTO);
 	memcpy(buf, good, sizeof(buf));
 	buf[4] = 2; /* version */
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, 1 << 20), -EPROTO);
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, 1 << 20), -EPROTO);
 	memcpy(buf, good, sizeof(buf));
 	buf[5] = 3; /* kind */
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, 1 << 20), -EPROTO);
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, 1 << 20), -EPROTO);
 	memcpy(buf, good, sizeof(buf));
 	buf[7] = 1; /* reserved */
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, 1 << 20), -EPROTO);
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, 1 << 20), -EPROTO);
 
 	/* oversized header and payload */
-	rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, RPC_MAX_HDR_LEN + 1, 0);
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, 1 << 20), -EMSGSIZE);
-	rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, 10, 4097);
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, 4096), -EMSGSIZE);
+	nb_rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, RPC_MAX_HDR_LEN + 1, 0);
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, 1 << 20), -EMSGSIZE);
+	nb_rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, 10, 4097);
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, 4096), -EMSGSIZE);
 	/* the caller's limit cannot raise the absolute cap */
-	rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, 10, RPC_MAX_DATA_LEN + 1);
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, UINT32_MAX), -EMSGSIZE);
+	nb_rpc_frame_hdr_encode(buf, RPC_KIND_REQUEST, 10, RPC_MAX_DATA_LEN + 1);
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, UINT32_MAX), -EMSGSIZE);
 }
 
 static void test_request_roundtrip(void **state)
@@ -71,14 +71,14 @@ static void test_request_roundtrip(void **state)
 	uint8_t buf[512];
 	int n;
 
-	n = rpc_request_encode(&in, 65536, buf, sizeof(buf));
+	n = nb_rpc_request_encode(&in, 65536, buf, sizeof(buf));
 	assert_true(n > RPC_FRAME_HDR_SIZE);
-	assert_true((size_t)n <= rpc_request_encoded_max(&in));
-	assert_int_equal(rpc_frame_hdr_decode(buf, &h, 1 << 20), 0);
+	assert_true((size_t)n <= nb_rpc_request_encoded_max(&in));
+	assert_int_equal(nb_rpc_frame_hdr_decode(buf, &h, 1 << 20), 0);
 	assert_int_equal(h.kind, RPC_KIND_REQUEST);
 	assert_int_equal(h.data_len, 65536);
 	assert_int_equal(h.hdr_len, n - RPC_FRAME_HDR_SIZE);
-	assert_int_equal(rpc_request_decode(buf + RPC_FRAME_HDR_SIZE,
+	assert_int_equal(nb_rpc_request_decode(buf + RPC_FRAME_HDR_SIZE,
 					    h.hdr_len, &out), 0);
 	assert_true(out.id == in.id);
 	assert_int_equal(out.op, RPC_OP_WRITE);
@@ -99,9 +99,9 @@ static void test_request_handshake_open_create(void **state)
 	in.handshake.max_inflight = 64;
 	in.handshake.max_io_size = 1 << 20;
 	strcpy(in.handshake.name, "host-a");
-	n = rpc_request_encode(&in, 0, buf, sizeof(buf));
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
 	assert_true(n > 0);
-	assert_int_equal(rpc_request_decode(buf + 16, n - 16, &out), 0);
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
 	assert_int_equal(out.handshake.max_inflight, 64);
 	assert_int_equal(out.handshake.max_io_size, 1 << 20);
 	assert_string_equal(out.handshake.name, "host-a");
@@ -111,8 +111,8 @@ static void test_request_handshake_open_create(void **state)
 	in.op = RPC_OP_OPEN;
 	strcpy(in.volume, "vol-7");
 	in.read_only = true;
-	n = rpc_request_encode(&in, 0, buf, sizeof(buf));
-	assert_int_equal(rpc_request_decode(buf + 16, n - 16, &out), 0);
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
 	assert_int_equal(out.op, RPC_OP_OPEN);
 	assert_string_equal(out.volume, "vol-7");
 	assert_true(out.read_only);
@@ -123,8 +123,8 @@ static void test_request_handshake_open_create(void **state)
 	strcpy(in.volume, "new");
 	in.create_size = 1ull << 30;
 	in.create_block_size = 4096;
-	n = rpc_request_encode(&in, 0, buf, sizeof(buf));
-	assert_int_equal(rpc_request_decode(buf + 16, n - 16, &out), 0);
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
 	assert_string_equal(out.volume, "new");
 	assert_true(out.create_size == 1ull << 30);
 	assert_int_equal(out.create_block_size, 4096);
@@ -136,11 +136,11 @@ static void test_request_encode_limits(void **state)
 	uint8_t buf[512];
 
 	/* buffer too small for the header */
-	assert_int_equal(rpc_request_encode(&in, 0, buf, 8), -ENOSPC);
+	assert_int_equal(nb_rpc_request_encode(&in, 0, buf, 8), -ENOSPC);
 	in.op = RPC_OP_NONE;
-	assert_int_equal(rpc_request_encode(&in, 0, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(nb_rpc_request_encode(&in, 0, buf, sizeof(buf)), -EINVAL);
 	in.op = RPC_OP_MAX;
-	assert_int_equal(rpc_request_encode(&in, 0, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(nb_rpc_request_encode(&in, 0, buf, sizeof(buf)), -EINVAL);
 }
 
 static void test_request_decode_rejects(void **state)
@@ -153,21 +153,21 @@ static void test_request_decode_rejects(void **state)
 
 	/* OPEN without its sub-message: hand-made protobuf, id=5 op=2 */
 	static const uint8_t open_no_body[] = { 0x08, 0x05, 0x10, 0x02 };
-	assert_int_equal(rpc_request_decode(open_no_body, sizeof(open_no_body),
+	assert_int_equal(nb_rpc_request_decode(open_no_body, sizeof(open_no_body),
 					    &out), -EBADMSG);
 	/* unknown op 99 */
 	static const uint8_t unknown_op[] = { 0x08, 0x05, 0x10, 99 };
-	assert_int_equal(rpc_request_decode(unknown_op, sizeof(unknown_op),
+	assert_int_equal(nb_rpc_request_decode(unknown_op, sizeof(unknown_op),
 					    &out), -EBADMSG);
 	/* empty message means op NONE */
-	assert_int_equal(rpc_request_decode(buf, 0, &out), -EBADMSG);
+	assert_int_equal(nb_rpc_request_decode(buf, 0, &out), -EBADMSG);
 
 	/* every truncation of a valid message fails or decodes, never crashes */
 	strcpy(in.volume, "volume-name");
-	n = rpc_request_encode(&in, 0, buf, sizeof(buf));
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
 	for (i = 0; i < n - 16; i++)
-		(void)rpc_request_decode(buf + 16, i, &out);
-	assert_int_equal(rpc_request_decode(buf + 16, n - 16, &out), 0);
+		(void)nb_rpc_request_decode(buf + 16, i, &out);
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
 
 	/* random bytes */
 	srand(1);
@@ -176,7 +176,7 @@ static void test_request_decode_rejects(void **state)
 
 		for (j = 0; j < sizeof(junk); j++)
 			junk[j] = rand();
-		(void)rpc_request_decode(junk, rand() % sizeof(junk), &out);
+		(void)nb_rpc_request_decode(junk, rand() % sizeof(junk), &out);
 	}
 }
 
@@ -195,7 +195,7 @@ static void test_request_name_too_long(void **state)
 	buf[n++] = 0x80 | (300 & 0x7f); buf[n++] = 300 >> 7;
 	memset(buf + n, 'a', 300);
 	n += 300;
-	assert_int_equal(rpc_request_decode(buf, n, &out), -EBADMSG);
+	assert_int_equal(nb_rpc_request_decode(buf, n, &out), -EBADMSG);
 }
 
 static void test_reply_roundtrip_with_map(void **state)
@@ -208,7 +208,7 @@ static void test_reply_roundtrip_with_map(void **state)
 	size_t cap;
 	int n;
 
-	assert_int_equal(map_parse("epoch 4\nchunk_size 1M\n"
+	assert_int_equal(nb_map_parse("epoch 4\nchunk_size 1M\n"
 				   "node 127.0.0.1:1\nnode 127.0.0.1:2\n"
 				   "chunk 1 0\nchunk 0\n",
 				   &map, err, sizeof(err)), 0);
@@ -225,11 +225,11 @@ static void test_reply_roundtrip_with_map(void **state)
 	in.volume.max_discard_size = 1 << 25;
 	in.volume.max_write_zeroes_size = 1 << 24;
 	in.map = map;
-	cap = rpc_reply_encoded_max(&in);
+	cap = nb_rpc_reply_encoded_max(&in);
 	buf = malloc(cap);
-	n = rpc_reply_encode(&in, 0, buf, cap);
+	n = nb_rpc_reply_encode(&in, 0, buf, cap);
 	assert_true(n > 16);
-	assert_int_equal(rpc_reply_decode(buf + 16, n - 16, &out), 0);
+	assert_int_equal(nb_rpc_reply_decode(buf + 16, n - 16, &out), 0);
 	assert_true(out.id == 77);
 	assert_int_equal(out.status, RPC_STATUS_OK);
 	assert_true(out.has_handshake && out.has_volume);
@@ -247,10 +247,10 @@ static void test_reply_roundtrip_with_map(void **state)
 	assert_int_equal(out.map->chunks[0].n, 2);
 	assert_int_equal(out.map->chunks[0].nodes[0], 1);
 	assert_int_equal(out.map->chunks[1].nodes[0], 0);
-	rpc_reply_clear(&out);
+	nb_rpc_reply_clear(&out);
 	assert_null(out.map);
 	free(buf);
-	map_free(map);
+	nb_map_free(map);
 }
 
 static void test_reply_error_message(void **state)
@@ -262,17 +262,17 @@ static void test_reply_error_message(void **state)
 	int n;
 
 	strcpy(in.message, "chunk 5 is not served here");
-	n = rpc_reply_encode(&in, 0, buf, sizeof(buf));
-	assert_int_equal(rpc_reply_decode(buf + 16, n - 16, &out), 0);
+	n = nb_rpc_reply_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_reply_decode(buf + 16, n - 16, &out), 0);
 	assert_int_equal(out.status, RPC_STATUS_NOT_OWNER);
 	assert_true(out.epoch == 12);
 	assert_string_equal(out.message, "chunk 5 is not served here");
 	assert_null(out.map);
 	/* an OK reply to request id 0 is valid and encodes to nothing */
 	memset(&in, 0, sizeof(in));
-	n = rpc_reply_encode(&in, 0, buf, sizeof(buf));
+	n = nb_rpc_reply_encode(&in, 0, buf, sizeof(buf));
 	assert_int_equal(n, RPC_FRAME_HDR_SIZE);
-	assert_int_equal(rpc_reply_decode(buf + 16, 0, &out), 0);
+	assert_int_equal(nb_rpc_reply_decode(buf + 16, 0, &out), 0);
 	assert_int_equal(out.status, RPC_STATUS_OK);
 }
 
@@ -292,31 +292,31 @@ static void test_reply_decode_rejects_bad_map(void **state)
 	bad.n_chunks = 1;
 	bad.chunks = &pl;
 	in.map = &bad;
-	n = rpc_reply_encode(&in, 0, buf, sizeof(buf));
+	n = nb_rpc_reply_encode(&in, 0, buf, sizeof(buf));
 	assert_true(n > 16);
-	assert_int_equal(rpc_reply_decode(buf + 16, n - 16, &out), -EBADMSG);
+	assert_int_equal(nb_rpc_reply_decode(buf + 16, n - 16, &out), -EBADMSG);
 	assert_null(out.map);
 
 	/* a placement naming a node the map does not have */
 	bad.chunk_size = 4096;
 	idx0 = 3;
-	n = rpc_reply_encode(&in, 0, buf, sizeof(buf));
-	assert_int_equal(rpc_reply_decode(buf + 16, n - 16, &out), -EBADMSG);
+	n = nb_rpc_reply_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_reply_decode(buf + 16, n - 16, &out), -EBADMSG);
 	/* unknown status */
 	static const uint8_t unknown_status[] = { 0x08, 0x01, 0x10, 77 };
-	assert_int_equal(rpc_reply_decode(unknown_status, 4, &out), -EBADMSG);
+	assert_int_equal(nb_rpc_reply_decode(unknown_status, 4, &out), -EBADMSG);
 }
 
 static void test_names(void **state)
 {
-	assert_string_equal(rpc_op_name(RPC_OP_WRITE_ZEROES), "WRITE_ZEROES");
-	assert_string_equal(rpc_op_name(1000), "UNKNOWN_OP");
-	assert_string_equal(rpc_status_name(RPC_STATUS_NOT_OWNER), "NOT_OWNER");
-	assert_string_equal(rpc_status_name(-1), "UNKNOWN_STATUS");
-	assert_true(rpc_op_has_request_data(RPC_OP_WRITE));
-	assert_false(rpc_op_has_request_data(RPC_OP_READ));
-	assert_true(rpc_op_has_reply_data(RPC_OP_READ));
-	assert_false(rpc_op_has_reply_data(RPC_OP_FLUSH));
+	assert_string_equal(nb_rpc_op_name(RPC_OP_WRITE_ZEROES), "WRITE_ZEROES");
+	assert_string_equal(nb_rpc_op_name(1000), "UNKNOWN_OP");
+	assert_string_equal(nb_rpc_status_name(RPC_STATUS_NOT_OWNER), "NOT_OWNER");
+	assert_string_equal(nb_rpc_status_name(-1), "UNKNOWN_STATUS");
+	assert_true(nb_rpc_op_has_request_data(RPC_OP_WRITE));
+	assert_false(nb_rpc_op_has_request_data(RPC_OP_READ));
+	assert_true(nb_rpc_op_has_reply_data(RPC_OP_READ));
+	assert_false(nb_rpc_op_has_reply_data(RPC_OP_FLUSH));
 }
 
 int main(void)

@@ -18,7 +18,7 @@ static void test_full_spec(void **state)
 	char err[256];
 
 	strcpy(defaults.ca, "/etc/ca.crt");
-	assert_int_equal(spec_parse("# a volume\n"
+	assert_int_equal(nb_spec_parse("# a volume\n"
 				    "cluster = 10.0.0.1:7001,[::1]:7002\n"
 				    "volume=vol-17\r\n"
 				    "queues=2\nqueue_size=128\nread_only=true\n"
@@ -41,16 +41,16 @@ static void test_defaults_and_equal(void **state)
 	struct spec a, b;
 	char err[256];
 
-	assert_int_equal(spec_parse("cluster=h:1\nvolume=v\n", "n", NULL, &a,
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\n", "n", NULL, &a,
 				    err, sizeof(err)), 0);
 	assert_int_equal(a.queues, 1);
 	assert_int_equal(a.queue_size, 256);
 	assert_false(a.read_only);
 	b = a;	/* a copy compares equal: no pointers into the original */
-	assert_true(spec_equal(&a, &b));
-	assert_int_equal(spec_parse("cluster=h:1\nvolume=v\nqueues=2\n", "n",
+	assert_true(nb_spec_equal(&a, &b));
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\nqueues=2\n", "n",
 				    NULL, &b, err, sizeof(err)), 0);
-	assert_false(spec_equal(&a, &b));
+	assert_false(nb_spec_equal(&a, &b));
 }
 
 static void expect_error(const char *text, const char *name, const char *needle)
@@ -58,7 +58,7 @@ static void expect_error(const char *text, const char *name, const char *needle)
 	struct spec sp;
 	char err[256] = "";
 
-	assert_int_equal(spec_parse(text, name, NULL, &sp, err, sizeof(err)),
+	assert_int_equal(nb_spec_parse(text, name, NULL, &sp, err, sizeof(err)),
 			 -EINVAL);
 	if (!strstr(err, needle))
 		fail_msg("error '%s' does not mention '%s'", err, needle);
@@ -94,26 +94,26 @@ static void test_ciphersuites(void **state)
 
 	(void)state;
 	strcpy(defaults.tls_ciphersuites, "TLS_AES_128_GCM_SHA256");
-	assert_int_equal(spec_parse("cluster=h:1\nvolume=v\n", "x", &defaults,
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\n", "x", &defaults,
 				    &a, err, sizeof(err)), 0);
 	assert_string_equal(a.tls_ciphersuites, "TLS_AES_128_GCM_SHA256");
-	assert_int_equal(spec_parse("cluster=h:1\nvolume=v\n"
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\n"
 				    "tls_ciphersuites = TLS_CHACHA20_POLY1305_SHA256\n",
 				    "x", &defaults, &b, err, sizeof(err)), 0);
 	assert_string_equal(b.tls_ciphersuites, "TLS_CHACHA20_POLY1305_SHA256");
-	assert_false(spec_equal(&a, &b));
-	assert_int_equal(spec_parse("cluster=h:1\nvolume=v\ntls_ciphersuites=\n",
+	assert_false(nb_spec_equal(&a, &b));
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\ntls_ciphersuites=\n",
 				    "x", &defaults, &b, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "tls_ciphersuites"));
 }
 
 static void test_names(void **state)
 {
-	assert_true(spec_name_ok("vol-1_a.b"));
-	assert_false(spec_name_ok(""));
-	assert_false(spec_name_ok(".hidden"));
-	assert_false(spec_name_ok("control"));
-	assert_false(spec_name_ok("a b"));
+	assert_true(nb_spec_name_ok("vol-1_a.b"));
+	assert_false(nb_spec_name_ok(""));
+	assert_false(nb_spec_name_ok(".hidden"));
+	assert_false(nb_spec_name_ok("control"));
+	assert_false(nb_spec_name_ok("a b"));
 }
 
 int main(void)

@@ -37,18 +37,18 @@ static void test_status_actions(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int result = 12345;
-		enum route_action a = route_status_action(cases[i].status, &result);
+		enum route_action a = nb_route_status_action(cases[i].status, &result);
 
 		if (a != cases[i].action || result != cases[i].result)
 			fail_msg("%s: action %d result %d, expected %d %d",
-				 rpc_status_name(cases[i].status), a, result,
+				 nb_rpc_status_name(cases[i].status), a, result,
 				 cases[i].action, cases[i].result);
 		seen[cases[i].status] = true;
 	}
 	/* every status of the protocol has a decision */
 	for (int s = 0; s < RPC_STATUS_MAX; s++)
 		if (!seen[s])
-			fail_msg("status %s not covered", rpc_status_name(s));
+			fail_msg("status %s not covered", nb_rpc_status_name(s));
 }
 
 /* Only results a block device can report ever come out. */
@@ -57,7 +57,7 @@ static void test_results_block_friendly(void **state)
 	for (int s = 0; s < RPC_STATUS_MAX + 3; s++) {
 		int result = 1;
 
-		route_status_action((enum rpc_status)s, &result);
+		nb_route_status_action((enum rpc_status)s, &result);
 		assert_true(result == 0 || result == -EIO || result == -EROFS ||
 			    result == -EOPNOTSUPP);
 		if (s != RPC_STATUS_OK)

@@ -22,7 +22,7 @@ static void test_measure_is_permutation(void **state)
 	int i;
 
 	(void)state;
-	assert_int_equal(tls_suites_measure(&r), 0);
+	assert_int_equal(nb_tls_suites_measure(&r), 0);
 	for (i = 0; i < TLS_SUITE_MAX; i++) {
 		assert_true(r.order[i] < TLS_SUITE_MAX);
 		assert_false(seen[r.order[i]]);
@@ -45,15 +45,15 @@ static void test_sort_by_rate(void **state)
 	char list[TLS_SUITES_LIST_LEN];
 
 	(void)state;
-	tls_suites_rank_sort(&r);
-	tls_suites_format(&r, list, sizeof(list));
+	nb_tls_suites_rank_sort(&r);
+	nb_tls_suites_format(&r, list, sizeof(list));
 	assert_string_equal(list, "TLS_CHACHA20_POLY1305_SHA256:"
 			    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384");
 	r.mb_per_s[TLS_SUITE_AES_128_GCM] = 3900;
 	r.mb_per_s[TLS_SUITE_CHACHA20_POLY1305] = 1500;
 	r.mb_per_s[TLS_SUITE_AES_256_GCM] = 3000;
-	tls_suites_rank_sort(&r);
-	tls_suites_format(&r, list, sizeof(list));
+	nb_tls_suites_rank_sort(&r);
+	nb_tls_suites_format(&r, list, sizeof(list));
 	assert_string_equal(list, "TLS_AES_128_GCM_SHA256:"
 			    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
 }
@@ -67,17 +67,17 @@ static void test_sort_ties(void **state)
 	struct tls_suites_rank r = { .mb_per_s = { 100, 100, 100 } };
 
 	(void)state;
-	tls_suites_rank_sort(&r);
+	nb_tls_suites_rank_sort(&r);
 	assert_int_equal(r.order[0], TLS_SUITE_AES_128_GCM);
 	assert_int_equal(r.order[1], TLS_SUITE_CHACHA20_POLY1305);
 	assert_int_equal(r.order[2], TLS_SUITE_AES_256_GCM);
 	/* Within 5%: noise, the tie order holds. */
 	r.mb_per_s[TLS_SUITE_AES_256_GCM] = 104;
-	tls_suites_rank_sort(&r);
+	nb_tls_suites_rank_sort(&r);
 	assert_int_equal(r.order[0], TLS_SUITE_AES_128_GCM);
 	assert_int_equal(r.order[2], TLS_SUITE_AES_256_GCM);
 	r.mb_per_s[TLS_SUITE_AES_256_GCM] = 110;
-	tls_suites_rank_sort(&r);
+	nb_tls_suites_rank_sort(&r);
 	assert_int_equal(r.order[0], TLS_SUITE_AES_256_GCM);
 	assert_int_equal(r.order[1], TLS_SUITE_AES_128_GCM);
 }
@@ -87,22 +87,22 @@ static void test_check(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(tls_suites_check("TLS_CHACHA20_POLY1305_SHA256",
+	assert_int_equal(nb_tls_suites_check("TLS_CHACHA20_POLY1305_SHA256",
 					  err, sizeof(err)), 0);
-	assert_int_equal(tls_suites_check("TLS_AES_256_GCM_SHA384:"
+	assert_int_equal(nb_tls_suites_check("TLS_AES_256_GCM_SHA384:"
 					  "TLS_AES_128_GCM_SHA256", err,
 					  sizeof(err)), 0);
-	assert_int_equal(tls_suites_check("", err, sizeof(err)), -EINVAL);
+	assert_int_equal(nb_tls_suites_check("", err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "empty list"));
 	/* OpenSSL alone would take this list, skipping the unknown name. */
-	assert_int_equal(tls_suites_check("TLS_AES_128_GCM_SHA256:TLS_FOO",
+	assert_int_equal(nb_tls_suites_check("TLS_AES_128_GCM_SHA256:TLS_FOO",
 					  err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "'TLS_FOO' is not a TLS 1.3"));
 	/* A TLS 1.2 cipher name. */
-	assert_int_equal(tls_suites_check("ECDHE-RSA-AES128-GCM-SHA256", err,
+	assert_int_equal(nb_tls_suites_check("ECDHE-RSA-AES128-GCM-SHA256", err,
 					  sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "ECDHE-RSA-AES128-GCM-SHA256"));
-	assert_int_equal(tls_suites_check("TLS_AES_128_GCM_SHA256::", err,
+	assert_int_equal(nb_tls_suites_check("TLS_AES_128_GCM_SHA256::", err,
 					  sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "empty name"));
 }
@@ -129,7 +129,7 @@ static void test_apply_keeps_order(void **state)
 		snprintf(list, sizeof(list), "%s:%s%s%s", lists[t][0],
 			 lists[t][1], lists[t][2] ? ":" : "",
 			 lists[t][2] ? lists[t][2] : "");
-		assert_int_equal(tls_suites_apply(ctx, list, err, sizeof(err)), 0);
+		assert_int_equal(nb_tls_suites_apply(ctx, list, err, sizeof(err)), 0);
 		sk = SSL_CTX_get_ciphers(ctx);
 		for (i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
 			const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
@@ -142,7 +142,7 @@ static void test_apply_keeps_order(void **state)
 		}
 		assert_true(n == 3 || !lists[t][n]);
 	}
-	assert_int_equal(tls_suites_apply(ctx, "TLS_NOPE", err, sizeof(err)),
+	assert_int_equal(nb_tls_suites_apply(ctx, "TLS_NOPE", err, sizeof(err)),
 			 -EINVAL);
 	SSL_CTX_free(ctx);
 }
@@ -152,9 +152,9 @@ static void test_default(void **state)
 	char list[TLS_SUITES_LIST_LEN], desc[512], err[256];
 
 	(void)state;
-	assert_int_equal(tls_suites_default(list, sizeof(list), desc,
+	assert_int_equal(nb_tls_suites_default(list, sizeof(list), desc,
 					    sizeof(desc)), 0);
-	assert_int_equal(tls_suites_check(list, err, sizeof(err)), 0);
+	assert_int_equal(nb_tls_suites_check(list, err, sizeof(err)), 0);
 	assert_non_null(strstr(desc, "MB/s"));
 	assert_non_null(strstr(list, "TLS_AES_128_GCM_SHA256"));
 	assert_non_null(strstr(list, "TLS_AES_256_GCM_SHA384"));

@@ -55,16 +55,16 @@ static struct fx *fx_new(uint64_t features, uint16_t start_idx)
 					   USED_IOVA, features, &t->layout), 0);
 	t->layout.last_avail_idx = start_idx;
 	vq_fake_set_avail_idx(t->f, start_idx);
-	t->vq = vq_new(&vq_fake_ops, t->f, 3);
+	t->vq = nb_vq_new(&vq_fake_ops, t->f, 3);
 	assert_non_null(t->vq);
-	assert_int_equal(vq_setup(t->vq, &t->layout), 0);
+	assert_int_equal(nb_vq_setup(t->vq, &t->layout), 0);
 	return t;
 }
 
 static void fx_free(struct fx *t)
 {
-	assert_int_equal(vq_inflight(t->vq), 0);
-	vq_free(t->vq);
+	assert_int_equal(nb_vq_inflight(t->vq), 0);
+	nb_vq_free(t->vq);
 	vq_fake_free(t->f);
 	free(t);
 }
@@ -96,14 +96,14 @@ static struct vq_elem *fx_pop(struct fx *t)
 {
 	struct vq_elem *e = NULL;
 
-	assert_int_equal(vq_pop(t->vq, sizeof(*e), &e), 0);
+	assert_int_equal(nb_vq_pop(t->vq, sizeof(*e), &e), 0);
 	assert_non_null(e);
 	return e;
 }
 
 static void fx_done(struct fx *t, struct vq_elem *e, uint32_t len)
 {
-	assert_int_equal(vq_push(t->vq, e->head, len), 0);
+	assert_int_equal(nb_vq_push(t->vq, e->head, len), 0);
 	free(e);
 }
 
@@ -157,9 +157,9 @@ static void test_empty(void **state)
 	struct fx *t = fx_new(0, 0);
 	struct vq_elem *e = NULL;
 
-	assert_int_equal(vq_pop(t->vq, sizeof(*e), &e), -EAGAIN);
-	assert_false(vq_has_avail(t->vq));
-	assert_int_equal(vq_pop(t->vq, 4, &e), -EINVAL);
+	assert_int_equal(nb_vq_pop(t->vq, sizeof(*e), &e), -EAGAIN);
+	assert_false(nb_vq_has_avail(t->vq));
+	assert_int_equal(nb_vq_pop(t->vq, 4, &e), -EINVAL);
 	fx_free(t);
 }
 
@@ -170,7 +170,7 @@ static void test_simple_chain(void **state)
 
 	memcpy(t->data, "0123456789abcdef", 16);
 	fx_good(t);
-	assert_true(vq_has_avail(t->vq));
+	assert_true(nb_vq_has_avail(t->vq));
 	e = fx_pop(t);
 	assert_int_equal(e->error, 0);
 	assert_null(e->why);
@@ -183,14 +183,14 @@ static void test_simple_chain(void **state)
 	assert_memory_equal(e->iov[0].iov_base, "0123456789abcdef", 16);
 	assert_ptr_equal(e->iov[1].iov_base, t->data + 0x1000);
 	assert_int_equal(e->iov[1].iov_len, 512);
-	assert_int_equal(vq_inflight(t->vq), 1);
+	assert_int_equal(nb_vq_inflight(t->vq), 1);
 	memset(e->iov[1].iov_base, 0xab, 512);
 	*e->last_in_byte = 7;
 	fx_done(t, e, 513);
 	assert_int_equal(t->data[0x1000 + 511], 0xab);
 	assert_int_equal(t->data[0x2000], 7);
 	assert_int_equal(vq_fake_used_idx(t->f), 1);
-	assert_int_equal(vq_get_stats(t->vq)->pushed, 1);
+	assert_int_equal(nb_vq_get_stats(t->vq)->pushed, 1);
 	fx_expect_good_after(t);
 	fx_free(t);
 }
@@ -216,7 +216,7 @@ static void test_span_regions(void **state)
 	{
 		char hdr[17] = { 0 };
 
-		assert_int_equal(vq_iov_to_buf(e->iov, e->out_num, 0, hdr, 16), 16);
+		assert_int_equal(nb_vq_iov_to_buf(e->iov, e->out_num, 0, hdr, 16), 16);
 		assert_string_equal(hdr, "ABCDEFGHIJKLMNOP");
 	}
 	assert_int_equal(e->iov[2].iov_len, 100);
@@ -280,7 +280,7 @@ static void test_index_wrap(void **state)
 
 	for (i = 0; i < 4; i++)
 		fx_expect_good_after(t);
-	assert_int_equal(vq_last_avail_idx(t->vq), 2);
+	assert_int_equal(nb_vq_last_avail_idx(t->vq), 2);
 	assert_int_equal(vq_fake_avail_event(t->f), 2);
 	fx_free(t);
 }
@@ -297,8 +297,8 @@ static void test_bad_head(void **state)
 	assert_int_equal(e->error, 0);
 	assert_int_equal(e->head, 0);
 	fx_done(t, e, 1);
-	assert_int_equal(vq_get_stats(t->vq)->bad_heads, 2);
-	assert_true(vq_needs_reset(t->vq));
+	assert_int_equal(nb_vq_get_stats(t->vq)->bad_heads, 2);
+	assert_true(nb_vq_needs_reset(t->vq));
 	assert_int_equal(vq_fake_used_idx(t->f), 1);
 	fx_expect_good_after(t);
 	fx_free(t);
@@ -312,7 +312,7 @@ static void test_bad_next(void **state)
 	vq_fake_avail_add(t->f, 0);
 	t->next_slot = 1;
 	fx_expect_bad(t, "next index out of range", false);
-	assert_int_equal(vq_get_stats(t->vq)->malformed, 1);
+	assert_int_equal(nb_vq_get_stats(t->vq)->malformed, 1);
 	fx_free(t);
 }
 
@@ -505,9 +505,9 @@ static void test_avail_idx_jump(void **state)
 	struct vq_elem *e = NULL;
 
 	vq_fake_set_avail_idx(t->f, NUM + 1);
-	assert_int_equal(vq_pop(t->vq, sizeof(*e), &e), -EIO);
-	assert_true(vq_needs_reset(t->vq));
-	assert_int_equal(vq_last_avail_idx(t->vq), 0);
+	assert_int_equal(nb_vq_pop(t->vq, sizeof(*e), &e), -EIO);
+	assert_true(nb_vq_needs_reset(t->vq));
+	assert_int_equal(nb_vq_last_avail_idx(t->vq), 0);
 	assert_int_equal(vq_fake_used_idx(t->f), 0);
 	/* the driver fixes its index: work resumes */
 	vq_fake_set_avail_idx(t->f, 0);
@@ -521,7 +521,7 @@ static void test_notify_no_event_idx(void **state)
 	struct vq_elem *e[3];
 	unsigned int i;
 
-	assert_int_equal(vq_notify_batch(t->vq), 0);	/* nothing pushed */
+	assert_int_equal(nb_vq_notify_batch(t->vq), 0);	/* nothing pushed */
 	assert_int_equal(vq_fake_notifies(t->f), 0);
 	for (i = 0; i < 3; i++)
 		fx_good(t);
@@ -529,23 +529,23 @@ static void test_notify_no_event_idx(void **state)
 		e[i] = fx_pop(t);
 	for (i = 0; i < 3; i++)
 		fx_done(t, e[i], 1);
-	assert_int_equal(vq_notify_batch(t->vq), 0);
+	assert_int_equal(nb_vq_notify_batch(t->vq), 0);
 	assert_int_equal(vq_fake_notifies(t->f), 1);	/* one for three */
-	assert_int_equal(vq_notify_batch(t->vq), 0);
+	assert_int_equal(nb_vq_notify_batch(t->vq), 0);
 	assert_int_equal(vq_fake_notifies(t->f), 1);
 
 	vq_fake_set_avail_flags(t->f, VRING_AVAIL_F_NO_INTERRUPT);
 	fx_good(t);
 	fx_done(t, fx_pop(t), 1);
-	vq_notify_batch(t->vq);
+	nb_vq_notify_batch(t->vq);
 	assert_int_equal(vq_fake_notifies(t->f), 1);
-	assert_int_equal(vq_get_stats(t->vq)->notifies_suppressed, 1);
+	assert_int_equal(nb_vq_get_stats(t->vq)->notifies_suppressed, 1);
 
 	vq_fake_set_avail_flags(t->f, 0);
 	fx_good(t);
 	fx_done(t, fx_pop(t), 1);
 	vq_fake_set_notify_error(t->f, -EBADF);
-	assert_int_equal(vq_notify_batch(t->vq), -EBADF);
+	assert_int_equal(nb_vq_notify_batch(t->vq), -EBADF);
 	vq_fake_set_notify_error(t->f, 0);
 	fx_free(t);
 }
@@ -559,7 +559,7 @@ static void test_notify_event_idx(void **state)
 	vq_fake_set_avail_flags(t->f, VRING_AVAIL_F_NO_INTERRUPT); /* ignored */
 	fx_good(t);
 	fx_done(t, fx_pop(t), 1);
-	vq_notify_batch(t->vq);
+	nb_vq_notify_batch(t->vq);
 	assert_int_equal(vq_fake_notifies(t->f), 1);
 
 	/* driver asks for an interrupt once used idx passes 3 (entry 3) */
@@ -567,13 +567,13 @@ static void test_notify_event_idx(void **state)
 	for (i = 0; i < 2; i++) {	/* used idx -> 2, 3 */
 		fx_good(t);
 		fx_done(t, fx_pop(t), 1);
-		vq_notify_batch(t->vq);
+		nb_vq_notify_batch(t->vq);
 	}
 	assert_int_equal(vq_fake_notifies(t->f), 1);
 	assert_int_equal(vq_fake_used_idx(t->f), 3);
 	fx_good(t);			/* used idx -> 4: crosses entry 3 */
 	fx_done(t, fx_pop(t), 1);
-	vq_notify_batch(t->vq);
+	nb_vq_notify_batch(t->vq);
 	assert_int_equal(vq_fake_notifies(t->f), 2);
 
 	/* a batch of four crossing the event signals once */
@@ -582,13 +582,13 @@ static void test_notify_event_idx(void **state)
 		fx_good(t);
 	for (i = 0; i < 4; i++)
 		fx_done(t, fx_pop(t), 1);
-	vq_notify_batch(t->vq);
+	nb_vq_notify_batch(t->vq);
 	assert_int_equal(vq_fake_notifies(t->f), 3);
 	/* a batch that does not reach the event stays quiet */
 	vq_fake_set_used_event(t->f, 100);
 	fx_good(t);
 	fx_done(t, fx_pop(t), 1);
-	vq_notify_batch(t->vq);
+	nb_vq_notify_batch(t->vq);
 	assert_int_equal(vq_fake_notifies(t->f), 3);
 	fx_free(t);
 }
@@ -602,21 +602,21 @@ static void test_kick_suppression(void **state)
 	fx_good(t);
 	fx_done(t, fx_pop(t), 1);
 	assert_int_equal(vq_fake_avail_event(t->f), 1);
-	vq_kick_disable(t->vq);
+	nb_vq_kick_disable(t->vq);
 	fx_good(t);
 	fx_done(t, fx_pop(t), 1);
 	assert_int_equal(vq_fake_avail_event(t->f), 1);
 	fx_good(t);			/* arrives while disabled */
-	assert_true(vq_kick_enable(t->vq));
+	assert_true(nb_vq_kick_enable(t->vq));
 	assert_int_equal(vq_fake_avail_event(t->f), 2);
 	fx_done(t, fx_pop(t), 1);
-	assert_false(vq_kick_enable(t->vq));
+	assert_false(nb_vq_kick_enable(t->vq));
 	assert_int_equal(vq_fake_avail_event(t->f), 3);
 
 	/* flags: NO_NOTIFY while disabled */
-	vq_kick_disable(u->vq);
+	nb_vq_kick_disable(u->vq);
 	assert_int_equal(vq_fake_used_flags(u->f), VRING_USED_F_NO_NOTIFY);
-	assert_false(vq_kick_enable(u->vq));
+	assert_false(nb_vq_kick_enable(u->vq));
 	assert_int_equal(vq_fake_used_flags(u->f), 0);
 	fx_free(t);
 	fx_free(u);
@@ -629,31 +629,31 @@ static void test_setup_checks(void **state)
 	struct vq_elem *e = NULL;
 
 	l.num = 12;
-	assert_int_equal(vq_setup(t->vq, &l), -EINVAL);
-	assert_false(vq_ready(t->vq));
-	assert_int_equal(vq_pop(t->vq, sizeof(*e), &e), -ENXIO);
+	assert_int_equal(nb_vq_setup(t->vq, &l), -EINVAL);
+	assert_false(nb_vq_ready(t->vq));
+	assert_int_equal(nb_vq_pop(t->vq, sizeof(*e), &e), -ENXIO);
 	l.num = 0;
-	assert_int_equal(vq_setup(t->vq, &l), -EINVAL);
+	assert_int_equal(nb_vq_setup(t->vq, &l), -EINVAL);
 	l.num = 65536;
-	assert_int_equal(vq_setup(t->vq, &l), -EINVAL);
+	assert_int_equal(nb_vq_setup(t->vq, &l), -EINVAL);
 	l = t->layout;
 	l.desc_iova += 8;
-	assert_int_equal(vq_setup(t->vq, &l), -EINVAL);
+	assert_int_equal(nb_vq_setup(t->vq, &l), -EINVAL);
 	l = t->layout;
 	l.used_iova = HOLE_IOVA;
-	assert_int_equal(vq_setup(t->vq, &l), -EFAULT);
+	assert_int_equal(nb_vq_setup(t->vq, &l), -EFAULT);
 	l = t->layout;
 	l.used_iova = RO_IOVA;		/* used ring must be writable */
-	assert_int_equal(vq_setup(t->vq, &l), -EFAULT);
+	assert_int_equal(nb_vq_setup(t->vq, &l), -EFAULT);
 	l = t->layout;
 	l.num = 8192;			/* 128 KiB table: larger than its region */
-	assert_int_equal(vq_setup(t->vq, &l), -EFAULT);
-	assert_int_equal(vq_push(t->vq, 0, 0), -ENXIO);
+	assert_int_equal(nb_vq_setup(t->vq, &l), -EFAULT);
+	assert_int_equal(nb_vq_push(t->vq, 0, 0), -ENXIO);
 
-	assert_int_equal(vq_setup(t->vq, &t->layout), 0);
-	assert_true(vq_ready(t->vq));
-	assert_int_equal(vq_size(t->vq), NUM);
-	assert_int_equal(vq_index(t->vq), 3);
+	assert_int_equal(nb_vq_setup(t->vq, &t->layout), 0);
+	assert_true(nb_vq_ready(t->vq));
+	assert_int_equal(nb_vq_size(t->vq), NUM);
+	assert_int_equal(nb_vq_index(t->vq), 3);
 	fx_expect_good_after(t);
 	fx_free(t);
 }
@@ -667,15 +667,15 @@ static void test_remap(void **state)
 	fx_expect_good_after(t);
 	/* the ring region goes away: the queue stops, without touching it */
 	assert_int_equal(vq_fake_unmap(t->f, RING_IOVA), 0);
-	assert_int_equal(vq_remap(t->vq), -EFAULT);
-	assert_false(vq_ready(t->vq));
-	assert_int_equal(vq_pop(t->vq, sizeof(*e), &e), -ENXIO);
+	assert_int_equal(nb_vq_remap(t->vq), -EFAULT);
+	assert_false(nb_vq_ready(t->vq));
+	assert_int_equal(nb_vq_pop(t->vq, sizeof(*e), &e), -ENXIO);
 	/* mapped again (new host memory, rings rebuilt by the driver) */
 	ring = vq_fake_map(t->f, RING_IOVA, 0x10000, VQ_FAKE_RW);
 	assert_non_null(ring);
 	assert_int_equal(vq_fake_ring_init(t->f, NUM, DESC_IOVA, AVAIL_IOVA,
 					   USED_IOVA, 0, &t->layout), 0);
-	assert_int_equal(vq_setup(t->vq, &t->layout), 0);
+	assert_int_equal(nb_vq_setup(t->vq, &t->layout), 0);
 	t->next_slot = 0;
 	fx_expect_good_after(t);
 	fx_free(t);
@@ -686,12 +686,12 @@ static void test_iov_copy(void **state)
 	char a[3], b[5], out[8] = { 0 };
 	struct iovec iov[2] = { { a, 3 }, { b, 5 } };
 
-	assert_int_equal(vq_iov_from_buf(iov, 2, 2, "xyzw", 4), 4);
+	assert_int_equal(nb_vq_iov_from_buf(iov, 2, 2, "xyzw", 4), 4);
 	assert_int_equal(a[2], 'x');
 	assert_memory_equal(b, "yzw", 3);
-	assert_int_equal(vq_iov_to_buf(iov, 2, 2, out, 8), 6);
+	assert_int_equal(nb_vq_iov_to_buf(iov, 2, 2, out, 8), 6);
 	assert_memory_equal(out, "xyzw", 4);
-	assert_int_equal(vq_iov_from_buf(iov, 2, 9, "q", 1), 0);
+	assert_int_equal(nb_vq_iov_from_buf(iov, 2, 9, "q", 1), 0);
 }
 
 int main(void)

@@ -55,12 +55,12 @@ static uint16_t add_req(struct rig *r, uint16_t slot)
 static int successor(struct rig *r, uint16_t *heads, struct vq **out)
 {
 	struct vq_layout l = r->layout;
-	struct vq *vq = vq_new(&vq_fake_ops, r->f, 0);
+	struct vq *vq = nb_vq_new(&vq_fake_ops, r->f, 0);
 	int n;
 
 	l.last_avail_idx = r->log->last_avail_idx;
-	assert_int_equal(vq_setup(vq, &l), 0);
-	n = vq_recover(vq, r->log, heads);
+	assert_int_equal(nb_vq_setup(vq, &l), 0);
+	n = nb_vq_recover(vq, r->log, heads);
 	*out = vq;
 	return n;
 }
@@ -74,20 +74,20 @@ static void test_recover_inflight(void **state)
 	int i, n;
 
 	rig_init(&r);
-	vq = vq_new(&vq_fake_ops, r.f, 0);
-	assert_int_equal(vq_setup(vq, &r.layout), 0);
-	vq_log_start(vq, r.log);
+	vq = nb_vq_new(&vq_fake_ops, r.f, 0);
+	assert_int_equal(nb_vq_setup(vq, &r.layout), 0);
+	nb_vq_log_start(vq, r.log);
 	for (i = 0; i < 4; i++)
 		add_req(&r, i);
 	for (i = 0; i < 4; i++)
-		assert_int_equal(vq_pop(vq, sizeof(struct vq_elem), &e[i]), 0);
+		assert_int_equal(nb_vq_pop(vq, sizeof(struct vq_elem), &e[i]), 0);
 	/* chains 1 and 3 complete; 0 and 2 are in flight when we "die" */
-	assert_int_equal(vq_push(vq, e[1]->head, 1), 0);
-	assert_int_equal(vq_push(vq, e[3]->head, 1), 0);
+	assert_int_equal(nb_vq_push(vq, e[1]->head, 1), 0);
+	assert_int_equal(nb_vq_push(vq, e[3]->head, 1), 0);
 	add_req(&r, 4); /* offered, never popped */
 	for (i = 0; i < 4; i++)
 		free(e[i]);
-	vq_free(vq);
+	nb_vq_free(vq);
 
 	n = successor(&r, heads, &vq2);
 	assert_int_equal(n, 2);
@@ -97,18 +97,18 @@ static void test_recover_inflight(void **state)
 	for (i = 0; i < n; i++) {
 		struct vq_elem *el;
 
-		assert_int_equal(vq_pop_head(vq2, heads[i], sizeof(*el), &el), 0);
+		assert_int_equal(nb_vq_pop_head(vq2, heads[i], sizeof(*el), &el), 0);
 		assert_int_equal(el->head, heads[i]);
 		assert_int_equal(el->in_num, 1);
-		assert_int_equal(vq_push(vq2, el->head, 1), 0);
+		assert_int_equal(nb_vq_push(vq2, el->head, 1), 0);
 		free(el);
 	}
-	assert_int_equal(vq_pop(vq2, sizeof(struct vq_elem), &e[0]), 0);
+	assert_int_equal(nb_vq_pop(vq2, sizeof(struct vq_elem), &e[0]), 0);
 	assert_int_equal(e[0]->head, 4);
 	free(e[0]);
 	/* every chain completed exactly once: used idx 2 + 2 */
 	assert_int_equal(vq_fake_used_idx(r.f), 4);
-	vq_free(vq2);
+	nb_vq_free(vq2);
 	rig_free(&r);
 }
 
@@ -122,20 +122,20 @@ static void test_died_after_publishing_used(void **state)
 	uint16_t heads[NUM];
 
 	rig_init(&r);
-	vq = vq_new(&vq_fake_ops, r.f, 0);
-	assert_int_equal(vq_setup(vq, &r.layout), 0);
-	vq_log_start(vq, r.log);
+	vq = nb_vq_new(&vq_fake_ops, r.f, 0);
+	assert_int_equal(nb_vq_setup(vq, &r.layout), 0);
+	nb_vq_log_start(vq, r.log);
 	add_req(&r, 0);
-	assert_int_equal(vq_pop(vq, sizeof(*e), &e), 0);
-	vq_log_stop(vq);		/* the log stops "seeing" stores here */
-	assert_int_equal(vq_push(vq, e->head, 1), 0);
+	assert_int_equal(nb_vq_pop(vq, sizeof(*e), &e), 0);
+	nb_vq_log_stop(vq);		/* the log stops "seeing" stores here */
+	assert_int_equal(nb_vq_push(vq, e->head, 1), 0);
 	free(e);
-	vq_free(vq);
+	nb_vq_free(vq);
 	assert_int_equal(r.log->inflight[0], 1);
 
 	assert_int_equal(successor(&r, heads, &vq2), 0);
 	assert_int_equal(r.log->used_idx, 1);
-	vq_free(vq2);
+	nb_vq_free(vq2);
 	rig_free(&r);
 }
 
@@ -155,10 +155,10 @@ static void test_died_before_recording_avail(void **state)
 	r.log->inflight[h] = 1;	/* as if the writer died right there */
 
 	assert_int_equal(successor(&r, heads, &vq2), 0);
-	assert_int_equal(vq_pop(vq2, sizeof(*e), &e), 0);
+	assert_int_equal(nb_vq_pop(vq2, sizeof(*e), &e), 0);
 	assert_int_equal(e->head, h);
 	free(e);
-	vq_free(vq2);
+	nb_vq_free(vq2);
 	rig_free(&r);
 }
 
@@ -170,13 +170,13 @@ static void test_log_mismatch(void **state)
 
 	rig_init(&r);
 	r.log->num = NUM * 2;	/* a log of another queue size */
-	vq = vq_new(&vq_fake_ops, r.f, 0);
-	assert_int_equal(vq_setup(vq, &r.layout), 0);
-	assert_int_equal(vq_recover(vq, r.log, heads), -EINVAL);
+	vq = nb_vq_new(&vq_fake_ops, r.f, 0);
+	assert_int_equal(nb_vq_setup(vq, &r.layout), 0);
+	assert_int_equal(nb_vq_recover(vq, r.log, heads), -EINVAL);
 	/* pop_head refuses heads out of range */
-	assert_int_equal(vq_pop_head(vq, NUM, sizeof(struct vq_elem),
+	assert_int_equal(nb_vq_pop_head(vq, NUM, sizeof(struct vq_elem),
 				     &(struct vq_elem *){ NULL }), -EINVAL);
-	vq_free(vq);
+	nb_vq_free(vq);
 	rig_free(&r);
 }
 

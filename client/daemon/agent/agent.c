@@ -56,7 +56,7 @@ static void agent_start_vol(struct agent *a, struct agent_vol *av,
 
 	for (i = 0; i < av->spec.n_nodes; i++)
 		nodes[i] = av->spec.nodes[i];
-	options_defaults(&cfg);
+	nb_options_defaults(&cfg);
 	cfg.nodes = nodes;
 	cfg.n_nodes = av->spec.n_nodes;
 	cfg.volume = av->spec.volume;
@@ -76,33 +76,33 @@ static void agent_start_vol(struct agent *a, struct agent_vol *av,
 	cfg.connect_timeout = a->connect_timeout;
 	cfg.log_level = a->log_level;
 	if (cfg.tls_ciphersuites &&
-	    tls_suites_check(cfg.tls_ciphersuites, why, sizeof(why)) < 0) {
+	    nb_tls_suites_check(cfg.tls_ciphersuites, why, sizeof(why)) < 0) {
 		snprintf(av->message, sizeof(av->message),
 			 "tls_ciphersuites '%.200s': %s", cfg.tls_ciphersuites,
 			 why);
 		av->v = NULL;
 	} else {
-		av->v = volume_start(a->loop, &cfg, av->message,
+		av->v = nb_volume_start(a->loop, &cfg, av->message,
 				     sizeof(av->message));
 	}
 	if (av->v) {
 		snprintf(av->message, sizeof(av->message), "%s %s",
-			 volume_took_over(av->v) ? "took over" : "attached as",
-			 volume_node(av->v));
-		agent_link(a, av, true);
+			 nb_volume_took_over(av->v) ? "took over" : "attached as",
+			 nb_volume_node(av->v));
+		nb_agent_link(a, av, true);
 		/* The spec as attached, to clean up if it vanishes while no
 		 * agent runs. */
-		agent_path(path, sizeof(path), a->run_dir, av->spec.name,
+		nb_agent_path(path, sizeof(path), a->run_dir, av->spec.name,
 			   ".agent-spec");
 		if (text)
-			agent_write_file(path, text);
-		log_msg(LOG_NOTICE, "%s: volume %s %s", av->name,
+			nb_agent_write_file(path, text);
+		nb_log_msg(LOG_NOTICE, "%s: volume %s %s", av->name,
 			av->spec.volume, av->message);
 	} else {
-		log_msg(LOG_ERR, "%s: volume %s not attached: %s", av->name,
+		nb_log_msg(LOG_ERR, "%s: volume %s not attached: %s", av->name,
 			av->spec.volume, av->message);
 	}
-	agent_write_status(a, av);
+	nb_agent_write_status(a, av);
 }
 
 static void agent_stop_vol(struct agent *a, struct agent_vol *av, bool leave)
@@ -112,20 +112,20 @@ static void agent_stop_vol(struct agent *a, struct agent_vol *av, bool leave)
 	if (!av->v)
 		return;
 	if (!leave)
-		agent_link(a, av, false);
-	volume_stop(av->v, leave);
+		nb_agent_link(a, av, false);
+	nb_volume_stop(av->v, leave);
 	av->v = NULL;
 	if (!leave) {
-		agent_path(path, sizeof(path), a->run_dir, av->spec.name,
+		nb_agent_path(path, sizeof(path), a->run_dir, av->spec.name,
 			   ".agent-spec");
 		unlink(path);
-		log_msg(LOG_NOTICE, "%s: volume %s detached", av->name,
+		nb_log_msg(LOG_NOTICE, "%s: volume %s detached", av->name,
 			av->spec.volume);
 	}
 }
 
 /* Spec file NAME.spec was written: attach, re-attach, or report. */
-void agent_spec_changed(struct agent *a, const char *name)
+void nb_agent_spec_changed(struct agent *a, const char *name)
 {
 	struct agent_vol *av = agent_find(a, name);
 	char path[PATH_MAX], err[512];
@@ -133,16 +133,16 @@ void agent_spec_changed(struct agent *a, const char *name)
 	char *text;
 	int ret;
 
-	if (!spec_name_ok(name)) {
-		log_msg(LOG_WARNING, "ignoring spec '%s': not a usable name",
+	if (!nb_spec_name_ok(name)) {
+		nb_log_msg(LOG_WARNING, "ignoring spec '%s': not a usable name",
 			name);
 		return;
 	}
-	agent_path(path, sizeof(path), a->spec_dir, name, ".spec");
-	text = agent_read_file(path);
+	nb_agent_path(path, sizeof(path), a->spec_dir, name, ".spec");
+	text = nb_agent_read_file(path);
 	if (!text)
 		return;	/* gone again, or unreadable: the delete event follows */
-	ret = spec_parse(text, name, &a->defaults, &spec, err, sizeof(err));
+	ret = nb_spec_parse(text, name, &a->defaults, &spec, err, sizeof(err));
 	if (!av) {
 		av = calloc(1, sizeof(*av));
 		if (!av) {
@@ -157,19 +157,19 @@ void agent_spec_changed(struct agent *a, const char *name)
 		/* A bad rewrite leaves a working attachment alone. */
 		snprintf(av->message, sizeof(av->message), "bad spec %.100s: %.380s",
 			 path, err);
-		log_msg(LOG_ERR, "%s", av->message);
+		nb_log_msg(LOG_ERR, "%s", av->message);
 		if (!av->v)
 			av->parsed = false;
-		agent_write_status(a, av);
+		nb_agent_write_status(a, av);
 		free(text);
 		return;
 	}
-	if (av->v && spec_equal(&av->spec, &spec)) {
+	if (av->v && nb_spec_equal(&av->spec, &spec)) {
 		free(text);
 		return;
 	}
 	if (av->v)
-		log_msg(LOG_NOTICE, "%s: spec changed, re-attaching", name);
+		nb_log_msg(LOG_NOTICE, "%s: spec changed, re-attaching", name);
 	agent_stop_vol(a, av, false);
 	av->spec = spec;
 	av->parsed = true;
@@ -177,7 +177,7 @@ void agent_spec_changed(struct agent *a, const char *name)
 	free(text);
 }
 
-void agent_spec_removed(struct agent *a, const char *name)
+void nb_agent_spec_removed(struct agent *a, const char *name)
 {
 	struct agent_vol *av = agent_find(a, name), **pp;
 	char path[PATH_MAX];
@@ -185,7 +185,7 @@ void agent_spec_removed(struct agent *a, const char *name)
 	if (!av)
 		return;
 	agent_stop_vol(a, av, false);
-	agent_path(path, sizeof(path), a->status_dir, name, ".status");
+	nb_agent_path(path, sizeof(path), a->status_dir, name, ".status");
 	unlink(path);
 	for (pp = &a->vols; *pp; pp = &(*pp)->next) {
 		if (*pp == av) {
@@ -204,7 +204,7 @@ static void agent_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	for (av = a->vols; av; av = av->next)
 		if (av->parsed && !av->v)
-			agent_spec_changed(a, av->name);
+			nb_agent_spec_changed(a, av->name);
 }
 
 /* At start: attach every spec; clean up devices whose spec is gone. */
@@ -216,8 +216,8 @@ static void agent_reconcile(struct agent *a)
 
 	d = opendir(a->spec_dir);
 	while (d && (de = readdir(d)))
-		if (agent_spec_name(de->d_name, name, sizeof(name)))
-			agent_spec_changed(a, name);
+		if (nb_agent_spec_name(de->d_name, name, sizeof(name)))
+			nb_agent_spec_changed(a, name);
 	if (d)
 		closedir(d);
 
@@ -238,19 +238,19 @@ static void agent_reconcile(struct agent *a)
 				declared = true;
 		if (declared)
 			continue;
-		agent_path(path, sizeof(path), a->run_dir, de->d_name, "");
-		text = agent_read_file(path);
-		if (!text || spec_parse(text, tmp.name, &a->defaults,
+		nb_agent_path(path, sizeof(path), a->run_dir, de->d_name, "");
+		text = nb_agent_read_file(path);
+		if (!text || nb_spec_parse(text, tmp.name, &a->defaults,
 					&tmp.spec, err, sizeof(err)) < 0) {
 			free(text);
 			continue;
 		}
-		log_msg(LOG_NOTICE, "%s: spec removed while no agent ran: "
+		nb_log_msg(LOG_NOTICE, "%s: spec removed while no agent ran: "
 			"taking the device over to detach it", tmp.name);
 		tmp.parsed = true;
 		agent_start_vol(a, &tmp, NULL);
 		agent_stop_vol(a, &tmp, false);
-		agent_path(path, sizeof(path), a->status_dir, tmp.name,
+		nb_agent_path(path, sizeof(path), a->status_dir, tmp.name,
 			   ".status");
 		unlink(path);
 		free(text);
@@ -276,10 +276,10 @@ static void agent_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 	for (av = a->vols; av; av = av->next)
 		if (av->v)
-			volume_reload_tls(av->v);
+			nb_volume_reload_tls(av->v);
 }
 
-int agent_main(int argc, char **argv)
+int nb_agent_main(int argc, char **argv)
 {
 	struct agent a = { .inotify_fd = -1, .metrics_fd = -1 };
 	ev_signal sigint, sigterm, sigusr1, sighup;
@@ -288,10 +288,10 @@ int agent_main(int argc, char **argv)
 	char err[512];
 	int ret;
 
-	ret = agent_parse(argc, argv, &o);
+	ret = nb_agent_parse(argc, argv, &o);
 	if (ret != 0)
 		return ret > 0 ? 0 : 2;
-	log_init("vduse-netblk-agent", o.log_level);
+	nb_log_init("vduse-netblk-agent", o.log_level);
 	a.spec_dir = o.spec_dir;
 	a.status_dir = o.status_dir;
 	a.run_dir = o.run_dir;
@@ -308,26 +308,26 @@ int agent_main(int argc, char **argv)
 	} else {
 		char desc[512];
 
-		tls_suites_default(a.defaults.tls_ciphersuites,
+		nb_tls_suites_default(a.defaults.tls_ciphersuites,
 				   sizeof(a.defaults.tls_ciphersuites), desc,
 				   sizeof(desc));
-		log_msg(LOG_INFO, "TLS 1.3 cipher suites, fastest on this CPU "
+		nb_log_msg(LOG_INFO, "TLS 1.3 cipher suites, fastest on this CPU "
 			"first: %s", desc);
 	}
 	a.loop = ev_default_loop(EVFLAG_SIGNALFD);
 	mkdir(a.run_dir, 0755);
-	ret = agent_watch_start(&a);
+	ret = nb_agent_watch_start(&a);
 	if (ret < 0) {
-		log_msg(LOG_ERR, "cannot watch spec directory %s: %s",
+		nb_log_msg(LOG_ERR, "cannot watch spec directory %s: %s",
 			a.spec_dir, strerror(-ret));
 		return 1;
 	}
-	if (a.metrics && agent_metrics_start(&a, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR, "cannot serve metrics on %s: %s", a.metrics,
+	if (a.metrics && nb_agent_metrics_start(&a, err, sizeof(err)) < 0) {
+		nb_log_msg(LOG_ERR, "cannot serve metrics on %s: %s", a.metrics,
 			err);
 		return 1;
 	}
-	log_msg(LOG_NOTICE, "agent: serving the specs in %s", a.spec_dir);
+	nb_log_msg(LOG_NOTICE, "agent: serving the specs in %s", a.spec_dir);
 	agent_reconcile(&a);
 	ev_timer_init(&a.retry_timer, agent_retry_cb, AGENT_RETRY_SECONDS,
 		      AGENT_RETRY_SECONDS);
@@ -344,14 +344,14 @@ int agent_main(int argc, char **argv)
 	ev_signal_start(a.loop, &sighup);
 	ev_run(a.loop, 0);
 
-	log_msg(LOG_NOTICE, "agent: signal %d, leaving the devices attached "
+	nb_log_msg(LOG_NOTICE, "agent: signal %d, leaving the devices attached "
 		"for the next agent", agent_last_signal);
 	while ((av = a.vols)) {
 		a.vols = av->next;
 		agent_stop_vol(&a, av, true);
 		free(av);
 	}
-	agent_metrics_stop(&a);
-	agent_watch_stop(&a);
+	nb_agent_metrics_stop(&a);
+	nb_agent_watch_stop(&a);
 	return 0;
 }

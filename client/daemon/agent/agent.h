@@ -4,7 +4,7 @@
 #ifndef NETBLK_AGENT_H
 #define NETBLK_AGENT_H
 
-int agent_main(int argc, char **argv);
-int agent_status_main(int argc, char **argv);
+int nb_agent_main(int argc, char **argv);
+int nb_agent_status_main(int argc, char **argv);
 
 #endif

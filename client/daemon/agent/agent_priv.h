@@ -63,47 +63,47 @@ struct agent_opts {
  * Parse argv (argv[0] is the subcommand). Returns 0; 1 after printing
  * the help (exit 0); -EINVAL after printing what is wrong (exit 2).
  */
-int agent_parse(int argc, char **argv, struct agent_opts *o);
+int nb_agent_parse(int argc, char **argv, struct agent_opts *o);
 
 /* ---- agent.c ---- */
 
 /* Spec file NAME.spec was written: attach, re-attach, or report. */
-void agent_spec_changed(struct agent *a, const char *name);
+void nb_agent_spec_changed(struct agent *a, const char *name);
 /* Spec file NAME.spec went away: detach. */
-void agent_spec_removed(struct agent *a, const char *name);
+void nb_agent_spec_removed(struct agent *a, const char *name);
 
 /* ---- watch.c ---- */
 
 /* Watch a->spec_dir for specs written, moved or removed. 0 or -errno. */
-int agent_watch_start(struct agent *a);
-void agent_watch_stop(struct agent *a);
+int nb_agent_watch_start(struct agent *a);
+void nb_agent_watch_stop(struct agent *a);
 
 /* ---- status.c ---- */
 
 /* Write STATUS_DIR/NAME.status for av (logged on failure). */
-void agent_write_status(struct agent *a, struct agent_vol *av);
+void nb_agent_write_status(struct agent *a, struct agent_vol *av);
 /* Add (or remove) RUN/by-volume/ID -> the device node. */
-void agent_link(struct agent *a, struct agent_vol *av, bool add);
+void nb_agent_link(struct agent *a, struct agent_vol *av, bool add);
 
 /* ---- metrics.c ---- */
 
 /* Serve metrics on a->metrics ("host:port"). 0, or -errno with a
  * message in err. */
-int agent_metrics_start(struct agent *a, char *err, size_t errlen);
+int nb_agent_metrics_start(struct agent *a, char *err, size_t errlen);
 /* Close the listening socket and the scrapes being read. */
-void agent_metrics_stop(struct agent *a);
+void nb_agent_metrics_stop(struct agent *a);
 
 /* ---- files.c ---- */
 
 /* Write path atomically (temporary file + rename). 0 or -errno. */
-int agent_write_file(const char *path, const char *text);
+int nb_agent_write_file(const char *path, const char *text);
 /* The text of a file of at most 64 KiB without NUL bytes, to free();
  * NULL when it cannot be read. */
-char *agent_read_file(const char *path);
+char *nb_agent_read_file(const char *path);
 /* out = DIR/NAME SUFFIX */
-void agent_path(char *out, size_t len, const char *dir, const char *name,
+void nb_agent_path(char *out, size_t len, const char *dir, const char *name,
 		const char *suffix);
 /* "NAME.spec" -> "NAME"; false for other files. */
-bool agent_spec_name(const char *file, char *name, size_t len);
+bool nb_agent_spec_name(const char *file, char *name, size_t len);
 
 #endif

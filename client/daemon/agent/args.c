@@ -47,7 +47,7 @@ static void agent_usage(FILE *f)
 "message); exit 0 when every declared volume is attached, else 1.\n");
 }
 
-int agent_parse(int argc, char **argv, struct agent_opts *o)
+int nb_agent_parse(int argc, char **argv, struct agent_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "spec-dir", required_argument, NULL, 's' },
@@ -88,7 +88,7 @@ int agent_parse(int argc, char **argv, struct agent_opts *o)
 		case 'C': o->cert = optarg; break;
 		case 'K': o->key = optarg; break;
 		case 'T':
-			if (tls_suites_check(optarg, why, sizeof(why)) < 0 ||
+			if (nb_tls_suites_check(optarg, why, sizeof(why)) < 0 ||
 			    strlen(optarg) > SPEC_STR_MAX) {
 				fprintf(stderr, "vduse-netblk: --tls-ciphersuites "
 					"'%s': %s\n", optarg,
@@ -100,7 +100,7 @@ int agent_parse(int argc, char **argv, struct agent_opts *o)
 			break;
 		case 'f': break;	/* the agent always stays in the foreground */
 		case 't':
-			if (options_parse_connect_timeout(optarg,
+			if (nb_options_parse_connect_timeout(optarg,
 						&o->connect_timeout) < 0) {
 				fprintf(stderr, "vduse-netblk: --connect-timeout "
 					"'%s' is not a number of seconds\n",
@@ -109,7 +109,7 @@ int agent_parse(int argc, char **argv, struct agent_opts *o)
 			}
 			break;
 		case 'l':
-			o->log_level = log_parse_level(optarg);
+			o->log_level = nb_log_parse_level(optarg);
 			if (o->log_level < 0) {
 				fprintf(stderr, "vduse-netblk: --log-level '%s' "
 					"is not one of error, warning, notice, "

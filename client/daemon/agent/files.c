@@ -11,7 +11,7 @@
 #include "agent_priv.h"
 
 /* Write path atomically (temporary file + rename). */
-int agent_write_file(const char *path, const char *text)
+int nb_agent_write_file(const char *path, const char *text)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(text);
@@ -31,7 +31,7 @@ int agent_write_file(const char *path, const char *text)
 	return ret;
 }
 
-char *agent_read_file(const char *path)
+char *nb_agent_read_file(const char *path)
 {
 	char *buf;
 	ssize_t n;
@@ -59,14 +59,14 @@ char *agent_read_file(const char *path)
 	return buf;
 }
 
-void agent_path(char *out, size_t len, const char *dir,
+void nb_agent_path(char *out, size_t len, const char *dir,
 		const char *name, const char *suffix)
 {
 	snprintf(out, len, "%s/%s%s", dir, name, suffix);
 }
 
 /* "NAME.spec" -> "NAME"; false for other files. */
-bool agent_spec_name(const char *file, char *name, size_t len)
+bool nb_agent_spec_name(const char *file, char *name, size_t len)
 {
 	size_t n = strlen(file);
 

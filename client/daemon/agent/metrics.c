@@ -39,7 +39,7 @@ static size_t agent_metrics_text(struct agent *a, char *out, size_t cap)
 			if (!av->parsed)
 				continue;
 			if (av->v)
-				volume_get_stats(av->v, &s);
+				nb_volume_get_stats(av->v, &s);
 			val[0] = av->v != NULL;
 			val[1] = s.requests;
 			val[2] = s.errors;
@@ -112,7 +112,7 @@ static void agent_scrape_reply(struct agent_scrape *sc)
 	setsockopt(sc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (write(sc->fd, head, strlen(head)) < 0 ||
 	    write(sc->fd, body, len) < 0)
-		log_msg(LOG_INFO, "metrics: write failed: %s", strerror(errno));
+		nb_log_msg(LOG_INFO, "metrics: write failed: %s", strerror(errno));
 	shutdown(sc->fd, SHUT_WR);
 	free(body);
 }
@@ -172,7 +172,7 @@ static void agent_metrics_cb(struct ev_loop *loop, ev_io *w, int revents)
 	a->scrapes = sc;
 }
 
-int agent_metrics_start(struct agent *a, char *err, size_t errlen)
+int nb_agent_metrics_start(struct agent *a, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_PASSIVE };
@@ -206,7 +206,7 @@ int agent_metrics_start(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
-void agent_metrics_stop(struct agent *a)
+void nb_agent_metrics_stop(struct agent *a)
 {
 	while (a->scrapes)
 		agent_scrape_free(a->scrapes);

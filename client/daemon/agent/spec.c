@@ -9,7 +9,7 @@
 #include "options.h"
 #include "spec.h"
 
-bool spec_name_ok(const char *name)
+bool nb_spec_name_ok(const char *name)
 {
 	size_t i, len = strlen(name);
 
@@ -48,7 +48,7 @@ static int spec_cluster(struct spec *sp, const char *value, unsigned int line,
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		if (!strchr(tok, ':') || (strlen(tok) <= SPEC_STR_MAX &&
-					  options_check_node(tok) < 0))
+					  nb_options_check_node(tok) < 0))
 			return nb_errf(err, errlen, -EINVAL, "line %u: cluster "
 				       "address '%.64s' is not host:port",
 				       line, tok);
@@ -89,14 +89,14 @@ static int spec_line(struct spec *sp, char *key, char *value,
 	if (strcmp(key, "cluster") == 0)
 		return spec_cluster(sp, value, line, err, errlen);
 	if (strcmp(key, "queues") == 0) {
-		if (options_parse_queues(value, &sp->queues) < 0)
+		if (nb_options_parse_queues(value, &sp->queues) < 0)
 			return nb_errf(err, errlen, -EINVAL, "line %u: queues '%.32s' "
 				       "is not a number from 1 to %u", line,
 				       value, OPTIONS_QUEUES_MAX);
 		return 0;
 	}
 	if (strcmp(key, "queue_size") == 0) {
-		if (options_parse_queue_size(value, &sp->queue_size) < 0)
+		if (nb_options_parse_queue_size(value, &sp->queue_size) < 0)
 			return nb_errf(err, errlen, -EINVAL, "line %u: queue_size "
 				       "'%.32s' is not a power of two from %u "
 				       "to %u", line, value,
@@ -112,7 +112,7 @@ static int spec_line(struct spec *sp, char *key, char *value,
 		return 0;
 	}
 	if (strcmp(key, "io_timeout") == 0) {
-		if (options_parse_seconds(value, &sp->io_timeout) < 0)
+		if (nb_options_parse_seconds(value, &sp->io_timeout) < 0)
 			return nb_errf(err, errlen, -EINVAL, "line %u: io_timeout "
 				       "'%.32s' is not a number of seconds",
 				       line, value);
@@ -134,7 +134,7 @@ static char *spec_trim(char *s)
 	return s;
 }
 
-int spec_parse(const char *text, const char *default_name,
+int nb_spec_parse(const char *text, const char *default_name,
 	       const struct spec *defaults, struct spec *out, char *err,
 	       size_t errlen)
 {
@@ -190,14 +190,14 @@ int spec_parse(const char *text, const char *default_name,
 		return nb_errf(err, errlen, -EINVAL, "no cluster= line");
 	if (!out->volume[0])
 		return nb_errf(err, errlen, -EINVAL, "no volume= line");
-	if (!spec_name_ok(out->name))
+	if (!nb_spec_name_ok(out->name))
 		return nb_errf(err, errlen, -EINVAL, "device name '%.64s' is not "
 			       "usable (letters, digits, '-', '_', '.', at "
 			       "most 64)", out->name);
 	return 0;
 }
 
-bool spec_equal(const struct spec *a, const struct spec *b)
+bool nb_spec_equal(const struct spec *a, const struct spec *b)
 {
 	size_t i;
 

@@ -41,14 +41,14 @@ struct spec {
  * be NULL). Returns
  * 0, or -EINVAL with a message naming the line and the problem in err.
  */
-int spec_parse(const char *text, const char *default_name,
+int nb_spec_parse(const char *text, const char *default_name,
 	       const struct spec *defaults, struct spec *out, char *err,
 	       size_t errlen);
 
 /* Is name usable as a device name (and so as a file name)? */
-bool spec_name_ok(const char *name);
+bool nb_spec_name_ok(const char *name);
 
 /* Same content? (to ignore rewrites that change nothing) */
-bool spec_equal(const struct spec *a, const struct spec *b);
+bool nb_spec_equal(const struct spec *a, const struct spec *b);
 
 #endif

@@ -17,32 +17,32 @@
 #include "agent_priv.h"
 #include "log.h"
 
-void agent_write_status(struct agent *a, struct agent_vol *av)
+void nb_agent_write_status(struct agent *a, struct agent_vol *av)
 {
 	char path[PATH_MAX], text[2048];
 
-	agent_path(path, sizeof(path), a->status_dir, av->name, ".status");
+	nb_agent_path(path, sizeof(path), a->status_dir, av->name, ".status");
 	snprintf(text, sizeof(text),
 		 "state=%s\nvolume=%s\nname=%s\ndevice=%s\nmessage=%s\n"
 		 "updated=%lld\n",
 		 av->v ? "attached" : "error",
 		 av->parsed ? av->spec.volume : "",
 		 av->parsed ? av->spec.name : av->name,
-		 av->v ? volume_node(av->v) : "", av->message,
+		 av->v ? nb_volume_node(av->v) : "", av->message,
 		 (long long)time(NULL));
-	if (agent_write_file(path, text) < 0)
-		log_msg(LOG_ERR, "cannot write status file %s: %s", path,
+	if (nb_agent_write_file(path, text) < 0)
+		nb_log_msg(LOG_ERR, "cannot write status file %s: %s", path,
 			strerror(errno));
 }
 
 /* RUN/by-volume/ID -> the device node. */
-void agent_link(struct agent *a, struct agent_vol *av, bool add)
+void nb_agent_link(struct agent *a, struct agent_vol *av, bool add)
 {
 	char dir[PATH_MAX], path[PATH_MAX + SPEC_STR_MAX + 2];
 	char tmp[sizeof(path) + 8];
 
 	snprintf(dir, sizeof(dir), "%s/by-volume", a->run_dir);
-	if (!spec_name_ok(av->spec.volume))
+	if (!nb_spec_name_ok(av->spec.volume))
 		return;	/* not a safe file name: no link */
 	snprintf(path, sizeof(path), "%s/%s", dir, av->spec.volume);
 	if (!add) {
@@ -53,12 +53,12 @@ void agent_link(struct agent *a, struct agent_vol *av, bool add)
 	mkdir(dir, 0755);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	unlink(tmp);
-	if (symlink(volume_node(av->v), tmp) < 0 || rename(tmp, path) < 0)
-		log_msg(LOG_ERR, "cannot link %s: %s", path, strerror(errno));
+	if (symlink(nb_volume_node(av->v), tmp) < 0 || rename(tmp, path) < 0)
+		nb_log_msg(LOG_ERR, "cannot link %s: %s", path, strerror(errno));
 }
 
 /* vduse-netblk status: what the status files say about each spec. */
-int agent_status_main(int argc, char **argv)
+int nb_agent_status_main(int argc, char **argv)
 {
 	char name[SPEC_STR_MAX + 1], path[PATH_MAX];
 	struct agent_opts o;
@@ -67,7 +67,7 @@ int agent_status_main(int argc, char **argv)
 	DIR *d;
 	int ret;
 
-	ret = agent_parse(argc, argv, &o);
+	ret = nb_agent_parse(argc, argv, &o);
 	if (ret != 0)
 		return ret > 0 ? 0 : 2;
 	d = opendir(o.spec_dir);
@@ -83,11 +83,11 @@ int agent_status_main(int argc, char **argv)
 		char message[600] = "no status yet (is the agent running?)";
 		char *text, *line, *next;
 
-		if (!agent_spec_name(de->d_name, name, sizeof(name)))
+		if (!nb_agent_spec_name(de->d_name, name, sizeof(name)))
 			continue;
 		declared++;
-		agent_path(path, sizeof(path), o.status_dir, name, ".status");
-		text = agent_read_file(path);
+		nb_agent_path(path, sizeof(path), o.status_dir, name, ".status");
+		text = nb_agent_read_file(path);
 		for (line = text; line; line = next) {
 			next = strchr(line, '\n');
 			if (next)

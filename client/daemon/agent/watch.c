@@ -20,16 +20,16 @@ static void agent_inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 		struct inotify_event *ev = (struct inotify_event *)(buf + off);
 
 		off += sizeof(*ev) + ev->len;
-		if (!ev->len || !agent_spec_name(ev->name, name, sizeof(name)))
+		if (!ev->len || !nb_agent_spec_name(ev->name, name, sizeof(name)))
 			continue;
 		if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
-			agent_spec_removed(a, name);
+			nb_agent_spec_removed(a, name);
 		else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
-			agent_spec_changed(a, name);
+			nb_agent_spec_changed(a, name);
 	}
 }
 
-int agent_watch_start(struct agent *a)
+int nb_agent_watch_start(struct agent *a)
 {
 	a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (a->inotify_fd < 0)
@@ -43,7 +43,7 @@ int agent_watch_start(struct agent *a)
 	return 0;
 }
 
-void agent_watch_stop(struct agent *a)
+void nb_agent_watch_stop(struct agent *a)
 {
 	if (a->inotify_fd < 0)
 		return;

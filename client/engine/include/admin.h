@@ -7,7 +7,7 @@
  * "[v6]:port"), does TLS and the protocol handshake (no OPEN), sends its
  * one request and runs loop (which should have no other watchers that
  * keep it busy) until the answer, then closes the connection. cfg
- * supplies TLS (ssl_ctx or the files, as for session_new()),
+ * supplies TLS (ssl_ctx or the files, as for nb_session_new()),
  * server_name, connect_timeout, try_timeout, client_name and the log;
  * cfg->nodes is ignored, cfg->volume names the volume. The caller keeps
  * cfg. Call from the loop's thread only.
@@ -17,7 +17,7 @@
  *   -EEXIST        (create) the volume exists
  *   -ENOENT        (info) the volume does not exist
  *   -EOPNOTSUPP    the node refuses the request (creation not allowed)
- *   -ECONNREFUSED, -ETIMEDOUT, -EACCES, -EPROTO as for session_start()
+ *   -ECONNREFUSED, -ETIMEDOUT, -EACCES, -EPROTO as for nb_session_start()
  *   -EINVAL        bad volume name or node address, or TLS files
  *   -EIO           any other failure the node reports
  */
@@ -29,23 +29,23 @@
 
 #include "session.h"
 
-/* A node's cluster map, as admin_get_map() hands it out. */
+/* A node's cluster map, as nb_admin_get_map() hands it out. */
 struct admin_map;
 
 /* Create cfg->volume with size bytes and block_size (0 = 512); the new
  * volume's description is stored in *info (may be NULL). */
-int admin_create(struct ev_loop *loop, const struct session_config *cfg,
+int nb_admin_create(struct ev_loop *loop, const struct session_config *cfg,
 		 const char *node, uint64_t size, uint32_t block_size,
 		 struct session_volume *info, char *err, size_t errlen);
 
 /* Describe cfg->volume into *info. */
-int admin_info(struct ev_loop *loop, const struct session_config *cfg,
+int nb_admin_info(struct ev_loop *loop, const struct session_config *cfg,
 	       const char *node, struct session_volume *info,
 	       char *err, size_t errlen);
 
 /* Fetch the node's cluster map (validated) into *map_out, which the
- * caller frees with admin_map_free(); *map_out is NULL on failure. */
-int admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
+ * caller frees with nb_admin_map_free(); *map_out is NULL on failure. */
+int nb_admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
 		  const char *node, struct admin_map **map_out,
 		  char *err, size_t errlen);
 
@@ -53,9 +53,9 @@ int admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
  * Print map for people: epoch, chunk size, one line per node, one per
  * placement (the first 64, then how many there are).
  */
-void admin_map_print(FILE *out, const struct admin_map *map);
+void nb_admin_map_print(FILE *out, const struct admin_map *map);
 
 /* NULL is a no-op. */
-void admin_map_free(struct admin_map *map);
+void nb_admin_map_free(struct admin_map *map);
 
 #endif

@@ -7,7 +7,7 @@
  * connection per node it needs, the current cluster map, and the
  * requests in flight. The engine has no global mutable state: a daemon
  * runs one session per worker thread, all on the same volume, and may
- * share one SSL_CTX between them (tls_client_ctx_new() in tls.h; SSL_CTX
+ * share one SSL_CTX between them (nb_tls_client_ctx_new() in tls.h; SSL_CTX
  * is reference counted and thread safe for this use).
  *
  * Every function here must be called from the thread that runs the loop.
@@ -24,31 +24,31 @@
  *
  * Life cycle:
  *
- *   s = session_new(loop, &cfg);         copies cfg, opens nothing
- *   session_start(s, ready_cb, opaque);  connects, handshakes, OPENs
- *   ... ready_cb(s, 0, opaque) ...       session_volume(s) is valid now
- *   session_submit(s, io) ...            any number, any time after ready
- *   session_free(s);                     see below for outstanding io
+ *   s = nb_session_new(loop, &cfg);         copies cfg, opens nothing
+ *   nb_session_start(s, ready_cb, opaque);  connects, handshakes, OPENs
+ *   ... ready_cb(s, 0, opaque) ...       nb_session_volume(s) is valid now
+ *   nb_session_submit(s, io) ...            any number, any time after ready
+ *   nb_session_free(s);                     see below for outstanding io
  *
- * Tools that only want a ready session call session_open_sync(), which
+ * Tools that only want a ready session call nb_session_open_sync(), which
  * runs the loop until the start finished.
  *
  * Ownership:
- * - session_new() copies every string of the config; the caller may free
+ * - nb_session_new() copies every string of the config; the caller may free
  *   the config afterwards. An SSL_CTX given in cfg.ssl_ctx gets a
  *   reference of its own (SSL_CTX_up_ref); the caller keeps and frees its
  *   own reference.
  * - A struct session_io and its iovecs and data buffers belong to the
- *   caller. Between session_submit() returning 0 and done() being called,
+ *   caller. Between nb_session_submit() returning 0 and done() being called,
  *   the engine uses them and the caller must not touch, move or free them.
  *   done() is called exactly once per accepted io, from the loop, never
- *   from inside session_submit(). Inside done() the io is the caller's
+ *   from inside nb_session_submit(). Inside done() the io is the caller's
  *   again: it may free or resubmit it.
- * - session_free() completes every outstanding io with -EIO (their done()
- *   is called from inside session_free()), then frees the connections, the
+ * - nb_session_free() completes every outstanding io with -EIO (their done()
+ *   is called from inside nb_session_free()), then frees the connections, the
  *   map and the session. It must not be called from inside a callback of
  *   the same session (done, ready_cb, a session_volume_fn): defer it,
- *   e.g. with ev_break or an ev_idle. session_free(NULL) is a no-op.
+ *   e.g. with ev_break or an ev_idle. nb_session_free(NULL) is a no-op.
  */
 #ifndef NETBLK_SESSION_H
 #define NETBLK_SESSION_H
@@ -88,7 +88,7 @@ enum session_op {
 #define SESSION_FLAG_UNMAP (1u << 1) /* WRITE_ZEROES: node may deallocate */
 
 /* Name of op for messages ("READ", "WRITE_ZEROES" ...); never NULL. */
-const char *session_op_name(enum session_op op);
+const char *nb_session_op_name(enum session_op op);
 
 /* A volume as the nodes describe it. */
 struct session_volume {
@@ -114,13 +114,13 @@ struct session_config {
 	bool read_only;           /* ask the nodes for read-only access */
 
 	/*
-	 * TLS: either ssl_ctx (from tls_client_ctx_new()) or the three file
+	 * TLS: either ssl_ctx (from nb_tls_client_ctx_new()) or the three file
 	 * names. ca is required with files; cert and key go together.
 	 */
 	struct ssl_ctx_st *ssl_ctx;
 	const char *tls_ca, *tls_cert, *tls_key;
 	/* With the files: TLS 1.3 suites offered, in order; NULL: OpenSSL's
-	 * default (see tls_client_ctx_new()). */
+	 * default (see nb_tls_client_ctx_new()). */
 	const char *tls_ciphersuites;
 	/*
 	 * Name the server certificate must carry. NULL: the host part of
@@ -138,7 +138,7 @@ struct session_config {
 	 * its requests are sent again (to the next reachable node of their
 	 * placement); 0 = default. io_timeout is checked when a request is
 	 * retried, so an io may fail up to one try_timeout after it.
-	 * connect_timeout: session_start() fails with -ETIMEDOUT when no
+	 * connect_timeout: nb_session_start() fails with -ETIMEDOUT when no
 	 * node was reachable in this time; also the limit for one TCP+TLS
 	 * connect attempt. 0 = default.
 	 */
@@ -230,8 +230,8 @@ struct session_stats {
 	uint32_t conns_ready;     /* connections in state READY */
 	uint64_t timeouts;        /* connections closed for a request without
 				     reply within try_timeout */
-	uint64_t tls_reloads;     /* session_reload_tls() calls */
-	uint64_t volume_refreshes; /* session_refresh_volume() answered */
+	uint64_t tls_reloads;     /* nb_session_reload_tls() calls */
+	uint64_t volume_refreshes; /* nb_session_refresh_volume() answered */
 };
 
 /*
@@ -239,7 +239,7 @@ struct session_stats {
  * errno set (EINVAL for a bad config: no nodes, unparsable address, empty
  * volume, missing TLS files; ENOMEM); the reason is logged.
  */
-struct session *session_new(struct ev_loop *loop,
+struct session *nb_session_new(struct ev_loop *loop,
 			    const struct session_config *cfg);
 
 /*
@@ -247,7 +247,7 @@ struct session *session_new(struct ev_loop *loop,
  * handshake with the first that answers, OPEN the volume, fetch the map,
  * then connect to the nodes of the map as they are needed. ready_cb is
  * called exactly once, from the loop, with err:
- *   0             ready: session_volume() and session_submit() usable
+ *   0             ready: nb_session_volume() and nb_session_submit() usable
  *   -ENOENT       the volume does not exist
  *   -ECONNREFUSED no seed node accepted a connection
  *   -ETIMEDOUT    no seed node answered within connect_timeout
@@ -255,36 +255,36 @@ struct session *session_new(struct ev_loop *loop,
  *   -EPROTO       TLS or protocol failure of another kind
  *   -EROFS        read-write access asked for a read-only volume
  *   -EIO          other failure reported by the node
- * session_last_error() then holds a message naming the node and cause.
+ * nb_session_last_error() then holds a message naming the node and cause.
  * After a failure the session can only be freed.
  * Returns 0, or -EALREADY when already started.
  */
 typedef void session_ready_fn(struct session *s, int err, void *opaque);
-int session_start(struct session *s, session_ready_fn *ready_cb, void *opaque);
+int nb_session_start(struct session *s, session_ready_fn *ready_cb, void *opaque);
 
 /*
- * Blocking convenience for tools: session_new + session_start, running
+ * Blocking convenience for tools: nb_session_new + nb_session_start, running
  * loop (which should have no other watchers that keep it busy) until
  * ready_cb. Returns the ready session, or NULL with errno set to the
  * positive error of the start, and a message in err (if errlen > 0).
  */
-struct session *session_open_sync(struct ev_loop *loop,
+struct session *nb_session_open_sync(struct ev_loop *loop,
 				  const struct session_config *cfg,
 				  char *err, size_t errlen);
 
 /* Message of the last failure (start or io); "" when none. Never NULL. */
-const char *session_last_error(const struct session *s);
+const char *nb_session_last_error(const struct session *s);
 
 /* Valid once ready (NULL before). Owned by the session; its size changes
- * with session_refresh_volume(). */
-const struct session_volume *session_volume(const struct session *s);
+ * with nb_session_refresh_volume(). */
+const struct session_volume *nb_session_volume(const struct session *s);
 
 /* Current map (proto's map.h, for white-box tests), NULL before ready.
  * Owned by the session; replaced when a
  * newer epoch arrives, so do not keep the pointer across loop iterations. */
-const struct map *session_map(const struct session *s);
+const struct map *nb_session_map(const struct session *s);
 
-bool session_is_ready(const struct session *s);
+bool nb_session_is_ready(const struct session *s);
 
 /*
  * Submit an io. Returns 0 when accepted (done() will be called exactly
@@ -292,34 +292,34 @@ bool session_is_ready(const struct session *s);
  *   -EINVAL   bad op, flags, alignment, range or iovecs
  *   -ENOTCONN session not ready (start not finished, or failed)
  */
-int session_submit(struct session *s, struct session_io *io);
+int nb_session_submit(struct session *s, struct session_io *io);
 
-void session_get_stats(const struct session *s, struct session_stats *out);
+void nb_session_get_stats(const struct session *s, struct session_stats *out);
 
 /*
  * The TLS cipher suite of the first ready connection (OpenSSL's name,
  * e.g. "TLS_AES_128_GCM_SHA256"), or NULL when none is ready. Static
  * text; for headers of reports and logs.
  */
-const char *session_tls_suite(const struct session *s);
+const char *nb_session_tls_suite(const struct session *s);
 
 /*
  * Learn the volume's current size (online resize) without disturbing
  * I/O: an INFO request for the volume goes to one READY node, on the
  * connection that carries block requests; the call never blocks.
- * When the reply arrives, a size that differs from session_volume()'s is
+ * When the reply arrives, a size that differs from nb_session_volume()'s is
  * taken over (requests up to the new size are accepted from then on;
  * after a shrink, requests beyond it are refused with -EINVAL), and
- * cb(s, info, 0, opaque) is called with info = session_volume(s), valid
+ * cb(s, info, 0, opaque) is called with info = nb_session_volume(s), valid
  * during the call. A change of block size is refused (err -EPROTO, size
  * kept). Otherwise cb gets info NULL and err:
  *   -EIO       the node answered with an error status (logged)
  *   -EPROTO    the reply lacks volume information, or the block size
  *              changed
  *   -ENOTCONN  the connection was lost and no other node is READY
- *   -ESHUTDOWN session_free() ran (cb is then called from inside it)
+ *   -ESHUTDOWN nb_session_free() ran (cb is then called from inside it)
  * cb is called exactly once, from the loop (never from inside this
- * function); it may call any session function except session_free().
+ * function); it may call any session function except nb_session_free().
  * A lost connection sends the INFO again to another READY node (at most
  * 3 tries). Several refreshes may run at once, each with its own cb.
  * Returns 0 (cb will be called), -ENOTCONN (session not ready or no node
@@ -328,26 +328,26 @@ const char *session_tls_suite(const struct session *s);
 typedef void session_volume_fn(struct session *s,
 			       const struct session_volume *info, int err,
 			       void *opaque);
-int session_refresh_volume(struct session *s, session_volume_fn *cb,
+int nb_session_refresh_volume(struct session *s, session_volume_fn *cb,
 			   void *opaque);
 
 /*
- * Use ctx (from tls_client_ctx_new()) for every connection made from now
+ * Use ctx (from nb_tls_client_ctx_new()) for every connection made from now
  * on: certificate, key and CA reload, e.g. on SIGHUP. Connections that
  * are up keep their session and their old context until they close; the
  * I/O on them is not disturbed. ctx gets a reference of its own
  * (SSL_CTX_up_ref); the caller keeps and frees its own, and may share
  * one ctx between the sessions of several threads. To reload from files,
- * call tls_client_ctx_new() first: when it fails (unreadable or bad
+ * call nb_tls_client_ctx_new() first: when it fails (unreadable or bad
  * file, key not private, key not matching the certificate) keep the old
  * context and log the message it gives. Returns 0, or -EINVAL for a NULL
  * ctx.
  * Across threads: build the context once, take one reference per worker
  * (SSL_CTX_up_ref) before waking the workers' ev_async, and let each
- * worker call session_reload_tls() and then SSL_CTX_free() its reference.
+ * worker call nb_session_reload_tls() and then SSL_CTX_free() its reference.
  */
-int session_reload_tls(struct session *s, struct ssl_ctx_st *ctx);
+int nb_session_reload_tls(struct session *s, struct ssl_ctx_st *ctx);
 
-void session_free(struct session *s);
+void nb_session_free(struct session *s);
 
 #endif

@@ -15,39 +15,39 @@
 /*
  * A client context: TLS 1.3 only, server certificate verified against
  * the CA file (required), client certificate and key from cert/key (both
- * or neither; the key file must be private, see tls_check_key_file()).
+ * or neither; the key file must be private, see nb_tls_check_key_file()).
  * suites: the TLS 1.3 cipher suites offered, in order of preference
- * (OpenSSL syntax, checked by tls_suites_check(); the nodes pick the
+ * (OpenSSL syntax, checked by nb_tls_suites_check(); the nodes pick the
  * first they allow); NULL: OpenSSL's default (AES-256-GCM first); the
- * programs pass the order tls_suites_default() measured.
+ * programs pass the order nb_tls_suites_default() measured.
  * Returns a new context (free with SSL_CTX_free) or NULL with errno set
  * and a message naming the file and cause in err (for bad suites
  * "--tls-ciphersuites 'LIST': why"). Reloading certificates
- * means calling it again and handing the result to session_reload_tls();
+ * means calling it again and handing the result to nb_session_reload_tls();
  * when it fails the caller keeps using its old context.
  */
-SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key,
+SSL_CTX *nb_tls_client_ctx_new(const char *ca, const char *cert, const char *key,
 			    const char *suites, char *err, size_t errlen);
 
 /*
  * Refuse a private key file that group or others may access (any of the
  * mode bits 077): returns 0, -EPERM with a message naming the file and
- * its mode, or -errno when it cannot be examined. tls_client_ctx_new()
+ * its mode, or -errno when it cannot be examined. nb_tls_client_ctx_new()
  * calls it for the client key.
  */
-int tls_check_key_file(const char *path, char *err, size_t errlen);
+int nb_tls_check_key_file(const char *path, char *err, size_t errlen);
 
 /*
  * An SSL for a connected socket fd, in client mode, that checks the
  * server certificate against name: an IPv4/IPv6 literal is matched
  * against IP SANs, anything else as a DNS host name (also sent as SNI).
  * Its socket BIO (sockbio.h) gathers encrypted records and sends them
- * together: after SSL_write, call sockbio_flush() (OpenSSL flushes
+ * together: after SSL_write, call nb_sockbio_flush() (OpenSSL flushes
  * handshake messages and alerts itself), and keep watching for
- * writability while sockbio_unsent() is non-zero.
+ * writability while nb_sockbio_unsent() is non-zero.
  * Returns NULL with errno set and a message in err.
  */
-SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
+SSL *nb_tls_client_new(SSL_CTX *ctx, int fd, const char *name,
 		    char *err, size_t errlen);
 
 /*
@@ -58,9 +58,9 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *name,
  * "... hostname mismatch". Returns -EACCES for a certificate problem,
  * -ECONNRESET when the peer closed, -EPROTO otherwise.
  */
-int tls_describe_error(SSL *ssl, int ret, int ssl_err, char *buf, size_t len);
+int nb_tls_describe_error(SSL *ssl, int ret, int ssl_err, char *buf, size_t len);
 
 /* Is name an IPv4 or IPv6 literal (no brackets)? */
-bool tls_name_is_ip(const char *name);
+bool nb_tls_name_is_ip(const char *name);
 
 #endif

@@ -20,10 +20,10 @@
  *   -EEXIST     a vDPA device NAME exists already
  *   -EPERM      not allowed (needs CAP_NET_ADMIN)
  */
-int vdpa_dev_add(const char *name, const char *mgmtdev, char *err,
+int nb_vdpa_dev_add(const char *name, const char *mgmtdev, char *err,
 		 size_t errlen);
 
 /* Delete vDPA device NAME. -ENODEV when there is none. */
-int vdpa_dev_del(const char *name, char *err, size_t errlen);
+int nb_vdpa_dev_del(const char *name, char *err, size_t errlen);
 
 #endif

@@ -36,14 +36,14 @@ struct vduse_dev_params {
  * module to load), -EEXIST name in use, -EPERM/-EACCES no permission,
  * -EINVAL the kernel refused the config.
  */
-int vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen);
+int nb_vduse_dev_create(const struct vduse_dev_params *p, char *err, size_t errlen);
 
 /*
  * Open /dev/vduse/NAME (O_RDWR, non-blocking, close-on-exec), waiting up
  * to wait_ms for the node to appear. Returns the fd or -errno; -EBUSY
  * when another process has it open.
  */
-int vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen);
+int nb_vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen);
 
 /*
  * Set the device's bounce buffer (/sys/class/vduse/NAME/bounce_size,
@@ -51,46 +51,46 @@ int vduse_dev_open(const char *name, int wait_ms, char *err, size_t errlen);
  * first attached to vDPA. -ENOENT when the kernel has no such attribute,
  * -EPERM/-EBUSY once attached, -EINVAL out of the kernel's range.
  */
-int vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
+int nb_vduse_dev_set_bounce_size(const char *name, uint64_t bytes, char *err,
 			      size_t errlen);
 /* VDUSE_DESTROY_DEV. -EBUSY while attached to vDPA or open. */
-int vduse_dev_destroy(const char *name, char *err, size_t errlen);
+int nb_vduse_dev_destroy(const char *name, char *err, size_t errlen);
 
 /*
  * Open /dev/vduse/control (and set the API version): the fd, or -errno
  * with a message. A daemon that drops its privileges opens it before and
- * keeps it for vduse_dev_destroy_fd(): ioctls on an open control
+ * keeps it for nb_vduse_dev_destroy_fd(): ioctls on an open control
  * descriptor need no capability, opening the node (root's, 0600) does.
  */
-int vduse_dev_control_open(char *err, size_t errlen);
+int nb_vduse_dev_control_open(char *err, size_t errlen);
 
-/* VDUSE_DESTROY_DEV through a control fd from vduse_dev_control_open(). */
-int vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
+/* VDUSE_DESTROY_DEV through a control fd from nb_vduse_dev_control_open(). */
+int nb_vduse_dev_destroy_fd(int control_fd, const char *name, char *err,
 			 size_t errlen);
 
 /* Does /dev/vduse/NAME exist? */
-int vduse_dev_exists(const char *name);
+int nb_vduse_dev_exists(const char *name);
 
 /*
  * Control messages. read: 0 and a request, -EAGAIN when none is pending,
  * -EIO for a short read. write: 0 or -errno.
  */
-int vduse_dev_read_request(int fd, struct vduse_dev_request *req);
-int vduse_dev_write_response(int fd, const struct vduse_dev_response *resp);
+int nb_vduse_dev_read_request(int fd, struct vduse_dev_request *req);
+int nb_vduse_dev_write_response(int fd, const struct vduse_dev_response *resp);
 
-int vduse_dev_get_features(int fd, uint64_t *features);
-int vduse_dev_set_config(int fd, uint32_t offset, const void *data,
+int nb_vduse_dev_get_features(int fd, uint64_t *features);
+int nb_vduse_dev_set_config(int fd, uint32_t offset, const void *data,
 			 uint32_t len);
-int vduse_dev_inject_config_irq(int fd);
-int vduse_vq_get_info(int fd, uint32_t index, struct vduse_vq_info *info);
-int vduse_vq_set_kickfd(int fd, uint32_t index, int kickfd);
-int vduse_vq_inject_irq(int fd, uint32_t index);
+int nb_vduse_dev_inject_config_irq(int fd);
+int nb_vduse_vq_get_info(int fd, uint32_t index, struct vduse_vq_info *info);
+int nb_vduse_vq_set_kickfd(int fd, uint32_t index, int kickfd);
+int nb_vduse_vq_inject_irq(int fd, uint32_t index);
 
 /*
  * Find the mapping that covers iova: fills entry (start, last, offset,
  * perm) and returns a file descriptor to mmap at entry->offset, or
  * -errno (-EINVAL: nothing mapped there).
  */
-int vduse_iotlb_get_fd(int fd, uint64_t iova, struct vduse_iotlb_entry *entry);
+int nb_vduse_iotlb_get_fd(int fd, uint64_t iova, struct vduse_iotlb_entry *entry);
 
 #endif

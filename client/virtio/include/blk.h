@@ -7,20 +7,20 @@
  * VIRTIO_BLK_S_* status bytes.
  *
  * Request life:
- *   blk_queue_process() pops chains; each one is checked; a bad one is
+ *   nb_blk_queue_process() pops chains; each one is checked; a bad one is
  *   completed at once (IOERR/UNSUPP in its status byte, or, when no status
- *   byte can be written, used length 0 and vq_set_needs_reset());
+ *   byte can be written, used length 0 and nb_vq_set_needs_reset());
  *   a good READ/WRITE/FLUSH/DISCARD/WRITE_ZEROES goes to backend->submit();
- *   GET_ID is answered here.  The backend finishes with blk_complete(req,
+ *   GET_ID is answered here.  The backend finishes with nb_blk_complete(req,
  *   0 or -errno) exactly once, from any depth (also from inside submit()).
- *   blk_complete() writes the status byte, pushes the used element with the
+ *   nb_blk_complete() writes the status byte, pushes the used element with the
  *   number of bytes written and frees the request.  Interrupts are batched:
- *   blk_queue_process() ends with vq_notify_batch(); after completing
- *   requests outside it, the owner calls vq_notify_batch() once per loop
+ *   nb_blk_queue_process() ends with nb_vq_notify_batch(); after completing
+ *   requests outside it, the owner calls nb_vq_notify_batch() once per loop
  *   iteration (e.g. after handling network replies).
  *
  * Threading: a blk_dev may serve several queues, each owned by one thread;
- * blk_dev itself is read-only after blk_dev_set_features().
+ * blk_dev itself is read-only after nb_blk_dev_set_features().
  */
 #ifndef NETBLK_BLK_H
 #define NETBLK_BLK_H
@@ -50,11 +50,11 @@ struct blk_params {
 
 /* Fill @cfg (little-endian) and the device feature set from @p.
  * 0, or -EINVAL naming nothing: the caller validated @p with
- * blk_params_check() first for a message. */
-int blk_config_build(const struct blk_params *p, struct virtio_blk_config *cfg,
+ * nb_blk_params_check() first for a message. */
+int nb_blk_config_build(const struct blk_params *p, struct virtio_blk_config *cfg,
 		     uint64_t *features);
 /* NULL if @p is usable, else static text saying what is wrong. */
-const char *blk_params_check(const struct blk_params *p);
+const char *nb_blk_params_check(const struct blk_params *p);
 
 enum blk_op {
 	BLK_OP_READ,
@@ -77,11 +77,11 @@ struct blk_range {
 struct blk_dev;
 
 /* One guest request, as the backend sees it.  Owned by the blk layer;
- * valid from submit() until the backend calls blk_complete().  For
+ * valid from submit() until the backend calls nb_blk_complete().  For
  * DISCARD/WRITE_ZEROES with several segments the backend sees one submit()
- * per segment, in order, each followed by its own blk_complete(). */
+ * per segment, in order, each followed by its own nb_blk_complete(). */
 struct blk_req {
-	struct vq_elem elem;	/* first: allocated by vq_pop() */
+	struct vq_elem elem;	/* first: allocated by nb_vq_pop() */
 	struct blk_dev *dev;
 	struct vq *vq;
 	enum blk_op op;
@@ -106,9 +106,9 @@ struct blk_req {
 #define BLK_TYPE_UNKNOWN UINT32_MAX
 
 struct blk_backend_ops {
-	/* Start @req.  0: accepted, blk_complete() will be called exactly once
+	/* Start @req.  0: accepted, nb_blk_complete() will be called exactly once
 	 * (possibly before submit returns).  -errno: refused, the request is
-	 * failed by the caller; blk_complete() must not be called. */
+	 * failed by the caller; nb_blk_complete() must not be called. */
 	int (*submit)(void *opaque, struct blk_req *req);
 	/* Optional: a request was rejected before reaching the backend; @why
 	 * names the reason, @type is the request type or BLK_TYPE_UNKNOWN when
@@ -118,32 +118,32 @@ struct blk_backend_ops {
 			    uint32_t type, const char *why);
 };
 
-/* NULL with errno (EINVAL if blk_params_check() fails). */
-struct blk_dev *blk_dev_new(const struct blk_params *p,
+/* NULL with errno (EINVAL if nb_blk_params_check() fails). */
+struct blk_dev *nb_blk_dev_new(const struct blk_params *p,
 			    const struct blk_backend_ops *ops, void *opaque);
-void blk_dev_free(struct blk_dev *dev);
+void nb_blk_dev_free(struct blk_dev *dev);
 /* Record what the driver accepted (DISCARD/WRITE_ZEROES are refused with
  * UNSUPP unless negotiated).  -EINVAL if it asks for features we did not
  * offer. */
-int blk_dev_set_features(struct blk_dev *dev, uint64_t driver_features);
-uint64_t blk_dev_capacity_sectors(const struct blk_dev *dev);
+int nb_blk_dev_set_features(struct blk_dev *dev, uint64_t driver_features);
+uint64_t nb_blk_dev_capacity_sectors(const struct blk_dev *dev);
 /* The volume was resized: requests are checked against the new size
  * (rounded down to 512) from now on. The caller tells the driver. */
-void blk_dev_set_size(struct blk_dev *dev, uint64_t size_bytes);
+void nb_blk_dev_set_size(struct blk_dev *dev, uint64_t size_bytes);
 
 /* Pop and start at most @budget requests from @vq, then batch-notify.
  * Returns the number popped (== @budget: more may be waiting, reschedule),
- * or -errno from vq_pop() (-ENXIO not ready, -EIO ring broken). */
-int blk_queue_process(struct blk_dev *dev, struct vq *vq, unsigned int budget);
+ * or -errno from nb_vq_pop() (-ENXIO not ready, -EIO ring broken). */
+int nb_blk_queue_process(struct blk_dev *dev, struct vq *vq, unsigned int budget);
 
 /* Start again request @head, popped by a process that died before it
- * completed (see vq_recover()). 0 or -errno from vq_pop_head(). */
-int blk_queue_resubmit(struct blk_dev *dev, struct vq *vq, uint16_t head);
+ * completed (see nb_vq_recover()). 0 or -errno from nb_vq_pop_head(). */
+int nb_blk_queue_resubmit(struct blk_dev *dev, struct vq *vq, uint16_t head);
 
 /* Backend's completion: @err 0 or -errno (-EOPNOTSUPP -> UNSUPP, others ->
  * IOERR).  Frees @req (unless more segments follow). */
-void blk_complete(struct blk_req *req, int err);
+void nb_blk_complete(struct blk_req *req, int err);
 
-const char *blk_op_name(enum blk_op op);
+const char *nb_blk_op_name(enum blk_op op);
 
 #endif

@@ -14,7 +14,7 @@
  * changing memory under us can make a request fail, never make us touch
  * memory outside what the transport maps.
  *
- * Malformed chains.  vq_pop() still returns them (elem->error < 0 with a
+ * Malformed chains.  nb_vq_pop() still returns them (elem->error < 0 with a
  * reason in elem->why) so the caller can complete them and the queue keeps
  * going:
  *  - buffer errors (unmapped or partly mapped buffer, zero length, readable
@@ -25,10 +25,10 @@
  *  - chain errors (next index out of range, loop or chain longer than the
  *    queue, indirect table bad, nested or not negotiated): the chain's end is
  *    unknown, so no iovec and last_in_byte is NULL.
- * Either way the caller must vq_push(elem->head, bytes written) and free it.
- * A head index out of range cannot be completed at all: vq_pop() consumes
+ * Either way the caller must nb_vq_push(elem->head, bytes written) and free it.
+ * A head index out of range cannot be completed at all: nb_vq_pop() consumes
  * it, sets the queue's needs-reset flag and goes on with the next entry.
- * A caller that cannot report a failure in-band calls vq_set_needs_reset()
+ * A caller that cannot report a failure in-band calls nb_vq_set_needs_reset()
  * (the device should then set VIRTIO_CONFIG_S_NEEDS_RESET).
  */
 #ifndef NETBLK_VQ_H
@@ -73,12 +73,12 @@ struct vq_layout {
 				   VIRTIO_RING_F_EVENT_IDX honoured */
 };
 
-/* A popped chain.  Allocated by vq_pop() with malloc() as one block of the
+/* A popped chain.  Allocated by nb_vq_pop() with malloc() as one block of the
  * size the caller asked for (so a caller struct can embed this as its first
  * member) followed by the iovec array.  Freed by the caller with free(),
- * after vq_push(). */
+ * after nb_vq_push(). */
 struct vq_elem {
-	uint16_t head;		/* id to give back with vq_push() */
+	uint16_t head;		/* id to give back with nb_vq_push() */
 	int error;		/* 0, or -errno when the chain is malformed */
 	const char *why;	/* static text naming what was wrong, or NULL */
 	unsigned int out_num;	/* device-readable iovecs: iov[0..out_num) */
@@ -102,9 +102,9 @@ struct vq_stats {
  * In-flight log: what a successor process needs to resume a queue after
  * this one died (kill -9 included). It lives in memory the caller maps
  * from a file (MAP_SHARED under /run), so every store that executed
- * survives the process. vq_pop() marks a head in flight before it records
- * the new last_avail_idx; vq_push() publishes the used entry before it
- * clears the mark and records used_idx. vq_recover() reconciles a log
+ * survives the process. nb_vq_pop() marks a head in flight before it records
+ * the new last_avail_idx; nb_vq_push() publishes the used entry before it
+ * clears the mark and records used_idx. nb_vq_recover() reconciles a log
  * with the rings, whatever instruction the writer died at.
  */
 struct vq_log {
@@ -116,92 +116,92 @@ struct vq_log {
 
 struct vq;
 
-/* New unconfigured queue (not ready: vq_pop() returns -ENXIO).  @index is
+/* New unconfigured queue (not ready: nb_vq_pop() returns -ENXIO).  @index is
  * kept for the caller's messages only.  NULL with errno on failure. */
-struct vq *vq_new(const struct vq_ops *ops, void *opaque, unsigned int index);
-void vq_free(struct vq *vq);
+struct vq *nb_vq_new(const struct vq_ops *ops, void *opaque, unsigned int index);
+void nb_vq_free(struct vq *vq);
 
 /* Check the layout and map the rings.  -EINVAL for a bad size or
  * alignment, -EFAULT if a ring is not mapped in one piece with the access
  * it needs.  used_idx starts at the ring's current used->idx. */
-int vq_setup(struct vq *vq, const struct vq_layout *layout);
+int nb_vq_setup(struct vq *vq, const struct vq_layout *layout);
 /* Re-translate the rings after the transport's mappings changed; call it
  * before unmapping anything the old ring pointers used.  On failure the
- * queue is not ready until the next successful vq_remap()/vq_setup(). */
-int vq_remap(struct vq *vq);
+ * queue is not ready until the next successful nb_vq_remap()/nb_vq_setup(). */
+int nb_vq_remap(struct vq *vq);
 /* Forget the layout (device reset).  In-flight elements may still be
  * freed, but pushing them is refused. */
-void vq_reset(struct vq *vq);
+void nb_vq_reset(struct vq *vq);
 
-bool vq_ready(const struct vq *vq);
-unsigned int vq_index(const struct vq *vq);
-uint32_t vq_size(const struct vq *vq);
-uint16_t vq_last_avail_idx(const struct vq *vq);
+bool nb_vq_ready(const struct vq *vq);
+unsigned int nb_vq_index(const struct vq *vq);
+uint32_t nb_vq_size(const struct vq *vq);
+uint16_t nb_vq_last_avail_idx(const struct vq *vq);
 /* Chains popped and not yet pushed. */
-unsigned int vq_inflight(const struct vq *vq);
-const struct vq_stats *vq_get_stats(const struct vq *vq);
+unsigned int nb_vq_inflight(const struct vq *vq);
+const struct vq_stats *nb_vq_get_stats(const struct vq *vq);
 
 /* Sticky flag: the driver broke the ring in a way that cannot be reported
- * per request.  Cleared by vq_setup() and vq_reset(). */
-bool vq_needs_reset(const struct vq *vq);
-void vq_set_needs_reset(struct vq *vq);
+ * per request.  Cleared by nb_vq_setup() and nb_vq_reset(). */
+bool nb_vq_needs_reset(const struct vq *vq);
+void nb_vq_set_needs_reset(struct vq *vq);
 
 /* Pop the next available chain into a fresh element of @elem_size bytes
  * (>= sizeof(struct vq_elem); the vq_elem is at offset 0).
  * 0: *@elemp set (check elem->error).  -EAGAIN: nothing available.
  * -ENOMEM.  -ENXIO: queue not ready.  -EIO: the avail index is more than a
  * queue ahead of us (broken driver, needs-reset set, nothing consumed). */
-int vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp);
+int nb_vq_pop(struct vq *vq, size_t elem_size, struct vq_elem **elemp);
 
 /*
  * Start (log != NULL) or stop logging to @log. Starting a fresh log sets
  * it to the queue's current position with nothing in flight.
  */
-void vq_log_start(struct vq *vq, struct vq_log *log);
-void vq_log_stop(struct vq *vq);
+void nb_vq_log_start(struct vq *vq, struct vq_log *log);
+void nb_vq_log_stop(struct vq *vq);
 
 /*
- * Resume from @log after vq_setup() with layout.last_avail_idx =
+ * Resume from @log after nb_vq_setup() with layout.last_avail_idx =
  * log->last_avail_idx: finish the bookkeeping a dead writer left half
  * done, then store in @heads (room for the queue size) the heads that
  * were popped and never completed, and return how many. The caller
- * re-reads each with vq_pop_head() and completes it as usual. Starts
+ * re-reads each with nb_vq_pop_head() and completes it as usual. Starts
  * logging to @log. -EINVAL when the log does not match the queue.
  */
-int vq_recover(struct vq *vq, struct vq_log *log, uint16_t *heads);
+int nb_vq_recover(struct vq *vq, struct vq_log *log, uint16_t *heads);
 
-/* As vq_pop(), for chain @head that was popped by an earlier process. */
-int vq_pop_head(struct vq *vq, uint16_t head, size_t elem_size,
+/* As nb_vq_pop(), for chain @head that was popped by an earlier process. */
+int nb_vq_pop_head(struct vq *vq, uint16_t head, size_t elem_size,
 		struct vq_elem **elemp);
 
-/* True if vq_pop() would find something (cheap; no state change). */
-bool vq_has_avail(struct vq *vq);
+/* True if nb_vq_pop() would find something (cheap; no state change). */
+bool nb_vq_has_avail(struct vq *vq);
 
 /* Return chain @id to the driver with @len bytes written to its writable
  * buffers.  The used index is published at once; the interrupt is left to
- * vq_notify_batch().  -ENXIO if the queue is not ready. */
-int vq_push(struct vq *vq, uint16_t id, uint32_t len);
+ * nb_vq_notify_batch().  -ENXIO if the queue is not ready. */
+int nb_vq_push(struct vq *vq, uint16_t id, uint32_t len);
 
 /* Send at most one interrupt for everything pushed since the last call,
  * unless the driver suppressed it (used_event with VIRTIO_RING_F_EVENT_IDX,
  * else VRING_AVAIL_F_NO_INTERRUPT).  0, or the transport's -errno. */
-int vq_notify_batch(struct vq *vq);
+int nb_vq_notify_batch(struct vq *vq);
 
 /* Kick (driver -> device notification) suppression around a processing
  * loop:
  *	do {
- *		vq_kick_disable(vq);
+ *		nb_vq_kick_disable(vq);
  *		... pop up to a budget; if the budget ran out, reschedule ...
- *	} while (vq_kick_enable(vq));
- * vq_kick_enable() returns true if chains arrived meanwhile (keep going). */
-void vq_kick_disable(struct vq *vq);
-bool vq_kick_enable(struct vq *vq);
+ *	} while (nb_vq_kick_enable(vq));
+ * nb_vq_kick_enable() returns true if chains arrived meanwhile (keep going). */
+void nb_vq_kick_disable(struct vq *vq);
+bool nb_vq_kick_enable(struct vq *vq);
 
 /* Copy helpers over an iovec array (used on guest buffers). Return the
  * number of bytes copied, which is short if the iovecs end first. */
-size_t vq_iov_to_buf(const struct iovec *iov, unsigned int cnt,
+size_t nb_vq_iov_to_buf(const struct iovec *iov, unsigned int cnt,
 		     size_t offset, void *buf, size_t len);
-size_t vq_iov_from_buf(const struct iovec *iov, unsigned int cnt,
+size_t nb_vq_iov_from_buf(const struct iovec *iov, unsigned int cnt,
 		       size_t offset, const void *buf, size_t len);
 
 #endif
