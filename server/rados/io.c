@@ -58,7 +58,7 @@ static void io_inflight_add(struct nb_rados_vol *vol, int delta)
 	pthread_mutex_unlock(&vol->inflight_mu);
 }
 
-void rs_io_drain(struct nb_rados_vol *vol)
+void nb_rados_io_drain(struct nb_rados_vol *vol)
 {
 	pthread_mutex_lock(&vol->inflight_mu);
 	while (vol->inflight)
@@ -190,7 +190,7 @@ static void io_add_guard(struct io_piece *p, rados_write_op_t op)
 {
 	char gen[RS_GEN_LEN + 1];
 
-	rs_gen_str(gen, p->req->gen);
+	nb_rados_gen_str(gen, p->req->gen);
 	if (p->stage == IO_STAGE_CREATE)
 		rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
 	else
@@ -215,7 +215,7 @@ static int io_piece_launch(struct io_piece *p)
 		ret = rados_aio_flush_async(ioctx, p->comp);
 		goto out;
 	}
-	rs_data_oid(oid, vol->name, p->objno);
+	nb_rados_data_oid(oid, vol->name, p->objno);
 	if (req->io->op == NB_RADOS_READ) {
 		p->rop = rados_create_read_op();
 		if (!p->rop) {

@@ -55,7 +55,7 @@ static void lock_watch_err_cb(void *arg, uint64_t cookie, int err)
 	atomic_store(&vol->watch_ok, false);
 }
 
-int rs_watch_start(struct nb_rados_vol *vol)
+int nb_rados_watch_start(struct nb_rados_vol *vol)
 {
 	int ret;
 
@@ -68,7 +68,7 @@ int rs_watch_start(struct nb_rados_vol *vol)
 	return 0;
 }
 
-void rs_watch_stop(struct nb_rados_vol *vol)
+void nb_rados_watch_stop(struct nb_rados_vol *vol)
 {
 	if (!vol->watching)
 		return;
@@ -84,7 +84,7 @@ static void lock_notify_gen(struct nb_rados_store *st, const char *oid, uint64_t
 	char text[32];
 
 	snprintf(text, sizeof(text), "gen=%016" PRIx64, gen);
-	rs_header_notify(st, oid, text);
+	nb_rados_header_notify(st, oid, text);
 }
 
 static void lock_since_str(uint64_t since, char *buf, size_t len)
@@ -112,7 +112,7 @@ int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 	for (tries = 0; tries < LOCK_CAS_TRIES; tries++) {
 		uint64_t next;
 
-		ret = rs_header_read(vol->st, vol->header_oid, &info);
+		ret = nb_rados_header_read(vol->st, vol->header_oid, &info);
 		if (ret < 0) {
 			nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
 				vol->name, strerror(-ret));
@@ -137,7 +137,7 @@ int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 			goto out;
 		}
 		next = info.lock.gen + 1;
-		ret = rs_lock_write(vol->st, vol->header_oid, info.lock.gen, owner,
+		ret = nb_rados_lock_write(vol->st, vol->header_oid, info.lock.gen, owner,
 				    next, (uint64_t)time(NULL));
 		if (ret == -ECANCELED)
 			continue;	/* someone else changed it: look again */
@@ -172,7 +172,7 @@ int nb_rados_lock_release(struct nb_rados_vol *vol, char *err, size_t errlen)
 		pthread_mutex_unlock(&vol->lock_mu);
 		return 0;
 	}
-	ret = rs_lock_write(vol->st, vol->header_oid, held, "", held, 0);
+	ret = nb_rados_lock_write(vol->st, vol->header_oid, held, "", held, 0);
 	atomic_store(&vol->held_gen, 0);
 	vol->owner[0] = '\0';
 	pthread_mutex_unlock(&vol->lock_mu);
@@ -196,8 +196,8 @@ int nb_rados_lock_break(struct nb_rados_store *st, const char *name,
 		ret = nb_rados_vol_info(st, name, &info, err, errlen);
 		if (ret < 0)
 			return ret;
-		rs_header_oid(oid, name);
-		ret = rs_lock_write(st, oid, info.lock.gen, "", info.lock.gen + 1, 0);
+		nb_rados_header_oid(oid, name);
+		ret = nb_rados_lock_write(st, oid, info.lock.gen, "", info.lock.gen + 1, 0);
 		if (ret == -ECANCELED)
 			continue;
 		if (ret < 0)
@@ -219,7 +219,7 @@ int nb_rados_lock_holder(struct nb_rados_vol *vol,
 	struct nb_rados_vol_info info;
 	int ret;
 
-	ret = rs_header_read(vol->st, vol->header_oid, &info);
+	ret = nb_rados_header_read(vol->st, vol->header_oid, &info);
 	if (ret < 0)
 		return nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
 			       vol->name, strerror(-ret));
@@ -241,15 +241,15 @@ int nb_rados_lock_refresh(struct nb_rados_vol *vol, char *err, size_t errlen)
 	pthread_mutex_lock(&vol->lock_mu);
 	if (!atomic_load(&vol->watch_ok) || !vol->watching ||
 	    rados_watch_check(vol->st->io, vol->watch_cookie) < 0) {
-		rs_watch_stop(vol);
-		ret = rs_watch_start(vol);
+		nb_rados_watch_stop(vol);
+		ret = nb_rados_watch_start(vol);
 		if (ret < 0) {
 			nb_errf(err, errlen, ret, "volume '%s': cannot watch its header: %s",
 				vol->name, strerror(-ret));
 			goto out;
 		}
 	}
-	ret = rs_header_read(vol->st, vol->header_oid, &info);
+	ret = nb_rados_header_read(vol->st, vol->header_oid, &info);
 	if (ret < 0) {
 		nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
 			vol->name, strerror(-ret));

@@ -66,26 +66,26 @@ struct nb_rados_vol {
 };
 
 /* store.c */
-void rs_header_oid(char *buf, const char *name);
-void rs_data_oid(char *buf, const char *name, uint64_t objno);
-void rs_gen_str(char *buf, uint64_t gen);	/* RS_GEN_LEN + 1 bytes */
+void nb_rados_header_oid(char *buf, const char *name);
+void nb_rados_data_oid(char *buf, const char *name, uint64_t objno);
+void nb_rados_gen_str(char *buf, uint64_t gen);	/* RS_GEN_LEN + 1 bytes */
 
 /* volume.c: read the header object of name; -ENOENT when absent. */
-int rs_header_read(struct nb_rados_store *st, const char *oid,
+int nb_rados_header_read(struct nb_rados_store *st, const char *oid,
 		   struct nb_rados_vol_info *info);
 /* Notify the watchers of a header object with text (best effort). */
-void rs_header_notify(struct nb_rados_store *st, const char *oid,
+void nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
 		      const char *text);
 /* Write op guarded on the current generation that changes the lock
  * fields; -ECANCELED when the generation moved. */
-int rs_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur_gen,
+int nb_rados_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur_gen,
 		  const char *owner, uint64_t new_gen, uint64_t since);
 
 /* lock.c: the header watch */
-int rs_watch_start(struct nb_rados_vol *vol);
-void rs_watch_stop(struct nb_rados_vol *vol);
+int nb_rados_watch_start(struct nb_rados_vol *vol);
+void nb_rados_watch_stop(struct nb_rados_vol *vol);
 
 /* io.c: wait until no request of vol is in flight. */
-void rs_io_drain(struct nb_rados_vol *vol);
+void nb_rados_io_drain(struct nb_rados_vol *vol);
 
 #endif

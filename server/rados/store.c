@@ -10,17 +10,17 @@
 #include "errmsg.h"
 #include "rados_int.h"
 
-void rs_header_oid(char *buf, const char *name)
+void nb_rados_header_oid(char *buf, const char *name)
 {
 	snprintf(buf, RS_OID_MAX, "netblk.%s.header", name);
 }
 
-void rs_data_oid(char *buf, const char *name, uint64_t objno)
+void nb_rados_data_oid(char *buf, const char *name, uint64_t objno)
 {
 	snprintf(buf, RS_OID_MAX, "netblk.%s.%016" PRIx64, name, objno);
 }
 
-void rs_gen_str(char *buf, uint64_t gen)
+void nb_rados_gen_str(char *buf, uint64_t gen)
 {
 	snprintf(buf, RS_GEN_LEN + 1, "%016" PRIx64, gen);
 }

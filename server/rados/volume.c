@@ -52,7 +52,7 @@ static int vol_parse_u64(const char *val, size_t len, int base, uint64_t *out)
 	return 0;
 }
 
-int rs_header_read(struct nb_rados_store *st, const char *oid,
+int nb_rados_header_read(struct nb_rados_store *st, const char *oid,
 		   struct nb_rados_vol_info *info)
 {
 	rados_read_op_t op = rados_create_read_op();
@@ -81,7 +81,8 @@ int rs_header_read(struct nb_rados_store *st, const char *oid,
 		if (strcmp(key, RS_X_LOCK_OWNER) == 0) {
 			if (len >= sizeof(info->lock.owner))
 				len = sizeof(info->lock.owner) - 1;
-			memcpy(info->lock.owner, val, len);
+			if (len)
+				memcpy(info->lock.owner, val, len);
 			info->lock.owner[len] = '\0';
 			continue;
 		}
@@ -121,7 +122,7 @@ int rs_header_read(struct nb_rados_store *st, const char *oid,
 	return 0;
 }
 
-void rs_header_notify(struct nb_rados_store *st, const char *oid, const char *text)
+void nb_rados_header_notify(struct nb_rados_store *st, const char *oid, const char *text)
 {
 	char *reply = NULL;
 	size_t reply_len = 0;
@@ -142,7 +143,7 @@ static void vol_setx_u64(rados_write_op_t op, const char *key, uint64_t v)
 	rados_write_op_setxattr(op, key, buf, strlen(buf));
 }
 
-int rs_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur_gen,
+int nb_rados_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur_gen,
 		  const char *owner, uint64_t new_gen, uint64_t since)
 {
 	rados_write_op_t op = rados_create_write_op();
@@ -151,8 +152,8 @@ int rs_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur_gen,
 
 	if (!op)
 		return -ENOMEM;
-	rs_gen_str(cur, cur_gen);
-	rs_gen_str(next, new_gen);
+	nb_rados_gen_str(cur, cur_gen);
+	nb_rados_gen_str(next, new_gen);
 	rados_write_op_assert_exists(op);
 	rados_write_op_cmpxattr(op, RS_X_LOCK_GEN, LIBRADOS_CMPXATTR_OP_EQ,
 				cur, RS_GEN_LEN);
@@ -236,8 +237,8 @@ int nb_rados_vol_create(struct nb_rados_store *st, const char *name,
 			       " is not a positive multiple of the block size %u",
 			       name, size, block_size);
 
-	rs_header_oid(oid, name);
-	rs_gen_str(gen, 0);
+	nb_rados_header_oid(oid, name);
+	nb_rados_gen_str(gen, 0);
 	op = rados_create_write_op();
 	if (!op)
 		return nb_errf(err, errlen, -ENOMEM, "out of memory");
@@ -275,8 +276,8 @@ int nb_rados_vol_info(struct nb_rados_store *st, const char *name,
 	ret = vol_check_name(name, err, errlen);
 	if (ret)
 		return ret;
-	rs_header_oid(oid, name);
-	ret = rs_header_read(st, oid, info);
+	nb_rados_header_oid(oid, name);
+	ret = nb_rados_header_read(st, oid, info);
 	if (ret < 0)
 		return vol_header_err(st, name, ret, err, errlen);
 	return 0;
@@ -293,9 +294,9 @@ int nb_rados_vol_resize(struct nb_rados_store *st, const char *name,
 	ret = vol_check_name(name, err, errlen);
 	if (ret)
 		return ret;
-	rs_header_oid(oid, name);
+	nb_rados_header_oid(oid, name);
 	for (tries = 0; tries < VOL_CAS_TRIES; tries++) {
-		ret = rs_header_read(st, oid, &info);
+		ret = nb_rados_header_read(st, oid, &info);
 		if (ret < 0)
 			return vol_header_err(st, name, ret, err, errlen);
 		if (new_size == info.size)
@@ -324,7 +325,7 @@ int nb_rados_vol_resize(struct nb_rados_store *st, const char *name,
 			return nb_errf(err, errlen, ret, "volume '%s': cannot update its "
 				       "header: %s", name, strerror(-ret));
 		snprintf(text, sizeof(text), "size=%" PRIu64, new_size);
-		rs_header_notify(st, oid, text);
+		nb_rados_header_notify(st, oid, text);
 		return 0;
 	}
 	return nb_errf(err, errlen, -EAGAIN, "volume '%s': the header kept changing "
@@ -361,7 +362,7 @@ static int vol_remove_data(struct nb_rados_store *st, const char *name,
 			}
 			if (next >= count || ret < 0)
 				continue;
-			rs_data_oid(oid, name, next);
+			nb_rados_data_oid(oid, name, next);
 			r = rados_aio_create_completion2(NULL, NULL, &win[i].comp);
 			if (r == 0) {
 				r = rados_aio_remove(st->io, oid, win[i].comp);
@@ -411,7 +412,7 @@ int nb_rados_vol_remove(struct nb_rados_store *st, const char *name,
 	if (ret < 0)
 		return nb_errf(err, errlen, ret, "volume '%s': cannot remove its data "
 			       "objects: %s", name, strerror(-ret));
-	rs_header_oid(oid, name);
+	nb_rados_header_oid(oid, name);
 	ret = rados_remove(st->io, oid);
 	if (ret < 0 && ret != -ENOENT)
 		return nb_errf(err, errlen, ret, "volume '%s': cannot remove its header: %s",
@@ -525,13 +526,13 @@ struct nb_rados_vol *nb_rados_vol_open(struct nb_rados_store *st,
 	vol->st = st;
 	vol->flags = flags;
 	snprintf(vol->name, sizeof(vol->name), "%s", name);
-	rs_header_oid(vol->header_oid, name);
+	nb_rados_header_oid(vol->header_oid, name);
 	pthread_mutex_init(&vol->lock_mu, NULL);
 	pthread_mutex_init(&vol->inflight_mu, NULL);
 	pthread_cond_init(&vol->inflight_cv, NULL);
 
 	/* Watch first, then read: no change can fall in between. */
-	ret = rs_watch_start(vol);
+	ret = nb_rados_watch_start(vol);
 	if (ret < 0) {
 		if (ret == -ENOENT)
 			vol_header_err(st, name, ret, err, errlen);
@@ -540,7 +541,7 @@ struct nb_rados_vol *nb_rados_vol_open(struct nb_rados_store *st,
 				name, strerror(-ret));
 		goto out_free;
 	}
-	ret = rs_header_read(st, vol->header_oid, &info);
+	ret = nb_rados_header_read(st, vol->header_oid, &info);
 	if (ret < 0) {
 		vol_header_err(st, name, ret, err, errlen);
 		goto out_unwatch;
@@ -553,7 +554,7 @@ struct nb_rados_vol *nb_rados_vol_open(struct nb_rados_store *st,
 	return vol;
 
 out_unwatch:
-	rs_watch_stop(vol);
+	nb_rados_watch_stop(vol);
 out_free:
 	pthread_cond_destroy(&vol->inflight_cv);
 	pthread_mutex_destroy(&vol->inflight_mu);
@@ -567,10 +568,10 @@ void nb_rados_vol_close(struct nb_rados_vol *vol)
 {
 	if (!vol)
 		return;
-	rs_io_drain(vol);
+	nb_rados_io_drain(vol);
 	if (atomic_load(&vol->held_gen))
 		nb_rados_lock_release(vol, NULL, 0);
-	rs_watch_stop(vol);
+	nb_rados_watch_stop(vol);
 	pthread_cond_destroy(&vol->inflight_cv);
 	pthread_mutex_destroy(&vol->inflight_mu);
 	pthread_mutex_destroy(&vol->lock_mu);
