@@ -299,9 +299,15 @@ static int io_check(struct nb_rados_vol *vol, struct nb_rados_io *io)
 	if ((io->op == NB_RADOS_READ || io->op == NB_RADOS_WRITE) &&
 	    (io->iovcnt < 0 || nb_iov_total(io->iov, io->iovcnt) < io->len))
 		return -EINVAL;
+	/* A handle that holds the lock writes only while it knows it is
+	 * still the holder. */
 	held = atomic_load(&vol->held_gen);
-	if (io->op != NB_RADOS_READ && held && !nb_rados_lock_is_current(vol, held))
-		return -ESTALE;
+	if (io->op != NB_RADOS_READ && held) {
+		if (atomic_load(&vol->known_gen) != held)
+			return -ESTALE;
+		if (!atomic_load(&vol->watch_ok))
+			return -ENOTCONN;
+	}
 	return 0;
 }
 

@@ -29,7 +29,8 @@
  * loop that serves I/O. nb_rados_submit() never blocks.
  *
  * Completions: an io's done callback runs exactly once, on a librados
- * thread (never inside nb_rados_submit()), and must not block: an event
+ * thread (not inside nb_rados_submit(), but see there), and must not
+ * block: an event
  * loop server queues the io and wakes its loop (ev_async). Watch events
  * (a lock break, a resize) are also handled on librados threads; they
  * only update atomics read by nb_rados_lock_is_current() and
@@ -221,9 +222,15 @@ struct nb_rados_io {
 /*
  * Start io: one RADOS op per extent that the range touches. Returns 0
  * (done will run) or -errno without calling done: -EINVAL for a range
- * not inside the volume or not block-aligned, an iovec shorter than len,
- * -ESTALE for a write by a handle whose lock generation is no longer
- * current, -ENOMEM. Never blocks.
+ * not inside the volume or not block-aligned, an iovec shorter than len;
+ * for a write (WRITE, DISCARD, WRITE_ZEROES) by a handle that holds the
+ * lock, -ESTALE when a newer generation is known (fenced: for good) and
+ * -ENOTCONN when the header watch is lost (unknown: call
+ * nb_rados_lock_refresh(), then -ESTALE or writes again); -ENOMEM.
+ * Never blocks. done runs on a librados thread, with one exception:
+ * when RADOS refuses to start the op of a later extent after earlier ones
+ * were started (only when out of memory or shutting down), done may run
+ * before nb_rados_submit() returns 0.
  */
 int nb_rados_submit(struct nb_rados_vol *vol, struct nb_rados_io *io);
 
@@ -242,7 +249,9 @@ int nb_rados_submit(struct nb_rados_vol *vol, struct nb_rados_io *io);
  * After a change the header's watchers are notified (waits up to 5 s for
  * their acks): a handle that lost the lock sees it in
  * nb_rados_lock_is_current() before this call returns, unless it is
- * unreachable. *gen gets the generation held.
+ * unreachable. A holder that died leaves its watch on the OSD until the
+ * OSD times it out (osd_client_watch_timeout, 30 s): a break then waits
+ * the 5 s. *gen gets the generation held.
  */
 int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 		       uint64_t *gen, struct nb_rados_lock_holder *holder,
@@ -272,7 +281,8 @@ int nb_rados_lock_holder(struct nb_rados_vol *vol,
  */
 bool nb_rados_lock_is_current(struct nb_rados_vol *vol, uint64_t gen);
 /* Re-read the header (generation, size) and re-watch if the watch was
- * lost. Blocks. */
+ * lost; afterwards nb_rados_lock_is_current() tells fenced from not.
+ * Blocks. */
 int nb_rados_lock_refresh(struct nb_rados_vol *vol, char *err, size_t errlen);
 /* The generation this handle holds, 0 when it holds no lock. */
 uint64_t nb_rados_lock_held(const struct nb_rados_vol *vol);
