@@ -14,7 +14,9 @@ echo "$out"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for d in common proto client server-mock; do cp -r "$src/$d" "$tmp/"; done
+for d in common proto client server-mock server; do
+	[ -d "$src/$d" ] && cp -r "$src/$d" "$tmp/"
+done
 
 plant() { # FILE INCLUDE: add the include after the file's first include
 	sed -i "0,/^#include/s//#include \"$2\"\n#include/" "$tmp/$1"

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* The writer lock on the header object, its watch, and fencing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errmsg.h"
+#include "rados_int.h"
+
+#define LOCK_CAS_TRIES 32
+
+static void lock_gen_seen(struct nb_rados_vol *vol, uint64_t gen)
+{
+	uint64_t cur = atomic_load(&vol->known_gen);
+
+	while (gen > cur && !atomic_compare_exchange_weak(&vol->known_gen, &cur, gen))
+		;
+}
+
+static void lock_size_seen(struct nb_rados_vol *vol, uint64_t size)
+{
+	uint64_t cur = atomic_load(&vol->size);
+
+	while (size > cur && !atomic_compare_exchange_weak(&vol->size, &cur, size))
+		;
+}
+
+/* A notify on the header (librados thread): "gen=HEX" or "size=DEC". */
+static void lock_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
+			  uint64_t notifier_id, void *data, size_t data_len)
+{
+	struct nb_rados_vol *vol = arg;
+	char text[64];
+	uint64_t v;
+
+	if (data && data_len < sizeof(text)) {
+		memcpy(text, data, data_len);
+		text[data_len] = '\0';
+		if (sscanf(text, "gen=%" SCNx64, &v) == 1)
+			lock_gen_seen(vol, v);
+		else if (sscanf(text, "size=%" SCNu64, &v) == 1)
+			lock_size_seen(vol, v);
+	}
+	rados_notify_ack(vol->st->io, vol->header_oid, notify_id, handle, NULL, 0);
+}
+
+/* The watch is lost (librados thread): notifies may have been missed. */
+static void lock_watch_err_cb(void *arg, uint64_t cookie, int err)
+{
+	struct nb_rados_vol *vol = arg;
+
+	atomic_store(&vol->watch_ok, false);
+}
+
+int nb_rados_watch_start(struct nb_rados_vol *vol)
+{
+	int ret;
+
+	ret = rados_watch2(vol->st->io, vol->header_oid, &vol->watch_cookie,
+			   lock_watch_cb, lock_watch_err_cb, vol);
+	if (ret < 0)
+		return ret;
+	vol->watching = true;
+	atomic_store(&vol->watch_ok, true);
+	return 0;
+}
+
+void nb_rados_watch_stop(struct nb_rados_vol *vol)
+{
+	if (!vol->watching)
+		return;
+	rados_unwatch2(vol->st->io, vol->watch_cookie);
+	/* No callback of this watch runs after this. */
+	rados_watch_flush(vol->st->cluster);
+	vol->watching = false;
+	atomic_store(&vol->watch_ok, false);
+}
+
+static void lock_notify_gen(struct nb_rados_store *st, const char *oid, uint64_t gen)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "gen=%016" PRIx64, gen);
+	nb_rados_header_notify(st, oid, text);
+}
+
+static void lock_since_str(uint64_t since, char *buf, size_t len)
+{
+	time_t t = (time_t)since;
+	struct tm tm;
+
+	if (!since || !gmtime_r(&t, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "%" PRIu64, since);
+}
+
+int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
+		       uint64_t *gen, struct nb_rados_lock_holder *holder,
+		       char *err, size_t errlen)
+{
+	struct nb_rados_vol_info info;
+	char since[32];
+	int ret = 0, tries;
+
+	if (!owner || !*owner || strlen(owner) >= NB_RADOS_OWNER_MAX)
+		return nb_errf(err, errlen, -EINVAL, "volume '%s': lock owner must be "
+			       "1 to %d bytes", vol->name, NB_RADOS_OWNER_MAX - 1);
+	pthread_mutex_lock(&vol->lock_mu);
+	for (tries = 0; tries < LOCK_CAS_TRIES; tries++) {
+		uint64_t next;
+
+		ret = nb_rados_header_read(vol->st, vol->header_oid, &info);
+		if (ret < 0) {
+			nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
+				vol->name, strerror(-ret));
+			goto out;
+		}
+		lock_gen_seen(vol, info.lock.gen);
+		if (strcmp(info.lock.owner, owner) == 0) {
+			/* Ours already: a takeover by the same owner. */
+			atomic_store(&vol->held_gen, info.lock.gen);
+			snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
+			*gen = info.lock.gen;
+			goto out;
+		}
+		if (info.lock.owner[0] && !brk) {
+			if (holder)
+				*holder = info.lock;
+			lock_since_str(info.lock.since, since, sizeof(since));
+			ret = nb_errf(err, errlen, -EBUSY, "volume '%s' is locked by '%s' "
+				      "since %s (generation %" PRIu64 "); break the lock "
+				      "to take it over", vol->name, info.lock.owner,
+				      since, info.lock.gen);
+			goto out;
+		}
+		next = info.lock.gen + 1;
+		ret = nb_rados_lock_write(vol->st, vol->header_oid, info.lock.gen, owner,
+				    next, (uint64_t)time(NULL));
+		if (ret == -ECANCELED)
+			continue;	/* someone else changed it: look again */
+		if (ret < 0) {
+			nb_errf(err, errlen, ret, "volume '%s': cannot write its lock: %s",
+				vol->name, strerror(-ret));
+			goto out;
+		}
+		lock_gen_seen(vol, next);
+		atomic_store(&vol->held_gen, next);
+		snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
+		*gen = next;
+		/* The former holder's handles learn it now. */
+		lock_notify_gen(vol->st, vol->header_oid, next);
+		goto out;
+	}
+	ret = nb_errf(err, errlen, -EAGAIN, "volume '%s': the lock kept changing "
+		      "hands; try again", vol->name);
+out:
+	pthread_mutex_unlock(&vol->lock_mu);
+	return ret;
+}
+
+int nb_rados_lock_release(struct nb_rados_vol *vol, char *err, size_t errlen)
+{
+	uint64_t held;
+	int ret;
+
+	pthread_mutex_lock(&vol->lock_mu);
+	held = atomic_load(&vol->held_gen);
+	if (!held) {
+		pthread_mutex_unlock(&vol->lock_mu);
+		return 0;
+	}
+	ret = nb_rados_lock_write(vol->st, vol->header_oid, held, "", held, 0);
+	atomic_store(&vol->held_gen, 0);
+	vol->owner[0] = '\0';
+	pthread_mutex_unlock(&vol->lock_mu);
+	if (ret == -ECANCELED)
+		return nb_errf(err, errlen, -ESTALE, "volume '%s': the lock of generation "
+			       "%" PRIu64 " was broken already", vol->name, held);
+	if (ret < 0)
+		return nb_errf(err, errlen, ret, "volume '%s': cannot release its lock: %s",
+			       vol->name, strerror(-ret));
+	return 0;
+}
+
+int nb_rados_lock_break(struct nb_rados_store *st, const char *name,
+			uint64_t *gen, char *err, size_t errlen)
+{
+	struct nb_rados_vol_info info;
+	char oid[RS_OID_MAX];
+	int ret, tries;
+
+	for (tries = 0; tries < LOCK_CAS_TRIES; tries++) {
+		ret = nb_rados_vol_info(st, name, &info, err, errlen);
+		if (ret < 0)
+			return ret;
+		nb_rados_header_oid(oid, name);
+		ret = nb_rados_lock_write(st, oid, info.lock.gen, "", info.lock.gen + 1, 0);
+		if (ret == -ECANCELED)
+			continue;
+		if (ret < 0)
+			return nb_errf(err, errlen, ret, "volume '%s': cannot write its "
+				       "lock: %s", name, strerror(-ret));
+		lock_notify_gen(st, oid, info.lock.gen + 1);
+		if (gen)
+			*gen = info.lock.gen + 1;
+		return 0;
+	}
+	return nb_errf(err, errlen, -EAGAIN, "volume '%s': the lock kept changing "
+		       "hands; try again", name);
+}
+
+int nb_rados_lock_holder(struct nb_rados_vol *vol,
+			 struct nb_rados_lock_holder *holder,
+			 char *err, size_t errlen)
+{
+	struct nb_rados_vol_info info;
+	int ret;
+
+	ret = nb_rados_header_read(vol->st, vol->header_oid, &info);
+	if (ret < 0)
+		return nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
+			       vol->name, strerror(-ret));
+	lock_gen_seen(vol, info.lock.gen);
+	*holder = info.lock;
+	return 0;
+}
+
+bool nb_rados_lock_is_current(struct nb_rados_vol *vol, uint64_t gen)
+{
+	return atomic_load(&vol->watch_ok) && atomic_load(&vol->known_gen) == gen;
+}
+
+int nb_rados_lock_refresh(struct nb_rados_vol *vol, char *err, size_t errlen)
+{
+	struct nb_rados_vol_info info;
+	int ret = 0;
+
+	pthread_mutex_lock(&vol->lock_mu);
+	if (!atomic_load(&vol->watch_ok) || !vol->watching ||
+	    rados_watch_check(vol->st->io, vol->watch_cookie) < 0) {
+		nb_rados_watch_stop(vol);
+		ret = nb_rados_watch_start(vol);
+		if (ret < 0) {
+			nb_errf(err, errlen, ret, "volume '%s': cannot watch its header: %s",
+				vol->name, strerror(-ret));
+			goto out;
+		}
+	}
+	ret = nb_rados_header_read(vol->st, vol->header_oid, &info);
+	if (ret < 0) {
+		nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
+			vol->name, strerror(-ret));
+		goto out;
+	}
+	lock_gen_seen(vol, info.lock.gen);
+	lock_size_seen(vol, info.size);
+out:
+	pthread_mutex_unlock(&vol->lock_mu);
+	return ret;
+}
+
+uint64_t nb_rados_lock_held(const struct nb_rados_vol *vol)
+{
+	return atomic_load(&((struct nb_rados_vol *)vol)->held_gen);
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* What the files of the rados library share: its structs, object names. */
+#ifndef NETBLK_RADOS_INT_H
+#define NETBLK_RADOS_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rados/librados.h>
+
+#include "rados_store.h"
+
+/* Object names. */
+#define RS_DIRECTORY_OID "netblk.directory"
+#define RS_OID_MAX (NB_RADOS_NAME_MAX + 32)
+
+/* Header xattrs: ASCII decimal numbers, except the generation (16 hex
+ * digits, so that byte-wise compares order generations as numbers). */
+#define RS_X_FORMAT "netblk.format"
+#define RS_X_SIZE "netblk.size"
+#define RS_X_BLOCK_SIZE "netblk.block_size"
+#define RS_X_OBJECT_SIZE "netblk.object_size"
+#define RS_X_CTIME "netblk.ctime"
+#define RS_X_LOCK_OWNER "netblk.lock.owner"
+#define RS_X_LOCK_GEN "netblk.lock.gen"
+#define RS_X_LOCK_SINCE "netblk.lock.since"
+/* On data objects written by a guarded handle: the writer's generation. */
+#define RS_X_DATA_GEN "netblk.gen"
+
+#define RS_GEN_LEN 16			/* "%016" PRIx64 */
+#define RS_NOTIFY_TIMEOUT_MS 5000
+
+struct nb_rados_store {
+	rados_t cluster;
+	rados_ioctx_t io;
+	char *pool;
+	char *client;			/* "client.ID", for messages */
+};
+
+struct nb_rados_vol {
+	struct nb_rados_store *st;
+	char name[NB_RADOS_NAME_MAX + 1];
+	char header_oid[RS_OID_MAX];
+	unsigned flags;
+	uint32_t block_size;
+	uint32_t object_size;
+	unsigned object_shift;		/* log2(object_size) */
+
+	_Atomic uint64_t size;		/* grows on resize notifies */
+	_Atomic uint64_t known_gen;	/* newest lock generation seen */
+	atomic_bool watch_ok;		/* false after a watch error */
+	uint64_t watch_cookie;		/* valid while watching */
+	bool watching;
+
+	/* The lock as this handle holds it (held_gen 0: not held). */
+	_Atomic uint64_t held_gen;
+	char owner[NB_RADOS_OWNER_MAX];
+	pthread_mutex_t lock_mu;	/* serializes take/release/refresh */
+
+	/* Requests between submit and the return of their done. */
+	pthread_mutex_t inflight_mu;
+	pthread_cond_t inflight_cv;
+	unsigned inflight;
+};
+
+/* store.c */
+void nb_rados_header_oid(char *buf, const char *name);
+void nb_rados_data_oid(char *buf, const char *name, uint64_t objno);
+void nb_rados_gen_str(char *buf, uint64_t gen);	/* RS_GEN_LEN + 1 bytes */
+
+/* volume.c: read the header object of name; -ENOENT when absent. */
+int nb_rados_header_read(struct nb_rados_store *st, const char *oid,
+		   struct nb_rados_vol_info *info);
+/* Notify the watchers of a header object with text (best effort). */
+void nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
+		      const char *text);
+/* Write op guarded on the current generation that changes the lock
+ * fields; -ECANCELED when the generation moved. */
+int nb_rados_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur_gen,
+		  const char *owner, uint64_t new_gen, uint64_t since);
+
+/* lock.c: the header watch */
+int nb_rados_watch_start(struct nb_rados_vol *vol);
+void nb_rados_watch_stop(struct nb_rados_vol *vol);
+
+/* io.c: wait until no request of vol is in flight. */
+void nb_rados_io_drain(struct nb_rados_vol *vol);
+
+#endif
