@@ -8,7 +8,8 @@ it, nothing else:
 
     common <- proto <- engine;  common <- virtio <- vduse;
     daemon uses engine, virtio, vduse;  cli uses engine;
-    server-mock uses proto;  everything may use common.
+    server uses proto;  server-mock and node use server (and proto);
+    everything may use common.
 
 Usage: check_layers.py [SOURCE_DIR]   (default: this file's tree)
 Prints one line per offending include ("FILE:LINE: includes X, ...") and
@@ -28,6 +29,7 @@ LAYERS = {
     "vduse": "client/vduse",
     "daemon": "client/daemon",
     "cli": "client/cli",
+    "server": "server",
     "mock": "server-mock",
 }
 
@@ -40,7 +42,8 @@ ALLOWED = {
     "vduse": {"common", "virtio"},
     "daemon": {"common", "engine", "virtio", "vduse"},
     "cli": {"common", "engine"},
-    "mock": {"common", "proto"},
+    "server": {"common", "proto"},
+    "mock": {"common", "proto", "server"},
 }
 
 # Generated headers and the one layer that may include them.
