@@ -38,6 +38,7 @@ struct map *nb_map_dup(const struct map *src)
 		return NULL;
 	map->epoch = src->epoch;
 	map->chunk_size = src->chunk_size;
+	memcpy(map->groups, src->groups, sizeof(map->groups));
 	map->nodes = calloc(src->n_nodes ? src->n_nodes : 1, sizeof(char *));
 	map->chunks = calloc(src->n_chunks ? src->n_chunks : 1,
 			     sizeof(*map->chunks));
@@ -314,9 +315,18 @@ static int map_parse_line(struct map_builder *b, char *line, unsigned int lineno
 		b->map->chunk_size = v;
 		b->have_chunk_size = true;
 	} else if (strcmp(words[0], "node") == 0) {
+		uint32_t group = 0;
+
+		if (n == 4 && strcmp(words[2], "group") == 0) {
+			if (!map_parse_u32(words[3], &group) || group == 0)
+				return nb_errf(err, errlen, -EINVAL,
+					       "line %u: 'group' needs a number from 1 to %u",
+					       lineno, UINT32_MAX);
+			n = 2;
+		}
 		if (n != 2)
 			return nb_errf(err, errlen, -EINVAL,
-				       "line %u: 'node' needs one address host:port",
+				       "line %u: 'node' needs one address host:port, then optionally 'group N'",
 				       lineno);
 		if (strlen(words[1]) > MAP_ADDR_MAX || !strchr(words[1], ':'))
 			return nb_errf(err, errlen, -EINVAL,
@@ -331,6 +341,7 @@ static int map_parse_line(struct map_builder *b, char *line, unsigned int lineno
 				       lineno, MAP_MAX_NODES);
 		if (map_builder_add_node(b, words[1]) < 0)
 			return -ENOMEM;
+		b->map->groups[b->map->n_nodes - 1] = group;
 	} else if (strcmp(words[0], "chunk") == 0) {
 		if (n < 2)
 			return nb_errf(err, errlen, -EINVAL,

@@ -21,6 +21,7 @@ static const char *const rpc_op_names[RPC_OP_MAX] = {
 	[RPC_OP_PING] = "PING",
 	[RPC_OP_CREATE] = "CREATE",
 	[RPC_OP_INFO] = "INFO",
+	[RPC_OP_UNLOCK] = "UNLOCK",
 };
 
 static const char *const rpc_status_names[RPC_STATUS_MAX] = {
@@ -36,6 +37,8 @@ static const char *const rpc_status_names[RPC_STATUS_MAX] = {
 	[RPC_STATUS_NOT_FOUND] = "NOT_FOUND",
 	[RPC_STATUS_EXISTS] = "EXISTS",
 	[RPC_STATUS_BAD_STATE] = "BAD_STATE",
+	[RPC_STATUS_LOCKED] = "LOCKED",
+	[RPC_STATUS_FENCED] = "FENCED",
 };
 
 const char *nb_rpc_op_name(enum rpc_op op)
@@ -207,8 +210,12 @@ int nb_rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
 		break;
 	case RPC_OP_OPEN:
 	case RPC_OP_INFO:
+	case RPC_OP_UNLOCK:
 		open.volume = (char *)req->volume;
 		open.read_only = req->read_only;
+		open.owner = (char *)req->owner;
+		open.break_lock = req->break_lock;
+		open.generation = req->lock_generation;
 		m.open = &open;
 		break;
 	case RPC_OP_CREATE:
@@ -265,9 +272,13 @@ int nb_rpc_request_decode(const uint8_t *buf, size_t len, struct rpc_request *re
 		break;
 	case RPC_OP_OPEN:
 	case RPC_OP_INFO:
-		if (!m->open || !rpc_copy_name(req->volume, m->open->volume))
+	case RPC_OP_UNLOCK:
+		if (!m->open || !rpc_copy_name(req->volume, m->open->volume) ||
+		    !rpc_copy_name(req->owner, m->open->owner))
 			goto out_free;
 		req->read_only = m->open->read_only;
+		req->break_lock = m->open->break_lock;
+		req->lock_generation = m->open->generation;
 		break;
 	case RPC_OP_CREATE:
 		if (!m->create || !rpc_copy_name(req->volume, m->create->volume))
@@ -295,6 +306,8 @@ static int rpc_map_to_pb(const struct map *map, Netblk__ClusterMap *pm,
 	pm->chunk_size = map->chunk_size;
 	pm->n_nodes = map->n_nodes;
 	pm->nodes = map->nodes;
+	pm->n_groups = map->n_nodes;
+	pm->groups = (uint32_t *)map->groups;
 	pm->n_chunks = map->n_chunks;
 	pm->chunks = pptrs;
 	for (i = 0; i < map->n_chunks; i++) {
@@ -321,7 +334,8 @@ static struct map *rpc_map_from_pb(const Netblk__ClusterMap *pm)
 	size_t i;
 
 	if (pm->n_nodes > MAP_MAX_NODES || pm->n_chunks > MAP_MAX_PLACEMENTS ||
-	    pm->n_chunks == 0) {
+	    pm->n_chunks == 0 ||
+	    (pm->n_groups != 0 && pm->n_groups != pm->n_nodes)) {
 		errno = EBADMSG;
 		return NULL;
 	}
@@ -338,6 +352,8 @@ static struct map *rpc_map_from_pb(const Netblk__ClusterMap *pm)
 		errno = EBADMSG;
 		return NULL;
 	}
+	if (pm->n_groups)
+		memcpy(tmp.groups, pm->groups, pm->n_groups * sizeof(uint32_t));
 	map = nb_map_dup(&tmp);
 	free(pl);
 	return map;
@@ -349,6 +365,7 @@ int nb_rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
 	Netblk__Reply m = NETBLK__REPLY__INIT;
 	Netblk__HandshakeReply hs = NETBLK__HANDSHAKE_REPLY__INIT;
 	Netblk__VolumeInfo vol = NETBLK__VOLUME_INFO__INIT;
+	Netblk__LockHolder lock = NETBLK__LOCK_HOLDER__INIT;
 	Netblk__ClusterMap pm = NETBLK__CLUSTER_MAP__INIT;
 	Netblk__ChunkPlacement **pptrs = NULL;
 	Netblk__ChunkPlacement *pcs = NULL;
@@ -365,6 +382,7 @@ int nb_rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
 		hs.max_inflight = rep->handshake.max_inflight;
 		hs.max_io_size = rep->handshake.max_io_size;
 		hs.node_name = (char *)rep->handshake.name;
+		hs.writes_durable = rep->handshake.writes_durable;
 		m.handshake = &hs;
 	}
 	if (rep->has_volume) {
@@ -374,6 +392,12 @@ int nb_rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
 		vol.read_only = rep->volume.read_only;
 		vol.max_discard_size = rep->volume.max_discard_size;
 		vol.max_write_zeroes_size = rep->volume.max_write_zeroes_size;
+		if (rep->volume.lock.owner[0] || rep->volume.lock.generation) {
+			lock.owner = (char *)rep->volume.lock.owner;
+			lock.generation = rep->volume.lock.generation;
+			lock.since = rep->volume.lock.since;
+			vol.lock = &lock;
+		}
 		m.volume = &vol;
 	}
 	if (rep->map) {
@@ -395,14 +419,14 @@ out_free:
 
 size_t nb_rpc_reply_encoded_max(const struct rpc_reply *rep)
 {
-	size_t n = RPC_FRAME_HDR_SIZE + 128 + 2 * (RPC_NAME_MAX + 16) +
+	size_t n = RPC_FRAME_HDR_SIZE + 160 + 3 * (RPC_NAME_MAX + 16) +
 		   RPC_MESSAGE_MAX + 16;
 	uint32_t i;
 
 	if (rep->map) {
 		n += 64;
 		for (i = 0; i < rep->map->n_nodes; i++)
-			n += strlen(rep->map->nodes[i]) + 8;
+			n += strlen(rep->map->nodes[i]) + 8 + 6;
 		for (i = 0; i < rep->map->n_chunks; i++)
 			n += 8 + 6 * (size_t)rep->map->chunks[i].n;
 	}
@@ -437,6 +461,7 @@ int nb_rpc_reply_decode(const uint8_t *buf, size_t len, struct rpc_reply *rep)
 		rep->handshake.max_io_size = m->handshake->max_io_size;
 		if (!rpc_copy_name(rep->handshake.name, m->handshake->node_name))
 			goto out_free;
+		rep->handshake.writes_durable = m->handshake->writes_durable;
 	}
 	if (m->volume) {
 		rep->has_volume = true;
@@ -448,6 +473,13 @@ int nb_rpc_reply_decode(const uint8_t *buf, size_t len, struct rpc_reply *rep)
 		rep->volume.max_discard_size = m->volume->max_discard_size;
 		rep->volume.max_write_zeroes_size =
 			m->volume->max_write_zeroes_size;
+		if (m->volume->lock) {
+			if (!rpc_copy_name(rep->volume.lock.owner,
+					   m->volume->lock->owner))
+				goto out_free;
+			rep->volume.lock.generation = m->volume->lock->generation;
+			rep->volume.lock.since = m->volume->lock->since;
+		}
 	}
 	if (m->map) {
 		rep->map = rpc_map_from_pb(m->map);

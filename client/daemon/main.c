@@ -233,22 +233,33 @@ static int main_run(struct cmdline *o)
 	return ret;
 }
 
+/*
+ * Ignore SIGPIPE and block the signals the program handles: they reach
+ * its main loop through a signalfd (libev), and every thread started
+ * later inherits the mask.
+ */
+static void main_block_signals(void)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline o;
-	sigset_t mask;
 	int ret;
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return nb_agent_status_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "agent") == 0) {
-		signal(SIGPIPE, SIG_IGN);
-		sigemptyset(&mask);
-		sigaddset(&mask, SIGINT);
-		sigaddset(&mask, SIGTERM);
-		sigaddset(&mask, SIGHUP);
-		sigaddset(&mask, SIGUSR1);
-		pthread_sigmask(SIG_BLOCK, &mask, NULL);
+		main_block_signals();
 		return nb_agent_main(argc - 1, argv + 1);
 	}
 	ret = nb_cmdline_parse(argc, argv, &o);
@@ -257,15 +268,7 @@ int main(int argc, char **argv)
 		return ret > 0 ? MAIN_EXIT_OK : MAIN_EXIT_USAGE;
 	}
 	nb_log_init("vduse-netblk", o.cfg.log_level);
-	signal(SIGPIPE, SIG_IGN);
-	/* Signals reach the main loop through a signalfd; every thread
-	 * started later inherits the mask. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	main_block_signals();
 	if (!o.foreground)
 		main_daemonize();
 

@@ -283,7 +283,11 @@ void nb_admin_map_print(FILE *out, const struct admin_map *am)
 	fprintf(out, "map epoch:        %" PRIu64 "\n", m->epoch);
 	fprintf(out, "chunk size:       %" PRIu64 "\n", m->chunk_size);
 	for (uint32_t i = 0; i < m->n_nodes; i++)
-		fprintf(out, "node %-3u          %s\n", i, m->nodes[i]);
+		if (m->groups[i])
+			fprintf(out, "node %-3u          %s group %u\n", i,
+				m->nodes[i], m->groups[i]);
+		else
+			fprintf(out, "node %-3u          %s\n", i, m->nodes[i]);
 	for (uint32_t i = 0; i < m->n_chunks && i < 64; i++) {
 		fprintf(out, "placement %-3u     ", i);
 		for (uint32_t j = 0; j < m->chunks[i].n; j++)

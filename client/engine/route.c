@@ -172,6 +172,9 @@ enum route_action nb_route_status_action(enum rpc_status status, int *result)
 	case RPC_STATUS_MALFORMED:
 	case RPC_STATUS_NOT_FOUND:
 	case RPC_STATUS_EXISTS:
+	case RPC_STATUS_LOCKED:
+	/* The writer lock moved on: never retried, elsewhere or later. */
+	case RPC_STATUS_FENCED:
 	default:
 		return ROUTE_COMPLETE;
 	}

@@ -382,7 +382,7 @@ static bool blk_parse_ranges(struct blk_req *req, struct blk_parse *ps,
 		uint32_t nsect, flags;
 
 		/* copied out once: the guest may change it under us */
-		nb_vq_iov_to_buf(iov, cnt, i * sizeof(seg), &seg, sizeof(seg));
+		nb_iov_to_buf(iov, cnt, i * sizeof(seg), &seg, sizeof(seg));
 		sector = le64toh(seg.sector);
 		nsect = le32toh(seg.num_sectors);
 		flags = le32toh(seg.flags);
@@ -444,7 +444,7 @@ static bool blk_req_parse(struct blk_req *req, struct blk_parse *ps)
 	if (e->out_len < sizeof(hdr))
 		return blk_parse_fail(ps, VIRTIO_BLK_S_IOERR,
 				      "request header shorter than 16 bytes");
-	nb_vq_iov_to_buf(out, out_cnt, 0, &hdr, sizeof(hdr));
+	nb_iov_to_buf(out, out_cnt, 0, &hdr, sizeof(hdr));
 	ps->type = le32toh(hdr.type);
 	sector = le64toh(hdr.sector);
 
@@ -484,7 +484,7 @@ static bool blk_req_parse(struct blk_req *req, struct blk_parse *ps)
 					      "GET_ID request without a writable buffer");
 		if (in_len > VIRTIO_BLK_ID_BYTES)
 			in_len = VIRTIO_BLK_ID_BYTES;
-		req->written = (uint32_t)nb_vq_iov_from_buf(in, in_cnt, 0,
+		req->written = (uint32_t)nb_iov_from_buf(in, in_cnt, 0,
 			req->dev->params.serial, in_len);
 		return true;
 	case VIRTIO_BLK_T_DISCARD:

@@ -17,6 +17,12 @@
  *   chunk 0 1              # placement 0: node 0, then node 1
  *   chunk 1 0              # placement 1: node 1, then node 0
  *
+ * A node line may end with "group N" (N >= 1): nodes of one group share
+ * one store (the RADOS nodes of one pool, mock nodes over one file) and
+ * hold the same data, so any of them can stand in for another. A node
+ * without a group (group 0) owns its store alone: its chunks are served
+ * by it only, whatever other nodes its placements list.
+ *
  * Without "chunk" lines there is one placement per node: placement i
  * prefers node i and falls back to the others in order.
  */
@@ -41,6 +47,7 @@ struct map {
 	uint64_t chunk_size;
 	uint32_t n_nodes;
 	char **nodes;        /* "host:port", "[v6]:port" */
+	uint32_t groups[MAP_MAX_NODES]; /* store group per node; 0: alone */
 	uint32_t n_chunks;   /* number of placements */
 	struct map_placement *chunks;
 };
@@ -74,6 +81,17 @@ static inline uint64_t map_chunk_of(const struct map *map, uint64_t offset)
 /* Placement serving a chunk. */
 const struct map_placement *nb_map_placement_of(const struct map *map,
 					     uint64_t chunk);
+
+/*
+ * Do nodes a and b hold the same data (same node, or one group != 0)?
+ * Failover from a to b is safe only then.
+ */
+static inline bool map_same_store(const struct map *map, uint32_t a,
+				  uint32_t b)
+{
+	return a == b || (map->groups[a] != 0 &&
+			  map->groups[a] == map->groups[b]);
+}
 
 /* Index of a node by its address string, or -ENOENT. */
 int nb_map_node_index(const struct map *map, const char *addr);

@@ -49,6 +49,7 @@ enum rpc_op {
 	RPC_OP_PING,
 	RPC_OP_CREATE,
 	RPC_OP_INFO,
+	RPC_OP_UNLOCK,
 	RPC_OP_MAX
 };
 
@@ -65,6 +66,8 @@ enum rpc_status {
 	RPC_STATUS_NOT_FOUND,
 	RPC_STATUS_EXISTS,
 	RPC_STATUS_BAD_STATE,
+	RPC_STATUS_LOCKED,
+	RPC_STATUS_FENCED,
 	RPC_STATUS_MAX
 };
 
@@ -79,6 +82,14 @@ struct rpc_handshake {
 	uint32_t max_inflight;
 	uint32_t max_io_size;
 	char name[RPC_NAME_MAX + 1]; /* client_name or node_name */
+	bool writes_durable;         /* reply only: no FLUSH needed */
+};
+
+/* A volume's writer lock; owner "" when nobody holds it. */
+struct rpc_lock {
+	char owner[RPC_NAME_MAX + 1];
+	uint64_t generation;
+	uint64_t since;              /* unix seconds */
 };
 
 struct rpc_volume_info {
@@ -88,6 +99,7 @@ struct rpc_volume_info {
 	bool read_only;
 	uint32_t max_discard_size;
 	uint32_t max_write_zeroes_size;
+	struct rpc_lock lock;
 };
 
 struct map;
@@ -101,8 +113,11 @@ struct rpc_request {
 	uint64_t epoch;
 	/* Set according to op: */
 	struct rpc_handshake handshake;     /* HANDSHAKE */
-	char volume[RPC_NAME_MAX + 1];      /* OPEN, CREATE, INFO */
+	char volume[RPC_NAME_MAX + 1];      /* OPEN, CREATE, INFO, UNLOCK */
 	bool read_only;                     /* OPEN */
+	char owner[RPC_NAME_MAX + 1];       /* OPEN (read-write), UNLOCK */
+	bool break_lock;                    /* OPEN */
+	uint64_t lock_generation;           /* OPEN, UNLOCK: 0 = any */
 	uint64_t create_size;               /* CREATE */
 	uint32_t create_block_size;         /* CREATE */
 };

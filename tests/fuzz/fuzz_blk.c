@@ -53,10 +53,10 @@ static int fz_submit(void *opaque, struct blk_req *req)
 	if (req->offset > DISK || req->length > DISK - req->offset)
 		abort();		/* validation let a bad range through */
 	if (req->op == BLK_OP_READ)
-		nb_vq_iov_from_buf(req->iov, req->iov_cnt, 0,
+		nb_iov_from_buf(req->iov, req->iov_cnt, 0,
 				be->disk + req->offset, req->length);
 	else if (req->op == BLK_OP_WRITE)
-		nb_vq_iov_to_buf(req->iov, req->iov_cnt, 0,
+		nb_iov_to_buf(req->iov, req->iov_cnt, 0,
 			      be->disk + req->offset, req->length);
 	if (be->defer && be->ndeferred < 64) {
 		be->deferred[be->ndeferred++] = req;

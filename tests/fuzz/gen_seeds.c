@@ -64,6 +64,18 @@ static int gen_rep(const struct rpc_reply *rep, uint32_t dlen,
 /* fuzz_conn: HELLO replies (ids 1, 2), then replies to slots 0..3 of
  * generation 1 (READ 4096, WRITE, FLUSH, DISCARD), then slot 0 of
  * generation 2 (WRITE_ZEROES, sent when the READ was answered). */
+/* A node's HANDSHAKE reply (id 1) granting max_inflight requests. */
+static void gen_hello_reply(struct rpc_reply *rep, uint32_t max_inflight)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->id = 1;
+	rep->has_handshake = true;
+	rep->handshake.version = 1;
+	rep->handshake.max_inflight = max_inflight;
+	rep->handshake.max_io_size = 1 << 20;
+	strcpy(rep->handshake.name, "node0");
+}
+
 static int gen_conn(struct map *map)
 {
 	static uint8_t out[1 << 16];
@@ -74,13 +86,7 @@ static int gen_conn(struct map *map)
 		m = 0;
 		out[m++] = variant == 2 ? 1 : 0;	/* admin conn */
 		out[m++] = variant == 1 ? 7 : 0;	/* read chunk */
-		memset(&rep, 0, sizeof(rep));
-		rep.id = 1;
-		rep.has_handshake = true;
-		rep.handshake.version = 1;
-		rep.handshake.max_inflight = 4;
-		rep.handshake.max_io_size = 1 << 20;
-		strcpy(rep.handshake.name, "node0");
+		gen_hello_reply(&rep, 4);
 		m += gen_rep(&rep, 0, out + m, sizeof(out) - m);
 		rep.has_handshake = false;
 		if (variant == 2) {
@@ -258,13 +264,7 @@ int main(int argc, char **argv)
 	gen_write("req-create", frame, m, NULL, 0);
 	/* ... and a node's replies to ids 1.. (handshake, open, read data) */
 	m = 0;
-	memset(&rep, 0, sizeof(rep));
-	rep.id = 1;
-	rep.has_handshake = true;
-	rep.handshake.version = 1;
-	rep.handshake.max_inflight = 64;
-	rep.handshake.max_io_size = 1 << 20;
-	strcpy(rep.handshake.name, "node0");
+	gen_hello_reply(&rep, 64);
 	m += gen_rep(&rep, 0, frame + m, sizeof(frame) - m);
 	rep.has_handshake = false;
 	rep.id = 2;

@@ -146,13 +146,13 @@ void *vq_fake_host(struct vq_fake *f, uint64_t iova, uint64_t len)
 	return r->mem + (iova - r->iova);
 }
 
-int vq_fake_write(struct vq_fake *f, uint64_t iova, const void *buf,
-		  uint64_t len)
+/* Copy len bytes between guest memory at iova and buf, across regions. */
+static int vq_fake_copy(struct vq_fake *f, uint64_t iova, uint8_t *buf,
+			uint64_t len, bool to_guest)
 {
-	const uint8_t *src = buf;
-
 	while (len) {
 		struct vq_fake_region *r = vq_fake_find(f, iova);
+		uint8_t *mem;
 		uint64_t n;
 
 		if (!r)
@@ -160,33 +160,27 @@ int vq_fake_write(struct vq_fake *f, uint64_t iova, const void *buf,
 		n = r->size - (iova - r->iova);
 		if (n > len)
 			n = len;
-		memcpy(r->mem + (iova - r->iova), src, n);
-		src += n;
+		mem = r->mem + (iova - r->iova);
+		if (to_guest)
+			memcpy(mem, buf, n);
+		else
+			memcpy(buf, mem, n);
+		buf += n;
 		iova += n;
 		len -= n;
 	}
 	return 0;
 }
 
+int vq_fake_write(struct vq_fake *f, uint64_t iova, const void *buf,
+		  uint64_t len)
+{
+	return vq_fake_copy(f, iova, (uint8_t *)buf, len, true);
+}
+
 int vq_fake_read(struct vq_fake *f, uint64_t iova, void *buf, uint64_t len)
 {
-	uint8_t *dst = buf;
-
-	while (len) {
-		struct vq_fake_region *r = vq_fake_find(f, iova);
-		uint64_t n;
-
-		if (!r)
-			return -EFAULT;
-		n = r->size - (iova - r->iova);
-		if (n > len)
-			n = len;
-		memcpy(dst, r->mem + (iova - r->iova), n);
-		dst += n;
-		iova += n;
-		len -= n;
-	}
-	return 0;
+	return vq_fake_copy(f, iova, buf, len, false);
 }
 
 unsigned int vq_fake_notifies(const struct vq_fake *f)

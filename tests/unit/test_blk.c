@@ -72,12 +72,12 @@ static int mem_submit(void *opaque, struct blk_req *req)
 	if (!err) {
 		switch (req->op) {
 		case BLK_OP_READ:
-			assert_int_equal(nb_vq_iov_from_buf(req->iov, req->iov_cnt,
+			assert_int_equal(nb_iov_from_buf(req->iov, req->iov_cnt,
 				0, be->disk + req->offset, req->length),
 				req->length);
 			break;
 		case BLK_OP_WRITE:
-			assert_int_equal(nb_vq_iov_to_buf(req->iov, req->iov_cnt,
+			assert_int_equal(nb_iov_to_buf(req->iov, req->iov_cnt,
 				0, be->disk + req->offset, req->length),
 				req->length);
 			break;

@@ -168,6 +168,44 @@ static void test_dup(void **state)
 	nb_map_free(NULL);
 }
 
+/* Store groups: who may stand in for whom. */
+static void test_groups(void **state)
+{
+	struct map *m, *d;
+	char err[256];
+
+	assert_int_equal(nb_map_parse("epoch 3\nchunk_size 1M\n"
+				      "node a:1 group 7\nnode b:2 group 7\n"
+				      "node c:3\nnode d:4 group 9\n",
+				      &m, err, sizeof(err)), 0);
+	assert_int_equal(m->groups[0], 7);
+	assert_int_equal(m->groups[2], 0);
+	assert_true(map_same_store(m, 0, 1));
+	assert_true(map_same_store(m, 1, 0));
+	assert_true(map_same_store(m, 2, 2));
+	assert_false(map_same_store(m, 0, 2));
+	assert_false(map_same_store(m, 2, 0));
+	assert_false(map_same_store(m, 0, 3));
+	d = nb_map_dup(m);
+	assert_non_null(d);
+	assert_int_equal(d->groups[3], 9);
+	assert_false(map_same_store(d, 1, 3));
+	nb_map_free(d);
+	nb_map_free(m);
+
+	/* Without group words every node is alone. */
+	assert_int_equal(nb_map_parse("epoch 3\nchunk_size 1M\nnode a:1\nnode b:2\n",
+				      &m, err, sizeof(err)), 0);
+	assert_false(map_same_store(m, 0, 1));
+	nb_map_free(m);
+
+	expect_error("epoch 1\nchunk_size 1M\nnode a:1 group 0\n", "line 3: 'group' needs");
+	expect_error("epoch 1\nchunk_size 1M\nnode a:1 group x\n", "line 3: 'group' needs");
+	expect_error("epoch 1\nchunk_size 1M\nnode a:1 group\n", "line 3");
+	expect_error("epoch 1\nchunk_size 1M\nnode a:1 grope 1\n", "line 3");
+	expect_error("epoch 1\nchunk_size 1M\nnode a:1 group 1 2\n", "line 3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_words),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_dup),
+		cmocka_unit_test(test_groups),
 	};
 
 	return cmocka_run_group_tests_name("map", tests, NULL, NULL);

@@ -116,6 +116,33 @@ static void test_request_handshake_open_create(void **state)
 	assert_int_equal(out.op, RPC_OP_OPEN);
 	assert_string_equal(out.volume, "vol-7");
 	assert_true(out.read_only);
+	assert_string_equal(out.owner, "");
+	assert_false(out.break_lock);
+
+	memset(&in, 0, sizeof(in));
+	in.id = 4;
+	in.op = RPC_OP_OPEN;
+	strcpy(in.volume, "vol-8");
+	strcpy(in.owner, "vda@host-b");
+	in.break_lock = true;
+	in.lock_generation = 12;
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
+	assert_string_equal(out.owner, "vda@host-b");
+	assert_true(out.break_lock);
+	assert_true(out.lock_generation == 12);
+	assert_false(out.read_only);
+
+	memset(&in, 0, sizeof(in));
+	in.id = 5;
+	in.op = RPC_OP_UNLOCK;
+	strcpy(in.volume, "vol-8");
+	strcpy(in.owner, "admin@host-c");
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
+	assert_int_equal(out.op, RPC_OP_UNLOCK);
+	assert_string_equal(out.volume, "vol-8");
+	assert_string_equal(out.owner, "admin@host-c");
 
 	memset(&in, 0, sizeof(in));
 	in.id = 3;
@@ -209,7 +236,7 @@ static void test_reply_roundtrip_with_map(void **state)
 	int n;
 
 	assert_int_equal(nb_map_parse("epoch 4\nchunk_size 1M\n"
-				   "node 127.0.0.1:1\nnode 127.0.0.1:2\n"
+				   "node 127.0.0.1:1 group 3\nnode 127.0.0.1:2\n"
 				   "chunk 1 0\nchunk 0\n",
 				   &map, err, sizeof(err)), 0);
 	in.has_handshake = true;
@@ -217,7 +244,11 @@ static void test_reply_roundtrip_with_map(void **state)
 	in.handshake.max_inflight = 128;
 	in.handshake.max_io_size = 1 << 20;
 	strcpy(in.handshake.name, "node-1");
+	in.handshake.writes_durable = true;
 	in.has_volume = true;
+	strcpy(in.volume.lock.owner, "vol1@host-a");
+	in.volume.lock.generation = 41;
+	in.volume.lock.since = 1700000000;
 	strcpy(in.volume.volume, "v");
 	in.volume.size = 1ull << 33;
 	in.volume.block_size = 4096;
@@ -234,6 +265,12 @@ static void test_reply_roundtrip_with_map(void **state)
 	assert_int_equal(out.status, RPC_STATUS_OK);
 	assert_true(out.has_handshake && out.has_volume);
 	assert_string_equal(out.handshake.name, "node-1");
+	assert_true(out.handshake.writes_durable);
+	assert_string_equal(out.volume.lock.owner, "vol1@host-a");
+	assert_true(out.volume.lock.generation == 41);
+	assert_true(out.volume.lock.since == 1700000000);
+	assert_int_equal(out.map->groups[0], 3);
+	assert_int_equal(out.map->groups[1], 0);
 	assert_true(out.volume.size == 1ull << 33);
 	assert_int_equal(out.volume.block_size, 4096);
 	assert_true(out.volume.read_only);

@@ -32,6 +32,8 @@ static void test_status_actions(void **state)
 		{ RPC_STATUS_NOT_FOUND, ROUTE_COMPLETE, -EIO },
 		{ RPC_STATUS_EXISTS, ROUTE_COMPLETE, -EIO },
 		{ RPC_STATUS_BAD_STATE, ROUTE_RECONNECT, -EIO },
+		{ RPC_STATUS_LOCKED, ROUTE_COMPLETE, -EIO },
+		{ RPC_STATUS_FENCED, ROUTE_COMPLETE, -EIO },
 	};
 	bool seen[RPC_STATUS_MAX] = { false };
 

@@ -216,7 +216,7 @@ static void test_span_regions(void **state)
 	{
 		char hdr[17] = { 0 };
 
-		assert_int_equal(nb_vq_iov_to_buf(e->iov, e->out_num, 0, hdr, 16), 16);
+		assert_int_equal(nb_iov_to_buf(e->iov, e->out_num, 0, hdr, 16), 16);
 		assert_string_equal(hdr, "ABCDEFGHIJKLMNOP");
 	}
 	assert_int_equal(e->iov[2].iov_len, 100);
@@ -686,12 +686,12 @@ static void test_iov_copy(void **state)
 	char a[3], b[5], out[8] = { 0 };
 	struct iovec iov[2] = { { a, 3 }, { b, 5 } };
 
-	assert_int_equal(nb_vq_iov_from_buf(iov, 2, 2, "xyzw", 4), 4);
+	assert_int_equal(nb_iov_from_buf(iov, 2, 2, "xyzw", 4), 4);
 	assert_int_equal(a[2], 'x');
 	assert_memory_equal(b, "yzw", 3);
-	assert_int_equal(nb_vq_iov_to_buf(iov, 2, 2, out, 8), 6);
+	assert_int_equal(nb_iov_to_buf(iov, 2, 2, out, 8), 6);
 	assert_memory_equal(out, "xyzw", 4);
-	assert_int_equal(nb_vq_iov_from_buf(iov, 2, 9, "q", 1), 0);
+	assert_int_equal(nb_iov_from_buf(iov, 2, 9, "q", 1), 0);
 }
 
 int main(void)

@@ -39,6 +39,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "iov.h"
+
 /* Largest queue the split layout allows. */
 #define VQ_MAX_SIZE 32768u
 /* Most host iovecs one chain may produce (after splitting buffers that
@@ -197,11 +199,8 @@ int nb_vq_notify_batch(struct vq *vq);
 void nb_vq_kick_disable(struct vq *vq);
 bool nb_vq_kick_enable(struct vq *vq);
 
-/* Copy helpers over an iovec array (used on guest buffers). Return the
- * number of bytes copied, which is short if the iovecs end first. */
-size_t nb_vq_iov_to_buf(const struct iovec *iov, unsigned int cnt,
-		     size_t offset, void *buf, size_t len);
-size_t nb_vq_iov_from_buf(const struct iovec *iov, unsigned int cnt,
-		       size_t offset, const void *buf, size_t len);
+/* Copies between guest buffers and flat memory: nb_iov_to_buf() and
+ * nb_iov_from_buf() of iov.h (common). */
+
 
 #endif
