@@ -357,6 +357,8 @@ static void srv_request_handshake(struct srv_conn *conn, const struct rpc_reques
 	rep.handshake.max_inflight = inflight;
 	rep.handshake.max_io_size = io;
 	snprintf(rep.handshake.name, sizeof(rep.handshake.name), "%s", srv->name);
+	/* The client then keeps no FLUSH obligations towards this node. */
+	rep.handshake.writes_durable = srv->store->writes_durable;
 	nb_srv_conn_send_reply(conn, &rep);
 }
 
@@ -556,6 +558,10 @@ int nb_srv_request_handle(struct srv_conn *conn, const struct rpc_request *req,
 		break;
 	case RPC_OP_CREATE:
 		srv_request_create(conn, req);
+		break;
+	case RPC_OP_UNLOCK:
+		srv_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
+				 "writer locks are not implemented on this node yet");
 		break;
 	default:
 		if (!srv_request_is_data(req->op)) {
