@@ -678,7 +678,6 @@ struct srv_conn *nb_srv_conn_new(struct srv_worker *w, int fd, const char *peer)
 	if (w->conns)
 		w->conns->prev = conn;
 	w->conns = conn;
-	__atomic_fetch_add(&w->n_conns, 1, __ATOMIC_RELAXED);
 	return conn;
 }
 

@@ -197,12 +197,14 @@ struct srv_worker *nb_srv_worker_self(struct nb_srv *srv)
 	return NULL;
 }
 
+/* The socket was counted in w->n_conns by the hand-over. */
 static void srv_worker_new_conn(struct srv_worker *w, int fd, const char *peer)
 {
 	if (!nb_srv_conn_new(w, fd, peer)) {
 		srv_warn("client %s: cannot set up a connection: %s", peer,
 			 strerror(errno));
 		close(fd);
+		__atomic_fetch_sub(&w->n_conns, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -265,9 +267,10 @@ static void srv_worker_wake_cb(struct ev_loop *loop, ev_async *a, int revents)
 	}
 	while ((h = hand)) {
 		hand = h->next;
-		if (stop || w->stopping)
+		if (stop || w->stopping) {
 			close(h->fd);
-		else
+			__atomic_fetch_sub(&w->n_conns, 1, __ATOMIC_RELAXED);
+		} else
 			srv_worker_new_conn(w, h->fd, h->peer);
 		free(h);
 	}
@@ -373,6 +376,8 @@ static void srv_hand_over(struct nb_srv *srv, int fd, const char *peer)
 	struct srv_worker *w = srv_pick_worker(srv);
 	struct srv_handoff *h;
 
+	/* Counted now so that a burst of accepts spreads over the threads. */
+	__atomic_fetch_add(&w->n_conns, 1, __ATOMIC_RELAXED);
 	if (w->index == 0) {
 		srv_worker_new_conn(w, fd, peer);
 		return;
@@ -382,12 +387,11 @@ static void srv_hand_over(struct nb_srv *srv, int fd, const char *peer)
 		srv_warn("client %s: cannot set up a connection: %s", peer,
 			 strerror(ENOMEM));
 		close(fd);
+		__atomic_fetch_sub(&w->n_conns, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	h->fd = fd;
 	snprintf(h->peer, sizeof(h->peer), "%s", peer);
-	/* Counted now so that a burst of accepts spreads over the threads. */
-	__atomic_fetch_add(&w->n_conns, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&w->lock);
 	h->next = w->handoffs;
 	w->handoffs = h;

@@ -85,7 +85,10 @@ struct srv_conn {
 
 /* ---- conn.c ---- */
 
-/* Take ownership of an accepted socket; NULL with errno set on failure. */
+/*
+ * Take ownership of an accepted socket; NULL with errno set on failure.
+ * The caller counted it in w->n_conns (closing uncounts it).
+ */
 struct srv_conn *nb_srv_conn_new(struct srv_worker *w, int fd, const char *peer);
 void nb_srv_conn_free(struct srv_conn *conn);
 void nb_srv_conn_set_state(struct srv_conn *conn, enum srv_conn_state state);

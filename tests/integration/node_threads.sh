@@ -22,7 +22,7 @@ for v in a b c; do
 	pids+=($!)
 done
 # Two more clients on one volume, different regions.
-for off in 0 8M; do
+for off in 8M 12M; do
 	nb_cli "${c[@]}" --volume a verify --offset $off --size 4M --block-size 4K --queue-depth 16 \
 		>"$NB_TMP/a-$off.out" 2>&1 &
 	pids+=($!)
