@@ -9,28 +9,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
 #include "errmsg.h"
+#include "mock.h"
 #include "parse.h"
-#include "volume.h"
 
 #define MOCK_CMD_MAX_ARGS 8
 #define MOCK_DELAY_MAX_MS (3600u * 1000u)
 
-static const char *const mock_fault_op_names[MOCK_FOP_MAX] = {
-	[MOCK_FOP_READ] = "read",
-	[MOCK_FOP_WRITE] = "write",
-	[MOCK_FOP_FLUSH] = "flush",
-	[MOCK_FOP_DISCARD] = "discard",
-	[MOCK_FOP_WRITE_ZEROES] = "write-zeroes",
+static const char *const mock_fault_op_names[NB_STORE_OP_MAX] = {
+	[NB_STORE_READ] = "read",
+	[NB_STORE_WRITE] = "write",
+	[NB_STORE_FLUSH] = "flush",
+	[NB_STORE_DISCARD] = "discard",
+	[NB_STORE_WRITE_ZEROES] = "write-zeroes",
 };
 
-const char *mock_fault_op_name(enum mock_fault_op op)
+const char *mock_fault_op_name(enum nb_store_op op)
 {
-	return (unsigned)op < MOCK_FOP_MAX ? mock_fault_op_names[op] : "?";
+	return (unsigned)op < NB_STORE_OP_MAX ? mock_fault_op_names[op] : "?";
 }
 
-static int mock_cmd_error_rate(struct mock_server *srv, int argc, char **argv,
+static int mock_cmd_error_rate(struct mock_server *ms, int argc, char **argv,
 			       char *out, size_t outlen)
 {
 	char *end;
@@ -40,7 +39,7 @@ static int mock_cmd_error_rate(struct mock_server *srv, int argc, char **argv,
 	if (argc != 3)
 		return nb_errf(out, outlen, -EINVAL, "usage: error-rate OP|all PERCENT");
 	if (strcmp(argv[1], "all") != 0) {
-		for (int i = 0; i < MOCK_FOP_MAX; i++)
+		for (int i = 0; i < NB_STORE_OP_MAX; i++)
 			if (strcmp(argv[1], mock_fault_op_names[i]) == 0)
 				op = i;
 		if (op < 0)
@@ -53,15 +52,15 @@ static int mock_cmd_error_rate(struct mock_server *srv, int argc, char **argv,
 	if (errno || end == argv[2] || *end || !(pct >= 0 && pct <= 100))
 		return nb_errf(out, outlen, -EINVAL,
 			       "bad percentage \"%s\" (0 to 100)", argv[2]);
-	for (int i = 0; i < MOCK_FOP_MAX; i++)
+	for (int i = 0; i < NB_STORE_OP_MAX; i++)
 		if (op < 0 || op == i)
-			srv->node.faults.error_rate[i] = pct;
+			ms->faults.error_rate[i] = pct;
 	snprintf(out, outlen, "error-rate %s %g%%", argv[1], pct);
 	mock_info("fault: %s", out);
 	return 0;
 }
 
-static int mock_cmd_delay(struct mock_server *srv, int argc, char **argv,
+static int mock_cmd_delay(struct mock_server *ms, int argc, char **argv,
 			  char *out, size_t outlen)
 {
 	uint64_t lo, hi;
@@ -76,29 +75,29 @@ static int mock_cmd_delay(struct mock_server *srv, int argc, char **argv,
 		return nb_errf(out, outlen, -EINVAL,
 			       "bad maximum delay \"%s\" (%llu to %u ms)", argv[2],
 			       (unsigned long long)lo, MOCK_DELAY_MAX_MS);
-	srv->node.faults.delay_min_ms = (uint32_t)lo;
-	srv->node.faults.delay_max_ms = (uint32_t)hi;
+	ms->faults.delay_min_ms = (uint32_t)lo;
+	ms->faults.delay_max_ms = (uint32_t)hi;
 	snprintf(out, outlen, "delay %llu..%llu ms", (unsigned long long)lo,
 		 (unsigned long long)hi);
 	mock_info("fault: %s", out);
 	return 0;
 }
 
-static int mock_cmd_drop_every(struct mock_server *srv, int argc, char **argv,
+static int mock_cmd_drop_every(struct mock_server *ms, int argc, char **argv,
 			       char *out, size_t outlen)
 {
 	uint64_t n;
 
 	if (argc != 2 || nb_parse_u64(argv[1], 0, UINT32_MAX, &n) < 0)
 		return nb_errf(out, outlen, -EINVAL, "usage: drop-every N (0 = off)");
-	srv->node.faults.drop_every = n;
-	srv->node.faults.drop_counter = 0;
+	ms->faults.drop_every = n;
+	ms->faults.drop_counter = 0;
 	snprintf(out, outlen, "drop-every %llu", (unsigned long long)n);
 	mock_info("fault: %s", out);
 	return 0;
 }
 
-static int mock_cmd_stall(struct mock_server *srv, int argc, char **argv,
+static int mock_cmd_stall(struct mock_server *ms, int argc, char **argv,
 			  char *out, size_t outlen)
 {
 	bool on;
@@ -106,21 +105,21 @@ static int mock_cmd_stall(struct mock_server *srv, int argc, char **argv,
 	if (argc != 2 || (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0))
 		return nb_errf(out, outlen, -EINVAL, "usage: stall on|off");
 	on = strcmp(argv[1], "on") == 0;
-	srv->node.faults.stall = on;
+	ms->faults.stall = on;
 	snprintf(out, outlen, "stall %s (%llu requests held)", argv[1],
-		 (unsigned long long)srv->node.stats.inflight);
+		 (unsigned long long)ms->faults.held);
 	mock_info("fault: %s", out);
 	if (!on)
-		mock_server_release_stalled(srv);
+		mock_faults_release_stalled(&ms->faults);
 	return 0;
 }
 
-static void mock_cmd_faults_text(struct mock_server *srv, char *out, size_t outlen)
+static void mock_cmd_faults_text(struct mock_server *ms, char *out, size_t outlen)
 {
-	const struct mock_faults *f = &srv->node.faults;
+	const struct mock_faults *f = &ms->faults;
 	size_t used = 0;
 
-	for (int i = 0; i < MOCK_FOP_MAX && used < outlen; i++)
+	for (int i = 0; i < NB_STORE_OP_MAX && used < outlen; i++)
 		used += (size_t)snprintf(out + used, outlen - used, "error-rate-%s=%g ",
 					 mock_fault_op_names[i], f->error_rate[i]);
 	if (used < outlen)
@@ -130,53 +129,44 @@ static void mock_cmd_faults_text(struct mock_server *srv, char *out, size_t outl
 			 (unsigned long long)f->drop_every, f->stall ? "on" : "off");
 }
 
-static void mock_cmd_stats_text(struct mock_server *srv, char *out, size_t outlen)
+static void mock_cmd_stats_text(struct mock_server *ms, char *out, size_t outlen)
 {
-	const struct mock_stats *s = &srv->node.stats;
+	const struct mock_faults *f = &ms->faults;
+	struct nb_srv_stats s;
 
+	nb_srv_get_stats(ms->srv, &s);
 	snprintf(out, outlen,
-		 "connections=%llu open_connections=%zu requests=%llu reads=%llu writes=%llu "
+		 "connections=%llu open_connections=%llu requests=%llu reads=%llu writes=%llu "
 		 "flushes=%llu fua=%llu discards=%llu write_zeroes=%llu not_owner=%llu "
 		 "errors_injected=%llu drops=%llu bytes_read=%llu bytes_written=%llu "
 		 "inflight=%llu map_epoch=%llu",
-		 (unsigned long long)s->connections, srv->n_conns,
-		 (unsigned long long)s->requests, (unsigned long long)s->reads,
-		 (unsigned long long)s->writes, (unsigned long long)s->flushes,
-		 (unsigned long long)s->fua, (unsigned long long)s->discards,
-		 (unsigned long long)s->write_zeroes, (unsigned long long)s->not_owner,
-		 (unsigned long long)s->errors_injected, (unsigned long long)s->drops,
-		 (unsigned long long)s->bytes_read, (unsigned long long)s->bytes_written,
-		 (unsigned long long)s->inflight,
-		 (unsigned long long)(srv->node.map ? srv->node.map->epoch : 0));
+		 (unsigned long long)s.connections, (unsigned long long)s.open_connections,
+		 (unsigned long long)s.requests, (unsigned long long)s.reads,
+		 (unsigned long long)s.writes, (unsigned long long)s.flushes,
+		 (unsigned long long)s.fua, (unsigned long long)s.discards,
+		 (unsigned long long)s.write_zeroes, (unsigned long long)s.not_owner,
+		 (unsigned long long)f->errors_injected, (unsigned long long)f->drops,
+		 (unsigned long long)s.bytes_read, (unsigned long long)s.bytes_written,
+		 (unsigned long long)f->held, (unsigned long long)s.map_epoch);
 }
 
-static int mock_cmd_resize(struct mock_server *srv, int argc, char **argv,
+static int mock_cmd_resize(struct mock_server *ms, int argc, char **argv,
 			   char *out, size_t outlen)
 {
-	struct mock_volume *vol;
 	uint64_t size;
 	int r;
 
 	if (argc != 3)
 		return nb_errf(out, outlen, -EINVAL, "usage: resize VOLUME SIZE");
-	vol = mock_node_find_volume(&srv->node, argv[1]);
-	if (!vol)
+	if (!nb_srv_volume_exists(ms->srv, argv[1]))
 		return nb_errf(out, outlen, -ENOENT, "no volume named \"%s\"",
 			       argv[1]);
 	if (mock_parse_size(argv[2], &size) < 0)
 		return nb_errf(out, outlen, -EINVAL, "bad size \"%s\"", argv[2]);
-	if (size < vol->size || size % vol->block_size != 0)
-		return nb_errf(out, outlen, -EINVAL,
-			       "volume %s can only grow to a multiple of %u bytes (now %llu, asked %llu)",
-			       vol->name, vol->block_size, (unsigned long long)vol->size,
-			       (unsigned long long)size);
-	r = mock_volume_resize(vol, size);
-	if (r < 0)
-		return nb_errf(out, outlen, r, "cannot resize volume %s: %s",
-			       vol->name, strerror(-r));
-	snprintf(out, outlen, "volume %s size %llu", vol->name, (unsigned long long)size);
-	mock_info("%s", out);
-	return 0;
+	r = nb_srv_volume_resize(ms->srv, argv[1], size, out, outlen);
+	if (r == 0)
+		mock_info("%s", out);
+	return r;
 }
 
 static int mock_cmd_split(char *line, char **argv)
@@ -193,7 +183,7 @@ static int mock_cmd_split(char *line, char **argv)
 	return argc;
 }
 
-int mock_command_exec(struct mock_server *srv, const char *line, char *out,
+int mock_command_exec(struct mock_server *ms, const char *line, char *out,
 		      size_t outlen)
 {
 	char *argv[MOCK_CMD_MAX_ARGS];
@@ -208,36 +198,38 @@ int mock_command_exec(struct mock_server *srv, const char *line, char *out,
 		snprintf(out, outlen, argc == 0 ? "empty command" : "too many arguments");
 		r = -EINVAL;
 	} else if (strcmp(argv[0], "error-rate") == 0) {
-		r = mock_cmd_error_rate(srv, argc, argv, out, outlen);
+		r = mock_cmd_error_rate(ms, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "delay") == 0) {
-		r = mock_cmd_delay(srv, argc, argv, out, outlen);
+		r = mock_cmd_delay(ms, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "drop-every") == 0) {
-		r = mock_cmd_drop_every(srv, argc, argv, out, outlen);
+		r = mock_cmd_drop_every(ms, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "stall") == 0) {
-		r = mock_cmd_stall(srv, argc, argv, out, outlen);
+		r = mock_cmd_stall(ms, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "reset") == 0 && argc == 1) {
-		bool stalled = srv->node.faults.stall;
+		struct mock_faults *f = &ms->faults;
 
-		memset(&srv->node.faults, 0, sizeof(srv->node.faults));
-		if (stalled)
-			mock_server_release_stalled(srv);
+		memset(f->error_rate, 0, sizeof(f->error_rate));
+		f->delay_min_ms = f->delay_max_ms = 0;
+		f->drop_every = f->drop_counter = 0;
+		f->stall = false;
+		mock_faults_release_stalled(f);
 		snprintf(out, outlen, "all faults off");
 		mock_info("fault: %s", out);
 	} else if (strcmp(argv[0], "faults") == 0 && argc == 1) {
-		mock_cmd_faults_text(srv, out, outlen);
+		mock_cmd_faults_text(ms, out, outlen);
 	} else if (strcmp(argv[0], "stats") == 0 && argc == 1) {
-		mock_cmd_stats_text(srv, out, outlen);
+		mock_cmd_stats_text(ms, out, outlen);
 	} else if (strcmp(argv[0], "map-reload") == 0 && argc == 1) {
-		r = mock_server_map_reload(srv, out, outlen);
+		r = nb_srv_map_reload(ms->srv, out, outlen);
 		if (r < 0)
 			mock_warn("map-reload: %s; keeping map epoch %llu", out,
-				  (unsigned long long)srv->node.map->epoch);
+				  (unsigned long long)nb_srv_map_epoch(ms->srv));
 	} else if (strcmp(argv[0], "resize") == 0) {
-		r = mock_cmd_resize(srv, argc, argv, out, outlen);
+		r = mock_cmd_resize(ms, argc, argv, out, outlen);
 	} else if (strcmp(argv[0], "quit") == 0 && argc == 1) {
 		snprintf(out, outlen, "quitting");
 		mock_info("control: quit");
-		mock_server_quit(srv);
+		nb_srv_quit(ms->srv);
 	} else if (strcmp(argv[0], "help") == 0 && argc == 1) {
 		snprintf(out, outlen,
 			 "commands: error-rate OP|all PERCENT; delay MS [MAX_MS]; drop-every N; "

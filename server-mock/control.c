@@ -31,7 +31,7 @@ struct mock_control_client {
 };
 
 struct mock_control {
-	struct mock_server *srv;
+	struct mock_server *ms;
 	char *path;
 	int fd;
 	ev_io accept_watcher;
@@ -51,10 +51,10 @@ static void mock_control_client_free(struct mock_control_client *cl)
 		}
 	}
 	ctl->n_clients--;
-	ev_io_stop(ctl->srv->loop, &cl->rd);
-	ev_clear_pending(ctl->srv->loop, &cl->rd);
-	ev_io_stop(ctl->srv->loop, &cl->wr);
-	ev_clear_pending(ctl->srv->loop, &cl->wr);
+	ev_io_stop(ctl->ms->loop, &cl->rd);
+	ev_clear_pending(ctl->ms->loop, &cl->rd);
+	ev_io_stop(ctl->ms->loop, &cl->wr);
+	ev_clear_pending(ctl->ms->loop, &cl->wr);
 	close(cl->fd);
 	free(cl->out);
 	free(cl);
@@ -63,7 +63,7 @@ static void mock_control_client_free(struct mock_control_client *cl)
 /* Write what we can; returns -1 when the client is gone (and freed). */
 static int mock_control_client_flush(struct mock_control_client *cl)
 {
-	struct ev_loop *loop = cl->ctl->srv->loop;
+	struct ev_loop *loop = cl->ctl->ms->loop;
 
 	while (cl->out_len > 0) {
 		ssize_t n = send(cl->fd, cl->out, cl->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -110,7 +110,7 @@ static int mock_control_client_answer(struct mock_control_client *cl, bool ok,
 static void mock_control_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct mock_control_client *cl = w->data;
-	struct mock_server *srv = cl->ctl->srv;
+	struct mock_server *ms = cl->ctl->ms;
 	char answer[1024];
 	ssize_t n;
 	char *nl;
@@ -137,7 +137,7 @@ static void mock_control_client_read_cb(struct ev_loop *loop, ev_io *w, int reve
 			r = -EINVAL;
 		} else {
 			mock_debug("control: %s", cl->in);
-			r = mock_command_exec(srv, cl->in, answer, sizeof(answer));
+			r = mock_command_exec(ms, cl->in, answer, sizeof(answer));
 		}
 		memmove(cl->in, nl + 1, cl->in_len - linelen - 1);
 		cl->in_len -= linelen + 1;
@@ -198,7 +198,7 @@ static int mock_control_addr(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
-struct mock_control *mock_control_new(struct mock_server *srv, const char *path)
+struct mock_control *mock_control_new(struct mock_server *ms, const char *path)
 {
 	struct mock_control *ctl;
 	struct sockaddr_un sun;
@@ -214,7 +214,7 @@ struct mock_control *mock_control_new(struct mock_server *srv, const char *path)
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return NULL;
-	ctl->srv = srv;
+	ctl->ms = ms;
 	ctl->path = strdup(path);
 	if (!ctl->path)
 		goto out_free;
@@ -235,7 +235,7 @@ struct mock_control *mock_control_new(struct mock_server *srv, const char *path)
 		goto out_close_fd;
 	ev_io_init(&ctl->accept_watcher, mock_control_accept_cb, ctl->fd, EV_READ);
 	ctl->accept_watcher.data = ctl;
-	ev_io_start(srv->loop, &ctl->accept_watcher);
+	ev_io_start(ms->loop, &ctl->accept_watcher);
 	return ctl;
 
 out_close_fd:
@@ -258,7 +258,7 @@ void mock_control_free(struct mock_control *ctl)
 		return;
 	while (ctl->clients)
 		mock_control_client_free(ctl->clients);
-	ev_io_stop(ctl->srv->loop, &ctl->accept_watcher);
+	ev_io_stop(ctl->ms->loop, &ctl->accept_watcher);
 	close(ctl->fd);
 	unlink(ctl->path);
 	free(ctl->path);

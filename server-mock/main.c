@@ -34,9 +34,10 @@ static int mock_main_check_files(const struct mock_config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct mock_server srv;
+	struct mock_server ms;
 	struct mock_config cfg;
 	struct ev_loop *loop;
+	struct nb_srv_stats st;
 	int r, status = 0;
 
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
@@ -60,27 +61,28 @@ int main(int argc, char **argv)
 		mock_options_free(&cfg);
 		return MOCK_EXIT_RUNTIME;
 	}
-	if (mock_server_init(&srv, loop, &cfg) < 0) {
+	if (mock_server_init(&ms, loop, &cfg) < 0) {
 		mock_options_free(&cfg);
 		return MOCK_EXIT_RUNTIME;
 	}
 	for (size_t i = 0; i < cfg.n_faults; i++) {
 		char answer[1024];
 
-		if (mock_command_exec(&srv, cfg.faults[i], answer, sizeof(answer)) < 0) {
+		if (mock_command_exec(&ms, cfg.faults[i], answer, sizeof(answer)) < 0) {
 			fprintf(stderr, "%s: --fault \"%s\": %s\n", MOCK_PROG, cfg.faults[i],
 				answer);
 			status = MOCK_EXIT_USAGE;
 			goto out_fini;
 		}
 	}
-	if (!srv.quitting)
-		ev_run(loop, 0);
+	if (!nb_srv_quitting(ms.srv) && nb_srv_run(ms.srv) < 0)
+		status = MOCK_EXIT_RUNTIME;
+	nb_srv_get_stats(ms.srv, &st);
 	mock_info("exiting: %llu connections served, %llu requests",
-		  (unsigned long long)srv.node.stats.connections,
-		  (unsigned long long)srv.node.stats.requests);
+		  (unsigned long long)st.connections,
+		  (unsigned long long)st.requests);
 out_fini:
-	mock_server_fini(&srv);
+	mock_server_fini(&ms);
 	mock_options_free(&cfg);
 	return status;
 }

@@ -2,21 +2,17 @@
 /*
  * netblk-server-mock: a storage node for tests and demos of vduse-netblk.
  *
- * Shared definitions: configuration, the server object and logging. One
- * single-threaded libev loop owns everything.
+ * The node itself (listening, TLS, connections, requests, map, volumes,
+ * the memory and file stores) is the shared core of server/ (srv.h); the
+ * mock adds its options, its control socket and a fault-injection filter
+ * over the stores. It runs the core with one I/O thread: one libev loop
+ * owns everything, which its counters and fault settings rely on.
  *
  * Layers (each calls only downward):
- *   main.c      glue: options, startup, shutdown
+ *   main.c      glue: options, stores, the core, startup, shutdown
  *   control.c   the control socket and the `ctl` client
  *   command.c   text commands (control socket and --fault)
- *   server.c    listening socket, map file, connection list, signals
- *   conn.c      one TLS connection: buffers, framing, backpressure,
- *               held requests
- *   request.c   one request: checks, fault injection, execution; it sees
- *               its connection through the functions of request.h only
- *   node.c      the node's name, map, volumes, faults and counters
- *   volume.c    storage of one volume (memory or file)
- *   tls.c       OpenSSL context and error texts
+ *   fault.c     the fault filter: a store over a store (srv_store.h)
  *   options.c   command line
  */
 #ifndef NETBLK_MOCK_H
@@ -28,23 +24,17 @@
 #include <stdint.h>
 
 #include <ev.h>
-#include <openssl/ssl.h>
 
 #include "logging.h"
 #include "map.h"
-#include "node.h"
 #include "rpc.h"
+#include "srv.h"
 
 #define MOCK_PROG "netblk-server-mock"
 
 /* Exit codes */
 #define MOCK_EXIT_RUNTIME 1
 #define MOCK_EXIT_USAGE   2
-
-/* Largest protobuf header accepted in a request frame. */
-#define MOCK_MAX_REQ_HDR  4096
-#define MOCK_MAX_INFLIGHT 4096
-#define MOCK_MAX_VOLUMES  1024
 
 /*
  * ---- logging (common/logging.c) ----
@@ -110,46 +100,60 @@ void mock_options_free(struct mock_config *cfg);
  */
 int mock_parse_size(const char *text, uint64_t *out);
 
-/* ---- the server (server.c) ---- */
+/* ---- faults (fault.c) ---- */
 
-struct mock_volume;
-struct mock_conn;
+/* Fault settings and counters, shared by every fault filter of the node. */
+struct mock_faults {
+	struct ev_loop *loop;            /* the node's one loop */
+	double error_rate[NB_STORE_OP_MAX]; /* percent, 0..100 */
+	uint32_t delay_min_ms, delay_max_ms;
+	uint64_t drop_every;             /* 0 = off */
+	uint64_t drop_counter;           /* data requests since drop-every */
+	bool stall;
+	uint64_t errors_injected;
+	uint64_t drops;
+	uint64_t held;                   /* requests held by delay or stall now */
+	uint64_t rng;
+	struct mock_held *held_head;     /* every held request */
+	struct mock_held *stalled_head, *stalled_tail;
+};
+
+/* Settings off, random numbers seeded from cfg (--seed, else time and pid). */
+void mock_faults_init(struct mock_faults *f, struct ev_loop *loop,
+		      const struct mock_config *cfg);
+/*
+ * A store over lower that applies f to every data request (the way
+ * nbdkit's error and delay filters stack over a plugin): drop-every,
+ * delay, stall, then error-rate; other operations go straight down.
+ * Destroying it destroys lower. NULL with errno set.
+ */
+struct nb_store *mock_fault_store_new(struct nb_store *lower, struct mock_faults *f);
+/* Execute the requests held by stall, in the order they were stalled. */
+void mock_faults_release_stalled(struct mock_faults *f);
+/* Uniform random in [0, n) (xorshift64*, seeded by --seed). */
+uint64_t mock_faults_random(struct mock_faults *f, uint64_t n);
+
+/* ---- the node ---- */
+
 struct mock_control;
 
 struct mock_server {
 	struct ev_loop *loop;
 	const struct mock_config *cfg;
-	SSL_CTX *ssl_ctx;
-
-	int listen_fd;
-	ev_io accept_watcher;
-	ev_timer accept_pause;     /* out of descriptors: retry accept later */
-	uint16_t port;
-
-	/* Name, map, volumes, faults, counters (node.h). */
-	struct mock_node node;
-
-	struct mock_conn *conns;   /* live connections */
-	size_t n_conns;
-	struct mock_conn *dead;    /* closed, freed from the prepare watcher */
-	struct mock_conn *dirty;   /* output to flush before sleeping */
-
+	struct nb_srv_config srv_cfg;
+	struct nb_srv *srv;
+	/* The store for CREATE is the core's; the other one is the mock's. */
+	struct nb_store *other_store;
+	/* Under the filters (owned by them): where --volume adds volumes. */
+	struct nb_store *memory, *files;
+	struct mock_faults faults;
 	struct mock_control *control;
-	ev_signal sig_int, sig_term, sig_hup;
-	ev_prepare prepare;
-	bool quitting;
 };
 
 /* Set up everything from cfg; on failure logs why and returns -errno. */
-int mock_server_init(struct mock_server *srv, struct ev_loop *loop,
+int mock_server_init(struct mock_server *ms, struct ev_loop *loop,
 		     const struct mock_config *cfg);
-void mock_server_fini(struct mock_server *srv);
-/* Stop the loop; mock_server_fini() closes everything afterwards. */
-void mock_server_quit(struct mock_server *srv);
-/* Reload --map; on failure keeps the old map, returns -errno and a reason. */
-int mock_server_map_reload(struct mock_server *srv, char *err, size_t errlen);
-/* Answer the requests held by stall on every connection. */
-void mock_server_release_stalled(struct mock_server *srv);
+void mock_server_fini(struct mock_server *ms);
 
 /* ---- commands (command.c) ---- */
 
@@ -157,13 +161,13 @@ void mock_server_release_stalled(struct mock_server *srv);
  * Execute one text command (control socket line or --fault). Writes the
  * answer text (without "ok "/"error " prefix) to out. Returns 0 or -errno.
  */
-int mock_command_exec(struct mock_server *srv, const char *line,
+int mock_command_exec(struct mock_server *ms, const char *line,
 		      char *out, size_t outlen);
-const char *mock_fault_op_name(enum mock_fault_op op);
+const char *mock_fault_op_name(enum nb_store_op op);
 
 /* ---- control socket (control.c) ---- */
 
-struct mock_control *mock_control_new(struct mock_server *srv, const char *path);
+struct mock_control *mock_control_new(struct mock_server *ms, const char *path);
 void mock_control_free(struct mock_control *ctl);
 /* `netblk-server-mock ctl SOCKET CMD [ARGS...]`; returns the exit code. */
 int mock_ctl_main(int argc, char **argv);

@@ -9,7 +9,6 @@
 
 #include "mock.h"
 #include "parse.h"
-#include "volume.h"
 #include "tls_suites.h"
 
 static const char mock_help_text[] =
@@ -325,7 +324,7 @@ static int mock_options_volume(struct mock_config *cfg, const char *arg)
 	cfg->volumes = specs;
 	spec = &specs[cfg->n_volumes];
 	memset(spec, 0, sizeof(*spec));
-	if (!mock_volume_name_valid(parts[0])) {
+	if (!nb_store_name_valid(parts[0])) {
 		mock_options_error("--volume %s: bad name \"%s\" (letters, digits, '.', '_', '-')",
 				   arg, parts[0]);
 		goto out_free;
@@ -477,9 +476,9 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 			cfg->volume_dir = optarg;
 			break;
 		case MOCK_OPT_MAX_INFLIGHT:
-			if (nb_parse_u64(optarg, 1, MOCK_MAX_INFLIGHT, &v) < 0)
+			if (nb_parse_u64(optarg, 1, NB_SRV_MAX_INFLIGHT, &v) < 0)
 				return mock_options_error("--max-inflight %s: expected 1 to %d",
-							  optarg, MOCK_MAX_INFLIGHT);
+							  optarg, NB_SRV_MAX_INFLIGHT);
 			cfg->max_inflight = (uint32_t)v;
 			break;
 		case MOCK_OPT_MAX_IO_SIZE:

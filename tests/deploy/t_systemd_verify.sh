@@ -1,5 +1,5 @@
 #!/bin/bash
-# deploy/systemd: both units pass 'systemd-analyze verify' (with the built
+# deploy/systemd: the units (and netblk-node.service) pass 'systemd-analyze verify' (with the built
 # daemon as ExecStart), keep an exposure level of 4.0 or better in
 # 'systemd-analyze security --offline', keep the fields that matter
 # (check_systemd.py), and the template's wait-for-the-disk step finds a
@@ -38,6 +38,24 @@ for u in vduse-netblk@test.service vduse-netblk-agent.service; do
 	tail -n 1 "$DEPLOY_TMP/sec.out"
 	[ "$rc" -eq 0 ] || fail "deploy/systemd/$f: hardening: exposure over 4.0: $(tail -n 1 "$DEPLOY_TMP/sec.out")"
 done
+
+# netblk-node.service: the storage node.
+if [ -x "$NETBLK_BIN/netblk-node" ]; then
+	f=netblk-node.service
+	grep -q '/usr/local/bin/netblk-node ' "$sd/$f" ||
+		fail "deploy/systemd/$f: ExecStart: does not run /usr/local/bin/netblk-node"
+	sed "s#/usr/local/bin/netblk-node #$NETBLK_BIN/netblk-node #g" "$sd/$f" > "$units/$f"
+	rc=0
+	systemd-analyze verify --man=no "$units/$f" > "$DEPLOY_TMP/verify.out" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ] || grep -q 'netblk-node' "$DEPLOY_TMP/verify.out"; then
+		sed "s#$units/##" "$DEPLOY_TMP/verify.out" >&2
+		fail "deploy/systemd/$f: systemd-analyze verify: exit $rc, see above"
+	fi
+	rc=0
+	systemd-analyze security --offline=yes --threshold=40 "$units/$f" > "$DEPLOY_TMP/sec.out" 2>&1 || rc=$?
+	tail -n 1 "$DEPLOY_TMP/sec.out"
+	[ "$rc" -eq 0 ] || fail "deploy/systemd/$f: hardening: exposure over 4.0: $(tail -n 1 "$DEPLOY_TMP/sec.out")"
+fi
 
 # ExecStartPost: the wait for the kernel's disk, on a fake /sys/bus/vdpa.
 post=$(sed -n "s/^ExecStartPost=\/bin\/sh -c '\(.*\)'$/\1/p" "$sd/vduse-netblk@.service")

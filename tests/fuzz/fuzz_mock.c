@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the mock storage node's request path, fed as a
- * hostile client would: frame extraction (mock_conn_parse, conn.h),
+ * hostile client would: frame extraction (nb_srv_conn_parse, the node
+ * core's srv_conn.h),
  * request decoding, state checks, fault handling and execution against
  * in-memory volumes.  TLS is left out: the bytes are placed in the
- * connection's input (mock_conn_input) as SSL_read would leave them.
+ * connection's input (nb_srv_conn_input) as SSL_read would leave them.
  *
  * Input: optional control commands first ("!" then lines up to an empty
  * line, run with mock_command_exec as the control socket would), then the
@@ -16,12 +17,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
-#include "volume.h"
+#include <pthread.h>
 
-static void fz_mock_check_output(struct mock_conn *conn)
+#include "mock.h"
+#include "srv_conn.h"
+
+static void fz_mock_check_output(struct srv_conn *conn)
 {
-	struct mock_buf *b = &conn->out;
+	struct srv_buf *b = &conn->out;
 	struct rpc_frame_hdr fh;
 	struct rpc_reply rep;
 
@@ -49,7 +52,7 @@ static void fz_mock_check_output(struct mock_conn *conn)
 	b->off = b->len = 0;
 }
 
-static void fz_mock_commands(struct mock_server *srv, const uint8_t **data,
+static void fz_mock_commands(struct mock_server *ms, const uint8_t **data,
 			     size_t *size)
 {
 	char line[256], out[4096];
@@ -67,7 +70,7 @@ static void fz_mock_commands(struct mock_server *srv, const uint8_t **data,
 			break;	/* empty line: the stream follows */
 		line[n] = '\0';
 		out[0] = '\0';
-		mock_command_exec(srv, line, out, sizeof(out));
+		mock_command_exec(ms, line, out, sizeof(out));
 		if (!out[0])
 			abort();	/* every command answers something */
 	}
@@ -81,17 +84,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ev_loop *loop;
 	static SSL_CTX *ctx;
-	static struct mock_config cfg = {
+	static struct mock_config mcfg = { .has_seed = true, .seed = 1,
+					   .log_level = LOG_ERR };
+	static struct nb_srv_config cfg = {
 		.listen = "127.0.0.1", .name = "fuzz-node",
-		.allow_create = true, .block_size = 512,
+		.allow_create = true, .threads = 1,
 		.max_inflight = 8, .max_io_size = 64 << 10,
 		.max_discard = 1 << 20, .max_write_zeroes = 1 << 20,
-		.max_connections = 4, .has_seed = true, .seed = 1,
-		.log_level = LOG_ERR,
+		.max_connections = 4,
 	};
-	struct mock_server srv;
-	struct mock_conn *conn;
-	struct mock_volume *vol;
+	struct mock_server ms;
+	struct nb_srv srv;
+	struct srv_worker w;
+	struct srv_conn *conn;
+	struct nb_store *mem;
+	struct map *map = NULL;
 	char err[256];
 	int sv[2], r, round;
 
@@ -102,49 +109,73 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!loop || !ctx)
 			abort();
 	}
+	/* The node core by hand: one worker on this thread, no listening socket. */
 	memset(&srv, 0, sizeof(srv));
+	memset(&w, 0, sizeof(w));
 	srv.loop = loop;
 	srv.cfg = &cfg;
-	srv.listen_fd = -1;
-	mock_node_init(&srv.node, &cfg);	/* rng 1: cfg.seed */
-	snprintf(srv.node.node_addr, sizeof(srv.node.node_addr), "127.0.0.1:7001");
-	snprintf(srv.node.name, sizeof(srv.node.name), "fuzz-node");
-	SSL_CTX_up_ref(ctx);	/* mock_server_fini() drops it */
 	srv.ssl_ctx = ctx;
-	if (
-	    nb_map_parse("epoch 3\nchunk_size 4K\nnode 127.0.0.1:7001\n"
-		      "node 127.0.0.1:7002\n", &srv.node.map, err, sizeof(err)) < 0)
+	srv.listen_fd = -1;
+	pthread_mutex_init(&srv.lock, NULL);
+	srv.workers = &w;
+	srv.n_workers = 1;
+	w.srv = &srv;
+	w.loop = loop;
+	w.thread = pthread_self();
+	pthread_mutex_init(&w.lock, NULL);
+	snprintf(srv.node_addr, sizeof(srv.node_addr), "127.0.0.1:7001");
+	snprintf(srv.name, sizeof(srv.name), "fuzz-node");
+	if (nb_map_parse("epoch 3\nchunk_size 4K\nnode 127.0.0.1:7001\n"
+			 "node 127.0.0.1:7002\n", &map, err, sizeof(err)) < 0 ||
+	    nb_srv_set_map(&srv, map) < 0)
 		abort();
-	srv.node.node_index = 0;
-	vol = mock_volume_new_memory("vol0", 256 << 10, 512, false);
-	if (!vol || mock_node_add_volume(&srv.node, vol) < 0)
+	memset(&ms, 0, sizeof(ms));
+	ms.loop = loop;
+	ms.cfg = &mcfg;
+	ms.srv = &srv;
+	mock_faults_init(&ms.faults, loop, &mcfg);	/* rng 1: mcfg.seed */
+	mem = nb_store_memory_new();
+	if (!mem || nb_store_memory_add(mem, "vol0", 256 << 10, 512, false) < 0 ||
+	    nb_store_memory_add(mem, "ro", 64 << 10, 4096, true) < 0)
 		abort();
-	vol = mock_volume_new_memory("ro", 64 << 10, 4096, true);
-	if (!vol || mock_node_add_volume(&srv.node, vol) < 0)
+	srv.store = mock_fault_store_new(mem, &ms.faults);
+	if (!srv.store || nb_srv_volume_add(&srv, srv.store, "vol0") < 0 ||
+	    nb_srv_volume_add(&srv, srv.store, "ro") < 0)
 		abort();
 	if (size && data[0] == '!')
-		fz_mock_commands(&srv, &data, &size);
+		fz_mock_commands(&ms, &data, &size);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		abort();
-	conn = mock_conn_new(&srv, sv[0], "fuzz-client");
+	__atomic_fetch_add(&w.n_conns, 1, __ATOMIC_RELAXED);
+	conn = nb_srv_conn_new(&w, sv[0], "fuzz-client");
 	if (!conn)
 		abort();
-	mock_conn_set_state(conn, MOCK_CONN_AWAIT_HELLO);
-	if (mock_conn_input(conn, data, size) < 0)
+	nb_srv_conn_set_state(conn, SRV_CONN_AWAIT_HELLO);
+	if (nb_srv_conn_input(conn, data, size) < 0)
 		abort();
 	for (round = 0; round < 16; round++) {
-		r = mock_conn_parse(conn);
+		r = nb_srv_conn_parse(conn);
 		if (r < 0)
 			break;
 		fz_mock_check_output(conn);
 		if (r == 0)
 			break;
 		/* paused: answer what stall holds; delayed ones stay held */
-		mock_conn_release_stalled(conn);
+		mock_faults_release_stalled(&ms.faults);
 		fz_mock_check_output(conn);
 	}
-	mock_server_fini(&srv);
+	/* Closing cancels the held requests; then everything is freed. */
+	nb_srv_conn_close(conn, true);
+	while ((conn = w.dead)) {
+		w.dead = conn->next;
+		nb_srv_conn_free(conn);
+	}
+	nb_srv_volumes_free(&srv);
+	nb_store_destroy(srv.store);
+	nb_srv_maps_free(&srv);
+	pthread_mutex_destroy(&w.lock);
+	pthread_mutex_destroy(&srv.lock);
 	close(sv[1]);
 	return 0;
 }

@@ -12,6 +12,11 @@
 #                                          listens; sets NB_PORT_<NAME>
 #   nb_mock_stop NAME                      stop it (SIGTERM, bounded wait)
 #   nb_mock_port NAME                      print its port
+#   nb_node_start NAME [node options]      start a netblk-node (file backend
+#                                          in $NB_TMP/NAME.vols unless --dir
+#                                          is given); sets NB_PORT_<NAME>;
+#                                          nb_mock_stop/nb_mock_port work on it
+#   nb_node_stats NAME                     its counters (SIGUSR1, from its log)
 #   mock_ctl NAME COMMAND...               send a control command
 #   nb_cli [cli options] COMMAND...        run netblk-cli with the default
 #                                          TLS files and a hang guard
@@ -34,6 +39,7 @@ NETBLK_BIN=${NETBLK_BIN:-$NETBLK_SRC/build/bin}
 NB_CERTS=$NETBLK_SRC/scripts/netblk-certs
 NB_MOCK=$NETBLK_BIN/netblk-server-mock
 NB_CLI_BIN=$NETBLK_BIN/netblk-cli
+NB_NODE=$NETBLK_BIN/netblk-node
 NB_HANG_GUARD=${NB_HANG_GUARD:-120}   # seconds any single command may take
 NB_START_WAIT=${NB_START_WAIT:-10}    # seconds a mock may take to listen
 NB_STOP_WAIT=${NB_STOP_WAIT:-5}       # seconds a mock may take to exit
@@ -179,6 +185,56 @@ nb_mock_start() {
 	done
 	[ -n "${port:-}" ] || nb_fail "mock $name did not listen within ${NB_START_WAIT}s"
 	printf -v "NB_PORT_$name" '%s' "$port"
+}
+
+# nb_node_start NAME [options]: --listen (loopback), --port-file and the
+# default TLS files come first; a --dir of its own unless options give one.
+nb_node_start() {
+	local name=$1 pki=$NB_TMP/pki i pid port dir=()
+	shift
+	local portfile=$NB_TMP/$name.port
+	[ -x "$NB_NODE" ] || nb_fail "$NB_NODE is not built (set NETBLK_BIN)"
+	[[ " $* " == *" --dir "* || " $* " == *" --config "* ]] || {
+		mkdir -p "$NB_TMP/$name.vols"
+		dir=(--dir "$NB_TMP/$name.vols")
+	}
+	rm -f "$portfile"
+	"${NB_WRAP[@]}" "$NB_NODE" --listen "127.0.0.1:${NB_MOCK_LISTEN_PORT:-0}" --port-file "$portfile" \
+		--cert "$pki/server.crt" --key "$pki/server.key" --ca "$pki/ca.crt" \
+		"${dir[@]}" "${NB_MOCK_EXTRA[@]}" "$@" >>"$NB_TMP/$name.log" 2>&1 &
+	pid=$!
+	NB_MOCK_PID[$name]=$pid
+	for ((i = 0; i < NB_START_WAIT * 10; i++)); do
+		if [ -s "$portfile" ]; then
+			port=$(tr -dc 0-9 <"$portfile")
+			[ -n "$port" ] && break
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null || true
+			unset "NB_MOCK_PID[$name]"
+			nb_fail "node $name exited at start: $(tail -n 5 "$NB_TMP/$name.log")"
+		fi
+		sleep 0.1
+	done
+	[ -n "${port:-}" ] || nb_fail "node $name did not listen within ${NB_START_WAIT}s"
+	printf -v "NB_PORT_$name" '%s' "$port"
+}
+
+# nb_node_stats NAME: the "stats:" line the node logs on SIGUSR1.
+nb_node_stats() {
+	local name=$1 pid=${NB_MOCK_PID[$1]} n i
+	n=$(grep -c " stats: " "$NB_TMP/$name.log" || true)
+	kill -USR1 "$pid"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(grep -c " stats: " "$NB_TMP/$name.log" || true)" -gt "$n" ] && break
+		sleep 0.1
+	done
+	grep " stats: " "$NB_TMP/$name.log" | tail -n 1 | sed 's/.* stats: //'
+}
+
+# nb_stat_of "k=v k=v..." KEY: one number of a stats line.
+nb_stat_of() {
+	tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
 nb_mock_port() {

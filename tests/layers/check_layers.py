@@ -8,7 +8,8 @@ it, nothing else:
 
     common <- proto <- engine;  common <- virtio <- vduse;
     daemon uses engine, virtio, vduse;  cli uses engine;
-    server-mock uses proto;  server/rados (librados) uses only common;
+    server uses proto and rados;  server-mock and node use server (and
+    proto);  server/rados (librados) uses only common;
     everything may use common.
 
 Usage: check_layers.py [SOURCE_DIR]   (default: this file's tree)
@@ -29,6 +30,7 @@ LAYERS = {
     "vduse": "client/vduse",
     "daemon": "client/daemon",
     "cli": "client/cli",
+    "server": "server",
     "mock": "server-mock",
     "rados": "server/rados",
 }
@@ -42,7 +44,8 @@ ALLOWED = {
     "vduse": {"common", "virtio"},
     "daemon": {"common", "engine", "virtio", "vduse"},
     "cli": {"common", "engine"},
-    "mock": {"common", "proto"},
+    "server": {"common", "proto", "rados"},
+    "mock": {"common", "proto", "server"},
     "rados": {"common"},
 }
 
@@ -52,11 +55,20 @@ GENERATED = {"netblk.pb-c.h": "proto"}
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 
 
+def walk_layer(root, folder):
+    """os.walk of a layer's folder, without the folders of other layers
+    nested in it (server/rados is a layer of its own inside server/)."""
+    others = {os.path.join(root, f) for f in LAYERS.values() if f != folder}
+    for dirpath, dirs, files in os.walk(os.path.join(root, folder)):
+        dirs[:] = [d for d in dirs if os.path.join(dirpath, d) not in others]
+        yield dirpath, dirs, files
+
+
 def headers_of(root, folder):
     """Public (under include/) and private header names of one layer."""
     public, private = set(), set()
     base = os.path.join(root, folder)
-    for dirpath, _, files in os.walk(base):
+    for dirpath, _, files in walk_layer(root, folder):
         rel = os.path.relpath(dirpath, base)
         is_public = rel == "include" or rel.startswith("include" + os.sep)
         for f in files:
@@ -66,8 +78,7 @@ def headers_of(root, folder):
 
 
 def sources_of(root, folder):
-    base = os.path.join(root, folder)
-    for dirpath, _, files in os.walk(base):
+    for dirpath, _, files in walk_layer(root, folder):
         for f in sorted(files):
             if f.endswith((".c", ".h")):
                 yield os.path.join(dirpath, f)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Every symbol the product's libraries export carries the project prefix:
-# nb_ (client, common, proto), mock_ (the mock node), netblk__ (code that
+# nb_ (client, common, proto, the node core in server/), mock_ (the mock node), netblk__ (code that
 # protoc-c generates). Names starting with '_' belong to the toolchain
 # (sanitizers, profilers) and are not ours.
 set -u
@@ -12,7 +12,8 @@ libs=(client/cli/libnetblk_cli_util.a client/daemon/libnetblk_daemon.a
       client/engine/libnetblk_engine.a client/vduse/libnetblk_vduse.a
       client/virtio/libnetblk_virtio.a common/libnetblk_common.a
       common/libnetblk_sockbio.a common/libnetblk_tls_suites.a
-      proto/libnetblk_rpc.a server-mock/libnetblk_mock.a)
+      proto/libnetblk_rpc.a server/libnetblk_server.a
+      server-mock/libnetblk_mock.a)
 # Built only when their dependencies are there (librados-dev).
 optional=(server/rados/libnetblk_rados.a)
 for l in "${optional[@]}"; do

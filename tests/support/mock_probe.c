@@ -490,9 +490,10 @@ static void probe_run_step(char *step)
 				probe_die("HANDSHAKE reply without a grant");
 			probe_cur->max_inflight = rep.handshake.max_inflight;
 			probe_cur->max_io = rep.handshake.max_io_size;
-			printf("%s: granted version=%u max_inflight=%u max_io_size=%u node=%s\n",
+			printf("%s: granted version=%u max_inflight=%u max_io_size=%u node=%s writes_durable=%d\n",
 			       probe_step, rep.handshake.version, rep.handshake.max_inflight,
-			       rep.handshake.max_io_size, rep.handshake.name);
+			       rep.handshake.max_io_size, rep.handshake.name,
+			       rep.handshake.writes_durable);
 		}
 	} else if (strcmp(w[0], "open") == 0 || strcmp(w[0], "info") == 0) {
 		req.op = strcmp(w[0], "open") == 0 ? RPC_OP_OPEN : RPC_OP_INFO;

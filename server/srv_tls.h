@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* OpenSSL for the mock: a TLS 1.3 only server context with mutual auth. */
-#ifndef NETBLK_MOCK_TLS_H
-#define NETBLK_MOCK_TLS_H
+/* OpenSSL for the node: a TLS 1.3 only server context with mutual auth. */
+#ifndef NETBLK_SRV_TLS_H
+#define NETBLK_SRV_TLS_H
 
 #include <stddef.h>
 
@@ -14,7 +14,7 @@
  * OpenSSL's default; the suite used is the first of the client's list
  * that is allowed (client preference). Returns NULL with a reason in err.
  */
-SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
+SSL_CTX *nb_srv_tls_ctx_new(const char *cert_file, const char *key_file,
 			  const char *ca_file, const char *suites, char *err,
 			  size_t errlen);
 
@@ -23,6 +23,6 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
  * emptying the OpenSSL error queue. Mentions a failed certificate
  * verification when there was one.
  */
-void mock_tls_describe(SSL *ssl, int ssl_err, int ret, char *buf, size_t len);
+void nb_srv_tls_describe(SSL *ssl, int ssl_err, int ret, char *buf, size_t len);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* OpenSSL for the mock: server context and error texts (tls.h). */
+/* OpenSSL for the node: server context and error texts (srv_tls.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,11 +8,11 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "tls.h"
+#include "srv_tls.h"
 #include "tls_suites.h"
 
 /* Text of the oldest queued OpenSSL error, queue emptied. */
-static void mock_tls_queue_text(char *buf, size_t len)
+static void srv_tls_queue_text(char *buf, size_t len)
 {
 	unsigned long e = ERR_get_error();
 	const char *reason;
@@ -28,7 +28,7 @@ static void mock_tls_queue_text(char *buf, size_t len)
 	ERR_clear_error();
 }
 
-SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
+SSL_CTX *nb_srv_tls_ctx_new(const char *cert_file, const char *key_file,
 			  const char *ca_file, const char *suites, char *err,
 			  size_t errlen)
 {
@@ -40,13 +40,13 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
-		mock_tls_queue_text(why, sizeof(why));
+		srv_tls_queue_text(why, sizeof(why));
 		snprintf(err, errlen, "cannot create TLS context: %s", why);
 		return NULL;
 	}
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
-		mock_tls_queue_text(why, sizeof(why));
+		srv_tls_queue_text(why, sizeof(why));
 		snprintf(err, errlen, "cannot restrict TLS to version 1.3: %s", why);
 		goto out_free_ctx;
 	}
@@ -62,19 +62,19 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 	SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 			      SSL_OP_PRIORITIZE_CHACHA);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-		mock_tls_queue_text(why, sizeof(why));
+		srv_tls_queue_text(why, sizeof(why));
 		snprintf(err, errlen, "cannot load certificate --cert %s: %s",
 			 cert_file, why);
 		goto out_free_ctx;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-		mock_tls_queue_text(why, sizeof(why));
+		srv_tls_queue_text(why, sizeof(why));
 		snprintf(err, errlen, "cannot load private key --key %s: %s",
 			 key_file, why);
 		goto out_free_ctx;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		mock_tls_queue_text(why, sizeof(why));
+		srv_tls_queue_text(why, sizeof(why));
 		snprintf(err, errlen, "--key %s does not match --cert %s: %s",
 			 key_file, cert_file, why);
 		goto out_free_ctx;
@@ -87,7 +87,7 @@ SSL_CTX *mock_tls_ctx_new(const char *cert_file, const char *key_file,
 		goto out_free_ctx;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-		mock_tls_queue_text(why, sizeof(why));
+		srv_tls_queue_text(why, sizeof(why));
 		snprintf(err, errlen, "cannot load CA certificates --ca %s: %s",
 			 ca_file, why);
 		goto out_free_ctx;
@@ -110,13 +110,13 @@ out_free_ctx:
 	return NULL;
 }
 
-void mock_tls_describe(SSL *ssl, int ssl_err, int ret, char *buf, size_t len)
+void nb_srv_tls_describe(SSL *ssl, int ssl_err, int ret, char *buf, size_t len)
 {
 	char why[256];
 	long verify;
 	int saved = errno;
 
-	mock_tls_queue_text(why, sizeof(why));
+	srv_tls_queue_text(why, sizeof(why));
 	switch (ssl_err) {
 	case SSL_ERROR_SYSCALL:
 		if (why[0])

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/* The map and the volumes table, shared by every I/O thread (srv_node.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv_node.h"
+
+int nb_srv_set_map(struct nb_srv *srv, struct map *map)
+{
+	struct srv_map *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		nb_map_free(map);
+		return -ENOMEM;
+	}
+	m->map = map;
+	m->node_index = nb_map_node_index(map, srv->node_addr);
+	if (m->node_index < 0)
+		srv_warn("node %s is not in the cluster map (epoch %llu): every data request gets NOT_OWNER",
+			 srv->node_addr, (unsigned long long)map->epoch);
+	pthread_mutex_lock(&srv->lock);
+	m->older = srv->map;
+	/* Requests on other threads may still read the older maps: kept. */
+	__atomic_store_n(&srv->map, m, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&srv->lock);
+	return 0;
+}
+
+const struct srv_map *nb_srv_map_get(const struct nb_srv *srv)
+{
+	return __atomic_load_n(&srv->map, __ATOMIC_ACQUIRE);
+}
+
+bool nb_srv_map_serves(const struct srv_map *m, uint64_t offset, uint64_t length)
+{
+	if (!m || m->node_index < 0)
+		return false;
+	return nb_map_node_serves_range(m->map, (uint32_t)m->node_index, offset,
+					length);
+}
+
+uint64_t nb_srv_map_epoch(const struct nb_srv *srv)
+{
+	const struct srv_map *m = nb_srv_map_get(srv);
+
+	return m ? m->map->epoch : 0;
+}
+
+void nb_srv_maps_free(struct nb_srv *srv)
+{
+	struct srv_map *m;
+
+	while ((m = srv->map)) {
+		srv->map = m->older;
+		nb_map_free(m->map);
+		free(m);
+	}
+}
+
+/* ---- volumes ---- */
+
+static struct srv_volume *srv_volume_find_locked(struct nb_srv *srv,
+						 const char *name)
+{
+	for (size_t i = 0; i < srv->n_volumes; i++)
+		if (strcmp(srv->volumes[i]->name, name) == 0)
+			return srv->volumes[i];
+	return NULL;
+}
+
+struct srv_volume *nb_srv_volume_find(struct nb_srv *srv, const char *name)
+{
+	struct srv_volume *v;
+
+	pthread_mutex_lock(&srv->lock);
+	v = srv_volume_find_locked(srv, name);
+	pthread_mutex_unlock(&srv->lock);
+	return v;
+}
+
+bool nb_srv_volume_exists(struct nb_srv *srv, const char *name)
+{
+	return nb_srv_volume_find(srv, name) != NULL;
+}
+
+size_t nb_srv_volume_count(const struct nb_srv *srv)
+{
+	size_t n;
+
+	pthread_mutex_lock((pthread_mutex_t *)&srv->lock);
+	n = srv->n_volumes;
+	pthread_mutex_unlock((pthread_mutex_t *)&srv->lock);
+	return n;
+}
+
+int nb_srv_volume_insert(struct nb_srv *srv, const char *name,
+			 struct nb_store_vol *svol, struct srv_volume **out)
+{
+	struct nb_store_vol_info info;
+	struct srv_volume *v, **vv;
+	int r;
+
+	r = svol->store->ops->info(svol, &info);
+	if (r < 0)
+		goto out_close;
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		r = -ENOMEM;
+		goto out_close;
+	}
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->vol = svol;
+	v->size = info.size;
+	v->block_size = info.block_size;
+	v->read_only = info.read_only;
+	v->max_discard = srv->cfg->max_discard;
+	v->max_write_zeroes = srv->cfg->max_write_zeroes;
+
+	pthread_mutex_lock(&srv->lock);
+	if (srv_volume_find_locked(srv, name)) {
+		r = -EEXIST;
+	} else if (srv->n_volumes >= NB_SRV_MAX_VOLUMES) {
+		r = -ENOSPC;
+	} else {
+		vv = realloc(srv->volumes, (srv->n_volumes + 1) * sizeof(*vv));
+		if (!vv) {
+			r = -ENOMEM;
+		} else {
+			vv[srv->n_volumes++] = v;
+			srv->volumes = vv;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (r < 0) {
+		free(v);
+		goto out_close;
+	}
+	if (out)
+		*out = v;
+	return 0;
+
+out_close:
+	svol->store->ops->close(svol);
+	return r;
+}
+
+struct srv_volume *nb_srv_volume_lookup(struct nb_srv *srv, const char *name,
+					int *err)
+{
+	struct srv_volume *v = nb_srv_volume_find(srv, name);
+	struct nb_store_vol *svol;
+	int r;
+
+	if (v)
+		return v;
+	if (!srv->cfg->open_by_name || !nb_store_name_valid(name)) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	r = srv->store->ops->open(srv->store, name, &svol);
+	if (r == 0) {
+		r = nb_srv_volume_insert(srv, name, svol, &v);
+		/* Another thread opened it first: take that one. */
+		if (r == -EEXIST && (v = nb_srv_volume_find(srv, name)))
+			return v;
+	}
+	if (r < 0) {
+		*err = r;
+		return NULL;
+	}
+	srv_info("volume %s: %llu bytes, block size %u%s", v->name,
+		 (unsigned long long)nb_srv_volume_size(v), v->block_size,
+		 v->read_only ? ", read-only" : "");
+	return v;
+}
+
+int nb_srv_volume_add(struct nb_srv *srv, struct nb_store *store, const char *name)
+{
+	struct nb_store_vol *svol;
+	int r;
+
+	if (nb_srv_volume_find(srv, name))
+		return -EEXIST;
+	r = store->ops->open(store, name, &svol);
+	if (r < 0)
+		return r;
+	return nb_srv_volume_insert(srv, name, svol, NULL);
+}
+
+int nb_srv_volume_resize(struct nb_srv *srv, const char *name, uint64_t size,
+			 char *err, size_t errlen)
+{
+	struct srv_volume *v = nb_srv_volume_find(srv, name);
+	uint64_t now;
+	int r;
+
+	if (!v) {
+		snprintf(err, errlen, "no volume named \"%s\"", name);
+		return -ENOENT;
+	}
+	now = nb_srv_volume_size(v);
+	if (size < now || size % v->block_size != 0) {
+		snprintf(err, errlen,
+			 "volume %s can only grow to a multiple of %u bytes (now %llu, asked %llu)",
+			 v->name, v->block_size, (unsigned long long)now,
+			 (unsigned long long)size);
+		return -EINVAL;
+	}
+	r = v->vol->store->ops->resize(v->vol, size);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot resize volume %s: %s", v->name,
+			 strerror(-r));
+		return r;
+	}
+	__atomic_store_n(&v->size, size, __ATOMIC_RELAXED);
+	snprintf(err, errlen, "volume %s size %llu", v->name, (unsigned long long)size);
+	return 0;
+}
+
+void nb_srv_volume_info(const struct srv_volume *v, struct rpc_volume_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->volume, sizeof(out->volume), "%s", v->name);
+	out->size = nb_srv_volume_size(v);
+	out->block_size = v->block_size;
+	out->read_only = v->read_only;
+	out->max_discard_size = v->max_discard;
+	out->max_write_zeroes_size = v->max_write_zeroes;
+}
+
+void nb_srv_volumes_free(struct nb_srv *srv)
+{
+	for (size_t i = 0; i < srv->n_volumes; i++) {
+		struct nb_store_vol *svol = srv->volumes[i]->vol;
+
+		svol->store->ops->close(svol);
+		free(srv->volumes[i]);
+	}
+	free(srv->volumes);
+	srv->volumes = NULL;
+	srv->n_volumes = 0;
+}

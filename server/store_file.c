@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The file backend (srv_store.h): volumes as sparse files.
+ *
+ * Reads, writes, hole punches and zeroing go through the page cache with
+ * pread/pwrite/fallocate on the calling thread: they are memory copies
+ * unless the disk must be read, and handing them to another thread would
+ * cost more than it saves (measured in docs/node.md). fdatasync, which
+ * waits for the disk, runs on the store's sync threads when it has some:
+ * a FLUSH, and the FUA part of a WRITE, queue their volume there; one
+ * fdatasync answers every request of that volume queued before it started
+ * (their writes all reached the page cache before it began).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errmsg.h"
+#include "rpc.h"
+#include "srv_store.h"
+
+#define FILE_ZERO_CHUNK (64u << 10)
+#define FILE_PATH_MAX   4096
+#define FILE_LOCK_NAME  ".netblk.lock"
+
+static const uint8_t file_zeroes[FILE_ZERO_CHUNK];
+static uint64_t file_sync_count;
+
+struct file_vol {
+	struct nb_store_vol base;
+	struct file_vol *next;
+	char name[RPC_NAME_MAX + 1];
+	char *path;
+	int fd;
+	uint64_t size;           /* __atomic: resize vs. info */
+	uint32_t block_size;
+	bool read_only;
+};
+
+struct file_store {
+	struct nb_store base;
+	char *dir;               /* NULL: no CREATE (unmanaged) */
+	bool managed;
+	int lock_fd;
+	pthread_mutex_t lock;    /* vols */
+	struct file_vol *vols;
+
+	/* sync threads: queue of FLUSH and FUA requests */
+	unsigned n_threads;
+	pthread_t *threads;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct nb_store_io *qhead, *qtail;
+	bool stopping;
+};
+
+bool nb_store_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > RPC_NAME_MAX)
+		return false;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+uint64_t nb_store_file_syncs(void)
+{
+	return __atomic_load_n(&file_sync_count, __ATOMIC_RELAXED);
+}
+
+static struct file_store *file_store_of(struct nb_store *st)
+{
+	return (struct file_store *)st;
+}
+
+static struct file_vol *file_vol_of(struct nb_store_vol *vol)
+{
+	return (struct file_vol *)vol;
+}
+
+static uint64_t file_vol_size(struct file_vol *v)
+{
+	return __atomic_load_n(&v->size, __ATOMIC_RELAXED);
+}
+
+static int file_sync(int fd)
+{
+	__atomic_fetch_add(&file_sync_count, 1, __ATOMIC_RELAXED);
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+/* ---- volumes ---- */
+
+static struct file_vol *file_find(struct file_store *fs, const char *name)
+{
+	for (struct file_vol *v = fs->vols; v; v = v->next)
+		if (strcmp(v->name, name) == 0)
+			return v;
+	return NULL;
+}
+
+static void file_vol_free(struct file_vol *v)
+{
+	if (v->fd >= 0)
+		close(v->fd);
+	free(v->path);
+	free(v);
+}
+
+/*
+ * Open path as a volume. create: O_CREAT (with exclusive: O_EXCL); size
+ * 0 takes the file's size, else the file is extended to size. Returns
+ * NULL with errno set.
+ */
+static struct file_vol *file_vol_open(const char *name, const char *path,
+				      uint64_t size, uint32_t block_size,
+				      bool read_only, bool create, bool exclusive)
+{
+	struct file_vol *v = calloc(1, sizeof(*v));
+	int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0) |
+		    (exclusive ? O_EXCL : 0);
+	struct stat st;
+	int err;
+
+	if (!v)
+		return NULL;
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->block_size = block_size;
+	v->read_only = read_only;
+	v->path = strdup(path);
+	if (!v->path)
+		goto out_free;
+	v->fd = open(path, flags, 0644);
+	if (v->fd < 0 && !exclusive && (errno == EACCES || errno == EROFS)) {
+		v->fd = open(path, O_RDONLY | O_CLOEXEC);
+		v->read_only = true;
+	}
+	if (v->fd < 0)
+		goto out_free;
+	if (fstat(v->fd, &st) < 0)
+		goto out_close_fd;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		errno = EINVAL;
+		goto out_close_fd;
+	}
+	if (size == 0)
+		size = (uint64_t)st.st_size / block_size * block_size;
+	if (size == 0) {
+		errno = EINVAL;
+		goto out_close_fd;
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < size &&
+	    ftruncate(v->fd, (off_t)size) < 0)
+		goto out_close_fd;
+	v->size = size;
+	return v;
+
+out_close_fd:
+	err = errno;
+	close(v->fd);
+	if (exclusive)
+		unlink(path);
+	errno = err;
+out_free:
+	err = errno;
+	free(v->path);
+	free(v);
+	errno = err;
+	return NULL;
+}
+
+static void file_path(const struct file_store *fs, const char *name,
+		      const char *suffix, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s%s", fs->dir, name, suffix);
+}
+
+/* Managed layout: NAME.meta holds "block_size N". 512 when absent. */
+static int file_meta_read(const struct file_store *fs, const char *name,
+			  uint32_t *block_size)
+{
+	char path[FILE_PATH_MAX], line[128];
+	unsigned bs;
+	FILE *f;
+
+	*block_size = 512;
+	file_path(fs, name, ".meta", path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "block_size %u", &bs) == 1 && (bs == 512 || bs == 4096))
+			*block_size = bs;
+	fclose(f);
+	return 0;
+}
+
+static int file_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int file_meta_write(const struct file_store *fs, const char *name,
+			   uint32_t block_size)
+{
+	char path[FILE_PATH_MAX], tmp[FILE_PATH_MAX + 16];
+	FILE *f;
+	int r = 0;
+
+	file_path(fs, name, ".meta", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "# netblk-node volume %s\nblock_size %u\n", name, block_size);
+	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
+		r = -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int nb_store_file_add(struct nb_store *st, const char *name, const char *path,
+		      uint64_t size, uint32_t block_size, bool read_only)
+{
+	struct file_store *fs = file_store_of(st);
+	struct file_vol *v;
+	int r = 0;
+
+	if (!nb_store_name_valid(name) || (block_size != 512 && block_size != 4096) ||
+	    size == 0 || size % block_size != 0)
+		return -EINVAL;
+	pthread_mutex_lock(&fs->lock);
+	if (file_find(fs, name)) {
+		r = -EEXIST;
+		goto out_unlock;
+	}
+	v = file_vol_open(name, path, size, block_size, read_only, true, false);
+	if (!v) {
+		r = -errno;
+		goto out_unlock;
+	}
+	/* The mock's --volume keeps ":ro" even for a writable file. */
+	v->read_only = v->read_only || read_only;
+	v->base.store = st;
+	v->next = fs->vols;
+	fs->vols = v;
+out_unlock:
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+static int file_open(struct nb_store *st, const char *name,
+		     struct nb_store_vol **out)
+{
+	struct file_store *fs = file_store_of(st);
+	char path[FILE_PATH_MAX];
+	struct file_vol *v;
+	uint32_t bs;
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	v = file_find(fs, name);
+	if (v || !fs->managed || !nb_store_name_valid(name))
+		goto out_unlock;
+	r = file_meta_read(fs, name, &bs);
+	if (r < 0)
+		goto out_unlock;
+	file_path(fs, name, ".vol", path, sizeof(path));
+	if (access(path, F_OK) < 0) {
+		r = -errno;
+		goto out_unlock;
+	}
+	v = file_vol_open(name, path, 0, bs, false, false, false);
+	if (!v) {
+		r = -errno;
+		goto out_unlock;
+	}
+	v->base.store = st;
+	v->next = fs->vols;
+	fs->vols = v;
+out_unlock:
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0)
+		return r;
+	if (!v)
+		return -ENOENT;
+	*out = &v->base;
+	return 0;
+}
+
+/* Volumes live as long as the store. */
+static void file_close(struct nb_store_vol *vol)
+{
+}
+
+static int file_info(struct nb_store_vol *vol, struct nb_store_vol_info *out)
+{
+	struct file_vol *v = file_vol_of(vol);
+
+	out->size = file_vol_size(v);
+	out->block_size = v->block_size;
+	out->read_only = v->read_only;
+	return 0;
+}
+
+static int file_create(struct nb_store *st, const char *name, uint64_t size,
+		       uint32_t block_size)
+{
+	struct file_store *fs = file_store_of(st);
+	char path[FILE_PATH_MAX];
+	struct file_vol *v;
+	int r = 0;
+
+	if (!fs->dir)
+		return -ENOTSUP;
+	pthread_mutex_lock(&fs->lock);
+	if (file_find(fs, name)) {
+		r = -EEXIST;
+		goto out_unlock;
+	}
+	file_path(fs, name, fs->managed ? ".vol" : "", path, sizeof(path));
+	v = file_vol_open(name, path, size, block_size, false, true, true);
+	if (!v) {
+		r = -errno;
+		goto out_unlock;
+	}
+	if (fs->managed) {
+		/* The volume survives a crash once CREATE is answered. */
+		r = file_sync(v->fd);
+		if (r == 0)
+			r = file_meta_write(fs, name, block_size);
+		if (r == 0)
+			r = file_sync_dir(fs->dir);
+		if (r < 0) {
+			unlink(path);
+			file_path(fs, name, ".meta", path, sizeof(path));
+			unlink(path);
+			file_vol_free(v);
+			goto out_unlock;
+		}
+	}
+	v->base.store = st;
+	v->next = fs->vols;
+	fs->vols = v;
+out_unlock:
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+static int file_resize(struct nb_store_vol *vol, uint64_t new_size)
+{
+	struct file_vol *v = file_vol_of(vol);
+	struct stat st;
+
+	if (new_size < file_vol_size(v) || new_size % v->block_size != 0)
+		return -EINVAL;
+	if (new_size == file_vol_size(v))
+		return 0;
+	if (fstat(v->fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < new_size &&
+	    ftruncate(v->fd, (off_t)new_size) < 0)
+		return -errno;
+	__atomic_store_n(&v->size, new_size, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* ---- data ---- */
+
+static int file_read(struct file_vol *v, uint8_t *p, uint64_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pread(v->fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) {
+			/* Shorter file (shared and truncated elsewhere): zeroes. */
+			memset(p, 0, len);
+			return 0;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int file_write(struct file_vol *v, const uint8_t *p, uint64_t len,
+		      uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(v->fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int file_write_zero_bytes(struct file_vol *v, uint64_t off, uint64_t len)
+{
+	while (len > 0) {
+		uint64_t n = len < FILE_ZERO_CHUNK ? len : FILE_ZERO_CHUNK;
+		int r = file_write(v, file_zeroes, n, off);
+
+		if (r < 0)
+			return r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int file_fallocate(struct file_vol *v, int mode, uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	if (fallocate(v->fd, mode | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+		return 0;
+	if (errno == EOPNOTSUPP || errno == ENOSYS || errno == ENODEV)
+		return file_write_zero_bytes(v, off, len);
+	return -errno;
+}
+
+/* Queue io for an fdatasync of its volume on a sync thread. */
+static void file_queue_sync(struct file_store *fs, struct nb_store_io *io)
+{
+	io->store_next = NULL;
+	pthread_mutex_lock(&fs->qlock);
+	if (fs->qtail)
+		fs->qtail->store_next = io;
+	else
+		fs->qhead = io;
+	fs->qtail = io;
+	pthread_cond_signal(&fs->qcond);
+	pthread_mutex_unlock(&fs->qlock);
+}
+
+static void *file_sync_thread(void *arg)
+{
+	struct file_store *fs = arg;
+
+	pthread_mutex_lock(&fs->qlock);
+	for (;;) {
+		struct nb_store_io *io, *batch = NULL, **tail = &batch, **pp;
+		struct file_vol *v;
+		int r;
+
+		while (!fs->qhead && !fs->stopping)
+			pthread_cond_wait(&fs->qcond, &fs->qlock);
+		if (!fs->qhead)
+			break;
+		/* Every request of this volume queued now shares one fdatasync. */
+		v = fs->qhead->store_priv;
+		for (pp = &fs->qhead; (io = *pp);) {
+			if (io->store_priv == v) {
+				*pp = io->store_next;
+				io->store_next = NULL;
+				*tail = io;
+				tail = &io->store_next;
+			} else {
+				pp = &io->store_next;
+			}
+		}
+		fs->qtail = NULL;
+		for (io = fs->qhead; io; io = io->store_next)
+			fs->qtail = io;
+		pthread_mutex_unlock(&fs->qlock);
+		r = file_sync(v->fd);
+		while ((io = batch)) {
+			batch = io->store_next;
+			nb_store_io_complete(io, r);
+		}
+		pthread_mutex_lock(&fs->qlock);
+	}
+	pthread_mutex_unlock(&fs->qlock);
+	return NULL;
+}
+
+static void file_submit(struct nb_store_vol *vol, struct nb_store_io *io)
+{
+	struct file_vol *v = file_vol_of(vol);
+	struct file_store *fs = file_store_of(vol->store);
+	bool sync = false;
+	int r = 0;
+
+	switch (io->op) {
+	case NB_STORE_READ:
+		r = file_read(v, io->buf, io->length, io->offset);
+		break;
+	case NB_STORE_WRITE:
+		r = file_write(v, io->buf, io->length, io->offset);
+		sync = io->flags & NB_STORE_FUA;
+		break;
+	case NB_STORE_FLUSH:
+		sync = true;
+		break;
+	case NB_STORE_DISCARD:
+		r = file_fallocate(v, FALLOC_FL_PUNCH_HOLE, io->offset, io->length);
+		break;
+	case NB_STORE_WRITE_ZEROES:
+		r = file_fallocate(v, io->flags & NB_STORE_UNMAP ? FALLOC_FL_PUNCH_HOLE :
+				   FALLOC_FL_ZERO_RANGE, io->offset, io->length);
+		sync = io->flags & NB_STORE_FUA;
+		break;
+	default:
+		r = -EOPNOTSUPP;
+		break;
+	}
+	if (r == 0 && sync) {
+		if (fs->n_threads > 0) {
+			io->store_priv = v;
+			file_queue_sync(fs, io);
+			return;
+		}
+		r = file_sync(v->fd);
+	}
+	nb_store_io_complete(io, r);
+}
+
+static void file_describe(struct nb_store_vol *vol, char *buf, size_t len)
+{
+	snprintf(buf, len, "file %s", file_vol_of(vol)->path);
+}
+
+static void file_stats(struct nb_store *st, char *buf, size_t len)
+{
+	size_t used = strlen(buf);
+
+	if (used < len)
+		snprintf(buf + used, len - used, " fdatasyncs=%llu",
+			 (unsigned long long)nb_store_file_syncs());
+}
+
+static void file_destroy(struct nb_store *st)
+{
+	struct file_store *fs = file_store_of(st);
+	struct file_vol *v;
+
+	pthread_mutex_lock(&fs->qlock);
+	fs->stopping = true;
+	pthread_cond_broadcast(&fs->qcond);
+	pthread_mutex_unlock(&fs->qlock);
+	for (unsigned i = 0; i < fs->n_threads; i++)
+		pthread_join(fs->threads[i], NULL);
+	free(fs->threads);
+	while ((v = fs->vols)) {
+		fs->vols = v->next;
+		file_vol_free(v);
+	}
+	if (fs->lock_fd >= 0)
+		close(fs->lock_fd);
+	pthread_mutex_destroy(&fs->lock);
+	pthread_mutex_destroy(&fs->qlock);
+	pthread_cond_destroy(&fs->qcond);
+	free(fs->dir);
+	free(fs);
+}
+
+static const struct nb_store_ops file_ops = {
+	.name = "file",
+	.destroy = file_destroy,
+	.open = file_open,
+	.close = file_close,
+	.info = file_info,
+	.create = file_create,
+	.resize = file_resize,
+	.submit = file_submit,
+	.describe = file_describe,
+	.stats = file_stats,
+};
+
+/* The managed directory belongs to one store: an exclusive flock. */
+static int file_lock_dir(struct file_store *fs, char *err, size_t errlen)
+{
+	char path[FILE_PATH_MAX], pid[32];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", fs->dir, FILE_LOCK_NAME);
+	fs->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fs->lock_fd < 0)
+		return nb_errf(err, errlen, -errno, "cannot open %s: %s", path,
+			       strerror(errno));
+	if (flock(fs->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = -errno;
+
+		n = (int)pread(fs->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (r == -EWOULDBLOCK)
+			return nb_errf(err, errlen, -EBUSY,
+				       "directory %s is in use by another node (pid %s holds %s): a file node owns its volumes alone",
+				       fs->dir, pid[0] ? pid : "?", path);
+		return nb_errf(err, errlen, r, "cannot lock %s: %s", path, strerror(-r));
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fs->lock_fd, 0) == 0 && pwrite(fs->lock_fd, pid, (size_t)n, 0) < 0)
+		return nb_errf(err, errlen, -errno, "cannot write %s: %s", path,
+			       strerror(errno));
+	return 0;
+}
+
+struct nb_store *nb_store_file_new(const char *dir, bool managed,
+				   unsigned io_threads, char *err, size_t errlen)
+{
+	struct file_store *fs = calloc(1, sizeof(*fs));
+	struct stat st;
+	int r;
+
+	if (!fs) {
+		nb_errf(err, errlen, -ENOMEM, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	fs->base.ops = &file_ops;
+	fs->base.writes_durable = false;
+	fs->managed = managed;
+	fs->lock_fd = -1;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->qlock, NULL);
+	pthread_cond_init(&fs->qcond, NULL);
+	if (dir) {
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			r = nb_errf(err, errlen, -ENOTDIR, "%s: not a directory", dir);
+			goto out_destroy;
+		}
+		fs->dir = strdup(dir);
+		if (!fs->dir) {
+			r = nb_errf(err, errlen, -ENOMEM, "out of memory");
+			goto out_destroy;
+		}
+	}
+	if (managed) {
+		if (!dir) {
+			r = nb_errf(err, errlen, -EINVAL, "a managed file store needs a directory");
+			goto out_destroy;
+		}
+		r = file_lock_dir(fs, err, errlen);
+		if (r < 0)
+			goto out_destroy;
+	}
+	if (io_threads > 0) {
+		fs->threads = calloc(io_threads, sizeof(*fs->threads));
+		if (!fs->threads) {
+			r = nb_errf(err, errlen, -ENOMEM, "out of memory");
+			goto out_destroy;
+		}
+		for (; fs->n_threads < io_threads; fs->n_threads++) {
+			r = -pthread_create(&fs->threads[fs->n_threads], NULL,
+					    file_sync_thread, fs);
+			if (r < 0) {
+				nb_errf(err, errlen, r, "cannot start a sync thread: %s",
+					strerror(-r));
+				goto out_destroy;
+			}
+		}
+	}
+	return &fs->base;
+
+out_destroy:
+	file_destroy(&fs->base);
+	errno = -r;
+	return NULL;
+}
