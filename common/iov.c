@@ -1,22 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Walking iovec arrays: total, positions, copies (iov.h). */
+/* Walking iovec arrays: positions, copies (iov.h; the total is inline there). */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "iov.h"
-
-size_t nb_iov_total(const struct iovec *iov, int iovcnt)
-{
-	size_t total = 0;
-
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len > SIZE_MAX - total)
-			return SIZE_MAX;
-		total += iov[i].iov_len;
-	}
-	return total;
-}
 
 int nb_iov_advance(const struct iovec *iov, int iovcnt,
 		   struct nb_iov_pos *pos, uint64_t n)

@@ -464,9 +464,9 @@ static struct session_sub *session_sub_of(struct conn_req *req)
 static void session_sub_reply(struct conn *conn, struct conn_req *req,
 			      struct rpc_reply *rep)
 {
-	struct session_node *node = nb_conn_owner(conn);
-	struct session *s = node->session;
 	struct session_sub *sub = session_sub_of(req);
+	struct session_node *node = sub->node;	/* node->conn == conn */
+	struct session *s = node->session;
 	enum route_action action;
 	int result;
 
@@ -529,9 +529,9 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 static void session_sub_returned(struct conn *conn, struct conn_req *req,
 				 int err)
 {
-	struct session_node *node = nb_conn_owner(conn);
-	struct session *s = node->session;
 	struct session_sub *sub = session_sub_of(req);
+	struct session_node *node = sub->node;	/* node->conn == conn */
+	struct session *s = node->session;
 
 	sub->where = SUB_IDLE;
 	if (s->state == SESSION_FREEING || err == -ESHUTDOWN) {
@@ -607,7 +607,7 @@ int nb_session_submit(struct session *s, struct session_io *io)
 	if (ret == -EINVAL)
 		return ret;
 
-	op = nb_route_wire_op(io->op);
+	op = route_wire_op(io->op);
 	memset(&io->priv, 0, sizeof(io->priv));
 	io->priv.session = s;
 	io->priv.start = ev_now(s->loop);
@@ -642,7 +642,7 @@ int nb_session_submit(struct session *s, struct session_io *io)
 		sub->req.op = op;
 		sub->req.offset = off;
 		sub->req.length = len;
-		sub->req.flags = nb_route_wire_flags(io->flags);
+		sub->req.flags = route_wire_flags(io->flags);
 		if (op == RPC_OP_READ || op == RPC_OP_WRITE) {
 			sub->req.iov = io->iov;
 			sub->req.iovcnt = io->iovcnt;
@@ -664,7 +664,7 @@ out:
 /* The wire op's name: the same words in the engine's and nodes' logs. */
 const char *nb_session_op_name(enum session_op op)
 {
-	enum rpc_op wire = nb_route_wire_op(op);
+	enum rpc_op wire = route_wire_op(op);
 
 	return wire == RPC_OP_NONE ? "UNKNOWN_OP" : nb_rpc_op_name(wire);
 }

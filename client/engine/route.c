@@ -34,28 +34,10 @@ uint64_t nb_route_op_max_len(enum rpc_op op, const struct rpc_volume_info *vol,
 	}
 }
 
-enum rpc_op nb_route_wire_op(enum session_op op)
-{
-	switch (op) {
-	case SESSION_OP_READ: return RPC_OP_READ;
-	case SESSION_OP_WRITE: return RPC_OP_WRITE;
-	case SESSION_OP_FLUSH: return RPC_OP_FLUSH;
-	case SESSION_OP_DISCARD: return RPC_OP_DISCARD;
-	case SESSION_OP_WRITE_ZEROES: return RPC_OP_WRITE_ZEROES;
-	default: return RPC_OP_NONE;
-	}
-}
-
-uint32_t nb_route_wire_flags(uint32_t flags)
-{
-	return (flags & SESSION_FLAG_FUA ? RPC_FLAG_FUA : 0) |
-	       (flags & SESSION_FLAG_UNMAP ? RPC_FLAG_UNMAP : 0);
-}
-
 int nb_route_io_validate(const struct session_io *io,
 		      const struct rpc_volume_info *vol, bool read_only)
 {
-	enum rpc_op op = nb_route_wire_op(io->op);
+	enum rpc_op op = route_wire_op(io->op);
 	uint32_t allowed;
 
 	switch (op) {
@@ -89,7 +71,7 @@ int nb_route_io_validate(const struct session_io *io,
 	if (op == RPC_OP_READ || op == RPC_OP_WRITE) {
 		if (io->length == 0 || io->iovcnt <= 0 || !io->iov)
 			return -EINVAL;
-		if (nb_iov_total(io->iov, io->iovcnt) < io->length)
+		if (iov_total(io->iov, io->iovcnt) < io->length)
 			return -EINVAL;
 	}
 

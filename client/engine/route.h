@@ -33,11 +33,26 @@
 int nb_route_io_validate(const struct session_io *io,
 		      const struct rpc_volume_info *vol, bool read_only);
 
-/* The wire op of a session op; RPC_OP_NONE for none. */
-enum rpc_op nb_route_wire_op(enum session_op op);
+/* The wire op of a session op; RPC_OP_NONE for none. Inline: every
+ * request goes through it. */
+static inline enum rpc_op route_wire_op(enum session_op op)
+{
+	switch (op) {
+	case SESSION_OP_READ: return RPC_OP_READ;
+	case SESSION_OP_WRITE: return RPC_OP_WRITE;
+	case SESSION_OP_FLUSH: return RPC_OP_FLUSH;
+	case SESSION_OP_DISCARD: return RPC_OP_DISCARD;
+	case SESSION_OP_WRITE_ZEROES: return RPC_OP_WRITE_ZEROES;
+	default: return RPC_OP_NONE;
+	}
+}
 
 /* The wire flags (RPC_FLAG_*) of session flags (SESSION_FLAG_*). */
-uint32_t nb_route_wire_flags(uint32_t flags);
+static inline uint32_t route_wire_flags(uint32_t flags)
+{
+	return (flags & SESSION_FLAG_FUA ? RPC_FLAG_FUA : 0) |
+	       (flags & SESSION_FLAG_UNMAP ? RPC_FLAG_UNMAP : 0);
+}
 
 /* Is op a write-class op (WRITE, DISCARD, WRITE_ZEROES)? */
 bool nb_route_op_writes(enum rpc_op op);

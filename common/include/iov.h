@@ -18,8 +18,19 @@ struct nb_iov_pos {
 	size_t off;
 };
 
-/* Sum of the segment lengths (saturates at SIZE_MAX). */
-size_t nb_iov_total(const struct iovec *iov, int iovcnt);
+/* Sum of the segment lengths (saturates at SIZE_MAX). Inline: the
+ * engine checks every io with it. */
+static inline size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SIZE_MAX - total)
+			return SIZE_MAX;
+		total += iov[i].iov_len;
+	}
+	return total;
+}
 
 /*
  * Move pos forward by n bytes. Returns 0, or -EINVAL when fewer than n

@@ -18,9 +18,9 @@ static void test_total(void **state)
 	};
 	struct iovec big[2] = { { NULL, SIZE_MAX }, { NULL, 1 } };
 
-	assert_int_equal(nb_iov_total(iov, 3), 8);
-	assert_int_equal(nb_iov_total(iov, 0), 0);
-	assert_true(nb_iov_total(big, 2) == SIZE_MAX);
+	assert_int_equal(iov_total(iov, 3), 8);
+	assert_int_equal(iov_total(iov, 0), 0);
+	assert_true(iov_total(big, 2) == SIZE_MAX);
 }
 
 static void test_advance(void **state)

@@ -95,7 +95,7 @@ static void test_iov_advance(void **state)
 	};
 	struct nb_iov_pos pos = { 0, 0 };
 
-	assert_true(nb_iov_total(iov, 4) == 350);
+	assert_true(iov_total(iov, 4) == 350);
 	assert_int_equal(nb_iov_advance(iov, 4, &pos, 0), 0);
 	assert_int_equal(pos.idx, 0);
 	/* the end of a segment normalises past the empty one */
@@ -135,7 +135,7 @@ static void test_iov_slicing_across_segments(void **state)
 		iov[i].iov_len = seg_len[i];
 		total += seg_len[i];
 	}
-	assert_true(total == nb_iov_total(iov, N));
+	assert_true(total == iov_total(iov, N));
 
 	const uint64_t chunks[] = { 4096, 8192 };
 	const uint64_t limits[] = { 0, 1536, 2560 };
@@ -266,11 +266,11 @@ static void test_op_max_len(void **state)
 	assert_true(nb_route_op_max_len(RPC_OP_DISCARD, &vol, 131072) == 999936);
 	assert_true(nb_route_op_max_len(RPC_OP_WRITE_ZEROES, &vol, 131072) == 0);
 	assert_true(nb_route_op_max_len(RPC_OP_FLUSH, &vol, 131072) == 0);
-	assert_int_equal(nb_route_wire_op(SESSION_OP_WRITE_ZEROES),
+	assert_int_equal(route_wire_op(SESSION_OP_WRITE_ZEROES),
 			 RPC_OP_WRITE_ZEROES);
-	assert_int_equal(nb_route_wire_op(SESSION_OP_NONE), RPC_OP_NONE);
-	assert_int_equal(nb_route_wire_op(SESSION_OP_MAX), RPC_OP_NONE);
-	assert_int_equal(nb_route_wire_flags(SESSION_FLAG_FUA | SESSION_FLAG_UNMAP),
+	assert_int_equal(route_wire_op(SESSION_OP_NONE), RPC_OP_NONE);
+	assert_int_equal(route_wire_op(SESSION_OP_MAX), RPC_OP_NONE);
+	assert_int_equal(route_wire_flags(SESSION_FLAG_FUA | SESSION_FLAG_UNMAP),
 			 RPC_FLAG_FUA | RPC_FLAG_UNMAP);
 	assert_true(nb_route_op_writes(RPC_OP_WRITE));
 	assert_true(nb_route_op_writes(RPC_OP_DISCARD));
