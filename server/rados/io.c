@@ -297,7 +297,7 @@ static int io_check(struct nb_rados_vol *vol, struct nb_rados_io *io)
 	    io->offset % vol->block_size || io->len % vol->block_size)
 		return -EINVAL;
 	if ((io->op == NB_RADOS_READ || io->op == NB_RADOS_WRITE) &&
-	    (io->iovcnt < 0 || nb_iov_total(io->iov, io->iovcnt) < io->len))
+	    (io->iovcnt < 0 || iov_total(io->iov, io->iovcnt) < io->len))
 		return -EINVAL;
 	/* A handle that holds the lock writes only while it knows it is
 	 * still the holder. */
