@@ -110,6 +110,11 @@ uint32_t nb_conn_max_io_size(const struct conn *conn)
 	return conn->max_io_size;
 }
 
+bool nb_conn_writes_durable(const struct conn *conn)
+{
+	return conn->writes_durable;
+}
+
 uint64_t nb_conn_reconnects(const struct conn *conn)
 {
 	return conn->reconnects;

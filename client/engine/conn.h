@@ -181,6 +181,9 @@ int nb_conn_err(const struct conn *conn);
 const char *nb_conn_errmsg(const struct conn *conn);
 /* Granted by the node; valid when READY. */
 uint32_t nb_conn_max_io_size(const struct conn *conn);
+/* The node said at HANDSHAKE that acknowledged writes are durable (no
+ * FLUSH needed); valid from HELLO's opened() on. */
+bool nb_conn_writes_durable(const struct conn *conn);
 /* Times the conn became READY again after having been READY. */
 uint64_t nb_conn_reconnects(const struct conn *conn);
 /* The TLS cipher suite when READY (OpenSSL's static name), else NULL. */

@@ -35,6 +35,7 @@ struct conn {
 	uint32_t max_inflight;     /* granted (valid when READY) */
 	uint32_t max_io_size;      /* granted (valid when READY) */
 	char node_name[RPC_NAME_MAX + 1];
+	bool writes_durable;       /* said at HANDSHAKE (valid when READY) */
 	uint32_t inflight;
 	uint32_t queued;
 	uint64_t sent, reconnects;

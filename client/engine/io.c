@@ -13,6 +13,7 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 static void session_sub_returned(struct conn *conn, struct conn_req *req,
 				 int err);
 static void session_route(struct session *s, struct session_sub *sub);
+static void session_deadline_unlink(struct session *s, struct session_io *io);
 
 /* ---- request pool: grows in blocks, never shrinks before free ---- */
 
@@ -69,6 +70,7 @@ static void session_io_complete(struct session *s, struct session_io *io)
 {
 	int result = io->priv.result;
 
+	session_deadline_unlink(s, io);
 	s->stats.inflight--;
 	if (result)
 		s->stats.errors++;
@@ -170,10 +172,16 @@ void nb_session_fail_all(struct session *s)
 
 /* ---- delays ---- */
 
-static bool session_sub_expired(struct session *s, struct session_sub *sub)
+/* Is the io's time up? (A timer may fire a hair early: 1 ms slack.) */
+static bool session_io_expired(struct session *s, const struct session_io *io)
 {
 	return s->io_timeout > 0 &&
-	       ev_now(s->loop) - sub->io->priv.start >= s->io_timeout;
+	       ev_now(s->loop) - io->priv.start >= s->io_timeout - 0.001;
+}
+
+static bool session_sub_expired(struct session *s, struct session_sub *sub)
+{
+	return session_io_expired(s, sub->io);
 }
 
 /* Finish with -EIO when the io timeout has run out. Returns true if so. */
@@ -189,7 +197,8 @@ static bool session_sub_give_up(struct session *s, struct session_sub *sub)
 		snprintf(sub->cause, sizeof(sub->cause), "no node reachable");
 	size_t l = strlen(sub->cause);
 	snprintf(sub->cause + l, sizeof(sub->cause) - l,
-		 " (gave up after %.1f s)", s->io_timeout);
+		 " (gave up after %.2f s, I/O timeout %.1f s)",
+		 ev_now(s->loop) - sub->io->priv.start, s->io_timeout);
 	session_sub_finish(s, sub, -EIO);
 	return true;
 }
@@ -204,6 +213,125 @@ static void session_retry_arm(struct session *s, double due)
 	s->retry_at = due;
 	ev_timer_set(&s->retry_timer, due > now ? due - now : 0., 0.);
 	ev_timer_start(s->loop, &s->retry_timer);
+}
+
+/* ---- the io deadline ---- */
+
+/*
+ * Every io under an io_timeout is on a list, oldest first (they share one
+ * timeout, so the oldest is due first); one timer fires when the oldest
+ * is due. Then every piece of an expired io that waits on a connection
+ * (queued or in flight) is taken back by closing that connection: a
+ * request is never given up while a copy may still be executed, see
+ * "Re-sending requests" in docs/protocol.md. The pieces come back
+ * through session_sub_returned() and fail there; pieces waiting for a
+ * map refresh fail here; delayed pieces are due by then anyway
+ * (session_delay() caps their delay at the deadline).
+ */
+static void session_deadline_arm(struct session *s)
+{
+	double at;
+
+	if (!s->oldest || ev_is_active(&s->deadline_timer))
+		return;
+	at = s->oldest->priv.start + s->io_timeout - ev_now(s->loop);
+	ev_timer_set(&s->deadline_timer, at > 0 ? at : 0., 0.);
+	ev_timer_start(s->loop, &s->deadline_timer);
+}
+
+static void session_deadline_link(struct session *s, struct session_io *io)
+{
+	if (s->io_timeout <= 0)
+		return;
+	io->priv.older = s->newest;
+	io->priv.newer = NULL;
+	if (s->newest)
+		s->newest->priv.newer = io;
+	else
+		s->oldest = io;
+	s->newest = io;
+	session_deadline_arm(s);
+}
+
+/* The timer stays armed for the io that left (it then finds nothing due
+ * and is armed for the new oldest) unless none is left. */
+static void session_deadline_unlink(struct session *s, struct session_io *io)
+{
+	if (s->io_timeout <= 0)
+		return;
+	if (io->priv.older)
+		io->priv.older->priv.newer = io->priv.newer;
+	else if (s->oldest == io)
+		s->oldest = io->priv.newer;
+	if (io->priv.newer)
+		io->priv.newer->priv.older = io->priv.older;
+	else if (s->newest == io)
+		s->newest = io->priv.older;
+	io->priv.older = io->priv.newer = NULL;
+	if (!s->oldest)
+		ev_timer_stop(s->loop, &s->deadline_timer);
+}
+
+static void session_deadline_expire(struct session *s)
+{
+	struct session_sub *list = s->map_wait, *keep = NULL;
+	uint32_t conns = 0;
+
+	/* which connections hold pieces of expired ios (no callbacks yet) */
+	for (struct session_sub_block *b = s->blocks; b; b = b->next)
+		for (int i = 0; i < SESSION_SUB_BLOCK; i++) {
+			struct session_sub *sub = &b->subs[i];
+
+			if (sub->where == SUB_CONN && sub->node &&
+			    session_sub_expired(s, sub))
+				sub->node->bits |= SESSION_NODE_EXPIRED;
+		}
+
+	s->map_wait = NULL;
+	while (list) {
+		struct session_sub *sub = list;
+
+		list = sub->next;
+		if (!session_sub_expired(s, sub)) {
+			sub->next = keep;
+			keep = sub;
+			continue;
+		}
+		sub->where = SUB_IDLE;
+		session_sub_give_up(s, sub);
+	}
+	while (keep) {
+		struct session_sub *sub = keep;
+
+		keep = sub->next;
+		sub->next = s->map_wait;
+		s->map_wait = sub;
+	}
+
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		struct session_node *node = s->nodes[i];
+
+		if (!(node->bits & SESSION_NODE_EXPIRED))
+			continue;
+		node->bits &= ~SESSION_NODE_EXPIRED;
+		conns++;
+		nb_conn_fail(node->conn, -ETIMEDOUT,
+			  "no reply within the I/O timeout (%.1f s): closing the connection to take its requests back",
+			  s->io_timeout);
+	}
+	if (conns)
+		nb_elog_printf(&s->log, LOG_DEBUG,
+			    "volume %s: I/O deadline: closed %u connection(s)",
+			    s->volume_name, conns);
+}
+
+void nb_session_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+
+	if (s->oldest && session_io_expired(s, s->oldest))
+		session_deadline_expire(s);
+	session_deadline_arm(s);
 }
 
 /* Route again after a backoff (or when a conn gets ready if wait_ready). */
@@ -378,7 +506,7 @@ static void session_route(struct session *s, struct session_sub *sub)
 	while (sub) {
 		struct session_sub *rest = NULL;
 
-		if (sub->sends && session_sub_give_up(s, sub))
+		if (session_sub_give_up(s, sub))
 			return;
 		if (sub->req.op == RPC_OP_FLUSH) {
 			if (nb_conn_usable(sub->target->conn))
@@ -391,15 +519,19 @@ static void session_route(struct session *s, struct session_sub *sub)
 		const struct map *map = s->map;
 		uint64_t chunk = map_chunk_of(map, sub->req.offset);
 		const struct map_placement *pl = nb_map_placement_of(map, chunk);
-		int pos = nb_route_pick(pl, sub->pos, session_node_healthy, s);
+		int pos = nb_route_pick(map, pl, sub->pos, session_node_healthy, s);
 
 		if (pos < 0)
-			pos = nb_route_pick(pl, sub->pos, session_node_usable, s);
+			pos = nb_route_pick(map, pl, sub->pos, session_node_usable, s);
 		if (pos < 0) {
+			/* only nodes holding the chunk's data may serve it */
 			if (!sub->cause[0])
 				snprintf(sub->cause, sizeof(sub->cause),
-					 "no node of chunk %llu is reachable",
-					 (unsigned long long)chunk);
+					 "no node holding chunk %llu is reachable (node %.200s%s)",
+					 (unsigned long long)chunk,
+					 map->nodes[pl->nodes[0]],
+					 nb_route_candidates(map, pl) > 1 ?
+					 " and its group" : "");
 			session_delay(s, sub, true);
 			return;
 		}
@@ -437,7 +569,10 @@ static void session_sub_cause(struct session_sub *sub, struct conn *conn,
 		 rep->message[0] ? ": " : "", rep->message);
 }
 
-/* Try the next node of the placement; back off after a full round. */
+/*
+ * Try the next node holding the chunk's data; back off after a full
+ * round of them.
+ */
 static void session_next_node(struct session *s, struct session_sub *sub)
 {
 	uint32_t n = 1;
@@ -445,7 +580,7 @@ static void session_next_node(struct session *s, struct session_sub *sub)
 	if (sub->req.op != RPC_OP_FLUSH) {
 		const struct map_placement *pl = nb_map_placement_of(
 			s->map, map_chunk_of(s->map, sub->req.offset));
-		n = pl->n;
+		n = nb_route_candidates(s->map, pl);
 	}
 	sub->pos++;
 	sub->hops++;
@@ -480,7 +615,8 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 	case ROUTE_COMPLETE:
 		/* a completed write that is not durable yet: FLUSH this node */
 		if (result == 0 && nb_route_op_writes(sub->req.op) &&
-		    !(sub->req.flags & RPC_FLAG_FUA))
+		    !(sub->req.flags & RPC_FLAG_FUA) &&
+		    !(node->bits & SESSION_NODE_DURABLE))
 			node->bits |= SESSION_NODE_WROTE;
 		session_sub_finish(s, sub, result);
 		return;
@@ -611,6 +747,7 @@ int nb_session_submit(struct session *s, struct session_io *io)
 	memset(&io->priv, 0, sizeof(io->priv));
 	io->priv.session = s;
 	io->priv.start = ev_now(s->loop);
+	session_deadline_link(s, io);
 	s->stats.ios++;
 	s->stats.inflight++;
 	s->in_submit = true;

@@ -96,6 +96,50 @@ void nb_session_node_answered(struct session_node *node)
 	node->avoid_until = 0;
 }
 
+/*
+ * The node finished its HANDSHAKE and OPEN: remember whether it said
+ * writes_durable. A durable node owes no FLUSH, whatever it was marked.
+ */
+void nb_session_node_opened(struct session_node *node)
+{
+	if (nb_conn_writes_durable(node->conn)) {
+		node->bits |= SESSION_NODE_DURABLE;
+		node->bits &= ~SESSION_NODE_WROTE;
+	} else {
+		node->bits &= ~SESSION_NODE_DURABLE;
+	}
+}
+
+/*
+ * A new engine inherits the FLUSH obligations of the one before it (a
+ * daemon taken over, a queue reset or drain) without knowing them: mark
+ * every node of the map that routing could have written to (a candidate
+ * of some placement, nb_route_node_writable) as possibly holding writes
+ * not flushed yet, unless it already said writes_durable. The first
+ * FLUSH then goes to each of them. A read-only session writes nothing
+ * and owes nothing.
+ */
+void nb_session_nodes_inherit(struct session *s)
+{
+	uint32_t n = 0;
+
+	if (s->read_only || s->volume.read_only)
+		return;
+	for (uint32_t i = 0; i < s->map->n_nodes; i++) {
+		struct session_node *node = s->map_nodes[i];
+
+		if (!nb_route_node_writable(s->map, i) ||
+		    (node->bits & SESSION_NODE_DURABLE))
+			continue;
+		node->bits |= SESSION_NODE_WROTE;
+		n++;
+	}
+	if (n)
+		nb_elog_printf(&s->log, LOG_DEBUG,
+			    "volume %s: %u node(s) may hold writes of an earlier engine: the first FLUSH goes to them",
+			    s->volume_name, n);
+}
+
 /* A READY node other than skip, preferring nodes not avoided. */
 struct session_node *nb_session_node_ready(struct session *s,
 					struct session_node *skip)

@@ -114,18 +114,50 @@ uint64_t nb_route_count_pieces(uint64_t offset, uint64_t length,
 	return count;
 }
 
-int nb_route_pick(const struct map_placement *pl, uint32_t start_pos,
-	       route_usable_fn *usable, void *opaque)
+bool nb_route_candidate(const struct map *map, const struct map_placement *pl,
+			uint32_t pos)
 {
-	if (!pl || pl->n == 0)
+	return pos < pl->n && pl->nodes[pos] < map->n_nodes &&
+	       map_same_store(map, pl->nodes[0], pl->nodes[pos]);
+}
+
+uint32_t nb_route_candidates(const struct map *map,
+			     const struct map_placement *pl)
+{
+	uint32_t n = 0;
+
+	for (uint32_t pos = 0; pl && pos < pl->n; pos++)
+		if (nb_route_candidate(map, pl, pos))
+			n++;
+	return n ? n : 1;
+}
+
+int nb_route_pick(const struct map *map, const struct map_placement *pl,
+		  uint32_t start_pos, route_usable_fn *usable, void *opaque)
+{
+	if (!map || !pl || pl->n == 0)
 		return -1;
 	for (uint32_t i = 0; i < pl->n; i++) {
 		uint32_t pos = (start_pos + i) % pl->n;
 
-		if (usable(pl->nodes[pos], opaque))
+		if (nb_route_candidate(map, pl, pos) &&
+		    usable(pl->nodes[pos], opaque))
 			return (int)pos;
 	}
 	return -1;
+}
+
+bool nb_route_node_writable(const struct map *map, uint32_t node)
+{
+	for (uint32_t i = 0; i < map->n_chunks; i++) {
+		const struct map_placement *pl = &map->chunks[i];
+
+		for (uint32_t pos = 0; pos < pl->n; pos++)
+			if (pl->nodes[pos] == node &&
+			    nb_route_candidate(map, pl, pos))
+				return true;
+	}
+	return false;
 }
 
 enum route_action nb_route_status_action(enum rpc_status status, int *result)

@@ -78,12 +78,33 @@ uint64_t nb_route_count_pieces(uint64_t offset, uint64_t length,
 			    uint64_t chunk_size, uint64_t max_len);
 
 /*
- * First position in pl, going round from start_pos, whose node usable()
- * accepts. Returns the position (0 .. pl->n - 1) or -1 when none is.
+ * May a chunk of placement pl be served by the node at position pos?
+ * Only by the placement's first node or a node of the same store group
+ * (map_same_store): the others do not hold the chunk's data.
+ */
+bool nb_route_candidate(const struct map *map, const struct map_placement *pl,
+			uint32_t pos);
+
+/* Number of positions of pl that nb_route_candidate() accepts (>= 1). */
+uint32_t nb_route_candidates(const struct map *map,
+			     const struct map_placement *pl);
+
+/*
+ * First position in pl, going round from start_pos, that is a candidate
+ * (nb_route_candidate) and whose node usable() accepts. Returns the
+ * position (0 .. pl->n - 1) or -1 when none is: the chunk then waits for
+ * one of its candidates, it never goes to a node of another store.
  */
 typedef bool route_usable_fn(uint32_t node, void *opaque);
-int nb_route_pick(const struct map_placement *pl, uint32_t start_pos,
-	       route_usable_fn *usable, void *opaque);
+int nb_route_pick(const struct map *map, const struct map_placement *pl,
+		  uint32_t start_pos, route_usable_fn *usable, void *opaque);
+
+/*
+ * Can an engine routing with map have written to node (a candidate of
+ * some placement)? A new engine owes a FLUSH to each such node that does
+ * not say writes_durable: its predecessor may have left writes there.
+ */
+bool nb_route_node_writable(const struct map *map, uint32_t node);
 
 /* What the engine does with a reply status. */
 enum route_action {

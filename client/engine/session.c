@@ -267,6 +267,7 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 	struct session *s = node->session;
 	const struct rpc_volume_info *v = &rep->volume;
 
+	nb_session_node_opened(node);
 	if (s->have_volume) {
 		if (v->block_size != s->volume.block_size) {
 			snprintf(msg, msglen,
@@ -306,6 +307,7 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 	s->volume = *v;
 	s->have_volume = true;
 	nb_session_volume_changed(s);
+	nb_session_nodes_inherit(s);
 	if (nb_conn_max_io_size(conn) < s->max_io_size)
 		s->max_io_size = nb_conn_max_io_size(conn);
 	return 0;
@@ -473,6 +475,8 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->idle.data = s;
 	ev_init(&s->retry_timer, nb_session_retry_cb);
 	s->retry_timer.data = s;
+	ev_init(&s->deadline_timer, nb_session_deadline_cb);
+	s->deadline_timer.data = s;
 	return s;
 
 out_free_nodes:
@@ -580,6 +584,7 @@ void nb_session_free(struct session *s)
 	ev_prepare_stop(s->loop, &s->prepare);
 	ev_idle_stop(s->loop, &s->idle);
 	ev_timer_stop(s->loop, &s->retry_timer);
+	ev_timer_stop(s->loop, &s->deadline_timer);
 	nb_session_nodes_free(s);
 	free(s->map_nodes);
 	nb_map_free(s->map);

@@ -24,8 +24,12 @@
 
 /* session_node.bits */
 #define SESSION_NODE_SEED  1u  /* seed whose first attempt is running */
-#define SESSION_NODE_WROTE 2u  /* completed writes since the last FLUSH */
+#define SESSION_NODE_WROTE 2u  /* may hold writes not flushed yet: completed
+				  writes without FUA since the last FLUSH, a
+				  failed FLUSH, or inherited at start */
 #define SESSION_NODE_DIRTY 4u  /* on s->dirty */
+#define SESSION_NODE_DURABLE 8u /* said writes_durable at its last HANDSHAKE */
+#define SESSION_NODE_EXPIRED 16u /* carries a request past the I/O deadline */
 
 /*
  * One storage node as the session sees it: its connection and what the
@@ -121,6 +125,11 @@ struct session {
 	ev_timer retry_timer;
 	double retry_at;
 
+	/* ios in progress under io_timeout, oldest first (via priv.newer);
+	 * deadline_timer fires when the oldest one's time is up */
+	struct session_io *oldest, *newest;
+	ev_timer deadline_timer;
+
 	struct session_sub *map_wait;
 	struct conn_req map_req;    /* the GET_MAP of a map refresh */
 	bool refreshing;
@@ -168,6 +177,8 @@ struct session_node *nb_session_node_ready(struct session *s,
 bool nb_session_map_offer(struct session *s, struct session_node *node,
 		       struct rpc_reply *rep);
 void nb_session_refresh_map(struct session *s, struct session_node *prefer);
+void nb_session_node_opened(struct session_node *node);
+void nb_session_nodes_inherit(struct session *s);
 
 /* volume.c */
 void nb_session_volreq_run_done(struct session *s);
@@ -177,6 +188,7 @@ void nb_session_kick_waiting(struct session *s);
 void nb_session_map_wait_done(struct session *s, bool newer);
 void nb_session_fail_all(struct session *s);
 void nb_session_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void nb_session_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void nb_session_run_completions(struct session *s);
 void nb_session_subs_free(struct session *s);
 

@@ -309,6 +309,7 @@ static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 			conn->max_io_size = RPC_MAX_DATA_LEN;
 		snprintf(conn->node_name, sizeof(conn->node_name), "%s",
 			 rep->handshake.name);
+		conn->writes_durable = rep->handshake.writes_durable;
 		if (conn->p->volume)
 			nb_conn_hello_send(conn, RPC_OP_OPEN);
 		else

@@ -294,6 +294,7 @@ static void fake_default(struct fake_conn *fc, const struct rpc_request *req,
 		rep.handshake.max_io_size = req->handshake.max_io_size < n->max_io_size ?
 					    req->handshake.max_io_size : n->max_io_size;
 		snprintf(rep.handshake.name, sizeof(rep.handshake.name), "%s", n->addr);
+		rep.handshake.writes_durable = n->writes_durable;
 		break;
 	case RPC_OP_OPEN:
 	case RPC_OP_INFO:

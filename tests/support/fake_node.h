@@ -65,6 +65,7 @@ struct fake_node {
 	uint32_t max_inflight, max_io_size;
 	uint32_t max_discard;
 	bool paused;                /* read nothing (after TLS) while set */
+	bool writes_durable;        /* said at HANDSHAKE */
 	struct fake_disk *disk;
 	struct map *map;            /* sent with OPEN and GET_MAP (borrowed) */
 	fake_hook_fn *hook;

@@ -41,6 +41,7 @@ struct env {
 	struct fake_node *node[3];
 	int n_nodes;
 	struct map *map;
+	bool own_stores;            /* map without groups (see env_map_cs) */
 	struct session_config cfg;
 	const char *addrs[3];
 	char log[16384];
@@ -71,9 +72,11 @@ static struct map *env_map_cs(struct env *e, uint64_t epoch,
 
 	l = snprintf(text, sizeof(text), "epoch %llu\nchunk_size %s\n",
 		     (unsigned long long)epoch, chunk_size);
+	/* nodes over one disk are one store group, unless a test says not */
 	for (int i = 0; i < e->n_nodes; i++)
-		l += snprintf(text + l, sizeof(text) - l, "node %s\n",
-			      e->node[i]->addr);
+		l += snprintf(text + l, sizeof(text) - l, "node %s%s\n",
+			      e->node[i]->addr,
+			      e->own_stores ? "" : " group 1");
 	snprintf(text + l, sizeof(text) - l, "%s", chunks ? chunks : "");
 	if (nb_map_parse(text, &m, err, sizeof(err)) < 0)
 		fail_msg("map: %s", err);
@@ -85,7 +88,10 @@ static struct map *env_map(struct env *e, uint64_t epoch, const char *chunks)
 	return env_map_cs(e, epoch, "64K", chunks);
 }
 
-/* n fake nodes sharing one disk, map epoch 1 with the given chunk lines. */
+/*
+ * n fake nodes sharing one disk (one store group), map epoch 1 with the
+ * given chunk lines.
+ */
 static struct env *env_new(int n, const char *chunks)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -1528,7 +1534,7 @@ static void test_reload_tls(void **state)
 }
 
 /* FLUSH goes only to nodes with completed non-FUA writes since their
- * last flush. */
+ * last flush (after the first one, which a new engine owes every node). */
 static void test_flush_targets(void **state)
 {
 	struct env *e = env_new(2, NULL);
@@ -1538,6 +1544,11 @@ static void test_flush_targets(void **state)
 
 	e->cfg.n_nodes = 2;
 	c = env_open(e);
+	/* the inherited obligations: the first FLUSH reaches both nodes */
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+	e->node[0]->reqs[RPC_OP_FLUSH] = e->node[1]->reqs[RPC_OP_FLUSH] = 0;
 	/* chunk 0 -> node 0, chunk 1 -> node 1 */
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
 				 &iov, 1), 0);
@@ -1550,6 +1561,243 @@ static void test_flush_targets(void **state)
 	/* nothing written since: no second flush to node 1 */
 	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+	nb_session_free(c);
+	env_free(e);
+}
+
+/*
+ * A new engine does not know what its predecessor left unflushed: its
+ * first FLUSH goes to every node it could have written to (a candidate
+ * of some placement) that did not say writes_durable, even without a
+ * write of its own. Node 1 here is listed only behind node 0, of no
+ * group: nothing is ever written there, so it owes nothing.
+ */
+static void test_flush_inherited(void **state)
+{
+	struct env *e = env_new(2, "chunk 0 1\n");
+	struct session *c;
+
+	e->own_stores = true;
+	nb_map_free(e->map);
+	e->map = env_map(e, 1, "chunk 0 1\n");
+	e->node[0]->map = e->node[1]->map = e->map;
+	e->cfg.n_nodes = 2;
+	c = env_open(e);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 0);
+	/* once flushed, nothing is owed */
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
+	nb_session_free(c);
+
+	/* a fresh session (a takeover) owes it again */
+	c = env_open(e);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 2);
+	nb_session_free(c);
+
+	/* a read-only session owes nothing */
+	e->cfg.read_only = true;
+	c = env_open(e);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 2);
+	nb_session_free(c);
+	env_free(e);
+}
+
+/* Nodes that say writes_durable never need a FLUSH. */
+static void test_flush_durable(void **state)
+{
+	struct env *e = env_new(2, NULL);
+	uint8_t buf[4096] = { 9 };
+	struct iovec iov = { buf, sizeof(buf) };
+	struct session *c;
+
+	e->node[0]->writes_durable = true;
+	e->cfg.n_nodes = 2;
+	c = env_open(e);
+	/* node 1 (not durable) owes the inherited FLUSH; node 0 nothing */
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+	/* writes without FUA to both: only node 1 gets a FLUSH */
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 2);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_WRITE], 1);
+	nb_session_free(c);
+	env_free(e);
+}
+
+/*
+ * A FLUSH answered with an error leaves the node marked: the next FLUSH
+ * goes there again, and succeeds once the node does.
+ */
+static void test_flush_error_keeps_mark(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_FLUSH, .times = -1, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_IO_ERROR };
+	uint8_t buf[4096] = { 3 };
+	struct iovec iov = { buf, sizeof(buf) };
+	struct session *c;
+
+	e->cfg.io_timeout = 0.3;
+	c = env_open(e);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), -EIO);
+	assert_true(h.hits >= 1);
+	h.times = 0;
+	unsigned before = e->node[0]->reqs[RPC_OP_FLUSH];
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], before + 1);
+	/* and now it is clean */
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], before + 1);
+	nb_session_free(c);
+	env_free(e);
+}
+
+/*
+ * The node that holds unflushed writes is lost for good: the FLUSH
+ * fails at the I/O deadline rather than succeeding; it is never sent
+ * to the other node of the group, which did not acknowledge the writes.
+ * Without a deadline it waits, and completes once the node is back.
+ */
+static void test_flush_lost_node(void **state)
+{
+	struct env *e = env_new(2, NULL);
+	uint8_t buf[4096] = { 5 };
+	struct iovec iov = { buf, sizeof(buf) };
+	struct tio t = { 0 };
+	struct session *c;
+
+	e->cfg.n_nodes = 2;
+	e->cfg.io_timeout = 0.5;
+	c = env_open(e);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	ev_io_stop(e->loop, &e->node[0]->accept_w);
+	fake_node_drop_all(e->node[0]);
+	double t0 = ev_time();
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), -EIO);
+	double took = ev_time() - t0;
+	assert_true(took >= 0.45 && took < 1.5);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+	assert_non_null(strstr(nb_session_last_error(c), "gave up after"));
+	nb_session_free(c);
+
+	/* no deadline: still waiting after 1 s, done once the node is back */
+	e->cfg.io_timeout = 0;
+	c = env_open(e);
+	bool done = false;
+	int remaining = 1;
+	t.all_done = &done;
+	t.remaining = &remaining;
+	t.io = (struct session_io){ .op = SESSION_OP_FLUSH, .done = tio_done,
+				    .opaque = &t };
+	assert_int_equal(nb_session_submit(c, &t.io), 0);
+	for (double end = ev_time() + 1.0; ev_time() < end;)
+		ev_run(e->loop, EVRUN_ONCE);
+	assert_false(done);
+	ev_io_start(e->loop, &e->node[0]->accept_w);
+	env_run_until(e, &done);
+	assert_int_equal(t.result, 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 2);
+	nb_session_free(c);
+	env_free(e);
+}
+
+/*
+ * Nodes with their own stores (no group), a map listing both for every
+ * chunk: when the first node is down its chunks wait or fail at the
+ * deadline; they are never read from the other node's data.
+ */
+static void test_no_failover_across_stores(void **state)
+{
+	struct env *e = env_new(2, NULL);
+	struct fake_disk other = { .size = VOL_SIZE };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct session *c;
+
+	other.bytes = calloc(1, VOL_SIZE);
+	e->node[1]->disk = &other;
+	e->own_stores = true;
+	nb_map_free(e->map);
+	e->map = env_map(e, 1, "chunk 0 1\nchunk 1 0\n");
+	e->node[0]->map = e->node[1]->map = e->map;
+	e->cfg.n_nodes = 2;
+	e->cfg.io_timeout = 0.5;
+	c = env_open(e);
+	pattern(buf, sizeof(buf), 0, 61);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_WRITE], 1);
+	/* an IO_ERROR is retried on node 0 only */
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = 2, .kind = FAKE_REPLY,
+			      .status = RPC_STATUS_IO_ERROR };
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_memory_equal(buf, e->disk.bytes, 4096);
+	assert_int_equal(h.hits, 2);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 0);
+
+	/* node 0 down for good */
+	ev_io_stop(e->loop, &e->node[0]->accept_w);
+	fake_node_drop_all(e->node[0]);
+	memset(buf, 0xee, sizeof(buf));
+	double t0 = ev_time();
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
+	assert_true(ev_time() - t0 < 1.5);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 0);
+	assert_non_null(strstr(nb_session_last_error(c), "gave up after"));
+	/* node 1's chunk keeps working */
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_memory_equal(buf, other.bytes + 64 * KiB, 4096);
+	nb_session_free(c);
+	env_free(e);
+	free(other.bytes);
+}
+
+/*
+ * io_timeout is a deadline whatever try_timeout says: a request without
+ * an answer fails at io_timeout (its connection closed first, so no copy
+ * can run later), and the log says the true time.
+ */
+static void test_io_deadline_in_flight(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct session *c;
+
+	e->cfg.io_timeout = 0.4;
+	e->cfg.try_timeout = 5;
+	c = env_open(e);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	double t0 = ev_time();
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
+	double took = ev_time() - t0;
+	assert_true(took >= 0.35 && took < 1.0);
+	assert_non_null(strstr(nb_session_last_error(c), "gave up after 0.4"));
+	assert_non_null(strstr(e->log, "I/O timeout"));
+	/* the connection was closed: the held request is gone with it */
+	env_settle(e, 20);
+	h.times = 0;
+	fake_node_release(e->node[0]);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_true(e->node[0]->conns_accepted >= 2);
 	nb_session_free(c);
 	env_free(e);
 }
@@ -1600,6 +1848,12 @@ int main(void)
 		cmocka_unit_test(test_key_file_mode),
 		cmocka_unit_test(test_reload_tls),
 		cmocka_unit_test(test_flush_targets),
+		cmocka_unit_test(test_flush_inherited),
+		cmocka_unit_test(test_flush_durable),
+		cmocka_unit_test(test_flush_error_keeps_mark),
+		cmocka_unit_test(test_flush_lost_node),
+		cmocka_unit_test(test_no_failover_across_stores),
+		cmocka_unit_test(test_io_deadline_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

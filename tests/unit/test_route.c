@@ -286,30 +286,105 @@ static bool test_usable(uint32_t node, void *opaque)
 	return up[node];
 }
 
+/* A map of n nodes, groups as given, with the placements given. */
+static struct map test_map_of(uint32_t n, const uint32_t *groups,
+			      struct map_placement *pls, uint32_t n_pls)
+{
+	struct map m = { .epoch = 1, .chunk_size = 65536, .n_nodes = n,
+			 .n_chunks = n_pls, .chunks = pls };
+
+	for (uint32_t i = 0; i < n; i++)
+		m.groups[i] = groups[i];
+	return m;
+}
+
 static void test_pick(void **state)
 {
 	uint32_t nodes[] = { 2, 0, 1 };
+	uint32_t groups[] = { 1, 1, 1 };   /* one shared store */
 	struct map_placement pl = { .n = 3, .nodes = nodes };
+	struct map m = test_map_of(3, groups, &pl, 1);
 	bool up[3] = { true, true, true };
 
 	/* the preferred node first */
-	assert_int_equal(nb_route_pick(&pl, 0, test_usable, up), 0);
+	assert_int_equal(nb_route_pick(&m, &pl, 0, test_usable, up), 0);
 	/* preferred down: next in order */
 	up[2] = false;
-	assert_int_equal(nb_route_pick(&pl, 0, test_usable, up), 1);
+	assert_int_equal(nb_route_pick(&m, &pl, 0, test_usable, up), 1);
 	/* start from a later position (after an IO_ERROR), wrapping */
 	up[2] = true;
-	assert_int_equal(nb_route_pick(&pl, 1, test_usable, up), 1);
+	assert_int_equal(nb_route_pick(&m, &pl, 1, test_usable, up), 1);
 	up[0] = false;
-	assert_int_equal(nb_route_pick(&pl, 1, test_usable, up), 2);
+	assert_int_equal(nb_route_pick(&m, &pl, 1, test_usable, up), 2);
 	up[1] = false;
-	assert_int_equal(nb_route_pick(&pl, 1, test_usable, up), 0);
-	assert_int_equal(nb_route_pick(&pl, 4, test_usable, up), 0);
+	assert_int_equal(nb_route_pick(&m, &pl, 1, test_usable, up), 0);
+	assert_int_equal(nb_route_pick(&m, &pl, 4, test_usable, up), 0);
 	/* nobody */
 	up[2] = false;
-	assert_int_equal(nb_route_pick(&pl, 0, test_usable, up), -1);
+	assert_int_equal(nb_route_pick(&m, &pl, 0, test_usable, up), -1);
 	struct map_placement empty = { .n = 0, .nodes = NULL };
-	assert_int_equal(nb_route_pick(&empty, 0, test_usable, up), -1);
+	assert_int_equal(nb_route_pick(&m, &empty, 0, test_usable, up), -1);
+	assert_int_equal(nb_route_pick(NULL, &pl, 0, test_usable, up), -1);
+	assert_int_equal(nb_route_candidates(&m, &pl), 3);
+}
+
+/*
+ * Failover only within the first node's store: nodes without a group
+ * own their data alone, nodes of another group hold other data.
+ */
+static void test_pick_groups(void **state)
+{
+	uint32_t nodes[] = { 0, 1, 2, 3 };
+	uint32_t alone[] = { 0, 0, 0, 0 };
+	uint32_t mixed[] = { 1, 2, 1, 0 };
+	struct map_placement pl = { .n = 4, .nodes = nodes };
+	struct map m = test_map_of(4, alone, &pl, 1);
+	bool up[4] = { true, true, true, true };
+
+	/* no groups: the first node only, whatever else is up */
+	assert_int_equal(nb_route_pick(&m, &pl, 0, test_usable, up), 0);
+	assert_int_equal(nb_route_pick(&m, &pl, 1, test_usable, up), 0);
+	up[0] = false;
+	assert_int_equal(nb_route_pick(&m, &pl, 0, test_usable, up), -1);
+	assert_int_equal(nb_route_pick(&m, &pl, 2, test_usable, up), -1);
+	assert_int_equal(nb_route_candidates(&m, &pl), 1);
+	assert_true(nb_route_candidate(&m, &pl, 0));
+	assert_false(nb_route_candidate(&m, &pl, 1));
+	assert_false(nb_route_candidate(&m, &pl, 7));
+
+	/* first node in group 1: node 2 (group 1) may stand in, node 1
+	 * (group 2) and node 3 (alone) may not */
+	m = test_map_of(4, mixed, &pl, 1);
+	assert_int_equal(nb_route_candidates(&m, &pl), 2);
+	assert_int_equal(nb_route_pick(&m, &pl, 0, test_usable, up), 2);
+	assert_int_equal(nb_route_pick(&m, &pl, 1, test_usable, up), 2);
+	up[2] = false;
+	assert_int_equal(nb_route_pick(&m, &pl, 0, test_usable, up), -1);
+	up[0] = true;
+	assert_int_equal(nb_route_pick(&m, &pl, 1, test_usable, up), 0);
+	assert_int_equal(nb_route_pick(&m, &pl, 3, test_usable, up), 0);
+}
+
+/* Nodes an engine may have written to: candidates of some placement. */
+static void test_node_writable(void **state)
+{
+	uint32_t p0[] = { 0, 1, 2 }, p1[] = { 1, 0 }, p2[] = { 3, 2 };
+	uint32_t groups[] = { 5, 0, 5, 0, 0 };
+	struct map_placement pls[] = {
+		{ .n = 3, .nodes = p0 }, { .n = 2, .nodes = p1 },
+		{ .n = 2, .nodes = p2 },
+	};
+	struct map m = test_map_of(5, groups, pls, 3);
+
+	assert_true(nb_route_node_writable(&m, 0));   /* first of p0 */
+	assert_true(nb_route_node_writable(&m, 1));   /* first of p1 */
+	assert_true(nb_route_node_writable(&m, 2));   /* group of node 0 */
+	assert_true(nb_route_node_writable(&m, 3));   /* first of p2 */
+	assert_false(nb_route_node_writable(&m, 4));  /* in no placement */
+
+	/* node 2 only behind node 3, of no group: never written */
+	pls[0].n = 2;
+	assert_false(nb_route_node_writable(&m, 2));
 }
 
 /* Map refresh decisions: NOT_OWNER epochs and offered maps. */
@@ -392,6 +467,8 @@ int main(void)
 		cmocka_unit_test(test_io_validate),
 		cmocka_unit_test(test_op_max_len),
 		cmocka_unit_test(test_pick),
+		cmocka_unit_test(test_pick_groups),
+		cmocka_unit_test(test_node_writable),
 		cmocka_unit_test(test_map_epochs),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_addr_split),

@@ -214,6 +214,8 @@ struct session_io {
 		uint32_t pending;         /* sub-requests not completed */
 		int result;               /* first error wins */
 		double start;             /* ev_now() at submit */
+		/* ios under an io_timeout, oldest first */
+		struct session_io *older, *newer;
 	} priv;
 };
 
