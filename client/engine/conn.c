@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "conn_priv.h"
+#include "resolve.h"
 #include "session.h"
 #include "sockbio.h"
 #include "tls.h"
@@ -195,6 +196,8 @@ static void conn_teardown(struct conn *conn)
 		close(conn->fd);
 		conn->fd = -1;
 	}
+	nb_resolve_cancel(conn->resolve);
+	conn->resolve = NULL;
 	if (conn->ai_list) {
 		freeaddrinfo(conn->ai_list);
 		conn->ai_list = NULL;
@@ -412,6 +415,21 @@ static void conn_connect_next(struct conn *conn)
 	nb_conn_fail(conn, -last, "cannot connect: %s", strerror(last));
 }
 
+/* A host name lookup ended (on the loop, from resolve.c). */
+static void conn_resolved(void *opaque, int gai_err, struct addrinfo *list)
+{
+	struct conn *conn = opaque;
+
+	conn->resolve = NULL;
+	if (gai_err) {
+		nb_conn_fail(conn, -EHOSTUNREACH, "cannot resolve '%s': %s",
+			  conn->host, gai_strerror(gai_err));
+		return;
+	}
+	conn->ai_list = conn->ai_next = list;
+	conn_connect_next(conn);
+}
+
 void nb_conn_connect(struct conn *conn)
 {
 	struct addrinfo hints;
@@ -430,9 +448,17 @@ void nb_conn_connect(struct conn *conn)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV; /* no AI_ADDRCONFIG: ::1 counts */
-	if (nb_tls_name_is_ip(conn->host))
-		hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
-	/* Note: a DNS name is resolved synchronously here. */
+	if (!nb_tls_name_is_ip(conn->host)) {
+		/* a host name: looked up off the loop (within connect_timeout) */
+		conn->resolve = nb_resolve_start(conn->loop, conn->host,
+						 conn->port, &hints,
+						 conn_resolved, conn);
+		if (!conn->resolve)
+			nb_conn_fail(conn, -errno, "cannot resolve '%s': %s",
+				  conn->host, strerror(errno));
+		return;
+	}
+	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
 	ret = getaddrinfo(conn->host, conn->port, &hints, &conn->ai_list);
 	if (ret) {
 		conn->ai_list = NULL;

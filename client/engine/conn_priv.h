@@ -50,6 +50,7 @@ struct conn {
 	int fd;
 	SSL *ssl;
 	struct addrinfo *ai_list, *ai_next;
+	struct resolve *resolve;   /* host name lookup in progress */
 	ev_io io;
 	ev_timer timer;
 	int events;

@@ -1802,6 +1802,40 @@ static void test_io_deadline_in_flight(void **state)
 	env_free(e);
 }
 
+/*
+ * A seed given by host name is looked up off the loop (resolve.c) and
+ * connects; a session freed while a lookup runs lets go of it cleanly.
+ */
+static void test_host_name_seed(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	const char *port = strrchr(e->node[0]->addr, ':');
+	char name[64];
+	const char *seeds[1] = { name };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct session *c;
+
+	snprintf(name, sizeof(name), "localhost%s", port);
+	e->cfg.nodes = seeds;
+	e->cfg.server_name = "127.0.0.1";
+	c = env_open(e);
+	pattern(e->disk.bytes, 4096, 0, 71);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_memory_equal(buf, e->disk.bytes, 4096);
+	nb_session_free(c);
+
+	for (int i = 0; i < 20; i++) {
+		c = nb_session_new(e->loop, &e->cfg);
+		assert_non_null(c);
+		assert_int_equal(nb_session_start(c, NULL, NULL), 0);
+		env_settle(e, i % 3);
+		nb_session_free(c);
+	}
+	env_settle(e, 5);
+	env_free(e);
+}
+
 static int group_setup(void **state)
 {
 	return fake_pki_init(&env_pki);
@@ -1854,6 +1888,7 @@ int main(void)
 		cmocka_unit_test(test_flush_lost_node),
 		cmocka_unit_test(test_no_failover_across_stores),
 		cmocka_unit_test(test_io_deadline_in_flight),
+		cmocka_unit_test(test_host_name_seed),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
