@@ -71,6 +71,7 @@ struct mock_config {
 	const char *control_path;
 	const char *volume_dir;
 	bool allow_create;
+	bool writes_durable;       /* said at HANDSHAKE (tests) */
 	uint32_t block_size;
 	uint32_t max_inflight;
 	uint32_t max_io_size;

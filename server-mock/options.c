@@ -75,6 +75,11 @@ static const char mock_help_text[] =
 "    --allow-create\n"
 "        Accept CREATE requests (otherwise they get UNSUPPORTED). Created\n"
 "        volumes live in memory, or in files under --volume-dir.\n"
+"    --writes-durable\n"
+"        Say writes_durable in the HANDSHAKE reply, as a node whose\n"
+"        acknowledged writes are durable at once (RADOS) would: clients then\n"
+"        send it no FLUSH. For tests only: the mock does not make writes\n"
+"        durable any sooner. Default: writes need a FLUSH (or FUA).\n"
 "    --volume-dir DIR\n"
 "        Directory for volumes made by CREATE (file DIR/NAME, must not exist).\n"
 "    --max-inflight N\n"
@@ -193,6 +198,7 @@ enum {
 	MOCK_OPT_VOLUME,
 	MOCK_OPT_BLOCK_SIZE,
 	MOCK_OPT_ALLOW_CREATE,
+	MOCK_OPT_WRITES_DURABLE,
 	MOCK_OPT_VOLUME_DIR,
 	MOCK_OPT_MAX_INFLIGHT,
 	MOCK_OPT_MAX_IO_SIZE,
@@ -221,6 +227,7 @@ static const struct option mock_long_options[] = {
 	{ "volume", required_argument, NULL, MOCK_OPT_VOLUME },
 	{ "block-size", required_argument, NULL, MOCK_OPT_BLOCK_SIZE },
 	{ "allow-create", no_argument, NULL, MOCK_OPT_ALLOW_CREATE },
+	{ "writes-durable", no_argument, NULL, MOCK_OPT_WRITES_DURABLE },
 	{ "volume-dir", required_argument, NULL, MOCK_OPT_VOLUME_DIR },
 	{ "max-inflight", required_argument, NULL, MOCK_OPT_MAX_INFLIGHT },
 	{ "max-io-size", required_argument, NULL, MOCK_OPT_MAX_IO_SIZE },
@@ -471,6 +478,9 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 			break;
 		case MOCK_OPT_ALLOW_CREATE:
 			cfg->allow_create = true;
+			break;
+		case MOCK_OPT_WRITES_DURABLE:
+			cfg->writes_durable = true;
 			break;
 		case MOCK_OPT_VOLUME_DIR:
 			cfg->volume_dir = optarg;

@@ -72,6 +72,9 @@ static int mock_server_stores(struct mock_server *ms, struct nb_store **memory,
 		mock_err("cannot set up the fault filter: out of memory");
 		return -ENOMEM;
 	}
+	/* --writes-durable: claim it at HANDSHAKE (for client tests) */
+	if (ms->cfg->writes_durable)
+		(*memory)->writes_durable = (*file)->writes_durable = true;
 	return 0;
 }
 

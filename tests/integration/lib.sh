@@ -310,7 +310,10 @@ nb_pattern_file() {
 
 # nb_map_write FILE EPOCH CHUNK_SIZE "ADDR ADDR..." [PLACEMENT...]
 # PLACEMENT is a list of node indexes like "0" or "1 0"; without any, one
-# placement per node (the map's default).
+# placement per node (the map's default). With NB_MAP_GROUP set (a number
+# >= 1), every node is written in that store group: set it when the nodes
+# share one backing file, so that the client may fail over between them;
+# nodes with volumes of their own must have no group.
 nb_map_write() {
 	local file=$1 epoch=$2 chunk=$3 addrs=$4 a p
 	shift 4
@@ -318,7 +321,7 @@ nb_map_write() {
 		echo "# written by $NB_TEST"
 		echo "epoch $epoch"
 		echo "chunk_size $chunk"
-		for a in $addrs; do echo "node $a"; done
+		for a in $addrs; do echo "node $a${NB_MAP_GROUP:+ group $NB_MAP_GROUP}"; done
 		for p in "$@"; do echo "chunk $p"; done
 	} >"$file.tmp"
 	mv -f "$file.tmp" "$file"
@@ -326,8 +329,9 @@ nb_map_write() {
 
 # nb_cluster_start N MAPFILE CHUNK_SIZE [mock options] -- [PLACEMENT...]
 # Start mock nodes n0..n(N-1) on free ports, all with --map MAPFILE, then
-# write the real map (epoch 2, the nodes in order, the placements given)
-# and make every node load it. Sets NB_CLUSTER (comma-separated addresses).
+# write the real map (epoch 2, the nodes in order, the placements given,
+# groups as NB_MAP_GROUP says) and make every node load it. Sets
+# NB_CLUSTER (comma-separated addresses).
 nb_cluster_start() {
 	local n=$1 map=$2 chunk=$3 i addrs='' opts=() placements=()
 	shift 3

@@ -13,6 +13,7 @@ nb_certs
 size=$((32 << 20))
 img=$NB_TMP/vol0.img
 truncate -s "$size" "$img"
+NB_MAP_GROUP=1   # paths to one file: one store group
 nb_cluster_start 2 "$NB_TMP/map" 64K --volume "vol0:$size:$img" -- 0 1
 cli=(--cluster "$NB_CLUSTER" --volume vol0)
 read -r -a addrs <<<"${NB_CLUSTER//,/ }"

@@ -4,6 +4,7 @@
 #
 #   resil_require                      programs present (else fail)
 #   resil_shared_pair FILE SIZE        nodes n0, n1 on one backing FILE,
+#                                      one store group (NB_MAP_GROUP=1),
 #                                      map: every chunk on n0, then n1
 #   resil_io_start NAME [options]      start resil_io in the background
 #                                      (default TLS files, --until-file);
@@ -45,6 +46,7 @@ resil_require() {
 
 resil_shared_pair() {
 	local file=$1 size=$2
+	NB_MAP_GROUP=1
 	nb_cluster_start 2 "$NB_TMP/cluster.map" 1M --volume "vol0:$size:$file" -- "0 1"
 }
 

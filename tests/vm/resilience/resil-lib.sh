@@ -32,15 +32,16 @@ guest_io_errors() {
 
 # two_nodes VOL SIZE: nodes n1 (127.0.0.1:7001, preferred) and n2
 # (127.0.0.1:7002) serving volume VOL from one shared file, as two paths
-# to one disk; every chunk lists n1 then n2.
+# to one disk (one store group, so the client may fail over between
+# them); every chunk lists n1 then n2.
 two_nodes() {
 	local vol=$1:$2:/tmp/shared.img
 	truncate -s "$2" /tmp/shared.img
 	cat >/tmp/cluster.map <<MAP
 epoch 1
 chunk_size 1M
-node 127.0.0.1:7001
-node 127.0.0.1:7002
+node 127.0.0.1:7001 group 1
+node 127.0.0.1:7002 group 1
 chunk 0 1
 MAP
 	start_mock n1 7001 --volume "$vol" --map /tmp/cluster.map --node 127.0.0.1:7001
