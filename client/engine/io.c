@@ -509,10 +509,17 @@ static void session_route(struct session *s, struct session_sub *sub)
 		if (session_sub_give_up(s, sub))
 			return;
 		if (sub->req.op == RPC_OP_FLUSH) {
-			if (nb_conn_usable(sub->target->conn))
+			/* only the node that acknowledged the writes can make
+			 * them durable: wait for it, never ask another */
+			if (nb_conn_usable(sub->target->conn)) {
 				session_send(s, sub, sub->target);
-			else
+			} else {
+				if (!sub->cause[0])
+					snprintf(sub->cause, sizeof(sub->cause),
+						 "node %.200s, which may hold writes not flushed yet, is not reachable",
+						 nb_conn_addr(sub->target->conn));
 				session_delay(s, sub, true);
+			}
 			return;
 		}
 
