@@ -171,15 +171,22 @@ struct session_config {
  * FLUSH is sent to every node that completed write-class requests
  *     without FUA for this session since the last FLUSH sent to it (or
  *     whose last FLUSH failed), and completes when all answered; with no
- *     such node it completes (later, from the loop) with 0.
+ *     such node it completes (later, from the loop) with 0. Nodes that
+ *     said writes_durable at HANDSHAKE need none. A new session owes a
+ *     FLUSH to every non-durable node it could write to (an earlier
+ *     engine may have left writes there): its first FLUSH goes to all of
+ *     them. A FLUSH waits for an unreachable node, until io_timeout.
  * Requests are cut at chunk boundaries and at max_io_size (READ/WRITE) or
  *     the volume's discard / write-zeroes limits; done() is called once,
  *     after every piece completed; the first error wins.
  * Retries: IO_ERROR, a lost connection or try_timeout send the piece to
- *     the next reachable node of its placement; BUSY waits a backoff;
+ *     the next reachable node of its placement that holds the chunk's
+ *     data (the first node or one of its store group, map_same_store);
+ *     with none reachable the piece waits; BUSY waits a backoff;
  *     NOT_OWNER from a node with a newer epoch refreshes the map (one
  *     GET_MAP at a time) and routes again; all until io_timeout (0:
- *     forever). Every request that had no reply when its connection was
+ *     forever), a deadline counted from submit: pieces still on a
+ *     connection then are taken back by closing it, and the io fails. Every request that had no reply when its connection was
  *     lost is sent again; see "Idempotence" in docs/protocol.md for why
  *     that never changes the result.
  * Node health: a node whose connection was closed for a request without
