@@ -34,6 +34,8 @@ struct volume {
 	char **nodes;
 	char *volume, *name, *ca, *cert, *key, *tls_name, *mgmtdev, *state_dir;
 	char *tls_ciphersuites;
+	/* FLUSH obligations shared by the sessions of every queue */
+	struct session_flush_ledger *ledger;
 
 	struct ev_loop *loop;
 	struct worker *workers[VOLUME_MAX_QUEUES];
@@ -213,6 +215,7 @@ static void volume_cluster_config(const struct volume *v,
 		.log_fn = nb_log_engine_sink,
 		.log_opaque = (void *)prefix,
 		.log_level = v->cfg.log_level,
+		.flush_ledger = v->ledger,
 	};
 }
 
@@ -298,6 +301,7 @@ static void volume_free(struct volume *v)
 	free(v->tls_ciphersuites);
 	free(v->mgmtdev);
 	free(v->state_dir);
+	nb_flush_ledger_free(v->ledger);
 	pthread_mutex_destroy(&v->resize_lock);
 	free(v);
 }
@@ -325,7 +329,8 @@ static struct volume *volume_new(const struct volume_config *cfg)
 	v->mgmtdev = volume_strdup(cfg->mgmtdev);
 	v->state_dir = volume_strdup(cfg->state_dir ? cfg->state_dir :
 				     STATE_DEFAULT_DIR);
-	if (!v->nodes || !v->volume || !v->name || !v->state_dir)
+	v->ledger = nb_flush_ledger_new();
+	if (!v->nodes || !v->volume || !v->name || !v->state_dir || !v->ledger)
 		goto out_free;
 	for (i = 0; i < cfg->n_nodes; i++) {
 		v->nodes[i] = strdup(cfg->nodes[i]);

@@ -401,6 +401,7 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->log.level = cfg->log_level ? cfg->log_level : LOG_NOTICE;
 	s->read_only = cfg->read_only;
 	s->io_timeout = cfg->io_timeout;
+	s->ledger = cfg->flush_ledger;
 	s->done_tail = &s->done_head;
 
 	if (cfg->ssl_ctx) {
