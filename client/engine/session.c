@@ -345,6 +345,18 @@ static char *session_strdup_opt(const char *str, bool *failed)
 	return d;
 }
 
+/* Free the session's copies of its configuration and its TLS context. */
+static void session_free_config(struct session *s)
+{
+	for (size_t i = 0; s->seeds && i < s->n_seeds; i++)
+		free(s->seeds[i]);
+	free(s->seeds);
+	free(s->volume_name);
+	free(s->server_name);
+	free(s->client_name);
+	SSL_CTX_free(s->ssl_ctx);
+}
+
 static struct session *session_new_err(struct ev_loop *loop,
 				       const struct session_config *cfg,
 				       char *err, size_t errlen)
@@ -483,13 +495,7 @@ static struct session *session_new_err(struct ev_loop *loop,
 out_free_nodes:
 	nb_session_nodes_free(s);
 out_free_strings:
-	for (size_t i = 0; s->seeds && i < s->n_seeds; i++)
-		free(s->seeds[i]);
-	free(s->seeds);
-	free(s->volume_name);
-	free(s->server_name);
-	free(s->client_name);
-	SSL_CTX_free(s->ssl_ctx);
+	session_free_config(s);
 out_free_c:
 	free(s);
 	if (!errno)
@@ -590,13 +596,7 @@ void nb_session_free(struct session *s)
 	free(s->map_nodes);
 	nb_map_free(s->map);
 	nb_session_subs_free(s);
-	for (size_t i = 0; i < s->n_seeds; i++)
-		free(s->seeds[i]);
-	free(s->seeds);
-	free(s->volume_name);
-	free(s->server_name);
-	free(s->client_name);
-	SSL_CTX_free(s->ssl_ctx);
+	session_free_config(s);
 	free(s);
 }
 
