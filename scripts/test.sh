@@ -52,6 +52,10 @@ echo "=== normal build: all tests"
 # netblk_vduse.ko only when the headers are there.
 NETBLK_BUILD=$build NETBLK_SRC=$src bash "$src/tests/vm/fetch.sh" --headers ||
   echo "=== fetch.sh --headers failed: the VM and kmod tests will say why"
+# Ceph's packages on the host: the guest of vm_data_safety runs a cluster
+# from them (without them its Ceph case skips).
+bash "$src/tests/ceph/ceph-cluster.sh" install ||
+  echo "=== ceph-cluster.sh install failed: the Ceph tests will skip"
 cmake -S "$src" -B "$build" >/dev/null || exit 1
 cmake --build "$build" -j"$jobs" >"$build.log" 2>&1 || { tail -50 "$build.log"; exit 1; }
 cd "$build" && ctest --output-on-failure "$@"

@@ -48,6 +48,7 @@ host_tools=(
 	xz:xz-utils
 	fio:fio
 	mkfs.ext4:e2fsprogs
+	dmsetup:dmsetup
 	vdpa:iproute2
 	ip:iproute2
 	modprobe:kmod
