@@ -16,6 +16,14 @@
 #   stop_daemon [SIGNAL]             signal the daemon (TERM) and wait; fails
 #                                    unless it exits 0 and the device is gone
 #   cli ARGS...                      netblk-cli with the cluster TLS options
+#   start_node NAME PORT ARGS...     netblk-node on 127.0.0.1:PORT in the
+#                                    background (log $NETBLK_OUT/NAME.log,
+#                                    pid in NODE_PIDS[NAME]); waits until it
+#                                    listens (30 s: a rados node connects
+#                                    to Ceph first)
+#   node_stats NAME                  SIGUSR1, then print the node's new
+#                                    "stats:" line
+#   node_stat NAME KEY               one counter of node_stats
 #   MGMTDEV_ARGS                     (array) --mgmtdev $VDPA_MGMTDEV, or
 #                                    nothing for the default (vduse); for
 #                                    tests that run the daemon themselves
@@ -23,9 +31,11 @@ PKI=/tmp/pki
 MOCK_BIN=$NETBLK_BIN/netblk-server-mock
 DAEMON_BIN=$NETBLK_BIN/vduse-netblk
 CLI_BIN=$NETBLK_BIN/netblk-cli
+NODE_BIN=$NETBLK_BIN/netblk-node
 DAEMON_PID=
 BLK=
 declare -A MOCK_PIDS=()
+declare -A NODE_PIDS=()
 MGMTDEV_ARGS=()
 [ "${VDPA_MGMTDEV:-vduse}" = vduse ] || MGMTDEV_ARGS=(--mgmtdev "$VDPA_MGMTDEV")
 
@@ -73,6 +83,45 @@ mock_stat() {
 
 cli() {
 	"$CLI_BIN" "${TLS_ARGS[@]}" "$@"
+}
+
+start_node() {
+	local name=$1 port=$2 i
+	shift 2
+	make_pki
+	rm -f "/tmp/$name.port"
+	"$NODE_BIN" --listen "127.0.0.1:$port" --name "$name" --port-file "/tmp/$name.port" \
+		--ca "$PKI/ca.crt" --cert "$PKI/server.crt" --key "$PKI/server.key" "$@" \
+		>>"$NETBLK_OUT/$name.log" 2>&1 </dev/null &
+	NODE_PIDS[$name]=$!
+	on_exit "kill -9 ${NODE_PIDS[$name]} 2>/dev/null; wait ${NODE_PIDS[$name]} 2>/dev/null"
+	for ((i = 0; i < 300; i++)); do
+		[ -s "/tmp/$name.port" ] && return 0
+		kill -0 "${NODE_PIDS[$name]}" 2>/dev/null ||
+			fail "node $name exited at start: $(tail -5 "$NETBLK_OUT/$name.log")"
+		sleep 0.1
+	done
+	fail "node $name did not listen within 30 s: $(tail -5 "$NETBLK_OUT/$name.log")"
+}
+
+node_stats() {
+	local log=$NETBLK_OUT/$1.log n i
+	n=$(grep -c 'stats: ' "$log" || true)
+	kill -USR1 "${NODE_PIDS[$1]}" || fail "node $1 is not running"
+	for ((i = 0; i < 100; i++)); do
+		if [ "$(grep -c 'stats: ' "$log" || true)" -gt "$n" ]; then
+			grep 'stats: ' "$log" | tail -n 1 | sed 's/.*stats: //'
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "node $1 logged no stats within 10 s of SIGUSR1"
+}
+
+node_stat() {
+	local line
+	line=$(node_stats "$1")
+	tr ' ' '\n' <<<"$line" | sed -n "s/^$2=//p"
 }
 
 # The block device the kernel made of vDPA device $1, or nothing.
