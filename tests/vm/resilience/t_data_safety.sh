@@ -299,14 +299,14 @@ MAP
 	mkdir -p /tmp/c4m
 	mount -t ext4 "$BLK" /tmp/c4m || fail "mount $BLK failed"
 	on_exit "umount /tmp/c4m 2>/dev/null"
-	fio_args=(--eta=never --name=c4 --filename=/tmp/c4m/f --size=32M --rw=randwrite --bs=16k
+	fio_args=(--eta=never --name=c4 --filename=/tmp/c4m/f --size=16M --rw=randwrite --bs=16k
 		--direct=1 --ioengine=libaio --iodepth=8 --fsync=16 --verify=crc32c --verify_fatal=1)
 	fio "${fio_args[@]}" --do_verify=1 --output="$NETBLK_OUT/fio-c4.txt" >/dev/null 2>&1 &
 	FIO_PID=$!
 	on_exit "kill $FIO_PID 2>/dev/null"
 	for ((i = 0; i < 600; i++)); do
 		w=$(( $(node_stat c4a writes) + $(node_stat c4b writes) ))
-		[ "$w" -gt 400 ] && break
+		[ "$w" -gt 300 ] && break
 		kill -0 "$FIO_PID" 2>/dev/null || fail "fio ended before the kill: $(tail -n 20 "$NETBLK_OUT/fio-c4.txt")"
 		sleep 1
 	done
@@ -328,7 +328,7 @@ MAP
 		fail "second verify pass reported errors: $(grep 'err=' "$NETBLK_OUT/fio-c4-verify.txt")"
 	errs=$(dmesg | grep -c "I/O error, dev ${BLK#/dev/}" || true)
 	[ "$errs" = 0 ] || fail "the guest logged $errs I/O errors"
-	log "after a remount every block of the 32M file verified again through the surviving node"
+	log "after a remount every block of the 16M file verified again through the surviving node"
 	umount /tmp/c4m
 	stop_daemon TERM
 }
