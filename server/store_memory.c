@@ -186,6 +186,8 @@ static void memory_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 	if (io->op != NB_STORE_FLUSH &&
 	    (io->offset > v->size || io->length > v->size - io->offset)) {
 		r = -EINVAL;  /* the core checked against an older size */
+	} else if (io->length == 0 && io->op != NB_STORE_FLUSH) {
+		/* nothing to move; buf may be NULL for an empty request */
 	} else {
 		switch (io->op) {
 		case NB_STORE_READ:
