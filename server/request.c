@@ -202,7 +202,7 @@ static void srv_request_submit(struct srv_conn *conn, const struct rpc_request *
 				 (unsigned long long)req->length);
 		return;
 	}
-	if (req->op == RPC_OP_WRITE)
+	if (req->op == RPC_OP_WRITE && req->length)
 		memcpy(rq->buf, data, req->length);
 	rq->vol = conn->vol;
 	rq->id = req->id;
@@ -273,7 +273,8 @@ static void srv_request_read_reply(struct srv_conn *conn, struct srv_req *rq)
 		nb_srv_conn_close(conn, true);
 		return;
 	}
-	memcpy(p + h, rq->buf, rq->io.length);
+	if (rq->io.length)	/* rq->buf is NULL for an empty read */
+		memcpy(p + h, rq->buf, rq->io.length);
 	nb_srv_conn_commit(conn, (size_t)h + rq->io.length);
 }
 
