@@ -32,7 +32,7 @@
 #include "rados_store.h"
 #include "srv_store.h"
 
-struct rados_store {
+struct store_rados_store {
 	struct nb_store base;
 	struct nb_rados_store *rs;
 	pthread_mutex_t mu;        /* refreshes */
@@ -40,30 +40,30 @@ struct rados_store {
 	unsigned refreshing;
 };
 
-struct rados_vol {
+struct store_rados_vol {
 	struct nb_store_vol base;
 	struct nb_rados_vol *rv;
 	bool refresh_pending;      /* __atomic */
 };
 
 /* One data request on its way through librados. */
-struct rados_req {
+struct store_rados_req {
 	struct nb_rados_io rio;
 	struct iovec iov;
 	struct nb_store_io *io;
 };
 
-static struct rados_store *rados_store_of(struct nb_store *st)
+static struct store_rados_store *store_rados_store_of(struct nb_store *st)
 {
-	return (struct rados_store *)st;
+	return (struct store_rados_store *)st;
 }
 
-static struct rados_vol *rados_vol_of(struct nb_store_vol *vol)
+static struct store_rados_vol *store_rados_vol_of(struct nb_store_vol *vol)
 {
-	return (struct rados_vol *)vol;
+	return (struct store_rados_vol *)vol;
 }
 
-static void rados_lock_from(struct nb_store_lock *out,
+static void store_rados_lock_from(struct nb_store_lock *out,
 			    const struct nb_rados_lock_holder *h)
 {
 	snprintf(out->owner, sizeof(out->owner), "%s", h->owner);
@@ -71,11 +71,11 @@ static void rados_lock_from(struct nb_store_lock *out,
 	out->since = h->since;
 }
 
-static int rados_open(struct nb_store *st, const char *name,
+static int store_rados_open(struct nb_store *st, const char *name,
 		      struct nb_store_vol **out)
 {
-	struct rados_store *rs = rados_store_of(st);
-	struct rados_vol *v = calloc(1, sizeof(*v));
+	struct store_rados_store *rs = store_rados_store_of(st);
+	struct store_rados_vol *v = calloc(1, sizeof(*v));
 	char err[256];
 
 	if (!v)
@@ -94,17 +94,17 @@ static int rados_open(struct nb_store *st, const char *name,
 	return 0;
 }
 
-static void rados_close(struct nb_store_vol *vol)
+static void store_rados_close(struct nb_store_vol *vol)
 {
-	struct rados_vol *v = rados_vol_of(vol);
+	struct store_rados_vol *v = store_rados_vol_of(vol);
 
 	nb_rados_vol_close(v->rv);
 	free(v);
 }
 
-static int rados_info(struct nb_store_vol *vol, struct nb_store_vol_info *out)
+static int store_rados_info(struct nb_store_vol *vol, struct nb_store_vol_info *out)
 {
-	struct rados_vol *v = rados_vol_of(vol);
+	struct store_rados_vol *v = store_rados_vol_of(vol);
 
 	out->size = nb_rados_vol_size(v->rv);
 	out->block_size = nb_rados_vol_block_size(v->rv);
@@ -112,34 +112,34 @@ static int rados_info(struct nb_store_vol *vol, struct nb_store_vol_info *out)
 	return 0;
 }
 
-static int rados_create(struct nb_store *st, const char *name, uint64_t size,
+static int store_rados_create(struct nb_store *st, const char *name, uint64_t size,
 			uint32_t block_size)
 {
 	char err[256];
 	int r;
 
-	r = nb_rados_vol_create(rados_store_of(st)->rs, name, size, block_size, 0,
+	r = nb_rados_vol_create(store_rados_store_of(st)->rs, name, size, block_size, 0,
 				err, sizeof(err));
 	if (r < 0 && r != -EEXIST)
 		nb_log_msg(LOG_WARNING, "rados: %s", err);
 	return r;
 }
 
-static int rados_resize(struct nb_store_vol *vol, uint64_t new_size)
+static int store_rados_resize(struct nb_store_vol *vol, uint64_t new_size)
 {
-	struct rados_vol *v = rados_vol_of(vol);
+	struct store_rados_vol *v = store_rados_vol_of(vol);
 	char err[256];
 
-	return nb_rados_vol_resize(rados_store_of(vol->store)->rs,
+	return nb_rados_vol_resize(store_rados_store_of(vol->store)->rs,
 				   nb_rados_vol_name(v->rv), new_size, err, sizeof(err));
 }
 
 /* ---- the header watch lost: refresh off the I/O thread ---- */
 
-static void *rados_refresh_thread(void *arg)
+static void *store_rados_refresh_thread(void *arg)
 {
-	struct rados_vol *v = arg;
-	struct rados_store *rs = rados_store_of(v->base.store);
+	struct store_rados_vol *v = arg;
+	struct store_rados_store *rs = store_rados_store_of(v->base.store);
 	char err[256];
 
 	if (nb_rados_lock_refresh(v->rv, err, sizeof(err)) < 0)
@@ -155,9 +155,9 @@ static void *rados_refresh_thread(void *arg)
 	return NULL;
 }
 
-static void rados_refresh_start(struct rados_vol *v)
+static void store_rados_refresh_start(struct store_rados_vol *v)
 {
-	struct rados_store *rs = rados_store_of(v->base.store);
+	struct store_rados_store *rs = store_rados_store_of(v->base.store);
 	pthread_attr_t attr;
 	pthread_t t;
 
@@ -168,7 +168,7 @@ static void rados_refresh_start(struct rados_vol *v)
 	pthread_mutex_unlock(&rs->mu);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, rados_refresh_thread, v) != 0) {
+	if (pthread_create(&t, &attr, store_rados_refresh_thread, v) != 0) {
 		__atomic_store_n(&v->refresh_pending, false, __ATOMIC_RELEASE);
 		pthread_mutex_lock(&rs->mu);
 		rs->refreshing--;
@@ -180,16 +180,16 @@ static void rados_refresh_start(struct rados_vol *v)
 
 /* ---- data ---- */
 
-static void rados_req_done(struct nb_rados_io *rio, int ret)
+static void store_rados_req_done(struct nb_rados_io *rio, int ret)
 {
-	struct rados_req *rq = rio->priv;
+	struct store_rados_req *rq = rio->priv;
 	struct nb_store_io *io = rq->io;
 
 	free(rq);
 	nb_store_io_complete(io, ret);
 }
 
-static void rados_submit(struct nb_store_vol *vol, struct nb_store_io *io)
+static void store_rados_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 {
 	static const enum nb_rados_op ops[NB_STORE_OP_MAX] = {
 		[NB_STORE_READ] = NB_RADOS_READ,
@@ -198,8 +198,8 @@ static void rados_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 		[NB_STORE_DISCARD] = NB_RADOS_DISCARD,
 		[NB_STORE_WRITE_ZEROES] = NB_RADOS_WRITE_ZEROES,
 	};
-	struct rados_vol *v = rados_vol_of(vol);
-	struct rados_req *rq = malloc(sizeof(*rq));
+	struct store_rados_vol *v = store_rados_vol_of(vol);
+	struct store_rados_req *rq = malloc(sizeof(*rq));
 	int r;
 
 	if (!rq) {
@@ -215,7 +215,7 @@ static void rados_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 	rq->rio.len = io->op == NB_STORE_FLUSH ? 0 : io->length;
 	rq->rio.iov = &rq->iov;
 	rq->rio.iovcnt = 1;
-	rq->rio.done = rados_req_done;
+	rq->rio.done = store_rados_req_done;
 	rq->rio.priv = rq;
 	rq->rio.check_gen = io->flags & NB_STORE_GEN;
 	rq->rio.gen = io->gen;
@@ -227,7 +227,7 @@ static void rados_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 		io->refused = true;
 	} else if (r == -ENOTCONN) {
 		/* Fenced or not: unknown until the watch is back. */
-		rados_refresh_start(v);
+		store_rados_refresh_start(v);
 		io->refused = true;
 		snprintf(io->why, sizeof(io->why),
 			 "volume %s: lost the watch on its header; try again",
@@ -239,10 +239,10 @@ static void rados_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 
 /* ---- the writer lock ---- */
 
-static int rados_lock_take(struct nb_store_vol *vol, const char *owner, bool brk,
+static int store_rados_lock_take(struct nb_store_vol *vol, const char *owner, bool brk,
 			   uint64_t expect_gen, struct nb_store_lock *lock)
 {
-	struct rados_vol *v = rados_vol_of(vol);
+	struct store_rados_vol *v = store_rados_vol_of(vol);
 	struct nb_rados_lock_holder h = { .gen = 0 };
 	uint64_t gen = 0;
 	char err[256];
@@ -252,20 +252,20 @@ static int rados_lock_take(struct nb_store_vol *vol, const char *owner, bool brk
 				   err, sizeof(err));
 	if (r < 0 && r != -EBUSY && r != -ESTALE)
 		nb_log_msg(LOG_WARNING, "rados: %s", err);
-	rados_lock_from(lock, &h);
+	store_rados_lock_from(lock, &h);
 	return r;
 }
 
-static int rados_lock_break(struct nb_store_vol *vol, uint64_t expect_gen,
+static int store_rados_lock_break(struct nb_store_vol *vol, uint64_t expect_gen,
 			    struct nb_store_lock *lock)
 {
-	struct rados_vol *v = rados_vol_of(vol);
+	struct store_rados_vol *v = store_rados_vol_of(vol);
 	struct nb_rados_lock_holder h = { .gen = 0 };
 	uint64_t gen = 0;
 	char err[256];
 	int r;
 
-	r = nb_rados_lock_break_gen(rados_store_of(vol->store)->rs,
+	r = nb_rados_lock_break_gen(store_rados_store_of(vol->store)->rs,
 				    nb_rados_vol_name(v->rv), expect_gen, &gen, &h,
 				    err, sizeof(err));
 	if (r == 0) {
@@ -275,13 +275,13 @@ static int rados_lock_break(struct nb_store_vol *vol, uint64_t expect_gen,
 	}
 	if (r != -ESTALE)
 		nb_log_msg(LOG_WARNING, "rados: %s", err);
-	rados_lock_from(lock, &h);
+	store_rados_lock_from(lock, &h);
 	return r;
 }
 
-static int rados_lock_get(struct nb_store_vol *vol, struct nb_store_lock *lock)
+static int store_rados_lock_get(struct nb_store_vol *vol, struct nb_store_lock *lock)
 {
-	struct rados_vol *v = rados_vol_of(vol);
+	struct store_rados_vol *v = store_rados_vol_of(vol);
 	struct nb_rados_lock_holder h;
 	char err[256];
 	int r;
@@ -289,24 +289,24 @@ static int rados_lock_get(struct nb_store_vol *vol, struct nb_store_lock *lock)
 	r = nb_rados_lock_holder(v->rv, &h, err, sizeof(err));
 	if (r < 0)
 		return r;
-	rados_lock_from(lock, &h);
+	store_rados_lock_from(lock, &h);
 	return 0;
 }
 
-static bool rados_lock_is_current(struct nb_store_vol *vol, uint64_t gen)
+static bool store_rados_lock_is_current(struct nb_store_vol *vol, uint64_t gen)
 {
-	return nb_rados_lock_is_current(rados_vol_of(vol)->rv, gen);
+	return nb_rados_lock_is_current(store_rados_vol_of(vol)->rv, gen);
 }
 
-static void rados_describe(struct nb_store_vol *vol, char *buf, size_t len)
+static void store_rados_describe(struct nb_store_vol *vol, char *buf, size_t len)
 {
 	snprintf(buf, len, "rados pool %s",
-		 nb_rados_pool(rados_store_of(vol->store)->rs));
+		 nb_rados_pool(store_rados_store_of(vol->store)->rs));
 }
 
-static void rados_destroy(struct nb_store *st)
+static void store_rados_destroy(struct nb_store *st)
 {
-	struct rados_store *rs = rados_store_of(st);
+	struct store_rados_store *rs = store_rados_store_of(st);
 
 	pthread_mutex_lock(&rs->mu);
 	while (rs->refreshing)
@@ -318,20 +318,20 @@ static void rados_destroy(struct nb_store *st)
 	free(rs);
 }
 
-static const struct nb_store_ops rados_ops = {
+static const struct nb_store_ops store_rados_ops = {
 	.name = "rados",
-	.destroy = rados_destroy,
-	.open = rados_open,
-	.close = rados_close,
-	.info = rados_info,
-	.create = rados_create,
-	.resize = rados_resize,
-	.submit = rados_submit,
-	.lock_take = rados_lock_take,
-	.lock_break = rados_lock_break,
-	.lock_get = rados_lock_get,
-	.lock_is_current = rados_lock_is_current,
-	.describe = rados_describe,
+	.destroy = store_rados_destroy,
+	.open = store_rados_open,
+	.close = store_rados_close,
+	.info = store_rados_info,
+	.create = store_rados_create,
+	.resize = store_rados_resize,
+	.submit = store_rados_submit,
+	.lock_take = store_rados_lock_take,
+	.lock_break = store_rados_lock_break,
+	.lock_get = store_rados_lock_get,
+	.lock_is_current = store_rados_lock_is_current,
+	.describe = store_rados_describe,
 };
 
 struct nb_store *nb_store_rados_new(const struct nb_store_rados_conf *conf,
@@ -345,7 +345,7 @@ struct nb_store *nb_store_rados_new(const struct nb_store_rados_conf *conf,
 		.connect_timeout_s = conf->connect_timeout_s,
 		.op_timeout_s = conf->op_timeout_s,
 	};
-	struct rados_store *rs = calloc(1, sizeof(*rs));
+	struct store_rados_store *rs = calloc(1, sizeof(*rs));
 
 	if (!rs) {
 		snprintf(err, errlen, "out of memory");
@@ -360,7 +360,7 @@ struct nb_store *nb_store_rados_new(const struct nb_store_rados_conf *conf,
 		errno = e;
 		return NULL;
 	}
-	rs->base.ops = &rados_ops;
+	rs->base.ops = &store_rados_ops;
 	rs->base.writes_durable = nb_rados_writes_durable(rs->rs);
 	pthread_mutex_init(&rs->mu, NULL);
 	pthread_cond_init(&rs->cv, NULL);
