@@ -11,28 +11,6 @@ load_modules
 make_pki
 echo "certificates (CA, node, client) in $PKI"
 
-# netblk-node NAME PORT ARGS...: start a storage node in the background
-# (log $NETBLK_OUT/NAME.log) and wait until it listens.
-declare -A NODE_PIDS=()
-start_node() {
-	local name=$1 port=$2 i
-	shift 2
-	rm -f "/tmp/$name.port"
-	"$NETBLK_BIN/netblk-node" --listen "127.0.0.1:$port" --name "$name" \
-		--ca "$PKI/ca.crt" --cert "$PKI/server.crt" --key "$PKI/server.key" \
-		--port-file "/tmp/$name.port" --allow-create "$@" \
-		>>"$NETBLK_OUT/$name.log" 2>&1 </dev/null &
-	NODE_PIDS[$name]=$!
-	on_exit "kill ${NODE_PIDS[$name]} 2>/dev/null"
-	for ((i = 0; i < 300; i++)); do
-		[ -s "/tmp/$name.port" ] && return 0
-		kill -0 "${NODE_PIDS[$name]}" 2>/dev/null ||
-			fail "netblk-node $name exited at start: $(tail -5 "$NETBLK_OUT/$name.log")"
-		sleep 0.1
-	done
-	fail "netblk-node $name did not listen within 30 s"
-}
-
 if [ "${NETBLK_DEMO_CEPH:-}" = 1 ]; then
 	step "starting a Ceph cluster (one monitor, one OSD, pool 'netblk')"
 	hostname netblk-demo	# Ceph's CRUSH map needs a real host name
@@ -46,7 +24,7 @@ if [ "${NETBLK_DEMO_CEPH:-}" = 1 ]; then
 		>/tmp/cluster.map
 	cat /tmp/cluster.map
 	for n in 1 2; do
-		start_node "node$n" "700$n" --map /tmp/cluster.map --backend rados \
+		start_node "node$n" "700$n" --allow-create --map /tmp/cluster.map --backend rados \
 			--rados-pool "$CEPH_POOL" --rados-conf "$CEPH_CONF" \
 			--rados-user "$CEPH_CLIENT_ID" --rados-keyring "$CEPH_CLIENT_KEYRING"
 	done
@@ -55,7 +33,7 @@ if [ "${NETBLK_DEMO_CEPH:-}" = 1 ]; then
 else
 	step "starting a storage node on 127.0.0.1:7001 (file backend in /tmp/volumes)"
 	mkdir -p /tmp/volumes
-	start_node node1 7001 --dir /tmp/volumes
+	start_node node1 7001 --allow-create --dir /tmp/volumes
 	CLUSTER=127.0.0.1:7001
 	echo "netblk-node running (pid ${NODE_PIDS[node1]}), TLS 1.3 with client certificates"
 fi
@@ -106,7 +84,5 @@ cli --cluster "$CLUSTER" --volume demo export /tmp/demo.img >/dev/null
 e2fsck -fn /tmp/demo.img >/dev/null && echo "e2fsck on the exported volume image: clean"
 last=node1
 [ "${NETBLK_DEMO_CEPH:-}" = 1 ] && last=node2
-kill -USR1 "${NODE_PIDS[$last]}"
-sleep 0.5
-echo "$last counters: $(grep -h 'stats:' "$NETBLK_OUT/$last.log" | tail -1 | sed 's/.*stats: //')"
+echo "$last counters: $(node_stats "$last")"
 step "demo done"
