@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * netblk-cli create / info: administrative requests that do not open a
- * volume, sent to one node at a time with nb_admin_create(), nb_admin_info()
- * and nb_admin_get_map().
+ * netblk-cli create / info / unlock: administrative requests that do not
+ * open a volume, sent to one node at a time with nb_admin_create(),
+ * nb_admin_info(), nb_admin_unlock() and nb_admin_get_map().
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ev.h>
 
@@ -46,8 +47,9 @@ static const char cli_info_help[] =
 "\n"
 "DESCRIPTION\n"
 "    Asks the first node of --cluster that answers for the size, block size\n"
-"    and limits of --volume (without opening it) and for the cluster map,\n"
-"    and prints them.\n"
+"    and limits of --volume (without opening it), its writer lock (the\n"
+"    owner that holds it, its generation and since when, or 'unlocked')\n"
+"    and for the cluster map, and prints them.\n"
 "\n"
 "    See 'netblk-cli --help' for the common options.\n"
 "\n"
@@ -55,23 +57,29 @@ static const char cli_info_help[] =
 "    0 on success; 1 when the volume does not exist or no node answered;\n"
 "    2 for a bad command line.\n";
 
-/* The engine config the admin requests use (TLS, timeouts, logging). */
-static void cli_admin_config(const struct cli_common *opt,
-			     struct session_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->nodes = (const char *const *)opt->nodes;
-	cfg->n_nodes = opt->n_nodes;
-	cfg->volume = opt->volume;
-	cfg->tls_ca = opt->ca;
-	cfg->tls_cert = opt->cert;
-	cfg->tls_key = opt->key;
-	cfg->server_name = opt->tls_name;
-	cli_engine_config_suites(opt, cfg);
-	cfg->connect_timeout = opt->connect_timeout;
-	cfg->client_name = "netblk-cli";
-	cli_engine_config_log(opt, cfg);
-}
+static const char cli_unlock_help[] =
+"NAME\n"
+"    netblk-cli unlock - break a volume's writer lock\n"
+"\n"
+"SYNOPSIS\n"
+"    netblk-cli [COMMON OPTIONS] unlock [VOLUME]\n"
+"\n"
+"DESCRIPTION\n"
+"    Asks the first node of --cluster that answers who holds the writer\n"
+"    lock of VOLUME (default: --volume) and breaks it (UNLOCK): nobody\n"
+"    holds it afterwards and its generation grows, so the old holder is\n"
+"    fenced: every node refuses its writes from then on (a vduse-netblk\n"
+"    daemon's guest gets I/O errors), and it cannot take the lock back\n"
+"    without --break-lock. Prints the old holder. Only the lock seen is\n"
+"    broken: when it moved on in between, nothing is broken and unlock\n"
+"    fails. --owner names who breaks it in the nodes' logs.\n"
+"\n"
+"    See 'netblk-cli --help' for the common options.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 when the lock was broken or nobody held it; 1 when the volume does\n"
+"    not exist, the nodes keep no writer lock, the lock moved on, or no\n"
+"    node answered; 2 for a bad command line.\n";
 
 static int cli_create_opt(void *opaque, int val, const char *name,
 			  const char *arg)
@@ -150,9 +158,32 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 	return rc;
 }
 
+/* The writer lock, for people and scripts alike. */
+static void cli_print_lock(const struct session_lock *lock)
+{
+	char since[64];
+	time_t t = (time_t)lock->since;
+	struct tm tm;
+
+	if (!lock->owner[0]) {
+		if (lock->generation)
+			printf("writer lock:      unlocked (generation %" PRIu64 ")\n",
+			       lock->generation);
+		else
+			printf("writer lock:      unlocked\n");
+		return;
+	}
+	printf("writer lock:      %s\n", lock->owner);
+	printf("lock generation:  %" PRIu64 "\n", lock->generation);
+	if (lock->since && gmtime_r(&t, &tm) &&
+	    strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm))
+		printf("locked since:     %s\n", since);
+}
+
 int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 {
 	struct session_volume info = { 0 };
+	struct session_lock lock;
 	struct session_config cfg;
 	struct admin_map *map = NULL;
 	struct ev_loop *loop;
@@ -180,7 +211,7 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	/* The first node that answers; a missing volume is an answer. */
 	for (i = 0; i < opt->n_nodes; i++) {
 		err[0] = '\0';
-		ret = nb_admin_info(loop, &cfg, opt->nodes[i], &info, err,
+		ret = nb_admin_info(loop, &cfg, opt->nodes[i], &info, &lock, err,
 				 sizeof(err));
 		if (ret == 0)
 			break;
@@ -200,6 +231,7 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	printf("read-only:        %s\n", info.read_only ? "yes" : "no");
 	printf("max discard:      %u\n", info.max_discard_size);
 	printf("max write zeroes: %u\n", info.max_write_zeroes_size);
+	cli_print_lock(&lock);
 	printf("answered by:      %s\n", opt->nodes[i]);
 
 	err[0] = '\0';
@@ -210,6 +242,99 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 		printf("map:              not available (%s)\n",
 		       err[0] ? err : strerror(-ret));
 	nb_admin_map_free(map);
+	rc = CLI_EXIT_OK;
+
+out_destroy_loop:
+	ev_loop_destroy(loop);
+	return rc;
+}
+
+int cli_cmd_unlock(struct cli_common *opt, int argc, char **argv)
+{
+	struct session_lock before, after;
+	struct session_config cfg;
+	struct ev_loop *loop;
+	char owner[SESSION_NAME_MAX + 1], err[512] = "";
+	char was[SESSION_NAME_MAX + 96], now[SESSION_NAME_MAX + 96];
+	const char *node = NULL;
+	int first, ret, rc = CLI_EXIT_FAIL;
+	size_t i;
+
+	ret = nb_cli_parse_options(opt, "unlock", argc, argv, NULL, NULL, NULL,
+				cli_unlock_help, &first);
+	if (ret)
+		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first < argc - 1) {
+		nb_cli_err("unlock: unexpected argument '%s'", argv[first + 1]);
+		return CLI_EXIT_USAGE;
+	}
+	if (first == argc - 1) {
+		if (!argv[first][0] || strlen(argv[first]) > SESSION_NAME_MAX) {
+			nb_cli_err("unlock: VOLUME must be 1 to %d characters",
+				SESSION_NAME_MAX);
+			return CLI_EXIT_USAGE;
+		}
+		opt->volume = argv[first];
+	}
+	if (nb_cli_require_common(opt, "unlock", true) < 0 ||
+	    cli_lock_owner(opt, "unlock", owner, sizeof(owner)) < 0)
+		return CLI_EXIT_USAGE;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	if (!loop) {
+		nb_cli_err("unlock: cannot create an event loop");
+		return CLI_EXIT_FAIL;
+	}
+	cli_admin_config(opt, &cfg);
+	cfg.lock_owner = owner;
+
+	/* Who holds it, from the first node that answers. */
+	for (i = 0; i < opt->n_nodes && !node; i++) {
+		err[0] = '\0';
+		ret = nb_admin_info(loop, &cfg, opt->nodes[i], NULL, &before, err,
+				 sizeof(err));
+		if (ret == 0) {
+			node = opt->nodes[i];
+		} else if (ret == -ENOENT) {
+			nb_cli_err("unlock: volume '%s' not found on %s%s%s",
+				opt->volume, opt->nodes[i], err[0] ? ": " : "", err);
+			goto out_destroy_loop;
+		} else {
+			nb_cli_err("unlock: %s: %s", opt->nodes[i],
+				err[0] ? err : strerror(-ret));
+		}
+	}
+	if (!node)
+		goto out_destroy_loop;
+	if (!before.owner[0]) {
+		printf("unlock: volume '%s' is not locked: nothing to break\n",
+		       opt->volume);
+		rc = CLI_EXIT_OK;
+		goto out_destroy_loop;
+	}
+
+	/* Break only the lock seen: a lock taken in between is left alone. */
+	err[0] = '\0';
+	ret = nb_admin_unlock(loop, &cfg, node, before.generation, &after, err,
+			   sizeof(err));
+	nb_session_lock_describe(&before, was, sizeof(was));
+	if (ret == -ESTALE) {
+		nb_cli_err("unlock: the writer lock of volume '%s' moved on since it was held by %s; nothing broken (run unlock again to break the new one): %s",
+			opt->volume, was, err);
+		goto out_destroy_loop;
+	}
+	if (ret == -EOPNOTSUPP) {
+		nb_cli_err("unlock: %s keeps no writer lock for volume '%s'%s%s",
+			node, opt->volume, err[0] ? ": " : "", err);
+		goto out_destroy_loop;
+	}
+	if (ret < 0) {
+		nb_cli_err("unlock: cannot break the writer lock of volume '%s' on %s: %s",
+			opt->volume, node, err[0] ? err : strerror(-ret));
+		goto out_destroy_loop;
+	}
+	printf("unlock: volume '%s': broke the writer lock held by %s; now %s\n",
+	       opt->volume, was,
+	       nb_session_lock_describe(&after, now, sizeof(now)));
 	rc = CLI_EXIT_OK;
 
 out_destroy_loop:

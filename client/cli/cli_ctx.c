@@ -12,6 +12,7 @@
 
 #include <ev.h>
 
+#include "admin.h"
 #include "cli.h"
 #include "tls_suites.h"
 
@@ -60,8 +61,39 @@ void cli_engine_config_suites(const struct cli_common *opt,
 	cfg->tls_ciphersuites = measured;
 }
 
+int cli_lock_owner(const struct cli_common *opt, const char *cmd, char *buf,
+		   size_t len)
+{
+	if (opt->owner) {
+		snprintf(buf, len, "%s", opt->owner);
+		return 0;
+	}
+	if (nb_session_lock_owner_default("netblk-cli", buf, len) < 0) {
+		nb_cli_err("%s: this host's name is too long for a lock owner: name one with --owner",
+			cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void cli_admin_config(const struct cli_common *opt, struct session_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nodes = (const char *const *)opt->nodes;
+	cfg->n_nodes = opt->n_nodes;
+	cfg->volume = opt->volume;
+	cfg->tls_ca = opt->ca;
+	cfg->tls_cert = opt->cert;
+	cfg->tls_key = opt->key;
+	cfg->server_name = opt->tls_name;
+	cli_engine_config_suites(opt, cfg);
+	cfg->connect_timeout = opt->connect_timeout;
+	cfg->client_name = "netblk-cli";
+	cli_engine_config_log(opt, cfg);
+}
+
 int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
-		 const char *cmd)
+		 const char *cmd, bool writes)
 {
 	struct session_config cfg = { 0 };
 	char err[512] = "";
@@ -69,6 +101,9 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->opt = opt;
 	ctx->cmd = cmd;
+	if (writes && !opt->read_only &&
+	    cli_lock_owner(opt, cmd, ctx->owner, sizeof(ctx->owner)) < 0)
+		return -EINVAL;
 	ctx->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!ctx->loop) {
 		nb_cli_err("%s: cannot create an event loop", cmd);
@@ -78,7 +113,10 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 	cfg.nodes = (const char *const *)opt->nodes;
 	cfg.n_nodes = opt->n_nodes;
 	cfg.volume = opt->volume;
-	cfg.read_only = opt->read_only;
+	/* only a command that writes needs (and takes) the writer lock */
+	cfg.read_only = opt->read_only || !writes;
+	cfg.lock_owner = ctx->owner[0] ? ctx->owner : NULL;
+	cfg.break_lock = opt->break_lock;
 	cfg.tls_ca = opt->ca;
 	cfg.tls_cert = opt->cert;
 	cfg.tls_key = opt->key;
@@ -96,6 +134,9 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 		if (e == ENOENT)
 			nb_cli_err("%s: volume '%s' not found: %s", cmd,
 				opt->volume, err[0] ? err : strerror(e));
+		else if (e == EBUSY)
+			nb_cli_err("%s: cannot open volume '%s' for writing: %s; to take the lock over, run again with --break-lock, or break it with 'netblk-cli unlock' (its holder's writes then fail)",
+				cmd, opt->volume, err[0] ? err : strerror(e));
 		else
 			nb_cli_err("%s: cannot open volume '%s' on %s: %s", cmd,
 				opt->volume, opt->cluster_arg,
@@ -117,10 +158,55 @@ int cli_ctx_check_writable(const struct cli_ctx *ctx)
 	return -EROFS;
 }
 
+/*
+ * Give back the writer lock the session took: UNLOCK at the generation
+ * held, to the first node that answers. A lock that moved on (someone
+ * broke it: FENCED) is not ours to release.
+ */
+static void cli_ctx_release(struct cli_ctx *ctx, const struct session_lock *held,
+			    bool fenced)
+{
+	struct session_config cfg;
+	char err[512], who[SESSION_NAME_MAX + 96];
+	int ret = -ENOTCONN;
+
+	if (fenced) {
+		nb_cli_err("%s: warning: the writer lock %s was broken while we ran",
+			ctx->cmd, nb_session_lock_describe(held, who, sizeof(who)));
+		return;
+	}
+	cli_admin_config(ctx->opt, &cfg);
+	cfg.lock_owner = ctx->owner;
+	for (size_t i = 0; i < ctx->opt->n_nodes; i++) {
+		err[0] = '\0';
+		ret = nb_admin_unlock(ctx->loop, &cfg, ctx->opt->nodes[i],
+				   held->generation, NULL, err, sizeof(err));
+		if (ret == 0 || ret == -ESTALE || ret == -EOPNOTSUPP ||
+		    ret == -ENOENT)
+			break;
+	}
+	if (ret == -ESTALE)
+		nb_cli_err("%s: warning: the writer lock moved on before we released it: %s",
+			ctx->cmd, err);
+	else if (ret < 0 && ret != -EOPNOTSUPP)
+		nb_cli_err("%s: warning: cannot release the writer lock %s: %s; 'netblk-cli unlock' breaks it",
+			ctx->cmd, nb_session_lock_describe(held, who, sizeof(who)),
+			err[0] ? err : strerror(-ret));
+}
+
 void cli_ctx_close(struct cli_ctx *ctx)
 {
+	struct session_lock held = { .generation = 0 };
+	bool fenced = false;
+
+	if (ctx->cluster) {
+		nb_session_writer_lock(ctx->cluster, &held);
+		fenced = nb_session_fenced(ctx->cluster);
+	}
 	nb_session_free(ctx->cluster);
 	ctx->cluster = NULL;
+	if (held.generation && ctx->loop)
+		cli_ctx_release(ctx, &held, fenced);
 	if (ctx->loop)
 		ev_loop_destroy(ctx->loop);
 	ctx->loop = NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Administrative requests to one node: create, info, get map (admin.h). */
+/* Administrative requests to one node: create, info, unlock, get map
+ * (admin.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ struct admin {
 	int result;
 	char msg[1024];
 	struct session_volume *info;
+	struct session_lock *lock;
 	struct map **map_out;
 };
 
@@ -62,6 +64,12 @@ static int admin_take(struct admin *a, struct conn *conn,
 		}
 		if (a->info)
 			admin_volume_copy(a->info, &rep->volume);
+		if (a->lock) {
+			snprintf(a->lock->owner, sizeof(a->lock->owner), "%s",
+				 rep->volume.lock.owner);
+			a->lock->generation = rep->volume.lock.generation;
+			a->lock->since = rep->volume.lock.since;
+		}
 		return 0;
 	}
 	if (!rep->map) {
@@ -105,6 +113,9 @@ static void admin_reply(struct conn *conn, struct conn_req *req,
 		break;
 	case RPC_STATUS_UNSUPPORTED:
 		result = -EOPNOTSUPP;
+		break;
+	case RPC_STATUS_FENCED:
+		result = -ESTALE;
 		break;
 	default:
 		result = -EIO;
@@ -244,11 +255,29 @@ int nb_admin_create(struct ev_loop *loop, const struct session_config *cfg,
 
 int nb_admin_info(struct ev_loop *loop, const struct session_config *cfg,
 	       const char *node, struct session_volume *info,
-	       char *err, size_t errlen)
+	       struct session_lock *lock, char *err, size_t errlen)
 {
-	struct admin a = { .info = info };
+	struct admin a = { .info = info, .lock = lock };
 
+	if (lock)
+		memset(lock, 0, sizeof(*lock));
 	a.req.op = RPC_OP_INFO;
+	return admin_run(loop, cfg, node, &a, err, errlen);
+}
+
+int nb_admin_unlock(struct ev_loop *loop, const struct session_config *cfg,
+		 const char *node, uint64_t generation,
+		 struct session_lock *after, char *err, size_t errlen)
+{
+	struct admin a = { .lock = after };
+
+	if (after)
+		memset(after, 0, sizeof(*after));
+	if (cfg->lock_owner && strlen(cfg->lock_owner) > RPC_NAME_MAX)
+		return nb_errf(err, errlen, -EINVAL, "lock owner too long");
+	a.req.op = RPC_OP_UNLOCK;
+	a.req.owner = cfg->lock_owner;
+	a.req.lock_generation = generation;
 	return admin_run(loop, cfg, node, &a, err, errlen);
 }
 

@@ -508,6 +508,12 @@ static void session_route(struct session *s, struct session_sub *sub)
 
 		if (session_sub_give_up(s, sub))
 			return;
+		if (s->fenced && nb_route_op_fenced(sub->req.op)) {
+			snprintf(sub->cause, sizeof(sub->cause),
+				 "the writer lock was lost (fenced)");
+			session_sub_finish(s, sub, -EIO);
+			return;
+		}
 		if (sub->req.op == RPC_OP_FLUSH) {
 			/* only the node that acknowledged the writes can make
 			 * them durable: wait for it, never ask another */
@@ -618,6 +624,8 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 		session_sub_cause(sub, conn, rep);
 
 	nb_session_node_answered(node);
+	if (rep->status == RPC_STATUS_FENCED)
+		nb_session_fence(s, conn, NULL);
 	switch (action) {
 	case ROUTE_COMPLETE:
 		/* a completed write that is not durable yet: FLUSH this node */
@@ -751,6 +759,8 @@ int nb_session_submit(struct session *s, struct session_io *io)
 		return ret;
 
 	op = route_wire_op(io->op);
+	if (ret == 0 && s->fenced && nb_route_op_fenced(op))
+		ret = -EIO;	/* lost the writer lock: logged once */
 	memset(&io->priv, 0, sizeof(io->priv));
 	io->priv.session = s;
 	io->priv.start = ev_now(s->loop);

@@ -150,6 +150,8 @@ static void session_prepare_cb(struct ev_loop *loop, ev_prepare *w,
 static int session_start_err_rank(int err)
 {
 	switch (err) {
+	case -ESTALE: return 9;
+	case -EBUSY: return 8;
 	case -ENOENT: return 7;
 	case -EROFS: return 6;
 	case -EACCES: return 5;
@@ -163,6 +165,8 @@ static int session_start_err_rank(int err)
 static int session_start_err_normalise(int err)
 {
 	switch (err) {
+	case -ESTALE:
+	case -EBUSY:
 	case -ENOENT:
 	case -EROFS:
 	case -EACCES:
@@ -246,6 +250,10 @@ static void session_conn_state(struct conn *conn, enum conn_state old)
 	if (state == CONN_BACKOFF && old == CONN_READY &&
 	    nb_conn_err(conn) == -ETIMEDOUT && s->state == SESSION_READY)
 		nb_session_node_timed_out(node);
+	/* a reconnect's OPEN refused: the writer lock moved on */
+	if (state == CONN_BACKOFF && old == CONN_HELLO &&
+	    (nb_conn_err(conn) == -ESTALE || nb_conn_err(conn) == -EBUSY))
+		nb_session_fence(s, conn, NULL);
 	if (state == CONN_READY) {
 		if (s->state == SESSION_STARTING)
 			session_start_done(s, 0);
@@ -266,8 +274,12 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
 	const struct rpc_volume_info *v = &rep->volume;
+	int ret;
 
 	nb_session_node_opened(node);
+	ret = nb_session_lock_granted(s, conn, v, msg, msglen);
+	if (ret < 0)
+		return ret;
 	if (s->have_volume) {
 		if (v->block_size != s->volume.block_size) {
 			snprintf(msg, msglen,
@@ -387,6 +399,11 @@ static struct session *session_new_err(struct ev_loop *loop,
 		snprintf(err, errlen, "client name too long");
 		goto out_einval;
 	}
+	if (cfg->lock_owner && strlen(cfg->lock_owner) > RPC_NAME_MAX) {
+		snprintf(err, errlen, "lock owner too long (at most %d bytes)",
+			 RPC_NAME_MAX);
+		goto out_einval;
+	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -419,6 +436,8 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->server_name = session_strdup_opt(cfg->server_name, &oom);
 	s->client_name = session_strdup_opt(cfg->client_name ? cfg->client_name :
 					    "netblk", &oom);
+	if (cfg->lock_owner && cfg->lock_owner[0])
+		s->lock_owner = session_strdup_opt(cfg->lock_owner, &oom);
 	s->seeds = calloc(cfg->n_nodes, sizeof(*s->seeds));
 	if (!s->seeds)
 		oom = true;
@@ -436,6 +455,9 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->params.volume = s->volume_name;
 	s->params.read_only = cfg->read_only;
 	s->params.client_name = s->client_name;
+	s->params.lock_owner = s->lock_owner;
+	s->params.break_lock = cfg->break_lock && s->lock_owner;
+	s->params.lock_generation = cfg->lock_generation;
 	s->params.max_inflight = cfg->max_inflight ? cfg->max_inflight :
 				 SESSION_DEFAULT_MAX_INFLIGHT;
 	if (s->params.max_inflight > SESSION_MAX_INFLIGHT_LIMIT)
@@ -488,6 +510,7 @@ out_free_strings:
 	free(s->volume_name);
 	free(s->server_name);
 	free(s->client_name);
+	free(s->lock_owner);
 	SSL_CTX_free(s->ssl_ctx);
 out_free_c:
 	free(s);
@@ -595,6 +618,7 @@ void nb_session_free(struct session *s)
 	free(s->volume_name);
 	free(s->server_name);
 	free(s->client_name);
+	free(s->lock_owner);
 	SSL_CTX_free(s->ssl_ctx);
 	free(s);
 }

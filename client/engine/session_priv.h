@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of one session (session.h), shared by the four files that
+ * Internals of one session (session.h), shared by the files that
  * implement it: session.c (life cycle, start, connection events), node.c
  * (the nodes, their health, the map), io.c (submit, routing, retries,
- * completion) and volume.c (volume refresh). Not an interface for other
- * modules.
+ * completion), volume.c (volume refresh) and lock.c (the writer lock and
+ * fencing). Not an interface for other modules.
  */
 #ifndef NETBLK_SESSION_PRIV_H
 #define NETBLK_SESSION_PRIV_H
@@ -100,6 +100,21 @@ struct session {
 	char *client_name;
 	bool read_only;
 	double io_timeout;
+	char *lock_owner;           /* NULL: opens without an owner */
+
+	/*
+	 * The writer lock (lock.c). lock: as granted by the first read-write
+	 * OPEN that reported a generation (generation 0 until then; the
+	 * generation given in the config is in params.lock_generation);
+	 * every later open must report the same. fenced: lost for good;
+	 * write-class ios fail at once and new connections open read-only.
+	 */
+	struct session_lock lock;
+	bool fenced;
+	bool fence_logged;
+	uint64_t fence_ours;        /* the generation we lost */
+	struct conn_req fence_req;  /* INFO asking who holds the lock now */
+	bool fence_asking;
 
 	/* start */
 	session_ready_fn *ready_cb;
@@ -182,6 +197,13 @@ void nb_session_nodes_inherit(struct session *s);
 
 /* volume.c */
 void nb_session_volreq_run_done(struct session *s);
+
+/* lock.c */
+int nb_session_lock_granted(struct session *s, struct conn *conn,
+			 const struct rpc_volume_info *v, char *msg,
+			 size_t msglen);
+void nb_session_fence(struct session *s, struct conn *conn,
+		   const struct rpc_lock *now);
 
 /* io.c */
 void nb_session_kick_waiting(struct session *s);

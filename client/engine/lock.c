@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The writer lock as a session holds it, and fencing (session.h,
+ * "Fencing"; docs/protocol.md, "The writer lock").
+ *
+ * The first read-write OPEN that reports a generation fixes it for the
+ * session; every later OPEN presents it (conn_params.lock_generation)
+ * and must be granted the same. A node that answers FENCED, refuses an
+ * OPEN with FENCED or LOCKED, or grants another generation tells us the
+ * lock moved on: the session is fenced for good.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "session_priv.h"
+
+bool nb_session_lock_owner_ok(const char *owner)
+{
+	size_t len = owner ? strlen(owner) : 0;
+
+	if (len == 0 || len > SESSION_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)owner[i] < 0x20 || owner[i] == 0x7f)
+			return false;
+	return true;
+}
+
+int nb_session_lock_owner_default(const char *name, char *buf, size_t len)
+{
+	char host[256];
+	int n;
+
+	if (gethostname(host, sizeof(host)) < 0 || !host[0])
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	n = snprintf(buf, len, "%s@%s", name, host);
+	if (n < 0 || (size_t)n >= len || n > SESSION_NAME_MAX ||
+	    !nb_session_lock_owner_ok(buf))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+char *nb_session_lock_describe(const struct session_lock *lock, char *buf,
+			    size_t len)
+{
+	char since[64] = "";
+	time_t t = (time_t)lock->since;
+	struct tm tm;
+
+	if (!lock->owner[0]) {
+		snprintf(buf, len, "nobody (generation %llu)",
+			 (unsigned long long)lock->generation);
+		return buf;
+	}
+	if (lock->since && gmtime_r(&t, &tm))
+		strftime(since, sizeof(since), ", since %Y-%m-%d %H:%M:%S UTC",
+			 &tm);
+	snprintf(buf, len, "'%s' (generation %llu%s)", lock->owner,
+		 (unsigned long long)lock->generation, since);
+	return buf;
+}
+
+static void session_lock_from_rpc(struct session_lock *to,
+				  const struct rpc_lock *from)
+{
+	snprintf(to->owner, sizeof(to->owner), "%s", from->owner);
+	to->generation = from->generation;
+	to->since = from->since;
+}
+
+void nb_session_writer_lock(const struct session *s, struct session_lock *out)
+{
+	*out = s->lock;
+}
+
+bool nb_session_fenced(const struct session *s)
+{
+	return s->fenced;
+}
+
+/* The one message of a fenced session; now NULL when the holder is not
+ * known. */
+static void session_fence_log(struct session *s, const struct rpc_lock *now)
+{
+	struct session_lock holder;
+	char who[SESSION_NAME_MAX + 96];
+
+	if (s->fence_logged)
+		return;
+	s->fence_logged = true;
+	if (!now || !now->generation) {
+		nb_elog_printf(&s->log, LOG_ERR,
+			    "volume %s: writer lock lost (generation %llu was broken): writes fail with I/O errors",
+			    s->volume_name, (unsigned long long)s->fence_ours);
+		return;
+	}
+	session_lock_from_rpc(&holder, now);
+	nb_elog_printf(&s->log, LOG_ERR,
+		    "volume %s: writer lock lost (now held by %s, generation %llu > ours %llu): writes fail with I/O errors",
+		    s->volume_name,
+		    nb_session_lock_describe(&holder, who, sizeof(who)),
+		    (unsigned long long)now->generation,
+		    (unsigned long long)s->fence_ours);
+}
+
+static void session_fence_info_reply(struct conn *conn, struct conn_req *req,
+				     struct rpc_reply *rep)
+{
+	struct session *s = ((struct session_node *)nb_conn_owner(conn))->session;
+
+	s->fence_asking = false;
+	session_fence_log(s, rep->status == RPC_STATUS_OK && rep->has_volume ?
+			  &rep->volume.lock : NULL);
+}
+
+static void session_fence_info_returned(struct conn *conn,
+					struct conn_req *req, int err)
+{
+	struct session *s = ((struct session_node *)nb_conn_owner(conn))->session;
+
+	s->fence_asking = false;
+	session_fence_log(s, NULL);
+}
+
+/*
+ * The lock moved on: fence the session (once). now is the lock as a node
+ * reported it, or NULL: then an INFO asks who holds it, for the log.
+ * Before the session is ready nothing happens here: the start fails.
+ */
+void nb_session_fence(struct session *s, struct conn *conn,
+		   const struct rpc_lock *now)
+{
+	struct session_node *node;
+
+	if (s->state != SESSION_READY || s->fenced)
+		return;
+	s->fenced = true;
+	s->fence_ours = s->lock.generation ? s->lock.generation :
+			s->params.lock_generation;
+	/* from now on connections open read-only: reads go on */
+	s->params.read_only = true;
+	s->params.break_lock = false;
+	nb_elog_printf(&s->log, LOG_DEBUG, "volume %s: fenced by node %s",
+		    s->volume_name, nb_conn_addr(conn));
+	if (now && now->generation) {
+		session_fence_log(s, now);
+		return;
+	}
+	node = nb_session_node_ready(s, NULL);
+	if (!node) {
+		session_fence_log(s, NULL);
+		return;
+	}
+	memset(&s->fence_req, 0, sizeof(s->fence_req));
+	s->fence_req.op = RPC_OP_INFO;
+	s->fence_req.volume = s->volume_name;
+	s->fence_req.reply = session_fence_info_reply;
+	s->fence_req.returned = session_fence_info_returned;
+	s->fence_asking = true;
+	nb_conn_submit(node->conn, &s->fence_req);
+}
+
+/*
+ * An OPEN was granted on conn (from the conn's opened()): check the lock
+ * it reports against the session's. Returns 0, or -ESTALE with a reason
+ * in msg when the lock moved on (the session is then fenced, or its start
+ * fails).
+ */
+int nb_session_lock_granted(struct session *s, struct conn *conn,
+			 const struct rpc_volume_info *v, char *msg,
+			 size_t msglen)
+{
+	const struct rpc_lock *l = &v->lock;
+	uint64_t held = s->lock.generation ? s->lock.generation :
+			s->params.lock_generation;
+	const char *owner = s->lock_owner ? s->lock_owner : "";
+	struct session_lock got;
+	char who[SESSION_NAME_MAX + 96];
+
+	/* a read-only open takes no lock; a node without locks says 0 */
+	if (s->params.read_only || v->read_only || !l->generation)
+		return 0;
+	if ((held && l->generation != held) || strcmp(l->owner, owner)) {
+		session_lock_from_rpc(&got, l);
+		snprintf(msg, msglen,
+			 "volume '%s': the writer lock moved on: the node grants %s, we held generation %llu as '%s'",
+			 s->volume_name,
+			 nb_session_lock_describe(&got, who, sizeof(who)),
+			 (unsigned long long)held, owner);
+		nb_session_fence(s, conn, l);
+		return -ESTALE;
+	}
+	if (!s->lock.generation) {
+		session_lock_from_rpc(&s->lock, l);
+		s->params.lock_generation = l->generation;
+		/* broken once is enough: from now on present the generation */
+		s->params.break_lock = false;
+		nb_elog_printf(&s->log, LOG_INFO,
+			    "volume %s: writer lock held as %s",
+			    s->volume_name,
+			    nb_session_lock_describe(&s->lock, who, sizeof(who)));
+	}
+	return 0;
+}
