@@ -123,7 +123,9 @@ static void session_fence_info_returned(struct conn *conn,
 	struct session *s = ((struct session_node *)nb_conn_owner(conn))->session;
 
 	s->fence_asking = false;
-	session_fence_log(s, NULL);
+	if (s->state == SESSION_FREEING)
+		session_fence_log(s, NULL);
+	/* else asked again when a connection is ready */
 }
 
 /*
@@ -134,8 +136,6 @@ static void session_fence_info_returned(struct conn *conn,
 void nb_session_fence(struct session *s, struct conn *conn,
 		   const struct rpc_lock *now)
 {
-	struct session_node *node;
-
 	if (s->state != SESSION_READY || s->fenced)
 		return;
 	s->fenced = true;
@@ -150,11 +150,27 @@ void nb_session_fence(struct session *s, struct conn *conn,
 		session_fence_log(s, now);
 		return;
 	}
-	node = nb_session_node_ready(s, NULL);
-	if (!node) {
+	nb_session_fence_ask(s);
+}
+
+/*
+ * Ask a READY node who holds the lock now, for the fence's log line. With
+ * none READY, session.c asks again when a connection gets ready, and
+ * nb_session_free() logs what it knows if none ever did.
+ */
+void nb_session_fence_ask(struct session *s)
+{
+	struct session_node *node;
+
+	if (!s->fenced || s->fence_logged || s->fence_asking)
+		return;
+	if (s->state == SESSION_FREEING) {
 		session_fence_log(s, NULL);
 		return;
 	}
+	node = nb_session_node_ready(s, NULL);
+	if (!node)
+		return;
 	memset(&s->fence_req, 0, sizeof(s->fence_req));
 	s->fence_req.op = RPC_OP_INFO;
 	s->fence_req.volume = s->volume_name;

@@ -258,6 +258,7 @@ static void session_conn_state(struct conn *conn, enum conn_state old)
 		if (s->state == SESSION_STARTING)
 			session_start_done(s, 0);
 		if (s->state == SESSION_READY) {
+			nb_session_fence_ask(s);
 			nb_session_kick_waiting(s);
 			if (s->map_wait && !s->refreshing)
 				nb_session_refresh_map(s, node);
@@ -602,6 +603,7 @@ void nb_session_free(struct session *s)
 	nb_session_fail_all(s);
 	nb_session_run_completions(s);
 	nb_session_volreq_run_done(s);
+	nb_session_fence_ask(s);	/* logs the fence if nobody answered */
 
 	ev_ref(s->loop);
 	ev_prepare_stop(s->loop, &s->prepare);

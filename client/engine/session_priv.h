@@ -204,6 +204,7 @@ int nb_session_lock_granted(struct session *s, struct conn *conn,
 			 size_t msglen);
 void nb_session_fence(struct session *s, struct conn *conn,
 		   const struct rpc_lock *now);
+void nb_session_fence_ask(struct session *s);
 
 /* io.c */
 void nb_session_kick_waiting(struct session *s);
