@@ -135,7 +135,7 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 			nb_cli_err("%s: volume '%s' not found: %s", cmd,
 				opt->volume, err[0] ? err : strerror(e));
 		else if (e == EBUSY)
-			nb_cli_err("%s: cannot open volume '%s' for writing: %s; to take the lock over, run again with --break-lock, or break it with 'netblk-cli unlock' (its holder's writes then fail)",
+			nb_cli_err("%s: cannot open volume '%s' for writing: %s. Take the lock over with --break-lock, or break it with 'netblk-cli unlock' (the holder's writes then fail)",
 				cmd, opt->volume, err[0] ? err : strerror(e));
 		else
 			nb_cli_err("%s: cannot open volume '%s' on %s: %s", cmd,

@@ -126,7 +126,10 @@ static void session_sub_finish(struct session *s, struct session_sub *sub,
 		session_io_what(sub, what, sizeof(what));
 		/* log the first failure of an io only */
 		if (s->state != SESSION_FREEING && io->priv.result == 0) {
-			nb_elog_printf(&s->log, LOG_ERR, "volume %s: %s failed: %s",
+			/* once fenced, the fence's one error line says why */
+			nb_elog_printf(&s->log, s->fenced &&
+				    nb_route_op_fenced(sub->req.op) ? LOG_INFO : LOG_ERR,
+				    "volume %s: %s failed: %s",
 				    s->volume_name, what,
 				    sub->cause[0] ? sub->cause : strerror(-result));
 			nb_session_set_error(s, "%s failed: %s", what,
