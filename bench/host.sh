@@ -23,7 +23,8 @@
 # HOME=$tmp/home, whose .pki/libnbd holds them.
 #
 # Environment: NETBLK_BIN (programs), NETBLK_SRC, NETBLK_BENCH_RUNTIME
-# (default 10), NETBLK_BENCH_ROUNDS (default 1; round K > 1 writes to
+# (default 10), NETBLK_BENCH_TLS (TLS 1.3 suite of netblk-cli, default
+# TLS_AES_128_GCM_SHA256), NETBLK_BENCH_ROUNDS (default 1; round K > 1 writes to
 # OUTDIR/rK), NETBLK_BENCH_DEV_MB (default 256), NETBLK_BENCH_PERF=1 (also
 # record `perf` profiles of the client and server processes of both stacks
 # in randread-4k-qd32 and read-128k-qd8; OUTDIR/perf-TOOL-JOB.txt).
@@ -127,8 +128,13 @@ done
 [ -n "$nbd_pid" ] || die "nbdkit did not start: $(tail -3 "$out/nbdkit.log")"
 pids+=("$nbd_pid")
 
+# One TLS suite for every run (NETBLK_BENCH_TLS): left to netblk-cli, the
+# suite is chosen by a short speed test at start, which a loaded machine
+# can flip between runs (ChaCha20 costs half again as many instructions
+# per request as AES-128-GCM with AES-NI), making runs incomparable.
 cli=("$bin/netblk-cli" --cluster "127.0.0.1:$mock_port" --volume bench
-	--ca "$tmp/pki/ca.crt" --cert "$tmp/pki/client.crt" --key "$tmp/pki/client.key")
+	--ca "$tmp/pki/ca.crt" --cert "$tmp/pki/client.crt" --key "$tmp/pki/client.key"
+	--tls-ciphersuites "${NETBLK_BENCH_TLS:-TLS_AES_128_GCM_SHA256}")
 as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups env "HOME=$tmp/home")
 nbd_uri="nbds://127.0.0.1:$nbd_port/"
 

@@ -2,12 +2,15 @@
 # The run command: a demo of the whole stack. Installs what it needs,
 # builds vduse-netblk, then, inside a Debian 6.12 kernel booted under QEMU
 # (or directly on this host when it has VDUSE and you pass --host):
-# starts a storage node (netblk-server-mock) with fresh certificates,
+# starts a storage node (netblk-node, file backend) with fresh certificates,
 # checks the cluster with netblk-cli verify and bench, attaches a volume
 # with vduse-netblk, makes an ext4 file system on the disk, writes and
 # reads files, detaches, and shows that the data is in the cluster.
 #
 #   scripts/demo.sh           # in the VM (works on any Debian 12 host)
+#   scripts/demo.sh --ceph    # the same on Ceph: a one-OSD cluster in the
+#                             # VM, two netblk-node on one pool, and a
+#                             # node killed under the mounted disk
 #   scripts/demo.sh --host    # on this host (needs root and the vduse module)
 set -euo pipefail
 
@@ -16,6 +19,11 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${NETBLK_BUILD_DIR:-$src/build}
 
 "$src/scripts/install-deps"
+if [ "${1:-}" = --ceph ]; then
+  shift
+  export NETBLK_DEMO_CEPH=1 NETBLK_VM_MEM=3G
+  bash "$src/tests/ceph/ceph-cluster.sh" install
+fi
 echo "=== building vduse-netblk in $build"
 cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" -j"$(nproc)" >"$build.log" 2>&1 || { tail -40 "$build.log"; exit 1; }

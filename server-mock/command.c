@@ -139,7 +139,7 @@ static void mock_cmd_stats_text(struct mock_server *ms, char *out, size_t outlen
 		 "connections=%llu open_connections=%llu requests=%llu reads=%llu writes=%llu "
 		 "flushes=%llu fua=%llu discards=%llu write_zeroes=%llu not_owner=%llu "
 		 "errors_injected=%llu drops=%llu bytes_read=%llu bytes_written=%llu "
-		 "inflight=%llu map_epoch=%llu",
+		 "inflight=%llu map_epoch=%llu fenced=%llu",
 		 (unsigned long long)s.connections, (unsigned long long)s.open_connections,
 		 (unsigned long long)s.requests, (unsigned long long)s.reads,
 		 (unsigned long long)s.writes, (unsigned long long)s.flushes,
@@ -147,7 +147,8 @@ static void mock_cmd_stats_text(struct mock_server *ms, char *out, size_t outlen
 		 (unsigned long long)s.write_zeroes, (unsigned long long)s.not_owner,
 		 (unsigned long long)f->errors_injected, (unsigned long long)f->drops,
 		 (unsigned long long)s.bytes_read, (unsigned long long)s.bytes_written,
-		 (unsigned long long)f->held, (unsigned long long)s.map_epoch);
+		 (unsigned long long)f->held, (unsigned long long)s.map_epoch,
+		 (unsigned long long)s.fenced);
 }
 
 static int mock_cmd_resize(struct mock_server *ms, int argc, char **argv,

@@ -291,6 +291,37 @@ static int mock_fault_resize(struct nb_store_vol *vol, uint64_t new_size)
 	return lower->store->ops->resize(lower, new_size);
 }
 
+/* The writer lock is the lower store's (shared with the mock's other nodes). */
+static int mock_fault_lock_take(struct nb_store_vol *vol, const char *owner, bool brk,
+				uint64_t expect_gen, struct nb_store_lock *lock)
+{
+	struct nb_store_vol *lower = mock_fault_vol_of(vol)->lower;
+
+	return lower->store->ops->lock_take(lower, owner, brk, expect_gen, lock);
+}
+
+static int mock_fault_lock_break(struct nb_store_vol *vol, uint64_t expect_gen,
+				 struct nb_store_lock *lock)
+{
+	struct nb_store_vol *lower = mock_fault_vol_of(vol)->lower;
+
+	return lower->store->ops->lock_break(lower, expect_gen, lock);
+}
+
+static int mock_fault_lock_get(struct nb_store_vol *vol, struct nb_store_lock *lock)
+{
+	struct nb_store_vol *lower = mock_fault_vol_of(vol)->lower;
+
+	return lower->store->ops->lock_get(lower, lock);
+}
+
+static bool mock_fault_lock_is_current(struct nb_store_vol *vol, uint64_t gen)
+{
+	struct nb_store_vol *lower = mock_fault_vol_of(vol)->lower;
+
+	return lower->store->ops->lock_is_current(lower, gen);
+}
+
 static void mock_fault_describe(struct nb_store_vol *vol, char *buf, size_t len)
 {
 	struct nb_store_vol *lower = mock_fault_vol_of(vol)->lower;
@@ -327,6 +358,10 @@ static const struct nb_store_ops mock_fault_ops = {
 	.resize = mock_fault_resize,
 	.submit = mock_fault_submit,
 	.cancel = mock_fault_cancel,
+	.lock_take = mock_fault_lock_take,
+	.lock_break = mock_fault_lock_break,
+	.lock_get = mock_fault_lock_get,
+	.lock_is_current = mock_fault_lock_is_current,
 	.describe = mock_fault_describe,
 	.stats = mock_fault_stats,
 };

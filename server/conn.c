@@ -75,10 +75,13 @@ uint32_t nb_srv_conn_max_io_size(const struct srv_conn *conn)
 }
 
 void nb_srv_conn_open(struct srv_conn *conn, struct srv_volume *vol,
-		      bool read_only)
+		      bool read_only, bool lock_bound, uint64_t lock_gen)
 {
 	conn->vol = vol;
 	conn->read_only = read_only;
+	conn->lock_bound = lock_bound;
+	conn->lock_gen = lock_gen;
+	conn->fenced_logged = false;
 	nb_srv_conn_set_state(conn, SRV_CONN_OPEN);
 }
 

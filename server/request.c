@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "srv_conn.h"
 
@@ -56,6 +57,120 @@ static enum rpc_status srv_request_errno_status(int err)
 {
 	return err == -ENOSPC || err == -EDQUOT ? RPC_STATUS_NO_SPACE :
 	       RPC_STATUS_IO_ERROR;
+}
+
+/* ---- the writer lock ---- */
+
+static bool srv_request_is_write_class(enum rpc_op op)
+{
+	return op == RPC_OP_WRITE || op == RPC_OP_WRITE_ZEROES ||
+	       op == RPC_OP_DISCARD || op == RPC_OP_FLUSH;
+}
+
+static void srv_lock_to_rpc(const struct nb_store_lock *lk, struct rpc_lock *out)
+{
+	snprintf(out->owner, sizeof(out->owner), "%s", lk->owner);
+	out->generation = lk->gen;
+	out->since = lk->since;
+}
+
+/* "2024-05-01T10:00:00Z" (UTC), or "?" */
+static void srv_lock_since(uint64_t since, char *buf, size_t len)
+{
+	time_t t = (time_t)since;
+	struct tm tm;
+
+	if (!since || !gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "?");
+}
+
+/* Owners are free text for people and logs: no control bytes. */
+static bool srv_request_owner_valid(const char *owner)
+{
+	for (const char *p = owner; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* A write-class request of a connection whose generation is gone. */
+static void srv_request_fenced(struct srv_conn *conn, uint64_t id, enum rpc_op op)
+{
+	struct srv_volume *vol = conn->vol;
+
+	srv_count(conn->worker, fenced, 1);
+	if (!conn->fenced_logged) {
+		conn->fenced_logged = true;
+		srv_warn("client %s: volume %s: writer lock generation %llu was broken: this connection is fenced, its write requests get FENCED and are not executed",
+			 conn->peer, vol->name, (unsigned long long)conn->lock_gen);
+	}
+	srv_request_fail_id(conn, id, op, RPC_STATUS_FENCED,
+			    "volume %s: writer lock generation %llu was broken; this connection may no longer write",
+			    vol->name, (unsigned long long)conn->lock_gen);
+}
+
+/*
+ * The lock part of a read-write OPEN: true with *lk the lock the
+ * connection is bound to, or false after answering why not.
+ * An open without an owner (a client older than the lock) takes no lock:
+ * it is allowed only while nobody holds it, and is bound to the current
+ * generation like any other, so a later take fences it.
+ */
+static bool srv_request_open_lock(struct srv_conn *conn, const struct rpc_request *req,
+				  struct srv_volume *vol, struct nb_store_lock *lk)
+{
+	const struct nb_store_ops *ops = vol->vol->store->ops;
+	char since[32];
+	int r;
+
+	if (req->owner[0] && !srv_request_owner_valid(req->owner)) {
+		srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
+				 "the lock owner contains control characters");
+		return false;
+	}
+	if (req->owner[0]) {
+		r = ops->lock_take(vol->vol, req->owner, req->break_lock,
+				   req->lock_generation, lk);
+	} else if (req->break_lock) {
+		srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
+				 "break_lock needs an owner to take the lock");
+		return false;
+	} else {
+		r = ops->lock_get(vol->vol, lk);
+		if (r == 0 && req->lock_generation && req->lock_generation != lk->gen)
+			r = -ESTALE;
+		else if (r == 0 && lk->owner[0])
+			r = -EBUSY;
+	}
+	switch (r) {
+	case 0:
+		return true;
+	case -EBUSY:
+		srv_lock_since(lk->since, since, sizeof(since));
+		srv_info("client %s: volume %s: read-write open by '%s' refused: locked by '%s' since %s (generation %llu)",
+			 conn->peer, vol->name, req->owner[0] ? req->owner : "(no owner)",
+			 lk->owner, since, (unsigned long long)lk->gen);
+		srv_request_fail(conn, req, RPC_STATUS_LOCKED,
+				 "volume %s is locked by '%s' since %s (generation %llu); open it read-only, or break the lock (--break-lock) to take it over",
+				 vol->name, lk->owner, since, (unsigned long long)lk->gen);
+		return false;
+	case -ESTALE:
+		srv_info("client %s: volume %s: open with generation %llu refused: the lock is at generation %llu",
+			 conn->peer, vol->name, (unsigned long long)req->lock_generation,
+			 (unsigned long long)lk->gen);
+		srv_request_fail(conn, req, RPC_STATUS_FENCED,
+				 "volume %s: writer lock generation %llu was broken (now generation %llu, held by '%s')",
+				 vol->name, (unsigned long long)req->lock_generation,
+				 (unsigned long long)lk->gen, lk->owner);
+		return false;
+	default:
+		srv_warn("client %s: volume %s: cannot take the writer lock: %s",
+			 conn->peer, vol->name, strerror(-r));
+		srv_request_fail(conn, req, r == -EAGAIN ? RPC_STATUS_BUSY : RPC_STATUS_IO_ERROR,
+				 "volume %s: cannot take the writer lock: %s", vol->name,
+				 strerror(-r));
+		return false;
+	}
 }
 
 /* ---- data path ---- */
@@ -185,9 +300,17 @@ static bool srv_request_check(struct srv_conn *conn, const struct rpc_request *r
 static void srv_request_submit(struct srv_conn *conn, const struct rpc_request *req,
 			       const uint8_t *data)
 {
-	struct srv_req *rq = nb_srv_conn_req_get(conn);
+	struct nb_store_vol *svol = conn->vol->vol;
+	bool fence = conn->lock_bound && srv_request_is_write_class(req->op);
+	struct srv_req *rq;
 	struct nb_store_io *io;
 
+	/* The early check; the store makes the binding one at execution. */
+	if (fence && !svol->store->ops->lock_is_current(svol, conn->lock_gen)) {
+		srv_request_fenced(conn, req->id, req->op);
+		return;
+	}
+	rq = nb_srv_conn_req_get(conn);
 	if (!rq) {
 		/* Cannot happen: input pauses at max_inflight. */
 		srv_request_fail(conn, req, RPC_STATUS_BUSY,
@@ -202,7 +325,7 @@ static void srv_request_submit(struct srv_conn *conn, const struct rpc_request *
 				 (unsigned long long)req->length);
 		return;
 	}
-	if (req->op == RPC_OP_WRITE)
+	if (req->op == RPC_OP_WRITE && req->length)
 		memcpy(rq->buf, data, req->length);
 	rq->vol = conn->vol;
 	rq->id = req->id;
@@ -210,7 +333,9 @@ static void srv_request_submit(struct srv_conn *conn, const struct rpc_request *
 	io = &rq->io;
 	io->op = srv_request_store_op(req->op);
 	io->flags = (req->flags & RPC_FLAG_FUA ? NB_STORE_FUA : 0) |
-		    (req->flags & RPC_FLAG_UNMAP ? NB_STORE_UNMAP : 0);
+		    (req->flags & RPC_FLAG_UNMAP ? NB_STORE_UNMAP : 0) |
+		    (fence ? NB_STORE_GEN : 0);
+	io->gen = fence ? conn->lock_gen : 0;
 	io->offset = req->offset;
 	io->length = req->op == RPC_OP_FLUSH ? 0 : req->length;
 	io->buf = rq->buf;
@@ -273,7 +398,8 @@ static void srv_request_read_reply(struct srv_conn *conn, struct srv_req *rq)
 		nb_srv_conn_close(conn, true);
 		return;
 	}
-	memcpy(p + h, rq->buf, rq->io.length);
+	if (rq->io.length)	/* rq->buf is NULL for an empty read */
+		memcpy(p + h, rq->buf, rq->io.length);
 	nb_srv_conn_commit(conn, (size_t)h + rq->io.length);
 }
 
@@ -289,6 +415,8 @@ void nb_srv_request_done(struct srv_req *rq)
 		/* Nobody to answer: the client re-sends it elsewhere. */
 	} else if (io->refused && r == -ECONNABORTED) {
 		nb_srv_conn_close(conn, true);
+	} else if (r == -ESTALE && (io->flags & NB_STORE_GEN)) {
+		srv_request_fenced(conn, rq->id, rq->op);
 	} else if (io->refused) {
 		srv_request_fail_id(conn, rq->id, rq->op, srv_request_errno_status(r),
 				    "%s", io->why[0] ? io->why : "refused");
@@ -385,20 +513,36 @@ static struct srv_volume *srv_request_volume(struct srv_conn *conn,
 static void srv_request_open(struct srv_conn *conn, const struct rpc_request *req)
 {
 	struct srv_volume *vol = srv_request_volume(conn, req);
+	const struct nb_store_ops *ops;
+	struct nb_store_lock lk = { .gen = 0 };
 	struct rpc_reply rep;
-	bool read_only;
+	bool read_only, bound = false;
+	char lock_text[RPC_NAME_MAX + 64] = "";
 
 	if (!vol)
 		return;
+	ops = vol->vol->store->ops;
 	read_only = req->read_only || vol->read_only;
-	nb_srv_conn_open(conn, vol, read_only);
-	srv_info("client %s: opened volume %s (%llu bytes, %s)", conn->peer,
+	if (!read_only && ops->lock_take) {
+		if (!srv_request_open_lock(conn, req, vol, &lk))
+			return;
+		bound = true;
+		snprintf(lock_text, sizeof(lock_text), ", writer lock generation %llu%s%s%s%s",
+			 (unsigned long long)lk.gen, lk.owner[0] ? " held by '" : ", no owner",
+			 lk.owner, lk.owner[0] ? "'" : "",
+			 req->break_lock ? ", break requested" : "");
+	} else if (ops->lock_get && ops->lock_get(vol->vol, &lk) < 0) {
+		memset(&lk, 0, sizeof(lk));  /* only informative here */
+	}
+	nb_srv_conn_open(conn, vol, read_only, bound, lk.gen);
+	srv_info("client %s: opened volume %s (%llu bytes, %s%s)", conn->peer,
 		 vol->name, (unsigned long long)nb_srv_volume_size(vol),
-		 read_only ? "read-only" : "read-write");
+		 read_only ? "read-only" : "read-write", lock_text);
 	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);
 	rep.volume.read_only = read_only;
+	srv_lock_to_rpc(&lk, &rep.volume.lock);
 	rep.map = nb_srv_map_get(conn->srv)->map;
 	nb_srv_conn_send_reply(conn, &rep);
 }
@@ -406,13 +550,80 @@ static void srv_request_open(struct srv_conn *conn, const struct rpc_request *re
 static void srv_request_info(struct srv_conn *conn, const struct rpc_request *req)
 {
 	struct srv_volume *vol = srv_request_volume(conn, req);
+	const struct nb_store_ops *ops;
+	struct nb_store_lock lk;
 	struct rpc_reply rep;
+	int r;
 
 	if (!vol)
 		return;
+	ops = vol->vol->store->ops;
+	if (ops->lock_get) {
+		r = ops->lock_get(vol->vol, &lk);
+		if (r < 0) {
+			srv_request_fail(conn, req, srv_request_errno_status(r),
+					 "volume %s: cannot read its writer lock: %s",
+					 vol->name, strerror(-r));
+			return;
+		}
+	}
 	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);
+	if (ops->lock_get)
+		srv_lock_to_rpc(&lk, &rep.volume.lock);
+	nb_srv_conn_send_reply(conn, &rep);
+}
+
+/* Break the writer lock without taking it (admin). */
+static void srv_request_unlock(struct srv_conn *conn, const struct rpc_request *req)
+{
+	struct srv_volume *vol = srv_request_volume(conn, req);
+	const struct nb_store_ops *ops;
+	struct nb_store_lock before, lk;
+	struct rpc_reply rep;
+	int r;
+
+	if (!vol)
+		return;
+	ops = vol->vol->store->ops;
+	if (!ops->lock_break) {
+		srv_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
+				 "volume %s has no writer lock on this node", vol->name);
+		return;
+	}
+	if (req->owner[0] && !srv_request_owner_valid(req->owner)) {
+		srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
+				 "the owner contains control characters");
+		return;
+	}
+	if (ops->lock_get(vol->vol, &before) < 0)  /* for the log only */
+		memset(&before, 0, sizeof(before));
+	r = ops->lock_break(vol->vol, req->lock_generation, &lk);
+	if (r == -ESTALE) {
+		srv_request_fail(conn, req, RPC_STATUS_FENCED,
+				 "volume %s: writer lock generation %llu is not current (now %llu, held by '%s'): nothing broken",
+				 vol->name, (unsigned long long)req->lock_generation,
+				 (unsigned long long)lk.gen, lk.owner);
+		return;
+	}
+	if (r < 0) {
+		srv_warn("client %s: volume %s: cannot break the writer lock: %s",
+			 conn->peer, vol->name, strerror(-r));
+		srv_request_fail(conn, req, r == -EAGAIN ? RPC_STATUS_BUSY :
+				 RPC_STATUS_IO_ERROR,
+				 "volume %s: cannot break the writer lock: %s", vol->name,
+				 strerror(-r));
+		return;
+	}
+	srv_warn("client %s%s%s%s: volume %s: writer lock broken (was '%s', generation %llu; now no owner, generation %llu)",
+		 conn->peer, req->owner[0] ? " ('" : "", req->owner,
+		 req->owner[0] ? "')" : "", vol->name, before.owner,
+		 (unsigned long long)before.gen, (unsigned long long)lk.gen);
+	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
+	rep.has_volume = true;
+	nb_srv_volume_info(vol, &rep.volume);
+	srv_lock_to_rpc(&lk, &rep.volume.lock);
 	nb_srv_conn_send_reply(conn, &rep);
 }
 
@@ -560,8 +771,7 @@ int nb_srv_request_handle(struct srv_conn *conn, const struct rpc_request *req,
 		srv_request_create(conn, req);
 		break;
 	case RPC_OP_UNLOCK:
-		srv_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
-				 "writer locks are not implemented on this node yet");
+		srv_request_unlock(conn, req);
 		break;
 	default:
 		if (!srv_request_is_data(req->op)) {

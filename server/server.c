@@ -468,6 +468,7 @@ void nb_srv_get_stats(struct nb_srv *srv, struct nb_srv_stats *out)
 		SRV_ADD(bytes_read);
 		SRV_ADD(bytes_written);
 		SRV_ADD(inflight);
+		SRV_ADD(fenced);
 #undef SRV_ADD
 	}
 	out->connections = __atomic_load_n(&srv->connections, __ATOMIC_RELAXED);
@@ -483,14 +484,15 @@ void nb_srv_stats_text(struct nb_srv *srv, char *buf, size_t len)
 	snprintf(buf, len,
 		 "connections=%llu open_connections=%llu requests=%llu reads=%llu writes=%llu "
 		 "flushes=%llu fua=%llu discards=%llu write_zeroes=%llu not_owner=%llu "
-		 "bytes_read=%llu bytes_written=%llu inflight=%llu map_epoch=%llu",
+		 "bytes_read=%llu bytes_written=%llu inflight=%llu map_epoch=%llu fenced=%llu",
 		 (unsigned long long)s.connections, (unsigned long long)s.open_connections,
 		 (unsigned long long)s.requests, (unsigned long long)s.reads,
 		 (unsigned long long)s.writes, (unsigned long long)s.flushes,
 		 (unsigned long long)s.fua, (unsigned long long)s.discards,
 		 (unsigned long long)s.write_zeroes, (unsigned long long)s.not_owner,
 		 (unsigned long long)s.bytes_read, (unsigned long long)s.bytes_written,
-		 (unsigned long long)s.inflight, (unsigned long long)s.map_epoch);
+		 (unsigned long long)s.inflight, (unsigned long long)s.map_epoch,
+		 (unsigned long long)s.fenced);
 	if (srv->store->ops->stats)
 		srv->store->ops->stats(srv->store, buf, len);
 }

@@ -77,6 +77,14 @@ struct srv_conn {
 	uint32_t max_io_size;    /* granted */
 	struct srv_volume *vol;  /* SRV_CONN_OPEN */
 	bool read_only;
+	/*
+	 * Read-write opens of a store with a writer lock: the generation the
+	 * connection is bound to; its write-class requests are FENCED once
+	 * the lock moved on (logged once, fenced_logged).
+	 */
+	bool lock_bound;
+	uint64_t lock_gen;
+	bool fenced_logged;
 
 	struct srv_req *reqs;    /* max_inflight slots */
 	struct srv_req *free_reqs;
@@ -132,9 +140,9 @@ uint32_t nb_srv_conn_max_io_size(const struct srv_conn *conn);
  */
 int nb_srv_conn_grant(struct srv_conn *conn, uint32_t max_inflight,
 		      uint32_t max_io_size);
-/* OPEN accepted: bind vol for the next requests. */
+/* OPEN accepted: bind vol (and the lock generation) for the next requests. */
 void nb_srv_conn_open(struct srv_conn *conn, struct srv_volume *vol,
-		      bool read_only);
+		      bool read_only, bool lock_bound, uint64_t lock_gen);
 
 /*
  * Output: reserve returns room for len bytes at the end of the output

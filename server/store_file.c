@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errmsg.h"
@@ -41,6 +42,23 @@ struct file_vol {
 	uint64_t size;           /* __atomic: resize vs. info */
 	uint32_t block_size;
 	bool read_only;
+
+	/*
+	 * The writer lock, kept in lock_path (NAME.lock next to the volume),
+	 * replaced with rename + fsync. Changes hold wl_order for writing and
+	 * flock(LOCK_EX) on the volume's file (other processes over the same
+	 * file: the mock's groups); write-class requests hold wl_order for
+	 * reading from their check to the end of their write, so a break in
+	 * this process waits for them. shared (unmanaged stores): another
+	 * process may change the file, so the check compares the file's
+	 * identity (stat) with the one cached and re-reads it when it moved.
+	 */
+	char *lock_path;
+	bool shared;
+	pthread_rwlock_t wl_order;
+	pthread_mutex_t wl_mu;   /* the cache below */
+	struct nb_store_lock wl; /* wl.gen also read with __atomic */
+	struct stat wl_st;       /* identity of the file read; st_ino 0: none */
 };
 
 struct file_store {
@@ -118,6 +136,9 @@ static void file_vol_free(struct file_vol *v)
 {
 	if (v->fd >= 0)
 		close(v->fd);
+	pthread_rwlock_destroy(&v->wl_order);
+	pthread_mutex_destroy(&v->wl_mu);
+	free(v->lock_path);
 	free(v->path);
 	free(v);
 }
@@ -139,6 +160,8 @@ static struct file_vol *file_vol_open(const char *name, const char *path,
 
 	if (!v)
 		return NULL;
+	pthread_rwlock_init(&v->wl_order, NULL);
+	pthread_mutex_init(&v->wl_mu, NULL);
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	v->block_size = block_size;
 	v->read_only = read_only;
@@ -179,9 +202,223 @@ out_close_fd:
 out_free:
 	err = errno;
 	free(v->path);
+	pthread_rwlock_destroy(&v->wl_order);
+	pthread_mutex_destroy(&v->wl_mu);
 	free(v);
 	errno = err;
 	return NULL;
+}
+
+/* ---- the writer lock ---- */
+
+static int file_sync_dir(const char *dir);
+
+static bool file_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void file_lock_cache(struct file_vol *v, const struct nb_store_lock *lk)
+{
+	memcpy(v->wl.owner, lk->owner, sizeof(v->wl.owner));
+	v->wl.since = lk->since;
+	__atomic_store_n(&v->wl.gen, lk->gen, __ATOMIC_RELAXED);
+}
+
+/*
+ * Bring the cache up to date with the lock file (under wl_mu). force:
+ * read even when the file looks unchanged. No file: free, generation 0
+ * (or the generation cached, if a file was removed under us).
+ */
+static int file_lock_load(struct file_vol *v, bool force)
+{
+	struct nb_store_lock lk;
+	char text[NB_STORE_OWNER_MAX + 128];
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	if (stat(v->lock_path, &st) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		v->wl.owner[0] = '\0';
+		v->wl.since = 0;
+		memset(&v->wl_st, 0, sizeof(v->wl_st));
+		return 0;
+	}
+	if (!force && v->wl_st.st_ino && file_same_file(&st, &v->wl_st))
+		return 0;
+	fd = open(v->lock_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;  /* replaced meanwhile: next time */
+	r = fstat(fd, &st) < 0 ? -errno : 0;
+	n = r == 0 ? read(fd, text, sizeof(text) - 1) : 0;
+	if (r == 0 && n < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0)
+		return r;
+	text[n] = '\0';
+	r = nb_store_lock_parse(text, (size_t)n, &lk);
+	if (r < 0)
+		return r;
+	file_lock_cache(v, &lk);
+	v->wl_st = st;
+	return 0;
+}
+
+static char *file_dir_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, strlen(dir) + 1, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return dir;
+}
+
+/* Replace the lock file: temporary file, fdatasync, rename, directory fsync. */
+static int file_lock_store(struct file_vol *v, const struct nb_store_lock *lk)
+{
+	char text[NB_STORE_OWNER_MAX + 128], tmp[FILE_PATH_MAX + 32];
+	struct stat st;
+	char *dir;
+	int fd, n, r = 0;
+
+	n = nb_store_lock_format(lk, text, sizeof(text));
+	if (n < 0)
+		return n;
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", v->lock_path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)n) != n)
+		r = errno ? -errno : -EIO;
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -errno;
+	if (r == 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && rename(tmp, v->lock_path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	dir = file_dir_of(v->lock_path);
+	r = dir ? file_sync_dir(dir) : -ENOMEM;
+	free(dir);
+	file_lock_cache(v, lk);
+	v->wl_st = st;
+	return r;
+}
+
+/*
+ * Change the lock: take (owner non-NULL) or break. Orders against this
+ * process's write-class requests (wl_order) and other processes' changes
+ * (flock on the volume's file).
+ */
+static int file_lock_change(struct file_vol *v, const char *owner, bool brk,
+			    uint64_t expect_gen, struct nb_store_lock *lock)
+{
+	struct nb_store_lock next;
+	int r;
+
+	pthread_rwlock_wrlock(&v->wl_order);
+	pthread_mutex_lock(&v->wl_mu);
+	if (flock(v->fd, LOCK_EX) < 0) {
+		r = -errno;
+		goto out_unlock;
+	}
+	r = file_lock_load(v, true);
+	if (r == 0) {
+		if (owner)
+			r = nb_store_lock_decide(&v->wl, owner, brk, expect_gen,
+						 (uint64_t)time(NULL), &next);
+		else
+			r = nb_store_lock_break_decide(&v->wl, expect_gen, &next);
+	}
+	if (r == 0 && next.gen != v->wl.gen)
+		r = file_lock_store(v, &next);
+	flock(v->fd, LOCK_UN);
+out_unlock:
+	*lock = v->wl;
+	pthread_mutex_unlock(&v->wl_mu);
+	pthread_rwlock_unlock(&v->wl_order);
+	return r;
+}
+
+static int file_lock_take(struct nb_store_vol *vol, const char *owner, bool brk,
+			  uint64_t expect_gen, struct nb_store_lock *lock)
+{
+	return file_lock_change(file_vol_of(vol), owner, brk, expect_gen, lock);
+}
+
+static int file_lock_break(struct nb_store_vol *vol, uint64_t expect_gen,
+			   struct nb_store_lock *lock)
+{
+	return file_lock_change(file_vol_of(vol), NULL, false, expect_gen, lock);
+}
+
+static int file_lock_get(struct nb_store_vol *vol, struct nb_store_lock *lock)
+{
+	struct file_vol *v = file_vol_of(vol);
+	int r = 0;
+
+	pthread_mutex_lock(&v->wl_mu);
+	if (v->shared)
+		r = file_lock_load(v, false);
+	*lock = v->wl;
+	pthread_mutex_unlock(&v->wl_mu);
+	return r;
+}
+
+static bool file_lock_is_current(struct nb_store_vol *vol, uint64_t gen)
+{
+	return __atomic_load_n(&file_vol_of(vol)->wl.gen, __ATOMIC_RELAXED) == gen;
+}
+
+/*
+ * The binding check of a write-class request, under wl_order for
+ * reading: a shared lock file is looked at again (one stat).
+ */
+static bool file_lock_check(struct file_vol *v, uint64_t gen)
+{
+	bool ok;
+
+	if (!v->shared)
+		return __atomic_load_n(&v->wl.gen, __ATOMIC_RELAXED) == gen;
+	pthread_mutex_lock(&v->wl_mu);
+	/* An unreadable lock file fences: the lock cannot be confirmed. */
+	ok = file_lock_load(v, false) == 0 && v->wl.gen == gen;
+	pthread_mutex_unlock(&v->wl_mu);
+	return ok;
+}
+
+/* Set up the lock of a new volume handle: path, first read. */
+static int file_lock_init(struct file_vol *v, const char *lock_path, bool shared)
+{
+	int r;
+
+	v->lock_path = strdup(lock_path);
+	if (!v->lock_path)
+		return -ENOMEM;
+	v->shared = shared;
+	pthread_mutex_lock(&v->wl_mu);
+	r = file_lock_load(v, true);
+	pthread_mutex_unlock(&v->wl_mu);
+	return r;
 }
 
 static void file_path(const struct file_store *fs, const char *name,
@@ -251,6 +488,7 @@ int nb_store_file_add(struct nb_store *st, const char *name, const char *path,
 		      uint64_t size, uint32_t block_size, bool read_only)
 {
 	struct file_store *fs = file_store_of(st);
+	char lock_path[FILE_PATH_MAX + 8];
 	struct file_vol *v;
 	int r = 0;
 
@@ -269,6 +507,13 @@ int nb_store_file_add(struct nb_store *st, const char *name, const char *path,
 	}
 	/* The mock's --volume keeps ":ro" even for a writable file. */
 	v->read_only = v->read_only || read_only;
+	/* Other processes may serve the same file: one lock file for all. */
+	snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+	r = file_lock_init(v, lock_path, true);
+	if (r < 0) {
+		file_vol_free(v);
+		goto out_unlock;
+	}
 	v->base.store = st;
 	v->next = fs->vols;
 	fs->vols = v;
@@ -303,6 +548,13 @@ static int file_open(struct nb_store *st, const char *name,
 		r = -errno;
 		goto out_unlock;
 	}
+	file_path(fs, name, ".lock", path, sizeof(path));
+	r = file_lock_init(v, path, false);
+	if (r < 0) {
+		file_vol_free(v);
+		v = NULL;
+		goto out_unlock;
+	}
 	v->base.store = st;
 	v->next = fs->vols;
 	fs->vols = v;
@@ -335,7 +587,7 @@ static int file_create(struct nb_store *st, const char *name, uint64_t size,
 		       uint32_t block_size)
 {
 	struct file_store *fs = file_store_of(st);
-	char path[FILE_PATH_MAX];
+	char path[FILE_PATH_MAX], lock_path[FILE_PATH_MAX + 8];
 	struct file_vol *v;
 	int r = 0;
 
@@ -350,6 +602,15 @@ static int file_create(struct nb_store *st, const char *name, uint64_t size,
 	v = file_vol_open(name, path, size, block_size, false, true, true);
 	if (!v) {
 		r = -errno;
+		goto out_unlock;
+	}
+	/* A lock left by a removed volume of that name is not this one's. */
+	snprintf(lock_path, sizeof(lock_path), "%s/%s.lock", fs->dir, name);
+	unlink(lock_path);
+	r = file_lock_init(v, lock_path, !fs->managed);
+	if (r < 0) {
+		unlink(path);
+		file_vol_free(v);
 		goto out_unlock;
 	}
 	if (fs->managed) {
@@ -519,9 +780,19 @@ static void file_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 {
 	struct file_vol *v = file_vol_of(vol);
 	struct file_store *fs = file_store_of(vol->store);
-	bool sync = false;
+	bool gen = io->flags & NB_STORE_GEN, sync = false;
 	int r = 0;
 
+	if (gen) {
+		/* Held until the data is in the file: a break waits for it. */
+		pthread_rwlock_rdlock(&v->wl_order);
+		if (!file_lock_check(v, io->gen)) {
+			pthread_rwlock_unlock(&v->wl_order);
+			io->refused = true;
+			nb_store_io_complete(io, -ESTALE);
+			return;
+		}
+	}
 	switch (io->op) {
 	case NB_STORE_READ:
 		r = file_read(v, io->buf, io->length, io->offset);
@@ -545,6 +816,8 @@ static void file_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 		r = -EOPNOTSUPP;
 		break;
 	}
+	if (gen)
+		pthread_rwlock_unlock(&v->wl_order);
 	if (r == 0 && sync) {
 		if (fs->n_threads > 0) {
 			io->store_priv = v;
@@ -604,6 +877,10 @@ static const struct nb_store_ops file_ops = {
 	.create = file_create,
 	.resize = file_resize,
 	.submit = file_submit,
+	.lock_take = file_lock_take,
+	.lock_break = file_lock_break,
+	.lock_get = file_lock_get,
+	.lock_is_current = file_lock_is_current,
 	.describe = file_describe,
 	.stats = file_stats,
 };

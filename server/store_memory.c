@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpc.h"
@@ -26,6 +27,9 @@ struct memory_vol {
 	uint64_t size;
 	uint32_t block_size;
 	bool read_only;
+	/* The writer lock: changed under lock held for writing, so a break
+	 * waits for the requests executing (they hold it for reading). */
+	struct nb_store_lock wlock;
 };
 
 struct memory_store {
@@ -183,9 +187,14 @@ static void memory_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 	int r = 0;
 
 	pthread_rwlock_rdlock(&v->lock);
-	if (io->op != NB_STORE_FLUSH &&
+	if ((io->flags & NB_STORE_GEN) && io->gen != v->wlock.gen) {
+		io->refused = true;
+		r = -ESTALE;
+	} else if (io->op != NB_STORE_FLUSH &&
 	    (io->offset > v->size || io->length > v->size - io->offset)) {
 		r = -EINVAL;  /* the core checked against an older size */
+	} else if (io->length == 0 && io->op != NB_STORE_FLUSH) {
+		/* nothing to move; buf may be NULL for an empty request */
 	} else {
 		switch (io->op) {
 		case NB_STORE_READ:
@@ -207,6 +216,65 @@ static void memory_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 	}
 	pthread_rwlock_unlock(&v->lock);
 	nb_store_io_complete(io, r);
+}
+
+/* Under v->lock for writing; gen is also read without it. */
+static void memory_lock_set(struct memory_vol *v, const struct nb_store_lock *next)
+{
+	memcpy(v->wlock.owner, next->owner, sizeof(v->wlock.owner));
+	v->wlock.since = next->since;
+	__atomic_store_n(&v->wlock.gen, next->gen, __ATOMIC_RELAXED);
+}
+
+static int memory_lock_take(struct nb_store_vol *vol, const char *owner, bool brk,
+			    uint64_t expect_gen, struct nb_store_lock *lock)
+{
+	struct memory_vol *v = memory_vol_of(vol);
+	struct nb_store_lock next;
+	int r;
+
+	pthread_rwlock_wrlock(&v->lock);
+	r = nb_store_lock_decide(&v->wlock, owner, brk, expect_gen,
+				 (uint64_t)time(NULL), &next);
+	if (r == 0)
+		memory_lock_set(v, &next);
+	*lock = v->wlock;
+	pthread_rwlock_unlock(&v->lock);
+	return r;
+}
+
+static int memory_lock_break(struct nb_store_vol *vol, uint64_t expect_gen,
+			     struct nb_store_lock *lock)
+{
+	struct memory_vol *v = memory_vol_of(vol);
+	struct nb_store_lock next;
+	int r;
+
+	pthread_rwlock_wrlock(&v->lock);
+	r = nb_store_lock_break_decide(&v->wlock, expect_gen, &next);
+	if (r == 0)
+		memory_lock_set(v, &next);
+	*lock = v->wlock;
+	pthread_rwlock_unlock(&v->lock);
+	return r;
+}
+
+static int memory_lock_get(struct nb_store_vol *vol, struct nb_store_lock *lock)
+{
+	struct memory_vol *v = memory_vol_of(vol);
+
+	pthread_rwlock_rdlock(&v->lock);
+	*lock = v->wlock;
+	pthread_rwlock_unlock(&v->lock);
+	return 0;
+}
+
+/* The early check: a relaxed read of a value changed under the lock. */
+static bool memory_lock_is_current(struct nb_store_vol *vol, uint64_t gen)
+{
+	struct memory_vol *v = memory_vol_of(vol);
+
+	return __atomic_load_n(&v->wlock.gen, __ATOMIC_RELAXED) == gen;
 }
 
 static void memory_describe(struct nb_store_vol *vol, char *buf, size_t len)
@@ -238,6 +306,10 @@ static const struct nb_store_ops memory_ops = {
 	.create = memory_create,
 	.resize = memory_resize,
 	.submit = memory_submit,
+	.lock_take = memory_lock_take,
+	.lock_break = memory_lock_break,
+	.lock_get = memory_lock_get,
+	.lock_is_current = memory_lock_is_current,
 	.describe = memory_describe,
 };
 

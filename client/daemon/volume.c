@@ -40,6 +40,8 @@ struct volume {
 	/* the writer lock generation: presented at start (from the state
 	 * file, for a takeover), then the one granted; 0 = none */
 	uint64_t lock_generation;
+	/* FLUSH obligations shared by the sessions of every queue */
+	struct session_flush_ledger *ledger;
 
 	struct ev_loop *loop;
 	struct worker *workers[VOLUME_MAX_QUEUES];
@@ -221,6 +223,7 @@ static void volume_cluster_config(const struct volume *v,
 		.log_fn = nb_log_engine_sink,
 		.log_opaque = (void *)prefix,
 		.log_level = v->cfg.log_level,
+		.flush_ledger = v->ledger,
 	};
 }
 
@@ -400,6 +403,7 @@ static void volume_free(struct volume *v)
 	free(v->state_dir);
 	free(v->lock_owner);
 	free(v->break_lock_hint);
+	nb_flush_ledger_free(v->ledger);
 	pthread_mutex_destroy(&v->resize_lock);
 	free(v);
 }
@@ -427,6 +431,7 @@ static struct volume *volume_new(const struct volume_config *cfg)
 	v->mgmtdev = volume_strdup(cfg->mgmtdev);
 	v->state_dir = volume_strdup(cfg->state_dir ? cfg->state_dir :
 				     STATE_DEFAULT_DIR);
+	v->ledger = nb_flush_ledger_new();
 	v->break_lock_hint = volume_strdup(cfg->break_lock_hint);
 	if (cfg->lock_owner) {
 		v->lock_owner = strdup(cfg->lock_owner);
@@ -439,7 +444,7 @@ static struct volume *volume_new(const struct volume_config *cfg)
 		v->lock_owner = strdup(owner);
 	}
 	if (!v->nodes || !v->volume || !v->name || !v->state_dir ||
-	    !v->lock_owner)
+	    !v->lock_owner || !v->ledger)
 		goto out_free;
 	for (i = 0; i < cfg->n_nodes; i++) {
 		v->nodes[i] = strdup(cfg->nodes[i]);

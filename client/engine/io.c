@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger.h"
 #include "session_priv.h"
 
 static void session_sub_reply(struct conn *conn, struct conn_req *req,
@@ -142,6 +143,8 @@ static void session_sub_finish(struct session *s, struct session_sub *sub,
 		if (sub->req.op == RPC_OP_FLUSH && sub->target)
 			sub->target->bits |= SESSION_NODE_WROTE;
 	} else if (result == 0) {
+		if (sub->req.op == RPC_OP_FLUSH && sub->target)
+			ledger_flushed(sub->target->slot, sub->flush_seq);
 		if (sub->req.op == RPC_OP_READ)
 			s->stats.bytes_read += sub->req.length;
 		else if (sub->req.op == RPC_OP_WRITE)
@@ -634,8 +637,10 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 		/* a completed write that is not durable yet: FLUSH this node */
 		if (result == 0 && nb_route_op_writes(sub->req.op) &&
 		    !(sub->req.flags & RPC_FLAG_FUA) &&
-		    !(node->bits & SESSION_NODE_DURABLE))
+		    !(node->bits & SESSION_NODE_DURABLE)) {
 			node->bits |= SESSION_NODE_WROTE;
+			ledger_wrote(node->slot);
+		}
 		session_sub_finish(s, sub, result);
 		return;
 	case ROUTE_NEXT_NODE:
@@ -710,13 +715,28 @@ static void session_sub_returned(struct conn *conn, struct conn_req *req,
 
 /* ---- submit ---- */
 
+/*
+ * Does node owe a FLUSH: writes it completed for this session, or for
+ * another session of the device (the shared ledger), not flushed yet?
+ * A node that said writes_durable owes none.
+ */
+static bool session_node_owes_flush(const struct session_node *node)
+{
+	if (node->bits & SESSION_NODE_DURABLE)
+		return false;
+	return (node->bits & SESSION_NODE_WROTE) || ledger_owes(node->slot);
+}
+
 static int session_submit_flush(struct session *s, struct session_io *io)
 {
 	uint32_t n = 0;
 
-	for (size_t i = 0; i < s->n_nodes; i++)
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		if (session_node_owes_flush(s->nodes[i]))
+			s->nodes[i]->bits |= SESSION_NODE_WROTE;
 		if (s->nodes[i]->bits & SESSION_NODE_WROTE)
 			n++;
+	}
 	if (n == 0) {
 		session_io_complete(s, io); /* nothing written: nothing to flush */
 		return 0;
@@ -741,6 +761,7 @@ static int session_submit_flush(struct session *s, struct session_io *io)
 		sub->io = io;
 		sub->req.op = RPC_OP_FLUSH;
 		sub->target = node;
+		sub->flush_seq = ledger_snapshot(node->slot);
 		session_route(s, sub);
 	}
 	return 0;

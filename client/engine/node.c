@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger.h"
 #include "session_priv.h"
 
 /* ---- nodes ---- */
@@ -43,6 +44,7 @@ struct session_node *nb_session_node_add(struct session *s, const char *addr)
 		errno = e;
 		return NULL;
 	}
+	node->slot = nb_ledger_slot_of(s->ledger, addr);
 	s->nodes[s->n_nodes++] = node;
 	return node;
 }

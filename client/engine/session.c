@@ -358,6 +358,19 @@ static char *session_strdup_opt(const char *str, bool *failed)
 	return d;
 }
 
+/* Free the session's copies of its configuration and its TLS context. */
+static void session_free_config(struct session *s)
+{
+	for (size_t i = 0; s->seeds && i < s->n_seeds; i++)
+		free(s->seeds[i]);
+	free(s->seeds);
+	free(s->volume_name);
+	free(s->server_name);
+	free(s->client_name);
+	free(s->lock_owner);
+	SSL_CTX_free(s->ssl_ctx);
+}
+
 static struct session *session_new_err(struct ev_loop *loop,
 				       const struct session_config *cfg,
 				       char *err, size_t errlen)
@@ -419,6 +432,7 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->log.level = cfg->log_level ? cfg->log_level : LOG_NOTICE;
 	s->read_only = cfg->read_only;
 	s->io_timeout = cfg->io_timeout;
+	s->ledger = cfg->flush_ledger;
 	s->done_tail = &s->done_head;
 
 	if (cfg->ssl_ctx) {
@@ -505,14 +519,7 @@ static struct session *session_new_err(struct ev_loop *loop,
 out_free_nodes:
 	nb_session_nodes_free(s);
 out_free_strings:
-	for (size_t i = 0; s->seeds && i < s->n_seeds; i++)
-		free(s->seeds[i]);
-	free(s->seeds);
-	free(s->volume_name);
-	free(s->server_name);
-	free(s->client_name);
-	free(s->lock_owner);
-	SSL_CTX_free(s->ssl_ctx);
+	session_free_config(s);
 out_free_c:
 	free(s);
 	if (!errno)
@@ -614,14 +621,7 @@ void nb_session_free(struct session *s)
 	free(s->map_nodes);
 	nb_map_free(s->map);
 	nb_session_subs_free(s);
-	for (size_t i = 0; i < s->n_seeds; i++)
-		free(s->seeds[i]);
-	free(s->seeds);
-	free(s->volume_name);
-	free(s->server_name);
-	free(s->client_name);
-	free(s->lock_owner);
-	SSL_CTX_free(s->ssl_ctx);
+	session_free_config(s);
 	free(s);
 }
 

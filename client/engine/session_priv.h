@@ -42,6 +42,7 @@ struct session_node {
 	struct conn *conn;          /* owned; nb_conn_owner(conn) is this node */
 	unsigned bits;              /* SESSION_NODE_* */
 	struct session_node *next_dirty;  /* on s->dirty */
+	struct ledger_slot *slot;   /* in the shared FLUSH ledger, or NULL */
 	double avoid_until;         /* ev_now() before which to route elsewhere */
 	uint32_t strikes;           /* timeouts since the node last answered */
 };
@@ -70,6 +71,7 @@ struct session_sub {
 	enum session_sub_where where;
 	struct session_node *node;  /* last node it went to */
 	struct session_node *target; /* FLUSH: the node to flush */
+	uint64_t flush_seq;         /* FLUSH: ledger count it covers */
 	uint32_t pos;               /* placement position to try */
 	uint32_t hops;              /* nodes tried since the last backoff */
 	uint32_t attempts;          /* backoffs so far */
@@ -91,6 +93,8 @@ struct session {
 	struct elog log;
 	struct conn_params params;
 	SSL_CTX *ssl_ctx;
+
+	struct session_flush_ledger *ledger; /* cfg->flush_ledger, not owned */
 
 	/* config, copied */
 	char **seeds;

@@ -61,6 +61,7 @@ struct nb_srv_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t inflight;         /* submitted to the store, not completed */
 	uint64_t map_epoch;
+	uint64_t fenced;           /* write-class requests answered FENCED */
 };
 
 struct nb_srv;

@@ -15,11 +15,17 @@
  * that owns the request. Until then the io and its buffer belong to the
  * store.
  *
- * To come (issue #15, C): a writer lock kept with the volume, an owner and
- * a generation number. It will be three more volume operations in this
- * table (lock_take, lock_break, lock_info) and a generation field in
- * struct nb_store_io checked by the store; nothing here depends on their
- * absence.
+ * The writer lock (docs/protocol.md, "The writer lock"): each volume has
+ * one, kept by the store with the volume (memory: in the process; file:
+ * in a NAME.lock file next to the volume; rados: in the header object),
+ * an owner and a generation that grows with every change of holder. The
+ * lock_* operations take, break and read it; a write-class request
+ * (WRITE, WRITE_ZEROES, DISCARD, FLUSH) carrying NB_STORE_GEN is executed
+ * only while io->gen is still the lock's generation, and the check and
+ * the write are ordered against a break by the store (a break returns
+ * only once the writes that passed the check before it are done, or
+ * after a bounded time on RADOS: docs/rados.md). A fenced request
+ * completes with -ESTALE and the node answers FENCED.
  */
 #ifndef NETBLK_SRV_STORE_H
 #define NETBLK_SRV_STORE_H
@@ -40,6 +46,15 @@ enum nb_store_op {
 /* Request flags (the protocol's FUA and UNMAP). */
 #define NB_STORE_FUA   (1u << 0)  /* WRITE, WRITE_ZEROES: durable at completion */
 #define NB_STORE_UNMAP (1u << 1)  /* WRITE_ZEROES: may deallocate */
+/*
+ * Write-class requests: execute only while io->gen is the current
+ * generation of the volume's writer lock; otherwise complete with -ESTALE
+ * without touching the media. Reads never carry it.
+ */
+#define NB_STORE_GEN   (1u << 2)
+
+/* Lock owners: at most this many bytes with the NUL (the protocol's 255). */
+#define NB_STORE_OWNER_MAX 256
 
 /* Most bytes of a message a filter gives with its answer. */
 #define NB_STORE_WHY_MAX 96
@@ -62,6 +77,13 @@ struct nb_store_vol {
 	struct nb_store *store;
 };
 
+/* A volume's writer lock. owner "" when nobody holds it. */
+struct nb_store_lock {
+	char owner[NB_STORE_OWNER_MAX];
+	uint64_t gen;          /* grows with every change of holder */
+	uint64_t since;        /* unix seconds of the take, 0 when free */
+};
+
 struct nb_store_vol_info {
 	uint64_t size;        /* bytes, a multiple of block_size */
 	uint32_t block_size;  /* 512 or 4096 */
@@ -74,8 +96,9 @@ struct nb_store_vol_info {
  */
 struct nb_store_io {
 	enum nb_store_op op;
-	uint32_t flags;            /* NB_STORE_FUA, NB_STORE_UNMAP */
+	uint32_t flags;            /* NB_STORE_FUA, NB_STORE_UNMAP, NB_STORE_GEN */
 	uint64_t offset, length;   /* bytes, inside the volume (checked) */
+	uint64_t gen;              /* NB_STORE_GEN: the generation it relies on */
 	void *buf;                 /* READ: length bytes to fill; WRITE: the data */
 
 	/* Set by the store before completing: */
@@ -128,6 +151,37 @@ struct nb_store_ops {
 	 */
 	void (*cancel)(struct nb_store_vol *vol, struct nb_store_io *io);
 
+	/*
+	 * The writer lock (optional as a whole: a store without lock_take
+	 * serves read-write opens unlocked and never fences). Every call may
+	 * block on the store (RADOS: the network) and is made from an I/O
+	 * thread.
+	 *
+	 * lock_take: take it for owner (non-empty) by the rules of
+	 * nb_store_lock_decide(): 0 with *lock the lock now held (same
+	 * generation for the same owner, the next one otherwise); -EBUSY
+	 * with *lock the holder (another owner, brk not set); -ESTALE with
+	 * *lock the current lock (expect_gen non-zero and no longer the
+	 * generation); -errno.
+	 */
+	int (*lock_take)(struct nb_store_vol *vol, const char *owner, bool brk,
+			 uint64_t expect_gen, struct nb_store_lock *lock);
+	/*
+	 * Break it without taking it (admin UNLOCK): owner "", next
+	 * generation; *lock the lock after. -ESTALE (with *lock the current
+	 * one) when expect_gen is non-zero and no longer the generation.
+	 */
+	int (*lock_break)(struct nb_store_vol *vol, uint64_t expect_gen,
+			  struct nb_store_lock *lock);
+	/* The lock as the store has it now (INFO, read-only checks). */
+	int (*lock_get)(struct nb_store_vol *vol, struct nb_store_lock *lock);
+	/*
+	 * Cheap, no I/O: false once gen is known not to be the current
+	 * generation (the core's early check of write-class requests). It may
+	 * say true a little late: submit() makes the binding check.
+	 */
+	bool (*lock_is_current)(struct nb_store_vol *vol, uint64_t gen);
+
 	/* Optional, for logs: "file /srv/vol0", "in memory". */
 	void (*describe)(struct nb_store_vol *vol, char *buf, size_t len);
 	/* Optional: counters as " key=value" pairs appended to buf. */
@@ -154,6 +208,29 @@ static inline void nb_store_destroy(struct nb_store *st)
 
 /* Valid volume name: 1..RPC_NAME_MAX of [A-Za-z0-9._-], not "." or "..". */
 bool nb_store_name_valid(const char *name);
+
+/* ---- the lock rules (store_lock.c), for stores that keep the lock themselves ---- */
+
+/*
+ * A take of cur by owner (non-empty), at time now: 0 with *next the lock
+ * to keep (unchanged when owner holds it already; else owner, gen + 1,
+ * since now), -ESTALE when expect_gen is non-zero and not cur->gen (the
+ * lock moved on since the client held it; checked first: a client that
+ * lost its lock cannot take it back, not even with brk), -EBUSY when
+ * another owner holds it and brk is not set. *next is untouched on error.
+ */
+int nb_store_lock_decide(const struct nb_store_lock *cur, const char *owner,
+			 bool brk, uint64_t expect_gen, uint64_t now,
+			 struct nb_store_lock *next);
+/* A break of cur: 0 with *next = no owner, gen + 1; -ESTALE as above. */
+int nb_store_lock_break_decide(const struct nb_store_lock *cur,
+			       uint64_t expect_gen, struct nb_store_lock *next);
+/*
+ * The lock file format of the file store: "owner X\ngen N\nsince T\n".
+ * Parse text (len bytes): 0 or -EINVAL; format into buf: bytes written.
+ */
+int nb_store_lock_parse(const char *text, size_t len, struct nb_store_lock *out);
+int nb_store_lock_format(const struct nb_store_lock *lock, char *buf, size_t len);
 
 /* ---- the backends of this library ---- */
 
@@ -191,5 +268,24 @@ int nb_store_memory_add(struct nb_store *st, const char *name, uint64_t size,
 			uint32_t block_size, bool read_only);
 /* fdatasync calls made by file stores of this process. */
 uint64_t nb_store_file_syncs(void);
+
+/*
+ * Volumes in a Ceph RADOS pool (server/rados, docs/rados.md). Connects
+ * (blocks up to connect_timeout_s) and checks the pool. Many processes
+ * may serve one pool: the writer lock is in each volume's header object
+ * and its breaks reach the other processes through watch/notify.
+ * writes_durable is true. NULL with errno set and the reason in err;
+ * without librados at build time: ENOTSUP, "rados backend not built".
+ */
+struct nb_store_rados_conf {
+	const char *pool;        /* required */
+	const char *conf_path;   /* ceph.conf; NULL: librados' search */
+	const char *client_id;   /* cephx user without "client."; NULL: admin */
+	const char *keyring;     /* NULL: the one ceph.conf names */
+	unsigned connect_timeout_s;  /* 0: 30 */
+	unsigned op_timeout_s;       /* 0: never */
+};
+struct nb_store *nb_store_rados_new(const struct nb_store_rados_conf *conf,
+				    char *err, size_t errlen);
 
 #endif

@@ -40,8 +40,16 @@ static const char node_help_text[] =
 "             fdatasync. The node owns the directory alone (it locks\n"
 "             DIR/.netblk.lock): no other node serves these volumes, so a\n"
 "             map must not give this node's chunks to another node.\n"
-"      rados  Ceph RADOS (pool, conf and user below). Accepted in the\n"
-"             configuration, but not built yet: the node says so and exits.\n"
+"      rados  volumes in a Ceph RADOS pool (settings below; docs/rados.md):\n"
+"             a header object and one object per extent. A write is\n"
+"             acknowledged once RADOS has it on the pool's replicas. Any\n"
+"             number of nodes may serve the same pool (one group in the\n"
+"             map). Built only when librados-dev was found at build time.\n"
+"    Every backend keeps a writer lock per volume (docs/protocol.md): a\n"
+"    read-write OPEN takes it for its owner, a second owner is refused\n"
+"    (LOCKED) unless it breaks the lock, and the connections of the former\n"
+"    holder are fenced (FENCED) on every node. file: DIR/NAME.lock; rados:\n"
+"    the volume's header object.\n"
 "    The node uses --threads I/O threads, each with its own event loop and\n"
 "    its own connections; a new connection goes to the thread with the\n"
 "    fewest.\n"
@@ -90,8 +98,18 @@ static const char node_help_text[] =
 "        file: threads that run fdatasync for FLUSH and FUA (0..64; 0 runs\n"
 "        it on the I/O thread). Default 2.\n"
 "    rados-pool = POOL, rados-conf = FILE, rados-user = NAME\n"
-"        rados: the pool holding the volumes, the Ceph configuration file\n"
-"        (default /etc/ceph/ceph.conf) and the Ceph user (default admin).\n"
+"        rados: the pool holding the volumes (required), the Ceph\n"
+"        configuration file (default: librados' search, /etc/ceph/ceph.conf)\n"
+"        and the cephx user without \"client.\" (default admin). The user\n"
+"        needs mon 'allow r' and osd 'allow rwx pool=POOL'.\n"
+"    rados-keyring = FILE\n"
+"        rados: the user's keyring. Default: the one ceph.conf names.\n"
+"    rados-connect-timeout = SECONDS\n"
+"        rados: give up reaching the monitors after SECONDS (1..3600).\n"
+"        Default 30.\n"
+"    rados-op-timeout = SECONDS\n"
+"        rados: fail a RADOS operation after SECONDS (0..3600; 0 = wait for\n"
+"        the cluster to recover). Default 0.\n"
 "    allow-create = yes|no\n"
 "        Accept CREATE requests (netblk-cli create). Default no.\n"
 "\n"
@@ -132,7 +150,7 @@ static const char node_help_text[] =
 "EXIT STATUS\n"
 "    0 after SIGTERM or SIGINT; 1 on a runtime error at start (unreadable\n"
 "    file, address in use, bad certificate, directory in use by another\n"
-"    node, rados not built); 2 on a usage error (bad option or\n"
+"    node, cluster unreachable, pool missing, rados not built); 2 on a usage error (bad option or\n"
 "    configuration line; the message names it).\n"
 "\n"
 "EXAMPLE\n"
@@ -321,6 +339,12 @@ static int node_set_limit(struct node_config *cfg, const struct node_setting *s,
 	} else if (!strcmp(s->key, "hello-timeout")) {
 		r = node_set_number(value, 1, 3600, &v, why, whylen);
 		c->hello_timeout = (uint32_t)v;
+	} else if (!strcmp(s->key, "rados-connect-timeout")) {
+		r = node_set_number(value, 1, 3600, &v, why, whylen);
+		cfg->rados_connect_timeout = (unsigned)v;
+	} else if (!strcmp(s->key, "rados-op-timeout")) {
+		r = node_set_number(value, 0, 3600, &v, why, whylen);
+		cfg->rados_op_timeout = (unsigned)v;
 	} else if (!strcmp(s->key, "max-io-size")) {
 		r = node_set_size(value, 512, RPC_MAX_DATA_LEN, &c->max_io_size, why, whylen);
 	} else if (!strcmp(s->key, "max-discard")) {
@@ -374,6 +398,9 @@ static const struct node_setting node_settings[] = {
 	{ "rados-pool", NODE_STRING, node_set_string, NODE_F(rados_pool) },
 	{ "rados-conf", NODE_FILE, node_set_string, NODE_F(rados_conf) },
 	{ "rados-user", NODE_STRING, node_set_string, NODE_F(rados_user) },
+	{ "rados-keyring", NODE_FILE, node_set_string, NODE_F(rados_keyring) },
+	{ "rados-connect-timeout", NODE_OTHER, node_set_limit, 0 },
+	{ "rados-op-timeout", NODE_OTHER, node_set_limit, 0 },
 	{ "allow-create", NODE_FLAG, node_set_allow_create, 0 },
 	{ "threads", NODE_OTHER, node_set_limit, 0 },
 	{ "max-inflight", NODE_OTHER, node_set_limit, 0 },
@@ -503,6 +530,7 @@ static void node_config_defaults(struct node_config *cfg)
 	cfg->srv.hello_timeout = 10;
 	cfg->backend = NODE_BACKEND_FILE;
 	cfg->sync_threads = 2;
+	cfg->rados_connect_timeout = 30;
 	cfg->log_level = LOG_INFO;
 }
 
@@ -600,6 +628,11 @@ void nb_node_config_print(const struct node_config *cfg)
 	NODE_S("rados-pool", cfg->rados_pool);
 	NODE_S("rados-conf", cfg->rados_conf);
 	NODE_S("rados-user", cfg->rados_user);
+	NODE_S("rados-keyring", cfg->rados_keyring);
+	if (cfg->backend == NODE_BACKEND_RADOS) {
+		NODE_P("rados-connect-timeout", "%u", cfg->rados_connect_timeout);
+		NODE_P("rados-op-timeout", "%u", cfg->rados_op_timeout);
+	}
 	NODE_P("allow-create", "%s", c->allow_create ? "yes" : "no");
 	NODE_P("threads", "%u", c->threads);
 	NODE_P("max-inflight", "%u", c->max_inflight);

@@ -14,7 +14,8 @@ static int node_check_files(const struct node_config *cfg)
 {
 	const struct { const char *key, *path; } files[] = {
 		{ "cert", cfg->srv.cert }, { "key", cfg->srv.key }, { "ca", cfg->srv.ca },
-		{ "map", cfg->srv.map_path },
+		{ "map", cfg->srv.map_path }, { "rados-conf", cfg->rados_conf },
+		{ "rados-keyring", cfg->rados_keyring },
 	};
 	struct stat st;
 
@@ -43,11 +44,21 @@ static struct nb_store *node_store_new(const struct node_config *cfg)
 		if (!st)
 			nb_log_msg(LOG_ERR, "backend file: %s", err);
 		return st;
-	case NODE_BACKEND_RADOS:
-		/* The adapter to server/rados/ comes once both have landed. */
-		nb_log_msg(LOG_ERR, "backend rados (pool %s): rados backend not built yet; use backend = file",
-			   cfg->rados_pool);
-		return NULL;
+	case NODE_BACKEND_RADOS: {
+		struct nb_store_rados_conf rc = {
+			.pool = cfg->rados_pool,
+			.conf_path = cfg->rados_conf,
+			.client_id = cfg->rados_user,
+			.keyring = cfg->rados_keyring,
+			.connect_timeout_s = cfg->rados_connect_timeout,
+			.op_timeout_s = cfg->rados_op_timeout,
+		};
+
+		st = nb_store_rados_new(&rc, err, sizeof(err));
+		if (!st)
+			nb_log_msg(LOG_ERR, "backend rados (pool %s): %s", cfg->rados_pool, err);
+		return st;
+	}
 	default:
 		return NULL;
 	}
@@ -113,10 +124,12 @@ int main(int argc, char **argv)
 			goto out_free;
 		}
 	}
-	nb_log_msg(LOG_INFO, "listening on %s port %u as node %s (map epoch %llu), backend %s%s%s, %u I/O threads, writes %s",
+	nb_log_msg(LOG_INFO, "listening on %s port %u as node %s (map epoch %llu), backend %s%s%s%s%s, %u I/O threads, writes %s",
 		   cfg.srv.listen, nb_srv_port(srv), nb_srv_node_addr(srv),
 		   (unsigned long long)nb_srv_map_epoch(srv), nb_node_backend_name(cfg.backend),
-		   cfg.dir ? " " : "", cfg.dir ? cfg.dir : "", cfg.srv.threads,
+		   cfg.dir ? " " : "", cfg.dir ? cfg.dir : "",
+		   cfg.rados_pool ? " pool " : "", cfg.rados_pool ? cfg.rados_pool : "",
+		   cfg.srv.threads,
 		   store->writes_durable ? "durable when acknowledged" : "durable after FLUSH or FUA");
 	if (cfg.stats_interval > 0) {
 		ev_timer_init(&stats_timer, node_stats_cb, cfg.stats_interval,

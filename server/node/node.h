@@ -30,7 +30,9 @@ struct node_config {
 	enum node_backend backend;
 	const char *dir;               /* file: the volumes' directory */
 	unsigned sync_threads;         /* file: fdatasync threads */
-	const char *rados_pool, *rados_conf, *rados_user;
+	const char *rados_pool, *rados_conf, *rados_user, *rados_keyring;
+	unsigned rados_connect_timeout;  /* s */
+	unsigned rados_op_timeout;       /* s, 0 = never */
 	double stats_interval;         /* s, 0 = off */
 	int log_level;
 	bool check_only;               /* --check-config */

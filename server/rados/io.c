@@ -41,6 +41,8 @@ struct io_req {
 	struct nb_rados_vol *vol;
 	struct nb_rados_io *io;
 	uint64_t gen;		/* guard generation; 0: unguarded */
+	bool fenced;		/* admitted against io->gen (fence_epoch) */
+	uint64_t fence_epoch;
 	atomic_uint pending;	/* pieces not finished */
 	atomic_int err;		/* first error */
 	unsigned npieces;
@@ -106,6 +108,8 @@ static void io_piece_done(struct io_piece *p, int ret)
 				nb_iov_from_buf(io->iov, io->iovcnt, q->req_off, q->buf, q->len);
 		}
 	}
+	if (req->fenced)
+		nb_rados_fence_done(vol, req->fence_epoch);
 	io_req_free(req);
 	io->state = NULL;
 	io->done(io, err);
@@ -370,6 +374,14 @@ int nb_rados_submit(struct nb_rados_vol *vol, struct nb_rados_io *io)
 		}
 	}
 
+	if (io->check_gen && io->op != NB_RADOS_READ) {
+		ret = nb_rados_fence_admit(vol, io->gen, &req->fence_epoch);
+		if (ret) {
+			io_req_free(req);
+			return ret;
+		}
+		req->fenced = true;
+	}
 	io->state = req;
 	io_inflight_add(vol, 1);
 	/* Until the last piece is launched, the unlaunched ones keep
@@ -383,6 +395,8 @@ int nb_rados_submit(struct nb_rados_vol *vol, struct nb_rados_io *io)
 		return 0;
 	if (launched == 0) {
 		io->state = NULL;
+		if (req->fenced)
+			nb_rados_fence_done(vol, req->fence_epoch);
 		io_req_free(req);
 		io_inflight_add(vol, -1);
 		return ret;

@@ -12,12 +12,55 @@
 
 #define LOCK_CAS_TRIES 32
 
+/* A newer generation: writes admitted so far become old ones. */
 static void lock_gen_seen(struct nb_rados_vol *vol, uint64_t gen)
 {
-	uint64_t cur = atomic_load(&vol->known_gen);
+	pthread_mutex_lock(&vol->fence_mu);
+	if (gen > atomic_load(&vol->known_gen)) {
+		atomic_store(&vol->known_gen, gen);
+		vol->fence_old += vol->fence_cur;
+		vol->fence_cur = 0;
+		vol->fence_epoch++;
+	}
+	pthread_mutex_unlock(&vol->fence_mu);
+}
 
-	while (gen > cur && !atomic_compare_exchange_weak(&vol->known_gen, &cur, gen))
-		;
+int nb_rados_fence_admit(struct nb_rados_vol *vol, uint64_t gen, uint64_t *epoch)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vol->fence_mu);
+	if (atomic_load(&vol->known_gen) != gen)
+		ret = -ESTALE;
+	else if (!atomic_load(&vol->watch_ok))
+		ret = -ENOTCONN;
+	if (!ret) {
+		vol->fence_cur++;
+		*epoch = vol->fence_epoch;
+	}
+	pthread_mutex_unlock(&vol->fence_mu);
+	return ret;
+}
+
+void nb_rados_fence_done(struct nb_rados_vol *vol, uint64_t epoch)
+{
+	struct rs_ack *acks = NULL, *a;
+
+	pthread_mutex_lock(&vol->fence_mu);
+	if (epoch == vol->fence_epoch) {
+		vol->fence_cur--;
+	} else if (--vol->fence_old == 0) {
+		acks = vol->acks;
+		vol->acks = NULL;
+	}
+	pthread_mutex_unlock(&vol->fence_mu);
+	/* The last old write is done: the breakers' notifies may return. */
+	while ((a = acks)) {
+		acks = a->next;
+		rados_notify_ack(vol->st->io, vol->header_oid, a->notify_id, a->cookie,
+				 NULL, 0);
+		free(a);
+	}
 }
 
 static void lock_size_seen(struct nb_rados_vol *vol, uint64_t size)
@@ -39,10 +82,27 @@ static void lock_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 	if (data && data_len < sizeof(text)) {
 		memcpy(text, data, data_len);
 		text[data_len] = '\0';
-		if (sscanf(text, "gen=%" SCNx64, &v) == 1)
+		if (sscanf(text, "gen=%" SCNx64, &v) == 1) {
+			struct rs_ack *a;
+
 			lock_gen_seen(vol, v);
-		else if (sscanf(text, "size=%" SCNu64, &v) == 1)
+			/* Writes of older generations still running here: the
+			 * ack (and so the breaker) waits for them; the last one
+			 * sends it (nb_rados_fence_done). Without memory, ack
+			 * now: the breaker's notify would time out anyway. */
+			pthread_mutex_lock(&vol->fence_mu);
+			if (vol->fence_old && (a = malloc(sizeof(*a)))) {
+				a->notify_id = notify_id;
+				a->cookie = handle;
+				a->next = vol->acks;
+				vol->acks = a;
+				pthread_mutex_unlock(&vol->fence_mu);
+				return;
+			}
+			pthread_mutex_unlock(&vol->fence_mu);
+		} else if (sscanf(text, "size=%" SCNu64, &v) == 1) {
 			lock_size_seen(vol, v);
+		}
 	}
 	rados_notify_ack(vol->st->io, vol->header_oid, notify_id, handle, NULL, 0);
 }
@@ -101,6 +161,15 @@ int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 		       uint64_t *gen, struct nb_rados_lock_holder *holder,
 		       char *err, size_t errlen)
 {
+	return nb_rados_lock_take_gen(vol, owner, brk, 0, gen, holder, err, errlen);
+}
+
+int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk,
+			   uint64_t expect_gen, uint64_t *gen,
+			   struct nb_rados_lock_holder *holder,
+			   char *err, size_t errlen)
+{
+	bool shared = vol->flags & NB_RADOS_OPEN_SHARED;
 	struct nb_rados_vol_info info;
 	char since[32];
 	int ret = 0, tries;
@@ -110,7 +179,7 @@ int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 			       "1 to %d bytes", vol->name, NB_RADOS_OWNER_MAX - 1);
 	pthread_mutex_lock(&vol->lock_mu);
 	for (tries = 0; tries < LOCK_CAS_TRIES; tries++) {
-		uint64_t next;
+		uint64_t next, since_now;
 
 		ret = nb_rados_header_read(vol->st, vol->header_oid, &info);
 		if (ret < 0) {
@@ -119,11 +188,23 @@ int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 			goto out;
 		}
 		lock_gen_seen(vol, info.lock.gen);
+		if (expect_gen && info.lock.gen != expect_gen) {
+			if (holder)
+				*holder = info.lock;
+			ret = nb_errf(err, errlen, -ESTALE, "volume '%s': lock generation %"
+				      PRIu64 " was broken (now %" PRIu64 ")", vol->name,
+				      expect_gen, info.lock.gen);
+			goto out;
+		}
 		if (strcmp(info.lock.owner, owner) == 0) {
 			/* Ours already: a takeover by the same owner. */
-			atomic_store(&vol->held_gen, info.lock.gen);
-			snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
+			if (!shared) {
+				atomic_store(&vol->held_gen, info.lock.gen);
+				snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
+			}
 			*gen = info.lock.gen;
+			if (holder)
+				*holder = info.lock;
 			goto out;
 		}
 		if (info.lock.owner[0] && !brk) {
@@ -137,8 +218,9 @@ int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 			goto out;
 		}
 		next = info.lock.gen + 1;
+		since_now = (uint64_t)time(NULL);
 		ret = nb_rados_lock_write(vol->st, vol->header_oid, info.lock.gen, owner,
-				    next, (uint64_t)time(NULL));
+				    next, since_now);
 		if (ret == -ECANCELED)
 			continue;	/* someone else changed it: look again */
 		if (ret < 0) {
@@ -147,9 +229,16 @@ int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 			goto out;
 		}
 		lock_gen_seen(vol, next);
-		atomic_store(&vol->held_gen, next);
-		snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
+		if (!shared) {
+			atomic_store(&vol->held_gen, next);
+			snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
+		}
 		*gen = next;
+		if (holder) {
+			snprintf(holder->owner, sizeof(holder->owner), "%s", owner);
+			holder->gen = next;
+			holder->since = since_now;
+		}
 		/* The former holder's handles learn it now. */
 		lock_notify_gen(vol->st, vol->header_oid, next);
 		goto out;
@@ -188,6 +277,14 @@ int nb_rados_lock_release(struct nb_rados_vol *vol, char *err, size_t errlen)
 int nb_rados_lock_break(struct nb_rados_store *st, const char *name,
 			uint64_t *gen, char *err, size_t errlen)
 {
+	return nb_rados_lock_break_gen(st, name, 0, gen, NULL, err, errlen);
+}
+
+int nb_rados_lock_break_gen(struct nb_rados_store *st, const char *name,
+			    uint64_t expect_gen, uint64_t *gen,
+			    struct nb_rados_lock_holder *holder,
+			    char *err, size_t errlen)
+{
 	struct nb_rados_vol_info info;
 	char oid[RS_OID_MAX];
 	int ret, tries;
@@ -196,6 +293,12 @@ int nb_rados_lock_break(struct nb_rados_store *st, const char *name,
 		ret = nb_rados_vol_info(st, name, &info, err, errlen);
 		if (ret < 0)
 			return ret;
+		if (holder)
+			*holder = info.lock;
+		if (expect_gen && info.lock.gen != expect_gen)
+			return nb_errf(err, errlen, -ESTALE, "volume '%s': lock generation %"
+				       PRIu64 " is not current (now %" PRIu64 ")", name,
+				       expect_gen, info.lock.gen);
 		nb_rados_header_oid(oid, name);
 		ret = nb_rados_lock_write(st, oid, info.lock.gen, "", info.lock.gen + 1, 0);
 		if (ret == -ECANCELED)

@@ -59,10 +59,28 @@ struct nb_rados_vol {
 	char owner[NB_RADOS_OWNER_MAX];
 	pthread_mutex_t lock_mu;	/* serializes take/release/refresh */
 
+	/*
+	 * Writes admitted against a generation (nb_rados_io.check_gen), by
+	 * epoch of known_gen: every raise of known_gen moves the current
+	 * count to old (fence_mu). A notify that raised it is acknowledged
+	 * only once fence_old is 0: the breaker's notify then waits for the
+	 * writes this handle let through under the older generation.
+	 */
+	pthread_mutex_t fence_mu;
+	uint64_t fence_epoch;
+	unsigned fence_cur, fence_old;
+	struct rs_ack *acks;		/* notifies waiting for fence_old == 0 */
+
 	/* Requests between submit and the return of their done. */
 	pthread_mutex_t inflight_mu;
 	pthread_cond_t inflight_cv;
 	unsigned inflight;
+};
+
+/* A notify to acknowledge later. */
+struct rs_ack {
+	uint64_t notify_id, cookie;
+	struct rs_ack *next;
 };
 
 /* store.c */
@@ -84,6 +102,12 @@ int nb_rados_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur
 /* lock.c: the header watch */
 int nb_rados_watch_start(struct nb_rados_vol *vol);
 void nb_rados_watch_stop(struct nb_rados_vol *vol);
+/*
+ * lock.c: admit a write against gen (0, -ESTALE, -ENOTCONN); *epoch gets
+ * the epoch to hand back to nb_rados_fence_done() once it is finished.
+ */
+int nb_rados_fence_admit(struct nb_rados_vol *vol, uint64_t gen, uint64_t *epoch);
+void nb_rados_fence_done(struct nb_rados_vol *vol, uint64_t epoch);
 
 /* io.c: wait until no request of vol is in flight. */
 void nb_rados_io_drain(struct nb_rados_vol *vol);

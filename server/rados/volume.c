@@ -528,6 +528,7 @@ struct nb_rados_vol *nb_rados_vol_open(struct nb_rados_store *st,
 	snprintf(vol->name, sizeof(vol->name), "%s", name);
 	nb_rados_header_oid(vol->header_oid, name);
 	pthread_mutex_init(&vol->lock_mu, NULL);
+	pthread_mutex_init(&vol->fence_mu, NULL);
 	pthread_mutex_init(&vol->inflight_mu, NULL);
 	pthread_cond_init(&vol->inflight_cv, NULL);
 
@@ -558,6 +559,7 @@ out_unwatch:
 out_free:
 	pthread_cond_destroy(&vol->inflight_cv);
 	pthread_mutex_destroy(&vol->inflight_mu);
+	pthread_mutex_destroy(&vol->fence_mu);
 	pthread_mutex_destroy(&vol->lock_mu);
 	free(vol);
 	errno = -ret;
@@ -572,8 +574,16 @@ void nb_rados_vol_close(struct nb_rados_vol *vol)
 	if (atomic_load(&vol->held_gen))
 		nb_rados_lock_release(vol, NULL, 0);
 	nb_rados_watch_stop(vol);
+	/* Drained: no ack is left waiting (fence_old is 0). */
+	while (vol->acks) {
+		struct rs_ack *a = vol->acks;
+
+		vol->acks = a->next;
+		free(a);
+	}
 	pthread_cond_destroy(&vol->inflight_cv);
 	pthread_mutex_destroy(&vol->inflight_mu);
+	pthread_mutex_destroy(&vol->fence_mu);
 	pthread_mutex_destroy(&vol->lock_mu);
 	free(vol);
 }

@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""check_containerfile.py SRC [OUTDIR]: static lint of deploy/Containerfile
-(no container engine here). Two stages from Debian 12; the build stage
-installs what the build needs and copies what CMake reads; the runtime stage
-installs the shared libraries and tools and runs the agent. With OUTDIR,
-writes what the next checks need: build.pkgs, runtime.pkgs, copies (the
-build stage's COPY sources), targets (the cmake --build targets), bins (the
-programs copied to the runtime stage). Failures name the file and field."""
+"""check_containerfile.py [--image agent|node] SRC [OUTDIR]: static lint of
+deploy/Containerfile (the agent, the default) or deploy/Containerfile.node
+(the storage node) (no container engine here). Two stages from Debian 12;
+the build stage installs what the build needs and copies what CMake reads;
+the runtime stage installs the shared libraries and tools and runs the
+program (the node as a non-root user). With OUTDIR, writes what the next
+checks need: build.pkgs, runtime.pkgs, copies (the build stage's COPY
+sources), targets (the cmake --build targets), bins (the programs copied to
+the runtime stage), user (the runtime USER). Failures name the file and
+field."""
 
 import json
 import os
@@ -18,8 +21,30 @@ from deploy_check import Checker, project_version  # noqa: E402
 
 BUILD_NEEDS = {"cmake", "pkg-config", "libev-dev", "libssl-dev", "libprotobuf-c-dev",
                "protobuf-c-compiler", "libnl-3-dev", "libnl-genl-3-dev"}
-RUNTIME_NEEDS = {"libev4", "libssl3", "libprotobuf-c1", "libnl-3-200", "libnl-genl-3-200",
-                 "kmod", "iproute2"}
+
+# What each image must have: its file, the -dev packages beyond
+# BUILD_NEEDS, the runtime packages, the program it builds, copies and runs
+# (ENTRYPOINT argv start), and whether it must run as a non-root USER.
+IMAGES = {
+    "agent": {
+        "file": "Containerfile",
+        "build_needs": set(),
+        "runtime_needs": {"libev4", "libssl3", "libprotobuf-c1", "libnl-3-200",
+                          "libnl-genl-3-200", "kmod", "iproute2"},
+        "program": "vduse-netblk",
+        "entrypoint": ["vduse-netblk", "agent"],
+        "non_root": False,
+    },
+    "node": {
+        "file": "Containerfile.node",
+        # librados-dev: the rados backend is built only when it is found
+        "build_needs": {"librados-dev"},
+        "runtime_needs": {"libev4", "libssl3", "libprotobuf-c1", "librados2"},
+        "program": "netblk-node",
+        "entrypoint": ["netblk-node", "--config", "/etc/netblk/node.conf"],
+        "non_root": True,
+    },
+}
 
 
 def instructions(path):
@@ -56,9 +81,15 @@ def apt_packages(run):
 
 
 def main():
-    src = sys.argv[1]
-    outdir = sys.argv[2] if len(sys.argv) > 2 else None
-    path = os.path.join(src, "deploy", "Containerfile")
+    args = sys.argv[1:]
+    image = "agent"
+    if args[:1] == ["--image"]:
+        image, args = args[1], args[2:]
+    prof = IMAGES[image]
+    src = args[0]
+    outdir = args[1] if len(args) > 1 else None
+    path = os.path.join(src, "deploy", prof["file"])
+    what = f"deploy/{prof['file']}"
     c = Checker(src)
     ins = instructions(path)
     version = project_version(src)
@@ -73,7 +104,7 @@ def main():
             stages[-1]["ins"].append((n, word, rest))
     if not c.expect(len(stages) == 2, path, "FROM",
                     f"expected two stages (build, runtime), found {len(stages)}"):
-        c.finish("deploy/Containerfile")
+        c.finish(what)
     build, runtime = stages
     c.expect(build["from"] in ("debian:12", "debian:bookworm"), path,
              f"FROM (line {build['line']})", f"build stage must be debian:12, is {build['from']}")
@@ -98,9 +129,9 @@ def main():
     rpkgs = stage_pkgs(runtime, "runtime")
     c.expect({"build-essential", "gcc"} & set(bpkgs), path, "build stage apt-get install",
              "no C compiler (build-essential or gcc)")
-    for p in sorted(BUILD_NEEDS - set(bpkgs)):
+    for p in sorted((BUILD_NEEDS | prof["build_needs"]) - set(bpkgs)):
         c.fail(path, "build stage apt-get install", f"does not install {p}")
-    for p in sorted(RUNTIME_NEEDS - set(rpkgs)):
+    for p in sorted(prof["runtime_needs"] - set(rpkgs)):
         c.fail(path, "runtime stage apt-get install", f"does not install {p}")
 
     # The build stage copies what CMake reads: every top-level subdirectory.
@@ -123,7 +154,7 @@ def main():
             m = re.search(r"cmake --build\s.*?--target\s+([^&;|]+)", r)
             if c.expect(m, path, f"RUN (line {n})", "cmake --build names no --target"):
                 targets = [t for t in m.group(1).split() if not t.startswith("-")]
-    for t in ("vduse-netblk",):
+    for t in (prof["program"],):
         c.expect(t in targets, path, "RUN cmake --build --target", f"does not build {t}")
 
     # The runtime stage gets the programs from the build stage, on PATH.
@@ -144,7 +175,8 @@ def main():
             for s in [x for x in shlex.split(r) if not x.startswith("--")][:-1]:
                 c.expect(os.path.exists(os.path.join(src, s)), path, f"COPY (line {n})",
                          f"'{s}' does not exist in the tree")
-    c.expect("vduse-netblk" in bins, path, "runtime stage COPY", "does not install vduse-netblk")
+    c.expect(prof["program"] in bins, path, "runtime stage COPY",
+             f"does not install {prof['program']}")
 
     ep = [r for _n, w, r in runtime["ins"] if w == "ENTRYPOINT"]
     if c.expect(len(ep) == 1, path, "ENTRYPOINT", "the runtime stage needs one"):
@@ -154,11 +186,26 @@ def main():
             argv = None
         if c.expect(isinstance(argv, list), path, "ENTRYPOINT",
                     "must be the exec (JSON) form, so that the agent is PID 1 and gets the signals"):
-            c.expect(argv[:2] == ["vduse-netblk", "agent"], path, "ENTRYPOINT",
-                     f"must run 'vduse-netblk agent', runs {argv[:2]}")
-            c.expect("--foreground" in argv, path, "ENTRYPOINT", "needs --foreground")
-            c.expect("--spec-dir" in argv and argv.index("--spec-dir") + 1 < len(argv),
-                     path, "ENTRYPOINT", "needs --spec-dir DIR")
+            want = prof["entrypoint"]
+            c.expect(argv[:len(want)] == want, path, "ENTRYPOINT",
+                     f"must start with {want}, is {argv[:len(want)]}")
+            if image == "agent":
+                c.expect("--foreground" in argv, path, "ENTRYPOINT", "needs --foreground")
+                c.expect("--spec-dir" in argv and argv.index("--spec-dir") + 1 < len(argv),
+                         path, "ENTRYPOINT", "needs --spec-dir DIR")
+    users = [r for _n, w, r in runtime["ins"] if w == "USER"]
+    user = users[-1] if users else "root"
+    if prof["non_root"]:
+        # Numeric, so that Kubernetes' runAsNonRoot can verify it.
+        m = re.fullmatch(r"(\d+)(?::(\d+))?", user)
+        c.expect(m and int(m.group(1)) != 0, path, "USER",
+                 f"the runtime stage must end as a numeric non-root user (uid[:gid]), is '{user}'")
+        c.expect(m and m.group(2) and int(m.group(2)) != 0, path, "USER",
+                 f"name a non-root group too (uid:gid), is '{user}'")
+    title = re.search(r'org\.opencontainers\.image\.title="([^"]*)"',
+                      " ".join(r for _n, w, r in runtime["ins"] if w == "LABEL"))
+    c.expect(title and title.group(1) == prof["program"], path,
+             "LABEL org.opencontainers.image.title", f"must be {prof['program']}")
     labels = " ".join(r for _n, w, r in runtime["ins"] if w == "LABEL")
     m = re.search(r'org\.opencontainers\.image\.version="([^"]*)"', labels)
     c.expect(m and m.group(1) == version, path, "LABEL org.opencontainers.image.version",
@@ -169,10 +216,11 @@ def main():
     if outdir and not c.errors:
         os.makedirs(outdir, exist_ok=True)
         for name, items in (("build.pkgs", bpkgs), ("runtime.pkgs", rpkgs),
-                            ("copies", copies), ("targets", targets), ("bins", bins)):
+                            ("copies", copies), ("targets", targets), ("bins", bins),
+                            ("user", [user])):
             with open(os.path.join(outdir, name), "w", encoding="utf-8") as f:
                 f.write("\n".join(items) + "\n")
-    c.finish("deploy/Containerfile")
+    c.finish(what)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs shellcheck over the shell of deploy/: the scripts the manifests carry
-# (init container, attach/detach Jobs), the template unit's
+# (init containers, attach/detach Jobs), the template unit's
 # ExecStartPost, and these tests.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -12,6 +12,8 @@ deploy_tmp
 out=$DEPLOY_TMP/out
 DEPLOY_CHECK_OUT=$out python3 "$DEPLOY_TESTS/check_k8s.py" "$NETBLK_SRC" >/dev/null ||
 	fail "deploy/kubernetes: check_k8s.py fails (deploy_k8s_manifests says why)"
+DEPLOY_CHECK_OUT=$DEPLOY_TMP/node python3 "$DEPLOY_TESTS/check_k8s_node.py" "$NETBLK_SRC" rados >/dev/null ||
+	fail "deploy/kubernetes/node: check_k8s_node.py fails (deploy_k8s_node says why)"
 bad=0
 check() { # FILE-SHOWN SCRIPT-PATH
 	shellcheck -s sh "$2" > "$DEPLOY_TMP/sc.out" 2>&1 && return 0
@@ -21,6 +23,7 @@ check() { # FILE-SHOWN SCRIPT-PATH
 check "deploy/kubernetes/daemonset.yaml initContainers[modules].args" "$out/init.sh"
 check "deploy/kubernetes/examples/attach-job.yaml args" "$out/attach.sh"
 check "deploy/kubernetes/examples/detach-job.yaml args" "$out/detach.sh"
+check "deploy/kubernetes/node/statefulset.yaml initContainers[tls].args" "$DEPLOY_TMP/node/init.sh"
 post=$(sed -n "s/^ExecStartPost=\/bin\/sh -c '\(.*\)'$/\1/p" "$NETBLK_SRC/deploy/systemd/vduse-netblk@.service")
 [ -n "$post" ] || fail "deploy/systemd/vduse-netblk@.service: ExecStartPost: not a /bin/sh -c '...' line"
 post=${post//\$\$/\$}

@@ -13,8 +13,9 @@
 #   nb_mock_stop NAME                      stop it (SIGTERM, bounded wait)
 #   nb_mock_port NAME                      print its port
 #   nb_node_start NAME [node options]      start a netblk-node (file backend
-#                                          in $NB_TMP/NAME.vols unless --dir
-#                                          is given); sets NB_PORT_<NAME>;
+#                                          in $NB_TMP/NAME.vols unless --dir,
+#                                          --config or --backend rados is
+#                                          given); sets NB_PORT_<NAME>;
 #                                          nb_mock_stop/nb_mock_port work on it
 #   nb_node_stats NAME                     its counters (SIGUSR1, from its log)
 #   mock_ctl NAME COMMAND...               send a control command
@@ -194,7 +195,7 @@ nb_node_start() {
 	shift
 	local portfile=$NB_TMP/$name.port
 	[ -x "$NB_NODE" ] || nb_fail "$NB_NODE is not built (set NETBLK_BIN)"
-	[[ " $* " == *" --dir "* || " $* " == *" --config "* ]] || {
+	[[ " $* " == *" --dir "* || " $* " == *" --config "* || " $* " == *" --backend rados "* ]] || {
 		mkdir -p "$NB_TMP/$name.vols"
 		dir=(--dir "$NB_TMP/$name.vols")
 	}

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # netblk-node configuration: the file and the options (which win), errors
-# that name the option or FILE:LINE with exit 2, the rados backend not
-# built yet (exit 1), a directory owned by another node (exit 1), --help.
+# that name the option or FILE:LINE with exit 2, the rados backend with
+# no cluster or no ceph.conf (exit 1), a directory owned by another node
+# (exit 1), --help.
 . "$(dirname "$0")/lib.sh"
 nb_require_programs
 nb_certs
@@ -67,12 +68,22 @@ bad_opt "the file backend needs a directory" --cert "$pki/server.crt" --key "$pk
 bad_opt "the rados backend needs a pool" --config "$conf" --backend rados
 nb_info "ok: bad lines and options are named, exit 2"
 
-# rados: accepted in the syntax, not built yet.
+# rados: an unreadable ceph.conf is named; an unreachable cluster is
+# named after rados-connect-timeout (or, without librados at build time,
+# "not built").
 sed '/^dir = /d' "$conf" >"$NB_TMP/rados.conf"
-printf 'backend = rados\nrados-pool = rbd\nrados-user = admin\nrados-conf = /etc/ceph/ceph.conf\n' >>"$NB_TMP/rados.conf"
+printf 'backend = rados\nrados-pool = rbd\nrados-user = admin\nrados-conf = %s\nrados-connect-timeout = 2\n' \
+	"$NB_TMP/ceph.conf" >>"$NB_TMP/rados.conf"
+printf '[global]\nmon host = 127.0.0.1:1\n' >"$NB_TMP/ceph.conf"
 out=$("$NB_NODE" --config "$NB_TMP/rados.conf" --check-config) || nb_fail "rados settings refused: $out"
 grep -qx "rados-pool = rbd" <<<"$out" || nb_fail "rados-pool not shown: $out"
-nb_expect_fail "the rados backend" "rados backend not built yet" "$NB_NODE" --config "$NB_TMP/rados.conf"
+grep -qx "rados-connect-timeout = 2" <<<"$out" || nb_fail "rados-connect-timeout not shown: $out"
+nb_expect_fail "the rados backend without a cluster" \
+	"no monitor of .*ceph.conf answered within 2 s|rados backend not built" \
+	"$NB_NODE" --config "$NB_TMP/rados.conf"
+[ "$NB_LAST_RC" = 1 ] || nb_fail "rados: exit $NB_LAST_RC, expected 1"
+nb_expect_fail "the rados backend with a missing ceph.conf" "rados-conf .*: cannot read" \
+	"$NB_NODE" --config "$NB_TMP/rados.conf" --rados-conf "$NB_TMP/nosuch.conf"
 [ "$NB_LAST_RC" = 1 ] || nb_fail "rados: exit $NB_LAST_RC, expected 1"
 
 # A directory belongs to one node.

@@ -11,7 +11,13 @@
  *   use K                   switch to connection K (0..3; connects lazily)
  *   hs [INFLIGHT [IOSIZE]]  HANDSHAKE (prints the grant)
  *   hsver VERSION           HANDSHAKE with a protocol version
- *   open NAME [ro]          OPEN (prints the volume and map epoch)
+ *   open NAME [ro] [owner=O] [break] [gen=G|gen=last]
+ *                           OPEN (prints the volume, map epoch and the lock:
+ *                           "lock_owner=O lock_gen=G"); owner= takes the
+ *                           writer lock, break breaks it, gen= names the
+ *                           generation held before (last: the one the
+ *                           previous OPEN or UNLOCK reply of this run named)
+ *   unlock NAME [by=O] [gen=G|gen=last]  UNLOCK (prints the lock after)
  *   info NAME | create NAME SIZE [BS] | ping | getmap
  *   write OFF LEN SEED [fua] | read OFF LEN SEED | readz OFF LEN
  *   flush | discard OFF LEN | wz OFF LEN [unmap]
@@ -66,6 +72,7 @@ static const char *probe_host, *probe_port;
 static struct probe_conn probe_conns[PROBE_CONNS];
 static struct probe_conn *probe_cur;
 static const char *probe_step;
+static uint64_t probe_last_gen;  /* the lock generation of the last OPEN/UNLOCK reply */
 
 static void probe_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -495,10 +502,25 @@ static void probe_run_step(char *step)
 			       rep.handshake.max_io_size, rep.handshake.name,
 			       rep.handshake.writes_durable);
 		}
-	} else if (strcmp(w[0], "open") == 0 || strcmp(w[0], "info") == 0) {
-		req.op = strcmp(w[0], "open") == 0 ? RPC_OP_OPEN : RPC_OP_INFO;
+	} else if (strcmp(w[0], "open") == 0 || strcmp(w[0], "info") == 0 ||
+		   strcmp(w[0], "unlock") == 0) {
+		req.op = w[0][0] == 'o' ? RPC_OP_OPEN : w[0][0] == 'i' ? RPC_OP_INFO :
+			 RPC_OP_UNLOCK;
 		snprintf(req.volume, sizeof(req.volume), "%s", w[1] ? w[1] : "");
-		req.read_only = w[2] && strcmp(w[2], "ro") == 0;
+		for (int i = 2; i < n; i++) {
+			if (strcmp(w[i], "ro") == 0)
+				req.read_only = true;
+			else if (strcmp(w[i], "break") == 0)
+				req.break_lock = true;
+			else if (strncmp(w[i], "owner=", 6) == 0 || strncmp(w[i], "by=", 3) == 0)
+				snprintf(req.owner, sizeof(req.owner), "%s", strchr(w[i], '=') + 1);
+			else if (strcmp(w[i], "gen=last") == 0)
+				req.lock_generation = probe_last_gen;
+			else if (strncmp(w[i], "gen=", 4) == 0)
+				req.lock_generation = probe_num(w[i] + 4);
+			else
+				probe_die("unknown word %s", w[i]);
+		}
 		probe_simple(&req, want, &rep);
 		if (rep.status == RPC_STATUS_OK) {
 			if (!rep.has_volume)
@@ -510,7 +532,12 @@ static void probe_run_step(char *step)
 			if (rep.map)
 				printf(" map_epoch=%llu map_nodes=%u", (unsigned long long)rep.map->epoch,
 				       rep.map->n_nodes);
-			printf("\n");
+			printf(" lock_owner=%s lock_gen=%llu lock_since=%llu\n",
+			       rep.volume.lock.owner[0] ? rep.volume.lock.owner : "-",
+			       (unsigned long long)rep.volume.lock.generation,
+			       (unsigned long long)rep.volume.lock.since);
+			if (req.op != RPC_OP_INFO)
+				probe_last_gen = rep.volume.lock.generation;
 			if (req.op == RPC_OP_OPEN)
 				probe_cur->vol_size = rep.volume.size;
 			if (req.op == RPC_OP_OPEN && !rep.map)

@@ -1566,6 +1566,48 @@ static void test_flush_targets(void **state)
 }
 
 /*
+ * The sessions of one device (one per queue) share a FLUSH ledger: a
+ * guest FLUSH on one queue reaches the node that completed a write for
+ * another queue, once.
+ */
+static void test_flush_shared_ledger(void **state)
+{
+	struct env *e = env_new(2, NULL);
+	uint8_t buf[4096] = { 7 };
+	struct iovec iov = { buf, sizeof(buf) };
+	struct session *c1, *c2;
+
+	e->cfg.n_nodes = 2;
+	e->cfg.flush_ledger = nb_flush_ledger_new();
+	assert_non_null(e->cfg.flush_ledger);
+	c1 = env_open(e);
+	c2 = env_open(e);
+	/* settle the inherited obligations of both sessions */
+	assert_int_equal(io_sync(e, c1, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	e->node[0]->reqs[RPC_OP_FLUSH] = e->node[1]->reqs[RPC_OP_FLUSH] = 0;
+
+	/* queue 1 writes to node 1 (chunk 1); queue 2's FLUSH covers it */
+	assert_int_equal(io_sync(e, c1, SESSION_OP_WRITE, 64 * KiB, 4096, 0,
+				 &iov, 1), 0);
+	assert_int_equal(io_sync(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
+	/* covered: queue 2 owes nothing more */
+	assert_int_equal(io_sync(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
+	/* a FUA write is durable: no FLUSH for it anywhere */
+	assert_int_equal(io_sync(e, c1, SESSION_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
+				 &iov, 1), 0);
+	assert_int_equal(io_sync(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
+	nb_session_free(c1);
+	nb_session_free(c2);
+	nb_flush_ledger_free(e->cfg.flush_ledger);
+	env_free(e);
+}
+
+/*
  * A new engine does not know what its predecessor left unflushed: its
  * first FLUSH goes to every node it could have written to (a candidate
  * of some placement) that did not say writes_durable, even without a
@@ -1882,6 +1924,7 @@ int main(void)
 		cmocka_unit_test(test_key_file_mode),
 		cmocka_unit_test(test_reload_tls),
 		cmocka_unit_test(test_flush_targets),
+		cmocka_unit_test(test_flush_shared_ledger),
 		cmocka_unit_test(test_flush_inherited),
 		cmocka_unit_test(test_flush_durable),
 		cmocka_unit_test(test_flush_error_keeps_mark),

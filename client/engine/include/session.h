@@ -138,6 +138,8 @@ int nb_session_lock_owner_default(const char *name, char *buf, size_t len);
  */
 typedef void session_log_fn(void *opaque, int level, const char *msg);
 
+struct session_flush_ledger;
+
 struct session_config {
 	/* Seed nodes, "host:port" or "[v6]:port". At least one. */
 	const char *const *nodes;
@@ -201,7 +203,19 @@ struct session_config {
 	session_log_fn *log_fn;   /* NULL = stderr */
 	void *log_opaque;
 	int log_level;            /* highest level logged; 0 = LOG_NOTICE */
+
+	/*
+	 * Shared by the sessions of one device (one per queue): a guest
+	 * FLUSH on any of them then reaches every node that completed
+	 * writes for any of them. NULL: this session flushes only the
+	 * nodes it wrote to. Outlives the sessions that use it.
+	 */
+	struct session_flush_ledger *flush_ledger;
 };
+
+/* A FLUSH ledger (see flush_ledger above). NULL with errno on failure. */
+struct session_flush_ledger *nb_flush_ledger_new(void);
+void nb_flush_ledger_free(struct session_flush_ledger *ledger);
 
 /*
  * One block I/O. The caller fills the public fields; the engine owns the

@@ -165,6 +165,14 @@ void nb_rados_names_free(char **names, size_t count);
  * extent truncates it (keeping the stamp) instead of removing it.
  */
 #define NB_RADOS_OPEN_GUARD_WRITES 0x1u
+/*
+ * NB_RADOS_OPEN_SHARED: one handle serves many clients (a storage node):
+ * the lock is the clients', not the handle's. lock_take does not make the
+ * handle the holder (nb_rados_lock_held() stays 0, close releases nothing,
+ * submit applies no holder check of its own); each write says instead
+ * which generation it relies on (nb_rados_io.check_gen, gen).
+ */
+#define NB_RADOS_OPEN_SHARED 0x2u
 
 /*
  * Open a volume: reads the header and watches it (lock breaks and resizes
@@ -214,6 +222,17 @@ struct nb_rados_io {
 	 */
 	void (*done)(struct nb_rados_io *io, int ret);
 	void *priv;			/* the caller's */
+	/*
+	 * Writes (WRITE, DISCARD, WRITE_ZEROES, FLUSH) only: run only while
+	 * gen is the newest lock generation the handle knows and its watch
+	 * is intact (else nb_rados_submit() returns -ESTALE or -ENOTCONN).
+	 * A take or break notify that raises the generation is acknowledged
+	 * by this handle only once the writes admitted under the older one
+	 * are done, so the breaker's call returns after them (or after the
+	 * notify's 5 s timeout).
+	 */
+	bool check_gen;
+	uint64_t gen;
 
 	/* Private to the library. */
 	void *state;
@@ -256,6 +275,16 @@ int nb_rados_submit(struct nb_rados_vol *vol, struct nb_rados_io *io);
 int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 		       uint64_t *gen, struct nb_rados_lock_holder *holder,
 		       char *err, size_t errlen);
+/*
+ * As nb_rados_lock_take(), and: expect_gen non-zero is the generation the
+ * caller held before; -ESTALE (with *holder the lock now) when the lock
+ * has moved on, checked before the owner rules. *holder (when non-NULL)
+ * gets the lock as held after a success too.
+ */
+int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk,
+			   uint64_t expect_gen, uint64_t *gen,
+			   struct nb_rados_lock_holder *holder,
+			   char *err, size_t errlen);
 /* Release the lock if this handle holds it (and it was not broken):
  * owner becomes "", the generation stays. Blocks. */
 int nb_rados_lock_release(struct nb_rados_vol *vol, char *err, size_t errlen);
@@ -266,6 +295,12 @@ int nb_rados_lock_release(struct nb_rados_vol *vol, char *err, size_t errlen);
  */
 int nb_rados_lock_break(struct nb_rados_store *st, const char *name,
 			uint64_t *gen, char *err, size_t errlen);
+/* As nb_rados_lock_break(); expect_gen non-zero: -ESTALE when it is not
+ * the generation; *holder (when non-NULL) gets the lock before. */
+int nb_rados_lock_break_gen(struct nb_rados_store *st, const char *name,
+			    uint64_t expect_gen, uint64_t *gen,
+			    struct nb_rados_lock_holder *holder,
+			    char *err, size_t errlen);
 /* The holder as the header says now. Blocks. */
 int nb_rados_lock_holder(struct nb_rados_vol *vol,
 			 struct nb_rados_lock_holder *holder,
