@@ -65,21 +65,23 @@ static const char cli_unlock_help[] =
 "    netblk-cli [COMMON OPTIONS] unlock [VOLUME]\n"
 "\n"
 "DESCRIPTION\n"
-"    Asks the first node of --cluster that answers who holds the writer\n"
-"    lock of VOLUME (default: --volume) and breaks it (UNLOCK): nobody\n"
-"    holds it afterwards and its generation grows, so the old holder is\n"
-"    fenced: every node refuses its writes from then on (a vduse-netblk\n"
-"    daemon's guest gets I/O errors), and it cannot take the lock back\n"
-"    without --break-lock. Prints the old holder. Only the lock seen is\n"
-"    broken: when it moved on in between, nothing is broken and unlock\n"
-"    fails. --owner names who breaks it in the nodes' logs.\n"
+"    Asks who holds the writer lock of VOLUME (default: --volume) and\n"
+"    breaks it (UNLOCK), once per store: each group of the cluster map\n"
+"    (its nodes share one store and one lock) and each node without a\n"
+"    group (its own store). Nobody holds a broken lock afterwards and its\n"
+"    generation grows, so the old holder is fenced: every node refuses\n"
+"    its writes from then on (a vduse-netblk daemon's guest gets I/O\n"
+"    errors), and it cannot take the lock back without --break-lock.\n"
+"    Prints the old holder of each store. Only the lock seen is broken:\n"
+"    when it moved on in between, nothing is broken on that store and\n"
+"    unlock fails. --owner names who breaks it in the nodes' logs.\n"
 "\n"
 "    See 'netblk-cli --help' for the common options.\n"
 "\n"
 "EXIT STATUS\n"
-"    0 when the lock was broken or nobody held it; 1 when the volume does\n"
-"    not exist, the nodes keep no writer lock, the lock moved on, or no\n"
-"    node answered; 2 for a bad command line.\n";
+"    0 when every store's lock was broken or nobody held it; 1 when the\n"
+"    volume does not exist, the nodes keep no writer lock, a lock moved\n"
+"    on, or no node of a store answered; 2 for a bad command line.\n";
 
 static int cli_create_opt(void *opaque, int val, const char *name,
 			  const char *arg)
@@ -249,15 +251,69 @@ out_destroy_loop:
 	return rc;
 }
 
+/*
+ * Break one store's lock, only as it was seen: a lock taken in between is
+ * left alone. Returns 0 (broken, or nobody held it) or -errno after
+ * printing why.
+ */
+static int cli_unlock_store(const struct cli_common *opt, struct ev_loop *loop,
+			    const struct session_config *cfg,
+			    const struct admin_store_lock *st, bool *broke)
+{
+	struct session_lock after;
+	char was[SESSION_NAME_MAX + 96], now[SESSION_NAME_MAX + 96];
+	char where[300], err[512] = "";
+	int ret;
+
+	if (st->group)
+		snprintf(where, sizeof(where), "store group %u (node %s)",
+			 st->group, st->node);
+	else
+		snprintf(where, sizeof(where), "node %s", st->node);
+	if (st->err == -ENOENT) {
+		nb_cli_err("unlock: volume '%s' not found on %s: %s",
+			opt->volume, where, st->errmsg);
+		return st->err;
+	}
+	if (st->err < 0) {
+		nb_cli_err("unlock: %s: %s", where, st->errmsg);
+		return st->err;
+	}
+	if (!st->lock.owner[0])
+		return 0;
+	ret = nb_admin_unlock(loop, cfg, st->node, st->lock.generation, &after,
+			   err, sizeof(err));
+	nb_session_lock_describe(&st->lock, was, sizeof(was));
+	if (ret == -ESTALE) {
+		nb_cli_err("unlock: the writer lock of volume '%s' on %s moved on since it was held by %s; nothing broken there (run unlock again to break the new one): %s",
+			opt->volume, where, was, err);
+		return ret;
+	}
+	if (ret == -EOPNOTSUPP) {
+		nb_cli_err("unlock: %s keeps no writer lock for volume '%s'%s%s",
+			where, opt->volume, err[0] ? ": " : "", err);
+		return ret;
+	}
+	if (ret < 0) {
+		nb_cli_err("unlock: cannot break the writer lock of volume '%s' on %s: %s",
+			opt->volume, where, err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	printf("unlock: volume '%s': broke the writer lock held by %s on %s; now %s\n",
+	       opt->volume, was, where,
+	       nb_session_lock_describe(&after, now, sizeof(now)));
+	*broke = true;
+	return 0;
+}
+
 int cli_cmd_unlock(struct cli_common *opt, int argc, char **argv)
 {
-	struct session_lock before, after;
+	struct admin_store_lock *stores = NULL;
 	struct session_config cfg;
 	struct ev_loop *loop;
 	char owner[SESSION_NAME_MAX + 1], err[512] = "";
-	char was[SESSION_NAME_MAX + 96], now[SESSION_NAME_MAX + 96];
-	const char *node = NULL;
-	int first, ret, rc = CLI_EXIT_FAIL;
+	int first, n, ret, rc = CLI_EXIT_FAIL;
+	bool broke = false;
 	size_t i;
 
 	ret = nb_cli_parse_options(opt, "unlock", argc, argv, NULL, NULL, NULL,
@@ -287,55 +343,21 @@ int cli_cmd_unlock(struct cli_common *opt, int argc, char **argv)
 	cli_admin_config(opt, &cfg);
 	cfg.lock_owner = owner;
 
-	/* Who holds it, from the first node that answers. */
-	for (i = 0; i < opt->n_nodes && !node; i++) {
-		err[0] = '\0';
-		ret = nb_admin_info(loop, &cfg, opt->nodes[i], NULL, &before, err,
-				 sizeof(err));
-		if (ret == 0) {
-			node = opt->nodes[i];
-		} else if (ret == -ENOENT) {
-			nb_cli_err("unlock: volume '%s' not found on %s%s%s",
-				opt->volume, opt->nodes[i], err[0] ? ": " : "", err);
-			goto out_destroy_loop;
-		} else {
-			nb_cli_err("unlock: %s: %s", opt->nodes[i],
-				err[0] ? err : strerror(-ret));
-		}
-	}
-	if (!node)
+	/* Who holds the lock of each store (a map group, or a node alone). */
+	n = nb_admin_store_locks(loop, &cfg, &stores, err, sizeof(err));
+	if (n < 0) {
+		nb_cli_err("unlock: no node gave the cluster map: %s",
+			err[0] ? err : strerror(-n));
 		goto out_destroy_loop;
-	if (!before.owner[0]) {
+	}
+	rc = CLI_EXIT_OK;
+	for (i = 0; i < (size_t)n; i++)
+		if (cli_unlock_store(opt, loop, &cfg, &stores[i], &broke) < 0)
+			rc = CLI_EXIT_FAIL;
+	if (rc == CLI_EXIT_OK && !broke)
 		printf("unlock: volume '%s' is not locked: nothing to break\n",
 		       opt->volume);
-		rc = CLI_EXIT_OK;
-		goto out_destroy_loop;
-	}
-
-	/* Break only the lock seen: a lock taken in between is left alone. */
-	err[0] = '\0';
-	ret = nb_admin_unlock(loop, &cfg, node, before.generation, &after, err,
-			   sizeof(err));
-	nb_session_lock_describe(&before, was, sizeof(was));
-	if (ret == -ESTALE) {
-		nb_cli_err("unlock: the writer lock of volume '%s' moved on since it was held by %s; nothing broken (run unlock again to break the new one): %s",
-			opt->volume, was, err);
-		goto out_destroy_loop;
-	}
-	if (ret == -EOPNOTSUPP) {
-		nb_cli_err("unlock: %s keeps no writer lock for volume '%s'%s%s",
-			node, opt->volume, err[0] ? ": " : "", err);
-		goto out_destroy_loop;
-	}
-	if (ret < 0) {
-		nb_cli_err("unlock: cannot break the writer lock of volume '%s' on %s: %s",
-			opt->volume, node, err[0] ? err : strerror(-ret));
-		goto out_destroy_loop;
-	}
-	printf("unlock: volume '%s': broke the writer lock held by %s; now %s\n",
-	       opt->volume, was,
-	       nb_session_lock_describe(&after, now, sizeof(now)));
-	rc = CLI_EXIT_OK;
+	free(stores);
 
 out_destroy_loop:
 	ev_loop_destroy(loop);

@@ -159,54 +159,64 @@ int cli_ctx_check_writable(const struct cli_ctx *ctx)
 }
 
 /*
- * Give back the writer lock the session took: UNLOCK at the generation
- * held, to the first node that answers. A lock that moved on (someone
- * broke it: FENCED) is not ours to release.
+ * Give back the writer lock the session took, once per store: where the
+ * lock is still ours, UNLOCK at the generation seen. A lock that moved on
+ * (someone broke it: FENCED) is not ours to release.
  */
-static void cli_ctx_release(struct cli_ctx *ctx, const struct session_lock *held,
-			    bool fenced)
+static void cli_ctx_release(struct cli_ctx *ctx, bool fenced)
 {
+	struct admin_store_lock *stores = NULL;
 	struct session_config cfg;
-	char err[512], who[SESSION_NAME_MAX + 96];
-	int ret = -ENOTCONN;
+	char err[512] = "";
+	int n, ret;
 
-	if (fenced) {
-		nb_cli_err("%s: warning: the writer lock %s was broken while we ran",
-			ctx->cmd, nb_session_lock_describe(held, who, sizeof(who)));
-		return;
-	}
+	if (fenced)
+		nb_cli_err("%s: warning: the writer lock of volume '%s' was broken while we ran",
+			ctx->cmd, ctx->opt->volume);
 	cli_admin_config(ctx->opt, &cfg);
 	cfg.lock_owner = ctx->owner;
-	for (size_t i = 0; i < ctx->opt->n_nodes; i++) {
-		err[0] = '\0';
-		ret = nb_admin_unlock(ctx->loop, &cfg, ctx->opt->nodes[i],
-				   held->generation, NULL, err, sizeof(err));
-		if (ret == 0 || ret == -ESTALE || ret == -EOPNOTSUPP ||
-		    ret == -ENOENT)
-			break;
+	n = nb_admin_store_locks(ctx->loop, &cfg, &stores, err, sizeof(err));
+	if (n < 0) {
+		nb_cli_err("%s: warning: cannot release the writer lock of volume '%s': %s; 'netblk-cli unlock' breaks it",
+			ctx->cmd, ctx->opt->volume, err[0] ? err : strerror(-n));
+		return;
 	}
-	if (ret == -ESTALE)
-		nb_cli_err("%s: warning: the writer lock moved on before we released it: %s",
-			ctx->cmd, err);
-	else if (ret < 0 && ret != -EOPNOTSUPP)
-		nb_cli_err("%s: warning: cannot release the writer lock %s: %s; 'netblk-cli unlock' breaks it",
-			ctx->cmd, nb_session_lock_describe(held, who, sizeof(who)),
-			err[0] ? err : strerror(-ret));
+	for (int i = 0; i < n; i++) {
+		struct admin_store_lock *st = &stores[i];
+
+		if (st->err == -ENOENT || st->err == -EOPNOTSUPP)
+			continue;
+		if (st->err < 0) {
+			nb_cli_err("%s: warning: cannot release the writer lock of volume '%s' on %s: %s; 'netblk-cli unlock' breaks it",
+				ctx->cmd, ctx->opt->volume, st->node,
+				st->errmsg);
+			continue;
+		}
+		if (strcmp(st->lock.owner, ctx->owner))
+			continue;	/* not ours (any more) */
+		err[0] = '\0';
+		ret = nb_admin_unlock(ctx->loop, &cfg, st->node,
+				   st->lock.generation, NULL, err, sizeof(err));
+		if (ret == -ESTALE)
+			nb_cli_err("%s: warning: the writer lock moved on before we released it: %s",
+				ctx->cmd, err);
+		else if (ret < 0 && ret != -EOPNOTSUPP)
+			nb_cli_err("%s: warning: cannot release the writer lock of volume '%s' on %s: %s; 'netblk-cli unlock' breaks it",
+				ctx->cmd, ctx->opt->volume, st->node,
+				err[0] ? err : strerror(-ret));
+	}
+	free(stores);
 }
 
 void cli_ctx_close(struct cli_ctx *ctx)
 {
-	struct session_lock held = { .generation = 0 };
-	bool fenced = false;
+	bool fenced = ctx->cluster && nb_session_fenced(ctx->cluster);
+	bool release = ctx->cluster && nb_session_locks_held(ctx->cluster);
 
-	if (ctx->cluster) {
-		nb_session_writer_lock(ctx->cluster, &held);
-		fenced = nb_session_fenced(ctx->cluster);
-	}
 	nb_session_free(ctx->cluster);
 	ctx->cluster = NULL;
-	if (held.generation && ctx->loop)
-		cli_ctx_release(ctx, &held, fenced);
+	if (release && ctx->loop)
+		cli_ctx_release(ctx, fenced);
 	if (ctx->loop)
 		ev_loop_destroy(ctx->loop);
 	ctx->loop = NULL;

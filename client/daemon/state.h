@@ -29,8 +29,9 @@ struct state_header {
 	uint32_t queue_size;
 	uint32_t reserved;
 	char volume[STATE_VOLUME_MAX + 1];
-	/* The writer lock generation the daemon holds (0: none, or a file
-	 * of a daemon older than the lock: its padding reads as 0). */
+	/* The writer lock generation the daemon holds (0: none, a map of
+	 * several stores, each its own lock and generation, or a file of a
+	 * daemon older than the lock: its padding reads as 0). */
 	uint64_t lock_generation;
 };
 

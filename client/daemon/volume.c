@@ -38,8 +38,10 @@ struct volume {
 	char *tls_ciphersuites;
 	char *lock_owner, *break_lock_hint;
 	/* the writer lock generation: presented at start (from the state
-	 * file, for a takeover), then the one granted; 0 = none */
+	 * file, for a takeover), then the one granted; 0 = none, and with a
+	 * map of several stores (one lock each: the owner is what counts) */
 	uint64_t lock_generation;
+	bool lock_taken;	/* some store granted the lock: release it */
 	/* FLUSH obligations shared by the sessions of every queue */
 	struct session_flush_ledger *ledger;
 
@@ -300,52 +302,89 @@ static int volume_probe(struct volume *v, struct session_volume *vol,
 	*vol = *nb_session_volume(c);
 	nb_session_writer_lock(c, &held);
 	v->lock_generation = held.generation;
+	v->lock_taken = nb_session_locks_held(c) > 0;
 	if (held.generation)
 		nb_log_msg(LOG_INFO, "%s: writer lock of volume '%s' held as '%s', "
 			"generation %llu", v->name, v->volume, held.owner,
 			(unsigned long long)held.generation);
+	else if (v->lock_taken)
+		nb_log_msg(LOG_INFO, "%s: writer lock of volume '%s' held as '%s' "
+			"on %zu stores", v->name, v->volume, v->lock_owner,
+			nb_session_locks_held(c));
 	nb_session_free(c);
 	ev_loop_destroy(loop);
 	return 0;
 }
 
 /*
- * At a clean stop: give the writer lock back (UNLOCK at the generation
- * held, so that a lock someone else took meanwhile is left alone), to
- * the first seed node that answers.
+ * At a clean stop: give the writer lock back, once per store (a map
+ * group, or a node without one), where it is still ours: UNLOCK at the
+ * generation seen, so that a lock someone else took meanwhile is left
+ * alone. With one store, the generation must also be the one we hold.
  */
 static void volume_release_lock(struct volume *v)
 {
+	struct admin_store_lock *stores = NULL;
 	struct session_config cfg;
 	struct ev_loop *loop;
 	char err[512] = "";
-	int ret = -ENOTCONN;
+	int n, ret, released = 0;
 
-	if (v->cfg.read_only || !v->lock_generation)
+	if (v->cfg.read_only || !v->lock_taken)
 		return;
 	loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	if (!loop)
 		return;
 	volume_cluster_config(v, &cfg, NULL);
-	for (size_t i = 0; i < v->cfg.n_nodes; i++) {
-		ret = nb_admin_unlock(loop, &cfg, v->nodes[i], v->lock_generation,
+	n = nb_admin_store_locks(loop, &cfg, &stores, err, sizeof(err));
+	if (n < 0)
+		nb_log_msg(LOG_WARNING, "%s: cannot release the writer lock of "
+			"volume '%s': %s", v->name, v->volume,
+			err[0] ? err : strerror(-n));
+	for (int i = 0; i < n; i++) {
+		const struct admin_store_lock *st = &stores[i];
+
+		if (st->err == -ENOENT || st->err == -EOPNOTSUPP)
+			continue;
+		if (st->err < 0) {
+			nb_log_msg(LOG_WARNING, "%s: cannot release the writer "
+				"lock of volume '%s' on %s: %s", v->name,
+				v->volume, st->node, st->errmsg);
+			continue;
+		}
+		if (!st->lock.owner[0])
+			continue;	/* never taken there, or broken */
+		if (strcmp(st->lock.owner, v->lock_owner) ||
+		    (v->lock_generation &&
+		     st->lock.generation != v->lock_generation)) {
+			nb_log_msg(LOG_NOTICE, "%s: writer lock of volume '%s' "
+				"on %s not released: it moved on (held by "
+				"'%s', generation %llu)", v->name, v->volume,
+				st->node, st->lock.owner,
+				(unsigned long long)st->lock.generation);
+			continue;
+		}
+		err[0] = '\0';
+		ret = nb_admin_unlock(loop, &cfg, st->node, st->lock.generation,
 				   NULL, err, sizeof(err));
-		if (ret == 0 || ret == -ESTALE || ret == -EOPNOTSUPP ||
-		    ret == -ENOENT)
-			break;
+		if (ret == 0)
+			released++;
+		else if (ret == -ESTALE)
+			nb_log_msg(LOG_NOTICE, "%s: writer lock of volume '%s' on "
+				"%s not released: it moved on (%s)", v->name,
+				v->volume, st->node, err);
+		else if (ret != -EOPNOTSUPP)
+			nb_log_msg(LOG_WARNING, "%s: cannot release the writer "
+				"lock of volume '%s' on %s (generation %llu): %s",
+				v->name, v->volume, st->node,
+				(unsigned long long)st->lock.generation,
+				err[0] ? err : strerror(-ret));
 	}
+	free(stores);
 	ev_loop_destroy(loop);
-	if (ret == 0)
+	if (released)
 		nb_log_msg(LOG_INFO, "%s: writer lock of volume '%s' released",
 			v->name, v->volume);
-	else if (ret == -ESTALE)
-		nb_log_msg(LOG_NOTICE, "%s: writer lock of volume '%s' not released: "
-			"it moved on (%s)", v->name, v->volume, err);
-	else if (ret != -EOPNOTSUPP)
-		nb_log_msg(LOG_WARNING, "%s: cannot release the writer lock of "
-			"volume '%s' (generation %llu): %s", v->name, v->volume,
-			(unsigned long long)v->lock_generation,
-			err[0] ? err : strerror(-ret));
 }
 
 static void volume_blk_params(const struct volume *v,

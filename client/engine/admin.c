@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Administrative requests to one node: create, info, unlock, get map
- * (admin.h). */
+/* Administrative requests to one node: create, info, unlock, get map;
+ * the writer lock of every store (admin.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +13,9 @@
 #include "errmsg.h"
 #include "map.h"
 #include "tls.h"
+
+_Static_assert(sizeof(((struct admin_store_lock *)0)->node) > MAP_ADDR_MAX,
+	       "admin_store_lock.node holds no map address");
 
 struct admin_map {
 	struct map *map;
@@ -333,4 +336,65 @@ void nb_admin_map_free(struct admin_map *am)
 		return;
 	nb_map_free(am->map);
 	free(am);
+}
+
+/* Ask the nodes of store st (the first one answering) for its lock. */
+static void admin_store_ask(struct ev_loop *loop,
+			    const struct session_config *cfg,
+			    const struct map *m, uint32_t first,
+			    struct admin_store_lock *st)
+{
+	int ret = -ENOTCONN;
+
+	for (uint32_t j = first; j < m->n_nodes; j++) {
+		if (!map_same_store(m, first, j))
+			continue;
+		st->errmsg[0] = '\0';
+		ret = nb_admin_info(loop, cfg, m->nodes[j], NULL, &st->lock,
+				 st->errmsg, sizeof(st->errmsg));
+		snprintf(st->node, sizeof(st->node), "%s", m->nodes[j]);
+		/* a missing volume, or a refusal, is an answer */
+		if (ret == 0 || ret == -ENOENT || ret == -EOPNOTSUPP)
+			break;
+	}
+	st->err = ret;
+	if (ret < 0 && !st->errmsg[0])
+		snprintf(st->errmsg, sizeof(st->errmsg), "%s", strerror(-ret));
+}
+
+int nb_admin_store_locks(struct ev_loop *loop, const struct session_config *cfg,
+		      struct admin_store_lock **out, char *err, size_t errlen)
+{
+	struct admin_map *am = NULL;
+	struct admin_store_lock *v;
+	const struct map *m;
+	uint32_t n = 0;
+	int ret = -ENOTCONN;
+
+	*out = NULL;
+	for (size_t i = 0; i < cfg->n_nodes && !am; i++)
+		ret = nb_admin_get_map(loop, cfg, cfg->nodes[i], &am, err, errlen);
+	if (!am)
+		return ret;
+	m = am->map;
+	v = calloc(nb_map_n_stores(m), sizeof(*v));
+	if (!v) {
+		nb_admin_map_free(am);
+		return nb_errf(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (uint32_t i = 0; i < m->n_nodes; i++) {
+		uint32_t j;
+
+		/* a store is asked from its first node on */
+		for (j = 0; j < i && !map_same_store(m, i, j); j++)
+			;
+		if (j < i)
+			continue;
+		v[n].group = m->groups[i];
+		admin_store_ask(loop, cfg, m, i, &v[n]);
+		n++;
+	}
+	nb_admin_map_free(am);
+	*out = v;
+	return (int)n;
 }

@@ -118,6 +118,13 @@ struct conn_ops {
 		      char *msg, size_t msglen);
 	/* The conn has queued requests it can send: call nb_conn_flush() soon. */
 	void (*kick)(struct conn *conn);
+	/*
+	 * Optional: the writer lock a read-write OPEN on this conn presents
+	 * (each connection's own, when one owner's conns reach several
+	 * stores). *break_lock and *generation come preset from conn_params.
+	 */
+	void (*open_lock)(struct conn *conn, bool *break_lock,
+			  uint64_t *generation);
 };
 
 /* Settings shared by the conns of one owner; the owner keeps them alive. */

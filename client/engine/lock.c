@@ -3,14 +3,17 @@
  * The writer lock as a session holds it, and fencing (session.h,
  * "Fencing"; docs/protocol.md, "The writer lock").
  *
- * The first read-write OPEN that reports a generation fixes it for the
- * session; every later OPEN presents it (conn_params.lock_generation)
- * and must be granted the same. A node that answers FENCED, refuses an
- * OPEN with FENCED or LOCKED, or grants another generation tells us the
- * lock moved on: the session is fenced for good.
+ * The lock is kept per store: a map group (its nodes share one store and
+ * one lock) or a node without a group. The first read-write OPEN a store
+ * grants fixes its generation; every later OPEN of a node of that store
+ * presents it (conn_ops.open_lock) and must be granted the same. A node
+ * that answers FENCED, refuses an OPEN with FENCED or LOCKED, or grants
+ * another generation tells us the lock moved on: the session is fenced
+ * for good.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,9 +75,95 @@ static void session_lock_from_rpc(struct session_lock *to,
 	to->since = from->since;
 }
 
+/* ---- stores ---- */
+
+/* The map group of the store addr belongs to; 0: addr's own store (a
+ * node without a group, or one not in the map). */
+static uint32_t session_store_group(const struct session *s, const char *addr)
+{
+	int i = s->map ? nb_map_node_index(s->map, addr) : -ENOENT;
+
+	return i < 0 ? 0 : s->map->groups[i];
+}
+
+static struct session_store *session_store_find(struct session *s,
+						const char *addr)
+{
+	uint32_t group = session_store_group(s, addr);
+
+	for (size_t i = 0; i < s->n_stores; i++) {
+		struct session_store *st = &s->stores[i];
+
+		if (group ? st->group == group :
+			    !st->group && !strcmp(st->node, addr))
+			return st;
+	}
+	return NULL;
+}
+
+/* The store of addr, added (no lock yet) when new; NULL when out of
+ * memory. */
+static struct session_store *session_store_get(struct session *s,
+					       const char *addr)
+{
+	struct session_store *st = session_store_find(s, addr);
+
+	if (st)
+		return st;
+	if (s->n_stores == s->cap_stores) {
+		size_t cap = s->cap_stores ? s->cap_stores * 2 : 4;
+		struct session_store *v = realloc(s->stores, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		s->stores = v;
+		s->cap_stores = cap;
+	}
+	st = &s->stores[s->n_stores++];
+	memset(st, 0, sizeof(*st));
+	st->group = session_store_group(s, addr);
+	snprintf(st->node, sizeof(st->node), "%s", addr);
+	return st;
+}
+
+/* The generation the session holds at addr's store: the one granted, or
+ * the config's before the first grant (0: none). */
+static uint64_t session_store_held(struct session *s, const char *addr)
+{
+	struct session_store *st = session_store_find(s, addr);
+
+	return st && st->lock.generation ? st->lock.generation :
+	       s->params.lock_generation;
+}
+
+void nb_session_lock_present(struct session *s, struct conn *conn,
+			  bool *break_lock, uint64_t *generation)
+{
+	struct session_store *st = session_store_find(s, nb_conn_addr(conn));
+
+	if (st && st->lock.generation) {
+		/* broken once is enough: from now on present the generation */
+		*break_lock = false;
+		*generation = st->lock.generation;
+	}
+}
+
+/* The lock when the map has one store and the session holds it there. */
 void nb_session_writer_lock(const struct session *s, struct session_lock *out)
 {
-	*out = s->lock;
+	memset(out, 0, sizeof(*out));
+	if (s->map && nb_map_n_stores(s->map) == 1 && s->n_stores == 1)
+		*out = s->stores[0].lock;
+}
+
+size_t nb_session_locks_held(const struct session *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_stores; i++)
+		if (s->stores[i].lock.generation)
+			n++;
+	return n;
 }
 
 bool nb_session_fenced(const struct session *s)
@@ -139,8 +228,7 @@ void nb_session_fence(struct session *s, struct conn *conn,
 	if (s->state != SESSION_READY || s->fenced)
 		return;
 	s->fenced = true;
-	s->fence_ours = s->lock.generation ? s->lock.generation :
-			s->params.lock_generation;
+	s->fence_ours = session_store_held(s, nb_conn_addr(conn));
 	/* from now on connections open read-only: reads go on */
 	s->params.read_only = true;
 	s->params.break_lock = false;
@@ -191,11 +279,12 @@ int nb_session_lock_granted(struct session *s, struct conn *conn,
 			 size_t msglen)
 {
 	const struct rpc_lock *l = &v->lock;
-	uint64_t held = s->lock.generation ? s->lock.generation :
-			s->params.lock_generation;
+	const char *addr = nb_conn_addr(conn);
+	uint64_t held = session_store_held(s, addr);
 	const char *owner = s->lock_owner ? s->lock_owner : "";
+	struct session_store *st;
 	struct session_lock got;
-	char who[SESSION_NAME_MAX + 96];
+	char who[SESSION_NAME_MAX + 96], where[MAP_ADDR_MAX + 32];
 
 	/* a read-only open takes no lock; a node without locks says 0 */
 	if (s->params.read_only || v->read_only || !l->generation)
@@ -210,15 +299,24 @@ int nb_session_lock_granted(struct session *s, struct conn *conn,
 		nb_session_fence(s, conn, l);
 		return -ESTALE;
 	}
-	if (!s->lock.generation) {
-		session_lock_from_rpc(&s->lock, l);
-		s->params.lock_generation = l->generation;
-		/* broken once is enough: from now on present the generation */
-		s->params.break_lock = false;
+	st = session_store_get(s, addr);
+	if (!st) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	if (!st->lock.generation) {
+		session_lock_from_rpc(&st->lock, l);
+		snprintf(st->node, sizeof(st->node), "%s", addr);
+		if (st->group)
+			snprintf(where, sizeof(where), "store group %u",
+				 st->group);
+		else
+			snprintf(where, sizeof(where), "store of node %s", addr);
 		nb_elog_printf(&s->log, LOG_INFO,
-			    "volume %s: writer lock held as %s",
+			    "volume %s: writer lock held as %s (%s)",
 			    s->volume_name,
-			    nb_session_lock_describe(&s->lock, who, sizeof(who)));
+			    nb_session_lock_describe(&st->lock, who, sizeof(who)),
+			    where);
 	}
 	return 0;
 }

@@ -278,9 +278,6 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 	int ret;
 
 	nb_session_node_opened(node);
-	ret = nb_session_lock_granted(s, conn, v, msg, msglen);
-	if (ret < 0)
-		return ret;
 	if (s->have_volume) {
 		if (v->block_size != s->volume.block_size) {
 			snprintf(msg, msglen,
@@ -298,7 +295,8 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 				    (unsigned long long)s->volume.size);
 		if (rep->map)
 			nb_session_map_offer(s, node, rep);
-		return 0;
+		/* with the map offered: it says which store conn's node is */
+		return nb_session_lock_granted(s, conn, v, msg, msglen);
 	}
 
 	if (v->block_size < SESSION_SECTOR || v->block_size % SESSION_SECTOR ||
@@ -317,6 +315,9 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 		snprintf(msg, msglen, "open reply carries an unusable cluster map");
 		return -EPROTO;
 	}
+	ret = nb_session_lock_granted(s, conn, v, msg, msglen);
+	if (ret < 0)
+		return ret;
 	s->volume = *v;
 	s->have_volume = true;
 	nb_session_volume_changed(s);
@@ -338,10 +339,19 @@ static void session_conn_kick(struct conn *conn)
 	s->dirty = node;
 }
 
+static void session_conn_open_lock(struct conn *conn, bool *break_lock,
+				   uint64_t *generation)
+{
+	struct session_node *node = nb_conn_owner(conn);
+
+	nb_session_lock_present(node->session, conn, break_lock, generation);
+}
+
 static const struct conn_ops session_conn_ops = {
 	.state_changed = session_conn_state,
 	.opened = session_conn_opened,
 	.kick = session_conn_kick,
+	.open_lock = session_conn_open_lock,
 };
 
 /* ---- construction ---- */
@@ -618,6 +628,7 @@ void nb_session_free(struct session *s)
 	ev_timer_stop(s->loop, &s->retry_timer);
 	ev_timer_stop(s->loop, &s->deadline_timer);
 	nb_session_nodes_free(s);
+	free(s->stores);
 	free(s->map_nodes);
 	nb_map_free(s->map);
 	nb_session_subs_free(s);

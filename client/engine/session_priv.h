@@ -87,6 +87,13 @@ struct session_sub_block {
 	struct session_sub subs[SESSION_SUB_BLOCK];
 };
 
+/* A store's writer lock as the session holds it (lock.c). */
+struct session_store {
+	uint32_t group;             /* map group; 0: the store of node alone */
+	char node[MAP_ADDR_MAX + 1]; /* group 0: its node; else who granted */
+	struct session_lock lock;   /* as granted */
+};
+
 struct session {
 	struct ev_loop *loop;
 	enum session_state state;
@@ -107,13 +114,17 @@ struct session {
 	char *lock_owner;           /* NULL: opens without an owner */
 
 	/*
-	 * The writer lock (lock.c). lock: as granted by the first read-write
-	 * OPEN that reported a generation (generation 0 until then; the
-	 * generation given in the config is in params.lock_generation);
-	 * every later open must report the same. fenced: lost for good;
-	 * write-class ios fail at once and new connections open read-only.
+	 * The writer lock (lock.c), one per store: a map group (groups[i] !=
+	 * 0: its nodes share one store and one lock) or a node without a
+	 * group. stores: the generation each store granted, fixed by its
+	 * first read-write OPEN; every later open of that store presents it
+	 * and must be granted the same (a store not granted yet presents
+	 * params.lock_generation, the config's, and params.break_lock).
+	 * fenced: lost for good; write-class ios fail at once and new
+	 * connections open read-only.
 	 */
-	struct session_lock lock;
+	struct session_store *stores;
+	size_t n_stores, cap_stores;
 	bool fenced;
 	bool fence_logged;
 	uint64_t fence_ours;        /* the generation we lost */
@@ -209,6 +220,8 @@ int nb_session_lock_granted(struct session *s, struct conn *conn,
 void nb_session_fence(struct session *s, struct conn *conn,
 		   const struct rpc_lock *now);
 void nb_session_fence_ask(struct session *s);
+void nb_session_lock_present(struct session *s, struct conn *conn,
+			  bool *break_lock, uint64_t *generation);
 
 /* io.c */
 void nb_session_kick_waiting(struct session *s);

@@ -141,8 +141,13 @@ static int conn_encode(struct conn *conn, const struct conn_req *req,
 			/* the writer lock: who, and the generation held */
 			snprintf(r.owner, sizeof(r.owner), "%s",
 				 conn->p->lock_owner ? conn->p->lock_owner : "");
-			r.break_lock = conn->p->break_lock && r.owner[0];
+			r.break_lock = conn->p->break_lock;
 			r.lock_generation = conn->p->lock_generation;
+			if (conn->p->ops->open_lock)
+				conn->p->ops->open_lock(conn, &r.break_lock,
+							&r.lock_generation);
+			r.break_lock = r.break_lock && r.owner[0];
+			conn->open_generation = r.lock_generation;
 		}
 		break;
 	case RPC_OP_CREATE:
@@ -373,7 +378,7 @@ static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 		nb_conn_fail(conn, -ESTALE,
 			  "volume '%s': the writer lock at generation %llu was broken%s%s",
 			  conn->p->volume,
-			  (unsigned long long)conn->p->lock_generation,
+			  (unsigned long long)conn->open_generation,
 			  rep->message[0] ? ": " : "", rep->message);
 		return;
 	default:

@@ -7,7 +7,8 @@
  * --break-lock is sent only until the first grant; FENCED fails the
  * write with -EIO without a retry, later writes fail at once, reads go
  * on, and it is logged once with the new holder; a takeover presenting a
- * generation that moved on fails with -ESTALE; admin info and unlock.
+ * generation that moved on fails with -ESTALE; admin info and unlock;
+ * nodes without a group are stores with a lock and generation each.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -223,6 +224,64 @@ static void test_generation_recorded(void **state)
 	nb_session_writer_lock(c, &held);
 	assert_int_equal(held.generation, 1);
 	nb_session_free(c);
+	env_free(e);
+}
+
+/* Two nodes without a group: two stores, each its own lock and generation. */
+static void test_own_stores(void **state)
+{
+	struct env *e = env_new(2);
+	struct admin_store_lock *stores = NULL;
+	struct session_lock held;
+	struct session *c;
+	uint8_t buf[4096];
+	char text[512], err[256];
+
+	nb_map_free(e->map);
+	snprintf(text, sizeof(text),
+		 "epoch 1\nchunk_size 64K\nnode %s\nnode %s\nchunk 0\nchunk 1\n",
+		 e->node[0]->addr, e->node[1]->addr);
+	if (nb_map_parse(text, &e->map, err, sizeof(err)) < 0)
+		fail_msg("map: %s", err);
+	for (int i = 0; i < 2; i++) {
+		e->node[i]->map = e->map;
+		e->node[i]->lock = &e->node[i]->own_lock;
+	}
+	e->node[1]->own_lock.generation = 6;	/* broken before, unlocked */
+
+	e->cfg.n_nodes = 1;
+	c = env_open(e);
+	memset(buf, 0xcd, sizeof(buf));
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, sizeof(buf),
+				 buf), 0);
+	/* node 1's store was never granted: it presents no generation */
+	assert_int_equal(e->node[1]->opens_rw, 1);
+	assert_int_equal(e->node[1]->open_generation, 0);
+	assert_int_equal(e->node[1]->own_lock.generation, 7);
+	assert_false(nb_session_fenced(c));
+	assert_int_equal(nb_session_locks_held(c), 2);
+	/* several stores: no one generation for the state file */
+	nb_session_writer_lock(c, &held);
+	assert_int_equal(held.generation, 0);
+	assert_non_null(strstr(e->log, "(generation 7, since 2023-11-14 22:13:20 UTC) (store of node"));
+
+	/* a reconnect presents each store's own generation */
+	fake_node_drop_all(e->node[1]);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, sizeof(buf),
+				 buf), 0);
+	assert_int_equal(e->node[1]->open_generation, 7);
+	assert_false(nb_session_fenced(c));
+	nb_session_free(c);
+
+	/* the lock of each store, for release and unlock */
+	assert_int_equal(nb_admin_store_locks(e->loop, &e->cfg, &stores, err,
+					   sizeof(err)), 2);
+	assert_int_equal(stores[0].err, 0);
+	assert_int_equal(stores[0].lock.generation, 1);
+	assert_string_equal(stores[1].lock.owner, "web@host1");
+	assert_int_equal(stores[1].lock.generation, 7);
+	assert_string_equal(stores[1].node, e->node[1]->addr);
+	free(stores);
 	env_free(e);
 }
 
@@ -480,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_admin_lock),
 		cmocka_unit_test(test_no_lock_nodes),
 		cmocka_unit_test(test_owner_helpers),
+		cmocka_unit_test(test_own_stores),
 	};
 
 	return cmocka_run_group_tests(tests, env_setup, env_teardown);

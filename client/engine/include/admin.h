@@ -61,6 +61,29 @@ int nb_admin_unlock(struct ev_loop *loop, const struct session_config *cfg,
 		 const char *node, uint64_t generation,
 		 struct session_lock *after, char *err, size_t errlen);
 
+/*
+ * The writer lock of one store of a volume: a map group (its nodes share
+ * one store and one lock) or a node without a group.
+ */
+struct admin_store_lock {
+	uint32_t group;                 /* 0: the store of node alone */
+	char node[256];                 /* the node asked last */
+	int err;                        /* 0: lock is the node's answer */
+	char errmsg[256];               /* err != 0: why */
+	struct session_lock lock;
+};
+
+/*
+ * Ask for cfg->volume's writer lock once per store: fetch the cluster
+ * map from the first node of cfg->nodes that answers, then INFO the
+ * nodes of each store in map order until one answers. Returns the number
+ * of stores (>= 1) and a calloc'd array of them in *out (the caller
+ * frees it; a store none of whose nodes answered has err set), or
+ * -errno when no node gave a map.
+ */
+int nb_admin_store_locks(struct ev_loop *loop, const struct session_config *cfg,
+		      struct admin_store_lock **out, char *err, size_t errlen);
+
 /* Fetch the node's cluster map (validated) into *map_out, which the
  * caller frees with nb_admin_map_free(); *map_out is NULL on failure. */
 int nb_admin_get_map(struct ev_loop *loop, const struct session_config *cfg,

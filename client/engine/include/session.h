@@ -186,15 +186,19 @@ struct session_config {
 
 	/*
 	 * The writer lock, for read-write sessions (ignored read-only).
+	 * The lock is kept per store: a map group (its nodes share one store
+	 * and one lock) or a node without a group (its own).
 	 * lock_owner: who takes it, "NAME@HOST" for the daemon; NULL opens
 	 * without an owner (nodes allow that only while nobody holds the
-	 * lock). break_lock: take it even from another owner; sent only
-	 * until the session holds a generation. lock_generation: the
-	 * generation the caller held before (a daemon taking over a device
-	 * from its predecessor), 0 = none: the first OPEN presents it, and a
-	 * lock that moved on since fails the start with -ESTALE.
-	 * Every read-write OPEN presents the generation the session holds;
-	 * the first grant fixes it for all the session's connections.
+	 * lock). break_lock: take it even from another owner; sent to a
+	 * store only until it granted the session a generation.
+	 * lock_generation: the generation the caller held before (a daemon
+	 * taking over a device from its predecessor), 0 = none; meaningful
+	 * for a volume of one store only: every store's first OPEN presents
+	 * it, and a lock that moved on since fails the start with -ESTALE.
+	 * Every read-write OPEN presents the generation its store granted
+	 * the session; the store's first grant fixes it for all the
+	 * session's connections to that store.
 	 */
 	const char *lock_owner;
 	bool break_lock;
@@ -263,7 +267,7 @@ void nb_flush_ledger_free(struct session_flush_ledger *ledger);
  *     afresh.
  * Fencing: when a node answers FENCED (the writer lock was broken: see
  *     docs/protocol.md), or a connection's OPEN is refused with FENCED or
- *     LOCKED, or granted with another generation than the session's, the
+ *     LOCKED, or granted with another generation than its store's, the
  *     session is fenced for good: the request fails with -EIO, never
  *     retried; every later write-class io (WRITE, WRITE_ZEROES, DISCARD,
  *     FLUSH) fails at once with -EIO; connections made from then on open
@@ -380,12 +384,19 @@ int nb_session_submit(struct session *s, struct session_io *io);
 void nb_session_get_stats(const struct session *s, struct session_stats *out);
 
 /*
- * The writer lock as this session holds it: the generation fixed by its
- * first read-write OPEN (0 while none, for read-only sessions and with
- * nodes that keep no lock), its owner and since when. Stays as it was
- * after the session was fenced.
+ * The writer lock as this session holds it, when the volume's map has
+ * exactly one store (docs/protocol.md, "The writer lock"): the
+ * generation fixed by the store's first read-write OPEN, its owner and
+ * since when. All zero while none, for read-only sessions, with nodes
+ * that keep no lock, and when the map has several stores (each its own
+ * lock and generation). Stays as it was after the session was fenced.
  */
 void nb_session_writer_lock(const struct session *s, struct session_lock *out);
+
+/* How many stores granted this session the writer lock (a map group or a
+ * node without one each; 0 for read-only sessions and nodes without a
+ * lock). */
+size_t nb_session_locks_held(const struct session *s);
 
 /* Has the session lost its writer lock (see "Fencing" above)? */
 bool nb_session_fenced(const struct session *s);
