@@ -39,7 +39,7 @@ struct cli_common {
 	double io_timeout;
 	double connect_timeout;
 	bool read_only;
-	const char *owner;        /* --owner; NULL: "netblk-cli@HOST" */
+	const char *owner;        /* --owner; NULL: "netblk-cli:PID@HOST" */
 	bool break_lock;          /* --break-lock */
 	int verbose;              /* -v count minus -q count */
 };
@@ -116,7 +116,7 @@ void *nb_cli_buf_alloc(size_t size);
 /*
  * Connect, handshake and open opt->volume (nb_session_open_sync). A
  * command that writes opens read-write (unless --read-only) and takes the
- * volume's writer lock as --owner (default "netblk-cli@HOST"), breaking
+ * volume's writer lock as --owner (default "netblk-cli:PID@HOST"), breaking
  * another's with --break-lock; one that only reads opens read-only and
  * takes no lock. Returns 0, or -errno after printing the engine's message
  * (for a lock held by another: who holds it and the ways out).
@@ -128,7 +128,7 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
  * warning). */
 void cli_ctx_close(struct cli_ctx *ctx);
 
-/* The lock owner of this command line: --owner or "netblk-cli@HOST".
+/* The lock owner of this command line: --owner or "netblk-cli:PID@HOST".
  * Returns 0, or -EINVAL after printing why. */
 int cli_lock_owner(const struct cli_common *opt, const char *cmd, char *buf,
 		   size_t len);

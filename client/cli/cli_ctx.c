@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -64,11 +65,15 @@ void cli_engine_config_suites(const struct cli_common *opt,
 int cli_lock_owner(const struct cli_common *opt, const char *cmd, char *buf,
 		   size_t len)
 {
+	char name[32];
+
 	if (opt->owner) {
 		snprintf(buf, len, "%s", opt->owner);
 		return 0;
 	}
-	if (nb_session_lock_owner_default("netblk-cli", buf, len) < 0) {
+	/* one owner per process: another netblk-cli is another writer */
+	snprintf(name, sizeof(name), "netblk-cli:%ld", (long)getpid());
+	if (nb_session_lock_owner_default(name, buf, len) < 0) {
 		nb_cli_err("%s: this host's name is too long for a lock owner: name one with --owner",
 			cmd);
 		return -EINVAL;
