@@ -122,6 +122,22 @@ const struct map_placement *nb_map_placement_of(const struct map *map,
 	return &map->chunks[chunk % map->n_chunks];
 }
 
+uint32_t nb_map_n_stores(const struct map *map)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < map->n_nodes; i++) {
+		uint32_t j;
+
+		/* counted at the first node of its store */
+		for (j = 0; j < i && !map_same_store(map, i, j); j++)
+			;
+		if (j == i)
+			n++;
+	}
+	return n;
+}
+
 int nb_map_node_index(const struct map *map, const char *addr)
 {
 	uint32_t i;

@@ -39,6 +39,8 @@ struct cli_common {
 	double io_timeout;
 	double connect_timeout;
 	bool read_only;
+	const char *owner;        /* --owner; NULL: "netblk-cli:PID@HOST" */
+	bool break_lock;          /* --break-lock */
 	int verbose;              /* -v count minus -q count */
 };
 
@@ -49,6 +51,7 @@ struct cli_ctx {
 	struct ev_loop *loop;
 	struct session *cluster;
 	const struct session_volume *vol;
+	char owner[SESSION_NAME_MAX + 1]; /* the writer lock's, read-write */
 };
 
 /*
@@ -111,12 +114,27 @@ uint64_t nb_cli_rand_next(uint64_t *state);
 void *nb_cli_buf_alloc(size_t size);
 
 /*
- * Connect, handshake and open opt->volume (nb_session_open_sync). Returns 0,
- * or -errno after printing the engine's message.
+ * Connect, handshake and open opt->volume (nb_session_open_sync). A
+ * command that writes opens read-write (unless --read-only) and takes the
+ * volume's writer lock as --owner (default "netblk-cli:PID@HOST"), breaking
+ * another's with --break-lock; one that only reads opens read-only and
+ * takes no lock. Returns 0, or -errno after printing the engine's message
+ * (for a lock held by another: who holds it and the ways out).
  */
 int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
-		 const char *cmd);
+		 const char *cmd, bool writes);
+/* Close the volume and release the writer lock it took, if any (UNLOCK
+ * at the generation held; a lock that moved on is left alone, with a
+ * warning). */
 void cli_ctx_close(struct cli_ctx *ctx);
+
+/* The lock owner of this command line: --owner or "netblk-cli:PID@HOST".
+ * Returns 0, or -EINVAL after printing why. */
+int cli_lock_owner(const struct cli_common *opt, const char *cmd, char *buf,
+		   size_t len);
+
+/* The engine config of the admin requests (TLS, timeouts, logging). */
+void cli_admin_config(const struct cli_common *opt, struct session_config *cfg);
 /* -EROFS, after printing why, when the opened volume is read-only. */
 int cli_ctx_check_writable(const struct cli_ctx *ctx);
 
@@ -208,6 +226,7 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_export(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_verify(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_bench(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_unlock(struct cli_common *opt, int argc, char **argv);
 
 /* Checks shared by the commands that need a cluster. */
 int nb_cli_require_common(const struct cli_common *opt, const char *cmd,

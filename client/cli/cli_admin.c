@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * netblk-cli create / info: administrative requests that do not open a
- * volume, sent to one node at a time with nb_admin_create(), nb_admin_info()
- * and nb_admin_get_map().
+ * netblk-cli create / info / unlock: administrative requests that do not
+ * open a volume, sent to one node at a time with nb_admin_create(),
+ * nb_admin_info(), nb_admin_unlock() and nb_admin_get_map().
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ev.h>
 
@@ -46,8 +47,9 @@ static const char cli_info_help[] =
 "\n"
 "DESCRIPTION\n"
 "    Asks the first node of --cluster that answers for the size, block size\n"
-"    and limits of --volume (without opening it) and for the cluster map,\n"
-"    and prints them.\n"
+"    and limits of --volume (without opening it), its writer lock (the\n"
+"    owner that holds it, its generation and since when, or 'unlocked')\n"
+"    and for the cluster map, and prints them.\n"
 "\n"
 "    See 'netblk-cli --help' for the common options.\n"
 "\n"
@@ -55,23 +57,31 @@ static const char cli_info_help[] =
 "    0 on success; 1 when the volume does not exist or no node answered;\n"
 "    2 for a bad command line.\n";
 
-/* The engine config the admin requests use (TLS, timeouts, logging). */
-static void cli_admin_config(const struct cli_common *opt,
-			     struct session_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->nodes = (const char *const *)opt->nodes;
-	cfg->n_nodes = opt->n_nodes;
-	cfg->volume = opt->volume;
-	cfg->tls_ca = opt->ca;
-	cfg->tls_cert = opt->cert;
-	cfg->tls_key = opt->key;
-	cfg->server_name = opt->tls_name;
-	cli_engine_config_suites(opt, cfg);
-	cfg->connect_timeout = opt->connect_timeout;
-	cfg->client_name = "netblk-cli";
-	cli_engine_config_log(opt, cfg);
-}
+static const char cli_unlock_help[] =
+"NAME\n"
+"    netblk-cli unlock - break a volume's writer lock\n"
+"\n"
+"SYNOPSIS\n"
+"    netblk-cli [COMMON OPTIONS] unlock [VOLUME]\n"
+"\n"
+"DESCRIPTION\n"
+"    Asks who holds the writer lock of VOLUME (default: --volume) and\n"
+"    breaks it (UNLOCK), once per store: each group of the cluster map\n"
+"    (its nodes share one store and one lock) and each node without a\n"
+"    group (its own store). Nobody holds a broken lock afterwards and its\n"
+"    generation grows, so the old holder is fenced: every node refuses\n"
+"    its writes from then on (a vduse-netblk daemon's guest gets I/O\n"
+"    errors), and it cannot take the lock back without --break-lock.\n"
+"    Prints the old holder of each store. Only the lock seen is broken:\n"
+"    when it moved on in between, nothing is broken on that store and\n"
+"    unlock fails. --owner names who breaks it in the nodes' logs.\n"
+"\n"
+"    See 'netblk-cli --help' for the common options.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 when every store's lock was broken or nobody held it; 1 when the\n"
+"    volume does not exist, the nodes keep no writer lock, a lock moved\n"
+"    on, or no node of a store answered; 2 for a bad command line.\n";
 
 static int cli_create_opt(void *opaque, int val, const char *name,
 			  const char *arg)
@@ -150,9 +160,32 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 	return rc;
 }
 
+/* The writer lock, for people and scripts alike. */
+static void cli_print_lock(const struct session_lock *lock)
+{
+	char since[64];
+	time_t t = (time_t)lock->since;
+	struct tm tm;
+
+	if (!lock->owner[0]) {
+		if (lock->generation)
+			printf("writer lock:      unlocked (generation %" PRIu64 ")\n",
+			       lock->generation);
+		else
+			printf("writer lock:      unlocked\n");
+		return;
+	}
+	printf("writer lock:      %s\n", lock->owner);
+	printf("lock generation:  %" PRIu64 "\n", lock->generation);
+	if (lock->since && gmtime_r(&t, &tm) &&
+	    strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm))
+		printf("locked since:     %s\n", since);
+}
+
 int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 {
 	struct session_volume info = { 0 };
+	struct session_lock lock;
 	struct session_config cfg;
 	struct admin_map *map = NULL;
 	struct ev_loop *loop;
@@ -180,7 +213,7 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	/* The first node that answers; a missing volume is an answer. */
 	for (i = 0; i < opt->n_nodes; i++) {
 		err[0] = '\0';
-		ret = nb_admin_info(loop, &cfg, opt->nodes[i], &info, err,
+		ret = nb_admin_info(loop, &cfg, opt->nodes[i], &info, &lock, err,
 				 sizeof(err));
 		if (ret == 0)
 			break;
@@ -200,6 +233,7 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	printf("read-only:        %s\n", info.read_only ? "yes" : "no");
 	printf("max discard:      %u\n", info.max_discard_size);
 	printf("max write zeroes: %u\n", info.max_write_zeroes_size);
+	cli_print_lock(&lock);
 	printf("answered by:      %s\n", opt->nodes[i]);
 
 	err[0] = '\0';
@@ -211,6 +245,119 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 		       err[0] ? err : strerror(-ret));
 	nb_admin_map_free(map);
 	rc = CLI_EXIT_OK;
+
+out_destroy_loop:
+	ev_loop_destroy(loop);
+	return rc;
+}
+
+/*
+ * Break one store's lock, only as it was seen: a lock taken in between is
+ * left alone. Returns 0 (broken, or nobody held it) or -errno after
+ * printing why.
+ */
+static int cli_unlock_store(const struct cli_common *opt, struct ev_loop *loop,
+			    const struct session_config *cfg,
+			    const struct admin_store_lock *st, bool *broke)
+{
+	struct session_lock after;
+	char was[SESSION_NAME_MAX + 96], now[SESSION_NAME_MAX + 96];
+	char where[300], err[512] = "";
+	int ret;
+
+	if (st->group)
+		snprintf(where, sizeof(where), "store group %u (node %s)",
+			 st->group, st->node);
+	else
+		snprintf(where, sizeof(where), "node %s", st->node);
+	if (st->err == -ENOENT) {
+		nb_cli_err("unlock: volume '%s' not found on %s: %s",
+			opt->volume, where, st->errmsg);
+		return st->err;
+	}
+	if (st->err < 0) {
+		nb_cli_err("unlock: %s: %s", where, st->errmsg);
+		return st->err;
+	}
+	if (!st->lock.owner[0])
+		return 0;
+	ret = nb_admin_unlock(loop, cfg, st->node, st->lock.generation, &after,
+			   err, sizeof(err));
+	nb_session_lock_describe(&st->lock, was, sizeof(was));
+	if (ret == -ESTALE) {
+		nb_cli_err("unlock: the writer lock of volume '%s' on %s moved on since it was held by %s; nothing broken there (run unlock again to break the new one): %s",
+			opt->volume, where, was, err);
+		return ret;
+	}
+	if (ret == -EOPNOTSUPP) {
+		nb_cli_err("unlock: %s keeps no writer lock for volume '%s'%s%s",
+			where, opt->volume, err[0] ? ": " : "", err);
+		return ret;
+	}
+	if (ret < 0) {
+		nb_cli_err("unlock: cannot break the writer lock of volume '%s' on %s: %s",
+			opt->volume, where, err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	printf("unlock: volume '%s': broke the writer lock held by %s on %s; now %s\n",
+	       opt->volume, was, where,
+	       nb_session_lock_describe(&after, now, sizeof(now)));
+	*broke = true;
+	return 0;
+}
+
+int cli_cmd_unlock(struct cli_common *opt, int argc, char **argv)
+{
+	struct admin_store_lock *stores = NULL;
+	struct session_config cfg;
+	struct ev_loop *loop;
+	char owner[SESSION_NAME_MAX + 1], err[512] = "";
+	int first, n, ret, rc = CLI_EXIT_FAIL;
+	bool broke = false;
+	size_t i;
+
+	ret = nb_cli_parse_options(opt, "unlock", argc, argv, NULL, NULL, NULL,
+				cli_unlock_help, &first);
+	if (ret)
+		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first < argc - 1) {
+		nb_cli_err("unlock: unexpected argument '%s'", argv[first + 1]);
+		return CLI_EXIT_USAGE;
+	}
+	if (first == argc - 1) {
+		if (!argv[first][0] || strlen(argv[first]) > SESSION_NAME_MAX) {
+			nb_cli_err("unlock: VOLUME must be 1 to %d characters",
+				SESSION_NAME_MAX);
+			return CLI_EXIT_USAGE;
+		}
+		opt->volume = argv[first];
+	}
+	if (nb_cli_require_common(opt, "unlock", true) < 0 ||
+	    cli_lock_owner(opt, "unlock", owner, sizeof(owner)) < 0)
+		return CLI_EXIT_USAGE;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	if (!loop) {
+		nb_cli_err("unlock: cannot create an event loop");
+		return CLI_EXIT_FAIL;
+	}
+	cli_admin_config(opt, &cfg);
+	cfg.lock_owner = owner;
+
+	/* Who holds the lock of each store (a map group, or a node alone). */
+	n = nb_admin_store_locks(loop, &cfg, &stores, err, sizeof(err));
+	if (n < 0) {
+		nb_cli_err("unlock: no node gave the cluster map: %s",
+			err[0] ? err : strerror(-n));
+		goto out_destroy_loop;
+	}
+	rc = CLI_EXIT_OK;
+	for (i = 0; i < (size_t)n; i++)
+		if (cli_unlock_store(opt, loop, &cfg, &stores[i], &broke) < 0)
+			rc = CLI_EXIT_FAIL;
+	if (rc == CLI_EXIT_OK && !broke)
+		printf("unlock: volume '%s' is not locked: nothing to break\n",
+		       opt->volume);
+	free(stores);
 
 out_destroy_loop:
 	ev_loop_destroy(loop);

@@ -286,7 +286,7 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 	}
 
 	rc = CLI_EXIT_FAIL;
-	if (cli_ctx_open(&ctx, opt, "bench") < 0)
+	if (cli_ctx_open(&ctx, opt, "bench", b->op == SESSION_OP_WRITE) < 0)
 		goto out_free_bench;
 	if (b->op == SESSION_OP_WRITE && cli_ctx_check_writable(&ctx) < 0)
 		goto out_close;

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <ev.h>
 
+#include "admin.h"
 #include "cli.h"
 #include "tls_suites.h"
 
@@ -60,8 +62,43 @@ void cli_engine_config_suites(const struct cli_common *opt,
 	cfg->tls_ciphersuites = measured;
 }
 
+int cli_lock_owner(const struct cli_common *opt, const char *cmd, char *buf,
+		   size_t len)
+{
+	char name[32];
+
+	if (opt->owner) {
+		snprintf(buf, len, "%s", opt->owner);
+		return 0;
+	}
+	/* one owner per process: another netblk-cli is another writer */
+	snprintf(name, sizeof(name), "netblk-cli:%ld", (long)getpid());
+	if (nb_session_lock_owner_default(name, buf, len) < 0) {
+		nb_cli_err("%s: this host's name is too long for a lock owner: name one with --owner",
+			cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void cli_admin_config(const struct cli_common *opt, struct session_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nodes = (const char *const *)opt->nodes;
+	cfg->n_nodes = opt->n_nodes;
+	cfg->volume = opt->volume;
+	cfg->tls_ca = opt->ca;
+	cfg->tls_cert = opt->cert;
+	cfg->tls_key = opt->key;
+	cfg->server_name = opt->tls_name;
+	cli_engine_config_suites(opt, cfg);
+	cfg->connect_timeout = opt->connect_timeout;
+	cfg->client_name = "netblk-cli";
+	cli_engine_config_log(opt, cfg);
+}
+
 int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
-		 const char *cmd)
+		 const char *cmd, bool writes)
 {
 	struct session_config cfg = { 0 };
 	char err[512] = "";
@@ -69,6 +106,9 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->opt = opt;
 	ctx->cmd = cmd;
+	if (writes && !opt->read_only &&
+	    cli_lock_owner(opt, cmd, ctx->owner, sizeof(ctx->owner)) < 0)
+		return -EINVAL;
 	ctx->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!ctx->loop) {
 		nb_cli_err("%s: cannot create an event loop", cmd);
@@ -78,7 +118,10 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 	cfg.nodes = (const char *const *)opt->nodes;
 	cfg.n_nodes = opt->n_nodes;
 	cfg.volume = opt->volume;
-	cfg.read_only = opt->read_only;
+	/* only a command that writes needs (and takes) the writer lock */
+	cfg.read_only = opt->read_only || !writes;
+	cfg.lock_owner = ctx->owner[0] ? ctx->owner : NULL;
+	cfg.break_lock = opt->break_lock;
 	cfg.tls_ca = opt->ca;
 	cfg.tls_cert = opt->cert;
 	cfg.tls_key = opt->key;
@@ -96,6 +139,9 @@ int cli_ctx_open(struct cli_ctx *ctx, struct cli_common *opt,
 		if (e == ENOENT)
 			nb_cli_err("%s: volume '%s' not found: %s", cmd,
 				opt->volume, err[0] ? err : strerror(e));
+		else if (e == EBUSY)
+			nb_cli_err("%s: cannot open volume '%s' for writing: %s. Take the lock over with --break-lock, or break it with 'netblk-cli unlock' (the holder's writes then fail)",
+				cmd, opt->volume, err[0] ? err : strerror(e));
 		else
 			nb_cli_err("%s: cannot open volume '%s' on %s: %s", cmd,
 				opt->volume, opt->cluster_arg,
@@ -117,10 +163,65 @@ int cli_ctx_check_writable(const struct cli_ctx *ctx)
 	return -EROFS;
 }
 
+/*
+ * Give back the writer lock the session took, once per store: where the
+ * lock is still ours, UNLOCK at the generation seen. A lock that moved on
+ * (someone broke it: FENCED) is not ours to release.
+ */
+static void cli_ctx_release(struct cli_ctx *ctx, bool fenced)
+{
+	struct admin_store_lock *stores = NULL;
+	struct session_config cfg;
+	char err[512] = "";
+	int n, ret;
+
+	if (fenced)
+		nb_cli_err("%s: warning: the writer lock of volume '%s' was broken while we ran",
+			ctx->cmd, ctx->opt->volume);
+	cli_admin_config(ctx->opt, &cfg);
+	cfg.lock_owner = ctx->owner;
+	n = nb_admin_store_locks(ctx->loop, &cfg, &stores, err, sizeof(err));
+	if (n < 0) {
+		nb_cli_err("%s: warning: cannot release the writer lock of volume '%s': %s; 'netblk-cli unlock' breaks it",
+			ctx->cmd, ctx->opt->volume, err[0] ? err : strerror(-n));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct admin_store_lock *st = &stores[i];
+
+		if (st->err == -ENOENT || st->err == -EOPNOTSUPP)
+			continue;
+		if (st->err < 0) {
+			nb_cli_err("%s: warning: cannot release the writer lock of volume '%s' on %s: %s; 'netblk-cli unlock' breaks it",
+				ctx->cmd, ctx->opt->volume, st->node,
+				st->errmsg);
+			continue;
+		}
+		if (strcmp(st->lock.owner, ctx->owner))
+			continue;	/* not ours (any more) */
+		err[0] = '\0';
+		ret = nb_admin_unlock(ctx->loop, &cfg, st->node,
+				   st->lock.generation, NULL, err, sizeof(err));
+		if (ret == -ESTALE)
+			nb_cli_err("%s: warning: the writer lock moved on before we released it: %s",
+				ctx->cmd, err);
+		else if (ret < 0 && ret != -EOPNOTSUPP)
+			nb_cli_err("%s: warning: cannot release the writer lock of volume '%s' on %s: %s; 'netblk-cli unlock' breaks it",
+				ctx->cmd, ctx->opt->volume, st->node,
+				err[0] ? err : strerror(-ret));
+	}
+	free(stores);
+}
+
 void cli_ctx_close(struct cli_ctx *ctx)
 {
+	bool fenced = ctx->cluster && nb_session_fenced(ctx->cluster);
+	bool release = ctx->cluster && nb_session_locks_held(ctx->cluster);
+
 	nb_session_free(ctx->cluster);
 	ctx->cluster = NULL;
+	if (release && ctx->loop)
+		cli_ctx_release(ctx, fenced);
 	if (ctx->loop)
 		ev_loop_destroy(ctx->loop);
 	ctx->loop = NULL;

@@ -32,6 +32,7 @@ static const char cli_main_help[] =
 "    export FILE     copy the volume into FILE ('-' = stdout)\n"
 "    verify          write a self-describing pattern, read it back, compare\n"
 "    bench           measure IOPS, bandwidth and latency\n"
+"    unlock [VOLUME] break the volume's writer lock, print who held it\n"
 "\n"
 "COMMON OPTIONS\n"
 "    --cluster ADDR[,ADDR...]  seed nodes, host:port or [v6]:port (required)\n"
@@ -52,10 +53,32 @@ static const char cli_main_help[] =
 "                              forever)\n"
 "    --connect-timeout S       give up connecting after S seconds (default 10)\n"
 "    --read-only               open the volume read-only\n"
+"    --owner NAME              writer lock owner for commands that write\n"
+"                              (default netblk-cli:PID@HOST, one per\n"
+"                              process)\n"
+"    --break-lock              take the writer lock even when another\n"
+"                              client holds it (that client is fenced: its\n"
+"                              writes fail from then on)\n"
 "    -v, --verbose             engine messages: -v warnings (reconnects,\n"
 "                              retries), -vv info, -vvv debug\n"
 "    -q, --quiet               no engine messages (the default)\n"
 "    -h, --help                this text\n"
+"\n"
+"WRITER LOCK\n"
+"    Commands that write (import, verify's write pass, bench with a write\n"
+"    pattern) open the volume read-write and take its writer lock, which\n"
+"    they release when they exit; commands that only read (export, info,\n"
+"    verify --pass read, read benchmarks) open it read-only and take none.\n"
+"    Each netblk-cli process is its own owner (netblk-cli:PID@HOST): two\n"
+"    writing commands on one volume at once are two writers, and the\n"
+"    second is refused. A volume whose map has several stores (groups,\n"
+"    nodes without a group) has one lock per store, taken as the command\n"
+"    reaches each store. When another client (a vduse-netblk daemon,\n"
+"    another netblk-cli) holds the lock, a writing command fails and\n"
+"    says who holds it and since\n"
+"    when; --break-lock takes the lock over, 'netblk-cli unlock' breaks it.\n"
+"    Either way the old holder is fenced: its later writes fail with I/O\n"
+"    errors. 'netblk-cli info' shows the holder.\n"
 "\n"
 "SIZES\n"
 "    Sizes and offsets are bytes, optionally with a suffix K, M, G or T\n"
@@ -80,6 +103,8 @@ enum cli_common_opt {
 	CLI_OPT_IO_TIMEOUT,
 	CLI_OPT_CONNECT_TIMEOUT,
 	CLI_OPT_READ_ONLY,
+	CLI_OPT_OWNER,
+	CLI_OPT_BREAK_LOCK,
 	CLI_OPT_VERBOSE,
 	CLI_OPT_QUIET,
 	CLI_OPT_HELP,
@@ -96,6 +121,8 @@ static const struct option cli_common_opts[] = {
 	{ "io-timeout", required_argument, NULL, CLI_OPT_IO_TIMEOUT },
 	{ "connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT },
 	{ "read-only", no_argument, NULL, CLI_OPT_READ_ONLY },
+	{ "owner", required_argument, NULL, CLI_OPT_OWNER },
+	{ "break-lock", no_argument, NULL, CLI_OPT_BREAK_LOCK },
 	{ "verbose", no_argument, NULL, CLI_OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, CLI_OPT_QUIET },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
@@ -190,6 +217,17 @@ static int cli_common_set(struct cli_common *opt, int val, const char *arg)
 					 &opt->connect_timeout);
 	case CLI_OPT_READ_ONLY:
 		opt->read_only = true;
+		return 0;
+	case CLI_OPT_OWNER:
+		if (!nb_session_lock_owner_ok(arg)) {
+			nb_cli_err("--owner must be 1 to %d characters, none of them control characters",
+				SESSION_NAME_MAX);
+			return -EINVAL;
+		}
+		opt->owner = arg;
+		return 0;
+	case CLI_OPT_BREAK_LOCK:
+		opt->break_lock = true;
 		return 0;
 	case CLI_OPT_VERBOSE:
 		opt->verbose++;

@@ -314,7 +314,7 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 		v.seed = nb_cli_rand_next(&st) >> 16; /* short enough to retype */
 	}
 
-	if (cli_ctx_open(&ctx, opt, "verify") < 0)
+	if (cli_ctx_open(&ctx, opt, "verify", v.do_write) < 0)
 		return CLI_EXIT_FAIL;
 	if (v.do_write && cli_ctx_check_writable(&ctx) < 0)
 		goto out_close;

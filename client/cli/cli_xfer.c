@@ -293,7 +293,7 @@ int cli_cmd_import(struct cli_common *opt, int argc, char **argv)
 	}
 	if (cli_xfer_open_input(&x, argv[first]) < 0)
 		return CLI_EXIT_FAIL;
-	if (cli_ctx_open(&ctx, opt, "import") < 0)
+	if (cli_ctx_open(&ctx, opt, "import", true) < 0)
 		goto out_close_fd;
 	if (cli_xfer_check_bs(&ctx, &x) < 0) {
 		rc = CLI_EXIT_USAGE;
@@ -427,7 +427,7 @@ int cli_cmd_export(struct cli_common *opt, int argc, char **argv)
 	if (nb_cli_require_common(opt, "export", true) < 0 ||
 	    nb_cli_check_buffers("export", x.depth, x.bs) < 0)
 		return CLI_EXIT_USAGE;
-	if (cli_ctx_open(&ctx, opt, "export") < 0)
+	if (cli_ctx_open(&ctx, opt, "export", false) < 0)
 		return CLI_EXIT_FAIL;
 	if (cli_xfer_check_bs(&ctx, &x) < 0) {
 		rc = CLI_EXIT_USAGE;

@@ -24,6 +24,7 @@ static const struct cli_command cli_commands[] = {
 	{ "export", cli_cmd_export },
 	{ "verify", cli_cmd_verify },
 	{ "bench", cli_cmd_bench },
+	{ "unlock", cli_cmd_unlock },
 };
 
 int main(int argc, char **argv)
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (first >= argc) {
-		nb_cli_err("missing COMMAND (create, info, import, export, verify, bench; see 'netblk-cli --help')");
+		nb_cli_err("missing COMMAND (create, info, import, export, verify, bench, unlock; see 'netblk-cli --help')");
 		ret = CLI_EXIT_USAGE;
 		goto out;
 	}

@@ -36,6 +36,11 @@ void nb_cmdline_usage(FILE *f)
 "                            timeout); 0 retries forever (default 0)\n"
 "      --connect-timeout SEC give up at start when no node answers in this\n"
 "                            time (default 10)\n"
+"      --break-lock          take the volume's writer lock even when another\n"
+"                            client holds it; that client is fenced (its\n"
+"                            writes fail from then on). See Writer lock\n"
+"      --lock-owner OWNER    name to hold the writer lock as (default\n"
+"                            NAME@HOST: the device name and this host's name)\n"
 "\n"
 "TLS (TLS 1.3 with certificates on both sides):\n"
 "      --ca FILE             CA that signed the nodes' certificates\n"
@@ -109,6 +114,23 @@ void nb_cmdline_usage(FILE *f)
 "Certificates: SIGHUP reloads --ca, --cert and --key for new connections;\n"
 "connections in use are kept. A file that cannot be used keeps the\n"
 "current certificates, and the log says why.\n"
+"\n"
+"Writer lock: a read-write device holds its volume's writer lock (kept by\n"
+"the nodes) as NAME@HOST, so only one client writes to a volume. When\n"
+"another client holds it, the daemon does not start and says who holds\n"
+"it and since when: stop that client, or take the lock over with\n"
+"--break-lock, or break it with 'netblk-cli unlock'. When another client\n"
+"breaks the lock of a running daemon, the daemon logs it once and the\n"
+"guest's writes fail with I/O errors (reads go on): none of them reaches\n"
+"the volume. A clean stop releases the lock; SIGUSR1 and kill -9 keep it\n"
+"for the next daemon, which holds it under the same owner. The state file\n"
+"records the lock's generation, and a daemon taking the device over\n"
+"presents it: when the lock was broken or released in between (someone\n"
+"else may have written), the takeover is refused; --break-lock takes the\n"
+"lock back anyway. A volume whose map has several stores (groups, nodes\n"
+"without a group) has one lock per store: the state file then records no\n"
+"generation and a takeover relies on the owner alone. --read-only takes\n"
+"no lock.\n"
 "\n"
 "Restart and upgrade: SIGUSR1 stops the daemon but leaves the device in\n"
 "place, attached, with the guest's requests waiting. Starting vduse-netblk\n"
@@ -199,6 +221,7 @@ enum {
 	OPT_CONNECT_TIMEOUT, OPT_QUEUE_SIZE, OPT_MGMTDEV, OPT_NO_ATTACH,
 	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
 	OPT_RESIZE_CHECK, OPT_TLS_CIPHERSUITES, OPT_BOUNCE_SIZE,
+	OPT_BREAK_LOCK, OPT_LOCK_OWNER,
 };
 
 /* --user: resolve now, so a wrong name fails before any device work. */
@@ -268,6 +291,8 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "resize-check", required_argument, NULL, OPT_RESIZE_CHECK },
 		{ "user", required_argument, NULL, 'u' },
+		{ "break-lock", no_argument, NULL, OPT_BREAK_LOCK },
+		{ "lock-owner", required_argument, NULL, OPT_LOCK_OWNER },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
@@ -374,6 +399,18 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 			break;
 		case OPT_PID_FILE:
 			o->pid_file = optarg;
+			break;
+		case OPT_BREAK_LOCK:
+			o->cfg.break_lock = true;
+			break;
+		case OPT_LOCK_OWNER:
+			if (nb_options_check_lock_owner(optarg) < 0)
+				ret = cmdline_bad_option("--lock-owner '%s' must be "
+							 "1 to 255 bytes without "
+							 "control characters",
+							 optarg);
+			else
+				o->cfg.lock_owner = optarg;
 			break;
 		case OPT_LOG_LEVEL:
 			o->cfg.log_level = nb_log_parse_level(optarg);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "options.h"
 #include "parse.h"
+#include "session.h"
 #include "state.h"
 
 void nb_options_defaults(struct volume_config *cfg)
@@ -86,4 +87,14 @@ int nb_options_check_node(const char *addr)
 
 	return nb_split_host_port(addr, host, sizeof(host), port,
 				  sizeof(port));
+}
+
+int nb_options_check_lock_owner(const char *owner)
+{
+	return nb_session_lock_owner_ok(owner) ? 0 : -EINVAL;
+}
+
+int nb_options_lock_owner(const char *name, char *buf, size_t len)
+{
+	return nb_session_lock_owner_default(name, buf, len);
 }

@@ -77,4 +77,15 @@ int nb_options_parse_connect_timeout(const char *text, double *out);
 /* A storage node's address, "host:port" or "[v6]:port" (-EINVAL). */
 int nb_options_check_node(const char *addr);
 
+/* A writer lock owner: 1 to 255 bytes, no control characters (-EINVAL). */
+int nb_options_check_lock_owner(const char *owner);
+
+/*
+ * The writer lock owner of device name: "NAME@HOST" (HOST this machine's
+ * host name), the same for every daemon that serves the device on this
+ * host, so that a takeover keeps the lock. -ENAMETOOLONG when it does not
+ * fit.
+ */
+int nb_options_lock_owner(const char *name, char *buf, size_t len);
+
 #endif

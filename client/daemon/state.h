@@ -2,8 +2,9 @@
 /*
  * The daemon's state file: what a new vduse-netblk needs to take over a
  * VDUSE device whose daemon died or left on purpose (SIGUSR1): the volume
- * it serves, the queue geometry, and each queue's in-flight log
- * (struct vq_log, written on every pop and push by the data path).
+ * it serves, the queue geometry, the writer lock generation it holds,
+ * and each queue's in-flight log (struct vq_log, written on every pop and
+ * push by the data path).
  *
  * The file, DIR/NAME.state (DIR = /run/vduse-netblk by default), is mapped
  * MAP_SHARED so every store survives the process; it lives in tmpfs, so it
@@ -28,6 +29,10 @@ struct state_header {
 	uint32_t queue_size;
 	uint32_t reserved;
 	char volume[STATE_VOLUME_MAX + 1];
+	/* The writer lock generation the daemon holds (0: none, a map of
+	 * several stores, each its own lock and generation, or a file of a
+	 * daemon older than the lock: its padding reads as 0). */
+	uint64_t lock_generation;
 };
 
 struct state {

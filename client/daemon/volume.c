@@ -16,7 +16,9 @@
 #include <linux/virtio_ids.h>
 #include <openssl/ssl.h>
 
+#include "admin.h"
 #include "blk.h"
+#include "options.h"
 #include "session.h"
 #include "control.h"
 #include "log.h"
@@ -34,6 +36,12 @@ struct volume {
 	char **nodes;
 	char *volume, *name, *ca, *cert, *key, *tls_name, *mgmtdev, *state_dir;
 	char *tls_ciphersuites;
+	char *lock_owner, *break_lock_hint;
+	/* the writer lock generation: presented at start (from the state
+	 * file, for a takeover), then the one granted; 0 = none, and with a
+	 * map of several stores (one lock each: the owner is what counts) */
+	uint64_t lock_generation;
+	bool lock_taken;	/* some store granted the lock: release it */
 	/* FLUSH obligations shared by the sessions of every queue */
 	struct session_flush_ledger *ledger;
 
@@ -212,6 +220,8 @@ static void volume_cluster_config(const struct volume *v,
 		.io_timeout = v->cfg.io_timeout,
 		.connect_timeout = v->cfg.connect_timeout,
 		.client_name = v->name,
+		.lock_owner = v->cfg.read_only ? NULL : v->lock_owner,
+		.lock_generation = v->lock_generation,
 		.log_fn = nb_log_engine_sink,
 		.log_opaque = (void *)prefix,
 		.log_level = v->cfg.log_level,
@@ -219,33 +229,162 @@ static void volume_cluster_config(const struct volume *v,
 	};
 }
 
-/* Open the volume once, to learn its geometry and fail early. */
-static int volume_probe(const struct volume *v, struct session_volume *vol,
+/*
+ * The writer lock generation a takeover presents: the one the device's
+ * previous daemon recorded in the state file, when the device still
+ * exists and serves this volume. 0 (none) for a new device, and with
+ * break_lock (the user takes the lock whoever holds it).
+ */
+static uint64_t volume_peek_generation(const struct volume *v)
+{
+	struct state st;
+	uint64_t gen = 0;
+	char err[256];
+
+	if (v->cfg.read_only || v->cfg.break_lock ||
+	    !nb_vduse_dev_exists(v->name) ||
+	    nb_state_open(&st, v->state_dir, v->name, err, sizeof(err)) < 0)
+		return 0;
+	if (strcmp(st.hdr->volume, v->volume) == 0)
+		gen = st.hdr->lock_generation;
+	nb_state_close(&st, false);
+	return gen;
+}
+
+/*
+ * Open the volume once, to learn its geometry and fail early; a
+ * read-write volume takes the writer lock here (breaking it with
+ * break_lock), and the workers then present the generation granted.
+ */
+static int volume_probe(struct volume *v, struct session_volume *vol,
 			char *err, size_t errlen)
 {
 	struct session_config cfg;
+	struct session_lock held;
 	struct ev_loop *loop;
 	struct session *c;
-	char msg[256] = "";
+	char msg[512] = "";
+	const char *hint = v->break_lock_hint ? v->break_lock_hint :
+			   "--break-lock";
 	int ret;
 
+	v->lock_generation = volume_peek_generation(v);
 	volume_cluster_config(v, &cfg, NULL);
+	cfg.break_lock = v->cfg.break_lock && !v->cfg.read_only;
 	loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	if (!loop)
 		return -ENOMEM;
 	c = nb_session_open_sync(loop, &cfg, msg, sizeof(msg));
 	if (!c) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open volume '%s': %s", v->volume,
-			 msg[0] ? msg : strerror(errno));
+		if (ret == -EBUSY)
+			snprintf(err, errlen, "cannot open volume '%s' for writing: %s. "
+				 "Stop that client, or take the lock over with %s, "
+				 "or break it with 'netblk-cli unlock' (its holder's "
+				 "writes then fail with I/O errors)", v->volume,
+				 msg, hint);
+		else if (ret == -ESTALE)
+			snprintf(err, errlen, "%s: not taking the device over: its "
+				 "previous daemon held volume '%s''s writer lock at "
+				 "generation %llu, and the lock was broken or released "
+				 "since (another client may have written): %s. To take "
+				 "the lock back anyway use %s; or stop the device",
+				 v->name, v->volume,
+				 (unsigned long long)v->lock_generation, msg, hint);
+		else
+			snprintf(err, errlen, "cannot open volume '%s': %s",
+				 v->volume, msg[0] ? msg : strerror(errno));
 		nb_log_msg(LOG_ERR, "%s", err);
 		ev_loop_destroy(loop);
+		v->lock_generation = 0;	/* nothing taken: nothing to release */
 		return ret;
 	}
 	*vol = *nb_session_volume(c);
+	nb_session_writer_lock(c, &held);
+	v->lock_generation = held.generation;
+	v->lock_taken = nb_session_locks_held(c) > 0;
+	if (held.generation)
+		nb_log_msg(LOG_INFO, "%s: writer lock of volume '%s' held as '%s', "
+			"generation %llu", v->name, v->volume, held.owner,
+			(unsigned long long)held.generation);
+	else if (v->lock_taken)
+		nb_log_msg(LOG_INFO, "%s: writer lock of volume '%s' held as '%s' "
+			"on %zu stores", v->name, v->volume, v->lock_owner,
+			nb_session_locks_held(c));
 	nb_session_free(c);
 	ev_loop_destroy(loop);
 	return 0;
+}
+
+/*
+ * At a clean stop: give the writer lock back, once per store (a map
+ * group, or a node without one), where it is still ours: UNLOCK at the
+ * generation seen, so that a lock someone else took meanwhile is left
+ * alone. With one store, the generation must also be the one we hold.
+ */
+static void volume_release_lock(struct volume *v)
+{
+	struct admin_store_lock *stores = NULL;
+	struct session_config cfg;
+	struct ev_loop *loop;
+	char err[512] = "";
+	int n, ret, released = 0;
+
+	if (v->cfg.read_only || !v->lock_taken)
+		return;
+	loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (!loop)
+		return;
+	volume_cluster_config(v, &cfg, NULL);
+	n = nb_admin_store_locks(loop, &cfg, &stores, err, sizeof(err));
+	if (n < 0)
+		nb_log_msg(LOG_WARNING, "%s: cannot release the writer lock of "
+			"volume '%s': %s", v->name, v->volume,
+			err[0] ? err : strerror(-n));
+	for (int i = 0; i < n; i++) {
+		const struct admin_store_lock *st = &stores[i];
+
+		if (st->err == -ENOENT || st->err == -EOPNOTSUPP)
+			continue;
+		if (st->err < 0) {
+			nb_log_msg(LOG_WARNING, "%s: cannot release the writer "
+				"lock of volume '%s' on %s: %s", v->name,
+				v->volume, st->node, st->errmsg);
+			continue;
+		}
+		if (!st->lock.owner[0])
+			continue;	/* never taken there, or broken */
+		if (strcmp(st->lock.owner, v->lock_owner) ||
+		    (v->lock_generation &&
+		     st->lock.generation != v->lock_generation)) {
+			nb_log_msg(LOG_NOTICE, "%s: writer lock of volume '%s' "
+				"on %s not released: it moved on (held by "
+				"'%s', generation %llu)", v->name, v->volume,
+				st->node, st->lock.owner,
+				(unsigned long long)st->lock.generation);
+			continue;
+		}
+		err[0] = '\0';
+		ret = nb_admin_unlock(loop, &cfg, st->node, st->lock.generation,
+				   NULL, err, sizeof(err));
+		if (ret == 0)
+			released++;
+		else if (ret == -ESTALE)
+			nb_log_msg(LOG_NOTICE, "%s: writer lock of volume '%s' on "
+				"%s not released: it moved on (%s)", v->name,
+				v->volume, st->node, err);
+		else if (ret != -EOPNOTSUPP)
+			nb_log_msg(LOG_WARNING, "%s: cannot release the writer "
+				"lock of volume '%s' on %s (generation %llu): %s",
+				v->name, v->volume, st->node,
+				(unsigned long long)st->lock.generation,
+				err[0] ? err : strerror(-ret));
+	}
+	free(stores);
+	ev_loop_destroy(loop);
+	if (released)
+		nb_log_msg(LOG_INFO, "%s: writer lock of volume '%s' released",
+			v->name, v->volume);
 }
 
 static void volume_blk_params(const struct volume *v,
@@ -301,6 +440,8 @@ static void volume_free(struct volume *v)
 	free(v->tls_ciphersuites);
 	free(v->mgmtdev);
 	free(v->state_dir);
+	free(v->lock_owner);
+	free(v->break_lock_hint);
 	nb_flush_ledger_free(v->ledger);
 	pthread_mutex_destroy(&v->resize_lock);
 	free(v);
@@ -330,7 +471,19 @@ static struct volume *volume_new(const struct volume_config *cfg)
 	v->state_dir = volume_strdup(cfg->state_dir ? cfg->state_dir :
 				     STATE_DEFAULT_DIR);
 	v->ledger = nb_flush_ledger_new();
-	if (!v->nodes || !v->volume || !v->name || !v->state_dir || !v->ledger)
+	v->break_lock_hint = volume_strdup(cfg->break_lock_hint);
+	if (cfg->lock_owner) {
+		v->lock_owner = strdup(cfg->lock_owner);
+	} else if (cfg->name) {
+		char owner[SESSION_NAME_MAX + 1];
+
+		if (nb_options_lock_owner(cfg->name, owner, sizeof(owner)) < 0)
+			snprintf(owner, sizeof(owner), "%.200s@localhost",
+				 cfg->name);
+		v->lock_owner = strdup(owner);
+	}
+	if (!v->nodes || !v->volume || !v->name || !v->state_dir ||
+	    !v->lock_owner || !v->ledger)
 		goto out_free;
 	for (i = 0; i < cfg->n_nodes; i++) {
 		v->nodes[i] = strdup(cfg->nodes[i]);
@@ -426,8 +579,10 @@ static int volume_create(struct volume *v, const struct blk_params *bp,
 		if (ret < 0) {
 			nb_log_msg(LOG_ERR, "%s", err);
 			volume_destroy(v, serr, sizeof(serr));
+			return ret;
 		}
-		return ret;
+		v->st.hdr->lock_generation = v->lock_generation;
+		return 0;
 	}
 	if (ret != -EEXIST) {
 		nb_log_msg(LOG_ERR, "%s", err);
@@ -456,6 +611,9 @@ static int volume_create(struct volume *v, const struct blk_params *bp,
 			v->st.hdr->queue_size);
 	v->cfg.queues = v->st.hdr->num_queues;
 	v->cfg.queue_size = v->st.hdr->queue_size;
+	/* the generation this daemon holds (the same, or one --break-lock
+	 * took): the next takeover presents it */
+	v->st.hdr->lock_generation = v->lock_generation;
 	v->takeover = true;
 	return 0;
 }
@@ -544,6 +702,8 @@ static int volume_teardown(struct volume *v, bool leave, bool serving)
 		goto out_close_ctl;
 	}
 	nb_state_close(&v->st, true);
+	if (serving)
+		volume_release_lock(v);
 	if (volume_destroy(v, err, sizeof(err)) < 0) {
 		nb_log_msg(LOG_ERR, "%s", err);
 		if (ret == 0)
@@ -656,6 +816,13 @@ out_teardown:
 out_close_ctl:
 	close(v->ctl_fd);
 out_free:
+	/*
+	 * A lock taken for a device that never served is given back; while
+	 * a device of this name exists (ours to take over, or another
+	 * daemon's under the same owner) the lock stays with it.
+	 */
+	if (!v->takeover && !nb_vduse_dev_exists(v->name))
+		volume_release_lock(v);
 	volume_free(v);
 	errno = -ret;
 	return NULL;

@@ -41,6 +41,16 @@ struct volume_config {
 	uint64_t bounce_size;
 	bool bounce_size_given;       /* asked for: failing to set it is an error */
 	bool read_only;
+	/*
+	 * The writer lock (read-write devices only): lock_owner, NULL =
+	 * "NAME@HOST" (nb_options_lock_owner()); break_lock takes it even
+	 * from another owner, at every start of this volume (a takeover
+	 * included); break_lock_hint is how the user asks for that, for the
+	 * message when the lock is held (NULL: "--break-lock").
+	 */
+	const char *lock_owner;
+	bool break_lock;
+	const char *break_lock_hint;
 	bool attach;                  /* add to vDPA (false: --no-attach) */
 	double io_timeout;            /* 0 = retry forever */
 	double connect_timeout;       /* > 0 */
@@ -73,7 +83,14 @@ struct volume;
  * most) for the kernel's device node. Blocks; registers its timers on
  * loop, which need not be running yet. cfg is copied. Returns the volume,
  * or NULL with errno set and a message for the user in err; the cause
- * was logged.
+ * was logged. errno EBUSY: another owner holds the writer lock; ESTALE:
+ * the device's previous daemon lost the lock (broken or released since),
+ * so the device is not taken over for writing.
+ *
+ * The writer lock: a read-write volume's sessions take it as lock_owner.
+ * The generation granted is kept in the state file; a daemon taking the
+ * device over presents it (unless break_lock), so that a lock broken or
+ * released since the predecessor held it is not taken back unnoticed.
  */
 struct volume *nb_volume_start(struct ev_loop *loop,
 			    const struct volume_config *cfg, char *err,
@@ -103,9 +120,10 @@ int nb_volume_give_state(struct volume *v, uid_t uid, gid_t gid, char *err,
 /*
  * Stop and free. With leave, the device stays as it is (attached, its
  * requests waiting) for a successor daemon, which takes it over from the
- * state file. Otherwise requests still unanswered after stop_timeout fail,
- * the device is detached from vDPA and destroyed, and the state file
- * removed. Returns 0 or -errno (logged). NULL is a no-op.
+ * state file, and so does the writer lock. Otherwise requests still
+ * unanswered after stop_timeout fail, the device is detached from vDPA and
+ * destroyed, the state file removed and the writer lock released.
+ * Returns 0 or -errno (logged). NULL is a no-op.
  */
 int nb_volume_stop(struct volume *v, bool leave);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Administrative requests to one node: create, info, get map (admin.h). */
+/* Administrative requests to one node: create, info, unlock, get map;
+ * the writer lock of every store (admin.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 #include "map.h"
 #include "tls.h"
 
+_Static_assert(sizeof(((struct admin_store_lock *)0)->node) > MAP_ADDR_MAX,
+	       "admin_store_lock.node holds no map address");
+
 struct admin_map {
 	struct map *map;
 };
@@ -24,6 +28,7 @@ struct admin {
 	int result;
 	char msg[1024];
 	struct session_volume *info;
+	struct session_lock *lock;
 	struct map **map_out;
 };
 
@@ -62,6 +67,12 @@ static int admin_take(struct admin *a, struct conn *conn,
 		}
 		if (a->info)
 			admin_volume_copy(a->info, &rep->volume);
+		if (a->lock) {
+			snprintf(a->lock->owner, sizeof(a->lock->owner), "%s",
+				 rep->volume.lock.owner);
+			a->lock->generation = rep->volume.lock.generation;
+			a->lock->since = rep->volume.lock.since;
+		}
 		return 0;
 	}
 	if (!rep->map) {
@@ -105,6 +116,9 @@ static void admin_reply(struct conn *conn, struct conn_req *req,
 		break;
 	case RPC_STATUS_UNSUPPORTED:
 		result = -EOPNOTSUPP;
+		break;
+	case RPC_STATUS_FENCED:
+		result = -ESTALE;
 		break;
 	default:
 		result = -EIO;
@@ -244,11 +258,29 @@ int nb_admin_create(struct ev_loop *loop, const struct session_config *cfg,
 
 int nb_admin_info(struct ev_loop *loop, const struct session_config *cfg,
 	       const char *node, struct session_volume *info,
-	       char *err, size_t errlen)
+	       struct session_lock *lock, char *err, size_t errlen)
 {
-	struct admin a = { .info = info };
+	struct admin a = { .info = info, .lock = lock };
 
+	if (lock)
+		memset(lock, 0, sizeof(*lock));
 	a.req.op = RPC_OP_INFO;
+	return admin_run(loop, cfg, node, &a, err, errlen);
+}
+
+int nb_admin_unlock(struct ev_loop *loop, const struct session_config *cfg,
+		 const char *node, uint64_t generation,
+		 struct session_lock *after, char *err, size_t errlen)
+{
+	struct admin a = { .lock = after };
+
+	if (after)
+		memset(after, 0, sizeof(*after));
+	if (cfg->lock_owner && strlen(cfg->lock_owner) > RPC_NAME_MAX)
+		return nb_errf(err, errlen, -EINVAL, "lock owner too long");
+	a.req.op = RPC_OP_UNLOCK;
+	a.req.owner = cfg->lock_owner;
+	a.req.lock_generation = generation;
 	return admin_run(loop, cfg, node, &a, err, errlen);
 }
 
@@ -304,4 +336,65 @@ void nb_admin_map_free(struct admin_map *am)
 		return;
 	nb_map_free(am->map);
 	free(am);
+}
+
+/* Ask the nodes of store st (the first one answering) for its lock. */
+static void admin_store_ask(struct ev_loop *loop,
+			    const struct session_config *cfg,
+			    const struct map *m, uint32_t first,
+			    struct admin_store_lock *st)
+{
+	int ret = -ENOTCONN;
+
+	for (uint32_t j = first; j < m->n_nodes; j++) {
+		if (!map_same_store(m, first, j))
+			continue;
+		st->errmsg[0] = '\0';
+		ret = nb_admin_info(loop, cfg, m->nodes[j], NULL, &st->lock,
+				 st->errmsg, sizeof(st->errmsg));
+		snprintf(st->node, sizeof(st->node), "%s", m->nodes[j]);
+		/* a missing volume, or a refusal, is an answer */
+		if (ret == 0 || ret == -ENOENT || ret == -EOPNOTSUPP)
+			break;
+	}
+	st->err = ret;
+	if (ret < 0 && !st->errmsg[0])
+		snprintf(st->errmsg, sizeof(st->errmsg), "%s", strerror(-ret));
+}
+
+int nb_admin_store_locks(struct ev_loop *loop, const struct session_config *cfg,
+		      struct admin_store_lock **out, char *err, size_t errlen)
+{
+	struct admin_map *am = NULL;
+	struct admin_store_lock *v;
+	const struct map *m;
+	uint32_t n = 0;
+	int ret = -ENOTCONN;
+
+	*out = NULL;
+	for (size_t i = 0; i < cfg->n_nodes && !am; i++)
+		ret = nb_admin_get_map(loop, cfg, cfg->nodes[i], &am, err, errlen);
+	if (!am)
+		return ret;
+	m = am->map;
+	v = calloc(nb_map_n_stores(m), sizeof(*v));
+	if (!v) {
+		nb_admin_map_free(am);
+		return nb_errf(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (uint32_t i = 0; i < m->n_nodes; i++) {
+		uint32_t j;
+
+		/* a store is asked from its first node on */
+		for (j = 0; j < i && !map_same_store(m, i, j); j++)
+			;
+		if (j < i)
+			continue;
+		v[n].group = m->groups[i];
+		admin_store_ask(loop, cfg, m, i, &v[n]);
+		n++;
+	}
+	nb_admin_map_free(am);
+	*out = v;
+	return (int)n;
 }

@@ -89,10 +89,12 @@ struct conn_req {
 	const struct iovec *iov;       /* READ/WRITE data: the whole array */
 	int iovcnt;
 	struct nb_iov_pos pos;      /* where this request's data starts */
-	/* admin ops only (CREATE, INFO) */
+	/* admin ops only (CREATE, INFO, UNLOCK) */
 	const char *volume;
 	uint64_t create_size;
 	uint32_t create_block_size;
+	const char *owner;             /* UNLOCK: who breaks it */
+	uint64_t lock_generation;      /* UNLOCK: 0 = any */
 
 	/* conn's, while linked */
 	struct conn_req *next;
@@ -108,11 +110,21 @@ struct conn_ops {
 	 * HELLO finished: rep is the OPEN reply (volume and map), or the
 	 * HANDSHAKE reply for a conn without volume. Return 0 to become READY
 	 * or -errno to fail the connection, with a reason in msg.
+	 * An OPEN refused fails the connection with nb_conn_err(): -ENOENT
+	 * (NOT_FOUND), -EROFS (READ_ONLY), -EBUSY (LOCKED), -ESTALE
+	 * (FENCED) or -EIO.
 	 */
 	int (*opened)(struct conn *conn, struct rpc_reply *rep,
 		      char *msg, size_t msglen);
 	/* The conn has queued requests it can send: call nb_conn_flush() soon. */
 	void (*kick)(struct conn *conn);
+	/*
+	 * Optional: the writer lock a read-write OPEN on this conn presents
+	 * (each connection's own, when one owner's conns reach several
+	 * stores). *break_lock and *generation come preset from conn_params.
+	 */
+	void (*open_lock)(struct conn *conn, bool *break_lock,
+			  uint64_t *generation);
 };
 
 /* Settings shared by the conns of one owner; the owner keeps them alive. */
@@ -121,6 +133,11 @@ struct conn_params {
 	const char *server_name;   /* NULL = host part of the address */
 	const char *volume;        /* NULL = no OPEN (admin connection) */
 	bool read_only;
+	/* The writer lock, sent with read-write OPENs; the owner may change
+	 * break_lock, lock_generation and read_only between connections. */
+	const char *lock_owner;    /* NULL: open without an owner */
+	bool break_lock;
+	uint64_t lock_generation;  /* held before, 0 = none */
 	const char *client_name;
 	uint32_t max_inflight;     /* asked, 1 .. SESSION_MAX_INFLIGHT_LIMIT */
 	uint32_t max_io_size;      /* asked */

@@ -45,6 +45,7 @@ struct conn {
 
 	struct ev_loop *loop;
 	const struct conn_params *p;
+	uint64_t open_generation;  /* lock generation the last OPEN sent */
 	char host[MAP_ADDR_MAX + 1];
 	char port[8];
 	int fd;

@@ -127,7 +127,10 @@ static void session_sub_finish(struct session *s, struct session_sub *sub,
 		session_io_what(sub, what, sizeof(what));
 		/* log the first failure of an io only */
 		if (s->state != SESSION_FREEING && io->priv.result == 0) {
-			nb_elog_printf(&s->log, LOG_ERR, "volume %s: %s failed: %s",
+			/* once fenced, the fence's one error line says why */
+			nb_elog_printf(&s->log, s->fenced &&
+				    nb_route_op_fenced(sub->req.op) ? LOG_INFO : LOG_ERR,
+				    "volume %s: %s failed: %s",
 				    s->volume_name, what,
 				    sub->cause[0] ? sub->cause : strerror(-result));
 			nb_session_set_error(s, "%s failed: %s", what,
@@ -511,6 +514,12 @@ static void session_route(struct session *s, struct session_sub *sub)
 
 		if (session_sub_give_up(s, sub))
 			return;
+		if (s->fenced && nb_route_op_fenced(sub->req.op)) {
+			snprintf(sub->cause, sizeof(sub->cause),
+				 "the writer lock was lost (fenced)");
+			session_sub_finish(s, sub, -EIO);
+			return;
+		}
 		if (sub->req.op == RPC_OP_FLUSH) {
 			/* only the node that acknowledged the writes can make
 			 * them durable: wait for it, never ask another */
@@ -621,6 +630,8 @@ static void session_sub_reply(struct conn *conn, struct conn_req *req,
 		session_sub_cause(sub, conn, rep);
 
 	nb_session_node_answered(node);
+	if (rep->status == RPC_STATUS_FENCED)
+		nb_session_fence(s, conn, NULL);
 	switch (action) {
 	case ROUTE_COMPLETE:
 		/* a completed write that is not durable yet: FLUSH this node */
@@ -772,6 +783,8 @@ int nb_session_submit(struct session *s, struct session_io *io)
 		return ret;
 
 	op = route_wire_op(io->op);
+	if (ret == 0 && s->fenced && nb_route_op_fenced(op))
+		ret = -EIO;	/* lost the writer lock: logged once */
 	memset(&io->priv, 0, sizeof(io->priv));
 	io->priv.session = s;
 	io->priv.start = ev_now(s->loop);

@@ -13,6 +13,11 @@ bool nb_route_op_writes(enum rpc_op op)
 	       op == RPC_OP_WRITE_ZEROES;
 }
 
+bool nb_route_op_fenced(enum rpc_op op)
+{
+	return nb_route_op_writes(op) || op == RPC_OP_FLUSH;
+}
+
 static uint64_t route_round_sector(uint64_t v)
 {
 	return v - v % SESSION_SECTOR;

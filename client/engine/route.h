@@ -57,6 +57,10 @@ static inline uint32_t route_wire_flags(uint32_t flags)
 /* Is op a write-class op (WRITE, DISCARD, WRITE_ZEROES)? */
 bool nb_route_op_writes(enum rpc_op op);
 
+/* Does a node refuse op once the writer lock is broken (FENCED): the
+ * write-class ops and FLUSH? */
+bool nb_route_op_fenced(enum rpc_op op);
+
 /*
  * Largest piece of op one request may carry: max_io_size for READ and
  * WRITE, the volume's discard / write-zeroes limits for those (rounded

@@ -150,6 +150,8 @@ static void session_prepare_cb(struct ev_loop *loop, ev_prepare *w,
 static int session_start_err_rank(int err)
 {
 	switch (err) {
+	case -ESTALE: return 9;
+	case -EBUSY: return 8;
 	case -ENOENT: return 7;
 	case -EROFS: return 6;
 	case -EACCES: return 5;
@@ -163,6 +165,8 @@ static int session_start_err_rank(int err)
 static int session_start_err_normalise(int err)
 {
 	switch (err) {
+	case -ESTALE:
+	case -EBUSY:
 	case -ENOENT:
 	case -EROFS:
 	case -EACCES:
@@ -246,10 +250,15 @@ static void session_conn_state(struct conn *conn, enum conn_state old)
 	if (state == CONN_BACKOFF && old == CONN_READY &&
 	    nb_conn_err(conn) == -ETIMEDOUT && s->state == SESSION_READY)
 		nb_session_node_timed_out(node);
+	/* a reconnect's OPEN refused: the writer lock moved on */
+	if (state == CONN_BACKOFF && old == CONN_HELLO &&
+	    (nb_conn_err(conn) == -ESTALE || nb_conn_err(conn) == -EBUSY))
+		nb_session_fence(s, conn, NULL);
 	if (state == CONN_READY) {
 		if (s->state == SESSION_STARTING)
 			session_start_done(s, 0);
 		if (s->state == SESSION_READY) {
+			nb_session_fence_ask(s);
 			nb_session_kick_waiting(s);
 			if (s->map_wait && !s->refreshing)
 				nb_session_refresh_map(s, node);
@@ -266,6 +275,7 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 	struct session_node *node = nb_conn_owner(conn);
 	struct session *s = node->session;
 	const struct rpc_volume_info *v = &rep->volume;
+	int ret;
 
 	nb_session_node_opened(node);
 	if (s->have_volume) {
@@ -285,7 +295,8 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 				    (unsigned long long)s->volume.size);
 		if (rep->map)
 			nb_session_map_offer(s, node, rep);
-		return 0;
+		/* with the map offered: it says which store conn's node is */
+		return nb_session_lock_granted(s, conn, v, msg, msglen);
 	}
 
 	if (v->block_size < SESSION_SECTOR || v->block_size % SESSION_SECTOR ||
@@ -304,6 +315,9 @@ static int session_conn_opened(struct conn *conn, struct rpc_reply *rep,
 		snprintf(msg, msglen, "open reply carries an unusable cluster map");
 		return -EPROTO;
 	}
+	ret = nb_session_lock_granted(s, conn, v, msg, msglen);
+	if (ret < 0)
+		return ret;
 	s->volume = *v;
 	s->have_volume = true;
 	nb_session_volume_changed(s);
@@ -325,10 +339,19 @@ static void session_conn_kick(struct conn *conn)
 	s->dirty = node;
 }
 
+static void session_conn_open_lock(struct conn *conn, bool *break_lock,
+				   uint64_t *generation)
+{
+	struct session_node *node = nb_conn_owner(conn);
+
+	nb_session_lock_present(node->session, conn, break_lock, generation);
+}
+
 static const struct conn_ops session_conn_ops = {
 	.state_changed = session_conn_state,
 	.opened = session_conn_opened,
 	.kick = session_conn_kick,
+	.open_lock = session_conn_open_lock,
 };
 
 /* ---- construction ---- */
@@ -354,6 +377,7 @@ static void session_free_config(struct session *s)
 	free(s->volume_name);
 	free(s->server_name);
 	free(s->client_name);
+	free(s->lock_owner);
 	SSL_CTX_free(s->ssl_ctx);
 }
 
@@ -399,6 +423,11 @@ static struct session *session_new_err(struct ev_loop *loop,
 		snprintf(err, errlen, "client name too long");
 		goto out_einval;
 	}
+	if (cfg->lock_owner && strlen(cfg->lock_owner) > RPC_NAME_MAX) {
+		snprintf(err, errlen, "lock owner too long (at most %d bytes)",
+			 RPC_NAME_MAX);
+		goto out_einval;
+	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -432,6 +461,8 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->server_name = session_strdup_opt(cfg->server_name, &oom);
 	s->client_name = session_strdup_opt(cfg->client_name ? cfg->client_name :
 					    "netblk", &oom);
+	if (cfg->lock_owner && cfg->lock_owner[0])
+		s->lock_owner = session_strdup_opt(cfg->lock_owner, &oom);
 	s->seeds = calloc(cfg->n_nodes, sizeof(*s->seeds));
 	if (!s->seeds)
 		oom = true;
@@ -449,6 +480,9 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->params.volume = s->volume_name;
 	s->params.read_only = cfg->read_only;
 	s->params.client_name = s->client_name;
+	s->params.lock_owner = s->lock_owner;
+	s->params.break_lock = cfg->break_lock && s->lock_owner;
+	s->params.lock_generation = cfg->lock_generation;
 	s->params.max_inflight = cfg->max_inflight ? cfg->max_inflight :
 				 SESSION_DEFAULT_MAX_INFLIGHT;
 	if (s->params.max_inflight > SESSION_MAX_INFLIGHT_LIMIT)
@@ -586,6 +620,7 @@ void nb_session_free(struct session *s)
 	nb_session_fail_all(s);
 	nb_session_run_completions(s);
 	nb_session_volreq_run_done(s);
+	nb_session_fence_ask(s);	/* logs the fence if nobody answered */
 
 	ev_ref(s->loop);
 	ev_prepare_stop(s->loop, &s->prepare);
@@ -593,6 +628,7 @@ void nb_session_free(struct session *s)
 	ev_timer_stop(s->loop, &s->retry_timer);
 	ev_timer_stop(s->loop, &s->deadline_timer);
 	nb_session_nodes_free(s);
+	free(s->stores);
 	free(s->map_nodes);
 	nb_map_free(s->map);
 	nb_session_subs_free(s);

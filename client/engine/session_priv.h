@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of one session (session.h), shared by the four files that
+ * Internals of one session (session.h), shared by the files that
  * implement it: session.c (life cycle, start, connection events), node.c
  * (the nodes, their health, the map), io.c (submit, routing, retries,
- * completion) and volume.c (volume refresh). Not an interface for other
- * modules.
+ * completion), volume.c (volume refresh) and lock.c (the writer lock and
+ * fencing). Not an interface for other modules.
  */
 #ifndef NETBLK_SESSION_PRIV_H
 #define NETBLK_SESSION_PRIV_H
@@ -87,6 +87,13 @@ struct session_sub_block {
 	struct session_sub subs[SESSION_SUB_BLOCK];
 };
 
+/* A store's writer lock as the session holds it (lock.c). */
+struct session_store {
+	uint32_t group;             /* map group; 0: the store of node alone */
+	char node[MAP_ADDR_MAX + 1]; /* group 0: its node; else who granted */
+	struct session_lock lock;   /* as granted */
+};
+
 struct session {
 	struct ev_loop *loop;
 	enum session_state state;
@@ -104,6 +111,25 @@ struct session {
 	char *client_name;
 	bool read_only;
 	double io_timeout;
+	char *lock_owner;           /* NULL: opens without an owner */
+
+	/*
+	 * The writer lock (lock.c), one per store: a map group (groups[i] !=
+	 * 0: its nodes share one store and one lock) or a node without a
+	 * group. stores: the generation each store granted, fixed by its
+	 * first read-write OPEN; every later open of that store presents it
+	 * and must be granted the same (a store not granted yet presents
+	 * params.lock_generation, the config's, and params.break_lock).
+	 * fenced: lost for good; write-class ios fail at once and new
+	 * connections open read-only.
+	 */
+	struct session_store *stores;
+	size_t n_stores, cap_stores;
+	bool fenced;
+	bool fence_logged;
+	uint64_t fence_ours;        /* the generation we lost */
+	struct conn_req fence_req;  /* INFO asking who holds the lock now */
+	bool fence_asking;
 
 	/* start */
 	session_ready_fn *ready_cb;
@@ -186,6 +212,16 @@ void nb_session_nodes_inherit(struct session *s);
 
 /* volume.c */
 void nb_session_volreq_run_done(struct session *s);
+
+/* lock.c */
+int nb_session_lock_granted(struct session *s, struct conn *conn,
+			 const struct rpc_volume_info *v, char *msg,
+			 size_t msglen);
+void nb_session_fence(struct session *s, struct conn *conn,
+		   const struct rpc_lock *now);
+void nb_session_fence_ask(struct session *s);
+void nb_session_lock_present(struct session *s, struct conn *conn,
+			  bool *break_lock, uint64_t *generation);
 
 /* io.c */
 void nb_session_kick_waiting(struct session *s);

@@ -137,13 +137,31 @@ static int conn_encode(struct conn *conn, const struct conn_req *req,
 	case RPC_OP_OPEN:
 		snprintf(r.volume, sizeof(r.volume), "%s", conn->p->volume);
 		r.read_only = conn->p->read_only;
+		if (!r.read_only) {
+			/* the writer lock: who, and the generation held */
+			snprintf(r.owner, sizeof(r.owner), "%s",
+				 conn->p->lock_owner ? conn->p->lock_owner : "");
+			r.break_lock = conn->p->break_lock;
+			r.lock_generation = conn->p->lock_generation;
+			if (conn->p->ops->open_lock)
+				conn->p->ops->open_lock(conn, &r.break_lock,
+							&r.lock_generation);
+			r.break_lock = r.break_lock && r.owner[0];
+			conn->open_generation = r.lock_generation;
+		}
 		break;
 	case RPC_OP_CREATE:
 	case RPC_OP_INFO:
+	case RPC_OP_UNLOCK:
 		snprintf(r.volume, sizeof(r.volume), "%s",
 			 req->volume ? req->volume : "");
 		r.create_size = req->create_size;
 		r.create_block_size = req->create_block_size;
+		if (req->op == RPC_OP_UNLOCK) {
+			snprintf(r.owner, sizeof(r.owner), "%s",
+				 req->owner ? req->owner : "");
+			r.lock_generation = req->lock_generation;
+		}
 		break;
 	default:
 		break;
@@ -274,9 +292,23 @@ static void conn_hello_finish(struct conn *conn, struct rpc_reply *rep)
 		conn->p->ops->kick(conn);
 }
 
+/* The lock a LOCKED or FENCED reply to OPEN describes, if it does. */
+static bool conn_reply_lock(const struct rpc_reply *rep,
+			    struct session_lock *lock)
+{
+	if (!rep->has_volume || !rep->volume.lock.generation)
+		return false;
+	snprintf(lock->owner, sizeof(lock->owner), "%s", rep->volume.lock.owner);
+	lock->generation = rep->volume.lock.generation;
+	lock->since = rep->volume.lock.since;
+	return true;
+}
+
 static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 {
 	const char *st = nb_rpc_status_name(rep->status);
+	struct session_lock lock;
+	char who[SESSION_NAME_MAX + 96];
 
 	if (conn->hello_op == RPC_OP_HANDSHAKE) {
 		if (rep->status != RPC_STATUS_OK) {
@@ -329,6 +361,25 @@ static void conn_hello_reply(struct conn *conn, struct rpc_reply *rep)
 		nb_conn_fail(conn, -EROFS, "volume '%s' is read-only%s%s",
 			  conn->p->volume, rep->message[0] ? ": " : "",
 			  rep->message);
+		return;
+	case RPC_STATUS_LOCKED:
+		if (conn_reply_lock(rep, &lock))
+			nb_conn_fail(conn, -EBUSY,
+				  "volume '%s' is locked by %s: another client writes to it",
+				  conn->p->volume,
+				  nb_session_lock_describe(&lock, who, sizeof(who)));
+		else
+			nb_conn_fail(conn, -EBUSY,
+				  "volume '%s' is locked by another writer%s%s",
+				  conn->p->volume, rep->message[0] ? ": " : "",
+				  rep->message);
+		return;
+	case RPC_STATUS_FENCED:
+		nb_conn_fail(conn, -ESTALE,
+			  "volume '%s': the writer lock at generation %llu was broken%s%s",
+			  conn->p->volume,
+			  (unsigned long long)conn->open_generation,
+			  rep->message[0] ? ": " : "", rep->message);
 		return;
 	default:
 		nb_conn_fail(conn, -EIO, "open of volume '%s' refused: %s%s%s",

@@ -93,6 +93,10 @@ static inline bool map_same_store(const struct map *map, uint32_t a,
 			  map->groups[a] == map->groups[b]);
 }
 
+/* How many stores the map's nodes make up: one per group != 0, one per
+ * node without a group. */
+uint32_t nb_map_n_stores(const struct map *map);
+
 /* Index of a node by its address string, or -ENOENT. */
 int nb_map_node_index(const struct map *map, const char *addr);
 

@@ -58,6 +58,9 @@ static void fz_daemon(int argc, char **argv)
 		for (size_t i = 0; i < o.n_nodes; i++)
 			if (nb_options_check_node(o.cfg.nodes[i]) < 0)
 				abort();
+		if (o.cfg.lock_owner &&
+		    nb_options_check_lock_owner(o.cfg.lock_owner) < 0)
+			abort();
 	}
 	nb_cmdline_free(&o);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!nb_spec_name_ok(a.name) || !a.volume[0] || a.n_nodes < 1 ||
 	    a.n_nodes > SPEC_MAX_NODES || a.queues < 1 || a.queue_size < 4 ||
-	    (a.queue_size & (a.queue_size - 1)) || !(a.io_timeout >= 0))
+	    (a.queue_size & (a.queue_size - 1)) || !(a.io_timeout >= 0) ||
+	    (a.lock_owner[0] && nb_options_check_lock_owner(a.lock_owner) < 0))
 		abort();
 	for (size_t i = 0; i < a.n_nodes; i++)
 		if (!strchr(a.nodes[i], ':'))

@@ -3,7 +3,7 @@
 # netblk-node (file backend): the writer lock kept in DIR/NAME.lock. A
 # second owner gets LOCKED naming the holder; a break fences the first
 # connection (FENCED, data unchanged); UNLOCK; the lock survives a clean
-# restart and a kill -9; netblk-cli (no owner yet) is refused while the
+# restart and a kill -9; netblk-cli is refused while the
 # lock is held and works once it is free.
 . "$(dirname "$0")/mock_lib.sh"
 mock_require
@@ -54,4 +54,24 @@ nb_info "ok: the lock survived kill -9; UNLOCK"
 out=$(nb_cli --cluster "127.0.0.1:$(nb_mock_port n)" --volume v verify --size 1M 2>&1) ||
 	nb_fail "netblk-cli verify on the free volume failed: $out"
 nb_info "ok: netblk-cli works on the unlocked volume"
+
+# Two netblk-cli writers at once: each process is its own owner, so the
+# second is refused, naming the first; the first releases at exit.
+c=(--cluster "127.0.0.1:$(nb_mock_port n)" --volume v)
+nb_cli "${c[@]}" bench --pattern randwrite --seconds 3 --size 1M >"$NB_TMP/bench.out" 2>&1 &
+bpid=$!
+holder=
+for i in $(seq 50); do
+	holder=$(nb_cli "${c[@]}" info 2>/dev/null | sed -n 's/^writer lock: *\(netblk-cli:[0-9]*@.*\)$/\1/p')
+	[ -n "$holder" ] && break
+	sleep 0.1
+done
+[ -n "$holder" ] || nb_fail "the writing netblk-cli does not hold the lock as netblk-cli:PID@HOST: $(nb_cli "${c[@]}" info)"
+out=$(nb_cli "${c[@]}" verify --size 1M 2>&1) &&
+	nb_fail "a second netblk-cli wrote while the first held the lock: $out"
+grep -qF "locked by '$holder'" <<<"$out" || nb_fail "the refusal does not name the holder $holder: $out"
+wait "$bpid" || nb_fail "the first writer failed: $(cat "$NB_TMP/bench.out")"
+nb_cli "${c[@]}" info | grep -q "^writer lock: *unlocked" ||
+	nb_fail "the lock was not released at exit: $(nb_cli "${c[@]}" info)"
+nb_info "ok: a second netblk-cli writer is refused naming the first; released at exit"
 nb_info "PASS"

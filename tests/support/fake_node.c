@@ -177,6 +177,8 @@ struct fake_conn {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	struct fake_held *held;
+	bool bound;                 /* opened read-write: lock_gen applies */
+	uint64_t lock_gen;
 	struct fake_conn *next;
 };
 
@@ -273,6 +275,68 @@ static bool fake_range_ok(struct fake_node *n, const struct rpc_request *req)
 	       req->length <= n->disk->size - req->offset;
 }
 
+static bool fake_fenced_op(enum rpc_op op)
+{
+	return op == RPC_OP_WRITE || op == RPC_OP_WRITE_ZEROES ||
+	       op == RPC_OP_DISCARD || op == RPC_OP_FLUSH;
+}
+
+/* The lock part of a read-write OPEN; false with rep's status set when
+ * refused. */
+static bool fake_open_lock(struct fake_conn *fc, const struct rpc_request *req,
+			   struct rpc_reply *rep)
+{
+	struct fake_node *n = fc->n;
+	struct rpc_lock *l = n->lock;
+
+	snprintf(n->open_owner, sizeof(n->open_owner), "%s", req->owner);
+	n->open_break = req->break_lock;
+	n->open_generation = req->lock_generation;
+	if (req->lock_generation && req->lock_generation != l->generation) {
+		rep->status = RPC_STATUS_FENCED;
+		snprintf(rep->message, sizeof(rep->message),
+			 "generation %llu was broken (now %llu, held by '%.100s')",
+			 (unsigned long long)req->lock_generation,
+			 (unsigned long long)l->generation, l->owner);
+		return false;
+	}
+	if (!req->owner[0]) {
+		if (l->owner[0])
+			goto locked;
+	} else if (!l->owner[0] || req->break_lock) {
+		if (strcmp(l->owner, req->owner) || !l->generation) {
+			snprintf(l->owner, sizeof(l->owner), "%s", req->owner);
+			l->generation++;
+			l->since = 1700000000;	/* 2023-11-14 22:13:20 UTC */
+		}
+	} else if (strcmp(l->owner, req->owner)) {
+		goto locked;
+	}
+	fc->bound = true;
+	fc->lock_gen = l->generation;
+	return true;
+
+locked:
+	rep->status = RPC_STATUS_LOCKED;
+	snprintf(rep->message, sizeof(rep->message),
+		 "volume %.60s is locked by '%.100s' (generation %llu)", n->volume,
+		 l->owner, (unsigned long long)l->generation);
+	if (!n->locked_bare) {
+		rep->has_volume = true;
+		snprintf(rep->volume.volume, sizeof(rep->volume.volume), "%s",
+			 n->volume);
+		rep->volume.lock = *l;
+	}
+	return false;
+}
+
+void fake_node_break_lock(struct fake_node *n, const char *owner)
+{
+	snprintf(n->lock->owner, sizeof(n->lock->owner), "%s", owner);
+	n->lock->generation++;
+	n->lock->since = 1700000600;
+}
+
 /* The normal answer to req. */
 static void fake_default(struct fake_conn *fc, const struct rpc_request *req,
 			 const uint8_t *data)
@@ -285,6 +349,15 @@ static void fake_default(struct fake_conn *fc, const struct rpc_request *req,
 	memset(&rep, 0, sizeof(rep));
 	rep.id = req->id;
 	rep.epoch = n->map ? n->map->epoch : 0;
+	if (n->lock_enabled && fc->bound && fake_fenced_op(req->op) &&
+	    fc->lock_gen != n->lock->generation) {
+		rep.status = RPC_STATUS_FENCED;
+		snprintf(rep.message, sizeof(rep.message),
+			 "writer lock generation %llu was broken",
+			 (unsigned long long)fc->lock_gen);
+		fake_send_reply(fc, &rep, NULL, 0);
+		return;
+	}
 	switch (req->op) {
 	case RPC_OP_HANDSHAKE:
 		rep.has_handshake = true;
@@ -304,6 +377,18 @@ static void fake_default(struct fake_conn *fc, const struct rpc_request *req,
 				 req->volume);
 			break;
 		}
+		if (req->op == RPC_OP_OPEN) {
+			fc->bound = false;
+			if (req->read_only)
+				n->opens_ro++;
+			else
+				n->opens_rw++;
+		}
+		if (req->op == RPC_OP_OPEN && !req->read_only && n->lock_enabled &&
+		    !fake_open_lock(fc, req, &rep))
+			break;
+		if (n->lock_enabled)
+			rep.volume.lock = *n->lock;
 		rep.has_volume = true;
 		snprintf(rep.volume.volume, sizeof(rep.volume.volume), "%s", n->volume);
 		rep.volume.size = n->disk->size;
@@ -341,6 +426,27 @@ static void fake_default(struct fake_conn *fc, const struct rpc_request *req,
 		break;
 	case RPC_OP_FLUSH:
 	case RPC_OP_PING:
+		break;
+	case RPC_OP_UNLOCK:
+		if (!n->lock_enabled) {
+			rep.status = RPC_STATUS_UNSUPPORTED;
+			break;
+		}
+		if (req->lock_generation &&
+		    req->lock_generation != n->lock->generation) {
+			rep.status = RPC_STATUS_FENCED;
+			snprintf(rep.message, sizeof(rep.message),
+				 "generation %llu is not current",
+				 (unsigned long long)req->lock_generation);
+			break;
+		}
+		fake_node_break_lock(n, "");
+		rep.has_volume = true;
+		snprintf(rep.volume.volume, sizeof(rep.volume.volume), "%s",
+			 n->volume);
+		rep.volume.size = n->disk->size;
+		rep.volume.block_size = n->block_size;
+		rep.volume.lock = *n->lock;
 		break;
 	default:
 		rep.status = RPC_STATUS_UNSUPPORTED;
@@ -518,6 +624,7 @@ struct fake_node *fake_node_new(struct ev_loop *loop, SSL_CTX *ctx,
 	n->disk = disk;
 	n->volume = volume;
 	n->block_size = 512;
+	n->lock = &n->own_lock;
 	n->max_inflight = 64;
 	n->max_io_size = 1 << 20;
 	n->max_discard = 1 << 20;

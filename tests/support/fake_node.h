@@ -66,6 +66,25 @@ struct fake_node {
 	uint32_t max_discard;
 	bool paused;                /* read nothing (after TLS) while set */
 	bool writes_durable;        /* said at HANDSHAKE */
+	/*
+	 * The writer lock (docs/protocol.md), kept only with lock_enabled
+	 * (else OPEN and INFO report none and nothing is fenced). A
+	 * read-write OPEN takes it by the protocol's rules and binds the
+	 * connection to its generation; write-class requests on a
+	 * connection whose generation is gone get FENCED. Nodes of a test
+	 * share one lock by pointing lock at the same struct (default: their
+	 * own own_lock). LOCKED replies carry VolumeInfo with the holder
+	 * unless locked_bare.
+	 */
+	bool lock_enabled;
+	bool locked_bare;
+	struct rpc_lock own_lock;
+	struct rpc_lock *lock;
+	/* What the last read-write OPEN asked for. */
+	char open_owner[RPC_NAME_MAX + 1];
+	bool open_break;
+	uint64_t open_generation;
+	unsigned opens_rw, opens_ro;
 	struct fake_disk *disk;
 	struct map *map;            /* sent with OPEN and GET_MAP (borrowed) */
 	fake_hook_fn *hook;
@@ -87,5 +106,8 @@ void fake_node_free(struct fake_node *n);
 void fake_node_release(struct fake_node *n);
 /* Close every connection of the node (as if it crashed). */
 void fake_node_drop_all(struct fake_node *n);
+/* Another client takes the writer lock (--break-lock): owner, next
+ * generation; owner "" breaks it without taking it (UNLOCK). */
+void fake_node_break_lock(struct fake_node *n, const char *owner);
 
 #endif

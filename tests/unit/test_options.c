@@ -109,10 +109,52 @@ static void test_cmdline_refused(void **state)
 	}
 }
 
+static void test_cmdline_lock(void **state)
+{
+	static const char *const plain[] = { "-c", "h:1", "-v", "vol", NULL };
+	static const char *const brk[] = { "-c", "h:1", "-v", "vol",
+					   "--break-lock", "--lock-owner",
+					   "web@host9", NULL };
+	static const char *const bad[][8] = {
+		{ "-c", "h:1", "-v", "v", "--lock-owner", "", NULL },
+		{ "-c", "h:1", "-v", "v", "--lock-owner", "a\tb", NULL },
+		{ "-c", "h:1", "-v", "v", "--lock-owner", NULL },
+		{ "-c", "h:1", "-v", "v", "--break-lock=yes", NULL },
+	};
+	char owner[300], big[300];
+	struct cmdline o;
+
+	assert_int_equal(parse(&o, plain), 0);
+	assert_false(o.cfg.break_lock);
+	assert_null(o.cfg.lock_owner);	/* the volume makes NAME@HOST */
+	nb_cmdline_free(&o);
+	assert_int_equal(parse(&o, brk), 0);
+	assert_true(o.cfg.break_lock);
+	assert_string_equal(o.cfg.lock_owner, "web@host9");
+	nb_cmdline_free(&o);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&o, bad[i]), -EINVAL);
+		nb_cmdline_free(&o);
+	}
+
+	/* the default owner: the device name at this host */
+	assert_int_equal(nb_options_lock_owner("netblk-vol", owner,
+					    sizeof(owner)), 0);
+	assert_true(strncmp(owner, "netblk-vol@", 11) == 0 && owner[11]);
+	memset(big, 'n', 260);
+	big[260] = '\0';
+	assert_int_equal(nb_options_lock_owner(big, owner, sizeof(owner)),
+			 -ENAMETOOLONG);
+	assert_int_equal(nb_options_check_lock_owner("a@b"), 0);
+	assert_int_equal(nb_options_check_lock_owner(big), -EINVAL);
+	assert_int_equal(nb_options_check_lock_owner(""), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_cmdline_lock),
 		cmocka_unit_test(test_cmdline_defaults),
 		cmocka_unit_test(test_cmdline_refused),
 	};

@@ -107,6 +107,32 @@ static void test_ciphersuites(void **state)
 	assert_non_null(strstr(err, "tls_ciphersuites"));
 }
 
+/* break_lock and lock_owner; break_lock alone does not re-attach. */
+static void test_lock_keys(void **state)
+{
+	struct spec a, b;
+	char err[256];
+
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\n", "x", NULL, &a,
+				    err, sizeof(err)), 0);
+	assert_false(a.break_lock);
+	assert_string_equal(a.lock_owner, "");
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\nbreak_lock = true\n"
+				    "lock_owner=web@host9\n", "x", NULL, &b,
+				    err, sizeof(err)), 0);
+	assert_true(b.break_lock);
+	assert_string_equal(b.lock_owner, "web@host9");
+	assert_false(nb_spec_equal(&a, &b));	/* another owner */
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\nbreak-lock=true\n",
+				    "x", NULL, &b, err, sizeof(err)), 0);
+	assert_true(b.break_lock);
+	assert_true(nb_spec_equal(&a, &b));
+	expect_error("cluster=h:1\nvolume=v\nbreak_lock=1\n", "n",
+		     "line 3: break_lock must be true or false");
+	expect_error("cluster=h:1\nvolume=v\nlock_owner=\n", "n",
+		     "line 3: lock_owner");
+}
+
 static void test_names(void **state)
 {
 	assert_true(nb_spec_name_ok("vol-1_a.b"));
@@ -124,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_ciphersuites),
+		cmocka_unit_test(test_lock_keys),
 	};
 
 	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);

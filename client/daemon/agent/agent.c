@@ -72,6 +72,9 @@ static void agent_start_vol(struct agent *a, struct agent_vol *av,
 	cfg.queues = av->spec.queues;
 	cfg.queue_size = av->spec.queue_size;
 	cfg.read_only = av->spec.read_only;
+	cfg.break_lock = av->spec.break_lock;
+	cfg.break_lock_hint = "break_lock=true in the spec";
+	cfg.lock_owner = av->spec.lock_owner[0] ? av->spec.lock_owner : NULL;
 	cfg.io_timeout = av->spec.io_timeout;
 	cfg.connect_timeout = a->connect_timeout;
 	cfg.log_level = a->log_level;

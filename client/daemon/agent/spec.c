@@ -111,6 +111,21 @@ static int spec_line(struct spec *sp, char *key, char *value,
 		sp->read_only = value[0] == 't';
 		return 0;
 	}
+	if (strcmp(key, "break_lock") == 0 || strcmp(key, "break-lock") == 0) {
+		if (strcmp(value, "true") && strcmp(value, "false"))
+			return nb_errf(err, errlen, -EINVAL, "line %u: %s must "
+				       "be true or false", line, key);
+		sp->break_lock = value[0] == 't';
+		return 0;
+	}
+	if (strcmp(key, "lock_owner") == 0) {
+		if (nb_options_check_lock_owner(value) < 0)
+			return nb_errf(err, errlen, -EINVAL, "line %u: lock_owner "
+				       "must be 1 to %d bytes without control "
+				       "characters", line, SPEC_STR_MAX);
+		strcpy(sp->lock_owner, value);
+		return 0;
+	}
 	if (strcmp(key, "io_timeout") == 0) {
 		if (nb_options_parse_seconds(value, &sp->io_timeout) < 0)
 			return nb_errf(err, errlen, -EINVAL, "line %u: io_timeout "
@@ -207,7 +222,8 @@ bool nb_spec_equal(const struct spec *a, const struct spec *b)
 	    strcmp(a->volume, b->volume) || strcmp(a->ca, b->ca) ||
 	    strcmp(a->cert, b->cert) || strcmp(a->key, b->key) ||
 	    strcmp(a->tls_name, b->tls_name) || strcmp(a->mgmtdev, b->mgmtdev) ||
-	    strcmp(a->tls_ciphersuites, b->tls_ciphersuites))
+	    strcmp(a->tls_ciphersuites, b->tls_ciphersuites) ||
+	    strcmp(a->lock_owner, b->lock_owner))
 		return false;
 	for (i = 0; i < a->n_nodes; i++)
 		if (strcmp(a->nodes[i], b->nodes[i]))

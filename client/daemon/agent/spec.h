@@ -10,6 +10,11 @@
  *   ca=FILE  cert=FILE  key=FILE  tls_name=NAME  mgmtdev=NAME
  *   tls_ciphersuites=LIST (TLS 1.3 suites in order, as --tls-ciphersuites;
  *                          checked by the agent when it attaches)
+ *   break_lock=true|false take the volume's writer lock even from another
+ *                          owner, at every attach (as --break-lock; also
+ *                          spelled break-lock). Changing only this key
+ *                          leaves an attached volume alone.
+ *   lock_owner=OWNER      the writer lock's owner (default NAME@HOST)
  */
 #ifndef NETBLK_SPEC_H
 #define NETBLK_SPEC_H
@@ -33,6 +38,8 @@ struct spec {
 	char tls_name[SPEC_STR_MAX + 1];     /* "" = default */
 	char tls_ciphersuites[SPEC_STR_MAX + 1]; /* "" = OpenSSL's default */
 	char mgmtdev[SPEC_STR_MAX + 1];      /* "" = default */
+	bool break_lock;
+	char lock_owner[SPEC_STR_MAX + 1];   /* "" = NAME@HOST */
 };
 
 /*
@@ -48,7 +55,8 @@ int nb_spec_parse(const char *text, const char *default_name,
 /* Is name usable as a device name (and so as a file name)? */
 bool nb_spec_name_ok(const char *name);
 
-/* Same content? (to ignore rewrites that change nothing) */
+/* Same content? (to ignore rewrites that change nothing; break_lock,
+ * which only matters when the volume attaches, is not compared) */
 bool nb_spec_equal(const struct spec *a, const struct spec *b);
 
 #endif

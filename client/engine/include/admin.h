@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Administrative requests to ONE storage node, without opening a volume:
- * create a volume, describe a volume, fetch the node's cluster map.
+ * create a volume, describe a volume and its writer lock, break the lock,
+ * fetch the node's cluster map.
  *
  * Each call is blocking: it connects to node ("host:port" or
  * "[v6]:port"), does TLS and the protocol handshake (no OPEN), sends its
@@ -16,7 +17,9 @@
  * err (when errlen > 0):
  *   -EEXIST        (create) the volume exists
  *   -ENOENT        (info) the volume does not exist
- *   -EOPNOTSUPP    the node refuses the request (creation not allowed)
+ *   -EOPNOTSUPP    the node refuses the request (creation not allowed,
+ *                  no writer lock)
+ *   -ESTALE        (unlock) the lock is no longer at the generation given
  *   -ECONNREFUSED, -ETIMEDOUT, -EACCES, -EPROTO as for nb_session_start()
  *   -EINVAL        bad volume name or node address, or TLS files
  *   -EIO           any other failure the node reports
@@ -38,10 +41,48 @@ int nb_admin_create(struct ev_loop *loop, const struct session_config *cfg,
 		 const char *node, uint64_t size, uint32_t block_size,
 		 struct session_volume *info, char *err, size_t errlen);
 
-/* Describe cfg->volume into *info. */
+/* Describe cfg->volume into *info, and its writer lock into *lock (may
+ * be NULL; all zero from a node that keeps no lock). */
 int nb_admin_info(struct ev_loop *loop, const struct session_config *cfg,
 	       const char *node, struct session_volume *info,
-	       char *err, size_t errlen);
+	       struct session_lock *lock, char *err, size_t errlen);
+
+/*
+ * Break cfg->volume's writer lock without taking it (UNLOCK): afterwards
+ * nobody holds it and its generation is the next one, so every
+ * connection bound to the old generation is fenced. cfg->lock_owner
+ * names who breaks it (for the node's log; may be NULL). generation 0
+ * breaks whatever holds the lock; otherwise only the lock at that
+ * generation (-ESTALE when it moved on: nothing is broken), which is how
+ * a holder releases its own lock. *after (may be NULL) gets the lock
+ * after the break.
+ */
+int nb_admin_unlock(struct ev_loop *loop, const struct session_config *cfg,
+		 const char *node, uint64_t generation,
+		 struct session_lock *after, char *err, size_t errlen);
+
+/*
+ * The writer lock of one store of a volume: a map group (its nodes share
+ * one store and one lock) or a node without a group.
+ */
+struct admin_store_lock {
+	uint32_t group;                 /* 0: the store of node alone */
+	char node[256];                 /* the node asked last */
+	int err;                        /* 0: lock is the node's answer */
+	char errmsg[256];               /* err != 0: why */
+	struct session_lock lock;
+};
+
+/*
+ * Ask for cfg->volume's writer lock once per store: fetch the cluster
+ * map from the first node of cfg->nodes that answers, then INFO the
+ * nodes of each store in map order until one answers. Returns the number
+ * of stores (>= 1) and a calloc'd array of them in *out (the caller
+ * frees it; a store none of whose nodes answered has err set), or
+ * -errno when no node gave a map.
+ */
+int nb_admin_store_locks(struct ev_loop *loop, const struct session_config *cfg,
+		      struct admin_store_lock **out, char *err, size_t errlen);
 
 /* Fetch the node's cluster map (validated) into *map_out, which the
  * caller frees with nb_admin_map_free(); *map_out is NULL on failure. */

@@ -101,6 +101,38 @@ struct session_volume {
 };
 
 /*
+ * A volume's writer lock (docs/protocol.md, "The writer lock"): who holds
+ * it, its generation (grows with every break; 0 = unknown or none) and
+ * since when (unix seconds, 0 = unknown). owner "" means nobody.
+ */
+struct session_lock {
+	char owner[SESSION_NAME_MAX + 1];
+	uint64_t generation;
+	uint64_t since;
+};
+
+/*
+ * Describe lock for people: "'web@host1' (generation 4, since
+ * 2025-03-01 10:12:44 UTC)", or "nobody (generation 5)" when unlocked.
+ * Returns buf.
+ */
+char *nb_session_lock_describe(const struct session_lock *lock, char *buf,
+			    size_t len);
+
+/*
+ * Is owner usable as a lock owner: 1 to SESSION_NAME_MAX bytes, no
+ * control characters?
+ */
+bool nb_session_lock_owner_ok(const char *owner);
+
+/*
+ * The lock owner a program uses by default: "NAME@HOST", HOST this
+ * machine's host name (gethostname). Returns 0, or -ENAMETOOLONG when it
+ * does not fit in len or in SESSION_NAME_MAX bytes.
+ */
+int nb_session_lock_owner_default(const char *name, char *buf, size_t len);
+
+/*
  * Log sink. level is a syslog level (LOG_ERR ... LOG_DEBUG); msg has no
  * trailing newline. NULL means stderr, prefixed with "netblk-engine: ".
  */
@@ -151,6 +183,26 @@ struct session_config {
 	uint32_t max_inflight;    /* asked per connection; 0 = default */
 	uint32_t max_io_size;     /* asked per request; 0 = default */
 	const char *client_name;  /* shown in node logs; NULL = "netblk" */
+
+	/*
+	 * The writer lock, for read-write sessions (ignored read-only).
+	 * The lock is kept per store: a map group (its nodes share one store
+	 * and one lock) or a node without a group (its own).
+	 * lock_owner: who takes it, "NAME@HOST" for the daemon; NULL opens
+	 * without an owner (nodes allow that only while nobody holds the
+	 * lock). break_lock: take it even from another owner; sent to a
+	 * store only until it granted the session a generation.
+	 * lock_generation: the generation the caller held before (a daemon
+	 * taking over a device from its predecessor), 0 = none; meaningful
+	 * for a volume of one store only: every store's first OPEN presents
+	 * it, and a lock that moved on since fails the start with -ESTALE.
+	 * Every read-write OPEN presents the generation its store granted
+	 * the session; the store's first grant fixes it for all the
+	 * session's connections to that store.
+	 */
+	const char *lock_owner;
+	bool break_lock;
+	uint64_t lock_generation;
 
 	session_log_fn *log_fn;   /* NULL = stderr */
 	void *log_opaque;
@@ -213,6 +265,14 @@ void nb_flush_ledger_free(struct session_flush_ledger *ledger);
  *     The session never enters a permanent failed state after start: ios
  *     that ran out of io_timeout fail with -EIO, later ones are tried
  *     afresh.
+ * Fencing: when a node answers FENCED (the writer lock was broken: see
+ *     docs/protocol.md), or a connection's OPEN is refused with FENCED or
+ *     LOCKED, or granted with another generation than its store's, the
+ *     session is fenced for good: the request fails with -EIO, never
+ *     retried; every later write-class io (WRITE, WRITE_ZEROES, DISCARD,
+ *     FLUSH) fails at once with -EIO; connections made from then on open
+ *     read-only, so reads go on. It is logged once, at error level,
+ *     naming the new holder (asked with an INFO) and both generations.
  * done: result is 0, -EIO (the cause was logged once with node address,
  *     request id and status name), -EOPNOTSUPP (the nodes do not
  *     implement the op or flag) or -EROFS (write-class op on a read-only
@@ -277,6 +337,10 @@ struct session *nb_session_new(struct ev_loop *loop,
  *   -EACCES       TLS failed: certificate not trusted, wrong name, expired
  *   -EPROTO       TLS or protocol failure of another kind
  *   -EROFS        read-write access asked for a read-only volume
+ *   -EBUSY        another owner holds the writer lock (LOCKED); the
+ *                 message names the holder, its generation and since when
+ *   -ESTALE       the writer lock moved on from cfg.lock_generation
+ *                 (FENCED, or a grant with another generation)
  *   -EIO          other failure reported by the node
  * nb_session_last_error() then holds a message naming the node and cause.
  * After a failure the session can only be freed.
@@ -318,6 +382,24 @@ bool nb_session_is_ready(const struct session *s);
 int nb_session_submit(struct session *s, struct session_io *io);
 
 void nb_session_get_stats(const struct session *s, struct session_stats *out);
+
+/*
+ * The writer lock as this session holds it, when the volume's map has
+ * exactly one store (docs/protocol.md, "The writer lock"): the
+ * generation fixed by the store's first read-write OPEN, its owner and
+ * since when. All zero while none, for read-only sessions, with nodes
+ * that keep no lock, and when the map has several stores (each its own
+ * lock and generation). Stays as it was after the session was fenced.
+ */
+void nb_session_writer_lock(const struct session *s, struct session_lock *out);
+
+/* How many stores granted this session the writer lock (a map group or a
+ * node without one each; 0 for read-only sessions and nodes without a
+ * lock). */
+size_t nb_session_locks_held(const struct session *s);
+
+/* Has the session lost its writer lock (see "Fencing" above)? */
+bool nb_session_fenced(const struct session *s);
 
 /*
  * The TLS cipher suite of the first ready connection (OpenSSL's name,
