@@ -283,7 +283,7 @@ case_rados_kill() {
 	. "$CEPH_DIR/env"
 	rados_opts=(--backend rados --rados-pool "$CEPH_POOL" --rados-conf "$CEPH_CONF"
 		--rados-user "$CEPH_CLIENT_ID" --allow-create --threads 2)
-	"$NODE_BIN" --help | grep -q -- rados-keyring && rados_opts+=(--rados-keyring "$CEPH_CLIENT_KEYRING")
+	grep -q -- rados-keyring <<<"$("$NODE_BIN" --help 2>&1)" && rados_opts+=(--rados-keyring "$CEPH_CLIENT_KEYRING")
 	cat >"$map" <<MAP
 epoch 1
 chunk_size 1M
@@ -339,9 +339,14 @@ MAP
 # ---- two_writers ----------------------------------------------------------
 
 prereq_two_writers() {
-	"$DAEMON_BIN" --help 2>&1 | grep -q -- --break-lock ||
+	local help
+	# (the whole text first: under pipefail, grep -q closing the pipe early
+	# would fail the pipeline with SIGPIPE)
+	help=$("$DAEMON_BIN" --help 2>&1)
+	grep -q -- --break-lock <<<"$help" ||
 		{ echo "vduse-netblk has no --break-lock (client side of the writer lock, branch clilock, is not on main)"; return; }
-	"$NODE_BIN" --help 2>&1 | grep -qi fenced ||
+	help=$("$NODE_BIN" --help 2>&1)
+	grep -qi fenced <<<"$help" ||
 		echo "netblk-node has no writer lock (branch srvlock is not on main)"
 }
 
@@ -374,8 +379,8 @@ case_two_writers() {
 	fi
 	grep -q 'Input/output error' /tmp/c5.err || fail "the fenced write did not fail with EIO: $(cat /tmp/c5.err)"
 	timeout 60 sync "$blk1" 2>/dev/null && fail "the first writer's FLUSH after the break succeeded"
-	grep -qi fenced "$NETBLK_OUT/w1.log" || fail "the first daemon did not log that it was fenced"
-	log "first writer fenced: $(grep -i -m1 fenced "$NETBLK_OUT/w1.log")"
+	grep -q 'writer lock lost' "$NETBLK_OUT/w1.log" || fail "the first daemon did not log that it was fenced"
+	log "first writer fenced: $(grep -m1 'writer lock lost' "$NETBLK_OUT/w1.log")"
 
 	dd if="$BLK" of=/tmp/c5.back bs=64k count=16 skip=$((marker_off / 65536)) iflag=direct status=none ||
 		fail "reading through the second disk failed"
