@@ -53,10 +53,19 @@ static void srv_request_ok(struct srv_conn *conn, uint64_t id)
 	nb_srv_conn_send_reply(conn, &rep);
 }
 
+/*
+ * A store's error as a status. -EINVAL means the store cannot take the
+ * request as it is (a rados volume refuses ranges not aligned to its
+ * block size): MALFORMED, which the client does not retry; IO_ERROR
+ * would be retried for ever under an I/O timeout of 0.
+ */
 static enum rpc_status srv_request_errno_status(int err)
 {
-	return err == -ENOSPC || err == -EDQUOT ? RPC_STATUS_NO_SPACE :
-	       RPC_STATUS_IO_ERROR;
+	if (err == -ENOSPC || err == -EDQUOT)
+		return RPC_STATUS_NO_SPACE;
+	if (err == -EINVAL)
+		return RPC_STATUS_MALFORMED;
+	return RPC_STATUS_IO_ERROR;
 }
 
 /* ---- the writer lock ---- */

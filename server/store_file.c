@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "errmsg.h"
+#include "logging.h"
 #include "rpc.h"
 #include "srv_store.h"
 
@@ -42,6 +43,14 @@ struct file_vol {
 	uint64_t size;           /* __atomic: resize vs. info */
 	uint32_t block_size;
 	bool read_only;
+	/*
+	 * The first fdatasync error, kept for good (__atomic): Linux reports a
+	 * writeback error to one fdatasync only and marks the pages clean, so
+	 * a FLUSH retried after a failed one would succeed without the data.
+	 * Every later FLUSH and FUA of the volume fails until it is opened
+	 * again (a node restart).
+	 */
+	int sync_err;
 
 	/*
 	 * The writer lock, kept in lock_path (NAME.lock next to the volume),
@@ -116,10 +125,20 @@ static uint64_t file_vol_size(struct file_vol *v)
 	return __atomic_load_n(&v->size, __ATOMIC_RELAXED);
 }
 
-static int file_sync(int fd)
+static int file_sync(struct file_vol *v)
 {
+	int r = __atomic_load_n(&v->sync_err, __ATOMIC_SEQ_CST);
+
+	if (r)
+		return r;
 	__atomic_fetch_add(&file_sync_count, 1, __ATOMIC_RELAXED);
-	return fdatasync(fd) < 0 ? -errno : 0;
+	if (fdatasync(v->fd) == 0)
+		return 0;
+	r = -errno;
+	__atomic_store_n(&v->sync_err, r, __ATOMIC_SEQ_CST);
+	nb_log_msg(LOG_ERR, "volume %s: fdatasync failed: %s; every later FLUSH and FUA write fails until the node restarts",
+		v->name, strerror(-r));
+	return r;
 }
 
 /* ---- volumes ---- */
@@ -615,7 +634,7 @@ static int file_create(struct nb_store *st, const char *name, uint64_t size,
 	}
 	if (fs->managed) {
 		/* The volume survives a crash once CREATE is answered. */
-		r = file_sync(v->fd);
+		r = file_sync(v);
 		if (r == 0)
 			r = file_meta_write(fs, name, block_size);
 		if (r == 0)
@@ -765,7 +784,7 @@ static void *file_sync_thread(void *arg)
 		for (io = fs->qhead; io; io = io->store_next)
 			fs->qtail = io;
 		pthread_mutex_unlock(&fs->qlock);
-		r = file_sync(v->fd);
+		r = file_sync(v);
 		while ((io = batch)) {
 			batch = io->store_next;
 			nb_store_io_complete(io, r);
@@ -824,7 +843,7 @@ static void file_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 			file_queue_sync(fs, io);
 			return;
 		}
-		r = file_sync(v->fd);
+		r = file_sync(v);
 	}
 	nb_store_io_complete(io, r);
 }

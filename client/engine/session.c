@@ -371,6 +371,7 @@ static char *session_strdup_opt(const char *str, bool *failed)
 /* Free the session's copies of its configuration and its TLS context. */
 static void session_free_config(struct session *s)
 {
+	nb_flush_ledger_free(s->own_ledger);
 	for (size_t i = 0; s->seeds && i < s->n_seeds; i++)
 		free(s->seeds[i]);
 	free(s->seeds);
@@ -442,7 +443,6 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->log.level = cfg->log_level ? cfg->log_level : LOG_NOTICE;
 	s->read_only = cfg->read_only;
 	s->io_timeout = cfg->io_timeout;
-	s->ledger = cfg->flush_ledger;
 	s->done_tail = &s->done_head;
 
 	if (cfg->ssl_ctx) {
@@ -469,6 +469,17 @@ static struct session *session_new_err(struct ev_loop *loop,
 	for (size_t i = 0; s->seeds && i < cfg->n_nodes; i++)
 		s->seeds[i] = session_strdup_opt(cfg->nodes[i], &oom);
 	s->n_seeds = cfg->n_nodes;
+	/*
+	 * Without a shared ledger the session keeps its own: a node stays
+	 * owed a FLUSH until one succeeds, so a second FLUSH submitted while
+	 * the first is in flight (which may still fail) is sent too.
+	 */
+	s->ledger = cfg->flush_ledger;
+	if (!s->ledger) {
+		s->ledger = s->own_ledger = nb_flush_ledger_new();
+		if (!s->ledger)
+			oom = true;
+	}
 	if (oom) {
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;

@@ -101,7 +101,8 @@ struct session {
 	struct conn_params params;
 	SSL_CTX *ssl_ctx;
 
-	struct session_flush_ledger *ledger; /* cfg->flush_ledger, not owned */
+	struct session_flush_ledger *ledger; /* cfg->flush_ledger or own_ledger */
+	struct session_flush_ledger *own_ledger; /* owned, when cfg has none */
 
 	/* config, copied */
 	char **seeds;

@@ -13,7 +13,7 @@
 #define LOCK_CAS_TRIES 32
 
 /* A newer generation: writes admitted so far become old ones. */
-static void lock_gen_seen(struct nb_rados_vol *vol, uint64_t gen)
+void nb_rados_lock_gen_seen(struct nb_rados_vol *vol, uint64_t gen)
 {
 	pthread_mutex_lock(&vol->fence_mu);
 	if (gen > atomic_load(&vol->known_gen)) {
@@ -85,7 +85,7 @@ static void lock_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 		if (sscanf(text, "gen=%" SCNx64, &v) == 1) {
 			struct rs_ack *a;
 
-			lock_gen_seen(vol, v);
+			nb_rados_lock_gen_seen(vol, v);
 			/* Writes of older generations still running here: the
 			 * ack (and so the breaker) waits for them; the last one
 			 * sends it (nb_rados_fence_done). Without memory, ack
@@ -115,16 +115,22 @@ static void lock_watch_err_cb(void *arg, uint64_t cookie, int err)
 	atomic_store(&vol->watch_ok, false);
 }
 
+/*
+ * Arm the watch. watch_ok stays false: the caller sets it only once it
+ * has read the header after arming, so that no notify can fall between
+ * the header it knows and the watch (writes of an old generation would
+ * be admitted in that window).
+ */
 int nb_rados_watch_start(struct nb_rados_vol *vol)
 {
 	int ret;
 
+	atomic_store(&vol->watch_ok, false);
 	ret = rados_watch2(vol->st->io, vol->header_oid, &vol->watch_cookie,
 			   lock_watch_cb, lock_watch_err_cb, vol);
 	if (ret < 0)
 		return ret;
 	vol->watching = true;
-	atomic_store(&vol->watch_ok, true);
 	return 0;
 }
 
@@ -187,7 +193,7 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 				vol->name, strerror(-ret));
 			goto out;
 		}
-		lock_gen_seen(vol, info.lock.gen);
+		nb_rados_lock_gen_seen(vol, info.lock.gen);
 		if (expect_gen && info.lock.gen != expect_gen) {
 			if (holder)
 				*holder = info.lock;
@@ -228,7 +234,7 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 				vol->name, strerror(-ret));
 			goto out;
 		}
-		lock_gen_seen(vol, next);
+		nb_rados_lock_gen_seen(vol, next);
 		if (!shared) {
 			atomic_store(&vol->held_gen, next);
 			snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
@@ -326,14 +332,14 @@ int nb_rados_lock_holder(struct nb_rados_vol *vol,
 	if (ret < 0)
 		return nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
 			       vol->name, strerror(-ret));
-	lock_gen_seen(vol, info.lock.gen);
+	nb_rados_lock_gen_seen(vol, info.lock.gen);
 	*holder = info.lock;
 	return 0;
 }
 
 bool nb_rados_lock_is_current(struct nb_rados_vol *vol, uint64_t gen)
 {
-	return atomic_load(&vol->watch_ok) && atomic_load(&vol->known_gen) == gen;
+	return atomic_load(&vol->known_gen) == gen;
 }
 
 int nb_rados_lock_refresh(struct nb_rados_vol *vol, char *err, size_t errlen)
@@ -358,8 +364,9 @@ int nb_rados_lock_refresh(struct nb_rados_vol *vol, char *err, size_t errlen)
 			vol->name, strerror(-ret));
 		goto out;
 	}
-	lock_gen_seen(vol, info.lock.gen);
+	nb_rados_lock_gen_seen(vol, info.lock.gen);
 	lock_size_seen(vol, info.size);
+	atomic_store(&vol->watch_ok, true);	/* header read after the watch */
 out:
 	pthread_mutex_unlock(&vol->lock_mu);
 	return ret;

@@ -101,6 +101,9 @@ int nb_rados_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur
 
 /* lock.c: the header watch */
 int nb_rados_watch_start(struct nb_rados_vol *vol);
+/* A generation seen in the header or a notify: known_gen becomes the
+ * larger of the two (under fence_mu); writes admitted so far turn old. */
+void nb_rados_lock_gen_seen(struct nb_rados_vol *vol, uint64_t gen);
 void nb_rados_watch_stop(struct nb_rados_vol *vol);
 /*
  * lock.c: admit a write against gen (0, -ESTALE, -ENOTCONN); *epoch gets

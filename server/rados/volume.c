@@ -551,7 +551,9 @@ struct nb_rados_vol *nb_rados_vol_open(struct nb_rados_store *st,
 	vol->object_size = info.object_size;
 	vol->object_shift = (unsigned)__builtin_ctz(info.object_size);
 	atomic_store(&vol->size, info.size);
-	atomic_store(&vol->known_gen, info.lock.gen);
+	/* a max: a notify seen since the read may have raised it already */
+	nb_rados_lock_gen_seen(vol, info.lock.gen);
+	atomic_store(&vol->watch_ok, true);	/* header read after the watch */
 	return vol;
 
 out_unwatch:

@@ -1608,6 +1608,46 @@ static void test_flush_shared_ledger(void **state)
 }
 
 /*
+ * A FLUSH submitted while another is still in flight (which may yet
+ * fail) is sent too: the node stays owed until a FLUSH succeeded.
+ */
+static void test_flush_overlapping(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_FLUSH, .times = 1, .kind = FAKE_HOLD };
+	uint8_t buf[4096] = { 3 };
+	struct iovec iov = { buf, sizeof(buf) };
+	bool a_done = false, b_done = false;
+	int a_left = 1, b_left = 1;
+	struct tio a = { .all_done = &a_done, .remaining = &a_left };
+	struct tio b = { .all_done = &b_done, .remaining = &b_left };
+	struct session *c;
+
+	c = env_open(e);
+	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	e->node[0]->reqs[RPC_OP_FLUSH] = 0;
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	a.io = (struct session_io){ .op = SESSION_OP_FLUSH, .done = tio_done,
+				    .opaque = &a };
+	b.io = (struct session_io){ .op = SESSION_OP_FLUSH, .done = tio_done,
+				    .opaque = &b };
+	assert_int_equal(nb_session_submit(c, &a.io), 0);
+	assert_int_equal(nb_session_submit(c, &b.io), 0);
+	env_run_until(e, &b_done);
+	assert_int_equal(b.result, 0);
+	assert_false(a_done);
+	/* both reached the node: the first is held there, the second done */
+	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 2);
+	fake_node_release(e->node[0]);
+	env_run_until(e, &a_done);
+	assert_int_equal(a.result, 0);
+	nb_session_free(c);
+	env_free(e);
+}
+
+/*
  * A new engine does not know what its predecessor left unflushed: its
  * first FLUSH goes to every node it could have written to (a candidate
  * of some placement) that did not say writes_durable, even without a
@@ -1925,6 +1965,7 @@ int main(void)
 		cmocka_unit_test(test_reload_tls),
 		cmocka_unit_test(test_flush_targets),
 		cmocka_unit_test(test_flush_shared_ledger),
+		cmocka_unit_test(test_flush_overlapping),
 		cmocka_unit_test(test_flush_inherited),
 		cmocka_unit_test(test_flush_durable),
 		cmocka_unit_test(test_flush_error_keeps_mark),

@@ -306,13 +306,15 @@ int nb_rados_lock_holder(struct nb_rados_vol *vol,
 			 struct nb_rados_lock_holder *holder,
 			 char *err, size_t errlen);
 /*
- * Fencing, cheap (two atomic loads, no I/O): true while gen is the
- * latest generation this handle knows of and its header watch is intact.
- * It turns false when a notify of a take or break arrives on the watch,
- * or when the watch is lost (then nb_rados_lock_refresh() re-reads the
- * header and re-arms the watch). A node that cannot be notified (cut off
- * from the cluster) also loses its watch, and its writes cannot reach
- * the OSDs either until it reconnects, when the watch error shows first.
+ * Fencing, cheap (one atomic load, no I/O): false once gen is known not
+ * to be the current generation (a notify of a take or break arrived, or
+ * a header read saw a newer one). A lost watch does not make it false:
+ * the generation may not have moved, and a false here is final for the
+ * client (FENCED). Writes are then refused by nb_rados_submit() with
+ * -ENOTCONN (try again) until nb_rados_lock_refresh() re-armed the watch
+ * and re-read the header. A node that cannot be notified (cut off from
+ * the cluster) also loses its watch, and its writes cannot reach the
+ * OSDs either until it reconnects, when the watch error shows first.
  */
 bool nb_rados_lock_is_current(struct nb_rados_vol *vol, uint64_t gen);
 /* Re-read the header (generation, size) and re-watch if the watch was
