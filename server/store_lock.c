@@ -18,6 +18,18 @@ int nb_store_lock_decide(const struct nb_store_lock *cur, const char *owner,
 {
 	if (!owner[0] || strlen(owner) >= NB_STORE_OWNER_MAX)
 		return -EINVAL;
+	if (expect_gen > cur->gen && !cur->owner[0]) {
+		/*
+		 * Generations only grow, so the store forgot the lock (a memory
+		 * volume of a restarted node): nobody holds it, and the client
+		 * that held expect_gen keeps it at that generation.
+		 */
+		memset(next, 0, sizeof(*next));
+		snprintf(next->owner, sizeof(next->owner), "%s", owner);
+		next->gen = expect_gen;
+		next->since = now;
+		return 0;
+	}
 	if (expect_gen && expect_gen != cur->gen)
 		return -ESTALE;
 	if (strcmp(cur->owner, owner) == 0) {

@@ -217,7 +217,10 @@ bool nb_store_name_valid(const char *name);
  * since now), -ESTALE when expect_gen is non-zero and not cur->gen (the
  * lock moved on since the client held it; checked first: a client that
  * lost its lock cannot take it back, not even with brk), -EBUSY when
- * another owner holds it and brk is not set. *next is untouched on error.
+ * another owner holds it and brk is not set. A free lock below expect_gen
+ * was forgotten by its store (generations only grow: a memory volume of a
+ * restarted node): owner gets it at expect_gen. *next is untouched on
+ * error.
  */
 int nb_store_lock_decide(const struct nb_store_lock *cur, const char *owner,
 			 bool brk, uint64_t expect_gen, uint64_t now,

@@ -54,6 +54,18 @@ static void test_rules_take(void **state)
 	assert_int_equal(nb_store_lock_decide(&held, "b@h", true, 2, 500, &next), -ESTALE);
 	assert_int_equal(nb_store_lock_decide(&free7, "a@h", false, 7, 500, &next), 0);
 	assert_int_equal(next.gen, 8);
+	/* A store that forgot the lock (a restarted memory node): the holder
+	 * of generation 5 keeps it at 5; another owner holding a lower one
+	 * is not overridden. */
+	{
+		struct nb_store_lock forgot = lk("", 0, 0), other = lk("c@h", 1, 50);
+
+		assert_int_equal(nb_store_lock_decide(&forgot, "a@h", false, 5, 600, &next), 0);
+		assert_string_equal(next.owner, "a@h");
+		assert_int_equal(next.gen, 5);
+		assert_int_equal(next.since, 600);
+		assert_int_equal(nb_store_lock_decide(&other, "a@h", false, 5, 600, &next), -ESTALE);
+	}
 	/* No owner is not a take. */
 	assert_int_equal(nb_store_lock_decide(&free7, "", false, 0, 500, &next), -EINVAL);
 }
