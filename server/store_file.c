@@ -143,6 +143,14 @@ static int file_sync(struct file_vol *v)
 
 /* ---- volumes ---- */
 
+/* Make v one of the store's volumes (fs->lock held). */
+static void file_link(struct file_store *fs, struct file_vol *v)
+{
+	v->base.store = &fs->base;
+	v->next = fs->vols;
+	fs->vols = v;
+}
+
 static struct file_vol *file_find(struct file_store *fs, const char *name)
 {
 	for (struct file_vol *v = fs->vols; v; v = v->next)
@@ -533,9 +541,7 @@ int nb_store_file_add(struct nb_store *st, const char *name, const char *path,
 		file_vol_free(v);
 		goto out_unlock;
 	}
-	v->base.store = st;
-	v->next = fs->vols;
-	fs->vols = v;
+	file_link(fs, v);
 out_unlock:
 	pthread_mutex_unlock(&fs->lock);
 	return r;
@@ -574,9 +580,7 @@ static int file_open(struct nb_store *st, const char *name,
 		v = NULL;
 		goto out_unlock;
 	}
-	v->base.store = st;
-	v->next = fs->vols;
-	fs->vols = v;
+	file_link(fs, v);
 out_unlock:
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0)
@@ -647,9 +651,7 @@ static int file_create(struct nb_store *st, const char *name, uint64_t size,
 			goto out_unlock;
 		}
 	}
-	v->base.store = st;
-	v->next = fs->vols;
-	fs->vols = v;
+	file_link(fs, v);
 out_unlock:
 	pthread_mutex_unlock(&fs->lock);
 	return r;
