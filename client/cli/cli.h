@@ -26,6 +26,30 @@
 #define CLI_BUF_ALIGN          4096
 #define CLI_MAX_XFER           (16u << 20) /* largest single I/O */
 #define CLI_MAX_BUFFERS        (1ull << 30) /* queue depth x I/O size */
+#define CLI_DEFAULT_TLS_DIR    "/etc/vduse-netblk" /* the daemon's files */
+#define CLI_PROGRESS_LINES_S   10.0 /* s between lines when not a terminal */
+
+/*
+ * Options some commands share, handled by nb_cli_parse_options() when a
+ * command lists them (CLI_PROGRESS_OPTIONS, CLI_JSON_OPTIONS).
+ */
+enum {
+	CLI_SOPT_FIRST = 300,
+	CLI_SOPT_PROGRESS = CLI_SOPT_FIRST,
+	CLI_SOPT_NO_PROGRESS,
+	CLI_SOPT_PROGRESS_INTERVAL,
+	CLI_SOPT_JSON,
+	CLI_SOPT_FORMAT,
+	CLI_SOPT_END,
+};
+#define CLI_PROGRESS_OPTIONS \
+	{ "progress", no_argument, NULL, CLI_SOPT_PROGRESS }, \
+	{ "no-progress", no_argument, NULL, CLI_SOPT_NO_PROGRESS }, \
+	{ "progress-interval", required_argument, NULL, \
+	  CLI_SOPT_PROGRESS_INTERVAL }
+#define CLI_JSON_OPTIONS \
+	{ "json", no_argument, NULL, CLI_SOPT_JSON }, \
+	{ "format", required_argument, NULL, CLI_SOPT_FORMAT }
 
 /* Options every command accepts. */
 struct cli_common {
@@ -41,7 +65,10 @@ struct cli_common {
 	bool read_only;
 	const char *owner;        /* --owner; NULL: "netblk-cli:PID@HOST" */
 	bool break_lock;          /* --break-lock */
-	int verbose;              /* -v count minus -q count */
+	int verbose;              /* --verbose count minus --quiet count */
+	int progress;             /* -1: on a terminal only; 0 off; 1 on */
+	double progress_interval; /* s between lines when not a terminal */
+	bool json;                /* --json, --format json */
 };
 
 /* An opened volume. */
@@ -228,8 +255,16 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_bench(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_unlock(struct cli_common *opt, int argc, char **argv);
 
-/* Checks shared by the commands that need a cluster. */
-int nb_cli_require_common(const struct cli_common *opt, const char *cmd,
+/*
+ * Checks shared by the commands that need a cluster. Fills in the
+ * default --ca, --cert and --key (nb_cli_tls_dir()) when they exist, and
+ * checks that the TLS files can be read. -EINVAL after printing why.
+ */
+int nb_cli_require_common(struct cli_common *opt, const char *cmd,
 		       bool need_volume);
+
+/* Directory of the default TLS files: $NETBLK_TLS_DIR or
+ * CLI_DEFAULT_TLS_DIR. */
+const char *nb_cli_tls_dir(void);
 
 #endif

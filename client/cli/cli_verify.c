@@ -102,7 +102,14 @@ static int cli_verify_opt(void *opaque, int val, const char *name,
 		return nb_cli_parse_size(name, arg, &v->offset);
 	case CLI_VOPT_SIZE:
 		v->has_size = true;
-		return nb_cli_parse_size(name, arg, &v->size);
+		if (nb_cli_parse_size(name, arg, &v->size) < 0)
+			return -EINVAL;
+		if (v->size == 0) {
+			nb_cli_err("%s must be more than 0 (0 would check nothing)",
+				name);
+			return -EINVAL;
+		}
+		return 0;
 	case CLI_VOPT_BS:
 		if (nb_cli_parse_size(name, arg, &v->bs) < 0)
 			return -EINVAL;
@@ -339,6 +346,12 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	}
 	if (!v.has_size)
 		v.size = ctx.vol->size - v.offset;
+	if (v.size == 0) {
+		nb_cli_err("verify: --offset %" PRIu64 " is the end of volume '%s': nothing to check",
+			v.offset, opt->volume);
+		rc = CLI_EXIT_USAGE;
+		goto out_close;
+	}
 	if (v.size % CLI_VERIFY_SECTOR) {
 		nb_cli_err("verify: --size must be a multiple of %u", CLI_VERIFY_SECTOR);
 		rc = CLI_EXIT_USAGE;
