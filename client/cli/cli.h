@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <getopt.h>
 
 #include "session.h"
@@ -137,6 +138,9 @@ uint64_t nb_cli_now_ns(void);
 /* splitmix64: a small, fast, seedable generator. */
 uint64_t nb_cli_rand_next(uint64_t *state);
 
+/* Whether the len bytes at buf are all zero. */
+bool nb_cli_all_zero(const void *buf, size_t len);
+
 /* Aligned buffer for I/O; free with free(). NULL with errno set. */
 void *nb_cli_buf_alloc(size_t size);
 
@@ -187,6 +191,36 @@ void cli_report_io_error(struct cli_ctx *ctx, enum session_op op,
 			 uint64_t offset, uint64_t length, int err);
 
 /*
+ * Progress of a long command (cli_progress.c), on standard error: with
+ * the default (opt->progress -1) a bar on a terminal and nothing
+ * otherwise; --progress (1): the bar on a terminal, else one line every
+ * --progress-interval seconds and a last line at the end; --no-progress
+ * (0): nothing. Lines read "import:  45% 460.0 MiB of 1.0 GiB, 120.3
+ * MB/s, ETA 0:05" (the last one "..., in 8.5 s").
+ */
+struct cli_progress {
+	const char *cmd;
+	FILE *out;
+	uint64_t total, done;
+	uint64_t t0, t_last, interval_ns;
+	int width;
+	bool on, tty, shown;
+};
+
+void nb_cli_progress_start(struct cli_progress *pr,
+			   const struct cli_common *opt, const char *cmd,
+			   uint64_t total);
+/* done: bytes so far; redraws when it is time to. */
+void nb_cli_progress_update(struct cli_progress *pr, uint64_t done);
+/* The last line (ok), or just the end of the bar's line. */
+void nb_cli_progress_end(struct cli_progress *pr, bool ok);
+/* One progress text into buf (a bar when bar; "in S s" instead of the
+ * ETA when final). Returns snprintf's count. */
+int nb_cli_progress_format(char *buf, size_t len, const char *cmd,
+			   uint64_t done, uint64_t total, double secs,
+			   bool bar, bool final);
+
+/*
  * The ordered pipeline used by import, export and verify: up to depth
  * ios in flight, each in its own slot buffer of buf_size bytes.
  * next() prepares the next io (sets offset and length, fills data for
@@ -202,6 +236,10 @@ struct cli_slot {
 	struct iovec iov;
 	uint8_t *buf;
 	uint64_t offset, length;
+	/* next() may send another op than the pipe's: WRITE_ZEROES (no
+	 * data; flags SESSION_FLAG_UNMAP) for holes and zero blocks */
+	enum session_op op;
+	uint32_t flags;
 	uint64_t seq;
 	bool busy, done;
 	int result;
@@ -223,6 +261,8 @@ struct cli_pipe {
 	bool no_more;
 	int error;
 	uint64_t bytes;            /* completed successfully */
+	struct cli_progress *progress; /* NULL: none; else fed with */
+	uint64_t progress_base;        /* progress_base + bytes */
 };
 
 int cli_pipe_run(struct cli_pipe *p);
@@ -245,6 +285,19 @@ void nb_cli_hist_add(struct cli_hist *h, uint64_t v);
 /* Smallest value v (within the resolution) with a fraction q of the
  * samples <= v; never above the largest sample; 0 when empty. */
 uint64_t nb_cli_hist_quantile(const struct cli_hist *h, double q);
+
+/*
+ * --json (cli_json.c, json-c). cli_json_print() prints doc on stdout,
+ * pretty, and drops the reference; returns 0 or -EIO after saying so.
+ * The add helpers put a member into object o (a NULL string is null).
+ */
+struct json_object;
+struct json_object *cli_json_engine_stats(const struct cli_ctx *ctx);
+int cli_json_print(struct json_object *doc);
+void cli_json_add_u64(struct json_object *o, const char *key, uint64_t v);
+void cli_json_add_str(struct json_object *o, const char *key, const char *v);
+void cli_json_add_double(struct json_object *o, const char *key, double v);
+void cli_json_add_bool(struct json_object *o, const char *key, bool v);
 
 /* Commands: return a CLI_EXIT_* code. argv[0] is the command name. */
 int cli_cmd_create(struct cli_common *opt, int argc, char **argv);

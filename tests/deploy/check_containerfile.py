@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deploy_check import Checker, project_version  # noqa: E402
 
 BUILD_NEEDS = {"cmake", "pkg-config", "libev-dev", "libssl-dev", "libprotobuf-c-dev",
-               "protobuf-c-compiler", "libnl-3-dev", "libnl-genl-3-dev"}
+               "protobuf-c-compiler", "libnl-3-dev", "libnl-genl-3-dev",
+               "libjson-c-dev"}
 
 # What each image must have: its file, the -dev packages beyond
 # BUILD_NEEDS, the runtime packages, the program it builds, copies and runs
@@ -30,7 +31,7 @@ IMAGES = {
         "file": "Containerfile",
         "build_needs": set(),
         "runtime_needs": {"libev4", "libssl3", "libprotobuf-c1", "libnl-3-200",
-                          "libnl-genl-3-200", "kmod", "iproute2"},
+                          "libnl-genl-3-200", "libjson-c5", "kmod", "iproute2"},
         "program": "vduse-netblk",
         "entrypoint": ["vduse-netblk", "agent"],
         "non_root": False,
