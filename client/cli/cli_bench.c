@@ -32,7 +32,7 @@ static const char cli_bench_help[] =
 "    cipher suite in use (\"bench: tls TLS_...\"), the number\n"
 "    of I/Os, IOPS, MB/s (10^6 bytes) and MiB/s, and the latency mean,\n"
 "    median (p50), p99, p99.9 and maximum in microseconds, measured from\n"
-"    submission to completion. Random patterns pick --bs-aligned offsets\n"
+"    submission to completion. Random patterns pick offsets aligned to\n"
 "    uniformly; sequential ones wrap around at the end of the region.\n"
 "    Write patterns overwrite the region with pseudo-random data.\n"
 "\n"
