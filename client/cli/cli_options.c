@@ -213,8 +213,10 @@ static int cli_common_set(struct cli_common *opt, int val, const char *arg,
 	case CLI_OPT_CLUSTER:
 		return cli_split_cluster(opt, arg);
 	case CLI_OPT_VOLUME:
-		if (short_opt && strspn(arg, "v") == strlen(arg)) {
-			nb_cli_err("-v%s: -v is --volume (as in vduse-netblk); for engine messages use --verbose",
+		/* -v was --verbose before: '-vv' or '-v --io-timeout 5' must
+		 * not quietly name a volume */
+		if (short_opt && (strspn(arg, "v") == strlen(arg) || arg[0] == '-')) {
+			nb_cli_err("-v %s: -v is --volume (as in vduse-netblk); for engine messages use --verbose",
 				arg);
 			return -EINVAL;
 		}

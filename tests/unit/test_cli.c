@@ -183,6 +183,7 @@ static void test_short_options(void **state)
 	char *bad_port[] = { "netblk-cli", "-c", "127.0.0.1:99999", "info", NULL };
 	char *bad_v6[] = { "netblk-cli", "--cluster", "[::1", "info", NULL };
 	char *old_vv[] = { "netblk-cli", "-vv", "info", NULL };
+	char *old_v[] = { "netblk-cli", "-v", "--io-timeout", "5", "info", NULL };
 	struct cli_common opt = { 0 };
 	int first = 0;
 
@@ -201,6 +202,9 @@ static void test_short_options(void **state)
 	nb_cli_common_free(&opt);
 	memset(&opt, 0, sizeof(opt));
 	assert_int_equal(nb_cli_main_parse(&opt, 3, old_vv, &first), -EINVAL);
+	nb_cli_common_free(&opt);
+	memset(&opt, 0, sizeof(opt));
+	assert_int_equal(nb_cli_main_parse(&opt, 5, old_v, &first), -EINVAL);
 	nb_cli_common_free(&opt);
 }
 
