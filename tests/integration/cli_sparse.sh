@@ -82,6 +82,18 @@ out=$("${cli[@]}" --volume vol0 export --length 1M "$NB_TMP/x" 2>&1 >/dev/null) 
 out=$("${cli[@]}" --volume vol0 export --progress --no-progress --length 1M "$NB_TMP/x" 2>&1 >/dev/null) ||
 	nb_fail "export --no-progress: $out"
 ! grep -q "%" <<<"$out" || nb_fail "progress shown with --no-progress: $out"
+# On a terminal (script(1) gives it one): the bar, by default.
+if command -v script >/dev/null; then
+	q() { printf '%q ' "$@"; }
+	tls=(--ca "$NB_TMP/pki/ca.crt" --cert "$NB_TMP/pki/client.crt" --key "$NB_TMP/pki/client.key")
+	out=$(timeout 60 script -qec "$(q "$NB_CLI_BIN" "${tls[@]}" --cluster "127.0.0.1:$port" --volume vol0 \
+		import "$img") 2>&1 >/dev/null" /dev/null | tr '\r' '\n') || nb_fail "import on a terminal: $out"
+	grep -Eq '^import \[#{24}\] 100% 32\.0 MiB of 32\.0 MiB, [0-9.]+ MB/s, in [0-9.]+ s' <<<"$out" ||
+		nb_fail "import on a terminal: no progress bar: $out"
+	nb_info "bar: $(grep -a 'import \[' <<<"$out" | tail -n 1)"
+else
+	nb_info "script(1) missing: the bar on a terminal is not checked"
+fi
 usage_rc=0
 "${cli[@]}" --volume vol0 import --progress-interval 0 "$img" >/dev/null 2>&1 || usage_rc=$?
 [ "$usage_rc" = 2 ] || nb_fail "--progress-interval 0: exit $usage_rc, expected 2"

@@ -68,5 +68,12 @@ if [ -x "$bin/netblk-rados-bench" ]; then
 else
 	echo "note: netblk-rados-bench not built (no librados-dev); its page not checked"
 fi
+# The build made the pages (when scdoc is there, as in CI).
+build=${NETBLK_BUILD:-}
+if [ -n "$build" ] && command -v scdoc >/dev/null; then
+	for p in vduse-netblk.8 netblk-cli.1 netblk-server-mock.1 netblk-node.8; do
+		[ -s "$build/docs/man/$p" ] || { echo "FAIL: $build/docs/man/$p was not built (target man)"; fail=1; }
+	done
+fi
 [ "$fail" = 0 ] || exit 1
 echo "PASS"
