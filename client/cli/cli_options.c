@@ -95,7 +95,7 @@ static const char cli_main_help[] =
 "SHORT OPTIONS\n"
 "    -c, -v, -r and -h mean --cluster, --volume, --read-only and --help, as\n"
 "    in vduse-netblk. --verbose and --quiet have no short form (-v was\n"
-"    --verbose before 0.2).\n"
+"    --verbose in earlier versions; -vv is refused with a hint).\n"
 "\n"
 "DEFAULT FILES\n"
 "    The directory of the default --ca, --cert and --key is\n"
