@@ -72,7 +72,7 @@ fi
 build=${NETBLK_BUILD:-}
 if [ -n "$build" ] && command -v scdoc >/dev/null; then
 	for p in vduse-netblk.8 netblk-cli.1 netblk-server-mock.1 netblk-node.8; do
-		[ -s "$build/docs/man/$p" ] || { echo "FAIL: $build/docs/man/$p was not built (target man)"; fail=1; }
+		[ -s "$build/man/man${p##*.}/$p" ] || { echo "FAIL: $build/man/man${p##*.}/$p was not built (target man)"; fail=1; }
 	done
 fi
 [ "$fail" = 0 ] || exit 1
