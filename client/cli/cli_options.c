@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "tls_suites.h"
+#include "version.h"
 
 static const char cli_main_help[] =
 "NAME\n"
@@ -63,6 +64,7 @@ static const char cli_main_help[] =
 "                              retries), -vv info, -vvv debug\n"
 "    -q, --quiet               no engine messages (the default)\n"
 "    -h, --help                this text\n"
+"        --version             print the version and exit\n"
 "\n"
 "WRITER LOCK\n"
 "    Commands that write (import, verify's write pass, bench with a write\n"
@@ -108,6 +110,7 @@ enum cli_common_opt {
 	CLI_OPT_VERBOSE,
 	CLI_OPT_QUIET,
 	CLI_OPT_HELP,
+	CLI_OPT_VERSION,
 };
 
 static const struct option cli_common_opts[] = {
@@ -126,6 +129,7 @@ static const struct option cli_common_opts[] = {
 	{ "verbose", no_argument, NULL, CLI_OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, CLI_OPT_QUIET },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },
 };
 #define CLI_N_COMMON (sizeof(cli_common_opts) / sizeof(cli_common_opts[0]))
 
@@ -274,6 +278,10 @@ int nb_cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 			fputs(help, stdout);
 			return 1;
 		}
+		if (c == CLI_OPT_VERSION) {
+			nb_version_print(stdout, "netblk-cli");
+			return 1;
+		}
 		if (c == '?') {
 			if (optopt)
 				nb_cli_err("%s: unknown option '-%c' (see 'netblk-cli %s --help')",
@@ -352,6 +360,10 @@ int nb_cli_main_parse(struct cli_common *opt, int argc, char **argv,
 	while ((c = getopt_long(argc, argv, "+:hvq", all, &idx)) != -1) {
 		if (c == 'h' || c == CLI_OPT_HELP) {
 			fputs(cli_main_help, stdout);
+			return 1;
+		}
+		if (c == CLI_OPT_VERSION) {
+			nb_version_print(stdout, "netblk-cli");
 			return 1;
 		}
 		if (c == 'v')
