@@ -139,8 +139,8 @@ int main(int argc, char **argv)
 		ev_timer_start(loop, &stats_timer);
 	}
 	nb_notify_ready("serving");
-	nb_notify_status("listening on %s port %u, map epoch %llu, backend %s",
-			 cfg.srv.listen, nb_srv_port(srv),
+	nb_notify_status("listening on port %u as node %s, map epoch %llu, backend %s",
+			 nb_srv_port(srv), nb_srv_node_addr(srv),
 			 (unsigned long long)nb_srv_map_epoch(srv),
 			 nb_node_backend_name(cfg.backend));
 	nb_notify_watchdog_start(loop);
