@@ -3,8 +3,9 @@
 # whose contents (dpkg-deb -c) hold the programs in /usr/bin, the units in
 # /usr/lib/systemd/system running /usr/bin programs, the modules-load.d
 # file and the documentation; whose Depends come from dpkg-shlibdeps (the
-# client package does not pull librados, the node package does); and that
-# lintian finds no error in (warnings are printed).
+# client package does not pull librados, the node package does), which
+# apt resolves here (apt-get install -s); and that lintian finds no error
+# in (warnings are printed).
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 : "${NETBLK_BUILD:?NETBLK_BUILD unset}" "${NETBLK_BIN:?NETBLK_BIN unset}"
@@ -62,9 +63,9 @@ for u in vduse-netblk@.service vduse-netblk-agent.service netblk-node.service; d
 	grep -q '^ExecStart=/usr/bin/' "$DEPLOY_TMP/x/usr/lib/systemd/system/$u" ||
 		fail "packaged $u: ExecStart: $(grep '^ExecStart=' "$DEPLOY_TMP/x/usr/lib/systemd/system/$u")"
 done
-file "$DEPLOY_TMP/x/usr/bin/vduse-netblk" | grep -q 'stripped' &&
-	! file "$DEPLOY_TMP/x/usr/bin/vduse-netblk" | grep -q 'not stripped' ||
-	fail "packaged vduse-netblk is not stripped"
+if ! file "$DEPLOY_TMP/x/usr/bin/vduse-netblk" | grep -q ', stripped'; then
+	fail "packaged vduse-netblk is not stripped: $(file "$DEPLOY_TMP/x/usr/bin/vduse-netblk")"
+fi
 
 # Depends: from dpkg-shlibdeps, runtime libraries only.
 dep_client=$(dpkg-deb -f "$client" Depends)
@@ -82,6 +83,18 @@ if [ -x "$NETBLK_BIN/netblk-rados-bench" ]; then
 fi
 [ "$(dpkg-deb -f "$dkms" Depends)" = dkms ] || fail "netblk-vduse-dkms Depends: $(dpkg-deb -f "$dkms" Depends)"
 
+# apt on this Debian 12 system resolves the packages' Depends (a
+# simulation: nothing is installed).
+if command -v apt-get >/dev/null; then
+	apt-get install -s "$client" "$node" > "$DEPLOY_TMP/apt.out" 2>&1 ||
+		{ cat "$DEPLOY_TMP/apt.out" >&2; fail "apt-get install -s of the packages fails"; }
+	for p in vduse-netblk netblk-node; do
+		grep -q "^Conf $p ($version " "$DEPLOY_TMP/apt.out" ||
+			{ cat "$DEPLOY_TMP/apt.out" >&2; fail "apt-get install -s does not configure $p"; }
+	done
+	echo "apt-get install -s: $(grep -c '^Inst ' "$DEPLOY_TMP/apt.out") packages would be installed"
+fi
+
 # lintian: errors fail, warnings are shown.
 if command -v lintian >/dev/null || deploy_apt_install lintian; then
 	lintian --allow-root "$client" "$node" "$dkms" > "$DEPLOY_TMP/lintian.out" 2>&1 || true
@@ -90,4 +103,4 @@ if command -v lintian >/dev/null || deploy_apt_install lintian; then
 else
 	echo "lintian missing (Debian: lintian): not run"
 fi
-echo "deploy: packages OK: $(cd "$DEPLOY_TMP/out" && ls ./*.deb | tr '\n' ' ')"
+echo "deploy: packages OK: ${client##*/} ${node##*/} ${dkms##*/}"

@@ -31,8 +31,8 @@ out=$("$NETBLK_BIN/netblk-cli" info --version) || fail "netblk-cli info --versio
 [[ $out == "netblk-cli $version"* ]] || fail "netblk-cli info --version: '$out'"
 
 # The copies in deploy/: image labels and the tags the manifests use.
-bad=$(cd "$NETBLK_SRC" && grep -rnoE \
+bad=$(grep -rnoE \
 	'(org\.opencontainers\.image\.version="|(vduse-netblk|netblk-node):|newTag: ")[0-9]+\.[0-9]+\.[0-9]+' \
-	deploy | grep -v "[\":]$version\$" || true)
-[ -z "$bad" ] || fail "deploy/ names another version than $version: $bad"
+	"$NETBLK_SRC/deploy" | grep -v "[\":]$version\$" || true)
+[ -z "$bad" ] || fail "deploy/ names another version than $version: ${bad//$NETBLK_SRC\//}"
 echo "deploy: $checked programs say $version"
