@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "parse.h"
 #include "tls_suites.h"
+#include "version.h"
 
 static const char cli_main_help[] =
 "NAME\n"
@@ -71,6 +72,7 @@ static const char cli_main_help[] =
 "                              retries), twice info, three times debug\n"
 "    --quiet                   no engine messages (the default)\n"
 "    -h, --help                this text\n"
+"        --version             print the version and exit\n"
 "\n"
 "WRITER LOCK\n"
 "    Commands that write (import, verify's write pass, bench with a write\n"
@@ -127,6 +129,7 @@ enum cli_common_opt {
 	CLI_OPT_VERBOSE,
 	CLI_OPT_QUIET,
 	CLI_OPT_HELP,
+	CLI_OPT_VERSION,
 };
 
 static const struct option cli_common_opts[] = {
@@ -145,6 +148,7 @@ static const struct option cli_common_opts[] = {
 	{ "verbose", no_argument, NULL, CLI_OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, CLI_OPT_QUIET },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },
 };
 #define CLI_SHORT_OPTS ":hc:v:r"
 #define CLI_N_COMMON (sizeof(cli_common_opts) / sizeof(cli_common_opts[0]))
@@ -363,6 +367,10 @@ int nb_cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 			fputs(help, stdout);
 			return 1;
 		}
+		if (c == CLI_OPT_VERSION) {
+			nb_version_print(stdout, "netblk-cli");
+			return 1;
+		}
 		if (c == '?') {
 			if (optopt)
 				nb_cli_err("%s: unknown option '-%c' (see 'netblk-cli %s --help')",
@@ -500,6 +508,10 @@ int nb_cli_main_parse(struct cli_common *opt, int argc, char **argv,
 		c = cli_short_to_long(c);
 		if (c == CLI_OPT_HELP) {
 			fputs(cli_main_help, stdout);
+			return 1;
+		}
+		if (c == CLI_OPT_VERSION) {
+			nb_version_print(stdout, "netblk-cli");
 			return 1;
 		}
 		if (c == '?') {

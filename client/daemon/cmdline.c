@@ -12,6 +12,7 @@
 #include "log.h"
 #include "options.h"
 #include "tls_suites.h"
+#include "version.h"
 
 void nb_cmdline_usage(FILE *f)
 {
@@ -94,6 +95,7 @@ void nb_cmdline_usage(FILE *f)
 "  -u, --user NAME           once the device is up, run as user NAME\n"
 "                            (started as root); see Privileges below\n"
 "  -h, --help                this text\n"
+"      --version             print the version and exit\n"
 "\n"
 "Privileges: setting the device up needs root (/dev/vduse/control and\n"
 "/dev/vduse/NAME are root's, the vdpa netlink commands need\n"
@@ -221,7 +223,7 @@ enum {
 	OPT_CONNECT_TIMEOUT, OPT_QUEUE_SIZE, OPT_MGMTDEV, OPT_NO_ATTACH,
 	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
 	OPT_RESIZE_CHECK, OPT_TLS_CIPHERSUITES, OPT_BOUNCE_SIZE,
-	OPT_BREAK_LOCK, OPT_LOCK_OWNER,
+	OPT_BREAK_LOCK, OPT_LOCK_OWNER, OPT_VERSION,
 };
 
 /* --user: resolve now, so a wrong name fails before any device work. */
@@ -293,6 +295,7 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 		{ "user", required_argument, NULL, 'u' },
 		{ "break-lock", no_argument, NULL, OPT_BREAK_LOCK },
 		{ "lock-owner", required_argument, NULL, OPT_LOCK_OWNER },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
@@ -329,6 +332,9 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 			break;
 		case 'h':
 			nb_cmdline_usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			nb_version_print(stdout, "vduse-netblk");
 			return 1;
 		case OPT_CA:
 			o->cfg.ca = optarg;

@@ -25,6 +25,7 @@
 #include "agent.h"
 #include "cmdline.h"
 #include "log.h"
+#include "notify.h"
 #include "privs.h"
 #include "state.h"
 #include "tls_suites.h"
@@ -224,8 +225,16 @@ static int main_run(struct cmdline *o)
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigusr1);
 	ev_signal_start(loop, &sighup);
+	snprintf(line, sizeof(line), "serving volume %s as %s", cfg.volume,
+		 nb_volume_node(v));
+	nb_notify_ready(line);
+	nb_notify_watchdog_start(loop);
 	ev_run(loop, 0);
 
+	nb_notify_watchdog_stop(loop);
+	nb_notify_stopping(main_last_signal == SIGUSR1 ?
+			   "leaving the disk attached for the next daemon" :
+			   "stopping: detaching the disk");
 	ret = nb_volume_stop(v, main_last_signal == SIGUSR1);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
 		nb_log_msg(LOG_WARNING, "cannot remove pid file %s: %s",

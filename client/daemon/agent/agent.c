@@ -29,6 +29,7 @@
 #include "agent.h"
 #include "agent_priv.h"
 #include "log.h"
+#include "notify.h"
 #include "options.h"
 #include "tls_suites.h"
 
@@ -199,6 +200,25 @@ void nb_agent_spec_removed(struct agent *a, const char *name)
 	free(av);
 }
 
+/* What `systemctl status` shows: how many specs are served. */
+static void agent_notify_status(struct agent *a, bool ready)
+{
+	unsigned int specs = 0, served = 0;
+	struct agent_vol *av;
+	char status[256];
+
+	for (av = a->vols; av; av = av->next) {
+		specs++;
+		served += av->v != NULL;
+	}
+	snprintf(status, sizeof(status), "%u of %u volumes served (specs in %s)",
+		 served, specs, a->spec_dir);
+	if (ready)
+		nb_notify_ready(status);
+	else
+		nb_notify_status("%s", status);
+}
+
 /* Specs that parsed but did not attach (cluster down...): try again. */
 static void agent_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -208,6 +228,7 @@ static void agent_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	for (av = a->vols; av; av = av->next)
 		if (av->parsed && !av->v)
 			nb_agent_spec_changed(a, av->name);
+	agent_notify_status(a, false);
 }
 
 /* At start: attach every spec; clean up devices whose spec is gone. */
@@ -345,7 +366,11 @@ int nb_agent_main(int argc, char **argv)
 	ev_signal_start(a.loop, &sigint);
 	ev_signal_start(a.loop, &sigterm);
 	ev_signal_start(a.loop, &sighup);
+	agent_notify_status(&a, true);
+	nb_notify_watchdog_start(a.loop);
 	ev_run(a.loop, 0);
+	nb_notify_watchdog_stop(a.loop);
+	nb_notify_stopping("leaving the disks attached for the next agent");
 
 	nb_log_msg(LOG_NOTICE, "agent: signal %d, leaving the devices attached "
 		"for the next agent", agent_last_signal);

@@ -10,6 +10,7 @@
 #include "options.h"
 #include "state.h"
 #include "tls_suites.h"
+#include "version.h"
 
 static void agent_usage(FILE *f)
 {
@@ -43,6 +44,7 @@ static void agent_usage(FILE *f)
 "                       measured once at start and logged at info level)\n"
 "  --connect-timeout S  per attach (default 10)\n"
 "  --log-level LEVEL    error, warning, notice (default), info, debug\n"
+"  --version            print the version and exit\n"
 "\n"
 "status: one line per declared volume (name, volume, state, device,\n"
 "message); exit 0 when every declared volume is attached, else 1.\n");
@@ -63,6 +65,7 @@ int nb_agent_parse(int argc, char **argv, struct agent_opts *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char why[512];
@@ -120,6 +123,9 @@ int nb_agent_parse(int argc, char **argv, struct agent_opts *o)
 			break;
 		case 'h':
 			agent_usage(stdout);
+			return 1;
+		case 'V':
+			nb_version_print(stdout, "vduse-netblk");
 			return 1;
 		case ':':
 			fprintf(stderr, "vduse-netblk: option '%s' needs a "
