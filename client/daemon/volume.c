@@ -872,7 +872,7 @@ int nb_volume_reload_tls(struct volume *v)
 
 void nb_volume_get_stats(struct volume *v, struct volume_stats *out)
 {
-	unsigned int i;
+	unsigned int i, op;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < v->cfg.queues; i++) {
@@ -884,6 +884,21 @@ void nb_volume_get_stats(struct volume *v, struct volume_stats *out)
 		out->bytes_read += ws.bytes_read;
 		out->bytes_written += ws.bytes_written;
 		out->inflight += ws.inflight;
+		out->retries += ws.retries;
+		out->reconnects += ws.reconnects;
+		out->timeouts += ws.timeouts;
+		out->map_refreshes += ws.map_refreshes;
+		out->conns_up += ws.conns_ready;
+		for (op = 0; op < BLK_OP_MAX; op++) {
+			struct worker_latency *d = &out->latency[op];
+			const struct worker_latency *l = &ws.latency[op];
+			unsigned int b;
+
+			for (b = 0; b < WORKER_LAT_BUCKETS; b++)
+				d->bucket[b] += l->bucket[b];
+			d->count += l->count;
+			d->sum_ns += l->sum_ns;
+		}
 	}
 	out->size = v->size;
 }

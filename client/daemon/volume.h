@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "worker.h"
+
 struct ev_loop;
 
 #define VOLUME_MAX_QUEUES 64
@@ -72,6 +74,13 @@ struct volume_stats {
 	uint64_t bytes_written;
 	uint64_t size;                /* bytes, as the driver knows it */
 	uint32_t inflight;
+	/* The engine's: requests sent again, connections re-established,
+	 * connections closed for a request without reply in time, new maps
+	 * installed; connections ready now. Summed over the queues. */
+	uint64_t retries, reconnects, timeouts, map_refreshes;
+	uint32_t conns_up;
+	/* Request latency by enum blk_op, buckets as nb_worker_lat_bounds. */
+	struct worker_latency latency[BLK_OP_MAX];
 };
 
 struct volume;
