@@ -47,6 +47,38 @@ static struct agent_vol *agent_find(struct agent *a, const char *name)
 	return NULL;
 }
 
+/*
+ * RUN/agent.heartbeat, rewritten by the loop every
+ * AGENT_HEARTBEAT_SECONDS: vduse-netblk status reads it to tell an agent
+ * whose loop answers from one that is stuck or gone.
+ */
+static void agent_heartbeat(struct agent *a)
+{
+	char path[PATH_MAX], text[128];
+
+	snprintf(path, sizeof(path), "%s/" AGENT_HEARTBEAT_FILE, a->run_dir);
+	snprintf(text, sizeof(text), "pid=%d\nupdated=%lld\n", (int)getpid(),
+		 (long long)time(NULL));
+	if (nb_agent_write_file(path, text) < 0)
+		nb_log_msg(LOG_WARNING, "cannot write %s: %s", path,
+			strerror(errno));
+}
+
+static void agent_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	agent_heartbeat(t->data);
+}
+
+/*
+ * Attaching blocks the loop (connect_timeout, then the wait for the
+ * disk): after each, say the agent is alive and publish what changed.
+ */
+static void agent_alive(struct agent *a)
+{
+	agent_heartbeat(a);
+	nb_agent_metrics_publish(a);
+}
+
 static void agent_start_vol(struct agent *a, struct agent_vol *av,
 			    const char *text)
 {
@@ -107,6 +139,7 @@ static void agent_start_vol(struct agent *a, struct agent_vol *av,
 			av->spec.volume, av->message);
 	}
 	nb_agent_write_status(a, av);
+	agent_alive(a);
 }
 
 static void agent_stop_vol(struct agent *a, struct agent_vol *av, bool leave)
@@ -293,24 +326,6 @@ void nb_agent_force(struct agent *a, const char *name)
 		nb_agent_spec_changed(a, name);
 }
 
-/*
- * RUN/agent.heartbeat, rewritten by the loop every
- * AGENT_HEARTBEAT_SECONDS: vduse-netblk status reads it to tell an agent
- * whose loop answers from one that is stuck or gone.
- */
-static void agent_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct agent *a = t->data;
-	char path[PATH_MAX], text[128];
-
-	snprintf(path, sizeof(path), "%s/" AGENT_HEARTBEAT_FILE, a->run_dir);
-	snprintf(text, sizeof(text), "pid=%d\nupdated=%lld\n", (int)getpid(),
-		 (long long)time(NULL));
-	if (nb_agent_write_file(path, text) < 0)
-		nb_log_msg(LOG_WARNING, "cannot write %s: %s", path,
-			strerror(errno));
-}
-
 /* At start: attach every spec; clean up devices whose spec is gone. */
 static void agent_reconcile(struct agent *a)
 {
@@ -433,7 +448,9 @@ int nb_agent_main(int argc, char **argv)
 		return 1;
 	}
 	nb_log_msg(LOG_NOTICE, "agent: serving the specs in %s", a.spec_dir);
+	agent_heartbeat(&a);
 	agent_reconcile(&a);
+	agent_alive(&a);
 	ev_timer_init(&a.retry_timer, agent_retry_cb, AGENT_RETRY_SECONDS,
 		      AGENT_RETRY_SECONDS);
 	a.retry_timer.data = &a;

@@ -109,6 +109,8 @@ void nb_agent_link(struct agent *a, struct agent_vol *av, bool add);
 int nb_agent_metrics_start(struct agent *a, char *err, size_t errlen);
 /* Stop the server and its timer. */
 void nb_agent_metrics_stop(struct agent *a);
+/* Publish a snapshot now (no-op without --metrics). */
+void nb_agent_metrics_publish(struct agent *a);
 /* "attached", "in-use" (a spec change waits for the disk to be free),
  * "error" (not attached, retried), "bad-spec". */
 const char *nb_agent_vol_state(const struct agent_vol *av);

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "metrics.h"
 
+static void agent_metrics_publish(struct agent *a);
+
 const char *nb_agent_vol_state(const struct agent_vol *av)
 {
 	if (!av->parsed)
@@ -27,6 +29,13 @@ const char *nb_agent_vol_state(const struct agent_vol *av)
 bool nb_agent_vol_ready(const struct agent_vol *av)
 {
 	return av->removed || av->v != NULL;
+}
+
+void nb_agent_metrics_publish(struct agent *a)
+{
+	if (!a->metrics_srv)
+		return;
+	agent_metrics_publish(a);
 }
 
 static void agent_metrics_publish(struct agent *a)
