@@ -232,6 +232,9 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 		av->next = a->vols;
 		a->vols = av;
 	}
+	/* The spec is back (if it was removed); a change held back is
+	 * replaced by this one. */
+	av->removed = av->held = false;
 	if (ret < 0) {
 		/* A bad rewrite leaves a working attachment alone. */
 		snprintf(av->message, sizeof(av->message), "bad spec %.100s: %.380s",
@@ -368,6 +371,18 @@ static void agent_reconcile(struct agent *a)
 			"taking the device over to detach it", tmp.name);
 		tmp.parsed = true;
 		agent_start_vol(a, &tmp, NULL);
+		if (!agent_may_detach(a, &tmp, false, err, sizeof(err))) {
+			/* In use: keep it, as for a spec removed now. */
+			av = malloc(sizeof(*av));
+			if (av) {
+				*av = tmp;
+				av->next = a->vols;
+				a->vols = av;
+				agent_hold(a, av, true, err);
+				free(text);
+				continue;
+			}
+		}
 		agent_stop_vol(a, &tmp, false);
 		nb_agent_path(path, sizeof(path), a->status_dir, tmp.name,
 			   ".status");
