@@ -870,6 +870,28 @@ int nb_volume_reload_tls(struct volume *v)
 	return 0;
 }
 
+int nb_volume_set_io_timeout(struct volume *v, double seconds)
+{
+	unsigned int i;
+	int ret, first = 0;
+
+	if (!(seconds >= 0))
+		return -EINVAL;
+	v->cfg.io_timeout = seconds;
+	for (i = 0; i < v->cfg.queues; i++) {
+		ret = nb_worker_set_io_timeout(v->workers[i], seconds);
+		if (ret < 0 && !first)
+			first = ret;
+	}
+	if (first)
+		nb_log_msg(LOG_ERR, "%s: io_timeout %g s not set on every queue: "
+			"%s", v->name, seconds, strerror(-first));
+	else
+		nb_log_msg(LOG_NOTICE, "%s: io_timeout now %g s%s", v->name,
+			seconds, seconds > 0 ? "" : " (retry forever)");
+	return first;
+}
+
 void nb_volume_get_stats(struct volume *v, struct volume_stats *out)
 {
 	unsigned int i, op;

@@ -118,6 +118,10 @@ int nb_volume_reload_tls(struct volume *v);
 
 void nb_volume_get_stats(struct volume *v, struct volume_stats *out);
 
+/* Change io_timeout (0: retry forever) on every queue, live: requests in
+ * progress keep their start time. 0 or -errno (logged). */
+int nb_volume_set_io_timeout(struct volume *v, double seconds);
+
 /*
  * Before the daemon switches to another user (--user): give it the state
  * file and the state directory (chown), so that it can still update and,

@@ -369,6 +369,12 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 					c->u.reload_tls.ssl_ctx) : 0;
 		/* A cluster made after a drain reads the files again. */
 		break;
+	case WORKER_CMD_IO_TIMEOUT:
+		/* Sessions made later (a reconnect) take it from cfg. */
+		w->cfg.io_timeout = c->u.io_timeout.seconds;
+		c->result = w->cluster ? nb_session_set_io_timeout(w->cluster,
+					c->u.io_timeout.seconds) : 0;
+		break;
 	case WORKER_CMD_EXIT:
 		ev_break(loop, EVBREAK_ALL);
 		c->result = 0;
@@ -615,6 +621,16 @@ int nb_worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx)
 	struct worker_cmd c = {
 		.type = WORKER_CMD_RELOAD_TLS,
 		.u.reload_tls = { .ssl_ctx = ctx },
+	};
+
+	return worker_call(w, &c);
+}
+
+int nb_worker_set_io_timeout(struct worker *w, double seconds)
+{
+	struct worker_cmd c = {
+		.type = WORKER_CMD_IO_TIMEOUT,
+		.u.io_timeout = { .seconds = seconds },
 	};
 
 	return worker_call(w, &c);

@@ -128,6 +128,9 @@ int nb_worker_refresh_size(struct worker *w);
 
 /* New connections use ctx (certificate reload); see nb_session_reload_tls. */
 int nb_worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx);
+/* The session's io_timeout, now and for sessions made later. 0 or
+ * -errno. */
+int nb_worker_set_io_timeout(struct worker *w, double seconds);
 
 void nb_worker_get_stats(struct worker *w, struct worker_stats *out);
 

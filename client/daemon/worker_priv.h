@@ -23,6 +23,7 @@ enum worker_cmd_type {
 	WORKER_CMD_DRAIN,
 	WORKER_CMD_REFRESH,
 	WORKER_CMD_RELOAD_TLS,
+	WORKER_CMD_IO_TIMEOUT,
 	WORKER_CMD_EXIT,
 	WORKER_CMD_MAX
 };
@@ -62,6 +63,9 @@ struct worker_cmd {
 		struct worker_cmd_reload_tls {
 			struct ssl_ctx_st *ssl_ctx;
 		} reload_tls;
+		struct worker_cmd_io_timeout {
+			double seconds;
+		} io_timeout;
 	} u;
 	uint64_t seq;           /* set by worker_call() */
 	int result;

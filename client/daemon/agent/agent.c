@@ -203,6 +203,30 @@ static void agent_hold(struct agent *a, struct agent_vol *av, bool removed,
 	nb_agent_write_status(a, av);
 }
 
+/*
+ * A change that the attached volume can take without a detach: only
+ * io_timeout differs. Applied, true; otherwise false.
+ */
+static bool agent_apply_live(struct agent *a, struct agent_vol *av,
+			     const struct spec *spec)
+{
+	struct spec tmp = *spec;
+
+	tmp.io_timeout = av->spec.io_timeout;
+	if (!nb_spec_equal(&av->spec, &tmp) ||
+	    nb_volume_set_io_timeout(av->v, spec->io_timeout) < 0)
+		return false;
+	nb_log_msg(LOG_NOTICE, "%s: io_timeout changed from %g to %g s, "
+		"applied without a detach", av->name, av->spec.io_timeout,
+		spec->io_timeout);
+	av->spec = *spec;
+	snprintf(av->message, sizeof(av->message), "attached as %s; "
+		 "io_timeout %g s applied live", nb_volume_node(av->v),
+		 spec->io_timeout);
+	nb_agent_write_status(a, av);
+	return true;
+}
+
 /* Spec file NAME.spec was written: attach, re-attach, or report. */
 void nb_agent_spec_changed(struct agent *a, const char *name)
 {
@@ -256,6 +280,10 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 		}
 		av->spec.break_lock = spec.break_lock;
 		av->spec.force_detach = spec.force_detach;
+		free(text);
+		return;
+	}
+	if (av->v && agent_apply_live(a, av, &spec)) {
 		free(text);
 		return;
 	}

@@ -5,7 +5,7 @@
 # its status file says why, the others are unaffected; `status` and the
 # metrics endpoint report the volumes (promtool accepts a scrape of the
 # real disks; each carries its kernel disk name; every endpoint's status
-# code). A disk in use is not detached: a removed spec of a mounted disk
+# code). An io_timeout change is applied without a detach. A disk in use is not detached: a removed spec of a mounted disk
 # and a changed spec of an open disk leave them attached, status says
 # why; unmounted, the disk goes; NAME.force applies the change.
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
@@ -145,6 +145,17 @@ c=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9477/other)
 c=$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:9477/metrics)
 [ "$c" = 405 ] || fail "POST /metrics: $c"
 log "metrics: $(grep -vc '^#' /tmp/metrics.txt) samples, promtool ok, av1 on $disk: $(grep "duration_seconds_count{volume=\"av1\".*op=\"write\"}" /tmp/metrics.txt)"
+
+# A change the volume can take live: io_timeout, without a detach.
+blk4=$(readlink -f $run/by-volume/av4)
+printf 'cluster=127.0.0.1:7001\nvolume=av4\nname=agent4\nio_timeout=45\n' >$specs/vol4.spec
+for ((i = 0; i < 100; i++)); do grep -q 'io_timeout 45 s applied live' $specs/vol4.status 2>/dev/null && break; sleep 0.1; done
+grep -q '^message=.*io_timeout 45 s applied live' $specs/vol4.status || fail "io_timeout change: $(cat $specs/vol4.status)"
+[ "$(readlink -f $run/by-volume/av4)" = "$blk4" ] || fail "io_timeout change moved av4 from $blk4"
+grep -q 'agent4: io_timeout now 45 s' "$NETBLK_OUT/agent.log" || fail "the workers did not take io_timeout 45"
+grep -q 'vol4: spec changed, re-attaching' "$NETBLK_OUT/agent.log" && fail "io_timeout change re-attached av4"
+check_volume av4
+log "io_timeout changed live on $blk4: $(grep ^message= $specs/vol4.status)"
 
 # A disk in use is not detached. av1 mounted: its spec removed -> stays.
 blk1=$(readlink -f $run/by-volume/av1)
