@@ -23,7 +23,7 @@ static void agent_usage(FILE *f)
 "ca=, cert=, key=, tls_name=, tls_ciphersuites=, mgmtdev=, break_lock=,\n"
 "lock_owner=, force_detach=; see vduse-netblk --help for the writer\n"
 "lock). Creating a spec attaches, deleting it detaches, changing it\n"
-"re-attaches. A disk in use (mounted, held by device mapper or md, or\n"
+"re-attaches (io_timeout alone is applied without a detach). A disk in use (mounted, held by device mapper or md, or\n"
 "open) is not detached: the change waits, the status says why, until the\n"
 "disk is free or DIR/NAME.force exists (or force_detach=true in the new\n"
 "spec). The state of each is in STATUS_DIR/NAME.status; RUN/by-volume/ID\n"
