@@ -185,12 +185,11 @@ static bool agent_may_detach(struct agent *a, struct agent_vol *av,
 	return true;
 }
 
-/* Keep av attached as it is; say why once. */
+/* Keep av attached as it is; say why in its status, and in the log
+ * unless it was waiting already (the retry every 10 s stays quiet). */
 static void agent_hold(struct agent *a, struct agent_vol *av, bool removed,
-		       const char *why)
+		       const char *why, bool was)
 {
-	bool was = av->removed || av->held;
-
 	av->removed = removed;
 	av->held = !removed;
 	snprintf(av->message, sizeof(av->message), "%s, but %s is %.200s: left "
@@ -233,6 +232,7 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 	struct agent_vol *av = agent_find(a, name);
 	char path[PATH_MAX], err[512];
 	struct spec spec;
+	bool waiting;
 	char *text;
 	int ret;
 
@@ -258,6 +258,7 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 	}
 	/* The spec is back (if it was removed); a change held back is
 	 * replaced by this one. */
+	waiting = av->removed || av->held;
 	av->removed = av->held = false;
 	if (ret < 0) {
 		/* A bad rewrite leaves a working attachment alone. */
@@ -271,9 +272,8 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 		return;
 	}
 	if (av->v && nb_spec_equal(&av->spec, &spec)) {
-		if (av->removed || av->held) {
+		if (waiting) {
 			/* Back as it was attached: nothing waits any more. */
-			av->removed = av->held = false;
 			snprintf(av->message, sizeof(av->message), "attached as %s",
 				 nb_volume_node(av->v));
 			nb_agent_write_status(a, av);
@@ -289,7 +289,7 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 	}
 	if (av->v && !agent_may_detach(a, av, spec.force_detach, err,
 				       sizeof(err))) {
-		agent_hold(a, av, false, err);
+		agent_hold(a, av, false, err, waiting);
 		free(text);
 		return;
 	}
@@ -313,7 +313,7 @@ void nb_agent_spec_removed(struct agent *a, const char *name)
 	if (!av)
 		return;
 	if (!agent_may_detach(a, av, false, why, sizeof(why))) {
-		agent_hold(a, av, true, why);
+		agent_hold(a, av, true, why, av->removed || av->held);
 		return;
 	}
 	agent_stop_vol(a, av, false);
@@ -406,7 +406,7 @@ static void agent_reconcile(struct agent *a)
 				*av = tmp;
 				av->next = a->vols;
 				a->vols = av;
-				agent_hold(a, av, true, err);
+				agent_hold(a, av, true, err, false);
 				free(text);
 				continue;
 			}
