@@ -10,6 +10,7 @@
 
 #include "cmdline.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "tls_suites.h"
 #include "version.h"
@@ -91,6 +92,11 @@ void nb_cmdline_usage(FILE *f)
 "                            (default: go to the background once the\n"
 "                            device is up, log to syslog)\n"
 "      --pid-file FILE       write the daemon's pid here\n"
+"      --metrics ADDR:PORT   serve Prometheus metrics on /metrics and the\n"
+"                            probes /healthz (the main loop answers) and\n"
+"                            /readyz (the disk is attached), e.g.\n"
+"                            127.0.0.1:9478 (a numeric address, [v6] in\n"
+"                            brackets)\n"
 "      --log-level LEVEL     error, warning, notice (default), info, debug\n"
 "  -u, --user NAME           once the device is up, run as user NAME\n"
 "                            (started as root); see Privileges below\n"
@@ -221,7 +227,7 @@ static int cmdline_split_cluster(struct cmdline *o, const char *arg)
 enum {
 	OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_TLS_NAME, OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_QUEUE_SIZE, OPT_MGMTDEV, OPT_NO_ATTACH,
-	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
+	OPT_PID_FILE, OPT_METRICS, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
 	OPT_RESIZE_CHECK, OPT_TLS_CIPHERSUITES, OPT_BOUNCE_SIZE,
 	OPT_BREAK_LOCK, OPT_LOCK_OWNER, OPT_VERSION,
 };
@@ -288,6 +294,7 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 		{ "mgmtdev", required_argument, NULL, OPT_MGMTDEV },
 		{ "no-attach", no_argument, NULL, OPT_NO_ATTACH },
 		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -406,6 +413,21 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 		case OPT_PID_FILE:
 			o->pid_file = optarg;
 			break;
+		case OPT_METRICS: {
+			struct sockaddr_storage ss;
+			socklen_t sslen;
+			char why[512];
+
+			if (nb_metrics_parse_addr(optarg, &ss, &sslen, why,
+						  sizeof(why)) < 0) {
+				fprintf(stderr, "vduse-netblk: --metrics %s\n",
+					why);
+				ret = -EINVAL;
+				break;
+			}
+			o->metrics = optarg;
+			break;
+		}
 		case OPT_BREAK_LOCK:
 			o->cfg.break_lock = true;
 			break;
