@@ -343,11 +343,13 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 		goto out;
 	}
 	if (csi_mounted(req->staging_target_path, &mdev, &mro)) {
-		if (mdev != st.st_rdev)
+		if (mdev != st.st_rdev || mro != ro) {
 			code = nb_csi_fail(c, CSI_ALREADY_EXISTS,
-					   "NodeStageVolume %s: something else is mounted at %s",
-					   req->volume_id, req->staging_target_path);
-		goto out;
+					   "NodeStageVolume %s: %s is already a mount with other "
+					   "settings", req->volume_id, req->staging_target_path);
+			goto out;
+		}
+		goto done;
 	}
 	{
 		char *blkid[] = { "blkid", "-p", "-o", "value", "-s", "TYPE", dev, NULL };
@@ -547,11 +549,13 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 	}
 	if (csi_mounted(target, &mdev, &mro)) {
 		/* a bind mount of a device node shows the file system the node is on */
-		if ((!block && mdev != want_dev) || mro != ro)
+		if ((!block && mdev != want_dev) || mro != ro) {
 			code = nb_csi_fail(c, CSI_ALREADY_EXISTS,
 					   "NodePublishVolume %s: %s is already a mount with other "
 					   "settings", req->volume_id, target);
-		goto out;
+			goto out;
+		}
+		goto done;
 	}
 	if (block) {
 		char parent[PATH_MAX], *slash;
@@ -592,6 +596,7 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 			goto out;
 		}
 	}
+done:
 	r = nb_csi_alloc(c, sizeof(*r));
 	csi__v1__node_publish_volume_response__init(r);
 	*resp = &r->base;
