@@ -6,6 +6,8 @@
 #   admin-mock.sh delete VOLUME CLUSTER | resize VOLUME CLUSTER BYTES
 set -eu
 echo "$*" >>"$NB_CSI_ADMIN_LOG"
+# a test holds the command here while it makes a second call on the volume
+while [ -e "$NB_CSI_ADMIN_LOG.hold" ]; do sleep 0.05; done
 case $1 in
 delete) exit 0 ;;
 resize) exec "$NB_CSI_MOCK" ctl "$NB_CSI_MOCK_SOCK" resize "$2" "$4" ;;

@@ -43,7 +43,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from csi_lib import CsiTest, cap, pb  # noqa: E402
+from csi_lib import SERVICE_OF, CsiTest, cap, pb, wait_for  # noqa: E402
 
 sock, admin_log = sys.argv[1], sys.argv[2]
 t = CsiTest(sock)
@@ -150,6 +150,26 @@ t.check(r and r.capacity_bytes == 20 * MiB and r.node_expansion_required, f"20 M
 r = t.ok("ControllerExpandVolume", pb.ControllerExpandVolumeRequest(volume_id="pvc-one", capacity_range=pb.CapacityRange(required_bytes=20 * MiB), volume_capability=cap("block")), "again ")
 t.check(r and r.capacity_bytes == 20 * MiB and not r.node_expansion_required, "same size; a block volume needs no node step")
 t.check(open(admin_log).read().count("resize pvc-one") == 1, "the resize command ran once: " + open(admin_log).read().replace("\n", "; "))
+
+t.start("concurrent calls on one volume")
+hold = admin_log + ".hold"
+open(hold, "w").close()
+svc, stub_cls = SERVICE_OF["ControllerExpandVolume"]
+slow = stub_cls(t.channel).ControllerExpandVolume.future(pb.ControllerExpandVolumeRequest(
+    volume_id="pvc-one", capacity_range=pb.CapacityRange(required_bytes=24 * MiB)), timeout=60)
+t.check(wait_for(lambda: "resize pvc-one 127.0.0.1" in open(admin_log).read().split("20971520", 1)[-1]),
+        "the first call is inside the resize command")
+t.fails("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id="pvc-one", node_id="n1", volume_capability=cap()),
+        "ABORTED", "while an expansion of the volume runs ")
+t.fails("DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-one"), "ABORTED", "while an expansion of the volume runs ")
+r = t.ok("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id="pvc-default", node_id="n1", volume_capability=cap("block")),
+         "of another volume meanwhile ")
+os.unlink(hold)
+try:
+    t.check(slow.result().capacity_bytes == 24 * MiB, "the held expansion then completes: 24 MiB")
+except Exception as e:  # noqa: BLE001
+    t.check(False, f"the held expansion then completes ({e})")
+t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id="pvc-default", node_id="n1"))
 
 t.start("DeleteVolume")
 t.fails("DeleteVolume", pb.DeleteVolumeRequest(), "INVALID_ARGUMENT", "without a volume id ")

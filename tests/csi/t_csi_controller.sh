@@ -17,7 +17,7 @@ export NB_CSI_MOCK=$NB_MOCK NB_CSI_MOCK_SOCK=$NB_TMP/n0.sock NB_CSI_ADMIN_LOG=$N
 	--cert "$NB_TMP/pki/client.crt" --key "$NB_TMP/pki/client.key" \
 	--admin-command "$NETBLK_SRC/tests/csi/admin-mock.sh" >"$NB_TMP/csi.log" 2>&1 &
 csi_pid=$!
-NB_MOCK_PID[csi]=$csi_pid   # stopped by nb_cleanup if we fail early
+NB_MOCK_PID["csi"]=$csi_pid   # stopped by nb_cleanup if we fail early
 for ((i = 0; i < 100; i++)); do [ -S "$NB_TMP/csi.sock" ] && break; sleep 0.1; done
 [ -S "$NB_TMP/csi.sock" ] || nb_fail "netblk-csi did not listen: $(tail -5 "$NB_TMP/csi.log")"
 rc=0
