@@ -30,11 +30,11 @@ int nb_csi_volume_parse(const char *id, const char *default_cluster,
 	const char *slash = strrchr(id, '/');
 	const char *cluster = default_cluster;
 	char *save = NULL, *tok;
+	size_t n;
 
 	memset(v, 0, sizeof(*v));
 	if (slash) {
-		size_t n = (size_t)(slash - id);
-
+		n = (size_t)(slash - id);
 		if (n == 0 || n >= sizeof(v->cluster)) {
 			snprintf(err, errlen, "volume id '%s': bad cluster part", id);
 			return -1;
@@ -60,6 +60,11 @@ int nb_csi_volume_parse(const char *id, const char *default_cluster,
 		snprintf(err, errlen, "volume id '%s' names no cluster and the driver has no --cluster", id);
 		return -1;
 	}
+	n = strlen(v->cluster);
+	if (v->cluster[0] == ',' || v->cluster[n - 1] == ',' || strstr(v->cluster, ",,")) {
+		snprintf(err, errlen, "volume id '%s': empty node address in '%s'", id, v->cluster);
+		return -1;
+	}
 	snprintf(v->nodes_buf, sizeof(v->nodes_buf), "%s", v->cluster);
 	for (tok = strtok_r(v->nodes_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (v->n_nodes == CSI_VOLUME_MAX_NODES) {
@@ -67,7 +72,9 @@ int nb_csi_volume_parse(const char *id, const char *default_cluster,
 				 CSI_VOLUME_MAX_NODES);
 			return -1;
 		}
-		if (!tok[0] || !strchr(tok, ':')) {
+		if (!tok[0] || !strchr(tok, ':') ||
+		    strspn(tok, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789.-:[]_") != strlen(tok)) {
 			snprintf(err, errlen, "volume id '%s': '%s' is not HOST:PORT", id, tok);
 			return -1;
 		}
