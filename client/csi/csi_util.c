@@ -88,7 +88,11 @@ int nb_csi_run(char *const argv[], char *out, size_t outlen)
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
 		execvp(argv[0], argv);
-		fprintf(stderr, "cannot run %s: %s", argv[0], strerror(errno));
+		/* only async-signal-safe calls here: other threads may hold locks */
+		if (write(2, "cannot run ", 11) < 0 ||
+		    write(2, argv[0], strlen(argv[0])) < 0 ||
+		    write(2, " (not installed?)", 17) < 0)
+			_exit(127);
 		_exit(127);
 	}
 	close(fds[1]);
