@@ -29,6 +29,7 @@
 
 #include "csi.h"
 #include "csi.pb-c.h"
+#include "csi_host.h"
 #include "csi_volume.h"
 
 static void csi_devname(const char *volume_id, char *buf, size_t len)
@@ -61,158 +62,6 @@ static bool csi_path_ok(const struct csi_ctx *ctx, const char *path)
 	return true;
 }
 
-/* unescape a mountinfo field (\040 for a space, ...) in place */
-static void csi_unescape(char *s)
-{
-	char *o = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
-			*o++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
-			s += 4;
-		} else {
-			*o++ = *s++;
-		}
-	}
-	*o = '\0';
-}
-
-/*
- * Is path a mount point? *dev gets the mounted device's number, *ro
- * whether it is mounted read-only (the topmost mount counts).
- */
-static bool csi_mounted(const char *path, dev_t *dev, bool *ro)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	char line[4096];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *save = NULL, *fields[6];
-		unsigned int maj, min;
-		int i;
-
-		fields[0] = strtok_r(line, " ", &save);
-		for (i = 1; i < 6 && fields[i - 1]; i++)
-			fields[i] = strtok_r(NULL, " ", &save);
-		if (i < 6 || !fields[5])
-			continue;
-		csi_unescape(fields[4]);
-		if (strcmp(fields[4], path) != 0)
-			continue;
-		if (sscanf(fields[2], "%u:%u", &maj, &min) != 2)
-			continue;
-		found = true;
-		if (dev)
-			*dev = makedev(maj, min);
-		if (ro)
-			*ro = strncmp(fields[5], "ro", 2) == 0 && (fields[5][2] == ',' || !fields[5][2]);
-	}
-	fclose(f);
-	return found;
-}
-
-static int csi_mkdirs(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	char *p;
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* key=value from a status file; "" when absent */
-static bool csi_status_get(const char *text, const char *key, char *out, size_t len)
-{
-	size_t k = strlen(key);
-	const char *p = text;
-
-	out[0] = '\0';
-	while (p && *p) {
-		if (strncmp(p, key, k) == 0 && p[k] == '=') {
-			const char *e = strchr(p + k + 1, '\n');
-			size_t n = e ? (size_t)(e - p - k - 1) : strlen(p + k + 1);
-
-			if (n >= len)
-				n = len - 1;
-			memcpy(out, p + k + 1, n);
-			out[n] = '\0';
-			return true;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return false;
-}
-
-static int csi_read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
-static int csi_write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8];
-	int fd, e = 0;
-	size_t len = strlen(text);
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
-		e = errno ? errno : EIO;
-	close(fd);
-	if (!e && rename(tmp, path) < 0)
-		e = errno;
-	if (e)
-		unlink(tmp);
-	return -e;
-}
-
-static uint64_t csi_dev_size(const char *dev)
-{
-	uint64_t size = 0;
-	int fd = open(dev, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-		size = 0;
-	close(fd);
-	return size;
-}
-
-static void csi_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* The attached device of devname (from its status file), or an error. */
 static int csi_attached_device(struct csi_call *c, const char *devname, time_t since,
 			       char *dev, size_t devlen)
@@ -222,15 +71,15 @@ static int csi_attached_device(struct csi_call *c, const char *devname, time_t s
 
 	snprintf(path, sizeof(path), "%s/%s.status", c->ctx->spec_dir, devname);
 	for (;;) {
-		if (csi_read_file(path, text, sizeof(text)) == 0) {
-			csi_status_get(text, "state", state, sizeof(state));
-			csi_status_get(text, "updated", upd, sizeof(upd));
-			csi_status_get(text, "message", msg, sizeof(msg));
+		if (nb_csi_read_file(path, text, sizeof(text)) == 0) {
+			nb_csi_status_get(text, "state", state, sizeof(state));
+			nb_csi_status_get(text, "updated", upd, sizeof(upd));
+			nb_csi_status_get(text, "message", msg, sizeof(msg));
 			if (atoll(upd) >= (long long)since) {
 				if (strcmp(state, "attached") == 0) {
 					struct stat st;
 
-					csi_status_get(text, "device", dev, devlen);
+					nb_csi_status_get(text, "device", dev, devlen);
 					if (stat(dev, &st) == 0 && S_ISBLK(st.st_mode))
 						return CSI_OK;
 				} else if (strcmp(state, "error") == 0) {
@@ -245,7 +94,7 @@ static int csi_attached_device(struct csi_call *c, const char *devname, time_t s
 					   "%s not attached after %.0f s (is the agent running on "
 					   "%s? status: %s)", devname, waited, c->ctx->spec_dir,
 					   text[0] ? msg : "none");
-		csi_sleep_ms(200);
+		nb_csi_sleep_ms(200);
 		waited += 0.2;
 		text[0] = '\0';
 	}
@@ -312,7 +161,7 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 		 req->volume_id, v.cluster, v.name, devname, ctx->node_id, ro ? "true" : "false",
 		 queues ? "queues=" : "", queues ? queues : "", queues ? "\n" : "");
 	since = time(NULL);
-	if (csi_read_file(spec_path, old, sizeof(old)) == 0) {
+	if (nb_csi_read_file(spec_path, old, sizeof(old)) == 0) {
 		if (strcmp(old, spec) != 0) {
 			code = nb_csi_fail(c, CSI_ALREADY_EXISTS,
 					   "NodeStageVolume %s: already staged here with other "
@@ -321,9 +170,9 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 		}
 		since = 0;
 	} else {
-		rc = csi_mkdirs(ctx->spec_dir, 0755);
+		rc = nb_csi_mkdirs(ctx->spec_dir, 0755);
 		if (rc == 0)
-			rc = csi_write_file(spec_path, spec);
+			rc = nb_csi_write_file(spec_path, spec);
 		if (rc < 0) {
 			code = nb_csi_fail(c, CSI_INTERNAL, "NodeStageVolume %s: cannot write %s: %s",
 					   req->volume_id, spec_path, strerror(-rc));
@@ -342,7 +191,7 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 				   strerror(errno));
 		goto out;
 	}
-	if (csi_mounted(req->staging_target_path, &mdev, &mro)) {
+	if (nb_csi_mounted(req->staging_target_path, &mdev, &mro)) {
 		if (mdev != st.st_rdev || mro != ro) {
 			code = nb_csi_fail(c, CSI_ALREADY_EXISTS,
 					   "NodeStageVolume %s: %s is already a mount with other "
@@ -380,7 +229,7 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 				   req->volume_id, out);
 		goto out;
 	}
-	rc = csi_mkdirs(req->staging_target_path, 0750);
+	rc = nb_csi_mkdirs(req->staging_target_path, 0750);
 	if (rc < 0) {
 		code = nb_csi_fail(c, CSI_INTERNAL, "NodeStageVolume %s: mkdir %s: %s", req->volume_id,
 				   req->staging_target_path, strerror(-rc));
@@ -445,7 +294,7 @@ static int csi_node_unstage(struct csi_call *c, const ProtobufCMessage *m,
 		return nb_csi_fail(c, CSI_ABORTED,
 				   "NodeUnstageVolume %s: another call on it is in progress",
 				   req->volume_id);
-	while (csi_mounted(req->staging_target_path, NULL, NULL)) {
+	while (nb_csi_mounted(req->staging_target_path, NULL, NULL)) {
 		if (umount2(req->staging_target_path, 0) < 0) {
 			code = nb_csi_fail(c, errno == EBUSY ? CSI_FAILED_PRECONDITION : CSI_INTERNAL,
 					   "NodeUnstageVolume %s: unmount %s: %s%s", req->volume_id,
@@ -466,7 +315,7 @@ static int csi_node_unstage(struct csi_call *c, const ProtobufCMessage *m,
 	for (i = 0; i < (int)(ctx->attach_timeout * 5); i++) {
 		if (access(status_path, F_OK) < 0)
 			break;
-		csi_sleep_ms(200);
+		nb_csi_sleep_ms(200);
 	}
 	if (access(status_path, F_OK) == 0) {
 		code = nb_csi_fail(c, CSI_UNAVAILABLE,
@@ -523,15 +372,15 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 				   req->volume_id);
 	csi_devname(req->volume_id, devname, sizeof(devname));
 	snprintf(status_path, sizeof(status_path), "%s/%s.status", ctx->spec_dir, devname);
-	if (csi_read_file(status_path, text, sizeof(text)) < 0 ||
-	    !csi_status_get(text, "state", state, sizeof(state)) || strcmp(state, "attached") != 0) {
+	if (nb_csi_read_file(status_path, text, sizeof(text)) < 0 ||
+	    !nb_csi_status_get(text, "state", state, sizeof(state)) || strcmp(state, "attached") != 0) {
 		code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
 				   "NodePublishVolume %s: the volume is not staged on this node",
 				   req->volume_id);
 		goto out;
 	}
 	if (block) {
-		csi_status_get(text, "device", src, sizeof(src));
+		nb_csi_status_get(text, "device", src, sizeof(src));
 		if (stat(src, &st) < 0 || !S_ISBLK(st.st_mode)) {
 			code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
 					   "NodePublishVolume %s: device %s is gone", req->volume_id, src);
@@ -540,14 +389,14 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 		want_dev = st.st_rdev;
 	} else {
 		snprintf(src, sizeof(src), "%s", req->staging_target_path);
-		if (!csi_mounted(src, &want_dev, NULL)) {
+		if (!nb_csi_mounted(src, &want_dev, NULL)) {
 			code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
 					   "NodePublishVolume %s: nothing is mounted at the staging path %s",
 					   req->volume_id, src);
 			goto out;
 		}
 	}
-	if (csi_mounted(target, &mdev, &mro)) {
+	if (nb_csi_mounted(target, &mdev, &mro)) {
 		/* a bind mount of a device node shows the file system the node is on */
 		if ((!block && mdev != want_dev) || mro != ro) {
 			code = nb_csi_fail(c, CSI_ALREADY_EXISTS,
@@ -564,7 +413,7 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 		snprintf(parent, sizeof(parent), "%s", target);
 		slash = strrchr(parent, '/');
 		*slash = '\0';
-		rc = csi_mkdirs(parent, 0750);
+		rc = nb_csi_mkdirs(parent, 0750);
 		fd = rc < 0 ? -1 : open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0) {
 			code = nb_csi_fail(c, CSI_INTERNAL, "NodePublishVolume %s: create %s: %s",
@@ -573,12 +422,30 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 		}
 		close(fd);
 	} else {
-		rc = csi_mkdirs(target, 0750);
+		rc = nb_csi_mkdirs(target, 0750);
 		if (rc < 0) {
 			code = nb_csi_fail(c, CSI_INTERNAL, "NodePublishVolume %s: mkdir %s: %s",
 					   req->volume_id, target, strerror(-rc));
 			goto out;
 		}
+	}
+	if (block && ro && !nb_csi_dev_ro(src)) {
+		/*
+		 * A read-only mount does not stop writes through a device node
+		 * on it: a pod that asked for read-only gets a read-only loop
+		 * device over the disk instead (NodeUnpublishVolume removes it).
+		 */
+		char *lo[] = { "losetup", "--find", "--show", "--read-only", src, NULL };
+
+		rc = nb_csi_run(lo, out, sizeof(out));
+		if (rc != 0 || strncmp(out, "/dev/loop", 9) != 0) {
+			code = nb_csi_fail(c, CSI_INTERNAL,
+					   "NodePublishVolume %s: a read-only view of %s (losetup): %s",
+					   req->volume_id, src, out);
+			unlink(target);
+			goto out;
+		}
+		snprintf(src, sizeof(src), "%s", out);
 	}
 	{
 		char *bind[] = { "mount", "--bind", src, (char *)target, NULL };
@@ -593,6 +460,11 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 		if (rc != 0) {
 			code = nb_csi_fail(c, CSI_INTERNAL, "NodePublishVolume %s: bind %s on %s: %s",
 					   req->volume_id, src, target, out);
+			if (strncmp(src, "/dev/loop", 9) == 0) {
+				char *lod[] = { "losetup", "-d", src, NULL };
+
+				nb_csi_run(lod, NULL, 0);
+			}
 			goto out;
 		}
 	}
@@ -614,6 +486,7 @@ static int csi_node_unpublish(struct csi_call *c, const ProtobufCMessage *m,
 	Csi__V1__NodeUnpublishVolumeResponse *r;
 	struct csi_ctx *ctx = c->ctx;
 	const char *target = req->target_path;
+	char loop[32] = "";
 	struct stat st;
 	int code = CSI_OK;
 
@@ -630,10 +503,24 @@ static int csi_node_unpublish(struct csi_call *c, const ProtobufCMessage *m,
 		return nb_csi_fail(c, CSI_ABORTED,
 				   "NodeUnpublishVolume %s: another call on it is in progress",
 				   req->volume_id);
-	while (csi_mounted(target, NULL, NULL)) {
+	/* a read-only block publication is a loop device we made (publish) */
+	if (nb_csi_mounted(target, NULL, NULL) && stat(target, &st) == 0 && S_ISBLK(st.st_mode) &&
+	    major(st.st_rdev) == 7)
+		snprintf(loop, sizeof(loop), "/dev/loop%u", minor(st.st_rdev));
+	while (nb_csi_mounted(target, NULL, NULL)) {
 		if (umount2(target, 0) < 0) {
 			code = nb_csi_fail(c, CSI_INTERNAL, "NodeUnpublishVolume %s: unmount %s: %s",
 					   req->volume_id, target, strerror(errno));
+			goto out;
+		}
+	}
+	if (loop[0]) {
+		char *lod[] = { "losetup", "-d", loop, NULL };
+		char out[512];
+
+		if (nb_csi_run(lod, out, sizeof(out)) != 0) {
+			code = nb_csi_fail(c, CSI_INTERNAL, "NodeUnpublishVolume %s: losetup -d %s: %s",
+					   req->volume_id, loop, out);
 			goto out;
 		}
 	}
@@ -685,14 +572,14 @@ static int csi_node_stats(struct csi_call *c, const ProtobufCMessage *m, Protobu
 		return nb_csi_fail(c, CSI_INVALID_ARGUMENT,
 				   "NodeGetVolumeStats %s: volume path %s is not inside %s",
 				   req->volume_id, path, ctx->kubelet_dir);
-	if (stat(path, &st) < 0 || !csi_mounted(path, NULL, NULL))
+	if (stat(path, &st) < 0 || !nb_csi_mounted(path, NULL, NULL))
 		return nb_csi_fail(c, CSI_NOT_FOUND,
 				   "NodeGetVolumeStats %s: %s is not a published volume",
 				   req->volume_id, path);
 	r = nb_csi_alloc(c, sizeof(*r));
 	csi__v1__node_get_volume_stats_response__init(r);
 	if (S_ISBLK(st.st_mode)) {
-		int64_t size = (int64_t)csi_dev_size(path);
+		int64_t size = (int64_t)nb_csi_dev_size(path);
 
 		r->usage = nb_csi_alloc(c, sizeof(*r->usage));
 		r->usage[0] = csi_usage(c, CSI__V1__VOLUME_USAGE__UNIT__BYTES, size, 0, 0);
@@ -716,12 +603,12 @@ static int csi_node_stats(struct csi_call *c, const ProtobufCMessage *m, Protobu
 	snprintf(status_path, sizeof(status_path), "%s/%s.status", ctx->spec_dir, devname);
 	r->volume_condition = nb_csi_alloc(c, sizeof(*r->volume_condition));
 	csi__v1__volume_condition__init(r->volume_condition);
-	if (csi_read_file(status_path, text, sizeof(text)) < 0) {
+	if (nb_csi_read_file(status_path, text, sizeof(text)) < 0) {
 		r->volume_condition->abnormal = 1;
 		r->volume_condition->message = nb_csi_strdup(c, "the agent reports nothing about it");
 	} else {
-		csi_status_get(text, "state", state, sizeof(state));
-		csi_status_get(text, "message", msg, sizeof(msg));
+		nb_csi_status_get(text, "state", state, sizeof(state));
+		nb_csi_status_get(text, "message", msg, sizeof(msg));
 		r->volume_condition->abnormal = strcmp(state, "attached") != 0;
 		r->volume_condition->message = nb_csi_strdup(c, msg[0] ? msg : state);
 	}
@@ -753,7 +640,7 @@ static int csi_node_expand(struct csi_call *c, const ProtobufCMessage *m, Protob
 		return nb_csi_fail(c, CSI_INVALID_ARGUMENT,
 				   "NodeExpandVolume %s: volume path %s is not inside %s",
 				   req->volume_id, path, ctx->kubelet_dir);
-	if (stat(path, &st) < 0 || !csi_mounted(path, NULL, NULL))
+	if (stat(path, &st) < 0 || !nb_csi_mounted(path, NULL, NULL))
 		return nb_csi_fail(c, CSI_NOT_FOUND, "NodeExpandVolume %s: %s is not a published volume",
 				   req->volume_id, path);
 	block = S_ISBLK(st.st_mode) ||
@@ -764,18 +651,18 @@ static int csi_node_expand(struct csi_call *c, const ProtobufCMessage *m, Protob
 				   req->volume_id);
 	csi_devname(req->volume_id, devname, sizeof(devname));
 	snprintf(status_path, sizeof(status_path), "%s/%s.status", ctx->spec_dir, devname);
-	if (csi_read_file(status_path, text, sizeof(text)) < 0 ||
-	    !csi_status_get(text, "device", dev, sizeof(dev)) || !dev[0]) {
+	if (nb_csi_read_file(status_path, text, sizeof(text)) < 0 ||
+	    !nb_csi_status_get(text, "device", dev, sizeof(dev)) || !dev[0]) {
 		code = nb_csi_fail(c, CSI_NOT_FOUND, "NodeExpandVolume %s: not staged on this node",
 				   req->volume_id);
 		goto out;
 	}
 	/* the daemon notices the new size within its --resize-check period */
 	for (i = 0; i < (int)(ctx->attach_timeout * 5); i++) {
-		size = csi_dev_size(dev);
+		size = nb_csi_dev_size(dev);
 		if (required <= 0 || size >= (uint64_t)required)
 			break;
-		csi_sleep_ms(200);
+		nb_csi_sleep_ms(200);
 	}
 	if (required > 0 && size < (uint64_t)required) {
 		code = nb_csi_fail(c, CSI_UNAVAILABLE,

@@ -28,6 +28,7 @@ csi-sanity cases this covers (by their upstream names):
     Node Service should work; should be idempotent
 Not applicable: VOLUME_MOUNT_GROUP, SINGLE_NODE_MULTI_WRITER-specific cases.
 """
+import errno
 import os
 import subprocess
 import sys
@@ -120,6 +121,32 @@ def life_cycle(name, kind, size):
             f.flush()
             os.fsync(f.fileno())
         show(f"pod wrote {target}/data.bin: {sh('ls', '-l', target + '/data.bin')}")
+    # a second pod of the node, read-only
+    ro_target = target.replace("pod1", "pod2")
+    ro_pub = pb.NodePublishVolumeRequest(volume_id=vid, staging_target_path=staging,
+                                         target_path=ro_target, volume_capability=c,
+                                         publish_context=pctx, readonly=True)
+    t.ok("NodePublishVolume", ro_pub, "read-only to a second target ")
+    t.ok("NodePublishVolume", ro_pub, "read-only again ")
+    show(f"read-only target {ro_target}: {findmnt(ro_target)}")
+    try:
+        if kind == "block":
+            with open(ro_target, "r+b") as f:
+                f.write(b"x")
+        else:
+            open(os.path.join(ro_target, "new"), "w").close()
+        t.check(False, "writing through the read-only target is refused")
+    except OSError as e:
+        # EROFS from the file system; opening a read-only block device for
+        # writing gets EPERM
+        t.check(e.errno in (errno.EROFS, errno.EPERM),
+                f"writing through the read-only target is refused: {e.strerror}")
+    with open(ro_target if kind == "block" else os.path.join(ro_target, "data.bin"), "rb") as f:
+        f.seek(4 * MiB if kind == "block" else 0)
+        t.check(f.read(MiB) == data, "the read-only target reads the pod's data")
+    t.ok("NodeUnpublishVolume", pb.NodeUnpublishVolumeRequest(volume_id=vid, target_path=ro_target),
+         "of the read-only target ")
+    t.check(sh("losetup", "-a") == "", f"no loop device left behind: {sh('losetup', '-a')!r}")
     r = t.ok("NodeGetVolumeStats", pb.NodeGetVolumeStatsRequest(volume_id=vid, volume_path=target))
     if r:
         total = r.usage[0].total

@@ -20,6 +20,8 @@ command -v mkfs.ext4 >/dev/null && command -v resize2fs >/dev/null || skip "e2fs
 specs=/tmp/specs kubelet=/tmp/kubelet
 mkdir -p $specs $kubelet
 load_modules
+# read-only block publications are read-only loop devices over the disk
+modprobe loop || fail "cannot load the loop module"
 start_mock n1 7001 --allow-create
 "$DAEMON_BIN" agent --spec-dir $specs "${TLS_ARGS[@]}" --log-level info \
 	>>"$NETBLK_OUT/agent.log" 2>&1 </dev/null &
