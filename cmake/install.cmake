@@ -18,6 +18,10 @@ set(NETBLK_MODULESLOADDIR "lib/modules-load.d" CACHE STRING
 
 install(TARGETS vduse-netblk netblk-cli
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT client)
+if(TARGET netblk-csi)
+  install(TARGETS netblk-csi
+          RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT client)
+endif()
 install(TARGETS netblk-node netblk-server-mock
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT node)
 if(TARGET netblk-rados-bench)

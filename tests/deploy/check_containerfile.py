@@ -32,13 +32,14 @@ BUILD_NEEDS = {"cmake", "pkg-config", "libev-dev", "libssl-dev", "libprotobuf-c-
 IMAGES = {
     "agent": {
         "file": "Containerfile",
-        "build_needs": set(),
-        "runtime_needs": {"kmod", "iproute2"},
+        # libgrpc-dev: netblk-csi, the CSI driver the image also runs
+        "build_needs": {"libgrpc-dev"},
+        "runtime_needs": {"kmod", "iproute2", "e2fsprogs", "mount"},
         "program": "vduse-netblk",
         # The package (cmake/install.cmake) and the targets it installs.
         "deb": "vduse-netblk",
         "package": "client",
-        "deb_programs": ["vduse-netblk", "netblk-cli"],
+        "deb_programs": ["vduse-netblk", "netblk-cli", "netblk-csi"],
         "entrypoint": ["vduse-netblk", "agent"],
         "non_root": False,
     },

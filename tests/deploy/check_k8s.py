@@ -67,6 +67,8 @@ SPEC_KEYS = {"cluster", "volume", "name", "queues", "queue_size", "read_only",
 # The storage nodes' directories have a checker of their own
 # (check_k8s_node.py): their overlay holds patches, not whole objects.
 NODE_DIRS = {"node", "node-file"}
+# The CSI driver's objects: check_k8s_csi.py.
+OWN_CHECKER_DIRS = NODE_DIRS | {"csi"}
 
 
 def load_all(c, kdir):
@@ -74,7 +76,7 @@ def load_all(c, kdir):
     docs = {}
     for root, dirs, files in os.walk(kdir):
         if root == kdir:
-            dirs[:] = [d for d in dirs if d not in NODE_DIRS]
+            dirs[:] = [d for d in dirs if d not in OWN_CHECKER_DIRS]
         for name in sorted(files):
             if not name.endswith((".yaml", ".yml")):
                 continue

@@ -7,7 +7,7 @@
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 : "${NETBLK_BUILD:?NETBLK_BUILD unset}" "${NETBLK_BIN:?NETBLK_BIN unset}"
-for p in vduse-netblk netblk-cli netblk-node netblk-server-mock; do
+for p in vduse-netblk netblk-cli netblk-csi netblk-node netblk-server-mock; do
 	[ -x "$NETBLK_BIN/$p" ] || fail "$NETBLK_BIN/$p not built"
 done
 deploy_tmp
@@ -16,7 +16,9 @@ check_tree() { # DESTDIR PREFIX
 	local root=$1 prefix=$2 f mode
 	local want=(
 		"755 bin/vduse-netblk" "755 bin/netblk-cli" "755 bin/netblk-node"
-		"755 bin/netblk-server-mock"
+		"755 bin/netblk-server-mock" "755 bin/netblk-csi"
+		"644 share/man/man8/vduse-netblk.8.gz" "644 share/man/man1/netblk-cli.1.gz"
+		"644 share/man/man8/netblk-node.8.gz"
 		"644 lib/systemd/system/vduse-netblk@.service"
 		"644 lib/systemd/system/vduse-netblk-agent.service"
 		"644 lib/systemd/system/netblk-node.service"

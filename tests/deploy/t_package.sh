@@ -38,6 +38,9 @@ has() { # DEB MODE PATH
 }
 has "$client" -rwxr-xr-x usr/bin/vduse-netblk
 has "$client" -rwxr-xr-x usr/bin/netblk-cli
+has "$client" -rwxr-xr-x usr/bin/netblk-csi
+has "$client" -rw-r--r-- usr/share/man/man1/netblk-cli.1.gz
+has "$node" -rw-r--r-- usr/share/man/man8/netblk-node.8.gz
 has "$client" -rw-r--r-- usr/lib/systemd/system/vduse-netblk@.service
 has "$client" -rw-r--r-- usr/lib/systemd/system/vduse-netblk-agent.service
 has "$client" -rw-r--r-- usr/lib/modules-load.d/vduse-netblk.conf

@@ -30,6 +30,7 @@ LAYERS = {
     "vduse": "client/vduse",
     "daemon": "client/daemon",
     "cli": "client/cli",
+    "csi": "client/csi",
     "server": "server",
     "mock": "server-mock",
     "rados": "server/rados",
@@ -44,13 +45,14 @@ ALLOWED = {
     "vduse": {"common", "virtio"},
     "daemon": {"common", "engine", "virtio", "vduse"},
     "cli": {"common", "engine"},
+    "csi": {"common", "engine"},
     "server": {"common", "proto", "rados"},
     "mock": {"common", "proto", "server"},
     "rados": {"common"},
 }
 
 # Generated headers and the one layer that may include them.
-GENERATED = {"netblk.pb-c.h": "proto",
+GENERATED = {"netblk.pb-c.h": "proto", "csi.pb-c.h": "csi",
              # the version (cmake/version.cmake), behind common's version.h
              "nb_version_gen.h": "common"}
 
