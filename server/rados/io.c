@@ -108,6 +108,8 @@ static void io_piece_done(struct io_piece *p, int ret)
 				nb_iov_from_buf(io->iov, io->iovcnt, q->req_off, q->buf, q->len);
 		}
 	}
+	if (err == NB_RADOS_EBLOCKLISTED)
+		atomic_store(&vol->watch_ok, false);	/* refresh: reconnects */
 	if (req->fenced)
 		nb_rados_fence_done(vol, req->fence_epoch);
 	io_req_free(req);

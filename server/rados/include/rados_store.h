@@ -49,6 +49,7 @@
 #ifndef NETBLK_RADOS_STORE_H
 #define NETBLK_RADOS_STORE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +94,16 @@ const char *nb_rados_pool(const struct nb_rados_store *st);
 
 /* True: a completed write is durable; FLUSH has nothing to add. */
 bool nb_rados_writes_durable(const struct nb_rados_store *st);
+
+/*
+ * What librados returns for any op of an instance the cluster has
+ * blocklisted (EBLOCKLISTED in Ceph's sources): a node that did not
+ * acknowledge a lock break in time (docs/rados.md, "Fencing").
+ * nb_rados_lock_refresh() then replaces the instance by a new one.
+ */
+#define NB_RADOS_EBLOCKLISTED (-ESHUTDOWN)
+/* How many times the store replaced its blocklisted instance. */
+unsigned nb_rados_reconnects(struct nb_rados_store *st);
 
 /* --- volumes (admin calls; all block) ----------------------------------- */
 
