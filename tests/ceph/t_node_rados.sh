@@ -50,9 +50,13 @@ grep -q "backend rados pool $CEPH_POOL.*writes durable when acknowledged" "$NB_T
 c=(--cluster "127.0.0.1:$pa,127.0.0.1:$pb" --volume "$vol")
 
 # 1. create, info, verify, bench through both nodes.
-# (netblk-cli create asks every node given; the nodes of one pool share
-# the volume, so one is asked.)
-out=$(nb_cli --cluster "127.0.0.1:$pa" --volume "$vol" create 64M 2>&1) || nb_fail "create failed: $out"
+# Both nodes given: they are one store group, so CREATE goes to one.
+out=$(nb_cli "${c[@]}" create 64M 2>&1) || nb_fail "create through both nodes of a group failed: $out"
+[ "$(grep -c "created on" <<<"$out")" = 1 ] || nb_fail "create did not create exactly once: $out"
+grep -q "127.0.0.1:$pb shares its store with 127.0.0.1:$pa" <<<"$out" ||
+	nb_fail "create does not say node b shares node a's store: $out"
+out=$(nb_cli "${c[@]}" create 64M 2>&1) && nb_fail "a second create succeeded: $out"
+[ "$(grep -c "already exists" <<<"$out")" = 1 ] || nb_fail "a second create did not say once that it exists: $out"
 out=$(nb_cli "${c[@]}" info 2>&1) || nb_fail "info failed: $out"
 grep -q 67108864 <<<"$out" || nb_fail "info does not show the size: $out"
 rados --id "$CEPH_CLIENT_ID" -p "$CEPH_POOL" stat "netblk.$vol.header" >/dev/null ||

@@ -27,6 +27,7 @@
 #ifndef NETBLK_ADMIN_H
 #define NETBLK_ADMIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -98,5 +99,13 @@ void nb_admin_map_print(FILE *out, const struct admin_map *map);
 
 /* NULL is a no-op. */
 void nb_admin_map_free(struct admin_map *map);
+
+/*
+ * True when the nodes at addresses a and b share one store in map (one
+ * map group: one volume, one lock), so that a volume created through one
+ * exists on the other. A node not in the map is its own store.
+ */
+bool nb_admin_map_same_store(const struct admin_map *map, const char *a,
+			  const char *b);
 
 #endif
