@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <ev.h>
@@ -495,6 +496,44 @@ static void test_no_lock_nodes(void **state)
 	env_free(e);
 }
 
+/* A host name that names no one ("(none)" in a VM guest) gives way to
+ * the machine id; a real one is kept. */
+static void test_owner_host(void **state)
+{
+	char dir[] = "/tmp/test_engine_lock.XXXXXX", path[64], buf[256];
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/machine-id", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("0123456789abcdef0123456789abcdef\n", f);
+	fclose(f);
+
+	assert_int_equal(nb_session_lock_host("vm1", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "vm1");
+	assert_int_equal(nb_session_lock_host("(none)", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "machine-0123456789ab");
+	assert_int_equal(nb_session_lock_host("", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "machine-0123456789ab");
+	assert_int_equal(nb_session_lock_host("localhost", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "machine-0123456789ab");
+	/* no usable machine id */
+	assert_int_equal(nb_session_lock_host("(none)", NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "localhost");
+	assert_int_equal(nb_session_lock_host("", "/nonexistent/machine-id", buf,
+					      sizeof(buf)), 0);
+	assert_string_equal(buf, "localhost");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("not-hex\n", f);
+	fclose(f);
+	assert_int_equal(nb_session_lock_host("(none)", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "localhost");
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_owner_helpers(void **state)
 {
 	char buf[SESSION_NAME_MAX + 1], small[4];
@@ -539,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_admin_lock),
 		cmocka_unit_test(test_no_lock_nodes),
 		cmocka_unit_test(test_owner_helpers),
+		cmocka_unit_test(test_owner_host),
 		cmocka_unit_test(test_own_stores),
 	};
 

@@ -127,10 +127,17 @@ bool nb_session_lock_owner_ok(const char *owner);
 
 /*
  * The lock owner a program uses by default: "NAME@HOST", HOST this
- * machine's host name (gethostname). Returns 0, or -ENAMETOOLONG when it
- * does not fit in len or in SESSION_NAME_MAX bytes.
+ * machine's host name (gethostname), or, when that names no one ("",
+ * "(none)" as in a VM guest without one, "localhost"), "machine-" and
+ * the first 12 digits of /etc/machine-id (nb_session_lock_host()).
+ * Returns 0, or -ENAMETOOLONG when it does not fit in len or in
+ * SESSION_NAME_MAX bytes.
  */
 int nb_session_lock_owner_default(const char *name, char *buf, size_t len);
+/* The HOST part of the above from a host name and a machine-id file
+ * (NULL: none); "localhost" when neither tells more. Returns 0. */
+int nb_session_lock_host(const char *hostname, const char *machine_id_path,
+			 char *buf, size_t len);
 
 /*
  * Log sink. level is a syslog level (LOG_ERR ... LOG_DEBUG); msg has no
