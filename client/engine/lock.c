@@ -221,18 +221,23 @@ static void session_fence_log(struct session *s, const struct rpc_lock *now)
 {
 	struct session_lock holder;
 	char who[SESSION_NAME_MAX + 96];
+	int level = LOG_ERR;
 
 	if (s->fence_logged)
 		return;
 	s->fence_logged = true;
+	/* one error line per device: another queue's session said it */
+	if (s->fence_logged_shared &&
+	    __atomic_exchange_n(s->fence_logged_shared, 1, __ATOMIC_ACQ_REL))
+		level = LOG_INFO;
 	if (!now || !now->generation) {
-		nb_elog_printf(&s->log, LOG_ERR,
+		nb_elog_printf(&s->log, level,
 			    "volume %s: writer lock lost (generation %llu was broken): writes fail with I/O errors",
 			    s->volume_name, (unsigned long long)s->fence_ours);
 		return;
 	}
 	session_lock_from_rpc(&holder, now);
-	nb_elog_printf(&s->log, LOG_ERR,
+	nb_elog_printf(&s->log, level,
 		    "volume %s: writer lock lost (now held by %s, generation %llu > ours %llu): writes fail with I/O errors",
 		    s->volume_name,
 		    nb_session_lock_describe(&holder, who, sizeof(who)),

@@ -262,6 +262,39 @@ static void test_fenced_write(void **state)
 	engine_env_free(e);
 }
 
+/* The sessions of one device (one per queue) share fence_logged: the
+ * lost lock is one error line, the other sessions say it at LOG_INFO. */
+static void test_fenced_logged_once(void **state)
+{
+	struct engine_env *e = env_new(1);
+	uint8_t buf[4096];
+	struct session *c[3];
+	int fence_logged = 0;
+
+	e->cfg.fence_logged = &fence_logged;
+	for (int i = 0; i < 3; i++)
+		c[i] = engine_env_open(e);
+	memset(buf, 0x11, sizeof(buf));
+	assert_int_equal(io_sync(e, c[0], SESSION_OP_WRITE, 0, sizeof(buf), buf), 0);
+	fake_node_break_lock(e->node[0], "db@host2");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(io_sync(e, c[i], SESSION_OP_WRITE, 0, sizeof(buf), buf),
+				 -EIO);
+		assert_true(nb_session_fenced(c[i]));
+	}
+	/* a session that did not learn the holder asks a node first */
+	for (int i = 0; i < 5000 && engine_env_count(e->log, "writer lock lost") < 3; i++) {
+		engine_env_settle(e, 1);
+		usleep(1000);
+	}
+	assert_int_equal(engine_env_count(e->log, "writer lock lost"), 3);
+	assert_int_equal(e->log_errors, 1);
+	assert_int_equal(fence_logged, 1);
+	for (int i = 0; i < 3; i++)
+		nb_session_free(c[i]);
+	engine_env_free(e);
+}
+
 static void test_fenced_at_reconnect(void **state)
 {
 	struct engine_env *e = env_new(1);
@@ -431,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_locked_start),
 		cmocka_unit_test(test_break_lock),
 		cmocka_unit_test(test_fenced_write),
+		cmocka_unit_test(test_fenced_logged_once),
 		cmocka_unit_test(test_fenced_at_reconnect),
 		cmocka_unit_test(test_takeover_generation),
 		cmocka_unit_test(test_admin_lock),

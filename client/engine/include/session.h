@@ -222,6 +222,14 @@ struct session_config {
 	 * nodes it wrote to. Outlives the sessions that use it.
 	 */
 	struct session_flush_ledger *flush_ledger;
+
+	/*
+	 * Shared by the sessions of one device (one per queue), read and
+	 * set atomically: the first of them to be fenced logs the lost lock
+	 * at LOG_ERR, the others at LOG_INFO (one error line per volume).
+	 * NULL: each session logs its own. Outlives the sessions.
+	 */
+	int *fence_logged;
 };
 
 /* A FLUSH ledger (see flush_ledger above). NULL with errno on failure. */
