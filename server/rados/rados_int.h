@@ -71,7 +71,7 @@ struct nb_rados_vol {
 	_Atomic uint64_t known_gen;	/* newest lock generation seen */
 	atomic_bool watch_ok;		/* false after a watch error */
 	uint64_t watch_cookie;		/* valid while watching */
-	rados_ioctx_t watch_io;		/* the instance the watch is on */
+	_Atomic(rados_ioctx_t) watch_io; /* the instance the watch is on */
 	bool watching;
 
 	/* The lock as this handle holds it (held_gen 0: not held). */
