@@ -311,7 +311,7 @@ static int io_check(struct nb_rados_vol *vol, struct nb_rados_io *io)
 	if (io->op != NB_RADOS_READ && held) {
 		if (atomic_load(&vol->known_gen) != held)
 			return -ESTALE;
-		if (!atomic_load(&vol->watch_ok))
+		if (!nb_rados_watch_current(vol))
 			return -ENOTCONN;
 	}
 	return 0;

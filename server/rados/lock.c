@@ -32,7 +32,7 @@ int nb_rados_fence_admit(struct nb_rados_vol *vol, uint64_t gen, uint64_t *epoch
 	pthread_mutex_lock(&vol->fence_mu);
 	if (atomic_load(&vol->known_gen) != gen)
 		ret = -ESTALE;
-	else if (!atomic_load(&vol->watch_ok))
+	else if (!nb_rados_watch_current(vol))
 		ret = -ENOTCONN;
 	if (!ret) {
 		vol->fence_cur++;
@@ -105,6 +105,14 @@ static void lock_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 		}
 	}
 	rados_notify_ack(vol->watch_io, vol->header_oid, notify_id, handle, NULL, 0);
+}
+
+bool nb_rados_watch_current(struct nb_rados_vol *vol)
+{
+	/* after a reconnect (another volume of the store met the blocklist),
+	 * a watch on the replaced instance hears no more notifies */
+	return atomic_load(&vol->watch_ok) &&
+	       atomic_load(&vol->watch_io) == atomic_load(&vol->st->io);
 }
 
 /* The watch is lost (librados thread): notifies may have been missed. */

@@ -139,6 +139,8 @@ int nb_rados_watch_start(struct nb_rados_vol *vol);
  * larger of the two (under fence_mu); writes admitted so far turn old. */
 void nb_rados_lock_gen_seen(struct nb_rados_vol *vol, uint64_t gen);
 void nb_rados_watch_stop(struct nb_rados_vol *vol);
+/* The watch is intact and on the store's current instance. */
+bool nb_rados_watch_current(struct nb_rados_vol *vol);
 /*
  * lock.c: admit a write against gen (0, -ESTALE, -ENOTCONN); *epoch gets
  * the epoch to hand back to nb_rados_fence_done() once it is finished.

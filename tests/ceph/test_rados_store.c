@@ -742,6 +742,38 @@ static void test_lock(void **state)
 	free(buf);
 }
 
+/* nb_rados_submit()'s answer to a write of gen by a shared handle (a
+ * write it admits is waited for). */
+static int t_write_gen(struct nb_rados_vol *vol, uint64_t gen, void *buf)
+{
+	struct waiter w;
+	struct iovec iov = { buf, OBJ };
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	w.io.op = NB_RADOS_WRITE;
+	w.io.len = OBJ;
+	w.io.iov = &iov;
+	w.io.iovcnt = 1;
+	w.io.done = waiter_done;
+	w.io.priv = &w;
+	w.io.check_gen = true;
+	w.io.gen = gen;
+	ret = nb_rados_submit(vol, &w.io);
+	if (ret == 0) {
+		pthread_mutex_lock(&w.mu);
+		while (!w.done)
+			pthread_cond_wait(&w.cv, &w.mu);
+		pthread_mutex_unlock(&w.mu);
+		ret = w.ret;
+	}
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	return ret;
+}
+
 /*
  * A node that does not acknowledge a break's notify (here: a write of the
  * old generation it never finishes, white box) is blocklisted by the
@@ -751,10 +783,10 @@ static void test_lock(void **state)
  */
 static void test_blocklist(void **state)
 {
-	const char *name = vname("blocklist");
+	const char *name = vname("blocklist"), *name2 = vname("blocklist2");
 	struct nb_rados_store *node_a = connect_or_die();
-	struct nb_rados_vol *a, *b;
-	uint64_t ga, gb, epoch;
+	struct nb_rados_vol *a, *b, *a2;
+	uint64_t ga, gb, g2, epoch;
 	char err[1024];
 	uint8_t *buf = malloc(OBJ), *r = malloc(OBJ);
 
@@ -766,6 +798,12 @@ static void test_blocklist(void **state)
 	assert_string_equal(err, "");
 	memset(buf, 'a', OBJ);
 	assert_int_equal(t_io(a, NB_RADOS_WRITE, 0, OBJ, buf), 0);
+	/* another volume of the same node, not broken */
+	create_or_die(name2, VOLSIZE, OBJ);
+	a2 = open_or_die(node_a, name2, NB_RADOS_OPEN_SHARED);
+	assert_int_equal(nb_rados_lock_take_gen(a2, "alice", false, 0, &g2, NULL, err,
+						sizeof(err)), 0);
+	assert_int_equal(t_write_gen(a2, g2, buf), 0);
 
 	/* A write of generation ga that will not finish: a keeps the ack. */
 	assert_int_equal(nb_rados_fence_admit(a, ga, &epoch), 0);
@@ -794,7 +832,16 @@ static void test_blocklist(void **state)
 	assert_true(nb_rados_lock_is_current(a, gb));
 	assert_int_equal(t_io(a, NB_RADOS_READ, 0, OBJ, r), 0);
 	assert_memory_equal(r, buf, OBJ);
+	/* the other volume's watch is on the replaced client: its writes
+	 * wait for its own refresh, then go on at the same generation */
+	assert_int_equal(t_write_gen(a2, g2, buf), -ENOTCONN);
+	assert_int_equal(nb_rados_lock_refresh(a2, err, sizeof(err)), 0);
+	assert_int_equal(nb_rados_reconnects(node_a), 1);
+	assert_int_equal(t_write_gen(a2, g2, buf), 0);
 
+	nb_rados_vol_close(a2);
+	assert_int_equal(nb_rados_lock_break(store, name2, NULL, err, sizeof(err)), 0);
+	remove_or_die(name2);
 	nb_rados_vol_close(a);
 	nb_rados_vol_close(b);
 	nb_rados_disconnect(node_a);
