@@ -31,6 +31,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "version.h"
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -440,6 +442,7 @@ static void probe_usage(FILE *f)
 {
 	fprintf(f,
 "usage: netblk-tls-probe [--size BYTES] [--mib N]\n"
+"       netblk-tls-probe --version\n"
 "Moves N MiB (default 32) over loopback TCP in BYTES-sized writes (default\n"
 "131072, a multiple of 16 KiB above it; records of 16 KiB, a write's\n"
 "records sent together) with no encryption, with OpenSSL sealing and\n"
@@ -473,6 +476,7 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "mib", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long size = 131072, mib = 32;
@@ -493,6 +497,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			probe_usage(stdout);
+			return 0;
+		case 'V':
+			nb_version_print(stdout, "netblk-tls-probe");
 			return 0;
 		default:
 			probe_usage(stderr);

@@ -10,6 +10,7 @@
 #include "mock.h"
 #include "parse.h"
 #include "tls_suites.h"
+#include "version.h"
 
 static const char mock_help_text[] =
 "NAME\n"
@@ -112,6 +113,8 @@ static const char mock_help_text[] =
 "        map, faults, protocol violations); debug adds every request.\n"
 "    --help\n"
 "        Print this text.\n"
+"    --version\n"
+"        Print the version and exit.\n"
 "\n"
 "PROTOCOL NOTES\n"
 "    A connection starts with HANDSHAKE; then GET_MAP, PING, INFO, CREATE\n"
@@ -212,6 +215,7 @@ enum {
 	MOCK_OPT_LOG_LEVEL,
 	MOCK_OPT_TLS_CIPHERSUITES,
 	MOCK_OPT_HELP,
+	MOCK_OPT_VERSION,
 };
 
 static const struct option mock_long_options[] = {
@@ -240,6 +244,7 @@ static const struct option mock_long_options[] = {
 	{ "seed", required_argument, NULL, MOCK_OPT_SEED },
 	{ "log-level", required_argument, NULL, MOCK_OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, MOCK_OPT_HELP },
+	{ "version", no_argument, NULL, MOCK_OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -546,6 +551,9 @@ int mock_options_parse(int argc, char **argv, struct mock_config *cfg)
 			break;
 		case MOCK_OPT_HELP:
 			fputs(mock_help_text, stdout);
+			return 1;
+		case MOCK_OPT_VERSION:
+			nb_version_print(stdout, MOCK_PROG);
 			return 1;
 		case ':':
 			return mock_options_error("option %s needs an argument", opt);

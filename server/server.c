@@ -606,6 +606,10 @@ struct nb_srv *nb_srv_new(struct ev_loop *loop, const struct nb_srv_config *cfg,
 		srv_err("%s", err);
 		goto out_free;
 	}
+	/* A node that starts with a certificate clients refuse looks healthy
+	 * until the first handshake: say so at start. */
+	if (nb_srv_tls_cert_dates(cfg->cert, err, sizeof(err)) == 1)
+		srv_warn("--cert: %s", err);
 	if (srv_listen(srv, host, sizeof(host)) < 0)
 		goto out_free;
 	if (cfg->node)

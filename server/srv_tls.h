@@ -19,6 +19,14 @@ SSL_CTX *nb_srv_tls_ctx_new(const char *cert_file, const char *key_file,
 			  size_t errlen);
 
 /*
+ * Whether the first certificate of cert_file is valid now. Returns 0 when
+ * it is; 1 when it has expired or is not valid yet, with a sentence in
+ * msg naming the file and the date ("expired on 2026-01-02 10:00:00
+ * UTC"); -errno when the file cannot be read or parsed. Prints nothing.
+ */
+int nb_srv_tls_cert_dates(const char *cert_file, char *msg, size_t len);
+
+/*
  * Describe why an SSL call failed (ret and SSL_get_error() result),
  * emptying the OpenSSL error queue. Mentions a failed certificate
  * verification when there was one.

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "srv_tls.h"
@@ -108,6 +110,46 @@ SSL_CTX *nb_srv_tls_ctx_new(const char *cert_file, const char *key_file,
 out_free_ctx:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/* An ASN1_TIME as "YYYY-MM-DD HH:MM:SS UTC". */
+static void srv_tls_time_text(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "an unreadable date");
+}
+
+int nb_srv_tls_cert_dates(const char *cert_file, char *msg, size_t len)
+{
+	char when[64];
+	X509 *x;
+	FILE *f;
+	int ret = 0;
+
+	f = fopen(cert_file, "r");
+	if (!f)
+		return -errno;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	if (!x)
+		return -EINVAL;
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
+		srv_tls_time_text(X509_get0_notAfter(x), when, sizeof(when));
+		snprintf(msg, len, "certificate %s expired on %s: clients will refuse it",
+			 cert_file, when);
+		ret = 1;
+	} else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
+		srv_tls_time_text(X509_get0_notBefore(x), when, sizeof(when));
+		snprintf(msg, len, "certificate %s is not valid before %s: clients will refuse it until then",
+			 cert_file, when);
+		ret = 1;
+	}
+	X509_free(x);
+	return ret;
 }
 
 void nb_srv_tls_describe(SSL *ssl, int ssl_err, int ret, char *buf, size_t len)

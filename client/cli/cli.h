@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <getopt.h>
 
 #include "session.h"
@@ -26,6 +27,30 @@
 #define CLI_BUF_ALIGN          4096
 #define CLI_MAX_XFER           (16u << 20) /* largest single I/O */
 #define CLI_MAX_BUFFERS        (1ull << 30) /* queue depth x I/O size */
+#define CLI_DEFAULT_TLS_DIR    "/etc/vduse-netblk" /* the daemon's files */
+#define CLI_PROGRESS_LINES_S   10.0 /* s between lines when not a terminal */
+
+/*
+ * Options some commands share, handled by nb_cli_parse_options() when a
+ * command lists them (CLI_PROGRESS_OPTIONS, CLI_JSON_OPTIONS).
+ */
+enum {
+	CLI_SOPT_FIRST = 300,
+	CLI_SOPT_PROGRESS = CLI_SOPT_FIRST,
+	CLI_SOPT_NO_PROGRESS,
+	CLI_SOPT_PROGRESS_INTERVAL,
+	CLI_SOPT_JSON,
+	CLI_SOPT_FORMAT,
+	CLI_SOPT_END,
+};
+#define CLI_PROGRESS_OPTIONS \
+	{ "progress", no_argument, NULL, CLI_SOPT_PROGRESS }, \
+	{ "no-progress", no_argument, NULL, CLI_SOPT_NO_PROGRESS }, \
+	{ "progress-interval", required_argument, NULL, \
+	  CLI_SOPT_PROGRESS_INTERVAL }
+#define CLI_JSON_OPTIONS \
+	{ "json", no_argument, NULL, CLI_SOPT_JSON }, \
+	{ "format", required_argument, NULL, CLI_SOPT_FORMAT }
 
 /* Options every command accepts. */
 struct cli_common {
@@ -41,7 +66,10 @@ struct cli_common {
 	bool read_only;
 	const char *owner;        /* --owner; NULL: "netblk-cli:PID@HOST" */
 	bool break_lock;          /* --break-lock */
-	int verbose;              /* -v count minus -q count */
+	int verbose;              /* --verbose count minus --quiet count */
+	int progress;             /* -1: on a terminal only; 0 off; 1 on */
+	double progress_interval; /* s between lines when not a terminal */
+	bool json;                /* --json, --format json */
 };
 
 /* An opened volume. */
@@ -110,6 +138,9 @@ uint64_t nb_cli_now_ns(void);
 /* splitmix64: a small, fast, seedable generator. */
 uint64_t nb_cli_rand_next(uint64_t *state);
 
+/* Whether the len bytes at buf are all zero. */
+bool nb_cli_all_zero(const void *buf, size_t len);
+
 /* Aligned buffer for I/O; free with free(). NULL with errno set. */
 void *nb_cli_buf_alloc(size_t size);
 
@@ -160,6 +191,36 @@ void cli_report_io_error(struct cli_ctx *ctx, enum session_op op,
 			 uint64_t offset, uint64_t length, int err);
 
 /*
+ * Progress of a long command (cli_progress.c), on standard error: with
+ * the default (opt->progress -1) a bar on a terminal and nothing
+ * otherwise; --progress (1): the bar on a terminal, else one line every
+ * --progress-interval seconds and a last line at the end; --no-progress
+ * (0): nothing. Lines read "import:  45% 460.0 MiB of 1.0 GiB, 120.3
+ * MB/s, ETA 0:05" (the last one "..., in 8.5 s").
+ */
+struct cli_progress {
+	const char *cmd;
+	FILE *out;
+	uint64_t total, done;
+	uint64_t t0, t_last, interval_ns;
+	int width;
+	bool on, tty, shown;
+};
+
+void nb_cli_progress_start(struct cli_progress *pr,
+			   const struct cli_common *opt, const char *cmd,
+			   uint64_t total);
+/* done: bytes so far; redraws when it is time to. */
+void nb_cli_progress_update(struct cli_progress *pr, uint64_t done);
+/* The last line (ok), or just the end of the bar's line. */
+void nb_cli_progress_end(struct cli_progress *pr, bool ok);
+/* One progress text into buf (a bar when bar; "in S s" instead of the
+ * ETA when final). Returns snprintf's count. */
+int nb_cli_progress_format(char *buf, size_t len, const char *cmd,
+			   uint64_t done, uint64_t total, double secs,
+			   bool bar, bool final);
+
+/*
  * The ordered pipeline used by import, export and verify: up to depth
  * ios in flight, each in its own slot buffer of buf_size bytes.
  * next() prepares the next io (sets offset and length, fills data for
@@ -175,6 +236,10 @@ struct cli_slot {
 	struct iovec iov;
 	uint8_t *buf;
 	uint64_t offset, length;
+	/* next() may send another op than the pipe's: WRITE_ZEROES (no
+	 * data; flags SESSION_FLAG_UNMAP) for holes and zero blocks */
+	enum session_op op;
+	uint32_t flags;
 	uint64_t seq;
 	bool busy, done;
 	int result;
@@ -196,6 +261,8 @@ struct cli_pipe {
 	bool no_more;
 	int error;
 	uint64_t bytes;            /* completed successfully */
+	struct cli_progress *progress; /* NULL: none; else fed with */
+	uint64_t progress_base;        /* progress_base + bytes */
 };
 
 int cli_pipe_run(struct cli_pipe *p);
@@ -219,6 +286,19 @@ void nb_cli_hist_add(struct cli_hist *h, uint64_t v);
  * samples <= v; never above the largest sample; 0 when empty. */
 uint64_t nb_cli_hist_quantile(const struct cli_hist *h, double q);
 
+/*
+ * --json (cli_json.c, json-c). cli_json_print() prints doc on stdout,
+ * pretty, and drops the reference; returns 0 or -EIO after saying so.
+ * The add helpers put a member into object o (a NULL string is null).
+ */
+struct json_object;
+struct json_object *cli_json_engine_stats(const struct cli_ctx *ctx);
+int cli_json_print(struct json_object *doc);
+void cli_json_add_u64(struct json_object *o, const char *key, uint64_t v);
+void cli_json_add_str(struct json_object *o, const char *key, const char *v);
+void cli_json_add_double(struct json_object *o, const char *key, double v);
+void cli_json_add_bool(struct json_object *o, const char *key, bool v);
+
 /* Commands: return a CLI_EXIT_* code. argv[0] is the command name. */
 int cli_cmd_create(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_info(struct cli_common *opt, int argc, char **argv);
@@ -228,8 +308,16 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_bench(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_unlock(struct cli_common *opt, int argc, char **argv);
 
-/* Checks shared by the commands that need a cluster. */
-int nb_cli_require_common(const struct cli_common *opt, const char *cmd,
+/*
+ * Checks shared by the commands that need a cluster. Fills in the
+ * default --ca, --cert and --key (nb_cli_tls_dir()) when they exist, and
+ * checks that the TLS files can be read. -EINVAL after printing why.
+ */
+int nb_cli_require_common(struct cli_common *opt, const char *cmd,
 		       bool need_volume);
+
+/* Directory of the default TLS files: $NETBLK_TLS_DIR or
+ * CLI_DEFAULT_TLS_DIR. */
+const char *nb_cli_tls_dir(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <ev.h>
+#include <json-c/json.h>
 
 #include "admin.h"
 #include "cli.h"
@@ -46,7 +47,7 @@ static const char cli_info_help[] =
 "    netblk-cli info - describe a volume and the cluster map\n"
 "\n"
 "SYNOPSIS\n"
-"    netblk-cli [COMMON OPTIONS] info\n"
+"    netblk-cli [COMMON OPTIONS] info [--json | --format text|json]\n"
 "\n"
 "DESCRIPTION\n"
 "    Asks the first node of --cluster that answers for the size, block size\n"
@@ -54,6 +55,13 @@ static const char cli_info_help[] =
 "    owner that holds it, its generation and since when, or 'unlocked')\n"
 "    and for the cluster map, and prints them.\n"
 "\n"
+"OPTIONS\n"
+"    --json           print one JSON object instead of text: volume,\n"
+"                     size, block_size, read_only, max_discard,\n"
+"                     max_write_zeroes, lock {owner, generation, since},\n"
+"                     answered_by, map {epoch, chunk_size, nodes,\n"
+"                     placements} (null when no node gave it)\n"
+"    --format F       text (default) or json\n"
 "    See 'netblk-cli --help' for the common options.\n"
 "\n"
 "EXIT STATUS\n"
@@ -213,8 +221,69 @@ static void cli_print_lock(const struct session_lock *lock)
 		printf("locked since:     %s\n", since);
 }
 
+static struct json_object *cli_info_json_map(const struct admin_map *map)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *nodes = json_object_new_array();
+	struct json_object *placements = json_object_new_array();
+
+	cli_json_add_u64(o, "epoch", nb_admin_map_epoch(map));
+	cli_json_add_u64(o, "chunk_size", nb_admin_map_chunk_size(map));
+	for (uint32_t i = 0; i < nb_admin_map_n_nodes(map); i++) {
+		struct json_object *n = json_object_new_object();
+		uint32_t group;
+		const char *addr = nb_admin_map_node(map, i, &group);
+
+		cli_json_add_str(n, "address", addr);
+		cli_json_add_u64(n, "group", group);
+		json_object_array_add(nodes, n);
+	}
+	for (uint32_t i = 0; i < nb_admin_map_n_placements(map); i++) {
+		struct json_object *pl = json_object_new_array();
+		const uint32_t *idx;
+		uint32_t n = nb_admin_map_placement(map, i, &idx);
+
+		for (uint32_t j = 0; j < n; j++)
+			json_object_array_add(pl, json_object_new_uint64(idx[j]));
+		json_object_array_add(placements, pl);
+	}
+	json_object_object_add(o, "nodes", nodes);
+	json_object_object_add(o, "placements", placements);
+	return o;
+}
+
+static int cli_info_json(const struct cli_common *opt,
+			 const struct session_volume *info,
+			 const struct session_lock *lock, const char *node,
+			 const struct admin_map *map)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *l = json_object_new_object();
+
+	cli_json_add_str(o, "volume", info->name[0] ? info->name : opt->volume);
+	cli_json_add_u64(o, "size", info->size);
+	cli_json_add_u64(o, "block_size", info->block_size);
+	cli_json_add_bool(o, "read_only", info->read_only);
+	cli_json_add_u64(o, "max_discard", info->max_discard_size);
+	cli_json_add_u64(o, "max_write_zeroes", info->max_write_zeroes_size);
+	cli_json_add_str(l, "owner", lock->owner[0] ? lock->owner : NULL);
+	cli_json_add_u64(l, "generation", lock->generation);
+	if (lock->owner[0] && lock->since)
+		cli_json_add_u64(l, "since", lock->since);
+	else
+		json_object_object_add(l, "since", NULL);
+	json_object_object_add(o, "lock", l);
+	cli_json_add_str(o, "answered_by", node);
+	json_object_object_add(o, "map", map ? cli_info_json_map(map) : NULL);
+	return cli_json_print(o);
+}
+
 int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		CLI_JSON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
 	struct session_volume info = { 0 };
 	struct session_lock lock;
 	struct session_config cfg;
@@ -224,7 +293,7 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	size_t i;
 	int first, ret, rc = CLI_EXIT_FAIL;
 
-	ret = nb_cli_parse_options(opt, "info", argc, argv, NULL, NULL, NULL,
+	ret = nb_cli_parse_options(opt, "info", argc, argv, opts, NULL, NULL,
 				cli_info_help, &first);
 	if (ret)
 		return ret > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -258,6 +327,19 @@ int cli_cmd_info(struct cli_common *opt, int argc, char **argv)
 	if (i == opt->n_nodes)
 		goto out_destroy_loop;
 
+	if (opt->json) {
+		err[0] = '\0';
+		ret = nb_admin_get_map(loop, &cfg, opt->nodes[i], &map, err,
+				       sizeof(err));
+		if (ret < 0)
+			nb_cli_err("info: map not available from %s: %s",
+				opt->nodes[i], err[0] ? err : strerror(-ret));
+		if (cli_info_json(opt, &info, &lock, opt->nodes[i],
+				  ret == 0 ? map : NULL) == 0)
+			rc = CLI_EXIT_OK;
+		nb_admin_map_free(map);
+		goto out_destroy_loop;
+	}
 	printf("volume:           %s\n", info.name[0] ? info.name : opt->volume);
 	printf("size:             %s\n", nb_cli_fmt_size(info.size, sz, sizeof(sz)));
 	printf("block size:       %u\n", info.block_size);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <json-c/json.h>
 
 #include "cli.h"
 
@@ -23,6 +24,7 @@ static const char cli_bench_help[] =
 "SYNOPSIS\n"
 "    netblk-cli [COMMON OPTIONS] bench --pattern randread|randwrite|read|write\n"
 "               [--bs N] [--iodepth N] [--seconds N] [--size N] [--seed S]\n"
+"               [--json | --format text|json]\n"
 "\n"
 "DESCRIPTION\n"
 "    Keeps --iodepth I/Os of --bs bytes in flight for --seconds seconds,\n"
@@ -30,7 +32,7 @@ static const char cli_bench_help[] =
 "    cipher suite in use (\"bench: tls TLS_...\"), the number\n"
 "    of I/Os, IOPS, MB/s (10^6 bytes) and MiB/s, and the latency mean,\n"
 "    median (p50), p99, p99.9 and maximum in microseconds, measured from\n"
-"    submission to completion. Random patterns pick --bs-aligned offsets\n"
+"    submission to completion. Random patterns pick offsets aligned to\n"
 "    uniformly; sequential ones wrap around at the end of the region.\n"
 "    Write patterns overwrite the region with pseudo-random data.\n"
 "\n"
@@ -42,6 +44,13 @@ static const char cli_bench_help[] =
 "    --seconds N    duration (default 10)\n"
 "    --size N       region to use (default: the whole volume)\n"
 "    --seed S       seed of the random offsets (default 1)\n"
+"    --json         print one JSON object instead of text: pattern,\n"
+"                   volume, bs, iodepth, region, tls, ios, seconds, iops,\n"
+"                   mb_s, mib_s, latency_us {mean, p50, p99, p99_9, max},\n"
+"                   error (null or the first I/O error) and engine\n"
+"                   {requests, retries, reconnects, timeouts,\n"
+"                   map_refreshes, failed_ios}\n"
+"    --format F     text (default) or json\n"
 "    See 'netblk-cli --help' for the common options.\n"
 "\n"
 "EXIT STATUS\n"
@@ -64,6 +73,7 @@ static const struct option cli_bench_opts[] = {
 	{ "seconds", required_argument, NULL, CLI_BOPT_SECONDS },
 	{ "size", required_argument, NULL, CLI_BOPT_SIZE },
 	{ "seed", required_argument, NULL, CLI_BOPT_SEED },
+	CLI_JSON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -246,6 +256,39 @@ static void cli_bench_report(const struct cli_bench *b, const char *volume)
 	       h->max / 1e3);
 }
 
+static int cli_bench_json(const struct cli_bench *b, const char *volume)
+{
+	double secs = (b->t_end - b->t_start) / 1e9;
+	const struct cli_hist *h = &b->hist;
+	struct json_object *o = json_object_new_object();
+	struct json_object *lat = json_object_new_object();
+
+	if (secs <= 0)
+		secs = 1e-9;
+	cli_json_add_str(o, "pattern", b->pattern);
+	cli_json_add_str(o, "volume", volume);
+	cli_json_add_u64(o, "bs", b->bs);
+	cli_json_add_u64(o, "iodepth", b->depth);
+	cli_json_add_u64(o, "region", b->size);
+	cli_json_add_str(o, "tls", b->tls_suite);
+	cli_json_add_u64(o, "ios", b->ios);
+	cli_json_add_u64(o, "bytes", b->bytes);
+	cli_json_add_double(o, "seconds", secs);
+	cli_json_add_double(o, "iops", b->ios / secs);
+	cli_json_add_double(o, "mb_s", b->bytes / secs / 1e6);
+	cli_json_add_double(o, "mib_s", b->bytes / secs / 1048576.0);
+	cli_json_add_double(lat, "mean", h->n ? (double)h->sum / h->n / 1e3 : 0.0);
+	cli_json_add_double(lat, "p50", nb_cli_hist_quantile(h, 0.50) / 1e3);
+	cli_json_add_double(lat, "p99", nb_cli_hist_quantile(h, 0.99) / 1e3);
+	cli_json_add_double(lat, "p99_9", nb_cli_hist_quantile(h, 0.999) / 1e3);
+	cli_json_add_double(lat, "max", h->max / 1e3);
+	json_object_object_add(o, "latency_us", lat);
+	cli_json_add_str(o, "error", b->error ? (b->error == -EIO ? "I/O error" :
+				strerror(-b->error)) : NULL);
+	json_object_object_add(o, "engine", cli_json_engine_stats(b->ctx));
+	return cli_json_print(o);
+}
+
 int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 {
 	struct cli_bench *b;
@@ -341,8 +384,13 @@ int cli_cmd_bench(struct cli_common *opt, int argc, char **argv)
 		ev_run(ctx.loop, 0);
 	ev_timer_stop(ctx.loop, &b->timer);
 
-	cli_bench_report(b, opt->volume);
-	cli_print_engine_stats(&ctx);
+	if (opt->json) {
+		if (cli_bench_json(b, opt->volume) < 0 && !b->error)
+			b->error = -EIO;
+	} else {
+		cli_bench_report(b, opt->volume);
+		cli_print_engine_stats(&ctx);
+	}
 	if (b->error)
 		nb_cli_err("bench: stopped by an I/O error after %" PRIu64 " I/Os", b->ios);
 	else

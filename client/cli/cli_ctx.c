@@ -31,7 +31,8 @@ void cli_engine_config_log(const struct cli_common *opt,
 	/*
 	 * Quiet by default: every command reports a failure itself, with the
 	 * engine's message (nb_session_open_sync's err, nb_session_last_error()).
-	 * -v shows warnings (reconnects, retries), -vv info, -vvv debug.
+	 * --verbose shows warnings (reconnects, retries), twice info, three
+	 * times debug.
 	 */
 	static const int levels[] = { LOG_CRIT, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	int v = opt->verbose < 0 ? 0 : opt->verbose > 3 ? 3 : opt->verbose;

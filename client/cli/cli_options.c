@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cli.h"
+#include "parse.h"
 #include "tls_suites.h"
+#include "version.h"
 
 static const char cli_main_help[] =
 "NAME\n"
@@ -35,10 +39,15 @@ static const char cli_main_help[] =
 "    unlock [VOLUME] break the volume's writer lock, print who held it\n"
 "\n"
 "COMMON OPTIONS\n"
-"    --cluster ADDR[,ADDR...]  seed nodes, host:port or [v6]:port (required)\n"
-"    --volume ID               volume name (required)\n"
-"    --ca FILE                 CA certificate(s) trusted for the nodes (required)\n"
-"    --cert FILE, --key FILE   client certificate and private key\n"
+"    -c, --cluster ADDR[,ADDR...]\n"
+"                              seed nodes, host:port or [v6]:port (required)\n"
+"    -v, --volume ID           volume name (required)\n"
+"    --ca FILE                 CA certificate(s) trusted for the nodes\n"
+"                              (default /etc/vduse-netblk/ca.crt, as the\n"
+"                              daemon's, when that file exists)\n"
+"    --cert FILE, --key FILE   client certificate and private key (default\n"
+"                              /etc/vduse-netblk/client.crt and client.key\n"
+"                              when both exist)\n"
 "    --tls-name NAME           name the node certificates must carry\n"
 "                              (default: the host part of each address)\n"
 "    --tls-ciphersuites LIST   TLS 1.3 cipher suites to offer, in order of\n"
@@ -47,22 +56,23 @@ static const char cli_main_help[] =
 "                              TLS_CHACHA20_POLY1305_SHA256, ...); the node\n"
 "                              picks the first it allows. Default: these\n"
 "                              three, fastest on this CPU first, measured at\n"
-"                              start (shown with -vv)\n"
+"                              start (shown with --verbose twice)\n"
 "    --io-timeout S            fail an I/O S seconds after it was submitted,\n"
 "                              whatever the retries (default 30; 0 = retry\n"
 "                              forever)\n"
 "    --connect-timeout S       give up connecting after S seconds (default 10)\n"
-"    --read-only               open the volume read-only\n"
+"    -r, --read-only           open the volume read-only\n"
 "    --owner NAME              writer lock owner for commands that write\n"
 "                              (default netblk-cli:PID@HOST, one per\n"
 "                              process)\n"
 "    --break-lock              take the writer lock even when another\n"
 "                              client holds it (that client is fenced: its\n"
 "                              writes fail from then on)\n"
-"    -v, --verbose             engine messages: -v warnings (reconnects,\n"
-"                              retries), -vv info, -vvv debug\n"
-"    -q, --quiet               no engine messages (the default)\n"
+"    --verbose                 engine messages: once warnings (reconnects,\n"
+"                              retries), twice info, three times debug\n"
+"    --quiet                   no engine messages (the default)\n"
 "    -h, --help                this text\n"
+"        --version             print the version and exit\n"
 "\n"
 "WRITER LOCK\n"
 "    Commands that write (import, verify's write pass, bench with a write\n"
@@ -84,9 +94,20 @@ static const char cli_main_help[] =
 "    Sizes and offsets are bytes, optionally with a suffix K, M, G or T\n"
 "    (powers of 1024): 4K, 64MiB, 1G.\n"
 "\n"
+"SHORT OPTIONS\n"
+"    -c, -v, -r and -h mean --cluster, --volume, --read-only and --help, as\n"
+"    in vduse-netblk. --verbose and --quiet have no short form (-v was\n"
+"    --verbose in earlier versions; -vv is refused with a hint).\n"
+"\n"
+"DEFAULT FILES\n"
+"    The directory of the default --ca, --cert and --key is\n"
+"    /etc/vduse-netblk, or $NETBLK_TLS_DIR when set.\n"
+"\n"
 "EXIT STATUS\n"
 "    0 success; 1 runtime failure (connection, TLS, volume not found, I/O\n"
-"    error, data mismatch); 2 bad command line.\n"
+"    error, data mismatch); 2 bad command line (unknown option, bad value,\n"
+"    an address that is not host:port, a --ca, --cert or --key file that\n"
+"    cannot be read).\n"
 "\n"
 "EXAMPLE\n"
 "    netblk-cli --cluster 127.0.0.1:7001 --volume vol0 --ca ca.crt \\\n"
@@ -108,6 +129,7 @@ enum cli_common_opt {
 	CLI_OPT_VERBOSE,
 	CLI_OPT_QUIET,
 	CLI_OPT_HELP,
+	CLI_OPT_VERSION,
 };
 
 static const struct option cli_common_opts[] = {
@@ -126,7 +148,9 @@ static const struct option cli_common_opts[] = {
 	{ "verbose", no_argument, NULL, CLI_OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, CLI_OPT_QUIET },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },
 };
+#define CLI_SHORT_OPTS ":hc:v:r"
 #define CLI_N_COMMON (sizeof(cli_common_opts) / sizeof(cli_common_opts[0]))
 
 static int cli_split_cluster(struct cli_common *opt, const char *arg)
@@ -145,6 +169,20 @@ static int cli_split_cluster(struct cli_common *opt, const char *arg)
 		if (!grown)
 			goto out_free;
 		nodes = grown;
+		{
+			char host[256], port[8];
+
+			if (nb_split_host_port(tok, host, sizeof(host), port,
+					       sizeof(port)) < 0) {
+				nb_cli_err("--cluster: '%s' is not host:port or [v6]:port (port 0 to 65535)",
+					tok);
+				for (size_t i = 0; i < n; i++)
+					free(nodes[i]);
+				free(nodes);
+				free(copy);
+				return -EINVAL;
+			}
+		}
 		nodes[n] = strdup(tok);
 		if (!nodes[n])
 			goto out_free;
@@ -172,12 +210,20 @@ out_free:
 	return -ENOMEM;
 }
 
-static int cli_common_set(struct cli_common *opt, int val, const char *arg)
+static int cli_common_set(struct cli_common *opt, int val, const char *arg,
+			  bool short_opt)
 {
 	switch (val) {
 	case CLI_OPT_CLUSTER:
 		return cli_split_cluster(opt, arg);
 	case CLI_OPT_VOLUME:
+		/* -v was --verbose before: '-vv' or '-v --io-timeout 5' must
+		 * not quietly name a volume */
+		if (short_opt && (strspn(arg, "v") == strlen(arg) || arg[0] == '-')) {
+			nb_cli_err("-v %s: -v is --volume (as in vduse-netblk); for engine messages use --verbose",
+				arg);
+			return -EINVAL;
+		}
 		if (arg[0] == '\0' || strlen(arg) > SESSION_NAME_MAX) {
 			nb_cli_err("--volume must be 1 to %d characters", SESSION_NAME_MAX);
 			return -EINVAL;
@@ -239,6 +285,58 @@ static int cli_common_set(struct cli_common *opt, int val, const char *arg)
 	return -EINVAL;
 }
 
+/* The short options, the same letters as vduse-netblk's. */
+static int cli_short_to_long(int c)
+{
+	switch (c) {
+	case 'h':
+		return CLI_OPT_HELP;
+	case 'c':
+		return CLI_OPT_CLUSTER;
+	case 'v':
+		return CLI_OPT_VOLUME;
+	case 'r':
+		return CLI_OPT_READ_ONLY;
+	}
+	return c;
+}
+
+/* Options several commands share (cli.h, CLI_SOPT_*). */
+static int cli_shared_set(struct cli_common *opt, int val, const char *arg)
+{
+	switch (val) {
+	case CLI_SOPT_PROGRESS:
+		opt->progress = 1;
+		return 0;
+	case CLI_SOPT_NO_PROGRESS:
+		opt->progress = 0;
+		return 0;
+	case CLI_SOPT_PROGRESS_INTERVAL:
+		if (nb_cli_parse_seconds("--progress-interval", arg,
+					 &opt->progress_interval) < 0)
+			return -EINVAL;
+		if (opt->progress_interval <= 0) {
+			nb_cli_err("--progress-interval must be more than 0");
+			return -EINVAL;
+		}
+		return 0;
+	case CLI_SOPT_JSON:
+		opt->json = true;
+		return 0;
+	case CLI_SOPT_FORMAT:
+		if (strcmp(arg, "json") == 0) {
+			opt->json = true;
+		} else if (strcmp(arg, "text") == 0) {
+			opt->json = false;
+		} else {
+			nb_cli_err("--format must be text or json, got '%s'", arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int nb_cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 		      char **argv, const struct option *cmd_opts,
 		      cli_opt_fn *fn, void *opaque, const char *help,
@@ -261,17 +359,16 @@ int nb_cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 	optind = 0; /* full reinitialisation of GNU getopt */
 	for (;;) {
 		idx = -1;
-		c = getopt_long(argc, argv, ":hvq", all, &idx);
+		c = getopt_long(argc, argv, CLI_SHORT_OPTS, all, &idx);
 		if (c == -1)
 			break;
-		if (c == 'h')
-			c = CLI_OPT_HELP;
-		else if (c == 'v')
-			c = CLI_OPT_VERBOSE;
-		else if (c == 'q')
-			c = CLI_OPT_QUIET;
+		c = cli_short_to_long(c);
 		if (c == CLI_OPT_HELP) {
 			fputs(help, stdout);
+			return 1;
+		}
+		if (c == CLI_OPT_VERSION) {
+			nb_version_print(stdout, "netblk-cli");
 			return 1;
 		}
 		if (c == '?') {
@@ -289,7 +386,9 @@ int nb_cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 			return -EINVAL;
 		}
 		if (c < 256) {
-			ret = cli_common_set(opt, c, optarg);
+			ret = cli_common_set(opt, c, optarg, idx < 0);
+		} else if (c >= CLI_SOPT_FIRST && c < CLI_SOPT_END) {
+			ret = cli_shared_set(opt, c, optarg);
 		} else {
 			const char *name = idx >= 0 ? all[idx].name : "?";
 			char optname[80];
@@ -304,9 +403,57 @@ int nb_cli_parse_options(struct cli_common *opt, const char *cmd, int argc,
 	return 0;
 }
 
-int nb_cli_require_common(const struct cli_common *opt, const char *cmd,
+const char *nb_cli_tls_dir(void)
+{
+	const char *dir = getenv("NETBLK_TLS_DIR");
+
+	return dir && dir[0] ? dir : CLI_DEFAULT_TLS_DIR;
+}
+
+/* --ca, --cert and --key default to the daemon's files when they exist. */
+static void cli_default_tls_files(struct cli_common *opt)
+{
+	static char ca[4096], cert[4096], key[4096];
+	const char *dir = nb_cli_tls_dir();
+
+	if (!opt->ca) {
+		snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+		if (access(ca, F_OK) == 0)
+			opt->ca = ca;
+	}
+	if (!opt->cert && !opt->key) {
+		snprintf(cert, sizeof(cert), "%s/client.crt", dir);
+		snprintf(key, sizeof(key), "%s/client.key", dir);
+		if (access(cert, F_OK) == 0 && access(key, F_OK) == 0) {
+			opt->cert = cert;
+			opt->key = key;
+		}
+	}
+}
+
+/* A file named on the command line that cannot be read is a bad command
+ * line: say so now rather than as a connection error. */
+static int cli_check_readable(const char *cmd, const char *what,
+			      const char *opt_name, const char *path)
+{
+	FILE *f;
+
+	if (!path)
+		return 0;
+	f = fopen(path, "r");
+	if (!f) {
+		nb_cli_err("%s: cannot read %s %s '%s': %s", cmd, what, opt_name,
+			path, strerror(errno));
+		return -EINVAL;
+	}
+	fclose(f);
+	return 0;
+}
+
+int nb_cli_require_common(struct cli_common *opt, const char *cmd,
 		       bool need_volume)
 {
+	cli_default_tls_files(opt);
 	if (!opt->n_nodes) {
 		nb_cli_err("%s: missing --cluster ADDR[,ADDR...]", cmd);
 		return -EINVAL;
@@ -316,14 +463,18 @@ int nb_cli_require_common(const struct cli_common *opt, const char *cmd,
 		return -EINVAL;
 	}
 	if (!opt->ca) {
-		nb_cli_err("%s: missing --ca FILE (the CA that signed the node certificates)",
-			cmd);
+		nb_cli_err("%s: missing --ca FILE (the CA that signed the node certificates; the default %s/ca.crt does not exist)",
+			cmd, nb_cli_tls_dir());
 		return -EINVAL;
 	}
 	if (!opt->cert != !opt->key) {
 		nb_cli_err("%s: --cert and --key go together", cmd);
 		return -EINVAL;
 	}
+	if (cli_check_readable(cmd, "the CA file", "--ca", opt->ca) < 0 ||
+	    cli_check_readable(cmd, "the certificate file", "--cert", opt->cert) < 0 ||
+	    cli_check_readable(cmd, "the private key file", "--key", opt->key) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -349,15 +500,20 @@ int nb_cli_main_parse(struct cli_common *opt, int argc, char **argv,
 	memset(&all[CLI_N_COMMON], 0, sizeof(all[0]));
 	opterr = 0;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+:hvq", all, &idx)) != -1) {
-		if (c == 'h' || c == CLI_OPT_HELP) {
+	for (;;) {
+		idx = -1;
+		c = getopt_long(argc, argv, "+" CLI_SHORT_OPTS, all, &idx);
+		if (c == -1)
+			break;
+		c = cli_short_to_long(c);
+		if (c == CLI_OPT_HELP) {
 			fputs(cli_main_help, stdout);
 			return 1;
 		}
-		if (c == 'v')
-			c = CLI_OPT_VERBOSE;
-		else if (c == 'q')
-			c = CLI_OPT_QUIET;
+		if (c == CLI_OPT_VERSION) {
+			nb_version_print(stdout, "netblk-cli");
+			return 1;
+		}
 		if (c == '?') {
 			if (optopt)
 				nb_cli_err("unknown option '-%c' (see 'netblk-cli --help')",
@@ -371,7 +527,7 @@ int nb_cli_main_parse(struct cli_common *opt, int argc, char **argv,
 			nb_cli_err("option '%s' needs a value", argv[optind - 1]);
 			return -EINVAL;
 		}
-		if (cli_common_set(opt, c, optarg) < 0)
+		if (cli_common_set(opt, c, optarg, idx < 0) < 0)
 			return -EINVAL;
 	}
 	*first = optind;

@@ -35,6 +35,9 @@ static void cli_pipe_retire(struct cli_pipe *p)
 			}
 		}
 		p->bytes += s->length;
+		if (p->progress)
+			nb_cli_progress_update(p->progress,
+					       p->progress_base + p->bytes);
 	}
 }
 
@@ -49,7 +52,7 @@ static void cli_pipe_done(struct session_io *io, int result)
 	p->inflight--;
 	if (result < 0 && !p->error) {
 		p->error = result;
-		cli_report_io_error(p->ctx, p->op, s->offset, s->length, result);
+		cli_report_io_error(p->ctx, s->op, s->offset, s->length, result);
 	}
 	cli_pipe_retire(p);
 	cli_pipe_fill(p);
@@ -67,6 +70,8 @@ static void cli_pipe_fill(struct cli_pipe *p)
 			return;
 		s->offset = 0;
 		s->length = 0;
+		s->op = p->op;
+		s->flags = 0;
 		ret = p->next(p, s);
 		if (ret < 0) {
 			p->error = ret;
@@ -79,18 +84,21 @@ static void cli_pipe_fill(struct cli_pipe *p)
 		memset(&s->io, 0, sizeof(s->io));
 		s->iov.iov_base = s->buf;
 		s->iov.iov_len = s->length;
-		s->io.op = p->op;
+		s->io.op = s->op;
+		s->io.flags = s->flags;
 		s->io.offset = s->offset;
 		s->io.length = s->length;
-		s->io.iov = &s->iov;
-		s->io.iovcnt = 1;
+		if (s->op == SESSION_OP_READ || s->op == SESSION_OP_WRITE) {
+			s->io.iov = &s->iov;
+			s->io.iovcnt = 1;
+		}
 		s->io.done = cli_pipe_done;
 		s->io.opaque = s;
 		s->seq = p->next_seq;
 		ret = nb_session_submit(p->ctx->cluster, &s->io);
 		if (ret < 0) {
 			p->error = ret;
-			cli_report_io_error(p->ctx, p->op, s->offset, s->length,
+			cli_report_io_error(p->ctx, s->op, s->offset, s->length,
 					    ret);
 			return;
 		}

@@ -109,3 +109,11 @@ void *nb_cli_buf_alloc(size_t size)
 	}
 	return p;
 }
+
+bool nb_cli_all_zero(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	/* a zero first byte, then each byte equals the one before it */
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}

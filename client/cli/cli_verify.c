@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 #define CLI_VERIFY_SECTOR        512u
@@ -30,7 +32,8 @@ static const char cli_verify_help[] =
 "SYNOPSIS\n"
 "    netblk-cli [COMMON OPTIONS] verify [--offset N] [--size N]\n"
 "               [--block-size N] [--seed S] [--queue-depth N]\n"
-"               [--pass write|read|both]\n"
+"               [--pass write|read|both] [--json | --format text|json]\n"
+"               [--progress|--no-progress] [--progress-interval S]\n"
 "\n"
 "DESCRIPTION\n"
 "    The write pass fills --size bytes from --offset with a pattern made\n"
@@ -53,11 +56,26 @@ static const char cli_verify_help[] =
 "    --seed S         pattern seed (default: from the clock, printed)\n"
 "    --queue-depth N  I/Os in flight (default 16)\n"
 "    --pass P         write, read or both (default both)\n"
+"    --json           print one JSON object at the end instead of text\n"
+"                     (see OUTPUT)\n"
+"    --format F       text (default) or json\n"
+"    --progress       show progress: a bar on a terminal, else a line\n"
+"                     every --progress-interval seconds and one at the end\n"
+"                     (default: the bar on a terminal only)\n"
+"    --no-progress    no progress, not even on a terminal\n"
+"    --progress-interval S\n"
+"                     seconds between progress lines (default 10)\n"
 "    See 'netblk-cli --help' for the common options.\n"
 "\n"
 "OUTPUT\n"
 "    What was checked (range, block size, seed), then 'OK', or the first\n"
-"    mismatching offsets with what was found there.\n"
+"    mismatching offsets with what was found there. With --json: volume,\n"
+"    offset, size, block_size, seed, pass, result (\"ok\", \"mismatch\" or\n"
+"    \"error\"), write and read {bytes, ios, seconds, mb_s} for the passes\n"
+"    run, sectors_checked, sectors_bad, mismatches [{offset, kind,\n"
+"    detail}] (the first 8; kind: zeroes, foreign, misplaced, stale,\n"
+"    corrupted) and engine {requests, retries, reconnects, timeouts,\n"
+"    map_refreshes, failed_ios}.\n"
 "\n"
 "EXIT STATUS\n"
 "    0 when everything read back as written; 1 on any mismatch or I/O\n"
@@ -79,6 +97,8 @@ static const struct option cli_verify_opts[] = {
 	{ "seed", required_argument, NULL, CLI_VOPT_SEED },
 	{ "queue-depth", required_argument, NULL, CLI_VOPT_DEPTH },
 	{ "pass", required_argument, NULL, CLI_VOPT_PASS },
+	CLI_JSON_OPTIONS,
+	CLI_PROGRESS_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -90,6 +110,10 @@ struct cli_verify {
 	uint64_t ios;
 	uint64_t sectors_checked, sectors_bad;
 	unsigned int shown;
+	struct json_object *json;       /* --json: the document; else NULL */
+	struct json_object *mismatches; /* in json */
+	struct cli_progress progress;
+	uint64_t progress_done;         /* bytes of the passes before */
 };
 
 static int cli_verify_opt(void *opaque, int val, const char *name,
@@ -102,7 +126,14 @@ static int cli_verify_opt(void *opaque, int val, const char *name,
 		return nb_cli_parse_size(name, arg, &v->offset);
 	case CLI_VOPT_SIZE:
 		v->has_size = true;
-		return nb_cli_parse_size(name, arg, &v->size);
+		if (nb_cli_parse_size(name, arg, &v->size) < 0)
+			return -EINVAL;
+		if (v->size == 0) {
+			nb_cli_err("%s must be more than 0 (0 would check nothing)",
+				name);
+			return -EINVAL;
+		}
+		return 0;
 	case CLI_VOPT_BS:
 		if (nb_cli_parse_size(name, arg, &v->bs) < 0)
 			return -EINVAL;
@@ -177,25 +208,46 @@ static void cli_verify_describe(struct cli_verify *v, const uint8_t *got,
 	uint64_t magic = cli_verify_get64(got);
 	uint64_t at = cli_verify_get64(got + 8);
 	uint64_t seed = cli_verify_get64(got + 16);
+	const char *kind;
+	char detail[256];
 	size_t first = 0;
 
 	while (first < CLI_VERIFY_SECTOR && got[first] == want[first])
 		first++;
-	if (cli_verify_all_zero(got, CLI_VERIFY_SECTOR))
-		printf("verify: MISMATCH at offset %" PRIu64 ": sector reads as zeroes (write lost?)\n",
-		       off);
-	else if (magic != CLI_VERIFY_MAGIC)
-		printf("verify: MISMATCH at offset %" PRIu64 ": data not written by verify (first bad byte at offset %" PRIu64 ")\n",
-		       off, off + first);
-	else if (at != off)
-		printf("verify: MISMATCH at offset %" PRIu64 ": holds the sector written for offset %" PRIu64 "%s (misplaced data)\n",
-		       off, at, seed == v->seed ? "" : " by another seed");
-	else if (seed != v->seed)
-		printf("verify: MISMATCH at offset %" PRIu64 ": stale data written with seed %" PRIu64 ", expected seed %" PRIu64 "\n",
-		       off, seed, v->seed);
-	else
-		printf("verify: MISMATCH at offset %" PRIu64 ": corrupted contents (first bad byte at offset %" PRIu64 ")\n",
-		       off, off + first);
+	if (cli_verify_all_zero(got, CLI_VERIFY_SECTOR)) {
+		kind = "zeroes";
+		snprintf(detail, sizeof(detail), "sector reads as zeroes (write lost?)");
+	} else if (magic != CLI_VERIFY_MAGIC) {
+		kind = "foreign";
+		snprintf(detail, sizeof(detail),
+			 "data not written by verify (first bad byte at offset %" PRIu64 ")",
+			 off + first);
+	} else if (at != off) {
+		kind = "misplaced";
+		snprintf(detail, sizeof(detail),
+			 "holds the sector written for offset %" PRIu64 "%s (misplaced data)",
+			 at, seed == v->seed ? "" : " by another seed");
+	} else if (seed != v->seed) {
+		kind = "stale";
+		snprintf(detail, sizeof(detail),
+			 "stale data written with seed %" PRIu64 ", expected seed %" PRIu64,
+			 seed, v->seed);
+	} else {
+		kind = "corrupted";
+		snprintf(detail, sizeof(detail),
+			 "corrupted contents (first bad byte at offset %" PRIu64 ")",
+			 off + first);
+	}
+	if (v->json) {
+		struct json_object *m = json_object_new_object();
+
+		cli_json_add_u64(m, "offset", off);
+		cli_json_add_str(m, "kind", kind);
+		cli_json_add_str(m, "detail", detail);
+		json_object_array_add(v->mismatches, m);
+	} else {
+		printf("verify: MISMATCH at offset %" PRIu64 ": %s\n", off, detail);
+	}
 }
 
 static int cli_verify_next(struct cli_pipe *p, struct cli_slot *s)
@@ -247,8 +299,10 @@ static int cli_verify_pass(struct cli_ctx *ctx, struct cli_verify *v,
 	struct cli_pipe p = {
 		.ctx = ctx, .op = op, .depth = v->depth, .buf_size = v->bs,
 		.next = cli_verify_next, .complete = cli_verify_complete,
-		.opaque = v,
+		.opaque = v, .progress = &v->progress,
+		.progress_base = v->progress_done,
 	};
+	const char *name = op == SESSION_OP_WRITE ? "write" : "read";
 	uint64_t t0 = nb_cli_now_ns();
 	double secs;
 	char sz[64];
@@ -266,9 +320,22 @@ static int cli_verify_pass(struct cli_ctx *ctx, struct cli_verify *v,
 			cli_report_io_error(ctx, SESSION_OP_FLUSH, 0, 0, ret);
 	}
 	secs = (nb_cli_now_ns() - t0) / 1e9;
+	v->progress_done += p.bytes;
+	if (v->json) {
+		struct json_object *o = json_object_new_object();
+
+		cli_json_add_u64(o, "bytes", p.bytes);
+		cli_json_add_u64(o, "ios", v->ios);
+		cli_json_add_double(o, "seconds", secs);
+		cli_json_add_double(o, "mb_s", secs > 0 ? p.bytes / secs / 1e6 : 0.0);
+		if (ret < 0)
+			cli_json_add_str(o, "error", ret == -EIO ? "I/O error" :
+					 strerror(-ret));
+		json_object_object_add(v->json, name, o);
+		return ret;
+	}
 	if (ret < 0) {
-		printf("verify: %s pass FAILED after %s: %s\n",
-		       op == SESSION_OP_WRITE ? "write" : "read",
+		printf("verify: %s pass FAILED after %s: %s\n", name,
 		       nb_cli_fmt_size(p.bytes, sz, sizeof(sz)),
 		       ret == -EIO ? "I/O error" : strerror(-ret));
 		return ret;
@@ -290,6 +357,7 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	struct cli_ctx ctx;
 	uint32_t vbs;
 	char sz[64];
+	const char *pass, *result = "error";
 	bool started = false;
 	int first, ret, rc = CLI_EXIT_FAIL;
 
@@ -339,39 +407,80 @@ int cli_cmd_verify(struct cli_common *opt, int argc, char **argv)
 	}
 	if (!v.has_size)
 		v.size = ctx.vol->size - v.offset;
+	if (v.size == 0) {
+		nb_cli_err("verify: --offset %" PRIu64 " is the end of volume '%s': nothing to check",
+			v.offset, opt->volume);
+		rc = CLI_EXIT_USAGE;
+		goto out_close;
+	}
 	if (v.size % CLI_VERIFY_SECTOR) {
 		nb_cli_err("verify: --size must be a multiple of %u", CLI_VERIFY_SECTOR);
 		rc = CLI_EXIT_USAGE;
 		goto out_close;
 	}
 
-	printf("verify: volume '%s' (%" PRIu64 " bytes, block size %u): %s from offset %" PRIu64
-	       ", block size %" PRIu64 ", queue depth %" PRIu64 ", seed %" PRIu64 ", pass %s\n",
-	       opt->volume, ctx.vol->size, vbs, nb_cli_fmt_size(v.size, sz, sizeof(sz)),
-	       v.offset, v.bs, v.depth, v.seed,
-	       v.do_write && v.do_read ? "both" : v.do_write ? "write" : "read");
-	fflush(stdout);
+	pass = v.do_write && v.do_read ? "both" : v.do_write ? "write" : "read";
+	if (opt->json) {
+		v.json = json_object_new_object();
+		v.mismatches = json_object_new_array();
+		cli_json_add_str(v.json, "volume", opt->volume);
+		cli_json_add_u64(v.json, "volume_size", ctx.vol->size);
+		cli_json_add_u64(v.json, "offset", v.offset);
+		cli_json_add_u64(v.json, "size", v.size);
+		cli_json_add_u64(v.json, "block_size", v.bs);
+		cli_json_add_u64(v.json, "queue_depth", v.depth);
+		cli_json_add_u64(v.json, "seed", v.seed);
+		cli_json_add_str(v.json, "pass", pass);
+	} else {
+		printf("verify: volume '%s' (%" PRIu64 " bytes, block size %u): %s from offset %" PRIu64
+		       ", block size %" PRIu64 ", queue depth %" PRIu64 ", seed %" PRIu64 ", pass %s\n",
+		       opt->volume, ctx.vol->size, vbs, nb_cli_fmt_size(v.size, sz, sizeof(sz)),
+		       v.offset, v.bs, v.depth, v.seed, pass);
+		fflush(stdout);
+	}
 	started = true;
+	nb_cli_progress_start(&v.progress, opt, "verify",
+			      v.size * (v.do_write + v.do_read));
 
-	if (v.do_write && cli_verify_pass(&ctx, &v, SESSION_OP_WRITE) < 0)
+	if (v.do_write && cli_verify_pass(&ctx, &v, SESSION_OP_WRITE) < 0) {
+		result = "error";
 		goto out_close;
+	}
 	if (v.do_read) {
-		if (cli_verify_pass(&ctx, &v, SESSION_OP_READ) < 0)
+		if (cli_verify_pass(&ctx, &v, SESSION_OP_READ) < 0) {
+			result = "error";
 			goto out_close;
+		}
 		if (v.sectors_bad) {
-			printf("verify: FAILED: %" PRIu64 " of %" PRIu64 " sectors (512 bytes) differ\n",
-			       v.sectors_bad, v.sectors_checked);
+			result = "mismatch";
+			if (!v.json)
+				printf("verify: FAILED: %" PRIu64 " of %" PRIu64 " sectors (512 bytes) differ\n",
+				       v.sectors_bad, v.sectors_checked);
 			nb_cli_err("verify: data mismatch in %" PRIu64 " sectors", v.sectors_bad);
 			goto out_close;
 		}
-		printf("verify: OK: %" PRIu64 " sectors match (seed %" PRIu64 ")\n",
-		       v.sectors_checked, v.seed);
+		if (!v.json)
+			printf("verify: OK: %" PRIu64 " sectors match (seed %" PRIu64 ")\n",
+			       v.sectors_checked, v.seed);
 	}
+	result = "ok";
 	rc = CLI_EXIT_OK;
 
 out_close:
 	if (started)
+		nb_cli_progress_end(&v.progress, rc == CLI_EXIT_OK);
+	if (v.json) {
+		cli_json_add_str(v.json, "result", result);
+		cli_json_add_u64(v.json, "sectors_checked", v.sectors_checked);
+		cli_json_add_u64(v.json, "sectors_bad", v.sectors_bad);
+		json_object_object_add(v.json, "mismatches", v.mismatches);
+		json_object_object_add(v.json, "engine",
+				       cli_json_engine_stats(&ctx));
+		if (cli_json_print(v.json) < 0)
+			rc = CLI_EXIT_FAIL;
+	} else if (started) {
 		cli_print_engine_stats(&ctx);
+	}
 	fflush(stdout);
 	cli_ctx_close(&ctx);
 	return rc;

@@ -31,6 +31,8 @@ int main(int argc, char **argv)
 {
 	struct cli_common opt = {
 		.io_timeout = CLI_DEFAULT_IO_TIMEOUT,
+		.progress = -1,
+		.progress_interval = CLI_PROGRESS_LINES_S,
 	};
 	int first = 0, ret;
 

@@ -10,8 +10,10 @@
 
 #include "cmdline.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "tls_suites.h"
+#include "version.h"
 
 void nb_cmdline_usage(FILE *f)
 {
@@ -90,10 +92,16 @@ void nb_cmdline_usage(FILE *f)
 "                            (default: go to the background once the\n"
 "                            device is up, log to syslog)\n"
 "      --pid-file FILE       write the daemon's pid here\n"
+"      --metrics ADDR:PORT   serve Prometheus metrics on /metrics and the\n"
+"                            probes /healthz (the main loop answers) and\n"
+"                            /readyz (the disk is attached), e.g.\n"
+"                            127.0.0.1:9478 (a numeric address, [v6] in\n"
+"                            brackets)\n"
 "      --log-level LEVEL     error, warning, notice (default), info, debug\n"
 "  -u, --user NAME           once the device is up, run as user NAME\n"
 "                            (started as root); see Privileges below\n"
 "  -h, --help                this text\n"
+"      --version             print the version and exit\n"
 "\n"
 "Privileges: setting the device up needs root (/dev/vduse/control and\n"
 "/dev/vduse/NAME are root's, the vdpa netlink commands need\n"
@@ -219,9 +227,9 @@ static int cmdline_split_cluster(struct cmdline *o, const char *arg)
 enum {
 	OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_TLS_NAME, OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_QUEUE_SIZE, OPT_MGMTDEV, OPT_NO_ATTACH,
-	OPT_PID_FILE, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
+	OPT_PID_FILE, OPT_METRICS, OPT_LOG_LEVEL, OPT_STOP_TIMEOUT, OPT_STATE_DIR,
 	OPT_RESIZE_CHECK, OPT_TLS_CIPHERSUITES, OPT_BOUNCE_SIZE,
-	OPT_BREAK_LOCK, OPT_LOCK_OWNER,
+	OPT_BREAK_LOCK, OPT_LOCK_OWNER, OPT_VERSION,
 };
 
 /* --user: resolve now, so a wrong name fails before any device work. */
@@ -286,6 +294,7 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 		{ "mgmtdev", required_argument, NULL, OPT_MGMTDEV },
 		{ "no-attach", no_argument, NULL, OPT_NO_ATTACH },
 		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -293,6 +302,7 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 		{ "user", required_argument, NULL, 'u' },
 		{ "break-lock", no_argument, NULL, OPT_BREAK_LOCK },
 		{ "lock-owner", required_argument, NULL, OPT_LOCK_OWNER },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
@@ -329,6 +339,9 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 			break;
 		case 'h':
 			nb_cmdline_usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			nb_version_print(stdout, "vduse-netblk");
 			return 1;
 		case OPT_CA:
 			o->cfg.ca = optarg;
@@ -400,6 +413,21 @@ int nb_cmdline_parse(int argc, char **argv, struct cmdline *o)
 		case OPT_PID_FILE:
 			o->pid_file = optarg;
 			break;
+		case OPT_METRICS: {
+			struct sockaddr_storage ss;
+			socklen_t sslen;
+			char why[512];
+
+			if (nb_metrics_parse_addr(optarg, &ss, &sslen, why,
+						  sizeof(why)) < 0) {
+				fprintf(stderr, "vduse-netblk: --metrics %s\n",
+					why);
+				ret = -EINVAL;
+				break;
+			}
+			o->metrics = optarg;
+			break;
+		}
 		case OPT_BREAK_LOCK:
 			o->cfg.break_lock = true;
 			break;

@@ -26,6 +26,7 @@ struct cmdline {
 	bool bounce_given;
 	bool foreground;
 	const char *pid_file;
+	const char *metrics;          /* --metrics ADDR:PORT, or NULL */
 	const char *user;          /* --user, NULL: stay root */
 	uid_t uid;                 /* the user's, resolved at parse time */
 	gid_t gid;

@@ -25,6 +25,8 @@
 #include "agent.h"
 #include "cmdline.h"
 #include "log.h"
+#include "notify.h"
+#include "metrics.h"
 #include "privs.h"
 #include "state.h"
 #include "tls_suites.h"
@@ -130,6 +132,43 @@ static void main_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	nb_volume_reload_tls(w->data);
 }
 
+/* ---- metrics (metrics.h): the loop publishes a snapshot each second ---- */
+
+struct main_metrics {
+	struct metrics_server *srv;
+	struct volume *v;
+	const char *volume;
+	ev_timer timer;
+};
+
+static void main_metrics_publish(struct main_metrics *mm)
+{
+	struct metrics_volume mv = { .volume = mm->volume, .up = true };
+	char disk[64], *text = NULL, ready[PATH_MAX + 64];
+	size_t len;
+	FILE *f;
+
+	mv.name = nb_volume_name(mm->v);
+	nb_metrics_disk_name(nb_volume_node(mm->v), disk, sizeof(disk));
+	mv.disk = disk;
+	nb_volume_get_stats(mm->v, &mv.stats);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	nb_metrics_write(f, "daemon", &mv, 1);
+	fclose(f);
+	snprintf(ready, sizeof(ready), "%s attached %s\nready\n", mv.name,
+		 nb_volume_node(mm->v));
+	if (text)
+		nb_metrics_publish(mm->srv, text, true, ready);
+	free(text);
+}
+
+static void main_metrics_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	main_metrics_publish(t->data);
+}
+
 static int main_write_pid_file(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -178,6 +217,7 @@ static int main_run(struct cmdline *o)
 	struct volume_config cfg = o->cfg;
 	ev_signal sigint, sigterm, sigusr1, sighup;
 	char suites[TLS_SUITES_LIST_LEN], desc[512];
+	struct main_metrics mm = { 0 };
 	struct ev_loop *loop;
 	char err[512], line[PATH_MAX + 8];
 	struct volume *v;
@@ -200,11 +240,30 @@ static int main_run(struct cmdline *o)
 	if (o->pid_file)
 		main_write_pid_file(o->pid_file);
 	ret = main_drop_privs(o, v);
+	/* After the drop: the server's thread, which reads from the
+	 * network, starts with the capabilities this thread kept. */
+	if (ret == 0 && o->metrics) {
+		mm.srv = nb_metrics_start(o->metrics, err, sizeof(err));
+		if (!mm.srv) {
+			nb_log_msg(LOG_ERR, "%s: cannot serve metrics: %s",
+				nb_volume_name(v), err);
+			ret = -EINVAL;
+		}
+	}
 	if (ret < 0) {
 		nb_volume_stop(v, false);
 		if (o->pid_file)
 			unlink(o->pid_file);
 		return ret;
+	}
+	if (mm.srv) {
+		mm.v = v;
+		mm.volume = cfg.volume;
+		main_metrics_publish(&mm);
+		ev_timer_init(&mm.timer, main_metrics_cb,
+			      METRICS_PUBLISH_SECONDS, METRICS_PUBLISH_SECONDS);
+		mm.timer.data = &mm;
+		ev_timer_start(loop, &mm.timer);
 	}
 	snprintf(line, sizeof(line), "%s\n", nb_volume_node(v));
 	main_report(line);
@@ -224,8 +283,19 @@ static int main_run(struct cmdline *o)
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigusr1);
 	ev_signal_start(loop, &sighup);
+	snprintf(line, sizeof(line), "serving volume %s as %s", cfg.volume,
+		 nb_volume_node(v));
+	nb_notify_ready(line);
+	nb_notify_watchdog_start(loop);
 	ev_run(loop, 0);
 
+	nb_notify_watchdog_stop(loop);
+	nb_notify_stopping(main_last_signal == SIGUSR1 ?
+			   "leaving the disk attached for the next daemon" :
+			   "stopping: detaching the disk");
+	if (mm.srv)
+		ev_timer_stop(loop, &mm.timer);
+	nb_metrics_stop(mm.srv);
 	ret = nb_volume_stop(v, main_last_signal == SIGUSR1);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
 		nb_log_msg(LOG_WARNING, "cannot remove pid file %s: %s",

@@ -873,9 +873,31 @@ int nb_volume_reload_tls(struct volume *v)
 	return 0;
 }
 
-void nb_volume_get_stats(struct volume *v, struct volume_stats *out)
+int nb_volume_set_io_timeout(struct volume *v, double seconds)
 {
 	unsigned int i;
+	int ret, first = 0;
+
+	if (!(seconds >= 0))
+		return -EINVAL;
+	v->cfg.io_timeout = seconds;
+	for (i = 0; i < v->cfg.queues; i++) {
+		ret = nb_worker_set_io_timeout(v->workers[i], seconds);
+		if (ret < 0 && !first)
+			first = ret;
+	}
+	if (first)
+		nb_log_msg(LOG_ERR, "%s: io_timeout %g s not set on every queue: "
+			"%s", v->name, seconds, strerror(-first));
+	else
+		nb_log_msg(LOG_NOTICE, "%s: io_timeout now %g s%s", v->name,
+			seconds, seconds > 0 ? "" : " (retry forever)");
+	return first;
+}
+
+void nb_volume_get_stats(struct volume *v, struct volume_stats *out)
+{
+	unsigned int i, op;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < v->cfg.queues; i++) {
@@ -887,6 +909,21 @@ void nb_volume_get_stats(struct volume *v, struct volume_stats *out)
 		out->bytes_read += ws.bytes_read;
 		out->bytes_written += ws.bytes_written;
 		out->inflight += ws.inflight;
+		out->retries += ws.retries;
+		out->reconnects += ws.reconnects;
+		out->timeouts += ws.timeouts;
+		out->map_refreshes += ws.map_refreshes;
+		out->conns_up += ws.conns_ready;
+		for (op = 0; op < BLK_OP_MAX; op++) {
+			struct worker_latency *d = &out->latency[op];
+			const struct worker_latency *l = &ws.latency[op];
+			unsigned int b;
+
+			for (b = 0; b < WORKER_LAT_BUCKETS; b++)
+				d->bucket[b] += l->bucket[b];
+			d->count += l->count;
+			d->sum_ns += l->sum_ns;
+		}
 	}
 	out->size = v->size;
 }

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "worker.h"
+
 struct ev_loop;
 
 #define VOLUME_MAX_QUEUES 64
@@ -72,6 +74,13 @@ struct volume_stats {
 	uint64_t bytes_written;
 	uint64_t size;                /* bytes, as the driver knows it */
 	uint32_t inflight;
+	/* The engine's: requests sent again, connections re-established,
+	 * connections closed for a request without reply in time, new maps
+	 * installed; connections ready now. Summed over the queues. */
+	uint64_t retries, reconnects, timeouts, map_refreshes;
+	uint32_t conns_up;
+	/* Request latency by enum blk_op, buckets as nb_worker_lat_bounds. */
+	struct worker_latency latency[BLK_OP_MAX];
 };
 
 struct volume;
@@ -108,6 +117,10 @@ const char *nb_volume_id(const struct volume *v);
 int nb_volume_reload_tls(struct volume *v);
 
 void nb_volume_get_stats(struct volume *v, struct volume_stats *out);
+
+/* Change io_timeout (0: retry forever) on every queue, live: requests in
+ * progress keep their start time. 0 or -errno (logged). */
+int nb_volume_set_io_timeout(struct volume *v, double seconds);
 
 /*
  * Before the daemon switches to another user (--user): give it the state

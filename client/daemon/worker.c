@@ -48,6 +48,73 @@ static void worker_io_put(struct worker *w, struct worker_io *io)
 
 static void worker_reconnect(struct worker *w);
 
+const double nb_worker_lat_bounds[WORKER_LAT_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+};
+
+static uint64_t worker_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void worker_latency_add(struct worker *w, enum blk_op op,
+			       uint64_t start_ns)
+{
+	struct worker_latency *l;
+	uint64_t ns = worker_now_ns() - start_ns;
+	double s = ns / 1e9;
+	unsigned int i;
+
+	if ((unsigned int)op >= BLK_OP_MAX)
+		return;
+	l = &w->stats.latency[op];
+	for (i = 0; i < WORKER_LAT_BUCKETS; i++) {
+		if (s <= nb_worker_lat_bounds[i]) {
+			l->bucket[i]++;
+			break;
+		}
+	}
+	l->count++;
+	l->sum_ns += ns;
+}
+
+/* The engine's counters into the worker's stats (each loop iteration). */
+static void worker_sample_session(struct worker *w)
+{
+	struct session_stats ss = { 0 };
+
+	if (w->cluster)
+		nb_session_get_stats(w->cluster, &ss);
+	w->stats.retries = w->session_base.retries + ss.retries;
+	w->stats.reconnects = w->session_base.reconnects + ss.reconnects;
+	w->stats.timeouts = w->session_base.timeouts + ss.timeouts;
+	w->stats.map_refreshes = w->session_base.map_refreshes +
+				 ss.map_refreshes;
+	w->stats.conns_ready = ss.conns_ready;
+}
+
+/* Free the current session, keeping its counters. */
+static void worker_session_free(struct worker *w)
+{
+	worker_sample_session(w);
+	w->session_base.retries = w->stats.retries;
+	w->session_base.reconnects = w->stats.reconnects;
+	w->session_base.timeouts = w->stats.timeouts;
+	w->session_base.map_refreshes = w->stats.map_refreshes;
+	nb_session_free(w->cluster);
+	w->cluster = NULL;
+	w->stats.conns_ready = 0;
+}
+
+void nb_worker_sample(struct worker *w)
+{
+	worker_sample_session(w);
+}
+
 static void worker_io_done(struct session_io *cio, int result)
 {
 	struct worker_io *io = cio->opaque;
@@ -60,6 +127,7 @@ static void worker_io_done(struct session_io *cio, int result)
 	if (nb_log_level() >= LOG_DEBUG)
 		nb_log_msg(LOG_DEBUG, "%s: queue %u: %s done: %d", w->name,
 			q->index, nb_blk_op_name(req->op), result);
+	worker_latency_add(w, req->op, io->start_ns);
 	if (result < 0)
 		w->stats.errors++;
 	else if (req->op == BLK_OP_READ)
@@ -109,6 +177,7 @@ static int worker_submit(void *opaque, struct blk_req *req)
 	io->q = w->queues[index];
 	io->q->inflight++;
 	io->seq = nb_iotlb_seq(w->iotlb);
+	io->start_ns = worker_now_ns();
 	io->next = NULL;
 	io->prev = w->newest;
 	if (w->newest)
@@ -176,8 +245,7 @@ void nb_worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	nb_log_msg(LOG_WARNING, "%s: queue %u reset with %u request(s) still "
 		"waiting for the cluster: cancelling them", w->name, q->index,
 		q->inflight);
-	nb_session_free(w->cluster);
-	w->cluster = NULL;
+	worker_session_free(w);
 	worker_reconnect(w);
 	if (q->stopping)
 		nb_worker_queue_stopped(q);
@@ -228,8 +296,7 @@ static void worker_drain_cb(struct ev_loop *loop, ev_timer *watcher,
 			w->stats.inflight);
 	/* Completes everything in flight with -EIO; later requests fail in
 	 * worker_submit() until a new cluster is ready. */
-	nb_session_free(w->cluster);
-	w->cluster = NULL;
+	worker_session_free(w);
 	if (w->reconnect_after_drain)
 		worker_reconnect(w);
 }
@@ -301,6 +368,12 @@ static void worker_wake_cb(struct ev_loop *loop, ev_async *watcher,
 		c->result = w->cluster ? nb_session_reload_tls(w->cluster,
 					c->u.reload_tls.ssl_ctx) : 0;
 		/* A cluster made after a drain reads the files again. */
+		break;
+	case WORKER_CMD_IO_TIMEOUT:
+		/* Sessions made later (a reconnect) take it from cfg. */
+		w->cfg.io_timeout = c->u.io_timeout.seconds;
+		c->result = w->cluster ? nb_session_set_io_timeout(w->cluster,
+					c->u.io_timeout.seconds) : 0;
 		break;
 	case WORKER_CMD_EXIT:
 		ev_break(loop, EVBREAK_ALL);
@@ -548,6 +621,16 @@ int nb_worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx)
 	struct worker_cmd c = {
 		.type = WORKER_CMD_RELOAD_TLS,
 		.u.reload_tls = { .ssl_ctx = ctx },
+	};
+
+	return worker_call(w, &c);
+}
+
+int nb_worker_set_io_timeout(struct worker *w, double seconds)
+{
+	struct worker_cmd c = {
+		.type = WORKER_CMD_IO_TIMEOUT,
+		.u.io_timeout = { .seconds = seconds },
 	};
 
 	return worker_call(w, &c);

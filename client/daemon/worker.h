@@ -42,6 +42,18 @@ struct worker_params {
 	void *size_opaque;
 };
 
+/* Request latency histogram: upper bounds in seconds of the buckets
+ * (the last, +Inf, is the count). */
+#define WORKER_LAT_BUCKETS 16
+extern const double nb_worker_lat_bounds[WORKER_LAT_BUCKETS];
+
+struct worker_latency {
+	uint64_t bucket[WORKER_LAT_BUCKETS]; /* completed within the bound and
+						above the one before */
+	uint64_t count;
+	uint64_t sum_ns;
+};
+
 struct worker_stats {
 	uint64_t requests;      /* requests handed to the cluster */
 	uint64_t errors;        /* completed with an error */
@@ -49,6 +61,12 @@ struct worker_stats {
 	uint64_t bytes_read;    /* completed without error */
 	uint64_t bytes_written;
 	uint32_t inflight;
+	/* The engine's counters (struct session_stats), summed over the
+	 * sessions the worker had (a reconnect makes a new one). */
+	uint64_t retries, reconnects, timeouts, map_refreshes;
+	uint32_t conns_ready;   /* of the current session */
+	/* From submit to completion, by operation (enum blk_op). */
+	struct worker_latency latency[BLK_OP_MAX];
 };
 
 /*
@@ -110,6 +128,9 @@ int nb_worker_refresh_size(struct worker *w);
 
 /* New connections use ctx (certificate reload); see nb_session_reload_tls. */
 int nb_worker_reload_tls(struct worker *w, struct ssl_ctx_st *ctx);
+/* The session's io_timeout, now and for sessions made later. 0 or
+ * -errno. */
+int nb_worker_set_io_timeout(struct worker *w, double seconds);
 
 void nb_worker_get_stats(struct worker *w, struct worker_stats *out);
 

@@ -23,6 +23,7 @@ enum worker_cmd_type {
 	WORKER_CMD_DRAIN,
 	WORKER_CMD_REFRESH,
 	WORKER_CMD_RELOAD_TLS,
+	WORKER_CMD_IO_TIMEOUT,
 	WORKER_CMD_EXIT,
 	WORKER_CMD_MAX
 };
@@ -62,6 +63,9 @@ struct worker_cmd {
 		struct worker_cmd_reload_tls {
 			struct ssl_ctx_st *ssl_ctx;
 		} reload_tls;
+		struct worker_cmd_io_timeout {
+			double seconds;
+		} io_timeout;
 	} u;
 	uint64_t seq;           /* set by worker_call() */
 	int result;
@@ -88,6 +92,7 @@ struct worker_io {
 	struct blk_req *req;
 	struct worker_queue *q;
 	uint64_t seq;         /* iotlb sequence number */
+	uint64_t start_ns;    /* CLOCK_MONOTONIC at submit */
 	struct worker_io *prev, *next;
 };
 
@@ -106,6 +111,8 @@ struct worker {
 	struct worker_io *oldest, *newest;  /* in flight, in submit order */
 	struct worker_io *free_ios;
 	struct worker_stats stats;
+	struct worker_stats session_base; /* engine counters of sessions
+					     freed before the current one */
 
 	ev_async wake;
 	ev_timer drain_timer;
@@ -152,5 +159,8 @@ void nb_worker_queue_stopped(struct worker_queue *q);
 void nb_worker_cmd_finish(struct worker *w, uint64_t seq, int result);
 /* A queue's reset outlasted WORKER_RESET_GRACE: cancel the requests. */
 void nb_worker_stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* Copy the engine's counters into w->stats (worker thread). */
+void nb_worker_sample(struct worker *w);
 
 #endif

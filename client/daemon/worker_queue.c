@@ -122,6 +122,7 @@ void nb_worker_after_cb(struct ev_loop *loop, ev_prepare *watcher,
 			}
 		}
 	}
+	nb_worker_sample(w);
 	if (nb_iotlb_retired_count(w->iotlb))
 		nb_iotlb_reap(w->iotlb, w->oldest ? w->oldest->seq :
 			   IOTLB_NONE_INFLIGHT);

@@ -342,6 +342,40 @@ bool nb_admin_map_same_store(const struct admin_map *am, const char *a,
 	return i >= 0 && j >= 0 && map_same_store(am->map, (uint32_t)i, (uint32_t)j);
 }
 
+uint64_t nb_admin_map_epoch(const struct admin_map *am)
+{
+	return am->map->epoch;
+}
+
+uint64_t nb_admin_map_chunk_size(const struct admin_map *am)
+{
+	return am->map->chunk_size;
+}
+
+uint32_t nb_admin_map_n_nodes(const struct admin_map *am)
+{
+	return am->map->n_nodes;
+}
+
+const char *nb_admin_map_node(const struct admin_map *am, uint32_t i,
+			      uint32_t *group)
+{
+	*group = am->map->groups[i];
+	return am->map->nodes[i];
+}
+
+uint32_t nb_admin_map_n_placements(const struct admin_map *am)
+{
+	return am->map->n_chunks;
+}
+
+uint32_t nb_admin_map_placement(const struct admin_map *am, uint32_t i,
+				const uint32_t **nodes)
+{
+	*nodes = am->map->chunks[i].nodes;
+	return am->map->chunks[i].n;
+}
+
 void nb_admin_map_free(struct admin_map *am)
 {
 	if (!am)

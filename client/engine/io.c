@@ -278,6 +278,31 @@ static void session_deadline_unlink(struct session *s, struct session_io *io)
 		ev_timer_stop(s->loop, &s->deadline_timer);
 }
 
+int nb_session_set_io_timeout(struct session *s, double io_timeout)
+{
+	struct session_io *io, *newer;
+
+	if (!(io_timeout >= 0))
+		return -EINVAL;
+	if (io_timeout <= 0) {
+		/* No deadline any more: take every io off the list. */
+		for (io = s->oldest; io; io = newer) {
+			newer = io->priv.newer;
+			io->priv.older = io->priv.newer = NULL;
+		}
+		s->oldest = s->newest = NULL;
+		ev_timer_stop(s->loop, &s->deadline_timer);
+	} else if (s->io_timeout > 0) {
+		/* Same order (by start), another due time: arm again. */
+		ev_timer_stop(s->loop, &s->deadline_timer);
+		s->io_timeout = io_timeout;
+		session_deadline_arm(s);
+	}
+	/* From none to one: ios in progress keep none, new ones get it. */
+	s->io_timeout = io_timeout;
+	return 0;
+}
+
 static void session_deadline_expire(struct session *s)
 {
 	struct session_sub *list = s->map_wait, *keep = NULL;

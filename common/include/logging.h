@@ -5,6 +5,13 @@
  * filtered by a syslog level (LOG_ERR .. LOG_DEBUG). Thread safe: each
  * message goes out in one write(2). Messages are cut at 1023 bytes.
  *
+ * When stderr is the journal (systemd sets $JOURNAL_STREAM to its device
+ * and inode), lines carry the syslog priority instead of a timestamp,
+ * "<3>text" (sd-daemon(3)), so that `journalctl -p err` finds errors.
+ * The same warning or error text repeated within the repeat window (60 s)
+ * is printed once; its next line after the window says how many were
+ * left out.
+ *
  * Set it up (nb_log_init, nb_log_set_style, nb_log_set_tag, nb_log_use_syslog) before
  * other threads log.
  */
@@ -35,6 +42,12 @@ void nb_log_set_style(enum log_style style);
 void nb_log_set_tag(const char *tag);
 /* Send every message to syslog from now on (after daemonizing). */
 void nb_log_use_syslog(void);
+/* Seconds within which an identical warning or error is printed once (0:
+ * every time, still counting those left out before). Default 60. */
+void nb_log_set_repeat_window(unsigned int seconds);
+/* Whether lines go to the journal with "<N>" priorities (decided by
+ * nb_log_init from $JOURNAL_STREAM and stderr). */
+bool nb_log_to_journal(void);
 
 int nb_log_level(void);
 static inline bool log_enabled(int level)

@@ -19,6 +19,7 @@
 #include "parse.h"
 #include "rpc.h"
 #include "tls_suites.h"
+#include "version.h"
 
 #define NODE_LINE_MAX 4096
 
@@ -144,6 +145,7 @@ static const char node_help_text[] =
 "    --config FILE    read the settings above from FILE first\n"
 "    --check-config   check the settings, print them and exit 0\n"
 "    --help           print this text\n"
+"    --version        print the version and exit\n"
 "\n"
 "SIGNALS\n"
 "    SIGTERM, SIGINT: close every connection, finish the requests the\n"
@@ -550,6 +552,10 @@ int nb_node_config_load(int argc, char **argv, struct node_config *cfg)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(node_help_text, stdout);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			nb_version_print(stdout, NODE_PROG);
 			return 1;
 		}
 		if (!strcmp(argv[i], "--config")) {

@@ -8,6 +8,7 @@
 
 #include "logging.h"
 #include "node.h"
+#include "notify.h"
 
 /* Refuse unreadable inputs before anything starts, naming the setting. */
 static int node_check_files(const struct node_config *cfg)
@@ -137,8 +138,16 @@ int main(int argc, char **argv)
 		stats_timer.data = srv;
 		ev_timer_start(loop, &stats_timer);
 	}
+	nb_notify_ready("serving");
+	nb_notify_status("listening on port %u as node %s, map epoch %llu, backend %s",
+			 nb_srv_port(srv), nb_srv_node_addr(srv),
+			 (unsigned long long)nb_srv_map_epoch(srv),
+			 nb_node_backend_name(cfg.backend));
+	nb_notify_watchdog_start(loop);
 	if (nb_srv_run(srv) < 0)
 		status = NODE_EXIT_RUNTIME;
+	nb_notify_watchdog_stop(loop);
+	nb_notify_stopping("exiting");
 	if (cfg.stats_interval > 0)
 		ev_timer_stop(loop, &stats_timer);
 	nb_srv_stats_text(srv, text, sizeof(text));

@@ -14,6 +14,7 @@
 
 #include "parse.h"
 #include "rados_store.h"
+#include "version.h"
 
 static const char bench_usage[] =
 "Usage: netblk-rados-bench [OPTIONS]\n"
@@ -35,7 +36,8 @@ static const char bench_usage[] =
 "  --size SIZE        volume size (default 256M)\n"
 "  --object-size SIZE extent size (default 4M)\n"
 "  --guard            take the writer lock and guard every write\n"
-"  -h, --help         this text\n";
+"  -h, --help         this text\n"
+"      --version      print the version and exit\n";
 
 #define BENCH_MAX_QD 64
 
@@ -249,6 +251,7 @@ int main(int argc, char **argv)
 		{ "object-size", required_argument, NULL, 'o' },
 		{ "guard", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct bench_job jobs[] = {
@@ -299,6 +302,9 @@ int main(int argc, char **argv)
 		case 'g': guard = true; break;
 		case 'h':
 			fputs(bench_usage, stdout);
+			return 0;
+		case 'V':
+			nb_version_print(stdout, "netblk-rados-bench");
 			return 0;
 		default:
 			fputs(bench_usage, stderr);

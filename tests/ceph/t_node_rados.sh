@@ -77,7 +77,7 @@ for n in a b; do
 done
 
 # 2. kill -9 node a during a verify: failover within the group.
-nb_cli "${c[@]}" -v --io-timeout 60 verify --size 64M --block-size 4K --seed 4 --queue-depth 16 \
+nb_cli "${c[@]}" --verbose --io-timeout 60 verify --size 64M --block-size 4K --seed 4 --queue-depth 16 \
 	>"$NB_TMP/verify.out" 2>&1 &
 vpid=$!
 sleep 1

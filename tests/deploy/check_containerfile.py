@@ -2,13 +2,15 @@
 """check_containerfile.py [--image agent|node] SRC [OUTDIR]: static lint of
 deploy/Containerfile (the agent, the default) or deploy/Containerfile.node
 (the storage node) (no container engine here). Two stages from Debian 12;
-the build stage installs what the build needs and copies what CMake reads;
-the runtime stage installs the shared libraries and tools and runs the
-program (the node as a non-root user). With OUTDIR, writes what the next
-checks need: build.pkgs, runtime.pkgs, copies (the build stage's COPY
-sources), targets (the cmake --build targets), bins (the programs copied to
-the runtime stage), user (the runtime USER). Failures name the file and
-field."""
+the build stage installs what the build needs, copies what CMake reads,
+builds the programs and the Debian package (cpack); the runtime stage
+installs that package (its Depends bring the shared libraries) and tools,
+and runs the program (the node as a non-root user). With OUTDIR, writes
+what the next checks need: build.pkgs, runtime.pkgs (archive packages),
+copies (the build stage's COPY sources), targets (the cmake --build
+targets), bins (programs copied to the runtime stage outside a package),
+debs (the packages of the tree it installs), user (the runtime USER).
+Failures name the file and field."""
 
 import json
 import os
@@ -19,8 +21,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deploy_check import Checker, project_version  # noqa: E402
 
+# libsystemd-dev: sd_notify; dpkg-dev and file: cpack's dpkg-shlibdeps.
 BUILD_NEEDS = {"cmake", "pkg-config", "libev-dev", "libssl-dev", "libprotobuf-c-dev",
-               "protobuf-c-compiler", "libnl-3-dev", "libnl-genl-3-dev"}
+               "protobuf-c-compiler", "libnl-3-dev", "libnl-genl-3-dev",
+               "libsystemd-dev", "dpkg-dev", "file", "libjson-c-dev", "scdoc"}
 
 # What each image must have: its file, the -dev packages beyond
 # BUILD_NEEDS, the runtime packages, the program it builds, copies and runs
@@ -29,9 +33,12 @@ IMAGES = {
     "agent": {
         "file": "Containerfile",
         "build_needs": set(),
-        "runtime_needs": {"libev4", "libssl3", "libprotobuf-c1", "libnl-3-200",
-                          "libnl-genl-3-200", "kmod", "iproute2"},
+        "runtime_needs": {"kmod", "iproute2"},
         "program": "vduse-netblk",
+        # The package (cmake/install.cmake) and the targets it installs.
+        "deb": "vduse-netblk",
+        "package": "client",
+        "deb_programs": ["vduse-netblk", "netblk-cli"],
         "entrypoint": ["vduse-netblk", "agent"],
         "non_root": False,
     },
@@ -39,8 +46,12 @@ IMAGES = {
         "file": "Containerfile.node",
         # librados-dev: the rados backend is built only when it is found
         "build_needs": {"librados-dev"},
-        "runtime_needs": {"libev4", "libssl3", "libprotobuf-c1", "librados2"},
+        # librados2 comes with the package's Depends.
+        "runtime_needs": set(),
         "program": "netblk-node",
+        "deb": "netblk-node",
+        "package": "node",
+        "deb_programs": ["netblk-node", "netblk-server-mock", "netblk-rados-bench"],
         "entrypoint": ["netblk-node", "--config", "/etc/netblk/node.conf"],
         "non_root": True,
     },
@@ -69,14 +80,22 @@ def instructions(path):
     return out
 
 
-def apt_packages(run):
-    """Packages named by 'apt-get install' in a RUN line."""
+def apt_packages(run, debs=None):
+    """Archive packages named by 'apt-get install' in a RUN line; local
+    .deb files (a path) go to debs."""
     pkgs = []
     for cmd in re.split(r"&&|;|\|\|", run):
         words = shlex.split(cmd)
         words = [w for w in words if not re.match(r"^[A-Z_]+=", w)]  # VAR=value prefixes
         if len(words) >= 2 and words[0] == "apt-get" and "install" in words:
-            pkgs += [w for w in words[words.index("install") + 1:] if not w.startswith("-")]
+            for w in words[words.index("install") + 1:]:
+                if w.startswith("-"):
+                    continue
+                if w.startswith(("/", "./")) and w.endswith(".deb"):
+                    if debs is not None:
+                        debs.append(w)
+                    continue
+                pkgs.append(w)
     return pkgs
 
 
@@ -113,20 +132,21 @@ def main():
              f"FROM (line {runtime['line']})",
              f"runtime stage must be debian:12-slim, is {runtime['from']}")
 
-    def stage_pkgs(st, name):
+    def stage_pkgs(st, name, debs=None):
         runs = [(n, r) for n, w, r in st["ins"] if w == "RUN" and "apt-get" in r and "install" in r]
         pkgs = []
         for n, r in runs:
-            pkgs += apt_packages(r)
+            pkgs += apt_packages(r, debs)
             f = f"RUN (line {n})"
             c.expect("apt-get update" in r, path, f, "apt-get install without apt-get update in the same RUN")
             c.expect("--no-install-recommends" in r, path, f, "apt-get install without --no-install-recommends")
             c.expect("rm -rf /var/lib/apt/lists" in r, path, f, "does not remove /var/lib/apt/lists")
-        c.expect(pkgs, path, f"{name} stage RUN", "installs no package")
+        c.expect(pkgs or debs, path, f"{name} stage RUN", "installs no package")
         return pkgs
 
     bpkgs = stage_pkgs(build, "build")
-    rpkgs = stage_pkgs(runtime, "runtime")
+    debs = []
+    rpkgs = stage_pkgs(runtime, "runtime", debs)
     c.expect({"build-essential", "gcc"} & set(bpkgs), path, "build stage apt-get install",
              "no C compiler (build-essential or gcc)")
     for p in sorted((BUILD_NEEDS | prof["build_needs"]) - set(bpkgs)):
@@ -154,8 +174,15 @@ def main():
             m = re.search(r"cmake --build\s.*?--target\s+([^&;|]+)", r)
             if c.expect(m, path, f"RUN (line {n})", "cmake --build names no --target"):
                 targets = [t for t in m.group(1).split() if not t.startswith("-")]
-    for t in (prof["program"],):
-        c.expect(t in targets, path, "RUN cmake --build --target", f"does not build {t}")
+    for t in [prof["program"]] + prof["deb_programs"]:
+        c.expect(t in targets, path, "RUN cmake --build --target",
+                 f"does not build {t} (package {prof['deb']} installs it)")
+    builds = " ".join(r for _n, w, r in build["ins"] if w == "RUN")
+    c.expect(re.search(r"cpack\s+-G\s+DEB", builds), path, "build stage RUN",
+             "does not build the Debian package (cpack -G DEB)")
+    c.expect(f"-DNETBLK_PACKAGES={prof['package']}" in builds, path, "build stage RUN",
+             f"cmake must be configured with -DNETBLK_PACKAGES={prof['package']} "
+             f"(only the {prof['deb']} package)")
 
     # The runtime stage gets the programs from the build stage, on PATH.
     bins = []
@@ -166,6 +193,8 @@ def main():
                      f"copies from a stage other than {build['as']}")
             dest = words[-1]
             for s in words[:-1]:
+                if s.endswith(".deb"):
+                    continue
                 b = os.path.basename(s)
                 bins.append(b)
                 c.expect(b in targets, path, f"COPY (line {n})", f"{s} is not a built target")
@@ -175,8 +204,18 @@ def main():
             for s in [x for x in shlex.split(r) if not x.startswith("--")][:-1]:
                 c.expect(os.path.exists(os.path.join(src, s)), path, f"COPY (line {n})",
                          f"'{s}' does not exist in the tree")
-    c.expect(prof["program"] in bins, path, "runtime stage COPY",
-             f"does not install {prof['program']}")
+    c.expect(prof["program"] in bins or
+             any(os.path.basename(d).startswith(prof["deb"] + "_") for d in debs),
+             path, "runtime stage", f"does not install {prof['program']} "
+             f"(apt-get install /tmp/{prof['deb']}_*.deb)")
+    if debs:
+        # The package the build stage made is what the runtime installs.
+        for n, w, r in runtime["ins"]:
+            if w == "COPY" and "--from=" in r:
+                srcs = [x for x in shlex.split(r) if not x.startswith("--")][:-1]
+                for s in srcs:
+                    c.expect(s.endswith(".deb"), path, f"COPY (line {n})",
+                             f"{s}: the runtime stage copies only the package")
 
     ep = [r for _n, w, r in runtime["ins"] if w == "ENTRYPOINT"]
     if c.expect(len(ep) == 1, path, "ENTRYPOINT", "the runtime stage needs one"):
@@ -217,7 +256,7 @@ def main():
         os.makedirs(outdir, exist_ok=True)
         for name, items in (("build.pkgs", bpkgs), ("runtime.pkgs", rpkgs),
                             ("copies", copies), ("targets", targets), ("bins", bins),
-                            ("user", [user])):
+                            ("debs", debs), ("user", [user])):
             with open(os.path.join(outdir, name), "w", encoding="utf-8") as f:
                 f.write("\n".join(items) + "\n")
     c.finish(what)

@@ -243,6 +243,13 @@ def check_daemonset(c, path, ds, docs, version):
                  path, pf, f"must run 'vduse-netblk status', runs {cmd[:2]}")
         c.expect(opt_value(cmd, "--spec-dir") == spec_dir, path, pf,
                  f"--spec-dir must be the agent's ({spec_dir})")
+        c.expect(opt_value(cmd, "--run-dir") == (state_dir or "/run/vduse-netblk"),
+                 path, pf, "--run-dir must be the agent's (its heartbeat is there)")
+        # Liveness is the agent's loop answering; readiness adds the volumes.
+        want_ready = probe == "readinessProbe"
+        c.expect(("--ready" in cmd) == want_ready, path, pf,
+                 "readiness needs --ready (every volume attached)" if want_ready else
+                 "no --ready: one volume that cannot attach must not restart the agent")
     c.agent_argv = argv
     c.probes = [[str(a) for a in dig(ct, f"{p}.exec.command", []) or []]
                 for p in ("readinessProbe", "livenessProbe")]

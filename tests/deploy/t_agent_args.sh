@@ -2,9 +2,11 @@
 # The built vduse-netblk accepts every command line deploy/ gives it: the
 # DaemonSet's agent, the Containerfile's ENTRYPOINT, both systemd units
 # (with the README's example env file); each is run with --help appended,
-# which exits 0 only when every option before it was accepted. The probes'
-# 'vduse-netblk status' exits 0 when every spec is attached and 1 when one
-# is not.
+# which exits 0 only when every option before it was accepted. The probes:
+# readiness ('vduse-netblk status --ready') exits 0 when every spec is
+# attached and 1 when one is not; liveness ('vduse-netblk status') exits 0
+# whatever the specs while the agent's heartbeat is fresh, 1 when it is
+# stale or its process gone.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 deploy_need_pyyaml
@@ -66,23 +68,43 @@ for what in daemonset containerfile agent-unit template-unit; do
 	echo "$what: accepted: ${argv[*]:1}"
 done
 
-# The probes, on a spec directory of our own.
-specs=$DEPLOY_TMP/specs
-mkdir -p "$specs"
+# The probes, on a spec directory and run directory of our own; the
+# heartbeat names this shell, alive.
+specs=$DEPLOY_TMP/specs run=$DEPLOY_TMP/run
+mkdir -p "$specs" "$run"
 printf 'cluster=192.0.2.5:7001\nvolume=vol1\n' > "$specs/vol1.spec"
 printf 'state=attached\nvolume=vol1\nname=vol1\ndevice=/dev/vdz\nmessage=\n' > "$specs/vol1.status"
+heartbeat() { printf 'pid=%s\nupdated=%s\n' "$1" "$2" > "$run/agent.heartbeat"; }
 while IFS=$'\t' read -r -a cmd; do
 	where="deploy/kubernetes/daemonset.yaml: containers[agent] probe '${cmd[*]}'"
+	ready=false
 	for i in "${!cmd[@]}"; do
 		[ "${cmd[$i]}" = --spec-dir ] && cmd[i+1]=$specs
+		[ "${cmd[$i]}" = --run-dir ] && cmd[i+1]=$run
+		[ "${cmd[$i]}" = --ready ] && ready=true
 	done
+	heartbeat $$ "$(date +%s)"
 	rm -f "$specs/vol2.spec"
 	"$bin" "${cmd[@]:1}" > "$DEPLOY_TMP/status.out" 2>&1 ||
 		fail "$where: exit $? with every spec attached: $(cat "$DEPLOY_TMP/status.out")"
 	printf 'cluster=192.0.2.5:7001\nvolume=vol2\n' > "$specs/vol2.spec"
 	rc=0
 	"$bin" "${cmd[@]:1}" > "$DEPLOY_TMP/status.out" 2>&1 || rc=$?
-	[ "$rc" -eq 1 ] || fail "$where: exit $rc with vol2 not attached, expected 1: $(cat "$DEPLOY_TMP/status.out")"
 	grep -q 'vol2' "$DEPLOY_TMP/status.out" || fail "$where: the output does not name vol2"
+	if $ready; then
+		[ "$rc" -eq 1 ] || fail "$where: exit $rc with vol2 not attached, expected 1: $(cat "$DEPLOY_TMP/status.out")"
+	else
+		[ "$rc" -eq 0 ] || fail "$where: exit $rc with vol2 not attached: the liveness probe would restart a running agent: $(cat "$DEPLOY_TMP/status.out")"
+	fi
+	# A stuck loop (heartbeat 5 minutes old) and a dead agent fail both.
+	heartbeat $$ "$(( $(date +%s) - 300 ))"
+	rc=0
+	"$bin" "${cmd[@]:1}" > "$DEPLOY_TMP/status.out" 2>&1 || rc=$?
+	[ "$rc" -eq 1 ] || fail "$where: exit $rc with a heartbeat 300 s old, expected 1"
+	grep -q 'not answering' "$DEPLOY_TMP/status.out" || fail "$where: does not say the agent is not answering: $(cat "$DEPLOY_TMP/status.out")"
+	rm -f "$run/agent.heartbeat"
+	rc=0
+	"$bin" "${cmd[@]:1}" > "$DEPLOY_TMP/status.out" 2>&1 || rc=$?
+	[ "$rc" -eq 1 ] || fail "$where: exit $rc with no agent, expected 1"
 done < "$out/probes"
-echo "deploy: every command line is accepted by $bin; the probes tell attached from not"
+echo "deploy: every command line is accepted by $bin; the probes tell attached from not, and a live agent from a stuck or gone one"

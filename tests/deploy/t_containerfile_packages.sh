@@ -2,7 +2,8 @@
 # deploy/Containerfile (agent) and deploy/Containerfile.node (storage node)
 # against Debian 12's archive: every package they install exists in
 # bookworm, and every shared library the built programs load comes from a
-# runtime-stage package or one they depend on.
+# runtime-stage package or one they depend on (the programs installed from
+# the tree's own .deb get theirs from its Depends: deploy_package).
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || deploy_apt_install python3 || skip "python3 missing"
@@ -40,11 +41,17 @@ for image in agent node; do
 	done
 
 	# What the runtime stage's packages bring, dependencies included.
-	mapfile -t rpkgs < "$out/runtime.pkgs"
-	apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-		--no-replaces --no-enhances "${rpkgs[@]}" 2>/dev/null |
-		sed -n 's/^ *\(Pre\)\{0,1\}Depends: <\{0,1\}\([^>:]*\).*/\2/p; s/^\([a-z0-9][^ :]*\)$/\1/p' |
-		sort -u > "$DEPLOY_TMP/closure-$image"
+	# The tree's own packages (debs) bring the programs' libraries through
+	# their Depends, which dpkg-shlibdeps computed (deploy_package checks
+	# them); only programs copied outside a package are checked here.
+	mapfile -t rpkgs < <(grep . "$out/runtime.pkgs")
+	: > "$DEPLOY_TMP/closure-$image"
+	if [ ${#rpkgs[@]} -gt 0 ]; then
+		apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+			--no-replaces --no-enhances "${rpkgs[@]}" 2>/dev/null |
+			sed -n 's/^ *\(Pre\)\{0,1\}Depends: <\{0,1\}\([^>:]*\).*/\2/p; s/^\([a-z0-9][^ :]*\)$/\1/p' |
+			sort -u > "$DEPLOY_TMP/closure-$image"
+	fi
 	sanitize=$(sed -n 's/^SANITIZE:BOOL=//p' "${NETBLK_BUILD:-/nonexistent}/CMakeCache.txt" 2>/dev/null || true)
 	while read -r b; do
 		[ -n "$b" ] || continue

@@ -1,7 +1,6 @@
 #!/bin/bash
 # Runs shellcheck over the shell of deploy/: the scripts the manifests carry
-# (init containers, attach/detach Jobs), the template unit's
-# ExecStartPost, and these tests.
+# (init containers, attach/detach Jobs) and these tests.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 command -v shellcheck >/dev/null || deploy_apt_install shellcheck ||
@@ -24,11 +23,6 @@ check "deploy/kubernetes/daemonset.yaml initContainers[modules].args" "$out/init
 check "deploy/kubernetes/examples/attach-job.yaml args" "$out/attach.sh"
 check "deploy/kubernetes/examples/detach-job.yaml args" "$out/detach.sh"
 check "deploy/kubernetes/node/statefulset.yaml initContainers[tls].args" "$DEPLOY_TMP/node/init.sh"
-post=$(sed -n "s/^ExecStartPost=\/bin\/sh -c '\(.*\)'$/\1/p" "$NETBLK_SRC/deploy/systemd/vduse-netblk@.service")
-[ -n "$post" ] || fail "deploy/systemd/vduse-netblk@.service: ExecStartPost: not a /bin/sh -c '...' line"
-post=${post//\$\$/\$}
-printf '%s\n' "${post//%i/x}" > "$DEPLOY_TMP/post.sh"
-check "deploy/systemd/vduse-netblk@.service ExecStartPost" "$DEPLOY_TMP/post.sh"
 shellcheck -x -P SCRIPTDIR "$DEPLOY_TESTS"/*.sh || bad=1
 [ "$bad" -eq 0 ] || fail "shellcheck found problems (above)"
 echo "deploy: shell clean"

@@ -15,7 +15,7 @@ node=(--cluster "127.0.0.1:$(nb_mock_port n0)" --volume vol0)
 mock_ctl n0 stall on >/dev/null
 t0=$(date +%s.%N)
 nb_expect_fail "read from a stalled node" "I/O error" \
-	nb_cli -v --io-timeout 1 "${node[@]}" verify --pass read --size 64K
+	nb_cli --verbose --io-timeout 1 "${node[@]}" verify --pass read --size 64K
 t1=$(date +%s.%N)
 took=$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")
 awk "BEGIN { exit !($t1 - $t0 < 2.0) }" ||

@@ -34,8 +34,8 @@ for list in "$CHACHA" "$CHACHA:$AES128:$AES256" "$AES128:$CHACHA" \
 	nb_info "ok: --tls-ciphersuites $list: negotiated $got"
 done
 
-# Default: the measured order (shown with -vv), and its first suite is used.
-out=$(nb_cli -vv --cluster "127.0.0.1:$port" --volume vol0 \
+# Default: the measured order (shown with --verbose --verbose), and its first suite is used.
+out=$(nb_cli --verbose --verbose --cluster "127.0.0.1:$port" --volume vol0 \
 	bench --pattern randread --seconds 1 --size 1M --iodepth 4 2>&1) ||
 	nb_fail "bench with the default suites failed: $out"
 order=$(sed -n 's/.*TLS 1.3 cipher suites, fastest on this CPU first: \([^ ]*\) .*/\1/p' <<<"$out" | head -1)

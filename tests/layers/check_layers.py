@@ -50,7 +50,9 @@ ALLOWED = {
 }
 
 # Generated headers and the one layer that may include them.
-GENERATED = {"netblk.pb-c.h": "proto"}
+GENERATED = {"netblk.pb-c.h": "proto",
+             # the version (cmake/version.cmake), behind common's version.h
+             "nb_version_gen.h": "common"}
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 

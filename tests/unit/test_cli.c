@@ -135,6 +135,79 @@ static void test_hist_large_and_constant(void **state)
 	free(h);
 }
 
+static void test_all_zero(void **state)
+{
+	uint8_t buf[4096] = { 0 };
+
+	assert_true(nb_cli_all_zero(buf, sizeof(buf)));
+	assert_true(nb_cli_all_zero(buf, 0));
+	buf[4095] = 1;
+	assert_false(nb_cli_all_zero(buf, sizeof(buf)));
+	assert_true(nb_cli_all_zero(buf, 4095));
+	buf[0] = 7;
+	assert_false(nb_cli_all_zero(buf, 1));
+}
+
+static void test_progress_format(void **state)
+{
+	char line[256];
+
+	/* half of 1 GiB in 4 s: 134.2 MB/s, 4 s left */
+	nb_cli_progress_format(line, sizeof(line), "import", 512u << 20,
+			       1u << 30, 4.0, false, false);
+	assert_string_equal(line,
+		"import:  50% 512.0 MiB of 1.0 GiB, 134.2 MB/s, ETA 0:04");
+	nb_cli_progress_format(line, sizeof(line), "export", 1u << 30,
+			       1u << 30, 8.0, false, true);
+	assert_string_equal(line,
+		"export: 100% 1.0 GiB of 1.0 GiB, 134.2 MB/s, in 8.0 s");
+	nb_cli_progress_format(line, sizeof(line), "verify", 256u << 20,
+			       1u << 30, 2.0, true, false);
+	assert_string_equal(line,
+		"verify [######..................]  25% 256.0 MiB of 1.0 GiB, 134.2 MB/s, ETA 0:06");
+	/* nothing done yet: no rate, no ETA */
+	nb_cli_progress_format(line, sizeof(line), "import", 0, 1u << 20, 0.0,
+			       false, false);
+	assert_string_equal(line, "import:   0% 0 B of 1.0 MiB, 0.0 MB/s, ETA -:--");
+	/* unknown total (standard input) */
+	nb_cli_progress_format(line, sizeof(line), "import", 3u << 20, 0, 1.0,
+			       false, false);
+	assert_string_equal(line, "import: 3.0 MiB, 3.1 MB/s");
+}
+
+/* The short options are vduse-netblk's: -c, -v, -r. */
+static void test_short_options(void **state)
+{
+	char *argv[] = { "netblk-cli", "-c", "h:1,[::1]:2", "-v", "vol0", "-r",
+			 "info", NULL };
+	char *bad_port[] = { "netblk-cli", "-c", "127.0.0.1:99999", "info", NULL };
+	char *bad_v6[] = { "netblk-cli", "--cluster", "[::1", "info", NULL };
+	char *old_vv[] = { "netblk-cli", "-vv", "info", NULL };
+	char *old_v[] = { "netblk-cli", "-v", "--io-timeout", "5", "info", NULL };
+	struct cli_common opt = { 0 };
+	int first = 0;
+
+	assert_int_equal(nb_cli_main_parse(&opt, 7, argv, &first), 0);
+	assert_int_equal(first, 6);
+	assert_int_equal(opt.n_nodes, 2);
+	assert_string_equal(opt.volume, "vol0");
+	assert_true(opt.read_only);
+	nb_cli_common_free(&opt);
+
+	memset(&opt, 0, sizeof(opt));
+	assert_int_equal(nb_cli_main_parse(&opt, 4, bad_port, &first), -EINVAL);
+	nb_cli_common_free(&opt);
+	memset(&opt, 0, sizeof(opt));
+	assert_int_equal(nb_cli_main_parse(&opt, 4, bad_v6, &first), -EINVAL);
+	nb_cli_common_free(&opt);
+	memset(&opt, 0, sizeof(opt));
+	assert_int_equal(nb_cli_main_parse(&opt, 3, old_vv, &first), -EINVAL);
+	nb_cli_common_free(&opt);
+	memset(&opt, 0, sizeof(opt));
+	assert_int_equal(nb_cli_main_parse(&opt, 5, old_v, &first), -EINVAL);
+	nb_cli_common_free(&opt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +218,9 @@ int main(void)
 		cmocka_unit_test(test_hist_empty_and_small),
 		cmocka_unit_test(test_hist_uniform),
 		cmocka_unit_test(test_hist_large_and_constant),
+		cmocka_unit_test(test_all_zero),
+		cmocka_unit_test(test_progress_format),
+		cmocka_unit_test(test_short_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

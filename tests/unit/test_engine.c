@@ -1721,6 +1721,69 @@ static void test_io_deadline_in_flight(void **state)
 }
 
 /*
+ * io_timeout changed on a live session (the agent applies a spec's new
+ * io_timeout without a detach): shortened, a held request fails at the
+ * new deadline; removed, held requests stay and complete once the node
+ * answers; a negative value is refused.
+ */
+static void test_set_io_timeout(void **state)
+{
+	struct env *e = env_new(1, NULL);
+	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	bool done = false;
+	int remaining = 1;
+	struct tio t = { .all_done = &done, .remaining = &remaining };
+	struct session *c;
+
+	e->cfg.io_timeout = 60;
+	e->cfg.try_timeout = 60;
+	c = env_open(e);
+	e->node[0]->hook = hook_status;
+	e->node[0]->hook_opaque = &h;
+	assert_int_equal(nb_session_set_io_timeout(c, -1), -EINVAL);
+
+	/* shortened: the held read gives up at the new deadline */
+	t.io = (struct session_io){ .op = SESSION_OP_READ, .length = 4096,
+				    .iov = &iov, .iovcnt = 1, .done = tio_done,
+				    .opaque = &t };
+	assert_int_equal(nb_session_submit(c, &t.io), 0);
+	env_settle(e, 20);
+	assert_int_equal(t.calls, 0);
+	assert_int_equal(nb_session_set_io_timeout(c, 0.3), 0);
+	env_run_until(e, &done);
+	assert_int_equal(t.result, -EIO);
+	assert_non_null(strstr(nb_session_last_error(c), "gave up after 0.3"));
+	env_settle(e, 20);
+	h.times = 0;
+	fake_node_release(e->node[0]);
+
+	/* removed: a held read stays, then completes when answered */
+	h.times = -1;
+	done = false;
+	remaining = 1;
+	t.calls = 0;
+	t.io = (struct session_io){ .op = SESSION_OP_READ, .length = 4096,
+				    .iov = &iov, .iovcnt = 1, .done = tio_done,
+				    .opaque = &t };
+	assert_int_equal(nb_session_submit(c, &t.io), 0);
+	env_settle(e, 20);
+	assert_int_equal(nb_session_set_io_timeout(c, 0), 0);
+	env_settle(e, 20);
+	assert_int_equal(t.calls, 0);
+	h.times = 0;
+	fake_node_release(e->node[0]);
+	env_run_until(e, &done);
+	assert_int_equal(t.result, 0);
+	/* and a timeout again, for new requests */
+	assert_int_equal(nb_session_set_io_timeout(c, 5), 0);
+	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	nb_session_free(c);
+	env_free(e);
+}
+
+/*
  * A seed given by host name is looked up off the loop (resolve.c) and
  * connects; a session freed while a lookup runs lets go of it cleanly.
  */
@@ -1768,6 +1831,7 @@ int main(void)
 		cmocka_unit_test(test_status_results),
 		cmocka_unit_test(test_io_error_failover),
 		cmocka_unit_test(test_io_timeout),
+		cmocka_unit_test(test_set_io_timeout),
 		cmocka_unit_test(test_busy_retry),
 		cmocka_unit_test(test_not_owner_refresh),
 		cmocka_unit_test(test_not_owner_stale_node),

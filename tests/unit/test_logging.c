@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -99,12 +100,80 @@ static void test_levels(void **state)
 	assert_int_equal(nb_log_parse_level("loud"), -1);
 }
 
+/* stderr is the journal: "<N>" priorities, no timestamp. */
+static void test_journal_lines(void)
+{
+	struct stat st;
+	char env[64];
+
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	nb_log_init("prog", LOG_INFO);
+	nb_log_set_style(LOG_STYLE_DATE_PID);
+	nb_log_msg(LOG_ERR, "volume %s: cannot connect", "v1");
+	nb_log_msg(LOG_WARNING, "slow");
+	nb_log_msg(LOG_INFO, "attached");
+	nb_log_set_style(LOG_STYLE_TIME_TAG);
+	nb_log_set_tag("node-b");
+	nb_log_msg(LOG_NOTICE, "up");
+	nb_log_set_style(LOG_STYLE_DATE_PID);
+	nb_log_set_tag("");
+}
+
+static void test_journal(void **state)
+{
+	test_match(test_capture(test_journal_lines),
+		   "^<3>volume v1: cannot connect\n<4>slow\n<6>attached\n"
+		   "<5>\\[node-b\\] up\n$");
+	assert_true(nb_log_to_journal());
+	/* Another stream than the one systemd named: ordinary lines. */
+	setenv("JOURNAL_STREAM", "1:1", 1);
+	nb_log_init("prog", LOG_INFO);
+	assert_false(nb_log_to_journal());
+	unsetenv("JOURNAL_STREAM");
+	nb_log_init("prog", LOG_INFO);
+	assert_false(nb_log_to_journal());
+}
+
+/* The same error five times within the window, then another: two lines;
+ * after the window the next one says how many were left out. */
+static void test_repeat_lines(void)
+{
+	nb_log_init("prog", LOG_INFO);
+	nb_log_set_repeat_window(60);
+	for (int i = 0; i < 5; i++)
+		nb_log_msg(LOG_ERR, "spec a.spec: cluster= missing");
+	nb_log_msg(LOG_ERR, "spec b.spec: cluster= missing");
+	nb_log_msg(LOG_INFO, "info repeats");
+	nb_log_msg(LOG_INFO, "info repeats");
+	nb_log_set_repeat_window(0);
+	nb_log_msg(LOG_ERR, "spec a.spec: cluster= missing");
+	nb_log_msg(LOG_ERR, "spec a.spec: cluster= missing");
+	nb_log_set_repeat_window(60);
+}
+
+static void test_repeats(void **state)
+{
+	test_match(test_capture(test_repeat_lines),
+		   "^[^\n]* error: spec a.spec: cluster= missing\n"
+		   "[^\n]* error: spec b.spec: cluster= missing\n"
+		   "[^\n]* info: info repeats\n"
+		   "[^\n]* info: info repeats\n"
+		   "[^\n]* error: spec a.spec: cluster= missing "
+		   "\\(4 more times since last printed\\)\n"
+		   "[^\n]* error: spec a.spec: cluster= missing\n$");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_date_pid),
 		cmocka_unit_test(test_time_tag),
 		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_journal),
+		cmocka_unit_test(test_repeats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,6 +100,10 @@ static void test_cmdline_refused(void **state)
 		{ "-c", "h:1", "-v", "v", "--connect-timeout", "0", NULL },
 		{ "-c", "h:1", NULL },
 		{ "-c", "h:1", "-v", "v", "extra", NULL },
+		/* addresses that are not host:port: usage errors (exit 2) */
+		{ "-c", "127.0.0.1:99999", "-v", "v", NULL },
+		{ "-c", "[::1", "-v", "v", NULL },
+		{ "-c", "h:1,nohost", "-v", "v", NULL },
 	};
 	struct cmdline o;
 

@@ -84,6 +84,12 @@ static void test_errors(void **state)
 	expect_error("cluster=h:1\nvolume=v\nqueue_size=65536\n", "n",
 		     "is not a power of two from 4 to 32768");
 	expect_error("cluster=h:99999\nvolume=v\n", "n", "not host:port");
+	/* volume names as the nodes take them: nothing to escape later */
+	expect_error("cluster=h:1\nvolume=a\"b\n", "n",
+		     "volume 'a\"b' is not a volume name");
+	expect_error("cluster=h:1\nvolume=a b\n", "n", "is not a volume name");
+	expect_error("cluster=h:1\nvolume=v\nforce_detach=yes\n", "n",
+		     "line 3: force_detach must be true or false");
 }
 
 /* tls_ciphersuites: the agent's default unless the spec names its own. */
@@ -131,6 +137,11 @@ static void test_lock_keys(void **state)
 		     "line 3: break_lock must be true or false");
 	expect_error("cluster=h:1\nvolume=v\nlock_owner=\n", "n",
 		     "line 3: lock_owner");
+	/* force_detach only says how to apply a change: not compared */
+	assert_int_equal(nb_spec_parse("cluster=h:1\nvolume=v\nforce_detach=true\n",
+				    "x", NULL, &b, err, sizeof(err)), 0);
+	assert_true(b.force_detach);
+	assert_true(nb_spec_equal(&a, &b));
 }
 
 static void test_names(void **state)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -29,6 +30,7 @@
 #include "agent.h"
 #include "agent_priv.h"
 #include "log.h"
+#include "notify.h"
 #include "options.h"
 #include "tls_suites.h"
 
@@ -44,6 +46,38 @@ static struct agent_vol *agent_find(struct agent *a, const char *name)
 		if (strcmp(av->name, name) == 0)
 			return av;
 	return NULL;
+}
+
+/*
+ * RUN/agent.heartbeat, rewritten by the loop every
+ * AGENT_HEARTBEAT_SECONDS: vduse-netblk status reads it to tell an agent
+ * whose loop answers from one that is stuck or gone.
+ */
+static void agent_heartbeat(struct agent *a)
+{
+	char path[PATH_MAX], text[128];
+
+	snprintf(path, sizeof(path), "%s/" AGENT_HEARTBEAT_FILE, a->run_dir);
+	snprintf(text, sizeof(text), "pid=%d\nupdated=%lld\n", (int)getpid(),
+		 (long long)time(NULL));
+	if (nb_agent_write_file(path, text) < 0)
+		nb_log_msg(LOG_WARNING, "cannot write %s: %s", path,
+			strerror(errno));
+}
+
+static void agent_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	agent_heartbeat(t->data);
+}
+
+/*
+ * Attaching blocks the loop (connect_timeout, then the wait for the
+ * disk): after each, say the agent is alive and publish what changed.
+ */
+static void agent_alive(struct agent *a)
+{
+	agent_heartbeat(a);
+	nb_agent_metrics_publish(a);
 }
 
 static void agent_start_vol(struct agent *a, struct agent_vol *av,
@@ -106,6 +140,7 @@ static void agent_start_vol(struct agent *a, struct agent_vol *av,
 			av->spec.volume, av->message);
 	}
 	nb_agent_write_status(a, av);
+	agent_alive(a);
 }
 
 static void agent_stop_vol(struct agent *a, struct agent_vol *av, bool leave)
@@ -127,12 +162,78 @@ static void agent_stop_vol(struct agent *a, struct agent_vol *av, bool leave)
 	}
 }
 
+/*
+ * May av's disk be detached? Not while it is in use, unless forced: by
+ * force_detach=true in the new spec, or a file SPEC_DIR/NAME.force
+ * (removed once used). why says what holds it.
+ */
+static bool agent_may_detach(struct agent *a, struct agent_vol *av,
+			     bool spec_force, char *why, size_t len)
+{
+	char path[PATH_MAX];
+	bool forced;
+
+	if (!av->v || !nb_agent_disk_in_use(nb_volume_node(av->v), why, len))
+		return true;
+	nb_agent_path(path, sizeof(path), a->spec_dir, av->name, ".force");
+	forced = spec_force || access(path, F_OK) == 0;
+	if (!forced)
+		return false;
+	nb_log_msg(LOG_WARNING, "%s: %s is %s: detaching anyway (forced by %s)",
+		av->name, nb_volume_node(av->v), why,
+		spec_force ? "force_detach=true" : path);
+	unlink(path);
+	return true;
+}
+
+/* Keep av attached as it is; say why in its status, and in the log
+ * unless it was waiting already (the retry every 10 s stays quiet). */
+static void agent_hold(struct agent *a, struct agent_vol *av, bool removed,
+		       const char *why, bool was)
+{
+	av->removed = removed;
+	av->held = !removed;
+	snprintf(av->message, sizeof(av->message), "%s, but %s is %.200s: left "
+		 "attached%s; unmount or close it, or create %.100s.force to "
+		 "detach anyway", removed ? "spec removed" : "spec changed",
+		 nb_volume_node(av->v), why,
+		 removed ? "" : " with the previous spec", av->name);
+	if (!was)
+		nb_log_msg(LOG_WARNING, "%s: %s", av->name, av->message);
+	nb_agent_write_status(a, av);
+}
+
+/*
+ * A change that the attached volume can take without a detach: only
+ * io_timeout differs. Applied, true; otherwise false.
+ */
+static bool agent_apply_live(struct agent *a, struct agent_vol *av,
+			     const struct spec *spec)
+{
+	struct spec tmp = *spec;
+
+	tmp.io_timeout = av->spec.io_timeout;
+	if (!nb_spec_equal(&av->spec, &tmp) ||
+	    nb_volume_set_io_timeout(av->v, spec->io_timeout) < 0)
+		return false;
+	nb_log_msg(LOG_NOTICE, "%s: io_timeout changed from %g to %g s, "
+		"applied without a detach", av->name, av->spec.io_timeout,
+		spec->io_timeout);
+	av->spec = *spec;
+	snprintf(av->message, sizeof(av->message), "attached as %s; "
+		 "io_timeout %g s applied live", nb_volume_node(av->v),
+		 spec->io_timeout);
+	nb_agent_write_status(a, av);
+	return true;
+}
+
 /* Spec file NAME.spec was written: attach, re-attach, or report. */
 void nb_agent_spec_changed(struct agent *a, const char *name)
 {
 	struct agent_vol *av = agent_find(a, name);
 	char path[PATH_MAX], err[512];
 	struct spec spec;
+	bool waiting;
 	char *text;
 	int ret;
 
@@ -156,6 +257,10 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 		av->next = a->vols;
 		a->vols = av;
 	}
+	/* The spec is back (if it was removed); a change held back is
+	 * replaced by this one. */
+	waiting = av->removed || av->held;
+	av->removed = av->held = false;
 	if (ret < 0) {
 		/* A bad rewrite leaves a working attachment alone. */
 		snprintf(av->message, sizeof(av->message), "bad spec %.100s: %.380s",
@@ -168,9 +273,28 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 		return;
 	}
 	if (av->v && nb_spec_equal(&av->spec, &spec)) {
+		if (waiting) {
+			/* Back as it was attached: nothing waits any more. */
+			snprintf(av->message, sizeof(av->message), "attached as %s",
+				 nb_volume_node(av->v));
+			nb_agent_write_status(a, av);
+		}
+		av->spec.break_lock = spec.break_lock;
+		av->spec.force_detach = spec.force_detach;
 		free(text);
 		return;
 	}
+	if (av->v && agent_apply_live(a, av, &spec)) {
+		free(text);
+		return;
+	}
+	if (av->v && !agent_may_detach(a, av, spec.force_detach, err,
+				       sizeof(err))) {
+		agent_hold(a, av, false, err, waiting);
+		free(text);
+		return;
+	}
+	av->removed = av->held = false;
 	if (av->v)
 		nb_log_msg(LOG_NOTICE, "%s: spec changed, re-attaching", name);
 	agent_stop_vol(a, av, false);
@@ -185,8 +309,14 @@ void nb_agent_spec_removed(struct agent *a, const char *name)
 	struct agent_vol *av = agent_find(a, name), **pp;
 	char path[PATH_MAX];
 
+	char why[256];
+
 	if (!av)
 		return;
+	if (!agent_may_detach(a, av, false, why, sizeof(why))) {
+		agent_hold(a, av, true, why, av->removed || av->held);
+		return;
+	}
 	agent_stop_vol(a, av, false);
 	nb_agent_path(path, sizeof(path), a->status_dir, name, ".status");
 	unlink(path);
@@ -199,15 +329,53 @@ void nb_agent_spec_removed(struct agent *a, const char *name)
 	free(av);
 }
 
-/* Specs that parsed but did not attach (cluster down...): try again. */
+/* What `systemctl status` shows: how many specs are served. */
+static void agent_notify_status(struct agent *a, bool ready)
+{
+	unsigned int specs = 0, served = 0;
+	struct agent_vol *av;
+	char status[256];
+
+	for (av = a->vols; av; av = av->next) {
+		specs++;
+		served += av->v != NULL;
+	}
+	snprintf(status, sizeof(status), "%u of %u volumes served (specs in %s)",
+		 served, specs, a->spec_dir);
+	if (ready)
+		nb_notify_ready(status);
+	else
+		nb_notify_status("%s", status);
+}
+
+/*
+ * Specs that parsed but did not attach (cluster down...): try again.
+ * Changes that waited for a disk in use: try them again too.
+ */
 static void agent_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct agent *a = t->data;
-	struct agent_vol *av;
+	struct agent_vol *av, *next;
 
-	for (av = a->vols; av; av = av->next)
-		if (av->parsed && !av->v)
+	for (av = a->vols; av; av = next) {
+		next = av->next;	/* av may be freed */
+		if (av->removed)
+			nb_agent_spec_removed(a, av->name);
+		else if (av->held || (av->parsed && !av->v))
 			nb_agent_spec_changed(a, av->name);
+	}
+	agent_notify_status(a, false);
+}
+
+/* A force file appeared: apply what waits for it now. */
+void nb_agent_force(struct agent *a, const char *name)
+{
+	struct agent_vol *av = agent_find(a, name);
+
+	if (av && av->removed)
+		nb_agent_spec_removed(a, name);
+	else if (av && av->held)
+		nb_agent_spec_changed(a, name);
 }
 
 /* At start: attach every spec; clean up devices whose spec is gone. */
@@ -252,6 +420,18 @@ static void agent_reconcile(struct agent *a)
 			"taking the device over to detach it", tmp.name);
 		tmp.parsed = true;
 		agent_start_vol(a, &tmp, NULL);
+		if (!agent_may_detach(a, &tmp, false, err, sizeof(err))) {
+			/* In use: keep it, as for a spec removed now. */
+			av = malloc(sizeof(*av));
+			if (av) {
+				*av = tmp;
+				av->next = a->vols;
+				a->vols = av;
+				agent_hold(a, av, true, err, false);
+				free(text);
+				continue;
+			}
+		}
 		agent_stop_vol(a, &tmp, false);
 		nb_agent_path(path, sizeof(path), a->status_dir, tmp.name,
 			   ".status");
@@ -284,7 +464,8 @@ static void agent_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 int nb_agent_main(int argc, char **argv)
 {
-	struct agent a = { .inotify_fd = -1, .metrics_fd = -1 };
+	struct agent a = { .inotify_fd = -1 };
+	char path[PATH_MAX];
 	ev_signal sigint, sigterm, sigusr1, sighup;
 	struct agent_opts o;
 	struct agent_vol *av;
@@ -331,11 +512,17 @@ int nb_agent_main(int argc, char **argv)
 		return 1;
 	}
 	nb_log_msg(LOG_NOTICE, "agent: serving the specs in %s", a.spec_dir);
+	agent_heartbeat(&a);
 	agent_reconcile(&a);
+	agent_alive(&a);
 	ev_timer_init(&a.retry_timer, agent_retry_cb, AGENT_RETRY_SECONDS,
 		      AGENT_RETRY_SECONDS);
 	a.retry_timer.data = &a;
 	ev_timer_start(a.loop, &a.retry_timer);
+	ev_timer_init(&a.heartbeat_timer, agent_heartbeat_cb, 0.0,
+		      AGENT_HEARTBEAT_SECONDS);
+	a.heartbeat_timer.data = &a;
+	ev_timer_start(a.loop, &a.heartbeat_timer);
 	ev_signal_init(&sigint, agent_signal_cb, SIGINT);
 	ev_signal_init(&sigterm, agent_signal_cb, SIGTERM);
 	ev_signal_init(&sigusr1, agent_signal_cb, SIGUSR1);
@@ -345,7 +532,11 @@ int nb_agent_main(int argc, char **argv)
 	ev_signal_start(a.loop, &sigint);
 	ev_signal_start(a.loop, &sigterm);
 	ev_signal_start(a.loop, &sighup);
+	agent_notify_status(&a, true);
+	nb_notify_watchdog_start(a.loop);
 	ev_run(a.loop, 0);
+	nb_notify_watchdog_stop(a.loop);
+	nb_notify_stopping("leaving the disks attached for the next agent");
 
 	nb_log_msg(LOG_NOTICE, "agent: signal %d, leaving the devices attached "
 		"for the next agent", agent_last_signal);
@@ -356,5 +547,7 @@ int nb_agent_main(int argc, char **argv)
 	}
 	nb_agent_metrics_stop(&a);
 	nb_agent_watch_stop(&a);
+	snprintf(path, sizeof(path), "%s/" AGENT_HEARTBEAT_FILE, a.run_dir);
+	unlink(path);
 	return 0;
 }

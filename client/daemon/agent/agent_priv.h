@@ -21,6 +21,15 @@
 #include "volume.h"
 
 #define AGENT_DEFAULT_SPEC_DIR "/etc/vduse-netblk/specs"
+/* The loop's heartbeat in the run directory (agent.c), and how old it
+ * may be before vduse-netblk status says the agent is not answering. */
+#define AGENT_HEARTBEAT_FILE    "agent.heartbeat"
+#define AGENT_HEARTBEAT_SECONDS 5.0
+#define AGENT_HEARTBEAT_STALE   30
+
+struct agent_disk {
+	char name[64];                   /* kernel disk name, for metrics */
+};
 
 /* One spec file and what the agent made of it. */
 struct agent_vol {
@@ -28,11 +37,16 @@ struct agent_vol {
 	struct spec spec;
 	bool parsed;
 	struct volume *v;
+	/* The disk is in use (mounted, held or open), so a change of the
+	 * spec that needs a detach waits: removed, the spec file is gone;
+	 * held, the spec changed and the attachment is the old one. */
+	bool removed, held;
 	char message[512];
+	struct agent_disk disk;
 	struct agent_vol *next;
 };
 
-struct agent_scrape;
+struct metrics_server;
 
 struct agent {
 	const char *spec_dir, *status_dir, *run_dir;
@@ -44,9 +58,9 @@ struct agent {
 	int inotify_fd;
 	ev_io inotify_io;
 	ev_timer retry_timer;
-	int metrics_fd;
-	ev_io metrics_io;
-	struct agent_scrape *scrapes;  /* metrics requests being read */
+	struct metrics_server *metrics_srv;
+	ev_timer metrics_timer;        /* publishes the metrics snapshot */
+	ev_timer heartbeat_timer;      /* writes RUN/agent.heartbeat */
 	struct agent_vol *vols;
 };
 
@@ -57,6 +71,7 @@ struct agent_opts {
 	const char *tls_ciphersuites;	/* NULL: measured order */
 	double connect_timeout;
 	int log_level;
+	bool ready, json;		/* status only */
 };
 
 /*
@@ -69,8 +84,10 @@ int nb_agent_parse(int argc, char **argv, struct agent_opts *o);
 
 /* Spec file NAME.spec was written: attach, re-attach, or report. */
 void nb_agent_spec_changed(struct agent *a, const char *name);
-/* Spec file NAME.spec went away: detach. */
+/* Spec file NAME.spec went away: detach (unless its disk is in use). */
 void nb_agent_spec_removed(struct agent *a, const char *name);
+/* SPEC_DIR/NAME.force appeared: detach what waited for the disk. */
+void nb_agent_force(struct agent *a, const char *name);
 
 /* ---- watch.c ---- */
 
@@ -87,11 +104,27 @@ void nb_agent_link(struct agent *a, struct agent_vol *av, bool add);
 
 /* ---- metrics.c ---- */
 
-/* Serve metrics on a->metrics ("host:port"). 0, or -errno with a
- * message in err. */
+/* Serve metrics and probes on a->metrics ("host:port"). 0, or -errno
+ * with a message in err. */
 int nb_agent_metrics_start(struct agent *a, char *err, size_t errlen);
-/* Close the listening socket and the scrapes being read. */
+/* Stop the server and its timer. */
 void nb_agent_metrics_stop(struct agent *a);
+/* Publish a snapshot now (no-op without --metrics). */
+void nb_agent_metrics_publish(struct agent *a);
+/* "attached", "in-use" (a spec change waits for the disk to be free),
+ * "error" (not attached, retried), "bad-spec". */
+const char *nb_agent_vol_state(const struct agent_vol *av);
+/* Does av count as ready (its disk attached)? */
+bool nb_agent_vol_ready(const struct agent_vol *av);
+
+/* ---- inuse.c ---- */
+
+/*
+ * Is the disk at node (/dev/vdX) in use: mounted (it or a partition),
+ * held by another block device (device mapper, md), or open by a
+ * process? Says by what in why. false for nodes that are not disks.
+ */
+bool nb_agent_disk_in_use(const char *node, char *why, size_t len);
 
 /* ---- files.c ---- */
 

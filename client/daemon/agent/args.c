@@ -7,33 +7,42 @@
 
 #include "agent_priv.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "state.h"
 #include "tls_suites.h"
+#include "version.h"
 
 static void agent_usage(FILE *f)
 {
 	fprintf(f,
 "Usage: vduse-netblk agent [OPTIONS]\n"
-"       vduse-netblk status [--spec-dir DIR] [--status-dir DIR]\n"
 "\n"
-"agent: serve every volume declared in the spec directory, from one\n"
-"process. Each DIR/NAME.spec attaches one volume (key=value lines:\n"
-"cluster=, volume= required; name=, queues=, queue_size=, read_only=,\n"
-"io_timeout=, ca=, cert=, key=, tls_name=, tls_ciphersuites=, mgmtdev=,\n"
-"break_lock=, lock_owner=; see vduse-netblk --help for the writer lock).\n"
-"Creating a spec attaches, deleting it detaches, changing it re-attaches.\n"
-"The state of each is in STATUS_DIR/NAME.status; RUN/by-volume/ID links\n"
-"to its device.\n"
+"Serve every volume declared in the spec directory, from one process.\n"
+"Each DIR/NAME.spec attaches one volume (key=value lines: cluster=,\n"
+"volume= required; name=, queues=, queue_size=, read_only=, io_timeout=,\n"
+"ca=, cert=, key=, tls_name=, tls_ciphersuites=, mgmtdev=, break_lock=,\n"
+"lock_owner=, force_detach=; see vduse-netblk --help for the writer\n"
+"lock). Creating a spec attaches, deleting it detaches, changing it\n"
+"re-attaches (a change of io_timeout alone is applied live). A disk in\n"
+"use (mounted, held by device mapper or md, or open) is not detached:\n"
+"the change waits, the status says why, until the disk is free or\n"
+"DIR/NAME.force exists (or force_detach=true in the new spec). The\n"
+"state of each is in STATUS_DIR/NAME.status; RUN/by-volume/ID\n"
+"links to its device.\n"
 "Stopping the agent (SIGTERM, SIGINT, SIGUSR1) leaves the devices\n"
 "attached; the next agent takes them over. SIGHUP reloads the TLS files\n"
 "of every volume.\n"
 "\n"
 "  --spec-dir DIR       specs (default " AGENT_DEFAULT_SPEC_DIR ")\n"
 "  --status-dir DIR     status files (default: the spec directory)\n"
-"  --run-dir DIR        state files and by-volume links\n"
+"  --run-dir DIR        state files, by-volume links, agent.heartbeat\n"
 "                       (default " STATE_DEFAULT_DIR ")\n"
-"  --metrics ADDR:PORT  serve Prometheus metrics (e.g. 127.0.0.1:9477)\n"
+"  --metrics ADDR:PORT  serve Prometheus metrics on /metrics and the\n"
+"                       probes /healthz (the agent's loop answers) and\n"
+"                       /readyz (every declared volume attached), e.g.\n"
+"                       127.0.0.1:9477 (a numeric address, [v6] in\n"
+"                       brackets)\n"
 "  --ca/--cert/--key F  TLS files for specs that name none (defaults\n"
 "                       /etc/vduse-netblk/{ca.crt,client.crt,client.key})\n"
 "  --tls-ciphersuites LIST\n"
@@ -43,9 +52,33 @@ static void agent_usage(FILE *f)
 "                       measured once at start and logged at info level)\n"
 "  --connect-timeout S  per attach (default 10)\n"
 "  --log-level LEVEL    error, warning, notice (default), info, debug\n"
+"  --version            print the version and exit\n");
+}
+
+static void agent_status_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: vduse-netblk status [--spec-dir DIR] [--status-dir DIR]\n"
+"                           [--run-dir DIR] [--ready] [--json]\n"
 "\n"
-"status: one line per declared volume (name, volume, state, device,\n"
-"message); exit 0 when every declared volume is attached, else 1.\n");
+"One line per declared volume (name, volume, state, device, message) and\n"
+"whether the agent runs. States: attached; in-use (attached, but a\n"
+"change of its spec waits for the disk to be free); error (not attached,\n"
+"retried every 10 s); bad-spec; pending (no status yet).\n"
+"\n"
+"  --spec-dir DIR       specs (default " AGENT_DEFAULT_SPEC_DIR ")\n"
+"  --status-dir DIR     status files (default: the spec directory)\n"
+"  --run-dir DIR        where the agent's heartbeat is\n"
+"                       (default " STATE_DEFAULT_DIR ")\n"
+"  --ready              readiness: exit 0 only when the agent runs and\n"
+"                       every declared volume is attached\n"
+"  --json               print one JSON object instead of the table\n"
+"\n"
+"Exit status: 0 when the agent runs (its loop rewrote its heartbeat in\n"
+"the last %d s), whatever the state of the volumes: a bad spec never\n"
+"fails a liveness probe; with --ready, 0 only when every declared volume\n"
+"is attached as well. 1 otherwise; 2 for a usage error.\n",
+	AGENT_HEARTBEAT_STALE);
 }
 
 int nb_agent_parse(int argc, char **argv, struct agent_opts *o)
@@ -62,9 +95,15 @@ int nb_agent_parse(int argc, char **argv, struct agent_opts *o)
 		{ "connect-timeout", required_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "ready", no_argument, NULL, 'R' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool status = !strcmp(argv[0], "status");
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 	char why[512];
 	int c;
 
@@ -84,7 +123,30 @@ int nb_agent_parse(int argc, char **argv, struct agent_opts *o)
 		case 's': o->spec_dir = optarg; break;
 		case 'S': o->status_dir = optarg; break;
 		case 'r': o->run_dir = optarg; break;
-		case 'm': o->metrics = optarg; break;
+		case 'm':
+			if (status) {
+				fprintf(stderr, "vduse-netblk: status has no "
+					"option --metrics (an agent's)\nTry "
+					"'vduse-netblk status --help'.\n");
+				return -EINVAL;
+			}
+			if (nb_metrics_parse_addr(optarg, &ss, &sslen, why,
+						  sizeof(why)) < 0) {
+				fprintf(stderr, "vduse-netblk: --metrics %s\n",
+					why);
+				return -EINVAL;
+			}
+			o->metrics = optarg;
+			break;
+		case 'R':
+		case 'j':
+			if (!status)
+				goto unknown;
+			if (c == 'R')
+				o->ready = true;
+			else
+				o->json = true;
+			break;
 		case 'A': o->ca = optarg; break;
 		case 'C': o->cert = optarg; break;
 		case 'K': o->key = optarg; break;
@@ -119,16 +181,24 @@ int nb_agent_parse(int argc, char **argv, struct agent_opts *o)
 			}
 			break;
 		case 'h':
-			agent_usage(stdout);
+			if (status)
+				agent_status_usage(stdout);
+			else
+				agent_usage(stdout);
+			return 1;
+		case 'V':
+			nb_version_print(stdout, "vduse-netblk");
 			return 1;
 		case ':':
 			fprintf(stderr, "vduse-netblk: option '%s' needs a "
 				"value\n", argv[optind - 1]);
 			return -EINVAL;
 		default:
-			fprintf(stderr, "vduse-netblk: unknown option '%s'\n"
-				"Try 'vduse-netblk agent --help'.\n",
-				argv[optind - 1]);
+unknown:
+			fprintf(stderr, "vduse-netblk: unknown option '%s' for "
+				"%s\nTry 'vduse-netblk %s --help'.\n",
+				argv[optind - 1], status ? "status" : "agent",
+				status ? "status" : "agent");
 			return -EINVAL;
 		}
 	}

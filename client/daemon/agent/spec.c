@@ -25,6 +25,15 @@ bool nb_spec_name_ok(const char *name)
 	return strcmp(name, "control") != 0;
 }
 
+/* The nodes' rule for volume names (server/request.c). */
+static bool spec_volume_ok(const char *volume)
+{
+	size_t len = strlen(volume);
+
+	return len > 0 && strspn(volume, "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+}
+
 static bool spec_copy(char *dst, const char *src)
 {
 	size_t len = strlen(src);
@@ -118,6 +127,13 @@ static int spec_line(struct spec *sp, char *key, char *value,
 		sp->break_lock = value[0] == 't';
 		return 0;
 	}
+	if (strcmp(key, "force_detach") == 0) {
+		if (strcmp(value, "true") && strcmp(value, "false"))
+			return nb_errf(err, errlen, -EINVAL, "line %u: %s must "
+				       "be true or false", line, key);
+		sp->force_detach = value[0] == 't';
+		return 0;
+	}
 	if (strcmp(key, "lock_owner") == 0) {
 		if (nb_options_check_lock_owner(value) < 0)
 			return nb_errf(err, errlen, -EINVAL, "line %u: lock_owner "
@@ -205,6 +221,10 @@ int nb_spec_parse(const char *text, const char *default_name,
 		return nb_errf(err, errlen, -EINVAL, "no cluster= line");
 	if (!out->volume[0])
 		return nb_errf(err, errlen, -EINVAL, "no volume= line");
+	if (!spec_volume_ok(out->volume))
+		return nb_errf(err, errlen, -EINVAL, "volume '%.64s' is not a "
+			       "volume name (letters, digits, '.', '_', '-')",
+			       out->volume);
 	if (!nb_spec_name_ok(out->name))
 		return nb_errf(err, errlen, -EINVAL, "device name '%.64s' is not "
 			       "usable (letters, digits, '-', '_', '.', at "

@@ -15,6 +15,11 @@
  *                          spelled break-lock). Changing only this key
  *                          leaves an attached volume alone.
  *   lock_owner=OWNER      the writer lock's owner (default NAME@HOST)
+ *   force_detach=true|false  a change of this spec that needs a detach
+ *                          goes ahead even when the disk is in use
+ *                          (mounted, held or open); not compared either
+ *
+ * volume= takes letters, digits, '.', '_' and '-' (the nodes' rule).
  */
 #ifndef NETBLK_SPEC_H
 #define NETBLK_SPEC_H
@@ -39,6 +44,7 @@ struct spec {
 	char tls_ciphersuites[SPEC_STR_MAX + 1]; /* "" = OpenSSL's default */
 	char mgmtdev[SPEC_STR_MAX + 1];      /* "" = default */
 	bool break_lock;
+	bool force_detach;
 	char lock_owner[SPEC_STR_MAX + 1];   /* "" = NAME@HOST */
 };
 
@@ -56,7 +62,8 @@ int nb_spec_parse(const char *text, const char *default_name,
 bool nb_spec_name_ok(const char *name);
 
 /* Same content? (to ignore rewrites that change nothing; break_lock,
- * which only matters when the volume attaches, is not compared) */
+ * which only matters when the volume attaches, and force_detach are not
+ * compared) */
 bool nb_spec_equal(const struct spec *a, const struct spec *b);
 
 #endif

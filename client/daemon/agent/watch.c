@@ -1,10 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* The agent's watch on the spec directory (inotify). */
 #include <errno.h>
+#include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
 #include "agent_priv.h"
+
+/* "NAME.force" -> "NAME". */
+static bool agent_force_name(const char *file, char *name, size_t len)
+{
+	size_t n = strlen(file);
+
+	if (n <= 6 || strcmp(file + n - 6, ".force") || n - 6 >= len ||
+	    file[0] == '.')
+		return false;
+	memcpy(name, file, n - 6);
+	name[n - 6] = '\0';
+	return true;
+}
 
 static void agent_inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -20,6 +34,11 @@ static void agent_inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 		struct inotify_event *ev = (struct inotify_event *)(buf + off);
 
 		off += sizeof(*ev) + ev->len;
+		if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) &&
+		    agent_force_name(ev->name, name, sizeof(name))) {
+			nb_agent_force(a, name);
+			continue;
+		}
 		if (!ev->len || !nb_agent_spec_name(ev->name, name, sizeof(name)))
 			continue;
 		if (ev->mask & (IN_DELETE | IN_MOVED_FROM))

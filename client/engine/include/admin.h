@@ -97,6 +97,21 @@ int nb_admin_get_map(struct ev_loop *loop, const struct session_config *cfg,
  */
 void nb_admin_map_print(FILE *out, const struct admin_map *map);
 
+/*
+ * The parts of map, for other forms than nb_admin_map_print's (JSON):
+ * epoch, chunk size, the nodes ("host:port", store group in *group, 0
+ * when alone) and the placements (node indexes, preferred first, in
+ * *nodes; returns how many). Indexes must be below the counts.
+ */
+uint64_t nb_admin_map_epoch(const struct admin_map *map);
+uint64_t nb_admin_map_chunk_size(const struct admin_map *map);
+uint32_t nb_admin_map_n_nodes(const struct admin_map *map);
+const char *nb_admin_map_node(const struct admin_map *map, uint32_t i,
+			      uint32_t *group);
+uint32_t nb_admin_map_n_placements(const struct admin_map *map);
+uint32_t nb_admin_map_placement(const struct admin_map *map, uint32_t i,
+				const uint32_t **nodes);
+
 /* NULL is a no-op. */
 void nb_admin_map_free(struct admin_map *map);
 

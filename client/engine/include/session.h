@@ -399,6 +399,14 @@ int nb_session_submit(struct session *s, struct session_io *io);
 void nb_session_get_stats(const struct session *s, struct session_stats *out);
 
 /*
+ * Change the io_timeout of a live session (from the session's loop).
+ * Ios in progress keep their start: a shorter timeout can expire them at
+ * once. Going from 0 to a timeout, only ios submitted from now on get
+ * one; to 0, none has one any more. 0, or -EINVAL for a negative value.
+ */
+int nb_session_set_io_timeout(struct session *s, double io_timeout);
+
+/*
  * The writer lock as this session holds it, when the volume's map has
  * exactly one store (docs/protocol.md, "The writer lock"): the
  * generation fixed by the store's first read-write OPEN, its owner and

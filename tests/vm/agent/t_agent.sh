@@ -3,7 +3,11 @@
 # passing a write/verify; delete 3 -> those 3 detached, the others keep
 # working; restart the agent -> the same 5, none duplicated; a bad spec ->
 # its status file says why, the others are unaffected; `status` and the
-# metrics endpoint report the volumes (metrics parse as Prometheus text).
+# metrics endpoint report the volumes (promtool accepts a scrape of the
+# real disks; each carries its kernel disk name; every endpoint's status
+# code). An io_timeout change is applied without a detach. A disk in use is not detached: a removed spec of a mounted disk
+# and a changed spec of an open disk leave them attached, status says
+# why; unmounted, the disk goes; NAME.force applies the change.
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
 . "$NETBLK_SRC/tests/vm/netblk-lib.sh"
 
@@ -91,7 +95,7 @@ log "restarted the agent: the same 5 devices taken over, none duplicated"
 
 printf 'cluster=127.0.0.1:7001\nname=broken\n' >$specs/bad.spec
 for ((i = 0; i < 100; i++)); do [ -e $specs/bad.status ] && break; sleep 0.1; done
-grep -q '^state=error' $specs/bad.status || fail "bad spec: no error state: $(cat $specs/bad.status 2>&1)"
+grep -q '^state=bad-spec' $specs/bad.status || fail "bad spec: no bad-spec state: $(cat $specs/bad.status 2>&1)"
 grep -q '^message=.*no volume= line' $specs/bad.status || fail "bad spec: message does not say why: $(cat $specs/bad.status)"
 for i in 1 3 4 6 8; do check_volume av$i; done
 log "bad spec reported: $(grep ^message= $specs/bad.status)"
@@ -99,27 +103,98 @@ log "bad spec reported: $(grep ^message= $specs/bad.status)"
 rc=0
 "$DAEMON_BIN" status --spec-dir $specs >/tmp/status.txt || rc=$?
 cat /tmp/status.txt
-[ $rc = 1 ] || fail "status exited $rc with a bad spec declared"
+# liveness: the agent runs, whatever one bad spec; readiness: not all attached
+[ $rc = 0 ] || fail "status exited $rc with a bad spec declared: a liveness probe would restart the agent"
+rc=0
+"$DAEMON_BIN" status --ready --spec-dir $specs >/dev/null || rc=$?
+[ $rc = 1 ] || fail "status --ready exited $rc with a bad spec declared"
 [ "$(grep -c ' attached ' /tmp/status.txt)" = 5 ] || fail "status does not list 5 attached volumes"
-grep -q '^bad .*error.*no volume= line' /tmp/status.txt || fail "status does not show the bad spec's error"
+grep -q '^bad .*bad-spec.*no volume= line' /tmp/status.txt || fail "status does not show the bad spec's error"
+[ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9477/readyz)" = 503 ] ||
+	fail "/readyz is not 503 with a bad spec"
 rm $specs/bad.spec
 wait_gone $specs/bad.status 10
-"$DAEMON_BIN" status --spec-dir $specs >/dev/null || fail "status exits non-zero with every spec attached"
+"$DAEMON_BIN" status --ready --spec-dir $specs >/dev/null || fail "status --ready exits non-zero with every spec attached"
 
 exec 3<>/dev/tcp/127.0.0.1/9477
 # a client may connect well before it sends its request (a slow guest
-# did): the agent must wait for it without closing or blocking
+# did): the server must wait for it without closing or blocking the agent
 sleep 2
 printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
-sed '1,/^\r$/d' <&3 >/tmp/metrics.txt
+sed '1,/^\r$/d' <&3 >/tmp/metrics-slow.txt
 exec 3<&-
-bad=$(grep -vE '^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$|^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? [0-9.eE+-]+$' /tmp/metrics.txt || true)
-[ -z "$bad" ] || fail "metrics lines that are not Prometheus text: $bad"
+grep -q '^vduse_netblk_volume_up{' /tmp/metrics-slow.txt || fail "a slow client got no metrics"
+sleep 1.5	# a snapshot taken after the last writes
+curl -sf http://127.0.0.1:9477/metrics >/tmp/metrics.txt || fail "curl /metrics failed"
+promtool check metrics </tmp/metrics.txt >/tmp/promtool.txt 2>&1 ||
+	fail "promtool check metrics: $(cat /tmp/promtool.txt)"
 [ "$(grep -c '^vduse_netblk_volume_up{.*} 1$' /tmp/metrics.txt)" = 5 ] || fail "metrics do not show 5 volumes up: $(grep volume_up /tmp/metrics.txt)"
-grep -qE '^vduse_netblk_written_bytes_total\{volume="av1",device="agent1"\} [1-9]' /tmp/metrics.txt ||
-	fail "metrics show no bytes written to av1"
-log "metrics: $(grep -vc '^#' /tmp/metrics.txt) samples, all valid Prometheus text"
+disk=$(basename "$(readlink -f $run/by-volume/av1)")
+grep -qE "^vduse_netblk_written_bytes_total\{volume=\"av1\",name=\"agent1\",device=\"$disk\"\} [1-9]" /tmp/metrics.txt ||
+	fail "metrics show no bytes written to av1 on $disk: $(grep written_bytes /tmp/metrics.txt)"
+grep -qE "^vduse_netblk_request_duration_seconds_count\{volume=\"av1\",name=\"agent1\",device=\"$disk\",op=\"write\"\} [1-9]" /tmp/metrics.txt ||
+	fail "no write latency for av1: $(grep 'av1.*duration_seconds_count' /tmp/metrics.txt)"
+grep -qE "^vduse_netblk_connections_up\{volume=\"av1\",.*\} [1-9]" /tmp/metrics.txt ||
+	fail "no connection up for av1: $(grep connections_up /tmp/metrics.txt)"
+for path in healthz readyz; do
+	c=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9477/$path)
+	[ "$c" = 200 ] || fail "/$path: $c with every volume attached"
+done
+c=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9477/other)
+[ "$c" = 404 ] || fail "/other: $c"
+c=$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:9477/metrics)
+[ "$c" = 405 ] || fail "POST /metrics: $c"
+log "metrics: $(grep -vc '^#' /tmp/metrics.txt) samples, promtool ok, av1 on $disk: $(grep "duration_seconds_count{volume=\"av1\".*op=\"write\"}" /tmp/metrics.txt)"
+
+# A change the volume can take live: io_timeout, without a detach.
+blk4=$(readlink -f $run/by-volume/av4)
+printf 'cluster=127.0.0.1:7001\nvolume=av4\nname=agent4\nio_timeout=45\n' >$specs/vol4.spec
+for ((i = 0; i < 100; i++)); do grep -q 'io_timeout 45 s applied live' $specs/vol4.status 2>/dev/null && break; sleep 0.1; done
+grep -q '^message=.*io_timeout 45 s applied live' $specs/vol4.status || fail "io_timeout change: $(cat $specs/vol4.status)"
+[ "$(readlink -f $run/by-volume/av4)" = "$blk4" ] || fail "io_timeout change moved av4 from $blk4"
+grep -q 'agent4: io_timeout now 45 s' "$NETBLK_OUT/agent.log" || fail "the workers did not take io_timeout 45"
+grep -q 'vol4: spec changed, re-attaching' "$NETBLK_OUT/agent.log" && fail "io_timeout change re-attached av4"
+check_volume av4
+log "io_timeout changed live on $blk4: $(grep ^message= $specs/vol4.status)"
+
+# A disk in use is not detached. av1 mounted: its spec removed -> stays.
+blk1=$(readlink -f $run/by-volume/av1)
+mkfs.ext4 -q -F "$blk1" || fail "mkfs.ext4 $blk1"
+mkdir -p /tmp/mnt1
+mount "$blk1" /tmp/mnt1 || fail "mount $blk1"
+echo kept >/tmp/mnt1/file
+rm $specs/vol1.spec
+for ((i = 0; i < 100; i++)); do grep -q '^state=in-use' $specs/vol1.status 2>/dev/null && break; sleep 0.1; done
+grep -q '^state=in-use' $specs/vol1.status || fail "removed spec of a mounted disk: $(cat $specs/vol1.status 2>&1)"
+grep -q "^message=spec removed, but $blk1 is mounted at /tmp/mnt1" $specs/vol1.status ||
+	fail "in-use message: $(grep ^message= $specs/vol1.status)"
+[ -b "$blk1" ] && [ -e /dev/vduse/agent1 ] || fail "the mounted disk was detached"
+"$DAEMON_BIN" status --spec-dir $specs >/tmp/status.txt || fail "status exits $? with a disk in use"
+grep -q '^vol1 .*in-use.*mounted at /tmp/mnt1' /tmp/status.txt || fail "status does not list vol1 in use: $(cat /tmp/status.txt)"
+[ "$(cat /tmp/mnt1/file)" = kept ] || fail "the file system on the held disk lost its file"
+log "removed spec of a mounted disk: $(grep ^message= $specs/vol1.status)"
+umount /tmp/mnt1
+wait_gone /dev/vduse/agent1 30	# the agent tries again every 10 s
+wait_gone $specs/vol1.status 10
+log "unmounted: the disk went"
+
+# av3 open by a process: a spec change that needs a re-attach waits; a
+# force file applies it.
+blk3=$(readlink -f $run/by-volume/av3)
+exec 4<"$blk3"
+printf 'cluster=127.0.0.1:7001\nvolume=av3\nname=agent3\nqueues=2\n' >$specs/vol3.spec
+for ((i = 0; i < 100; i++)); do grep -q '^state=in-use' $specs/vol3.status 2>/dev/null && break; sleep 0.1; done
+grep -q "^message=spec changed, but $blk3 is open by process $$" $specs/vol3.status ||
+	fail "changed spec of an open disk: $(cat $specs/vol3.status)"
+[ "$(ls /sys/block/"$(basename "$blk3")"/mq | wc -l)" = 1 ] || fail "av3 was re-attached while open"
+touch $specs/vol3.force
+for ((i = 0; i < 200; i++)); do grep -q '^state=attached' $specs/vol3.status 2>/dev/null && break; sleep 0.1; done
+grep -q '^state=attached' $specs/vol3.status || fail "force file: av3 not re-attached: $(cat $specs/vol3.status)"
+exec 4<&-
+[ -e $specs/vol3.force ] && fail "the force file was not consumed"
+check_volume av3
+log "changed spec of an open disk waited; forced: $(grep ^message= $specs/vol3.status)"
 kill -TERM $AGENT_PID
 wait $AGENT_PID || true
-for n in 1 3 4 6 8; do rm $specs/vol$n.spec; done
+for n in 3 4 6 8; do rm $specs/vol$n.spec; done
 check_dmesg_clean

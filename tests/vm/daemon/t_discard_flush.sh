@@ -1,12 +1,14 @@
 #!/bin/bash
 # blkdiscard and blkdiscard -z read back as zeroes, neighbouring data is
-# untouched, and fsync reaches the storage node as a flush.
+# untouched, and fsync reaches the storage node as a flush. The daemon's
+# --metrics shows each operation in its latency histogram, under the
+# kernel's disk name; promtool accepts the scrape; /healthz, /readyz 200.
 . "$NETBLK_SRC/tests/vm/guest-lib.sh"
 . "$NETBLK_SRC/tests/vm/netblk-lib.sh"
 
 load_modules
 start_mock n1 7001 --volume dvol:64M
-start_daemon ddev --cluster 127.0.0.1:7001 --volume dvol
+start_daemon ddev --cluster 127.0.0.1:7001 --volume dvol --metrics 127.0.0.1:9478
 q=/sys/block/${BLK#/dev/}/queue
 [ "$(cat $q/discard_max_bytes)" -gt 0 ] || fail "$BLK offers no discard"
 [ "$(cat $q/write_zeroes_max_bytes)" -gt 0 ] || fail "$BLK offers no write-zeroes"
@@ -44,5 +46,23 @@ after=$(mock_stat n1 flushes)
 [ "$after" -gt "$mid" ] || fail "fsync did not reach the node as a flush (flushes $mid -> $after)"
 log "flushes seen by the node: $before before mount, $mid after, $after after fsync"
 umount /tmp/mnt
+
+sleep 1.5	# the next snapshot holds every request above
+curl -sf http://127.0.0.1:9478/metrics >/tmp/metrics.txt || fail "curl /metrics failed"
+promtool check metrics </tmp/metrics.txt >/tmp/promtool.txt 2>&1 ||
+	fail "promtool check metrics: $(cat /tmp/promtool.txt)"
+labels="volume=\"dvol\",name=\"ddev\",device=\"${BLK#/dev/}\""
+grep -q "^vduse_netblk_build_info{program=\"daemon\"," /tmp/metrics.txt || fail "no build info"
+grep -q "^vduse_netblk_volume_up{$labels} 1$" /tmp/metrics.txt ||
+	fail "no volume_up for $labels: $(grep volume_up /tmp/metrics.txt)"
+for op in read write flush discard write-zeroes; do
+	grep -qE "^vduse_netblk_request_duration_seconds_count\{$labels,op=\"$op\"\} [1-9]" /tmp/metrics.txt ||
+		fail "no $op in the latency histogram: $(grep duration_seconds_count /tmp/metrics.txt)"
+done
+for path in healthz readyz; do
+	c=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9478/$path)
+	[ "$c" = 200 ] || fail "/$path: $c"
+done
+log "daemon metrics: promtool ok; $(grep -c "duration_seconds_count{$labels" /tmp/metrics.txt) operations timed on ${BLK#/dev/}"
 stop_daemon TERM
 check_dmesg_clean
