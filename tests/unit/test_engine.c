@@ -1728,7 +1728,7 @@ static void test_io_deadline_in_flight(void **state)
  */
 static void test_set_io_timeout(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
@@ -1739,7 +1739,7 @@ static void test_set_io_timeout(void **state)
 
 	e->cfg.io_timeout = 60;
 	e->cfg.try_timeout = 60;
-	c = env_open(e);
+	c = engine_env_open(e);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	assert_int_equal(nb_session_set_io_timeout(c, -1), -EINVAL);
@@ -1749,13 +1749,13 @@ static void test_set_io_timeout(void **state)
 				    .iov = &iov, .iovcnt = 1, .done = tio_done,
 				    .opaque = &t };
 	assert_int_equal(nb_session_submit(c, &t.io), 0);
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	assert_int_equal(t.calls, 0);
 	assert_int_equal(nb_session_set_io_timeout(c, 0.3), 0);
-	env_run_until(e, &done);
+	engine_env_run_until(e, &done, NULL);
 	assert_int_equal(t.result, -EIO);
 	assert_non_null(strstr(nb_session_last_error(c), "gave up after 0.3"));
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	h.times = 0;
 	fake_node_release(e->node[0]);
 
@@ -1768,19 +1768,19 @@ static void test_set_io_timeout(void **state)
 				    .iov = &iov, .iovcnt = 1, .done = tio_done,
 				    .opaque = &t };
 	assert_int_equal(nb_session_submit(c, &t.io), 0);
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	assert_int_equal(nb_session_set_io_timeout(c, 0), 0);
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	assert_int_equal(t.calls, 0);
 	h.times = 0;
 	fake_node_release(e->node[0]);
-	env_run_until(e, &done);
+	engine_env_run_until(e, &done, NULL);
 	assert_int_equal(t.result, 0);
 	/* and a timeout again, for new requests */
 	assert_int_equal(nb_session_set_io_timeout(c, 5), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
