@@ -38,6 +38,8 @@ struct store_rados_store {
 	pthread_mutex_t mu;        /* refreshes */
 	pthread_cond_t cv;
 	unsigned refreshing;
+	unsigned reconnects_logged;
+	bool blocklist_logged;     /* __atomic; until the reconnect */
 };
 
 struct store_rados_vol {
@@ -51,6 +53,7 @@ struct store_rados_req {
 	struct nb_rados_io rio;
 	struct iovec iov;
 	struct nb_store_io *io;
+	struct store_rados_vol *vol;
 };
 
 static struct store_rados_store *store_rados_store_of(struct nb_store *st)
@@ -136,6 +139,23 @@ static int store_rados_resize(struct nb_store_vol *vol, uint64_t new_size)
 
 /* ---- the header watch lost: refresh off the I/O thread ---- */
 
+/* Log a reconnect (a blocklisted client replaced) once. */
+static void store_rados_reconnect_seen(struct store_rados_store *rs)
+{
+	unsigned n = nb_rados_reconnects(rs->rs);
+	bool log;
+
+	pthread_mutex_lock(&rs->mu);
+	log = n != rs->reconnects_logged;
+	rs->reconnects_logged = n;
+	pthread_mutex_unlock(&rs->mu);
+	if (!log)
+		return;
+	__atomic_store_n(&rs->blocklist_logged, false, __ATOMIC_RELEASE);
+	nb_log_msg(LOG_WARNING, "rados: reconnected to Ceph with a new client "
+		   "(reconnect %u): volumes re-read their lock before writing", n);
+}
+
 static void *store_rados_refresh_thread(void *arg)
 {
 	struct store_rados_vol *v = arg;
@@ -147,6 +167,7 @@ static void *store_rados_refresh_thread(void *arg)
 	else
 		nb_log_msg(LOG_INFO, "rados: volume %s: header watch re-armed",
 			   nb_rados_vol_name(v->rv));
+	store_rados_reconnect_seen(rs);
 	__atomic_store_n(&v->refresh_pending, false, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&rs->mu);
 	if (--rs->refreshing == 0)
@@ -180,12 +201,32 @@ static void store_rados_refresh_start(struct store_rados_vol *v)
 
 /* ---- data ---- */
 
+static void store_rados_blocklisted(struct store_rados_vol *v)
+{
+	struct store_rados_store *rs = store_rados_store_of(v->base.store);
+
+	if (!__atomic_exchange_n(&rs->blocklist_logged, true, __ATOMIC_ACQ_REL))
+		nb_log_msg(LOG_ERR, "rados: volume %s: Ceph blocklisted this node's "
+			   "client (a lock break did not get its acknowledgement in "
+			   "time): its writes in flight were refused; reconnecting "
+			   "with a new client", nb_rados_vol_name(v->rv));
+	store_rados_refresh_start(v);
+}
+
 static void store_rados_req_done(struct nb_rados_io *rio, int ret)
 {
 	struct store_rados_req *rq = rio->priv;
 	struct nb_store_io *io = rq->io;
+	struct store_rados_vol *v = rq->vol;
 
 	free(rq);
+	if (ret == NB_RADOS_EBLOCKLISTED) {
+		store_rados_blocklisted(v);
+		io->refused = true;
+		snprintf(io->why, sizeof(io->why), "this node's Ceph client was "
+			 "blocklisted; it reconnects: try again");
+		ret = -EIO;
+	}
 	nb_store_io_complete(io, ret);
 }
 
@@ -208,6 +249,7 @@ static void store_rados_submit(struct nb_store_vol *vol, struct nb_store_io *io)
 	}
 	memset(&rq->rio, 0, sizeof(rq->rio));
 	rq->io = io;
+	rq->vol = v;
 	rq->iov.iov_base = io->buf;
 	rq->iov.iov_len = io->length;
 	rq->rio.op = ops[io->op];
@@ -250,6 +292,14 @@ static int store_rados_lock_take(struct nb_store_vol *vol, const char *owner, bo
 
 	r = nb_rados_lock_take_gen(v->rv, owner, brk, expect_gen, &gen, &h,
 				   err, sizeof(err));
+	if (r == NB_RADOS_EBLOCKLISTED &&
+	    nb_rados_lock_refresh(v->rv, err, sizeof(err)) == 0) {
+		store_rados_reconnect_seen(store_rados_store_of(vol->store));
+		r = nb_rados_lock_take_gen(v->rv, owner, brk, expect_gen, &gen, &h,
+					   err, sizeof(err));
+	}
+	if (r == 0 && err[0])
+		nb_log_msg(LOG_WARNING, "rados: %s", err);
 	if (r < 0 && r != -EBUSY && r != -ESTALE)
 		nb_log_msg(LOG_WARNING, "rados: %s", err);
 	store_rados_lock_from(lock, &h);
@@ -269,6 +319,8 @@ static int store_rados_lock_break(struct nb_store_vol *vol, uint64_t expect_gen,
 				    nb_rados_vol_name(v->rv), expect_gen, &gen, &h,
 				    err, sizeof(err));
 	if (r == 0) {
+		if (err[0])
+			nb_log_msg(LOG_WARNING, "rados: %s", err);
 		memset(lock, 0, sizeof(*lock));
 		lock->gen = gen;
 		return 0;

@@ -26,8 +26,11 @@ static const char cli_create_help[] =
 "\n"
 "DESCRIPTION\n"
 "    Sends CREATE for --volume with SIZE bytes (a multiple of the block\n"
-"    size) to every node given with --cluster, one after the other. Nodes\n"
-"    only accept it when they are configured to allow it.\n"
+"    size) to every store among the nodes given with --cluster, one after\n"
+"    the other: nodes of one store group in the cluster map share one\n"
+"    store, so the volume is created once, through the first of them that\n"
+"    answers, and the others are reported as sharing it. Nodes only\n"
+"    accept it when they are configured to allow it.\n"
 "\n"
 "OPTIONS\n"
 "    --block-size N   logical block size of the volume, 512 (default) or\n"
@@ -35,9 +38,9 @@ static const char cli_create_help[] =
 "    See 'netblk-cli --help' for the common options.\n"
 "\n"
 "EXIT STATUS\n"
-"    0 when every node created the volume; 1 when a node refused (volume\n"
-"    exists, creation not allowed, no space) or could not be reached; 2\n"
-"    for a bad command line.\n";
+"    0 when every store created the volume; 1 when a node refused (volume\n"
+"    exists, creation not allowed, no space) or a store could not be\n"
+"    reached; 2 for a bad command line.\n";
 
 static const char cli_info_help[] =
 "NAME\n"
@@ -112,9 +115,11 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct session_config cfg;
+	struct admin_map *am = NULL;
 	struct ev_loop *loop;
 	uint64_t size, bs = 512;
 	char sz[64], err[512];
+	bool *done;
 	int first, ret, rc = CLI_EXIT_OK;
 
 	ret = nb_cli_parse_options(opt, "create", argc, argv, opts, cli_create_opt,
@@ -140,20 +145,44 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	cli_admin_config(opt, &cfg);
+	/* The map says which nodes share a store: CREATE once per store (a
+	 * store that answered, created or exists, is not asked again).
+	 * Without one (a node that serves none), every node is asked. */
+	for (size_t i = 0; i < opt->n_nodes && !am; i++)
+		nb_admin_get_map(loop, &cfg, opt->nodes[i], &am, err, sizeof(err));
+	done = calloc(opt->n_nodes ? opt->n_nodes : 1, sizeof(*done));
+	if (!done) {
+		nb_cli_err("create: out of memory");
+		nb_admin_map_free(am);
+		ev_loop_destroy(loop);
+		return CLI_EXIT_FAIL;
+	}
 
 	for (size_t i = 0; i < opt->n_nodes; i++) {
 		struct session_volume info = { 0 };
+		size_t j;
 
+		for (j = 0; am && j < i; j++)
+			if (done[j] && nb_admin_map_same_store(am, opt->nodes[j],
+							       opt->nodes[i]))
+				break;
+		if (am && j < i) {
+			printf("create: %s shares its store with %s: asked there\n",
+			       opt->nodes[i], opt->nodes[j]);
+			continue;
+		}
 		err[0] = '\0';
 		ret = nb_admin_create(loop, &cfg, opt->nodes[i], size, (uint32_t)bs,
 				   &info, err, sizeof(err));
 		if (ret == 0) {
+			done[i] = true;
 			printf("create: volume '%s' of %s, block size %" PRIu64 ", created on %s\n",
 			       opt->volume, nb_cli_fmt_size(size, sz, sizeof(sz)), bs,
 			       opt->nodes[i]);
 			continue;
 		}
 		rc = CLI_EXIT_FAIL;
+		done[i] = ret == -EEXIST;	/* the store answered */
 		if (ret == -EEXIST)
 			nb_cli_err("create: volume '%s' already exists on %s%s%s",
 				opt->volume, opt->nodes[i], err[0] ? ": " : "", err);
@@ -164,6 +193,8 @@ int cli_cmd_create(struct cli_common *opt, int argc, char **argv)
 			nb_cli_err("create: cannot create volume '%s' on %s: %s",
 				opt->volume, opt->nodes[i], err[0] ? err : strerror(-ret));
 	}
+	free(done);
+	nb_admin_map_free(am);
 	ev_loop_destroy(loop);
 	return rc;
 }

@@ -44,6 +44,8 @@ struct volume {
 	bool lock_taken;	/* some store granted the lock: release it */
 	/* FLUSH obligations shared by the sessions of every queue */
 	struct session_flush_ledger *ledger;
+	/* the lost lock is logged once for all queues (session_config) */
+	int fence_logged;
 
 	struct ev_loop *loop;
 	struct worker *workers[VOLUME_MAX_QUEUES];
@@ -204,7 +206,7 @@ static void volume_resize_timer_cb(struct ev_loop *loop, ev_timer *t,
 
 /* ---- set-up ---- */
 
-static void volume_cluster_config(const struct volume *v,
+static void volume_cluster_config(struct volume *v,
 				struct session_config *cfg, const char *prefix)
 {
 	*cfg = (struct session_config){
@@ -226,6 +228,7 @@ static void volume_cluster_config(const struct volume *v,
 		.log_opaque = (void *)prefix,
 		.log_level = v->cfg.log_level,
 		.flush_ledger = v->ledger,
+		.fence_logged = &v->fence_logged,
 	};
 }
 

@@ -330,6 +330,18 @@ void nb_admin_map_print(FILE *out, const struct admin_map *am)
 		fprintf(out, "(%u placements, first 64 shown)\n", m->n_chunks);
 }
 
+bool nb_admin_map_same_store(const struct admin_map *am, const char *a,
+			  const char *b)
+{
+	int i, j;
+
+	if (!strcmp(a, b))
+		return true;
+	i = nb_map_node_index(am->map, a);
+	j = nb_map_node_index(am->map, b);
+	return i >= 0 && j >= 0 && map_same_store(am->map, (uint32_t)i, (uint32_t)j);
+}
+
 uint64_t nb_admin_map_epoch(const struct admin_map *am)
 {
 	return am->map->epoch;

@@ -32,15 +32,59 @@ bool nb_session_lock_owner_ok(const char *owner)
 	return true;
 }
 
+/* Host names that tell nothing: an unset kernel host name and the like. */
+static bool session_host_anonymous(const char *host)
+{
+	static const char *const names[] = {
+		"", "(none)", "localhost", "localhost.localdomain",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(host, names[i]))
+			return true;
+	return false;
+}
+
+int nb_session_lock_host(const char *hostname, const char *machine_id_path,
+			 char *buf, size_t len)
+{
+	char id[64] = "";
+	FILE *f;
+
+	if (!len)
+		return -ENAMETOOLONG;
+	if (hostname && !session_host_anonymous(hostname)) {
+		snprintf(buf, len, "%s", hostname);
+		return 0;
+	}
+	/* machine-id: 32 hex digits, unique per installation; 12 are plenty
+	 * for people to tell machines apart */
+	f = machine_id_path ? fopen(machine_id_path, "r") : NULL;
+	if (f) {
+		if (!fgets(id, sizeof(id), f))
+			id[0] = '\0';
+		fclose(f);
+	}
+	id[strspn(id, "0123456789abcdef")] = '\0';
+	if (strlen(id) >= 12) {
+		id[12] = '\0';
+		snprintf(buf, len, "machine-%s", id);
+		return 0;
+	}
+	snprintf(buf, len, "localhost");
+	return 0;
+}
+
 int nb_session_lock_owner_default(const char *name, char *buf, size_t len)
 {
-	char host[256];
+	char host[256], who[256];
 	int n;
 
-	if (gethostname(host, sizeof(host)) < 0 || !host[0])
-		snprintf(host, sizeof(host), "localhost");
+	if (gethostname(host, sizeof(host)) < 0)
+		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
-	n = snprintf(buf, len, "%s@%s", name, host);
+	nb_session_lock_host(host, "/etc/machine-id", who, sizeof(who));
+	n = snprintf(buf, len, "%s@%s", name, who);
 	if (n < 0 || (size_t)n >= len || n > SESSION_NAME_MAX ||
 	    !nb_session_lock_owner_ok(buf))
 		return -ENAMETOOLONG;
@@ -177,18 +221,23 @@ static void session_fence_log(struct session *s, const struct rpc_lock *now)
 {
 	struct session_lock holder;
 	char who[SESSION_NAME_MAX + 96];
+	int level = LOG_ERR;
 
 	if (s->fence_logged)
 		return;
 	s->fence_logged = true;
+	/* one error line per device: another queue's session said it */
+	if (s->fence_logged_shared &&
+	    __atomic_exchange_n(s->fence_logged_shared, 1, __ATOMIC_ACQ_REL))
+		level = LOG_INFO;
 	if (!now || !now->generation) {
-		nb_elog_printf(&s->log, LOG_ERR,
+		nb_elog_printf(&s->log, level,
 			    "volume %s: writer lock lost (generation %llu was broken): writes fail with I/O errors",
 			    s->volume_name, (unsigned long long)s->fence_ours);
 		return;
 	}
 	session_lock_from_rpc(&holder, now);
-	nb_elog_printf(&s->log, LOG_ERR,
+	nb_elog_printf(&s->log, level,
 		    "volume %s: writer lock lost (now held by %s, generation %llu > ours %llu): writes fail with I/O errors",
 		    s->volume_name,
 		    nb_session_lock_describe(&holder, who, sizeof(who)),

@@ -494,6 +494,7 @@ static struct session *session_new_err(struct ev_loop *loop,
 	s->params.lock_owner = s->lock_owner;
 	s->params.break_lock = cfg->break_lock && s->lock_owner;
 	s->params.lock_generation = cfg->lock_generation;
+	s->fence_logged_shared = cfg->fence_logged;
 	s->params.max_inflight = cfg->max_inflight ? cfg->max_inflight :
 				 SESSION_DEFAULT_MAX_INFLIGHT;
 	if (s->params.max_inflight > SESSION_MAX_INFLIGHT_LIMIT)

@@ -128,6 +128,7 @@ struct session {
 	size_t n_stores, cap_stores;
 	bool fenced;
 	bool fence_logged;
+	int *fence_logged_shared;   /* session_config.fence_logged */
 	uint64_t fence_ours;        /* the generation we lost */
 	struct conn_req fence_req;  /* INFO asking who holds the lock now */
 	bool fence_asking;

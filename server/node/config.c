@@ -102,7 +102,8 @@ static const char node_help_text[] =
 "        rados: the pool holding the volumes (required), the Ceph\n"
 "        configuration file (default: librados' search, /etc/ceph/ceph.conf)\n"
 "        and the cephx user without \"client.\" (default admin). The user\n"
-"        needs mon 'allow r' and osd 'allow rwx pool=POOL'.\n"
+"        needs mon 'profile rbd' (read, and blocklisting a node that\n"
+"        misses a lock break) and osd 'allow rwx pool=POOL'.\n"
 "    rados-keyring = FILE\n"
 "        rados: the user's keyring. Default: the one ceph.conf names.\n"
 "    rados-connect-timeout = SECONDS\n"
@@ -110,7 +111,9 @@ static const char node_help_text[] =
 "        Default 30.\n"
 "    rados-op-timeout = SECONDS\n"
 "        rados: fail a RADOS operation after SECONDS (0..3600; 0 = wait for\n"
-"        the cluster to recover). Default 0.\n"
+"        the cluster to recover). Default 4: below a client's try timeout\n"
+"        (5 s) and a lock break's wait for the nodes (5 s), so that a write\n"
+"        in flight at a break ends before the break returns.\n"
 "    allow-create = yes|no\n"
 "        Accept CREATE requests (netblk-cli create). Default no.\n"
 "\n"
@@ -533,6 +536,9 @@ static void node_config_defaults(struct node_config *cfg)
 	cfg->backend = NODE_BACKEND_FILE;
 	cfg->sync_threads = 2;
 	cfg->rados_connect_timeout = 30;
+	/* below the client's try timeout (5 s), within the break's 5 s
+	 * notify wait (docs/rados.md, "Fencing") */
+	cfg->rados_op_timeout = 4;
 	cfg->log_level = LOG_INFO;
 }
 

@@ -108,6 +108,8 @@ static void io_piece_done(struct io_piece *p, int ret)
 				nb_iov_from_buf(io->iov, io->iovcnt, q->req_off, q->buf, q->len);
 		}
 	}
+	if (err == NB_RADOS_EBLOCKLISTED)
+		atomic_store(&vol->watch_ok, false);	/* refresh: reconnects */
 	if (req->fenced)
 		nb_rados_fence_done(vol, req->fence_epoch);
 	io_req_free(req);
@@ -309,7 +311,7 @@ static int io_check(struct nb_rados_vol *vol, struct nb_rados_io *io)
 	if (io->op != NB_RADOS_READ && held) {
 		if (atomic_load(&vol->known_gen) != held)
 			return -ESTALE;
-		if (!atomic_load(&vol->watch_ok))
+		if (!nb_rados_watch_current(vol))
 			return -ENOTCONN;
 	}
 	return 0;

@@ -32,7 +32,7 @@ int nb_rados_fence_admit(struct nb_rados_vol *vol, uint64_t gen, uint64_t *epoch
 	pthread_mutex_lock(&vol->fence_mu);
 	if (atomic_load(&vol->known_gen) != gen)
 		ret = -ESTALE;
-	else if (!atomic_load(&vol->watch_ok))
+	else if (!nb_rados_watch_current(vol))
 		ret = -ENOTCONN;
 	if (!ret) {
 		vol->fence_cur++;
@@ -57,8 +57,8 @@ void nb_rados_fence_done(struct nb_rados_vol *vol, uint64_t epoch)
 	/* The last old write is done: the breakers' notifies may return. */
 	while ((a = acks)) {
 		acks = a->next;
-		rados_notify_ack(vol->st->io, vol->header_oid, a->notify_id, a->cookie,
-				 NULL, 0);
+		rados_notify_ack(vol->watch_io, vol->header_oid, a->notify_id,
+				 a->cookie, NULL, 0);
 		free(a);
 	}
 }
@@ -104,7 +104,15 @@ static void lock_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 			lock_size_seen(vol, v);
 		}
 	}
-	rados_notify_ack(vol->st->io, vol->header_oid, notify_id, handle, NULL, 0);
+	rados_notify_ack(vol->watch_io, vol->header_oid, notify_id, handle, NULL, 0);
+}
+
+bool nb_rados_watch_current(struct nb_rados_vol *vol)
+{
+	/* after a reconnect (another volume of the store met the blocklist),
+	 * a watch on the replaced instance hears no more notifies */
+	return atomic_load(&vol->watch_ok) &&
+	       atomic_load(&vol->watch_io) == atomic_load(&vol->st->io);
 }
 
 /* The watch is lost (librados thread): notifies may have been missed. */
@@ -123,10 +131,16 @@ static void lock_watch_err_cb(void *arg, uint64_t cookie, int err)
  */
 int nb_rados_watch_start(struct nb_rados_vol *vol)
 {
+	rados_ioctx_t io = vol->st->io;
 	int ret;
 
 	atomic_store(&vol->watch_ok, false);
-	ret = rados_watch2(vol->st->io, vol->header_oid, &vol->watch_cookie,
+	/* Where a breaker finds us when we do not acknowledge its fence. */
+	ret = nb_rados_watcher_publish(io, vol->header_oid);
+	if (ret < 0)
+		return ret;
+	vol->watch_io = io;
+	ret = rados_watch2(io, vol->header_oid, &vol->watch_cookie,
 			   lock_watch_cb, lock_watch_err_cb, vol);
 	if (ret < 0)
 		return ret;
@@ -138,19 +152,27 @@ void nb_rados_watch_stop(struct nb_rados_vol *vol)
 {
 	if (!vol->watching)
 		return;
-	rados_unwatch2(vol->st->io, vol->watch_cookie);
+	rados_unwatch2(vol->watch_io, vol->watch_cookie);
 	/* No callback of this watch runs after this. */
-	rados_watch_flush(vol->st->cluster);
+	rados_watch_flush(rados_ioctx_get_cluster(vol->watch_io));
 	vol->watching = false;
 	atomic_store(&vol->watch_ok, false);
 }
 
-static void lock_notify_gen(struct nb_rados_store *st, const char *oid, uint64_t gen)
+/*
+ * Tell the watchers of oid that gen is current; a watcher that does not
+ * acknowledge is blocklisted. What was done goes to note (the caller's
+ * err buffer: a success leaves a warning there, or "").
+ */
+static void lock_notify_gen(struct nb_rados_store *st, const char *oid, uint64_t gen,
+			    const char *name, char *note, size_t notelen)
 {
-	char text[32];
+	char text[32], what[768];
 
 	snprintf(text, sizeof(text), "gen=%016" PRIx64, gen);
-	nb_rados_header_notify(st, oid, text);
+	if (nb_rados_header_notify(st, oid, text, what, sizeof(what)) != 0 && note)
+		snprintf(note, notelen, "volume '%s', lock generation %" PRIu64 ": %s",
+			 name, gen, what);
 }
 
 static void lock_since_str(uint64_t since, char *buf, size_t len)
@@ -183,6 +205,8 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 	if (!owner || !*owner || strlen(owner) >= NB_RADOS_OWNER_MAX)
 		return nb_errf(err, errlen, -EINVAL, "volume '%s': lock owner must be "
 			       "1 to %d bytes", vol->name, NB_RADOS_OWNER_MAX - 1);
+	if (err && errlen)
+		err[0] = '\0';
 	pthread_mutex_lock(&vol->lock_mu);
 	for (tries = 0; tries < LOCK_CAS_TRIES; tries++) {
 		uint64_t next, since_now;
@@ -211,7 +235,7 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 			*gen = info.lock.gen;
 			if (holder)
 				*holder = info.lock;
-			goto out;
+			goto out_osdmap;
 		}
 		if (info.lock.owner[0] && !brk) {
 			if (holder)
@@ -246,11 +270,20 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 			holder->since = since_now;
 		}
 		/* The former holder's handles learn it now. */
-		lock_notify_gen(vol->st, vol->header_oid, next);
-		goto out;
+		lock_notify_gen(vol->st, vol->header_oid, next, vol->name, err, errlen);
+		goto out_osdmap;
 	}
 	ret = nb_errf(err, errlen, -EAGAIN, "volume '%s': the lock kept changing "
 		      "hands; try again", vol->name);
+	goto out;
+out_osdmap:
+	/*
+	 * Writes under the generation granted must reach the OSDs after any
+	 * blocklisting of a former holder (by this or another node): ops
+	 * carry our OSD map epoch, and an OSD handles an op of a newer epoch
+	 * only once it has that map, and with it the blocklist.
+	 */
+	rados_wait_for_latest_osdmap(vol->st->cluster);
 out:
 	pthread_mutex_unlock(&vol->lock_mu);
 	return ret;
@@ -312,7 +345,9 @@ int nb_rados_lock_break_gen(struct nb_rados_store *st, const char *name,
 		if (ret < 0)
 			return nb_errf(err, errlen, ret, "volume '%s': cannot write its "
 				       "lock: %s", name, strerror(-ret));
-		lock_notify_gen(st, oid, info.lock.gen + 1);
+		if (err && errlen)
+			err[0] = '\0';
+		lock_notify_gen(st, oid, info.lock.gen + 1, name, err, errlen);
 		if (gen)
 			*gen = info.lock.gen + 1;
 		return 0;
@@ -342,32 +377,48 @@ bool nb_rados_lock_is_current(struct nb_rados_vol *vol, uint64_t gen)
 	return atomic_load(&vol->known_gen) == gen;
 }
 
-int nb_rados_lock_refresh(struct nb_rados_vol *vol, char *err, size_t errlen)
+/* Re-watch if needed, then read the header; -ESHUTDOWN: blocklisted. */
+static int lock_refresh_once(struct nb_rados_vol *vol, rados_ioctx_t *used,
+			     char *err, size_t errlen)
 {
 	struct nb_rados_vol_info info;
-	int ret = 0;
+	int ret;
 
-	pthread_mutex_lock(&vol->lock_mu);
+	*used = vol->st->io;
 	if (!atomic_load(&vol->watch_ok) || !vol->watching ||
-	    rados_watch_check(vol->st->io, vol->watch_cookie) < 0) {
+	    vol->watch_io != *used ||
+	    rados_watch_check(vol->watch_io, vol->watch_cookie) < 0) {
 		nb_rados_watch_stop(vol);
 		ret = nb_rados_watch_start(vol);
-		if (ret < 0) {
-			nb_errf(err, errlen, ret, "volume '%s': cannot watch its header: %s",
-				vol->name, strerror(-ret));
-			goto out;
-		}
+		if (ret < 0)
+			return nb_errf(err, errlen, ret, "volume '%s': cannot watch its "
+				       "header: %s", vol->name, strerror(-ret));
 	}
 	ret = nb_rados_header_read(vol->st, vol->header_oid, &info);
-	if (ret < 0) {
-		nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
-			vol->name, strerror(-ret));
-		goto out;
-	}
+	if (ret < 0)
+		return nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
+			       vol->name, strerror(-ret));
 	nb_rados_lock_gen_seen(vol, info.lock.gen);
 	lock_size_seen(vol, info.size);
 	atomic_store(&vol->watch_ok, true);	/* header read after the watch */
-out:
+	return 0;
+}
+
+int nb_rados_lock_refresh(struct nb_rados_vol *vol, char *err, size_t errlen)
+{
+	rados_ioctx_t used;
+	int ret;
+
+	pthread_mutex_lock(&vol->lock_mu);
+	ret = lock_refresh_once(vol, &used, err, errlen);
+	if (ret == NB_RADOS_EBLOCKLISTED) {
+		/* A breaker blocklisted this instance: the writes it had in
+		 * flight are refused by every OSD. A new instance starts
+		 * clean; the header read then tells the generation. */
+		ret = nb_rados_reconnect(vol->st, used, err, errlen);
+		if (ret == 0)
+			ret = lock_refresh_once(vol, &used, err, errlen);
+	}
 	pthread_mutex_unlock(&vol->lock_mu);
 	return ret;
 }

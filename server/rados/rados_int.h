@@ -26,17 +26,36 @@
 #define RS_X_LOCK_OWNER "netblk.lock.owner"
 #define RS_X_LOCK_GEN "netblk.lock.gen"
 #define RS_X_LOCK_SINCE "netblk.lock.since"
+/* Header omap key RS_WATCHER_KEY "GID": the client address of the rados
+ * instance with global id GID that watches the header (for blocklisting
+ * a watcher that does not acknowledge a fence). */
+#define RS_WATCHER_KEY "netblk.watcher."
 /* On data objects written by a guarded handle: the writer's generation. */
 #define RS_X_DATA_GEN "netblk.gen"
 
 #define RS_GEN_LEN 16			/* "%016" PRIx64 */
 #define RS_NOTIFY_TIMEOUT_MS 5000
 
-struct nb_rados_store {
+/* A rados instance replaced by nb_rados_reconnect(): kept until the
+ * disconnect, since requests and watches may still refer to it. */
+struct rs_instance {
 	rados_t cluster;
 	rados_ioctx_t io;
+	struct rs_instance *next;
+};
+
+struct nb_rados_store {
+	/* The current instance; replaced (never freed) by a reconnect. */
+	_Atomic(rados_t) cluster;
+	_Atomic(rados_ioctx_t) io;
 	char *pool;
 	char *client;			/* "client.ID", for messages */
+	/* What a reconnect needs of the nb_rados_conf. */
+	char *conf_path, *keyring;
+	unsigned connect_timeout_s, op_timeout_s;
+	pthread_mutex_t reconnect_mu;
+	struct rs_instance *old;	/* replaced instances */
+	unsigned reconnects;
 };
 
 struct nb_rados_vol {
@@ -52,6 +71,7 @@ struct nb_rados_vol {
 	_Atomic uint64_t known_gen;	/* newest lock generation seen */
 	atomic_bool watch_ok;		/* false after a watch error */
 	uint64_t watch_cookie;		/* valid while watching */
+	_Atomic(rados_ioctx_t) watch_io; /* the instance the watch is on */
 	bool watching;
 
 	/* The lock as this handle holds it (held_gen 0: not held). */
@@ -91,13 +111,27 @@ void nb_rados_gen_str(char *buf, uint64_t gen);	/* RS_GEN_LEN + 1 bytes */
 /* volume.c: read the header object of name; -ENOENT when absent. */
 int nb_rados_header_read(struct nb_rados_store *st, const char *oid,
 		   struct nb_rados_vol_info *info);
-/* Notify the watchers of a header object with text (best effort). */
-void nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
-		      const char *text);
+/*
+ * Notify the watchers of a header object with text. A watcher that did
+ * not acknowledge within RS_NOTIFY_TIMEOUT_MS is blocklisted (its address
+ * from the header's RS_WATCHER_KEY omap). Returns how many were
+ * blocklisted, with what was done in note (empty when nothing), or
+ * -errno when a silent watcher could not be blocklisted (why in note).
+ */
+int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
+			   const char *text, char *note, size_t notelen);
+/* Put the address of io's instance into the header's omap (before it
+ * watches the header). */
+int nb_rados_watcher_publish(rados_ioctx_t io, const char *oid);
 /* Write op guarded on the current generation that changes the lock
  * fields; -ECANCELED when the generation moved. */
 int nb_rados_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur_gen,
 		  const char *owner, uint64_t new_gen, uint64_t since);
+
+/* store.c: replace the current instance by a new one when it is still
+ * io (blocklisted); 0 also when another caller did it already. */
+int nb_rados_reconnect(struct nb_rados_store *st, rados_ioctx_t io,
+		       char *err, size_t errlen);
 
 /* lock.c: the header watch */
 int nb_rados_watch_start(struct nb_rados_vol *vol);
@@ -105,6 +139,8 @@ int nb_rados_watch_start(struct nb_rados_vol *vol);
  * larger of the two (under fence_mu); writes admitted so far turn old. */
 void nb_rados_lock_gen_seen(struct nb_rados_vol *vol, uint64_t gen);
 void nb_rados_watch_stop(struct nb_rados_vol *vol);
+/* The watch is intact and on the store's current instance. */
+bool nb_rados_watch_current(struct nb_rados_vol *vol);
 /*
  * lock.c: admit a write against gen (0, -ESTALE, -ENOTCONN); *epoch gets
  * the epoch to hand back to nb_rados_fence_done() once it is finished.

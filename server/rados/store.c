@@ -81,13 +81,126 @@ static int store_connect_err(const struct nb_rados_conf *c, const char *client,
 	}
 }
 
+/*
+ * A new rados instance for st's client, config and pool: *cluster and
+ * *io. Messages as nb_rados_connect() documents.
+ */
+static int store_instance_open(struct nb_rados_store *st, rados_t *cluster_out,
+			       rados_ioctx_t *io_out, char *err, size_t errlen)
+{
+	struct nb_rados_conf c = {
+		.conf_path = st->conf_path,
+		.keyring = st->keyring,
+		.pool = st->pool,
+	};
+	unsigned timeout = st->connect_timeout_s ? st->connect_timeout_s : 30;
+	rados_t cluster;
+	rados_ioctx_t io;
+	uint64_t size;
+	time_t mtime;
+	int ret;
+
+	ret = rados_create2(&cluster, "ceph", st->client, 0);
+	if (ret < 0)
+		return nb_errf(err, errlen, ret, "cannot set up a Ceph client %s: %s",
+			       st->client, strerror(-ret));
+	if (c.conf_path) {
+		if (access(c.conf_path, R_OK) < 0) {
+			ret = nb_errf(err, errlen, -errno, "cannot read Ceph config %s: %s",
+				      c.conf_path, strerror(errno));
+			goto out_shutdown;
+		}
+		ret = rados_conf_read_file(cluster, c.conf_path);
+		if (ret < 0) {
+			nb_errf(err, errlen, ret, "cannot parse Ceph config %s: %s",
+				c.conf_path, strerror(-ret));
+			goto out_shutdown;
+		}
+	} else {
+		ret = rados_conf_read_file(cluster, NULL);
+		if (ret < 0) {
+			nb_errf(err, errlen, ret, "no usable Ceph config found "
+				"(CEPH_CONF, /etc/ceph/ceph.conf): %s", strerror(-ret));
+			goto out_shutdown;
+		}
+	}
+	if (c.keyring) {
+		if (access(c.keyring, R_OK) < 0) {
+			ret = nb_errf(err, errlen, -errno, "cannot read Ceph keyring %s: %s",
+				      c.keyring, strerror(errno));
+			goto out_shutdown;
+		}
+		ret = store_keyring_has(c.keyring, st->client);
+		if (ret < 0) {
+			nb_errf(err, errlen, ret, "Ceph keyring %s holds no key for %s",
+				c.keyring, st->client);
+			goto out_shutdown;
+		}
+		ret = rados_conf_set(cluster, "keyring", c.keyring);
+		if (ret < 0) {
+			nb_errf(err, errlen, ret, "cannot use keyring %s: %s",
+				c.keyring, strerror(-ret));
+			goto out_shutdown;
+		}
+	}
+	store_set(cluster, "client_mount_timeout", timeout);
+	if (st->op_timeout_s) {
+		store_set(cluster, "rados_osd_op_timeout", st->op_timeout_s);
+		store_set(cluster, "rados_mon_op_timeout", st->op_timeout_s);
+	}
+
+	ret = rados_connect(cluster);
+	if (ret < 0) {
+		store_connect_err(&c, st->client, ret, timeout, err, errlen);
+		goto out_shutdown;
+	}
+	ret = rados_ioctx_create(cluster, st->pool, &io);
+	if (ret < 0) {
+		if (ret == -ENOENT)
+			nb_errf(err, errlen, ret, "Ceph pool '%s' does not exist", st->pool);
+		else
+			nb_errf(err, errlen, ret, "cannot open Ceph pool '%s': %s",
+				st->pool, strerror(-ret));
+		goto out_shutdown;
+	}
+	/* One read proves the OSD caps cover the pool. */
+	ret = rados_stat(io, RS_DIRECTORY_OID, &size, &mtime);
+	if (ret < 0 && ret != -ENOENT) {
+		if (ret == -EPERM || ret == -EACCES)
+			nb_errf(err, errlen, ret, "%s may not use Ceph pool '%s' "
+				"(its osd caps do not allow it)", st->client, st->pool);
+		else
+			nb_errf(err, errlen, ret, "cannot read Ceph pool '%s': %s",
+				st->pool, strerror(-ret));
+		goto out_ioctx;
+	}
+	*cluster_out = cluster;
+	*io_out = io;
+	return 0;
+
+out_ioctx:
+	rados_ioctx_destroy(io);
+out_shutdown:
+	rados_shutdown(cluster);
+	return ret;
+}
+
+static void store_free(struct nb_rados_store *st)
+{
+	free(st->client);
+	free(st->pool);
+	free(st->conf_path);
+	free(st->keyring);
+	pthread_mutex_destroy(&st->reconnect_mu);
+	free(st);
+}
+
 struct nb_rados_store *nb_rados_connect(const struct nb_rados_conf *c,
 					char *err, size_t errlen)
 {
 	struct nb_rados_store *st;
-	unsigned timeout = c->connect_timeout_s ? c->connect_timeout_s : 30;
-	uint64_t size;
-	time_t mtime;
+	rados_t cluster;
+	rados_ioctx_t io;
 	int ret;
 
 	if (!c->pool || !*c->pool) {
@@ -99,117 +212,96 @@ struct nb_rados_store *nb_rados_connect(const struct nb_rados_conf *c,
 		errno = -nb_errf(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&st->reconnect_mu, NULL);
 	st->pool = strdup(c->pool);
 	if (c->client_id && strncmp(c->client_id, "client.", 7) == 0)
 		st->client = strdup(c->client_id);
 	else if (asprintf(&st->client, "client.%s",
 			  c->client_id ? c->client_id : "admin") < 0)
 		st->client = NULL;
-	if (!st->pool || !st->client) {
+	st->conf_path = c->conf_path ? strdup(c->conf_path) : NULL;
+	st->keyring = c->keyring ? strdup(c->keyring) : NULL;
+	st->connect_timeout_s = c->connect_timeout_s;
+	st->op_timeout_s = c->op_timeout_s;
+	if (!st->pool || !st->client || (c->conf_path && !st->conf_path) ||
+	    (c->keyring && !st->keyring)) {
 		ret = nb_errf(err, errlen, -ENOMEM, "out of memory");
 		goto out_free;
 	}
-
-	ret = rados_create2(&st->cluster, "ceph", st->client, 0);
-	if (ret < 0) {
-		nb_errf(err, errlen, ret, "cannot set up a Ceph client %s: %s",
-			st->client, strerror(-ret));
+	ret = store_instance_open(st, &cluster, &io, err, errlen);
+	if (ret < 0)
 		goto out_free;
-	}
-	if (c->conf_path) {
-		if (access(c->conf_path, R_OK) < 0) {
-			ret = nb_errf(err, errlen, -errno, "cannot read Ceph config %s: %s",
-				      c->conf_path, strerror(errno));
-			goto out_shutdown;
-		}
-		ret = rados_conf_read_file(st->cluster, c->conf_path);
-		if (ret < 0) {
-			nb_errf(err, errlen, ret, "cannot parse Ceph config %s: %s",
-				c->conf_path, strerror(-ret));
-			goto out_shutdown;
-		}
-	} else {
-		ret = rados_conf_read_file(st->cluster, NULL);
-		if (ret < 0) {
-			nb_errf(err, errlen, ret, "no usable Ceph config found "
-				"(CEPH_CONF, /etc/ceph/ceph.conf): %s", strerror(-ret));
-			goto out_shutdown;
-		}
-	}
-	if (c->keyring) {
-		if (access(c->keyring, R_OK) < 0) {
-			ret = nb_errf(err, errlen, -errno, "cannot read Ceph keyring %s: %s",
-				      c->keyring, strerror(errno));
-			goto out_shutdown;
-		}
-		ret = store_keyring_has(c->keyring, st->client);
-		if (ret < 0) {
-			nb_errf(err, errlen, ret, "Ceph keyring %s holds no key for %s",
-				c->keyring, st->client);
-			goto out_shutdown;
-		}
-		ret = rados_conf_set(st->cluster, "keyring", c->keyring);
-		if (ret < 0) {
-			nb_errf(err, errlen, ret, "cannot use keyring %s: %s",
-				c->keyring, strerror(-ret));
-			goto out_shutdown;
-		}
-	}
-	store_set(st->cluster, "client_mount_timeout", timeout);
-	if (c->op_timeout_s) {
-		store_set(st->cluster, "rados_osd_op_timeout", c->op_timeout_s);
-		store_set(st->cluster, "rados_mon_op_timeout", c->op_timeout_s);
-	}
-
-	ret = rados_connect(st->cluster);
-	if (ret < 0) {
-		store_connect_err(c, st->client, ret, timeout, err, errlen);
-		goto out_shutdown;
-	}
-	ret = rados_ioctx_create(st->cluster, st->pool, &st->io);
-	if (ret < 0) {
-		if (ret == -ENOENT)
-			nb_errf(err, errlen, ret, "Ceph pool '%s' does not exist", st->pool);
-		else
-			nb_errf(err, errlen, ret, "cannot open Ceph pool '%s': %s",
-				st->pool, strerror(-ret));
-		goto out_shutdown;
-	}
-	/* One read proves the OSD caps cover the pool. */
-	ret = rados_stat(st->io, RS_DIRECTORY_OID, &size, &mtime);
-	if (ret < 0 && ret != -ENOENT) {
-		if (ret == -EPERM || ret == -EACCES)
-			nb_errf(err, errlen, ret, "%s may not use Ceph pool '%s' "
-				"(its osd caps do not allow it)", st->client, st->pool);
-		else
-			nb_errf(err, errlen, ret, "cannot read Ceph pool '%s': %s",
-				st->pool, strerror(-ret));
-		goto out_ioctx;
-	}
+	atomic_store(&st->cluster, cluster);
+	atomic_store(&st->io, io);
 	return st;
 
-out_ioctx:
-	rados_ioctx_destroy(st->io);
-out_shutdown:
-	rados_shutdown(st->cluster);
 out_free:
-	free(st->client);
-	free(st->pool);
-	free(st);
+	store_free(st);
 	errno = -ret;
 	return NULL;
 }
 
+int nb_rados_reconnect(struct nb_rados_store *st, rados_ioctx_t failed,
+		       char *err, size_t errlen)
+{
+	struct rs_instance *old;
+	rados_t cluster;
+	rados_ioctx_t io;
+	int ret = 0;
+
+	pthread_mutex_lock(&st->reconnect_mu);
+	if (atomic_load(&st->io) != failed)
+		goto out;	/* replaced already */
+	old = malloc(sizeof(*old));
+	if (!old) {
+		ret = nb_errf(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = store_instance_open(st, &cluster, &io, err, errlen);
+	if (ret < 0) {
+		free(old);
+		goto out;
+	}
+	/* Requests and watches of the old instance end with errors; it is
+	 * freed at the disconnect. */
+	old->cluster = atomic_load(&st->cluster);
+	old->io = failed;
+	old->next = st->old;
+	st->old = old;
+	atomic_store(&st->cluster, cluster);
+	atomic_store(&st->io, io);
+	st->reconnects++;
+out:
+	pthread_mutex_unlock(&st->reconnect_mu);
+	return ret;
+}
+
+unsigned nb_rados_reconnects(struct nb_rados_store *st)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&st->reconnect_mu);
+	n = st->reconnects;
+	pthread_mutex_unlock(&st->reconnect_mu);
+	return n;
+}
+
 void nb_rados_disconnect(struct nb_rados_store *st)
 {
+	struct rs_instance *old;
+
 	if (!st)
 		return;
 	rados_aio_flush(st->io);
 	rados_ioctx_destroy(st->io);
 	rados_shutdown(st->cluster);
-	free(st->client);
-	free(st->pool);
-	free(st);
+	while ((old = st->old)) {
+		st->old = old->next;
+		rados_ioctx_destroy(old->io);
+		rados_shutdown(old->cluster);
+		free(old);
+	}
+	store_free(st);
 }
 
 const char *nb_rados_pool(const struct nb_rados_store *st)

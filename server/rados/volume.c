@@ -122,17 +122,183 @@ int nb_rados_header_read(struct nb_rados_store *st, const char *oid,
 	return 0;
 }
 
-void nb_rados_header_notify(struct nb_rados_store *st, const char *oid, const char *text)
+/* Little-endian fields of a notify reply; false past its end. */
+static bool vol_reply_u32(const char **p, const char *end, uint32_t *v)
 {
+	const unsigned char *b = (const unsigned char *)*p;
+
+	if (end - *p < 4)
+		return false;
+	*v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	     (uint32_t)b[3] << 24;
+	*p += 4;
+	return true;
+}
+
+static bool vol_reply_u64(const char **p, const char *end, uint64_t *v)
+{
+	uint32_t lo, hi;
+
+	if (!vol_reply_u32(p, end, &lo) || !vol_reply_u32(p, end, &hi))
+		return false;
+	*v = (uint64_t)hi << 32 | lo;
+	return true;
+}
+
+/* The address a watcher with global id gid published on the header. */
+static int vol_watcher_addr(rados_ioctx_t io, const char *oid, uint64_t gid,
+			    char *addr, size_t len)
+{
+	char key[64];
+	const char *keys[1] = { key };
+	size_t key_lens[1];
+	rados_omap_iter_t it = NULL;
+	rados_read_op_t op;
+	int prval = 0, ret;
+	char *k, *v;
+	size_t klen, vlen;
+
+	snprintf(key, sizeof(key), RS_WATCHER_KEY "%" PRIu64, gid);
+	key_lens[0] = strlen(key);
+	op = rados_create_read_op();
+	if (!op)
+		return -ENOMEM;
+	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, key_lens, &it, &prval);
+	ret = rados_read_op_operate(op, io, oid, 0);
+	if (ret == 0)
+		ret = prval;
+	if (ret == 0) {
+		ret = -ENOENT;
+		if (rados_omap_get_next2(it, &k, &v, &klen, &vlen) == 0 && k &&
+		    vlen > 0 && vlen < len) {
+			memcpy(addr, v, vlen);
+			addr[vlen] = '\0';
+			ret = 0;
+		}
+	}
+	if (it)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	return ret;
+}
+
+/* Note more text (a "; " between parts). */
+static void vol_note(char *note, size_t len, const char *text)
+{
+	size_t n;
+
+	if (!note || !len)
+		return;
+	n = strlen(note);
+	if (n && n + 2 < len) {
+		memcpy(note + n, "; ", 3);
+		n += 2;
+	}
+	snprintf(note + n, len - n, "%s", text);
+}
+
+int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
+			   const char *text, char *note, size_t notelen)
+{
+	rados_ioctx_t io = st->io;
 	char *reply = NULL;
 	size_t reply_len = 0;
+	const char *p, *end;
+	uint32_t n, i, len;
+	uint64_t gid, cookie;
+	int ret, done = 0, failed = 0;
 
-	/* Waits for the watchers' acks; one that does not answer (a node
-	 * cut off) lets it time out, which changes nothing here. */
-	rados_notify2(st->io, oid, text, (int)strlen(text), RS_NOTIFY_TIMEOUT_MS,
-		      &reply, &reply_len);
-	if (reply)
-		rados_buffer_free(reply);
+	if (note && notelen)
+		note[0] = '\0';
+	/* Waits for the watchers' acks: a node acknowledges once it has no
+	 * write of an older generation in flight (lock.c). */
+	ret = rados_notify2(io, oid, text, (int)strlen(text), RS_NOTIFY_TIMEOUT_MS,
+			    &reply, &reply_len);
+	if (ret != -ETIMEDOUT || !reply) {
+		if (reply)
+			rados_buffer_free(reply);
+		return 0;
+	}
+	/* Some watcher did not answer: its writes may still land. Keep
+	 * every OSD from taking another op of it: blocklist its address. */
+	p = reply;
+	end = reply + reply_len;
+	if (!vol_reply_u32(&p, end, &n))
+		goto out_bad;
+	for (i = 0; i < n; i++) {
+		if (!vol_reply_u64(&p, end, &gid) || !vol_reply_u64(&p, end, &cookie) ||
+		    !vol_reply_u32(&p, end, &len) || (size_t)(end - p) < len)
+			goto out_bad;
+		p += len;
+	}
+	if (!vol_reply_u32(&p, end, &n))
+		goto out_bad;
+	for (i = 0; i < n; i++) {
+		char addr[256], msg[512];
+		int r;
+
+		if (!vol_reply_u64(&p, end, &gid) || !vol_reply_u64(&p, end, &cookie))
+			goto out_bad;
+		r = vol_watcher_addr(io, oid, gid, addr, sizeof(addr));
+		if (r == 0)
+			r = rados_blocklist_add(st->cluster, addr, 0);
+		if (r == 0) {
+			snprintf(msg, sizeof(msg), "client.%" PRIu64 " at %s did not "
+				 "acknowledge the fence within %d s: blocklisted it",
+				 gid, addr, RS_NOTIFY_TIMEOUT_MS / 1000);
+			done++;
+		} else {
+			snprintf(msg, sizeof(msg), "client.%" PRIu64 " did not acknowledge "
+				 "the fence within %d s and cannot be blocklisted (%s): "
+				 "writes of the older generation it had in flight may "
+				 "still land", gid, RS_NOTIFY_TIMEOUT_MS / 1000,
+				 r == -ENOENT ? "it published no address" :
+				 r == -EACCES || r == -EPERM ?
+				 "our cephx user lacks the mon cap for 'osd blocklist add'" :
+				 strerror(-r));
+			if (!failed)
+				failed = r;
+		}
+		vol_note(note, notelen, msg);
+	}
+	rados_buffer_free(reply);
+	return failed ? failed : done;
+
+out_bad:
+	rados_buffer_free(reply);
+	vol_note(note, notelen, "a watcher did not acknowledge the fence and the "
+		 "notify reply cannot be parsed: nobody was blocklisted");
+	return -EPROTO;
+}
+
+int nb_rados_watcher_publish(rados_ioctx_t io, const char *oid)
+{
+	rados_t cluster = rados_ioctx_get_cluster(io);
+	char key[64], *addrs = NULL;
+	const char *keys[1] = { key }, *vals[1];
+	size_t key_lens[1], val_lens[1];
+	rados_write_op_t op;
+	int ret;
+
+	ret = rados_getaddrs(cluster, &addrs);
+	if (ret < 0)
+		return ret;
+	snprintf(key, sizeof(key), RS_WATCHER_KEY "%" PRIu64,
+		 rados_get_instance_id(cluster));
+	key_lens[0] = strlen(key);
+	vals[0] = addrs;
+	val_lens[0] = strlen(addrs);
+	op = rados_create_write_op();
+	if (!op) {
+		rados_buffer_free(addrs);
+		return -ENOMEM;
+	}
+	rados_write_op_assert_exists(op);
+	rados_write_op_omap_set2(op, keys, vals, key_lens, val_lens, 1);
+	ret = rados_write_op_operate(op, io, oid, NULL, 0);
+	rados_release_write_op(op);
+	rados_buffer_free(addrs);
+	return ret;
 }
 
 static void vol_setx_u64(rados_write_op_t op, const char *key, uint64_t v)
@@ -325,7 +491,7 @@ int nb_rados_vol_resize(struct nb_rados_store *st, const char *name,
 			return nb_errf(err, errlen, ret, "volume '%s': cannot update its "
 				       "header: %s", name, strerror(-ret));
 		snprintf(text, sizeof(text), "size=%" PRIu64, new_size);
-		nb_rados_header_notify(st, oid, text);
+		nb_rados_header_notify(st, oid, text, NULL, 0);
 		return 0;
 	}
 	return nb_errf(err, errlen, -EAGAIN, "volume '%s': the header kept changing "

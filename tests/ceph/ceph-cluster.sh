@@ -16,7 +16,7 @@
 #       --pool NAME         pool to create (default netblk)
 #       --pg N              pg_num of the pool (default 8)
 #       --user NAME         cephx client to create: client.NAME, with
-#                           mon 'allow r' and osd 'allow rwx pool=POOL'
+#                           mon 'profile rbd' (read, and blocklist add) and osd 'allow rwx pool=POOL'
 #                           (default netblk)
 #       --memstore-mb N     RAM cap of each OSD's memstore (default 1024)
 #       --mgr               also run a ceph-mgr (installs ceph-mgr; not
@@ -361,7 +361,7 @@ do_start() {
 	fi
 	admin osd pool application enable "$POOL" rados >/dev/null 2>&1 ||
 		fail_start "cannot enable application rados on pool $POOL"
-	admin auth get-or-create "client.$USERNAME" mon 'allow r' \
+	admin auth get-or-create "client.$USERNAME" mon 'profile rbd' \
 		osd "allow rwx pool=$POOL" mgr 'allow r' \
 		-o "$D/client.$USERNAME.keyring" >/dev/null ||
 		fail_start "cannot create client.$USERNAME"

@@ -12,7 +12,10 @@
 #      B; writes it had in flight at the break either finished before it
 #      or were refused, none lands after B's writes;
 #   4. a node started later sees the holder (it is in the pool); UNLOCK
-#      through it; an open without an owner then works.
+#      through it; an open without an owner then works;
+#   5. a paused node misses a break's notify: the breaker blocklists it,
+#      none of the writes it takes after the break lands, and it
+#      reconnects with a new Ceph client.
 # Prints the bench figures (1 node, 2 nodes). Skips (77) without the
 # cluster's env file.
 NETBLK_SRC=${NETBLK_SRC:?}
@@ -47,9 +50,13 @@ grep -q "backend rados pool $CEPH_POOL.*writes durable when acknowledged" "$NB_T
 c=(--cluster "127.0.0.1:$pa,127.0.0.1:$pb" --volume "$vol")
 
 # 1. create, info, verify, bench through both nodes.
-# (netblk-cli create asks every node given; the nodes of one pool share
-# the volume, so one is asked.)
-out=$(nb_cli --cluster "127.0.0.1:$pa" --volume "$vol" create 64M 2>&1) || nb_fail "create failed: $out"
+# Both nodes given: they are one store group, so CREATE goes to one.
+out=$(nb_cli "${c[@]}" create 64M 2>&1) || nb_fail "create through both nodes of a group failed: $out"
+[ "$(grep -c "created on" <<<"$out")" = 1 ] || nb_fail "create did not create exactly once: $out"
+grep -q "127.0.0.1:$pb shares its store with 127.0.0.1:$pa" <<<"$out" ||
+	nb_fail "create does not say node b shares node a's store: $out"
+out=$(nb_cli "${c[@]}" create 64M 2>&1) && nb_fail "a second create succeeded: $out"
+[ "$(grep -c "already exists" <<<"$out")" = 1 ] || nb_fail "a second create did not say once that it exists: $out"
 out=$(nb_cli "${c[@]}" info 2>&1) || nb_fail "info failed: $out"
 grep -q 67108864 <<<"$out" || nb_fail "info does not show the size: $out"
 rados --id "$CEPH_CLIENT_ID" -p "$CEPH_POOL" stat "netblk.$vol.header" >/dev/null ||
@@ -134,4 +141,35 @@ mock_probe c "hs" "info $vol" "!FENCED open $vol owner=carol@h3 gen=1" "unlock $
 has "info $vol: .*lock_owner=dave@h4 "
 has "unlock $vol by=admin: .*lock_owner=- "
 nb_info "ok: a new node sees the holder; UNLOCK"
+
+# 5. Node a is paused (SIGSTOP) while it holds writes of erin's: frank
+# breaks the lock through b, whose notify gets no ack from a within 5 s:
+# b blocklists a's Ceph client, then frank writes 1M. a resumes and
+# takes erin's writes, which it had in its socket: none may land.
+pid_a=${NB_MOCK_PID[a]}
+sends=()
+for ((i = 0; i < 64; i++)); do sends+=("send write $((i * 16384)) 16384 8"); done
+rm -f "$NB_TMP/frank.done"
+mock_probe a "hs" "open $vol owner=erin@h5" "write 0 1M 9" "run kill -STOP $pid_a" \
+	"run ($(probe_b hs "open $vol owner=frank@h6 break" 'write 0 1M 7'); kill -CONT $pid_a; touch $NB_TMP/frank.done) &" \
+	"${sends[@]}" "tally 64" \
+	"run for i in \$(seq 300); do [ -e $NB_TMP/frank.done ] && exit 0; sleep 0.1; done; exit 1" >/dev/null ||
+	{ kill -CONT "$pid_a"; nb_fail "the probe of node a failed: $(tail -n 5 "$NB_TMP/probe.out")"; }
+tally=$(grep "^tally 64:" "$NB_TMP/probe.out")
+grep -q "write 0 1M 7: OK" "$NB_TMP/probe_b.out" || nb_fail "frank's write failed: $(tail -n 3 "$NB_TMP/probe_b.out")"
+grep -q " OK=" <<<"$tally" && nb_fail "node a acknowledged writes of erin's after the break: $tally"
+mock_probe b "hs" "open $vol ro" "read 0 1M 7" >/dev/null ||
+	nb_fail "a write of erin's landed after frank's (tally: $tally): $(tail -n 2 "$NB_TMP/probe.out")"
+mock_log_has b "did not acknowledge the fence within 5 s: blocklisted it" ||
+	nb_fail "node b did not blocklist node a: $(grep -i fence "$NB_TMP/b.log" | tail -n 3)"
+# a recovers: its first Ceph op meets the blocklist, it reconnects.
+ok=0
+for ((i = 0; i < 30; i++)); do
+	if mock_probe a "hs" "open $vol ro" "read 0 1M 7" >/dev/null 2>&1; then ok=1; break; fi
+	sleep 0.5
+done
+[ "$ok" = 1 ] || nb_fail "node a did not recover from the blocklist: $(tail -n 5 "$NB_TMP/a.log")"
+mock_log_has a "Ceph blocklisted this node's client" || nb_fail "node a did not say it was blocklisted"
+mock_log_has a "reconnected to Ceph with a new client" || nb_fail "node a did not say it reconnected"
+nb_info "ok: a paused node was blocklisted at the break (${tally#*: }), none of its writes landed, it reconnected"
 nb_info "PASS"

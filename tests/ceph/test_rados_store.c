@@ -742,6 +742,115 @@ static void test_lock(void **state)
 	free(buf);
 }
 
+/* nb_rados_submit()'s answer to a write of gen by a shared handle (a
+ * write it admits is waited for). */
+static int t_write_gen(struct nb_rados_vol *vol, uint64_t gen, void *buf)
+{
+	struct waiter w;
+	struct iovec iov = { buf, OBJ };
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	w.io.op = NB_RADOS_WRITE;
+	w.io.len = OBJ;
+	w.io.iov = &iov;
+	w.io.iovcnt = 1;
+	w.io.done = waiter_done;
+	w.io.priv = &w;
+	w.io.check_gen = true;
+	w.io.gen = gen;
+	ret = nb_rados_submit(vol, &w.io);
+	if (ret == 0) {
+		pthread_mutex_lock(&w.mu);
+		while (!w.done)
+			pthread_cond_wait(&w.cv, &w.mu);
+		pthread_mutex_unlock(&w.mu);
+		ret = w.ret;
+	}
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	return ret;
+}
+
+/*
+ * A node that does not acknowledge a break's notify (here: a write of the
+ * old generation it never finishes, white box) is blocklisted by the
+ * breaker: a write it sends after the break is refused by the OSD, so it
+ * cannot overwrite the new holder's data; its refresh then reconnects
+ * with a new client that sees the new generation.
+ */
+static void test_blocklist(void **state)
+{
+	const char *name = vname("blocklist"), *name2 = vname("blocklist2");
+	struct nb_rados_store *node_a = connect_or_die();
+	struct nb_rados_vol *a, *b, *a2;
+	uint64_t ga, gb, g2, epoch;
+	char err[1024];
+	uint8_t *buf = malloc(OBJ), *r = malloc(OBJ);
+
+	create_or_die(name, VOLSIZE, OBJ);
+	a = open_or_die(node_a, name, NB_RADOS_OPEN_SHARED);
+	b = open_or_die(store, name, NB_RADOS_OPEN_SHARED);
+	assert_int_equal(nb_rados_lock_take_gen(a, "alice", false, 0, &ga, NULL, err,
+						sizeof(err)), 0);
+	assert_string_equal(err, "");
+	memset(buf, 'a', OBJ);
+	assert_int_equal(t_io(a, NB_RADOS_WRITE, 0, OBJ, buf), 0);
+	/* another volume of the same node, not broken */
+	create_or_die(name2, VOLSIZE, OBJ);
+	a2 = open_or_die(node_a, name2, NB_RADOS_OPEN_SHARED);
+	assert_int_equal(nb_rados_lock_take_gen(a2, "alice", false, 0, &g2, NULL, err,
+						sizeof(err)), 0);
+	assert_int_equal(t_write_gen(a2, g2, buf), 0);
+
+	/* A write of generation ga that will not finish: a keeps the ack. */
+	assert_int_equal(nb_rados_fence_admit(a, ga, &epoch), 0);
+	assert_int_equal(nb_rados_lock_take_gen(b, "bob", true, 0, &gb, NULL, err,
+						sizeof(err)), 0);
+	assert_int_equal(gb, ga + 1);
+	print_message("break: %s\n", err);
+	assert_non_null(strstr(err, "did not acknowledge the fence"));
+	assert_non_null(strstr(err, "blocklisted it"));
+
+	/* The new holder writes; then a stale write of a arrives: refused. */
+	memset(buf, 'b', OBJ);
+	assert_int_equal(t_io(b, NB_RADOS_WRITE, 0, OBJ, buf), 0);
+	memset(buf, 'a', OBJ);
+	assert_int_equal(t_io(a, NB_RADOS_WRITE, 0, OBJ, buf), NB_RADOS_EBLOCKLISTED);
+	assert_int_equal(t_io(b, NB_RADOS_READ, 0, OBJ, r), 0);
+	memset(buf, 'b', OBJ);
+	assert_memory_equal(r, buf, OBJ);
+	nb_rados_fence_done(a, epoch);
+
+	/* a recovers: a new client, the new generation, reads work. */
+	assert_int_equal(nb_rados_reconnects(node_a), 0);
+	assert_int_equal(nb_rados_lock_refresh(a, err, sizeof(err)), 0);
+	assert_int_equal(nb_rados_reconnects(node_a), 1);
+	assert_false(nb_rados_lock_is_current(a, ga));
+	assert_true(nb_rados_lock_is_current(a, gb));
+	assert_int_equal(t_io(a, NB_RADOS_READ, 0, OBJ, r), 0);
+	assert_memory_equal(r, buf, OBJ);
+	/* the other volume's watch is on the replaced client: its writes
+	 * wait for its own refresh, then go on at the same generation */
+	assert_int_equal(t_write_gen(a2, g2, buf), -ENOTCONN);
+	assert_int_equal(nb_rados_lock_refresh(a2, err, sizeof(err)), 0);
+	assert_int_equal(nb_rados_reconnects(node_a), 1);
+	assert_int_equal(t_write_gen(a2, g2, buf), 0);
+
+	nb_rados_vol_close(a2);
+	assert_int_equal(nb_rados_lock_break(store, name2, NULL, err, sizeof(err)), 0);
+	remove_or_die(name2);
+	nb_rados_vol_close(a);
+	nb_rados_vol_close(b);
+	nb_rados_disconnect(node_a);
+	assert_int_equal(nb_rados_lock_break(store, name, NULL, err, sizeof(err)), 0);
+	remove_or_die(name);
+	free(buf);
+	free(r);
+}
+
 /*
  * The per-write guard: a write of an old generation that was already past
  * the cached check (here: the notify is made to look late) fails on an
@@ -861,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_discard_guarded),
 		cmocka_unit_test(test_many_in_flight),
 		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_blocklist),
 		cmocka_unit_test(test_write_guard),
 		cmocka_unit_test(test_resize_seen),
 	};

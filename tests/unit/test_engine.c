@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <ev.h>
 
+#include "engine_env.h"
 #include "session.h"
 #include "fake_node.h"
 #include "map.h"
@@ -32,147 +33,6 @@
 #include "tls.h"
 
 #define KiB 1024u
-#define VOL_SIZE (4u << 20)
-
-struct env {
-	struct ev_loop *loop;
-	struct fake_pki pki;
-	struct fake_disk disk;
-	struct fake_node *node[3];
-	int n_nodes;
-	struct map *map;
-	bool own_stores;            /* map without groups (see env_map_cs) */
-	struct session_config cfg;
-	const char *addrs[3];
-	char log[16384];
-};
-
-static struct fake_pki env_pki;
-
-static void env_log(void *opaque, int level, const char *msg)
-{
-	struct env *e = opaque;
-	size_t l = strlen(e->log);
-
-	if (getenv("TEST_VERBOSE"))
-		fprintf(stderr, "engine: %s\n", msg);
-	if (l + strlen(msg) + 2 < sizeof(e->log)) {
-		memcpy(e->log + l, msg, strlen(msg));
-		e->log[l + strlen(msg)] = '\n';
-		e->log[l + strlen(msg) + 1] = '\0';
-	}
-}
-
-static struct map *env_map_cs(struct env *e, uint64_t epoch,
-			      const char *chunk_size, const char *chunks)
-{
-	char text[1024], err[256];
-	struct map *m;
-	int l;
-
-	l = snprintf(text, sizeof(text), "epoch %llu\nchunk_size %s\n",
-		     (unsigned long long)epoch, chunk_size);
-	/* nodes over one disk are one store group, unless a test says not */
-	for (int i = 0; i < e->n_nodes; i++)
-		l += snprintf(text + l, sizeof(text) - l, "node %s%s\n",
-			      e->node[i]->addr,
-			      e->own_stores ? "" : " group 1");
-	snprintf(text + l, sizeof(text) - l, "%s", chunks ? chunks : "");
-	if (nb_map_parse(text, &m, err, sizeof(err)) < 0)
-		fail_msg("map: %s", err);
-	return m;
-}
-
-static struct map *env_map(struct env *e, uint64_t epoch, const char *chunks)
-{
-	return env_map_cs(e, epoch, "64K", chunks);
-}
-
-/*
- * n fake nodes sharing one disk (one store group), map epoch 1 with the
- * given chunk lines.
- */
-static struct env *env_new(int n, const char *chunks)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	assert_non_null(e);
-	e->loop = ev_loop_new(EVFLAG_AUTO);
-	e->disk.size = VOL_SIZE;
-	e->disk.bytes = calloc(1, VOL_SIZE);
-	e->n_nodes = n;
-	for (int i = 0; i < n; i++) {
-		e->node[i] = fake_node_new(e->loop, env_pki.server_ctx, &e->disk,
-					   "vol0");
-		e->addrs[i] = e->node[i]->addr;
-	}
-	e->map = env_map(e, 1, chunks);
-	for (int i = 0; i < n; i++)
-		e->node[i]->map = e->map;
-	e->cfg.nodes = e->addrs;
-	e->cfg.n_nodes = 1;
-	e->cfg.volume = "vol0";
-	e->cfg.tls_ca = env_pki.ca;
-	e->cfg.tls_cert = env_pki.cert;
-	e->cfg.tls_key = env_pki.key;
-	e->cfg.io_timeout = 20;
-	e->cfg.try_timeout = 5;
-	e->cfg.connect_timeout = 5;
-	e->cfg.log_fn = env_log;
-	e->cfg.log_opaque = e;
-	e->cfg.log_level = LOG_DEBUG;
-	e->cfg.client_name = "test_engine";
-	return e;
-}
-
-static void env_free(struct env *e)
-{
-	for (int i = 0; i < e->n_nodes; i++)
-		fake_node_free(e->node[i]);
-	nb_map_free(e->map);
-	free(e->disk.bytes);
-	ev_loop_destroy(e->loop);
-	free(e);
-}
-
-static struct session *env_open(struct env *e)
-{
-	char err[512];
-	struct session *c = nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err));
-
-	if (!c)
-		fail_msg("open failed: %s", err);
-	return c;
-}
-
-static void env_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	*(bool *)w->data = true;
-}
-
-/* Run the loop until *cond or 10 s pass (then fail). */
-static void env_run_until(struct env *e, const bool *cond)
-{
-	bool expired = false;
-	ev_timer t;
-
-	ev_timer_init(&t, env_deadline_cb, 10., 0.);
-	t.data = &expired;
-	ev_timer_start(e->loop, &t);
-	while (!*cond && !expired)
-		ev_run(e->loop, EVRUN_ONCE);
-	ev_timer_stop(e->loop, &t);
-	if (!*cond)
-		fail_msg("condition not reached within 10 s; log:\n%s", e->log);
-}
-
-/* Let the loop do pending work without waiting long. */
-static void env_settle(struct env *e, int rounds)
-{
-	for (int i = 0; i < rounds; i++)
-		ev_run(e->loop, EVRUN_NOWAIT);
-}
-
 /* ---- io helpers ---- */
 
 struct tio {
@@ -196,30 +56,6 @@ static void tio_done(struct session_io *io, int result)
 		t->done_inside_submit = true;
 	if (t->remaining && --*t->remaining == 0 && t->all_done)
 		*t->all_done = true;
-}
-
-static int io_sync(struct env *e, struct session *c, enum session_op op,
-		   uint64_t off, uint64_t len, uint32_t flags,
-		   struct iovec *iov, int iovcnt)
-{
-	bool done = false, in_submit = true;
-	int remaining = 1;
-	struct tio t = { .in_submit = &in_submit, .all_done = &done,
-			 .remaining = &remaining };
-	int ret;
-
-	t.io = (struct session_io){ .op = op, .offset = off, .length = len,
-				    .flags = flags, .iov = iov, .iovcnt = iovcnt,
-				    .done = tio_done, .opaque = &t };
-	ret = nb_session_submit(c, &t.io);
-	in_submit = false;
-	if (ret)
-		return ret;
-	assert_int_equal(t.calls, 0); /* never from inside submit */
-	env_run_until(e, &done);
-	assert_int_equal(t.calls, 1);
-	assert_false(t.done_inside_submit);
-	return t.result;
 }
 
 static void pattern(uint8_t *p, size_t n, uint64_t off, int seed)
@@ -255,7 +91,7 @@ static int scatter(uint8_t *buf, size_t len, struct iovec *iov)
 
 static void test_round_trip_and_flush(void **state)
 {
-	struct env *e = env_new(2, NULL); /* chunk i prefers node i % 2 */
+	struct engine_env *e = engine_env_new(2, NULL); /* chunk i prefers node i % 2 */
 	uint64_t off = 60 * KiB, len = 300 * KiB;
 	uint8_t *w = malloc(len), *r = calloc(1, len);
 	struct iovec iov[8];
@@ -263,30 +99,30 @@ static void test_round_trip_and_flush(void **state)
 	int n;
 
 	e->cfg.n_nodes = 2;
-	c = env_open(e);
-	assert_true(nb_session_volume(c)->size == VOL_SIZE);
+	c = engine_env_open(e);
+	assert_true(nb_session_volume(c)->size == ENGINE_ENV_VOL_SIZE);
 	assert_int_equal(nb_session_map(c)->epoch, 1);
 
 	pattern(w, len, off, 1);
 	n = scatter(w, len, iov);
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, off, len, 0, iov, n), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, off, len, 0, iov, n), 0);
 	assert_memory_equal(e->disk.bytes + off, w, len);
 	/* 60K..360K covers chunks 0..5: both nodes got their pieces */
 	assert_true(e->node[0]->reqs[RPC_OP_WRITE] >= 3);
 	assert_true(e->node[1]->reqs[RPC_OP_WRITE] >= 3);
 
 	struct iovec one = { r, len };
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, off, len, 0, &one, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, off, len, 0, &one, 1), 0);
 	assert_memory_equal(r, w, len);
 
 	/* flush reaches every node that got writes */
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 
 	/* write-zeroes split by the discard limit */
 	e->node[0]->reqs[RPC_OP_WRITE_ZEROES] = 0;
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE_ZEROES, 64 * KiB, 64 * KiB,
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE_ZEROES, 64 * KiB, 64 * KiB,
 				 SESSION_FLAG_UNMAP, NULL, 0), 0);
 	for (size_t i = 64 * KiB; i < 128 * KiB; i++)
 		if (e->disk.bytes[i])
@@ -302,7 +138,7 @@ static void test_round_trip_and_flush(void **state)
 	nb_session_free(c);
 	free(w);
 	free(r);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -315,18 +151,18 @@ static void test_round_trip_and_flush(void **state)
 static void test_many_in_flight_bulk(void **state)
 {
 	enum { ROUNDS = 3, PER = 32, N = ROUNDS * PER, LEN = 128 * KiB };
-	struct env *e = env_new(1, NULL);
-	uint8_t *w = malloc(VOL_SIZE), *r = calloc(1, VOL_SIZE);
+	struct engine_env *e = engine_env_new(1, NULL);
+	uint8_t *w = malloc(ENGINE_ENV_VOL_SIZE), *r = calloc(1, ENGINE_ENV_VOL_SIZE);
 	struct tio *t = calloc(N, sizeof(*t));
 	bool done = false;
 	int remaining = N;
 	struct session *c;
 
-	assert_int_equal(PER * LEN, VOL_SIZE);
+	assert_int_equal(PER * LEN, ENGINE_ENV_VOL_SIZE);
 	e->node[0]->max_inflight = 1024;
 	e->cfg.max_inflight = 1024;
-	c = env_open(e);
-	pattern(w, VOL_SIZE, 0, 7);
+	c = engine_env_open(e);
+	pattern(w, ENGINE_ENV_VOL_SIZE, 0, 7);
 	for (int i = 0; i < N; i++) {
 		size_t off = (size_t)(i % PER) * LEN;
 
@@ -340,15 +176,15 @@ static void test_many_in_flight_bulk(void **state)
 	}
 	/* the node reads nothing for a while: the client's socket fills */
 	e->node[0]->paused = true;
-	env_settle(e, 200);
+	engine_env_settle(e, 200);
 	assert_int_equal(t[0].calls, 0);
 	e->node[0]->paused = false;
-	env_run_until(e, &done);
+	engine_env_run_until(e, &done, NULL);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(t[i].calls, 1);
 		assert_int_equal(t[i].result, 0);
 	}
-	assert_memory_equal(e->disk.bytes, w, VOL_SIZE);
+	assert_memory_equal(e->disk.bytes, w, ENGINE_ENV_VOL_SIZE);
 
 	done = false;
 	remaining = PER;
@@ -358,15 +194,15 @@ static void test_many_in_flight_bulk(void **state)
 		t[i].io.op = SESSION_OP_READ;
 		assert_int_equal(nb_session_submit(c, &t[i].io), 0);
 	}
-	env_run_until(e, &done);
+	engine_env_run_until(e, &done, NULL);
 	for (int i = 0; i < PER; i++)
 		assert_int_equal(t[i].result, 0);
-	assert_memory_equal(r, w, VOL_SIZE);
+	assert_memory_equal(r, w, ENGINE_ENV_VOL_SIZE);
 	nb_session_free(c);
 	free(t);
 	free(w);
 	free(r);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -390,13 +226,13 @@ static void test_tls_send_gathering(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
 				    sizeof(sndbuf)), 0);
-	cctx = nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
+	cctx = nb_tls_client_ctx_new(engine_env_pki.ca, engine_env_pki.cert, engine_env_pki.key,
 				  NULL, err, sizeof(err));
 	assert_non_null(cctx);
 	cli = nb_tls_client_new(cctx, sv[0], "127.0.0.1", err, sizeof(err));
 	assert_non_null(cli);
 	/* the reading side as the mock has it: receive buffer, no read-ahead */
-	srv = SSL_new(env_pki.server_ctx);
+	srv = SSL_new(engine_env_pki.server_ctx);
 	assert_int_equal(nb_sockbio_attach(srv, sv[1]), 0);
 	assert_int_equal(SSL_get_read_ahead(srv), 0);
 	SSL_set_accept_state(srv);
@@ -469,26 +305,26 @@ static void test_tls_send_gathering(void **state)
 
 static void test_split_by_max_io_size(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	uint8_t *buf = malloc(64 * KiB);
 	struct iovec iov[8];
 	struct session *c;
 
 	e->node[0]->max_io_size = 8 * KiB;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(e->disk.bytes, 64 * KiB, 0, 3);
 	int n = scatter(buf, 64 * KiB, iov);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 8);
 	assert_memory_equal(buf, e->disk.bytes, 64 * KiB);
 	nb_session_free(c);
 	free(buf);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_volume_not_found(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	char err[512];
 
 	e->cfg.volume = "nosuchvol";
@@ -498,12 +334,12 @@ static void test_volume_not_found(void **state)
 	assert_non_null(strstr(err, "nosuchvol"));
 	assert_non_null(strstr(err, "not found"));
 	assert_non_null(strstr(err, e->node[0]->addr));
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_unreachable(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	const char *addr[] = { NULL };
 	char err[512], dead[64];
 
@@ -518,37 +354,37 @@ static void test_unreachable(void **state)
 	assert_int_equal(errno, ECONNREFUSED);
 	assert_non_null(strstr(err, dead));
 	assert_non_null(strstr(err, "refused"));
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_bad_config(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	const char *bad[] = { "127.0.0.1" };
 	char err[512];
 
 	e->cfg.tls_ca = "/nonexistent/ca.crt";
 	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/ca.crt"));
-	e->cfg.tls_ca = env_pki.ca;
+	e->cfg.tls_ca = engine_env_pki.ca;
 	e->cfg.tls_key = NULL;
 	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "together"));
-	e->cfg.tls_key = env_pki.key;
+	e->cfg.tls_key = engine_env_pki.key;
 	e->cfg.nodes = bad;
 	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err, "'127.0.0.1'"));
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_tls_failures(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	char err[512];
 
 	/* a CA that did not sign the node */
-	e->cfg.tls_ca = env_pki.other_ca;
+	e->cfg.tls_ca = engine_env_pki.other_ca;
 	errno = 0;
 	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
@@ -556,30 +392,30 @@ static void test_tls_failures(void **state)
 	assert_non_null(strstr(err, "local issuer"));
 
 	/* the name the certificate must carry */
-	e->cfg.tls_ca = env_pki.ca;
+	e->cfg.tls_ca = engine_env_pki.ca;
 	e->cfg.server_name = "storage.example.org";
 	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "hostname mismatch"));
 	/* a name the certificate does carry works */
 	e->cfg.server_name = "localhost";
-	struct session *c = env_open(e);
+	struct session *c = engine_env_open(e);
 	nb_session_free(c);
 	e->cfg.server_name = NULL;
 
 	/* expired node certificate */
-	e->node[0]->ctx = env_pki.expired_ctx;
+	e->node[0]->ctx = engine_env_pki.expired_ctx;
 	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "certificate has expired"));
-	e->node[0]->ctx = env_pki.server_ctx;
+	e->node[0]->ctx = engine_env_pki.server_ctx;
 
 	/* no client certificate: the node refuses us */
 	e->cfg.tls_cert = e->cfg.tls_key = NULL;
 	assert_null(nb_session_open_sync(e->loop, &e->cfg, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_non_null(strstr(err, "certificate"));
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* ---- hooks ---- */
@@ -623,18 +459,18 @@ static void test_status_results(void **state)
 		{ RPC_STATUS_NO_SPACE, -EIO },
 		{ RPC_STATUS_MALFORMED, -EIO },
 	};
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .kind = FAKE_REPLY };
 	uint8_t buf[4096] = { 1 };
 	struct iovec iov = { buf, sizeof(buf) };
-	struct session *c = env_open(e);
+	struct session *c = engine_env_open(e);
 
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		h.times = 1;
 		h.status = cases[i].status;
-		assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1),
+		assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1),
 				 cases[i].result);
 		if (cases[i].result == -EIO) {
 			const char *m = nb_session_last_error(c);
@@ -647,35 +483,35 @@ static void test_status_results(void **state)
 	}
 	/* and the next write works */
 	h.times = 0;
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_io_error_failover(void **state)
 {
 	/* one placement: node 0 preferred, then node 1 */
-	struct env *e = env_new(2, "chunk 0 1\n");
+	struct engine_env *e = engine_env_new(2, "chunk 0 1\n");
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_IO_ERROR };
 	uint8_t buf[8192];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct session *c = env_open(e);
+	struct session *c = engine_env_open(e);
 
 	pattern(e->disk.bytes, 8192, 0, 5);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 8192, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 8192, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 8192);
 	assert_int_equal(h.hits, 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_io_timeout(void **state)
 {
-	struct env *e = env_new(2, "chunk 0 1\n");
+	struct engine_env *e = engine_env_new(2, "chunk 0 1\n");
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_IO_ERROR };
 	uint8_t buf[4096];
@@ -683,58 +519,58 @@ static void test_io_timeout(void **state)
 	struct session *c;
 
 	e->cfg.io_timeout = 0.4;
-	c = env_open(e);
+	c = engine_env_open(e);
 	for (int i = 0; i < 2; i++) {
 		e->node[i]->hook = hook_status;
 		e->node[i]->hook_opaque = &h;
 	}
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
 	assert_true(h.hits >= 2); /* both nodes tried, then retried */
 	assert_non_null(strstr(nb_session_last_error(c), "IO_ERROR"));
 	assert_non_null(strstr(nb_session_last_error(c), "gave up"));
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_busy_retry(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = 3, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_BUSY };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct session *c = env_open(e);
+	struct session *c = engine_env_open(e);
 	struct session_stats st;
 
 	pattern(buf, sizeof(buf), 0, 9);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 8192, 4096, SESSION_FLAG_FUA,
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 8192, 4096, SESSION_FLAG_FUA,
 				 &iov, 1), 0);
 	assert_int_equal(h.hits, 3);
 	assert_memory_equal(e->disk.bytes + 8192, buf, 4096);
 	nb_session_get_stats(c, &st);
 	assert_true(st.retries == 3);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_not_owner_refresh(void **state)
 {
-	struct env *e = env_new(2, "chunk 0\n");   /* epoch 1: all on node 0 */
+	struct engine_env *e = engine_env_new(2, "chunk 0\n");   /* epoch 1: all on node 0 */
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_NOT_OWNER, .epoch = 2 };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct session *c = env_open(e);
-	struct map *m2 = env_map(e, 2, "chunk 1\n"); /* epoch 2: all on node 1 */
+	struct session *c = engine_env_open(e);
+	struct map *m2 = engine_env_map(e, 2, "chunk 1\n"); /* epoch 2: all on node 1 */
 
 	pattern(e->disk.bytes, 4096, 0, 11);
 	e->node[0]->map = m2;
 	e->node[1]->map = m2;
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_int_equal(nb_session_map(c)->epoch, 2);
 	assert_int_equal(h.hits, 1);
@@ -743,36 +579,36 @@ static void test_not_owner_refresh(void **state)
 		    e->node[1]->reqs[RPC_OP_GET_MAP] == 1);
 	nb_session_free(c);
 	nb_map_free(m2);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_not_owner_stale_node(void **state)
 {
 	/* the node says NOT_OWNER with an older epoch: try the next node,
 	 * keep our map */
-	struct env *e = env_new(2, "chunk 0 1\n");
+	struct engine_env *e = engine_env_new(2, "chunk 0 1\n");
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_NOT_OWNER };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
 	struct session *c;
-	struct map *m5 = env_map(e, 5, "chunk 0 1\n");
+	struct map *m5 = engine_env_map(e, 5, "chunk 0 1\n");
 
 	for (int i = 0; i < 2; i++)
 		e->node[i]->map = m5;
-	c = env_open(e);
+	c = engine_env_open(e);
 	assert_int_equal(nb_session_map(c)->epoch, 5);
 	h.epoch = 4;
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_int_equal(nb_session_map(c)->epoch, 5);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_GET_MAP] +
 			 e->node[1]->reqs[RPC_OP_GET_MAP], 0);
 	nb_session_free(c);
 	nb_map_free(m5);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* Malformed first READ reply: the conn reconnects and the read is sent again. */
@@ -833,17 +669,17 @@ static void test_malformed_replies(void **state)
 	};
 
 	for (int v = 0; v < 7; v++) {
-		struct env *e = env_new(1, NULL);
+		struct engine_env *e = engine_env_new(1, NULL);
 		struct hook_ctl h = { .times = 1, .variant = v };
 		uint8_t buf[4096];
 		struct iovec iov = { buf, sizeof(buf) };
-		struct session *c = env_open(e);
+		struct session *c = engine_env_open(e);
 		struct session_stats st;
 
 		pattern(e->disk.bytes, 4096, 0, v);
 		e->node[0]->hook = hook_malformed;
 		e->node[0]->hook_opaque = &h;
-		assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+		assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 		assert_memory_equal(buf, e->disk.bytes, 4096);
 		assert_int_equal(h.hits, 1);
 		nb_session_get_stats(c, &st);
@@ -851,7 +687,7 @@ static void test_malformed_replies(void **state)
 		if (!strstr(e->log, expect[v]))
 			fail_msg("variant %d: log lacks '%s':\n%s", v, expect[v], e->log);
 		nb_session_free(c);
-		env_free(e);
+		engine_env_free(e);
 	}
 }
 
@@ -901,7 +737,7 @@ static void hook_random(struct fake_node *n, const struct rpc_request *req,
 
 static void test_random_garbage(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_random h = { .rnd = 42 };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
@@ -909,14 +745,14 @@ static void test_random_garbage(void **state)
 	struct session_stats st;
 
 	e->cfg.try_timeout = 0.5; /* a frame cut short waits for this */
-	c = env_open(e);
+	c = engine_env_open(e);
 	e->node[0]->hook = hook_random;
 	e->node[0]->hook_opaque = &h;
 	for (int i = 0; i < 30; i++) {
 		pattern(e->disk.bytes + i * 4096, 4096, i * 4096, i);
 		h.pending = 1;
 		memset(buf, 0, sizeof(buf));
-		assert_int_equal(io_sync(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
+		assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
 					 &iov, 1), 0);
 		assert_memory_equal(buf, e->disk.bytes + i * 4096, 4096);
 	}
@@ -924,51 +760,51 @@ static void test_random_garbage(void **state)
 	nb_session_get_stats(c, &st);
 	assert_true(st.reconnects == 30);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_drop_and_resend(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = 1, .kind = FAKE_CLOSE };
 	uint8_t buf[16384];
 	struct iovec iov[8];
-	struct session *c = env_open(e);
+	struct session *c = engine_env_open(e);
 	struct session_stats st;
 
 	pattern(buf, sizeof(buf), 4096, 13);
 	int n = scatter(buf, sizeof(buf), iov);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 4096, sizeof(buf), 0, iov, n), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 4096, sizeof(buf), 0, iov, n), 0);
 	assert_memory_equal(e->disk.bytes + 4096, buf, sizeof(buf));
 	assert_int_equal(e->node[0]->conns_accepted, 2);
 	nb_session_get_stats(c, &st);
 	assert_true(st.reconnects == 1);
 	assert_true(st.retries == 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_try_timeout_resend(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_HOLD };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
 	struct session *c;
 
 	e->cfg.try_timeout = 0.3;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(e->disk.bytes, 4096, 0, 17);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_non_null(strstr(e->log, "timed out"));
 	assert_int_equal(e->node[0]->conns_accepted, 2);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -978,7 +814,7 @@ static void test_try_timeout_resend(void **state)
  */
 static void test_try_timeout_busy_conn(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_HOLD };
 	uint8_t slow[4096], buf[4096];
 	struct iovec siov = { slow, sizeof(slow) }, iov = { buf, sizeof(buf) };
@@ -989,7 +825,7 @@ static void test_try_timeout_busy_conn(void **state)
 
 	/* 2 s: a loaded test machine may pause the loop for a second */
 	e->cfg.try_timeout = 2.0;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(e->disk.bytes, 8192, 0, 31);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
@@ -999,23 +835,23 @@ static void test_try_timeout_busy_conn(void **state)
 	assert_int_equal(nb_session_submit(c, &t.io), 0);
 	/* 1.5 x try_timeout of other replies, one every 0.1 s */
 	for (int i = 0; i < 30; i++) {
-		assert_int_equal(io_sync(e, c, SESSION_OP_READ, 4096, 4096, 0, &iov, 1), 0);
+		assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 4096, 4096, 0, &iov, 1), 0);
 		ev_sleep(0.1);
 	}
 	assert_false(slow_done);
 	fake_node_release(e->node[0]);
-	env_run_until(e, &slow_done);
+	engine_env_run_until(e, &slow_done, NULL);
 	assert_int_equal(t.result, 0);
 	assert_memory_equal(slow, e->disk.bytes, 4096);
 	assert_int_equal(e->node[0]->conns_accepted, 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_max_inflight_respected(void **state)
 {
 	enum { N = 16 };
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
 	static uint8_t bufs[N][4096];
 	struct tio t[N];
@@ -1024,7 +860,7 @@ static void test_max_inflight_respected(void **state)
 	struct session *c;
 
 	e->node[0]->max_inflight = 2;
-	c = env_open(e);
+	c = engine_env_open(e);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	for (int i = 0; i < N; i++) {
@@ -1040,7 +876,7 @@ static void test_max_inflight_respected(void **state)
 	}
 	/* bounded: each round lets the node see what was sent, then answers */
 	for (int round = 0; round < 100 && !all; round++) {
-		env_settle(e, 20);
+		engine_env_settle(e, 20);
 		assert_true(e->node[0]->held <= 2);
 		fake_node_release(e->node[0]);
 	}
@@ -1052,17 +888,17 @@ static void test_max_inflight_respected(void **state)
 		assert_int_equal(t[i].result, 0);
 	}
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_free_completes_outstanding(void **state)
 {
 	enum { N = 4 };
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = -1, .kind = FAKE_HOLD };
 	static uint8_t bufs[N][4096];
 	struct tio t[N];
-	struct session *c = env_open(e);
+	struct session *c = engine_env_open(e);
 
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
@@ -1076,74 +912,74 @@ static void test_free_completes_outstanding(void **state)
 		assert_int_equal(nb_session_submit(c, &t[i].io), 0);
 	}
 	for (int round = 0; round < 200 && e->node[0]->held < N; round++)
-		env_settle(e, 1);
+		engine_env_settle(e, 1);
 	assert_int_equal(e->node[0]->held, N);
 	nb_session_free(c);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(t[i].calls, 1);
 		assert_int_equal(t[i].result, -EIO);
 	}
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_deferred_completions(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
 	struct session *c;
 
 	e->cfg.read_only = true;
-	c = env_open(e);
+	c = engine_env_open(e);
 	/* refused locally, still completed from the loop, not from submit */
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), -EROFS);
-	assert_int_equal(io_sync(e, c, SESSION_OP_DISCARD, 0, 4096, 0, NULL, 0), -EROFS);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), -EROFS);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_DISCARD, 0, 4096, 0, NULL, 0), -EROFS);
 	/* nothing written: FLUSH completes at once, also deferred */
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_WRITE], 0);
 	/* invalid ios are refused by submit itself */
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 100, 4096, 0, &iov, 1), -EINVAL);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, VOL_SIZE, 4096, 0, &iov, 1), -EINVAL);
-	assert_int_equal(io_sync(e, c, SESSION_OP_NONE, 0, 0, 0, NULL, 0), -EINVAL);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 100, 4096, 0, &iov, 1), -EINVAL);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, ENGINE_ENV_VOL_SIZE, 4096, 0, &iov, 1), -EINVAL);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_NONE, 0, 0, 0, NULL, 0), -EINVAL);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_node_down_failover(void **state)
 {
 	/* node 0 preferred for everything; it dies; node 1 takes over */
-	struct env *e = env_new(2, "chunk 0 1\n");
+	struct engine_env *e = engine_env_new(2, "chunk 0 1\n");
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
 	struct session *c;
 
 	e->cfg.n_nodes = 2;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(e->disk.bytes, 4096, 0, 21);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
 	/* stop listening and drop the connections */
 	ev_io_stop(e->loop, &e->node[0]->accept_w);
 	fake_node_drop_all(e->node[0]);
 	memset(buf, 0, sizeof(buf));
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* A new map with smaller chunks: pieces in flight are cut again. */
 static void test_refresh_resplits(void **state)
 {
-	struct env *e = env_new(2, "chunk 0\n");   /* 64K chunks, all node 0 */
+	struct engine_env *e = engine_env_new(2, "chunk 0\n");   /* 64K chunks, all node 0 */
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_NOT_OWNER, .epoch = 2 };
 	uint8_t *buf = malloc(64 * KiB);
 	struct iovec iov[8];
-	struct session *c = env_open(e);
+	struct session *c = engine_env_open(e);
 	/* epoch 2: 16K chunks alternating between the nodes */
-	struct map *m2 = env_map_cs(e, 2, "16K", "chunk 0\nchunk 1\n");
+	struct map *m2 = engine_env_map_cs(e, 2, "16K", "chunk 0\nchunk 1\n");
 
 	pattern(e->disk.bytes, 64 * KiB, 0, 23);
 	for (int i = 0; i < 2; i++)
@@ -1151,7 +987,7 @@ static void test_refresh_resplits(void **state)
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	int n = scatter(buf, 64 * KiB, iov);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, iov, n), 0);
 	assert_memory_equal(buf, e->disk.bytes, 64 * KiB);
 	assert_true(nb_session_map(c)->chunk_size == 16 * KiB);
 	/* 1 refused + 2 pieces on node 0, 2 pieces on node 1 */
@@ -1160,13 +996,13 @@ static void test_refresh_resplits(void **state)
 	nb_session_free(c);
 	nb_map_free(m2);
 	free(buf);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* Pieces on two nodes, one fails: the io fails, the other piece is done. */
 static void test_first_error_wins(void **state)
 {
-	struct env *e = env_new(2, NULL);
+	struct engine_env *e = engine_env_new(2, NULL);
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = -1, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_UNSUPPORTED };
 	uint8_t *buf = malloc(128 * KiB);
@@ -1174,11 +1010,11 @@ static void test_first_error_wins(void **state)
 	struct session *c;
 
 	e->cfg.n_nodes = 2;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(buf, 128 * KiB, 0, 29);
 	e->node[1]->hook = hook_status;
 	e->node[1]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 128 * KiB, 0, &iov, 1),
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 128 * KiB, 0, &iov, 1),
 			 -EOPNOTSUPP);
 	/* chunk 0 (node 0) written, chunk 1 (node 1) refused */
 	assert_memory_equal(e->disk.bytes, buf, 64 * KiB);
@@ -1188,7 +1024,7 @@ static void test_first_error_wins(void **state)
 	assert_true(st.errors == 1);
 	nb_session_free(c);
 	free(buf);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* ---- resilience: recovery, stalled nodes, resize, TLS reload ---- */
@@ -1199,7 +1035,7 @@ static void test_first_error_wins(void **state)
  */
 static void test_recover_after_io_timeout(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_WRITE, .times = -1, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_IO_ERROR };
 	uint8_t buf[4096], rd[4096];
@@ -1208,36 +1044,36 @@ static void test_recover_after_io_timeout(void **state)
 	struct session *c;
 
 	e->cfg.io_timeout = 0.4;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(buf, sizeof(buf), 0, 41);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), -EIO);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), -EIO);
 	assert_true(h.hits >= 2);
 	assert_non_null(strstr(nb_session_last_error(c), "gave up"));
 	/* the fault is gone: the same cluster works again */
 	h.times = 0;
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(e->disk.bytes, buf, 4096);
 
 	/* the node goes down: connections dropped, handshakes not answered */
 	ev_io_stop(e->loop, &e->node[0]->accept_w);
 	fake_node_drop_all(e->node[0]);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &riov, 1), -EIO);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &riov, 1), -EIO);
 	/* it comes back: a new io is served, no restart needed */
 	ev_io_start(e->loop, &e->node[0]->accept_w);
 	memset(rd, 0, sizeof(rd));
 	e->cfg.io_timeout = 0; /* (config was copied: the cluster keeps 0.4) */
 	int ret = -EIO;
 	for (int i = 0; i < 40 && ret; i++)
-		ret = io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &riov, 1);
+		ret = engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &riov, 1);
 	assert_int_equal(ret, 0);
 	assert_memory_equal(rd, buf, 4096);
 	nb_session_get_stats(c, &st);
 	assert_true(st.errors >= 2);
 	assert_true(nb_session_is_ready(c));
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1248,7 +1084,7 @@ static void test_recover_after_io_timeout(void **state)
  */
 static void test_stalled_node_avoided(void **state)
 {
-	struct env *e = env_new(2, "chunk 0 1\n");
+	struct engine_env *e = engine_env_new(2, "chunk 0 1\n");
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
@@ -1257,11 +1093,11 @@ static void test_stalled_node_avoided(void **state)
 
 	e->cfg.n_nodes = 2;
 	e->cfg.try_timeout = 0.3;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(e->disk.bytes, 64 * KiB, 0, 43);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 1);
@@ -1269,7 +1105,7 @@ static void test_stalled_node_avoided(void **state)
 	/* avoided: the next ones go straight to node 1 */
 	for (int i = 1; i < 6; i++) {
 		memset(buf, 0, sizeof(buf));
-		assert_int_equal(io_sync(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
+		assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
 					 &iov, 1), 0);
 		assert_memory_equal(buf, e->disk.bytes + i * 4096, 4096);
 	}
@@ -1284,11 +1120,11 @@ static void test_stalled_node_avoided(void **state)
 	ev_sleep(0.35);
 	unsigned before = e->node[0]->reqs[RPC_OP_READ];
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(io_sync(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
+		assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, i * 4096, 4096, 0,
 					 &iov, 1), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_READ], before + 4);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 struct vol_seen {
@@ -1316,7 +1152,7 @@ static void vol_cb(struct session *c, const struct session_volume *info,
 
 static void test_refresh_volume(void **state)
 {
-	struct env *e = env_new(2, NULL);
+	struct engine_env *e = engine_env_new(2, NULL);
 	struct hook_ctl h = { .op = RPC_OP_INFO, .times = -1, .kind = FAKE_HOLD };
 	uint8_t *buf = malloc(64 * KiB), *rd = malloc(64 * KiB);
 	struct iovec iov = { buf, 64 * KiB }, riov = { rd, 64 * KiB };
@@ -1325,46 +1161,46 @@ static void test_refresh_volume(void **state)
 	struct session *c;
 
 	e->cfg.n_nodes = 2;
-	c = env_open(e);
-	assert_true(nb_session_volume(c)->size == VOL_SIZE);
+	c = engine_env_open(e);
+	assert_true(nb_session_volume(c)->size == ENGINE_ENV_VOL_SIZE);
 	/* grow the volume on the nodes: 4 MiB -> 8 MiB */
-	e->disk.bytes = realloc(e->disk.bytes, 2 * VOL_SIZE);
-	memset(e->disk.bytes + VOL_SIZE, 0, VOL_SIZE);
-	e->disk.size = 2 * VOL_SIZE;
+	e->disk.bytes = realloc(e->disk.bytes, 2 * ENGINE_ENV_VOL_SIZE);
+	memset(e->disk.bytes + ENGINE_ENV_VOL_SIZE, 0, ENGINE_ENV_VOL_SIZE);
+	e->disk.size = 2 * ENGINE_ENV_VOL_SIZE;
 	pattern(buf, 64 * KiB, 6u << 20, 47);
 	/* not yet known: refused */
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 6u << 20, 64 * KiB, 0,
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 6u << 20, 64 * KiB, 0,
 				 &iov, 1), -EINVAL);
 	in_call = true;
 	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), 0);
 	in_call = false;
 	assert_int_equal(v.calls, 0);
-	env_run_until(e, &v.done);
+	engine_env_run_until(e, &v.done, NULL);
 	assert_int_equal(v.calls, 1);
 	assert_false(v.inside);
 	assert_int_equal(v.err, 0);
-	assert_true(v.size == 2 * VOL_SIZE);
-	assert_true(nb_session_volume(c)->size == 2 * VOL_SIZE);
+	assert_true(v.size == 2 * ENGINE_ENV_VOL_SIZE);
+	assert_true(nb_session_volume(c)->size == 2 * ENGINE_ENV_VOL_SIZE);
 	assert_non_null(strstr(e->log, "size changed"));
 	/* beyond the old size, within the new one: accepted, data right */
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 6u << 20, 64 * KiB, 0,
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 6u << 20, 64 * KiB, 0,
 				 &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 6u << 20, 64 * KiB, 0,
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 6u << 20, 64 * KiB, 0,
 				 &riov, 1), 0);
 	assert_memory_equal(rd, buf, 64 * KiB);
 	assert_memory_equal(e->disk.bytes + (6u << 20), buf, 64 * KiB);
 	/* reconnecting to a node that reports the new size works */
 	fake_node_drop_all(e->node[0]);
 	fake_node_drop_all(e->node[1]);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, &riov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 64 * KiB, 0, &riov, 1), 0);
 
 	/* a changed block size is refused, the size kept */
 	e->node[0]->block_size = e->node[1]->block_size = 4096;
 	memset(&v, 0, sizeof(v));
 	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), 0);
-	env_run_until(e, &v.done);
+	engine_env_run_until(e, &v.done, NULL);
 	assert_int_equal(v.err, -EPROTO);
-	assert_true(nb_session_volume(c)->size == 2 * VOL_SIZE);
+	assert_true(nb_session_volume(c)->size == 2 * ENGINE_ENV_VOL_SIZE);
 	e->node[0]->block_size = e->node[1]->block_size = 512;
 
 	/* the node that has it loses the connection: another node answers */
@@ -1379,21 +1215,21 @@ static void test_refresh_volume(void **state)
 		if (st.conns_ready == 2)
 			break;
 		ev_sleep(0.05);
-		env_settle(e, 5);
+		engine_env_settle(e, 5);
 	}
 	assert_int_equal(st.conns_ready, 2);
 	h.times = 1;
 	memset(&v, 0, sizeof(v));
 	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), 0);
 	for (int round = 0; round < 200 && h.hits < 1; round++)
-		env_settle(e, 1);
+		engine_env_settle(e, 1);
 	assert_int_equal(h.hits, 1);
 	for (int i = 0; i < 2; i++)
 		if (e->node[i]->held)
 			fake_node_drop_all(e->node[i]);
-	env_run_until(e, &v.done);
+	engine_env_run_until(e, &v.done, NULL);
 	assert_int_equal(v.err, 0);
-	assert_true(v.size == 2 * VOL_SIZE);
+	assert_true(v.size == 2 * ENGINE_ENV_VOL_SIZE);
 
 	/* nb_session_free with a refresh outstanding: -ESHUTDOWN, from free */
 	h.times = -1;
@@ -1401,18 +1237,18 @@ static void test_refresh_volume(void **state)
 	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), 0);
 	for (int round = 0; round < 200 && !e->node[0]->held && !e->node[1]->held;
 	     round++)
-		env_settle(e, 1);
+		engine_env_settle(e, 1);
 	nb_session_free(c);
 	assert_int_equal(v.calls, 1);
 	assert_int_equal(v.err, -ESHUTDOWN);
 	free(buf);
 	free(rd);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_refresh_volume_not_ready(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct vol_seen v = { 0 };
 	struct session *c = nb_session_new(e->loop, &e->cfg);
 
@@ -1420,7 +1256,7 @@ static void test_refresh_volume_not_ready(void **state)
 	assert_int_equal(nb_session_refresh_volume(c, vol_cb, &v), -ENOTCONN);
 	assert_int_equal(v.calls, 0);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* Copy src to dst with mode; returns 0. */
@@ -1438,22 +1274,22 @@ static void test_key_file_mode(void **state)
 	char key[160], err[512];
 	SSL_CTX *ctx;
 
-	snprintf(key, sizeof(key), "%s/open.key", env_pki.dir);
-	assert_int_equal(copy_file_mode(env_pki.key, key, 0644), 0);
+	snprintf(key, sizeof(key), "%s/open.key", engine_env_pki.dir);
+	assert_int_equal(copy_file_mode(engine_env_pki.key, key, 0644), 0);
 	errno = 0;
-	ctx = nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
+	ctx = nb_tls_client_ctx_new(engine_env_pki.ca, engine_env_pki.cert, key, NULL, err,
 				 sizeof(err));
 	assert_null(ctx);
 	assert_int_equal(errno, EPERM);
 	assert_non_null(strstr(err, key));
 	assert_non_null(strstr(err, "0644"));
 	assert_non_null(strstr(err, "group or others"));
-	assert_int_equal(copy_file_mode(env_pki.key, key, 0640), 0);
-	assert_null(nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
+	assert_int_equal(copy_file_mode(engine_env_pki.key, key, 0640), 0);
+	assert_null(nb_tls_client_ctx_new(engine_env_pki.ca, engine_env_pki.cert, key, NULL, err,
 				       sizeof(err)));
 	assert_non_null(strstr(err, "0640"));
-	assert_int_equal(copy_file_mode(env_pki.key, key, 0400), 0);
-	ctx = nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, key, NULL, err,
+	assert_int_equal(copy_file_mode(engine_env_pki.key, key, 0400), 0);
+	ctx = nb_tls_client_ctx_new(engine_env_pki.ca, engine_env_pki.cert, key, NULL, err,
 				 sizeof(err));
 	assert_non_null(ctx);
 	SSL_CTX_free(ctx);
@@ -1467,7 +1303,7 @@ static void test_key_file_mode(void **state)
  */
 static void test_reload_tls(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = 1, .kind = FAKE_HOLD };
 	uint8_t slow[4096], buf[4096];
 	struct iovec siov = { slow, sizeof(slow) }, iov = { buf, sizeof(buf) };
@@ -1480,7 +1316,7 @@ static void test_reload_tls(void **state)
 	struct session *c;
 
 	e->cfg.io_timeout = 0;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(e->disk.bytes, 8192, 0, 53);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
@@ -1489,17 +1325,17 @@ static void test_reload_tls(void **state)
 				    .opaque = &t };
 	assert_int_equal(nb_session_submit(c, &t.io), 0);
 	for (int round = 0; round < 200 && !e->node[0]->held; round++)
-		env_settle(e, 1);
+		engine_env_settle(e, 1);
 	assert_int_equal(e->node[0]->held, 1);
 
-	bad = nb_tls_client_ctx_new(env_pki.other_ca, env_pki.cert, env_pki.key,
+	bad = nb_tls_client_ctx_new(engine_env_pki.other_ca, engine_env_pki.cert, engine_env_pki.key,
 				 NULL, err, sizeof(err));
 	assert_non_null(bad);
 	assert_int_equal(nb_session_reload_tls(c, bad), 0);
 	SSL_CTX_free(bad); /* the cluster holds its own reference */
 	/* in flight on the old connection: answered there */
 	fake_node_release(e->node[0]);
-	env_run_until(e, &slow_done);
+	engine_env_run_until(e, &slow_done, NULL);
 	assert_int_equal(t.result, 0);
 	assert_memory_equal(slow, e->disk.bytes, 4096);
 	assert_int_equal(e->node[0]->conns_accepted, 1);
@@ -1517,52 +1353,52 @@ static void test_reload_tls(void **state)
 	assert_false(slow_done);
 
 	/* the right context again: the waiting io completes */
-	good = nb_tls_client_ctx_new(env_pki.ca, env_pki.cert, env_pki.key,
+	good = nb_tls_client_ctx_new(engine_env_pki.ca, engine_env_pki.cert, engine_env_pki.key,
 				  NULL, err, sizeof(err));
 	assert_non_null(good);
 	assert_int_equal(nb_session_reload_tls(c, good), 0);
 	SSL_CTX_free(good);
-	env_run_until(e, &slow_done);
+	engine_env_run_until(e, &slow_done, NULL);
 	assert_int_equal(t.result, 0);
 	assert_memory_equal(slow, e->disk.bytes + 4096, 4096);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	nb_session_get_stats(c, &st);
 	assert_true(st.tls_reloads == 2);
 	assert_int_equal(nb_session_reload_tls(c, NULL), -EINVAL);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* FLUSH goes only to nodes with completed non-FUA writes since their
  * last flush (after the first one, which a new engine owes every node). */
 static void test_flush_targets(void **state)
 {
-	struct env *e = env_new(2, NULL);
+	struct engine_env *e = engine_env_new(2, NULL);
 	uint8_t buf[4096] = { 7 };
 	struct iovec iov = { buf, sizeof(buf) };
 	struct session *c;
 
 	e->cfg.n_nodes = 2;
-	c = env_open(e);
+	c = engine_env_open(e);
 	/* the inherited obligations: the first FLUSH reaches both nodes */
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 	e->node[0]->reqs[RPC_OP_FLUSH] = e->node[1]->reqs[RPC_OP_FLUSH] = 0;
 	/* chunk 0 -> node 0, chunk 1 -> node 1 */
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
 				 &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 	/* nothing written since: no second flush to node 1 */
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1572,7 +1408,7 @@ static void test_flush_targets(void **state)
  */
 static void test_flush_shared_ledger(void **state)
 {
-	struct env *e = env_new(2, NULL);
+	struct engine_env *e = engine_env_new(2, NULL);
 	uint8_t buf[4096] = { 7 };
 	struct iovec iov = { buf, sizeof(buf) };
 	struct session *c1, *c2;
@@ -1580,31 +1416,31 @@ static void test_flush_shared_ledger(void **state)
 	e->cfg.n_nodes = 2;
 	e->cfg.flush_ledger = nb_flush_ledger_new();
 	assert_non_null(e->cfg.flush_ledger);
-	c1 = env_open(e);
-	c2 = env_open(e);
+	c1 = engine_env_open(e);
+	c2 = engine_env_open(e);
 	/* settle the inherited obligations of both sessions */
-	assert_int_equal(io_sync(e, c1, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
-	assert_int_equal(io_sync(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c1, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	e->node[0]->reqs[RPC_OP_FLUSH] = e->node[1]->reqs[RPC_OP_FLUSH] = 0;
 
 	/* queue 1 writes to node 1 (chunk 1); queue 2's FLUSH covers it */
-	assert_int_equal(io_sync(e, c1, SESSION_OP_WRITE, 64 * KiB, 4096, 0,
+	assert_int_equal(engine_env_io(e, c1, SESSION_OP_WRITE, 64 * KiB, 4096, 0,
 				 &iov, 1), 0);
-	assert_int_equal(io_sync(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
 	/* covered: queue 2 owes nothing more */
-	assert_int_equal(io_sync(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 	/* a FUA write is durable: no FLUSH for it anywhere */
-	assert_int_equal(io_sync(e, c1, SESSION_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
+	assert_int_equal(engine_env_io(e, c1, SESSION_OP_WRITE, 0, 4096, RPC_FLAG_FUA,
 				 &iov, 1), 0);
-	assert_int_equal(io_sync(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c2, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
 	nb_session_free(c1);
 	nb_session_free(c2);
 	nb_flush_ledger_free(e->cfg.flush_ledger);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1613,7 +1449,7 @@ static void test_flush_shared_ledger(void **state)
  */
 static void test_flush_overlapping(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_FLUSH, .times = 1, .kind = FAKE_HOLD };
 	uint8_t buf[4096] = { 3 };
 	struct iovec iov = { buf, sizeof(buf) };
@@ -1623,9 +1459,9 @@ static void test_flush_overlapping(void **state)
 	struct tio b = { .all_done = &b_done, .remaining = &b_left };
 	struct session *c;
 
-	c = env_open(e);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	c = engine_env_open(e);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
 	e->node[0]->reqs[RPC_OP_FLUSH] = 0;
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
@@ -1635,16 +1471,16 @@ static void test_flush_overlapping(void **state)
 				    .opaque = &b };
 	assert_int_equal(nb_session_submit(c, &a.io), 0);
 	assert_int_equal(nb_session_submit(c, &b.io), 0);
-	env_run_until(e, &b_done);
+	engine_env_run_until(e, &b_done, NULL);
 	assert_int_equal(b.result, 0);
 	assert_false(a_done);
 	/* both reached the node: the first is held there, the second done */
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 2);
 	fake_node_release(e->node[0]);
-	env_run_until(e, &a_done);
+	engine_env_run_until(e, &a_done, NULL);
 	assert_int_equal(a.result, 0);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1656,62 +1492,62 @@ static void test_flush_overlapping(void **state)
  */
 static void test_flush_inherited(void **state)
 {
-	struct env *e = env_new(2, "chunk 0 1\n");
+	struct engine_env *e = engine_env_new(2, "chunk 0 1\n");
 	struct session *c;
 
 	e->own_stores = true;
 	nb_map_free(e->map);
-	e->map = env_map(e, 1, "chunk 0 1\n");
+	e->map = engine_env_map(e, 1, "chunk 0 1\n");
 	e->node[0]->map = e->node[1]->map = e->map;
 	e->cfg.n_nodes = 2;
-	c = env_open(e);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	c = engine_env_open(e);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 0);
 	/* once flushed, nothing is owed */
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 1);
 	nb_session_free(c);
 
 	/* a fresh session (a takeover) owes it again */
-	c = env_open(e);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	c = engine_env_open(e);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 2);
 	nb_session_free(c);
 
 	/* a read-only session owes nothing */
 	e->cfg.read_only = true;
-	c = env_open(e);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	c = engine_env_open(e);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 2);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* Nodes that say writes_durable never need a FLUSH. */
 static void test_flush_durable(void **state)
 {
-	struct env *e = env_new(2, NULL);
+	struct engine_env *e = engine_env_new(2, NULL);
 	uint8_t buf[4096] = { 9 };
 	struct iovec iov = { buf, sizeof(buf) };
 	struct session *c;
 
 	e->node[0]->writes_durable = true;
 	e->cfg.n_nodes = 2;
-	c = env_open(e);
+	c = engine_env_open(e);
 	/* node 1 (not durable) owes the inherited FLUSH; node 0 nothing */
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
 	/* writes without FUA to both: only node 1 gets a FLUSH */
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 2);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_WRITE], 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1720,7 +1556,7 @@ static void test_flush_durable(void **state)
  */
 static void test_flush_error_keeps_mark(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_FLUSH, .times = -1, .kind = FAKE_REPLY,
 			      .status = RPC_STATUS_IO_ERROR };
 	uint8_t buf[4096] = { 3 };
@@ -1728,22 +1564,22 @@ static void test_flush_error_keeps_mark(void **state)
 	struct session *c;
 
 	e->cfg.io_timeout = 0.3;
-	c = env_open(e);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	c = engine_env_open(e);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), -EIO);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), -EIO);
 	assert_true(h.hits >= 1);
 	h.times = 0;
 	unsigned before = e->node[0]->reqs[RPC_OP_FLUSH];
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], before + 1);
 	/* and now it is clean */
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], before + 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1754,7 +1590,7 @@ static void test_flush_error_keeps_mark(void **state)
  */
 static void test_flush_lost_node(void **state)
 {
-	struct env *e = env_new(2, NULL);
+	struct engine_env *e = engine_env_new(2, NULL);
 	uint8_t buf[4096] = { 5 };
 	struct iovec iov = { buf, sizeof(buf) };
 	struct tio t = { 0 };
@@ -1762,13 +1598,13 @@ static void test_flush_lost_node(void **state)
 
 	e->cfg.n_nodes = 2;
 	e->cfg.io_timeout = 0.5;
-	c = env_open(e);
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	c = engine_env_open(e);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
 	ev_io_stop(e->loop, &e->node[0]->accept_w);
 	fake_node_drop_all(e->node[0]);
 	double t0 = ev_time();
-	assert_int_equal(io_sync(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), -EIO);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_FLUSH, 0, 0, 0, NULL, 0), -EIO);
 	double took = ev_time() - t0;
 	assert_true(took >= 0.45 && took < 1.5);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_FLUSH], 1);
@@ -1777,7 +1613,7 @@ static void test_flush_lost_node(void **state)
 
 	/* no deadline: still waiting after 1 s, done once the node is back */
 	e->cfg.io_timeout = 0;
-	c = env_open(e);
+	c = engine_env_open(e);
 	bool done = false;
 	int remaining = 1;
 	t.all_done = &done;
@@ -1789,11 +1625,11 @@ static void test_flush_lost_node(void **state)
 		ev_run(e->loop, EVRUN_ONCE);
 	assert_false(done);
 	ev_io_start(e->loop, &e->node[0]->accept_w);
-	env_run_until(e, &done);
+	engine_env_run_until(e, &done, NULL);
 	assert_int_equal(t.result, 0);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_FLUSH], 2);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1803,24 +1639,24 @@ static void test_flush_lost_node(void **state)
  */
 static void test_no_failover_across_stores(void **state)
 {
-	struct env *e = env_new(2, NULL);
-	struct fake_disk other = { .size = VOL_SIZE };
+	struct engine_env *e = engine_env_new(2, NULL);
+	struct fake_disk other = { .size = ENGINE_ENV_VOL_SIZE };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
 	struct session *c;
 
-	other.bytes = calloc(1, VOL_SIZE);
+	other.bytes = calloc(1, ENGINE_ENV_VOL_SIZE);
 	e->node[1]->disk = &other;
 	e->own_stores = true;
 	nb_map_free(e->map);
-	e->map = env_map(e, 1, "chunk 0 1\nchunk 1 0\n");
+	e->map = engine_env_map(e, 1, "chunk 0 1\nchunk 1 0\n");
 	e->node[0]->map = e->node[1]->map = e->map;
 	e->cfg.n_nodes = 2;
 	e->cfg.io_timeout = 0.5;
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(buf, sizeof(buf), 0, 61);
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_WRITE, 64 * KiB, 4096, 0, &iov, 1), 0);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_WRITE], 1);
 	/* an IO_ERROR is retried on node 0 only */
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = 2, .kind = FAKE_REPLY,
@@ -1828,7 +1664,7 @@ static void test_no_failover_across_stores(void **state)
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	memset(buf, 0, sizeof(buf));
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	assert_int_equal(h.hits, 2);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 0);
@@ -1838,15 +1674,15 @@ static void test_no_failover_across_stores(void **state)
 	fake_node_drop_all(e->node[0]);
 	memset(buf, 0xee, sizeof(buf));
 	double t0 = ev_time();
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
 	assert_true(ev_time() - t0 < 1.5);
 	assert_int_equal(e->node[1]->reqs[RPC_OP_READ], 0);
 	assert_non_null(strstr(nb_session_last_error(c), "gave up after"));
 	/* node 1's chunk keeps working */
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 64 * KiB, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 64 * KiB, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, other.bytes + 64 * KiB, 4096);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 	free(other.bytes);
 }
 
@@ -1857,7 +1693,7 @@ static void test_no_failover_across_stores(void **state)
  */
 static void test_io_deadline_in_flight(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
@@ -1865,23 +1701,23 @@ static void test_io_deadline_in_flight(void **state)
 
 	e->cfg.io_timeout = 0.4;
 	e->cfg.try_timeout = 5;
-	c = env_open(e);
+	c = engine_env_open(e);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	double t0 = ev_time();
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), -EIO);
 	double took = ev_time() - t0;
 	assert_true(took >= 0.35 && took < 1.0);
 	assert_non_null(strstr(nb_session_last_error(c), "gave up after 0.4"));
 	assert_non_null(strstr(e->log, "I/O timeout"));
 	/* the connection was closed: the held request is gone with it */
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	h.times = 0;
 	fake_node_release(e->node[0]);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_true(e->node[0]->conns_accepted >= 2);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1892,7 +1728,7 @@ static void test_io_deadline_in_flight(void **state)
  */
 static void test_set_io_timeout(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	struct hook_ctl h = { .op = RPC_OP_READ, .times = -1, .kind = FAKE_HOLD };
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
@@ -1903,7 +1739,7 @@ static void test_set_io_timeout(void **state)
 
 	e->cfg.io_timeout = 60;
 	e->cfg.try_timeout = 60;
-	c = env_open(e);
+	c = engine_env_open(e);
 	e->node[0]->hook = hook_status;
 	e->node[0]->hook_opaque = &h;
 	assert_int_equal(nb_session_set_io_timeout(c, -1), -EINVAL);
@@ -1913,13 +1749,13 @@ static void test_set_io_timeout(void **state)
 				    .iov = &iov, .iovcnt = 1, .done = tio_done,
 				    .opaque = &t };
 	assert_int_equal(nb_session_submit(c, &t.io), 0);
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	assert_int_equal(t.calls, 0);
 	assert_int_equal(nb_session_set_io_timeout(c, 0.3), 0);
-	env_run_until(e, &done);
+	engine_env_run_until(e, &done, NULL);
 	assert_int_equal(t.result, -EIO);
 	assert_non_null(strstr(nb_session_last_error(c), "gave up after 0.3"));
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	h.times = 0;
 	fake_node_release(e->node[0]);
 
@@ -1932,19 +1768,19 @@ static void test_set_io_timeout(void **state)
 				    .iov = &iov, .iovcnt = 1, .done = tio_done,
 				    .opaque = &t };
 	assert_int_equal(nb_session_submit(c, &t.io), 0);
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	assert_int_equal(nb_session_set_io_timeout(c, 0), 0);
-	env_settle(e, 20);
+	engine_env_settle(e, 20);
 	assert_int_equal(t.calls, 0);
 	h.times = 0;
 	fake_node_release(e->node[0]);
-	env_run_until(e, &done);
+	engine_env_run_until(e, &done, NULL);
 	assert_int_equal(t.result, 0);
 	/* and a timeout again, for new requests */
 	assert_int_equal(nb_session_set_io_timeout(c, 5), 0);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /*
@@ -1953,7 +1789,7 @@ static void test_set_io_timeout(void **state)
  */
 static void test_host_name_seed(void **state)
 {
-	struct env *e = env_new(1, NULL);
+	struct engine_env *e = engine_env_new(1, NULL);
 	const char *port = strrchr(e->node[0]->addr, ':');
 	char name[64];
 	const char *seeds[1] = { name };
@@ -1964,9 +1800,9 @@ static void test_host_name_seed(void **state)
 	snprintf(name, sizeof(name), "localhost%s", port);
 	e->cfg.nodes = seeds;
 	e->cfg.server_name = "127.0.0.1";
-	c = env_open(e);
+	c = engine_env_open(e);
 	pattern(e->disk.bytes, 4096, 0, 71);
-	assert_int_equal(io_sync(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
+	assert_int_equal(engine_env_io(e, c, SESSION_OP_READ, 0, 4096, 0, &iov, 1), 0);
 	assert_memory_equal(buf, e->disk.bytes, 4096);
 	nb_session_free(c);
 
@@ -1974,22 +1810,11 @@ static void test_host_name_seed(void **state)
 		c = nb_session_new(e->loop, &e->cfg);
 		assert_non_null(c);
 		assert_int_equal(nb_session_start(c, NULL, NULL), 0);
-		env_settle(e, i % 3);
+		engine_env_settle(e, i % 3);
 		nb_session_free(c);
 	}
-	env_settle(e, 5);
-	env_free(e);
-}
-
-static int group_setup(void **state)
-{
-	return fake_pki_init(&env_pki);
-}
-
-static int group_teardown(void **state)
-{
-	fake_pki_free(&env_pki);
-	return 0;
+	engine_env_settle(e, 5);
+	engine_env_free(e);
 }
 
 int main(void)
@@ -2039,5 +1864,5 @@ int main(void)
 		cmocka_unit_test(test_host_name_seed),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, engine_env_setup, engine_env_teardown);
 }

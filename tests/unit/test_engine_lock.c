@@ -19,185 +19,55 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <ev.h>
 
 #include "admin.h"
+#include "engine_env.h"
 #include "fake_node.h"
 #include "map.h"
 #include "session.h"
 
 #define KiB 1024u
-#define VOL_SIZE (1u << 20)
 
-struct env {
-	struct ev_loop *loop;
-	struct fake_disk disk;
-	struct fake_node *node[2];
-	int n_nodes;
-	struct map *map;
-	struct rpc_lock lock;       /* shared by the nodes */
-	struct session_config cfg;
-	const char *addrs[2];
-	char log[16384];
-};
-
-static struct fake_pki env_pki;
-
-static void env_log(void *opaque, int level, const char *msg)
+/* n lock-keeping nodes over one disk and one lock (e->lock); chunk i
+ * prefers node i % n. */
+static struct engine_env *env_new(int n)
 {
-	struct env *e = opaque;
-	size_t l = strlen(e->log), m = strlen(msg);
+	struct engine_env *e = engine_env_new(n, n == 2 ? "chunk 0 1\nchunk 1 0\n" : NULL);
 
-	if (getenv("TEST_VERBOSE"))
-		fprintf(stderr, "engine: %s\n", msg);
-	if (l + m + 2 < sizeof(e->log)) {
-		memcpy(e->log + l, msg, m);
-		e->log[l + m] = '\n';
-		e->log[l + m + 1] = '\0';
-	}
-}
-
-/* n nodes over one disk and one lock; chunk i prefers node i % n. */
-static struct env *env_new(int n)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	char text[512], err[256];
-	int l;
-
-	assert_non_null(e);
-	e->loop = ev_loop_new(EVFLAG_AUTO);
-	e->disk.size = VOL_SIZE;
-	e->disk.bytes = calloc(1, VOL_SIZE);
-	e->n_nodes = n;
 	for (int i = 0; i < n; i++) {
-		e->node[i] = fake_node_new(e->loop, env_pki.server_ctx, &e->disk,
-					   "vol0");
 		e->node[i]->lock_enabled = true;
 		e->node[i]->lock = &e->lock;
-		e->addrs[i] = e->node[i]->addr;
 	}
-	l = snprintf(text, sizeof(text), "epoch 1\nchunk_size 64K\n");
-	for (int i = 0; i < n; i++)
-		l += snprintf(text + l, sizeof(text) - l, "node %s group 1\n",
-			      e->node[i]->addr);
-	if (n == 2)
-		snprintf(text + l, sizeof(text) - l, "chunk 0 1\nchunk 1 0\n");
-	if (nb_map_parse(text, &e->map, err, sizeof(err)) < 0)
-		fail_msg("map: %s", err);
-	for (int i = 0; i < n; i++)
-		e->node[i]->map = e->map;
-	e->cfg.nodes = e->addrs;
-	e->cfg.n_nodes = 1;
-	e->cfg.volume = "vol0";
-	e->cfg.tls_ca = env_pki.ca;
-	e->cfg.tls_cert = env_pki.cert;
-	e->cfg.tls_key = env_pki.key;
 	e->cfg.io_timeout = 10;
-	e->cfg.try_timeout = 5;
-	e->cfg.connect_timeout = 5;
-	e->cfg.log_fn = env_log;
-	e->cfg.log_opaque = e;
-	e->cfg.log_level = LOG_DEBUG;
 	e->cfg.client_name = "test_engine_lock";
 	e->cfg.lock_owner = "web@host1";
 	return e;
 }
 
-static void env_free(struct env *e)
-{
-	for (int i = 0; i < e->n_nodes; i++)
-		fake_node_free(e->node[i]);
-	nb_map_free(e->map);
-	free(e->disk.bytes);
-	ev_loop_destroy(e->loop);
-	free(e);
-}
-
-static struct session *env_open(struct env *e)
-{
-	char err[512];
-	struct session *c = nb_session_open_sync(e->loop, &e->cfg, err,
-					      sizeof(err));
-
-	if (!c)
-		fail_msg("open failed: %s\nlog:\n%s", err, e->log);
-	return c;
-}
-
-static void env_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	*(bool *)w->data = true;
-}
-
-/* Run the loop until *cond (or, with needle, until the log holds it). */
-static void env_run_until(struct env *e, const bool *cond, const char *needle)
-{
-	bool expired = false;
-	ev_timer t;
-
-	ev_timer_init(&t, env_deadline_cb, 10., 0.);
-	t.data = &expired;
-	ev_timer_start(e->loop, &t);
-	while (!expired && (cond ? !*cond : !strstr(e->log, needle)))
-		ev_run(e->loop, EVRUN_ONCE);
-	ev_timer_stop(e->loop, &t);
-	if (expired)
-		fail_msg("condition not reached within 10 s; log:\n%s", e->log);
-}
-
-struct tio {
-	struct session_io io;
-	struct iovec iov;
-	bool done;
-	int result;
-};
-
-static void tio_done(struct session_io *io, int result)
-{
-	struct tio *t = io->opaque;
-
-	t->done = true;
-	t->result = result;
-}
-
-static int io_sync(struct env *e, struct session *c, enum session_op op,
+/* One io of buf (NULL: none), synchronously. */
+static int io_sync(struct engine_env *e, struct session *c, enum session_op op,
 		   uint64_t off, uint64_t len, void *buf)
 {
-	struct tio t = { .iov = { buf, len } };
-	int ret;
+	struct iovec iov = { buf, len };
 
-	t.io = (struct session_io){ .op = op, .offset = off, .length = len,
-				    .iov = &t.iov, .iovcnt = buf ? 1 : 0,
-				    .done = tio_done, .opaque = &t };
-	ret = nb_session_submit(c, &t.io);
-	if (ret)
-		return ret;
-	env_run_until(e, &t.done, NULL);
-	return t.result;
-}
-
-static unsigned count(const char *hay, const char *needle)
-{
-	unsigned n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)); p++)
-		n++;
-	return n;
+	return engine_env_io(e, c, op, off, len, 0, buf ? &iov : NULL, buf ? 1 : 0);
 }
 
 /* ---- tests ---- */
 
 static void test_generation_recorded(void **state)
 {
-	struct env *e = env_new(2);
+	struct engine_env *e = env_new(2);
 	uint8_t buf[4096];
 	struct session_lock held;
 	struct session *c;
 
 	e->cfg.n_nodes = 1;	/* node 1 is found through the map */
-	c = env_open(e);
+	c = engine_env_open(e);
 	nb_session_writer_lock(c, &held);
 	assert_string_equal(held.owner, "web@host1");
 	assert_int_equal(held.generation, 1);
@@ -220,17 +90,17 @@ static void test_generation_recorded(void **state)
 	nb_session_free(c);
 
 	/* a second session of the same owner keeps the lock and generation */
-	c = env_open(e);
+	c = engine_env_open(e);
 	nb_session_writer_lock(c, &held);
 	assert_int_equal(held.generation, 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 /* Two nodes without a group: two stores, each its own lock and generation. */
 static void test_own_stores(void **state)
 {
-	struct env *e = env_new(2);
+	struct engine_env *e = env_new(2);
 	struct admin_store_lock *stores = NULL;
 	struct session_lock held;
 	struct session *c;
@@ -250,7 +120,7 @@ static void test_own_stores(void **state)
 	e->node[1]->own_lock.generation = 6;	/* broken before, unlocked */
 
 	e->cfg.n_nodes = 1;
-	c = env_open(e);
+	c = engine_env_open(e);
 	memset(buf, 0xcd, sizeof(buf));
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 64 * KiB, sizeof(buf),
 				 buf), 0);
@@ -282,12 +152,12 @@ static void test_own_stores(void **state)
 	assert_int_equal(stores[1].lock.generation, 7);
 	assert_string_equal(stores[1].node, e->node[1]->addr);
 	free(stores);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_locked_start(void **state)
 {
-	struct env *e = env_new(1);
+	struct engine_env *e = env_new(1);
 	char err[512];
 
 	snprintf(e->lock.owner, sizeof(e->lock.owner), "db@host2");
@@ -308,7 +178,7 @@ static void test_locked_start(void **state)
 
 	/* read-only: no lock asked, none checked */
 	e->cfg.read_only = true;
-	struct session *c = env_open(e);
+	struct session *c = engine_env_open(e);
 	struct session_lock held;
 
 	nb_session_writer_lock(c, &held);
@@ -316,12 +186,12 @@ static void test_locked_start(void **state)
 	assert_int_equal(e->node[0]->opens_ro, 1);
 	nb_session_free(c);
 	assert_string_equal(e->lock.owner, "db@host2");
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_break_lock(void **state)
 {
-	struct env *e = env_new(1);
+	struct engine_env *e = env_new(1);
 	uint8_t buf[4096] = { 1 };
 	struct session_lock held;
 	struct session *c;
@@ -329,7 +199,7 @@ static void test_break_lock(void **state)
 	snprintf(e->lock.owner, sizeof(e->lock.owner), "db@host2");
 	e->lock.generation = 3;
 	e->cfg.break_lock = true;
-	c = env_open(e);
+	c = engine_env_open(e);
 	assert_true(e->node[0]->open_break);
 	nb_session_writer_lock(c, &held);
 	assert_string_equal(held.owner, "web@host1");
@@ -343,17 +213,17 @@ static void test_break_lock(void **state)
 	assert_int_equal(e->node[0]->open_generation, 4);
 	assert_int_equal(e->lock.generation, 4);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_fenced_write(void **state)
 {
-	struct env *e = env_new(1);
+	struct engine_env *e = env_new(1);
 	uint8_t buf[4096], rd[4096];
 	struct session *c;
 	unsigned writes;
 
-	c = env_open(e);
+	c = engine_env_open(e);
 	memset(buf, 0x11, sizeof(buf));
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, sizeof(buf), buf), 0);
 
@@ -365,7 +235,7 @@ static void test_fenced_write(void **state)
 			 -EIO);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_WRITE], writes + 1); /* no retry */
 	assert_true(nb_session_fenced(c));
-	env_run_until(e, NULL, "writer lock lost");
+	engine_env_run_until(e, NULL, "writer lock lost");
 	assert_non_null(strstr(e->log, "volume vol0: writer lock lost (now held by 'db@host2' (generation 2, since 2023-11-14 22:23:20 UTC), generation 2 > ours 1): writes fail with I/O errors"));
 
 	/* later writes fail at once, without reaching a node */
@@ -387,18 +257,51 @@ static void test_fenced_write(void **state)
 	assert_int_equal(e->node[0]->opens_ro, 1);
 	assert_memory_equal(rd, buf, sizeof(rd));
 	/* logged once */
-	assert_int_equal(count(e->log, "writer lock lost"), 1);
+	assert_int_equal(engine_env_count(e->log, "writer lock lost"), 1);
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
+}
+
+/* The sessions of one device (one per queue) share fence_logged: the
+ * lost lock is one error line, the other sessions say it at LOG_INFO. */
+static void test_fenced_logged_once(void **state)
+{
+	struct engine_env *e = env_new(1);
+	uint8_t buf[4096];
+	struct session *c[3];
+	int fence_logged = 0;
+
+	e->cfg.fence_logged = &fence_logged;
+	for (int i = 0; i < 3; i++)
+		c[i] = engine_env_open(e);
+	memset(buf, 0x11, sizeof(buf));
+	assert_int_equal(io_sync(e, c[0], SESSION_OP_WRITE, 0, sizeof(buf), buf), 0);
+	fake_node_break_lock(e->node[0], "db@host2");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(io_sync(e, c[i], SESSION_OP_WRITE, 0, sizeof(buf), buf),
+				 -EIO);
+		assert_true(nb_session_fenced(c[i]));
+	}
+	/* a session that did not learn the holder asks a node first */
+	for (int i = 0; i < 5000 && engine_env_count(e->log, "writer lock lost") < 3; i++) {
+		engine_env_settle(e, 1);
+		usleep(1000);
+	}
+	assert_int_equal(engine_env_count(e->log, "writer lock lost"), 3);
+	assert_int_equal(e->log_errors, 1);
+	assert_int_equal(fence_logged, 1);
+	for (int i = 0; i < 3; i++)
+		nb_session_free(c[i]);
+	engine_env_free(e);
 }
 
 static void test_fenced_at_reconnect(void **state)
 {
-	struct env *e = env_new(1);
+	struct engine_env *e = env_new(1);
 	uint8_t buf[4096] = { 7 }, rd[4096];
 	struct session *c;
 
-	c = env_open(e);
+	c = engine_env_open(e);
 	/* the lock is broken and released while we were disconnected */
 	fake_node_drop_all(e->node[0]);
 	fake_node_break_lock(e->node[0], "");
@@ -409,15 +312,15 @@ static void test_fenced_at_reconnect(void **state)
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, sizeof(buf), buf),
 			 -EIO);
 	assert_int_equal(e->node[0]->reqs[RPC_OP_WRITE], 0);
-	env_run_until(e, NULL, "writer lock lost");
+	engine_env_run_until(e, NULL, "writer lock lost");
 	assert_non_null(strstr(e->log, "now held by nobody (generation 2), generation 2 > ours 1"));
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_takeover_generation(void **state)
 {
-	struct env *e = env_new(1);
+	struct engine_env *e = env_new(1);
 	struct session_lock held;
 	struct session *c;
 	char err[512];
@@ -426,7 +329,7 @@ static void test_takeover_generation(void **state)
 	snprintf(e->lock.owner, sizeof(e->lock.owner), "web@host1");
 	e->lock.generation = 5;
 	e->cfg.lock_generation = 5;
-	c = env_open(e);
+	c = engine_env_open(e);
 	assert_int_equal(e->node[0]->open_generation, 5);
 	nb_session_writer_lock(c, &held);
 	assert_int_equal(held.generation, 5);
@@ -439,12 +342,12 @@ static void test_takeover_generation(void **state)
 	assert_int_equal(errno, ESTALE);
 	assert_non_null(strstr(err, "writer lock at generation 5 was broken"));
 	assert_string_equal(e->lock.owner, "db@host2");
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_admin_lock(void **state)
 {
-	struct env *e = env_new(1);
+	struct engine_env *e = env_new(1);
 	struct session_volume info;
 	struct session_lock lock, after;
 	char err[512];
@@ -475,24 +378,62 @@ static void test_admin_lock(void **state)
 	assert_int_equal(nb_admin_info(e->loop, &e->cfg, e->node[0]->addr, &info,
 				    &lock, err, sizeof(err)), 0);
 	assert_int_equal(lock.generation, 0);
-	env_free(e);
+	engine_env_free(e);
 }
 
 static void test_no_lock_nodes(void **state)
 {
-	struct env *e = env_new(1);
+	struct engine_env *e = env_new(1);
 	uint8_t buf[4096] = { 3 };
 	struct session_lock held;
 	struct session *c;
 
 	e->node[0]->lock_enabled = false;
-	c = env_open(e);
+	c = engine_env_open(e);
 	nb_session_writer_lock(c, &held);
 	assert_int_equal(held.generation, 0);
 	assert_int_equal(io_sync(e, c, SESSION_OP_WRITE, 0, sizeof(buf), buf), 0);
 	assert_false(nb_session_fenced(c));
 	nb_session_free(c);
-	env_free(e);
+	engine_env_free(e);
+}
+
+/* A host name that names no one ("(none)" in a VM guest) gives way to
+ * the machine id; a real one is kept. */
+static void test_owner_host(void **state)
+{
+	char dir[] = "/tmp/test_engine_lock.XXXXXX", path[64], buf[256];
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/machine-id", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("0123456789abcdef0123456789abcdef\n", f);
+	fclose(f);
+
+	assert_int_equal(nb_session_lock_host("vm1", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "vm1");
+	assert_int_equal(nb_session_lock_host("(none)", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "machine-0123456789ab");
+	assert_int_equal(nb_session_lock_host("", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "machine-0123456789ab");
+	assert_int_equal(nb_session_lock_host("localhost", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "machine-0123456789ab");
+	/* no usable machine id */
+	assert_int_equal(nb_session_lock_host("(none)", NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "localhost");
+	assert_int_equal(nb_session_lock_host("", "/nonexistent/machine-id", buf,
+					      sizeof(buf)), 0);
+	assert_string_equal(buf, "localhost");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("not-hex\n", f);
+	fclose(f);
+	assert_int_equal(nb_session_lock_host("(none)", path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "localhost");
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_owner_helpers(void **state)
@@ -516,17 +457,6 @@ static void test_owner_helpers(void **state)
 			    "'o@h' (generation 7)");
 }
 
-static int env_setup(void **state)
-{
-	return fake_pki_init(&env_pki);
-}
-
-static int env_teardown(void **state)
-{
-	fake_pki_free(&env_pki);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,13 +464,15 @@ int main(void)
 		cmocka_unit_test(test_locked_start),
 		cmocka_unit_test(test_break_lock),
 		cmocka_unit_test(test_fenced_write),
+		cmocka_unit_test(test_fenced_logged_once),
 		cmocka_unit_test(test_fenced_at_reconnect),
 		cmocka_unit_test(test_takeover_generation),
 		cmocka_unit_test(test_admin_lock),
 		cmocka_unit_test(test_no_lock_nodes),
 		cmocka_unit_test(test_owner_helpers),
+		cmocka_unit_test(test_owner_host),
 		cmocka_unit_test(test_own_stores),
 	};
 
-	return cmocka_run_group_tests(tests, env_setup, env_teardown);
+	return cmocka_run_group_tests(tests, engine_env_setup, engine_env_teardown);
 }

@@ -27,6 +27,7 @@
 #ifndef NETBLK_ADMIN_H
 #define NETBLK_ADMIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -113,5 +114,13 @@ uint32_t nb_admin_map_placement(const struct admin_map *map, uint32_t i,
 
 /* NULL is a no-op. */
 void nb_admin_map_free(struct admin_map *map);
+
+/*
+ * True when the nodes at addresses a and b share one store in map (one
+ * map group: one volume, one lock), so that a volume created through one
+ * exists on the other. A node not in the map is its own store.
+ */
+bool nb_admin_map_same_store(const struct admin_map *map, const char *a,
+			  const char *b);
 
 #endif

@@ -127,10 +127,17 @@ bool nb_session_lock_owner_ok(const char *owner);
 
 /*
  * The lock owner a program uses by default: "NAME@HOST", HOST this
- * machine's host name (gethostname). Returns 0, or -ENAMETOOLONG when it
- * does not fit in len or in SESSION_NAME_MAX bytes.
+ * machine's host name (gethostname), or, when that names no one ("",
+ * "(none)" as in a VM guest without one, "localhost"), "machine-" and
+ * the first 12 digits of /etc/machine-id (nb_session_lock_host()).
+ * Returns 0, or -ENAMETOOLONG when it does not fit in len or in
+ * SESSION_NAME_MAX bytes.
  */
 int nb_session_lock_owner_default(const char *name, char *buf, size_t len);
+/* The HOST part of the above from a host name and a machine-id file
+ * (NULL: none); "localhost" when neither tells more. Returns 0. */
+int nb_session_lock_host(const char *hostname, const char *machine_id_path,
+			 char *buf, size_t len);
 
 /*
  * Log sink. level is a syslog level (LOG_ERR ... LOG_DEBUG); msg has no
@@ -215,6 +222,14 @@ struct session_config {
 	 * nodes it wrote to. Outlives the sessions that use it.
 	 */
 	struct session_flush_ledger *flush_ledger;
+
+	/*
+	 * Shared by the sessions of one device (one per queue), read and
+	 * set atomically: the first of them to be fenced logs the lost lock
+	 * at LOG_ERR, the others at LOG_INFO (one error line per volume).
+	 * NULL: each session logs its own. Outlives the sessions.
+	 */
+	int *fence_logged;
 };
 
 /* A FLUSH ledger (see flush_ledger above). NULL with errno on failure. */

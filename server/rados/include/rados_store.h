@@ -49,6 +49,7 @@
 #ifndef NETBLK_RADOS_STORE_H
 #define NETBLK_RADOS_STORE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +94,16 @@ const char *nb_rados_pool(const struct nb_rados_store *st);
 
 /* True: a completed write is durable; FLUSH has nothing to add. */
 bool nb_rados_writes_durable(const struct nb_rados_store *st);
+
+/*
+ * What librados returns for any op of an instance the cluster has
+ * blocklisted (EBLOCKLISTED in Ceph's sources): a node that did not
+ * acknowledge a lock break in time (docs/rados.md, "Fencing").
+ * nb_rados_lock_refresh() then replaces the instance by a new one.
+ */
+#define NB_RADOS_EBLOCKLISTED (-ESHUTDOWN)
+/* How many times the store replaced its blocklisted instance. */
+unsigned nb_rados_reconnects(struct nb_rados_store *st);
 
 /* --- volumes (admin calls; all block) ----------------------------------- */
 
@@ -217,7 +228,8 @@ struct nb_rados_io {
 	 * Called once, on a librados thread, with 0 or -errno: -EIO (or what
 	 * RADOS said) for a failed op, -ESTALE when the writer lock moved to
 	 * a newer generation (the handle is fenced), -ETIMEDOUT after
-	 * op_timeout_s. For a request over several extents, the first error
+	 * op_timeout_s, NB_RADOS_EBLOCKLISTED when a break blocklisted this
+	 * client (the watch is then marked lost: refresh reconnects). For a request over several extents, the first error
 	 * wins and done runs when every extent's op has finished.
 	 */
 	void (*done)(struct nb_rados_io *io, int ret);
@@ -270,7 +282,11 @@ int nb_rados_submit(struct nb_rados_vol *vol, struct nb_rados_io *io);
  * nb_rados_lock_is_current() before this call returns, unless it is
  * unreachable. A holder that died leaves its watch on the OSD until the
  * OSD times it out (osd_client_watch_timeout, 30 s): a break then waits
- * the 5 s. *gen gets the generation held.
+ * the 5 s. A watcher that did not acknowledge is blocklisted
+ * (docs/rados.md, "Fencing"): on success err holds what was done, or why
+ * it could not be (else err is ""). A success then waits for the newest
+ * OSD map, so the holder's writes reach OSDs that know the blocklist.
+ * *gen gets the generation held.
  */
 int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
 		       uint64_t *gen, struct nb_rados_lock_holder *holder,
@@ -319,6 +335,8 @@ int nb_rados_lock_holder(struct nb_rados_vol *vol,
 bool nb_rados_lock_is_current(struct nb_rados_vol *vol, uint64_t gen);
 /* Re-read the header (generation, size) and re-watch if the watch was
  * lost; afterwards nb_rados_lock_is_current() tells fenced from not.
+ * When the store's client was blocklisted, first replaces it by a new one
+ * (for every volume of the store: the others re-watch at their refresh).
  * Blocks. */
 int nb_rados_lock_refresh(struct nb_rados_vol *vol, char *err, size_t errlen);
 /* The generation this handle holds, 0 when it holds no lock. */
