@@ -22,6 +22,9 @@ static const char *const rpc_op_names[RPC_OP_MAX] = {
 	[RPC_OP_CREATE] = "CREATE",
 	[RPC_OP_INFO] = "INFO",
 	[RPC_OP_UNLOCK] = "UNLOCK",
+	[RPC_OP_DELETE] = "DELETE",
+	[RPC_OP_RESIZE] = "RESIZE",
+	[RPC_OP_LIST] = "LIST",
 };
 
 static const char *const rpc_status_names[RPC_STATUS_MAX] = {
@@ -191,6 +194,7 @@ int nb_rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
 	Netblk__Handshake hs = NETBLK__HANDSHAKE__INIT;
 	Netblk__Open open = NETBLK__OPEN__INIT;
 	Netblk__Create create = NETBLK__CREATE__INIT;
+	Netblk__List list = NETBLK__LIST__INIT;
 
 	if ((unsigned int)req->op >= RPC_OP_MAX || req->op == RPC_OP_NONE)
 		return -EINVAL;
@@ -211,6 +215,7 @@ int nb_rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
 	case RPC_OP_OPEN:
 	case RPC_OP_INFO:
 	case RPC_OP_UNLOCK:
+	case RPC_OP_DELETE:
 		open.volume = (char *)req->volume;
 		open.read_only = req->read_only;
 		open.owner = (char *)req->owner;
@@ -219,10 +224,16 @@ int nb_rpc_request_encode(const struct rpc_request *req, uint32_t data_len,
 		m.open = &open;
 		break;
 	case RPC_OP_CREATE:
+	case RPC_OP_RESIZE:
 		create.volume = (char *)req->volume;
 		create.size = req->create_size;
 		create.block_size = req->create_block_size;
 		m.create = &create;
+		break;
+	case RPC_OP_LIST:
+		list.start_after = (char *)req->volume;
+		list.max_entries = req->list_max;
+		m.list = &list;
 		break;
 	default:
 		break;
@@ -273,6 +284,7 @@ int nb_rpc_request_decode(const uint8_t *buf, size_t len, struct rpc_request *re
 	case RPC_OP_OPEN:
 	case RPC_OP_INFO:
 	case RPC_OP_UNLOCK:
+	case RPC_OP_DELETE:
 		if (!m->open || !rpc_copy_name(req->volume, m->open->volume) ||
 		    !rpc_copy_name(req->owner, m->open->owner))
 			goto out_free;
@@ -281,10 +293,19 @@ int nb_rpc_request_decode(const uint8_t *buf, size_t len, struct rpc_request *re
 		req->lock_generation = m->open->generation;
 		break;
 	case RPC_OP_CREATE:
+	case RPC_OP_RESIZE:
 		if (!m->create || !rpc_copy_name(req->volume, m->create->volume))
 			goto out_free;
 		req->create_size = m->create->size;
 		req->create_block_size = m->create->block_size;
+		break;
+	case RPC_OP_LIST:
+		/* no list message: from the start, the node's page */
+		if (m->list) {
+			if (!rpc_copy_name(req->volume, m->list->start_after))
+				goto out_free;
+			req->list_max = m->list->max_entries;
+		}
 		break;
 	default:
 		break;
@@ -369,6 +390,8 @@ int nb_rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
 	Netblk__ClusterMap pm = NETBLK__CLUSTER_MAP__INIT;
 	Netblk__ChunkPlacement **pptrs = NULL;
 	Netblk__ChunkPlacement *pcs = NULL;
+	Netblk__VolumeList vl = NETBLK__VOLUME_LIST__INIT;
+	Netblk__VolumeInfo *lvols = NULL, **lptrs = NULL;
 	int ret;
 
 	if ((unsigned int)rep->status >= RPC_STATUS_MAX)
@@ -410,10 +433,36 @@ int nb_rpc_reply_encode(const struct rpc_reply *rep, uint32_t data_len,
 		rpc_map_to_pb(rep->map, &pm, pptrs, pcs);
 		m.map = &pm;
 	}
+	if (rep->has_list) {
+		if (rep->n_list > RPC_LIST_MAX) {
+			ret = -EINVAL;
+			goto out_free;
+		}
+		lvols = calloc(rep->n_list + 1, sizeof(*lvols));
+		lptrs = calloc(rep->n_list + 1, sizeof(*lptrs));
+		if (!lvols || !lptrs) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+		for (uint32_t i = 0; i < rep->n_list; i++) {
+			netblk__volume_info__init(&lvols[i]);
+			lvols[i].volume = (char *)rep->list[i].volume;
+			lvols[i].size = rep->list[i].size;
+			lvols[i].block_size = rep->list[i].block_size;
+			lvols[i].read_only = rep->list[i].read_only;
+			lptrs[i] = &lvols[i];
+		}
+		vl.n_volumes = rep->n_list;
+		vl.volumes = lptrs;
+		vl.more = rep->list_more;
+		m.list = &vl;
+	}
 	ret = rpc_finish_encode(RPC_KIND_REPLY, &m.base, data_len, buf, cap);
 out_free:
 	free(pptrs);
 	free(pcs);
+	free(lptrs);
+	free(lvols);
 	return ret;
 }
 
@@ -430,6 +479,8 @@ size_t nb_rpc_reply_encoded_max(const struct rpc_reply *rep)
 		for (i = 0; i < rep->map->n_chunks; i++)
 			n += 8 + 6 * (size_t)rep->map->chunks[i].n;
 	}
+	if (rep->has_list)
+		n += 16 + (size_t)rep->n_list * (RPC_NAME_MAX + 48);
 	return n;
 }
 
@@ -486,6 +537,27 @@ int nb_rpc_reply_decode(const uint8_t *buf, size_t len, struct rpc_reply *rep)
 		if (!rep->map)
 			goto out_free;
 	}
+	if (m->list) {
+		if (m->list->n_volumes > RPC_LIST_MAX)
+			goto out_free;
+		rep->has_list = true;
+		rep->list_more = m->list->more;
+		if (m->list->n_volumes) {
+			rep->list = calloc(m->list->n_volumes, sizeof(*rep->list));
+			if (!rep->list)
+				goto out_free;
+		}
+		for (size_t i = 0; i < m->list->n_volumes; i++) {
+			const Netblk__VolumeInfo *v = m->list->volumes[i];
+
+			if (!rpc_copy_name(rep->list[i].volume, v->volume))
+				goto out_free;
+			rep->list[i].size = v->size;
+			rep->list[i].block_size = v->block_size;
+			rep->list[i].read_only = v->read_only;
+			rep->n_list++;
+		}
+	}
 	ret = 0;
 out_free:
 	netblk__reply__free_unpacked(m, &alloc);
@@ -498,4 +570,8 @@ void nb_rpc_reply_clear(struct rpc_reply *rep)
 {
 	nb_map_free(rep->map);
 	rep->map = NULL;
+	free(rep->list);
+	rep->list = NULL;
+	rep->n_list = 0;
+	rep->has_list = false;
 }

@@ -291,6 +291,28 @@ static int mock_fault_resize(struct nb_store_vol *vol, uint64_t new_size)
 	return lower->store->ops->resize(lower, new_size);
 }
 
+/* DELETE and LIST pass through: no fault is injected into them. */
+static int mock_fault_remove(struct nb_store *st, const char *name)
+{
+	struct nb_store *lower = mock_fault_store_of(st)->lower;
+
+	if (!lower->ops->remove)
+		return -ENOTSUP;
+	return lower->ops->remove(lower, name);
+}
+
+static int mock_fault_list(struct nb_store *st, char ***names, size_t *count)
+{
+	struct nb_store *lower = mock_fault_store_of(st)->lower;
+
+	if (!lower->ops->list) {
+		*names = NULL;
+		*count = 0;
+		return 0;
+	}
+	return lower->ops->list(lower, names, count);
+}
+
 /* The writer lock is the lower store's (shared with the mock's other nodes). */
 static int mock_fault_lock_take(struct nb_store_vol *vol, const char *owner, bool brk,
 				uint64_t expect_gen, struct nb_store_lock *lock)
@@ -356,6 +378,8 @@ static const struct nb_store_ops mock_fault_ops = {
 	.info = mock_fault_info,
 	.create = mock_fault_create,
 	.resize = mock_fault_resize,
+	.remove = mock_fault_remove,
+	.list = mock_fault_list,
 	.submit = mock_fault_submit,
 	.cancel = mock_fault_cancel,
 	.lock_take = mock_fault_lock_take,

@@ -77,6 +77,8 @@ uint32_t nb_srv_conn_max_io_size(const struct srv_conn *conn)
 void nb_srv_conn_open(struct srv_conn *conn, struct srv_volume *vol,
 		      bool read_only, bool lock_bound, uint64_t lock_gen)
 {
+	if (conn->vol)  /* a second OPEN: the first volume's reference */
+		nb_srv_volume_put(conn->srv, conn->vol);
 	conn->vol = vol;
 	conn->read_only = read_only;
 	conn->lock_bound = lock_bound;
@@ -219,6 +221,8 @@ void nb_srv_conn_free(struct srv_conn *conn)
 {
 	if (!conn)
 		return;
+	nb_srv_volume_put(conn->srv, conn->vol);
+	conn->vol = NULL;
 	if (conn->reqs) {
 		for (uint32_t i = 0; i < conn->max_inflight; i++)
 			free(conn->reqs[i].buf);

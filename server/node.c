@@ -146,10 +146,23 @@ out_close:
 	return r;
 }
 
+/* The table's volume of that name with a reference, or NULL. */
+static struct srv_volume *srv_volume_get(struct nb_srv *srv, const char *name)
+{
+	struct srv_volume *v;
+
+	pthread_mutex_lock(&srv->lock);
+	v = srv_volume_find_locked(srv, name);
+	if (v)
+		v->users++;
+	pthread_mutex_unlock(&srv->lock);
+	return v;
+}
+
 struct srv_volume *nb_srv_volume_lookup(struct nb_srv *srv, const char *name,
 					int *err)
 {
-	struct srv_volume *v = nb_srv_volume_find(srv, name);
+	struct srv_volume *v = srv_volume_get(srv, name);
 	struct nb_store_vol *svol;
 	int r;
 
@@ -161,10 +174,15 @@ struct srv_volume *nb_srv_volume_lookup(struct nb_srv *srv, const char *name,
 	}
 	r = srv->store->ops->open(srv->store, name, &svol);
 	if (r == 0) {
-		r = nb_srv_volume_insert(srv, name, svol, &v);
+		r = nb_srv_volume_insert(srv, name, svol, NULL);
 		/* Another thread opened it first: take that one. */
-		if (r == -EEXIST && (v = nb_srv_volume_find(srv, name)))
-			return v;
+		if (r == -EEXIST)
+			r = 0;
+	}
+	if (r == 0) {
+		v = srv_volume_get(srv, name);
+		if (!v)
+			r = -ENOENT;
 	}
 	if (r < 0) {
 		*err = r;
@@ -174,6 +192,64 @@ struct srv_volume *nb_srv_volume_lookup(struct nb_srv *srv, const char *name,
 		 (unsigned long long)nb_srv_volume_size(v), v->block_size,
 		 v->read_only ? ", read-only" : "");
 	return v;
+}
+
+void nb_srv_volume_put(struct nb_srv *srv, struct srv_volume *v)
+{
+	bool gone;
+
+	if (!v)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	if (v->users)
+		v->users--;
+	gone = v->deleted && v->users == 0;
+	pthread_mutex_unlock(&srv->lock);
+	if (gone) {
+		v->vol->store->ops->close(v->vol);
+		free(v);
+	}
+}
+
+void nb_srv_volume_retire(struct nb_srv *srv, struct srv_volume *v)
+{
+	pthread_mutex_lock(&srv->lock);
+	for (size_t i = 0; i < srv->n_volumes; i++) {
+		if (srv->volumes[i] == v) {
+			srv->volumes[i] = srv->volumes[--srv->n_volumes];
+			__atomic_store_n(&v->deleted, true, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
+int nb_srv_volume_names(struct nb_srv *srv, char ***names, size_t *count)
+{
+	char **list;
+	size_t n = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	list = calloc(srv->n_volumes + 1, sizeof(*list));
+	for (size_t i = 0; list && i < srv->n_volumes; i++) {
+		list[n] = strdup(srv->volumes[i]->name);
+		if (!list[n]) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (!list)
+		return -ENOMEM;
+	if (r < 0) {
+		nb_store_names_free(list, n);
+		return r;
+	}
+	*names = list;
+	*count = n;
+	return 0;
 }
 
 int nb_srv_volume_add(struct nb_srv *srv, struct nb_store *store, const char *name)
@@ -189,10 +265,26 @@ int nb_srv_volume_add(struct nb_srv *srv, struct nb_store *store, const char *na
 	return nb_srv_volume_insert(srv, name, svol, NULL);
 }
 
+int nb_srv_volume_grow(struct srv_volume *v, uint64_t size, char *err,
+		       size_t errlen)
+{
+	int r;
+
+	r = v->vol->store->ops->resize(v->vol, size);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot resize volume %s: %s", v->name,
+			 strerror(-r));
+		return r;
+	}
+	__atomic_store_n(&v->size, size, __ATOMIC_RELAXED);
+	snprintf(err, errlen, "volume %s size %llu", v->name, (unsigned long long)size);
+	return 0;
+}
+
 int nb_srv_volume_resize(struct nb_srv *srv, const char *name, uint64_t size,
 			 char *err, size_t errlen)
 {
-	struct srv_volume *v = nb_srv_volume_find(srv, name);
+	struct srv_volume *v = srv_volume_get(srv, name);
 	uint64_t now;
 	int r;
 
@@ -206,17 +298,12 @@ int nb_srv_volume_resize(struct nb_srv *srv, const char *name, uint64_t size,
 			 "volume %s can only grow to a multiple of %u bytes (now %llu, asked %llu)",
 			 v->name, v->block_size, (unsigned long long)now,
 			 (unsigned long long)size);
-		return -EINVAL;
+		r = -EINVAL;
+	} else {
+		r = nb_srv_volume_grow(v, size, err, errlen);
 	}
-	r = v->vol->store->ops->resize(v->vol, size);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot resize volume %s: %s", v->name,
-			 strerror(-r));
-		return r;
-	}
-	__atomic_store_n(&v->size, size, __ATOMIC_RELAXED);
-	snprintf(err, errlen, "volume %s size %llu", v->name, (unsigned long long)size);
-	return 0;
+	nb_srv_volume_put(srv, v);
+	return r;
 }
 
 void nb_srv_volume_info(const struct srv_volume *v, struct rpc_volume_info *out)

@@ -140,7 +140,8 @@ uint32_t nb_srv_conn_max_io_size(const struct srv_conn *conn);
  */
 int nb_srv_conn_grant(struct srv_conn *conn, uint32_t max_inflight,
 		      uint32_t max_io_size);
-/* OPEN accepted: bind vol (and the lock generation) for the next requests. */
+/* OPEN accepted: bind vol (and the lock generation) for the next requests;
+ * the connection takes over the caller's reference to vol. */
 void nb_srv_conn_open(struct srv_conn *conn, struct srv_volume *vol,
 		      bool read_only, bool lock_bound, uint64_t lock_gen);
 

@@ -54,6 +54,14 @@ struct srv_volume {
 	uint32_t block_size;
 	bool read_only;
 	uint32_t max_discard, max_write_zeroes;
+	/*
+	 * References (under srv->lock): each connection that opened it and
+	 * each request handler using it. The table holds none: a volume in
+	 * the table lives as long as the node; once deleted (out of the
+	 * table) the last nb_srv_volume_put() closes and frees it.
+	 */
+	unsigned users;
+	bool deleted;              /* __atomic: DELETE took it out of the table */
 };
 
 /* An accepted socket on its way to a worker. */
@@ -125,10 +133,23 @@ struct srv_volume *nb_srv_volume_find(struct nb_srv *srv, const char *name);
 /*
  * The served volume of that name, asking the store for it when the
  * table lacks it and open_by_name is set: NULL with -ENOENT or the
- * store's error in *err.
+ * store's error in *err. The caller holds a reference: give it back
+ * with nb_srv_volume_put() (or hand it to a connection).
  */
 struct srv_volume *nb_srv_volume_lookup(struct nb_srv *srv, const char *name,
 					int *err);
+void nb_srv_volume_put(struct nb_srv *srv, struct srv_volume *v);
+/* Take v (the caller holds a reference) out of the table: deleted. */
+void nb_srv_volume_retire(struct nb_srv *srv, struct srv_volume *v);
+/*
+ * Grow v to size (checked by the caller: a multiple of the block size,
+ * not smaller): the store, then the size every INFO and range check
+ * sees. 0 or -errno with a message in err.
+ */
+int nb_srv_volume_grow(struct srv_volume *v, uint64_t size, char *err,
+		       size_t errlen);
+/* The names in the table, malloc'd (nb_store_names_free()). */
+int nb_srv_volume_names(struct nb_srv *srv, char ***names, size_t *count);
 /* Add an opened volume of store to the table (closing it on failure). */
 int nb_srv_volume_insert(struct nb_srv *srv, const char *name,
 			 struct nb_store_vol *vol, struct srv_volume **out);

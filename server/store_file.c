@@ -12,6 +12,7 @@
  * (their writes all reached the page cache before it began).
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -68,6 +69,9 @@ struct file_vol {
 	pthread_mutex_t wl_mu;   /* the cache below */
 	struct nb_store_lock wl; /* wl.gen also read with __atomic */
 	struct stat wl_st;       /* identity of the file read; st_ino 0: none */
+
+	unsigned opens;          /* open handles (under the store's lock) */
+	bool removed;            /* out of the list: freed at the last close */
 };
 
 struct file_store {
@@ -582,6 +586,8 @@ static int file_open(struct nb_store *st, const char *name,
 	}
 	file_link(fs, v);
 out_unlock:
+	if (v && r == 0)
+		v->opens++;
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0)
 		return r;
@@ -591,9 +597,173 @@ out_unlock:
 	return 0;
 }
 
-/* Volumes live as long as the store. */
+/* Volumes live as long as the store, unless removed. */
 static void file_close(struct nb_store_vol *vol)
 {
+	struct file_store *fs = file_store_of(vol->store);
+	struct file_vol *v = file_vol_of(vol);
+	bool gone;
+
+	pthread_mutex_lock(&fs->lock);
+	if (v->opens)
+		v->opens--;
+	gone = v->removed && v->opens == 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (gone)
+		file_vol_free(v);
+}
+
+/* unlink path; a missing file is fine. */
+static int file_unlink(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Delete a volume: its file, its lock file and (managed) its meta file.
+ * An open handle keeps the data until its last close.
+ */
+static int file_remove(struct nb_store *st, const char *name)
+{
+	struct file_store *fs = file_store_of(st);
+	char path[FILE_PATH_MAX];
+	struct file_vol **pp, *v = NULL;
+	bool gone = false;
+	int r = 0, r2;
+
+	if (!nb_store_name_valid(name))
+		return -ENOENT;
+	pthread_mutex_lock(&fs->lock);
+	for (pp = &fs->vols; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->name, name) == 0) {
+			v = *pp;
+			break;
+		}
+	}
+	if (v && v->read_only) {
+		r = -EROFS;
+		goto out_unlock;
+	}
+	if (v) {
+		r = file_unlink(v->path);
+		if (r == 0 && v->lock_path)
+			r = file_unlink(v->lock_path);
+	} else if (fs->managed) {
+		file_path(fs, name, ".vol", path, sizeof(path));
+		if (access(path, F_OK) < 0) {
+			r = -errno;
+			goto out_unlock;
+		}
+		r = file_unlink(path);
+		file_path(fs, name, ".lock", path, sizeof(path));
+		if (r == 0)
+			r = file_unlink(path);
+	} else {
+		r = -ENOENT;
+	}
+	if (r == 0 && fs->managed) {
+		file_path(fs, name, ".meta", path, sizeof(path));
+		r = file_unlink(path);
+		r2 = file_sync_dir(fs->dir);
+		if (r == 0)
+			r = r2;
+	}
+	if (r == 0 && v) {
+		*pp = v->next;
+		v->removed = true;
+		gone = v->opens == 0;
+	}
+out_unlock:
+	pthread_mutex_unlock(&fs->lock);
+	if (gone)
+		file_vol_free(v);
+	return r;
+}
+
+/* Managed: every NAME.vol of the directory; unmanaged: the volumes added. */
+static int file_list(struct nb_store *st, char ***names, size_t *count)
+{
+	struct file_store *fs = file_store_of(st);
+	char **list = NULL, **grown;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d = NULL;
+	int r = 0;
+
+	*names = NULL;
+	*count = 0;
+	pthread_mutex_lock(&fs->lock);
+	if (fs->managed) {
+		d = opendir(fs->dir);
+		if (!d) {
+			r = -errno;
+			goto out_unlock;
+		}
+	}
+	for (struct file_vol *v = d ? NULL : fs->vols;;) {
+		char name[RPC_NAME_MAX + 1];
+
+		if (d) {
+			size_t len;
+
+			errno = 0;
+			de = readdir(d);
+			if (!de) {
+				r = errno ? -errno : 0;
+				break;
+			}
+			len = strlen(de->d_name);
+			if (len <= 4 || len - 4 > RPC_NAME_MAX ||
+			    strcmp(de->d_name + len - 4, ".vol") != 0)
+				continue;
+			memcpy(name, de->d_name, len - 4);
+			name[len - 4] = '\0';
+			if (!nb_store_name_valid(name))
+				continue;
+		} else {
+			if (!v)
+				break;
+			snprintf(name, sizeof(name), "%s", v->name);
+			v = v->next;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(list, cap * sizeof(*list));
+			if (!grown) {
+				r = -ENOMEM;
+				break;
+			}
+			list = grown;
+		}
+		list[n] = strdup(name);
+		if (!list[n]) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	if (d)
+		closedir(d);
+out_unlock:
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0) {
+		nb_store_names_free(list, n);
+		return r;
+	}
+	*names = list;
+	*count = n;
+	return 0;
+}
+
+void nb_store_names_free(char **names, size_t count)
+{
+	if (!names)
+		return;
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
 }
 
 static int file_info(struct nb_store_vol *vol, struct nb_store_vol_info *out)
@@ -897,6 +1067,8 @@ static const struct nb_store_ops file_ops = {
 	.info = file_info,
 	.create = file_create,
 	.resize = file_resize,
+	.remove = file_remove,
+	.list = file_list,
 	.submit = file_submit,
 	.lock_take = file_lock_take,
 	.lock_break = file_lock_break,

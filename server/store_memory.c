@@ -30,6 +30,8 @@ struct memory_vol {
 	/* The writer lock: changed under lock held for writing, so a break
 	 * waits for the requests executing (they hold it for reading). */
 	struct nb_store_lock wlock;
+	unsigned opens;          /* open handles (under the store's lock) */
+	bool removed;            /* out of the list: freed at the last close */
 };
 
 struct memory_store {
@@ -114,6 +116,8 @@ static int memory_open(struct nb_store *st, const char *name,
 
 	pthread_mutex_lock(&ms->lock);
 	v = memory_find(ms, name);
+	if (v)
+		v->opens++;
 	pthread_mutex_unlock(&ms->lock);
 	if (!v)
 		return -ENOENT;
@@ -121,9 +125,52 @@ static int memory_open(struct nb_store *st, const char *name,
 	return 0;
 }
 
-/* Volumes live as long as the store. */
+static void memory_vol_free(struct memory_vol *v)
+{
+	if (v->mem)
+		munmap(v->mem, v->size);
+	pthread_rwlock_destroy(&v->lock);
+	free(v);
+}
+
+/* Volumes live as long as the store, unless removed. */
 static void memory_close(struct nb_store_vol *vol)
 {
+	struct memory_store *ms = memory_store_of(vol->store);
+	struct memory_vol *v = memory_vol_of(vol);
+	bool gone;
+
+	pthread_mutex_lock(&ms->lock);
+	if (v->opens)
+		v->opens--;
+	gone = v->removed && v->opens == 0;
+	pthread_mutex_unlock(&ms->lock);
+	if (gone)
+		memory_vol_free(v);
+}
+
+static int memory_remove(struct nb_store *st, const char *name)
+{
+	struct memory_store *ms = memory_store_of(st);
+	struct memory_vol **pp, *v = NULL;
+	bool gone = false;
+
+	pthread_mutex_lock(&ms->lock);
+	for (pp = &ms->vols; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->name, name) == 0) {
+			v = *pp;
+			*pp = v->next;
+			v->removed = true;
+			gone = v->opens == 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ms->lock);
+	if (!v)
+		return -ENOENT;
+	if (gone)
+		memory_vol_free(v);
+	return 0;
 }
 
 static int memory_info(struct nb_store_vol *vol, struct nb_store_vol_info *out)
@@ -289,9 +336,7 @@ static void memory_destroy(struct nb_store *st)
 
 	while ((v = ms->vols)) {
 		ms->vols = v->next;
-		munmap(v->mem, v->size);
-		pthread_rwlock_destroy(&v->lock);
-		free(v);
+		memory_vol_free(v);
 	}
 	pthread_mutex_destroy(&ms->lock);
 	free(ms);
@@ -305,6 +350,7 @@ static const struct nb_store_ops memory_ops = {
 	.info = memory_info,
 	.create = memory_create,
 	.resize = memory_resize,
+	.remove = memory_remove,
 	.submit = memory_submit,
 	.lock_take = memory_lock_take,
 	.lock_break = memory_lock_break,

@@ -137,6 +137,31 @@ static int store_rados_resize(struct nb_store_vol *vol, uint64_t new_size)
 				   nb_rados_vol_name(v->rv), new_size, err, sizeof(err));
 }
 
+/* Header and data objects; refused (-EBUSY) while the lock is held. */
+static int store_rados_remove(struct nb_store *st, const char *name)
+{
+	char err[256];
+	int r;
+
+	r = nb_rados_vol_remove(store_rados_store_of(st)->rs, name, err, sizeof(err));
+	if (r < 0 && r != -ENOENT)
+		nb_log_msg(LOG_WARNING, "rados: %s", err);
+	return r;
+}
+
+/* The pool's volume directory (an omap index object). */
+static int store_rados_list(struct nb_store *st, char ***names, size_t *count)
+{
+	char err[256];
+	int r;
+
+	r = nb_rados_vol_list(store_rados_store_of(st)->rs, names, count, err,
+			      sizeof(err));
+	if (r < 0)
+		nb_log_msg(LOG_WARNING, "rados: %s", err);
+	return r;
+}
+
 /* ---- the header watch lost: refresh off the I/O thread ---- */
 
 /* Log a reconnect (a blocklisted client replaced) once. */
@@ -378,6 +403,8 @@ static const struct nb_store_ops store_rados_ops = {
 	.info = store_rados_info,
 	.create = store_rados_create,
 	.resize = store_rados_resize,
+	.remove = store_rados_remove,
+	.list = store_rados_list,
 	.submit = store_rados_submit,
 	.lock_take = store_rados_lock_take,
 	.lock_break = store_rados_lock_break,

@@ -307,6 +307,9 @@ int cli_cmd_export(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_verify(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_bench(struct cli_common *opt, int argc, char **argv);
 int cli_cmd_unlock(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_delete(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_resize(struct cli_common *opt, int argc, char **argv);
+int cli_cmd_list(struct cli_common *opt, int argc, char **argv);
 
 /*
  * Checks shared by the commands that need a cluster. Fills in the

@@ -25,6 +25,9 @@ static const struct cli_command cli_commands[] = {
 	{ "verify", cli_cmd_verify },
 	{ "bench", cli_cmd_bench },
 	{ "unlock", cli_cmd_unlock },
+	{ "delete", cli_cmd_delete },
+	{ "resize", cli_cmd_resize },
+	{ "list", cli_cmd_list },
 };
 
 int main(int argc, char **argv)
@@ -44,7 +47,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (first >= argc) {
-		nb_cli_err("missing COMMAND (create, info, import, export, verify, bench, unlock; see 'netblk-cli --help')");
+		nb_cli_err("missing COMMAND (create, info, import, export, verify, bench, unlock, delete, resize, list; see 'netblk-cli --help')");
 		ret = CLI_EXIT_USAGE;
 		goto out;
 	}

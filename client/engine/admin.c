@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Administrative requests to one node: create, info, unlock, get map;
- * the writer lock of every store (admin.h). */
+/* Administrative requests to one node: create, info, unlock, delete,
+ * resize, list, get map; the writer lock of every store (admin.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +30,10 @@ struct admin {
 	struct session_volume *info;
 	struct session_lock *lock;
 	struct map **map_out;
+	/* LIST: the volumes gathered so far, and whether more follow */
+	struct session_volume *list;
+	size_t n_list;
+	bool list_more;
 };
 
 static void admin_end(struct admin *a, int result, const char *msg)
@@ -58,6 +62,29 @@ static int admin_take(struct admin *a, struct conn *conn,
 {
 	char why[256];
 
+	if (a->req.op == RPC_OP_LIST) {
+		struct session_volume *grown;
+
+		if (!rep->has_list) {
+			snprintf(msg, msglen, "node %s: LIST reply without a list",
+				 nb_conn_addr(conn));
+			return -EPROTO;
+		}
+		if (rep->n_list == 0) {
+			a->list_more = false;  /* nothing to continue after */
+			return 0;
+		}
+		grown = realloc(a->list, (a->n_list + rep->n_list) * sizeof(*grown));
+		if (!grown) {
+			snprintf(msg, msglen, "out of memory");
+			return -ENOMEM;
+		}
+		a->list = grown;
+		for (uint32_t i = 0; i < rep->n_list; i++)
+			admin_volume_copy(&a->list[a->n_list++], &rep->list[i]);
+		a->list_more = rep->list_more;
+		return 0;
+	}
 	if (a->req.op != RPC_OP_GET_MAP) {
 		if (!rep->has_volume) {
 			snprintf(msg, msglen,
@@ -119,6 +146,16 @@ static void admin_reply(struct conn *conn, struct conn_req *req,
 		break;
 	case RPC_STATUS_FENCED:
 		result = -ESTALE;
+		break;
+	case RPC_STATUS_LOCKED:
+		result = -EBUSY;
+		break;
+	case RPC_STATUS_READ_ONLY:
+		result = -EROFS;
+		break;
+	case RPC_STATUS_MALFORMED:
+		result = req->op == RPC_OP_DELETE || req->op == RPC_OP_RESIZE ||
+			 req->op == RPC_OP_LIST ? -EINVAL : -EIO;
 		break;
 	default:
 		result = -EIO;
@@ -185,7 +222,7 @@ static int admin_run(struct ev_loop *loop, const struct session_config *cfg,
 	SSL_CTX *ctx;
 	int ret;
 
-	if (a->req.op != RPC_OP_GET_MAP &&
+	if (a->req.op != RPC_OP_GET_MAP && a->req.op != RPC_OP_LIST &&
 	    (!cfg->volume || !cfg->volume[0] ||
 	     strlen(cfg->volume) > RPC_NAME_MAX)) {
 		snprintf(err, errlen, "invalid volume name '%s'",
@@ -207,7 +244,8 @@ static int admin_run(struct ev_loop *loop, const struct session_config *cfg,
 		}
 	}
 
-	a->req.volume = cfg->volume;
+	if (a->req.op != RPC_OP_LIST)
+		a->req.volume = cfg->volume;
 	a->req.reply = admin_reply;
 	a->req.returned = admin_returned;
 
@@ -282,6 +320,62 @@ int nb_admin_unlock(struct ev_loop *loop, const struct session_config *cfg,
 	a.req.owner = cfg->lock_owner;
 	a.req.lock_generation = generation;
 	return admin_run(loop, cfg, node, &a, err, errlen);
+}
+
+int nb_admin_delete(struct ev_loop *loop, const struct session_config *cfg,
+		    const char *node, bool force, struct session_volume *info,
+		    char *err, size_t errlen)
+{
+	struct admin a = { .info = info };
+
+	if (cfg->lock_owner && strlen(cfg->lock_owner) > RPC_NAME_MAX)
+		return nb_errf(err, errlen, -EINVAL, "lock owner too long");
+	a.req.op = RPC_OP_DELETE;
+	a.req.owner = cfg->lock_owner;
+	a.req.force = force;
+	return admin_run(loop, cfg, node, &a, err, errlen);
+}
+
+int nb_admin_resize(struct ev_loop *loop, const struct session_config *cfg,
+		    const char *node, uint64_t size, struct session_volume *info,
+		    char *err, size_t errlen)
+{
+	struct admin a = { .info = info };
+
+	a.req.op = RPC_OP_RESIZE;
+	a.req.create_size = size;
+	return admin_run(loop, cfg, node, &a, err, errlen);
+}
+
+int nb_admin_list(struct ev_loop *loop, const struct session_config *cfg,
+		  const char *node, struct session_volume **vols, size_t *count,
+		  char *err, size_t errlen)
+{
+	struct admin a;
+	char after[SESSION_NAME_MAX + 1] = "";
+	int ret;
+
+	*vols = NULL;
+	*count = 0;
+	memset(&a, 0, sizeof(a));
+	do {
+		/* each page on its own connection, after the last name seen */
+		a.sent = a.done = false;
+		a.list_more = false;
+		memset(&a.req, 0, sizeof(a.req));
+		a.req.op = RPC_OP_LIST;
+		a.req.volume = after;
+		ret = admin_run(loop, cfg, node, &a, err, errlen);
+		if (ret < 0) {
+			free(a.list);
+			return ret;
+		}
+		if (a.n_list)
+			snprintf(after, sizeof(after), "%s", a.list[a.n_list - 1].name);
+	} while (a.list_more);
+	*vols = a.list;
+	*count = a.n_list;
+	return 0;
 }
 
 int nb_admin_get_map(struct ev_loop *loop, const struct session_config *cfg,

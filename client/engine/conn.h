@@ -89,12 +89,14 @@ struct conn_req {
 	const struct iovec *iov;       /* READ/WRITE data: the whole array */
 	int iovcnt;
 	struct nb_iov_pos pos;      /* where this request's data starts */
-	/* admin ops only (CREATE, INFO, UNLOCK) */
-	const char *volume;
-	uint64_t create_size;
+	/* admin ops only (CREATE, INFO, UNLOCK, DELETE, RESIZE, LIST) */
+	const char *volume;            /* LIST: start after this name */
+	uint64_t create_size;          /* CREATE; RESIZE: the new size */
 	uint32_t create_block_size;
-	const char *owner;             /* UNLOCK: who breaks it */
+	const char *owner;             /* UNLOCK: who breaks it; DELETE: caller */
 	uint64_t lock_generation;      /* UNLOCK: 0 = any */
+	bool force;                    /* DELETE: even while another holds the lock */
+	uint32_t list_max;             /* LIST: 0 = the node's page */
 
 	/* conn's, while linked */
 	struct conn_req *next;

@@ -153,14 +153,19 @@ static int conn_encode(struct conn *conn, const struct conn_req *req,
 	case RPC_OP_CREATE:
 	case RPC_OP_INFO:
 	case RPC_OP_UNLOCK:
+	case RPC_OP_DELETE:
+	case RPC_OP_RESIZE:
+	case RPC_OP_LIST:
 		snprintf(r.volume, sizeof(r.volume), "%s",
 			 req->volume ? req->volume : "");
 		r.create_size = req->create_size;
 		r.create_block_size = req->create_block_size;
-		if (req->op == RPC_OP_UNLOCK) {
+		r.list_max = req->list_max;
+		if (req->op == RPC_OP_UNLOCK || req->op == RPC_OP_DELETE) {
 			snprintf(r.owner, sizeof(r.owner), "%s",
 				 req->owner ? req->owner : "");
 			r.lock_generation = req->lock_generation;
+			r.break_lock = req->op == RPC_OP_DELETE && req->force;
 		}
 		break;
 	default:

@@ -24,6 +24,7 @@
 #define RPC_MAX_DATA_LEN   (32u << 20) /* absolute cap on one payload */
 #define RPC_NAME_MAX       255         /* volume names, node names */
 #define RPC_MESSAGE_MAX    255         /* error text in a reply */
+#define RPC_LIST_MAX       256         /* volumes in one LIST reply, at most */
 
 /* Request flags */
 #define RPC_FLAG_FUA   (1u << 0) /* WRITE, WRITE_ZEROES: durable before reply */
@@ -50,6 +51,9 @@ enum rpc_op {
 	RPC_OP_CREATE,
 	RPC_OP_INFO,
 	RPC_OP_UNLOCK,
+	RPC_OP_DELETE,
+	RPC_OP_RESIZE,
+	RPC_OP_LIST,
 	RPC_OP_MAX
 };
 
@@ -113,13 +117,15 @@ struct rpc_request {
 	uint64_t epoch;
 	/* Set according to op: */
 	struct rpc_handshake handshake;     /* HANDSHAKE */
-	char volume[RPC_NAME_MAX + 1];      /* OPEN, CREATE, INFO, UNLOCK */
+	/* OPEN, CREATE, INFO, UNLOCK, DELETE, RESIZE; LIST: start_after */
+	char volume[RPC_NAME_MAX + 1];
 	bool read_only;                     /* OPEN */
-	char owner[RPC_NAME_MAX + 1];       /* OPEN (read-write), UNLOCK */
-	bool break_lock;                    /* OPEN */
+	char owner[RPC_NAME_MAX + 1];       /* OPEN (read-write), UNLOCK, DELETE */
+	bool break_lock;                    /* OPEN; DELETE: force */
 	uint64_t lock_generation;           /* OPEN, UNLOCK: 0 = any */
-	uint64_t create_size;               /* CREATE */
+	uint64_t create_size;               /* CREATE; RESIZE: the new size */
 	uint32_t create_block_size;         /* CREATE */
+	uint32_t list_max;                  /* LIST: 0 = the node's page */
 };
 
 struct rpc_reply {
@@ -136,6 +142,15 @@ struct rpc_reply {
 	 * read.
 	 */
 	struct map *map;
+	/*
+	 * LIST: n_list volumes, more after them when list_more. Owned like
+	 * map: allocated by nb_rpc_reply_decode(), freed by
+	 * nb_rpc_reply_clear(); only read for encoding.
+	 */
+	bool has_list;
+	bool list_more;
+	uint32_t n_list;
+	struct rpc_volume_info *list;
 };
 
 /* Names for logs; never NULL. */

@@ -141,6 +141,21 @@ struct nb_store_ops {
 		      uint32_t block_size);
 	/* Grow to new_size (a multiple of the block size); -EINVAL to shrink. */
 	int (*resize)(struct nb_store_vol *vol, uint64_t new_size);
+	/*
+	 * Optional: delete volume name and its data and writer lock for good
+	 * (the caller broke a held lock first): 0, -ENOENT, -ENOTSUP, -EBUSY
+	 * (rados: locked meanwhile), -errno. A handle of it that is still
+	 * open stays valid until close(), which then frees it; a new open()
+	 * of the name fails with -ENOENT (or finds a new volume).
+	 */
+	int (*remove)(struct nb_store *st, const char *name);
+	/*
+	 * Optional: the names of every volume of the store, also those not
+	 * opened yet, in *names (a malloc'd array of malloc'd strings, any
+	 * order; free with nb_store_names_free()). A store without list has
+	 * only the volumes it was given or created, which the node knows.
+	 */
+	int (*list)(struct nb_store *st, char ***names, size_t *count);
 
 	/* Start io; completion through nb_store_io_complete(). */
 	void (*submit)(struct nb_store_vol *vol, struct nb_store_io *io);
@@ -208,6 +223,8 @@ static inline void nb_store_destroy(struct nb_store *st)
 
 /* Valid volume name: 1..RPC_NAME_MAX of [A-Za-z0-9._-], not "." or "..". */
 bool nb_store_name_valid(const char *name);
+/* Free what list() returned (NULL is a no-op). */
+void nb_store_names_free(char **names, size_t count);
 
 /* ---- the lock rules (store_lock.c), for stores that keep the lock themselves ---- */
 

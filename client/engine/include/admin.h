@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Administrative requests to ONE storage node, without opening a volume:
- * create a volume, describe a volume and its writer lock, break the lock,
- * fetch the node's cluster map.
+ * create, delete, grow and list volumes, describe a volume and its
+ * writer lock, break the lock, fetch the node's cluster map.
  *
  * Each call is blocking: it connects to node ("host:port" or
  * "[v6]:port"), does TLS and the protocol handshake (no OPEN), sends its
@@ -16,12 +16,16 @@
  * Each returns 0, or a negative errno with a message naming the node in
  * err (when errlen > 0):
  *   -EEXIST        (create) the volume exists
- *   -ENOENT        (info) the volume does not exist
- *   -EOPNOTSUPP    the node refuses the request (creation not allowed,
- *                  no writer lock)
+ *   -ENOENT        (info, unlock, delete, resize) the volume does not exist
+ *   -EOPNOTSUPP    the node refuses the request (creation, deletion or
+ *                  resizing not allowed, no writer lock, a shrink)
  *   -ESTALE        (unlock) the lock is no longer at the generation given
+ *   -EBUSY         (delete) another owner holds the writer lock
+ *   -EROFS         (delete, resize) the volume is read-only on that node
  *   -ECONNREFUSED, -ETIMEDOUT, -EACCES, -EPROTO as for nb_session_start()
- *   -EINVAL        bad volume name or node address, or TLS files
+ *   -EINVAL        bad volume name or node address, or TLS files; a
+ *                  request the node calls malformed (a bad name, a size
+ *                  that is not a multiple of the block size)
  *   -EIO           any other failure the node reports
  */
 #ifndef NETBLK_ADMIN_H
@@ -61,6 +65,37 @@ int nb_admin_info(struct ev_loop *loop, const struct session_config *cfg,
 int nb_admin_unlock(struct ev_loop *loop, const struct session_config *cfg,
 		 const char *node, uint64_t generation,
 		 struct session_lock *after, char *err, size_t errlen);
+
+/*
+ * Delete cfg->volume and its data for good (DELETE). cfg->lock_owner
+ * (may be NULL) names the caller: the node refuses (-EBUSY, the holder
+ * in err) while another owner holds the writer lock, unless force is
+ * set; a held lock is broken first, so its holder is fenced. *info (may
+ * be NULL) gets the volume as it was. A volume already gone is -ENOENT:
+ * callers that want "delete if it exists" take that as done.
+ */
+int nb_admin_delete(struct ev_loop *loop, const struct session_config *cfg,
+		    const char *node, bool force, struct session_volume *info,
+		    char *err, size_t errlen);
+
+/*
+ * Grow cfg->volume to size bytes (RESIZE; a multiple of its block size).
+ * Clients that have it open see the new size with their next check (the
+ * daemon's --resize-check). The same size is a no-op; a smaller one is
+ * refused (-EOPNOTSUPP). *info (may be NULL) gets the volume after.
+ */
+int nb_admin_resize(struct ev_loop *loop, const struct session_config *cfg,
+		    const char *node, uint64_t size, struct session_volume *info,
+		    char *err, size_t errlen);
+
+/*
+ * Every volume of the node (LIST, all pages), sorted by name: a
+ * malloc'd array of *count volumes in *vols (the caller frees it; NULL
+ * when there are none). cfg->volume is not used.
+ */
+int nb_admin_list(struct ev_loop *loop, const struct session_config *cfg,
+		  const char *node, struct session_volume **vols, size_t *count,
+		  char *err, size_t errlen);
 
 /*
  * The writer lock of one store of a volume: a map group (its nodes share
