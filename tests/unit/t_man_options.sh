@@ -54,7 +54,7 @@ done
 check vduse-netblk.8 "$(run_help vduse-netblk --help; run_help vduse-netblk agent --help;
 	run_help vduse-netblk status --help)"
 cli_help=$(run_help netblk-cli --help)
-for c in create info import export verify bench unlock; do
+for c in create info import export verify bench unlock delete resize list; do
 	cli_help+=$'\n'$(run_help netblk-cli "$c" --help)
 done
 check netblk-cli.1 "$cli_help"

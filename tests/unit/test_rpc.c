@@ -157,6 +157,103 @@ static void test_request_handshake_open_create(void **state)
 	assert_int_equal(out.create_block_size, 4096);
 }
 
+/* DELETE (owner, force), RESIZE (new size) and LIST (start, page size). */
+static void test_request_admin_ops(void **state)
+{
+	struct rpc_request in, out;
+	uint8_t buf[1024];
+	int n;
+
+	memset(&in, 0, sizeof(in));
+	in.id = 6;
+	in.op = RPC_OP_DELETE;
+	strcpy(in.volume, "gone");
+	strcpy(in.owner, "csi@ctl");
+	in.break_lock = true;
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
+	assert_int_equal(out.op, RPC_OP_DELETE);
+	assert_string_equal(out.volume, "gone");
+	assert_string_equal(out.owner, "csi@ctl");
+	assert_true(out.break_lock);
+	assert_string_equal(nb_rpc_op_name(RPC_OP_DELETE), "DELETE");
+
+	memset(&in, 0, sizeof(in));
+	in.id = 7;
+	in.op = RPC_OP_RESIZE;
+	strcpy(in.volume, "grow");
+	in.create_size = 3ull << 30;
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
+	assert_int_equal(out.op, RPC_OP_RESIZE);
+	assert_string_equal(out.volume, "grow");
+	assert_true(out.create_size == 3ull << 30);
+
+	memset(&in, 0, sizeof(in));
+	in.id = 8;
+	in.op = RPC_OP_LIST;
+	strcpy(in.volume, "after-this");
+	in.list_max = 17;
+	n = nb_rpc_request_encode(&in, 0, buf, sizeof(buf));
+	assert_int_equal(nb_rpc_request_decode(buf + 16, n - 16, &out), 0);
+	assert_int_equal(out.op, RPC_OP_LIST);
+	assert_string_equal(out.volume, "after-this");
+	assert_int_equal(out.list_max, 17);
+	assert_string_equal(nb_rpc_op_name(RPC_OP_LIST), "LIST");
+}
+
+/* A LIST reply: every volume with its size, the more flag; owned list. */
+static void test_reply_list(void **state)
+{
+	struct rpc_volume_info vols[3];
+	struct rpc_reply in = { .id = 9, .status = RPC_STATUS_OK }, out;
+	uint8_t *buf;
+	size_t cap;
+	int n;
+
+	memset(vols, 0, sizeof(vols));
+	strcpy(vols[0].volume, "a");
+	vols[0].size = 1 << 20;
+	vols[0].block_size = 512;
+	strcpy(vols[1].volume, "b");
+	vols[1].size = 1ull << 40;
+	vols[1].block_size = 4096;
+	vols[1].read_only = true;
+	memset(vols[2].volume, 'z', RPC_NAME_MAX);
+	vols[2].size = 4096;
+	in.has_list = true;
+	in.list = vols;
+	in.n_list = 3;
+	in.list_more = true;
+	cap = nb_rpc_reply_encoded_max(&in);
+	buf = malloc(cap);
+	assert_non_null(buf);
+	n = nb_rpc_reply_encode(&in, 0, buf, cap);
+	assert_true(n > 16);
+	assert_int_equal(nb_rpc_reply_decode(buf + 16, n - 16, &out), 0);
+	assert_true(out.has_list && out.list_more);
+	assert_int_equal(out.n_list, 3);
+	assert_string_equal(out.list[0].volume, "a");
+	assert_true(out.list[1].size == 1ull << 40);
+	assert_int_equal(out.list[1].block_size, 4096);
+	assert_true(out.list[1].read_only);
+	assert_int_equal(strlen(out.list[2].volume), RPC_NAME_MAX);
+	nb_rpc_reply_clear(&out);
+	assert_null(out.list);
+
+	/* an empty page is a list too; more than RPC_LIST_MAX is refused */
+	in.n_list = 0;
+	in.list_more = false;
+	n = nb_rpc_reply_encode(&in, 0, buf, cap);
+	assert_int_equal(nb_rpc_reply_decode(buf + 16, n - 16, &out), 0);
+	assert_true(out.has_list && !out.list_more);
+	assert_int_equal(out.n_list, 0);
+	nb_rpc_reply_clear(&out);
+	in.n_list = RPC_LIST_MAX + 1;
+	assert_int_equal(nb_rpc_reply_encode(&in, 0, buf, cap), -EINVAL);
+	free(buf);
+}
+
 static void test_request_encode_limits(void **state)
 {
 	struct rpc_request in = { .id = 1, .op = RPC_OP_READ, .length = 4096 };
@@ -368,6 +465,8 @@ int main(void)
 		cmocka_unit_test(test_request_name_too_long),
 		cmocka_unit_test(test_reply_roundtrip_with_map),
 		cmocka_unit_test(test_reply_error_message),
+		cmocka_unit_test(test_request_admin_ops),
+		cmocka_unit_test(test_reply_list),
 		cmocka_unit_test(test_reply_decode_rejects_bad_map),
 		cmocka_unit_test(test_names),
 	};
