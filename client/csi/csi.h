@@ -57,7 +57,6 @@ struct csi_ctx {
 	const char *cluster_text;       /* --cluster as given (for specs) */
 	const char *tls_ca, *tls_cert, *tls_key, *server_name;
 	double connect_timeout;
-	const char *admin_command;      /* "CMD delete|resize VOLUME [BYTES]" */
 	/* node service */
 	const char *spec_dir;           /* the agent's spec directory */
 	const char *run_dir;            /* the agent's run directory */

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The CSI Controller service over the cluster's admin requests
- * (admin.h): CREATE and INFO make and describe volumes, UNLOCK takes the
- * writer lock from a node the volume was unpublished from. The cluster
- * has no request to delete or grow a volume: --admin-command does that
- * when it is given (docs/csi.md).
+ * (admin.h): CREATE, DELETE, RESIZE, LIST and INFO make, delete, grow,
+ * list and describe volumes, UNLOCK takes the writer lock from a node the
+ * volume was unpublished from (docs/csi.md).
  *
  * Publications are kept in memory (the external-attacher repeats its
  * ControllerPublish calls after a restart); the writer lock on the
@@ -327,20 +326,66 @@ static int csi_create_volume(struct csi_call *c, const ProtobufCMessage *m,
 	return CSI_OK;
 }
 
-/* ---- the admin command (delete, resize) ---- */
+/* ---- DELETE and RESIZE, once per store ---- */
 
-static int csi_admin_command(struct csi_call *c, const char *what, const struct csi_volume *v,
-			     const char *arg)
+enum csi_store_op { CSI_STORE_DELETE, CSI_STORE_RESIZE };
+
+/*
+ * op on every store of v's cluster: one node of each map group (the
+ * first that answers) and each node alone. 0 when every store did it
+ * (DELETE: or had no such volume; *found tells whether one had it), or
+ * the first failure with err set.
+ */
+static int csi_each_store(const struct csi_ctx *ctx, const struct csi_volume *v,
+			  enum csi_store_op op, uint64_t size, bool *found,
+			  char *err, size_t errlen)
 {
-	char out[512];
-	char *argv[] = { (char *)c->ctx->admin_command, (char *)what, (char *)v->name,
-			 (char *)v->cluster, (char *)arg, NULL };
-	int rc = nb_csi_run(argv, out, sizeof(out));
+	struct session_config cfg;
+	struct admin_map *map = NULL;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	bool done[CSI_VOLUME_MAX_NODES] = { false };
+	int r = 0, first_err = 0;
+	size_t i, j;
 
-	if (rc != 0)
-		return nb_csi_fail(c, CSI_INTERNAL, "%s %s %s: %s %s", c->ctx->admin_command, what,
-				   v->name, rc < 0 ? strerror(-rc) : "failed:", out);
-	return CSI_OK;
+	if (!loop) {
+		snprintf(err, errlen, "cannot create an event loop");
+		return -ENOMEM;
+	}
+	csi_cfg(ctx, v, &cfg);
+	if (found)
+		*found = false;
+	for (i = 0; i < v->n_nodes && !map; i++)
+		nb_admin_get_map(loop, &cfg, v->nodes[i], &map, err, errlen);
+	for (i = 0; i < v->n_nodes; i++) {
+		for (j = 0; map && j < i; j++)
+			if (done[j] && nb_admin_map_same_store(map, v->nodes[j], v->nodes[i]))
+				break;
+		if (map && j < i)
+			continue;
+		if (op == CSI_STORE_DELETE)
+			r = nb_admin_delete(loop, &cfg, v->nodes[i], false, NULL, err, errlen);
+		else
+			r = nb_admin_resize(loop, &cfg, v->nodes[i], size, NULL, err, errlen);
+		if (r == 0 && found)
+			*found = true;
+		if (r == -ENOENT && op == CSI_STORE_DELETE)
+			r = 0;
+		/* a node that cannot be reached: its store may have another */
+		done[i] = !csi_unreachable(r);
+		if (r < 0 && !first_err && !(csi_unreachable(r) && map))
+			first_err = r;
+		if (r < 0 && csi_unreachable(r) && map) {
+			/* is another node of that store left to ask? */
+			for (j = i + 1; j < v->n_nodes; j++)
+				if (nb_admin_map_same_store(map, v->nodes[i], v->nodes[j]))
+					break;
+			if (j == v->n_nodes && !first_err)
+				first_err = r;
+		}
+	}
+	nb_admin_map_free(map);
+	ev_loop_destroy(loop);
+	return first_err;
 }
 
 /* ---- DeleteVolume ---- */
@@ -351,8 +396,6 @@ static int csi_delete_volume(struct csi_call *c, const ProtobufCMessage *m,
 	const Csi__V1__DeleteVolumeRequest *req = (const void *)m;
 	Csi__V1__DeleteVolumeResponse *r = nb_csi_alloc(c, sizeof(*r));
 	struct csi_volume v;
-	struct session_volume info;
-	struct session_lock lock;
 	struct csi_pub *pub;
 	char err[512], pub_node[128] = "";
 	int rc, code = CSI_OK;
@@ -377,27 +420,17 @@ static int csi_delete_volume(struct csi_call *c, const ProtobufCMessage *m,
 				   "DeleteVolume %s: still published to node %s", v.name, pub_node);
 		goto out;
 	}
-	rc = csi_info(c->ctx, &v, &info, &lock, err, sizeof(err));
-	if (rc == -ENOENT)
-		goto out;
-	if (rc < 0) {
+	/*
+	 * DELETE on every store: a node refuses while a node of the driver
+	 * (or anyone else) holds the writer lock; a store without the
+	 * volume has it deleted already.
+	 */
+	rc = csi_each_store(c->ctx, &v, CSI_STORE_DELETE, 0, NULL, err, sizeof(err));
+	if (rc == -EBUSY)
+		code = nb_csi_fail(c, CSI_FAILED_PRECONDITION, "DeleteVolume %s: in use: %s",
+				   v.name, err);
+	else if (rc < 0)
 		code = nb_csi_fail(c, csi_errno_code(rc), "DeleteVolume %s: %s", v.name, err);
-		goto out;
-	}
-	if (lock.owner[0]) {
-		code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
-				   "DeleteVolume %s: in use, %s holds its writer lock", v.name,
-				   lock.owner);
-		goto out;
-	}
-	if (!c->ctx->admin_command) {
-		code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
-				   "DeleteVolume %s: the cluster has no delete request and the "
-				   "driver has no --admin-command; the volume is left as it is",
-				   v.name);
-		goto out;
-	}
-	code = csi_admin_command(c, "delete", &v, NULL);
 out:
 	nb_csi_release(c->ctx, v.name);
 	return code;
@@ -667,7 +700,7 @@ static int csi_controller_expand(struct csi_call *c, const ProtobufCMessage *m,
 	Csi__V1__ControllerExpandVolumeResponse *r;
 	struct csi_volume v;
 	struct session_volume info;
-	char err[512], bytes[32];
+	char err[512];
 	int64_t required, limit;
 	int rc, code = CSI_OK;
 
@@ -703,16 +736,13 @@ static int csi_controller_expand(struct csi_call *c, const ProtobufCMessage *m,
 					   "%llu fits the range", v.name, (unsigned long long)bs);
 			goto out;
 		}
-		if (!c->ctx->admin_command) {
-			code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
-					   "ControllerExpandVolume %s: the cluster has no resize request "
-					   "and the driver has no --admin-command", v.name);
+		rc = csi_each_store(c->ctx, &v, CSI_STORE_RESIZE, want, NULL, err,
+				    sizeof(err));
+		if (rc < 0) {
+			code = nb_csi_fail(c, rc == -ENOENT ? CSI_NOT_FOUND : CSI_INTERNAL,
+					   "ControllerExpandVolume %s: %s", v.name, err);
 			goto out;
 		}
-		snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)want);
-		code = csi_admin_command(c, "resize", &v, bytes);
-		if (code)
-			goto out;
 		rc = csi_info(c->ctx, &v, &info, NULL, err, sizeof(err));
 		if (rc < 0) {
 			code = nb_csi_fail(c, csi_errno_code(rc), "ControllerExpandVolume %s: %s",
@@ -721,8 +751,8 @@ static int csi_controller_expand(struct csi_call *c, const ProtobufCMessage *m,
 		}
 		if (info.size < (uint64_t)required) {
 			code = nb_csi_fail(c, CSI_INTERNAL,
-					   "ControllerExpandVolume %s: still %llu bytes after the "
-					   "resize command", v.name, (unsigned long long)info.size);
+					   "ControllerExpandVolume %s: still %llu bytes after "
+					   "RESIZE", v.name, (unsigned long long)info.size);
 			goto out;
 		}
 	}
@@ -739,6 +769,81 @@ out:
 	return code;
 }
 
+/* ---- ListVolumes ---- */
+
+/*
+ * The volumes of the driver's own cluster (--cluster), by LIST on the
+ * first node that answers, sorted by name. starting_token is the name
+ * of the last volume of the previous page; one that names no position
+ * the driver could have handed out is ABORTED, as the specification
+ * says.
+ */
+static int csi_list_volumes(struct csi_call *c, const ProtobufCMessage *m,
+			    ProtobufCMessage **resp)
+{
+	const Csi__V1__ListVolumesRequest *req = (const void *)m;
+	const char *token = req->starting_token ? req->starting_token : "";
+	Csi__V1__ListVolumesResponse *r;
+	struct session_volume *vols = NULL;
+	struct session_config cfg;
+	struct csi_volume v;
+	struct ev_loop *loop;
+	size_t n = 0, i, start = 0, page, k;
+	char err[512];
+	int rc = -EIO;
+
+	if (req->max_entries < 0)
+		return nb_csi_fail(c, CSI_INVALID_ARGUMENT,
+				   "ListVolumes: max_entries %d is negative", req->max_entries);
+	if (!c->ctx->cluster_text || !c->ctx->cluster_text[0])
+		return nb_csi_fail(c, CSI_FAILED_PRECONDITION,
+				   "ListVolumes: the driver has no --cluster to list");
+	if (token[0] && !nb_csi_volume_name_ok(token))
+		return nb_csi_fail(c, CSI_ABORTED, "ListVolumes: bad starting_token '%s'", token);
+	/* any valid name gives the nodes of the driver's cluster */
+	if (nb_csi_volume_parse("list", c->ctx->cluster_text, &v, err, sizeof(err)) < 0)
+		return nb_csi_fail(c, CSI_FAILED_PRECONDITION, "ListVolumes: %s", err);
+	loop = ev_loop_new(EVFLAG_AUTO);
+	if (!loop)
+		return nb_csi_fail(c, CSI_INTERNAL, "ListVolumes: cannot create an event loop");
+	csi_cfg(c->ctx, &v, &cfg);
+	for (i = 0; i < v.n_nodes; i++) {
+		rc = nb_admin_list(loop, &cfg, v.nodes[i], &vols, &n, err, sizeof(err));
+		if (!csi_unreachable(rc))
+			break;
+	}
+	ev_loop_destroy(loop);
+	if (rc < 0)
+		return nb_csi_fail(c, csi_errno_code(rc), "ListVolumes: %s", err);
+	if (token[0]) {
+		while (start < n && strcmp(vols[start].name, token) <= 0)
+			start++;
+	}
+	page = n - start;
+	if (req->max_entries > 0 && (size_t)req->max_entries < page)
+		page = (size_t)req->max_entries;
+	r = nb_csi_alloc(c, sizeof(*r));
+	csi__v1__list_volumes_response__init(r);
+	r->entries = nb_csi_alloc(c, (page + 1) * sizeof(*r->entries));
+	for (k = 0; k < page; k++) {
+		Csi__V1__ListVolumesResponse__Entry *e = nb_csi_alloc(c, sizeof(*e));
+		Csi__V1__Volume *vol = nb_csi_alloc(c, sizeof(*vol));
+
+		csi__v1__list_volumes_response__entry__init(e);
+		csi__v1__volume__init(vol);
+		vol->volume_id = nb_csi_strdup(c, vols[start + k].name);
+		vol->capacity_bytes = (int64_t)vols[start + k].size;
+		e->volume = vol;
+		r->entries[k] = e;
+	}
+	r->n_entries = page;
+	if (start + page < n && page > 0)
+		r->next_token = nb_csi_strdup(c, vols[start + page - 1].name);
+	free(vols);
+	*resp = &r->base;
+	return CSI_OK;
+}
+
 /* ---- ControllerGetCapabilities ---- */
 
 static int csi_controller_caps(struct csi_call *c, const ProtobufCMessage *m,
@@ -749,6 +854,7 @@ static int csi_controller_caps(struct csi_call *c, const ProtobufCMessage *m,
 		CSI__V1__CONTROLLER_SERVICE_CAPABILITY__RPC__TYPE__PUBLISH_UNPUBLISH_VOLUME,
 		CSI__V1__CONTROLLER_SERVICE_CAPABILITY__RPC__TYPE__PUBLISH_READONLY,
 		CSI__V1__CONTROLLER_SERVICE_CAPABILITY__RPC__TYPE__EXPAND_VOLUME,
+		CSI__V1__CONTROLLER_SERVICE_CAPABILITY__RPC__TYPE__LIST_VOLUMES,
 	};
 	size_t i, n = sizeof(types) / sizeof(types[0]);
 	Csi__V1__ControllerGetCapabilitiesResponse *r = nb_csi_alloc(c, sizeof(*r));
@@ -785,6 +891,8 @@ const struct csi_method nb_csi_controller_methods[] = {
 	  &csi__v1__validate_volume_capabilities_request__descriptor, csi_validate },
 	{ "/csi.v1.Controller/ControllerExpandVolume",
 	  &csi__v1__controller_expand_volume_request__descriptor, csi_controller_expand },
+	{ "/csi.v1.Controller/ListVolumes", &csi__v1__list_volumes_request__descriptor,
+	  csi_list_volumes },
 	{ "/csi.v1.Controller/ControllerGetCapabilities",
 	  &csi__v1__controller_get_capabilities_request__descriptor, csi_controller_caps },
 	{ NULL, NULL, NULL },

@@ -36,11 +36,6 @@ static const char csi_help[] =
 "                              TLS files for the cluster (controller)\n"
 "    --tls-name NAME           name the node certificates must carry\n"
 "    --connect-timeout S       admin requests give up after S s (default 10)\n"
-"    --admin-command CMD       run 'CMD delete VOLUME CLUSTER' to delete and\n"
-"                              'CMD resize VOLUME CLUSTER BYTES' to grow a\n"
-"                              volume (the cluster protocol has neither);\n"
-"                              without it DeleteVolume and growing\n"
-"                              ControllerExpandVolume fail FAILED_PRECONDITION\n"
 "    --spec-dir DIR            the agent's spec directory\n"
 "                              (default /etc/vduse-netblk/specs)\n"
 "    --run-dir DIR             the agent's run directory (default /run/vduse-netblk)\n"
@@ -52,7 +47,7 @@ static const char csi_help[] =
 "    -h, --help                this text\n";
 
 enum { OPT_MODE = 256, OPT_ENDPOINT, OPT_NODE_ID, OPT_DRIVER, OPT_CLUSTER, OPT_CA, OPT_CERT,
-       OPT_KEY, OPT_TLS_NAME, OPT_CONNECT_TIMEOUT, OPT_ADMIN_CMD, OPT_SPEC_DIR, OPT_RUN_DIR,
+       OPT_KEY, OPT_TLS_NAME, OPT_CONNECT_TIMEOUT, OPT_SPEC_DIR, OPT_RUN_DIR,
        OPT_KUBELET_DIR, OPT_ATTACH_TIMEOUT, OPT_LOG_LEVEL };
 
 static int csi_usage_error(const char *fmt, const char *arg)
@@ -87,7 +82,6 @@ int main(int argc, char **argv)
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "tls-name", required_argument, NULL, OPT_TLS_NAME },
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
-		{ "admin-command", required_argument, NULL, OPT_ADMIN_CMD },
 		{ "spec-dir", required_argument, NULL, OPT_SPEC_DIR },
 		{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
 		{ "kubelet-dir", required_argument, NULL, OPT_KUBELET_DIR },
@@ -121,7 +115,6 @@ int main(int argc, char **argv)
 		case OPT_CERT: ctx.tls_cert = optarg; break;
 		case OPT_KEY: ctx.tls_key = optarg; break;
 		case OPT_TLS_NAME: ctx.server_name = optarg; break;
-		case OPT_ADMIN_CMD: ctx.admin_command = optarg; break;
 		case OPT_SPEC_DIR: ctx.spec_dir = optarg; break;
 		case OPT_RUN_DIR: ctx.run_dir = optarg; break;
 		case OPT_KUBELET_DIR: ctx.kubelet_dir = optarg; break;

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Identity and Controller services of netblk-csi against a real mock node
-(t_csi_controller.sh starts both). Arguments: SOCKET ADMIN_LOG.
+(t_csi_controller.sh starts both). Arguments: SOCKET CLI, where CLI is a
+command line (netblk-cli with the cluster and TLS options) to look at the
+cluster with, as a user would.
 
 csi-sanity cases this covers (by their upstream names):
   Identity Service: GetPluginCapabilities should return appropriate capabilities;
@@ -34,18 +36,49 @@ csi-sanity cases this covers (by their upstream names):
     ExpandVolume should fail if no volume id is given;
     ExpandVolume should fail if no capacity range is given;
     ExpandVolume should work
-Not applicable: ListVolumes, GetCapacity, snapshots, clones (not advertised);
+    ListVolumes should return appropriate values SingleNodeWriter NoCapacity;
+    ListVolumes should fail when an invalid starting_token is passed;
+    ListVolumes pagination should detect volumes added between pages and
+      accept tokens when the last volume from a page is deleted
+Not applicable: GetCapacity, snapshots, clones (not advertised);
 "should fail when the node does not exist" (the controller cannot know the
 kubelet's nodes: the node service refuses to stage instead);
 "publishing more volumes than the node max attach limit" (no limit).
 """
 import os
+import select
+import shlex
+import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from csi_lib import SERVICE_OF, CsiTest, cap, pb, wait_for  # noqa: E402
 
-sock, admin_log = sys.argv[1], sys.argv[2]
+sock, cli = sys.argv[1], shlex.split(sys.argv[2])
+
+
+def cli_out(*args):
+    """netblk-cli's output (stdout and stderr) and exit code."""
+    p = subprocess.run(cli + list(args), capture_output=True, text=True, timeout=60)
+    return p.stdout + p.stderr, p.returncode
+
+
+def listed():
+    """{volume_id: capacity} over every ListVolumes page of 2 entries."""
+    out, token = {}, ""
+    for _ in range(100):
+        r = t.ok("ListVolumes", pb.ListVolumesRequest(max_entries=2, starting_token=token), "page ")
+        if r is None:
+            return out
+        for e in r.entries:
+            out[e.volume.volume_id] = e.volume.capacity_bytes
+        token = r.next_token
+        if not token:
+            return out
+    t.check(False, "ListVolumes pages never end")
+    return out
+
 t = CsiTest(sock)
 MiB = 1 << 20
 
@@ -61,7 +94,7 @@ t.check(r is not None and r.HasField("ready") and r.ready.value, "Probe says rea
 t.start("ControllerGetCapabilities")
 r = t.ok("ControllerGetCapabilities", pb.ControllerGetCapabilitiesRequest())
 types = sorted(c.rpc.type for c in r.capabilities) if r else []
-t.check(types == [1, 2, 8, 9], f"CREATE_DELETE, PUBLISH_UNPUBLISH, PUBLISH_READONLY, EXPAND: {types}")
+t.check(types == [1, 2, 3, 8, 9], f"CREATE_DELETE, PUBLISH_UNPUBLISH, LIST_VOLUMES, PUBLISH_READONLY, EXPAND: {types}")
 
 t.start("CreateVolume wrong input")
 t.fails("CreateVolume", pb.CreateVolumeRequest(volume_capabilities=[cap()]), "INVALID_ARGUMENT", "without a name ")
@@ -149,26 +182,53 @@ r = t.ok("ControllerExpandVolume", pb.ControllerExpandVolumeRequest(volume_id="p
 t.check(r and r.capacity_bytes == 20 * MiB and r.node_expansion_required, f"20 MiB, node expansion required: {r.capacity_bytes if r else None}")
 r = t.ok("ControllerExpandVolume", pb.ControllerExpandVolumeRequest(volume_id="pvc-one", capacity_range=pb.CapacityRange(required_bytes=20 * MiB), volume_capability=cap("block")), "again ")
 t.check(r and r.capacity_bytes == 20 * MiB and not r.node_expansion_required, "same size; a block volume needs no node step")
-t.check(open(admin_log).read().count("resize pvc-one") == 1, "the resize command ran once: " + open(admin_log).read().replace("\n", "; "))
+out, rc = cli_out("--volume", "pvc-one", "info")
+t.check(rc == 0 and "20971520 bytes" in out, "netblk-cli info shows pvc-one at 20 MiB: " + out.replace("\n", "; ")[:200])
+t.fails("ControllerExpandVolume", pb.ControllerExpandVolumeRequest(volume_id="pvc-one", capacity_range=pb.CapacityRange(required_bytes=24 * MiB, limit_bytes=16 * MiB)),
+        "INVALID_ARGUMENT", "with a limit below the required size ")
+
+t.start("ListVolumes")
+t.ok("CreateVolume", pb.CreateVolumeRequest(name="aaa-first", volume_capabilities=[cap()], capacity_range=pb.CapacityRange(required_bytes=MiB)), "to list first ")
+vols = listed()
+t.check(vols.get("pvc-one") == 20 * MiB and "pvc-default" in vols and "pvc-limit" in vols,
+        f"pvc-one (20 MiB), pvc-default and pvc-limit listed: {sorted(vols.items())[:6]}")
+r = t.ok("ListVolumes", pb.ListVolumesRequest(max_entries=1), "one entry ")
+t.check(r and len(r.entries) == 1 and r.entries[0].volume.volume_id == "aaa-first" and r.next_token == "aaa-first",
+        f"one entry, sorted first, and a next token: {r.next_token if r else None}")
+r = t.ok("ListVolumes", pb.ListVolumesRequest(), "all at once ")
+t.check(r and {e.volume.volume_id for e in r.entries} == set(vols) and not r.next_token, "all entries, no next token")
+t.fails("ListVolumes", pb.ListVolumesRequest(starting_token="no/such/token"), "ABORTED", "with an invalid starting token ")
+t.fails("ListVolumes", pb.ListVolumesRequest(max_entries=-1), "INVALID_ARGUMENT", "with negative max_entries ")
+first = t.ok("ListVolumes", pb.ListVolumesRequest(max_entries=1), "first page ")
+t.ok("CreateVolume", pb.CreateVolumeRequest(name="pvc-zz-added", volume_capabilities=[cap()], capacity_range=pb.CapacityRange(required_bytes=MiB)), "between pages ")
+t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id=first.next_token), "the last volume of the page ")
+rest = t.ok("ListVolumes", pb.ListVolumesRequest(starting_token=first.next_token), "after a deleted token ")
+t.check(rest and "pvc-zz-added" in {e.volume.volume_id for e in rest.entries},
+        "a volume added between pages is on the next page; the deleted token is accepted")
 
 t.start("concurrent calls on one volume")
-hold = admin_log + ".hold"
-open(hold, "w").close()
+# A "cluster" that accepts TCP connections and never answers TLS holds a
+# call on its volume until the connect timeout.
+hold = socket.socket()
+hold.bind(("127.0.0.1", 0))
+hold.listen(8)
+held = f"127.0.0.1:{hold.getsockname()[1]}/pvc-held"
 svc, stub_cls = SERVICE_OF["ControllerExpandVolume"]
 slow = stub_cls(t.channel).ControllerExpandVolume.future(pb.ControllerExpandVolumeRequest(
-    volume_id="pvc-one", capacity_range=pb.CapacityRange(required_bytes=24 * MiB)), timeout=60)
-t.check(wait_for(lambda: "resize pvc-one 127.0.0.1" in open(admin_log).read().split("20971520", 1)[-1]),
-        "the first call is inside the resize command")
-t.fails("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id="pvc-one", node_id="n1", volume_capability=cap()),
+    volume_id=held, capacity_range=pb.CapacityRange(required_bytes=24 * MiB)), timeout=60)
+t.check(wait_for(lambda: select.select([hold], [], [], 0)[0]), "the first call is connecting to the silent node")
+t.fails("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id=held, node_id="n1", volume_capability=cap()),
         "ABORTED", "while an expansion of the volume runs ")
-t.fails("DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-one"), "ABORTED", "while an expansion of the volume runs ")
+t.fails("DeleteVolume", pb.DeleteVolumeRequest(volume_id=held), "ABORTED", "while an expansion of the volume runs ")
 r = t.ok("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id="pvc-default", node_id="n1", volume_capability=cap("block")),
          "of another volume meanwhile ")
-os.unlink(hold)
 try:
-    t.check(slow.result().capacity_bytes == 24 * MiB, "the held expansion then completes: 24 MiB")
+    slow.result()
+    t.check(False, "the held expansion fails once its node does not answer")
 except Exception as e:  # noqa: BLE001
-    t.check(False, f"the held expansion then completes ({e})")
+    t.check(getattr(e, "code", lambda: None)() is not None and e.code().name == "UNAVAILABLE",
+            f"the held expansion then fails UNAVAILABLE ({e.code().name if hasattr(e, 'code') else e})")
+hold.close()
 t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id="pvc-default", node_id="n1"))
 
 t.start("DeleteVolume")
@@ -176,7 +236,10 @@ t.fails("DeleteVolume", pb.DeleteVolumeRequest(), "INVALID_ARGUMENT", "without a
 t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id="nosuch"), "of a missing volume ")
 t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id="../etc"), "of an id we never made ")
 t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-one"))
-t.check("delete pvc-one" in open(admin_log).read(), "the delete command ran for pvc-one")
+out, rc = cli_out("--volume", "pvc-one", "info")
+t.check(rc != 0 and "not found" in out, "netblk-cli info: pvc-one is gone: " + out.replace("\n", "; ")[:200])
+t.check("pvc-one" not in listed(), "ListVolumes no longer shows pvc-one")
+t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-one"), "again ")
 
 t.start("unserved")
 r, e = t.call("NodeGetInfo", pb.NodeGetInfoRequest())
