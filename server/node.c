@@ -281,6 +281,19 @@ int nb_srv_volume_grow(struct srv_volume *v, uint64_t size, char *err,
 	return 0;
 }
 
+void nb_srv_volume_refresh(struct srv_volume *v)
+{
+	struct nb_store_vol_info info;
+	uint64_t cur = nb_srv_volume_size(v);
+
+	if (v->vol->store->ops->info(v->vol, &info) < 0)
+		return;
+	while (info.size > cur &&
+	       !__atomic_compare_exchange_n(&v->size, &cur, info.size, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 int nb_srv_volume_resize(struct nb_srv *srv, const char *name, uint64_t size,
 			 char *err, size_t errlen)
 {

@@ -550,6 +550,7 @@ static void srv_request_open(struct srv_conn *conn, const struct rpc_request *re
 	} else if (ops->lock_get && ops->lock_get(vol->vol, &lk) < 0) {
 		memset(&lk, 0, sizeof(lk));  /* only informative here */
 	}
+	nb_srv_volume_refresh(vol);
 	nb_srv_conn_open(conn, vol, read_only, bound, lk.gen);
 	srv_info("client %s: opened volume %s (%llu bytes, %s%s)", conn->peer,
 		 vol->name, (unsigned long long)nb_srv_volume_size(vol),
@@ -584,6 +585,7 @@ static void srv_request_info(struct srv_conn *conn, const struct rpc_request *re
 			return;
 		}
 	}
+	nb_srv_volume_refresh(vol);
 	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);

@@ -148,6 +148,11 @@ void nb_srv_volume_retire(struct nb_srv *srv, struct srv_volume *v);
  */
 int nb_srv_volume_grow(struct srv_volume *v, uint64_t size, char *err,
 		       size_t errlen);
+/*
+ * Take a size the store grew to behind the node's back (a RESIZE through
+ * another node of a RADOS pool, seen by its notify): sizes only grow.
+ */
+void nb_srv_volume_refresh(struct srv_volume *v);
 /* The names in the table, malloc'd (nb_store_names_free()). */
 int nb_srv_volume_names(struct nb_srv *srv, char ***names, size_t *count);
 /* Add an opened volume of store to the table (closing it on failure). */

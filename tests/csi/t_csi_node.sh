@@ -28,9 +28,9 @@ start_mock n1 7001 --allow-create
 agent_pid=$!
 on_exit "kill $agent_pid 2>/dev/null"
 
-export NB_CSI_MOCK=$MOCK_BIN NB_CSI_MOCK_SOCK=/tmp/n1.ctl NB_CSI_ADMIN_LOG=$NETBLK_OUT/admin.log
-csi=("$NETBLK_BIN/netblk-csi" --cluster 127.0.0.1:7001 "${TLS_ARGS[@]}"
-     --admin-command "$NETBLK_SRC/tests/csi/admin-mock.sh")
+# DeleteVolume and ControllerExpandVolume use the cluster's DELETE and
+# RESIZE (the mock allows them with --allow-create)
+csi=("$NETBLK_BIN/netblk-csi" --cluster 127.0.0.1:7001 "${TLS_ARGS[@]}")
 "${csi[@]}" --mode all --node-id nodeA --endpoint unix:///tmp/csi.sock --spec-dir $specs \
 	--kubelet-dir $kubelet --attach-timeout 60 >>"$NETBLK_OUT/csi.log" 2>&1 </dev/null &
 csi_pid=$!
