@@ -370,6 +370,14 @@ int nb_admin_list(struct ev_loop *loop, const struct session_config *cfg,
 			free(a.list);
 			return ret;
 		}
+		if (a.list_more && a.n_list &&
+		    strcmp(a.list[a.n_list - 1].name, after) <= 0) {
+			/* a page that does not move on would never end */
+			free(a.list);
+			return nb_errf(err, errlen, -EPROTO,
+				       "node %s: LIST page does not advance past '%s'",
+				       node, after);
+		}
 		if (a.n_list)
 			snprintf(after, sizeof(after), "%s", a.list[a.n_list - 1].name);
 	} while (a.list_more);

@@ -38,6 +38,14 @@ from csi_lib import CsiTest, cap, pb  # noqa: E402
 
 sock, kubelet, spec_dir, sock2 = sys.argv[1:5]
 t = CsiTest(sock)
+
+
+def gone_from_cluster(vid):
+    """After DeleteVolume: the cluster has the volume no more (ListVolumes)."""
+    r = t.ok("ListVolumes", pb.ListVolumesRequest(), "after the delete ")
+    t.check(r is not None and vid not in {e.volume.volume_id for e in r.entries},
+            f"{vid} is gone from the cluster")
+
 MiB = 1 << 20
 NODE = "nodeA"
 
@@ -187,6 +195,7 @@ def teardown(vid, unpub, unstage, pub):
     t.ok("ControllerUnpublishVolume", up, "again ")
     t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id=vid))
     t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id=vid), "again ")
+    gone_from_cluster(vid)
 
 
 t.start("NodeGetInfo, NodeGetCapabilities")
@@ -271,6 +280,7 @@ t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id=
 t2.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id=vid, node_id="nodeB"))
 t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id=vid))
 t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id=vid), "again ")
+gone_from_cluster(vid)
 t.passed += t2.passed
 t.failed += t2.failed
 t.done()
