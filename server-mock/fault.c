@@ -305,11 +305,8 @@ static int mock_fault_list(struct nb_store *st, char ***names, size_t *count)
 {
 	struct nb_store *lower = mock_fault_store_of(st)->lower;
 
-	if (!lower->ops->list) {
-		*names = NULL;
-		*count = 0;
-		return 0;
-	}
+	if (!lower->ops->list)
+		return -ENOTSUP;
 	return lower->ops->list(lower, names, count);
 }
 

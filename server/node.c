@@ -224,7 +224,8 @@ void nb_srv_volume_retire(struct nb_srv *srv, struct srv_volume *v)
 	pthread_mutex_unlock(&srv->lock);
 }
 
-int nb_srv_volume_names(struct nb_srv *srv, char ***names, size_t *count)
+int nb_srv_volume_names(struct nb_srv *srv, const struct nb_store *skip,
+			char ***names, size_t *count)
 {
 	char **list;
 	size_t n = 0;
@@ -233,6 +234,8 @@ int nb_srv_volume_names(struct nb_srv *srv, char ***names, size_t *count)
 	pthread_mutex_lock(&srv->lock);
 	list = calloc(srv->n_volumes + 1, sizeof(*list));
 	for (size_t i = 0; list && i < srv->n_volumes; i++) {
+		if (skip && srv->volumes[i]->vol->store == skip)
+			continue;
 		list[n] = strdup(srv->volumes[i]->name);
 		if (!list[n]) {
 			r = -ENOMEM;

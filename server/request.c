@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "srv_conn.h"
+#include "srv_request.h"
 
-static void srv_request_reply_init(struct srv_conn *conn, struct rpc_reply *rep,
+void nb_srv_request_reply_init(struct srv_conn *conn, struct rpc_reply *rep,
 				   uint64_t id, enum rpc_status status)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -21,18 +21,15 @@ static void srv_request_reply_init(struct srv_conn *conn, struct rpc_reply *rep,
 	rep->epoch = nb_srv_map_get(conn->srv)->map->epoch;
 }
 
-static void srv_request_fail_id(struct srv_conn *conn, uint64_t id, enum rpc_op op,
-				enum rpc_status status, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
 
 /* Answer with an error status and a message. */
-static void srv_request_fail_id(struct srv_conn *conn, uint64_t id, enum rpc_op op,
+void nb_srv_request_fail_id(struct srv_conn *conn, uint64_t id, enum rpc_op op,
 				enum rpc_status status, const char *fmt, ...)
 {
 	struct rpc_reply rep;
 	va_list ap;
 
-	srv_request_reply_init(conn, &rep, id, status);
+	nb_srv_request_reply_init(conn, &rep, id, status);
 	va_start(ap, fmt);
 	vsnprintf(rep.message, sizeof(rep.message), fmt, ap);
 	va_end(ap);
@@ -42,14 +39,12 @@ static void srv_request_fail_id(struct srv_conn *conn, uint64_t id, enum rpc_op 
 	nb_srv_conn_send_reply(conn, &rep);
 }
 
-#define srv_request_fail(conn, req, status, ...) \
-	srv_request_fail_id(conn, (req)->id, (req)->op, status, __VA_ARGS__)
 
 static void srv_request_ok(struct srv_conn *conn, uint64_t id)
 {
 	struct rpc_reply rep;
 
-	srv_request_reply_init(conn, &rep, id, RPC_STATUS_OK);
+	nb_srv_request_reply_init(conn, &rep, id, RPC_STATUS_OK);
 	nb_srv_conn_send_reply(conn, &rep);
 }
 
@@ -59,7 +54,7 @@ static void srv_request_ok(struct srv_conn *conn, uint64_t id)
  * block size): MALFORMED, which the client does not retry; IO_ERROR
  * would be retried for ever under an I/O timeout of 0.
  */
-static enum rpc_status srv_request_errno_status(int err)
+enum rpc_status nb_srv_request_errno_status(int err)
 {
 	if (err == -ENOSPC || err == -EDQUOT)
 		return RPC_STATUS_NO_SPACE;
@@ -84,7 +79,7 @@ static void srv_lock_to_rpc(const struct nb_store_lock *lk, struct rpc_lock *out
 }
 
 /* "2024-05-01T10:00:00Z" (UTC), or "?" */
-static void srv_lock_since(uint64_t since, char *buf, size_t len)
+void nb_srv_lock_since(uint64_t since, char *buf, size_t len)
 {
 	time_t t = (time_t)since;
 	struct tm tm;
@@ -94,7 +89,7 @@ static void srv_lock_since(uint64_t since, char *buf, size_t len)
 }
 
 /* Owners are free text for people and logs: no control bytes. */
-static bool srv_request_owner_valid(const char *owner)
+bool nb_srv_request_owner_valid(const char *owner)
 {
 	for (const char *p = owner; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -113,9 +108,23 @@ static void srv_request_fenced(struct srv_conn *conn, uint64_t id, enum rpc_op o
 		srv_warn("client %s: volume %s: writer lock generation %llu was broken: this connection is fenced, its write requests get FENCED and are not executed",
 			 conn->peer, vol->name, (unsigned long long)conn->lock_gen);
 	}
-	srv_request_fail_id(conn, id, op, RPC_STATUS_FENCED,
+	nb_srv_request_fail_id(conn, id, op, RPC_STATUS_FENCED,
 			    "volume %s: writer lock generation %llu was broken; this connection may no longer write",
 			    vol->name, (unsigned long long)conn->lock_gen);
+}
+
+/*
+ * The store no longer has vol (deleted through another node of a shared
+ * store): forget it and answer NOT_FOUND.
+ */
+static void srv_request_gone(struct srv_conn *conn, const struct rpc_request *req,
+			     struct srv_volume *vol)
+{
+	srv_info("client %s: volume %s was deleted from the store: forgotten",
+		 conn->peer, vol->name);
+	nb_srv_volume_retire(conn->srv, vol);
+	srv_request_fail(conn, req, RPC_STATUS_NOT_FOUND,
+			 "no volume named \"%s\" (deleted)", vol->name);
 }
 
 /*
@@ -132,7 +141,7 @@ static bool srv_request_open_lock(struct srv_conn *conn, const struct rpc_reques
 	char since[32];
 	int r;
 
-	if (req->owner[0] && !srv_request_owner_valid(req->owner)) {
+	if (req->owner[0] && !nb_srv_request_owner_valid(req->owner)) {
 		srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
 				 "the lock owner contains control characters");
 		return false;
@@ -155,7 +164,7 @@ static bool srv_request_open_lock(struct srv_conn *conn, const struct rpc_reques
 	case 0:
 		return true;
 	case -EBUSY:
-		srv_lock_since(lk->since, since, sizeof(since));
+		nb_srv_lock_since(lk->since, since, sizeof(since));
 		srv_info("client %s: volume %s: read-write open by '%s' refused: locked by '%s' since %s (generation %llu)",
 			 conn->peer, vol->name, req->owner[0] ? req->owner : "(no owner)",
 			 lk->owner, since, (unsigned long long)lk->gen);
@@ -171,6 +180,9 @@ static bool srv_request_open_lock(struct srv_conn *conn, const struct rpc_reques
 				 "volume %s: writer lock generation %llu was broken (now generation %llu, held by '%s')",
 				 vol->name, (unsigned long long)req->lock_generation,
 				 (unsigned long long)lk->gen, lk->owner);
+		return false;
+	case -ENOENT:
+		srv_request_gone(conn, req, vol);
 		return false;
 	default:
 		srv_warn("client %s: volume %s: cannot take the writer lock: %s",
@@ -396,7 +408,7 @@ static void srv_request_read_reply(struct srv_conn *conn, struct srv_req *rq)
 	uint8_t *p;
 	int h;
 
-	srv_request_reply_init(conn, &rep, rq->id, RPC_STATUS_OK);
+	nb_srv_request_reply_init(conn, &rep, rq->id, RPC_STATUS_OK);
 	max = nb_rpc_reply_encoded_max(&rep);
 	p = nb_srv_conn_reserve(conn, max + rq->io.length);
 	if (!p) {
@@ -432,14 +444,14 @@ void nb_srv_request_done(struct srv_req *rq)
 	} else if (r == -ESTALE && (io->flags & NB_STORE_GEN)) {
 		srv_request_fenced(conn, rq->id, rq->op);
 	} else if (io->refused) {
-		srv_request_fail_id(conn, rq->id, rq->op, srv_request_errno_status(r),
+		nb_srv_request_fail_id(conn, rq->id, rq->op, nb_srv_request_errno_status(r),
 				    "%s", io->why[0] ? io->why : "refused");
 	} else if (r < 0) {
 		srv_warn("client %s: volume %s: %s at offset %llu length %llu failed: %s",
 			 conn->peer, rq->vol->name, nb_rpc_op_name(rq->op),
 			 (unsigned long long)io->offset, (unsigned long long)io->length,
 			 strerror(-r));
-		srv_request_fail_id(conn, rq->id, rq->op, srv_request_errno_status(r),
+		nb_srv_request_fail_id(conn, rq->id, rq->op, nb_srv_request_errno_status(r),
 				    "%s failed: %s", nb_rpc_op_name(rq->op), strerror(-r));
 	} else if (rq->op == RPC_OP_READ) {
 		srv_request_read_reply(conn, rq);
@@ -493,7 +505,7 @@ static void srv_request_handshake(struct srv_conn *conn, const struct rpc_reques
 			*p = '?';
 	srv_info("client %s: handshake from \"%s\": version %u, max_inflight %u, max_io_size %u",
 		 conn->peer, client, RPC_VERSION, inflight, io);
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
+	nb_srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.has_handshake = true;
 	rep.handshake.version = RPC_VERSION;
 	rep.handshake.max_inflight = inflight;
@@ -505,7 +517,7 @@ static void srv_request_handshake(struct srv_conn *conn, const struct rpc_reques
 }
 
 /* The volume a request names, or an answer saying why not. */
-static struct srv_volume *srv_request_volume(struct srv_conn *conn,
+struct srv_volume *nb_srv_request_volume(struct srv_conn *conn,
 					     const struct rpc_request *req)
 {
 	struct srv_volume *vol;
@@ -518,7 +530,7 @@ static struct srv_volume *srv_request_volume(struct srv_conn *conn,
 		srv_request_fail(conn, req, RPC_STATUS_NOT_FOUND,
 				 "no volume named \"%s\"", req->volume);
 	else
-		srv_request_fail(conn, req, srv_request_errno_status(err),
+		srv_request_fail(conn, req, nb_srv_request_errno_status(err),
 				 "cannot open volume %s: %s", req->volume,
 				 strerror(-err));
 	return NULL;
@@ -526,11 +538,12 @@ static struct srv_volume *srv_request_volume(struct srv_conn *conn,
 
 static void srv_request_open(struct srv_conn *conn, const struct rpc_request *req)
 {
-	struct srv_volume *vol = srv_request_volume(conn, req);
+	struct srv_volume *vol = nb_srv_request_volume(conn, req);
 	const struct nb_store_ops *ops;
 	struct nb_store_lock lk = { .gen = 0 };
 	struct rpc_reply rep;
 	bool read_only, bound = false;
+	int r;
 	char lock_text[RPC_NAME_MAX + 64] = "";
 
 	if (!vol)
@@ -547,7 +560,12 @@ static void srv_request_open(struct srv_conn *conn, const struct rpc_request *re
 			 (unsigned long long)lk.gen, lk.owner[0] ? " held by '" : ", no owner",
 			 lk.owner, lk.owner[0] ? "'" : "",
 			 req->break_lock ? ", break requested" : "");
-	} else if (ops->lock_get && ops->lock_get(vol->vol, &lk) < 0) {
+	} else if (ops->lock_get && (r = ops->lock_get(vol->vol, &lk)) < 0) {
+		if (r == -ENOENT) {
+			srv_request_gone(conn, req, vol);
+			nb_srv_volume_put(conn->srv, vol);
+			return;
+		}
 		memset(&lk, 0, sizeof(lk));  /* only informative here */
 	}
 	nb_srv_volume_refresh(vol);
@@ -555,7 +573,7 @@ static void srv_request_open(struct srv_conn *conn, const struct rpc_request *re
 	srv_info("client %s: opened volume %s (%llu bytes, %s%s)", conn->peer,
 		 vol->name, (unsigned long long)nb_srv_volume_size(vol),
 		 read_only ? "read-only" : "read-write", lock_text);
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
+	nb_srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);
 	rep.volume.read_only = read_only;
@@ -566,7 +584,7 @@ static void srv_request_open(struct srv_conn *conn, const struct rpc_request *re
 
 static void srv_request_info(struct srv_conn *conn, const struct rpc_request *req)
 {
-	struct srv_volume *vol = srv_request_volume(conn, req);
+	struct srv_volume *vol = nb_srv_request_volume(conn, req);
 	const struct nb_store_ops *ops;
 	struct nb_store_lock lk;
 	struct rpc_reply rep;
@@ -577,8 +595,13 @@ static void srv_request_info(struct srv_conn *conn, const struct rpc_request *re
 	ops = vol->vol->store->ops;
 	if (ops->lock_get) {
 		r = ops->lock_get(vol->vol, &lk);
+		if (r == -ENOENT) {
+			srv_request_gone(conn, req, vol);
+			nb_srv_volume_put(conn->srv, vol);
+			return;
+		}
 		if (r < 0) {
-			srv_request_fail(conn, req, srv_request_errno_status(r),
+			srv_request_fail(conn, req, nb_srv_request_errno_status(r),
 					 "volume %s: cannot read its writer lock: %s",
 					 vol->name, strerror(-r));
 			nb_srv_volume_put(conn->srv, vol);
@@ -586,7 +609,7 @@ static void srv_request_info(struct srv_conn *conn, const struct rpc_request *re
 		}
 	}
 	nb_srv_volume_refresh(vol);
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
+	nb_srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);
 	if (ops->lock_get)
@@ -610,7 +633,7 @@ static void srv_request_unlock_vol(struct srv_conn *conn, const struct rpc_reque
 				 "volume %s has no writer lock on this node", vol->name);
 		return;
 	}
-	if (req->owner[0] && !srv_request_owner_valid(req->owner)) {
+	if (req->owner[0] && !nb_srv_request_owner_valid(req->owner)) {
 		srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
 				 "the owner contains control characters");
 		return;
@@ -638,7 +661,7 @@ static void srv_request_unlock_vol(struct srv_conn *conn, const struct rpc_reque
 		 conn->peer, req->owner[0] ? " ('" : "", req->owner,
 		 req->owner[0] ? "')" : "", vol->name, before.owner,
 		 (unsigned long long)before.gen, (unsigned long long)lk.gen);
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
+	nb_srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);
 	srv_lock_to_rpc(&lk, &rep.volume.lock);
@@ -647,7 +670,7 @@ static void srv_request_unlock_vol(struct srv_conn *conn, const struct rpc_reque
 
 static void srv_request_unlock(struct srv_conn *conn, const struct rpc_request *req)
 {
-	struct srv_volume *vol = srv_request_volume(conn, req);
+	struct srv_volume *vol = nb_srv_request_volume(conn, req);
 
 	if (!vol)
 		return;
@@ -656,303 +679,11 @@ static void srv_request_unlock(struct srv_conn *conn, const struct rpc_request *
 }
 
 
-/* ---- DELETE, RESIZE, LIST (admin) ---- */
-
-/* Admin requests that change volumes need --allow-create; false after answering. */
-static bool srv_request_admin_allowed(struct srv_conn *conn, const struct rpc_request *req)
-{
-	if (conn->srv->cfg->allow_create)
-		return true;
-	srv_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
-			 "%s is disabled on this node (--allow-create allows CREATE, DELETE and RESIZE)",
-			 nb_rpc_op_name(req->op));
-	return false;
-}
-
-static bool srv_request_name_ok(struct srv_conn *conn, const struct rpc_request *req)
-{
-	if (nb_store_name_valid(req->volume))
-		return true;
-	srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
-			 "bad volume name \"%s\" (use letters, digits, '.', '_', '-')",
-			 req->volume);
-	return false;
-}
-
-/*
- * Delete a volume for good. Refused (LOCKED) while another owner than
- * req->owner holds the writer lock, unless break_lock (force). A held
- * lock is broken first, so connections still writing are fenced; then
- * the store deletes the data, and the node forgets the volume: requests
- * of connections that had it open get NOT_FOUND.
- */
-static void srv_request_delete_vol(struct srv_conn *conn, const struct rpc_request *req,
-				   struct srv_volume *vol)
-{
-	struct nb_store *store = vol->vol->store;
-	const struct nb_store_ops *ops = store->ops;
-	struct nb_store_lock lk = { .gen = 0 };
-	struct rpc_reply rep;
-	char since[32];
-	int r;
-
-	if (vol->read_only) {
-		srv_request_fail(conn, req, RPC_STATUS_READ_ONLY,
-				 "volume %s is read-only on this node: not deleted", vol->name);
-		return;
-	}
-	if (!ops->remove) {
-		srv_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
-				 "the %s store of this node cannot delete volumes", ops->name);
-		return;
-	}
-	if (ops->lock_get) {
-		r = ops->lock_get(vol->vol, &lk);
-		if (r < 0) {
-			srv_request_fail(conn, req, srv_request_errno_status(r),
-					 "volume %s: cannot read its writer lock: %s",
-					 vol->name, strerror(-r));
-			return;
-		}
-	}
-	if (lk.owner[0] && strcmp(lk.owner, req->owner) != 0 && !req->break_lock) {
-		srv_lock_since(lk.since, since, sizeof(since));
-		srv_request_fail(conn, req, RPC_STATUS_LOCKED,
-				 "volume %s is in use: locked by '%s' since %s (generation %llu); detach it first, or force the delete",
-				 vol->name, lk.owner, since, (unsigned long long)lk.gen);
-		return;
-	}
-	if (lk.owner[0] && ops->lock_break) {
-		r = ops->lock_break(vol->vol, 0, &lk);
-		if (r < 0) {
-			srv_request_fail(conn, req, r == -EAGAIN ? RPC_STATUS_BUSY :
-					 RPC_STATUS_IO_ERROR,
-					 "volume %s: cannot break the writer lock to delete it: %s",
-					 vol->name, strerror(-r));
-			return;
-		}
-	}
-	r = ops->remove(store, vol->name);
-	if (r == -EBUSY) {
-		srv_request_fail(conn, req, RPC_STATUS_LOCKED,
-				 "volume %s was locked again while being deleted: not deleted",
-				 vol->name);
-		return;
-	}
-	if (r < 0 && r != -ENOENT) {
-		srv_warn("client %s: cannot delete volume %s: %s", conn->peer,
-			 vol->name, strerror(-r));
-		srv_request_fail(conn, req, r == -EROFS ? RPC_STATUS_READ_ONLY :
-				 srv_request_errno_status(r),
-				 "cannot delete volume %s: %s", vol->name, strerror(-r));
-		return;
-	}
-	nb_srv_volume_retire(conn->srv, vol);
-	srv_warn("client %s%s%s%s: deleted volume %s (%llu bytes%s)", conn->peer,
-		 req->owner[0] ? " ('" : "", req->owner, req->owner[0] ? "')" : "",
-		 vol->name, (unsigned long long)nb_srv_volume_size(vol),
-		 lk.gen && req->break_lock ? ", forced" : "");
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
-	rep.has_volume = true;
-	nb_srv_volume_info(vol, &rep.volume);
-	nb_srv_conn_send_reply(conn, &rep);
-}
-
-static void srv_request_delete(struct srv_conn *conn, const struct rpc_request *req)
-{
-	struct srv_volume *vol;
-
-	if (!srv_request_admin_allowed(conn, req) || !srv_request_name_ok(conn, req))
-		return;
-	if (req->owner[0] && !srv_request_owner_valid(req->owner)) {
-		srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
-				 "the owner contains control characters");
-		return;
-	}
-	vol = srv_request_volume(conn, req);
-	if (!vol)
-		return;
-	srv_request_delete_vol(conn, req, vol);
-	nb_srv_volume_put(conn->srv, vol);
-}
-
-/*
- * Grow a volume (the same path as the mock's resize command): clients
- * see the new size with their next INFO (the daemon checks every few
- * seconds and resizes the disk). Shrinking is always refused: data
- * past the end would be lost under a file system that still uses it.
- */
-static void srv_request_resize_vol(struct srv_conn *conn, const struct rpc_request *req,
-				   struct srv_volume *vol)
-{
-	uint64_t now = nb_srv_volume_size(vol);
-	struct rpc_reply rep;
-	char msg[RPC_MESSAGE_MAX + 1];
-	int r;
-
-	if (req->create_size % vol->block_size != 0 || req->create_size == 0) {
-		srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
-				 "size %llu is not a non-zero multiple of volume %s's block size %u",
-				 (unsigned long long)req->create_size, vol->name,
-				 vol->block_size);
-		return;
-	}
-	if (req->create_size < now) {
-		srv_request_fail(conn, req, RPC_STATUS_UNSUPPORTED,
-				 "volume %s is %llu bytes: shrinking it to %llu is not supported",
-				 vol->name, (unsigned long long)now,
-				 (unsigned long long)req->create_size);
-		return;
-	}
-	if (vol->read_only) {
-		srv_request_fail(conn, req, RPC_STATUS_READ_ONLY,
-				 "volume %s is read-only on this node", vol->name);
-		return;
-	}
-	if (req->create_size > now) {
-		r = nb_srv_volume_grow(vol, req->create_size, msg, sizeof(msg));
-		if (r < 0) {
-			srv_warn("client %s: %s", conn->peer, msg);
-			srv_request_fail(conn, req, srv_request_errno_status(r), "%s", msg);
-			return;
-		}
-		srv_info("client %s: volume %s grown from %llu to %llu bytes", conn->peer,
-			 vol->name, (unsigned long long)now,
-			 (unsigned long long)req->create_size);
-	}
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
-	rep.has_volume = true;
-	nb_srv_volume_info(vol, &rep.volume);
-	nb_srv_conn_send_reply(conn, &rep);
-}
-
-static void srv_request_resize(struct srv_conn *conn, const struct rpc_request *req)
-{
-	struct srv_volume *vol;
-
-	if (!srv_request_admin_allowed(conn, req) || !srv_request_name_ok(conn, req))
-		return;
-	vol = srv_request_volume(conn, req);
-	if (!vol)
-		return;
-	srv_request_resize_vol(conn, req, vol);
-	nb_srv_volume_put(conn->srv, vol);
-}
-
-static int srv_request_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The size of a volume the node has not opened: open, ask, close. */
-static int srv_request_list_stat(struct nb_srv *srv, const char *name,
-				 struct rpc_volume_info *out)
-{
-	struct nb_store *store = srv->store;
-	struct nb_store_vol_info info;
-	struct nb_store_vol *svol;
-	int r;
-
-	r = store->ops->open(store, name, &svol);
-	if (r < 0)
-		return r;
-	r = store->ops->info(svol, &info);
-	store->ops->close(svol);
-	if (r < 0)
-		return r;
-	memset(out, 0, sizeof(*out));
-	snprintf(out->volume, sizeof(out->volume), "%s", name);
-	out->size = info.size;
-	out->block_size = info.block_size;
-	out->read_only = info.read_only;
-	return 0;
-}
-
-/*
- * The volumes the node serves and those of its store, sorted by name,
- * one page (after start_after) at a time.
- */
-static void srv_request_list(struct srv_conn *conn, const struct rpc_request *req)
-{
-	struct nb_srv *srv = conn->srv;
-	char **names = NULL, **more = NULL, **all;
-	size_t n = 0, n_more = 0, n_all = 0;
-	uint32_t max = req->list_max && req->list_max < RPC_LIST_MAX ?
-		       req->list_max : RPC_LIST_MAX;
-	struct rpc_volume_info *page = NULL;
-	struct rpc_reply rep;
-	uint32_t got = 0;
-	bool has_more = false;
-	int r;
-
-	r = nb_srv_volume_names(srv, &names, &n);
-	if (r == 0 && srv->store->ops->list)
-		r = srv->store->ops->list(srv->store, &more, &n_more);
-	if (r < 0)
-		goto out_fail;
-	all = realloc(names, (n + n_more + 1) * sizeof(*all));
-	if (!all) {
-		r = -ENOMEM;
-		goto out_fail;
-	}
-	names = all;
-	for (size_t i = 0; i < n_more; i++) {
-		names[n++] = more[i];
-		more[i] = NULL;
-	}
-	qsort(names, n, sizeof(*names), srv_request_name_cmp);
-	page = calloc(max, sizeof(*page));
-	if (!page) {
-		r = -ENOMEM;
-		goto out_fail;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct srv_volume *v;
-		int err = 0;
-
-		if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
-			continue;  /* in the table and in the store */
-		if (req->volume[0] && strcmp(names[i], req->volume) <= 0)
-			continue;
-		if (got == max) {
-			has_more = true;
-			break;
-		}
-		v = nb_srv_volume_find(srv, names[i]) ?
-		    nb_srv_volume_lookup(srv, names[i], &err) : NULL;
-		if (v) {
-			nb_srv_volume_info(v, &page[got]);
-			nb_srv_volume_put(srv, v);
-		} else if (srv_request_list_stat(srv, names[i], &page[got]) < 0) {
-			continue;  /* deleted meanwhile, or unreadable: not listed */
-		}
-		got++;
-	}
-	n_all = n;
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
-	rep.has_list = true;
-	rep.list = page;
-	rep.n_list = got;
-	rep.list_more = has_more;
-	nb_srv_conn_send_reply(conn, &rep);
-	free(page);
-	nb_store_names_free(names, n_all);
-	nb_store_names_free(more, n_more);
-	return;
-
-out_fail:
-	srv_request_fail(conn, req, srv_request_errno_status(r),
-			 "cannot list the volumes: %s", strerror(-r));
-	free(page);
-	nb_store_names_free(names, n);
-	nb_store_names_free(more, n_more);
-}
-
 static void srv_request_get_map(struct srv_conn *conn, const struct rpc_request *req)
 {
 	struct rpc_reply rep;
 
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
+	nb_srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.map = nb_srv_map_get(conn->srv)->map;
 	nb_srv_conn_send_reply(conn, &rep);
 }
@@ -1008,7 +739,7 @@ static void srv_request_create(struct srv_conn *conn, const struct rpc_request *
 			 req->volume, strerror(-r));
 		srv_request_fail(conn, req, r == -EEXIST ? RPC_STATUS_EXISTS :
 				 r == -ENOTSUP ? RPC_STATUS_UNSUPPORTED :
-				 srv_request_errno_status(r),
+				 nb_srv_request_errno_status(r),
 				 "cannot create volume %s: %s", req->volume, strerror(-r));
 		return;
 	}
@@ -1024,7 +755,7 @@ static void srv_request_create(struct srv_conn *conn, const struct rpc_request *
 	srv_info("client %s: created volume %s (%llu bytes, block size %u%s%s)",
 		 conn->peer, vol->name, (unsigned long long)nb_srv_volume_size(vol), bs,
 		 desc[0] ? ", " : "", desc);
-	srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
+	nb_srv_request_reply_init(conn, &rep, req->id, RPC_STATUS_OK);
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);
 	nb_srv_conn_send_reply(conn, &rep);
@@ -1095,13 +826,13 @@ int nb_srv_request_handle(struct srv_conn *conn, const struct rpc_request *req,
 		srv_request_unlock(conn, req);
 		break;
 	case RPC_OP_DELETE:
-		srv_request_delete(conn, req);
+		nb_srv_request_delete(conn, req);
 		break;
 	case RPC_OP_RESIZE:
-		srv_request_resize(conn, req);
+		nb_srv_request_resize(conn, req);
 		break;
 	case RPC_OP_LIST:
-		srv_request_list(conn, req);
+		nb_srv_request_list(conn, req);
 		break;
 	default:
 		if (!srv_request_is_data(req->op)) {

@@ -153,8 +153,12 @@ int nb_srv_volume_grow(struct srv_volume *v, uint64_t size, char *err,
  * another node of a RADOS pool, seen by its notify): sizes only grow.
  */
 void nb_srv_volume_refresh(struct srv_volume *v);
-/* The names in the table, malloc'd (nb_store_names_free()). */
-int nb_srv_volume_names(struct nb_srv *srv, char ***names, size_t *count);
+/*
+ * The names in the table, malloc'd (nb_store_names_free()), but for the
+ * volumes of store skip (NULL: none), which its list() names already.
+ */
+int nb_srv_volume_names(struct nb_srv *srv, const struct nb_store *skip,
+			char ***names, size_t *count);
 /* Add an opened volume of store to the table (closing it on failure). */
 int nb_srv_volume_insert(struct nb_srv *srv, const char *name,
 			 struct nb_store_vol *vol, struct srv_volume **out);

@@ -152,8 +152,9 @@ struct nb_store_ops {
 	/*
 	 * Optional: the names of every volume of the store, also those not
 	 * opened yet, in *names (a malloc'd array of malloc'd strings, any
-	 * order; free with nb_store_names_free()). A store without list has
-	 * only the volumes it was given or created, which the node knows.
+	 * order; free with nb_store_names_free()); -ENOTSUP as if absent. A
+	 * store without list has only the volumes it was given or created,
+	 * which the node knows.
 	 */
 	int (*list)(struct nb_store *st, char ***names, size_t *count);
 
