@@ -73,9 +73,10 @@ NBDKIT_TLS_PORT=10809
 NBDKIT_PLAIN_PORT=10810
 NBD_PKI=/tmp/nbd-pki
 CLK_TCK=$(getconf CLK_TCK)
-# Set by the row mode below: the row's results directory, "round K: ".
+# Set by the row mode below: the row's results directory, "round K: ", K.
 RD=
 ROUND_TAG=
+ROUND=1
 
 for v in RUNTIME RAMP DEV_MB REGION_MB ROUNDS; do
 	case ${!v} in
@@ -146,8 +147,10 @@ run_jobs() {
 	} >"$jobfile"
 	cp "$jobfile" "$RD/jobs.fio"
 	echo "clk_tck=$CLK_TCK" >"$RD/info"
+	[ -z "$OSD_PID" ] || osd_perf "$RD/osd-perf-before.json"
 	fio --output-format=json --output="$RD/fio.json" "$jobfile" \
 		>"$RD/fio.out" 2>&1 || rc=$?
+	[ -z "$OSD_PID" ] || osd_perf "$RD/osd-perf-after.json"
 	progress "$ROUND_TAG$row: fio exit $rc; $(job_summary "$RD/fio.json")"
 	{
 		echo "daemon_hwm_kb=$(status_kb "$DAEMON_PID" VmHWM)"
@@ -156,6 +159,12 @@ run_jobs() {
 		echo "osd_hwm_kb=$(status_kb "$OSD_PID" VmHWM)"
 	} >"$RD/mem"
 	[ "$rc" = 0 ] || fail "fio exited with $rc: $(grep -m1 -i error "$RD/fio.out")"
+}
+
+# osd_perf FILE: the OSD's op counters (RADOS ops it served: op_r, op_w,
+# ...), from its admin socket, as JSON.
+osd_perf() {
+	timeout 60 ceph --admin-daemon "$CEPH_DIR/run/osd.0.asok" perf dump osd >"$1" 2>/dev/null || true
 }
 
 # A line in the row's log and in results/progress.txt, which run.sh shows
@@ -305,11 +314,19 @@ ceph_env() {
 	kill -0 "$OSD_PID" 2>/dev/null || fail "the Ceph OSD is not running (pid file $CEPH_DIR/run/osd.0.pid)"
 }
 
-# rbd_image NAME: a new RBD image of DEV_MB MiB in the pool, layering only.
+# rbd_image NAME: a new RBD image of DEV_MB MiB in the pool, layering
+# only (NAME-rK in round K: each round writes a fresh image).
 rbd_image() {
-	timeout 120 rbd --conf "$CEPH_CONF" --id "$CEPH_CLIENT_ID" create "$CEPH_POOL/$1" \
+	timeout 120 rbd --conf "$CEPH_CONF" --id "$CEPH_CLIENT_ID" create "$CEPH_POOL/$1-r$ROUND" \
 		--size "${DEV_MB}M" --image-feature layering --object-size 4M \
-		>>"$NETBLK_OUT/rbd.log" 2>&1 || fail "rbd create $1 failed: $(tail -3 "$NETBLK_OUT/rbd.log")"
+		>>"$NETBLK_OUT/rbd.log" 2>&1 || fail "rbd create $1-r$ROUND failed: $(tail -3 "$NETBLK_OUT/rbd.log")"
+}
+
+# rbd_image_rm NAME: remove it after the row, so that the OSD's memory
+# (memstore) holds one row's data at a time.
+rbd_image_rm() {
+	timeout 300 rbd --conf "$CEPH_CONF" --id "$CEPH_CLIENT_ID" rm --no-progress "$CEPH_POOL/$1-r$ROUND" \
+		>>"$NETBLK_OUT/rbd.log" 2>&1 || log "rbd rm $1-r$ROUND failed (ignored)"
 }
 
 row_ceph-qsd-rbd() {
@@ -317,11 +334,12 @@ row_ceph-qsd-rbd() {
 	load_modules
 	rbd_image bench-qsd
 	start_qsd ceph-qsd-rbd brbd \
-		--blockdev "driver=rbd,node-name=rbd0,pool=$CEPH_POOL,image=bench-qsd,conf=$CEPH_CONF,user=$CEPH_CLIENT_ID,cache.direct=on" \
+		--blockdev "driver=rbd,node-name=rbd0,pool=$CEPH_POOL,image=bench-qsd-r$ROUND,conf=$CEPH_CONF,user=$CEPH_CLIENT_ID,cache.direct=on" \
 		--export "$(qsd_export rbd0 brbd)"
 	run_jobs ceph-qsd-rbd "$QSD_BLK"
 	vdpa_detach brbd
 	bg_stop "$DAEMON_PID" || fail "qemu-storage-daemon exited with $? on SIGTERM"
+	rbd_image_rm bench-qsd
 }
 
 row_ceph-krbd() {
@@ -335,7 +353,7 @@ row_ceph-krbd() {
 	[ -n "$mon" ] || fail "no v1 monitor address in $CEPH_CONF"
 	key=$(ceph-authtool -p -n "client.$CEPH_CLIENT_ID" "$CEPH_CLIENT_KEYRING") ||
 		fail "no key of client.$CEPH_CLIENT_ID in $CEPH_CLIENT_KEYRING"
-	echo "$mon name=$CEPH_CLIENT_ID,secret=$key $CEPH_POOL bench-krbd" >"$add" ||
+	echo "$mon name=$CEPH_CLIENT_ID,secret=$key $CEPH_POOL bench-krbd-r$ROUND" >"$add" ||
 		fail "mapping the image through $add failed: $(dmesg | grep -E 'rbd|libceph' | tail -3)"
 	id=
 	for d in /sys/bus/rbd/devices/*; do
@@ -349,6 +367,7 @@ row_ceph-krbd() {
 	else
 		echo "$id" >/sys/bus/rbd/remove
 	fi || fail "unmapping rbd$id failed"
+	rbd_image_rm bench-krbd
 }
 
 row_ceph-netblk() {
@@ -360,9 +379,10 @@ row_ceph-netblk() {
 	start_node cnode 7101 "${opts[@]}"
 	SERVER_PID=${NODE_PIDS[cnode]}
 	echo "$SERVER_PID" >>"$RES/pids"
-	cli --cluster 127.0.0.1:7101 --volume bench-netblk create "${DEV_MB}M" >/dev/null ||
-		fail "creating volume bench-netblk on the rados node failed"
-	start_daemon nbceph --cluster 127.0.0.1:7101 --volume bench-netblk \
+	# (netblk-cli cannot remove a volume: one per round, bench-netblk-rK)
+	cli --cluster 127.0.0.1:7101 --volume "bench-netblk-r$ROUND" create "${DEV_MB}M" >/dev/null ||
+		fail "creating volume bench-netblk-r$ROUND on the rados node failed"
+	start_daemon nbceph --cluster 127.0.0.1:7101 --volume "bench-netblk-r$ROUND" \
 		--queues 1 --queue-size 256 --log-level info
 	echo "$DAEMON_PID" >>"$RES/pids"
 	run_jobs ceph-netblk "$BLK"
@@ -434,6 +454,7 @@ if [ "${1:-}" = row ]; then
 	row=$2
 	RD=$3
 	ROUND_TAG=${4:+round $4: }
+	ROUND=${4:-1}
 	declare -F "row_$row" >/dev/null || fail "unknown row '$row'"
 	mkdir -p "$RD"
 	"row_$row"

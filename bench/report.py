@@ -188,7 +188,25 @@ def load_vm_row(d, daemon, server, osd=False):
                 m["osd_cpu_s_per_1k"] = cpu_per_1k(cpu, "osd", m["ios"], clk)
             m["loadavg"] = cpu.get("loadavg")
         row["jobs"][job] = m
+    if osd:
+        row["osd_ops"] = osd_ops(d, fio)
     return row
+
+
+def osd_ops(d, fio):
+    """RADOS ops the OSD served during the row's fio run (its perf counters
+    before and after, osd-perf-*.json) per I/O fio completed in that run,
+    warm-ups included: {"ops", "op_r", "op_w", "ios", "per_io"} or {}."""
+    try:
+        b = json.loads(read_text(os.path.join(d, "osd-perf-before.json")))["osd"]
+        a = json.loads(read_text(os.path.join(d, "osd-perf-after.json")))["osd"]
+        r = {k: a[k] - b[k] for k in ("op", "op_r", "op_w")}
+    except (ValueError, KeyError, TypeError):
+        return {}
+    ios = sum(j.get(x, {}).get("total_ios", 0) for j in fio.values() for x in ("read", "write"))
+    r["ios"] = ios
+    r["per_io"] = r["op"] / ios if ios else None
+    return r
 
 
 def max_kb(values):
@@ -228,6 +246,8 @@ def load_vm(out):
         rows[rid] = {"id": rid, "num": num, "label": label, "daemon": daemon, "server": server,
                      "status": status, "mem": mem, "rounds": nrounds,
                      "jobs": {job: combine_job([p["jobs"][job] for p in per]) for job in VM_JOBS}}
+        if rid in CEPH_IDS:
+            rows[rid]["osd_ops"] = per[0].get("osd_ops", {})
         if rid == "ceph-netblk":
             rows[rid]["node_stats"] = read_text(os.path.join(res, rid, "node-stats.txt")).strip()
     return rows
@@ -483,7 +503,16 @@ def render_ceph(meta, vm, ratios, ran):
             parts.append("%s VmHWM %.1f MiB" % (server, int(mem["server_hwm_kb"]) / 1024))
         if mem.get("osd_hwm_kb"):
             parts.append("ceph-osd VmHWM %.1f MiB" % (int(mem["osd_hwm_kb"]) / 1024))
+        ops = r.get("osd_ops") or {}
+        if ops.get("per_io") is not None:
+            parts.append("OSD ops per I/O %.2f (%d reads + %d writes for %d I/Os%s)" % (
+                ops["per_io"], ops["op_r"], ops["op_w"], ops["ios"],
+                ", round 1" if r.get("rounds", 1) > 1 else ""))
         L.append("  %-3s %-42s %s%s" % (num, label, r["status"], ("; " + ", ".join(parts)) if parts else ""))
+    tls = read_kv(os.path.join(res, "ceph-netblk", "tls.txt"))
+    if tls.get("suite"):
+        L.append("  C3 TLS suite (vduse-netblk -> netblk-node): %s; netblk-node I/O threads: %s" % (
+            tls["suite"], tls.get("threads", "?")))
     if vm["ceph-netblk"].get("node_stats"):
         L.append("  netblk-node counters after the jobs: %s" % vm["ceph-netblk"]["node_stats"])
     L.append("")

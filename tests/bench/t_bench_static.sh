@@ -79,6 +79,11 @@ with open(os.path.join(res, "ceph.txt"), "w") as f:
     f.write("start_rc=0\nstart_s=77\nceph=ceph version 16.2.15\n")
 with open(os.path.join(res, "ceph-netblk", "node-stats.txt"), "w") as f:
     f.write("reads=5 writes=7\n")
+# 12 jobs (warm-ups too) of 1000 I/Os each; the OSD served 3000 reads and
+# 9000 writes meanwhile.
+for name, ops in (("before", (5, 2, 3)), ("after", (12005, 3002, 9003))):
+    with open(os.path.join(res, "ceph-netblk", "osd-perf-%s.json" % name), "w") as f:
+        json.dump({"osd": {"op": ops[0], "op_r": ops[1], "op_w": ops[2]}}, f)
 # Three rounds (round K > 1 in rK/): row 3 at 100, 300, 200 IOPS; row 5a
 # at 400 and 900, its third round failed; row 5a's peak memory is largest
 # in round 2.
@@ -129,6 +134,8 @@ grep -Eq '^randwrite-4k-qd32 +C3 / C2 +0\.40x .* - +5\.00x$' "$t" ||
 grep -Eq '^randread-4k-qd1 +C3 +vduse-netblk.* 100 .* 0\.2000 +0\.5000 +0\.6000$' "$t" ||
 	fail "CPU of row C3 wrong: $(grep '^randread-4k-qd1 *C3' "$t")"
 grep -q 'netblk-node counters after the jobs: reads=5 writes=7' "$t" || fail "the node's counters are not shown"
+grep -Eq '^ +C3 .*OSD ops per I/O 1\.00 \(3000 reads \+ 9000 writes for 12000 I/Os\)' "$t" ||
+	fail "OSD ops per I/O of row C3 wrong: $(grep '^ *C3 ' "$t")"
 grep -q 'start exit 0 after 77 s' "$t" || fail "the Ceph start is not shown"
 [ "$(wc -l <"$out/results.csv")" = 55 ] || fail "results.csv: $(wc -l <"$out/results.csv") lines, expected 1 + 9 rows x 6 jobs"
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert len(d["ratios"]) == 36 and d["targets"]' \
