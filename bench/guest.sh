@@ -386,7 +386,6 @@ row_ceph-netblk() {
 		--queues 1 --queue-size 256 --log-level info
 	echo "$DAEMON_PID" >>"$RES/pids"
 	run_jobs ceph-netblk "$BLK"
-	[ "${NETBLK_BENCH_PERF:-0}" != 1 ] || ceph_profile ceph-netblk "$BLK"
 	# The node's counters (requests, bytes, RADOS ops) after the jobs.
 	# (a subshell: node_stats exits through fail when it gets no answer)
 	(node_stats cnode) >"$RD/node-stats.txt" 2>/dev/null || true
@@ -396,34 +395,6 @@ row_ceph-netblk() {
 			"$NETBLK_OUT/nbceph.log" | sort -u | paste -sd,)"
 		echo "threads=$(grep -c '^processor' /proc/cpuinfo)"
 	} >"$RD/tls.txt"
-}
-
-# ceph_profile ROW DEV: with NETBLK_BENCH_PERF=1 (run.sh --perf), after
-# the row's jobs, read-128k-qd8 and randwrite-4k-qd32 once more, each for
-# RUNTIME s under a system-wide `perf record` (cpu-clock; TCG has no
-# hardware counters): where the guest's CPUs go, by thread name and
-# library, then by symbol, in ROW/perf-JOB.txt.
-ceph_profile() {
-	local row=$1 dev=$2 job rw bs qd data=/tmp/perf.data fio_pid
-	command -v perf >/dev/null || { echo "perf is not installed on the host" >"$RD/perf.txt"; return 0; }
-	for job in read-128k-qd8 randwrite-4k-qd32; do
-		IFS=- read -r rw bs qd <<<"$job"
-		fio --name="$job" --filename="$dev" --direct=1 --ioengine=libaio --rw="$rw" --bs="$bs" \
-			--iodepth="${qd#qd}" --size="${REGION_MB}M" --norandommap --randrepeat=0 --time_based \
-			--runtime=$((RUNTIME + RAMP + 2)) --output="$RD/perf-$job.fio.txt" >/dev/null 2>&1 &
-		fio_pid=$!
-		sleep "$RAMP"
-		timeout 120 perf record -a -e cpu-clock -F 499 -o "$data" -- sleep "$RUNTIME" >/dev/null 2>&1
-		wait "$fio_pid"
-		{
-			echo "== $row $job: perf record -a -e cpu-clock, $RUNTIME s; by thread name and library"
-			timeout 300 perf report -i "$data" --stdio --sort comm,dso 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
-			echo "== by symbol"
-			timeout 300 perf report -i "$data" --stdio --sort comm,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -50
-		} >"$RD/perf-$job.txt"
-		rm -f "$data"
-		progress "$ROUND_TAG$row: perf profile of $job done"
-	done
 }
 
 # ceph_start: the cluster of the Ceph rows, once, in this (the main)

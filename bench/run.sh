@@ -42,9 +42,7 @@
 #   --no-vm, --no-host   skip that part
 #   --perf        also profile the host engine bench with perf (client and
 #                 server of both stacks, 4k QD32 random read and 128k
-#                 sequential read) and print the top symbols; in the VM,
-#                 profile the whole guest during two extra jobs of the
-#                 ceph-netblk row (vm/results/ceph-netblk/perf-JOB.txt)
+#                 sequential read) and print the top symbols
 #
 # A full run takes about 13 minutes on a 2-core machine (--quick: 7; each
 # further round adds about 11 minutes, or 6 with --quick). Needs root
@@ -143,7 +141,6 @@ echo "host: $(nproc) cores; $(uptime)"
 
 export NETBLK_SRC=$src NETBLK_BUILD=$build NETBLK_BIN=$build/bin
 export NETBLK_BENCH_RUNTIME=$runtime NETBLK_BENCH_RAMP=$ramp NETBLK_BENCH_ROUNDS=$rounds
-export NETBLK_BENCH_PERF=$perf
 export NETBLK_BENCH_ROWS="$rows"
 # The Ceph cluster (a 1 GiB memstore OSD, monitor) needs room beside the
 # rows, as in the data-safety test.
