@@ -30,7 +30,7 @@
 #                 ceph-krbd ceph-netblk (the Ceph rows); default: the
 #                 default rows, plus the Ceph rows with --ceph
 #   --ceph        add the Ceph rows (to the default rows or to --rows);
-#                 they start a Ceph cluster in the guest (1 to 2 minutes
+#                 they start a Ceph cluster in the guest (1 to 3 minutes
 #                 under TCG) and give the VM 3 GiB; off by default
 #   --no-ceph     drop the Ceph rows, also from --rows
 #   --rounds N    measure everything N times (default 1): the VM rows run
@@ -45,7 +45,9 @@
 #                 sequential read) and print the top symbols
 #
 # A full run takes about 13 minutes on a 2-core machine (--quick: 7; each
-# further round adds about 11 minutes, or 6 with --quick). Needs root
+# further round adds about 11 minutes, or 6 with --quick). --ceph adds the
+# Ceph start in the guest (1 to 3 minutes) and about 1 to 4 minutes per
+# round for its three rows, more on a loaded host. Needs root
 # (apt-get, the VM's 9p export, setpriv for libnbd). The VM uses
 # $NETBLK_VM_CACHE like the tests (tests/vm/README.md).
 set -euo pipefail
