@@ -13,6 +13,18 @@
 #   knbd         kernel NBD client (nbd-client) to nbdkit memory, no TLS
 #   netblk-1q    vduse-netblk --queues 1 to netblk-server-mock (TLS 1.3)
 #   netblk-2q    the same with --queues 2
+# Ceph rows (issue #15 E), all on one Ceph cluster started once in this
+# guest, before the first of them (tests/ceph/ceph-cluster.sh: one
+# monitor, one memstore OSD, pool "netblk"), each on its own 256 MiB image
+# or volume in that one pool:
+#   ceph-qsd-rbd qemu-storage-daemon --export vduse-blk over QEMU's rbd
+#                driver (librbd; cache.direct=on, so librbd's cache is off)
+#   ceph-krbd    the kernel rbd client (rbd.ko; mapped through sysfs)
+#   ceph-netblk  vduse-netblk --queues 1 to one netblk-node with the rados
+#                backend (TLS 1.3)
+# The RBD images have only the layering feature (no exclusive lock or
+# object map, which would add RADOS ops that vduse-netblk does not do) and
+# 4 MiB objects, as netblk-node's volumes.
 # Jobs (IDs): randread-4k-qd1 randwrite-4k-qd1 randread-4k-qd32
 #   randwrite-4k-qd32 read-128k-qd8 write-128k-qd8; fio --direct=1
 #   --ioengine=libaio, one job, each run as a warm-up of RAMP seconds (not
@@ -51,6 +63,7 @@ RAMP=${NETBLK_BENCH_RAMP:-2}
 DEV_MB=${NETBLK_BENCH_DEV_MB:-256}
 REGION_MB=${NETBLK_BENCH_REGION_MB:-64}
 ROUNDS=${NETBLK_BENCH_ROUNDS:-1}
+# The default rows (run.sh adds the Ceph rows with --ceph).
 ALL_ROWS="brd qsd-null qsd-nbd-tls knbd netblk-1q netblk-2q"
 ROWS=${NETBLK_BENCH_ROWS:-$ALL_ROWS}
 # Write jobs first, so that the read jobs find written data in the region.
@@ -60,9 +73,10 @@ NBDKIT_TLS_PORT=10809
 NBDKIT_PLAIN_PORT=10810
 NBD_PKI=/tmp/nbd-pki
 CLK_TCK=$(getconf CLK_TCK)
-# Set by the row mode below: the row's results directory, "round K: ".
+# Set by the row mode below: the row's results directory, "round K: ", K.
 RD=
 ROUND_TAG=
+ROUND=1
 
 for v in RUNTIME RAMP DEV_MB REGION_MB ROUNDS; do
 	case ${!v} in
@@ -76,6 +90,10 @@ done
 # Set by each row's setup: the processes whose CPU time is reported.
 DAEMON_PID=
 SERVER_PID=
+# Ceph rows: the OSD, whose CPU time is reported too.
+OSD_PID=
+CEPH_DIR=/tmp/ceph
+CEPH_ROWS="ceph-qsd-rbd ceph-krbd ceph-netblk"
 
 status_kb() {
 	[ -n "$1" ] || return 0
@@ -96,6 +114,7 @@ run_jobs() {
 		  echo "\$2_ns=\$(date +%s%N)"
 		  [ -n "$DAEMON_PID" ] && echo "\$2_daemon_stat=\$(cat /proc/$DAEMON_PID/stat)"
 		  [ -n "$SERVER_PID" ] && echo "\$2_server_stat=\$(cat /proc/$SERVER_PID/stat)"
+		  [ -n "$OSD_PID" ] && echo "\$2_osd_stat=\$(cat /proc/$OSD_PID/stat)"
 		  [ "\$2" = after ] && echo "loadavg=\$(cut -d' ' -f1-3 /proc/loadavg)"
 		} >>"$RD/\$1.cpu" 2>/dev/null
 		[ "\$2" = after ] && echo "[\$(cut -d' ' -f1 /proc/uptime)] $ROUND_TAG$row \$1 done" >>"$RES/progress.txt"
@@ -128,15 +147,24 @@ run_jobs() {
 	} >"$jobfile"
 	cp "$jobfile" "$RD/jobs.fio"
 	echo "clk_tck=$CLK_TCK" >"$RD/info"
+	[ -z "$OSD_PID" ] || osd_perf "$RD/osd-perf-before.json"
 	fio --output-format=json --output="$RD/fio.json" "$jobfile" \
 		>"$RD/fio.out" 2>&1 || rc=$?
+	[ -z "$OSD_PID" ] || osd_perf "$RD/osd-perf-after.json"
 	progress "$ROUND_TAG$row: fio exit $rc; $(job_summary "$RD/fio.json")"
 	{
 		echo "daemon_hwm_kb=$(status_kb "$DAEMON_PID" VmHWM)"
 		echo "daemon_rss_kb=$(status_kb "$DAEMON_PID" VmRSS)"
 		echo "server_hwm_kb=$(status_kb "$SERVER_PID" VmHWM)"
+		echo "osd_hwm_kb=$(status_kb "$OSD_PID" VmHWM)"
 	} >"$RD/mem"
 	[ "$rc" = 0 ] || fail "fio exited with $rc: $(grep -m1 -i error "$RD/fio.out")"
+}
+
+# osd_perf FILE: the OSD's op counters (RADOS ops it served: op_r, op_w,
+# ...), from its admin socket, as JSON.
+osd_perf() {
+	timeout 60 ceph --admin-daemon "$CEPH_DIR/run/osd.0.asok" perf dump osd >"$1" 2>/dev/null || true
 }
 
 # A line in the row's log and in results/progress.txt, which run.sh shows
@@ -274,14 +302,140 @@ row_netblk() {
 row_netblk-1q() { row_netblk netblk-1q 1; }
 row_netblk-2q() { row_netblk netblk-2q 2; }
 
+# ---- Ceph rows ---------------------------------------------------------
+
+# The cluster's env (CEPH_CONF, CEPH_POOL, CEPH_CLIENT_ID, keyrings) and
+# the OSD's pid, in a row's process.
+ceph_env() {
+	[ -r "$CEPH_DIR/env" ] || fail "no Ceph cluster in $CEPH_DIR (it did not start: see ceph-start.log)"
+	# shellcheck disable=SC1091
+	. "$CEPH_DIR/env"
+	OSD_PID=$(cat "$CEPH_DIR/run/osd.0.pid" 2>/dev/null)
+	kill -0 "$OSD_PID" 2>/dev/null || fail "the Ceph OSD is not running (pid file $CEPH_DIR/run/osd.0.pid)"
+}
+
+# rbd_image NAME: a new RBD image of DEV_MB MiB in the pool, layering
+# only (NAME-rK in round K: each round writes a fresh image).
+rbd_image() {
+	timeout 120 rbd --conf "$CEPH_CONF" --id "$CEPH_CLIENT_ID" create "$CEPH_POOL/$1-r$ROUND" \
+		--size "${DEV_MB}M" --image-feature layering --object-size 4M \
+		>>"$NETBLK_OUT/rbd.log" 2>&1 || fail "rbd create $1-r$ROUND failed: $(tail -3 "$NETBLK_OUT/rbd.log")"
+}
+
+# rbd_image_rm NAME: remove it after the row, so that the OSD's memory
+# (memstore) holds one row's data at a time.
+rbd_image_rm() {
+	timeout 300 rbd --conf "$CEPH_CONF" --id "$CEPH_CLIENT_ID" rm --no-progress "$CEPH_POOL/$1-r$ROUND" \
+		>>"$NETBLK_OUT/rbd.log" 2>&1 || log "rbd rm $1-r$ROUND failed (ignored)"
+}
+
+row_ceph-qsd-rbd() {
+	ceph_env
+	load_modules
+	rbd_image bench-qsd
+	start_qsd ceph-qsd-rbd brbd \
+		--blockdev "driver=rbd,node-name=rbd0,pool=$CEPH_POOL,image=bench-qsd-r$ROUND,conf=$CEPH_CONF,user=$CEPH_CLIENT_ID,cache.direct=on" \
+		--export "$(qsd_export rbd0 brbd)"
+	run_jobs ceph-qsd-rbd "$QSD_BLK"
+	vdpa_detach brbd
+	bg_stop "$DAEMON_PID" || fail "qemu-storage-daemon exited with $? on SIGTERM"
+	rbd_image_rm bench-qsd
+}
+
+row_ceph-krbd() {
+	local mon key id d add=/sys/bus/rbd/add_single_major
+	ceph_env
+	rbd_image bench-krbd
+	modprobe -d "$NETBLK_MODDIR" rbd || fail "modprobe rbd failed (kernel $(uname -r))"
+	[ -e "$add" ] || add=/sys/bus/rbd/add
+	# The monitor's msgr v1 address, from "mon host = [v2:A:P,v1:A:P]".
+	mon=$(sed -n 's/^mon host = .*v1:\([0-9.]*:[0-9]*\).*/\1/p' "$CEPH_CONF")
+	[ -n "$mon" ] || fail "no v1 monitor address in $CEPH_CONF"
+	key=$(ceph-authtool -p -n "client.$CEPH_CLIENT_ID" "$CEPH_CLIENT_KEYRING") ||
+		fail "no key of client.$CEPH_CLIENT_ID in $CEPH_CLIENT_KEYRING"
+	echo "$mon name=$CEPH_CLIENT_ID,secret=$key $CEPH_POOL bench-krbd-r$ROUND" >"$add" ||
+		fail "mapping the image through $add failed: $(dmesg | grep -E 'rbd|libceph' | tail -3)"
+	id=
+	for d in /sys/bus/rbd/devices/*; do
+		[ -e "$d" ] && id=${d##*/}
+	done
+	[ -n "$id" ] || fail "no rbd device after the map"
+	wait_for "/dev/rbd$id" 10
+	run_jobs ceph-krbd "/dev/rbd$id"
+	if [ -e /sys/bus/rbd/remove_single_major ]; then
+		echo "$id" >/sys/bus/rbd/remove_single_major
+	else
+		echo "$id" >/sys/bus/rbd/remove
+	fi || fail "unmapping rbd$id failed"
+	rbd_image_rm bench-krbd
+}
+
+row_ceph-netblk() {
+	local opts
+	ceph_env
+	load_modules
+	opts=(--backend rados --rados-pool "$CEPH_POOL" --rados-conf "$CEPH_CONF"
+		--rados-user "$CEPH_CLIENT_ID" --rados-keyring "$CEPH_CLIENT_KEYRING" --allow-create)
+	start_node cnode 7101 "${opts[@]}"
+	SERVER_PID=${NODE_PIDS[cnode]}
+	echo "$SERVER_PID" >>"$RES/pids"
+	# (netblk-cli cannot remove a volume: one per round, bench-netblk-rK)
+	cli --cluster 127.0.0.1:7101 --volume "bench-netblk-r$ROUND" create "${DEV_MB}M" >/dev/null ||
+		fail "creating volume bench-netblk-r$ROUND on the rados node failed"
+	start_daemon nbceph --cluster 127.0.0.1:7101 --volume "bench-netblk-r$ROUND" \
+		--queues 1 --queue-size 256 --log-level info
+	echo "$DAEMON_PID" >>"$RES/pids"
+	run_jobs ceph-netblk "$BLK"
+	# The node's counters (requests, bytes, RADOS ops) after the jobs.
+	# (a subshell: node_stats exits through fail when it gets no answer)
+	(node_stats cnode) >"$RD/node-stats.txt" 2>/dev/null || true
+	stop_daemon TERM
+	{
+		echo "suite=$(sed -n 's/.*: TLS up (TLSv1\.3, \([A-Z0-9_]*\)).*/\1/p' \
+			"$NETBLK_OUT/nbceph.log" | sort -u | paste -sd,)"
+		echo "threads=$(grep -c '^processor' /proc/cpuinfo)"
+	} >"$RD/tls.txt"
+}
+
+# ceph_start: the cluster of the Ceph rows, once, in this (the main)
+# process; its start time goes to results/ceph.txt.
+ceph_start() {
+	local t0 rc=0
+	[ -r "$CEPH_DIR/env" ] && return 0
+	command -v ceph-mon >/dev/null || { echo "ceph-mon is not installed on the host" >"$RES/ceph.txt"; return 1; }
+	# Under the default host name "(none)" the OSD's CRUSH location is
+	# invalid and it never comes up.
+	hostname netblk-bench
+	ip link set lo up
+	t0=$(date +%s)
+	progress "ceph: starting a cluster (1 mon, 1 memstore osd) in $CEPH_DIR"
+	timeout 600 "$NETBLK_SRC/tests/ceph/ceph-cluster.sh" start "$CEPH_DIR" --no-install \
+		--memstore-mb 1024 --timeout 450 >"$NETBLK_OUT/ceph-start.log" 2>&1 || rc=$?
+	{
+		echo "start_rc=$rc"
+		echo "start_s=$(($(date +%s) - t0))"
+		echo "ceph=$(ceph --version 2>/dev/null)"
+	} >"$RES/ceph.txt"
+	progress "ceph: start exited $rc after $(($(date +%s) - t0)) s"
+	[ "$rc" = 0 ]
+}
+
 # Whatever a row left behind (after a failure or a timeout): devices,
 # modules, then the processes it recorded.
 cleanup_row() {
 	local d pid
-	for d in bnull bnbd nb1q nb2q; do
+	for d in bnull bnbd nb1q nb2q brbd nbceph; do
 		[ -e "/sys/bus/vdpa/devices/$d" ] && timeout 40 vdpa dev del "$d" 2>/dev/null
 	done
 	[ -e /sys/block/nbd0 ] && timeout 20 nbd-client -d /dev/nbd0 >/dev/null 2>&1
+	for d in /sys/bus/rbd/devices/*; do
+		[ -e "$d" ] || continue
+		if [ -e /sys/bus/rbd/remove_single_major ]; then
+			echo "${d##*/} force" >/sys/bus/rbd/remove_single_major
+		else
+			echo "${d##*/} force" >/sys/bus/rbd/remove
+		fi 2>/dev/null
+	done
 	if [ -f "$RES/pids" ]; then
 		while read -r pid; do
 			kill -KILL "$pid" 2>/dev/null
@@ -292,7 +446,7 @@ cleanup_row() {
 	for d in brd nbd; do
 		[ -d "/sys/module/$d" ] && rmmod "$d" 2>/dev/null
 	done
-	rm -rf /tmp/nbd-pki /tmp/*.pid /tmp/node1.ctl
+	rm -rf /tmp/nbd-pki /tmp/*.pid /tmp/node1.ctl /tmp/cnode.port
 	return 0
 }
 
@@ -300,6 +454,7 @@ if [ "${1:-}" = row ]; then
 	row=$2
 	RD=$3
 	ROUND_TAG=${4:+round $4: }
+	ROUND=${4:-1}
 	declare -F "row_$row" >/dev/null || fail "unknown row '$row'"
 	mkdir -p "$RD"
 	"row_$row"
@@ -353,6 +508,7 @@ progress "bench: rows '$ROWS', $ROUNDS round(s), $RUNTIME s per job after a $RAM
 
 # Upper bound of one row: setup, six jobs, teardown.
 row_limit=$((6 * (RUNTIME + RAMP + 30) + 90))
+ceph_tried=0
 for ((round = 1; round <= ROUNDS; round++)); do
 	for row in $ROWS; do
 		# Round 1 in results/ROW (as with one round), round K in results/rK/ROW.
@@ -363,6 +519,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			[ "$round" = 1 ] || rd=$RES/r$round/$row
 		fi
 		mkdir -p "$rd"
+		case " $CEPH_ROWS " in
+		*" $row "*)
+			if [ "$ceph_tried" = 0 ]; then
+				ceph_tried=1
+				ceph_start || progress "ceph: the cluster did not start; the Ceph rows fail (see ceph-start.log)"
+			fi
+			;;
+		esac
 		progress "${tag}row $row: starting (limit $row_limit s)"
 		rc=0
 		timeout -k 10 "$row_limit" bash "$0" row "$row" "$rd" ${tag:+"$round"} >"$rd.log" 2>&1 || rc=$?
@@ -375,4 +539,5 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		cleanup_row
 	done
 done
+[ "$ceph_tried" = 1 ] && timeout 60 "$NETBLK_SRC/tests/ceph/ceph-cluster.sh" stop "$CEPH_DIR" >/dev/null 2>&1
 progress "bench: done"

@@ -21,6 +21,18 @@ ROWS = [
     ("netblk-1q", "5a", "vduse-netblk 1q -> mock (TLS 1.3)", "vduse-netblk", "mock"),
     ("netblk-2q", "5b", "vduse-netblk 2q -> mock (TLS 1.3)", "vduse-netblk", "mock"),
 ]
+# The Ceph rows (issue #15 E, bench/run.sh --ceph): one Ceph cluster in the
+# guest, one pool; the OSD's CPU time is reported beside daemon and server.
+CEPH_ROWS = [
+    ("ceph-qsd-rbd", "C1", "qsd vduse-blk -> librbd -> RADOS", "qsd", None),
+    ("ceph-krbd", "C2", "kernel rbd -> RADOS", None, None),
+    ("ceph-netblk", "C3", "vduse-netblk 1q -> netblk-node -> RADOS", "vduse-netblk", "netblk-node"),
+]
+CEPH_IDS = [r[0] for r in CEPH_ROWS]
+# Ratios of the Ceph rows: ours / theirs.
+CEPH_RATIOS = [("ceph-netblk", "ceph-qsd-rbd"), ("ceph-netblk", "ceph-krbd")]
+ALL_ROWS = ROWS + CEPH_ROWS
+ROW_NUM = {r[0]: r[1] for r in ALL_ROWS}
 VM_JOBS = ["randread-4k-qd1", "randwrite-4k-qd1", "randread-4k-qd32",
            "randwrite-4k-qd32", "read-128k-qd8", "write-128k-qd8"]
 HOST_JOBS = ["randread-4k-qd32", "randwrite-4k-qd32", "read-128k-qd8", "write-128k-qd8"]
@@ -104,7 +116,7 @@ def median(values):
 
 # The figures of a job that are the median over the rounds.
 MEDIAN_KEYS = ["iops", "mbps", "lat_mean_us", "lat_p99_us", "daemon_cpu_s_per_1k",
-               "server_cpu_s_per_1k", "client_cpu_s_per_1k"]
+               "server_cpu_s_per_1k", "client_cpu_s_per_1k", "osd_cpu_s_per_1k"]
 
 
 def combine_job(per_round):
@@ -143,7 +155,7 @@ def round_dirs(base, rounds):
     return [base] + [os.path.join(base, "r%d" % k) for k in range(2, rounds + 1)]
 
 
-def load_vm_row(d, daemon, server):
+def load_vm_row(d, daemon, server, osd=False):
     """One row's results of one round (its directory d)."""
     status = read_text(os.path.join(d, "status")).strip()
     if not os.path.isdir(d):
@@ -172,9 +184,29 @@ def load_vm_row(d, daemon, server):
             cpu = read_kv(os.path.join(d, job + ".cpu"))
             m["daemon_cpu_s_per_1k"] = cpu_per_1k(cpu, "daemon", m["ios"], clk) if daemon else None
             m["server_cpu_s_per_1k"] = cpu_per_1k(cpu, "server", m["ios"], clk) if server else None
+            if osd:
+                m["osd_cpu_s_per_1k"] = cpu_per_1k(cpu, "osd", m["ios"], clk)
             m["loadavg"] = cpu.get("loadavg")
         row["jobs"][job] = m
+    if osd:
+        row["osd_ops"] = osd_ops(d, fio)
     return row
+
+
+def osd_ops(d, fio):
+    """RADOS ops the OSD served during the row's fio run (its perf counters
+    before and after, osd-perf-*.json) per I/O fio completed in that run,
+    warm-ups included: {"ops", "op_r", "op_w", "ios", "per_io"} or {}."""
+    try:
+        b = json.loads(read_text(os.path.join(d, "osd-perf-before.json")))["osd"]
+        a = json.loads(read_text(os.path.join(d, "osd-perf-after.json")))["osd"]
+        r = {k: a[k] - b[k] for k in ("op", "op_r", "op_w")}
+    except (ValueError, KeyError, TypeError):
+        return {}
+    ios = sum(j.get(x, {}).get("total_ios", 0) for j in fio.values() for x in ("read", "write"))
+    r["ios"] = ios
+    r["per_io"] = r["op"] / ios if ios else None
+    return r
 
 
 def max_kb(values):
@@ -186,8 +218,9 @@ def load_vm(out):
     res = os.path.join(out, "vm", "results")
     nrounds = rounds_of(os.path.join(res, "info.txt"))
     rows = {}
-    for rid, num, label, daemon, server in ROWS:
-        per = [load_vm_row(os.path.join(r, rid), daemon, server) for r in round_dirs(res, nrounds)]
+    for rid, num, label, daemon, server in ALL_ROWS:
+        per = [load_vm_row(os.path.join(r, rid), daemon, server, rid in CEPH_IDS)
+               for r in round_dirs(res, nrounds)]
         status = per[0]["status"]
         if nrounds > 1:
             bad = ["round %d %s" % (i + 1, p["status"]) for i, p in enumerate(per)
@@ -213,6 +246,10 @@ def load_vm(out):
         rows[rid] = {"id": rid, "num": num, "label": label, "daemon": daemon, "server": server,
                      "status": status, "mem": mem, "rounds": nrounds,
                      "jobs": {job: combine_job([p["jobs"][job] for p in per]) for job in VM_JOBS}}
+        if rid in CEPH_IDS:
+            rows[rid]["osd_ops"] = per[0].get("osd_ops", {})
+        if rid == "ceph-netblk":
+            rows[rid]["node_stats"] = read_text(os.path.join(res, rid, "node-stats.txt")).strip()
     return rows
 
 
@@ -338,19 +375,22 @@ def fmt_ratio(r):
 
 def build_ratios(vm):
     out = []
+    pairs = [(o[0], b) for o in OURS for b in ("qsd-null", "qsd-nbd-tls")]
+    if any(vm[r]["status"] != "not run" for r in CEPH_IDS):
+        pairs += CEPH_RATIOS
     for job in VM_JOBS:
-        for ours in OURS:
-            for base in ("qsd-null", "qsd-nbd-tls"):
-                a, b = vm[ours[0]]["jobs"][job], vm[base]["jobs"][job]
-                ok = a["status"] == "ok" and b["status"] == "ok"
-                out.append({
-                    "job": job, "ours": ours[0], "base": base,
-                    "iops": ratio(a.get("iops"), b.get("iops")) if ok else None,
-                    "mbps": ratio(a.get("mbps"), b.get("mbps")) if ok else None,
-                    "lat_mean": ratio(a.get("lat_mean_us"), b.get("lat_mean_us")) if ok else None,
-                    "lat_p99": ratio(a.get("lat_p99_us"), b.get("lat_p99_us")) if ok else None,
-                    "daemon_cpu": ratio(a.get("daemon_cpu_s_per_1k"), b.get("daemon_cpu_s_per_1k")) if ok else None,
-                })
+        for ours, base in pairs:
+            a, b = vm[ours]["jobs"][job], vm[base]["jobs"][job]
+            ok = a["status"] == "ok" and b["status"] == "ok"
+            out.append({
+                "job": job, "ours": ours, "base": base,
+                "iops": ratio(a.get("iops"), b.get("iops")) if ok else None,
+                "mbps": ratio(a.get("mbps"), b.get("mbps")) if ok else None,
+                "lat_mean": ratio(a.get("lat_mean_us"), b.get("lat_mean_us")) if ok else None,
+                "lat_p99": ratio(a.get("lat_p99_us"), b.get("lat_p99_us")) if ok else None,
+                "daemon_cpu": ratio(a.get("daemon_cpu_s_per_1k"), b.get("daemon_cpu_s_per_1k")) if ok else None,
+                "osd_cpu": ratio(a.get("osd_cpu_s_per_1k"), b.get("osd_cpu_s_per_1k")) if ok else None,
+            })
     return out
 
 
@@ -421,6 +461,78 @@ def probe_lines(where, path):
             for x in read_text(path).rstrip().splitlines()]
 
 
+def render_ceph(meta, vm, ratios, ran):
+    """The Ceph rows: their table, status, ratios and the node's counters."""
+    res = os.path.join(meta["out"], "vm", "results")
+    L = ["", "== In the VM, on Ceph (issue #15 E) =="]
+    ci = read_kv(os.path.join(res, "ceph.txt"))
+    L.append("one cluster started in the guest (tests/ceph/ceph-cluster.sh: 1 monitor, 1 OSD, memstore, pool "
+             "size 1): start exit %s after %s s; %s" % (ci.get("start_rc", "?"), ci.get("start_s", "?"),
+                                                        ci.get("ceph", "?")))
+    L.append("each row its own 256 MiB image or volume in that pool, 4 MiB objects; RBD images with the "
+             "layering feature only; qsd's rbd node with cache.direct=on (no librbd cache)")
+    L.append("daemon = qsd or vduse-netblk; server = netblk-node (rados backend, --threads = vCPUs); "
+             "osd = ceph-osd; CPU s per 1000 I/Os")
+    hdr = "%-18s %-42s %9s %8s %9s %9s %10s %10s %10s" % (
+        "job", "row", "IOPS", "MB/s", "mean us", "p99 us", "daemon cpu", "server cpu", "osd cpu")
+    multi = any(vm[r[0]].get("rounds", 1) > 1 for r in ran)
+    if multi:
+        hdr += "  %-15s" % "IOPS range"
+    L.append(hdr)
+    L.append("-" * len(hdr))
+    for job in VM_JOBS:
+        for rid, num, label, _, _ in ran:
+            m = vm[rid]["jobs"][job]
+            name = "%-3s %s" % (num, label)
+            if m["status"] != "ok":
+                L.append("%-18s %-42s %s" % (job, name, m["status"][:70]))
+                continue
+            L.append("%-18s %-42s %9s %8s %9s %9s %10s %10s %10s%s" % (
+                job, name, fmt(m["iops"]), fmt(m["mbps"], 1), fmt(m["lat_mean_us"], 1),
+                fmt(m["lat_p99_us"], 1), fmt_cpu(m.get("daemon_cpu_s_per_1k")),
+                fmt_cpu(m.get("server_cpu_s_per_1k")), fmt_cpu(m.get("osd_cpu_s_per_1k")), fmt_range(m)))
+        L.append("")
+    L.append("Row status and memory (VmHWM after all jobs):")
+    for rid, num, label, daemon, server in ran:
+        r = vm[rid]
+        mem = r["mem"]
+        parts = []
+        if daemon and mem.get("daemon_hwm_kb"):
+            parts.append("%s VmHWM %.1f MiB" % (daemon, int(mem["daemon_hwm_kb"]) / 1024))
+        if server and mem.get("server_hwm_kb"):
+            parts.append("%s VmHWM %.1f MiB" % (server, int(mem["server_hwm_kb"]) / 1024))
+        if mem.get("osd_hwm_kb"):
+            parts.append("ceph-osd VmHWM %.1f MiB" % (int(mem["osd_hwm_kb"]) / 1024))
+        ops = r.get("osd_ops") or {}
+        if ops.get("per_io") is not None:
+            parts.append("OSD ops per I/O %.2f (%d reads + %d writes for %d I/Os%s)" % (
+                ops["per_io"], ops["op_r"], ops["op_w"], ops["ios"],
+                ", round 1" if r.get("rounds", 1) > 1 else ""))
+        L.append("  %-3s %-42s %s%s" % (num, label, r["status"], ("; " + ", ".join(parts)) if parts else ""))
+    tls = read_kv(os.path.join(res, "ceph-netblk", "tls.txt"))
+    if tls.get("suite"):
+        L.append("  C3 TLS suite (vduse-netblk -> netblk-node): %s; netblk-node I/O threads: %s" % (
+            tls["suite"], tls.get("threads", "?")))
+    if vm["ceph-netblk"].get("node_stats"):
+        L.append("  netblk-node counters after the jobs: %s" % vm["ceph-netblk"]["node_stats"])
+    L.append("")
+    L.append("Ratios on Ceph (ours / theirs; latency and CPU: lower is better):")
+    hdr = "%-18s %-10s %9s %9s %9s %9s %11s %9s" % ("job", "ratio", "IOPS", "MB/s", "mean lat", "p99 lat",
+                                                   "daemon cpu", "osd cpu")
+    L.append(hdr)
+    L.append("-" * len(hdr))
+    for r in ratios:
+        if (r["ours"], r["base"]) not in CEPH_RATIOS:
+            continue
+        if vm[r["base"]]["status"] == "not run" or vm[r["ours"]]["status"] == "not run":
+            continue
+        L.append("%-18s %-10s %9s %9s %9s %9s %11s %9s" % (
+            r["job"], "%s / %s" % (ROW_NUM[r["ours"]], ROW_NUM[r["base"]]), fmt_ratio(r["iops"]),
+            fmt_ratio(r["mbps"]), fmt_ratio(r["lat_mean"]), fmt_ratio(r["lat_p99"]),
+            fmt_ratio(r["daemon_cpu"]), fmt_ratio(r["osd_cpu"])))
+    return L
+
+
 def render(meta, vm, ratios, host, targets):
     L = []
     L.append("vduse-netblk benchmark (issue #6)   %s   git %s" % (meta.get("date", "?"), meta.get("git", "?")))
@@ -462,7 +574,11 @@ def render(meta, vm, ratios, host, targets):
                 label, tls["suite"], tls.get("order") or "?"))
     L.append("daemon = the process serving the VDUSE device (qsd, vduse-netblk); server = nbdkit or the mock;")
     L.append("CPU = utime+stime of the whole process over the measured run, seconds per 1000 I/Os")
-    if vm is not None:
+    ran = [r for r in ROWS if vm is not None and vm[r[0]]["status"] != "not run"]
+    ceph_ran = [r for r in CEPH_ROWS if vm is not None and vm[r[0]]["status"] != "not run"]
+    if vm is not None and (ran or not ceph_ran):
+        # All of them, a row not run marked so (as before the Ceph rows).
+        ran = ROWS
         L.append("")
         L.append("== In the VM ==")
         multi = any(r.get("rounds", 1) > 1 for r in vm.values())
@@ -473,7 +589,7 @@ def render(meta, vm, ratios, host, targets):
         L.append(hdr)
         L.append("-" * len(hdr))
         for job in VM_JOBS:
-            for rid, num, label, _, _ in ROWS:
+            for rid, num, label, _, _ in ran:
                 m = vm[rid]["jobs"][job]
                 name = "%-3s %s" % (num, label)
                 if m["status"] != "ok":
@@ -485,7 +601,7 @@ def render(meta, vm, ratios, host, targets):
                     fmt_cpu(m.get("server_cpu_s_per_1k")), fmt_range(m)))
             L.append("")
         L.append("Row status and memory (VmHWM = peak resident size, after all jobs):")
-        for rid, num, label, daemon, server in ROWS:
+        for rid, num, label, daemon, server in ran:
             r = vm[rid]
             mem = r["mem"]
             parts = []
@@ -501,11 +617,15 @@ def render(meta, vm, ratios, host, targets):
         L.append(hdr)
         L.append("-" * len(hdr))
         for r in ratios:
+            if r["base"] not in ("qsd-null", "qsd-nbd-tls") or vm[r["ours"]]["status"] == "not run":
+                continue
             L.append("%-18s %-18s %9s %9s %9s %11s" % (
                 r["job"], "%s / %s" % ("5a" if r["ours"] == "netblk-1q" else "5b",
                                        "row 2" if r["base"] == "qsd-null" else "row 3"),
                 fmt_ratio(r["iops"]), fmt_ratio(r["lat_mean"]), fmt_ratio(r["lat_p99"]),
                 fmt_ratio(r["daemon_cpu"])))
+    if ceph_ran:
+        L.extend(render_ceph(meta, vm, ratios, ceph_ran))
     if host is not None:
         hi = host["info"]
         L.append("")
@@ -569,14 +689,16 @@ def main():
     cols = ["iops", "mbps", "lat_mean_us", "lat_p99_us", "ios"]
     rows = []
     if vm is not None:
-        for rid, num, label, daemon, server in ROWS:
+        for rid, num, label, daemon, server in ALL_ROWS:
+            if rid in CEPH_IDS and vm[rid]["status"] == "not run":
+                continue
             for job in VM_JOBS:
                 m = vm[rid]["jobs"][job]
                 rows.append(["vm", num, rid, label, job] + [m.get(c) for c in cols] +
                             [m.get("daemon_cpu_s_per_1k"), m.get("server_cpu_s_per_1k"),
                              vm[rid]["mem"].get("daemon_hwm_kb"), m["status"],
                              m.get("rounds_ok", 1 if m["status"] == "ok" else 0), m.get("iops_min"),
-                             m.get("iops_max")])
+                             m.get("iops_max"), m.get("osd_cpu_s_per_1k")])
     if host is not None:
         for job in HOST_JOBS:
             for tool in ("cli", "fio"):
@@ -585,15 +707,16 @@ def main():
                              job] + [m.get(c) for c in cols] +
                             [m.get("client_cpu_s_per_1k"), m.get("server_cpu_s_per_1k"), "", m["status"],
                              m.get("rounds_ok", 1 if m["status"] == "ok" else 0), m.get("iops_min"),
-                             m.get("iops_max")])
+                             m.get("iops_max"), None])
     write_csv(os.path.join(out, "results.csv"),
               ["where", "row", "id", "label", "job", "iops", "mb_per_s", "lat_mean_us", "lat_p99_us", "ios",
                "daemon_or_client_cpu_s_per_1k_io", "server_cpu_s_per_1k_io", "daemon_vmhwm_kib", "status",
-               "rounds_ok", "iops_min", "iops_max"], rows)
+               "rounds_ok", "iops_min", "iops_max", "osd_cpu_s_per_1k_io"], rows)
     write_csv(os.path.join(out, "ratios.csv"),
-              ["job", "ours", "base", "iops", "mb_per_s", "lat_mean", "lat_p99", "daemon_cpu_per_io"],
+              ["job", "ours", "base", "iops", "mb_per_s", "lat_mean", "lat_p99", "daemon_cpu_per_io",
+               "osd_cpu_per_io"],
               [[r["job"], r["ours"], r["base"], r["iops"], r["mbps"], r["lat_mean"], r["lat_p99"],
-                r["daemon_cpu"]] for r in ratios])
+                r["daemon_cpu"], r["osd_cpu"]] for r in ratios])
     write_csv(os.path.join(out, "targets.csv"), ["target", "verdict", "detail"],
               [[t["target"], t["verdict"], t["detail"]] for t in targets])
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:

@@ -3,9 +3,13 @@
 parse, use only field names Kubernetes knows at the levels that matter, and
 keep what the agent needs (privileged, host paths, probes running
 'vduse-netblk status', image, agent arguments, modules, TLS Secret mode,
-priority, tolerations). Every failure names the file and the field."""
+priority, tolerations, the optional loop module); no static
+PersistentVolume or attach Job is left (pods get volumes through the CSI
+driver), and every deploy/ path that deploy/README.md names exists. Every
+failure names the file and the field."""
 
 import os
+import re
 import sys
 
 import yaml
@@ -60,8 +64,9 @@ SPEC_DIR_HOST = "/etc/vduse-netblk/specs"
 STATE_DIR_HOST = "/run/vduse-netblk"
 TLS_FILES = ["ca.crt", "client.crt", "client.key"]
 MODULES = ["vduse", "virtio_vdpa", "vhost_vdpa"]
-SPEC_KEYS = {"cluster", "volume", "name", "queues", "queue_size", "read_only",
-             "io_timeout", "ca", "cert", "key", "tls_name", "mgmtdev"}
+# Loaded when the kernel can, else a warning: loop for the CSI node
+# plugin's read-only raw block publications (losetup --read-only).
+OPTIONAL_MODULES = ["loop"]
 
 
 # The storage nodes' directories have a checker of their own
@@ -308,64 +313,52 @@ def check_daemonset(c, path, ds, docs, version):
         c.expect(modules.index("virtio_vdpa") < modules.index("vhost_vdpa"), path,
                  f"{icf}.env.MODULES", "virtio_vdpa must come before vhost_vdpa "
                  "(the first loaded binds new devices; containers need /dev/vdX)")
+    optional = (env.get("OPTIONAL_MODULES") or "").split()
+    for m in OPTIONAL_MODULES:
+        c.expect(m in optional, path, f"{icf}.env.OPTIONAL_MODULES",
+                 f"does not load {m}" + (" (netblk-csi's read-only raw block "
+                                         "publications need it)" if m == "loop" else ""))
+    for m in optional:
+        c.expect(m not in modules, path, f"{icf}.env.OPTIONAL_MODULES",
+                 f"{m} is in MODULES too")
     c.init_script = (ic.get("args") or [""])[-1]
     c.init_modules = modules
+    c.init_optional = optional
 
 
-def check_examples(c, docs, spec_dir_host):
-    pvs = {}
-    pvcs = {}
-    classes = set()
+def check_no_static_path(c, docs):
+    """Pods get volumes through the CSI driver (deploy/kubernetes/csi): no
+    hand-made PersistentVolume, no provisioner-less StorageClass, no Job
+    writing spec files is left beside the agent."""
     for path, ds in docs.items():
         for d in ds:
             kind, name = d.get("kind"), dig(d, "metadata.name")
-            if kind == "PersistentVolume":
-                pvs[name] = (path, d)
-            elif kind == "PersistentVolumeClaim":
-                pvcs[name] = (path, d)
-            elif kind == "StorageClass":
-                classes.add(name)
-    c.expect(pvs, "deploy/kubernetes/examples", "PersistentVolume", "no example")
-    modes = set()
-    for name, (path, pv) in pvs.items():
-        pf = f"PersistentVolume[{name}].spec"
-        lp = dig(pv, "spec.local.path", "")
-        c.expect(lp.startswith(STATE_DIR_HOST + "/by-volume/"), path, f"{pf}.local.path",
-                 f"must be the agent's stable link {STATE_DIR_HOST}/by-volume/ID, is '{lp}'")
-        c.expect(dig(pv, "spec.nodeAffinity.required.nodeSelectorTerms"), path,
-                 f"{pf}.nodeAffinity", "a local volume needs the node it is attached on")
-        c.expect(dig(pv, "spec.storageClassName") in classes, path, f"{pf}.storageClassName",
-                 "names no StorageClass of the examples")
-        mode = dig(pv, "spec.volumeMode", "Filesystem")
-        modes.add(mode)
-        if mode == "Filesystem":
-            c.expect(dig(pv, "spec.local.fsType"), path, f"{pf}.local.fsType",
-                     "needed for the kubelet to make and mount a file system on the disk")
-    c.expect(modes == {"Block", "Filesystem"}, "deploy/kubernetes/examples", "volumeMode",
-             f"needs a Block and a Filesystem example, has {sorted(modes)}")
-    for name, (path, pvc) in pvcs.items():
-        vn = dig(pvc, "spec.volumeName")
-        pf = f"PersistentVolumeClaim[{name}].spec"
-        if c.expect(vn in pvs, path, f"{pf}.volumeName", f"'{vn}' is no example PersistentVolume"):
-            c.expect(dig(pvc, "spec.volumeMode", "Filesystem") ==
-                     dig(pvs[vn][1], "spec.volumeMode", "Filesystem"), path,
-                     f"{pf}.volumeMode", "differs from its PersistentVolume's: it would not bind")
-    used = set()
-    for path, field, spec in pod_specs(docs):
-        for v in spec.get("volumes", []) or []:
-            if "persistentVolumeClaim" in v:
-                claim = dig(v, "persistentVolumeClaim.claimName")
-                used.add(claim)
-                c.expect(claim in pvcs, path, f"{field}.volumes[{v.get('name')}]",
-                         f"claim '{claim}' is no example PersistentVolumeClaim")
-        for ct in spec.get("containers", []) or []:
-            for m in ct.get("volumeMounts", []) or []:
-                hp = [dig(v, "hostPath.path") for v in spec.get("volumes", []) or []
-                      if v.get("name") == m.get("name")]
-                if hp and hp[0] == spec_dir_host:
-                    c.spec_writer = getattr(c, "spec_writer", []) + [(path, ct, m.get("mountPath"))]
-    c.expect(used >= set(pvcs), "deploy/kubernetes/examples", "Pod",
-             f"no pod uses claim(s) {sorted(set(pvcs) - used)}")
+            c.expect(kind not in ("PersistentVolume", "Job"), path, f"{kind}[{name}]",
+                     "volumes reach pods through the CSI driver (deploy/kubernetes/csi), "
+                     "not hand-made PersistentVolumes or attach Jobs")
+            if kind == "StorageClass":
+                c.expect(d.get("provisioner") != "kubernetes.io/no-provisioner", path,
+                         f"StorageClass[{name}].provisioner",
+                         "the class of netblk volumes is the CSI driver's (csi/storageclass.yaml)")
+
+
+def check_readme_paths(c, src):
+    """Every file or directory of deploy/ that deploy/README.md names
+    (`kubernetes/...`, `deploy/...`, `systemd/...`, `Containerfile...`)
+    exists: the guide cannot point at something removed."""
+    readme = os.path.join(src, "deploy", "README.md")
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    seen = set()
+    for m in re.finditer(r"(?<![\w./-])((?:deploy/)?(?:kubernetes|systemd)/[\w./@-]*|"
+                         r"(?:deploy/)?Containerfile[\w.]*)", text):
+        ref = m.group(1).rstrip("./")
+        if ref in seen:
+            continue
+        seen.add(ref)
+        rel = ref if ref.startswith("deploy/") else "deploy/" + ref
+        c.expect(os.path.exists(os.path.join(src, rel)), readme, ref,
+                 f"names {rel}, which does not exist")
 
 
 def main():
@@ -409,7 +402,8 @@ def main():
     dss = [(p, d) for p, ds in docs.items() for d in ds if d.get("kind") == "DaemonSet"]
     if c.expect(len(dss) == 1, kdir, "DaemonSet", f"expected one, found {len(dss)}"):
         check_daemonset(c, dss[0][0], dss[0][1], docs, version)
-    check_examples(c, docs, SPEC_DIR_HOST)
+    check_no_static_path(c, docs)
+    check_readme_paths(c, src)
 
     # For the behaviour checks that follow (run by the shell script).
     out = os.environ.get("DEPLOY_CHECK_OUT")
@@ -426,17 +420,8 @@ def main():
             f.write(" ".join(c.init_modules) + "\n")
         with open(os.path.join(out, "tls_dir"), "w", encoding="utf-8") as f:
             f.write(c.tls_dir + "\n")
-        for path, ct, mount in getattr(c, "spec_writer", []):
-            role = "attach" if "attach" in os.path.basename(path) else "detach"
-            with open(os.path.join(out, f"{role}.sh"), "w", encoding="utf-8") as f:
-                f.write((ct.get("args") or [""])[-1])
-            with open(os.path.join(out, f"{role}.env"), "w", encoding="utf-8") as f:
-                for e in ct.get("env", []) or []:
-                    if "value" in e:
-                        f.write(f"export {e['name']}='{e['value']}'\n")
-                f.write(f"SPEC_MOUNT='{mount}'\n")
-        with open(os.path.join(out, "spec_keys"), "w", encoding="utf-8") as f:
-            f.write(" ".join(sorted(SPEC_KEYS)) + "\n")
+        with open(os.path.join(out, "optional_modules"), "w", encoding="utf-8") as f:
+            f.write(" ".join(c.init_optional) + "\n")
     c.finish("deploy/kubernetes")
 
 

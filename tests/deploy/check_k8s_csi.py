@@ -9,6 +9,7 @@ the rights the sidecars need; examples whose PVCs name the class and whose
 pods use them (Block through volumeDevices). Failures name file and field."""
 
 import os
+import re
 import sys
 
 import yaml
@@ -29,7 +30,15 @@ NEEDED_RULES = [("", "persistentvolumes", "create"), ("", "persistentvolumes", "
                 ("storage.k8s.io", "storageclasses", "get"),
                 ("storage.k8s.io", "volumeattachments", "patch"),
                 ("storage.k8s.io", "volumeattachments/status", "patch"),
-                ("", "events", "create"), ("coordination.k8s.io", "leases", "update")]
+                ("", "events", "create"), ("coordination.k8s.io", "leases", "update"),
+                ("", "pods", "watch"),
+                ("storage.k8s.io", "volumeattributesclasses", "get")]
+# The sidecars' images: registry.k8s.io/sig-storage/NAME:vX.Y.Z, of the
+# major version whose flags and RBAC the manifests are written for, and no
+# older than the releases of early 2025 (no registry can be asked here).
+SIDECAR_REGISTRY = "registry.k8s.io/sig-storage/"
+SIDECAR_MIN = {"csi-provisioner": (5, 2, 0), "csi-attacher": (4, 8, 0),
+               "csi-resizer": (1, 13, 0), "csi-node-driver-registrar": (2, 13, 0)}
 
 
 def load(c, kdir):
@@ -44,6 +53,22 @@ def load(c, kdir):
                 except yaml.YAMLError as e:
                     c.fail(path, "(yaml)", f"does not parse: {e}")
     return docs
+
+
+def check_sidecar_image(c, path, field, image):
+    """image is a sidecar of SIDECAR_MIN, pinned to a plausible release."""
+    repo, _, tag = image.rpartition(":")
+    name = repo[len(SIDECAR_REGISTRY):] if repo.startswith(SIDECAR_REGISTRY) else None
+    if not c.expect(name in SIDECAR_MIN, path, f"{field}.image",
+                    f"'{image}' is not {SIDECAR_REGISTRY}NAME:TAG of a known sidecar"):
+        return
+    m = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)", tag)
+    if not c.expect(m, path, f"{field}.image", f"tag '{tag}' is not a release vX.Y.Z"):
+        return
+    got, low = tuple(int(x) for x in m.groups()), SIDECAR_MIN[name]
+    c.expect(got[0] == low[0] and got >= low, path, f"{field}.image",
+             f"{name} {tag}: want v{low[0]}.x at least v{'.'.join(map(str, low))} "
+             "(the flags and rules here are written for it)")
 
 
 def socket_of(argv, opt="--csi-address"):
@@ -106,6 +131,15 @@ def main():
                  f"the driver name must be the CSIDriver's ({name})")
         c.expect(spec.get("serviceAccountName") in sas, p, f"{field}.serviceAccountName",
                  "names no ServiceAccount of deploy/kubernetes/csi")
+        # The default cluster, the same for both: the node plugin attaches
+        # a volume whose id has no cluster part from its own --cluster.
+        env = {e.get("name"): e for e in ct.get("env", []) or []}
+        cl = opt_value(argv, "--cluster") or ""
+        var = cl[2:-1] if cl.startswith("$(") and cl.endswith(")") else None
+        ref = dig(env.get(var) or {}, "valueFrom.configMapKeyRef", {}) if var else {}
+        c.expect(ref.get("name") == "vduse-netblk-cluster" and ref.get("key") == "cluster", p,
+                 f"{cf}.args", "--cluster must be $(VAR), VAR from the ConfigMap "
+                 "vduse-netblk-cluster, key cluster (the agent's cluster)")
         return ct
 
     # --- controller
@@ -132,6 +166,7 @@ def main():
                 if side not in SIDECARS:
                     continue
                 names.add(side)
+                check_sidecar_image(c, p, sf, img)
                 c.expect(socket_of(argv_of(sc)) == sock, p, f"{sf}.args",
                          f"--csi-address must be the driver's socket {sock}")
                 sm, _ = mount_of(sc, vols, os.path.dirname(sock or "/x"))
@@ -178,6 +213,7 @@ def main():
             if c.expect(len(regs) == 1, p, f"{f}.containers", "needs the node-driver-registrar"):
                 rg = regs[0]
                 rf = f"{f}.containers[{rg.get('name')}]"
+                check_sidecar_image(c, p, rf, rg.get("image", ""))
                 ra = argv_of(rg)
                 c.expect(socket_of(ra) == sock, p, f"{rf}.args", f"--csi-address must be {sock}")
                 reg = opt_value(ra, "--kubelet-registration-path")

@@ -18,7 +18,7 @@ check_tree() { # DESTDIR PREFIX
 		"755 bin/vduse-netblk" "755 bin/netblk-cli" "755 bin/netblk-node"
 		"755 bin/netblk-server-mock" "755 bin/netblk-csi"
 		"644 share/man/man8/vduse-netblk.8.gz" "644 share/man/man1/netblk-cli.1.gz"
-		"644 share/man/man8/netblk-node.8.gz"
+		"644 share/man/man8/netblk-node.8.gz" "644 share/man/man8/netblk-csi.8.gz"
 		"644 lib/systemd/system/vduse-netblk@.service"
 		"644 lib/systemd/system/vduse-netblk-agent.service"
 		"644 lib/systemd/system/netblk-node.service"

@@ -40,6 +40,7 @@ has "$client" -rwxr-xr-x usr/bin/vduse-netblk
 has "$client" -rwxr-xr-x usr/bin/netblk-cli
 has "$client" -rwxr-xr-x usr/bin/netblk-csi
 has "$client" -rw-r--r-- usr/share/man/man1/netblk-cli.1.gz
+has "$client" -rw-r--r-- usr/share/man/man8/netblk-csi.8.gz
 has "$node" -rw-r--r-- usr/share/man/man8/netblk-node.8.gz
 has "$client" -rw-r--r-- usr/lib/systemd/system/vduse-netblk@.service
 has "$client" -rw-r--r-- usr/lib/systemd/system/vduse-netblk-agent.service

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs shellcheck over the shell of deploy/: the scripts the manifests carry
-# (init containers, attach/detach Jobs) and these tests.
+# (init containers) and these tests.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 command -v shellcheck >/dev/null || deploy_apt_install shellcheck ||
@@ -20,8 +20,6 @@ check() { # FILE-SHOWN SCRIPT-PATH
 	bad=1
 }
 check "deploy/kubernetes/daemonset.yaml initContainers[modules].args" "$out/init.sh"
-check "deploy/kubernetes/examples/attach-job.yaml args" "$out/attach.sh"
-check "deploy/kubernetes/examples/detach-job.yaml args" "$out/detach.sh"
 check "deploy/kubernetes/node/statefulset.yaml initContainers[tls].args" "$DEPLOY_TMP/node/init.sh"
 shellcheck -x -P SCRIPTDIR "$DEPLOY_TESTS"/*.sh || bad=1
 [ "$bad" -eq 0 ] || fail "shellcheck found problems (above)"

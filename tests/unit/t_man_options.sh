@@ -16,13 +16,15 @@ options() {
 	grep -oE '(^|[^A-Za-z0-9_-])--[a-z][a-z0-9-]*' | sed 's/.*--/--/' | sort -u
 }
 
-# check PAGE HELP-TEXT
+# check PAGE HELP-TEXT [OPTION-GOING-AWAY]
+# OPTION-GOING-AWAY: one option the --help may still show that the page
+# leaves out because another branch removes it from the program.
 check() {
-	local page=$1 help=$2 in_help in_man extra missing
+	local page=$1 help=$2 going=${3:-} in_help in_man extra missing
 	[ -f "$man/$page.scd" ] || { echo "FAIL: $man/$page.scd is missing"; fail=1; return; }
 	in_help=$(options <<<"$help")
 	in_man=$(options <"$man/$page.scd")
-	missing=$(comm -23 <(echo "$in_help") <(echo "$in_man") | tr '\n' ' ')
+	missing=$(comm -23 <(echo "$in_help") <(echo "$in_man") | { grep -vx -- "${going:-^}" || true; } | tr '\n' ' ')
 	extra=$(comm -13 <(echo "$in_help") <(echo "$in_man") | grep -vx -- '--version' | tr '\n' ' ')
 	if [ -n "$missing" ]; then
 		echo "FAIL: $page: in --help but not in docs/man/$page.scd: $missing"
@@ -63,6 +65,15 @@ check netblk-server-mock.1 "$(run_help netblk-server-mock --help)"
 node_help=$(run_help netblk-node --help)
 node_keys=$(grep -oE '(^|[ ,"])[a-z][a-z0-9-]* = ' <<<"$node_help" | sed -E 's/^[ ,"]*//; s/ = $//; s/^/--/' | sort -u)
 check netblk-node.8 "$node_help"$'\n'"$node_keys"
+# netblk-csi is built only with libgrpc-dev. Its --admin-command goes away
+# (deletion, growth and listing move into the cluster protocol, branch
+# admin-ops): the page leaves it out, and it is tolerated in the --help
+# until that branch lands. Drop the third argument then.
+if [ -x "$bin/netblk-csi" ]; then
+	check netblk-csi.8 "$(run_help netblk-csi --help)" --admin-command
+else
+	echo "note: netblk-csi not built (no libgrpc-dev); its page not checked"
+fi
 if [ -x "$bin/netblk-rados-bench" ]; then
 	check netblk-rados-bench.1 "$(run_help netblk-rados-bench --help)"
 else
@@ -74,6 +85,10 @@ if [ -n "$build" ] && command -v scdoc >/dev/null; then
 	for p in vduse-netblk.8 netblk-cli.1 netblk-server-mock.1 netblk-node.8; do
 		[ -s "$build/man/man${p##*.}/$p" ] || { echo "FAIL: $build/man/man${p##*.}/$p was not built (target man)"; fail=1; }
 	done
+	if [ -x "$bin/netblk-csi" ] && [ ! -s "$build/man/man8/netblk-csi.8" ]; then
+		echo "FAIL: $build/man/man8/netblk-csi.8 was not built (target man)"
+		fail=1
+	fi
 fi
 [ "$fail" = 0 ] || exit 1
 echo "PASS"
