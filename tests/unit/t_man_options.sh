@@ -65,12 +65,9 @@ check netblk-server-mock.1 "$(run_help netblk-server-mock --help)"
 node_help=$(run_help netblk-node --help)
 node_keys=$(grep -oE '(^|[ ,"])[a-z][a-z0-9-]* = ' <<<"$node_help" | sed -E 's/^[ ,"]*//; s/ = $//; s/^/--/' | sort -u)
 check netblk-node.8 "$node_help"$'\n'"$node_keys"
-# netblk-csi is built only with libgrpc-dev. Its --admin-command goes away
-# (deletion, growth and listing move into the cluster protocol, branch
-# admin-ops): the page leaves it out, and it is tolerated in the --help
-# until that branch lands. Drop the third argument then.
+# netblk-csi is built only with libgrpc-dev.
 if [ -x "$bin/netblk-csi" ]; then
-	check netblk-csi.8 "$(run_help netblk-csi --help)" --admin-command
+	check netblk-csi.8 "$(run_help netblk-csi --help)"
 else
 	echo "note: netblk-csi not built (no libgrpc-dev); its page not checked"
 fi
