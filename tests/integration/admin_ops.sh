@@ -79,6 +79,17 @@ assert v["a1"]["stores"] == 1 and v["a1"]["read_only"] is False, v
 	nb_cli "${cl[@]}" --volume a1 delete >/dev/null || nb_fail "$what delete a1 again failed"
 	nb_info "ok: $what deleted volumes are gone from list; a name can be created again, empty"
 done
+# A forced delete while a connection has the volume open: its requests
+# get NOT_FOUND afterwards (nothing reaches the deleted data).
+pki=$NB_TMP/pki
+nb_cli "${cm[@]}" --volume busy create 1M >/dev/null || nb_fail "create busy failed"
+del="$NB_CLI_BIN --ca $pki/ca.crt --cert $pki/client.crt --key $pki/client.key --cluster 127.0.0.1:$(nb_mock_port m0) delete --force busy"
+mock_probe m0 "hs" "open busy owner=carol@h3" "write 0 4096 1" "run $del >/dev/null" \
+	"!NOT_FOUND write 0 4096 2" "!NOT_FOUND read 0 4096 1" >/dev/null ||
+	nb_fail "the connection of a deleted volume: $(cat "$NB_TMP/probe.out")"
+grep -q "NOT_FOUND.*was deleted" "$NB_TMP/probe.out" || nb_fail "no 'was deleted': $(cat "$NB_TMP/probe.out")"
+nb_info "ok: after a forced delete the open connection's write and read get NOT_FOUND"
+
 ls "$dir" | grep -Eq '^(a1|b2)\.(vol|meta|lock)$' && nb_fail "files left after delete: $(ls "$dir")"
 nb_info "ok: netblk-node removed the .vol, .meta and .lock files"
 
