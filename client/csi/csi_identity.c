@@ -2,10 +2,7 @@
 /* The CSI Identity service: who we are, what we serve, are we ready. */
 #include "csi.h"
 #include "csi.pb-c.h"
-
-#ifndef NETBLK_VERSION
-#define NETBLK_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static int csi_get_plugin_info(struct csi_call *c, const ProtobufCMessage *req,
 			       ProtobufCMessage **resp)
@@ -15,7 +12,7 @@ static int csi_get_plugin_info(struct csi_call *c, const ProtobufCMessage *req,
 	(void)req;
 	csi__v1__get_plugin_info_response__init(r);
 	r->name = nb_csi_strdup(c, c->ctx->driver_name);
-	r->vendor_version = nb_csi_strdup(c, NETBLK_VERSION);
+	r->vendor_version = nb_csi_strdup(c, nb_version());
 	*resp = &r->base;
 	return CSI_OK;
 }

@@ -10,6 +10,7 @@
 
 #include "csi.h"
 #include "logging.h"
+#include "version.h"
 
 static const char csi_help[] =
 "NAME\n"
@@ -44,11 +45,12 @@ static const char csi_help[] =
 "    --attach-timeout S        NodeStageVolume waits this long for the disk\n"
 "                              (default 120)\n"
 "    --log-level L             error, warning, notice, info, debug (default info)\n"
-"    -h, --help                this text\n";
+"    -h, --help                this text\n"
+"    --version                 print the version and exit\n";
 
 enum { OPT_MODE = 256, OPT_ENDPOINT, OPT_NODE_ID, OPT_DRIVER, OPT_CLUSTER, OPT_CA, OPT_CERT,
        OPT_KEY, OPT_TLS_NAME, OPT_CONNECT_TIMEOUT, OPT_SPEC_DIR, OPT_RUN_DIR,
-       OPT_KUBELET_DIR, OPT_ATTACH_TIMEOUT, OPT_LOG_LEVEL };
+       OPT_KUBELET_DIR, OPT_ATTACH_TIMEOUT, OPT_LOG_LEVEL, OPT_VERSION };
 
 static int csi_usage_error(const char *fmt, const char *arg)
 {
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
 		{ "attach-timeout", required_argument, NULL, OPT_ATTACH_TIMEOUT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct csi_ctx ctx;
@@ -133,6 +136,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(csi_help, stdout);
+			return 0;
+		case OPT_VERSION:
+			nb_version_print(stdout, "netblk-csi");
 			return 0;
 		default:
 			return 2;

@@ -10,10 +10,11 @@ version=$(sed -n 's/^project(vduse-netblk VERSION \([0-9.]*\) .*/\1/p' "$NETBLK_
 [ -n "$version" ] || fail "CMakeLists.txt: no 'project(vduse-netblk VERSION X.Y.Z ...)'"
 
 checked=0
-for prog in vduse-netblk netblk-cli netblk-server-mock netblk-node netblk-rados-bench netblk-tls-probe; do
+for prog in vduse-netblk netblk-cli netblk-server-mock netblk-node netblk-rados-bench netblk-tls-probe netblk-csi; do
 	if [ ! -x "$NETBLK_BIN/$prog" ]; then
-		# Only the rados bench may be missing (no librados-dev).
-		[ "$prog" = netblk-rados-bench ] && continue
+		# Only the rados bench and the CSI driver may be missing (no
+		# librados-dev, no libgrpc-dev).
+		case $prog in netblk-rados-bench | netblk-csi) continue ;; esac
 		fail "$NETBLK_BIN/$prog not built"
 	fi
 	rc=0
