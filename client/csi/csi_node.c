@@ -157,9 +157,11 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 	snprintf(spec_path, sizeof(spec_path), "%s/%s.spec", ctx->spec_dir, devname);
 	snprintf(spec, sizeof(spec),
 		 "# written by netblk-csi for the CSI volume %s; NodeUnstageVolume removes it\n"
-		 "cluster=%s\nvolume=%s\nname=%s\nlock_owner=csi@%s\nread_only=%s\n%s%s%s",
+		 "cluster=%s\nvolume=%s\nname=%s\nlock_owner=csi@%s\nread_only=%s\n%s%s%s%s%s%s",
 		 req->volume_id, v.cluster, v.name, devname, ctx->node_id, ro ? "true" : "false",
-		 queues ? "queues=" : "", queues ? queues : "", queues ? "\n" : "");
+		 queues ? "queues=" : "", queues ? queues : "", queues ? "\n" : "",
+		 ctx->server_name ? "tls_name=" : "", ctx->server_name ? ctx->server_name : "",
+		 ctx->server_name ? "\n" : "");
 	since = time(NULL);
 	if (nb_csi_read_file(spec_path, old, sizeof(old)) == 0) {
 		if (strcmp(old, spec) != 0) {

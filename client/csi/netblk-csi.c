@@ -35,7 +35,9 @@ static const char csi_help[] =
 "    --cluster ADDR[,ADDR...]  seed nodes of the default cluster, host:port\n"
 "    --ca FILE, --cert FILE, --key FILE\n"
 "                              TLS files for the cluster (controller)\n"
-"    --tls-name NAME           name the node certificates must carry\n"
+"    --tls-name NAME           name the node certificates must carry (empty:\n"
+"                              the host part of each address; the node\n"
+"                              plugin passes it to the agent in each spec)\n"
 "    --connect-timeout S       admin requests give up after S s (default 10)\n"
 "    --spec-dir DIR            the agent's spec directory\n"
 "                              (default /etc/vduse-netblk/specs)\n"
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
 		case OPT_CA: ctx.tls_ca = optarg; break;
 		case OPT_CERT: ctx.tls_cert = optarg; break;
 		case OPT_KEY: ctx.tls_key = optarg; break;
-		case OPT_TLS_NAME: ctx.server_name = optarg; break;
+		case OPT_TLS_NAME: ctx.server_name = *optarg ? optarg : NULL; break;
 		case OPT_SPEC_DIR: ctx.spec_dir = optarg; break;
 		case OPT_RUN_DIR: ctx.run_dir = optarg; break;
 		case OPT_KUBELET_DIR: ctx.kubelet_dir = optarg; break;
