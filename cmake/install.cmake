@@ -49,7 +49,8 @@ install(FILES ${sd}/vduse-netblk.conf DESTINATION ${NETBLK_MODULESLOADDIR}
 # two packages owning one file), with the license as Debian's copyright.
 set(NETBLK_NODE_DOCDIR ${CMAKE_INSTALL_DATAROOTDIR}/doc/netblk-node)
 set(docs docs/architecture.md docs/protocol.md docs/troubleshooting.md
-         docs/security.md docs/upgrade.md docs/sizing.md docs/packaging.md)
+         docs/security.md docs/upgrade.md docs/sizing.md docs/packaging.md
+         docs/cli.md docs/metrics.md docs/csi.md)
 install(FILES README.md LICENSE ${docs} DESTINATION ${CMAKE_INSTALL_DOCDIR}
         COMPONENT client)
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright
