@@ -95,21 +95,29 @@ static const char cli_list_help[] =
  * gave one) every node is its own store.
  */
 struct cli_stores {
+	struct ev_loop *loop;
 	struct admin_map *map;
 	bool *answered;
 };
 
-static int cli_stores_init(const struct cli_common *opt, struct ev_loop *loop,
+static int cli_stores_open(const struct cli_common *opt, const char *cmd,
 			   const struct session_config *cfg, struct cli_stores *s)
 {
 	char err[512];
 
 	s->map = NULL;
+	s->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!s->loop) {
+		nb_cli_err("%s: cannot create an event loop", cmd);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < opt->n_nodes && !s->map; i++)
-		nb_admin_get_map(loop, cfg, opt->nodes[i], &s->map, err, sizeof(err));
+		nb_admin_get_map(s->loop, cfg, opt->nodes[i], &s->map, err, sizeof(err));
 	s->answered = calloc(opt->n_nodes ? opt->n_nodes : 1, sizeof(*s->answered));
 	if (!s->answered) {
+		nb_cli_err("%s: out of memory", cmd);
 		nb_admin_map_free(s->map);
+		ev_loop_destroy(s->loop);
 		return -ENOMEM;
 	}
 	return 0;
@@ -130,6 +138,7 @@ static void cli_stores_free(struct cli_stores *s)
 {
 	free(s->answered);
 	nb_admin_map_free(s->map);
+	ev_loop_destroy(s->loop);
 }
 
 static int cli_volume_arg(struct cli_common *opt, const char *cmd, int argc,
@@ -189,18 +198,11 @@ int cli_cmd_delete(struct cli_common *opt, int argc, char **argv)
 	if (nb_cli_require_common(opt, "delete", true) < 0 ||
 	    cli_lock_owner(opt, "delete", owner, sizeof(owner)) < 0)
 		return CLI_EXIT_USAGE;
-	loop = ev_loop_new(EVFLAG_AUTO);
-	if (!loop) {
-		nb_cli_err("delete: cannot create an event loop");
-		return CLI_EXIT_FAIL;
-	}
 	cli_admin_config(opt, &cfg);
 	cfg.lock_owner = owner;
-	if (cli_stores_init(opt, loop, &cfg, &stores) < 0) {
-		nb_cli_err("delete: out of memory");
-		ev_loop_destroy(loop);
+	if (cli_stores_open(opt, "delete", &cfg, &stores) < 0)
 		return CLI_EXIT_FAIL;
-	}
+	loop = stores.loop;
 	for (size_t i = 0; i < opt->n_nodes; i++) {
 		struct session_volume info = { 0 };
 		long j = cli_stores_asked(opt, &stores, i);
@@ -240,7 +242,6 @@ int cli_cmd_delete(struct cli_common *opt, int argc, char **argv)
 		rc = CLI_EXIT_FAIL;
 	}
 	cli_stores_free(&stores);
-	ev_loop_destroy(loop);
 	return rc;
 }
 
@@ -270,17 +271,10 @@ int cli_cmd_resize(struct cli_common *opt, int argc, char **argv)
 	}
 	if (nb_cli_require_common(opt, "resize", true) < 0)
 		return CLI_EXIT_USAGE;
-	loop = ev_loop_new(EVFLAG_AUTO);
-	if (!loop) {
-		nb_cli_err("resize: cannot create an event loop");
-		return CLI_EXIT_FAIL;
-	}
 	cli_admin_config(opt, &cfg);
-	if (cli_stores_init(opt, loop, &cfg, &stores) < 0) {
-		nb_cli_err("resize: out of memory");
-		ev_loop_destroy(loop);
+	if (cli_stores_open(opt, "resize", &cfg, &stores) < 0)
 		return CLI_EXIT_FAIL;
-	}
+	loop = stores.loop;
 	for (size_t i = 0; i < opt->n_nodes; i++) {
 		struct session_volume info = { 0 };
 		long j = cli_stores_asked(opt, &stores, i);
@@ -308,7 +302,6 @@ int cli_cmd_resize(struct cli_common *opt, int argc, char **argv)
 				opt->volume, opt->nodes[i], err[0] ? err : strerror(-ret));
 	}
 	cli_stores_free(&stores);
-	ev_loop_destroy(loop);
 	return rc;
 }
 
@@ -406,17 +399,10 @@ int cli_cmd_list(struct cli_common *opt, int argc, char **argv)
 	}
 	if (nb_cli_require_common(opt, "list", false) < 0)
 		return CLI_EXIT_USAGE;
-	loop = ev_loop_new(EVFLAG_AUTO);
-	if (!loop) {
-		nb_cli_err("list: cannot create an event loop");
-		return CLI_EXIT_FAIL;
-	}
 	cli_admin_config(opt, &cfg);
-	if (cli_stores_init(opt, loop, &cfg, &stores) < 0) {
-		nb_cli_err("list: out of memory");
-		ev_loop_destroy(loop);
+	if (cli_stores_open(opt, "list", &cfg, &stores) < 0)
 		return CLI_EXIT_FAIL;
-	}
+	loop = stores.loop;
 	for (size_t i = 0; i < opt->n_nodes; i++) {
 		struct session_volume *vols = NULL;
 		size_t n = 0;
@@ -449,6 +435,5 @@ int cli_cmd_list(struct cli_common *opt, int argc, char **argv)
 		rc = CLI_EXIT_FAIL;
 	free(all);
 	cli_stores_free(&stores);
-	ev_loop_destroy(loop);
 	return rc;
 }
