@@ -235,8 +235,10 @@ void nb_metrics_stop(struct metrics_server *m)
 {
 	if (!m)
 		return;
+	/* MHD closes the listening socket it was given (LISTEN_SOCKET): a
+	 * second close here could hit a descriptor another thread opened
+	 * since. */
 	MHD_stop_daemon(m->mhd);
-	close(m->fd);
 	pthread_mutex_destroy(&m->lock);
 	free(m->metrics);
 	free(m->ready_text);

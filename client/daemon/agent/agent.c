@@ -164,25 +164,40 @@ static void agent_stop_vol(struct agent *a, struct agent_vol *av, bool leave)
 
 /*
  * May av's disk be detached? Not while it is in use, unless forced: by
- * force_detach=true in the new spec, or a file SPEC_DIR/NAME.force
- * (removed once used). why says what holds it.
+ * force_detach=true in the new spec, or a file SPEC_DIR/NAME.force made
+ * while the change waits (removed once used; one older than the wait is
+ * stale: removed and ignored, so that a forgotten file never lets a later
+ * change detach a disk in use). why says what holds it.
  */
 static bool agent_may_detach(struct agent *a, struct agent_vol *av,
 			     bool spec_force, char *why, size_t len)
 {
 	char path[PATH_MAX];
-	bool forced;
+	struct stat st;
+	bool forced = spec_force;
 
-	if (!av->v || !nb_agent_disk_in_use(nb_volume_node(av->v), why, len))
+	if (!av->v || !nb_agent_disk_in_use(nb_volume_node(av->v), why, len)) {
+		av->held_since = 0;
 		return true;
+	}
 	nb_agent_path(path, sizeof(path), a->spec_dir, av->name, ".force");
-	forced = spec_force || access(path, F_OK) == 0;
+	if (stat(path, &st) == 0) {
+		if (av->held_since && st.st_mtime >= av->held_since) {
+			forced = true;
+		} else {
+			nb_log_msg(LOG_NOTICE, "%s: ignoring %s: it was made before "
+				"this change waited for the disk", av->name, path);
+			unlink(path);
+		}
+	}
 	if (!forced)
 		return false;
 	nb_log_msg(LOG_WARNING, "%s: %s is %s: detaching anyway (forced by %s)",
 		av->name, nb_volume_node(av->v), why,
 		spec_force ? "force_detach=true" : path);
-	unlink(path);
+	if (!spec_force)
+		unlink(path);
+	av->held_since = 0;
 	return true;
 }
 
@@ -193,6 +208,8 @@ static void agent_hold(struct agent *a, struct agent_vol *av, bool removed,
 {
 	av->removed = removed;
 	av->held = !removed;
+	if (!was || !av->held_since)
+		av->held_since = time(NULL);
 	snprintf(av->message, sizeof(av->message), "%s, but %s is %.200s: left "
 		 "attached%s; unmount or close it, or create %.100s.force to "
 		 "detach anyway", removed ? "spec removed" : "spec changed",
@@ -275,6 +292,7 @@ void nb_agent_spec_changed(struct agent *a, const char *name)
 	if (av->v && nb_spec_equal(&av->spec, &spec)) {
 		if (waiting) {
 			/* Back as it was attached: nothing waits any more. */
+			av->held_since = 0;
 			snprintf(av->message, sizeof(av->message), "attached as %s",
 				 nb_volume_node(av->v));
 			nb_agent_write_status(a, av);
@@ -372,10 +390,20 @@ void nb_agent_force(struct agent *a, const char *name)
 {
 	struct agent_vol *av = agent_find(a, name);
 
-	if (av && av->removed)
+	char path[PATH_MAX];
+
+	if (av && av->removed) {
 		nb_agent_spec_removed(a, name);
-	else if (av && av->held)
+	} else if (av && av->held) {
 		nb_agent_spec_changed(a, name);
+	} else {
+		/* Nothing waits: a force file now would linger and let a
+		 * later change detach a disk in use without anyone asking. */
+		nb_agent_path(path, sizeof(path), a->spec_dir, name, ".force");
+		if (unlink(path) == 0)
+			nb_log_msg(LOG_NOTICE, "%s: removed %s: no change of %s "
+				"waits for its disk", name, path, name);
+	}
 }
 
 /* At start: attach every spec; clean up devices whose spec is gone. */

@@ -12,6 +12,7 @@
 #define NETBLK_AGENT_PRIV_H
 
 #include <stdbool.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,6 +42,9 @@ struct agent_vol {
 	 * spec that needs a detach waits: removed, the spec file is gone;
 	 * held, the spec changed and the attachment is the old one. */
 	bool removed, held;
+	/* When the current wait began (0: none); a force file older than
+	 * that is stale and ignored. */
+	time_t held_since;
 	char message[512];
 	struct agent_disk disk;
 	struct agent_vol *next;

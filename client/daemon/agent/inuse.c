@@ -160,6 +160,47 @@ static bool inuse_open(dev_t rdev, char *why, size_t len)
 	return found;
 }
 
+/*
+ * A loop device over the disk (the CSI driver's read-only block
+ * publication makes one): the loop driver holds the disk open without an
+ * exclusive claim and shows up neither as a holder nor in this
+ * namespace's /proc.
+ */
+static bool inuse_loop(const char *node, dev_t rdev, char *why, size_t len)
+{
+	char path[PATH_MAX], backing[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d = opendir("/sys/block");
+
+	while (d && !found && (de = readdir(d))) {
+		struct stat st;
+		FILE *f;
+
+		if (strncmp(de->d_name, "loop", 4))
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;	/* not set up */
+		if (fgets(backing, sizeof(backing), f)) {
+			backing[strcspn(backing, "\n")] = '\0';
+			if (!strcmp(backing, node) ||
+			    (stat(backing, &st) == 0 && S_ISBLK(st.st_mode) &&
+			     st.st_rdev == rdev)) {
+				snprintf(why, len, "the backing device of /dev/%.64s",
+					 de->d_name);
+				found = true;
+			}
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 bool nb_agent_disk_in_use(const char *node, char *why, size_t len)
 {
 	const char *disk = strrchr(node, '/');
@@ -171,6 +212,7 @@ bool nb_agent_disk_in_use(const char *node, char *why, size_t len)
 		return false;
 	disk++;
 	if (inuse_mounted(disk, why, len) || inuse_holder(disk, why, len) ||
+	    inuse_loop(node, st.st_rdev, why, len) ||
 	    inuse_open(st.st_rdev, why, len))
 		return true;
 	/* Anything else with an exclusive claim (a mount in another mount

@@ -181,6 +181,11 @@ log "unmounted: the disk went"
 # av3 open by a process: a spec change that needs a re-attach waits; a
 # force file applies it.
 blk3=$(readlink -f $run/by-volume/av3)
+# A force file made while nothing waits is removed at once: left there, it
+# would let some later change detach the disk in use unasked.
+touch $specs/vol3.force
+for ((i = 0; i < 50; i++)); do [ -e $specs/vol3.force ] || break; sleep 0.1; done
+[ -e $specs/vol3.force ] && fail "a force file made while nothing waited was left in place"
 exec 4<"$blk3"
 printf 'cluster=127.0.0.1:7001\nvolume=av3\nname=agent3\nqueues=2\n' >$specs/vol3.spec
 for ((i = 0; i < 100; i++)); do grep -q '^state=in-use' $specs/vol3.status 2>/dev/null && break; sleep 0.1; done
@@ -194,7 +199,25 @@ exec 4<&-
 [ -e $specs/vol3.force ] && fail "the force file was not consumed"
 check_volume av3
 log "changed spec of an open disk waited; forced: $(grep ^message= $specs/vol3.status)"
+
+# A loop device over the disk (as the CSI driver's read-only block
+# publication makes) keeps it attached when its spec goes; without it the
+# disk goes.
+if modprobe loop 2>/dev/null; then
+	blk3=$(readlink -f $run/by-volume/av3)
+	lo=$(losetup -r -f --show "$blk3") || fail "losetup over $blk3"
+	rm $specs/vol3.spec
+	for ((i = 0; i < 100; i++)); do grep -q '^state=in-use' $specs/vol3.status 2>/dev/null && break; sleep 0.1; done
+	grep -q "^message=spec removed, but $blk3 is the backing device of $lo" $specs/vol3.status ||
+		fail "a disk under a loop device: $(cat $specs/vol3.status 2>&1)"
+	log "a disk under a loop device stays: $(grep ^message= $specs/vol3.status)"
+	losetup -d "$lo"
+	wait_gone /dev/vduse/agent3 30	# the agent tries again every 10 s
+else
+	log "SKIP the loop device case: no loop module"
+	rm $specs/vol3.spec
+fi
 kill -TERM $AGENT_PID
 wait $AGENT_PID || true
-for n in 3 4 6 8; do rm $specs/vol$n.spec; done
+for n in 4 6 8; do rm $specs/vol$n.spec; done
 check_dmesg_clean
