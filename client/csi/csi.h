@@ -41,7 +41,7 @@ enum csi_code {
 
 /* A volume published by this controller (kept in memory; see docs/csi.md) */
 struct csi_pub {
-	char volume[256];
+	char volume[1200];              /* its one id (nb_csi_volume_id) */
 	char node[128];
 	bool readonly;
 };
@@ -93,8 +93,12 @@ char *nb_csi_strdup(struct csi_call *c, const char *s);
 int nb_csi_fail(struct csi_call *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Mark a volume busy for the call; false (ABORTED) when another call has it. */
-bool nb_csi_claim(struct csi_ctx *ctx, const char *volume);
+/*
+ * Mark a volume busy for the call: CSI_OK, or with c->msg set (naming the
+ * method what) CSI_ABORTED when another call has it, CSI_RESOURCE_EXHAUSTED
+ * when no slot (or no memory) is left for it.
+ */
+int nb_csi_claim(struct csi_call *c, const char *volume, const char *what);
 void nb_csi_release(struct csi_ctx *ctx, const char *volume);
 
 /* Serve methods on ctx->endpoint until SIGTERM/SIGINT. Returns 0 or -errno. */

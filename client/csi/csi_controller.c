@@ -235,6 +235,7 @@ static int csi_create_volume(struct csi_call *c, const ProtobufCMessage *m,
 	Csi__V1__Volume *vol;
 	struct csi_params p;
 	struct csi_volume v;
+	char key[1200];
 	struct session_volume info;
 	int64_t required = 0, limit = 0;
 	uint64_t size, bs;
@@ -287,21 +288,29 @@ static int csi_create_volume(struct csi_call *c, const ProtobufCMessage *m,
 		snprintf(id, sizeof(id), "%s", req->name);
 	if (nb_csi_volume_parse(id, c->ctx->cluster_text, &v, err, sizeof(err)) < 0)
 		return nb_csi_fail(c, CSI_INVALID_ARGUMENT, "CreateVolume: %s", err);
-	if (!nb_csi_claim(c->ctx, v.name))
-		return nb_csi_fail(c, CSI_ABORTED, "CreateVolume %s: another call on it is in progress",
-				   req->name);
+	nb_csi_volume_id(&v, c->ctx->cluster_text, key, sizeof(key));
+	code = nb_csi_claim(c, key, "CreateVolume");
+	if (code)
+		return code;
 	rc = csi_create(c->ctx, &v, size, (uint32_t)bs, &info, err, sizeof(err));
 	if (rc == -EEXIST) {
 		rc = csi_info(c->ctx, &v, &info, NULL, err, sizeof(err));
 		if (rc == 0 && !csi_size_fits(info.size, required, limit)) {
-			nb_csi_release(c->ctx, v.name);
+			nb_csi_release(c->ctx, key);
 			return nb_csi_fail(c, CSI_ALREADY_EXISTS,
 					   "CreateVolume %s: the volume exists with %llu bytes, "
 					   "outside the range asked for", req->name,
 					   (unsigned long long)info.size);
 		}
+		if (rc == 0 && info.block_size && info.block_size != bs) {
+			nb_csi_release(c->ctx, key);
+			return nb_csi_fail(c, CSI_ALREADY_EXISTS,
+					   "CreateVolume %s: the volume exists with %u-byte blocks, "
+					   "not %llu", req->name, info.block_size,
+					   (unsigned long long)bs);
+		}
 	}
-	nb_csi_release(c->ctx, v.name);
+	nb_csi_release(c->ctx, key);
 	if (rc < 0)
 		return nb_csi_fail(c, csi_errno_code(rc), "CreateVolume %s: %s", req->name, err);
 
@@ -310,7 +319,7 @@ static int csi_create_volume(struct csi_call *c, const ProtobufCMessage *m,
 	csi__v1__create_volume_response__init(r);
 	csi__v1__volume__init(vol);
 	vol->capacity_bytes = (int64_t)info.size;
-	vol->volume_id = nb_csi_strdup(c, id);
+	vol->volume_id = nb_csi_strdup(c, key);
 	vol->volume_context = nb_csi_alloc(c, 4 * sizeof(*vol->volume_context));
 	if (p.queues) {
 		snprintf(qbuf, sizeof(qbuf), "%u", p.queues);
@@ -396,6 +405,7 @@ static int csi_delete_volume(struct csi_call *c, const ProtobufCMessage *m,
 	const Csi__V1__DeleteVolumeRequest *req = (const void *)m;
 	Csi__V1__DeleteVolumeResponse *r = nb_csi_alloc(c, sizeof(*r));
 	struct csi_volume v;
+	char key[1200];
 	struct csi_pub *pub;
 	char err[512], pub_node[128] = "";
 	int rc, code = CSI_OK;
@@ -407,11 +417,12 @@ static int csi_delete_volume(struct csi_call *c, const ProtobufCMessage *m,
 	/* an id we could never have made names no volume: done */
 	if (nb_csi_volume_parse(req->volume_id, c->ctx->cluster_text, &v, err, sizeof(err)) < 0)
 		return CSI_OK;
-	if (!nb_csi_claim(c->ctx, v.name))
-		return nb_csi_fail(c, CSI_ABORTED, "DeleteVolume %s: another call on it is in progress",
-				   v.name);
+	nb_csi_volume_id(&v, c->ctx->cluster_text, key, sizeof(key));
+	code = nb_csi_claim(c, key, "DeleteVolume");
+	if (code)
+		return code;
 	pthread_mutex_lock(&c->ctx->lock);
-	pub = csi_pub_find(c->ctx, v.name, NULL);
+	pub = csi_pub_find(c->ctx, key, NULL);
 	if (pub)
 		snprintf(pub_node, sizeof(pub_node), "%s", pub->node);
 	pthread_mutex_unlock(&c->ctx->lock);
@@ -432,7 +443,7 @@ static int csi_delete_volume(struct csi_call *c, const ProtobufCMessage *m,
 	else if (rc < 0)
 		code = nb_csi_fail(c, csi_errno_code(rc), "DeleteVolume %s: %s", v.name, err);
 out:
-	nb_csi_release(c->ctx, v.name);
+	nb_csi_release(c->ctx, key);
 	return code;
 }
 
@@ -456,6 +467,7 @@ static int csi_controller_publish(struct csi_call *c, const ProtobufCMessage *m,
 	const Csi__V1__ControllerPublishVolumeRequest *req = (const void *)m;
 	Csi__V1__ControllerPublishVolumeResponse *r;
 	struct csi_volume v;
+	char key[1200];
 	struct session_volume info;
 	struct session_lock lock;
 	struct csi_pub *pub;
@@ -480,10 +492,10 @@ static int csi_controller_publish(struct csi_call *c, const ProtobufCMessage *m,
 	if (nb_csi_volume_parse(req->volume_id, c->ctx->cluster_text, &v, err, sizeof(err)) < 0)
 		return nb_csi_fail(c, CSI_NOT_FOUND, "ControllerPublishVolume: %s", err);
 	ro = req->readonly || nb_csi_cap_readonly(req->volume_capability);
-	if (!nb_csi_claim(c->ctx, v.name))
-		return nb_csi_fail(c, CSI_ABORTED,
-				   "ControllerPublishVolume %s: another call on it is in progress",
-				   v.name);
+	nb_csi_volume_id(&v, c->ctx->cluster_text, key, sizeof(key));
+	code = nb_csi_claim(c, key, "ControllerPublishVolume");
+	if (code)
+		return code;
 	rc = csi_info(c->ctx, &v, &info, &lock, err, sizeof(err));
 	if (rc < 0) {
 		code = nb_csi_fail(c, csi_errno_code(rc), "ControllerPublishVolume %s: %s",
@@ -498,7 +510,7 @@ static int csi_controller_publish(struct csi_call *c, const ProtobufCMessage *m,
 	}
 	csi_owner(req->node_id, owner, sizeof(owner));
 	pthread_mutex_lock(&c->ctx->lock);
-	pub = csi_pub_find(c->ctx, v.name, req->node_id);
+	pub = csi_pub_find(c->ctx, key, req->node_id);
 	if (pub && pub->readonly != ro) {
 		pthread_mutex_unlock(&c->ctx->lock);
 		code = nb_csi_fail(c, CSI_ALREADY_EXISTS,
@@ -507,7 +519,7 @@ static int csi_controller_publish(struct csi_call *c, const ProtobufCMessage *m,
 		goto out;
 	}
 	if (!pub && !ro) {
-		struct csi_pub *w = csi_pub_writer_elsewhere(c->ctx, v.name, req->node_id);
+		struct csi_pub *w = csi_pub_writer_elsewhere(c->ctx, key, req->node_id);
 
 		if (w)
 			snprintf(other, sizeof(other), "%s", w->node);
@@ -526,7 +538,7 @@ static int csi_controller_publish(struct csi_call *c, const ProtobufCMessage *m,
 		goto out;
 	}
 	pthread_mutex_lock(&c->ctx->lock);
-	if (!csi_pub_find(c->ctx, v.name, req->node_id)) {
+	if (!csi_pub_find(c->ctx, key, req->node_id)) {
 		if (c->ctx->n_pubs == CSI_MAX_PUBS) {
 			pthread_mutex_unlock(&c->ctx->lock);
 			code = nb_csi_fail(c, CSI_RESOURCE_EXHAUSTED,
@@ -535,7 +547,7 @@ static int csi_controller_publish(struct csi_call *c, const ProtobufCMessage *m,
 			goto out;
 		}
 		pub = &c->ctx->pubs[c->ctx->n_pubs++];
-		snprintf(pub->volume, sizeof(pub->volume), "%s", v.name);
+		snprintf(pub->volume, sizeof(pub->volume), "%s", key);
 		snprintf(pub->node, sizeof(pub->node), "%s", req->node_id);
 		pub->readonly = ro;
 	}
@@ -549,7 +561,7 @@ static int csi_controller_publish(struct csi_call *c, const ProtobufCMessage *m,
 	r->n_publish_context = 2;
 	*resp = &r->base;
 out:
-	nb_csi_release(c->ctx, v.name);
+	nb_csi_release(c->ctx, key);
 	return code;
 }
 
@@ -597,6 +609,7 @@ static int csi_controller_unpublish(struct csi_call *c, const ProtobufCMessage *
 	const Csi__V1__ControllerUnpublishVolumeRequest *req = (const void *)m;
 	Csi__V1__ControllerUnpublishVolumeResponse *r = nb_csi_alloc(c, sizeof(*r));
 	struct csi_volume v;
+	char key[1200];
 	struct session_volume info;
 	struct session_lock lock;
 	struct csi_pub *pub;
@@ -610,12 +623,15 @@ static int csi_controller_unpublish(struct csi_call *c, const ProtobufCMessage *
 		return nb_csi_fail(c, CSI_INVALID_ARGUMENT, "ControllerUnpublishVolume: no volume_id");
 	if (nb_csi_volume_parse(req->volume_id, c->ctx->cluster_text, &v, err, sizeof(err)) < 0)
 		return nb_csi_fail(c, CSI_NOT_FOUND, "ControllerUnpublishVolume: %s", err);
-	if (!nb_csi_claim(c->ctx, v.name))
-		return nb_csi_fail(c, CSI_ABORTED,
-				   "ControllerUnpublishVolume %s: another call on it is in progress",
-				   v.name);
+	nb_csi_volume_id(&v, c->ctx->cluster_text, key, sizeof(key));
+	code = nb_csi_claim(c, key, "ControllerUnpublishVolume");
+	if (code)
+		return code;
 	rc = csi_info(c->ctx, &v, &info, &lock, err, sizeof(err));
-	if (rc < 0) {
+	if (rc == -ENOENT) {
+		/* a volume that is gone is unpublished everywhere (CSI: OK) */
+		lock.owner[0] = '\0';
+	} else if (rc < 0) {
 		code = nb_csi_fail(c, csi_errno_code(rc), "ControllerUnpublishVolume %s: %s",
 				   v.name, err);
 		goto out;
@@ -629,11 +645,11 @@ static int csi_controller_unpublish(struct csi_call *c, const ProtobufCMessage *
 			goto out;
 	}
 	pthread_mutex_lock(&c->ctx->lock);
-	while ((pub = csi_pub_find(c->ctx, v.name, node)))
+	while ((pub = csi_pub_find(c->ctx, key, node)))
 		csi_pub_remove(c->ctx, pub);
 	pthread_mutex_unlock(&c->ctx->lock);
 out:
-	nb_csi_release(c->ctx, v.name);
+	nb_csi_release(c->ctx, key);
 	return code;
 }
 
@@ -699,6 +715,7 @@ static int csi_controller_expand(struct csi_call *c, const ProtobufCMessage *m,
 	const Csi__V1__ControllerExpandVolumeRequest *req = (const void *)m;
 	Csi__V1__ControllerExpandVolumeResponse *r;
 	struct csi_volume v;
+	char key[1200];
 	struct session_volume info;
 	char err[512];
 	int64_t required, limit;
@@ -718,9 +735,10 @@ static int csi_controller_expand(struct csi_call *c, const ProtobufCMessage *m,
 				   req->volume_id);
 	if (nb_csi_volume_parse(req->volume_id, c->ctx->cluster_text, &v, err, sizeof(err)) < 0)
 		return nb_csi_fail(c, CSI_NOT_FOUND, "ControllerExpandVolume: %s", err);
-	if (!nb_csi_claim(c->ctx, v.name))
-		return nb_csi_fail(c, CSI_ABORTED,
-				   "ControllerExpandVolume %s: another call on it is in progress", v.name);
+	nb_csi_volume_id(&v, c->ctx->cluster_text, key, sizeof(key));
+	code = nb_csi_claim(c, key, "ControllerExpandVolume");
+	if (code)
+		return code;
 	rc = csi_info(c->ctx, &v, &info, NULL, err, sizeof(err));
 	if (rc < 0) {
 		code = nb_csi_fail(c, csi_errno_code(rc), "ControllerExpandVolume %s: %s", v.name, err);
@@ -765,7 +783,7 @@ static int csi_controller_expand(struct csi_call *c, const ProtobufCMessage *m,
 			  CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK);
 	*resp = &r->base;
 out:
-	nb_csi_release(c->ctx, v.name);
+	nb_csi_release(c->ctx, key);
 	return code;
 }
 

@@ -24,5 +24,26 @@ uint64_t nb_csi_dev_size(const char *dev);
 /* is the block device read-only (BLKROGET)? */
 bool nb_csi_dev_ro(const char *dev);
 void nb_csi_sleep_ms(long ms);
+/* when the host booted (/proc/stat btime), 0 when unknown */
+long long nb_csi_boot_time(void);
+/*
+ * Is dev (a device node) the disk of vDPA device name, the one sysfs
+ * shows at /sys/bus/vdpa/devices/NAME/virtioN/block/X (same dev_t)?
+ */
+bool nb_csi_dev_of_vdpa(const char *dev, const char *name);
+/*
+ * Do the first and last MiB of the block device dev read back as zeros?
+ * 1 yes, 0 no, -errno when it cannot be opened or read (never "blank").
+ */
+int nb_csi_dev_blank(const char *dev);
+/*
+ * Does path lie inside dir, both resolved (realpath of the deepest part
+ * of path that exists), and is path itself no symbolic link?
+ */
+bool nb_csi_path_inside(const char *path, const char *dir);
+/* the loop device (/dev/loopN) of device number rdev; false if none */
+bool nb_csi_loop_name(dev_t rdev, char *buf, size_t len);
+/* the loop devices whose backing file is backing, detached; 0 or -errno */
+int nb_csi_loops_detach(const char *backing, char *err, size_t errlen);
 
 #endif

@@ -10,7 +10,14 @@
  *
  * The spec file of volume ID is SPEC_DIR/csi-HASH.spec, HASH a 64-bit
  * FNV-1a of the id, and its device is named the same; it takes the
- * writer lock as csi@NODE_ID, the owner the controller checks.
+ * writer lock as csi@NODE_ID, the owner the controller checks. The id
+ * hashed (and claimed) is the volume's one id (nb_csi_volume_id), so that
+ * "NAME" and "HOST:PORT/NAME" of the driver's own cluster are one volume.
+ *
+ * What the status file says is checked against the host: the device it
+ * names must be the disk of the vDPA device csi-HASH in sysfs (a status
+ * file outlives a reboot, and /dev/vdX names are handed out again), and a
+ * status written before the host booted is stale.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +66,22 @@ static bool csi_path_ok(const struct csi_ctx *ctx, const char *path)
 	for (p = path; (p = strstr(p, "/.")); p++)
 		if (p[2] == '\0' || p[2] == '/' || (p[2] == '.' && (p[3] == '\0' || p[3] == '/')))
 			return false;
-	return true;
+	/* and no symbolic link leads out of it, nor is the path one */
+	return nb_csi_path_inside(path, ctx->kubelet_dir);
+}
+
+/* The one id of volume_id (see nb_csi_volume_id); the text as is when it
+ * does not parse (no such id was ever staged). */
+static void csi_node_key(const struct csi_ctx *ctx, const char *volume_id, char *buf,
+			 size_t len)
+{
+	struct csi_volume v;
+	char err[256];
+
+	if (nb_csi_volume_parse(volume_id, ctx->cluster_text, &v, err, sizeof(err)) == 0)
+		nb_csi_volume_id(&v, ctx->cluster_text, buf, len);
+	else
+		snprintf(buf, len, "%s", volume_id);
 }
 
 /* The attached device of devname (from its status file), or an error. */
@@ -77,10 +99,9 @@ static int csi_attached_device(struct csi_call *c, const char *devname, time_t s
 			nb_csi_status_get(text, "message", msg, sizeof(msg));
 			if (atoll(upd) >= (long long)since) {
 				if (strcmp(state, "attached") == 0) {
-					struct stat st;
-
+					/* a stale file may name another volume's disk */
 					nb_csi_status_get(text, "device", dev, devlen);
-					if (stat(dev, &st) == 0 && S_ISBLK(st.st_mode))
+					if (nb_csi_dev_of_vdpa(dev, devname))
 						return CSI_OK;
 				} else if (strcmp(state, "error") == 0) {
 					return nb_csi_fail(c, CSI_INTERNAL,
@@ -107,6 +128,53 @@ static const char *csi_ctx_get(size_t n, void *const *e, const char *k)
 
 /* ---- NodeStageVolume ---- */
 
+/*
+ * What is on the disk dev of a mount volume: CSI_OK with *what 0 (an ext4
+ * file system to mount) or 2 (nothing at all: blkid finds no signature and
+ * the first and last MiB read back as zeros, so mkfs may run), else the
+ * error. Anything unreadable is INTERNAL, never "empty".
+ */
+static int csi_stage_fs_check(struct csi_call *c, const char *id, const char *dev, bool ro,
+			      int *what)
+{
+	char *blkid[] = { "blkid", "-p", "-o", "export", (char *)dev, NULL };
+	char out[1024], type[64], pttype[64];
+	int rc;
+
+	rc = nb_csi_run(blkid, out, sizeof(out));
+	if (rc != 0 && rc != 2)
+		return nb_csi_fail(c, CSI_INTERNAL, "NodeStageVolume %s: blkid -p %s (exit %d): %s",
+				   id, dev, rc, out);
+	nb_csi_status_get(rc == 0 ? out : "", "TYPE", type, sizeof(type));
+	nb_csi_status_get(rc == 0 ? out : "", "PTTYPE", pttype, sizeof(pttype));
+	if (pttype[0])
+		return nb_csi_fail(c, CSI_FAILED_PRECONDITION,
+				   "NodeStageVolume %s: %s holds a partition table (%s); not "
+				   "touching it", id, dev, pttype);
+	if (strcmp(type, "ext4") == 0) {
+		*what = 0;
+		return CSI_OK;
+	}
+	if (type[0] || rc == 0)
+		return nb_csi_fail(c, CSI_FAILED_PRECONDITION,
+				   "NodeStageVolume %s: the disk holds %s, not ext4; not touching it",
+				   id, type[0] ? type : out);
+	rc = nb_csi_dev_blank(dev);
+	if (rc < 0)
+		return nb_csi_fail(c, CSI_INTERNAL, "NodeStageVolume %s: reading %s: %s", id, dev,
+				   strerror(-rc));
+	if (rc == 0)
+		return nb_csi_fail(c, CSI_FAILED_PRECONDITION,
+				   "NodeStageVolume %s: %s holds data but no file system blkid "
+				   "knows; not formatting it", id, dev);
+	if (ro)
+		return nb_csi_fail(c, CSI_FAILED_PRECONDITION,
+				   "NodeStageVolume %s: the read-only disk %s has no file system",
+				   id, dev);
+	*what = 2;
+	return CSI_OK;
+}
+
 static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, ProtobufCMessage **resp)
 {
 	const Csi__V1__NodeStageVolumeRequest *req = (const void *)m;
@@ -114,15 +182,15 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 	const Csi__V1__VolumeCapability *cap = req->volume_capability;
 	struct csi_ctx *ctx = c->ctx;
 	struct csi_volume v;
-	char devname[32], spec_path[PATH_MAX], spec[2048], old[2048], dev[PATH_MAX];
-	char err[512], out[1024];
+	char devname[32], spec_path[PATH_MAX], spec[4096], old[4096], dev[PATH_MAX];
+	char err[512], out[1024], key[1200];
 	const char *why, *queues, *ro_text;
 	bool ro, mount;
 	time_t since;
 	dev_t mdev;
 	bool mro;
 	struct stat st;
-	int code = CSI_OK, rc;
+	int code = CSI_OK, rc = 0;
 
 	if (!req->volume_id || !req->volume_id[0])
 		return nb_csi_fail(c, CSI_INVALID_ARGUMENT, "NodeStageVolume: no volume_id");
@@ -149,16 +217,17 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 		       atoi(queues) < 1 || atoi(queues) > 64))
 		return nb_csi_fail(c, CSI_INVALID_ARGUMENT, "NodeStageVolume %s: volume context "
 				   "queues=%s is not 1 to 64", req->volume_id, queues);
-	if (!nb_csi_claim(ctx, req->volume_id))
-		return nb_csi_fail(c, CSI_ABORTED, "NodeStageVolume %s: another call on it is in progress",
-				   req->volume_id);
+	nb_csi_volume_id(&v, ctx->cluster_text, key, sizeof(key));
+	code = nb_csi_claim(c, key, "NodeStageVolume");
+	if (code)
+		return code;
 
-	csi_devname(req->volume_id, devname, sizeof(devname));
+	csi_devname(key, devname, sizeof(devname));
 	snprintf(spec_path, sizeof(spec_path), "%s/%s.spec", ctx->spec_dir, devname);
 	snprintf(spec, sizeof(spec),
 		 "# written by netblk-csi for the CSI volume %s; NodeUnstageVolume removes it\n"
 		 "cluster=%s\nvolume=%s\nname=%s\nlock_owner=csi@%s\nread_only=%s\n%s%s%s%s%s%s",
-		 req->volume_id, v.cluster, v.name, devname, ctx->node_id, ro ? "true" : "false",
+		 key, v.cluster, v.name, devname, ctx->node_id, ro ? "true" : "false",
 		 queues ? "queues=" : "", queues ? queues : "", queues ? "\n" : "",
 		 ctx->server_name ? "tls_name=" : "", ctx->server_name ? ctx->server_name : "",
 		 ctx->server_name ? "\n" : "");
@@ -170,7 +239,8 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 					   "settings (%s)", req->volume_id, spec_path);
 			goto out;
 		}
-		since = 0;
+		/* staged before: the agent's status of this boot counts */
+		since = (time_t)nb_csi_boot_time();
 	} else {
 		rc = nb_csi_mkdirs(ctx->spec_dir, 0755);
 		if (rc == 0)
@@ -202,12 +272,10 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 		}
 		goto done;
 	}
-	{
-		char *blkid[] = { "blkid", "-p", "-o", "value", "-s", "TYPE", dev, NULL };
-
-		rc = nb_csi_run(blkid, out, sizeof(out));
-	}
-	if (rc == 2 && !ro) {
+	code = csi_stage_fs_check(c, req->volume_id, dev, ro, &rc);
+	if (code)
+		goto out;
+	if (rc == 2) {
 		char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-L", "netblk", dev, NULL };
 
 		rc = nb_csi_run(mkfs, out, sizeof(out));
@@ -216,22 +284,10 @@ static int csi_node_stage(struct csi_call *c, const ProtobufCMessage *m, Protobu
 					   req->volume_id, dev, out);
 			goto out;
 		}
-	} else if (rc == 2) {
-		code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
-				   "NodeStageVolume %s: the read-only disk %s has no file system",
-				   req->volume_id, dev);
-		goto out;
-	} else if (rc != 0) {
-		code = nb_csi_fail(c, CSI_INTERNAL, "NodeStageVolume %s: blkid %s: %s",
-				   req->volume_id, dev, out);
-		goto out;
-	} else if (strcmp(out, "ext4") != 0) {
-		code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
-				   "NodeStageVolume %s: the disk holds %s, not ext4; not touching it",
-				   req->volume_id, out);
-		goto out;
 	}
 	rc = nb_csi_mkdirs(req->staging_target_path, 0750);
+	if (rc == 0 && !csi_path_ok(ctx, req->staging_target_path))
+		rc = -ELOOP;	/* a link appeared meanwhile */
 	if (rc < 0) {
 		code = nb_csi_fail(c, CSI_INTERNAL, "NodeStageVolume %s: mkdir %s: %s", req->volume_id,
 				   req->staging_target_path, strerror(-rc));
@@ -268,7 +324,7 @@ done:
 	csi__v1__node_stage_volume_response__init(r);
 	*resp = &r->base;
 out:
-	nb_csi_release(ctx, req->volume_id);
+	nb_csi_release(ctx, key);
 	return code;
 }
 
@@ -280,7 +336,9 @@ static int csi_node_unstage(struct csi_call *c, const ProtobufCMessage *m,
 	const Csi__V1__NodeUnstageVolumeRequest *req = (const void *)m;
 	Csi__V1__NodeUnstageVolumeResponse *r;
 	struct csi_ctx *ctx = c->ctx;
-	char devname[32], spec_path[PATH_MAX], status_path[PATH_MAX];
+	char key[1200];
+	char devname[32], spec_path[PATH_MAX], status_path[PATH_MAX], text[4096], dev[PATH_MAX];
+	char err[600];
 	int code = CSI_OK, i;
 
 	if (!req->volume_id || !req->volume_id[0])
@@ -292,12 +350,12 @@ static int csi_node_unstage(struct csi_call *c, const ProtobufCMessage *m,
 		return nb_csi_fail(c, CSI_INVALID_ARGUMENT,
 				   "NodeUnstageVolume %s: staging path %s is not inside %s",
 				   req->volume_id, req->staging_target_path, ctx->kubelet_dir);
-	if (!nb_csi_claim(ctx, req->volume_id))
-		return nb_csi_fail(c, CSI_ABORTED,
-				   "NodeUnstageVolume %s: another call on it is in progress",
-				   req->volume_id);
+	csi_node_key(ctx, req->volume_id, key, sizeof(key));
+	code = nb_csi_claim(c, key, "NodeUnstageVolume");
+	if (code)
+		return code;
 	while (nb_csi_mounted(req->staging_target_path, NULL, NULL)) {
-		if (umount2(req->staging_target_path, 0) < 0) {
+		if (umount2(req->staging_target_path, UMOUNT_NOFOLLOW) < 0) {
 			code = nb_csi_fail(c, errno == EBUSY ? CSI_FAILED_PRECONDITION : CSI_INTERNAL,
 					   "NodeUnstageVolume %s: unmount %s: %s%s", req->volume_id,
 					   req->staging_target_path, strerror(errno),
@@ -305,9 +363,20 @@ static int csi_node_unstage(struct csi_call *c, const ProtobufCMessage *m,
 			goto out;
 		}
 	}
-	csi_devname(req->volume_id, devname, sizeof(devname));
+	csi_devname(key, devname, sizeof(devname));
 	snprintf(spec_path, sizeof(spec_path), "%s/%s.spec", ctx->spec_dir, devname);
 	snprintf(status_path, sizeof(status_path), "%s/%s.status", ctx->spec_dir, devname);
+	/*
+	 * Loop devices of read-only block publications that an unpublish
+	 * left behind (they would hold the disk): every publication is gone
+	 * by now, so each loop device over the disk is one of ours.
+	 */
+	if (nb_csi_read_file(status_path, text, sizeof(text)) == 0 &&
+	    nb_csi_status_get(text, "device", dev, sizeof(dev)) && nb_csi_dev_of_vdpa(dev, devname) &&
+	    nb_csi_loops_detach(dev, err, sizeof(err)) < 0) {
+		code = nb_csi_fail(c, CSI_INTERNAL, "NodeUnstageVolume %s: %s", req->volume_id, err);
+		goto out;
+	}
 	if (unlink(spec_path) < 0 && errno != ENOENT) {
 		code = nb_csi_fail(c, CSI_INTERNAL, "NodeUnstageVolume %s: remove %s: %s",
 				   req->volume_id, spec_path, strerror(errno));
@@ -329,7 +398,7 @@ static int csi_node_unstage(struct csi_call *c, const ProtobufCMessage *m,
 	csi__v1__node_unstage_volume_response__init(r);
 	*resp = &r->base;
 out:
-	nb_csi_release(ctx, req->volume_id);
+	nb_csi_release(ctx, key);
 	return code;
 }
 
@@ -342,6 +411,7 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 	Csi__V1__NodePublishVolumeResponse *r;
 	const Csi__V1__VolumeCapability *cap = req->volume_capability;
 	struct csi_ctx *ctx = c->ctx;
+	char key[1200];
 	char devname[32], status_path[PATH_MAX], text[4096], state[32], src[PATH_MAX];
 	char out[1024];
 	const char *why, *target = req->target_path;
@@ -368,11 +438,11 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 				   req->volume_id, why);
 	block = cap->access_type_case == CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK;
 	ro = req->readonly || nb_csi_cap_readonly(cap);
-	if (!nb_csi_claim(ctx, req->volume_id))
-		return nb_csi_fail(c, CSI_ABORTED,
-				   "NodePublishVolume %s: another call on it is in progress",
-				   req->volume_id);
-	csi_devname(req->volume_id, devname, sizeof(devname));
+	csi_node_key(ctx, req->volume_id, key, sizeof(key));
+	code = nb_csi_claim(c, key, "NodePublishVolume");
+	if (code)
+		return code;
+	csi_devname(key, devname, sizeof(devname));
 	snprintf(status_path, sizeof(status_path), "%s/%s.status", ctx->spec_dir, devname);
 	if (nb_csi_read_file(status_path, text, sizeof(text)) < 0 ||
 	    !nb_csi_status_get(text, "state", state, sizeof(state)) || strcmp(state, "attached") != 0) {
@@ -383,9 +453,10 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 	}
 	if (block) {
 		nb_csi_status_get(text, "device", src, sizeof(src));
-		if (stat(src, &st) < 0 || !S_ISBLK(st.st_mode)) {
+		if (!nb_csi_dev_of_vdpa(src, devname) || stat(src, &st) < 0) {
 			code = nb_csi_fail(c, CSI_FAILED_PRECONDITION,
-					   "NodePublishVolume %s: device %s is gone", req->volume_id, src);
+					   "NodePublishVolume %s: device %s is gone (or no longer %s)",
+					   req->volume_id, src, devname);
 			goto out;
 		}
 		want_dev = st.st_rdev;
@@ -416,7 +487,10 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 		slash = strrchr(parent, '/');
 		*slash = '\0';
 		rc = nb_csi_mkdirs(parent, 0750);
-		fd = rc < 0 ? -1 : open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+		if (rc == 0 && !csi_path_ok(ctx, parent))
+			rc = -ELOOP;	/* a link appeared meanwhile */
+		/* O_NOFOLLOW: never create or open a file a link points at */
+		fd = rc < 0 ? -1 : open(target, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 		if (fd < 0) {
 			code = nb_csi_fail(c, CSI_INTERNAL, "NodePublishVolume %s: create %s: %s",
 					   req->volume_id, target, strerror(rc < 0 ? -rc : errno));
@@ -449,6 +523,18 @@ static int csi_node_publish(struct csi_call *c, const ProtobufCMessage *m,
 		}
 		snprintf(src, sizeof(src), "%s", out);
 	}
+	/* mount(8) follows links: the target must still be no link, and inside */
+	if (!csi_path_ok(ctx, target)) {
+		code = nb_csi_fail(c, CSI_INVALID_ARGUMENT,
+				   "NodePublishVolume %s: target path %s is (or leads through) a "
+				   "link out of %s", req->volume_id, target, ctx->kubelet_dir);
+		if (strncmp(src, "/dev/loop", 9) == 0) {
+			char *lod[] = { "losetup", "-d", src, NULL };
+
+			nb_csi_run(lod, NULL, 0);
+		}
+		goto out;
+	}
 	{
 		char *bind[] = { "mount", "--bind", src, (char *)target, NULL };
 		char *remount[] = { "mount", "-o", "remount,bind,ro", (char *)target, NULL };
@@ -475,7 +561,7 @@ done:
 	csi__v1__node_publish_volume_response__init(r);
 	*resp = &r->base;
 out:
-	nb_csi_release(ctx, req->volume_id);
+	nb_csi_release(ctx, key);
 	return code;
 }
 
@@ -487,8 +573,9 @@ static int csi_node_unpublish(struct csi_call *c, const ProtobufCMessage *m,
 	const Csi__V1__NodeUnpublishVolumeRequest *req = (const void *)m;
 	Csi__V1__NodeUnpublishVolumeResponse *r;
 	struct csi_ctx *ctx = c->ctx;
+	char key[1200];
 	const char *target = req->target_path;
-	char loop[32] = "";
+	char loop[300] = "";
 	struct stat st;
 	int code = CSI_OK;
 
@@ -501,28 +588,32 @@ static int csi_node_unpublish(struct csi_call *c, const ProtobufCMessage *m,
 		return nb_csi_fail(c, CSI_INVALID_ARGUMENT,
 				   "NodeUnpublishVolume %s: target path %s is not inside %s",
 				   req->volume_id, target, ctx->kubelet_dir);
-	if (!nb_csi_claim(ctx, req->volume_id))
-		return nb_csi_fail(c, CSI_ABORTED,
-				   "NodeUnpublishVolume %s: another call on it is in progress",
-				   req->volume_id);
-	/* a read-only block publication is a loop device we made (publish) */
+	csi_node_key(ctx, req->volume_id, key, sizeof(key));
+	code = nb_csi_claim(c, key, "NodeUnpublishVolume");
+	if (code)
+		return code;
+	/*
+	 * A read-only block publication is a loop device we made (publish):
+	 * detach it while the target still shows which one it is (sysfs by
+	 * its device number: /dev/loopN is not minor N with max_part), so a
+	 * retry after a failure finds it again; the unmount comes after.
+	 */
 	if (nb_csi_mounted(target, NULL, NULL) && stat(target, &st) == 0 && S_ISBLK(st.st_mode) &&
-	    major(st.st_rdev) == 7)
-		snprintf(loop, sizeof(loop), "/dev/loop%u", minor(st.st_rdev));
-	while (nb_csi_mounted(target, NULL, NULL)) {
-		if (umount2(target, 0) < 0) {
-			code = nb_csi_fail(c, CSI_INTERNAL, "NodeUnpublishVolume %s: unmount %s: %s",
-					   req->volume_id, target, strerror(errno));
+	    nb_csi_loop_name(st.st_rdev, loop, sizeof(loop))) {
+		char backing[PATH_MAX], out[512];
+		char *lod[] = { "losetup", "-d", loop, NULL };
+
+		snprintf(backing, sizeof(backing), "/sys/block/%s/loop/backing_file", loop + 5);
+		if (access(backing, F_OK) == 0 && nb_csi_run(lod, out, sizeof(out)) != 0) {
+			code = nb_csi_fail(c, CSI_INTERNAL, "NodeUnpublishVolume %s: losetup -d %s: %s",
+					   req->volume_id, loop, out);
 			goto out;
 		}
 	}
-	if (loop[0]) {
-		char *lod[] = { "losetup", "-d", loop, NULL };
-		char out[512];
-
-		if (nb_csi_run(lod, out, sizeof(out)) != 0) {
-			code = nb_csi_fail(c, CSI_INTERNAL, "NodeUnpublishVolume %s: losetup -d %s: %s",
-					   req->volume_id, loop, out);
+	while (nb_csi_mounted(target, NULL, NULL)) {
+		if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
+			code = nb_csi_fail(c, CSI_INTERNAL, "NodeUnpublishVolume %s: unmount %s: %s",
+					   req->volume_id, target, strerror(errno));
 			goto out;
 		}
 	}
@@ -537,7 +628,7 @@ static int csi_node_unpublish(struct csi_call *c, const ProtobufCMessage *m,
 	csi__v1__node_unpublish_volume_response__init(r);
 	*resp = &r->base;
 out:
-	nb_csi_release(ctx, req->volume_id);
+	nb_csi_release(ctx, key);
 	return code;
 }
 
@@ -561,6 +652,7 @@ static int csi_node_stats(struct csi_call *c, const ProtobufCMessage *m, Protobu
 	const Csi__V1__NodeGetVolumeStatsRequest *req = (const void *)m;
 	Csi__V1__NodeGetVolumeStatsResponse *r;
 	struct csi_ctx *ctx = c->ctx;
+	char key[1200];
 	const char *path = req->volume_path;
 	char devname[32], status_path[PATH_MAX], text[4096], state[32], msg[600];
 	struct stat st;
@@ -601,7 +693,8 @@ static int csi_node_stats(struct csi_call *c, const ProtobufCMessage *m, Protobu
 					(int64_t)sv.f_favail, (int64_t)(sv.f_files - sv.f_ffree));
 		r->n_usage = 2;
 	}
-	csi_devname(req->volume_id, devname, sizeof(devname));
+	csi_node_key(ctx, req->volume_id, key, sizeof(key));
+	csi_devname(key, devname, sizeof(devname));
 	snprintf(status_path, sizeof(status_path), "%s/%s.status", ctx->spec_dir, devname);
 	r->volume_condition = nb_csi_alloc(c, sizeof(*r->volume_condition));
 	csi__v1__volume_condition__init(r->volume_condition);
@@ -625,6 +718,7 @@ static int csi_node_expand(struct csi_call *c, const ProtobufCMessage *m, Protob
 	const Csi__V1__NodeExpandVolumeRequest *req = (const void *)m;
 	Csi__V1__NodeExpandVolumeResponse *r;
 	struct csi_ctx *ctx = c->ctx;
+	char key[1200];
 	const char *path = req->volume_path;
 	char devname[32], status_path[PATH_MAX], text[4096], dev[PATH_MAX], out[1024];
 	int64_t required = req->capacity_range ? req->capacity_range->required_bytes : 0;
@@ -648,13 +742,14 @@ static int csi_node_expand(struct csi_call *c, const ProtobufCMessage *m, Protob
 	block = S_ISBLK(st.st_mode) ||
 		(req->volume_capability &&
 		 req->volume_capability->access_type_case == CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK);
-	if (!nb_csi_claim(ctx, req->volume_id))
-		return nb_csi_fail(c, CSI_ABORTED, "NodeExpandVolume %s: another call on it is in progress",
-				   req->volume_id);
-	csi_devname(req->volume_id, devname, sizeof(devname));
+	csi_node_key(ctx, req->volume_id, key, sizeof(key));
+	code = nb_csi_claim(c, key, "NodeExpandVolume");
+	if (code)
+		return code;
+	csi_devname(key, devname, sizeof(devname));
 	snprintf(status_path, sizeof(status_path), "%s/%s.status", ctx->spec_dir, devname);
 	if (nb_csi_read_file(status_path, text, sizeof(text)) < 0 ||
-	    !nb_csi_status_get(text, "device", dev, sizeof(dev)) || !dev[0]) {
+	    !nb_csi_status_get(text, "device", dev, sizeof(dev)) || !nb_csi_dev_of_vdpa(dev, devname)) {
 		code = nb_csi_fail(c, CSI_NOT_FOUND, "NodeExpandVolume %s: not staged on this node",
 				   req->volume_id);
 		goto out;
@@ -687,7 +782,7 @@ static int csi_node_expand(struct csi_call *c, const ProtobufCMessage *m, Protob
 	r->capacity_bytes = (int64_t)size;
 	*resp = &r->base;
 out:
-	nb_csi_release(ctx, req->volume_id);
+	nb_csi_release(ctx, key);
 	return code;
 }
 

@@ -36,6 +36,9 @@ struct csi_slot {
 	grpc_completion_queue *call_cq;
 };
 
+/* requests for calls kept armed with gRPC */
+#define CSI_PENDING_CALLS 4
+
 static grpc_server *csi_grpc_server;
 static grpc_completion_queue *csi_cq;
 static int csi_shutdown_tag;
@@ -78,25 +81,30 @@ int nb_csi_fail(struct csi_call *c, int code, const char *fmt, ...)
 	return code;
 }
 
-bool nb_csi_claim(struct csi_ctx *ctx, const char *volume)
+int nb_csi_claim(struct csi_call *c, const char *volume, const char *what)
 {
+	struct csi_ctx *ctx = c->ctx;
 	size_t i, n = sizeof(ctx->busy) / sizeof(ctx->busy[0]);
-	bool ok = false;
+	int code = CSI_OK;
 
 	pthread_mutex_lock(&ctx->lock);
-	for (i = 0; i < n; i++)
-		if (ctx->busy[i] && strcmp(ctx->busy[i], volume) == 0)
-			goto out;
 	for (i = 0; i < n; i++) {
-		if (!ctx->busy[i]) {
-			ctx->busy[i] = strdup(volume);
-			ok = ctx->busy[i] != NULL;
-			break;
+		if (ctx->busy[i] && strcmp(ctx->busy[i], volume) == 0) {
+			code = nb_csi_fail(c, CSI_ABORTED, "%s %s: another call on it is in progress",
+					   what, volume);
+			goto out;
 		}
 	}
+	for (i = 0; i < n && ctx->busy[i]; i++)
+		;
+	if (i == n)
+		code = nb_csi_fail(c, CSI_RESOURCE_EXHAUSTED,
+				   "%s %s: calls on %zu volumes in progress already", what, volume, n);
+	else if (!(ctx->busy[i] = strdup(volume)))
+		code = nb_csi_fail(c, CSI_RESOURCE_EXHAUSTED, "%s %s: out of memory", what, volume);
 out:
 	pthread_mutex_unlock(&ctx->lock);
-	return ok;
+	return code;
 }
 
 void nb_csi_release(struct csi_ctx *ctx, const char *volume)
@@ -284,7 +292,8 @@ int nb_csi_serve(struct csi_ctx *ctx, const struct csi_method *const *tables,
 	grpc_server_credentials *creds;
 	pthread_t sig_thread;
 	char addr[4200];
-	int r;
+	int r, pending = 0;
+	bool warned = false;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -318,29 +327,44 @@ int nb_csi_serve(struct csi_ctx *ctx, const struct csi_method *const *tables,
 	grpc_server_start(csi_grpc_server);
 	if (pthread_create(&sig_thread, NULL, csi_signal_thread, &set) == 0)
 		pthread_detach(sig_thread);
-	/* a few calls may wait for a thread at once */
-	for (int i = 0; i < 4; i++)
-		csi_request(ctx, tables, n_tables);
 	nb_log_msg(LOG_NOTICE, "%s serving %s%s%s on %s", ctx->driver_name,
 		   "identity", ctx->controller ? ", controller" : "",
 		   ctx->node ? ", node" : "", ctx->endpoint);
 
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(
-			csi_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_REALTIME);
+		grpc_event ev;
 		pthread_t t;
 		struct csi_slot *s;
 
+		/*
+		 * A few calls may wait for a thread at once. A request that
+		 * could not be armed is tried again a second later, so that
+		 * failures never use the slots up for good.
+		 */
+		while (pending < CSI_PENDING_CALLS && csi_request(ctx, tables, n_tables) == 0)
+			pending++;
+		if (pending < CSI_PENDING_CALLS)
+			deadline = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+						gpr_time_from_seconds(1, GPR_TIMESPAN));
+		if (pending == 0 && !warned) {
+			nb_log_msg(LOG_ERR, "cannot ask gRPC for calls; trying again every second");
+			warned = true;
+		}
+		ev = grpc_completion_queue_next(csi_cq, deadline, NULL);
+		if (ev.type == GRPC_QUEUE_TIMEOUT)
+			continue;
 		if (ev.type != GRPC_OP_COMPLETE)
 			break;
 		if (ev.tag == &csi_shutdown_tag)
 			break;
 		s = ev.tag;
+		pending--;
+		warned = false;
 		if (!ev.success) {
 			csi_slot_free(s);
 			continue;
 		}
-		csi_request(ctx, tables, n_tables);
 		if (pthread_create(&t, NULL, csi_call_thread, s) != 0) {
 			nb_log_msg(LOG_ERR, "cannot start a thread for a call");
 			grpc_call_cancel_with_status(s->call, GRPC_STATUS_RESOURCE_EXHAUSTED,

@@ -86,3 +86,39 @@ int nb_csi_volume_parse(const char *id, const char *default_cluster,
 	}
 	return 0;
 }
+
+/* is node one of the comma-separated list? */
+static bool csi_volume_node_in(const char *node, const char *list)
+{
+	size_t n = strlen(node);
+	const char *p = list;
+
+	while (p && *p) {
+		if (strncmp(p, node, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+void nb_csi_volume_id(const struct csi_volume *v, const char *default_cluster,
+		      char *buf, size_t len)
+{
+	struct csi_volume d;
+	char err[256];
+	size_t i;
+	bool same;
+
+	same = default_cluster &&
+	       nb_csi_volume_parse(v->name, default_cluster, &d, err, sizeof(err)) == 0 &&
+	       d.n_nodes == v->n_nodes;
+	for (i = 0; same && i < v->n_nodes; i++)
+		same = csi_volume_node_in(v->nodes[i], default_cluster) &&
+		       csi_volume_node_in(d.nodes[i], v->cluster);
+	if (same)
+		snprintf(buf, len, "%s", v->name);
+	else
+		snprintf(buf, len, "%s/%s", v->cluster, v->name);
+}

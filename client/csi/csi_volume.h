@@ -22,4 +22,13 @@ bool nb_csi_volume_name_ok(const char *name);
 int nb_csi_volume_parse(const char *id, const char *default_cluster,
 			struct csi_volume *v, char *err, size_t errlen);
 
+/*
+ * The one id of the volume *v (parsed from any of its ids): "NAME" when its
+ * cluster is default_cluster (the same nodes, in any order), else
+ * "CLUSTER/NAME"; so "NAME" and "HOST:PORT/NAME" of the driver's own
+ * cluster name one device, one spec, one call at a time.
+ */
+void nb_csi_volume_id(const struct csi_volume *v, const char *default_cluster,
+		      char *buf, size_t len);
+
 #endif

@@ -134,6 +134,16 @@ t.check(r and r.volume.capacity_bytes == 1 << 30, f"default size 1 GiB: {r.volum
 r = t.ok("CreateVolume", pb.CreateVolumeRequest(name="pvc-limit", volume_capabilities=[cap("block")],
          capacity_range=pb.CapacityRange(limit_bytes=3 * MiB)), "with only a limit ")
 t.check(r and r.volume.capacity_bytes == 3 * MiB, f"limit honoured: {r.volume.capacity_bytes if r else None}")
+r = t.ok("CreateVolume", pb.CreateVolumeRequest(name="pvc-bs", volume_capabilities=[cap()],
+         capacity_range=pb.CapacityRange(required_bytes=MiB), parameters={"blockSize": "512"}), "with 512-byte blocks ")
+t.ok("CreateVolume", pb.CreateVolumeRequest(name="pvc-bs", volume_capabilities=[cap()],
+     capacity_range=pb.CapacityRange(required_bytes=MiB), parameters={"blockSize": "512"}), "again with 512-byte blocks ")
+t.fails("CreateVolume", pb.CreateVolumeRequest(name="pvc-bs", volume_capabilities=[cap()],
+        capacity_range=pb.CapacityRange(required_bytes=MiB), parameters={"blockSize": "4096"}),
+        "ALREADY_EXISTS", "again with 4096-byte blocks ", match="512-byte blocks")
+t.fails("CreateVolume", pb.CreateVolumeRequest(name="pvc-bs", volume_capabilities=[cap()],
+        capacity_range=pb.CapacityRange(required_bytes=MiB)),
+        "ALREADY_EXISTS", "again with the default (4096-byte) blocks ")
 longname = "p" * 128
 r = t.ok("CreateVolume", pb.CreateVolumeRequest(name=longname, volume_capabilities=[cap()],
          capacity_range=pb.CapacityRange(required_bytes=MiB)), "with a 128-byte name ")
@@ -168,11 +178,34 @@ t.fails("DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-one"), "FAILED_PRE
 
 t.start("ControllerUnpublishVolume")
 t.fails("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(node_id="n1"), "INVALID_ARGUMENT", "without a volume id ")
-t.fails("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id="nosuch", node_id="n1"), "NOT_FOUND", "of a missing volume ")
+t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id="nosuch", node_id="n1"), "of a missing volume (it is unpublished) ")
 t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id="pvc-one", node_id="n1"), "from n1 ")
 t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id="pvc-one", node_id="n1"), "from n1 again ")
 t.ok("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id="pvc-one", node_id="n2", volume_capability=cap()), "read-write to n2 after n1 let go ")
 t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id="pvc-one"), "from every node (no node id) ")
+
+t.start("ControllerUnpublishVolume of a volume deleted meanwhile")
+t.ok("CreateVolume", pb.CreateVolumeRequest(name="pvc-vanish", volume_capabilities=[cap()],
+     capacity_range=pb.CapacityRange(required_bytes=MiB)))
+t.ok("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id="pvc-vanish", node_id="n1", volume_capability=cap()))
+out, rc = cli_out("delete", "pvc-vanish")
+t.check(rc == 0, "netblk-cli deletes pvc-vanish behind the controller's back: " + out.replace("\n", "; ")[:200])
+t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id="pvc-vanish", node_id="n1"), "of the gone volume ")
+t.ok("CreateVolume", pb.CreateVolumeRequest(name="pvc-vanish", volume_capabilities=[cap()],
+     capacity_range=pb.CapacityRange(required_bytes=MiB)), "of that name again ")
+t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-vanish"), "(the publication was forgotten) ")
+
+t.start("one volume under its two ids")
+cluster = cli[cli.index("--cluster") + 1]
+r = t.ok("CreateVolume", pb.CreateVolumeRequest(name="pvc-twoids", volume_capabilities=[cap()],
+         capacity_range=pb.CapacityRange(required_bytes=MiB), parameters={"cluster": cluster}),
+         "naming the driver's own cluster ")
+t.check(r and r.volume.volume_id == "pvc-twoids", f"the id is the bare name: {r.volume.volume_id if r else None}")
+t.ok("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id="pvc-twoids", node_id="n1", volume_capability=cap()))
+t.fails("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id=f"{cluster}/pvc-twoids", node_id="n2", volume_capability=cap()),
+        "FAILED_PRECONDITION", "read-write to n2 under the long id ", match="n1")
+t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id=f"{cluster}/pvc-twoids", node_id="n1"), "under the long id ")
+t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-twoids"), "(unpublished under the other id) ")
 
 t.start("ControllerExpandVolume")
 t.fails("ControllerExpandVolume", pb.ControllerExpandVolumeRequest(capacity_range=pb.CapacityRange(required_bytes=MiB)), "INVALID_ARGUMENT", "without a volume id ")

@@ -3,7 +3,8 @@
 """The Node service of netblk-csi with real VDUSE disks (inside the test
 VM; t_csi_node.sh starts a mock node, the agent and the driver). The
 client plays the external-provisioner, -attacher, -resizer and the kubelet.
-Arguments: SOCKET KUBELET_DIR SPEC_DIR CONTROLLER2_SOCKET
+Arguments: SOCKET KUBELET_DIR SPEC_DIR CONTROLLER2_SOCKET NODE3_SOCKET NODE3_SPEC_DIR
+(node 3 has a spec directory no agent watches, and a short attach timeout)
 
 csi-sanity cases this covers (by their upstream names):
   Node Service: NodeGetCapabilities should return appropriate capabilities;
@@ -32,11 +33,12 @@ import errno
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from csi_lib import CsiTest, cap, pb  # noqa: E402
 
-sock, kubelet, spec_dir, sock2 = sys.argv[1:5]
+sock, kubelet, spec_dir, sock2, sock3, spec_dir3 = sys.argv[1:7]
 t = CsiTest(sock)
 
 
@@ -154,7 +156,7 @@ def life_cycle(name, kind, size):
         t.check(f.read(MiB) == data, "the read-only target reads the pod's data")
     t.ok("NodeUnpublishVolume", pb.NodeUnpublishVolumeRequest(volume_id=vid, target_path=ro_target),
          "of the read-only target ")
-    t.check(sh("losetup", "-a") == "", f"no loop device left behind: {sh('losetup', '-a')!r}")
+    t.check(sh("losetup", "-j", dev) == "", f"no loop device left behind: {sh('losetup', '-a')!r}")
     r = t.ok("NodeGetVolumeStats", pb.NodeGetVolumeStatsRequest(volume_id=vid, volume_path=target))
     if r:
         total = r.usage[0].total
@@ -204,12 +206,138 @@ t.check(r and r.node_id == NODE, f"node id {r.node_id if r else None}")
 r = t.ok("NodeGetCapabilities", pb.NodeGetCapabilitiesRequest())
 t.check(r and sorted(c.rpc.type for c in r.capabilities) == [1, 2, 3], "STAGE_UNSTAGE, GET_VOLUME_STATS, EXPAND_VOLUME")
 
+def read_at(path, off, n):
+    with open(path, "rb") as f:
+        f.seek(off)
+        return f.read(n)
+
+
+def write_at(path, off, data):
+    with open(path, "r+b") as f:
+        f.seek(off)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# Loop device 0 taken: ours get loop1 and up, which with max_part (the
+# test loads loop with max_part=15) is not minor 1.
+with open("/tmp/loop-dummy", "wb") as f:
+    f.truncate(MiB)
+dummy = sh("losetup", "--find", "--show", "/tmp/loop-dummy")
+show(f"loop device {dummy} taken by a dummy file")
+
 # ---- block ----
 b = life_cycle("pvc-block", "block", 32 * MiB)
+bdev = device_of(b[0])
+bdata = read_at(bdev, 4 * MiB, MiB)
+
+t.start("a stale status file naming another volume's disk")
+# After a reboot the spec and status files are still there and /dev/vdX
+# names are handed out anew: a status that says "attached device=/dev/vdX"
+# must not be believed unless sysfs shows that disk is this volume's.
+t3 = CsiTest(sock3)
+t3.case = t.case
+stale_staging = f"{kubelet}/plugins/kubernetes.io/csi/pvc-stale/globalmount"
+os.makedirs(stale_staging, exist_ok=True)
+stale = pb.NodeStageVolumeRequest(volume_id="pvc-stale", staging_target_path=stale_staging,
+                                  volume_capability=cap("mount"))
+t3.fails("NodeStageVolume", stale, "UNAVAILABLE", "with no agent to attach it ")
+specs3 = [f for f in os.listdir(spec_dir3) if f.endswith(".spec")]
+t.check(len(specs3) == 1, f"its spec is written: {specs3}")
+for f in specs3:
+    with open(os.path.join(spec_dir3, f[:-5] + ".status"), "w") as st:
+        st.write(f"state=attached\nvolume=pvc-stale\nname={f[:-5]}\ndevice={bdev}\n"
+                 f"message=\nupdated={int(time.time())}\n")
+t3.fails("NodeStageVolume", stale, "UNAVAILABLE",
+         f"again, the status naming {bdev} of pvc-block (same spec) ")
+t.check(not findmnt(stale_staging), "nothing mounted at its staging path")
+t.check(read_at(bdev, 4 * MiB, MiB) == bdata and sh("blkid", "-p", bdev) == "",
+        f"{bdev} is untouched: pvc-block's data is there, no file system made")
+for f in os.listdir(spec_dir3):
+    os.unlink(os.path.join(spec_dir3, f))
+t.passed += t3.passed
+t.failed += t3.failed
+t3.passed = t3.failed = 0
+
+t.start("links out of the kubelet directory")
+outside = "/tmp/outside"
+os.makedirs(outside, exist_ok=True)
+os.makedirs(f"{kubelet}/pods", exist_ok=True)
+os.symlink(outside, f"{kubelet}/pods/evil")
+bc, bstaging = b[3], b[1]
+evil = pb.NodePublishVolumeRequest(volume_id=b[0], staging_target_path=bstaging,
+                                   target_path=f"{kubelet}/pods/evil/volumes/x/dev",
+                                   volume_capability=bc)
+t.fails("NodePublishVolume", evil, "INVALID_ARGUMENT", "to a target under a link out ")
+os.makedirs(f"{kubelet}/pods/pod9", exist_ok=True)
+os.symlink(f"{outside}/file", f"{kubelet}/pods/pod9/dev")
+evil.target_path = f"{kubelet}/pods/pod9/dev"
+t.fails("NodePublishVolume", evil, "INVALID_ARGUMENT", "to a target that is a link ")
+os.symlink(outside, f"{kubelet}/plugins/kubernetes.io/csi/linked")
+t.fails("NodeStageVolume", pb.NodeStageVolumeRequest(volume_id="pvc-linked",
+        staging_target_path=f"{kubelet}/plugins/kubernetes.io/csi/linked/globalmount",
+        volume_capability=cap("mount")), "INVALID_ARGUMENT", "to a staging path under a link out ")
+t.check(os.listdir(outside) == [], f"nothing made outside: {os.listdir(outside)}")
+for link in (f"{kubelet}/pods/evil", f"{kubelet}/pods/pod9/dev", f"{kubelet}/plugins/kubernetes.io/csi/linked"):
+    os.unlink(link)
+
+t.start("a loop device left over the disk")
+# what an unpublish that unmounted but could not detach left behind
+stray = sh("losetup", "--find", "--show", "--read-only", bdev)
+t.check(stray.startswith("/dev/loop"), f"a stray read-only loop device over {bdev}: {stray}")
 teardown(b[0], b[5], b[6], b[7])
+t.check(sh("losetup", "-j", bdev) == "", f"NodeUnstageVolume detached it: {sh('losetup', '-a')!r}")
+
+t.start("mkfs only on an empty disk")
+dc = cap("block")
+r = t.ok("CreateVolume", pb.CreateVolumeRequest(name="pvc-dirty", volume_capabilities=[dc],
+         capacity_range=pb.CapacityRange(required_bytes=16 * MiB)))
+dvid = r.volume.volume_id if r else "pvc-dirty"
+r = t.ok("ControllerPublishVolume", pb.ControllerPublishVolumeRequest(volume_id=dvid, node_id=NODE, volume_capability=dc))
+dctx = dict(r.publish_context) if r else {}
+dstaging = f"{kubelet}/plugins/kubernetes.io/csi/pvc-dirty/globalmount"
+os.makedirs(dstaging, exist_ok=True)
+dstage = pb.NodeStageVolumeRequest(volume_id=dvid, staging_target_path=dstaging,
+                                   volume_capability=dc, publish_context=dctx)
+t.ok("NodeStageVolume", dstage, "as a block volume ")
+ddev = device_of(dvid)
+pattern = bytes(range(1, 256)) * 16
+write_at(ddev, 0, pattern)          # no signature blkid knows
+fstage = pb.NodeStageVolumeRequest(volume_id=dvid, staging_target_path=dstaging,
+                                   volume_capability=cap("mount"), publish_context=dctx)
+t.fails("NodeStageVolume", fstage, "FAILED_PRECONDITION", "as ext4 with data at its start ", match="holds data")
+t.check(read_at(ddev, 0, len(pattern)) == pattern, "the data at the start is untouched")
+write_at(ddev, 0, b"\0" * len(pattern))
+write_at(ddev, 16 * MiB - 4096, pattern)
+t.fails("NodeStageVolume", fstage, "FAILED_PRECONDITION", "as ext4 with data at its end ", match="holds data")
+t.check(read_at(ddev, 16 * MiB - 4096, len(pattern)) == pattern, "the data at the end is untouched")
+write_at(ddev, 16 * MiB - 4096, b"\0" * 4096)
+# an MBR with one Linux partition from sector 2048
+mbr = bytearray(512)
+mbr[446:462] = bytes([0, 0, 0, 0, 0x83, 0, 0, 0]) + (2048).to_bytes(4, "little") + (4096).to_bytes(4, "little")
+mbr[510:512] = b"\x55\xaa"
+write_at(ddev, 0, bytes(mbr))
+t.fails("NodeStageVolume", fstage, "FAILED_PRECONDITION", "as ext4 with a partition table ", match="partition table")
+t.check(read_at(ddev, 0, 512) == bytes(mbr), "the partition table is untouched")
+write_at(ddev, 0, bytes(512))
+t.ok("NodeStageVolume", fstage, "as ext4 once the disk is all zeros ")
+t.check(" ext4 " in f" {findmnt(dstaging)} ", f"formatted and mounted: {findmnt(dstaging)}")
+t.ok("NodeUnstageVolume", pb.NodeUnstageVolumeRequest(volume_id=dvid, staging_target_path=dstaging))
+t.ok("ControllerUnpublishVolume", pb.ControllerUnpublishVolumeRequest(volume_id=dvid, node_id=NODE))
+t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id=dvid))
 
 # ---- ext4, expansion, the second node ----
 vid, staging, target, c, publish, unpub, unstage, pub = life_cycle("pvc-fs", "mount", 48 * MiB)
+t.start("one volume under its two ids")
+long_id = f"127.0.0.1:7001/{vid}"
+t.ok("NodeStageVolume", pb.NodeStageVolumeRequest(volume_id=long_id, staging_target_path=staging,
+     volume_capability=c, publish_context=dict(publish.publish_context)), "under the long id ")
+mine = [f for f in os.listdir(spec_dir) if f.endswith(".spec")]
+t.check(len(mine) == 1, f"one spec (one device) for both ids: {mine}")
+r = t.ok("NodeGetVolumeStats", pb.NodeGetVolumeStatsRequest(volume_id=long_id, volume_path=target), "under the long id ")
+t.check(r and not r.volume_condition.abnormal, f"the long id finds the agent's status: {r.volume_condition.message if r else None}")
+
 t.start("online expansion")
 before = os.statvfs(target)
 r = t.ok("ControllerExpandVolume", pb.ControllerExpandVolumeRequest(volume_id=vid,
@@ -283,4 +411,6 @@ t.ok("DeleteVolume", pb.DeleteVolumeRequest(volume_id=vid), "again ")
 gone_from_cluster(vid)
 t.passed += t2.passed
 t.failed += t2.failed
+if dummy.startswith("/dev/loop"):
+    sh("losetup", "-d", dummy)
 t.done()

@@ -20,8 +20,11 @@ command -v mkfs.ext4 >/dev/null && command -v resize2fs >/dev/null || skip "e2fs
 specs=/tmp/specs kubelet=/tmp/kubelet
 mkdir -p $specs $kubelet
 load_modules
-# read-only block publications are read-only loop devices over the disk
-modprobe loop || fail "cannot load the loop module"
+# read-only block publications are read-only loop devices over the disk;
+# with max_part, /dev/loopN is not minor N (the driver must not guess)
+rmmod loop 2>/dev/null || true
+modprobe loop max_part=15 || modprobe loop || fail "cannot load the loop module"
+log "loop max_part: $(cat /sys/module/loop/parameters/max_part 2>/dev/null || echo built-in)"
 start_mock n1 7001 --allow-create
 "$DAEMON_BIN" agent --spec-dir $specs "${TLS_ARGS[@]}" --log-level info \
 	>>"$NETBLK_OUT/agent.log" 2>&1 </dev/null &
@@ -40,12 +43,20 @@ on_exit "kill $csi_pid 2>/dev/null"
 	>>"$NETBLK_OUT/csi2.log" 2>&1 </dev/null &
 csi2_pid=$!
 on_exit "kill $csi2_pid 2>/dev/null"
+# a node plugin whose spec directory no agent watches: the test writes the
+# status files (stale ones, as a reboot leaves them)
+mkdir -p /tmp/specs3
+"${csi[@]}" --mode node --node-id nodeC --endpoint unix:///tmp/csi3.sock --spec-dir /tmp/specs3 \
+	--kubelet-dir $kubelet --attach-timeout 2 >>"$NETBLK_OUT/csi3.log" 2>&1 </dev/null &
+csi3_pid=$!
+on_exit "kill $csi3_pid 2>/dev/null"
 wait_for /tmp/csi.sock 10
 wait_for /tmp/csi2.sock 10
+wait_for /tmp/csi3.sock 10
 
 rc=0
 NETBLK_CSI_PY=$py /usr/bin/python3 "$NETBLK_SRC/tests/csi/node_test.py" \
-	/tmp/csi.sock $kubelet $specs /tmp/csi2.sock || rc=$?
+	/tmp/csi.sock $kubelet $specs /tmp/csi2.sock /tmp/csi3.sock /tmp/specs3 || rc=$?
 [ $rc = 0 ] || fail "node checks failed; netblk-csi log: $(tail -8 "$NETBLK_OUT/csi.log")"
 
 kill -TERM $csi_pid

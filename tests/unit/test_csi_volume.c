@@ -64,12 +64,44 @@ static void test_bad(void **state)
 	assert_non_null(strstr(err, "no --cluster"));
 }
 
+static void test_canonical_id(void **state)
+{
+	static const char *const ids[] = {
+		"pvc-1", "10.0.0.1:7001,[fd00::1]:7001/pvc-1", "[fd00::1]:7001,10.0.0.1:7001/pvc-1",
+	};
+	const char *def = "10.0.0.1:7001,[fd00::1]:7001";
+	struct csi_volume v;
+	char err[256], id[1200];
+	size_t i;
+
+	(void)state;
+	/* the driver's own cluster, however it is spelt: the bare name */
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		assert_int_equal(nb_csi_volume_parse(ids[i], def, &v, err, sizeof(err)), 0);
+		nb_csi_volume_id(&v, def, id, sizeof(id));
+		assert_string_equal(id, "pvc-1");
+	}
+	/* another cluster (a subset of ours is another cluster) keeps its part */
+	assert_int_equal(nb_csi_volume_parse("10.0.0.1:7001/pvc-1", def, &v, err, sizeof(err)), 0);
+	nb_csi_volume_id(&v, def, id, sizeof(id));
+	assert_string_equal(id, "10.0.0.1:7001/pvc-1");
+	assert_int_equal(nb_csi_volume_parse("10.0.0.1:700/pvc-1", "10.0.0.1:7001", &v, err,
+					     sizeof(err)), 0);
+	nb_csi_volume_id(&v, "10.0.0.1:7001", id, sizeof(id));
+	assert_string_equal(id, "10.0.0.1:700/pvc-1");
+	/* no default cluster: always the full id */
+	assert_int_equal(nb_csi_volume_parse("h:1/pvc-1", NULL, &v, err, sizeof(err)), 0);
+	nb_csi_volume_id(&v, NULL, id, sizeof(id));
+	assert_string_equal(id, "h:1/pvc-1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_cluster),
 		cmocka_unit_test(test_own_cluster),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_canonical_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
