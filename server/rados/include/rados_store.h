@@ -102,6 +102,14 @@ bool nb_rados_writes_durable(const struct nb_rados_store *st);
  * nb_rados_lock_refresh() then replaces the instance by a new one.
  */
 #define NB_RADOS_EBLOCKLISTED (-ESHUTDOWN)
+/*
+ * What a take with break or a break returns when its fence is not sure:
+ * a watcher that did not acknowledge could not be blocklisted (the cephx
+ * user lacks the mon cap, or it published no address). The lock then
+ * stays with its holder (owner and since as before, at the new
+ * generation), err says why (docs/rados.md, "Fencing").
+ */
+#define NB_RADOS_EFENCE (-ENOLCK)
 /* How many times the store replaced its blocklisted instance. */
 unsigned nb_rados_reconnects(struct nb_rados_store *st);
 
