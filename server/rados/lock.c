@@ -309,10 +309,6 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 			goto out;
 		}
 		nb_rados_lock_gen_seen(vol, next);
-		if (!shared) {
-			atomic_store(&vol->held_gen, next);
-			snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
-		}
 		*gen = next;
 		if (holder) {
 			snprintf(holder->owner, sizeof(holder->owner), "%s", owner);
@@ -324,15 +320,16 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 				      err, errlen);
 		if (ret < 0) {
 			lock_fence_failed(vol->st, vol->header_oid, next, &info.lock);
-			if (!shared) {
-				atomic_store(&vol->held_gen, 0);
-				vol->owner[0] = '\0';
-			}
 			if (holder) {
 				*holder = info.lock;
 				holder->gen = next;
 			}
 			goto out;
+		}
+		/* fenced: only now may this handle write under next */
+		if (!shared) {
+			atomic_store(&vol->held_gen, next);
+			snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
 		}
 		goto out_osdmap;
 	}
