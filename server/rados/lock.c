@@ -203,10 +203,9 @@ static int lock_notify_gen(struct nb_rados_store *st, const char *oid, uint64_t 
 	snprintf(text, sizeof(text), "gen=%016" PRIx64, gen);
 	ret = nb_rados_header_notify(st, oid, text, true, what, sizeof(what));
 	if (ret < 0)
-		return nb_errf(note, notelen, NB_RADOS_EFENCE, "volume '%s': the lock "
-			       "was not broken (it stays with its holder, at generation %"
-			       PRIu64 "): the older generation's writes are not surely "
-			       "fenced: %s", name, gen, what);
+		return nb_errf(note, notelen, NB_RADOS_EFENCE, "volume '%s': lock not "
+			       "broken (it stays with its holder, at generation %" PRIu64
+			       "), the fence is not sure: %s", name, gen, what);
 	if (ret > 0 && note)
 		snprintf(note, notelen, "volume '%s', lock generation %" PRIu64 ": %s",
 			 name, gen, what);
