@@ -312,7 +312,7 @@ static int store_rados_lock_take(struct nb_store_vol *vol, const char *owner, bo
 	struct store_rados_vol *v = store_rados_vol_of(vol);
 	struct nb_rados_lock_holder h = { .gen = 0 };
 	uint64_t gen = 0;
-	char err[256];
+	char err[1024];	/* a failed fence names every silent node */
 	int r;
 
 	r = nb_rados_lock_take_gen(v->rv, owner, brk, expect_gen, &gen, &h,
@@ -337,7 +337,7 @@ static int store_rados_lock_break(struct nb_store_vol *vol, uint64_t expect_gen,
 	struct store_rados_vol *v = store_rados_vol_of(vol);
 	struct nb_rados_lock_holder h = { .gen = 0 };
 	uint64_t gen = 0;
-	char err[256];
+	char err[1024];	/* a failed fence names every silent node */
 	int r;
 
 	r = nb_rados_lock_break_gen(store_rados_store_of(vol->store)->rs,

@@ -31,6 +31,7 @@ struct io_piece {
 	enum io_stage stage;
 	int tries;
 	rados_completion_t comp;
+	rados_ioctx_t ioctx;	/* the instance of the op */
 	rados_write_op_t wop;
 	rados_read_op_t rop;
 	size_t bytes_read;
@@ -179,6 +180,11 @@ static void io_piece_cb(rados_completion_t comp, void *arg)
 	int ret = rados_aio_get_return_value(comp);
 
 	io_piece_release(p);
+	/* Timed out here, but the OSD may still apply it later: the
+	 * handle must not tell a breaker its writes are done. */
+	if (ret == -ETIMEDOUT && p->req->io->op != NB_RADOS_READ &&
+	    p->req->io->op != NB_RADOS_FLUSH)
+		nb_rados_fence_timedout(p->req->vol, p->ioctx);
 	ret = io_piece_result(p, ret);
 	if (ret == 1) {
 		if (++p->tries < IO_GUARD_TRIES) {
@@ -214,6 +220,7 @@ static int io_piece_launch(struct io_piece *p)
 	char oid[RS_OID_MAX];
 	int ret;
 
+	p->ioctx = ioctx;
 	ret = rados_aio_create_completion2(p, io_piece_cb, &p->comp);
 	if (ret < 0)
 		return ret;

@@ -42,9 +42,23 @@ int nb_rados_fence_admit(struct nb_rados_vol *vol, uint64_t gen, uint64_t *epoch
 	return ret;
 }
 
+/* A write of ours may still land (fence_mu held): acknowledge no fence. */
+static bool lock_fence_tainted(struct nb_rados_vol *vol)
+{
+	return vol->timedout_io && vol->timedout_io == atomic_load(&vol->watch_io);
+}
+
+void nb_rados_fence_timedout(struct nb_rados_vol *vol, rados_ioctx_t io)
+{
+	pthread_mutex_lock(&vol->fence_mu);
+	vol->timedout_io = io;
+	pthread_mutex_unlock(&vol->fence_mu);
+}
+
 void nb_rados_fence_done(struct nb_rados_vol *vol, uint64_t epoch)
 {
 	struct rs_ack *acks = NULL, *a;
+	bool ack = true;
 
 	pthread_mutex_lock(&vol->fence_mu);
 	if (epoch == vol->fence_epoch) {
@@ -52,13 +66,17 @@ void nb_rados_fence_done(struct nb_rados_vol *vol, uint64_t epoch)
 	} else if (--vol->fence_old == 0) {
 		acks = vol->acks;
 		vol->acks = NULL;
+		ack = !lock_fence_tainted(vol);
 	}
 	pthread_mutex_unlock(&vol->fence_mu);
-	/* The last old write is done: the breakers' notifies may return. */
+	/* The last old write is done: the breakers' notifies may return.
+	 * Unless one of them timed out: it may still land, so the breakers
+	 * get no ack and blocklist us. */
 	while ((a = acks)) {
 		acks = a->next;
-		rados_notify_ack(vol->watch_io, vol->header_oid, a->notify_id,
-				 a->cookie, NULL, 0);
+		if (ack)
+			rados_notify_ack(vol->watch_io, vol->header_oid, a->notify_id,
+					 a->cookie, NULL, 0);
 		free(a);
 	}
 }
@@ -89,8 +107,14 @@ static void lock_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 			/* Writes of older generations still running here: the
 			 * ack (and so the breaker) waits for them; the last one
 			 * sends it (nb_rados_fence_done). Without memory, ack
-			 * now: the breaker's notify would time out anyway. */
+			 * now: the breaker's notify would time out anyway.
+			 * A write that timed out may still land: no ack, the
+			 * breaker blocklists us. */
 			pthread_mutex_lock(&vol->fence_mu);
+			if (lock_fence_tainted(vol)) {
+				pthread_mutex_unlock(&vol->fence_mu);
+				return;
+			}
 			if (vol->fence_old && (a = malloc(sizeof(*a)))) {
 				a->notify_id = notify_id;
 				a->cookie = handle;
@@ -136,9 +160,14 @@ int nb_rados_watch_start(struct nb_rados_vol *vol)
 
 	atomic_store(&vol->watch_ok, false);
 	/* Where a breaker finds us when we do not acknowledge its fence. */
-	ret = nb_rados_watcher_publish(io, vol->header_oid);
+	ret = nb_rados_watcher_publish(vol->st, io, vol->header_oid);
 	if (ret < 0)
 		return ret;
+	/* One count per handle; a replaced instance's key stays (it was
+	 * blocklisted: a breaker removes it). */
+	if (vol->pub_io)
+		nb_rados_watcher_unpublish(vol->st, vol->pub_io, vol->header_oid, true);
+	vol->pub_io = io;
 	vol->watch_io = io;
 	ret = rados_watch2(io, vol->header_oid, &vol->watch_cookie,
 			   lock_watch_cb, lock_watch_err_cb, vol);
@@ -161,18 +190,38 @@ void nb_rados_watch_stop(struct nb_rados_vol *vol)
 
 /*
  * Tell the watchers of oid that gen is current; a watcher that does not
- * acknowledge is blocklisted. What was done goes to note (the caller's
- * err buffer: a success leaves a warning there, or "").
+ * acknowledge is blocklisted. 0 with a warning in note (the caller's err
+ * buffer) or "", or NB_RADOS_EFENCE when the fence is not sure: a
+ * watcher that did not acknowledge could not be blocklisted (why in note).
  */
-static void lock_notify_gen(struct nb_rados_store *st, const char *oid, uint64_t gen,
-			    const char *name, char *note, size_t notelen)
+static int lock_notify_gen(struct nb_rados_store *st, const char *oid, uint64_t gen,
+			   const char *name, char *note, size_t notelen)
 {
 	char text[32], what[768];
+	int ret;
 
 	snprintf(text, sizeof(text), "gen=%016" PRIx64, gen);
-	if (nb_rados_header_notify(st, oid, text, what, sizeof(what)) != 0 && note)
+	ret = nb_rados_header_notify(st, oid, text, true, what, sizeof(what));
+	if (ret < 0)
+		return nb_errf(note, notelen, NB_RADOS_EFENCE, "volume '%s': lock not "
+			       "broken (it stays with its holder, at generation %" PRIu64
+			       "), the fence is not sure: %s", name, gen, what);
+	if (ret > 0 && note)
 		snprintf(note, notelen, "volume '%s', lock generation %" PRIu64 ": %s",
 			 name, gen, what);
+	return 0;
+}
+
+/*
+ * The fence of a take or break to gen failed: give the lock back to its
+ * holder before (at gen: the generation cannot go back, and the nodes
+ * that acknowledged refuse the older one already). Nobody else writes,
+ * and a delete still finds the volume locked.
+ */
+static void lock_fence_failed(struct nb_rados_store *st, const char *oid, uint64_t gen,
+			      const struct nb_rados_lock_holder *before)
+{
+	nb_rados_lock_write(st, oid, gen, before->owner, gen, before->since);
 }
 
 static void lock_since_str(uint64_t since, char *buf, size_t len)
@@ -259,10 +308,6 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 			goto out;
 		}
 		nb_rados_lock_gen_seen(vol, next);
-		if (!shared) {
-			atomic_store(&vol->held_gen, next);
-			snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
-		}
 		*gen = next;
 		if (holder) {
 			snprintf(holder->owner, sizeof(holder->owner), "%s", owner);
@@ -270,7 +315,21 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 			holder->since = since_now;
 		}
 		/* The former holder's handles learn it now. */
-		lock_notify_gen(vol->st, vol->header_oid, next, vol->name, err, errlen);
+		ret = lock_notify_gen(vol->st, vol->header_oid, next, vol->name,
+				      err, errlen);
+		if (ret < 0) {
+			lock_fence_failed(vol->st, vol->header_oid, next, &info.lock);
+			if (holder) {
+				*holder = info.lock;
+				holder->gen = next;
+			}
+			goto out;
+		}
+		/* fenced: only now may this handle write under next */
+		if (!shared) {
+			atomic_store(&vol->held_gen, next);
+			snprintf(vol->owner, sizeof(vol->owner), "%s", owner);
+		}
 		goto out_osdmap;
 	}
 	ret = nb_errf(err, errlen, -EAGAIN, "volume '%s': the lock kept changing "
@@ -347,10 +406,12 @@ int nb_rados_lock_break_gen(struct nb_rados_store *st, const char *name,
 				       "lock: %s", name, strerror(-ret));
 		if (err && errlen)
 			err[0] = '\0';
-		lock_notify_gen(st, oid, info.lock.gen + 1, name, err, errlen);
 		if (gen)
 			*gen = info.lock.gen + 1;
-		return 0;
+		ret = lock_notify_gen(st, oid, info.lock.gen + 1, name, err, errlen);
+		if (ret < 0)
+			lock_fence_failed(st, oid, info.lock.gen + 1, &info.lock);
+		return ret;
 	}
 	return nb_errf(err, errlen, -EAGAIN, "volume '%s': the lock kept changing "
 		       "hands; try again", name);

@@ -35,6 +35,7 @@
 
 #define RS_GEN_LEN 16			/* "%016" PRIx64 */
 #define RS_NOTIFY_TIMEOUT_MS 5000
+#define RS_NOTIFY_TIMEOUT_STR "5 s"	/* for messages */
 
 /* A rados instance replaced by nb_rados_reconnect(): kept until the
  * disconnect, since requests and watches may still refer to it. */
@@ -56,6 +57,18 @@ struct nb_rados_store {
 	pthread_mutex_t reconnect_mu;
 	struct rs_instance *old;	/* replaced instances */
 	unsigned reconnects;
+	/* Watcher keys this store published (pub_mu): one per instance and
+	 * header, however many handles of the volume it has open. */
+	pthread_mutex_t pub_mu;
+	struct rs_pub *pubs;
+};
+
+/* A watcher key of an instance on a header, and the handles using it. */
+struct rs_pub {
+	rados_ioctx_t io;
+	char oid[RS_OID_MAX];
+	unsigned refs;
+	struct rs_pub *next;
 };
 
 struct nb_rados_vol {
@@ -73,6 +86,7 @@ struct nb_rados_vol {
 	uint64_t watch_cookie;		/* valid while watching */
 	_Atomic(rados_ioctx_t) watch_io; /* the instance the watch is on */
 	bool watching;
+	rados_ioctx_t pub_io;		/* the instance whose key we count on */
 
 	/* The lock as this handle holds it (held_gen 0: not held). */
 	_Atomic uint64_t held_gen;
@@ -90,6 +104,13 @@ struct nb_rados_vol {
 	uint64_t fence_epoch;
 	unsigned fence_cur, fence_old;
 	struct rs_ack *acks;		/* notifies waiting for fence_old == 0 */
+	/*
+	 * A write of this handle on this instance ended with -ETIMEDOUT: the
+	 * OSD may still apply it. The handle then acknowledges no fence
+	 * (the breaker blocklists the instance) and keeps its watcher key
+	 * at close. Cleared by nothing: a new instance has a new io.
+	 */
+	rados_ioctx_t timedout_io;
 
 	/* Requests between submit and the return of their done. */
 	pthread_mutex_t inflight_mu;
@@ -112,17 +133,25 @@ void nb_rados_gen_str(char *buf, uint64_t gen);	/* RS_GEN_LEN + 1 bytes */
 int nb_rados_header_read(struct nb_rados_store *st, const char *oid,
 		   struct nb_rados_vol_info *info);
 /*
- * Notify the watchers of a header object with text. A watcher that did
- * not acknowledge within RS_NOTIFY_TIMEOUT_MS is blocklisted (its address
- * from the header's RS_WATCHER_KEY omap). Returns how many were
- * blocklisted, with what was done in note (empty when nothing), or
- * -errno when a silent watcher could not be blocklisted (why in note).
+ * Notify the watchers of a header object with text. fence (a lock
+ * generation): then every instance that published a watcher key on the
+ * header and did not acknowledge within RS_NOTIFY_TIMEOUT_MS (a silent
+ * watcher, or one whose watch the OSD dropped) is blocklisted, except
+ * ours; its key is removed. Returns how many were blocklisted, with what
+ * was done in note (empty when nothing), or -errno when one of them
+ * could not be blocklisted, or the watchers not be told (why in note).
  */
 int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
-			   const char *text, char *note, size_t notelen);
+			   const char *text, bool fence, char *note, size_t notelen);
 /* Put the address of io's instance into the header's omap (before it
- * watches the header). */
-int nb_rados_watcher_publish(rados_ioctx_t io, const char *oid);
+ * watches the header); counted per instance and header in st. */
+int nb_rados_watcher_publish(struct nb_rados_store *st, rados_ioctx_t io,
+			     const char *oid);
+/* A handle no longer counts on io's key; the last one removes it (a
+ * clean close: the node is no watcher any more), unless keep (a write
+ * may still land: leave it to a breaker to blocklist). */
+void nb_rados_watcher_unpublish(struct nb_rados_store *st, rados_ioctx_t io,
+				const char *oid, bool keep);
 /* Write op guarded on the current generation that changes the lock
  * fields; -ECANCELED when the generation moved. */
 int nb_rados_lock_write(struct nb_rados_store *st, const char *oid, uint64_t cur_gen,
@@ -147,6 +176,9 @@ bool nb_rados_watch_current(struct nb_rados_vol *vol);
  */
 int nb_rados_fence_admit(struct nb_rados_vol *vol, uint64_t gen, uint64_t *epoch);
 void nb_rados_fence_done(struct nb_rados_vol *vol, uint64_t epoch);
+/* A write of vol on io ended with -ETIMEDOUT: no more fence acks from
+ * this handle while it watches through io. */
+void nb_rados_fence_timedout(struct nb_rados_vol *vol, rados_ioctx_t io);
 
 /* io.c: wait until no request of vol is in flight. */
 void nb_rados_io_drain(struct nb_rados_vol *vol);

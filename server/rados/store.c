@@ -191,6 +191,13 @@ static void store_free(struct nb_rados_store *st)
 	free(st->pool);
 	free(st->conf_path);
 	free(st->keyring);
+	while (st->pubs) {
+		struct rs_pub *p = st->pubs;
+
+		st->pubs = p->next;
+		free(p);
+	}
+	pthread_mutex_destroy(&st->pub_mu);
 	pthread_mutex_destroy(&st->reconnect_mu);
 	free(st);
 }
@@ -213,6 +220,7 @@ struct nb_rados_store *nb_rados_connect(const struct nb_rados_conf *c,
 		return NULL;
 	}
 	pthread_mutex_init(&st->reconnect_mu, NULL);
+	pthread_mutex_init(&st->pub_mu, NULL);
 	st->pool = strdup(c->pool);
 	if (c->client_id && strncmp(c->client_id, "client.", 7) == 0)
 		st->client = strdup(c->client_id);

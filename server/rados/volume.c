@@ -145,43 +145,6 @@ static bool vol_reply_u64(const char **p, const char *end, uint64_t *v)
 	return true;
 }
 
-/* The address a watcher with global id gid published on the header. */
-static int vol_watcher_addr(rados_ioctx_t io, const char *oid, uint64_t gid,
-			    char *addr, size_t len)
-{
-	char key[64];
-	const char *keys[1] = { key };
-	size_t key_lens[1];
-	rados_omap_iter_t it = NULL;
-	rados_read_op_t op;
-	int prval = 0, ret;
-	char *k, *v;
-	size_t klen, vlen;
-
-	snprintf(key, sizeof(key), RS_WATCHER_KEY "%" PRIu64, gid);
-	key_lens[0] = strlen(key);
-	op = rados_create_read_op();
-	if (!op)
-		return -ENOMEM;
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, key_lens, &it, &prval);
-	ret = rados_read_op_operate(op, io, oid, 0);
-	if (ret == 0)
-		ret = prval;
-	if (ret == 0) {
-		ret = -ENOENT;
-		if (rados_omap_get_next2(it, &k, &v, &klen, &vlen) == 0 && k &&
-		    vlen > 0 && vlen < len) {
-			memcpy(addr, v, vlen);
-			addr[vlen] = '\0';
-			ret = 0;
-		}
-	}
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	return ret;
-}
-
 /* Note more text (a "; " between parts). */
 static void vol_note(char *note, size_t len, const char *text)
 {
@@ -197,15 +160,158 @@ static void vol_note(char *note, size_t len, const char *text)
 	snprintf(note + n, len - n, "%s", text);
 }
 
-int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
-			   const char *text, char *note, size_t notelen)
+/* A published watcher (an omap key RS_WATCHER_KEY "GID" of a header). */
+struct vol_watcher {
+	uint64_t gid;
+	char addr[256];
+	bool acked;
+	bool timedout;		/* named by the notify as silent */
+};
+
+/* Every watcher key of the header oid: a malloc'ed *out of *count. */
+static int vol_watchers_read(rados_ioctx_t io, const char *oid,
+			     struct vol_watcher **out, size_t *count)
 {
-	rados_ioctx_t io = st->io;
-	char *reply = NULL;
-	size_t reply_len = 0;
-	const char *p, *end;
+	struct vol_watcher *list = NULL;
+	char after[64] = "";
+	size_t n = 0, cap = 0;
+	unsigned char more = 1;
+	int ret = 0;
+
+	while (more) {
+		rados_read_op_t op = rados_create_read_op();
+		rados_omap_iter_t it = NULL;
+		int prval = 0;
+		char *k, *v;
+		size_t klen, vlen;
+
+		if (!op) {
+			ret = -ENOMEM;
+			break;
+		}
+		more = 0;
+		rados_read_op_omap_get_vals2(op, after[0] ? after : NULL, RS_WATCHER_KEY,
+					     1000, &it, &more, &prval);
+		ret = rados_read_op_operate(op, io, oid, 0);
+		rados_release_read_op(op);
+		if (ret == 0)
+			ret = prval;
+		if (ret < 0) {
+			if (it)
+				rados_omap_get_end(it);
+			break;
+		}
+		while (rados_omap_get_next2(it, &k, &v, &klen, &vlen) == 0 && k) {
+			char key[64], *end;
+			struct vol_watcher *w;
+
+			if (klen >= sizeof(key))
+				continue;
+			memcpy(key, k, klen);
+			key[klen] = '\0';
+			snprintf(after, sizeof(after), "%s", key);
+			if (n == cap) {
+				struct vol_watcher *grown;
+
+				grown = realloc(list, (cap ? cap * 2 : 8) * sizeof(*list));
+				if (!grown) {
+					ret = -ENOMEM;
+					break;
+				}
+				list = grown;
+				cap = cap ? cap * 2 : 8;
+			}
+			w = &list[n];
+			memset(w, 0, sizeof(*w));
+			errno = 0;
+			w->gid = strtoull(key + strlen(RS_WATCHER_KEY), &end, 10);
+			if (errno || *end || end == key + strlen(RS_WATCHER_KEY))
+				continue;
+			if (vlen >= sizeof(w->addr))
+				vlen = 0;	/* not an address: cannot blocklist */
+			memcpy(w->addr, v, vlen);
+			w->addr[vlen] = '\0';
+			n++;
+		}
+		rados_omap_get_end(it);
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0) {
+		free(list);
+		return ret;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+static void vol_watcher_remove(rados_ioctx_t io, const char *oid, uint64_t gid)
+{
+	char key[64];
+	const char *keys[1] = { key };
+	size_t key_lens[1];
+	rados_write_op_t op = rados_create_write_op();
+
+	if (!op)
+		return;
+	snprintf(key, sizeof(key), RS_WATCHER_KEY "%" PRIu64, gid);
+	key_lens[0] = strlen(key);
+	rados_write_op_omap_rm_keys2(op, keys, key_lens, 1);
+	rados_write_op_operate(op, io, oid, NULL, 0);
+	rados_release_write_op(op);
+}
+
+/*
+ * The acknowledgements of a notify reply: marks the watchers in w[] that
+ * acknowledged; *silent gets the first gid that timed out and has no key
+ * (0: none). -EPROTO when the reply cannot be parsed.
+ */
+static int vol_reply_acks(const char *reply, size_t reply_len,
+			  struct vol_watcher *w, size_t nw, uint64_t *silent)
+{
+	const char *p = reply, *end = reply + reply_len;
 	uint32_t n, i, len;
 	uint64_t gid, cookie;
+	size_t j;
+
+	*silent = 0;
+	if (!vol_reply_u32(&p, end, &n))
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		if (!vol_reply_u64(&p, end, &gid) || !vol_reply_u64(&p, end, &cookie) ||
+		    !vol_reply_u32(&p, end, &len) || (size_t)(end - p) < len)
+			return -EPROTO;
+		p += len;
+		for (j = 0; j < nw; j++)
+			if (w[j].gid == gid)
+				w[j].acked = true;
+	}
+	if (!vol_reply_u32(&p, end, &n))
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		bool known = false;
+
+		if (!vol_reply_u64(&p, end, &gid) || !vol_reply_u64(&p, end, &cookie))
+			return -EPROTO;
+		for (j = 0; j < nw; j++)
+			if (w[j].gid == gid)
+				known = w[j].timedout = true;
+		if (!known && !*silent)
+			*silent = gid;
+	}
+	return 0;
+}
+
+int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
+			   const char *text, bool fence, char *note, size_t notelen)
+{
+	rados_ioctx_t io = st->io;
+	rados_t cluster = st->cluster;
+	struct vol_watcher *w = NULL;
+	char *reply = NULL, msg[512];
+	size_t reply_len = 0, nw = 0, j;
+	uint64_t silent = 0, self = rados_get_instance_id(cluster);
 	int ret, done = 0, failed = 0;
 
 	if (note && notelen)
@@ -214,70 +320,103 @@ int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
 	 * write of an older generation in flight (lock.c). */
 	ret = rados_notify2(io, oid, text, (int)strlen(text), RS_NOTIFY_TIMEOUT_MS,
 			    &reply, &reply_len);
-	if (ret != -ETIMEDOUT || !reply) {
+	if (!fence) {
 		if (reply)
 			rados_buffer_free(reply);
 		return 0;
 	}
-	/* Some watcher did not answer: its writes may still land. Keep
-	 * every OSD from taking another op of it: blocklist its address. */
-	p = reply;
-	end = reply + reply_len;
-	if (!vol_reply_u32(&p, end, &n))
-		goto out_bad;
-	for (i = 0; i < n; i++) {
-		if (!vol_reply_u64(&p, end, &gid) || !vol_reply_u64(&p, end, &cookie) ||
-		    !vol_reply_u32(&p, end, &len) || (size_t)(end - p) < len)
-			goto out_bad;
-		p += len;
+	if (ret < 0 && ret != -ETIMEDOUT) {
+		if (reply)
+			rados_buffer_free(reply);
+		snprintf(msg, sizeof(msg), "cannot notify the watchers: %s",
+			 strerror(-ret));
+		vol_note(note, notelen, msg);
+		return ret;
 	}
-	if (!vol_reply_u32(&p, end, &n))
-		goto out_bad;
-	for (i = 0; i < n; i++) {
-		char addr[256], msg[512];
+	/*
+	 * Every published watcher that did not acknowledge may still have
+	 * writes of the older generation on their way: one that timed out,
+	 * and one whose watch the OSD dropped (cut off), which the notify
+	 * does not even name. Keep every OSD from taking another op of
+	 * them: blocklist their addresses. A node that closed the volume
+	 * cleanly removed its key.
+	 */
+	ret = vol_watchers_read(io, oid, &w, &nw);
+	if (ret < 0) {
+		if (reply)
+			rados_buffer_free(reply);
+		snprintf(msg, sizeof(msg), "cannot read the watchers' addresses: %s",
+			 strerror(-ret));
+		vol_note(note, notelen, msg);
+		return ret;
+	}
+	ret = reply ? vol_reply_acks(reply, reply_len, w, nw, &silent) : -EPROTO;
+	if (reply)
+		rados_buffer_free(reply);
+	if (ret < 0) {
+		free(w);
+		vol_note(note, notelen, "the notify reply cannot be parsed: nobody "
+			 "was blocklisted");
+		return ret;
+	}
+	if (silent) {
+		snprintf(msg, sizeof(msg), "client.%" PRIu64 " did not acknowledge the "
+			 "fence within %d s and cannot be blocklisted (it published no "
+			 "address): writes of the older generation it had in flight may "
+			 "still land", silent, RS_NOTIFY_TIMEOUT_MS / 1000);
+		vol_note(note, notelen, msg);
+		failed = -ENOENT;
+	}
+	for (j = 0; j < nw; j++) {
 		int r;
 
-		if (!vol_reply_u64(&p, end, &gid) || !vol_reply_u64(&p, end, &cookie))
-			goto out_bad;
-		r = vol_watcher_addr(io, oid, gid, addr, sizeof(addr));
-		if (r == 0)
-			r = rados_blocklist_add(st->cluster, addr, 0);
+		if (w[j].acked || w[j].gid == self)
+			continue;
+		r = w[j].addr[0] ? rados_blocklist_add(cluster, w[j].addr, 0) : -ENOENT;
 		if (r == 0) {
-			snprintf(msg, sizeof(msg), "client.%" PRIu64 " at %s did not "
-				 "acknowledge the fence within %d s: blocklisted it",
-				 gid, addr, RS_NOTIFY_TIMEOUT_MS / 1000);
+			if (w[j].timedout)
+				snprintf(msg, sizeof(msg), "client.%" PRIu64 " at %s did "
+					 "not acknowledge the fence within %d s: "
+					 "blocklisted it", w[j].gid, w[j].addr,
+					 RS_NOTIFY_TIMEOUT_MS / 1000);
+			else
+				snprintf(msg, sizeof(msg), "client.%" PRIu64 " at %s "
+					 "published an address but does not watch the "
+					 "header (its watch was lost): blocklisted it",
+					 w[j].gid, w[j].addr);
+			/* gone for good: later breaks need not blocklist it */
+			vol_watcher_remove(io, oid, w[j].gid);
 			done++;
 		} else {
 			snprintf(msg, sizeof(msg), "client.%" PRIu64 " did not acknowledge "
-				 "the fence within %d s and cannot be blocklisted (%s): "
+				 "the fence %s and cannot be blocklisted (%s): "
 				 "writes of the older generation it had in flight may "
-				 "still land", gid, RS_NOTIFY_TIMEOUT_MS / 1000,
+				 "still land", w[j].gid, w[j].timedout ?
+				 "within " RS_NOTIFY_TIMEOUT_STR :
+				 "(its watch was lost)",
 				 r == -ENOENT ? "it published no address" :
 				 r == -EACCES || r == -EPERM ?
-				 "our cephx user lacks the mon cap for 'osd blocklist add'" :
+				 "our cephx user lacks the mon cap for 'osd blocklist add'; "
+				 "give it mon 'profile rbd'" :
 				 strerror(-r));
 			if (!failed)
 				failed = r;
 		}
 		vol_note(note, notelen, msg);
 	}
-	rados_buffer_free(reply);
+	free(w);
 	return failed ? failed : done;
-
-out_bad:
-	rados_buffer_free(reply);
-	vol_note(note, notelen, "a watcher did not acknowledge the fence and the "
-		 "notify reply cannot be parsed: nobody was blocklisted");
-	return -EPROTO;
 }
 
-int nb_rados_watcher_publish(rados_ioctx_t io, const char *oid)
+int nb_rados_watcher_publish(struct nb_rados_store *st, rados_ioctx_t io,
+			     const char *oid)
 {
 	rados_t cluster = rados_ioctx_get_cluster(io);
 	char key[64], *addrs = NULL;
 	const char *keys[1] = { key }, *vals[1];
 	size_t key_lens[1], val_lens[1];
 	rados_write_op_t op;
+	struct rs_pub *p;
 	int ret;
 
 	ret = rados_getaddrs(cluster, &addrs);
@@ -295,10 +434,48 @@ int nb_rados_watcher_publish(rados_ioctx_t io, const char *oid)
 	}
 	rados_write_op_assert_exists(op);
 	rados_write_op_omap_set2(op, keys, vals, key_lens, val_lens, 1);
-	ret = rados_write_op_operate(op, io, oid, NULL, 0);
+	/* counted before the write: an unpublish racing it keeps the key */
+	pthread_mutex_lock(&st->pub_mu);
+	for (p = st->pubs; p; p = p->next)
+		if (p->io == io && strcmp(p->oid, oid) == 0)
+			break;
+	if (!p && (p = calloc(1, sizeof(*p)))) {
+		p->io = io;
+		snprintf(p->oid, sizeof(p->oid), "%s", oid);
+		p->next = st->pubs;
+		st->pubs = p;
+	}
+	if (p)
+		p->refs++;
+	pthread_mutex_unlock(&st->pub_mu);
+	ret = p ? rados_write_op_operate(op, io, oid, NULL, 0) : -ENOMEM;
 	rados_release_write_op(op);
 	rados_buffer_free(addrs);
+	if (ret < 0 && p)
+		nb_rados_watcher_unpublish(st, io, oid, true);
 	return ret;
+}
+
+void nb_rados_watcher_unpublish(struct nb_rados_store *st, rados_ioctx_t io,
+				const char *oid, bool keep)
+{
+	struct rs_pub **pp, *p;
+	bool last = false;
+
+	pthread_mutex_lock(&st->pub_mu);
+	for (pp = &st->pubs; (p = *pp); pp = &p->next)
+		if (p->io == io && strcmp(p->oid, oid) == 0)
+			break;
+	if (p && --p->refs == 0) {
+		*pp = p->next;
+		free(p);
+		last = true;
+	}
+	/* under pub_mu: a publish of another handle waits for the remove */
+	if (last && !keep)
+		vol_watcher_remove(io, oid, rados_get_instance_id(
+					   rados_ioctx_get_cluster(io)));
+	pthread_mutex_unlock(&st->pub_mu);
 }
 
 static void vol_setx_u64(rados_write_op_t op, const char *key, uint64_t v)
@@ -491,7 +668,7 @@ int nb_rados_vol_resize(struct nb_rados_store *st, const char *name,
 			return nb_errf(err, errlen, ret, "volume '%s': cannot update its "
 				       "header: %s", name, strerror(-ret));
 		snprintf(text, sizeof(text), "size=%" PRIu64, new_size);
-		nb_rados_header_notify(st, oid, text, NULL, 0);
+		nb_rados_header_notify(st, oid, text, false, NULL, 0);
 		return 0;
 	}
 	return nb_errf(err, errlen, -EAGAIN, "volume '%s': the header kept changing "
@@ -725,6 +902,8 @@ struct nb_rados_vol *nb_rados_vol_open(struct nb_rados_store *st,
 out_unwatch:
 	nb_rados_watch_stop(vol);
 out_free:
+	if (vol->pub_io)
+		nb_rados_watcher_unpublish(st, vol->pub_io, vol->header_oid, false);
 	pthread_cond_destroy(&vol->inflight_cv);
 	pthread_mutex_destroy(&vol->inflight_mu);
 	pthread_mutex_destroy(&vol->fence_mu);
@@ -742,6 +921,11 @@ void nb_rados_vol_close(struct nb_rados_vol *vol)
 	if (atomic_load(&vol->held_gen))
 		nb_rados_lock_release(vol, NULL, 0);
 	nb_rados_watch_stop(vol);
+	/* No watcher here any more: a break need not blocklist this node,
+	 * unless a write timed out and may still land. */
+	if (vol->pub_io)
+		nb_rados_watcher_unpublish(vol->st, vol->pub_io, vol->header_oid,
+					   vol->timedout_io == vol->pub_io);
 	/* Drained: no ack is left waiting (fence_old is 0). */
 	while (vol->acks) {
 		struct rs_ack *a = vol->acks;

@@ -24,6 +24,7 @@
 
 /* The cluster, from NETBLK_CEPH_ENV (ceph-cluster.sh's env file). */
 static char env_conf[512], env_keyring[512], env_client_keyring[512];
+static char env_admin_keyring[512];
 static char env_id[64], env_pool[128];
 static struct nb_rados_store *store;
 static char vol_prefix[64];
@@ -59,6 +60,8 @@ static bool env_load(void)
 		env_value(line, "CEPH_KEYRING", env_keyring, sizeof(env_keyring));
 		env_value(line, "CEPH_CLIENT_KEYRING", env_client_keyring,
 			  sizeof(env_client_keyring));
+		env_value(line, "CEPH_ADMIN_KEYRING", env_admin_keyring,
+			  sizeof(env_admin_keyring));
 		env_value(line, "CEPH_CLIENT_ID", env_id, sizeof(env_id));
 		env_value(line, "CEPH_POOL", env_pool, sizeof(env_pool));
 	}
@@ -851,6 +854,241 @@ static void test_blocklist(void **state)
 	free(r);
 }
 
+/* "client.GID " of a store's instance, as a break's message names it. */
+static void gid_str(struct nb_rados_store *st, char *buf, size_t len)
+{
+	snprintf(buf, len, "client.%" PRIu64 " ", rados_get_instance_id(st->cluster));
+}
+
+/*
+ * A node whose watch the OSD dropped (cut off for longer than the watch
+ * timeout; here: unwatched behind its back, its key left) is not named
+ * by the break's notify, and it still admits writes of the old
+ * generation: the break blocklists it all the same, from its published
+ * key. A node that closed the volume cleanly removed its key and is not
+ * blocklisted.
+ */
+static void test_blocklist_lost_watch(void **state)
+{
+	const char *name = vname("lostwatch");
+	struct nb_rados_store *node_a = connect_or_die(), *node_c = connect_or_die();
+	struct nb_rados_vol *a, *b, *c;
+	uint64_t ga, gb;
+	char err[1024], gid_a[64], gid_c[64];
+	uint8_t *buf = malloc(OBJ), *r = malloc(OBJ);
+
+	create_or_die(name, VOLSIZE, OBJ);
+	a = open_or_die(node_a, name, NB_RADOS_OPEN_SHARED);
+	c = open_or_die(node_c, name, NB_RADOS_OPEN_SHARED);
+	b = open_or_die(store, name, NB_RADOS_OPEN_SHARED);
+	gid_str(node_a, gid_a, sizeof(gid_a));
+	gid_str(node_c, gid_c, sizeof(gid_c));
+	assert_int_equal(nb_rados_lock_take_gen(a, "alice", false, 0, &ga, NULL, err,
+						sizeof(err)), 0);
+	memset(buf, 'a', OBJ);
+	assert_int_equal(t_write_gen(a, ga, buf), 0);
+	nb_rados_vol_close(c);
+
+	/* The OSD dropped a's watch; a has not noticed yet. */
+	assert_int_equal(rados_unwatch2(a->watch_io, a->watch_cookie), 0);
+	a->watching = false;
+	assert_int_equal(nb_rados_lock_take_gen(b, "bob", true, 0, &gb, NULL, err,
+						sizeof(err)), 0);
+	print_message("break: %s\n", err);
+	assert_non_null(strstr(err, gid_a));
+	assert_non_null(strstr(err, "its watch was lost): blocklisted it"));
+	assert_null(strstr(err, gid_c));
+
+	/* The new holder writes; a's write of ga, admitted: refused. */
+	memset(buf, 'b', OBJ);
+	assert_int_equal(t_write_gen(b, gb, buf), 0);
+	memset(buf, 'a', OBJ);
+	assert_true(nb_rados_lock_is_current(a, ga));
+	assert_int_equal(t_write_gen(a, ga, buf), NB_RADOS_EBLOCKLISTED);
+	assert_int_equal(t_io(b, NB_RADOS_READ, 0, OBJ, r), 0);
+	memset(buf, 'b', OBJ);
+	assert_memory_equal(r, buf, OBJ);
+
+	/* c was not blocklisted: it opens, reads. */
+	c = open_or_die(node_c, name, NB_RADOS_OPEN_SHARED);
+	assert_int_equal(t_io(c, NB_RADOS_READ, 0, OBJ, r), 0);
+	assert_memory_equal(r, buf, OBJ);
+	assert_int_equal(nb_rados_reconnects(node_c), 0);
+	/* and a later break finds a's key gone, c's again (c acknowledges) */
+	assert_int_equal(nb_rados_lock_break(store, name, NULL, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+
+	assert_int_equal(nb_rados_lock_refresh(a, err, sizeof(err)), 0);
+	assert_int_equal(nb_rados_reconnects(node_a), 1);
+	nb_rados_vol_close(a);
+	nb_rados_vol_close(b);
+	nb_rados_vol_close(c);
+	nb_rados_disconnect(node_a);
+	nb_rados_disconnect(node_c);
+	remove_or_die(name);
+	free(buf);
+	free(r);
+}
+
+/*
+ * A write of the old generation that timed out (rados op timeout) may
+ * still be applied by the OSD later: its node does not acknowledge the
+ * break and is blocklisted (white box: the timeout is marked as io.c
+ * marks it). With a new client after the blocklist, it acknowledges
+ * again.
+ */
+static void test_blocklist_timedout(void **state)
+{
+	const char *name = vname("timedout");
+	struct nb_rados_store *node_a = connect_or_die();
+	struct nb_rados_vol *a, *b;
+	uint64_t ga, gb;
+	char err[1024], gid_a[64];
+	uint8_t *buf = malloc(OBJ);
+
+	create_or_die(name, VOLSIZE, OBJ);
+	a = open_or_die(node_a, name, NB_RADOS_OPEN_SHARED);
+	b = open_or_die(store, name, NB_RADOS_OPEN_SHARED);
+	gid_str(node_a, gid_a, sizeof(gid_a));
+	assert_int_equal(nb_rados_lock_take_gen(a, "alice", false, 0, &ga, NULL, err,
+						sizeof(err)), 0);
+	memset(buf, 'a', OBJ);
+	assert_int_equal(t_write_gen(a, ga, buf), 0);
+	nb_rados_fence_timedout(a, a->watch_io);	/* nothing in flight now */
+	assert_int_equal(nb_rados_lock_take_gen(b, "bob", true, 0, &gb, NULL, err,
+						sizeof(err)), 0);
+	print_message("break: %s\n", err);
+	assert_non_null(strstr(err, gid_a));
+	assert_non_null(strstr(err, "within 5 s: blocklisted it"));
+	assert_int_equal(t_io(a, NB_RADOS_WRITE, 0, OBJ, buf), NB_RADOS_EBLOCKLISTED);
+
+	assert_int_equal(nb_rados_lock_refresh(a, err, sizeof(err)), 0);
+	assert_int_equal(nb_rados_reconnects(node_a), 1);
+	assert_int_equal(nb_rados_lock_break(store, name, NULL, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+
+	nb_rados_vol_close(a);
+	nb_rados_vol_close(b);
+	nb_rados_disconnect(node_a);
+	remove_or_die(name);
+	free(buf);
+}
+
+/* A mon command as client.admin; 0 or -errno. */
+static int admin_mon_command(const char *cmd, char **out, size_t *outlen)
+{
+	struct nb_rados_conf c = conf_default();
+	struct nb_rados_store *admin;
+	const char *cmds[1] = { cmd };
+	char err[256] = "", *outs = NULL, *buf = NULL;
+	size_t outslen = 0, len = 0;
+	int ret;
+
+	c.client_id = "admin";
+	c.keyring = env_admin_keyring;
+	admin = nb_rados_connect(&c, err, sizeof(err));
+	if (!admin)
+		fail_msg("connect as client.admin: %s", err);
+	ret = rados_mon_command(admin->cluster, cmds, 1, "", 0, &buf, &len,
+				&outs, &outslen);
+	if (ret < 0)
+		print_message("mon command %s: %.*s\n", cmd, (int)outslen,
+			      outs ? outs : "");
+	if (out && ret == 0) {
+		*out = strndup(buf ? buf : "", len);
+		*outlen = len;
+	}
+	rados_buffer_free(buf);
+	rados_buffer_free(outs);
+	nb_rados_disconnect(admin);
+	return ret;
+}
+
+/*
+ * A break whose fence is not sure fails: the breaker's cephx user has no
+ * mon cap for 'osd blocklist' and a watcher does not acknowledge. The
+ * lock stays with its holder (at the new generation), so a delete is
+ * still refused; once the watcher acknowledges, a break goes through.
+ */
+static void test_blocklist_denied(void **state)
+{
+	const char *name = vname("nocap");
+	struct nb_rados_store *node_a = connect_or_die(), *nocap;
+	struct nb_rados_conf conf = conf_default();
+	struct nb_rados_vol *a, *n;
+	struct nb_rados_lock_holder h;
+	struct nb_rados_vol_info info;
+	char user[64], cmd[512], keyring[] = "/tmp/test_rados_nocap.XXXXXX";
+	char err[1024], *key = NULL;
+	uint64_t ga, gn, epoch;
+	size_t keylen = 0;
+	FILE *f;
+	int fd;
+
+	/* client.USER: the pool, but mon 'allow r' only. */
+	snprintf(user, sizeof(user), "netblk-nocap-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "{\"prefix\": \"auth get-or-create\", \"entity\": "
+		 "\"client.%s\", \"caps\": [\"mon\", \"allow r\", \"osd\", "
+		 "\"allow rwx pool=%s\"]}", user, env_pool);
+	assert_int_equal(admin_mon_command(cmd, &key, &keylen), 0);
+	fd = mkstemp(keyring);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fwrite(key, 1, keylen, f);
+	fclose(f);
+	free(key);
+	conf.client_id = user;
+	conf.keyring = keyring;
+	nocap = nb_rados_connect(&conf, err, sizeof(err));
+	if (!nocap)
+		fail_msg("connect as client.%s: %s", user, err);
+
+	create_or_die(name, VOLSIZE, OBJ);
+	a = open_or_die(node_a, name, NB_RADOS_OPEN_SHARED);
+	n = open_or_die(nocap, name, NB_RADOS_OPEN_SHARED);
+	assert_int_equal(nb_rados_lock_take_gen(a, "alice", false, 0, &ga, NULL, err,
+						sizeof(err)), 0);
+	/* a write of ga that does not finish: a keeps its ack */
+	assert_int_equal(nb_rados_fence_admit(a, ga, &epoch), 0);
+
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(nb_rados_lock_take_gen(n, "bob", true, 0, &gn, &h, err,
+						sizeof(err)), NB_RADOS_EFENCE);
+	print_message("take with break: %s\n", err);
+	assert_non_null(strstr(err, "not broken"));
+	assert_non_null(strstr(err, "lacks the mon cap"));
+	assert_string_equal(h.owner, "alice");
+	assert_int_equal(nb_rados_vol_info(store, name, &info, err, sizeof(err)), 0);
+	assert_string_equal(info.lock.owner, "alice");
+	assert_int_equal(info.lock.gen, ga + 1);
+	/* the admin's break: the same */
+	assert_int_equal(nb_rados_lock_break(nocap, name, NULL, err, sizeof(err)),
+			 NB_RADOS_EFENCE);
+	assert_non_null(strstr(err, "lacks the mon cap"));
+	assert_int_equal(nb_rados_vol_info(store, name, &info, err, sizeof(err)), 0);
+	assert_string_equal(info.lock.owner, "alice");
+	assert_int_equal(info.lock.gen, ga + 2);
+	assert_int_equal(nb_rados_vol_remove(nocap, name, err, sizeof(err)), -EBUSY);
+
+	/* a acknowledges now: a break without blocklisting goes through */
+	nb_rados_fence_done(a, epoch);
+	assert_int_equal(nb_rados_lock_break(nocap, name, NULL, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(nb_rados_vol_info(store, name, &info, err, sizeof(err)), 0);
+	assert_string_equal(info.lock.owner, "");
+
+	nb_rados_vol_close(a);
+	nb_rados_vol_close(n);
+	nb_rados_disconnect(node_a);
+	nb_rados_disconnect(nocap);
+	unlink(keyring);
+	snprintf(cmd, sizeof(cmd), "{\"prefix\": \"auth rm\", \"entity\": \"client.%s\"}",
+		 user);
+	assert_int_equal(admin_mon_command(cmd, NULL, NULL), 0);
+	remove_or_die(name);
+}
+
 /*
  * The per-write guard: a write of an old generation that was already past
  * the cached check (here: the notify is made to look late) fails on an
@@ -971,6 +1209,9 @@ int main(void)
 		cmocka_unit_test(test_many_in_flight),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_blocklist),
+		cmocka_unit_test(test_blocklist_lost_watch),
+		cmocka_unit_test(test_blocklist_timedout),
+		cmocka_unit_test(test_blocklist_denied),
 		cmocka_unit_test(test_write_guard),
 		cmocka_unit_test(test_resize_seen),
 	};

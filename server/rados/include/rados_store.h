@@ -102,6 +102,14 @@ bool nb_rados_writes_durable(const struct nb_rados_store *st);
  * nb_rados_lock_refresh() then replaces the instance by a new one.
  */
 #define NB_RADOS_EBLOCKLISTED (-ESHUTDOWN)
+/*
+ * What a take with break or a break returns when its fence is not sure:
+ * a watcher that did not acknowledge could not be blocklisted (the cephx
+ * user lacks the mon cap, or it published no address). The lock then
+ * stays with its holder (owner and since as before, at the new
+ * generation), err says why (docs/rados.md, "Fencing").
+ */
+#define NB_RADOS_EFENCE (-ENOLCK)
 /* How many times the store replaced its blocklisted instance. */
 unsigned nb_rados_reconnects(struct nb_rados_store *st);
 
@@ -195,8 +203,10 @@ struct nb_rados_vol *nb_rados_vol_open(struct nb_rados_store *st,
 				       char *err, size_t errlen);
 /*
  * Close: waits for requests still in flight, then releases the lock if
- * this handle holds it, unwatches and frees. Blocks. Must not be called
- * from a done callback.
+ * this handle holds it, unwatches, removes this client's watcher key from
+ * the header (unless another handle of the store still has the volume
+ * open, or a write timed out: a break then still blocklists the client)
+ * and frees. Blocks. Must not be called from a done callback.
  */
 void nb_rados_vol_close(struct nb_rados_vol *vol);
 
@@ -228,7 +238,9 @@ struct nb_rados_io {
 	 * Called once, on a librados thread, with 0 or -errno: -EIO (or what
 	 * RADOS said) for a failed op, -ESTALE when the writer lock moved to
 	 * a newer generation (the handle is fenced), -ETIMEDOUT after
-	 * op_timeout_s, NB_RADOS_EBLOCKLISTED when a break blocklisted this
+	 * op_timeout_s (a write that timed out may still be applied: the
+	 * handle then acknowledges no lock break, and is blocklisted by
+	 * it), NB_RADOS_EBLOCKLISTED when a break blocklisted this
 	 * client (the watch is then marked lost: refresh reconnects). For a request over several extents, the first error
 	 * wins and done runs when every extent's op has finished.
 	 */
@@ -282,10 +294,13 @@ int nb_rados_submit(struct nb_rados_vol *vol, struct nb_rados_io *io);
  * nb_rados_lock_is_current() before this call returns, unless it is
  * unreachable. A holder that died leaves its watch on the OSD until the
  * OSD times it out (osd_client_watch_timeout, 30 s): a break then waits
- * the 5 s. A watcher that did not acknowledge is blocklisted
- * (docs/rados.md, "Fencing"): on success err holds what was done, or why
- * it could not be (else err is ""). A success then waits for the newest
- * OSD map, so the holder's writes reach OSDs that know the blocklist.
+ * the 5 s. Every client that published its address on the header and
+ * did not acknowledge (silent, or its watch lost), except ours, is
+ * blocklisted (docs/rados.md, "Fencing"): on success err holds what was
+ * done (else err is ""). When one cannot be blocklisted: NB_RADOS_EFENCE,
+ * err says why, and the lock stays with its former holder (at the new
+ * generation). A success then waits for the newest OSD map, so the
+ * holder's writes reach OSDs that know the blocklist.
  * *gen gets the generation held.
  */
 int nb_rados_lock_take(struct nb_rados_vol *vol, const char *owner, bool brk,
@@ -306,7 +321,9 @@ int nb_rados_lock_take_gen(struct nb_rados_vol *vol, const char *owner, bool brk
 int nb_rados_lock_release(struct nb_rados_vol *vol, char *err, size_t errlen);
 /*
  * Break whoever holds the lock of volume name, without taking it (the
- * admin's "unlock"): owner "", generation bumped, watchers notified.
+ * admin's "unlock"): owner "", generation bumped, watchers notified and
+ * blocklisted as for a take. NB_RADOS_EFENCE (the lock left with its
+ * holder, at the new generation) when the fence is not sure.
  * *gen (when non-NULL) gets the new generation. Blocks.
  */
 int nb_rados_lock_break(struct nb_rados_store *st, const char *name,
