@@ -128,6 +128,8 @@ sleep 1.5	# a snapshot taken after the last writes
 curl -sf http://127.0.0.1:9477/metrics >/tmp/metrics.txt || fail "curl /metrics failed"
 promtool check metrics </tmp/metrics.txt >/tmp/promtool.txt 2>&1 ||
 	fail "promtool check metrics: $(cat /tmp/promtool.txt)"
+# The series of one volume, in the log for whoever reads it.
+grep -E 'volume="av1"|build_info' /tmp/metrics.txt | grep -v '_bucket' | sed 's/^/scrape: /'
 [ "$(grep -c '^vduse_netblk_volume_up{.*} 1$' /tmp/metrics.txt)" = 5 ] || fail "metrics do not show 5 volumes up: $(grep volume_up /tmp/metrics.txt)"
 disk=$(basename "$(readlink -f $run/by-volume/av1)")
 grep -qE "^vduse_netblk_written_bytes_total\{volume=\"av1\",name=\"agent1\",device=\"$disk\"\} [1-9]" /tmp/metrics.txt ||
