@@ -114,8 +114,10 @@ int nb_rados_header_read(struct nb_rados_store *st, const char *oid,
 /*
  * Notify the watchers of a header object with text. A watcher that did
  * not acknowledge within RS_NOTIFY_TIMEOUT_MS is blocklisted (its address
- * from the header's RS_WATCHER_KEY omap). Returns how many were
- * blocklisted, with what was done in note (empty when nothing), or
+ * from the header's RS_WATCHER_KEY omap), but for this node's own
+ * client (rados_get_instance_id), which is only noted. Returns how many
+ * were blocklisted or skipped so, with what was done in note (empty
+ * when nothing), or
  * -errno when a silent watcher could not be blocklisted (why in note).
  */
 int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,

@@ -205,8 +205,8 @@ int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
 	size_t reply_len = 0;
 	const char *p, *end;
 	uint32_t n, i, len;
-	uint64_t gid, cookie;
-	int ret, done = 0, failed = 0;
+	uint64_t gid, cookie, self;
+	int ret, done = 0, failed = 0, skipped = 0;
 
 	if (note && notelen)
 		note[0] = '\0';
@@ -214,6 +214,7 @@ int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
 	 * write of an older generation in flight (lock.c). */
 	ret = rados_notify2(io, oid, text, (int)strlen(text), RS_NOTIFY_TIMEOUT_MS,
 			    &reply, &reply_len);
+	self = rados_get_instance_id(rados_ioctx_get_cluster(io));
 	if (ret != -ETIMEDOUT || !reply) {
 		if (reply)
 			rados_buffer_free(reply);
@@ -239,6 +240,19 @@ int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
 
 		if (!vol_reply_u64(&p, end, &gid) || !vol_reply_u64(&p, end, &cookie))
 			goto out_bad;
+		if (gid == self) {
+			/*
+			 * Our own handle is late (writes of ours under the
+			 * older generation still running): blocklisting our
+			 * own client would cut this node off. They end within
+			 * our rados-op-timeout (docs/rados.md, "Fencing").
+			 */
+			vol_note(note, notelen, "this node's own watch did not acknowledge "
+				 "the fence in time (writes of the older generation still "
+				 "in flight here): not blocklisting ourselves");
+			skipped++;
+			continue;
+		}
 		r = vol_watcher_addr(io, oid, gid, addr, sizeof(addr));
 		if (r == 0)
 			r = rados_blocklist_add(st->cluster, addr, 0);
@@ -262,7 +276,7 @@ int nb_rados_header_notify(struct nb_rados_store *st, const char *oid,
 		vol_note(note, notelen, msg);
 	}
 	rados_buffer_free(reply);
-	return failed ? failed : done;
+	return failed ? failed : done + skipped;
 
 out_bad:
 	rados_buffer_free(reply);
@@ -573,7 +587,8 @@ int nb_rados_vol_remove(struct nb_rados_store *st, const char *name,
 		return nb_errf(err, errlen, -EBUSY, "volume '%s' is locked by '%s' "
 			       "(generation %" PRIu64 "); break the lock to remove it",
 			       name, info.lock.owner, info.lock.gen);
-	count = (info.size + info.object_size - 1) / info.object_size;
+	/* No overflow for any size a header may hold. */
+	count = info.size / info.object_size + (info.size % info.object_size != 0);
 	ret = vol_remove_data(st, name, count);
 	if (ret < 0)
 		return nb_errf(err, errlen, ret, "volume '%s': cannot remove its data "
