@@ -117,8 +117,8 @@ static void srv_request_fenced(struct srv_conn *conn, uint64_t id, enum rpc_op o
  * The store no longer has vol (deleted through another node of a shared
  * store): forget it and answer NOT_FOUND.
  */
-static void srv_request_gone(struct srv_conn *conn, const struct rpc_request *req,
-			     struct srv_volume *vol)
+void nb_srv_request_gone(struct srv_conn *conn, const struct rpc_request *req,
+			 struct srv_volume *vol)
 {
 	srv_info("client %s: volume %s was deleted from the store: forgotten",
 		 conn->peer, vol->name);
@@ -182,7 +182,7 @@ static bool srv_request_open_lock(struct srv_conn *conn, const struct rpc_reques
 				 (unsigned long long)lk->gen, lk->owner);
 		return false;
 	case -ENOENT:
-		srv_request_gone(conn, req, vol);
+		nb_srv_request_gone(conn, req, vol);
 		return false;
 	default:
 		srv_warn("client %s: volume %s: cannot take the writer lock: %s",
@@ -353,7 +353,9 @@ static void srv_request_submit(struct srv_conn *conn, const struct rpc_request *
 	}
 	if (req->op == RPC_OP_WRITE && req->length)
 		memcpy(rq->buf, data, req->length);
+	/* Its own reference: a second OPEN may drop the connection's. */
 	rq->vol = conn->vol;
+	nb_srv_volume_hold(conn->srv, rq->vol);
 	rq->id = req->id;
 	rq->op = req->op;
 	io = &rq->io;
@@ -562,7 +564,7 @@ static void srv_request_open(struct srv_conn *conn, const struct rpc_request *re
 			 req->break_lock ? ", break requested" : "");
 	} else if (ops->lock_get && (r = ops->lock_get(vol->vol, &lk)) < 0) {
 		if (r == -ENOENT) {
-			srv_request_gone(conn, req, vol);
+			nb_srv_request_gone(conn, req, vol);
 			nb_srv_volume_put(conn->srv, vol);
 			return;
 		}
@@ -596,7 +598,7 @@ static void srv_request_info(struct srv_conn *conn, const struct rpc_request *re
 	if (ops->lock_get) {
 		r = ops->lock_get(vol->vol, &lk);
 		if (r == -ENOENT) {
-			srv_request_gone(conn, req, vol);
+			nb_srv_request_gone(conn, req, vol);
 			nb_srv_volume_put(conn->srv, vol);
 			return;
 		}
@@ -638,9 +640,18 @@ static void srv_request_unlock_vol(struct srv_conn *conn, const struct rpc_reque
 				 "the owner contains control characters");
 		return;
 	}
-	if (ops->lock_get(vol->vol, &before) < 0)  /* for the log only */
+	r = ops->lock_get(vol->vol, &before);
+	if (r == -ENOENT) {
+		nb_srv_request_gone(conn, req, vol);
+		return;
+	}
+	if (r < 0)  /* for the log only */
 		memset(&before, 0, sizeof(before));
 	r = ops->lock_break(vol->vol, req->lock_generation, &lk);
+	if (r == -ENOENT) {
+		nb_srv_request_gone(conn, req, vol);
+		return;
+	}
 	if (r == -ESTALE) {
 		srv_request_fail(conn, req, RPC_STATUS_FENCED,
 				 "volume %s: writer lock generation %llu is not current (now %llu, held by '%s'): nothing broken",
@@ -726,6 +737,13 @@ static void srv_request_create(struct srv_conn *conn, const struct rpc_request *
 				 (unsigned long long)req->create_size, bs);
 		return;
 	}
+	if (req->create_size > NB_SRV_VOLUME_SIZE_MAX) {
+		srv_request_fail(conn, req, RPC_STATUS_NO_SPACE,
+				 "size %llu exceeds the largest volume size of this node (%llu bytes)",
+				 (unsigned long long)req->create_size,
+				 (unsigned long long)NB_SRV_VOLUME_SIZE_MAX);
+		return;
+	}
 	if (nb_srv_volume_count(srv) >= NB_SRV_MAX_VOLUMES) {
 		srv_request_fail(conn, req, RPC_STATUS_NO_SPACE,
 				 "node holds its maximum of %d volumes", NB_SRV_MAX_VOLUMES);
@@ -759,6 +777,7 @@ static void srv_request_create(struct srv_conn *conn, const struct rpc_request *
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);
 	nb_srv_conn_send_reply(conn, &rep);
+	nb_srv_volume_put(srv, vol);
 }
 
 int nb_srv_request_handle(struct srv_conn *conn, const struct rpc_request *req,
