@@ -97,20 +97,22 @@ bool nb_srv_request_owner_valid(const char *owner)
 	return true;
 }
 
-/* A write-class request of a connection whose generation is gone. */
-static void srv_request_fenced(struct srv_conn *conn, uint64_t id, enum rpc_op op)
+/*
+ * A write-class request of a connection whose generation gen of vol is
+ * gone (vol: the request's, which a second OPEN may have replaced).
+ */
+static void srv_request_fenced(struct srv_conn *conn, const struct srv_volume *vol,
+			       uint64_t gen, uint64_t id, enum rpc_op op)
 {
-	struct srv_volume *vol = conn->vol;
-
 	srv_count(conn->worker, fenced, 1);
 	if (!conn->fenced_logged) {
 		conn->fenced_logged = true;
 		srv_warn("client %s: volume %s: writer lock generation %llu was broken: this connection is fenced, its write requests get FENCED and are not executed",
-			 conn->peer, vol->name, (unsigned long long)conn->lock_gen);
+			 conn->peer, vol->name, (unsigned long long)gen);
 	}
 	nb_srv_request_fail_id(conn, id, op, RPC_STATUS_FENCED,
 			    "volume %s: writer lock generation %llu was broken; this connection may no longer write",
-			    vol->name, (unsigned long long)conn->lock_gen);
+			    vol->name, (unsigned long long)gen);
 }
 
 /*
@@ -333,7 +335,7 @@ static void srv_request_submit(struct srv_conn *conn, const struct rpc_request *
 
 	/* The early check; the store makes the binding one at execution. */
 	if (fence && !svol->store->ops->lock_is_current(svol, conn->lock_gen)) {
-		srv_request_fenced(conn, req->id, req->op);
+		srv_request_fenced(conn, conn->vol, conn->lock_gen, req->id, req->op);
 		return;
 	}
 	rq = nb_srv_conn_req_get(conn);
@@ -444,7 +446,7 @@ void nb_srv_request_done(struct srv_req *rq)
 	} else if (io->refused && r == -ECONNABORTED) {
 		nb_srv_conn_close(conn, true);
 	} else if (r == -ESTALE && (io->flags & NB_STORE_GEN)) {
-		srv_request_fenced(conn, rq->id, rq->op);
+		srv_request_fenced(conn, rq->vol, io->gen, rq->id, rq->op);
 	} else if (io->refused) {
 		nb_srv_request_fail_id(conn, rq->id, rq->op, nb_srv_request_errno_status(r),
 				    "%s", io->why[0] ? io->why : "refused");

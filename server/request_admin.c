@@ -97,8 +97,7 @@ static void srv_request_delete_vol(struct srv_conn *conn, const struct rpc_reque
 			return;
 		}
 		if (r < 0) {
-			srv_request_fail(conn, req, r == -EAGAIN ? RPC_STATUS_BUSY :
-					 RPC_STATUS_IO_ERROR,
+			srv_request_fail(conn, req, RPC_STATUS_IO_ERROR,
 					 "volume %s: cannot break the writer lock to delete it: %s",
 					 vol->name, strerror(-r));
 			return;
@@ -168,7 +167,11 @@ static void srv_request_resize_vol(struct srv_conn *conn, const struct rpc_reque
 	uint64_t now;
 	int r;
 
-	/* Gone from a shared store? And the size another node grew it to. */
+	/*
+	 * Gone from a shared store? Reading the lock also re-reads what the
+	 * store keeps (RADOS: the header, with the size another node may
+	 * have grown it to), which the refresh below takes.
+	 */
 	if (ops->lock_get && ops->lock_get(vol->vol, &lk) == -ENOENT) {
 		nb_srv_request_gone(conn, req, vol);
 		return;

@@ -275,6 +275,8 @@ static void test_reopen_with_request_in_flight(void **state)
 	mock_faults_release_stalled(&t.ms.faults);
 	t_collect(&t);
 	assert_int_equal(t_status(&t, wr), RPC_STATUS_FENCED);
+	/* Named after its own volume, not the one opened since. */
+	assert_non_null(strstr(t_reply(&t, wr)->message, "volume vol0:"));
 	assert_null(nb_srv_volume_find(&t.srv, "vol0"));
 	t_node_stop(&t);
 }
