@@ -405,7 +405,10 @@ void nb_srv_conn_req_put(struct srv_conn *conn, struct srv_req *rq)
 		rq->cap = 0;
 	}
 	rq->busy = false;
-	rq->vol = NULL;
+	if (rq->vol) {
+		nb_srv_volume_put(conn->srv, rq->vol);
+		rq->vol = NULL;
+	}
 	rq->next = conn->free_reqs;
 	conn->free_reqs = rq;
 	conn->n_inflight--;

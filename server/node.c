@@ -117,6 +117,7 @@ int nb_srv_volume_insert(struct nb_srv *srv, const char *name,
 	v->read_only = info.read_only;
 	v->max_discard = srv->cfg->max_discard;
 	v->max_write_zeroes = srv->cfg->max_write_zeroes;
+	v->users = out ? 1 : 0;  /* the caller's, before others can see it */
 
 	pthread_mutex_lock(&srv->lock);
 	if (srv_volume_find_locked(srv, name)) {
@@ -194,6 +195,13 @@ struct srv_volume *nb_srv_volume_lookup(struct nb_srv *srv, const char *name,
 	return v;
 }
 
+void nb_srv_volume_hold(struct nb_srv *srv, struct srv_volume *v)
+{
+	pthread_mutex_lock(&srv->lock);
+	v->users++;
+	pthread_mutex_unlock(&srv->lock);
+}
+
 void nb_srv_volume_put(struct nb_srv *srv, struct srv_volume *v)
 {
 	bool gone;
@@ -268,6 +276,17 @@ int nb_srv_volume_add(struct nb_srv *srv, struct nb_store *store, const char *na
 	return nb_srv_volume_insert(srv, name, svol, NULL);
 }
 
+/* Sizes only grow: two grows racing leave the larger. */
+static void srv_volume_size_seen(struct srv_volume *v, uint64_t size)
+{
+	uint64_t cur = nb_srv_volume_size(v);
+
+	while (size > cur &&
+	       !__atomic_compare_exchange_n(&v->size, &cur, size, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 int nb_srv_volume_grow(struct srv_volume *v, uint64_t size, char *err,
 		       size_t errlen)
 {
@@ -279,7 +298,7 @@ int nb_srv_volume_grow(struct srv_volume *v, uint64_t size, char *err,
 			 strerror(-r));
 		return r;
 	}
-	__atomic_store_n(&v->size, size, __ATOMIC_RELAXED);
+	srv_volume_size_seen(v, size);
 	snprintf(err, errlen, "volume %s size %llu", v->name, (unsigned long long)size);
 	return 0;
 }
@@ -287,14 +306,10 @@ int nb_srv_volume_grow(struct srv_volume *v, uint64_t size, char *err,
 void nb_srv_volume_refresh(struct srv_volume *v)
 {
 	struct nb_store_vol_info info;
-	uint64_t cur = nb_srv_volume_size(v);
 
 	if (v->vol->store->ops->info(v->vol, &info) < 0)
 		return;
-	while (info.size > cur &&
-	       !__atomic_compare_exchange_n(&v->size, &cur, info.size, false,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
+	srv_volume_size_seen(v, info.size);
 }
 
 int nb_srv_volume_resize(struct nb_srv *srv, const char *name, uint64_t size,
@@ -308,8 +323,14 @@ int nb_srv_volume_resize(struct nb_srv *srv, const char *name, uint64_t size,
 		snprintf(err, errlen, "no volume named \"%s\"", name);
 		return -ENOENT;
 	}
+	nb_srv_volume_refresh(v);
 	now = nb_srv_volume_size(v);
-	if (size < now || size % v->block_size != 0) {
+	if (size > NB_SRV_VOLUME_SIZE_MAX) {
+		snprintf(err, errlen, "volume %s: %llu bytes exceeds the largest volume size (%llu)",
+			 v->name, (unsigned long long)size,
+			 (unsigned long long)NB_SRV_VOLUME_SIZE_MAX);
+		r = -EFBIG;
+	} else if (size < now || size % v->block_size != 0) {
 		snprintf(err, errlen,
 			 "volume %s can only grow to a multiple of %u bytes (now %llu, asked %llu)",
 			 v->name, v->block_size, (unsigned long long)now,

@@ -97,28 +97,30 @@ bool nb_srv_request_owner_valid(const char *owner)
 	return true;
 }
 
-/* A write-class request of a connection whose generation is gone. */
-static void srv_request_fenced(struct srv_conn *conn, uint64_t id, enum rpc_op op)
+/*
+ * A write-class request of a connection whose generation gen of vol is
+ * gone (vol: the request's, which a second OPEN may have replaced).
+ */
+static void srv_request_fenced(struct srv_conn *conn, const struct srv_volume *vol,
+			       uint64_t gen, uint64_t id, enum rpc_op op)
 {
-	struct srv_volume *vol = conn->vol;
-
 	srv_count(conn->worker, fenced, 1);
 	if (!conn->fenced_logged) {
 		conn->fenced_logged = true;
 		srv_warn("client %s: volume %s: writer lock generation %llu was broken: this connection is fenced, its write requests get FENCED and are not executed",
-			 conn->peer, vol->name, (unsigned long long)conn->lock_gen);
+			 conn->peer, vol->name, (unsigned long long)gen);
 	}
 	nb_srv_request_fail_id(conn, id, op, RPC_STATUS_FENCED,
 			    "volume %s: writer lock generation %llu was broken; this connection may no longer write",
-			    vol->name, (unsigned long long)conn->lock_gen);
+			    vol->name, (unsigned long long)gen);
 }
 
 /*
  * The store no longer has vol (deleted through another node of a shared
  * store): forget it and answer NOT_FOUND.
  */
-static void srv_request_gone(struct srv_conn *conn, const struct rpc_request *req,
-			     struct srv_volume *vol)
+void nb_srv_request_gone(struct srv_conn *conn, const struct rpc_request *req,
+			 struct srv_volume *vol)
 {
 	srv_info("client %s: volume %s was deleted from the store: forgotten",
 		 conn->peer, vol->name);
@@ -182,7 +184,7 @@ static bool srv_request_open_lock(struct srv_conn *conn, const struct rpc_reques
 				 (unsigned long long)lk->gen, lk->owner);
 		return false;
 	case -ENOENT:
-		srv_request_gone(conn, req, vol);
+		nb_srv_request_gone(conn, req, vol);
 		return false;
 	default:
 		srv_warn("client %s: volume %s: cannot take the writer lock: %s",
@@ -333,7 +335,7 @@ static void srv_request_submit(struct srv_conn *conn, const struct rpc_request *
 
 	/* The early check; the store makes the binding one at execution. */
 	if (fence && !svol->store->ops->lock_is_current(svol, conn->lock_gen)) {
-		srv_request_fenced(conn, req->id, req->op);
+		srv_request_fenced(conn, conn->vol, conn->lock_gen, req->id, req->op);
 		return;
 	}
 	rq = nb_srv_conn_req_get(conn);
@@ -353,7 +355,9 @@ static void srv_request_submit(struct srv_conn *conn, const struct rpc_request *
 	}
 	if (req->op == RPC_OP_WRITE && req->length)
 		memcpy(rq->buf, data, req->length);
+	/* Its own reference: a second OPEN may drop the connection's. */
 	rq->vol = conn->vol;
+	nb_srv_volume_hold(conn->srv, rq->vol);
 	rq->id = req->id;
 	rq->op = req->op;
 	io = &rq->io;
@@ -442,7 +446,7 @@ void nb_srv_request_done(struct srv_req *rq)
 	} else if (io->refused && r == -ECONNABORTED) {
 		nb_srv_conn_close(conn, true);
 	} else if (r == -ESTALE && (io->flags & NB_STORE_GEN)) {
-		srv_request_fenced(conn, rq->id, rq->op);
+		srv_request_fenced(conn, rq->vol, io->gen, rq->id, rq->op);
 	} else if (io->refused) {
 		nb_srv_request_fail_id(conn, rq->id, rq->op, nb_srv_request_errno_status(r),
 				    "%s", io->why[0] ? io->why : "refused");
@@ -562,7 +566,7 @@ static void srv_request_open(struct srv_conn *conn, const struct rpc_request *re
 			 req->break_lock ? ", break requested" : "");
 	} else if (ops->lock_get && (r = ops->lock_get(vol->vol, &lk)) < 0) {
 		if (r == -ENOENT) {
-			srv_request_gone(conn, req, vol);
+			nb_srv_request_gone(conn, req, vol);
 			nb_srv_volume_put(conn->srv, vol);
 			return;
 		}
@@ -596,7 +600,7 @@ static void srv_request_info(struct srv_conn *conn, const struct rpc_request *re
 	if (ops->lock_get) {
 		r = ops->lock_get(vol->vol, &lk);
 		if (r == -ENOENT) {
-			srv_request_gone(conn, req, vol);
+			nb_srv_request_gone(conn, req, vol);
 			nb_srv_volume_put(conn->srv, vol);
 			return;
 		}
@@ -638,9 +642,18 @@ static void srv_request_unlock_vol(struct srv_conn *conn, const struct rpc_reque
 				 "the owner contains control characters");
 		return;
 	}
-	if (ops->lock_get(vol->vol, &before) < 0)  /* for the log only */
+	r = ops->lock_get(vol->vol, &before);
+	if (r == -ENOENT) {
+		nb_srv_request_gone(conn, req, vol);
+		return;
+	}
+	if (r < 0)  /* for the log only */
 		memset(&before, 0, sizeof(before));
 	r = ops->lock_break(vol->vol, req->lock_generation, &lk);
+	if (r == -ENOENT) {
+		nb_srv_request_gone(conn, req, vol);
+		return;
+	}
 	if (r == -ESTALE) {
 		srv_request_fail(conn, req, RPC_STATUS_FENCED,
 				 "volume %s: writer lock generation %llu is not current (now %llu, held by '%s'): nothing broken",
@@ -726,6 +739,13 @@ static void srv_request_create(struct srv_conn *conn, const struct rpc_request *
 				 (unsigned long long)req->create_size, bs);
 		return;
 	}
+	if (req->create_size > NB_SRV_VOLUME_SIZE_MAX) {
+		srv_request_fail(conn, req, RPC_STATUS_NO_SPACE,
+				 "size %llu exceeds the largest volume size of this node (%llu bytes)",
+				 (unsigned long long)req->create_size,
+				 (unsigned long long)NB_SRV_VOLUME_SIZE_MAX);
+		return;
+	}
 	if (nb_srv_volume_count(srv) >= NB_SRV_MAX_VOLUMES) {
 		srv_request_fail(conn, req, RPC_STATUS_NO_SPACE,
 				 "node holds its maximum of %d volumes", NB_SRV_MAX_VOLUMES);
@@ -759,6 +779,7 @@ static void srv_request_create(struct srv_conn *conn, const struct rpc_request *
 	rep.has_volume = true;
 	nb_srv_volume_info(vol, &rep.volume);
 	nb_srv_conn_send_reply(conn, &rep);
+	nb_srv_volume_put(srv, vol);
 }
 
 int nb_srv_request_handle(struct srv_conn *conn, const struct rpc_request *req,

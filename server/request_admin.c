@@ -61,6 +61,10 @@ static void srv_request_delete_vol(struct srv_conn *conn, const struct rpc_reque
 	}
 	if (ops->lock_get) {
 		r = ops->lock_get(vol->vol, &lk);
+		if (r == -ENOENT) {
+			nb_srv_request_gone(conn, req, vol);
+			return;
+		}
 		if (r < 0) {
 			srv_request_fail(conn, req, nb_srv_request_errno_status(r),
 					 "volume %s: cannot read its writer lock: %s",
@@ -76,10 +80,24 @@ static void srv_request_delete_vol(struct srv_conn *conn, const struct rpc_reque
 		return;
 	}
 	if (lk.owner[0] && ops->lock_break) {
-		r = ops->lock_break(vol->vol, 0, &lk);
+		/*
+		 * At the generation checked above: a lock taken by another
+		 * owner since then is not broken (LOCKED, as if seen above).
+		 */
+		r = ops->lock_break(vol->vol, lk.gen, &lk);
+		if (r == -ENOENT) {
+			nb_srv_request_gone(conn, req, vol);
+			return;
+		}
+		if (r == -ESTALE || r == -EAGAIN) {
+			nb_srv_lock_since(lk.since, since, sizeof(since));
+			srv_request_fail(conn, req, RPC_STATUS_LOCKED,
+					 "volume %s: its writer lock changed hands while being deleted (now '%s' since %s, generation %llu): not deleted",
+					 vol->name, lk.owner, since, (unsigned long long)lk.gen);
+			return;
+		}
 		if (r < 0) {
-			srv_request_fail(conn, req, r == -EAGAIN ? RPC_STATUS_BUSY :
-					 RPC_STATUS_IO_ERROR,
+			srv_request_fail(conn, req, RPC_STATUS_IO_ERROR,
 					 "volume %s: cannot break the writer lock to delete it: %s",
 					 vol->name, strerror(-r));
 			return;
@@ -92,7 +110,11 @@ static void srv_request_delete_vol(struct srv_conn *conn, const struct rpc_reque
 				 vol->name);
 		return;
 	}
-	if (r < 0 && r != -ENOENT) {
+	if (r == -ENOENT) {  /* deleted meanwhile through another node */
+		nb_srv_request_gone(conn, req, vol);
+		return;
+	}
+	if (r < 0) {
 		srv_warn("client %s: cannot delete volume %s: %s", conn->peer,
 			 vol->name, strerror(-r));
 		srv_request_fail(conn, req, r == -EROFS ? RPC_STATUS_READ_ONLY :
@@ -138,11 +160,31 @@ void nb_srv_request_delete(struct srv_conn *conn, const struct rpc_request *req)
 static void srv_request_resize_vol(struct srv_conn *conn, const struct rpc_request *req,
 				   struct srv_volume *vol)
 {
-	uint64_t now = nb_srv_volume_size(vol);
+	const struct nb_store_ops *ops = vol->vol->store->ops;
+	struct nb_store_lock lk;
 	struct rpc_reply rep;
 	char msg[RPC_MESSAGE_MAX + 1];
+	uint64_t now;
 	int r;
 
+	/*
+	 * Gone from a shared store? Reading the lock also re-reads what the
+	 * store keeps (RADOS: the header, with the size another node may
+	 * have grown it to), which the refresh below takes.
+	 */
+	if (ops->lock_get && ops->lock_get(vol->vol, &lk) == -ENOENT) {
+		nb_srv_request_gone(conn, req, vol);
+		return;
+	}
+	nb_srv_volume_refresh(vol);
+	now = nb_srv_volume_size(vol);
+	if (req->create_size > NB_SRV_VOLUME_SIZE_MAX) {
+		srv_request_fail(conn, req, RPC_STATUS_NO_SPACE,
+				 "size %llu exceeds the largest volume size of this node (%llu bytes)",
+				 (unsigned long long)req->create_size,
+				 (unsigned long long)NB_SRV_VOLUME_SIZE_MAX);
+		return;
+	}
 	if (req->create_size % vol->block_size != 0 || req->create_size == 0) {
 		srv_request_fail(conn, req, RPC_STATUS_MALFORMED,
 				 "size %llu is not a non-zero multiple of volume %s's block size %u",
@@ -164,6 +206,10 @@ static void srv_request_resize_vol(struct srv_conn *conn, const struct rpc_reque
 	}
 	if (req->create_size > now) {
 		r = nb_srv_volume_grow(vol, req->create_size, msg, sizeof(msg));
+		if (r == -ENOENT) {
+			nb_srv_request_gone(conn, req, vol);
+			return;
+		}
 		if (r < 0) {
 			srv_warn("client %s: %s", conn->peer, msg);
 			srv_request_fail(conn, req, nb_srv_request_errno_status(r), "%s", msg);

@@ -44,7 +44,7 @@ struct srv_buf {
 struct srv_req {
 	struct nb_store_io io;
 	struct srv_conn *conn;
-	struct srv_volume *vol;
+	struct srv_volume *vol;  /* a reference of the request's own */
 	uint64_t id;
 	enum rpc_op op;
 	bool busy;
@@ -155,7 +155,12 @@ uint8_t *nb_srv_conn_reserve(struct srv_conn *conn, size_t len);
 void nb_srv_conn_commit(struct srv_conn *conn, size_t n);
 int nb_srv_conn_send_reply(struct srv_conn *conn, const struct rpc_reply *rep);
 
-/* A free request slot (NULL when all are taken); put it back once done. */
+/*
+ * A free request slot (NULL when all are taken); put it back once done.
+ * Putting it back drops the slot's reference to rq->vol, if any: the
+ * volume may be closed and freed then (a deleted one whose connection
+ * opened another), so nothing may use rq->vol afterwards.
+ */
 struct srv_req *nb_srv_conn_req_get(struct srv_conn *conn);
 void nb_srv_conn_req_put(struct srv_conn *conn, struct srv_req *rq);
 

@@ -46,6 +46,12 @@ struct srv_map {
 	struct srv_map *older;
 };
 
+/*
+ * The largest volume CREATE and RESIZE make (1 PiB): every store
+ * addresses it (RADOS: object counts and offsets stay far from 2^64).
+ */
+#define NB_SRV_VOLUME_SIZE_MAX (1ull << 50)
+
 /* A served volume. */
 struct srv_volume {
 	char name[RPC_NAME_MAX + 1];
@@ -55,8 +61,9 @@ struct srv_volume {
 	bool read_only;
 	uint32_t max_discard, max_write_zeroes;
 	/*
-	 * References (under srv->lock): each connection that opened it and
-	 * each request handler using it. The table holds none: a volume in
+	 * References (under srv->lock): each connection that opened it,
+	 * each request handler using it and each data request in flight
+	 * (its slot's, from submission until the slot is put back). The table holds none: a volume in
 	 * the table lives as long as the node; once deleted (out of the
 	 * table) the last nb_srv_volume_put() closes and frees it.
 	 */
@@ -138,6 +145,8 @@ struct srv_volume *nb_srv_volume_find(struct nb_srv *srv, const char *name);
  */
 struct srv_volume *nb_srv_volume_lookup(struct nb_srv *srv, const char *name,
 					int *err);
+/* One more reference to v, which the caller already holds one of. */
+void nb_srv_volume_hold(struct nb_srv *srv, struct srv_volume *v);
 void nb_srv_volume_put(struct nb_srv *srv, struct srv_volume *v);
 /* Take v (the caller holds a reference) out of the table: deleted. */
 void nb_srv_volume_retire(struct nb_srv *srv, struct srv_volume *v);
@@ -159,7 +168,10 @@ void nb_srv_volume_refresh(struct srv_volume *v);
  */
 int nb_srv_volume_names(struct nb_srv *srv, const struct nb_store *skip,
 			char ***names, size_t *count);
-/* Add an opened volume of store to the table (closing it on failure). */
+/*
+ * Add an opened volume of store to the table (closing it on failure).
+ * With out, the caller gets it with a reference (nb_srv_volume_put()).
+ */
 int nb_srv_volume_insert(struct nb_srv *srv, const char *name,
 			 struct nb_store_vol *vol, struct srv_volume **out);
 void nb_srv_volumes_free(struct nb_srv *srv);

@@ -35,6 +35,12 @@ struct srv_volume *nb_srv_request_volume(struct srv_conn *conn,
 					 const struct rpc_request *req);
 
 /* request_admin.c */
+/*
+ * The store no longer has vol (deleted through another node of a shared
+ * store): take it out of the table and answer NOT_FOUND.
+ */
+void nb_srv_request_gone(struct srv_conn *conn, const struct rpc_request *req,
+			 struct srv_volume *vol);
 void nb_srv_request_delete(struct srv_conn *conn, const struct rpc_request *req);
 void nb_srv_request_resize(struct srv_conn *conn, const struct rpc_request *req);
 void nb_srv_request_list(struct srv_conn *conn, const struct rpc_request *req);

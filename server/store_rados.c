@@ -16,7 +16,8 @@
  *
  * A lost header watch (-ENOTCONN at submit) fails the request with an I/O
  * error (the client tries again) and starts a refresh of the volume on a
- * thread of its own, which re-arms the watch and re-reads the header.
+ * thread of its own, which re-arms the watch and re-reads the header;
+ * closing the volume waits for it.
  *
  * The control calls (open, create, the lock) block on the cluster, as the
  * store table allows.
@@ -35,7 +36,7 @@
 struct store_rados_store {
 	struct nb_store base;
 	struct nb_rados_store *rs;
-	pthread_mutex_t mu;        /* refreshes */
+	pthread_mutex_t mu;        /* refreshes; refresh_pending's changes */
 	pthread_cond_t cv;
 	unsigned refreshing;
 	unsigned reconnects_logged;
@@ -100,7 +101,17 @@ static int store_rados_open(struct nb_store *st, const char *name,
 static void store_rados_close(struct nb_store_vol *vol)
 {
 	struct store_rados_vol *v = store_rados_vol_of(vol);
+	struct store_rados_store *rs = store_rados_store_of(vol->store);
 
+	/*
+	 * A refresh thread of v may still run (a deleted volume is closed
+	 * while the node goes on): wait for it. No new one starts: nobody
+	 * uses v any more.
+	 */
+	pthread_mutex_lock(&rs->mu);
+	while (__atomic_load_n(&v->refresh_pending, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&rs->cv, &rs->mu);
+	pthread_mutex_unlock(&rs->mu);
 	nb_rados_vol_close(v->rv);
 	free(v);
 }
@@ -193,10 +204,11 @@ static void *store_rados_refresh_thread(void *arg)
 		nb_log_msg(LOG_INFO, "rados: volume %s: header watch re-armed",
 			   nb_rados_vol_name(v->rv));
 	store_rados_reconnect_seen(rs);
-	__atomic_store_n(&v->refresh_pending, false, __ATOMIC_RELEASE);
+	/* Last touch of v: store_rados_close() may free it once we unlock. */
 	pthread_mutex_lock(&rs->mu);
-	if (--rs->refreshing == 0)
-		pthread_cond_broadcast(&rs->cv);
+	__atomic_store_n(&v->refresh_pending, false, __ATOMIC_RELEASE);
+	rs->refreshing--;
+	pthread_cond_broadcast(&rs->cv);
 	pthread_mutex_unlock(&rs->mu);
 	return NULL;
 }
@@ -215,8 +227,8 @@ static void store_rados_refresh_start(struct store_rados_vol *v)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, store_rados_refresh_thread, v) != 0) {
-		__atomic_store_n(&v->refresh_pending, false, __ATOMIC_RELEASE);
 		pthread_mutex_lock(&rs->mu);
+		__atomic_store_n(&v->refresh_pending, false, __ATOMIC_RELEASE);
 		rs->refreshing--;
 		pthread_cond_broadcast(&rs->cv);
 		pthread_mutex_unlock(&rs->mu);

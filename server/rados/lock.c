@@ -429,6 +429,8 @@ int nb_rados_lock_holder(struct nb_rados_vol *vol,
 		return nb_errf(err, errlen, ret, "volume '%s': cannot read its header: %s",
 			       vol->name, strerror(-ret));
 	nb_rados_lock_gen_seen(vol, info.lock.gen);
+	/* A resize notify this handle missed: the header has the size. */
+	lock_size_seen(vol, info.size);
 	*holder = info.lock;
 	return 0;
 }

@@ -750,7 +750,8 @@ int nb_rados_vol_remove(struct nb_rados_store *st, const char *name,
 		return nb_errf(err, errlen, -EBUSY, "volume '%s' is locked by '%s' "
 			       "(generation %" PRIu64 "); break the lock to remove it",
 			       name, info.lock.owner, info.lock.gen);
-	count = (info.size + info.object_size - 1) / info.object_size;
+	/* No overflow for any size a header may hold. */
+	count = info.size / info.object_size + (info.size % info.object_size != 0);
 	ret = vol_remove_data(st, name, count);
 	if (ret < 0)
 		return nb_errf(err, errlen, ret, "volume '%s': cannot remove its data "

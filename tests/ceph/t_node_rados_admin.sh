@@ -7,7 +7,8 @@
 # its size; a RESIZE through a is seen by b's INFO (the header's size and
 # its notify); a shrink is refused; DELETE is refused while another owner
 # holds the writer lock, then forced: the header and data objects are gone
-# from the pool and neither node lists or finds the volume. Skips (77)
+# from the pool and neither node lists or finds the volume; a volume
+# deleted through a is NOT_FOUND to b's RESIZE, UNLOCK and DELETE. Skips (77)
 # without the cluster's env file.
 NETBLK_SRC=${NETBLK_SRC:?}
 . "$NETBLK_SRC/tests/integration/mock_lib.sh"
@@ -79,4 +80,16 @@ for c in ca cb; do
 	nb_expect_fail "info through $c after delete" "not found" nb_cli "${cl[@]}" --volume "$vol" info
 done
 nb_info "ok: DELETE refused while alice@h1 held the lock; forced, no object of $vol is left"
+
+# A volume node b still has in its table, deleted through node a: b's
+# RESIZE, UNLOCK and DELETE answer NOT_FOUND (not IO_ERROR) and b forgets it.
+for op in "resize $vol 8388608" "unlock $vol" "delete $vol"; do
+	mock_probe a "hs" "create $vol 4194304" >/dev/null || nb_fail "create through a failed"
+	mock_probe b "hs" "info $vol" >/dev/null || nb_fail "info through b failed"
+	mock_probe a "hs" "delete $vol" >/dev/null || nb_fail "delete through a failed"
+	mock_probe b "hs" "!NOT_FOUND $op" >/dev/null ||
+		nb_fail "${op%% *} through b of a volume deleted through a: not NOT_FOUND"
+	mock_probe b "hs" "!NOT_FOUND info $vol" >/dev/null || nb_fail "b still finds $vol"
+done
+nb_info "ok: RESIZE, UNLOCK, DELETE through b of a volume deleted through a: NOT_FOUND"
 nb_info "PASS"

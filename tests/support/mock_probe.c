@@ -19,6 +19,7 @@
  *                           previous OPEN or UNLOCK reply of this run named)
  *   unlock NAME [by=O] [gen=G|gen=last]  UNLOCK (prints the lock after)
  *   info NAME | create NAME SIZE [BS] | ping | getmap
+ *   delete NAME [owner=O] [break] | resize NAME SIZE
  *   write OFF LEN SEED [fua] | read OFF LEN SEED | readz OFF LEN
  *   flush | discard OFF LEN | wz OFF LEN [unmap]
  *   rflags FLAGS OFF LEN    READ with raw flag bits
@@ -503,9 +504,9 @@ static void probe_run_step(char *step)
 			       rep.handshake.writes_durable);
 		}
 	} else if (strcmp(w[0], "open") == 0 || strcmp(w[0], "info") == 0 ||
-		   strcmp(w[0], "unlock") == 0) {
+		   strcmp(w[0], "unlock") == 0 || strcmp(w[0], "delete") == 0) {
 		req.op = w[0][0] == 'o' ? RPC_OP_OPEN : w[0][0] == 'i' ? RPC_OP_INFO :
-			 RPC_OP_UNLOCK;
+			 w[0][0] == 'd' ? RPC_OP_DELETE : RPC_OP_UNLOCK;
 		snprintf(req.volume, sizeof(req.volume), "%s", w[1] ? w[1] : "");
 		for (int i = 2; i < n; i++) {
 			if (strcmp(w[i], "ro") == 0)
@@ -536,15 +537,15 @@ static void probe_run_step(char *step)
 			       rep.volume.lock.owner[0] ? rep.volume.lock.owner : "-",
 			       (unsigned long long)rep.volume.lock.generation,
 			       (unsigned long long)rep.volume.lock.since);
-			if (req.op != RPC_OP_INFO)
+			if (req.op != RPC_OP_INFO && req.op != RPC_OP_DELETE)
 				probe_last_gen = rep.volume.lock.generation;
 			if (req.op == RPC_OP_OPEN)
 				probe_cur->vol_size = rep.volume.size;
 			if (req.op == RPC_OP_OPEN && !rep.map)
 				probe_die("OPEN reply without a cluster map");
 		}
-	} else if (strcmp(w[0], "create") == 0) {
-		req.op = RPC_OP_CREATE;
+	} else if (strcmp(w[0], "create") == 0 || strcmp(w[0], "resize") == 0) {
+		req.op = w[0][0] == 'c' ? RPC_OP_CREATE : RPC_OP_RESIZE;
 		snprintf(req.volume, sizeof(req.volume), "%s", w[1]);
 		req.create_size = probe_num(w[2]);
 		req.create_block_size = w[3] ? (uint32_t)probe_num(w[3]) : 0;

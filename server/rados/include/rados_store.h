@@ -334,7 +334,8 @@ int nb_rados_lock_break_gen(struct nb_rados_store *st, const char *name,
 			    uint64_t expect_gen, uint64_t *gen,
 			    struct nb_rados_lock_holder *holder,
 			    char *err, size_t errlen);
-/* The holder as the header says now. Blocks. */
+/* The holder as the header says now; the handle takes a newer generation
+ * and a larger size from the header too. Blocks. */
 int nb_rados_lock_holder(struct nb_rados_vol *vol,
 			 struct nb_rados_lock_holder *holder,
 			 char *err, size_t errlen);
