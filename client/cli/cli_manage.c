@@ -134,6 +134,19 @@ static long cli_stores_asked(const struct cli_common *opt,
 	return -1;
 }
 
+/* Node i's store answered through an earlier node: say so, skip it. */
+static bool cli_stores_skip(const struct cli_common *opt,
+			    const struct cli_stores *s, size_t i, const char *cmd)
+{
+	long j = cli_stores_asked(opt, s, i);
+
+	if (j < 0)
+		return false;
+	printf("%s: %s shares its store with %s: asked there\n", cmd,
+	       opt->nodes[i], opt->nodes[j]);
+	return true;
+}
+
 static void cli_stores_free(struct cli_stores *s)
 {
 	free(s->answered);
@@ -205,13 +218,9 @@ int cli_cmd_delete(struct cli_common *opt, int argc, char **argv)
 	loop = stores.loop;
 	for (size_t i = 0; i < opt->n_nodes; i++) {
 		struct session_volume info = { 0 };
-		long j = cli_stores_asked(opt, &stores, i);
 
-		if (j >= 0) {
-			printf("delete: %s shares its store with %s: asked there\n",
-			       opt->nodes[i], opt->nodes[j]);
+		if (cli_stores_skip(opt, &stores, i, "delete"))
 			continue;
-		}
 		err[0] = '\0';
 		ret = nb_admin_delete(loop, &cfg, opt->nodes[i], d.force, &info,
 				      err, sizeof(err));
@@ -277,13 +286,9 @@ int cli_cmd_resize(struct cli_common *opt, int argc, char **argv)
 	loop = stores.loop;
 	for (size_t i = 0; i < opt->n_nodes; i++) {
 		struct session_volume info = { 0 };
-		long j = cli_stores_asked(opt, &stores, i);
 
-		if (j >= 0) {
-			printf("resize: %s shares its store with %s: asked there\n",
-			       opt->nodes[i], opt->nodes[j]);
+		if (cli_stores_skip(opt, &stores, i, "resize"))
 			continue;
-		}
 		err[0] = '\0';
 		ret = nb_admin_resize(loop, &cfg, opt->nodes[i], size, &info, err,
 				      sizeof(err));
